@@ -1,0 +1,115 @@
+//! Check errors: what is wrong with a pack that parses, in the rule author's words.
+
+use crate::source::Span;
+
+/// One mistake found by the checker.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{kind}")]
+pub struct CheckError {
+    /// What is wrong.
+    pub kind: CheckErrorKind,
+    /// Where.
+    pub span: Span,
+    /// A hint such as "did you mean `intent`?".
+    pub help: Option<String>,
+}
+
+impl CheckError {
+    pub(crate) fn new(kind: CheckErrorKind, span: Span) -> CheckError {
+        CheckError { kind, span, help: None }
+    }
+
+    pub(crate) fn help(mut self, help: impl Into<String>) -> CheckError {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds "did you mean ...?" when a known name is close to `name`.
+    pub(crate) fn suggest<'a>(mut self, name: &str, known: impl IntoIterator<Item = &'a str>) -> CheckError {
+        if let Some(best) = did_you_mean(name, known) {
+            self.help = Some(format!("did you mean `{best}`?"));
+        }
+        self
+    }
+}
+
+/// The closest of `known` to `name`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&name.to_lowercase(), &k.to_lowercase()), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
+/// The kinds of check error.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum CheckErrorKind {
+    #[error("unknown dimension `{0}`")]
+    UnknownDimension(String),
+    #[error("dimension `{0}` is capped twice")]
+    DuplicateCap(String),
+    #[error("dimension `{0}` has two decay statements")]
+    DuplicateDecay(String),
+    #[error("a cap must not be negative")]
+    NegativeCap,
+    #[error("unknown name `{0}`: no `let` defines it")]
+    UnknownLet(String),
+    #[error("`let {0}` is defined twice")]
+    DuplicateLet(String),
+    #[error("`let {0}` refers to itself")]
+    SelfReferentialLet(String),
+    #[error("`let {name}` is defined in terms of itself: {cycle}")]
+    CyclicLet { name: String, cycle: String },
+    #[error("two rules are named \"{0}\"")]
+    DuplicateRule(String),
+    #[error("the MQL condition is set twice (by `threshold` or `mql when`)")]
+    DuplicateMql,
+    #[error("invalid regex: {0}")]
+    InvalidRegex(String),
+    #[error("a number is compared with a string")]
+    NumberVsString,
+    #[error("a list can only follow `in`")]
+    MisplacedList,
+    #[error("`in` takes a list of values")]
+    InNeedsList,
+    #[error("lists hold plain values (strings, numbers, true/false)")]
+    NonLiteralInList,
+    #[error("`{0}` is a field, not a condition")]
+    FieldAsCondition(String),
+    #[error("a value on its own is not a condition")]
+    LiteralAsCondition,
+    #[error("a `within` window of zero matches nothing")]
+    ZeroWindow,
+    #[error("a half-life of zero")]
+    ZeroHalfLife,
+    #[error("`at least 0 times` is always true")]
+    AtLeastZero,
+    #[error("a rule gives points once; this one has a second `+N`/`-N`")]
+    SeveralPoints,
+    #[error("a rule that disqualifies does not give points")]
+    PointsOnDisqualify,
+    #[error("`each` needs exactly one behaviour in the condition to count events of; this one has {0}")]
+    EachWithoutBehaviour(usize),
+    #[error("`max` must be positive")]
+    NonPositiveMax,
+    #[error("a `where` condition tests the event's properties; {0} cannot be used in it")]
+    NotInWhere(&'static str),
+    #[error("a `route` after `route \"{0}\"`, which takes every MQL, is never used")]
+    UnreachableRoute(String),
+    #[error("unknown function `{0}`: no plugin named by this pack defines it")]
+    UnknownFunction(String),
+    #[error("`{name}` takes {expected} argument(s), given {given}")]
+    WrongArity { name: String, expected: usize, given: usize },
+    #[error("unknown plugin `{0}`")]
+    UnknownPlugin(String),
+    #[error("plugin `{0}` is named twice")]
+    DuplicatePlugin(String),
+    #[error("a plugin is named by its file name, without folders: `{0}` is not allowed")]
+    PluginPathEscapes(String),
+    #[error("unknown limit `{0}`")]
+    UnknownLimit(String),
+    #[error("{0}")]
+    Plugin(String),
+}

@@ -1,0 +1,394 @@
+//! Names, types and duplicates. The checker reads the whole syntax tree and reports
+//! every mistake it finds, sorted by position; the compiler runs only on a clean pack.
+
+mod errors;
+mod lets;
+
+use std::collections::HashMap;
+
+use regex::Regex;
+
+use crate::ast::*;
+use crate::source::{Sources, Span};
+
+pub use errors::{CheckError, CheckErrorKind};
+
+/// Regexes compiled while checking are limited to this many bytes of compiled program.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// What the compiler needs to know about functions that plugins define.
+pub trait FunctionTable {
+    /// The number of arguments of function `name`, if some plugin defines it.
+    fn arity(&self, name: &str) -> Option<usize>;
+    /// Every function name, for did-you-mean.
+    fn names(&self) -> Vec<&str>;
+}
+
+/// A dimension as declared by `cap`, `decay` or `dimension`.
+#[derive(Clone, Debug, Default)]
+pub struct DimInfo {
+    pub name: String,
+    pub cap: Option<f64>,
+    pub half_life: Option<Millis>,
+}
+
+/// What checking learned, for the compiler.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Dimensions in order of first declaration.
+    pub dims: Vec<DimInfo>,
+    /// Indices into `Ast::statements` of the `let`s, dependencies first.
+    pub let_order: Vec<usize>,
+    /// Regexes by the span of their pattern.
+    pub regexes: HashMap<Span, Regex>,
+}
+
+/// Where a condition is evaluated, which decides what names mean in it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// A rule or `let`: lead fields, `let`s, behaviours, function calls.
+    Lead,
+    /// `mql when` and `route when`: also `score` and dimension names.
+    Outcome,
+    /// `did TYPE where ...`: the event's properties.
+    Event,
+}
+
+/// Checks a pack; `Ok` holds what the compiler needs, `Err` every error found, by position.
+pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Result<Checked, Vec<CheckError>> {
+    let mut c = Checker { functions, sources, errors: Vec::new(), checked: Checked::default(), lets: HashMap::new() };
+    c.declarations(ast);
+    for statement in &ast.statements {
+        c.statement(statement);
+    }
+    c.checked.let_order = lets::order(ast, &c.lets, &mut c.errors);
+    c.rule_names(ast);
+    if c.errors.is_empty() {
+        Ok(c.checked)
+    } else {
+        c.errors.sort_by_key(|e| e.span);
+        Err(c.errors)
+    }
+}
+
+struct Checker<'a> {
+    functions: &'a dyn FunctionTable,
+    sources: &'a Sources,
+    errors: Vec<CheckError>,
+    checked: Checked,
+    /// `let` name → statement index.
+    lets: HashMap<String, usize>,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, kind: CheckErrorKind, span: Span) {
+        self.errors.push(CheckError::new(kind, span));
+    }
+
+    /// Dimensions, `let` names and the MQL condition: what other statements may refer to.
+    fn declarations(&mut self, ast: &Ast) {
+        let mut mql_seen = false;
+        for (i, statement) in ast.statements.iter().enumerate() {
+            match &statement.kind {
+                StatementKind::Cap { dim, at } => {
+                    let d = self.dim(&dim.node);
+                    if d.cap.replace(at.node).is_some() {
+                        self.error(CheckErrorKind::DuplicateCap(dim.node.clone()), dim.span);
+                    }
+                    if at.node < 0.0 {
+                        self.error(CheckErrorKind::NegativeCap, at.span);
+                    }
+                }
+                StatementKind::Decay { dim, half_life } => {
+                    let d = self.dim(&dim.node);
+                    if d.half_life.replace(half_life.node).is_some() {
+                        self.error(CheckErrorKind::DuplicateDecay(dim.node.clone()), dim.span);
+                    }
+                    if half_life.node == 0 {
+                        self.error(CheckErrorKind::ZeroHalfLife, half_life.span);
+                    }
+                }
+                StatementKind::Dimension(dim) => {
+                    self.dim(&dim.node);
+                }
+                StatementKind::Let { name, .. } => {
+                    if self.lets.insert(name.node.clone(), i).is_some() {
+                        self.error(CheckErrorKind::DuplicateLet(name.node.clone()), name.span);
+                    }
+                }
+                StatementKind::Threshold(_) | StatementKind::Mql(_) => {
+                    if std::mem::replace(&mut mql_seen, true) {
+                        self.error(CheckErrorKind::DuplicateMql, statement.span);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn dim(&mut self, name: &str) -> &mut DimInfo {
+        let dims = &mut self.checked.dims;
+        let i = match dims.iter().position(|d| d.name == name) {
+            Some(i) => i,
+            None => {
+                dims.push(DimInfo { name: name.to_string(), ..DimInfo::default() });
+                dims.len() - 1
+            }
+        };
+        &mut dims[i]
+    }
+
+    fn statement(&mut self, statement: &Statement) {
+        match &statement.kind {
+            StatementKind::Mql(cond) => self.cond(cond, Scope::Outcome),
+            StatementKind::Let { cond, .. } => self.cond(cond, Scope::Lead),
+            StatementKind::Route { when: Some(cond), .. } => self.cond(cond, Scope::Outcome),
+            StatementKind::Rule(rule) => self.rule(rule),
+            _ => {}
+        }
+    }
+
+    fn rule(&mut self, rule: &Rule) {
+        self.cond(&rule.cond, Scope::Lead);
+        let disqualifies = rule.actions.iter().any(|a| matches!(a.node, Action::Disqualify(_)));
+        let mut points_seen = false;
+        for action in &rule.actions {
+            let Action::Points { dim, each, .. } = &action.node else { continue };
+            if std::mem::replace(&mut points_seen, true) {
+                let err = CheckError::new(CheckErrorKind::SeveralPoints, action.span)
+                    .help("write one rule per dimension");
+                self.errors.push(err);
+            }
+            if disqualifies {
+                self.error(CheckErrorKind::PointsOnDisqualify, action.span);
+            }
+            if let Some(dim) = dim {
+                self.known_dim(dim);
+            }
+            if let Some(each) = each {
+                let n = behaviours_counted(&rule.cond);
+                if n != 1 {
+                    self.error(CheckErrorKind::EachWithoutBehaviour(n), action.span);
+                }
+                if each.max.is_some_and(|m| m <= 0.0) {
+                    self.error(CheckErrorKind::NonPositiveMax, action.span);
+                }
+            }
+        }
+    }
+
+    fn known_dim(&mut self, dim: &Name) {
+        if !self.checked.dims.iter().any(|d| d.name == dim.node) {
+            let known = self.checked.dims.iter().map(|d| d.name.as_str());
+            let err = CheckError::new(CheckErrorKind::UnknownDimension(dim.node.clone()), dim.span)
+                .suggest(&dim.node, known)
+                .or_help("declare it with `dimension NAME` or `cap NAME at N`");
+            self.errors.push(err);
+        }
+    }
+
+    fn cond(&mut self, cond: &Cond, scope: Scope) {
+        match &cond.kind {
+            CondKind::Or(parts) | CondKind::And(parts) => parts.iter().for_each(|p| self.cond(p, scope)),
+            CondKind::Not(inner) => self.cond(inner, scope),
+            CondKind::Test(test) => self.test(test, cond.span, scope),
+            CondKind::Behaviour(b) if scope == Scope::Event => {
+                let _ = b;
+                self.error(CheckErrorKind::NotInWhere("a behaviour"), cond.span);
+            }
+            CondKind::Behaviour(b) => self.behaviour(b),
+            CondKind::LetRef(name) => self.let_ref(name, cond.span, scope),
+        }
+    }
+
+    fn let_ref(&mut self, name: &str, span: Span, scope: Scope) {
+        if scope == Scope::Event {
+            self.error(CheckErrorKind::NotInWhere("a `let` name"), span);
+        } else if !self.lets.contains_key(name) {
+            let known: Vec<&str> = self.lets.keys().map(String::as_str).collect();
+            let err = CheckError::new(CheckErrorKind::UnknownLet(name.to_string()), span)
+                .suggest(name, known)
+                .or_help(format!("to test a field, compare it: `{name} == true`, `{name} exists`"));
+            self.errors.push(err);
+        }
+    }
+
+    fn behaviour(&mut self, b: &Behaviour) {
+        if let Some(n) = &b.at_least {
+            if n.node == 0 {
+                self.error(CheckErrorKind::AtLeastZero, n.span);
+            }
+        }
+        if let Some(w) = &b.within {
+            if w.node == 0 {
+                self.error(CheckErrorKind::ZeroWindow, w.span);
+            }
+        }
+        if let Some(filter) = &b.filter {
+            self.cond(filter, Scope::Event);
+        }
+    }
+
+    fn test(&mut self, test: &Test, span: Span, scope: Scope) {
+        self.operand(&test.operand, scope);
+        match &test.op {
+            TestOp::Truthy => self.truthy(&test.operand, span),
+            TestOp::Compare(_, rhs) => {
+                self.operand(rhs, scope);
+                if self.is_number(&test.operand, scope) && is_string(rhs)
+                    || is_string(&test.operand) && self.is_number(rhs, scope)
+                {
+                    self.error(CheckErrorKind::NumberVsString, span);
+                }
+            }
+            TestOp::In(list) => self.in_list(list),
+            TestOp::Match(pattern) => self.pattern(pattern),
+            TestOp::Str(_, rhs) => self.operand(rhs, scope),
+            TestOp::Exists | TestOp::Missing => {}
+        }
+    }
+
+    fn truthy(&mut self, operand: &Operand, span: Span) {
+        match &operand.kind {
+            OperandKind::Call { .. } => {}
+            OperandKind::Field(path) => {
+                let name = path.join(".");
+                let err = CheckError::new(CheckErrorKind::FieldAsCondition(name.clone()), span)
+                    .help(format!("compare it: `{name} == true`, or test `{name} exists`"));
+                self.errors.push(err);
+            }
+            _ => self.error(CheckErrorKind::LiteralAsCondition, span),
+        }
+    }
+
+    fn in_list(&mut self, list: &Operand) {
+        let OperandKind::List(items) = &list.kind else {
+            self.error(CheckErrorKind::InNeedsList, list.span);
+            return;
+        };
+        for item in items {
+            if !matches!(item.kind, OperandKind::Str(_) | OperandKind::Num(_) | OperandKind::Bool(_)) {
+                self.error(CheckErrorKind::NonLiteralInList, item.span);
+            }
+        }
+    }
+
+    fn pattern(&mut self, pattern: &Spanned<MatchPattern>) {
+        if let MatchPattern::Regex(source) = &pattern.node {
+            match compile_regex(source) {
+                Ok(re) => {
+                    self.checked.regexes.insert(pattern.span, re);
+                }
+                Err(message) => self.error(CheckErrorKind::InvalidRegex(message), pattern.span),
+            }
+        }
+    }
+
+    fn operand(&mut self, operand: &Operand, scope: Scope) {
+        match &operand.kind {
+            OperandKind::List(_) => self.error(CheckErrorKind::MisplacedList, operand.span),
+            OperandKind::Call { name, args } => {
+                args.iter().for_each(|a| self.operand(a, scope));
+                self.call(name, args.len());
+            }
+            _ => {}
+        }
+    }
+
+    fn call(&mut self, name: &Name, given: usize) {
+        match self.functions.arity(&name.node) {
+            Some(expected) if expected != given => {
+                let kind = CheckErrorKind::WrongArity { name: name.node.clone(), expected, given };
+                self.error(kind, name.span);
+            }
+            Some(_) => {}
+            None => {
+                let names = self.functions.names();
+                let err = CheckError::new(CheckErrorKind::UnknownFunction(name.node.clone()), name.span)
+                    .suggest(&name.node, names);
+                self.errors.push(err);
+            }
+        }
+    }
+
+    /// Whether a value is known to be a number: a number literal, or `score` or a dimension
+    /// in an MQL or route condition.
+    fn is_number(&self, operand: &Operand, scope: Scope) -> bool {
+        match &operand.kind {
+            OperandKind::Num(_) => true,
+            OperandKind::Field(path) if scope == Scope::Outcome && path.len() == 1 => {
+                path[0] == "score" || self.checked.dims.iter().any(|d| d.name == path[0])
+            }
+            _ => false,
+        }
+    }
+
+    /// Rule names (an unnamed rule is named by its condition) must be unique.
+    fn rule_names(&mut self, ast: &Ast) {
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for statement in &ast.statements {
+            let StatementKind::Rule(rule) = &statement.kind else { continue };
+            let (name, span) = rule_name(rule, self.sources);
+            if seen.insert(name.clone(), span).is_some() {
+                self.error(CheckErrorKind::DuplicateRule(name), span);
+            }
+        }
+        let mut catch_all: Option<&str> = None;
+        for statement in &ast.statements {
+            let StatementKind::Route { queue, when } = &statement.kind else { continue };
+            if let Some(first) = catch_all {
+                self.error(CheckErrorKind::UnreachableRoute(first.to_string()), statement.span);
+            } else if when.is_none() {
+                catch_all = Some(&queue.node);
+            }
+        }
+    }
+}
+
+impl CheckError {
+    fn or_help(self, help: impl Into<String>) -> CheckError {
+        if self.help.is_some() {
+            self
+        } else {
+            self.help(help)
+        }
+    }
+}
+
+fn is_string(operand: &Operand) -> bool {
+    matches!(operand.kind, OperandKind::Str(_))
+}
+
+/// The name of a rule: its given name, or its condition's text with blanks collapsed.
+pub fn rule_name(rule: &Rule, sources: &Sources) -> (String, Span) {
+    match &rule.name {
+        Some(name) => (name.node.clone(), name.span),
+        None => {
+            let text = sources.text(rule.cond.span);
+            (text.split_whitespace().collect::<Vec<_>>().join(" "), rule.cond.span)
+        }
+    }
+}
+
+/// The behaviours a rule's points can count: those not under `not`.
+pub fn behaviours_counted(cond: &Cond) -> usize {
+    match &cond.kind {
+        CondKind::Or(parts) | CondKind::And(parts) => parts.iter().map(behaviours_counted).sum(),
+        CondKind::Behaviour(_) => 1,
+        CondKind::Not(_) | CondKind::Test(_) | CondKind::LetRef(_) => 0,
+    }
+}
+
+/// Compiles a `~ /regex/` pattern: case-insensitive, size-limited.
+pub fn compile_regex(source: &str) -> Result<Regex, String> {
+    regex::RegexBuilder::new(source)
+        .case_insensitive(true)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|e| match e {
+            regex::Error::CompiledTooBig(limit) => {
+                format!("the regex is too large (over {limit} bytes compiled); simplify it")
+            }
+            other => other.to_string().lines().last().unwrap_or("syntax error").trim_start_matches("error: ").to_string(),
+        })
+}

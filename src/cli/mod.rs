@@ -1,0 +1,103 @@
+//! The command line: raw arguments (clap) → a command → an exit code.
+//!
+//! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
+//! command could not run (bad arguments, unreadable file, a pack that does not check).
+
+mod check;
+mod score;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Lead scoring as code: check rule packs, score leads, explain scores.
+#[derive(Parser, Debug)]
+#[command(name = "leadscore", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check a pack: exit 0 when clean, 2 with every error found.
+    Check(check::CheckArgs),
+    /// Score leads (JSON Lines) and print one JSON result per line.
+    Score(score::ScoreArgs),
+}
+
+/// Options shared by every command that loads a pack.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PackArgs {
+    /// Plugin search path (repeatable); defaults to ./plugins.
+    #[arg(long = "plugins", value_name = "DIR")]
+    pub plugins: Vec<PathBuf>,
+}
+
+impl PackArgs {
+    /// The loader these options describe.
+    pub fn loader(&self) -> leadscore::Loader {
+        let loader = leadscore::Loader::new();
+        if self.plugins.is_empty() {
+            loader
+        } else {
+            loader.plugin_path(self.plugins.clone())
+        }
+    }
+}
+
+/// What a command ended with.
+pub enum Outcome {
+    /// Everything worked.
+    Success,
+    /// Some records failed; the rest were processed.
+    Partial,
+}
+
+/// A command that could not run, and the message for the user.
+pub struct Failure(pub String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(e.to_string())
+    }
+}
+
+/// Parses arguments, runs the command, maps the result to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => check::run(&args),
+        Command::Score(args) => score::run(&args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Partial) => ExitCode::from(1),
+        Err(Failure(message)) => {
+            let message = message.trim_end();
+            if !message.is_empty() {
+                eprintln!("{message}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Loads a pack, rendering its diagnostics (in colour on a terminal) on failure.
+pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pack, Failure> {
+    use std::io::IsTerminal;
+    args.loader().load(dir).map_err(|e| match e {
+        leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
+        other => Failure(format!("error: {other}")),
+    })
+}
+
+/// The time to score as of: `--as-of`, or now.
+pub fn as_of(arg: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
+    match arg {
+        None => Ok(chrono::Utc::now()),
+        Some(text) => leadscore::parse_time(text)
+            .ok_or_else(|| Failure(format!("error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"))),
+    }
+}

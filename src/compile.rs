@@ -1,0 +1,282 @@
+//! Checked syntax tree → [`Program`]: names become slots, patterns are compiled once,
+//! and equal behaviours share one counter.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use crate::ast::{self, Action, CondKind, MatchPattern, OperandKind, StatementKind, TestOp};
+use crate::check::{rule_name, Checked};
+use crate::eval::pattern::{Glob, Words};
+use crate::eval::Value;
+use crate::program::*;
+use crate::source::Sources;
+
+/// Compiles a pack the checker accepted. `functions` lists the callable functions by name.
+pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &[String]) -> Program {
+    let mut c = Compiler {
+        sources,
+        checked: &checked,
+        functions,
+        fields: HashMap::new(),
+        event_types: HashMap::new(),
+        props: HashMap::new(),
+        matchers: HashMap::new(),
+        behaviours: HashMap::new(),
+        lets: HashMap::new(),
+        program: Program {
+            fields: Vec::new(),
+            event_types: Vec::new(),
+            event_props: Vec::new(),
+            matchers: Vec::new(),
+            matchers_by_type: Vec::new(),
+            behaviours: Vec::new(),
+            lets: Vec::new(),
+            rules: Vec::new(),
+            dims: checked
+                .dims
+                .iter()
+                .map(|d| Dimension { name: d.name.clone(), cap: d.cap, half_life: d.half_life })
+                .collect(),
+            mql: None,
+            routes: Vec::new(),
+            functions: functions.to_vec(),
+        },
+    };
+    for (n, &i) in checked.let_order.iter().enumerate() {
+        if let StatementKind::Let { name, .. } = &ast.statements[i].kind {
+            c.lets.insert(name.node.clone(), n as u32);
+        }
+    }
+    for &i in &checked.let_order {
+        if let StatementKind::Let { name, cond } = &ast.statements[i].kind {
+            let expr = c.cond(cond, Scope::Lead);
+            c.program.lets.push(Let { name: name.node.clone(), expr });
+        }
+    }
+    for statement in &ast.statements {
+        c.statement(statement);
+    }
+    c.program.matchers_by_type = vec![Vec::new(); c.program.event_types.len()];
+    for (i, m) in c.program.matchers.iter().enumerate() {
+        c.program.matchers_by_type[m.event_type as usize].push(i as u32);
+    }
+    c.program
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Lead,
+    Outcome,
+    Event,
+}
+
+struct Compiler<'a> {
+    sources: &'a Sources,
+    checked: &'a Checked,
+    functions: &'a [String],
+    fields: HashMap<Vec<String>, u32>,
+    event_types: HashMap<String, u32>,
+    props: HashMap<String, u32>,
+    /// Matchers by (event type, property, glob, filter text).
+    matchers: HashMap<(u32, Option<(u32, String)>, Option<String>), u32>,
+    behaviours: HashMap<(u32, u64, Option<i64>), u32>,
+    lets: HashMap<String, u32>,
+    program: Program,
+}
+
+fn intern<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K, list_len: &mut dyn FnMut() -> usize) -> u32 {
+    let next = map.len() as u32;
+    *map.entry(key).or_insert_with(|| {
+        list_len();
+        next
+    })
+}
+
+impl Compiler<'_> {
+    fn statement(&mut self, statement: &ast::Statement) {
+        match &statement.kind {
+            StatementKind::Threshold(n) => {
+                let expr = Expr::Compare(Operand::Score, ast::CmpOp::Ge, Operand::Lit(Value::Num(n.node)));
+                self.program.mql = Some((expr, format!("score >= {}", n.node)));
+            }
+            StatementKind::Mql(cond) => {
+                let text = self.sources.text(cond.span).split_whitespace().collect::<Vec<_>>().join(" ");
+                self.program.mql = Some((self.cond(cond, Scope::Outcome), text));
+            }
+            StatementKind::Route { queue, when } => {
+                let when = when.as_ref().map(|c| self.cond(c, Scope::Outcome));
+                self.program.routes.push(Route { queue: queue.node.clone(), when });
+            }
+            StatementKind::Rule(rule) => {
+                let compiled = self.rule(rule);
+                self.program.rules.push(compiled);
+            }
+            _ => {}
+        }
+    }
+
+    fn rule(&mut self, rule: &ast::Rule) -> Rule {
+        let (name, _) = rule_name(rule, self.sources);
+        let expr = self.cond(&rule.cond, Scope::Lead);
+        let mut behaviours = Vec::new();
+        self.counted(&rule.cond, &mut behaviours);
+        let mut compiled = Rule {
+            name,
+            location: self.sources.location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span))).to_string(),
+            expr,
+            points: Vec::new(),
+            disqualify: None,
+            tags: Vec::new(),
+            behaviours,
+        };
+        for action in &rule.actions {
+            match &action.node {
+                Action::Points { value, dim, each } => compiled.points.push(Points {
+                    value: *value,
+                    dim: dim.as_ref().and_then(|d| self.dim(&d.node)),
+                    each: each.is_some(),
+                    max: each.as_ref().and_then(|e| e.max),
+                }),
+                Action::Disqualify(reason) => {
+                    compiled.disqualify.get_or_insert_with(|| reason.clone());
+                }
+                Action::Tag(tag) => compiled.tags.push(tag.clone()),
+            }
+        }
+        compiled
+    }
+
+    /// The behaviours of a condition that are not under `not`, compiled.
+    fn counted(&mut self, cond: &ast::Cond, out: &mut Vec<u32>) {
+        match &cond.kind {
+            CondKind::Or(parts) | CondKind::And(parts) => parts.iter().for_each(|p| self.counted(p, out)),
+            CondKind::Behaviour(b) => out.push(self.behaviour(b)),
+            _ => {}
+        }
+    }
+
+    fn dim(&self, name: &str) -> Option<u32> {
+        self.program.dims.iter().position(|d| d.name == name).map(|i| i as u32)
+    }
+
+    fn cond(&mut self, cond: &ast::Cond, scope: Scope) -> Expr {
+        match &cond.kind {
+            CondKind::Or(parts) => Expr::Or(parts.iter().map(|p| self.cond(p, scope)).collect()),
+            CondKind::And(parts) => Expr::And(parts.iter().map(|p| self.cond(p, scope)).collect()),
+            CondKind::Not(inner) => Expr::Not(Box::new(self.cond(inner, scope))),
+            CondKind::Behaviour(b) => Expr::Behaviour(self.behaviour(b)),
+            CondKind::LetRef(name) => Expr::Let(self.lets.get(name).copied().unwrap_or(u32::MAX)),
+            CondKind::Test(test) => self.test(test, scope),
+        }
+    }
+
+    fn test(&mut self, test: &ast::Test, scope: Scope) -> Expr {
+        let a = self.operand(&test.operand, scope);
+        match &test.op {
+            TestOp::Truthy => Expr::Truthy(a),
+            TestOp::Compare(op, b) => Expr::Compare(a, *op, self.operand(b, scope)),
+            TestOp::In(list) => {
+                let items = match &list.kind {
+                    OperandKind::List(items) => items.iter().filter_map(literal).collect(),
+                    _ => Box::default(),
+                };
+                Expr::In(a, items)
+            }
+            TestOp::Match(pattern) => match &pattern.node {
+                MatchPattern::Words(words) => Expr::Words(a, Words::new(words)),
+                MatchPattern::Regex(_) => match self.checked.regexes.get(&pattern.span) {
+                    Some(re) => Expr::Regex(a, re.clone()),
+                    None => Expr::Or(Box::default()),
+                },
+            },
+            TestOp::Str(op, b) => Expr::Str(*op, a, self.operand(b, scope)),
+            TestOp::Exists => Expr::Exists(a),
+            TestOp::Missing => Expr::Not(Box::new(Expr::Exists(a))),
+        }
+    }
+
+    fn operand(&mut self, operand: &ast::Operand, scope: Scope) -> Operand {
+        match &operand.kind {
+            OperandKind::Field(path) => self.field(path, scope),
+            OperandKind::Call { name, args } => {
+                let func = self.functions.iter().position(|f| *f == name.node).unwrap_or(usize::MAX) as u32;
+                Operand::Call(func, args.iter().map(|a| self.operand(a, scope)).collect())
+            }
+            _ => Operand::Lit(literal(operand).unwrap_or(Value::Null)),
+        }
+    }
+
+    fn field(&mut self, path: &[String], scope: Scope) -> Operand {
+        match scope {
+            Scope::Outcome if path.len() == 1 && path[0] == "score" => return Operand::Score,
+            Scope::Outcome if path.len() == 1 => {
+                if let Some(d) = self.dim(&path[0]) {
+                    return Operand::Dim(d);
+                }
+            }
+            Scope::Event => return Operand::Prop(self.prop(&path.join("."))),
+            _ => {}
+        }
+        let fields = &mut self.program.fields;
+        Operand::Field(intern(&mut self.fields, path.to_vec(), &mut || {
+            fields.push(path.to_vec());
+            fields.len()
+        }))
+    }
+
+    fn prop(&mut self, name: &str) -> u32 {
+        let props = &mut self.program.event_props;
+        intern(&mut self.props, name.to_string(), &mut || {
+            props.push(name.to_string());
+            props.len()
+        })
+    }
+
+    fn event_type(&mut self, name: &str) -> u32 {
+        let types = &mut self.program.event_types;
+        intern(&mut self.event_types, name.to_string(), &mut || {
+            types.push(name.to_string());
+            types.len()
+        })
+    }
+
+    fn behaviour(&mut self, b: &ast::Behaviour) -> u32 {
+        let matcher = self.matcher(b);
+        let at_least = b.at_least.as_ref().map_or(1, |n| n.node);
+        let within = b.within.as_ref().map(|w| w.node);
+        let behaviours = &mut self.program.behaviours;
+        intern(&mut self.behaviours, (matcher, at_least, within), &mut || {
+            behaviours.push(BehaviourTest { matcher, at_least, within });
+            behaviours.len()
+        })
+    }
+
+    fn matcher(&mut self, b: &ast::Behaviour) -> u32 {
+        let event_type = self.event_type(&b.event_type.node);
+        let property = match (b.verb.event(), &b.pattern) {
+            (Some((_, prop)), Some(pattern)) => Some((self.prop(prop), pattern.node.clone())),
+            _ => None,
+        };
+        let filter_text = b.filter.as_ref().map(|f| self.sources.text(f.span).split_whitespace().collect::<Vec<_>>().join(" "));
+        let key = (event_type, property.clone(), filter_text);
+        if let Some(&m) = self.matchers.get(&key) {
+            return m;
+        }
+        let filter = b.filter.as_ref().map(|f| self.cond(f, Scope::Event));
+        let is_path = b.verb == ast::Verb::Visited;
+        let property = property.map(|(prop, pattern)| (prop, Glob::new(&pattern, is_path)));
+        self.program.matchers.push(Matcher { event_type, property, filter });
+        let m = (self.program.matchers.len() - 1) as u32;
+        self.matchers.insert(key, m);
+        m
+    }
+}
+
+fn literal(operand: &ast::Operand) -> Option<Value<'static>> {
+    match &operand.kind {
+        OperandKind::Str(s) => Some(Value::Str(Cow::Owned(s.clone()))),
+        OperandKind::Num(n) => Some(Value::Num(*n)),
+        OperandKind::Bool(b) => Some(Value::Bool(*b)),
+        _ => None,
+    }
+}

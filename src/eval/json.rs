@@ -1,0 +1,464 @@
+//! JSON text → [`Record`] in one pass, reading only what the program uses.
+//!
+//! A [`ReadPlan`] is a tree of the keys the pack reads. Keys outside it are skipped
+//! without building values, strings are borrowed from the text when they have no escapes,
+//! and events of types the pack never tests are skipped whole.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
+
+use super::record::{Event, Record};
+use super::time::{parse_time, Millis};
+use super::{EvalError, Value};
+use crate::program::Program;
+
+/// Which keys of a lead to read, and where to put them.
+#[derive(Debug, Default)]
+pub struct ReadPlan {
+    root: Node,
+}
+
+#[derive(Debug, Default)]
+struct Node {
+    keys: Vec<(String, Entry)>,
+}
+
+#[derive(Debug, Default)]
+struct Entry {
+    /// Field slots this key's value fills.
+    slots: Vec<u32>,
+    /// Whether the value is the lead's id.
+    id: bool,
+    /// Keys to read inside the value, when it is an object.
+    child: Option<Node>,
+    /// The root `events` array.
+    events: bool,
+}
+
+impl Node {
+    fn entry(&mut self, key: &str) -> &mut Entry {
+        let i = match self.keys.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.keys.push((key.to_string(), Entry::default()));
+                self.keys.len() - 1
+            }
+        };
+        &mut self.keys[i].1
+    }
+
+    fn get(&self, key: &str) -> Option<&Entry> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, e)| e)
+    }
+}
+
+impl ReadPlan {
+    /// The plan for `program`, reading the id from `id_field`.
+    pub fn new(program: &Program, id_field: &str) -> ReadPlan {
+        let mut root = Node::default();
+        for (slot, path) in program.fields.iter().enumerate() {
+            let (last, parents) = path.split_last().unwrap_or_else(|| unreachable!("a field path has a segment"));
+            let mut node = &mut root;
+            for segment in parents {
+                node = node.entry(segment).child.get_or_insert_with(Node::default);
+            }
+            node.entry(last).slots.push(slot as u32);
+            if path.len() > 1 {
+                root.entry(&path.join(".")).slots.push(slot as u32);
+            }
+        }
+        root.entry(id_field).id = true;
+        if !program.event_types.is_empty() {
+            root.entry("events").events = true;
+        }
+        ReadPlan { root }
+    }
+
+    /// Reads one lead from JSON text.
+    pub fn read<'t>(&self, program: &Program, text: &'t str, as_of: Millis) -> Result<Record<'t>, EvalError> {
+        let mut record = Record { fields: vec![Value::Null; program.fields.len()], ..Record::default() };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let seed = LeadSeed { node: &self.root, program, record: &mut record, as_of, root: true };
+        seed.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| classify(&e))?;
+        Ok(record)
+    }
+}
+
+fn classify(e: &serde_json::Error) -> EvalError {
+    let text = e.to_string();
+    match text.split_once('\u{1}') {
+        Some((_, rest)) => match rest.split_once('\u{1}') {
+            Some((code, message)) => from_code(code, message),
+            None => EvalError::Json(text),
+        },
+        None => EvalError::Json(text),
+    }
+}
+
+/// Errors that are about the lead's shape, not its syntax, travel through serde as
+/// `\u{1}CODE\u{1}message` so they come out as the same [`EvalError`] as the value path.
+fn from_code(code: &str, message: &str) -> EvalError {
+    let message = message.split(" at line ").next().unwrap_or(message);
+    match code {
+        "object" => EvalError::NotAnObject,
+        "events" => EvalError::EventsNotArray,
+        index => match index.parse() {
+            Ok(index) => EvalError::BadEvent { index, message: message.to_string() },
+            Err(_) => EvalError::Json(message.to_string()),
+        },
+    }
+}
+
+fn shape_error<E: de::Error>(code: impl fmt::Display, message: impl fmt::Display) -> E {
+    E::custom(format_args!("\u{1}{code}\u{1}{message}"))
+}
+
+/// Reads an object, filling the record from the keys in `node`.
+struct LeadSeed<'p, 'r, 't> {
+    node: &'p Node,
+    program: &'p Program,
+    record: &'r mut Record<'t>,
+    as_of: Millis,
+    root: bool,
+}
+
+impl<'de> DeserializeSeed<'de> for LeadSeed<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let Some(entry) = self.node.get(&key.0) else {
+                map.next_value::<IgnoredAny>()?;
+                continue;
+            };
+            if entry.events && self.root {
+                self.record.events.clear();
+                self.record.props.clear();
+                map.next_value_seed(EventsSeed { program: self.program, record: self.record, as_of: self.as_of })?;
+            } else if let (Some(child), true) = (&entry.child, entry.slots.is_empty() && !entry.id) {
+                let seed = LeadSeed { node: child, program: self.program, record: self.record, as_of: self.as_of, root: false };
+                map.next_value_seed(seed)?;
+            } else if entry.child.is_some() {
+                // Both a value and a parent (`company exists` and `company.size`): rare,
+                // so read it whole and walk it.
+                let json: serde_json::Value = map.next_value()?;
+                fill_from_json(self.record, &self.node.keys, &key.0, &json);
+            } else {
+                let value: Value<'de> = map.next_value()?;
+                self.fill(entry, value);
+            }
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.not_an_object()
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        self.not_an_object()
+    }
+}
+
+impl<'t> LeadSeed<'_, '_, 't> {
+    /// A nested value that is not an object has no keys to read; a lead must be an object.
+    fn not_an_object<E: de::Error>(self) -> Result<(), E> {
+        if self.root {
+            Err(shape_error("object", "a lead must be a JSON object"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Stores a value read for `entry` (and reads into it, for a key also used as a parent).
+    fn fill(&mut self, entry: &Entry, value: Value<'t>) {
+        if entry.id {
+            self.record.id = Some(value.clone());
+        }
+        for &slot in &entry.slots {
+            self.record.fields[slot as usize] = value.clone();
+        }
+    }
+}
+
+/// Fills the record from an already-parsed value for `key` and everything under it.
+fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json: &serde_json::Value) {
+    let Some((_, entry)) = keys.iter().find(|(k, _)| k == key) else { return };
+    let value = Value::from_json(json).into_owned();
+    if entry.id {
+        record.id = Some(value.clone());
+    }
+    for &slot in &entry.slots {
+        record.fields[slot as usize] = value.clone();
+    }
+    if let (Some(child), serde_json::Value::Object(object)) = (&entry.child, json) {
+        for (k, v) in object {
+            fill_from_json(record, &child.keys, k, v);
+        }
+    }
+}
+
+/// Reads the `events` array.
+struct EventsSeed<'p, 'r, 't> {
+    program: &'p Program,
+    record: &'r mut Record<'t>,
+    as_of: Millis,
+}
+
+impl<'de> DeserializeSeed<'de> for EventsSeed<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut index = 0;
+        loop {
+            let seed = EventSeed { program: self.program, record: self.record, as_of: self.as_of, index };
+            if seq.next_element_seed(seed)?.is_none() {
+                return Ok(());
+            }
+            index += 1;
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Err(shape_error("events", "`events` must be an array"))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Err(shape_error("events", "`events` must be an array"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Err(shape_error("events", "`events` must be an array"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Err(shape_error("events", "`events` must be an array"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(shape_error("events", "`events` must be an array"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Err(shape_error("events", "`events` must be an array"))
+    }
+}
+
+/// Reads one event, keeping it only if its type is used and it is not after `as_of`.
+struct EventSeed<'p, 'r, 't> {
+    program: &'p Program,
+    record: &'r mut Record<'t>,
+    as_of: Millis,
+    index: usize,
+}
+
+impl<'de> DeserializeSeed<'de> for EventSeed<'_, '_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an event object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let props = &self.program.event_props;
+        let base = self.record.props.len();
+        self.record.props.resize(base + props.len(), Value::Null);
+        let (mut ty, mut at): (Option<Value<'de>>, Option<Value<'de>>) = (None, None);
+        while let Some(key) = map.next_key::<Key<'de>>()? {
+            let prop = props.iter().position(|p| *p == key.0);
+            let slot = match &*key.0 {
+                "type" => &mut ty,
+                "at" => &mut at,
+                _ => match prop {
+                    Some(p) => {
+                        self.record.props[base + p] = map.next_value()?;
+                        continue;
+                    }
+                    None => {
+                        map.next_value::<IgnoredAny>()?;
+                        continue;
+                    }
+                },
+            };
+            let value: Value<'de> = map.next_value()?;
+            if let Some(p) = prop {
+                self.record.props[base + p] = value.clone();
+            }
+            *slot = Some(value);
+        }
+        let keep = self.keep(ty, at)?;
+        match keep {
+            Some(event) => self.record.events.push(event),
+            None => self.record.props.truncate(base),
+        }
+        Ok(())
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Err(self.bad("is not an object"))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Err(self.bad("is not an object"))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Err(self.bad("is not an object"))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Err(self.bad("is not an object"))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Err(self.bad("is not an object"))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Err(self.bad("is not an object"))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Err(self.bad("is not an object"))
+    }
+}
+
+impl EventSeed<'_, '_, '_> {
+    fn bad<E: de::Error>(&self, message: &str) -> E {
+        shape_error(self.index, message)
+    }
+
+    fn keep<E: de::Error>(&self, ty: Option<Value>, at: Option<Value>) -> Result<Option<Event>, E> {
+        let Some(Value::Str(ty)) = ty else { return Err(self.bad("has no `type` string")) };
+        let Some(ty) = self.program.event_type(&ty) else { return Ok(None) };
+        let Some(Value::Str(at)) = at else { return Err(self.bad("has no `at` time")) };
+        let Some(at_ms) = parse_time(&at) else {
+            return Err(self.bad(&format!("`at` is not an RFC 3339 time: {at:?}")));
+        };
+        Ok((at_ms <= self.as_of).then_some(Event { ty, at: at_ms }))
+    }
+}
+
+/// A string that borrows from the input when it has no escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E: de::Error>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+impl<'de> Deserialize<'de> for Value<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor)
+    }
+}
+
+struct ValueVisitor;
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value<'de>, E> {
+        Ok(Value::Bool(b))
+    }
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value<'de>, E> {
+        Ok(Value::Num(n as f64))
+    }
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value<'de>, E> {
+        Ok(Value::Num(n as f64))
+    }
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value<'de>, E> {
+        Ok(Value::Num(n))
+    }
+    fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<Value<'de>, E> {
+        Ok(Value::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value<'de>, E> {
+        Ok(Value::Str(Cow::Owned(s.to_string())))
+    }
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value<'de>, E> {
+        Ok(Value::Str(Cow::Owned(s)))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Value<'de>, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value<'de>, D::Error> {
+        Value::deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value<'de>, A::Error> {
+        let mut items = Vec::new();
+        while let Some(v) = seq.next_element()? {
+            items.push(v);
+        }
+        Ok(Value::List(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
+        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        Ok(Value::Object)
+    }
+}

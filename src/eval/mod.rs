@@ -1,0 +1,327 @@
+//! Scoring one lead. Everything that can go wrong is an [`EvalError`] for that lead;
+//! nothing here panics or reads the clock.
+
+pub mod json;
+pub mod pattern;
+pub mod record;
+pub mod time;
+mod value;
+
+use std::borrow::Cow;
+
+use crate::ast::CmpOp;
+use crate::explain::{Capped, Fired, Outcome};
+use crate::program::{Expr, Operand, Program, Rule};
+pub use record::Record;
+use time::Millis;
+pub use value::{num_to_json, Value};
+
+/// Why one lead could not be scored.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    /// The lead is not a JSON object.
+    #[error("a lead must be a JSON object")]
+    NotAnObject,
+    /// The text is not valid JSON (or not a lead's shape).
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// `events` is there but is not an array.
+    #[error("`events` must be an array of events")]
+    EventsNotArray,
+    /// One event is malformed.
+    #[error("events[{index}] {message}")]
+    BadEvent { index: usize, message: String },
+    /// A plugin function or hook failed.
+    #[error(transparent)]
+    Plugin(#[from] crate::plugin::PluginError),
+    /// A function used as a condition returned something other than true or false.
+    #[error("`{function}` returned {value}, not true or false")]
+    NotABool { function: String, value: String },
+}
+
+/// Calls plugin functions on behalf of the evaluator.
+pub trait Host: Sync {
+    /// Calls function `func` (an index into the program's functions).
+    fn call(&self, func: u32, args: &[Value]) -> Result<Value<'static>, EvalError>;
+}
+
+/// Matching events of one matcher, newest time tracked for decay.
+#[derive(Clone, Copy, Debug, Default)]
+struct Tally {
+    count: u64,
+    latest: Option<Millis>,
+}
+
+/// Scores a record. `as_of` is the time the score is for.
+pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Host) -> Result<Outcome, EvalError> {
+    let mut ev = Evaluator { program, record, host, as_of, hits: Vec::new(), tallies: Vec::new(), lets: Vec::new() };
+    ev.match_events()?;
+    ev.count_behaviours();
+    for l in &program.lets {
+        let value = ev.test(&l.expr, &Scope::Lead)?;
+        ev.lets.push(value);
+    }
+    let mut outcome = Outcome::default();
+    let mut raw = vec![0.0; program.dims.len()];
+    let mut loose = 0.0;
+    for rule in &program.rules {
+        if !ev.test(&rule.expr, &Scope::Lead)? {
+            continue;
+        }
+        let fired = ev.fire(rule);
+        match fired.dim {
+            Some(d) => raw[d as usize] += fired.points,
+            None => loose += fired.points,
+        }
+        if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
+            outcome.disqualified = Some(reason.clone());
+        }
+        for tag in &rule.tags {
+            if !outcome.tags.contains(tag) {
+                outcome.tags.push(tag.clone());
+            }
+        }
+        outcome.fired.push(Fired {
+            rule: rule.name.clone(),
+            points: round(fired.points),
+            dimension: fired.dim.map(|d| program.dims[d as usize].name.clone()),
+            location: rule.location.clone(),
+            count: fired.count,
+            decay: fired.decay.map(round),
+        });
+    }
+    let mut dims = Vec::with_capacity(raw.len());
+    for (dim, &total) in program.dims.iter().zip(&raw) {
+        let capped = dim.cap.map_or(total, |cap| total.min(cap));
+        if capped < total {
+            outcome.capped.push(Capped { dimension: dim.name.clone(), total: round(total), cap: capped });
+        }
+        outcome.dimensions.insert(dim.name.clone(), round(capped));
+        dims.push(capped);
+    }
+    let score = dims.iter().sum::<f64>() + loose;
+    outcome.score = round(score);
+    let scope = Scope::Outcome { score, dims: &dims };
+    let mql = match &program.mql {
+        Some((expr, _)) => ev.test(expr, &scope)?,
+        None => false,
+    };
+    outcome.mql = mql && outcome.disqualified.is_none();
+    if outcome.mql {
+        for route in &program.routes {
+            let taken = match &route.when {
+                Some(expr) => ev.test(expr, &scope)?,
+                None => true,
+            };
+            if taken {
+                outcome.route = Some(route.queue.clone());
+                break;
+            }
+        }
+    }
+    outcome.id = record.id.as_ref().map(Value::to_json);
+    Ok(outcome)
+}
+
+/// Rounds to 4 decimal places: scores are shown and compared at that precision.
+fn round(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// What the names in a condition can see.
+enum Scope<'s> {
+    /// Lead fields, `let`s and behaviours.
+    Lead,
+    /// Also the score and the dimensions.
+    Outcome { score: f64, dims: &'s [f64] },
+    /// The properties of one event.
+    Event(usize),
+}
+
+/// Points a fired rule gives.
+struct Given {
+    points: f64,
+    dim: Option<u32>,
+    count: Option<u64>,
+    decay: Option<f64>,
+}
+
+struct Evaluator<'p, 'a> {
+    program: &'p Program,
+    record: &'p Record<'a>,
+    host: &'p dyn Host,
+    as_of: Millis,
+    /// (matcher, event time) for every event a matcher accepts, grouped by matcher.
+    hits: Vec<(u32, Millis)>,
+    /// Per behaviour: matching events in its window.
+    tallies: Vec<Tally>,
+    lets: Vec<bool>,
+}
+
+impl<'p, 'a> Evaluator<'p, 'a> {
+    /// Runs every matcher over the events of its type, once per lead.
+    fn match_events(&mut self) -> Result<(), EvalError> {
+        let props = self.program.event_props.len();
+        for (i, event) in self.record.events.iter().enumerate() {
+            for &m in &self.program.matchers_by_type[event.ty as usize] {
+                let matcher = &self.program.matchers[m as usize];
+                if let Some((prop, glob)) = &matcher.property {
+                    let value = &self.record.props[i * props + *prop as usize];
+                    if !value.as_text().is_some_and(|t| glob.matches(&t)) {
+                        continue;
+                    }
+                }
+                if let Some(filter) = &matcher.filter {
+                    if !self.test(filter, &Scope::Event(i))? {
+                        continue;
+                    }
+                }
+                self.hits.push((m, event.at));
+            }
+        }
+        self.hits.sort_unstable_by_key(|&(m, _)| m);
+        Ok(())
+    }
+
+    /// The event times a matcher accepted.
+    fn times(&self, matcher: u32) -> impl Iterator<Item = Millis> + '_ {
+        let start = self.hits.partition_point(|&(m, _)| m < matcher);
+        self.hits[start..].iter().take_while(move |&&(m, _)| m == matcher).map(|&(_, at)| at)
+    }
+
+    fn window_start(&self, within: Option<Millis>) -> Millis {
+        within.map_or(Millis::MIN, |w| self.as_of.saturating_sub(w))
+    }
+
+    fn count_behaviours(&mut self) {
+        self.tallies = self
+            .program
+            .behaviours
+            .iter()
+            .map(|b| {
+                let from = self.window_start(b.within);
+                self.times(b.matcher).filter(|&at| at >= from).fold(Tally::default(), |t, at| Tally {
+                    count: t.count + 1,
+                    latest: t.latest.max(Some(at)),
+                })
+            })
+            .collect();
+    }
+
+    fn behaviour_true(&self, b: u32) -> bool {
+        let test = &self.program.behaviours[b as usize];
+        self.tallies[b as usize].count >= test.at_least
+    }
+
+    /// The points a rule whose condition held gives, with `each`, `max` and decay applied.
+    fn fire(&self, rule: &Rule) -> Given {
+        let Some(points) = rule.points.first() else {
+            return Given { points: 0.0, dim: None, count: None, decay: None };
+        };
+        let half_life = points.dim.and_then(|d| self.program.dims[d as usize].half_life);
+        let decay = |at: Millis, hl: Millis| 0.5f64.powf((self.as_of - at) as f64 / hl as f64);
+        let (mut total, count, factor) = match (points.each, rule.behaviours.first()) {
+            (true, Some(&b)) => {
+                let test = &self.program.behaviours[b as usize];
+                let from = self.window_start(test.within);
+                let times: Vec<Millis> = self.times(test.matcher).filter(|&at| at >= from).collect();
+                let total = match half_life {
+                    Some(hl) => times.iter().map(|&at| points.value * decay(at, hl)).sum(),
+                    None => points.value * times.len() as f64,
+                };
+                (total, Some(times.len() as u64), None)
+            }
+            _ => {
+                let latest = rule.behaviours.iter().filter(|&&b| self.behaviour_true(b)).filter_map(|&b| self.tallies[b as usize].latest).max();
+                match (half_life, latest) {
+                    (Some(hl), Some(at)) => {
+                        let f = decay(at, hl);
+                        (points.value * f, None, Some(f))
+                    }
+                    _ => (points.value, None, None),
+                }
+            }
+        };
+        if let Some(max) = points.max {
+            total = total.clamp(-max, max);
+        }
+        Given { points: total, dim: points.dim, count, decay: factor }
+    }
+
+    fn test(&self, expr: &Expr, scope: &Scope) -> Result<bool, EvalError> {
+        Ok(match expr {
+            Expr::Or(parts) => {
+                for p in parts.iter() {
+                    if self.test(p, scope)? {
+                        return Ok(true);
+                    }
+                }
+                false
+            }
+            Expr::And(parts) => {
+                for p in parts.iter() {
+                    if !self.test(p, scope)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Expr::Not(inner) => !self.test(inner, scope)?,
+            Expr::Behaviour(b) => self.behaviour_true(*b),
+            Expr::Let(l) => self.lets.get(*l as usize).copied().unwrap_or(false),
+            Expr::Compare(a, op, b) => value::compare(&*self.value(a, scope)?, *op, &*self.value(b, scope)?),
+            Expr::In(a, list) => {
+                let a = self.value(a, scope)?;
+                list.iter().any(|item| value::compare(&a, CmpOp::Eq, item))
+            }
+            Expr::Words(a, words) => self.value(a, scope)?.as_text().is_some_and(|t| words.matches(&t)),
+            Expr::Regex(a, re) => self.value(a, scope)?.as_text().is_some_and(|t| re.is_match(&t)),
+            Expr::Str(op, a, b) => value::str_test(*op, &*self.value(a, scope)?, &*self.value(b, scope)?),
+            Expr::Exists(a) => self.value(a, scope)?.exists(),
+            Expr::Truthy(a) => match &*self.value(a, scope)? {
+                Value::Bool(b) => *b,
+                other => {
+                    let function = match a {
+                        Operand::Call(f, _) => self.program.functions.get(*f as usize).cloned().unwrap_or_default(),
+                        _ => String::new(),
+                    };
+                    return Err(EvalError::NotABool { function, value: other.to_string() });
+                }
+            },
+        })
+    }
+
+    fn value<'s>(&'s self, operand: &'s Operand, scope: &Scope) -> Result<Cow<'s, Value<'a>>, EvalError>
+    where
+        'p: 's,
+    {
+        static NULL: Value<'static> = Value::Null;
+        Ok(match (operand, scope) {
+            (Operand::Field(slot), _) => Cow::Borrowed(&self.record.fields[*slot as usize]),
+            (Operand::Prop(slot), Scope::Event(i)) => {
+                let props = self.program.event_props.len();
+                Cow::Borrowed(&self.record.props[i * props + *slot as usize])
+            }
+            (Operand::Lit(v), _) => Cow::Borrowed(v),
+            (Operand::Score, Scope::Outcome { score, .. }) => Cow::Owned(Value::Num(*score)),
+            (Operand::Dim(d), Scope::Outcome { dims, .. }) => Cow::Owned(Value::Num(dims[*d as usize])),
+            (Operand::Call(func, args), _) => {
+                let args = args.iter().map(|a| self.value(a, scope).map(Cow::into_owned)).collect::<Result<Vec<_>, _>>()?;
+                Cow::Owned(self.host.call(*func, &args)?)
+            }
+            _ => Cow::Borrowed(&NULL),
+        })
+    }
+}
+
+/// The symbol of a comparison operator.
+pub fn cmp_symbol(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Eq => "==",
+        CmpOp::Ne => "!=",
+        CmpOp::Lt => "<",
+        CmpOp::Le => "<=",
+        CmpOp::Gt => ">",
+        CmpOp::Ge => ">=",
+    }
+}

@@ -1,0 +1,203 @@
+//! Values read from a lead, and the language's comparison rules: strings compare
+//! case-insensitively, a numeric string compared with a number is a number, and a missing
+//! value makes every comparison false.
+
+use std::borrow::Cow;
+use std::cmp::Ordering;
+use std::fmt;
+
+use crate::ast::{CmpOp, StrOp};
+
+/// A value of a lead field or event property. Strings borrow from the input when they can.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value<'a> {
+    /// JSON `null`: treated as missing.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number.
+    Num(f64),
+    /// A string.
+    Str(Cow<'a, str>),
+    /// An array of values.
+    List(Vec<Value<'a>>),
+    /// An object: present, but only `exists` can test it.
+    Object,
+}
+
+impl Value<'_> {
+    /// The value with every borrowed string copied.
+    pub fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Null => Value::Null,
+            Value::Bool(b) => Value::Bool(b),
+            Value::Num(n) => Value::Num(n),
+            Value::Str(s) => Value::Str(Cow::Owned(s.into_owned())),
+            Value::List(items) => Value::List(items.into_iter().map(Value::into_owned).collect()),
+            Value::Object => Value::Object,
+        }
+    }
+
+    /// Converts a JSON value, borrowing its strings.
+    pub fn from_json(v: &serde_json::Value) -> Value<'_> {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Num),
+            serde_json::Value::String(s) => Value::Str(Cow::Borrowed(s)),
+            serde_json::Value::Array(items) => Value::List(items.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(_) => Value::Object,
+        }
+    }
+
+    /// Back to JSON, for ids and plugin results.
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            Value::Null | Value::Object => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Num(n) => num_to_json(*n),
+            Value::Str(s) => serde_json::Value::String(s.to_string()),
+            Value::List(items) => serde_json::Value::Array(items.iter().map(Value::to_json).collect()),
+        }
+    }
+
+    /// The number this value stands for: a number, or a string that parses as one.
+    pub fn as_num(&self) -> Option<f64> {
+        match self {
+            Value::Num(n) => Some(*n),
+            Value::Str(s) => s.trim().parse().ok().filter(|n: &f64| n.is_finite()),
+            _ => None,
+        }
+    }
+
+    /// The text of a string or number, for string tests.
+    pub fn as_text(&self) -> Option<Cow<'_, str>> {
+        match self {
+            Value::Str(s) => Some(Cow::Borrowed(s)),
+            Value::Num(n) => Some(Cow::Owned(n.to_string())),
+            Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
+            _ => None,
+        }
+    }
+
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            Value::Bool(b) => Some(*b),
+            Value::Str(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::Str(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            _ => None,
+        }
+    }
+
+    /// Present and not null.
+    pub fn exists(&self) -> bool {
+        !matches!(self, Value::Null)
+    }
+}
+
+/// A number as JSON: whole numbers without a fraction.
+pub fn num_to_json(n: f64) -> serde_json::Value {
+    if n.fract() == 0.0 && n.abs() < 9e15 {
+        serde_json::Value::from(n as i64)
+    } else {
+        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    }
+}
+
+impl fmt::Display for Value<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Null => write!(f, "null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Num(n) => write!(f, "{n}"),
+            Value::Str(s) => write!(f, "{s:?}"),
+            Value::List(items) => {
+                write!(f, "[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                write!(f, "]")
+            }
+            Value::Object => write!(f, "{{...}}"),
+        }
+    }
+}
+
+/// `a OP b` under the language's rules.
+pub fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
+    if !a.exists() || !b.exists() {
+        return false;
+    }
+    if let Value::List(items) = a {
+        let any = items.iter().any(|v| compare(v, CmpOp::Eq, b));
+        return match op {
+            CmpOp::Eq => any,
+            CmpOp::Ne => !any,
+            _ => false,
+        };
+    }
+    match order(a, b) {
+        Some(ord) => match op {
+            CmpOp::Eq => ord == Ordering::Equal,
+            CmpOp::Ne => ord != Ordering::Equal,
+            CmpOp::Lt => ord == Ordering::Less,
+            CmpOp::Le => ord != Ordering::Greater,
+            CmpOp::Gt => ord == Ordering::Greater,
+            CmpOp::Ge => ord != Ordering::Less,
+        },
+        // Values of different kinds are unequal and unordered.
+        None => op == CmpOp::Ne,
+    }
+}
+
+/// How two present values order, if they are comparable.
+fn order(a: &Value, b: &Value) -> Option<Ordering> {
+    match (a, b) {
+        (Value::Num(x), Value::Num(y)) => x.partial_cmp(y),
+        (Value::Str(x), Value::Str(y)) => match (a.as_num(), b.as_num()) {
+            (Some(x), Some(y)) => x.partial_cmp(&y),
+            _ => Some(cmp_ignore_case(x, y)),
+        },
+        (Value::Num(_), Value::Str(_)) | (Value::Str(_), Value::Num(_)) => a.as_num()?.partial_cmp(&b.as_num()?),
+        (Value::Bool(_), _) | (_, Value::Bool(_)) => {
+            let (x, y) = (a.as_bool()?, b.as_bool()?);
+            Some(x.cmp(&y)).filter(|o| *o == Ordering::Equal).or(Some(Ordering::Less))
+        }
+        _ => None,
+    }
+}
+
+/// Case-insensitive ordering of two strings (ASCII fast path).
+pub fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
+    if a.is_ascii() && b.is_ascii() {
+        a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+    } else {
+        a.to_lowercase().cmp(&b.to_lowercase())
+    }
+}
+
+/// `a contains b`, `a starts_with b`, `a ends_with b`, case-insensitive.
+pub fn str_test(op: StrOp, a: &Value, b: &Value) -> bool {
+    if let (StrOp::Contains, Value::List(items)) = (op, a) {
+        return items.iter().any(|v| compare(v, CmpOp::Eq, b));
+    }
+    let (Some(a), Some(b)) = (a.as_text(), b.as_text()) else { return false };
+    let (a, b) = (fold(&a), fold(&b));
+    match op {
+        StrOp::Contains => a.contains(&*b),
+        StrOp::StartsWith => a.starts_with(&*b),
+        StrOp::EndsWith => a.ends_with(&*b),
+    }
+}
+
+/// Lower-cases a string, borrowing when it is already lower-case.
+pub fn fold(s: &str) -> Cow<'_, str> {
+    if s.chars().any(char::is_uppercase) {
+        Cow::Owned(s.to_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}

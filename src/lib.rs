@@ -1,0 +1,33 @@
+#![doc = include_str!("../README.md")]
+
+mod ast;
+mod check;
+mod compile;
+mod diagnostic;
+mod error;
+mod eval;
+mod explain;
+mod pack;
+mod plugin;
+mod program;
+mod source;
+mod syntax;
+
+pub use chrono;
+pub use error::{Error, PackError, PackErrors};
+pub use eval::EvalError;
+pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
+pub use pack::{Loader, Pack, Scorer};
+pub use plugin::{Limits, PluginError};
+pub use program::Program;
+pub use source::{Location, SourceFile, Sources, Span};
+
+/// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.
+///
+/// ```
+/// let t = leadscore::parse_time("2026-03-01T12:00:00+01:00").unwrap();
+/// assert_eq!(t.to_rfc3339(), "2026-03-01T11:00:00+00:00");
+/// ```
+pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    eval::time::parse_time(text).and_then(chrono::DateTime::from_timestamp_millis)
+}

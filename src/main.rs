@@ -1,0 +1,7 @@
+//! The `leadscore` command: a thin shell over the library (see `src/cli/`).
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

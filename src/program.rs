@@ -1,0 +1,306 @@
+//! The executable form of a pack: plain data, shared across threads, printable.
+//!
+//! Field paths are resolved to slots, event types and properties to indices, patterns
+//! compiled, and every distinct behaviour numbered so it is counted once per lead.
+
+use std::fmt;
+
+use regex::Regex;
+
+use crate::ast::{CmpOp, Millis, StrOp};
+use crate::eval::pattern::{Glob, Words};
+use crate::eval::Value;
+
+/// A compiled pack.
+#[derive(Debug)]
+pub struct Program {
+    /// Lead field paths, by slot.
+    pub(crate) fields: Vec<Vec<String>>,
+    /// Event types the pack reads, by index.
+    pub(crate) event_types: Vec<String>,
+    /// Event properties the pack reads, by slot.
+    pub(crate) event_props: Vec<String>,
+    /// Distinct event matchers: an event type, a property glob, a filter.
+    pub(crate) matchers: Vec<Matcher>,
+    /// For each event type, the matchers that test it.
+    pub(crate) matchers_by_type: Vec<Vec<u32>>,
+    /// Distinct behaviour tests: a matcher, a count and a window.
+    pub(crate) behaviours: Vec<BehaviourTest>,
+    /// `let`s in evaluation order (each after those it uses).
+    pub(crate) lets: Vec<Let>,
+    /// Rules in file order.
+    pub(crate) rules: Vec<Rule>,
+    /// Dimensions.
+    pub(crate) dims: Vec<Dimension>,
+    /// The MQL condition and its text.
+    pub(crate) mql: Option<(Expr, String)>,
+    /// Routes in order.
+    pub(crate) routes: Vec<Route>,
+    /// Functions called from conditions, by index: (plugin index, name).
+    pub(crate) functions: Vec<String>,
+}
+
+/// One test on events: type, optional property glob, optional filter.
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    pub event_type: u32,
+    pub property: Option<(u32, Glob)>,
+    pub filter: Option<Expr>,
+}
+
+/// A behaviour test: how many events a matcher must see, and when.
+#[derive(Debug, PartialEq)]
+pub(crate) struct BehaviourTest {
+    pub matcher: u32,
+    pub at_least: u64,
+    pub within: Option<Millis>,
+}
+
+/// A named condition.
+#[derive(Debug)]
+pub(crate) struct Let {
+    pub name: String,
+    pub expr: Expr,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub name: String,
+    /// `file:line` of the rule.
+    pub location: String,
+    pub expr: Expr,
+    pub points: Vec<Points>,
+    pub disqualify: Option<String>,
+    pub tags: Vec<String>,
+    /// Behaviours not under `not`: what `each` counts and what decay measures age from.
+    pub behaviours: Vec<u32>,
+}
+
+/// Points a rule gives.
+#[derive(Debug)]
+pub(crate) struct Points {
+    pub value: f64,
+    pub dim: Option<u32>,
+    pub each: bool,
+    pub max: Option<f64>,
+}
+
+/// A dimension.
+#[derive(Debug)]
+pub(crate) struct Dimension {
+    pub name: String,
+    pub cap: Option<f64>,
+    pub half_life: Option<Millis>,
+}
+
+/// A route.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub queue: String,
+    pub when: Option<Expr>,
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) enum Expr {
+    Or(Box<[Expr]>),
+    And(Box<[Expr]>),
+    Not(Box<Expr>),
+    Compare(Operand, CmpOp, Operand),
+    In(Operand, Box<[Value<'static>]>),
+    Words(Operand, Words),
+    Regex(Operand, Regex),
+    Str(StrOp, Operand, Operand),
+    Exists(Operand),
+    Truthy(Operand),
+    Behaviour(u32),
+    Let(u32),
+}
+
+/// A compiled value.
+#[derive(Debug)]
+pub(crate) enum Operand {
+    Field(u32),
+    Prop(u32),
+    Lit(Value<'static>),
+    Score,
+    Dim(u32),
+    Call(u32, Box<[Operand]>),
+}
+
+impl fmt::Display for Program {
+    /// A listing of the program, one line per part, for snapshots and debugging.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, path) in self.fields.iter().enumerate() {
+            writeln!(f, "field f{i} = {}", path.join("."))?;
+        }
+        for (i, m) in self.matchers.iter().enumerate() {
+            write!(f, "matcher m{i} = {}", self.event_types[m.event_type as usize])?;
+            if let Some((prop, glob)) = &m.property {
+                write!(f, " {} ~ {glob}", self.event_props[*prop as usize])?;
+            }
+            if let Some(filter) = &m.filter {
+                write!(f, " where {}", self.show(filter))?;
+            }
+            writeln!(f)?;
+        }
+        for (i, b) in self.behaviours.iter().enumerate() {
+            write!(f, "behaviour b{i} = count(m{}) >= {}", b.matcher, b.at_least)?;
+            if let Some(w) = b.within {
+                write!(f, " within {}", crate::eval::time::show_duration(w))?;
+            }
+            writeln!(f)?;
+        }
+        for (i, l) in self.lets.iter().enumerate() {
+            writeln!(f, "let l{i} {} = {}", l.name, self.show(&l.expr))?;
+        }
+        for d in &self.dims {
+            write!(f, "dimension {}", d.name)?;
+            if let Some(cap) = d.cap {
+                write!(f, " cap {cap}")?;
+            }
+            if let Some(h) = d.half_life {
+                write!(f, " half-life {}", crate::eval::time::show_duration(h))?;
+            }
+            writeln!(f)?;
+        }
+        for r in &self.rules {
+            writeln!(f, "rule {:?} ({}) when {} => {}", r.name, r.location, self.show(&r.expr), self.actions(r))?;
+        }
+        if let Some((expr, _)) = &self.mql {
+            writeln!(f, "mql when {}", self.show(expr))?;
+        }
+        for r in &self.routes {
+            match &r.when {
+                Some(w) => writeln!(f, "route {:?} when {}", r.queue, self.show(w))?,
+                None => writeln!(f, "route {:?}", r.queue)?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Program {
+    fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
+        Show { program: self, expr }
+    }
+
+    fn actions(&self, rule: &Rule) -> String {
+        let mut parts = Vec::new();
+        for p in &rule.points {
+            let mut s = format!("{:+}", p.value);
+            if let Some(d) = p.dim {
+                s += &format!(" {}", self.dims[d as usize].name);
+            }
+            if p.each {
+                s += " each";
+            }
+            if let Some(m) = p.max {
+                s += &format!(" max {m}");
+            }
+            parts.push(s);
+        }
+        if let Some(reason) = &rule.disqualify {
+            parts.push(format!("disqualify {reason:?}"));
+        }
+        parts.extend(rule.tags.iter().map(|t| format!("tag {t:?}")));
+        parts.join(", ")
+    }
+
+    fn operand(&self, f: &mut fmt::Formatter<'_>, o: &Operand) -> fmt::Result {
+        match o {
+            Operand::Field(i) => write!(f, "f{i}"),
+            Operand::Prop(i) => write!(f, "event.{}", self.event_props[*i as usize]),
+            Operand::Lit(v) => write!(f, "{v}"),
+            Operand::Score => write!(f, "score"),
+            Operand::Dim(i) => write!(f, "{}", self.dims[*i as usize].name),
+            Operand::Call(func, args) => {
+                write!(f, "{}(", self.functions[*func as usize])?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    self.operand(f, a)?;
+                }
+                write!(f, ")")
+            }
+        }
+    }
+}
+
+/// Displays a condition in prefix form: `and(f0 ~ "vp", b1)`.
+struct Show<'a> {
+    program: &'a Program,
+    expr: &'a Expr,
+}
+
+impl fmt::Display for Show<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.program;
+        let list = |f: &mut fmt::Formatter<'_>, name: &str, parts: &[Expr]| {
+            write!(f, "{name}(")?;
+            for (i, e) in parts.iter().enumerate() {
+                if i > 0 {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{}", p.show(e))?;
+            }
+            write!(f, ")")
+        };
+        match self.expr {
+            Expr::Or(parts) => list(f, "or", parts),
+            Expr::And(parts) => list(f, "and", parts),
+            Expr::Not(e) => write!(f, "not({})", p.show(e)),
+            Expr::Compare(a, op, b) => {
+                p.operand(f, a)?;
+                write!(f, " {} ", crate::eval::cmp_symbol(*op))?;
+                p.operand(f, b)
+            }
+            Expr::In(a, list) => {
+                p.operand(f, a)?;
+                let items: Vec<String> = list.iter().map(ToString::to_string).collect();
+                write!(f, " in [{}]", items.join(", "))
+            }
+            Expr::Words(a, w) => {
+                p.operand(f, a)?;
+                write!(f, " ~ {w}")
+            }
+            Expr::Regex(a, r) => {
+                p.operand(f, a)?;
+                write!(f, " ~ /{}/", r.as_str())
+            }
+            Expr::Str(op, a, b) => {
+                p.operand(f, a)?;
+                let name = match op {
+                    StrOp::Contains => "contains",
+                    StrOp::StartsWith => "starts_with",
+                    StrOp::EndsWith => "ends_with",
+                };
+                write!(f, " {name} ")?;
+                p.operand(f, b)
+            }
+            Expr::Exists(a) => {
+                p.operand(f, a)?;
+                write!(f, " exists")
+            }
+            Expr::Truthy(a) => p.operand(f, a),
+            Expr::Behaviour(b) => write!(f, "b{b}"),
+            Expr::Let(l) => write!(f, "l{l}"),
+        }
+    }
+}
+
+impl Program {
+    /// The index of an event type the program reads.
+    pub(crate) fn event_type(&self, name: &str) -> Option<u32> {
+        self.event_types.iter().position(|t| t == name).map(|i| i as u32)
+    }
+}
+
+impl Program {
+    /// The number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}

@@ -1,0 +1,109 @@
+//! Source files of a pack and byte spans into them.
+
+use std::fmt;
+
+/// A byte range in one source file of a pack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Span {
+    /// Index of the file in [`Sources`].
+    pub file: u32,
+    /// Byte offset of the first byte.
+    pub start: u32,
+    /// Byte offset one past the last byte.
+    pub end: u32,
+}
+
+impl Span {
+    /// A span in `file` from `start` to `end`.
+    pub fn new(file: u32, start: usize, end: usize) -> Span {
+        Span { file, start: clamp(start), end: clamp(end) }
+    }
+
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+    }
+
+    /// The byte range, for slicing the file's text.
+    pub fn range(self) -> std::ops::Range<usize> {
+        self.start as usize..self.end as usize
+    }
+}
+
+fn clamp(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+/// One file of a pack: its display name and its text.
+#[derive(Clone, Debug)]
+pub struct SourceFile {
+    /// The name shown in diagnostics and locations (`b2b-saas/main.rules`).
+    pub name: String,
+    /// The whole text.
+    pub text: String,
+}
+
+/// Every file a pack was built from, indexed by [`Span::file`].
+#[derive(Clone, Debug, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    /// Adds a file and returns its index.
+    pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> u32 {
+        self.files.push(SourceFile { name: name.into(), text: text.into() });
+        clamp(self.files.len() - 1)
+    }
+
+    /// All files in order.
+    pub fn files(&self) -> &[SourceFile] {
+        &self.files
+    }
+
+    /// The file a span points into.
+    pub fn file(&self, id: u32) -> Option<&SourceFile> {
+        self.files.get(id as usize)
+    }
+
+    /// The text a span covers, or `""` for a span outside the sources.
+    pub fn text(&self, span: Span) -> &str {
+        self.file(span.file).and_then(|f| f.text.get(span.range())).unwrap_or("")
+    }
+
+    /// `file:line` of a span's start, the form shown in results.
+    pub fn location(&self, span: Span) -> Location {
+        let Some(file) = self.file(span.file) else {
+            return Location { file: String::new(), line: 0, column: 0 };
+        };
+        let (line, column) = line_col(&file.text, span.start as usize);
+        Location { file: file.name.clone(), line, column }
+    }
+}
+
+/// A 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
+    (line, column)
+}
+
+/// A place in a pack's source, as people read it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Location {
+    /// File name.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.file, self.line)
+    }
+}

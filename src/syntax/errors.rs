@@ -1,0 +1,196 @@
+//! Syntax errors in the rule author's words, not the grammar's.
+
+use pest::error::{ErrorVariant, InputLocation};
+
+use super::{Rule, MAX_NESTING};
+use crate::source::Span;
+
+/// A syntax error: where, and what was expected there.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    /// What went wrong, in plain words.
+    pub message: String,
+    /// Where.
+    pub span: Span,
+    /// A hint, when there is one.
+    pub help: Option<String>,
+}
+
+/// Converts a pest error in `rest` (which starts at `base` in the file).
+pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Error<Rule>) -> ParseError {
+    let at = match e.location {
+        InputLocation::Pos(p) => p,
+        InputLocation::Span((s, _)) => s,
+    };
+    let found = found_at(&rest[at.min(rest.len())..]);
+    let expected = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => expected(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let message = format!("expected {expected}, found {}", found.describe());
+    let help = help_for(&expected, found.text);
+    ParseError { message, span: Span::new(file, base + at, base + at + found.len()), help }
+}
+
+/// An error for nesting deeper than [`MAX_NESTING`] in the next statement, if there is one.
+pub(super) fn too_deep(file: u32, base: usize, rest: &str) -> Option<ParseError> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut prev = '\0';
+    for (i, c) in rest.char_indices() {
+        match c {
+            '"' if prev != '\\' => in_string = !in_string,
+            '(' | '[' if !in_string => depth += 1,
+            ')' | ']' if !in_string => depth = depth.saturating_sub(1),
+            '\n' if depth == 0 && !in_string && rest[i + 1..].starts_with(|c: char| !c.is_whitespace()) => {
+                return None;
+            }
+            _ => {}
+        }
+        if depth > MAX_NESTING {
+            return Some(ParseError {
+                message: format!("parentheses and lists nest more than {MAX_NESTING} deep"),
+                span: Span::new(file, base + i, base + i + 1),
+                help: Some("split the condition into `let`s".into()),
+            });
+        }
+        prev = c;
+    }
+    None
+}
+
+/// What stood where the error is.
+struct Found<'a> {
+    text: &'a str,
+}
+
+impl Found<'_> {
+    fn len(&self) -> usize {
+        self.text.len().max(usize::from(self.text.is_empty()))
+    }
+
+    fn describe(&self) -> String {
+        match self.text {
+            "" => "the end of the file".into(),
+            "\n" | "\r\n" => "the end of the line".into(),
+            t => format!("`{t}`"),
+        }
+    }
+}
+
+fn found_at(rest: &str) -> Found<'_> {
+    let word_end = rest
+        .char_indices()
+        .find(|&(i, c)| !(c.is_alphanumeric() || c == '_' || c == '-') && (i > 0 || c.is_whitespace()))
+        .map_or(rest.len(), |(i, c)| if i == 0 { c.len_utf8() } else { i });
+    let end = if word_end == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { word_end };
+    let text = &rest[..end];
+    Found { text: if text.starts_with('\r') { "\n" } else { text } }
+}
+
+/// "a condition, `=>` or `and`": the expected rules in the author's words.
+fn expected(positives: &[Rule]) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for &r in positives {
+        let name = describe(r);
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    match names.as_slice() {
+        [] => "a statement".into(),
+        [one] => (*one).into(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn describe(r: Rule) -> &'static str {
+    if let Some(word) = keyword(r) {
+        return word;
+    }
+    match r {
+        Rule::arrow => "`=>`",
+        Rule::and_kw => "`and`",
+        Rule::or_kw => "`or`",
+        Rule::statement | Rule::next_statement | Rule::end_of_file => "a statement",
+        Rule::rule | Rule::rule_name => "a rule",
+        Rule::condition | Rule::disjunct | Rule::conjunct | Rule::negation | Rule::test => "a condition",
+        Rule::behaviour => "a behaviour",
+        Rule::actions | Rule::points | Rule::disqualify | Rule::tag => "an action (`+10`, `disqualify \"...\"`, `tag \"...\"`)",
+        Rule::sign => "`+` or `-`",
+        Rule::each => "`each`",
+        Rule::compare | Rule::cmp_op => "a comparison",
+        Rule::in_list => "`in`",
+        Rule::matches => "`~`",
+        Rule::string_op | Rule::string_op_name => "`contains`, `starts_with` or `ends_with`",
+        Rule::exists => "`exists`",
+        Rule::missing => "`is missing`",
+        Rule::call | Rule::field | Rule::quoted_ident | Rule::ident | Rule::segment => "a field name",
+        Rule::name => "a name",
+        Rule::list => "a list (`[\"a\", \"b\"]`)",
+        Rule::string | Rule::string_text => "a quoted string",
+        Rule::regex | Rule::regex_text => "a /regex/",
+        Rule::word => "a word, a \"phrase\" or a /regex/",
+        Rule::number | Rule::unsigned => "a number",
+        Rule::integer => "a whole number",
+        Rule::boolean => "`true` or `false`",
+        Rule::duration => "a duration (`30m`, `12h`, `2d`, `3w`)",
+        Rule::at_least => "`at least N times`",
+        Rule::within => "`within DURATION`",
+        Rule::path => "a path (`/pricing`)",
+        Rule::glob_word => "a name or pattern",
+        _ => "something else",
+    }
+}
+
+fn help_for(expected: &str, found: &str) -> Option<String> {
+    if expected.contains("`=>`") && (found == "=" || found == ">") {
+        return Some("actions follow `=>`, as in `title ~ VP => +10`".into());
+    }
+    if expected.contains("an action") {
+        return Some("write points with a sign: `+10`, `-5 fit`".into());
+    }
+    if expected.contains("`and`") && !found.is_empty() {
+        return Some("join conditions with `and` or `or`".into());
+    }
+    None
+}
+
+/// The word a keyword rule matches, for messages; `None` for other rules.
+pub(super) fn keyword(r: Rule) -> Option<&'static str> {
+    match r {
+        Rule::kw_threshold => Some("`threshold`"),
+        Rule::kw_mql => Some("`mql`"),
+        Rule::kw_when => Some("`when`"),
+        Rule::kw_cap => Some("`cap`"),
+        Rule::kw_at => Some("`at`"),
+        Rule::kw_decay => Some("`decay`"),
+        Rule::kw_dimension => Some("`dimension`"),
+        Rule::kw_let => Some("`let`"),
+        Rule::kw_route => Some("`route`"),
+        Rule::kw_plugin => Some("`plugin`"),
+        Rule::kw_limit => Some("`limit`"),
+        Rule::kw_rule => Some("`rule`"),
+        Rule::kw_disqualify => Some("`disqualify`"),
+        Rule::kw_tag => Some("`tag`"),
+        Rule::kw_not => Some("`not`"),
+        Rule::kw_in => Some("`in`"),
+        Rule::kw_is => Some("`is`"),
+        Rule::kw_missing => Some("`missing`"),
+        Rule::kw_visited => Some("`visited`"),
+        Rule::kw_submitted => Some("`submitted`"),
+        Rule::kw_downloaded => Some("`downloaded`"),
+        Rule::kw_opened => Some("`opened`"),
+        Rule::kw_email => Some("`email`"),
+        Rule::kw_clicked => Some("`clicked`"),
+        Rule::kw_attended => Some("`attended`"),
+        Rule::kw_webinar => Some("`webinar`"),
+        Rule::kw_did => Some("`did`"),
+        Rule::kw_where => Some("`where`"),
+        Rule::kw_least => Some("`least`"),
+        Rule::kw_within => Some("`within`"),
+        Rule::kw_times => Some("`times`"),
+        _ => None,
+    }
+}

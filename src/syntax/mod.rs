@@ -1,0 +1,386 @@
+//! Source text → syntax tree. pest's `Rule` enum and pairs stay private here.
+//!
+//! Files are parsed one statement at a time: after a syntax error the parser skips to the
+//! next line that starts a statement, so one typo does not hide the errors of the others.
+
+mod errors;
+
+use pest::iterators::Pair;
+use pest::Parser as _;
+use pest_derive::Parser;
+
+use crate::ast::*;
+use crate::source::Span;
+
+pub use errors::ParseError;
+
+#[derive(Parser)]
+#[grammar = "../grammar/leadscore.pest"]
+struct Grammar;
+
+/// The deepest nesting of parentheses and lists the parser accepts; deeper input is
+/// rejected with an error instead of exhausting the stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Parses one file of a pack, appending its statements to `ast`.
+pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseError>) {
+    let mut pos = 0;
+    while pos < text.len() {
+        let rest = &text[pos..];
+        if Grammar::parse(Rule::end_of_file, rest).is_ok() {
+            break;
+        }
+        if let Some(err) = errors::too_deep(file, pos, rest) {
+            pos = resync(text, err.span.start as usize);
+            errors.push(err);
+            continue;
+        }
+        match Grammar::parse(Rule::next_statement, rest) {
+            Ok(mut pairs) => {
+                let Some(statement) = pairs.next().and_then(|p| p.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next()) else {
+                    break;
+                };
+                let end = statement.as_span().end();
+                ast.statements.push(Builder { file, base: pos }.statement(statement));
+                pos += end.max(1);
+            }
+            Err(e) => {
+                let err = errors::from_pest(file, pos, rest, &e);
+                pos = resync(text, err.span.start as usize);
+                errors.push(err);
+            }
+        }
+    }
+}
+
+/// Where parsing restarts after an error at `at`: the next line that starts in column 0
+/// with something other than a comment or a continuation (`and`, `or`, `=>`, `,`).
+fn resync(text: &str, at: usize) -> usize {
+    let mut offset = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    for line in text[offset..].split_inclusive('\n') {
+        let starts_statement = offset > at
+            && line.starts_with(|c: char| !c.is_whitespace() && c != '#' && c != ',')
+            && !["and ", "or ", "=>"].iter().any(|p| line.starts_with(p));
+        if starts_statement {
+            return offset;
+        }
+        offset += line.len();
+    }
+    text.len()
+}
+
+/// Turns pest pairs into syntax nodes with absolute spans.
+struct Builder {
+    file: u32,
+    base: usize,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, self.base + s.start(), self.base + s.end())
+    }
+
+    fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
+        Spanned { node, span: self.span(pair) }
+    }
+
+    fn statement(&self, pair: Pair<Rule>) -> Statement {
+        let span = self.span(&pair);
+        let kind_rule = pair.as_rule();
+        let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut next = || inner.next().unwrap_or_else(|| unreachable!("grammar: {kind_rule:?} is missing a part"));
+        let kind = match kind_rule {
+            Rule::threshold => {
+                let n = next();
+                StatementKind::Threshold(self.spanned(&n, number(&n)))
+            }
+            Rule::mql => StatementKind::Mql(self.condition(next())),
+            Rule::cap => {
+                let dim = self.name(&next());
+                let n = next();
+                StatementKind::Cap { dim, at: self.spanned(&n, number(&n)) }
+            }
+            Rule::decay => {
+                let dim = self.name(&next());
+                let d = next();
+                StatementKind::Decay { dim, half_life: self.spanned(&d, duration(d.as_str())) }
+            }
+            Rule::dimension => StatementKind::Dimension(self.name(&next())),
+            Rule::let_stmt => {
+                let name = self.name(&next());
+                StatementKind::Let { name, cond: self.condition(next()) }
+            }
+            Rule::route => {
+                let queue = self.string(next());
+                let when = inner.next().map(|c| self.condition(c));
+                StatementKind::Route { queue, when }
+            }
+            Rule::plugin => StatementKind::Plugin(self.string(next())),
+            Rule::limit => {
+                let name = self.name(&next());
+                let n = next();
+                let value = n.as_str().parse().unwrap_or(u64::MAX);
+                StatementKind::Limit { name, value: self.spanned(&n, value) }
+            }
+            Rule::rule => StatementKind::Rule(self.rule(inner)),
+            other => unreachable!("grammar: {other:?} is not a statement"),
+        };
+        Statement { kind, span }
+    }
+
+    fn rule<'i>(&self, inner: impl Iterator<Item = Pair<'i, Rule>>) -> crate::ast::Rule {
+        let mut name = None;
+        let mut cond = None;
+        let mut actions = Vec::new();
+        for pair in inner {
+            match pair.as_rule() {
+                Rule::rule_name => name = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map(|s| self.string(s)),
+                Rule::condition => cond = Some(self.condition(pair)),
+                Rule::actions => actions = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).map(|a| self.action(a)).collect(),
+                _ => {}
+            }
+        }
+        let cond = cond.unwrap_or_else(|| unreachable!("grammar: a rule has a condition"));
+        crate::ast::Rule { name, cond, actions }
+    }
+
+    fn action(&self, pair: Pair<Rule>) -> Spanned<Action> {
+        let span = self.span(&pair);
+        let action = match pair.as_rule() {
+            Rule::points => {
+                let (mut sign, mut value, mut dim, mut each) = (1.0, 0.0, None, None);
+                for part in pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()) {
+                    match part.as_rule() {
+                        Rule::sign if part.as_str() == "-" => sign = -1.0,
+                        Rule::unsigned => value = number(&part),
+                        Rule::name => dim = Some(self.name(&part)),
+                        Rule::each => {
+                            let max = part.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map(|m| number(&m));
+                            each = Some(Each { max });
+                        }
+                        _ => {}
+                    }
+                }
+                Action::Points { value: sign * value, dim, each }
+            }
+            Rule::disqualify => Action::Disqualify(self.first_string(pair)),
+            Rule::tag => Action::Tag(self.first_string(pair)),
+            other => unreachable!("grammar: {other:?} is not an action"),
+        };
+        Spanned { node: action, span }
+    }
+
+    fn first_string(&self, pair: Pair<Rule>) -> String {
+        pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map(|s| self.string(s).node).unwrap_or_default()
+    }
+
+    fn condition(&self, pair: Pair<Rule>) -> Cond {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            rule @ (Rule::condition | Rule::disjunct | Rule::conjunct) => {
+                let mut parts: Vec<Cond> = pair
+                    .into_inner().filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .filter(|p| !matches!(p.as_rule(), Rule::or_kw | Rule::and_kw))
+                    .map(|p| self.condition(p))
+                    .collect();
+                match (parts.pop(), rule) {
+                    (Some(only), _) if parts.is_empty() => return only,
+                    (Some(last), Rule::condition) => CondKind::Or(push(parts, last)),
+                    (Some(last), _) => CondKind::And(push(parts, last)),
+                    (None, _) => unreachable!("grammar: {rule:?} has at least one part"),
+                }
+            }
+            Rule::negation => {
+                let inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().unwrap_or_else(|| unreachable!("grammar: `not` has an operand"));
+                CondKind::Not(Box::new(self.condition(inner)))
+            }
+            Rule::behaviour => CondKind::Behaviour(self.behaviour(pair)),
+            Rule::test => self.test(pair),
+            other => unreachable!("grammar: {other:?} is not a condition"),
+        };
+        Cond { kind, span }
+    }
+
+    /// A test; a bare one-word field is a `let` name.
+    fn test(&self, pair: Pair<Rule>) -> CondKind {
+        let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let operand = self.operand(inner.next().unwrap_or_else(|| unreachable!("grammar: a test has an operand")));
+        let op = match inner.next() {
+            None => TestOp::Truthy,
+            Some(tail) => self.test_op(tail),
+        };
+        match (&operand.kind, &op) {
+            (OperandKind::Field(path), TestOp::Truthy) if path.len() == 1 => CondKind::LetRef(path[0].clone()),
+            _ => CondKind::Test(Test { operand, op }),
+        }
+    }
+
+    fn test_op(&self, tail: Pair<Rule>) -> TestOp {
+        let tail_rule = tail.as_rule();
+        let span = self.span(&tail);
+        let mut inner = tail.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut next = || inner.next().unwrap_or_else(|| unreachable!("grammar: {tail_rule:?} is missing a part"));
+        match tail_rule {
+            Rule::compare => {
+                let op = match next().as_str() {
+                    "==" => CmpOp::Eq,
+                    "!=" => CmpOp::Ne,
+                    "<" => CmpOp::Lt,
+                    "<=" => CmpOp::Le,
+                    ">" => CmpOp::Gt,
+                    _ => CmpOp::Ge,
+                };
+                TestOp::Compare(op, self.operand(next()))
+            }
+            Rule::in_list => TestOp::In(self.operand(next())),
+            Rule::matches => {
+                let p = next();
+                let pattern = match p.as_rule() {
+                    Rule::regex => MatchPattern::Regex(unescape_regex(inner_str(&p))),
+                    Rule::string => MatchPattern::Words(unescape(inner_str(&p))),
+                    _ => MatchPattern::Words(p.as_str().to_string()),
+                };
+                TestOp::Match(Spanned { node: pattern, span: Span { start: span.start + 1, ..span } })
+            }
+            Rule::string_op => {
+                let op = match next().as_str() {
+                    "contains" => StrOp::Contains,
+                    "starts_with" => StrOp::StartsWith,
+                    _ => StrOp::EndsWith,
+                };
+                TestOp::Str(op, self.operand(next()))
+            }
+            Rule::exists => TestOp::Exists,
+            Rule::missing => TestOp::Missing,
+            other => unreachable!("grammar: {other:?} is not a test"),
+        }
+    }
+
+    fn operand(&self, pair: Pair<Rule>) -> Operand {
+        let span = self.span(&pair);
+        let kind = match pair.as_rule() {
+            Rule::number => OperandKind::Num(number(&pair)),
+            Rule::string => OperandKind::Str(unescape(inner_str(&pair))),
+            Rule::boolean => OperandKind::Bool(pair.as_str() == "true"),
+            Rule::list => OperandKind::List(pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).map(|p| self.operand(p)).collect()),
+            Rule::call => {
+                let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+                let name = inner.next().map(|n| self.name(&n)).unwrap_or_else(|| unreachable!("grammar: a call has a name"));
+                OperandKind::Call { name, args: inner.map(|p| self.operand(p)).collect() }
+            }
+            Rule::field => OperandKind::Field(
+                pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .map(|seg| match seg.as_rule() {
+                        Rule::quoted_ident => inner_str(&seg).to_string(),
+                        _ => seg.as_str().to_string(),
+                    })
+                    .collect(),
+            ),
+            other => unreachable!("grammar: {other:?} is not a value"),
+        };
+        Operand { kind, span }
+    }
+
+    fn behaviour(&self, pair: Pair<Rule>) -> Behaviour {
+        let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let kind = inner.next().unwrap_or_else(|| unreachable!("grammar: a behaviour has a verb"));
+        let verb_span = self.span(&kind);
+        let verb = match kind.as_rule() {
+            Rule::visited => Verb::Visited,
+            Rule::submitted => Verb::Submitted,
+            Rule::downloaded => Verb::Downloaded,
+            Rule::opened => Verb::Opened,
+            Rule::clicked => Verb::Clicked,
+            Rule::attended => Verb::Attended,
+            _ => Verb::Did,
+        };
+        let mut parts = kind.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut pattern = parts.next().map(|p| self.pattern(p));
+        let filter = parts.next().map(|c| Box::new(self.condition(c)));
+        let event_type = match verb.event() {
+            Some((ty, _)) => Spanned { node: ty.to_string(), span: verb_span },
+            None => pattern.take().unwrap_or_else(|| unreachable!("grammar: `did` names an event type")),
+        };
+        let mut b = Behaviour { verb, event_type, pattern, filter, at_least: None, within: None };
+        for part in inner {
+            let span = self.span(&part);
+            let n = part.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next();
+            match n {
+                Some(n) if n.as_rule() == Rule::integer => {
+                    b.at_least = Some(Spanned { node: n.as_str().parse().unwrap_or(u64::MAX), span });
+                }
+                Some(d) => b.within = Some(Spanned { node: duration(d.as_str()), span }),
+                None => {}
+            }
+        }
+        b
+    }
+
+    fn pattern(&self, pair: Pair<Rule>) -> Spanned<String> {
+        match pair.as_rule() {
+            Rule::string => self.string(pair),
+            _ => self.spanned(&pair, pair.as_str().to_string()),
+        }
+    }
+
+    fn string(&self, pair: Pair<Rule>) -> Spanned<String> {
+        self.spanned(&pair, unescape(inner_str(&pair)))
+    }
+
+    fn name(&self, pair: &Pair<Rule>) -> Name {
+        self.spanned(pair, pair.as_str().to_string())
+    }
+}
+
+fn push<T>(mut v: Vec<T>, last: T) -> Vec<T> {
+    v.push(last);
+    v
+}
+
+/// The text between the delimiters of a string, regex or quoted name.
+fn inner_str<'i>(pair: &Pair<'i, Rule>) -> &'i str {
+    pair.clone().into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map_or("", |p| p.as_str())
+}
+
+/// Resolves `\"`, `\\`, `\n` and `\t` in a string literal.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+/// A regex literal's text with `\/` turned back into `/`.
+fn unescape_regex(text: &str) -> String {
+    text.replace("\\/", "/")
+}
+
+fn number(pair: &Pair<Rule>) -> f64 {
+    pair.as_str().parse().unwrap_or(f64::NAN)
+}
+
+/// Milliseconds in a duration such as `2d`.
+fn duration(text: &str) -> Millis {
+    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
+    let n: i64 = digits.parse().unwrap_or(i64::MAX);
+    let unit_ms = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => 604_800_000,
+    };
+    n.saturating_mul(unit_ms)
+}
