@@ -1,0 +1,1 @@
+//! The scoring language, one focused test per construct.
