@@ -18,7 +18,7 @@ pub use error::{Error, PackError, PackErrors};
 pub use eval::EvalError;
 pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
 pub use pack::{Loader, Pack, Scorer};
-pub use plugin::{Limits, PluginError};
+pub use plugin::{Limits, PluginError, PLUGIN_STACK_SIZE};
 pub use program::Program;
 pub use source::{Location, SourceFile, Sources, Span};
 

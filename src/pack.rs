@@ -127,7 +127,9 @@ impl Loader {
             syntax::parse_file(i as u32, &file.text, &mut ast, &mut parse_errors);
         }
         errors.extend(parse_errors.into_iter().map(PackError::from));
-        let (plugins, plugin_errors) = Plugins::load(self, dir, &ast);
+        // Errors may point into plugin files too: they are shown, but are not rule sources.
+        let mut shown = sources.clone();
+        let (plugins, plugin_errors) = Plugins::load(self, dir, &ast, &mut shown);
         errors.extend(plugin_errors);
         match check::check(&ast, &sources, &plugins) {
             Ok(checked) if errors.is_empty() => {
@@ -136,10 +138,12 @@ impl Loader {
                 let plan = ReadPlan::new(&program, "id");
                 Ok(Pack { inner: Arc::new(Inner { program, sources, id, plugins, plan }) })
             }
-            Ok(_) => Err(PackErrors::new(sources, errors).into()),
+            Ok(_) => Err(PackErrors::new(shown, errors).into()),
             Err(check_errors) => {
-                errors.extend(check_errors.into_iter().map(PackError::from));
-                Err(PackErrors::new(sources, errors).into())
+                // A plugin that failed to load would make every call to it "unknown" too.
+                let noise = |e: &check::CheckError| plugins.incomplete() && matches!(e.kind, check::CheckErrorKind::UnknownFunction(_));
+                errors.extend(check_errors.into_iter().filter(|e| !noise(e)).map(PackError::from));
+                Err(PackErrors::new(shown, errors).into())
             }
         }
     }
@@ -224,8 +228,35 @@ impl Pack {
         &self.inner.sources
     }
 
+    /// The plugin files the pack uses, in the order it names them (for watching them).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::load("rules/b2b-saas")?;
+    /// let files: Vec<_> = pack.plugin_files().collect();
+    /// assert!(files.iter().any(|f| f.ends_with("seniority.rhai")));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn plugin_files(&self) -> impl Iterator<Item = &Path> {
+        self.inner.plugins.files()
+    }
+
+    /// The sandbox limits the pack's plugins run under (the loader's, overridden by the
+    /// pack's `limit` statements).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "limit operations 5000\nthreshold 1")?;
+    /// assert_eq!(pack.limits().operations, 5000);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn limits(&self) -> &crate::plugin::Limits {
+        self.inner.plugins.limits()
+    }
+
     fn finish(&self, record: &Record, as_of: i64, enriched: Vec<crate::explain::Enrichment>) -> Result<Outcome, EvalError> {
-        let mut outcome = eval::evaluate(&self.inner.program, record, as_of, &self.inner.plugins)?;
+        let inner = &self.inner;
+        let evaluate = || eval::evaluate(&inner.program, record, as_of, &inner.plugins);
+        // Plugin functions read `as_of()`; a pack without plugins skips setting it.
+        let mut outcome = if inner.plugins.is_empty() { evaluate()? } else { crate::plugin::scoring_at(as_of, evaluate)? };
         outcome.pack = self.inner.id.clone();
         outcome.enriched = enriched;
         Ok(outcome)
@@ -264,9 +295,7 @@ impl Scorer<'_> {
     pub fn score(&self, lead: &serde_json::Value) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
         if inner.plugins.has_hooks() {
-            let (lead, enriched) = inner.plugins.enrich(lead, self.as_of)?;
-            let record = Record::from_json(&inner.program, &lead, self.as_of, self.id_name())?;
-            return self.pack.finish(&record, self.as_of, enriched);
+            return self.score_enriched(lead.clone());
         }
         let record = Record::from_json(&inner.program, lead, self.as_of, self.id_name())?;
         self.pack.finish(&record, self.as_of, Vec::new())
@@ -277,11 +306,22 @@ impl Scorer<'_> {
         let inner = &self.pack.inner;
         if inner.plugins.has_hooks() {
             let lead: serde_json::Value = serde_json::from_str(text).map_err(|e| EvalError::Json(e.to_string()))?;
-            return self.score(&lead);
+            return self.score_enriched(lead);
         }
         let plan = self.id_field.as_ref().map_or(&inner.plan, |(_, p)| p);
         let record = plan.read(&inner.program, text, self.as_of)?;
         self.pack.finish(&record, self.as_of, Vec::new())
+    }
+}
+
+impl Scorer<'_> {
+    /// Runs the enrichment hooks, then the rules over the enriched lead: they see the
+    /// hooks' fields exactly like input fields.
+    fn score_enriched(&self, mut lead: serde_json::Value) -> Result<Outcome, EvalError> {
+        let inner = &self.pack.inner;
+        let enriched = inner.plugins.enrich(&mut lead, self.as_of)?;
+        let record = Record::from_json(&inner.program, &lead, self.as_of, self.id_name())?;
+        self.pack.finish(&record, self.as_of, enriched)
     }
 }
 

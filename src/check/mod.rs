@@ -346,7 +346,7 @@ impl Checker<'_> {
 }
 
 impl CheckError {
-    fn or_help(self, help: impl Into<String>) -> CheckError {
+    pub(crate) fn or_help(self, help: impl Into<String>) -> CheckError {
         if self.help.is_some() {
             self
         } else {

@@ -50,7 +50,12 @@ pub fn run(args: &ScoreArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
     let mut input = open(args.input.as_ref())?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    // Deep stacks: a plugin that nests data or calls deeply recurses inside Rhai before a
+    // sandbox limit stops it (see `leadscore::Limits`).
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .stack_size(leadscore::PLUGIN_STACK_SIZE)
+        .build()?;
     let scorer = pack.scorer(as_of).id_field(&args.id_field);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());

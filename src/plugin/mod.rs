@@ -1,8 +1,33 @@
-//! The Rhai host: plugin scripts, compiled once per pack load, run in a sandbox.
+//! The Rhai host: the plugins a pack names, compiled once per pack load into one shared
+//! engine, called in a sandbox whose limits are always set.
+//!
+//! `load.rs` finds and compiles the scripts, `limits.rs` reads a pack's `limit`
+//! statements, `sandbox.rs` builds the engine, `host.rs` runs hooks and functions and
+//! turns Rhai errors into [`PluginError`]s, `convert.rs` moves values across.
 
-use crate::eval::{EvalError, Host, Value};
+mod convert;
+mod host;
+mod limits;
+mod load;
+mod sandbox;
 
-/// A plugin call that failed: which plugin, which function, where in the script, why.
+use std::path::{Path, PathBuf};
+
+pub use limits::{Limits, PLUGIN_STACK_SIZE};
+pub(crate) use sandbox::scoring_at;
+
+/// A plugin call that failed for one lead: which plugin, which function, where in the
+/// script, why. The lead gets this error; every other lead is scored as usual.
+///
+/// ```
+/// let error = leadscore::PluginError {
+///     plugin: "seniority".into(),
+///     function: "enrich".into(),
+///     at: Some("4:9".into()),
+///     message: "threw: no title".into(),
+/// };
+/// assert_eq!(error.to_string(), "plugin `seniority`, function `enrich` at 4:9: threw: no title");
+/// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("plugin `{plugin}`, function `{function}`{}: {message}", at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
 pub struct PluginError {
@@ -16,80 +41,80 @@ pub struct PluginError {
     pub message: String,
 }
 
-/// The host of a pack without plugins: it has no functions to call.
-pub struct NoPlugins;
-
-impl Host for NoPlugins {
-    fn call(&self, func: u32, _: &[Value]) -> Result<Value<'static>, EvalError> {
-        Err(EvalError::Plugin(PluginError {
-            plugin: String::new(),
-            function: func.to_string(),
-            at: None,
-            message: "no plugin defines this function".into(),
-        }))
-    }
+/// The plugins a pack names, compiled, with the engine they share.
+pub(crate) struct Plugins {
+    engine: rhai::Engine,
+    /// The engine again, with a tracer: reruns a failed call to find where it stopped.
+    tracer: rhai::Engine,
+    limits: Limits,
+    /// In the order the pack names them.
+    scripts: Vec<Script>,
+    /// Functions rules may call; the index is the program's function index.
+    functions: Vec<Function>,
+    /// Scripts with an `enrich` hook, in order.
+    hooks: Vec<usize>,
+    /// Some named plugin could not be loaded (so calls to it are not reported as unknown).
+    incomplete: bool,
 }
 
-/// Sandbox limits for plugin calls.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Limits {
-    /// Most operations one call may run.
-    pub operations: u64,
+/// One compiled plugin script.
+struct Script {
+    name: String,
+    path: PathBuf,
+    text: String,
+    ast: rhai::AST,
+    /// The script's text mentions `events`, so its hook is given `lead.events`.
+    reads_events: bool,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits { operations: 100_000 }
-    }
-}
-
-/// The plugins a pack names, compiled.
-#[derive(Default)]
-pub struct Plugins {
-    functions: Vec<String>,
+/// A function a rule can call.
+struct Function {
+    name: String,
+    script: usize,
+    arity: usize,
 }
 
 impl Plugins {
-    /// Resolves and compiles the plugins `ast` names.
-    pub(crate) fn load(
-        _loader: &crate::Loader,
-        _dir: Option<&std::path::Path>,
-        ast: &crate::ast::Ast,
-    ) -> (Plugins, Vec<crate::diagnostic::PackError>) {
-        let errors = crate::pack::plugin_names(ast)
-            .map(|name| {
-                crate::check::CheckError::new(crate::check::CheckErrorKind::UnknownPlugin(name.node.clone()), name.span).into()
-            })
-            .collect();
-        (Plugins::default(), errors)
-    }
-
+    /// The names of the functions rules may call, by function index.
     pub(crate) fn function_names(&self) -> Vec<String> {
-        self.functions.clone()
+        self.functions.iter().map(|f| f.name.clone()).collect()
     }
-    pub(crate) fn function_names_ref(&self) -> Vec<&str> {
-        self.functions.iter().map(String::as_str).collect()
-    }
-    pub(crate) fn function_arity(&self, _name: &str) -> Option<usize> {
-        None
-    }
-    pub(crate) fn has_hooks(&self) -> bool {
-        false
-    }
-    pub(crate) fn sources(&self) -> Vec<&str> {
-        Vec::new()
-    }
-    pub(crate) fn enrich(
-        &self,
-        lead: &serde_json::Value,
-        _as_of: i64,
-    ) -> Result<(serde_json::Value, Vec<crate::explain::Enrichment>), EvalError> {
-        Ok((lead.clone(), Vec::new()))
-    }
-}
 
-impl Host for Plugins {
-    fn call(&self, func: u32, args: &[Value]) -> Result<Value<'static>, EvalError> {
-        NoPlugins.call(func, args)
+    pub(crate) fn function_names_ref(&self) -> Vec<&str> {
+        self.functions.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    pub(crate) fn function_arity(&self, name: &str) -> Option<usize> {
+        self.functions.iter().find(|f| f.name == name).map(|f| f.arity)
+    }
+
+    /// Whether some plugin has an `enrich` hook.
+    pub(crate) fn has_hooks(&self) -> bool {
+        !self.hooks.is_empty()
+    }
+
+    /// Whether the pack names any plugin (so `as_of()` must be set while scoring).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.scripts.is_empty()
+    }
+
+    /// Whether a named plugin failed to load.
+    pub(crate) fn incomplete(&self) -> bool {
+        self.incomplete
+    }
+
+    /// Each plugin's name and text, for the pack's version hash.
+    pub(crate) fn sources(&self) -> Vec<&str> {
+        self.scripts.iter().flat_map(|s| [s.name.as_str(), s.text.as_str()]).collect()
+    }
+
+    /// The files of the plugins, in the order the pack names them.
+    pub(crate) fn files(&self) -> impl Iterator<Item = &Path> {
+        self.scripts.iter().map(|s| s.path.as_path())
+    }
+
+    /// The limits in force (the loader's, overridden by the pack's `limit` statements).
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.limits
     }
 }

@@ -1,0 +1,186 @@
+//! Running plugins for one lead: the `enrich` hooks before the rules, the functions rules
+//! call while they are evaluated. Every Rhai failure becomes a [`PluginError`] for the lead.
+
+use std::collections::BTreeMap;
+
+use rhai::{CallFnOptions, Dynamic, EvalAltResult, Map, Scope};
+use serde_json::Value as Json;
+
+use super::convert::{dynamic_to_json, dynamic_to_value, json_to_dynamic, lead_to_map, value_to_dynamic};
+use super::load::HOOK;
+use super::{sandbox, Limits, PluginError, Plugins, Script};
+use crate::eval::{EvalError, Host, Value};
+use crate::explain::Enrichment;
+
+impl Plugins {
+    /// Runs every `enrich` hook on `lead`, in the order the pack names the plugins, and
+    /// sets the fields each returns (a later hook sees the fields of earlier ones).
+    pub(crate) fn enrich(&self, lead: &mut Json, as_of: i64) -> Result<Vec<Enrichment>, EvalError> {
+        let Json::Object(object) = lead else { return Err(EvalError::NotAnObject) };
+        let events = self.hooks.iter().any(|&h| self.scripts[h].reads_events);
+        let mut map = lead_to_map(object, events);
+        let mut out = Vec::new();
+        sandbox::scoring_at(as_of, || {
+            for (i, &h) in self.hooks.iter().enumerate() {
+                let script = &self.scripts[h];
+                let last = i + 1 == self.hooks.len();
+                let arg = if last { std::mem::take(&mut map) } else { map.clone() };
+                let result = self.run(script, HOOK, vec![Dynamic::from_map(arg)], || {
+                    vec![Dynamic::from_map(lead_to_map(object, events))]
+                })?;
+                let fields = hook_fields(script, result)?;
+                for (key, value) in &fields {
+                    let top = set_field(object, key, value.clone()).map_err(|message| fail(script, HOOK, message))?;
+                    if !last {
+                        let value = object.get(top).map_or(Dynamic::UNIT, json_to_dynamic);
+                        map.insert(top.into(), value);
+                    }
+                }
+                if !fields.is_empty() {
+                    out.push(Enrichment { plugin: script.name.clone(), fields });
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Calls a script function with a fresh scope, top-level statements not run. When a
+    /// limit stops the call, it runs again traced (`args` makes the arguments anew) to
+    /// learn where.
+    fn run(
+        &self,
+        script: &Script,
+        function: &str,
+        args: Vec<Dynamic>,
+        again: impl FnOnce() -> Vec<Dynamic>,
+    ) -> Result<Dynamic, PluginError> {
+        let call = |engine: &rhai::Engine, args: Vec<Dynamic>| {
+            let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
+            engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &script.ast, function, args)
+        };
+        let err = match call(&self.engine, args) {
+            Ok(value) => return Ok(value),
+            Err(err) => *err,
+        };
+        let mut error = plugin_error(&self.limits, script, function, err);
+        if error.at.is_none() {
+            let (_, at) = sandbox::traced(|| call(&self.tracer, again()));
+            error.at = position(at);
+        }
+        Err(error)
+    }
+}
+
+impl Host for Plugins {
+    fn call(&self, func: u32, args: &[Value]) -> Result<Value<'static>, EvalError> {
+        let Some(f) = self.functions.get(func as usize) else {
+            return Err(EvalError::Plugin(PluginError {
+                plugin: String::new(),
+                function: func.to_string(),
+                at: None,
+                message: "no plugin defines this function".into(),
+            }));
+        };
+        let script = &self.scripts[f.script];
+        let convert = || args.iter().map(value_to_dynamic).collect();
+        let result = self.run(script, &f.name, convert(), convert)?;
+        dynamic_to_value(result).map_err(|t| fail(script, &f.name, format!("returned {t}, which rules cannot use")).into())
+    }
+}
+
+/// The fields a hook returned: a map (or `()` for none), each value as JSON.
+fn hook_fields(script: &Script, result: Dynamic) -> Result<BTreeMap<String, Json>, PluginError> {
+    if result.is_unit() {
+        return Ok(BTreeMap::new());
+    }
+    let type_name = result.type_name();
+    let Some(map) = result.try_cast::<Map>() else {
+        return Err(fail(script, HOOK, format!("returned a {type_name}; it must return a map of fields, like #{{seniority: \"vp\"}}")));
+    };
+    map.into_iter()
+        .map(|(k, v)| {
+            let value = dynamic_to_json(v).map_err(|t| fail(script, HOOK, format!("set `{k}` to {t}, which a lead field cannot hold")))?;
+            Ok((k.to_string(), value))
+        })
+        .collect()
+}
+
+/// Sets a field a hook returned; a dotted key sets a nested field, making objects on the
+/// way. Returns the top-level key that changed.
+fn set_field<'k>(object: &mut serde_json::Map<String, Json>, key: &'k str, value: Json) -> Result<&'k str, String> {
+    let mut parts = key.split('.');
+    let top = parts.next().unwrap_or(key);
+    if key.split('.').any(str::is_empty) {
+        return Err(format!("returned the field `{key}`, which is not a field name"));
+    }
+    let rest: Vec<&str> = parts.collect();
+    let Some((last, path)) = rest.split_last() else {
+        object.insert(key.to_string(), value);
+        return Ok(top);
+    };
+    let mut at = object.entry(top.to_string()).or_insert_with(|| Json::Object(serde_json::Map::new()));
+    for (i, part) in path.iter().enumerate() {
+        let Json::Object(inner) = at else {
+            return Err(not_object(key, i));
+        };
+        at = inner.entry(part.to_string()).or_insert_with(|| Json::Object(serde_json::Map::new()));
+    }
+    let Json::Object(inner) = at else {
+        return Err(not_object(key, path.len()));
+    };
+    inner.insert(last.to_string(), value);
+    Ok(top)
+}
+
+fn not_object(key: &str, depth: usize) -> String {
+    let parent: Vec<&str> = key.split('.').take(depth + 1).collect();
+    format!("returned the field `{key}`, but the lead's `{}` is not an object", parent.join("."))
+}
+
+/// A failure not tied to a place in the script.
+fn fail(script: &Script, function: &str, message: String) -> PluginError {
+    PluginError { plugin: script.name.clone(), function: function.to_string(), at: None, message }
+}
+
+/// A Rhai error as a [`PluginError`]: the innermost failure, its `line:col`, and a message
+/// that names the limit that stopped the script.
+fn plugin_error(limits: &Limits, script: &Script, function: &str, mut err: EvalAltResult) -> PluginError {
+    let mut at = position(err.position());
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = err {
+        err = *inner;
+        at = position(err.position()).or(at);
+    }
+    let message = match &err {
+        EvalAltResult::ErrorTooManyOperations(_) => {
+            format!("stopped after {} operations (limit `operations`); does a loop never end?", limits.operations)
+        }
+        EvalAltResult::ErrorStackOverflow(_) => format!(
+            "functions called each other more than {} deep (limit `call_depth`); does a function call itself without end?",
+            limits.call_depth
+        ),
+        EvalAltResult::ErrorDataTooLarge(what, _) => too_large(what, limits),
+        EvalAltResult::ErrorRuntime(value, _) => format!("threw: {value}"),
+        _ => {
+            err.clear_position();
+            err.to_string()
+        }
+    };
+    PluginError { plugin: script.name.clone(), function: function.to_string(), at, message }
+}
+
+fn position(pos: rhai::Position) -> Option<String> {
+    pos.line().map(|line| format!("{line}:{}", pos.position().unwrap_or(1)))
+}
+
+fn too_large(what: &str, limits: &Limits) -> String {
+    let what = what.to_lowercase();
+    if what.contains("string") {
+        format!("a string grew longer than {} bytes (limit `string_size`)", limits.string_size)
+    } else if what.contains("array") {
+        format!("an array grew longer than {} items (limit `array_size`)", limits.array_size)
+    } else if what.contains("map") {
+        format!("a map grew larger than {} entries (limit `map_size`)", limits.map_size)
+    } else {
+        format!("{what} is too large")
+    }
+}
