@@ -24,9 +24,12 @@ impl Plugins {
             for (i, &h) in self.hooks.iter().enumerate() {
                 let script = &self.scripts[h];
                 let last = i + 1 == self.hooks.len();
-                let arg = if last { std::mem::take(&mut map) } else { map.clone() };
+                let mut arg = if last { std::mem::take(&mut map) } else { map.clone() };
+                if !script.reads_events {
+                    arg.remove("events");
+                }
                 let result = self.run(script, HOOK, vec![Dynamic::from_map(arg)], || {
-                    vec![Dynamic::from_map(lead_to_map(object, events))]
+                    vec![Dynamic::from_map(lead_to_map(object, script.reads_events))]
                 })?;
                 let fields = hook_fields(script, result)?;
                 for (key, value) in &fields {

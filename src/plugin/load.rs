@@ -49,10 +49,13 @@ impl Plugins {
     fn add(&mut self, loader: &crate::Loader, dir: Option<&Path>, name: &Spanned<String>, shown: &mut Sources) -> Result<(), PackError> {
         let error = |kind| PackError::from(CheckError::new(kind, name.span));
         if escapes(&name.node) {
-            let stem = Path::new(&name.node).file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let err = CheckError::new(CheckErrorKind::PluginPathEscapes(name.node.clone()), name.span).help(format!(
-                "put the script in the pack's `plugins/` folder or a folder given with `--plugins`, and name it `plugin \"{stem}\"`"
-            ));
+            let stem = Path::new(&name.node).file_stem().map(|s| s.to_string_lossy().into_owned());
+            let place = "put the script in the pack's `plugins/` folder or a folder given with `--plugins`";
+            let help = match stem.filter(|s| !s.is_empty() && s != "..") {
+                Some(stem) => format!("{place}, and name it `plugin \"{stem}\"`"),
+                None => format!("{place}, and name it by its file name without `.rhai`"),
+            };
+            let err = CheckError::new(CheckErrorKind::PluginPathEscapes(name.node.clone()), name.span).help(help);
             return Err(err.into());
         }
         if self.scripts.iter().any(|s| s.name == name.node) {
