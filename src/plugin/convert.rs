@@ -25,7 +25,12 @@ pub(super) fn json_to_dynamic(v: &Json) -> Dynamic {
         },
         Json::String(s) => Dynamic::from(rhai::ImmutableString::from(s.as_str())),
         Json::Array(items) => Dynamic::from_array(items.iter().map(json_to_dynamic).collect()),
-        Json::Object(fields) => Dynamic::from_map(fields.iter().map(|(k, v)| (k.as_str().into(), json_to_dynamic(v))).collect()),
+        Json::Object(fields) => Dynamic::from_map(
+            fields
+                .iter()
+                .map(|(k, v)| (k.as_str().into(), json_to_dynamic(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -79,7 +84,11 @@ fn dynamic_to_value_at(d: Dynamic, depth: usize) -> Result<Value<'static>, Strin
     }
     if d.is_array() {
         let items = d.into_array().map_err(|t| format!("a {t}"))?;
-        return items.into_iter().map(|v| dynamic_to_value_at(v, depth + 1)).collect::<Result<_, _>>().map(Value::List);
+        return items
+            .into_iter()
+            .map(|v| dynamic_to_value_at(v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Value::List);
     }
     if d.is_map() {
         return Ok(Value::Object);
@@ -106,7 +115,11 @@ fn dynamic_to_json_at(d: Dynamic, depth: usize) -> Result<Json, String> {
     }
     if d.is_array() {
         let items = d.into_array().map_err(|t| format!("a {t}"))?;
-        return items.into_iter().map(|v| dynamic_to_json_at(v, depth + 1)).collect::<Result<_, _>>().map(Json::Array);
+        return items
+            .into_iter()
+            .map(|v| dynamic_to_json_at(v, depth + 1))
+            .collect::<Result<_, _>>()
+            .map(Json::Array);
     }
     Ok(match dynamic_to_value_at(d, depth)? {
         Value::Num(n) => num_to_json(n),

@@ -16,7 +16,9 @@ impl Plugins {
     /// Runs every `enrich` hook on `lead`, in the order the pack names the plugins, and
     /// sets the fields each returns (a later hook sees the fields of earlier ones).
     pub(crate) fn enrich(&self, lead: &mut Json, as_of: i64) -> Result<Vec<Enrichment>, EvalError> {
-        let Json::Object(object) = lead else { return Err(EvalError::NotAnObject) };
+        let Json::Object(object) = lead else {
+            return Err(EvalError::NotAnObject);
+        };
         let events = self.hooks.iter().any(|&h| self.scripts[h].reads_events);
         let mut map = lead_to_map(object, events);
         let mut out = Vec::new();
@@ -40,7 +42,10 @@ impl Plugins {
                     }
                 }
                 if !fields.is_empty() {
-                    out.push(Enrichment { plugin: script.name.clone(), fields });
+                    out.push(Enrichment {
+                        plugin: script.name.clone(),
+                        fields,
+                    });
                 }
             }
             Ok(out)
@@ -87,7 +92,8 @@ impl Host for Plugins {
         let script = &self.scripts[f.script];
         let convert = || args.iter().map(value_to_dynamic).collect();
         let result = self.run(script, &f.name, convert(), convert)?;
-        dynamic_to_value(result).map_err(|t| fail(script, &f.name, format!("returned {t}, which rules cannot use")).into())
+        dynamic_to_value(result)
+            .map_err(|t| fail(script, &f.name, format!("returned {t}, which rules cannot use")).into())
     }
 }
 
@@ -98,11 +104,21 @@ fn hook_fields(script: &Script, result: Dynamic) -> Result<BTreeMap<String, Json
     }
     let type_name = result.type_name();
     let Some(map) = result.try_cast::<Map>() else {
-        return Err(fail(script, HOOK, format!("returned a {type_name}; it must return a map of fields, like #{{seniority: \"vp\"}}")));
+        return Err(fail(
+            script,
+            HOOK,
+            format!("returned a {type_name}; it must return a map of fields, like #{{seniority: \"vp\"}}"),
+        ));
     };
     map.into_iter()
         .map(|(k, v)| {
-            let value = dynamic_to_json(v).map_err(|t| fail(script, HOOK, format!("set `{k}` to {t}, which a lead field cannot hold")))?;
+            let value = dynamic_to_json(v).map_err(|t| {
+                fail(
+                    script,
+                    HOOK,
+                    format!("set `{k}` to {t}, which a lead field cannot hold"),
+                )
+            })?;
             Ok((k.to_string(), value))
         })
         .collect()
@@ -121,12 +137,16 @@ fn set_field<'k>(object: &mut serde_json::Map<String, Json>, key: &'k str, value
         object.insert(key.to_string(), value);
         return Ok(top);
     };
-    let mut at = object.entry(top.to_string()).or_insert_with(|| Json::Object(serde_json::Map::new()));
+    let mut at = object
+        .entry(top.to_string())
+        .or_insert_with(|| Json::Object(serde_json::Map::new()));
     for (i, part) in path.iter().enumerate() {
         let Json::Object(inner) = at else {
             return Err(not_object(key, i));
         };
-        at = inner.entry(part.to_string()).or_insert_with(|| Json::Object(serde_json::Map::new()));
+        at = inner
+            .entry(part.to_string())
+            .or_insert_with(|| Json::Object(serde_json::Map::new()));
     }
     let Json::Object(inner) = at else {
         return Err(not_object(key, path.len()));
@@ -137,12 +157,20 @@ fn set_field<'k>(object: &mut serde_json::Map<String, Json>, key: &'k str, value
 
 fn not_object(key: &str, depth: usize) -> String {
     let parent: Vec<&str> = key.split('.').take(depth + 1).collect();
-    format!("returned the field `{key}`, but the lead's `{}` is not an object", parent.join("."))
+    format!(
+        "returned the field `{key}`, but the lead's `{}` is not an object",
+        parent.join(".")
+    )
 }
 
 /// A failure not tied to a place in the script.
 fn fail(script: &Script, function: &str, message: String) -> PluginError {
-    PluginError { plugin: script.name.clone(), function: function.to_string(), at: None, message }
+    PluginError {
+        plugin: script.name.clone(),
+        function: function.to_string(),
+        at: None,
+        message,
+    }
 }
 
 /// A Rhai error as a [`PluginError`]: the innermost failure, its `line:col`, and a message
@@ -168,7 +196,12 @@ fn plugin_error(limits: &Limits, script: &Script, function: &str, mut err: EvalA
             err.to_string()
         }
     };
-    PluginError { plugin: script.name.clone(), function: function.to_string(), at, message }
+    PluginError {
+        plugin: script.name.clone(),
+        function: function.to_string(),
+        at,
+        message,
+    }
 }
 
 fn position(pos: rhai::Position) -> Option<String> {
@@ -178,9 +211,15 @@ fn position(pos: rhai::Position) -> Option<String> {
 fn too_large(what: &str, limits: &Limits) -> String {
     let what = what.to_lowercase();
     if what.contains("string") {
-        format!("a string grew longer than {} bytes (limit `string_size`)", limits.string_size)
+        format!(
+            "a string grew longer than {} bytes (limit `string_size`)",
+            limits.string_size
+        )
     } else if what.contains("array") {
-        format!("an array grew longer than {} items (limit `array_size`)", limits.array_size)
+        format!(
+            "an array grew longer than {} items (limit `array_size`)",
+            limits.array_size
+        )
     } else if what.contains("map") {
         format!("a map grew larger than {} entries (limit `map_size`)", limits.map_size)
     } else {

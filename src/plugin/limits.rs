@@ -77,7 +77,14 @@ impl Default for Limits {
 }
 
 /// The names a `limit` statement takes.
-const NAMES: [&str; 6] = ["operations", "call_depth", "expr_depth", "string_size", "array_size", "map_size"];
+const NAMES: [&str; 6] = [
+    "operations",
+    "call_depth",
+    "expr_depth",
+    "string_size",
+    "array_size",
+    "map_size",
+];
 
 impl Limits {
     /// The limits with every value in its safe range.
@@ -117,7 +124,9 @@ pub(super) fn from_pack(base: &Limits, ast: &Ast, errors: &mut Vec<PackError>) -
     let mut limits = base.clone();
     let mut seen: Vec<&str> = Vec::new();
     for statement in &ast.statements {
-        let StatementKind::Limit { name, value } = &statement.kind else { continue };
+        let StatementKind::Limit { name, value } = &statement.kind else {
+            continue;
+        };
         if !NAMES.contains(&name.node.as_str()) {
             let err = CheckError::new(CheckErrorKind::UnknownLimit(name.node.clone()), name.span)
                 .suggest(&name.node, NAMES)

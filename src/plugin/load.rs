@@ -46,10 +46,18 @@ impl Plugins {
     }
 
     /// Loads one named plugin.
-    fn add(&mut self, loader: &crate::Loader, dir: Option<&Path>, name: &Spanned<String>, shown: &mut Sources) -> Result<(), PackError> {
+    fn add(
+        &mut self,
+        loader: &crate::Loader,
+        dir: Option<&Path>,
+        name: &Spanned<String>,
+        shown: &mut Sources,
+    ) -> Result<(), PackError> {
         let error = |kind| PackError::from(CheckError::new(kind, name.span));
         if escapes(&name.node) {
-            let stem = Path::new(&name.node).file_stem().map(|s| s.to_string_lossy().into_owned());
+            let stem = Path::new(&name.node)
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned());
             let place = "put the script in the pack's `plugins/` folder or a folder given with `--plugins`";
             let help = match stem.filter(|s| !s.is_empty() && s != "..") {
                 Some(stem) => format!("{place}, and name it `plugin \"{stem}\"`"),
@@ -62,11 +70,19 @@ impl Plugins {
             return Err(error(CheckErrorKind::DuplicatePlugin(name.node.clone())));
         }
         let folders = folders(loader, dir);
-        let Some(path) = folders.iter().map(|d| d.join(format!("{}.rhai", name.node))).find(|p| p.is_file()) else {
+        let Some(path) = folders
+            .iter()
+            .map(|d| d.join(format!("{}.rhai", name.node)))
+            .find(|p| p.is_file())
+        else {
             return Err(unknown(name, &folders).into());
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            error(CheckErrorKind::Plugin(format!("cannot read plugin `{}` ({}): {e}", name.node, path.display())))
+            error(CheckErrorKind::Plugin(format!(
+                "cannot read plugin `{}` ({}): {e}",
+                name.node,
+                path.display()
+            )))
         })?;
         let file = shown.add(path.display().to_string(), text.clone());
         let ast = self.engine.compile(&text).map_err(|e| {
@@ -76,7 +92,13 @@ impl Plugins {
         })?;
         let index = self.scripts.len();
         let reads_events = text.contains("events");
-        self.scripts.push(Script { name: name.node.clone(), path, text, ast, reads_events });
+        self.scripts.push(Script {
+            name: name.node.clone(),
+            path,
+            text,
+            ast,
+            reads_events,
+        });
         self.functions_of(index, name)
     }
 
@@ -101,20 +123,30 @@ impl Plugins {
             }
             if function == HOOK {
                 if *arity != 1 {
-                    return Err(problem(format!("in plugin `{}`, `fn {HOOK}` must take one parameter (the lead), not {arity}", script.name)));
+                    return Err(problem(format!(
+                        "in plugin `{}`, `fn {HOOK}` must take one parameter (the lead), not {arity}",
+                        script.name
+                    )));
                 }
                 continue;
             }
             if let Some(other) = self.functions.iter().find(|f| f.name == *function) {
                 let other = &self.scripts[other.script].name;
-                return Err(problem(format!("plugins `{other}` and `{}` both define `{function}`", script.name)));
+                return Err(problem(format!(
+                    "plugins `{other}` and `{}` both define `{function}`",
+                    script.name
+                )));
             }
         }
         for (function, arity) in found {
             if function == HOOK {
                 self.hooks.push(index);
             } else {
-                self.functions.push(Function { name: function, script: index, arity });
+                self.functions.push(Function {
+                    name: function,
+                    script: index,
+                    arity,
+                });
             }
         }
         Ok(())
@@ -128,14 +160,19 @@ fn escapes(name: &str) -> bool {
 
 /// The folders searched for plugins: the pack's `plugins/`, then the plugin path.
 fn folders(loader: &crate::Loader, dir: Option<&Path>) -> Vec<PathBuf> {
-    dir.map(|d| d.join("plugins")).into_iter().chain(loader.plugin_path.iter().cloned()).collect()
+    dir.map(|d| d.join("plugins"))
+        .into_iter()
+        .chain(loader.plugin_path.iter().cloned())
+        .collect()
 }
 
 /// "unknown plugin", with a did-you-mean over the scripts that exist, or where we looked.
 fn unknown(name: &Spanned<String>, folders: &[PathBuf]) -> CheckError {
     let mut known: Vec<String> = Vec::new();
     for folder in folders {
-        let Ok(entries) = std::fs::read_dir(folder) else { continue };
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            continue;
+        };
         for path in entries.flatten().map(|e| e.path()) {
             if path.extension().is_some_and(|e| e == "rhai") {
                 known.extend(path.file_stem().map(|s| s.to_string_lossy().into_owned()));
@@ -157,9 +194,20 @@ fn span_at(file: u32, text: &str, pos: rhai::Position) -> Span {
     let (Some(line), column) = (pos.line(), pos.position().unwrap_or(1)) else {
         return Span::new(file, 0, 0);
     };
-    let line_start: usize = text.split_inclusive('\n').take(line.saturating_sub(1)).map(str::len).sum();
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
     let rest = text.get(line_start..).unwrap_or("");
-    let start = line_start + rest.char_indices().nth(column.saturating_sub(1)).map_or(rest.len(), |(i, _)| i);
-    let end = text.get(start..).and_then(|r| r.chars().next()).map_or(start, |c| start + c.len_utf8());
+    let start = line_start
+        + rest
+            .char_indices()
+            .nth(column.saturating_sub(1))
+            .map_or(rest.len(), |(i, _)| i);
+    let end = text
+        .get(start..)
+        .and_then(|r| r.chars().next())
+        .map_or(start, |c| start + c.len_utf8());
     Span::new(file, start, end)
 }

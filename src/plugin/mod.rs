@@ -105,7 +105,10 @@ impl Plugins {
 
     /// Each plugin's name and text, for the pack's version hash.
     pub(crate) fn sources(&self) -> Vec<&str> {
-        self.scripts.iter().flat_map(|s| [s.name.as_str(), s.text.as_str()]).collect()
+        self.scripts
+            .iter()
+            .flat_map(|s| [s.name.as_str(), s.text.as_str()])
+            .collect()
     }
 
     /// The files of the plugins, in the order the pack names them.

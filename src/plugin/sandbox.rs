@@ -4,12 +4,12 @@
 use std::cell::Cell;
 use std::sync::OnceLock;
 
+use rhai::debugger::{DebuggerCommand, DebuggerEvent};
 use rhai::module_resolvers::DummyModuleResolver;
 use rhai::packages::{
     ArithmeticPackage, BasicArrayPackage, BasicFnPackage, BasicIteratorPackage, BasicMapPackage, BasicMathPackage,
     BasicStringPackage, BitFieldPackage, LogicPackage, MoreStringPackage, Package,
 };
-use rhai::debugger::{DebuggerCommand, DebuggerEvent};
 use rhai::{Dynamic, Engine, EvalAltResult, Module, Position, Shared, INT};
 
 type SharedModule = Shared<Module>;
@@ -106,7 +106,9 @@ pub(crate) fn scoring_at<T>(as_of: INT, f: impl FnOnce() -> T) -> T {
 
 /// `as_of()`: the time the lead is scored for, in milliseconds since the Unix epoch.
 fn as_of() -> Result<INT, Box<EvalAltResult>> {
-    AS_OF.with(Cell::get).ok_or_else(|| "as_of() is only available while a lead is scored".into())
+    AS_OF
+        .with(Cell::get)
+        .ok_or_else(|| "as_of() is only available while a lead is scored".into())
 }
 
 /// `parse_time(text)`: an RFC 3339 time in milliseconds since the epoch, or `()` when

@@ -42,15 +42,24 @@ fn plugin_error(result: Result<leadscore::Outcome, EvalError>) -> PluginError {
 #[test]
 fn enrichment_fields_are_read_by_rules_like_input_fields() {
     let pack = pack("dimension fit\nplugin \"seniority\"\nrule \"VP\": seniority == \"vp\" => +15 fit\n");
-    let outcome = pack.score(&json!({"title": "Vice President, Sales"}), as_of("2026-03-01T00:00:00Z")).unwrap();
+    let outcome = pack
+        .score(
+            &json!({"title": "Vice President, Sales"}),
+            as_of("2026-03-01T00:00:00Z"),
+        )
+        .unwrap();
     assert_eq!(outcome.score, 15.0);
     assert_eq!(outcome.fired[0].rule, "VP");
     assert_eq!(outcome.enriched.len(), 1);
     assert_eq!(outcome.enriched[0].plugin, "seniority");
     assert_eq!(outcome.enriched[0].fields["seniority"], json!("vp"));
-    let other = pack.score(&json!({"title": "SVP Operations"}), as_of("2026-03-01T00:00:00Z")).unwrap();
+    let other = pack
+        .score(&json!({"title": "SVP Operations"}), as_of("2026-03-01T00:00:00Z"))
+        .unwrap();
     assert_eq!(other.score, 15.0, "svp is a vp title");
-    let ic = pack.score(&json!({"title": "Staff Engineer"}), as_of("2026-03-01T00:00:00Z")).unwrap();
+    let ic = pack
+        .score(&json!({"title": "Staff Engineer"}), as_of("2026-03-01T00:00:00Z"))
+        .unwrap();
     assert_eq!(ic.score, 0.0);
     assert_eq!(ic.enriched[0].fields["seniority"], json!("ic"));
 }
@@ -58,7 +67,9 @@ fn enrichment_fields_are_read_by_rules_like_input_fields() {
 #[test]
 fn the_explanation_says_which_fields_a_hook_set() {
     let pack = pack("threshold 15\nplugin \"seniority\"\nrule \"VP\": seniority == \"vp\" => +15\n");
-    let outcome = pack.score(&json!({"title": "VP Marketing"}), as_of("2026-03-01T00:00:00Z")).unwrap();
+    let outcome = pack
+        .score(&json!({"title": "VP Marketing"}), as_of("2026-03-01T00:00:00Z"))
+        .unwrap();
     insta::assert_snapshot!(pack.explain(&outcome).to_string(), @r#"
     score 15 — MQL
       enriched by seniority: seniority = "vp"
@@ -70,13 +81,20 @@ fn the_explanation_says_which_fields_a_hook_set() {
 
 #[test]
 fn a_dotted_key_sets_a_nested_field_and_a_plain_key_overwrites() {
-    let pack = pack("plugin \"tier\"\ncompany.tier == \"big\" => +1\nregion == \"EMEA\" => +2\ncompany.size >= 50 => +4\n");
+    let pack =
+        pack("plugin \"tier\"\ncompany.tier == \"big\" => +1\nregion == \"EMEA\" => +2\ncompany.size >= 50 => +4\n");
     let lead = json!({"region": "NY", "company": {"size": 80}});
     let outcome = pack.score(&lead, as_of("2026-03-01T00:00:00Z")).unwrap();
-    assert_eq!(outcome.score, 7.0, "nested field set, region overwritten, company.size kept");
+    assert_eq!(
+        outcome.score, 7.0,
+        "nested field set, region overwritten, company.size kept"
+    );
     let flat = pack.score(&json!({"company": "Acme"}), as_of("2026-03-01T00:00:00Z"));
     let error = plugin_error(flat);
-    assert_eq!(error.message, "returned the field `company.tier`, but the lead's `company` is not an object");
+    assert_eq!(
+        error.message,
+        "returned the field `company.tier`, but the lead's `company` is not an object"
+    );
 }
 
 #[test]
@@ -109,7 +127,10 @@ fn a_custom_function_decides_a_condition() {
     let customer = pack.score(&json!({"email": "sam@acme.com"}), t).unwrap();
     assert_eq!(customer.disqualified, None);
     let missing = pack.score(&json!({}), t).unwrap();
-    assert_eq!(missing.disqualified, None, "a missing field is passed as () and is no competitor");
+    assert_eq!(
+        missing.disqualified, None,
+        "a missing field is passed as () and is no competitor"
+    );
     assert!(customer.enriched.is_empty(), "functions are not hooks");
 }
 
@@ -173,17 +194,33 @@ fn a_pack_limit_overrides_the_default_budget() {
     assert_eq!(tight.limits().operations, 1000);
     let error = plugin_error(tight.score(&json!({"n": 2000}), t));
     assert_eq!(error.function, "spin");
-    assert!(error.message.starts_with("stopped after 1000 operations (limit `operations`)"), "{}", error.message);
+    assert!(
+        error
+            .message
+            .starts_with("stopped after 1000 operations (limit `operations`)"),
+        "{}",
+        error.message
+    );
     assert!(error.at.is_some(), "a limit error still says where");
     assert_eq!(tight.score(&json!({"n": 10}), t).unwrap().score, 1.0);
 }
 
 #[test]
 fn the_loader_limits_apply_when_the_pack_sets_none() {
-    let limits = leadscore::Limits { operations: 500, ..leadscore::Limits::default() };
-    let pack = loader().limits(limits).from_source("test", "plugin \"busy\"\nspin(n) => +1\n").unwrap();
+    let limits = leadscore::Limits {
+        operations: 500,
+        ..leadscore::Limits::default()
+    };
+    let pack = loader()
+        .limits(limits)
+        .from_source("test", "plugin \"busy\"\nspin(n) => +1\n")
+        .unwrap();
     let error = plugin_error(pack.score(&json!({"n": 2000}), as_of("2026-03-01T00:00:00Z")));
-    assert!(error.message.starts_with("stopped after 500 operations"), "{}", error.message);
+    assert!(
+        error.message.starts_with("stopped after 500 operations"),
+        "{}",
+        error.message
+    );
 }
 
 #[test]
@@ -191,7 +228,10 @@ fn a_pack_lists_its_plugin_files_and_hashes_them_into_its_version() {
     let with = pack("plugin \"email\"\nis_free_email(email) => -5\n");
     let files: Vec<_> = with.plugin_files().collect();
     assert_eq!(files, [std::path::Path::new("plugins/email.rhai")]);
-    let other = loader().plugin_path([LIB, "plugins"]).from_source("test", "plugin \"email\"\nis_free_email(email) => -5\n").unwrap();
+    let other = loader()
+        .plugin_path([LIB, "plugins"])
+        .from_source("test", "plugin \"email\"\nis_free_email(email) => -5\n")
+        .unwrap();
     assert_eq!(with.id(), other.id(), "same files, same version");
 }
 
@@ -199,12 +239,16 @@ fn a_pack_lists_its_plugin_files_and_hashes_them_into_its_version() {
 
 #[test]
 fn an_unknown_function_is_rejected_with_a_suggestion() {
-    insta::assert_snapshot!(rejected("plugin \"email\"\nis_competiter(email) => disqualify \"competitor\"\n"));
+    insta::assert_snapshot!(rejected(
+        "plugin \"email\"\nis_competiter(email) => disqualify \"competitor\"\n"
+    ));
 }
 
 #[test]
 fn a_call_with_the_wrong_number_of_arguments_is_rejected() {
-    insta::assert_snapshot!(rejected("plugin \"email\"\nis_competitor(email, title) => disqualify \"competitor\"\n"));
+    insta::assert_snapshot!(rejected(
+        "plugin \"email\"\nis_competitor(email, title) => disqualify \"competitor\"\n"
+    ));
 }
 
 #[test]
@@ -214,7 +258,9 @@ fn an_unknown_plugin_is_rejected_with_a_suggestion() {
 
 #[test]
 fn plugin_names_that_leave_the_plugin_folders_are_rejected() {
-    insta::assert_snapshot!(rejected("plugin \"../secrets/x\"\nplugin \"/etc/passwd\"\nplugin \"..\"\n"));
+    insta::assert_snapshot!(rejected(
+        "plugin \"../secrets/x\"\nplugin \"/etc/passwd\"\nplugin \"..\"\n"
+    ));
 }
 
 #[test]
@@ -232,9 +278,14 @@ fn an_overloaded_function_is_rejected() {
 #[test]
 fn a_plugin_syntax_error_is_shown_against_the_plugin_file() {
     let error = Loader::new().load("tests/fixtures/plugins/broken").unwrap_err();
-    let leadscore::Error::Pack(errors) = error else { panic!("not a pack error: {error}") };
+    let leadscore::Error::Pack(errors) = error else {
+        panic!("not a pack error: {error}")
+    };
     let text = errors.render(false);
-    assert!(!text.contains("unknown function"), "calls into a plugin that failed are not reported again");
+    assert!(
+        !text.contains("unknown function"),
+        "calls into a plugin that failed are not reported again"
+    );
     insta::assert_snapshot!(text);
 }
 
@@ -244,7 +295,13 @@ fn a_plugin_syntax_error_is_shown_against_the_plugin_file() {
 /// (and fails) after a minute rather than hang the test run.
 fn score_sandbox(leads: &str) -> (String, String, Option<i32>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-        .args(["score", "--pack", "tests/fixtures/plugins/sandbox", "--as-of", "2026-03-01T00:00:00Z"])
+        .args([
+            "score",
+            "--pack",
+            "tests/fixtures/plugins/sandbox",
+            "--as-of",
+            "2026-03-01T00:00:00Z",
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
