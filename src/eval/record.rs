@@ -51,7 +51,7 @@ impl<'a> Record<'a> {
 
     fn event(&mut self, program: &Program, index: usize, event: &'a Json, as_of: Millis) -> Result<(), EvalError> {
         let bad = |message: &str| EvalError::BadEvent { index, message: message.to_string() };
-        let Json::Object(event) = event else { return Err(bad("not an object")) };
+        let Json::Object(event) = event else { return Err(bad("is not an object")) };
         let Some(ty) = event.get("type").and_then(Json::as_str) else {
             return Err(bad("has no `type` string"));
         };
