@@ -112,8 +112,11 @@ impl Checker<'_> {
                     self.dim(&dim.node);
                 }
                 StatementKind::Let { name, .. } => {
-                    if self.lets.insert(name.node.clone(), i).is_some() {
-                        self.error(CheckErrorKind::DuplicateLet(name.node.clone()), name.span);
+                    if let Some(first) = self.lets.insert(name.node.clone(), i) {
+                        let at = self.sources.location(ast.statements[first].span);
+                        let err = CheckError::new(CheckErrorKind::DuplicateLet(name.node.clone()), name.span)
+                            .help(format!("the first is at {}:{}", at.file, at.line));
+                        self.errors.push(err);
                     }
                 }
                 StatementKind::Threshold(_) | StatementKind::Mql(_) => {
@@ -305,7 +308,8 @@ impl Checker<'_> {
             None => {
                 let names = self.functions.names();
                 let err = CheckError::new(CheckErrorKind::UnknownFunction(name.node.clone()), name.span)
-                    .suggest(&name.node, names);
+                    .suggest(&name.node, names)
+                    .or_help("functions come from the plugins a pack names with `plugin \"NAME\"`");
                 self.errors.push(err);
             }
         }
@@ -329,8 +333,11 @@ impl Checker<'_> {
         for statement in &ast.statements {
             let StatementKind::Rule(rule) = &statement.kind else { continue };
             let (name, span) = rule_name(rule, self.sources);
-            if seen.insert(name.clone(), span).is_some() {
-                self.error(CheckErrorKind::DuplicateRule(name), span);
+            if let Some(first) = seen.insert(name.clone(), span) {
+                let at = self.sources.location(first);
+                let err = CheckError::new(CheckErrorKind::DuplicateRule(name), span)
+                    .help(format!("the first is at {}:{}; rule names identify rules in results", at.file, at.line));
+                self.errors.push(err);
             }
         }
         let mut catch_all: Option<&str> = None;

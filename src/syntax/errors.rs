@@ -80,6 +80,10 @@ impl Found<'_> {
 }
 
 fn found_at(rest: &str) -> Found<'_> {
+    if rest.starts_with('"') {
+        let end = rest[1..].find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len());
+        return Found { text: &rest[..end] };
+    }
     let word_end = rest
         .char_indices()
         .find(|&(i, c)| !(c.is_alphanumeric() || c == '_' || c == '-') && (i > 0 || c.is_whitespace()))
@@ -98,6 +102,11 @@ fn expected(positives: &[Rule]) -> String {
             names.push(name);
         }
     }
+    // A value may be many things; name them once rather than rule by rule.
+    if names.contains(&"a field name") && names.len() > 2 {
+        names.retain(|n| !VALUE_PARTS.contains(n));
+        names.insert(0, "a value (a field, a \"string\", a number or true/false)");
+    }
     match names.as_slice() {
         [] => "a statement".into(),
         [one] => (*one).into(),
@@ -105,12 +114,16 @@ fn expected(positives: &[Rule]) -> String {
     }
 }
 
+/// What [`describe`] calls the kinds of value.
+const VALUE_PARTS: [&str; 5] = ["a field name", "a list (`[\"a\", \"b\"]`)", "a quoted string", "`true` or `false`", "a number"];
+
 fn describe(r: Rule) -> &'static str {
     if let Some(word) = keyword(r) {
         return word;
     }
     match r {
         Rule::arrow => "`=>`",
+        Rule::colon => "`:` after the rule's name",
         Rule::and_kw => "`and`",
         Rule::or_kw => "`or`",
         Rule::statement | Rule::next_statement | Rule::end_of_file => "a statement",

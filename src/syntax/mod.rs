@@ -76,9 +76,11 @@ struct Builder {
 }
 
 impl Builder {
+    /// The pair's span, without the blanks pest may leave at its end.
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.base + s.start(), self.base + s.end())
+        let end = s.start() + pair.as_str().trim_end().len();
+        Span::new(self.file, self.base + s.start(), self.base + end)
     }
 
     fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
