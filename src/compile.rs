@@ -84,11 +84,11 @@ struct Compiler<'a> {
     program: Program,
 }
 
-fn intern<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K, list_len: &mut dyn FnMut() -> usize) -> u32 {
-    let next = map.len() as u32;
-    *map.entry(key).or_insert_with(|| {
-        list_len();
-        next
+/// The index of `key` in `list`, pushing `value()` the first time the key is seen.
+fn intern<K: std::hash::Hash + Eq, V>(index: &mut HashMap<K, u32>, list: &mut Vec<V>, key: K, value: impl FnOnce() -> V) -> u32 {
+    *index.entry(key).or_insert_with(|| {
+        list.push(value());
+        (list.len() - 1) as u32
     })
 }
 
@@ -217,38 +217,23 @@ impl Compiler<'_> {
             Scope::Event => return Operand::Prop(self.prop(&path.join("."))),
             _ => {}
         }
-        let fields = &mut self.program.fields;
-        Operand::Field(intern(&mut self.fields, path.to_vec(), &mut || {
-            fields.push(path.to_vec());
-            fields.len()
-        }))
+        Operand::Field(intern(&mut self.fields, &mut self.program.fields, path.to_vec(), || path.to_vec()))
     }
 
     fn prop(&mut self, name: &str) -> u32 {
-        let props = &mut self.program.event_props;
-        intern(&mut self.props, name.to_string(), &mut || {
-            props.push(name.to_string());
-            props.len()
-        })
+        intern(&mut self.props, &mut self.program.event_props, name.to_string(), || name.to_string())
     }
 
     fn event_type(&mut self, name: &str) -> u32 {
-        let types = &mut self.program.event_types;
-        intern(&mut self.event_types, name.to_string(), &mut || {
-            types.push(name.to_string());
-            types.len()
-        })
+        intern(&mut self.event_types, &mut self.program.event_types, name.to_string(), || name.to_string())
     }
 
     fn behaviour(&mut self, b: &ast::Behaviour) -> u32 {
         let matcher = self.matcher(b);
         let at_least = b.at_least.as_ref().map_or(1, |n| n.node);
         let within = b.within.as_ref().map(|w| w.node);
-        let behaviours = &mut self.program.behaviours;
-        intern(&mut self.behaviours, (matcher, at_least, within), &mut || {
-            behaviours.push(BehaviourTest { matcher, at_least, within });
-            behaviours.len()
-        })
+        let test = || BehaviourTest { matcher, at_least, within };
+        intern(&mut self.behaviours, &mut self.program.behaviours, (matcher, at_least, within), test)
     }
 
     fn matcher(&mut self, b: &ast::Behaviour) -> u32 {

@@ -9,6 +9,9 @@ use super::{load_pack, Failure, Outcome, PackArgs};
 pub struct CheckArgs {
     /// The pack folder.
     pack: PathBuf,
+    /// Also print the compiled program (slots, shared behaviours, rules).
+    #[arg(long)]
+    program: bool,
     #[command(flatten)]
     pack_args: PackArgs,
 }
@@ -18,5 +21,8 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
     println!("{}: ok ({} rules, {} files)", pack.id(), program.rule_count(), pack.sources().files().len());
+    if args.program {
+        print!("{program}");
+    }
     Ok(Outcome::Success)
 }

@@ -425,3 +425,9 @@ fn the_value_and_text_paths_agree_on_every_sample_lead() {
         }
     }
 }
+
+#[test]
+fn the_compiled_program_is_printable() {
+    let pack = Pack::load("rules/b2b-saas").unwrap();
+    insta::assert_snapshot!(pack.program().to_string());
+}
