@@ -1,5 +1,6 @@
 //! `leadscore check PACK`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use super::{load_pack, Failure, Outcome, PackArgs};
@@ -20,9 +21,10 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
-    println!("{}: ok ({} rules, {} files)", pack.id(), program.rule_count(), pack.sources().files().len());
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: ok ({} rules, {} files)", pack.id(), program.rule_count(), pack.sources().files().len())?;
     if args.program {
-        print!("{program}");
+        write!(out, "{program}")?;
     }
     Ok(Outcome::Success)
 }

@@ -58,8 +58,14 @@ pub enum Outcome {
 /// A command that could not run, and the message for the user.
 pub struct Failure(pub String);
 
-impl<E: std::fmt::Display> From<E> for Failure {
+impl<E: std::fmt::Display + 'static> From<E> for Failure {
+    /// Any error becomes its message, except a closed stdout (`leadscore ... | head`),
+    /// which ends the command quietly.
     fn from(e: E) -> Self {
+        let io = (&e as &dyn std::any::Any).downcast_ref::<std::io::Error>();
+        if io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            return Failure(String::new());
+        }
         Failure(e.to_string())
     }
 }
