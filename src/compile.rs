@@ -50,7 +50,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for &i in &checked.let_order {
         if let StatementKind::Let { name, cond } = &ast.statements[i].kind {
             let expr = c.cond(cond, Scope::Lead);
-            c.program.lets.push(Let { name: name.node.clone(), expr });
+            c.program.lets.push(Let { name: name.node.clone(), expr, used: false });
         }
     }
     for statement in &ast.statements {
@@ -60,7 +60,39 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for (i, m) in c.program.matchers.iter().enumerate() {
         c.program.matchers_by_type[m.event_type as usize].push(i as u32);
     }
+    mark_used_lets(&mut c.program);
     c.program
+}
+
+/// Marks the `let`s that rules, the MQL condition and routes depend on. `let`s are in
+/// dependency order, so one pass from the last to the first propagates use.
+fn mark_used_lets(program: &mut Program) {
+    let mut used = vec![false; program.lets.len()];
+    let roots = program.rules.iter().map(|r| &r.expr).chain(program.mql.iter().map(|(e, _)| e));
+    for expr in roots.chain(program.routes.iter().filter_map(|r| r.when.as_ref())) {
+        mark_lets(expr, &mut used);
+    }
+    for i in (0..program.lets.len()).rev() {
+        if used[i] {
+            mark_lets(&program.lets[i].expr, &mut used);
+        }
+    }
+    for (l, used) in program.lets.iter_mut().zip(used) {
+        l.used = used;
+    }
+}
+
+fn mark_lets(expr: &Expr, used: &mut [bool]) {
+    match expr {
+        Expr::Let(i) => {
+            if let Some(u) = used.get_mut(*i as usize) {
+                *u = true;
+            }
+        }
+        Expr::Or(parts) | Expr::And(parts) => parts.iter().for_each(|p| mark_lets(p, used)),
+        Expr::Not(inner) => mark_lets(inner, used),
+        _ => {}
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -61,6 +61,9 @@ pub(crate) struct BehaviourTest {
 pub(crate) struct Let {
     pub name: String,
     pub expr: Expr,
+    /// Whether a rule, the MQL condition or a route depends on it; unused `let`s are
+    /// not evaluated.
+    pub used: bool,
 }
 
 /// A compiled rule.
@@ -153,7 +156,8 @@ impl fmt::Display for Program {
             writeln!(f)?;
         }
         for (i, l) in self.lets.iter().enumerate() {
-            writeln!(f, "let l{i} {} = {}", l.name, self.show(&l.expr))?;
+            let unused = if l.used { "" } else { " (unused)" };
+            writeln!(f, "let l{i} {}{unused} = {}", l.name, self.show(&l.expr))?;
         }
         for d in &self.dims {
             write!(f, "dimension {}", d.name)?;

@@ -58,7 +58,7 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
     ev.match_events()?;
     ev.count_behaviours();
     for l in &program.lets {
-        let value = ev.test(&l.expr, &Scope::Lead)?;
+        let value = l.used && ev.test(&l.expr, &Scope::Lead)?;
         ev.lets.push(value);
     }
     let mut outcome = Outcome::default();

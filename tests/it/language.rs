@@ -431,3 +431,14 @@ fn the_compiled_program_is_printable() {
     let pack = Pack::load("rules/b2b-saas").unwrap();
     insta::assert_snapshot!(pack.program().to_string());
 }
+
+#[test]
+fn unused_lets_are_not_evaluated() {
+    // Unused lets are marked in the program and skipped per lead (a plugin call in one
+    // would otherwise cost time, or fail leads, for nothing).
+    let pack = pack("let unused = title ~ a\nlet used = title ~ b\nused => +1");
+    let listing = pack.program().to_string();
+    assert!(listing.contains("let l0 unused (unused)"), "{listing}");
+    assert!(listing.contains("let l1 used = "), "{listing}");
+    assert_eq!(pack.score(&json!({"title": "b"}), as_of()).unwrap().score, 1.0);
+}
