@@ -22,7 +22,13 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
     let mut out = std::io::stdout().lock();
-    writeln!(out, "{}: ok ({} rules, {} files)", pack.id(), program.rule_count(), pack.sources().files().len())?;
+    writeln!(
+        out,
+        "{}: ok ({} rules, {} files)",
+        pack.id(),
+        program.rule_count(),
+        pack.sources().files().len()
+    )?;
     if args.program {
         write!(out, "{program}")?;
     }

@@ -46,7 +46,10 @@ fn fired(o: &Outcome) -> Vec<&str> {
 
 #[test]
 fn the_issue_example_parses_verbatim() {
-    let o = score("title ~ VP and visited /pricing => +20", json!({"title": "VP Sales", "events": [visit("/pricing", 1.0)]}));
+    let o = score(
+        "title ~ VP and visited /pricing => +20",
+        json!({"title": "VP Sales", "events": [visit("/pricing", 1.0)]}),
+    );
     assert_eq!(o.score, 20.0);
     assert_eq!(fired(&o), ["title ~ VP and visited /pricing"]);
 }
@@ -62,13 +65,19 @@ fn the_example_packs_load() {
 
 #[test]
 fn an_unnamed_rule_is_named_by_its_condition_with_blanks_collapsed() {
-    let o = score("title ~ VP\n    and company.size > 5 => +1", json!({"title": "VP", "company": {"size": 10}}));
+    let o = score(
+        "title ~ VP\n    and company.size > 5 => +1",
+        json!({"title": "VP", "company": {"size": 10}}),
+    );
     assert_eq!(fired(&o), ["title ~ VP and company.size > 5"]);
 }
 
 #[test]
 fn a_rule_fires_once_however_many_events_match() {
-    let o = score("visited /pricing => +5", json!({"events": [visit("/pricing", 1.0), visit("/pricing", 2.0)]}));
+    let o = score(
+        "visited /pricing => +5",
+        json!({"events": [visit("/pricing", 1.0), visit("/pricing", 2.0)]}),
+    );
     assert_eq!(o.score, 5.0);
 }
 
@@ -120,7 +129,10 @@ fn disqualify_keeps_the_score_blocks_mql_and_reports_the_first_reason() {
 
 #[test]
 fn tags_and_several_actions() {
-    let o = score("title ~ a => +1, tag \"x\", tag \"y\"\ntitle ~ a or title ~ b => tag \"x\"", json!({"title": "a"}));
+    let o = score(
+        "title ~ a => +1, tag \"x\", tag \"y\"\ntitle ~ a or title ~ b => tag \"x\"",
+        json!({"title": "a"}),
+    );
     assert_eq!(o.tags, ["x", "y"]);
     assert_eq!(o.score, 1.0);
 }
@@ -135,12 +147,18 @@ fn rules_may_span_lines_and_actions_end_at_the_line() {
 #[test]
 fn not_binds_tighter_than_and_which_binds_tighter_than_or() {
     // a or (b and c): true by a alone.
-    assert_eq!(score("x == 1 or x == 2 and y == 3 => +1", json!({"x": 1, "y": 0})).score, 1.0);
+    assert_eq!(
+        score("x == 1 or x == 2 and y == 3 => +1", json!({"x": 1, "y": 0})).score,
+        1.0
+    );
     // (not a) and b
     assert_eq!(score("not x == 1 and y == 1 => +1", json!({"x": 2, "y": 1})).score, 1.0);
     assert_eq!(score("not x == 1 and y == 1 => +1", json!({"x": 1, "y": 1})).score, 0.0);
     // parentheses override
-    assert_eq!(score("(x == 1 or x == 2) and y == 3 => +1", json!({"x": 1, "y": 0})).score, 0.0);
+    assert_eq!(
+        score("(x == 1 or x == 2) and y == 3 => +1", json!({"x": 1, "y": 0})).score,
+        0.0
+    );
 }
 
 #[test]
@@ -161,9 +179,22 @@ fn comparisons() {
 
 #[test]
 fn string_equality_and_in_ignore_case() {
-    assert_eq!(score("industry == \"saas\" => +1", json!({"industry": "SaaS"})).score, 1.0);
-    assert_eq!(score("industry in [\"saas\", \"fintech\"] => +1", json!({"industry": "FinTech"})).score, 1.0);
-    assert_eq!(score("industry in [\"saas\"] => +1", json!({"industry": "retail"})).score, 0.0);
+    assert_eq!(
+        score("industry == \"saas\" => +1", json!({"industry": "SaaS"})).score,
+        1.0
+    );
+    assert_eq!(
+        score(
+            "industry in [\"saas\", \"fintech\"] => +1",
+            json!({"industry": "FinTech"})
+        )
+        .score,
+        1.0
+    );
+    assert_eq!(
+        score("industry in [\"saas\"] => +1", json!({"industry": "retail"})).score,
+        0.0
+    );
 }
 
 #[test]
@@ -193,7 +224,10 @@ fn words_match_case_insensitively_on_word_boundaries() {
     assert_eq!(score(rules, json!({"title": "SVP"})).score, 0.0);
     assert_eq!(score(rules, json!({"title": "VPN admin"})).score, 0.0);
     let phrase = "title ~ \"vice president\" => +1";
-    assert_eq!(score(phrase, json!({"title": "Senior Vice President, Sales"})).score, 1.0);
+    assert_eq!(
+        score(phrase, json!({"title": "Senior Vice President, Sales"})).score,
+        1.0
+    );
     assert_eq!(score(phrase, json!({"title": "vice presidential"})).score, 0.0);
 }
 
@@ -207,13 +241,22 @@ fn regex_matches_ignore_case() {
 
 #[test]
 fn backticks_quote_field_names_with_spaces() {
-    assert_eq!(score("`Lead Source` == \"Google\" => +1", json!({"Lead Source": "google"})).score, 1.0);
+    assert_eq!(
+        score("`Lead Source` == \"Google\" => +1", json!({"Lead Source": "google"})).score,
+        1.0
+    );
 }
 
 #[test]
 fn nested_fields_and_dotted_keys() {
-    assert_eq!(score("company.size >= 50 => +1", json!({"company": {"size": 60}})).score, 1.0);
-    assert_eq!(score("company.size >= 50 => +1", json!({"company.size": "60"})).score, 1.0);
+    assert_eq!(
+        score("company.size >= 50 => +1", json!({"company": {"size": 60}})).score,
+        1.0
+    );
+    assert_eq!(
+        score("company.size >= 50 => +1", json!({"company.size": "60"})).score,
+        1.0
+    );
 }
 
 #[test]
@@ -228,8 +271,14 @@ fn a_missing_field_makes_every_comparison_false_so_not_is_true() {
 fn a_numeric_string_compared_with_a_number_is_a_number() {
     assert_eq!(score("TotalVisits >= 5 => +1", json!({"TotalVisits": "12"})).score, 1.0);
     assert_eq!(score("TotalVisits >= 5 => +1", json!({"TotalVisits": "3"})).score, 0.0);
-    assert_eq!(score("TotalVisits >= 5 => +1", json!({"TotalVisits": "many"})).score, 0.0);
-    assert_eq!(score("TotalVisits == 12 => +1", json!({"TotalVisits": " 12.0 "})).score, 1.0);
+    assert_eq!(
+        score("TotalVisits >= 5 => +1", json!({"TotalVisits": "many"})).score,
+        0.0
+    );
+    assert_eq!(
+        score("TotalVisits == 12 => +1", json!({"TotalVisits": " 12.0 "})).score,
+        1.0
+    );
 }
 
 #[test]
@@ -242,7 +291,8 @@ fn different_kinds_are_unequal() {
 #[test]
 fn visited_ignores_query_strings_fragments_and_trailing_slashes() {
     let rules = "visited /pricing at least 3 times => +1";
-    let lead = json!({"events": [visit("/pricing?plan=team", 1.0), visit("/pricing/", 1.0), visit("/Pricing#faq", 1.0)]});
+    let lead =
+        json!({"events": [visit("/pricing?plan=team", 1.0), visit("/pricing/", 1.0), visit("/Pricing#faq", 1.0)]});
     assert_eq!(score(rules, lead).score, 1.0);
 }
 
@@ -289,9 +339,18 @@ fn every_behaviour_verb_reads_its_event_type_and_property() {
 #[test]
 fn at_least_and_within_count_events_in_the_window_inclusive() {
     let lead = json!({"events": [visit("/pricing", 0.5), visit("/pricing", 1.5), visit("/pricing", 2.0), visit("/pricing", 2.5)]});
-    assert_eq!(score("visited /pricing at least 3 times within 2d => +1", lead.clone()).score, 1.0);
-    assert_eq!(score("visited /pricing at least 4 times within 2d => +1", lead.clone()).score, 0.0);
-    assert_eq!(score("visited /pricing at least 4 times => +1", lead.clone()).score, 1.0);
+    assert_eq!(
+        score("visited /pricing at least 3 times within 2d => +1", lead.clone()).score,
+        1.0
+    );
+    assert_eq!(
+        score("visited /pricing at least 4 times within 2d => +1", lead.clone()).score,
+        0.0
+    );
+    assert_eq!(
+        score("visited /pricing at least 4 times => +1", lead.clone()).score,
+        1.0
+    );
     assert_eq!(score("visited /pricing within 12h => +1", lead.clone()).score, 1.0);
     assert_eq!(score("visited /pricing within 11h => +1", lead).score, 0.0);
 }
@@ -308,7 +367,10 @@ fn events_after_as_of_are_ignored() {
 fn threshold_is_sugar_for_mql_when_score() {
     assert!(score("threshold 5\ntitle ~ a => +5", json!({"title": "a"})).mql);
     assert!(!score("threshold 6\ntitle ~ a => +5", json!({"title": "a"})).mql);
-    assert!(!score("title ~ a => +5", json!({"title": "a"})).mql, "no threshold, no MQLs");
+    assert!(
+        !score("title ~ a => +5", json!({"title": "a"})).mql,
+        "no threshold, no MQLs"
+    );
 }
 
 #[test]
@@ -355,16 +417,30 @@ fn lets_are_reusable_and_may_be_defined_after_use() {
 #[test]
 fn routes_apply_to_mqls_and_the_first_match_wins() {
     let rules = "threshold 1\ntitle ~ a => +1\nroute \"east\" when region in [\"NY\"]\nroute \"big\" when score >= 1\nroute \"rest\"";
-    assert_eq!(score(rules, json!({"title": "a", "region": "NY"})).route.as_deref(), Some("east"));
-    assert_eq!(score(rules, json!({"title": "a", "region": "CA"})).route.as_deref(), Some("big"));
-    assert_eq!(score(rules, json!({"title": "b", "region": "NY"})).route, None, "not an MQL: no route");
+    assert_eq!(
+        score(rules, json!({"title": "a", "region": "NY"})).route.as_deref(),
+        Some("east")
+    );
+    assert_eq!(
+        score(rules, json!({"title": "a", "region": "CA"})).route.as_deref(),
+        Some("big")
+    );
+    assert_eq!(
+        score(rules, json!({"title": "b", "region": "NY"})).route,
+        None,
+        "not an MQL: no route"
+    );
 }
 
 #[test]
 fn the_lead_id_comes_from_the_id_field_or_a_chosen_one() {
     let pack = pack("title ~ a => +1");
     assert_eq!(pack.score(&json!({"id": 42}), as_of()).unwrap().id, Some(json!(42)));
-    let o = pack.scorer(as_of()).id_field("lead_id").score_json(r#"{"lead_id": "L-1"}"#).unwrap();
+    let o = pack
+        .scorer(as_of())
+        .id_field("lead_id")
+        .score_json(r#"{"lead_id": "L-1"}"#)
+        .unwrap();
     assert_eq!(o.id, Some(json!("L-1")));
 }
 
@@ -382,7 +458,10 @@ fn a_lead_that_cannot_be_scored_is_an_error_for_that_lead() {
     let bad = [
         (json!([1, 2]), "a lead must be a JSON object"),
         (json!({"events": "nope"}), "`events` must be an array of events"),
-        (json!({"events": [{"type": "page_view", "at": "yesterday"}]}), "events[0] `at` is not an RFC 3339 time: \"yesterday\""),
+        (
+            json!({"events": [{"type": "page_view", "at": "yesterday"}]}),
+            "events[0] `at` is not an RFC 3339 time: \"yesterday\"",
+        ),
         (json!({"events": [{"type": "page_view"}]}), "events[0] has no `at` time"),
         (json!({"events": [{"at": AS_OF}]}), "events[0] has no `type` string"),
         (json!({"events": [7]}), "events[0] is not an object"),
@@ -410,7 +489,10 @@ fn typed_leads_score_like_json() {
         events: Vec<Value>,
     }
     let pack = pack("title ~ VP and visited /pricing => +20");
-    let lead = Lead { title: "VP".into(), events: vec![visit("/pricing", 1.0)] };
+    let lead = Lead {
+        title: "VP".into(),
+        events: vec![visit("/pricing", 1.0)],
+    };
     assert_eq!(pack.score_typed(&lead, as_of()).unwrap().score, 20.0);
 }
 
@@ -421,7 +503,10 @@ fn the_value_and_text_paths_agree_on_every_sample_lead() {
         for entry in std::fs::read_dir(format!("rules/{name}/leads")).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
             let value: Value = serde_json::from_str(&text).unwrap();
-            assert_eq!(pack.score(&value, as_of()).unwrap(), pack.score_json(&text, as_of()).unwrap());
+            assert_eq!(
+                pack.score(&value, as_of()).unwrap(),
+                pack.score_json(&text, as_of()).unwrap()
+            );
         }
     }
 }
