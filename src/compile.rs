@@ -114,6 +114,9 @@ enum Scope {
     Event,
 }
 
+/// What makes two behaviours' event tests the same: event type, property and glob, filter text.
+type MatcherKey = (u32, Option<(u32, String)>, Option<String>);
+
 struct Compiler<'a> {
     sources: &'a Sources,
     checked: &'a Checked,
@@ -122,7 +125,7 @@ struct Compiler<'a> {
     event_types: HashMap<String, u32>,
     props: HashMap<String, u32>,
     /// Matchers by (event type, property, glob, filter text).
-    matchers: HashMap<(u32, Option<(u32, String)>, Option<String>), u32>,
+    matchers: HashMap<MatcherKey, u32>,
     behaviours: HashMap<(u32, u64, Option<i64>), u32>,
     lets: HashMap<String, u32>,
     program: Program,

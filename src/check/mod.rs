@@ -125,11 +125,10 @@ impl Checker<'_> {
                         self.errors.push(err);
                     }
                 }
-                StatementKind::Threshold(_) | StatementKind::Mql(_) => {
-                    if std::mem::replace(&mut mql_seen, true) {
-                        self.error(CheckErrorKind::DuplicateMql, statement.span);
-                    }
+                StatementKind::Threshold(_) | StatementKind::Mql(_) if mql_seen => {
+                    self.error(CheckErrorKind::DuplicateMql, statement.span);
                 }
+                StatementKind::Threshold(_) | StatementKind::Mql(_) => mql_seen = true,
                 _ => {}
             }
         }
@@ -246,11 +245,11 @@ impl Checker<'_> {
     }
 
     fn test(&mut self, test: &Test, span: Span, scope: Scope) {
-        self.operand(&test.operand, scope);
+        self.operand(&test.operand);
         match &test.op {
             TestOp::Truthy => self.truthy(&test.operand, span),
             TestOp::Compare(_, rhs) => {
-                self.operand(rhs, scope);
+                self.operand(rhs);
                 if self.is_number(&test.operand, scope) && is_string(rhs)
                     || is_string(&test.operand) && self.is_number(rhs, scope)
                 {
@@ -259,7 +258,7 @@ impl Checker<'_> {
             }
             TestOp::In(list) => self.in_list(list),
             TestOp::Match(pattern) => self.pattern(pattern),
-            TestOp::Str(_, rhs) => self.operand(rhs, scope),
+            TestOp::Str(_, rhs) => self.operand(rhs),
             TestOp::Exists | TestOp::Missing => {}
         }
     }
@@ -303,11 +302,11 @@ impl Checker<'_> {
         }
     }
 
-    fn operand(&mut self, operand: &Operand, scope: Scope) {
+    fn operand(&mut self, operand: &Operand) {
         match &operand.kind {
             OperandKind::List(_) => self.error(CheckErrorKind::MisplacedList, operand.span),
             OperandKind::Call { name, args } => {
-                args.iter().for_each(|a| self.operand(a, scope));
+                args.iter().for_each(|a| self.operand(a));
                 self.call(name, args.len());
             }
             _ => {}

@@ -13,11 +13,6 @@ pub fn parse_time(text: &str) -> Option<Millis> {
         .map(|t| t.with_timezone(&Utc).timestamp_millis())
 }
 
-/// Formats milliseconds since the epoch as RFC 3339.
-pub fn show_time(ms: Millis) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
-}
-
 /// `2d`, `12h`, `90m`: the largest unit that divides the duration.
 pub fn show_duration(ms: Millis) -> String {
     const UNITS: [(i64, &str); 5] = [

@@ -84,11 +84,8 @@ impl Found<'_> {
 }
 
 fn found_at(rest: &str) -> Found<'_> {
-    if rest.starts_with('"') {
-        let end = rest[1..]
-            .find(['"', '\n'])
-            .map_or(rest.len(), |i| i + 2)
-            .min(rest.len());
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len());
         return Found { text: &rest[..end] };
     }
     let word_end = rest

@@ -37,10 +37,7 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
         }
         match Grammar::parse(Rule::next_statement, rest) {
             Ok(mut pairs) => {
-                let Some(statement) = pairs
-                    .next()
-                    .and_then(|p| p.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next())
-                else {
+                let Some(statement) = pairs.next().and_then(|p| p.into_inner().find(not_keyword)) else {
                     break;
                 };
                 let end = statement.as_span().end();
@@ -96,7 +93,7 @@ impl Builder {
     fn statement(&self, pair: Pair<Rule>) -> Statement {
         let span = self.span(&pair);
         let kind_rule = pair.as_rule();
-        let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut inner = pair.into_inner().filter(not_keyword);
         let mut next = || {
             inner
                 .next()
@@ -159,21 +156,9 @@ impl Builder {
         let mut actions = Vec::new();
         for pair in inner {
             match pair.as_rule() {
-                Rule::rule_name => {
-                    name = pair
-                        .into_inner()
-                        .filter(|p| errors::keyword(p.as_rule()).is_none())
-                        .next()
-                        .map(|s| self.string(s))
-                }
+                Rule::rule_name => name = pair.into_inner().find(not_keyword).map(|s| self.string(s)),
                 Rule::condition => cond = Some(self.condition(pair)),
-                Rule::actions => {
-                    actions = pair
-                        .into_inner()
-                        .filter(|p| errors::keyword(p.as_rule()).is_none())
-                        .map(|a| self.action(a))
-                        .collect()
-                }
+                Rule::actions => actions = pair.into_inner().filter(not_keyword).map(|a| self.action(a)).collect(),
                 _ => {}
             }
         }
@@ -186,17 +171,13 @@ impl Builder {
         let action = match pair.as_rule() {
             Rule::points => {
                 let (mut sign, mut value, mut dim, mut each) = (1.0, 0.0, None, None);
-                for part in pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()) {
+                for part in pair.into_inner().filter(not_keyword) {
                     match part.as_rule() {
                         Rule::sign if part.as_str() == "-" => sign = -1.0,
                         Rule::unsigned => value = number(&part),
                         Rule::name => dim = Some(self.name(&part)),
                         Rule::each => {
-                            let max = part
-                                .into_inner()
-                                .filter(|p| errors::keyword(p.as_rule()).is_none())
-                                .next()
-                                .map(|m| number(&m));
+                            let max = part.into_inner().find(not_keyword).map(|m| number(&m));
                             each = Some(Each { max });
                         }
                         _ => {}
@@ -217,8 +198,7 @@ impl Builder {
 
     fn first_string(&self, pair: Pair<Rule>) -> String {
         pair.into_inner()
-            .filter(|p| errors::keyword(p.as_rule()).is_none())
-            .next()
+            .find(not_keyword)
             .map(|s| self.string(s).node)
             .unwrap_or_default()
     }
@@ -229,7 +209,7 @@ impl Builder {
             rule @ (Rule::condition | Rule::disjunct | Rule::conjunct) => {
                 let mut parts: Vec<Cond> = pair
                     .into_inner()
-                    .filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .filter(not_keyword)
                     .filter(|p| !matches!(p.as_rule(), Rule::or_kw | Rule::and_kw))
                     .map(|p| self.condition(p))
                     .collect();
@@ -243,8 +223,7 @@ impl Builder {
             Rule::negation => {
                 let inner = pair
                     .into_inner()
-                    .filter(|p| errors::keyword(p.as_rule()).is_none())
-                    .next()
+                    .find(not_keyword)
                     .unwrap_or_else(|| unreachable!("grammar: `not` has an operand"));
                 CondKind::Not(Box::new(self.condition(inner)))
             }
@@ -257,7 +236,7 @@ impl Builder {
 
     /// A test; a bare one-word field is a `let` name.
     fn test(&self, pair: Pair<Rule>) -> CondKind {
-        let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut inner = pair.into_inner().filter(not_keyword);
         let operand = self.operand(
             inner
                 .next()
@@ -276,7 +255,7 @@ impl Builder {
     fn test_op(&self, tail: Pair<Rule>) -> TestOp {
         let tail_rule = tail.as_rule();
         let span = self.span(&tail);
-        let mut inner = tail.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut inner = tail.into_inner().filter(not_keyword);
         let mut next = || {
             inner
                 .next()
@@ -330,14 +309,9 @@ impl Builder {
             Rule::number => OperandKind::Num(number(&pair)),
             Rule::string => OperandKind::Str(unescape(inner_str(&pair))),
             Rule::boolean => OperandKind::Bool(pair.as_str() == "true"),
-            Rule::list => OperandKind::List(
-                pair.into_inner()
-                    .filter(|p| errors::keyword(p.as_rule()).is_none())
-                    .map(|p| self.operand(p))
-                    .collect(),
-            ),
+            Rule::list => OperandKind::List(pair.into_inner().filter(not_keyword).map(|p| self.operand(p)).collect()),
             Rule::call => {
-                let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+                let mut inner = pair.into_inner().filter(not_keyword);
                 let name = inner
                     .next()
                     .map(|n| self.name(&n))
@@ -349,7 +323,7 @@ impl Builder {
             }
             Rule::field => OperandKind::Field(
                 pair.into_inner()
-                    .filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .filter(not_keyword)
                     .map(|seg| match seg.as_rule() {
                         Rule::quoted_ident => inner_str(&seg).to_string(),
                         _ => seg.as_str().to_string(),
@@ -362,7 +336,7 @@ impl Builder {
     }
 
     fn behaviour(&self, pair: Pair<Rule>) -> Behaviour {
-        let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut inner = pair.into_inner().filter(not_keyword);
         let kind = inner
             .next()
             .unwrap_or_else(|| unreachable!("grammar: a behaviour has a verb"));
@@ -376,7 +350,7 @@ impl Builder {
             Rule::attended => Verb::Attended,
             _ => Verb::Did,
         };
-        let mut parts = kind.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
+        let mut parts = kind.into_inner().filter(not_keyword);
         let mut pattern = parts.next().map(|p| self.pattern(p));
         let filter = parts.next().map(|c| Box::new(self.condition(c)));
         let event_type = match verb.event() {
@@ -398,10 +372,7 @@ impl Builder {
         };
         for part in inner {
             let span = self.span(&part);
-            let n = part
-                .into_inner()
-                .filter(|p| errors::keyword(p.as_rule()).is_none())
-                .next();
+            let n = part.into_inner().find(not_keyword);
             match n {
                 Some(n) if n.as_rule() == Rule::integer => {
                     b.at_least = Some(Spanned {
@@ -437,6 +408,11 @@ impl Builder {
     }
 }
 
+/// Keyword tokens carry no information once parsed.
+fn not_keyword(pair: &Pair<Rule>) -> bool {
+    errors::keyword(pair.as_rule()).is_none()
+}
+
 fn push<T>(mut v: Vec<T>, last: T) -> Vec<T> {
     v.push(last);
     v
@@ -444,11 +420,7 @@ fn push<T>(mut v: Vec<T>, last: T) -> Vec<T> {
 
 /// The text between the delimiters of a string, regex or quoted name.
 fn inner_str<'i>(pair: &Pair<'i, Rule>) -> &'i str {
-    pair.clone()
-        .into_inner()
-        .filter(|p| errors::keyword(p.as_rule()).is_none())
-        .next()
-        .map_or("", |p| p.as_str())
+    pair.clone().into_inner().find(not_keyword).map_or("", |p| p.as_str())
 }
 
 /// Resolves `\"`, `\\`, `\n` and `\t` in a string literal.
