@@ -41,6 +41,16 @@ impl PackError {
 }
 
 /// Every error that rejected a pack, with the sources to show them against.
+///
+/// ```
+/// let Err(leadscore::Error::Pack(errors)) = leadscore::Pack::from_source("p", "title ~ VP => +5 fti") else {
+///     panic!("the pack should not load");
+/// };
+/// let first = &errors.errors()[0];
+/// assert_eq!(first.to_string(), "unknown dimension `fti`");
+/// assert_eq!(errors.location(first).column, 18);
+/// assert!(errors.render(false).contains("--> p.rules:1:18"));
+/// ```
 #[derive(Clone, Debug)]
 pub struct PackErrors {
     sources: Sources,

@@ -11,7 +11,16 @@ use crate::ast::{CmpOp, Millis, StrOp};
 use crate::eval::pattern::{Glob, Words};
 use crate::eval::Value;
 
-/// A compiled pack.
+/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("p", "visited /pricing at least 3 times => +5\nvisited /pricing => tag \"p\"")?;
+/// let listing = pack.program().to_string();
+/// assert!(listing.contains("matcher m0 = page_view path ~ \"/pricing\""));
+/// assert!(listing.contains("behaviour b0 = count(m0) >= 3"));
+/// assert!(listing.contains("behaviour b1 = count(m0) >= 1"));
+/// # Ok::<(), leadscore::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Program {
     /// Lead field paths, by slot.

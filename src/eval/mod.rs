@@ -17,6 +17,14 @@ use time::Millis;
 pub use value::{num_to_json, Value};
 
 /// Why one lead could not be scored.
+///
+/// ```
+/// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
+/// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+/// let err = pack.score_json(r#"{"events": "yesterday"}"#, as_of).unwrap_err();
+/// assert_eq!(err, leadscore::EvalError::EventsNotArray);
+/// # Ok::<(), leadscore::Error>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum EvalError {
     /// The lead is not a JSON object.
