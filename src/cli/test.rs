@@ -108,8 +108,9 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
     }
     let filter = args.filter.as_deref();
     let cases = tests.run_cases(&pack, filter);
+    let width = cases.iter().map(|c| place(c.case).len()).max().unwrap_or(0);
     for report in &cases {
-        print_case(&pack, report, total);
+        print_case(&pack, report, width, total);
     }
     let snapshots = args.snapshots || args.accept;
     let wants_coverage = args.coverage || args.min_coverage.is_some();
@@ -127,7 +128,10 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
         }
     }
     if cases.is_empty() && !snapshots {
-        println!("  no test cases (add tests/*.toml)");
+        match filter {
+            Some(text) => println!("  no case matches --filter {text:?}"),
+            None => println!("  no test cases (add tests/*.toml)"),
+        }
     }
     if wants_coverage {
         let coverage = Coverage::new(
@@ -139,22 +143,27 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
     }
 }
 
-fn print_case(pack: &Pack, report: &leadscore::CaseReport<'_>, total: &mut Tally) {
+/// `tests/FILE.toml:LINE` of a case.
+fn place(case: &leadscore::Case) -> String {
+    format!("{}:{}", case.file, case.line)
+}
+
+fn print_case(pack: &Pack, report: &leadscore::CaseReport<'_>, width: usize, total: &mut Tally) {
     let case = report.case;
-    let place = format!("{}:{}", case.file, case.line);
+    let place = place(case);
     if report.passed() {
         total.passed += 1;
-        println!("  ok    {place}  {}", case.name);
+        println!("  ok    {place:<width$}  {}", case.name);
         return;
     }
     total.failed += 1;
-    println!("  FAIL  {place}  {}", case.name);
+    println!("  FAIL  {place:<width$}  {}", case.name);
     match &report.result {
         Ok(outcome) => {
             for m in &report.mismatches {
                 println!("          {m}");
             }
-            println!("        actual:");
+            println!("        actual result:");
             print_indented(&pack.explain(outcome).to_string(), "          ");
         }
         Err(e) => println!("          cannot score the lead: {e}"),
