@@ -44,7 +44,11 @@ struct Tally {
 
 /// Runs every pack's tests and prints the report.
 pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
-    let packs = if args.packs.is_empty() { default_packs()? } else { args.packs.clone() };
+    let packs = if args.packs.is_empty() {
+        default_packs()?
+    } else {
+        args.packs.clone()
+    };
     let mut total = Tally::default();
     for (i, dir) in packs.iter().enumerate() {
         if i > 0 {
@@ -52,12 +56,22 @@ pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
         }
         test_pack(dir, args, &mut total);
     }
-    let verdict = if total.failed + total.broken == 0 { "ok" } else { "FAIL" };
+    let verdict = if total.failed + total.broken == 0 {
+        "ok"
+    } else {
+        "FAIL"
+    };
     let broken = match total.broken {
         0 => String::new(),
-        n => format!("; {n} file{} could not be read", if n == 1 { "" } else { "s" }),
+        n => format!(
+            "; {n} file{} could not be read",
+            if n == 1 { "" } else { "s" }
+        ),
     };
-    println!("\ntest result: {verdict}. {} passed, {} failed{broken}", total.passed, total.failed);
+    println!(
+        "\ntest result: {verdict}. {} passed, {} failed{broken}",
+        total.passed, total.failed
+    );
     if total.broken > 0 {
         Err(Failure(String::new()))
     } else if total.failed > 0 {
@@ -73,19 +87,28 @@ fn default_packs() -> Result<Vec<PathBuf>, Failure> {
         return Ok(vec![PathBuf::from(".")]);
     }
     let mut packs: Vec<PathBuf> = match std::fs::read_dir("rules") {
-        Ok(entries) => entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| is_pack(p)).collect(),
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| is_pack(p))
+            .collect(),
         Err(_) => Vec::new(),
     };
     packs.sort();
     if packs.is_empty() {
-        return Err(Failure("error: no pack here: name pack folders, or run in a pack folder or beside rules/".into()));
+        return Err(Failure(
+            "error: no pack here: name pack folders, or run in a pack folder or beside rules/"
+                .into(),
+        ));
     }
     Ok(packs)
 }
 
 fn is_pack(dir: &Path) -> bool {
     std::fs::read_dir(dir).is_ok_and(|entries| {
-        entries.filter_map(Result::ok).any(|e| e.path().extension().is_some_and(|x| x == "rules"))
+        entries
+            .filter_map(Result::ok)
+            .any(|e| e.path().extension().is_some_and(|x| x == "rules"))
     })
 }
 
@@ -114,7 +137,11 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
     }
     let snapshots = args.snapshots || args.accept;
     let wants_coverage = args.coverage || args.min_coverage.is_some();
-    let samples = if snapshots || wants_coverage { tests.run_samples(&pack, filter) } else { Vec::new() };
+    let samples = if snapshots || wants_coverage {
+        tests.run_samples(&pack, filter)
+    } else {
+        Vec::new()
+    };
     if snapshots {
         let update = if args.accept {
             SnapshotUpdate::Accept
@@ -170,7 +197,12 @@ fn print_case(pack: &Pack, report: &leadscore::CaseReport<'_>, width: usize, tot
     }
 }
 
-fn print_snapshot(tests: &PackTests, sample: &SampleReport<'_>, update: SnapshotUpdate, total: &mut Tally) {
+fn print_snapshot(
+    tests: &PackTests,
+    sample: &SampleReport<'_>,
+    update: SnapshotUpdate,
+    total: &mut Tally,
+) {
     let name = &sample.sample.file;
     let check = match tests.check_snapshot(sample, update) {
         Ok(check) => check,
@@ -187,7 +219,11 @@ fn print_snapshot(tests: &PackTests, sample: &SampleReport<'_>, update: Snapshot
     };
     if check.passed() {
         total.passed += 1;
-        let what = if check.status == SnapshotStatus::Matched { "snapshot matches" } else { "snapshot" };
+        let what = if check.status == SnapshotStatus::Matched {
+            "snapshot matches"
+        } else {
+            "snapshot"
+        };
         println!("  ok    {name}  {what}{written}");
         return;
     }

@@ -72,7 +72,9 @@ impl<'de> Deserialize<'de> for StringOrFalse {
             }
             fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<StringOrFalse, E> {
                 if v {
-                    Err(E::custom("`true` is not a value here: write the expected text, or false for none"))
+                    Err(E::custom(
+                        "`true` is not a value here: write the expected text, or false for none",
+                    ))
                 } else {
                     Ok(StringOrFalse(None))
                 }
@@ -129,7 +131,11 @@ impl fmt::Display for Mismatch {
         if self.actual.is_empty() {
             write!(f, "{}: {}", self.what, self.expected)
         } else {
-            write!(f, "{}: expected {}, got {}", self.what, self.expected, self.actual)
+            write!(
+                f,
+                "{}: expected {}, got {}",
+                self.what, self.expected, self.actual
+            )
         }
     }
 }
@@ -149,9 +155,12 @@ pub(crate) fn parse_file(
     relative: &str,
     default_as_of: DateTime<Utc>,
 ) -> Result<ParsedFile, TestFileError> {
-    let text = std::fs::read_to_string(path).map_err(|e| TestFileError::plain(shown, format!("cannot read it: {e}")))?;
-    let error = |span: Range<usize>, message: String| TestFileError::at(shown, &text, span, message);
-    let file: FileToml = toml::from_str(&text).map_err(|e| TestFileError::from_toml(shown, &text, &e))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| TestFileError::plain(shown, format!("cannot read it: {e}")))?;
+    let error =
+        |span: Range<usize>, message: String| TestFileError::at(shown, &text, span, message);
+    let file: FileToml =
+        toml::from_str(&text).map_err(|e| TestFileError::from_toml(shown, &text, &e))?;
     let file_as_of = match &file.as_of {
         Some(v) => time_value(v).map_err(|m| error(v.span(), m))?,
         None => default_as_of,
@@ -183,7 +192,14 @@ pub(crate) fn parse_file(
             fired: case.fired,
             not_fired: case.not_fired,
         };
-        cases.push(Case { name: case.name, file: relative.to_string(), line, lead, as_of, expect });
+        cases.push(Case {
+            name: case.name,
+            file: relative.to_string(),
+            line,
+            lead,
+            as_of,
+            expect,
+        });
     }
     Ok(ParsedFile { cases, leads_as_of })
 }
@@ -193,9 +209,15 @@ fn time_value(value: &Spanned<toml::Value>) -> Result<DateTime<Utc>, String> {
     let text = match value.get_ref() {
         toml::Value::String(s) => s.clone(),
         toml::Value::Datetime(d) => d.to_string(),
-        other => return Err(format!("`as_of` must be an RFC 3339 time, not a {}", other.type_str())),
+        other => {
+            return Err(format!(
+                "`as_of` must be an RFC 3339 time, not a {}",
+                other.type_str()
+            ))
+        }
     };
-    crate::parse_time(&text).ok_or_else(|| format!("`{text}` is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"))
+    crate::parse_time(&text)
+        .ok_or_else(|| format!("`{text}` is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"))
 }
 
 /// The lead of a case: a path to a JSON file (relative to the test file) or an inline table.
@@ -203,11 +225,16 @@ fn read_lead(value: &Spanned<toml::Value>, base: &Path) -> Result<serde_json::Va
     match value.get_ref() {
         toml::Value::String(rel) => {
             let path = base.join(rel);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read lead file `{rel}`: {e}"))?;
-            serde_json::from_str(&text).map_err(|e| format!("lead file `{rel}` is not valid JSON: {e}"))
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read lead file `{rel}`: {e}"))?;
+            serde_json::from_str(&text)
+                .map_err(|e| format!("lead file `{rel}` is not valid JSON: {e}"))
         }
         toml::Value::Table(table) => Ok(toml_to_json(&toml::Value::Table(table.clone()))),
-        other => Err(format!("`lead` must be a path to a JSON file or a table, not a {}", other.type_str())),
+        other => Err(format!(
+            "`lead` must be a path to a JSON file or a table, not a {}",
+            other.type_str()
+        )),
     }
 }
 
@@ -221,7 +248,11 @@ fn toml_to_json(value: &toml::Value) -> serde_json::Value {
         toml::Value::Boolean(b) => J::Bool(*b),
         toml::Value::Datetime(d) => J::String(d.to_string()),
         toml::Value::Array(items) => J::Array(items.iter().map(toml_to_json).collect()),
-        toml::Value::Table(t) => J::Object(t.iter().map(|(k, v)| (k.clone(), toml_to_json(v))).collect()),
+        toml::Value::Table(t) => J::Object(
+            t.iter()
+                .map(|(k, v)| (k.clone(), toml_to_json(v)))
+                .collect(),
+        ),
     }
 }
 
@@ -241,12 +272,20 @@ impl Expect {
         }
         if let Some(reason) = &self.disqualified {
             if !same_text(reason.as_deref(), outcome.disqualified.as_deref()) {
-                out.push(mismatch("disqualified", show_opt(reason.as_deref()), show_opt(outcome.disqualified.as_deref())));
+                out.push(mismatch(
+                    "disqualified",
+                    show_opt(reason.as_deref()),
+                    show_opt(outcome.disqualified.as_deref()),
+                ));
             }
         }
         if let Some(route) = &self.route {
             if !same_text(route.as_deref(), outcome.route.as_deref()) {
-                out.push(mismatch("route", show_opt(route.as_deref()), show_opt(outcome.route.as_deref())));
+                out.push(mismatch(
+                    "route",
+                    show_opt(route.as_deref()),
+                    show_opt(outcome.route.as_deref()),
+                ));
             }
         }
         self.check_tags(outcome, &mut out);
@@ -288,22 +327,38 @@ impl Expect {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("fired", "rule", rule, &names));
             } else if !outcome.fired.iter().any(|f| &f.rule == rule) {
-                out.push(mismatch("fired", format!("`{rule}` to fire"), "it did not fire".to_string()));
+                out.push(mismatch(
+                    "fired",
+                    format!("`{rule}` did not fire"),
+                    String::new(),
+                ));
             }
         }
         for rule in &self.not_fired {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("not_fired", "rule", rule, &names));
             } else if let Some(f) = outcome.fired.iter().find(|f| &f.rule == rule) {
-                let points = if f.points >= 0.0 { format!("+{}", num(f.points)) } else { num(f.points) };
-                out.push(mismatch("not_fired", format!("`{rule}` not to fire"), format!("it fired ({points})")));
+                let points = if f.points >= 0.0 {
+                    format!("+{}", num(f.points))
+                } else {
+                    num(f.points)
+                };
+                out.push(mismatch(
+                    "not_fired",
+                    format!("`{rule}` fired ({points})"),
+                    String::new(),
+                ));
             }
         }
     }
 }
 
 fn mismatch(what: &str, expected: String, actual: String) -> Mismatch {
-    Mismatch { what: what.to_string(), expected, actual }
+    Mismatch {
+        what: what.to_string(),
+        expected,
+        actual,
+    }
 }
 
 /// A name the pack does not have: a mistake in the test, never a silent pass.
@@ -311,13 +366,22 @@ fn unknown(what: &str, kind: &str, name: &str, names: &[&str]) -> Mismatch {
     let mut message = format!("the pack has no {kind} `{name}`");
     let best = names
         .iter()
-        .map(|n| (strsim::jaro_winkler(&name.to_lowercase(), &n.to_lowercase()), *n))
+        .map(|n| {
+            (
+                strsim::jaro_winkler(&name.to_lowercase(), &n.to_lowercase()),
+                *n,
+            )
+        })
         .filter(|(score, _)| *score > 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0));
     if let Some((_, n)) = best {
         message.push_str(&format!(" (did you mean `{n}`?)"));
     }
-    Mismatch { what: what.to_string(), expected: message, actual: String::new() }
+    Mismatch {
+        what: what.to_string(),
+        expected: message,
+        actual: String::new(),
+    }
 }
 
 /// Reasons and queues compare like the language's strings: case-insensitively.

@@ -52,11 +52,19 @@ impl Coverage {
     ) -> Coverage {
         let mut rules: Vec<RuleCoverage> = program
             .rules()
-            .map(|r| RuleCoverage { name: r.name.to_string(), location: r.location.to_string(), cases: 0, samples: 0 })
+            .map(|r| RuleCoverage {
+                name: r.name.to_string(),
+                location: r.location.to_string(),
+                cases: 0,
+                samples: 0,
+            })
             .collect();
         let mut count = |outcome: &Outcome, case: bool| {
             for fired in &outcome.fired {
-                if let Some(rule) = rules.iter_mut().find(|r| r.location == fired.location && r.name == fired.rule) {
+                if let Some(rule) = rules
+                    .iter_mut()
+                    .find(|r| r.location == fired.location && r.name == fired.rule)
+                {
                     if case {
                         rule.cases += 1;
                     } else {
@@ -89,15 +97,34 @@ impl Coverage {
 /// exercises and the percentage.
 impl fmt::Display for Coverage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let loc_width = self.rules.iter().map(|r| r.location.chars().count()).max().unwrap_or(0);
-        let name_width = self.rules.iter().map(|r| r.name.chars().count()).max().unwrap_or(0).min(48);
+        let loc_width = self
+            .rules
+            .iter()
+            .map(|r| r.location.chars().count())
+            .max()
+            .unwrap_or(0);
+        let name_width = self
+            .rules
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(48);
         for r in &self.rules {
             let what = if r.exercised() {
-                format!("{}, {}", plural(r.cases, "case"), plural(r.samples, "sample lead"))
+                format!(
+                    "{}, {}",
+                    plural(r.cases, "case"),
+                    plural(r.samples, "sample lead")
+                )
             } else {
                 "NOT EXERCISED".to_string()
             };
-            writeln!(f, "  {:<loc_width$}  {:<name_width$}  {what}", r.location, r.name)?;
+            writeln!(
+                f,
+                "  {:<loc_width$}  {:<name_width$}  {what}",
+                r.location, r.name
+            )?;
         }
         let missing: Vec<&RuleCoverage> = self.not_exercised().collect();
         if !missing.is_empty() {
@@ -107,7 +134,12 @@ impl fmt::Display for Coverage {
             }
         }
         let hit = self.rules.len() - self.not_exercised().count();
-        writeln!(f, "  coverage: {hit} of {} rules ({})", self.rules.len(), percent(self.percent()))
+        writeln!(
+            f,
+            "  coverage: {hit} of {} rules ({})",
+            self.rules.len(),
+            percent(self.percent())
+        )
     }
 }
 

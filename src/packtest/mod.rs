@@ -104,7 +104,13 @@ impl PackTests {
     pub fn load(dir: impl AsRef<Path>) -> PackTests {
         let dir = dir.as_ref().to_path_buf();
         let default_as_of = crate::parse_time(DEFAULT_AS_OF).unwrap_or_default();
-        let mut tests = PackTests { dir, cases: Vec::new(), samples: Vec::new(), samples_as_of: default_as_of, errors: Vec::new() };
+        let mut tests = PackTests {
+            dir,
+            cases: Vec::new(),
+            samples: Vec::new(),
+            samples_as_of: default_as_of,
+            errors: Vec::new(),
+        };
         tests.load_cases(default_as_of);
         tests.load_samples();
         tests
@@ -121,8 +127,11 @@ impl PackTests {
                     if let Some((time, span)) = parsed.leads_as_of {
                         if let Some(first) = &leads_as_of {
                             let text = std::fs::read_to_string(&path).unwrap_or_default();
-                            let message = format!("`[leads] as_of` is already set in {first}; set it in one file");
-                            self.errors.push(TestFileError::at(&shown, &text, span, message));
+                            let message = format!(
+                                "`[leads] as_of` is already set in {first}; set it in one file"
+                            );
+                            self.errors
+                                .push(TestFileError::at(&shown, &text, span, message));
                         } else {
                             leads_as_of = Some(relative);
                             self.samples_as_of = time;
@@ -139,11 +148,20 @@ impl PackTests {
             let shown = path.display().to_string();
             let lead = std::fs::read_to_string(&path)
                 .map_err(|e| format!("cannot read it: {e}"))
-                .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}")));
+                .and_then(|text| {
+                    serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}"))
+                });
             match lead {
                 Ok(lead) => {
-                    let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-                    self.samples.push(Sample { name, file: relative(&path, &self.dir), lead });
+                    let name = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    self.samples.push(Sample {
+                        name,
+                        file: relative(&path, &self.dir),
+                        lead,
+                    });
                 }
                 Err(message) => self.errors.push(TestFileError::plain(&shown, message)),
             }
@@ -157,7 +175,10 @@ impl PackTests {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Vec::new(),
             Err(e) => {
-                self.errors.push(TestFileError::plain(&folder.display().to_string(), format!("cannot read it: {e}")));
+                self.errors.push(TestFileError::plain(
+                    &folder.display().to_string(),
+                    format!("cannot read it: {e}"),
+                ));
                 return Vec::new();
             }
         };
@@ -207,7 +228,11 @@ impl PackTests {
                     Ok(outcome) => case.expect.check(outcome, pack.program()),
                     Err(_) => Vec::new(),
                 };
-                CaseReport { case, result, mismatches }
+                CaseReport {
+                    case,
+                    result,
+                    mismatches,
+                }
             })
             .collect()
     }
@@ -215,7 +240,9 @@ impl PackTests {
     /// Scores the sample leads whose file contains `filter` (ignoring case), or all.
     pub fn run_samples<'a>(&'a self, pack: &Pack, filter: Option<&str>) -> Vec<SampleReport<'a>> {
         let filter = filter.map(str::to_lowercase);
-        let as_of = self.samples_as_of.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let as_of = self
+            .samples_as_of
+            .to_rfc3339_opts(SecondsFormat::Secs, true);
         self.samples
             .iter()
             .filter(|s| matches(filter.as_deref(), &s.file))
@@ -225,15 +252,26 @@ impl PackTests {
                     Ok(outcome) => pack.explain(outcome).to_string(),
                     Err(e) => format!("cannot score this lead: {e}"),
                 };
-                SampleReport { sample, result, text: format!("as of {as_of}\n{body}") }
+                SampleReport {
+                    sample,
+                    result,
+                    text: format!("as of {as_of}\n{body}"),
+                }
             })
             .collect()
     }
 
     /// Compares a sample's text with `snapshots/NAME.snap`, writing `NAME.snap.new` or
     /// `NAME.snap` as `update` says.
-    pub fn check_snapshot(&self, report: &SampleReport<'_>, update: SnapshotUpdate) -> std::io::Result<SnapshotCheck> {
-        let path = self.dir.join("snapshots").join(format!("{}.snap", report.sample.name));
+    pub fn check_snapshot(
+        &self,
+        report: &SampleReport<'_>,
+        update: SnapshotUpdate,
+    ) -> std::io::Result<SnapshotCheck> {
+        let path = self
+            .dir
+            .join("snapshots")
+            .join(format!("{}.snap", report.sample.name));
         snapshot::check(&path, &report.sample.file, &report.text, update)
     }
 }
@@ -245,16 +283,27 @@ fn matches(filter: Option<&str>, text: &str) -> bool {
 /// `path` relative to `dir`, with `/` separators (`tests/leads.toml`).
 fn relative(path: &Path, dir: &Path) -> String {
     let rel = path.strip_prefix(dir).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 impl TestFileError {
     pub(crate) fn plain(file: &str, message: String) -> TestFileError {
-        TestFileError { file: file.to_string(), message, at: None }
+        TestFileError {
+            file: file.to_string(),
+            message,
+            at: None,
+        }
     }
 
     pub(crate) fn at(file: &str, text: &str, span: Range<usize>, message: String) -> TestFileError {
-        TestFileError { file: file.to_string(), message, at: Some((text.to_string(), span)) }
+        TestFileError {
+            file: file.to_string(),
+            message,
+            at: Some((text.to_string(), span)),
+        }
     }
 
     pub(crate) fn from_toml(file: &str, text: &str, error: &toml::de::Error) -> TestFileError {
@@ -267,7 +316,9 @@ impl TestFileError {
 
     /// The 1-based line and column of the mistake, when known.
     pub fn line_col(&self) -> Option<(usize, usize)> {
-        self.at.as_ref().map(|(text, span)| crate::source::line_col(text, span.start))
+        self.at
+            .as_ref()
+            .map(|(text, span)| crate::source::line_col(text, span.start))
     }
 
     /// The error rendered as a diagnostic; `color` adds terminal colours.
@@ -279,12 +330,24 @@ impl TestFileError {
             return format!("error: {}: {}\n", self.file, self.message);
         };
         let file = SimpleFile::new(self.file.as_str(), text.as_str());
-        let diagnostic = Diagnostic::error().with_message(&self.message).with_labels(vec![Label::primary((), span.clone())]);
-        let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
-        let mut out = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
+        let diagnostic = Diagnostic::error()
+            .with_message(&self.message)
+            .with_labels(vec![Label::primary((), span.clone())]);
+        let config = term::Config {
+            chars: term::Chars::ascii(),
+            ..term::Config::default()
+        };
+        let mut out = if color {
+            termcolor::Buffer::ansi()
+        } else {
+            termcolor::Buffer::no_color()
+        };
         if term::emit(&mut out, &config, &file, &diagnostic).is_err() {
             let (line, column) = self.line_col().unwrap_or((0, 0));
-            return format!("error: {}\n  --> {}:{line}:{column}\n", self.message, self.file);
+            return format!(
+                "error: {}\n  --> {}:{line}:{column}\n",
+                self.message, self.file
+            );
         }
         String::from_utf8_lossy(out.as_slice()).into_owned()
     }

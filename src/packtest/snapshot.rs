@@ -45,13 +45,19 @@ pub struct SnapshotCheck {
 impl SnapshotCheck {
     /// Whether the snapshot passes: it matched, or the new text was accepted.
     pub fn passed(&self) -> bool {
-        self.status == SnapshotStatus::Matched || self.written.as_ref().is_some_and(|w| w == &self.path)
+        self.status == SnapshotStatus::Matched
+            || self.written.as_ref().is_some_and(|w| w == &self.path)
     }
 }
 
 /// Compares `body` with the snapshot at `path`, writing according to `update`.
 /// `input_file` (the lead, relative to the pack) goes into the header.
-pub(crate) fn check(path: &Path, input_file: &str, body: &str, update: SnapshotUpdate) -> std::io::Result<SnapshotCheck> {
+pub(crate) fn check(
+    path: &Path,
+    input_file: &str,
+    body: &str,
+    update: SnapshotUpdate,
+) -> std::io::Result<SnapshotCheck> {
     let body = normalize(body);
     let new_path = path.with_extension("snap.new");
     let status = match std::fs::read_to_string(path) {
@@ -60,7 +66,9 @@ pub(crate) fn check(path: &Path, input_file: &str, body: &str, update: SnapshotU
             if old == body {
                 SnapshotStatus::Matched
             } else {
-                SnapshotStatus::Changed { diff: diff(&old, &body, &display(path), &display(&new_path)) }
+                SnapshotStatus::Changed {
+                    diff: diff(&old, &body, &display(path), &display(&new_path)),
+                }
             }
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => SnapshotStatus::New,
@@ -84,7 +92,11 @@ pub(crate) fn check(path: &Path, input_file: &str, body: &str, update: SnapshotU
             _ => {}
         }
     }
-    Ok(SnapshotCheck { path: path.to_path_buf(), status, written: target })
+    Ok(SnapshotCheck {
+        path: path.to_path_buf(),
+        status,
+        written: target,
+    })
 }
 
 /// A whole `.snap` file: the header insta writes (`source`, `expression`, `input_file`)
@@ -102,7 +114,10 @@ pub(crate) fn render(input_file: &str, body: &str) -> String {
 /// The body of a stored snapshot: everything after the header's closing `---`
 /// (or the whole text if it has no header).
 fn stored_body(text: &str) -> &str {
-    let Some(rest) = text.strip_prefix("---\n").or_else(|| text.strip_prefix("---\r\n")) else {
+    let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    else {
         return text;
     };
     let mut offset = 0;
@@ -124,7 +139,11 @@ fn normalize(text: &str) -> String {
 fn diff(old: &str, new: &str, old_name: &str, new_name: &str) -> String {
     let old = format!("{old}\n");
     let new = format!("{new}\n");
-    TextDiff::from_lines(&old, &new).unified_diff().context_radius(3).header(old_name, new_name).to_string()
+    TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .context_radius(3)
+        .header(old_name, new_name)
+        .to_string()
 }
 
 fn display(path: &Path) -> String {
@@ -133,13 +152,23 @@ fn display(path: &Path) -> String {
 
 /// A YAML scalar as insta's emitter writes it: plain when safe, else double-quoted.
 fn yaml_str(s: &str) -> String {
-    let special = |c: char| matches!(c, ':' | '{' | '}' | '[' | ']' | ',' | '#' | '`' | '"' | '\'' | '\\') || c.is_control();
+    let special = |c: char| {
+        matches!(
+            c,
+            ':' | '{' | '}' | '[' | ']' | ',' | '#' | '`' | '"' | '\'' | '\\'
+        ) || c.is_control()
+    };
     let plain = !s.is_empty()
-        && !s.starts_with([' ', '&', '*', '?', '|', '-', '<', '>', '=', '!', '%', '@', '.'])
+        && !s.starts_with([
+            ' ', '&', '*', '?', '|', '-', '<', '>', '=', '!', '%', '@', '.',
+        ])
         && !s.ends_with(' ')
         && !s.contains(special)
         && s.parse::<f64>().is_err()
-        && !matches!(s.to_lowercase().as_str(), "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~");
+        && !matches!(
+            s.to_lowercase().as_str(),
+            "yes" | "no" | "true" | "false" | "on" | "off" | "null" | "~"
+        );
     if plain {
         s.to_string()
     } else {
