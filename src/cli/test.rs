@@ -153,6 +153,11 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
         for sample in &samples {
             print_snapshot(&tests, sample, update, total);
         }
+        if filter.is_none() {
+            for orphan in tests.orphan_snapshots() {
+                println!("  note  snapshots/{orphan} has no sample lead in leads/ (delete it if the lead is gone)");
+            }
+        }
     }
     if cases.is_empty() && !snapshots {
         match filter {

@@ -60,6 +60,17 @@ pub struct Sample {
 /// A test file or sample lead that could not be read, with where and why.
 ///
 /// Displays as a diagnostic: the message, `file:line:col`, the line and a caret.
+///
+/// ```
+/// let dir = tempfile::tempdir()?;
+/// std::fs::create_dir(dir.path().join("tests"))?;
+/// std::fs::write(dir.path().join("tests/t.toml"), "[[case]]\nname = \"a\"\nlead = {}\nscroe = 3\n")?;
+/// let tests = leadscore::PackTests::load(dir.path());
+/// let error = &tests.errors()[0];
+/// assert_eq!(error.line_col(), Some((4, 1)));
+/// assert!(error.message.starts_with("unknown field `scroe`"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct TestFileError {
     /// The file, as given on the command line (`rules/b2b-saas/tests/leads.toml`).
@@ -261,8 +272,42 @@ impl PackTests {
             .collect()
     }
 
+    /// Snapshots in `snapshots/` whose sample lead is gone (renamed or deleted), by file name.
+    ///
+    /// ```
+    /// let tests = leadscore::PackTests::load("rules/b2b-saas");
+    /// assert!(tests.orphan_snapshots().is_empty());
+    /// ```
+    pub fn orphan_snapshots(&self) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("snapshots")) else {
+            return Vec::new();
+        };
+        let mut orphans: Vec<String> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|name| {
+                name.strip_suffix(".snap")
+                    .is_some_and(|stem| !self.samples.iter().any(|s| s.name == stem))
+            })
+            .collect();
+        orphans.sort();
+        orphans
+    }
+
     /// Compares a sample's text with `snapshots/NAME.snap`, writing `NAME.snap.new` or
     /// `NAME.snap` as `update` says.
+    ///
+    /// ```
+    /// use leadscore::{Pack, PackTests, SnapshotStatus, SnapshotUpdate};
+    /// let pack = Pack::load("rules/fintech")?;
+    /// let tests = PackTests::load("rules/fintech");
+    /// let samples = tests.run_samples(&pack, Some("intern.json"));
+    /// assert_eq!(samples.len(), 1);
+    /// assert!(samples[0].text.starts_with("as of 2026-03-01T00:00:00Z\nscore 38.5509 — disqualified (student)"));
+    /// let check = tests.check_snapshot(&samples[0], SnapshotUpdate::Compare)?;
+    /// assert_eq!(check.status, SnapshotStatus::Matched);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn check_snapshot(
         &self,
         report: &SampleReport<'_>,

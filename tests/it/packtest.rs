@@ -501,3 +501,26 @@ fn library_reports_cases_with_their_mismatches() {
         Path::new("tests/cases.toml")
     );
 }
+
+#[test]
+fn a_snapshot_without_its_lead_is_noted() {
+    let fx = Fixture::new();
+    assert_eq!(fx.run(&["demo", "--accept"]).code, 0);
+    std::fs::rename(
+        fx.path("demo/leads/student.json"),
+        fx.path("demo/leads/uni.json"),
+    )
+    .unwrap();
+    fx.write(
+        "demo/tests/cases.toml",
+        &CASES.replace("student.json", "uni.json"),
+    );
+    let run = fx.run(&["demo", "--accept"]);
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("  note  snapshots/student.snap has no sample lead in leads/"),
+        "{}",
+        run.stdout
+    );
+}
