@@ -38,8 +38,16 @@ pub struct TestArgs {
 struct Tally {
     passed: usize,
     failed: usize,
-    /// A pack or test file that could not be read.
-    broken: usize,
+    /// Packs that do not check.
+    broken_packs: usize,
+    /// Test files and sample leads that could not be read.
+    broken_files: usize,
+}
+
+impl Tally {
+    fn broken(&self) -> usize {
+        self.broken_packs + self.broken_files
+    }
 }
 
 /// Runs every pack's tests and prints the report.
@@ -56,23 +64,20 @@ pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
         }
         test_pack(dir, args, &mut total);
     }
-    let verdict = if total.failed + total.broken == 0 {
+    let verdict = if total.failed + total.broken() == 0 {
         "ok"
     } else {
         "FAIL"
     };
-    let broken = match total.broken {
-        0 => String::new(),
-        n => format!(
-            "; {n} file{} could not be read",
-            if n == 1 { "" } else { "s" }
-        ),
-    };
-    println!(
-        "\ntest result: {verdict}. {} passed, {} failed{broken}",
-        total.passed, total.failed
-    );
-    if total.broken > 0 {
+    let mut summary = format!("{} passed, {} failed", total.passed, total.failed);
+    if total.broken_packs > 0 {
+        summary += &format!("; {} did not check", plural(total.broken_packs, "pack"));
+    }
+    if total.broken_files > 0 {
+        summary += &format!("; {} could not be read", plural(total.broken_files, "file"));
+    }
+    println!("\ntest result: {verdict}. {summary}");
+    if total.broken() > 0 {
         Err(Failure(String::new()))
     } else if total.failed > 0 {
         Ok(Outcome::Partial)
@@ -120,14 +125,14 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
         Err(Failure(message)) => {
             eprintln!("{}", message.trim_end());
             println!("  the pack does not check; no test ran");
-            total.broken += 1;
+            total.broken_packs += 1;
             return;
         }
     };
     let tests = PackTests::load(dir);
     for error in tests.errors() {
         eprint!("{error}");
-        total.broken += 1;
+        total.broken_files += 1;
     }
     let filter = args.filter.as_deref();
     let cases = tests.run_cases(&pack, filter);
@@ -259,5 +264,13 @@ fn print_coverage(coverage: &Coverage, min: Option<f64>, total: &mut Tally) {
 fn print_indented(text: &str, indent: &str) {
     for line in text.trim_end().lines() {
         println!("{indent}{line}");
+    }
+}
+
+fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }

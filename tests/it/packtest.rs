@@ -451,7 +451,7 @@ fn a_pack_that_does_not_check_exits_2_and_other_packs_still_run() {
     assert!(run.stdout.contains("the pack does not check; no test ran"));
     assert!(
         run.stdout
-            .contains("2 passed, 0 failed; 1 file could not be read"),
+            .contains("2 passed, 0 failed; 1 pack did not check"),
         "{}",
         run.stdout
     );
