@@ -324,3 +324,29 @@ impl Program {
         self.rules.len()
     }
 }
+
+/// A rule as listed by [`Program::rules`]: its name and where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleInfo<'a> {
+    /// The rule's name, or its condition's text for an unnamed rule (as in [`crate::Fired::rule`]).
+    pub name: &'a str,
+    /// `file:line` of the rule (as in [`crate::Fired::location`]).
+    pub location: &'a str,
+}
+
+impl Program {
+    /// Every rule of the pack, in file order (what coverage reports are made of).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "rule \"CEO\": title ~ CEO => +5\ntitle ~ VP => +3")?;
+    /// let rules: Vec<_> = pack.program().rules().map(|r| format!("{} {}", r.location, r.name)).collect();
+    /// assert_eq!(rules, ["demo.rules:1 CEO", "demo.rules:2 title ~ VP"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn rules(&self) -> impl Iterator<Item = RuleInfo<'_>> {
+        self.rules.iter().map(|r| RuleInfo {
+            name: &r.name,
+            location: &r.location,
+        })
+    }
+}

@@ -5,6 +5,7 @@
 
 mod check;
 mod score;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Score leads (JSON Lines) and print one JSON result per line.
     Score(score::ScoreArgs),
+    /// Test packs: expectation cases, sample-lead snapshots (--snapshots), rule coverage (--coverage).
+    Test(test::TestArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Test(args) => test::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
