@@ -8,6 +8,7 @@ mod error;
 mod eval;
 mod explain;
 mod pack;
+mod packtest;
 mod plugin;
 mod program;
 mod source;
@@ -18,8 +19,12 @@ pub use error::{Error, PackError, PackErrors};
 pub use eval::EvalError;
 pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
 pub use pack::{Loader, Pack, Scorer};
+pub use packtest::{
+    Case, CaseReport, Coverage, Mismatch, PackTests, RuleCoverage, Sample, SampleReport, SnapshotCheck, SnapshotStatus,
+    SnapshotUpdate, TestFileError, DEFAULT_AS_OF,
+};
 pub use plugin::{Limits, PluginError, PLUGIN_STACK_SIZE};
-pub use program::Program;
+pub use program::{Program, RuleInfo};
 pub use source::{Location, SourceFile, Sources, Span};
 
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.

@@ -11,7 +11,16 @@ use crate::ast::{CmpOp, Millis, StrOp};
 use crate::eval::pattern::{Glob, Words};
 use crate::eval::Value;
 
-/// A compiled pack.
+/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("p", "visited /pricing at least 3 times => +5\nvisited /pricing => tag \"p\"")?;
+/// let listing = pack.program().to_string();
+/// assert!(listing.contains("matcher m0 = page_view path ~ \"/pricing\""));
+/// assert!(listing.contains("behaviour b0 = count(m0) >= 3"));
+/// assert!(listing.contains("behaviour b1 = count(m0) >= 1"));
+/// # Ok::<(), leadscore::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Program {
     /// Lead field paths, by slot.
@@ -61,6 +70,9 @@ pub(crate) struct BehaviourTest {
 pub(crate) struct Let {
     pub name: String,
     pub expr: Expr,
+    /// Whether a rule, the MQL condition or a route depends on it; unused `let`s are
+    /// not evaluated.
+    pub used: bool,
 }
 
 /// A compiled rule.
@@ -153,7 +165,8 @@ impl fmt::Display for Program {
             writeln!(f)?;
         }
         for (i, l) in self.lets.iter().enumerate() {
-            writeln!(f, "let l{i} {} = {}", l.name, self.show(&l.expr))?;
+            let unused = if l.used { "" } else { " (unused)" };
+            writeln!(f, "let l{i} {}{unused} = {}", l.name, self.show(&l.expr))?;
         }
         for d in &self.dims {
             write!(f, "dimension {}", d.name)?;
@@ -166,7 +179,14 @@ impl fmt::Display for Program {
             writeln!(f)?;
         }
         for r in &self.rules {
-            writeln!(f, "rule {:?} ({}) when {} => {}", r.name, r.location, self.show(&r.expr), self.actions(r))?;
+            writeln!(
+                f,
+                "rule {:?} ({}) when {} => {}",
+                r.name,
+                r.location,
+                self.show(&r.expr),
+                self.actions(r)
+            )?;
         }
         if let Some((expr, _)) = &self.mql {
             writeln!(f, "mql when {}", self.show(expr))?;
@@ -302,5 +322,31 @@ impl Program {
     /// The number of rules.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+}
+
+/// A rule as listed by [`Program::rules`]: its name and where it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RuleInfo<'a> {
+    /// The rule's name, or its condition's text for an unnamed rule (as in [`crate::Fired::rule`]).
+    pub name: &'a str,
+    /// `file:line` of the rule (as in [`crate::Fired::location`]).
+    pub location: &'a str,
+}
+
+impl Program {
+    /// Every rule of the pack, in file order (what coverage reports are made of).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "rule \"CEO\": title ~ CEO => +5\ntitle ~ VP => +3")?;
+    /// let rules: Vec<_> = pack.program().rules().map(|r| format!("{} {}", r.location, r.name)).collect();
+    /// assert_eq!(rules, ["demo.rules:1 CEO", "demo.rules:2 title ~ VP"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn rules(&self) -> impl Iterator<Item = RuleInfo<'_>> {
+        self.rules.iter().map(|r| RuleInfo {
+            name: &r.name,
+            location: &r.location,
+        })
     }
 }

@@ -5,6 +5,7 @@
 
 mod check;
 mod score;
+mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Score leads (JSON Lines) and print one JSON result per line.
     Score(score::ScoreArgs),
+    /// Test packs: expectation cases, sample-lead snapshots (--snapshots), rule coverage (--coverage).
+    Test(test::TestArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -58,8 +61,14 @@ pub enum Outcome {
 /// A command that could not run, and the message for the user.
 pub struct Failure(pub String);
 
-impl<E: std::fmt::Display> From<E> for Failure {
+impl<E: std::fmt::Display + 'static> From<E> for Failure {
+    /// Any error becomes its message, except a closed stdout (`leadscore ... | head`),
+    /// which ends the command quietly.
     fn from(e: E) -> Self {
+        let io = (&e as &dyn std::any::Any).downcast_ref::<std::io::Error>();
+        if io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            return Failure(String::new());
+        }
         Failure(e.to_string())
     }
 }
@@ -70,6 +79,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Test(args) => test::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -97,7 +107,10 @@ pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pa
 pub fn as_of(arg: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
     match arg {
         None => Ok(chrono::Utc::now()),
-        Some(text) => leadscore::parse_time(text)
-            .ok_or_else(|| Failure(format!("error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"))),
+        Some(text) => leadscore::parse_time(text).ok_or_else(|| {
+            Failure(format!(
+                "error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"
+            ))
+        }),
     }
 }

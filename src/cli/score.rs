@@ -107,11 +107,20 @@ fn score_line(
     if text.is_empty() {
         return None;
     }
-    Some(scorer.score_json(text).map_err(|e| e.to_string()).and_then(|mut outcome| {
-        outcome.id.get_or_insert_with(|| serde_json::Value::from(line));
-        let explanation = explain.then(|| pack.explain(&outcome).to_string());
-        serde_json::to_string(&Line { outcome: &outcome, explanation }).map_err(|e| e.to_string())
-    }))
+    Some(
+        scorer
+            .score_json(text)
+            .map_err(|e| e.to_string())
+            .and_then(|mut outcome| {
+                outcome.id.get_or_insert_with(|| serde_json::Value::from(line));
+                let explanation = explain.then(|| pack.explain(&outcome).to_string());
+                serde_json::to_string(&Line {
+                    outcome: &outcome,
+                    explanation,
+                })
+                .map_err(|e| e.to_string())
+            }),
+    )
 }
 
 /// Opens a file, or standard input for `-` or no file.
@@ -120,7 +129,8 @@ pub fn open(path: Option<&PathBuf>) -> Result<Box<dyn BufRead + Send>, Failure> 
         None => Ok(Box::new(BufReader::new(std::io::stdin()))),
         Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufReader::new(std::io::stdin()))),
         Some(p) => {
-            let file = std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
+            let file =
+                std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
             Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
         }
     }
