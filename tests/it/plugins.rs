@@ -340,3 +340,57 @@ fn a_misbehaving_plugin_fails_only_its_lead() {
     assert!(scored.iter().all(|o| o["mql"] == json!(true)));
     insta::assert_snapshot!(stderr);
 }
+
+/// Loads a one-plugin pack whose script is `script`, written to a temporary folder.
+fn with_script(script: &str, rules: &str) -> Result<Pack, String> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("probe.rhai"), script).unwrap();
+    let result = Loader::new()
+        .plugin_path([dir.path()])
+        .from_source("test", &format!("plugin \"probe\"\n{rules}"));
+    result.map_err(|e| match e {
+        leadscore::Error::Pack(errors) => errors
+            .errors()
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        other => other.to_string(),
+    })
+}
+
+#[test]
+fn the_sandbox_has_no_eval_import_or_sleep() {
+    let eval = with_script("fn probe(x) { eval(\"1 + 1\") == 2 }", "probe(title) => +1").unwrap_err();
+    assert!(eval.starts_with("plugin `probe` does not parse"), "{eval}");
+    assert!(eval.contains("eval"), "{eval}");
+    let import = with_script("import \"os\" as os;\nfn probe(x) { true }", "probe(title) => +1").unwrap_err();
+    assert!(import.starts_with("plugin `probe` does not parse"), "{import}");
+    let sleep = with_script("fn probe(x) { sleep(5); true }", "probe(title) => +1").unwrap();
+    let error = plugin_error(sleep.score(&json!({"title": "x"}), as_of("2026-03-01T00:00:00Z")));
+    assert!(
+        error.message.starts_with("Function not found: sleep"),
+        "{}",
+        error.message
+    );
+}
+
+#[test]
+fn a_function_must_answer_a_test_with_true_or_false() {
+    let pack = with_script("fn probe(x) { 42 }", "probe(title) => +1").unwrap();
+    let result = pack.score(&json!({"title": "x"}), as_of("2026-03-01T00:00:00Z"));
+    assert_eq!(
+        result.unwrap_err().to_string(),
+        "`probe` returned 42, not true or false"
+    );
+}
+
+#[test]
+fn a_hook_must_return_a_map() {
+    let pack = with_script("fn enrich(lead) { \"vp\" }", "").unwrap();
+    let error = plugin_error(pack.score(&json!({}), as_of("2026-03-01T00:00:00Z")));
+    assert_eq!(
+        error.message,
+        "returned a string; it must return a map of fields, like #{seniority: \"vp\"}"
+    );
+}
