@@ -415,6 +415,9 @@ impl FunctionTable for Plugins {
     fn names(&self) -> Vec<&str> {
         self.function_names_ref()
     }
+    fn signature(&self, name: &str) -> Option<String> {
+        self.function_signature(name)
+    }
 }
 
 /// Whether a statement names a plugin (used by the plugin loader).

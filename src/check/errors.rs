@@ -100,7 +100,7 @@ pub enum CheckErrorKind {
     UnreachableRoute(String),
     #[error("unknown function `{0}`: no plugin named by this pack defines it")]
     UnknownFunction(String),
-    #[error("`{name}` takes {expected} argument(s), given {given}")]
+    #[error("`{name}` takes {expected} argument{}, given {given}", if *expected == 1 { "" } else { "s" })]
     WrongArity {
         name: String,
         expected: usize,

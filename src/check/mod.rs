@@ -22,6 +22,10 @@ pub trait FunctionTable {
     fn arity(&self, name: &str) -> Option<usize>;
     /// Every function name, for did-you-mean.
     fn names(&self) -> Vec<&str>;
+    /// How function `name` is defined, `plugin "email": is_competitor(email)`, for help.
+    fn signature(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A dimension as declared by `cap`, `decay` or `dimension`.
@@ -321,7 +325,11 @@ impl Checker<'_> {
                     expected,
                     given,
                 };
-                self.error(kind, name.span);
+                let mut err = CheckError::new(kind, name.span);
+                if let Some(signature) = self.functions.signature(&name.node) {
+                    err = err.help(format!("it is defined as {signature}"));
+                }
+                self.errors.push(err);
             }
             Some(_) => {}
             None => {

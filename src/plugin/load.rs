@@ -106,15 +106,15 @@ impl Plugins {
     /// functions rules may call.
     fn functions_of(&mut self, index: usize, name: &Spanned<String>) -> Result<(), PackError> {
         let script = &self.scripts[index];
-        let mut found: Vec<(String, usize)> = script
+        let mut found: Vec<(String, Vec<String>)> = script
             .ast
             .iter_functions()
             .filter(|f| f.access != FnAccess::Private)
-            .map(|f| (f.name.to_string(), f.params.len()))
+            .map(|f| (f.name.to_string(), f.params.iter().map(|p| p.to_string()).collect()))
             .collect();
         found.sort();
         let problem = |message: String| PackError::from(CheckError::new(CheckErrorKind::Plugin(message), name.span));
-        for (i, (function, arity)) in found.iter().enumerate() {
+        for (i, (function, params)) in found.iter().enumerate() {
             if i > 0 && found[i - 1].0 == *function {
                 return Err(problem(format!(
                     "plugin `{}` defines `{function}` twice; a function rules call has one definition (make helpers `private fn`)",
@@ -122,10 +122,11 @@ impl Plugins {
                 )));
             }
             if function == HOOK {
-                if *arity != 1 {
+                if params.len() != 1 {
                     return Err(problem(format!(
-                        "in plugin `{}`, `fn {HOOK}` must take one parameter (the lead), not {arity}",
-                        script.name
+                        "in plugin `{}`, `fn {HOOK}` must take one parameter (the lead), not {}",
+                        script.name,
+                        params.len()
                     )));
                 }
                 continue;
@@ -138,14 +139,14 @@ impl Plugins {
                 )));
             }
         }
-        for (function, arity) in found {
+        for (function, params) in found {
             if function == HOOK {
                 self.hooks.push(index);
             } else {
                 self.functions.push(Function {
                     name: function,
                     script: index,
-                    arity,
+                    params,
                 });
             }
         }

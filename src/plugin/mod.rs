@@ -71,7 +71,8 @@ struct Script {
 struct Function {
     name: String,
     script: usize,
-    arity: usize,
+    /// Parameter names, as the script writes them.
+    params: Vec<String>,
 }
 
 impl Plugins {
@@ -85,7 +86,18 @@ impl Plugins {
     }
 
     pub(crate) fn function_arity(&self, name: &str) -> Option<usize> {
-        self.functions.iter().find(|f| f.name == name).map(|f| f.arity)
+        self.functions.iter().find(|f| f.name == name).map(|f| f.params.len())
+    }
+
+    /// `name(a, b)` in plugin `p`, as help for a wrong call.
+    pub(crate) fn function_signature(&self, name: &str) -> Option<String> {
+        let f = self.functions.iter().find(|f| f.name == name)?;
+        Some(format!(
+            "`{}({})` in plugin `{}`",
+            f.name,
+            f.params.join(", "),
+            self.scripts[f.script].name
+        ))
     }
 
     /// Whether some plugin has an `enrich` hook.
