@@ -394,3 +394,33 @@ fn a_hook_must_return_a_map() {
         "returned a string; it must return a map of fields, like #{seniority: \"vp\"}"
     );
 }
+
+#[test]
+fn a_pack_s_own_plugins_folder_comes_before_the_search_path() {
+    let pack = Pack::load("tests/fixtures/plugins/local").unwrap();
+    let t = as_of("2026-03-01T00:00:00Z");
+    let local = pack.score(&json!({"email": "jo@example.com"}), t).unwrap();
+    assert_eq!(local.disqualified.as_deref(), Some("competitor"));
+    let shared = pack.score(&json!({"email": "jo@leadrival.com"}), t).unwrap();
+    assert_eq!(shared.disqualified, None, "the shared email.rhai is not used");
+    assert_eq!(
+        pack.plugin_files().collect::<Vec<_>>(),
+        [std::path::Path::new("tests/fixtures/plugins/local/plugins/email.rhai")]
+    );
+}
+
+#[test]
+fn the_command_line_takes_a_plugin_search_path() {
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_leadscore"))
+            .args(["check", "tests/fixtures/plugins/uses-lib"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let without = run(&[]);
+    assert_eq!(without.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&without.stderr).contains("unknown plugin `tier`"));
+    let with = run(&["--plugins", LIB]);
+    assert_eq!(with.status.code(), Some(0), "{}", String::from_utf8_lossy(&with.stderr));
+}
