@@ -424,3 +424,31 @@ fn the_command_line_takes_a_plugin_search_path() {
     let with = run(&["--plugins", LIB]);
     assert_eq!(with.status.code(), Some(0), "{}", String::from_utf8_lossy(&with.stderr));
 }
+
+#[test]
+fn the_seniority_plugin_reads_common_titles() {
+    let pack = pack("plugin \"seniority\"\n");
+    let t = as_of("2026-03-01T00:00:00Z");
+    let level = |title: &str| {
+        let outcome = pack.score(&json!({ "title": title }), t).unwrap();
+        outcome.enriched[0].fields["seniority"].as_str().unwrap().to_string()
+    };
+    let cases = [
+        ("Chief Revenue Officer", "c-level"),
+        ("Co-Founder & CEO", "c-level"),
+        ("Vice President, Marketing", "vp"),
+        ("EVP Sales", "vp"),
+        ("Head of Growth", "director"),
+        ("Director of Operations", "director"),
+        ("Marketing Manager", "manager"),
+        ("Team Lead, Platform", "manager"),
+        ("Staff Engineer", "ic"),
+        ("Graduate Student", "student"),
+        ("Finance Intern", "student"),
+    ];
+    for (title, expected) in cases {
+        assert_eq!(level(title), expected, "{title}");
+    }
+    let none = pack.score(&json!({ "title": 42 }), t).unwrap();
+    assert!(none.enriched.is_empty(), "no title, nothing set");
+}
