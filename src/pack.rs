@@ -335,7 +335,7 @@ impl Scorer<'_> {
     pub fn score(&self, lead: &serde_json::Value) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
         if inner.plugins.has_hooks() {
-            return self.score_enriched(lead.clone());
+            return self.score_enriched(lead);
         }
         let record = Record::from_json(&inner.program, lead, self.as_of, self.id_name())?;
         self.pack.finish(&record, self.as_of, Vec::new())
@@ -346,7 +346,7 @@ impl Scorer<'_> {
         let inner = &self.pack.inner;
         if inner.plugins.has_hooks() {
             let lead: serde_json::Value = serde_json::from_str(text).map_err(|e| EvalError::Json(e.to_string()))?;
-            return self.score_enriched(lead);
+            return self.score_enriched(&lead);
         }
         let plan = self.id_field.as_ref().map_or(&inner.plan, |(_, p)| p);
         let record = plan.read(&inner.program, text, self.as_of)?;
@@ -356,11 +356,22 @@ impl Scorer<'_> {
 
 impl Scorer<'_> {
     /// Runs the enrichment hooks, then the rules over the enriched lead: they see the
-    /// hooks' fields exactly like input fields.
-    fn score_enriched(&self, mut lead: serde_json::Value) -> Result<Outcome, EvalError> {
+    /// hooks' fields exactly like input fields. The lead is read as it is and the changed
+    /// fields patched in, so it is not copied (unless a hook replaced its events).
+    fn score_enriched(&self, lead: &serde_json::Value) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
-        let enriched = inner.plugins.enrich(&mut lead, self.as_of)?;
-        let record = Record::from_json(&inner.program, &lead, self.as_of, self.id_name())?;
+        let (changed, enriched) = inner.plugins.enrich(lead, self.as_of)?;
+        if changed.contains_key("events") {
+            let mut merged = lead.clone();
+            if let serde_json::Value::Object(object) = &mut merged {
+                object.extend(changed);
+            }
+            let record = Record::from_json(&inner.program, &merged, self.as_of, self.id_name())?;
+            return self.pack.finish(&record, self.as_of, enriched);
+        }
+        let changed = serde_json::Value::Object(changed);
+        let mut record = Record::from_json(&inner.program, lead, self.as_of, self.id_name())?;
+        crate::plugin::overlay(&inner.program, &mut record, lead, &changed, self.id_name());
         self.pack.finish(&record, self.as_of, enriched)
     }
 }

@@ -6,6 +6,9 @@ use std::collections::BTreeMap;
 use rhai::{CallFnOptions, Dynamic, EvalAltResult, Map, Scope};
 use serde_json::Value as Json;
 
+/// A JSON object's fields.
+pub(crate) type Fields = serde_json::Map<String, Json>;
+
 use super::convert::{dynamic_to_json, dynamic_to_value, json_to_dynamic, lead_to_map, value_to_dynamic};
 use super::load::HOOK;
 use super::{sandbox, Limits, PluginError, Plugins, Script};
@@ -13,14 +16,17 @@ use crate::eval::{EvalError, Host, Value};
 use crate::explain::Enrichment;
 
 impl Plugins {
-    /// Runs every `enrich` hook on `lead`, in the order the pack names the plugins, and
-    /// sets the fields each returns (a later hook sees the fields of earlier ones).
-    pub(crate) fn enrich(&self, lead: &mut Json, as_of: i64) -> Result<Vec<Enrichment>, EvalError> {
+    /// Runs every `enrich` hook on `lead`, in the order the pack names the plugins (a later
+    /// hook sees the fields of earlier ones). The lead is not copied: the result is the
+    /// overlay, each top-level field the hooks changed with its new value, and what each
+    /// hook set.
+    pub(crate) fn enrich(&self, lead: &Json, as_of: i64) -> Result<(Fields, Vec<Enrichment>), EvalError> {
         let Json::Object(object) = lead else {
             return Err(EvalError::NotAnObject);
         };
         let events = self.hooks.iter().any(|&h| self.scripts[h].reads_events);
         let mut map = lead_to_map(object, events);
+        let mut overlay = Fields::new();
         let mut out = Vec::new();
         sandbox::scoring_at(as_of, || {
             for (i, &h) in self.hooks.iter().enumerate() {
@@ -31,13 +37,14 @@ impl Plugins {
                     arg.remove("events");
                 }
                 let result = self.run(script, HOOK, vec![Dynamic::from_map(arg)], || {
-                    vec![Dynamic::from_map(lead_to_map(object, script.reads_events))]
+                    vec![Dynamic::from_map(merged_map(object, &overlay, script.reads_events))]
                 })?;
                 let fields = hook_fields(script, result)?;
                 for (key, value) in &fields {
-                    let top = set_field(object, key, value.clone()).map_err(|message| fail(script, HOOK, message))?;
+                    let top = set_field(&mut overlay, object, key, value.clone())
+                        .map_err(|message| fail(script, HOOK, message))?;
                     if !last {
-                        let value = object.get(top).map_or(Dynamic::UNIT, json_to_dynamic);
+                        let value = overlay.get(top).map_or(Dynamic::UNIT, json_to_dynamic);
                         map.insert(top.into(), value);
                     }
                 }
@@ -48,7 +55,7 @@ impl Plugins {
                     });
                 }
             }
-            Ok(out)
+            Ok((overlay, out))
         })
     }
 
@@ -124,9 +131,9 @@ fn hook_fields(script: &Script, result: Dynamic) -> Result<BTreeMap<String, Json
         .collect()
 }
 
-/// Sets a field a hook returned; a dotted key sets a nested field, making objects on the
-/// way. Returns the top-level key that changed.
-fn set_field<'k>(object: &mut serde_json::Map<String, Json>, key: &'k str, value: Json) -> Result<&'k str, String> {
+/// Sets a field a hook returned in the overlay; a dotted key sets a nested field, starting
+/// from the lead's value and making objects on the way. Returns the top-level key.
+fn set_field<'k>(overlay: &mut Fields, lead: &Fields, key: &'k str, value: Json) -> Result<&'k str, String> {
     let mut parts = key.split('.');
     let top = parts.next().unwrap_or(key);
     if key.split('.').any(str::is_empty) {
@@ -134,25 +141,35 @@ fn set_field<'k>(object: &mut serde_json::Map<String, Json>, key: &'k str, value
     }
     let rest: Vec<&str> = parts.collect();
     let Some((last, path)) = rest.split_last() else {
-        object.insert(key.to_string(), value);
+        overlay.insert(key.to_string(), value);
         return Ok(top);
     };
-    let mut at = object
+    let empty = || Json::Object(Fields::new());
+    let mut at = overlay
         .entry(top.to_string())
-        .or_insert_with(|| Json::Object(serde_json::Map::new()));
+        .or_insert_with(|| lead.get(top).cloned().unwrap_or_else(empty));
     for (i, part) in path.iter().enumerate() {
         let Json::Object(inner) = at else {
             return Err(not_object(key, i));
         };
-        at = inner
-            .entry(part.to_string())
-            .or_insert_with(|| Json::Object(serde_json::Map::new()));
+        at = inner.entry(part.to_string()).or_insert_with(empty);
     }
     let Json::Object(inner) = at else {
         return Err(not_object(key, path.len()));
     };
     inner.insert(last.to_string(), value);
     Ok(top)
+}
+
+/// The lead with the overlay's fields, as a hook's argument.
+fn merged_map(lead: &Fields, overlay: &Fields, events: bool) -> Map {
+    let mut map = lead_to_map(lead, events);
+    for (k, v) in overlay {
+        if events || k != "events" {
+            map.insert(k.as_str().into(), json_to_dynamic(v));
+        }
+    }
+    map
 }
 
 fn not_object(key: &str, depth: usize) -> String {

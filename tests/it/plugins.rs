@@ -452,3 +452,23 @@ fn the_seniority_plugin_reads_common_titles() {
     let none = pack.score(&json!({ "title": 42 }), t).unwrap();
     assert!(none.enriched.is_empty(), "no title, nothing set");
 }
+
+#[test]
+fn a_hook_may_replace_the_events_rules_count() {
+    let pack = pack("plugin \"replay\"\nvisited /pricing => +3\nvisited /blog => +100\n");
+    let lead = json!({"events": [{"type": "page_view", "path": "/blog", "at": "2026-02-01T00:00:00Z"}]});
+    let t = as_of("2026-03-01T00:00:00Z");
+    assert_eq!(pack.score(&lead, t).unwrap().score, 3.0);
+    assert_eq!(pack.score_json(&lead.to_string(), t).unwrap().score, 3.0);
+}
+
+#[test]
+fn enriched_fields_sit_beside_flat_dotted_columns() {
+    // A CSV export writes `company.size` as one key; the hook sets `company.tier` nested.
+    let pack = pack("plugin \"tier\"\ncompany.size >= 50 => +1\ncompany.tier == \"big\" => +2\nid == 7 => +4\n");
+    let outcome = pack
+        .score(&json!({"id": 7, "company.size": "80"}), as_of("2026-03-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(outcome.score, 7.0);
+    assert_eq!(outcome.id, Some(json!(7)));
+}
