@@ -344,11 +344,25 @@ impl Scorer<'_> {
     /// Scores a lead given as JSON text.
     pub fn score_json(&self, text: &str) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
+        let plan = self.id_field.as_ref().map_or(&inner.plan, |(_, p)| p);
         if inner.plugins.has_hooks() {
+            // Hooks that do not read events get the lead parsed without them; the rules
+            // still read the text directly, with the hooks' fields patched in.
+            if let Some(lead) = (!inner.plugins.hooks_read_events())
+                .then(|| crate::plugin::lead_without_events(text))
+                .flatten()
+            {
+                let (changed, enriched) = inner.plugins.enrich(&lead, self.as_of)?;
+                if !changed.contains_key("events") {
+                    let changed = serde_json::Value::Object(changed);
+                    let mut record = plan.read(&inner.program, text, self.as_of)?;
+                    crate::plugin::overlay(&inner.program, &mut record, &lead, &changed, self.id_name());
+                    return self.pack.finish(&record, self.as_of, enriched);
+                }
+            }
             let lead: serde_json::Value = serde_json::from_str(text).map_err(|e| EvalError::Json(e.to_string()))?;
             return self.score_enriched(&lead);
         }
-        let plan = self.id_field.as_ref().map_or(&inner.plan, |(_, p)| p);
         let record = plan.read(&inner.program, text, self.as_of)?;
         self.pack.finish(&record, self.as_of, Vec::new())
     }

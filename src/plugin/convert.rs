@@ -126,3 +126,30 @@ fn dynamic_to_json_at(d: Dynamic, depth: usize) -> Result<Json, String> {
         other => other.to_json(),
     })
 }
+
+/// A lead's JSON text parsed without its `events` (skipped, not built), for hooks that do
+/// not read them; `None` when the text is not a JSON object.
+pub(crate) fn lead_without_events(text: &str) -> Option<Json> {
+    struct Fields;
+    impl<'de> serde::de::Visitor<'de> for Fields {
+        type Value = serde_json::Map<String, Json>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a lead object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut fields = serde_json::Map::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if key == "events" {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                } else {
+                    fields.insert(key, map.next_value()?);
+                }
+            }
+            Ok(fields)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let fields = serde::Deserializer::deserialize_map(&mut de, Fields).ok()?;
+    de.end().ok()?;
+    Some(Json::Object(fields))
+}

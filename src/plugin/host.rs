@@ -24,8 +24,7 @@ impl Plugins {
         let Json::Object(object) = lead else {
             return Err(EvalError::NotAnObject);
         };
-        let events = self.hooks.iter().any(|&h| self.scripts[h].reads_events);
-        let mut map = lead_to_map(object, events);
+        let mut map = lead_to_map(object, self.hooks_read_events());
         let mut overlay = Fields::new();
         let mut out = Vec::new();
         sandbox::scoring_at(as_of, || {

@@ -13,6 +13,7 @@ mod sandbox;
 
 use std::path::{Path, PathBuf};
 
+pub(crate) use convert::lead_without_events;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 
@@ -106,6 +107,11 @@ impl Plugins {
     /// Whether some plugin has an `enrich` hook.
     pub(crate) fn has_hooks(&self) -> bool {
         !self.hooks.is_empty()
+    }
+
+    /// Whether some hook's script names `events` (so hooks need the lead's events).
+    pub(crate) fn hooks_read_events(&self) -> bool {
+        self.hooks.iter().any(|&h| self.scripts[h].reads_events)
     }
 
     /// Whether the pack names any plugin (so `as_of()` must be set while scoring).

@@ -89,6 +89,10 @@ fn a_dotted_key_sets_a_nested_field_and_a_plain_key_overwrites() {
         outcome.score, 7.0,
         "nested field set, region overwritten, company.size kept"
     );
+    let from_text = pack
+        .score_json(&lead.to_string(), as_of("2026-03-01T00:00:00Z"))
+        .unwrap();
+    assert_eq!(from_text, outcome);
     let flat = pack.score(&json!({"company": "Acme"}), as_of("2026-03-01T00:00:00Z"));
     let error = plugin_error(flat);
     assert_eq!(
@@ -471,4 +475,10 @@ fn enriched_fields_sit_beside_flat_dotted_columns() {
         .unwrap();
     assert_eq!(outcome.score, 7.0);
     assert_eq!(outcome.id, Some(json!(7)));
+    let text = r#"{"id": 7, "company.size": "80", "events": [{"type": "x", "at": "2026-01-01T00:00:00Z"}]}"#;
+    let from_text = pack.score_json(text, as_of("2026-03-01T00:00:00Z")).unwrap();
+    assert_eq!(
+        from_text.score, 7.0,
+        "the same from JSON text, where the hook is given the lead without events"
+    );
 }
