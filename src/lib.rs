@@ -10,6 +10,7 @@ mod explain;
 mod pack;
 mod plugin;
 mod program;
+mod reload;
 mod source;
 mod syntax;
 
@@ -20,6 +21,7 @@ pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
 pub use pack::{Loader, Pack, Scorer};
 pub use plugin::{Limits, PluginError};
 pub use program::Program;
+pub use reload::{LivePack, Problem, Rejection, ReloadEvent, Snapshot, WatchOptions, DEFAULT_DEBOUNCE};
 pub use source::{Location, SourceFile, Sources, Span};
 
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.

@@ -5,6 +5,7 @@
 
 mod check;
 mod score;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Score leads (JSON Lines) and print one JSON result per line.
     Score(score::ScoreArgs),
+    /// Follow a pack folder: reload on every edit that checks, report every one that does not.
+    Watch(watch::WatchArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Watch(args) => watch::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
