@@ -183,6 +183,36 @@ impl Rejection {
             },
         }
     }
+
+    /// A rule file read empty: most likely caught between an editor's truncate and write.
+    fn empty_file(live: PackId, file: &str) -> Rejection {
+        let message = format!(
+            "{file} is empty; a save may be in progress (to remove its rules, delete the file or leave a comment in it)"
+        );
+        let rendered = format!("error: {message}\n");
+        let problem = Problem {
+            file: Some(file.to_string()),
+            line: None,
+            column: None,
+            message,
+            help: None,
+        };
+        Rejection {
+            live,
+            errors: vec![problem],
+            rendered,
+        }
+    }
+}
+
+/// The first empty rule file of a rebuilt pack. While watching, an empty file is taken for
+/// a save in progress (truncated, not yet written), never as a reason to drop its rules.
+fn empty_file(pack: &Pack) -> Option<&str> {
+    pack.sources()
+        .files()
+        .iter()
+        .find(|f| f.text.is_empty())
+        .map(|f| f.name.as_str())
 }
 
 /// A problem that is not in a source file: an unreadable file, an empty folder.
@@ -588,6 +618,10 @@ impl Watcher {
             Ok(pack) if same_pack(&current, &pack) => ReloadEvent::Unchanged {
                 live: current.id().clone(),
             },
+            Ok(pack) if empty_file(&pack).is_some() => {
+                let file = empty_file(&pack).unwrap_or_default();
+                ReloadEvent::Rejected(Rejection::empty_file(current.id().clone(), file))
+            }
             Ok(pack) => {
                 live.store(Arc::new(pack.clone()));
                 ReloadEvent::Reloaded {

@@ -48,7 +48,9 @@ struct Lead {
 #[derive(Serialize)]
 struct Change {
     id: Value,
+    #[serde(serialize_with = "whole")]
     old_score: Option<f64>,
+    #[serde(serialize_with = "whole")]
     new_score: Option<f64>,
     /// `gained` or `lost`, when MQL status changed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +58,15 @@ struct Change {
     /// Why the new pack could not score the lead.
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
+}
+
+/// A whole-number score as an integer (`12`, not `12.0`), as `leadscore score` prints it.
+fn whole<S: serde::Serializer>(score: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match score {
+        Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => s.serialize_i64(*x as i64),
+        Some(x) => s.serialize_f64(*x),
+        None => s.serialize_none(),
+    }
 }
 
 /// Watches until the process is interrupted.
