@@ -326,7 +326,7 @@ impl LivePack {
         })?;
         let (tx, rx) = mpsc::channel();
         // Watch first, then load: an edit made during the first load is not missed.
-        let backend = Backend::new(&options, tx.clone())?;
+        let backend = Backend::new(&dir, &options, tx.clone())?;
         let mut watcher = Watcher::new(dir.clone(), loader, backend, rx, Box::new(on_event));
         watcher.watch_all()?;
         let pack = watcher.loader.load(&dir)?;
@@ -383,12 +383,12 @@ enum Backend {
 }
 
 impl Backend {
-    fn new(options: &WatchOptions, tx: Sender<Message>) -> Result<Backend, Error> {
+    fn new(dir: &Path, options: &WatchOptions, tx: Sender<Message>) -> Result<Backend, Error> {
         let handler = move |result| {
             let _ = tx.send(Message::Files(result));
         };
         let failed = |e: notify::Error| Error::Watch {
-            path: PathBuf::new(),
+            path: dir.to_path_buf(),
             message: e.to_string(),
         };
         Ok(match options.poll {
