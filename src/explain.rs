@@ -130,7 +130,12 @@ impl fmt::Display for Explanation<'_> {
             writeln!(f, "  {:<rule_width$}  {:>7}  {:<dim_width$}  location", "rule", "points", "dimension")?;
         }
         for r in &o.fired {
-            let mut points = signed(r.points);
+            // A rule that only tags or disqualifies gives no points: show none, not "+0".
+            let mut points = if r.points == 0.0 && r.dimension.is_none() && r.count.is_none() {
+                String::new()
+            } else {
+                signed(r.points)
+            };
             if let Some(n) = r.count {
                 points = format!("{points} ({n}×)");
             }
