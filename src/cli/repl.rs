@@ -234,7 +234,7 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
         "score" => done(session.score().map(|o| verdict(&o)).map_err(SessionError::from), color),
         "explain" => done(session.explain().map_err(SessionError::from), color),
         "rules" => Answer::ok(rules(session)),
-        "reload" => done(session.reload().map(|()| format!("reloaded {}", session.pack().id())), color),
+        "reload" => done(session.reload().map(|()| format!("reloaded: {} rules", session.rules().len())), color),
         "save" if !rest.is_empty() => done(
             session.save(Path::new(rest)).map(|()| format!("{} statement(s) written to {rest}", session.statements().len())),
             color,
@@ -271,7 +271,11 @@ fn entered(entered: &Entered) -> String {
     match entered {
         Entered::Condition(trace) => trace.to_string(),
         Entered::Statement { before, after: Ok(outcome) } => {
-            let was = before.map(|b| format!(" (was {})", num(b))).unwrap_or_default();
+            let was = match before {
+                Some(b) if *b == outcome.score => " (unchanged)".to_string(),
+                Some(b) => format!(" (was {})", num(*b)),
+                None => String::new(),
+            };
             format!("added; {}{was}", verdict(outcome))
         }
         Entered::Statement { after: Err(e), .. } => format!("added; the lead cannot be scored: {e}"),

@@ -129,7 +129,10 @@ fn run_batch_with(args: &BatchArgs, sink: &mut Sink, mut stats: Option<&mut Stat
         if args.inputs.is_empty() { vec![None] } else { args.inputs.iter().map(Some).collect() };
     let formats = inputs.iter().map(|p| Format::of(p.map(PathBuf::as_path), args.format)).collect::<Result<Vec<_>, _>>()?;
     for path in inputs.iter().flatten().filter(|p| p.as_os_str() != "-") {
-        std::fs::metadata(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+        let meta = std::fs::metadata(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+        if meta.is_dir() {
+            return Err(Failure(format!("error: {} is a folder; give the lead files (like leads/*.json)", path.display())));
+        }
     }
     let progress = progress_bar(&inputs);
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
