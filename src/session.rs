@@ -18,8 +18,18 @@ const CONDITION_FILE: &str = "<condition>";
 const CONDITION_LET: &str = "__condition";
 
 /// Words that start a statement rather than a condition.
-const STATEMENT_WORDS: [&str; 10] =
-    ["threshold", "mql", "cap", "decay", "dimension", "let", "route", "plugin", "limit", "rule"];
+const STATEMENT_WORDS: [&str; 10] = [
+    "threshold",
+    "mql",
+    "cap",
+    "decay",
+    "dimension",
+    "let",
+    "route",
+    "plugin",
+    "limit",
+    "rule",
+];
 
 /// An interactive session over a pack.
 ///
@@ -57,6 +67,10 @@ pub struct Session {
 
 /// What typing a line of rule language did.
 #[derive(Debug)]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per line typed, never stored"
+)]
 pub enum Entered {
     /// It was a condition: its value for the current lead and what it looked at.
     Condition(Trace),
@@ -93,9 +107,20 @@ fn input(message: impl Into<String>) -> SessionError {
 
 impl Session {
     /// Starts a session over the pack in `dir` (or an empty pack), with an empty lead.
-    pub fn new(loader: Loader, dir: Option<PathBuf>, as_of: DateTime<Utc>) -> Result<Session, Error> {
+    pub fn new(
+        loader: Loader,
+        dir: Option<PathBuf>,
+        as_of: DateTime<Utc>,
+    ) -> Result<Session, Error> {
         let pack = build(&loader, dir.as_deref(), &[], None)?;
-        Ok(Session { loader, dir, statements: Vec::new(), pack, lead: Value::Object(Map::new()), as_of })
+        Ok(Session {
+            loader,
+            dir,
+            statements: Vec::new(),
+            pack,
+            lead: Value::Object(Map::new()),
+            as_of,
+        })
     }
 
     /// The pack with the session's statements.
@@ -122,7 +147,11 @@ impl Session {
     /// to the current one (`-1d`, `+2h`).
     pub fn set_as_of(&mut self, text: &str) -> Result<DateTime<Utc>, SessionError> {
         let text = text.trim();
-        self.as_of = if text == "now" { Utc::now() } else { self.time(text)? };
+        self.as_of = if text == "now" {
+            Utc::now()
+        } else {
+            self.time(text)?
+        };
         Ok(self.as_of)
     }
 
@@ -143,8 +172,12 @@ impl Session {
 
     /// Replaces the lead with the JSON object in a file.
     pub fn load_lead(&mut self, path: &Path) -> Result<(), SessionError> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
-        self.set_lead_json(&text).map_err(|e| input(format!("{}: {e}", path.display())))
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.set_lead_json(&text)
+            .map_err(|e| input(format!("{}: {e}", path.display())))
     }
 
     /// Sets one field of the lead. `path` is dotted (`company.size`), creating nested
@@ -153,18 +186,25 @@ impl Session {
         let value = json_or_bare(value);
         let segments: Vec<&str> = path.trim().split('.').map(str::trim).collect();
         if segments.iter().any(|s| s.is_empty()) {
-            return Err(input(format!("`{path}` is not a field path (like `title` or `company.size`)")));
+            return Err(input(format!(
+                "`{path}` is not a field path (like `title` or `company.size`)"
+            )));
         }
         let mut node = &mut self.lead;
         for (i, segment) in segments.iter().enumerate() {
             let Value::Object(map) = node else {
-                return Err(input(format!("`{}` is not an object", segments[..i].join("."))));
+                return Err(input(format!(
+                    "`{}` is not an object",
+                    segments[..i].join(".")
+                )));
             };
             if i + 1 == segments.len() {
                 map.insert((*segment).to_string(), value);
                 return Ok(());
             }
-            node = map.entry((*segment).to_string()).or_insert_with(|| Value::Object(Map::new()));
+            node = map
+                .entry((*segment).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
         }
         Ok(())
     }
@@ -172,7 +212,9 @@ impl Session {
     /// Removes one field of the lead; `false` when it was not there.
     pub fn unset_field(&mut self, path: &str) -> bool {
         let segments: Vec<&str> = path.trim().split('.').map(str::trim).collect();
-        let Some((last, parents)) = segments.split_last() else { return false };
+        let Some((last, parents)) = segments.split_last() else {
+            return false;
+        };
         let mut node = &mut self.lead;
         for segment in parents {
             match node.get_mut(*segment) {
@@ -180,13 +222,19 @@ impl Session {
                 None => return false,
             }
         }
-        node.as_object_mut().is_some_and(|map| map.remove(*last).is_some())
+        node.as_object_mut()
+            .is_some_and(|map| map.remove(*last).is_some())
     }
 
     /// Adds an event to the lead: its type, properties (values are JSON or bare strings)
     /// and time: RFC 3339, or relative to `as_of` (`-30m`, `-2h`, `-3d`, `-1w`); `as_of`
     /// itself when not given. Returns the event added.
-    pub fn add_event(&mut self, event_type: &str, props: &[(&str, &str)], at: Option<&str>) -> Result<&Value, SessionError> {
+    pub fn add_event(
+        &mut self,
+        event_type: &str,
+        props: &[(&str, &str)],
+        at: Option<&str>,
+    ) -> Result<&Value, SessionError> {
         let at = match at {
             Some(text) => self.time(text)?,
             None => self.as_of,
@@ -196,11 +244,20 @@ impl Session {
         for (key, value) in props {
             event.insert((*key).to_string(), json_or_bare(value));
         }
-        event.insert("at".into(), Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)));
-        let Value::Object(lead) = &mut self.lead else { return Err(input("the lead is not an object")) };
-        let events = lead.entry("events").or_insert_with(|| Value::Array(Vec::new()));
+        event.insert(
+            "at".into(),
+            Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+        );
+        let Value::Object(lead) = &mut self.lead else {
+            return Err(input("the lead is not an object"));
+        };
+        let events = lead
+            .entry("events")
+            .or_insert_with(|| Value::Array(Vec::new()));
         let Value::Array(events) = events else {
-            return Err(input("the lead's `events` is not an array; `:clear-events` resets it"));
+            return Err(input(
+                "the lead's `events` is not an array; `:clear-events` resets it",
+            ));
         };
         events.push(Value::Object(event));
         Ok(&events[events.len() - 1])
@@ -208,7 +265,10 @@ impl Session {
 
     /// The lead's events.
     pub fn events(&self) -> &[Value] {
-        self.lead.get("events").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+        self.lead
+            .get("events")
+            .and_then(Value::as_array)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Removes every event; returns how many there were.
@@ -259,12 +319,20 @@ impl Session {
             pack
         };
         self.statements = statements;
-        Ok(Entered::Statement { before, after: self.score() })
+        Ok(Entered::Statement {
+            before,
+            after: self.score(),
+        })
     }
 
     /// Evaluates a condition for the current lead in the session's context.
     fn condition(&self, text: &str) -> Result<Trace, SessionError> {
-        let pack = build(&self.loader, self.dir.as_deref(), &self.statements, Some(text))?;
+        let pack = build(
+            &self.loader,
+            self.dir.as_deref(),
+            &self.statements,
+            Some(text),
+        )?;
         pack.trace_let(CONDITION_LET, &self.lead, self.as_of)?
             .ok_or_else(|| input("the condition could not be compiled"))
     }
@@ -301,7 +369,10 @@ impl Session {
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
         let mut text = String::from("# Saved from a leadscore repl session.\n");
         text += &self.rules_text();
-        std::fs::write(path, text).map_err(|source| Error::Io { path: path.to_path_buf(), source })?;
+        std::fs::write(path, text).map_err(|source| Error::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Ok(())
     }
 
@@ -326,25 +397,46 @@ impl Session {
 }
 
 /// Builds the pack: the folder's files, the session's statements, and a condition.
-fn build(loader: &Loader, dir: Option<&Path>, statements: &[String], condition: Option<&str>) -> Result<Pack, Error> {
-    let mut extra = vec![SourceFile { name: SESSION_FILE.into(), text: statements.iter().map(|s| format!("{s}\n")).collect() }];
+fn build(
+    loader: &Loader,
+    dir: Option<&Path>,
+    statements: &[String],
+    condition: Option<&str>,
+) -> Result<Pack, Error> {
+    let mut extra = vec![SourceFile {
+        name: SESSION_FILE.into(),
+        text: statements.iter().map(|s| format!("{s}\n")).collect(),
+    }];
     if let Some(condition) = condition {
         // The condition on a line of its own, so its diagnostics show just what was typed.
-        extra.push(SourceFile { name: CONDITION_FILE.into(), text: format!("let {CONDITION_LET} =\n{condition}\n") });
+        extra.push(SourceFile {
+            name: CONDITION_FILE.into(),
+            text: format!("let {CONDITION_LET} =\n{condition}\n"),
+        });
     }
     loader.load_with(dir, extra)
 }
 
 /// The statements whose text the pack still holds (the others were replaced by a later one).
 fn still_in(pack: &Pack, statements: &[String]) -> Vec<String> {
-    let Some(file) = pack.sources().files().iter().rev().find(|f| f.name == SESSION_FILE) else {
+    let Some(file) = pack
+        .sources()
+        .files()
+        .iter()
+        .rev()
+        .find(|f| f.name == SESSION_FILE)
+    else {
         return statements.to_vec();
     };
     let mut offset = 0;
     let mut kept = Vec::new();
     for s in statements {
         let end = offset + s.len();
-        if file.text.get(offset..end).is_some_and(|t| !t.trim().is_empty()) {
+        if file
+            .text
+            .get(offset..end)
+            .is_some_and(|t| !t.trim().is_empty())
+        {
             kept.push(s.clone());
         }
         offset = end + 1;
@@ -354,7 +446,10 @@ fn still_in(pack: &Pack, statements: &[String]) -> Vec<String> {
 
 /// Whether typed text is a statement (it starts with a statement keyword or has `=>`).
 fn is_statement(text: &str) -> bool {
-    let first = text.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).next().unwrap_or("");
+    let first = text
+        .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .next()
+        .unwrap_or("");
     STATEMENT_WORDS.contains(&first) || text.contains("=>")
 }
 
@@ -391,7 +486,11 @@ fn field_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
         if prefix.is_empty() && key == "events" {
             continue;
         }
-        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
         out.push(path.clone());
         field_paths(child, &path, out);
     }

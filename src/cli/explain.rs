@@ -27,8 +27,12 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
     let text = read(&args.lead)?;
-    let lead: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| Failure(format!("error: {} is not a JSON lead: {e}", args.lead.display())))?;
+    let lead: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
+        Failure(format!(
+            "error: {} is not a JSON lead: {e}",
+            args.lead.display()
+        ))
+    })?;
     match pack.score(&lead, as_of) {
         Ok(outcome) => {
             print!("{}", pack.explain(&outcome));
@@ -46,7 +50,9 @@ fn read(path: &PathBuf) -> Result<String, Failure> {
     let result = if path.as_os_str() == "-" {
         std::io::stdin().read_to_string(&mut text).map(|_| ())
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_string(&mut text)).map(|_| ())
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_string(&mut text))
+            .map(|_| ())
     };
     result.map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
     Ok(text)

@@ -30,7 +30,9 @@ impl Format {
         if let Some(format) = given {
             return Ok(format);
         }
-        let Some(path) = path.filter(|p| p.as_os_str() != "-") else { return Ok(Format::Jsonl) };
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(Format::Jsonl);
+        };
         match path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref() {
             Some("csv") => Ok(Format::Csv),
             Some("json") => Ok(Format::Json),
@@ -75,9 +77,18 @@ pub enum Item {
 
 /// A reader of one input file.
 pub enum Leads {
-    Lines { input: Box<dyn BufRead + Send>, line: usize },
-    Csv { reader: csv::Reader<Box<dyn Read + Send>>, headers: Vec<String>, record: csv::StringRecord },
-    Json { items: Receiver<(Position, Item)> },
+    Lines {
+        input: Box<dyn BufRead + Send>,
+        line: usize,
+    },
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        headers: Vec<String>,
+        record: csv::StringRecord,
+    },
+    Json {
+        items: Receiver<(Position, Item)>,
+    },
 }
 
 /// CSV options.
@@ -88,20 +99,36 @@ pub struct CsvOptions {
 
 impl Leads {
     /// Opens a reader of `format` over `input`.
-    pub fn new(input: Box<dyn Read + Send>, format: Format, csv: CsvOptions) -> Result<Leads, Failure> {
+    pub fn new(
+        input: Box<dyn Read + Send>,
+        format: Format,
+        csv: CsvOptions,
+    ) -> Result<Leads, Failure> {
         Ok(match format {
-            Format::Jsonl => Leads::Lines { input: Box::new(BufReader::with_capacity(1 << 16, input)), line: 0 },
+            Format::Jsonl => Leads::Lines {
+                input: Box::new(BufReader::with_capacity(1 << 16, input)),
+                line: 0,
+            },
             Format::Csv => {
-                let mut reader = csv::ReaderBuilder::new().delimiter(csv.delimiter).has_headers(true).from_reader(input);
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(csv.delimiter)
+                    .has_headers(true)
+                    .from_reader(input);
                 let headers = reader
                     .headers()
                     .map_err(|e| Failure(format!("error: cannot read the CSV header row: {e}")))?
                     .iter()
                     .map(|h| h.trim().to_string())
                     .collect();
-                Leads::Csv { reader, headers, record: csv::StringRecord::new() }
+                Leads::Csv {
+                    reader,
+                    headers,
+                    record: csv::StringRecord::new(),
+                }
             }
-            Format::Json => Leads::Json { items: json_items(input) },
+            Format::Json => Leads::Json {
+                items: json_items(input),
+            },
         })
     }
 
@@ -127,13 +154,20 @@ impl Leads {
                 *line += 1;
                 Ok(Some((Position::Line(*line), Item::Text(text))))
             }
-            Leads::Csv { reader, headers, record } => {
+            Leads::Csv {
+                reader,
+                headers,
+                record,
+            } => {
                 let line = reader.position().line() as usize;
                 match reader.read_record(record) {
                     Ok(false) => Ok(None),
                     Ok(true) => {
                         let line = record.position().map_or(line, |p| p.line() as usize);
-                        Ok(Some((Position::Line(line), Item::Lead(csv_lead(headers, record)))))
+                        Ok(Some((
+                            Position::Line(line),
+                            Item::Lead(csv_lead(headers, record)),
+                        )))
                     }
                     Err(e) => {
                         let line = e.position().map_or(line, |p| p.line() as usize);
@@ -162,7 +196,9 @@ fn csv_lead(headers: &[String], record: &csv::StringRecord) -> Value {
 
 fn csv_error(e: &csv::Error) -> String {
     match e.kind() {
-        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+        csv::ErrorKind::UnequalLengths {
+            expected_len, len, ..
+        } => {
             format!("the row has {len} field(s) but the header has {expected_len}")
         }
         csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
@@ -199,11 +235,20 @@ fn json_items(input: Box<dyn Read + Send>) -> Receiver<(Position, Item)> {
         if first == b'[' {
             let mut de = serde_json::Deserializer::from_reader(input);
             let count = std::cell::Cell::new(0);
-            if let Err(e) = de.deserialize_seq(ArrayItems { tx: &tx, count: &count }) {
-                let _ = tx.send((Position::Index(count.get() + 1), Item::Bad(format!("invalid JSON: {e}"))));
+            if let Err(e) = de.deserialize_seq(ArrayItems {
+                tx: &tx,
+                count: &count,
+            }) {
+                let _ = tx.send((
+                    Position::Index(count.get() + 1),
+                    Item::Bad(format!("invalid JSON: {e}")),
+                ));
             }
         } else {
-            for (i, value) in serde_json::Deserializer::from_reader(input).into_iter::<Value>().enumerate() {
+            for (i, value) in serde_json::Deserializer::from_reader(input)
+                .into_iter::<Value>()
+                .enumerate()
+            {
                 let item = match value {
                     Ok(v) => Item::Lead(v),
                     Err(e) => Item::Bad(format!("invalid JSON: {e}")),
@@ -235,7 +280,11 @@ impl<'de> Visitor<'de> for ArrayItems<'_> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         while let Some(value) = seq.next_element::<Value>()? {
             self.count.set(self.count.get() + 1);
-            if self.tx.send((Position::Index(self.count.get()), Item::Lead(value))).is_err() {
+            if self
+                .tx
+                .send((Position::Index(self.count.get()), Item::Lead(value)))
+                .is_err()
+            {
                 break;
             }
         }
@@ -244,10 +293,14 @@ impl<'de> Visitor<'de> for ArrayItems<'_> {
 }
 
 /// Opens a file (or stdin for `-`), wrapped in a progress bar when given one.
-pub fn open(path: Option<&PathBuf>, progress: Option<&indicatif::ProgressBar>) -> Result<Box<dyn Read + Send>, Failure> {
+pub fn open(
+    path: Option<&PathBuf>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Box<dyn Read + Send>, Failure> {
     match path {
         Some(p) if p.as_os_str() != "-" => {
-            let file = std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
+            let file = std::fs::File::open(p)
+                .map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
             Ok(match progress {
                 Some(bar) => Box::new(bar.wrap_read(file)),
                 None => Box::new(file),

@@ -37,19 +37,40 @@ pub struct ReplArgs {
 
 /// The commands, for `:help` and completion.
 const COMMANDS: [(&str, &str); 17] = [
-    (":set", ":set FIELD = VALUE   set a field (dotted paths nest; VALUE is JSON or a bare word)"),
+    (
+        ":set",
+        ":set FIELD = VALUE   set a field (dotted paths nest; VALUE is JSON or a bare word)",
+    ),
     (":unset", ":unset FIELD         remove a field"),
-    (":lead", ":lead FILE           load the lead from a JSON file (or paste a JSON object)"),
+    (
+        ":lead",
+        ":lead FILE           load the lead from a JSON file (or paste a JSON object)",
+    ),
     (":show", ":show                print the lead"),
-    (":event", ":event TYPE [k=v ...] [at=TIME]   add an event; TIME is -30m, -2h, -3d, -1w or RFC 3339"),
+    (
+        ":event",
+        ":event TYPE [k=v ...] [at=TIME]   add an event; TIME is -30m, -2h, -3d, -1w or RFC 3339",
+    ),
     (":events", ":events              list the events"),
     (":clear-events", ":clear-events        remove every event"),
-    (":as-of", ":as-of [TIME]        show or set the time scores are as of (RFC 3339, now, -1d)"),
+    (
+        ":as-of",
+        ":as-of [TIME]        show or set the time scores are as of (RFC 3339, now, -1d)",
+    ),
     (":score", ":score               score the lead"),
     (":explain", ":explain             explain the lead's score"),
-    (":rules", ":rules               list the rules of the pack and the session"),
-    (":reload", ":reload              reload the pack from disk (session statements stay)"),
-    (":save", ":save FILE           write the session's statements to a rules file"),
+    (
+        ":rules",
+        ":rules               list the rules of the pack and the session",
+    ),
+    (
+        ":reload",
+        ":reload              reload the pack from disk (session statements stay)",
+    ),
+    (
+        ":save",
+        ":save FILE           write the session's statements to a rules file",
+    ),
     (":help", ":help                this list"),
     (":quit", ":quit                leave (also Ctrl-D)"),
     (":q", ""),
@@ -60,12 +81,17 @@ const COMMANDS: [(&str, &str); 17] = [
 pub fn run(args: &ReplArgs) -> Result<Outcome, Failure> {
     let as_of = as_of(args.as_of.as_deref())?;
     let color = std::io::stdout().is_terminal();
-    let mut session = Session::new(args.pack_args.loader(), args.pack.clone(), as_of).map_err(|e| match e {
-        leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
-        other => Failure(format!("error: {other}")),
-    })?;
+    let mut session =
+        Session::new(args.pack_args.loader(), args.pack.clone(), as_of).map_err(|e| match e {
+            leadscore::Error::Pack(errors) => {
+                Failure(errors.render(std::io::stderr().is_terminal()))
+            }
+            other => Failure(format!("error: {other}")),
+        })?;
     if let Some(lead) = &args.lead {
-        session.load_lead(lead).map_err(|e| Failure(format!("error: {e}")))?;
+        session
+            .load_lead(lead)
+            .map_err(|e| Failure(format!("error: {e}")))?;
     }
     if std::io::stdin().is_terminal() {
         interactive(session, color)
@@ -83,11 +109,19 @@ struct Answer {
 
 impl Answer {
     fn ok(text: impl Into<String>) -> Answer {
-        Answer { text: text.into(), failed: false, quit: false }
+        Answer {
+            text: text.into(),
+            failed: false,
+            quit: false,
+        }
     }
 
     fn fail(text: impl Into<String>) -> Answer {
-        Answer { text: text.into(), failed: true, quit: false }
+        Answer {
+            text: text.into(),
+            failed: true,
+            quit: false,
+        }
     }
 }
 
@@ -99,7 +133,9 @@ fn scripted(mut session: Session, echo: bool) -> Result<Outcome, Failure> {
     let mut pending = String::new();
     for line in stdin.lock().lines() {
         let line = line?;
-        let Some(complete) = gather(&mut pending, &line) else { continue };
+        let Some(complete) = gather(&mut pending, &line) else {
+            continue;
+        };
         if echo {
             writeln!(out, "> {}", complete.trim())?;
         }
@@ -114,7 +150,11 @@ fn scripted(mut session: Session, echo: bool) -> Result<Outcome, Failure> {
         writeln!(out, "error: the pasted JSON object is not complete")?;
         failed = true;
     }
-    Ok(if failed { Outcome::Partial } else { Outcome::Success })
+    Ok(if failed {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
 }
 
 /// Collects the lines of a pasted JSON object; `None` while one is incomplete.
@@ -145,17 +185,30 @@ fn write_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
 fn interactive(mut session: Session, color: bool) -> Result<Outcome, Failure> {
     let mut editor: Editor<Completion, rustyline::history::DefaultHistory> =
         Editor::new().map_err(|e| Failure(format!("error: cannot start the line editor: {e}")))?;
-    editor.set_helper(Some(Completion { names: session.names(), files: FilenameCompleter::new() }));
+    editor.set_helper(Some(Completion {
+        names: session.names(),
+        files: FilenameCompleter::new(),
+    }));
     let history = history_file();
     if let Some(path) = &history {
         // A missing history file is normal on first use.
         let _ = editor.load_history(path);
     }
-    let pack = session.dir().map_or_else(|| "no pack".to_string(), |_| session.pack().id().to_string());
-    println!("leadscore repl — {pack}, as of {}. :help lists the commands.", session.as_of().to_rfc3339());
+    let pack = session.dir().map_or_else(
+        || "no pack".to_string(),
+        |_| session.pack().id().to_string(),
+    );
+    println!(
+        "leadscore repl — {pack}, as of {}. :help lists the commands.",
+        session.as_of().to_rfc3339()
+    );
     let mut pending = String::new();
     loop {
-        let prompt = if pending.is_empty() { "leadscore> " } else { "...> " };
+        let prompt = if pending.is_empty() {
+            "leadscore> "
+        } else {
+            "...> "
+        };
         let line = match editor.readline(prompt) {
             Ok(line) => line,
             Err(ReadlineError::Interrupted) => {
@@ -165,7 +218,9 @@ fn interactive(mut session: Session, color: bool) -> Result<Outcome, Failure> {
             Err(ReadlineError::Eof) => break,
             Err(e) => return Err(Failure(format!("error: {e}"))),
         };
-        let Some(complete) = gather(&mut pending, &line) else { continue };
+        let Some(complete) = gather(&mut pending, &line) else {
+            continue;
+        };
         if !complete.trim().is_empty() {
             let _ = editor.add_history_entry(complete.trim());
         }
@@ -180,7 +235,10 @@ fn interactive(mut session: Session, color: bool) -> Result<Outcome, Failure> {
     }
     if let Some(path) = &history {
         if let Err(e) = editor.save_history(path) {
-            eprintln!("warning: cannot save the history to {}: {e}", path.display());
+            eprintln!(
+                "warning: cannot save the history to {}: {e}",
+                path.display()
+            );
         }
     }
     Ok(Outcome::Success)
@@ -201,20 +259,32 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
         return Answer::ok("");
     }
     if line.starts_with('{') {
-        return done(session.set_lead_json(line).map(|()| "lead set".to_string()), color);
+        return done(
+            session.set_lead_json(line).map(|()| "lead set".to_string()),
+            color,
+        );
     }
     let Some(command) = line.strip_prefix(':') else {
         return done(session.enter(line).map(|e| entered(&e)), color);
     };
-    let (name, rest) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
+    let (name, rest) = command
+        .split_once(char::is_whitespace)
+        .unwrap_or((command, ""));
     let rest = rest.trim();
     match name {
-        "quit" | "q" | "exit" => Answer { text: String::new(), failed: false, quit: true },
+        "quit" | "q" | "exit" => Answer {
+            text: String::new(),
+            failed: false,
+            quit: true,
+        },
         "help" => Answer::ok(help()),
         "set" => match rest.split_once('=') {
-            Some((field, value)) if !field.trim().is_empty() => {
-                done(session.set_field(field.trim(), value).map(|()| format!("{} = {}", field.trim(), show_field(session, field.trim()))), color)
-            }
+            Some((field, value)) if !field.trim().is_empty() => done(
+                session
+                    .set_field(field.trim(), value)
+                    .map(|()| format!("{} = {}", field.trim(), show_field(session, field.trim()))),
+                color,
+            ),
             _ => Answer::fail("usage: :set FIELD = VALUE   (e.g. :set company.size = 120)"),
         },
         "unset" if !rest.is_empty() => {
@@ -224,23 +294,51 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
                 Answer::fail(format!("the lead has no field `{rest}`"))
             }
         }
-        "lead" if !rest.is_empty() => done(session.load_lead(Path::new(rest)).map(|()| format!("lead loaded from {rest}")), color),
+        "lead" if !rest.is_empty() => done(
+            session
+                .load_lead(Path::new(rest))
+                .map(|()| format!("lead loaded from {rest}")),
+            color,
+        ),
         "show" => Answer::ok(serde_json::to_string_pretty(session.lead()).unwrap_or_default()),
         "event" if !rest.is_empty() => event(session, rest, color),
         "events" => Answer::ok(events(session)),
         "clear-events" => Answer::ok(format!("{} event(s) removed", session.clear_events())),
         "as-of" if rest.is_empty() => Answer::ok(format!("as of {}", session.as_of().to_rfc3339())),
-        "as-of" => done(session.set_as_of(rest).map(|t| format!("as of {}", t.to_rfc3339())), color),
-        "score" => done(session.score().map(|o| verdict(&o)).map_err(SessionError::from), color),
+        "as-of" => done(
+            session
+                .set_as_of(rest)
+                .map(|t| format!("as of {}", t.to_rfc3339())),
+            color,
+        ),
+        "score" => done(
+            session
+                .score()
+                .map(|o| verdict(&o))
+                .map_err(SessionError::from),
+            color,
+        ),
         "explain" => done(session.explain().map_err(SessionError::from), color),
         "rules" => Answer::ok(rules(session)),
-        "reload" => done(session.reload().map(|()| format!("reloaded: {} rules", session.rules().len())), color),
+        "reload" => done(
+            session
+                .reload()
+                .map(|()| format!("reloaded: {} rules", session.rules().len())),
+            color,
+        ),
         "save" if !rest.is_empty() => done(
-            session.save(Path::new(rest)).map(|()| format!("{} statement(s) written to {rest}", session.statements().len())),
+            session.save(Path::new(rest)).map(|()| {
+                format!(
+                    "{} statement(s) written to {rest}",
+                    session.statements().len()
+                )
+            }),
             color,
         ),
         "unset" | "lead" | "event" | "save" => Answer::fail(format!("usage: {}", usage(name))),
-        other => Answer::fail(format!("unknown command `:{other}`; :help lists the commands")),
+        other => Answer::fail(format!(
+            "unknown command `:{other}`; :help lists the commands"
+        )),
     }
 }
 
@@ -248,14 +346,19 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
 fn done(result: Result<String, SessionError>, color: bool) -> Answer {
     match result {
         Ok(text) => Answer::ok(text),
-        Err(SessionError::Error(leadscore::Error::Pack(errors))) => Answer::fail(errors.render(color)),
+        Err(SessionError::Error(leadscore::Error::Pack(errors))) => {
+            Answer::fail(errors.render(color))
+        }
         Err(e) => Answer::fail(format!("error: {e}")),
     }
 }
 
 fn usage(command: &str) -> &'static str {
     let name = format!(":{command}");
-    COMMANDS.iter().find(|(c, _)| *c == name).map_or("", |(_, help)| help)
+    COMMANDS
+        .iter()
+        .find(|(c, _)| *c == name)
+        .map_or("", |(_, help)| help)
 }
 
 fn help() -> String {
@@ -270,7 +373,10 @@ fn help() -> String {
 fn entered(entered: &Entered) -> String {
     match entered {
         Entered::Condition(trace) => trace.to_string(),
-        Entered::Statement { before, after: Ok(outcome) } => {
+        Entered::Statement {
+            before,
+            after: Ok(outcome),
+        } => {
             let was = match before {
                 Some(b) if *b == outcome.score => " (unchanged)".to_string(),
                 Some(b) => format!(" (was {})", num(*b)),
@@ -278,7 +384,9 @@ fn entered(entered: &Entered) -> String {
             };
             format!("added; {}{was}", verdict(outcome))
         }
-        Entered::Statement { after: Err(e), .. } => format!("added; the lead cannot be scored: {e}"),
+        Entered::Statement { after: Err(e), .. } => {
+            format!("added; the lead cannot be scored: {e}")
+        }
     }
 }
 
@@ -291,7 +399,11 @@ fn verdict(o: &leadscore::Outcome) -> String {
         (None, false) => "not an MQL".to_string(),
     };
     if !o.dimensions.is_empty() {
-        let dims: Vec<String> = o.dimensions.iter().map(|(d, v)| format!("{d} {}", num(*v))).collect();
+        let dims: Vec<String> = o
+            .dimensions
+            .iter()
+            .map(|(d, v)| format!("{d} {}", num(*v)))
+            .collect();
         text += &format!(" · {}", dims.join(", "));
     }
     if let Some(route) = &o.route {
@@ -318,12 +430,17 @@ fn show_field(session: &Session, path: &str) -> String {
 /// `:event TYPE k=v ... [at=TIME]`.
 fn event(session: &mut Session, rest: &str, color: bool) -> Answer {
     let words = split_words(rest);
-    let Some((event_type, pairs)) = words.split_first() else { return Answer::fail(usage("event")) };
+    let Some((event_type, pairs)) = words.split_first() else {
+        return Answer::fail(usage("event"));
+    };
     let mut props = Vec::new();
     let mut at = None;
     for pair in pairs {
         let Some((key, value)) = pair.split_once('=') else {
-            return Answer::fail(format!("`{pair}` is not key=value; usage: {}", usage("event")));
+            return Answer::fail(format!(
+                "`{pair}` is not key=value; usage: {}",
+                usage("event")
+            ));
         };
         if key == "at" {
             at = Some(value);
@@ -331,7 +448,12 @@ fn event(session: &mut Session, rest: &str, color: bool) -> Answer {
             props.push((key, value));
         }
     }
-    done(session.add_event(event_type, &props, at).map(|e| format!("added {}", show_event(e))), color)
+    done(
+        session
+            .add_event(event_type, &props, at)
+            .map(|e| format!("added {}", show_event(e))),
+        color,
+    )
 }
 
 /// Splits on blanks outside double quotes; quotes stay in the words.
@@ -361,8 +483,14 @@ fn split_words(text: &str) -> Vec<String> {
 
 /// `page_view path=/pricing at=2026-02-28T22:00:00Z`.
 fn show_event(event: &serde_json::Value) -> String {
-    let Some(map) = event.as_object() else { return event.to_string() };
-    let mut text = map.get("type").and_then(|t| t.as_str()).unwrap_or("?").to_string();
+    let Some(map) = event.as_object() else {
+        return event.to_string();
+    };
+    let mut text = map
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("?")
+        .to_string();
     for (key, value) in map.iter().filter(|(k, _)| *k != "type" && *k != "at") {
         let value: Cow<str> = match value.as_str() {
             Some(s) if !s.contains(char::is_whitespace) => Cow::Borrowed(s),
@@ -380,7 +508,12 @@ fn events(session: &Session) -> String {
     if session.events().is_empty() {
         return "no events".into();
     }
-    session.events().iter().enumerate().map(|(i, e)| format!("{:>3}. {}\n", i + 1, show_event(e))).collect()
+    session
+        .events()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| format!("{:>3}. {}\n", i + 1, show_event(e)))
+        .collect()
 }
 
 fn rules(session: &Session) -> String {
@@ -393,7 +526,11 @@ fn rules(session: &Session) -> String {
     for r in &rules {
         text += &format!("{:<width$}  {}  => {}\n", r.location, r.name, r.actions);
     }
-    let others: Vec<&String> = session.statements().iter().filter(|s| !s.contains("=>")).collect();
+    let others: Vec<&String> = session
+        .statements()
+        .iter()
+        .filter(|s| !s.contains("=>"))
+        .collect();
     if !others.is_empty() {
         text += "session statements:\n";
         for s in others {
@@ -413,18 +550,37 @@ struct Completion {
 impl Completer for Completion {
     type Candidate = Pair;
 
-    fn complete(&self, line: &str, pos: usize, ctx: &Context<'_>) -> rustyline::Result<(usize, Vec<Pair>)> {
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
         let before = &line[..pos];
         if before.starts_with(":lead ") || before.starts_with(":save ") {
             return self.files.complete(line, pos, ctx);
         }
-        let start = before.rfind(|c: char| c.is_whitespace() || "()[],=!<>~".contains(c)).map_or(0, |i| i + 1);
+        let start = before
+            .rfind(|c: char| c.is_whitespace() || "()[],=!<>~".contains(c))
+            .map_or(0, |i| i + 1);
         let word = &before[start..];
-        let pair = |s: &str| Pair { display: s.to_string(), replacement: s.to_string() };
+        let pair = |s: &str| Pair {
+            display: s.to_string(),
+            replacement: s.to_string(),
+        };
         let candidates: Vec<Pair> = if start == 0 && word.starts_with(':') {
-            COMMANDS.iter().map(|(c, _)| *c).filter(|c| c.starts_with(word)).map(pair).collect()
+            COMMANDS
+                .iter()
+                .map(|(c, _)| *c)
+                .filter(|c| c.starts_with(word))
+                .map(pair)
+                .collect()
         } else {
-            self.names.iter().filter(|n| n.starts_with(word)).map(|n| pair(n)).collect()
+            self.names
+                .iter()
+                .filter(|n| n.starts_with(word))
+                .map(|n| pair(n))
+                .collect()
         };
         Ok((start, candidates))
     }

@@ -89,7 +89,9 @@ pub enum Sink {
 pub fn run(args: &ScoreArgs) -> Result<Outcome, Failure> {
     let mut sink = match args.output {
         OutputFormat::Jsonl => Sink::Jsonl(BufWriter::new(std::io::stdout().lock())),
-        OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(std::io::stdout().lock()))),
+        OutputFormat::Csv => {
+            Sink::Csv(Box::new(csv::Writer::from_writer(std::io::stdout().lock())))
+        }
     };
     let mut stats = args.summary.then(Stats::default);
     let outcome = run_batch_with(&args.batch, &mut sink, stats.as_mut(), args.explain)?;
@@ -100,7 +102,11 @@ pub fn run(args: &ScoreArgs) -> Result<Outcome, Failure> {
 }
 
 /// Scores every lead of the input into `sink`, counting into `stats`.
-pub fn run_batch(args: &BatchArgs, sink: &mut Sink, stats: Option<&mut Stats>) -> Result<Outcome, Failure> {
+pub fn run_batch(
+    args: &BatchArgs,
+    sink: &mut Sink,
+    stats: Option<&mut Stats>,
+) -> Result<Outcome, Failure> {
     run_batch_with(args, sink, stats, false)
 }
 
@@ -121,21 +127,40 @@ struct Scored {
     outcome: Option<leadscore::Outcome>,
 }
 
-fn run_batch_with(args: &BatchArgs, sink: &mut Sink, mut stats: Option<&mut Stats>, explain: bool) -> Result<Outcome, Failure> {
+fn run_batch_with(
+    args: &BatchArgs,
+    sink: &mut Sink,
+    mut stats: Option<&mut Stats>,
+    explain: bool,
+) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
-    let csv = CsvOptions { delimiter: delimiter(&args.delimiter)? };
-    let inputs: Vec<Option<&PathBuf>> =
-        if args.inputs.is_empty() { vec![None] } else { args.inputs.iter().map(Some).collect() };
-    let formats = inputs.iter().map(|p| Format::of(p.map(PathBuf::as_path), args.format)).collect::<Result<Vec<_>, _>>()?;
+    let csv = CsvOptions {
+        delimiter: delimiter(&args.delimiter)?,
+    };
+    let inputs: Vec<Option<&PathBuf>> = if args.inputs.is_empty() {
+        vec![None]
+    } else {
+        args.inputs.iter().map(Some).collect()
+    };
+    let formats = inputs
+        .iter()
+        .map(|p| Format::of(p.map(PathBuf::as_path), args.format))
+        .collect::<Result<Vec<_>, _>>()?;
     for path in inputs.iter().flatten().filter(|p| p.as_os_str() != "-") {
-        let meta = std::fs::metadata(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+        let meta = std::fs::metadata(path)
+            .map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
         if meta.is_dir() {
-            return Err(Failure(format!("error: {} is a folder; give the lead files (like leads/*.json)", path.display())));
+            return Err(Failure(format!(
+                "error: {} is a folder; give the lead files (like leads/*.json)",
+                path.display()
+            )));
         }
     }
     let progress = progress_bar(&inputs);
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
     let output = match sink {
         Sink::Jsonl(_) => Some(OutputFormat::Jsonl),
         Sink::Csv(_) => Some(OutputFormat::Csv),
@@ -147,7 +172,11 @@ fn run_batch_with(args: &BatchArgs, sink: &mut Sink, mut stats: Option<&mut Stat
         explain,
         output,
         keep_outcome: stats.is_some(),
-        dims: pack.program().dimension_names().map(str::to_string).collect(),
+        dims: pack
+            .program()
+            .dimension_names()
+            .map(str::to_string)
+            .collect(),
     };
     if let Sink::Csv(writer) = sink {
         writer.write_record(csv_header(&job))?;
@@ -160,8 +189,12 @@ fn run_batch_with(args: &BatchArgs, sink: &mut Sink, mut stats: Option<&mut Stat
         let file = path.filter(|_| several).map(|p| p.display().to_string());
         loop {
             let more = leads.batch(&mut batch)?;
-            let results: Vec<Option<Result<Scored, String>>> =
-                pool.install(|| batch.par_iter().map(|(pos, item)| score_item(&job, *pos, item)).collect());
+            let results: Vec<Option<Result<Scored, String>>> = pool.install(|| {
+                batch
+                    .par_iter()
+                    .map(|(pos, item)| score_item(&job, *pos, item))
+                    .collect()
+            });
             for ((pos, _), result) in batch.iter().zip(results) {
                 match result {
                     None => {}
@@ -184,7 +217,11 @@ fn run_batch_with(args: &BatchArgs, sink: &mut Sink, mut stats: Option<&mut Stat
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
-    Ok(if failed { Outcome::Partial } else { Outcome::Success })
+    Ok(if failed {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
 }
 
 /// `;`, `\t` or `tab` → the byte.
@@ -192,7 +229,9 @@ fn delimiter(text: &str) -> Result<u8, Failure> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
-        t => Err(Failure(format!("error: --delimiter must be one ASCII character (or `tab`), not {t:?}"))),
+        t => Err(Failure(format!(
+            "error: --delimiter must be one ASCII character (or `tab`), not {t:?}"
+        ))),
     }
 }
 
@@ -201,13 +240,24 @@ fn progress_bar(inputs: &[Option<&PathBuf>]) -> Option<indicatif::ProgressBar> {
     if !std::io::stderr().is_terminal() {
         return None;
     }
-    let files: Vec<&PathBuf> = inputs.iter().flatten().filter(|p| p.as_os_str() != "-").copied().collect();
+    let files: Vec<&PathBuf> = inputs
+        .iter()
+        .flatten()
+        .filter(|p| p.as_os_str() != "-")
+        .copied()
+        .collect();
     if files.len() != inputs.len() {
         return None;
     }
-    let total = files.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+    let total = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
     let bar = indicatif::ProgressBar::new(total);
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    ) {
         bar.set_style(style);
     }
     Some(bar)
@@ -230,7 +280,9 @@ fn score_item(job: &Job, pos: Position, item: &Item) -> Option<Result<Scored, St
         Item::Bad(message) => return Some(Err(message.clone())),
     };
     Some(result.map_err(|e| e.to_string()).and_then(|mut outcome| {
-        outcome.id.get_or_insert_with(|| serde_json::Value::from(pos.number()));
+        outcome
+            .id
+            .get_or_insert_with(|| serde_json::Value::from(pos.number()));
         render(job, outcome)
     }))
 }
@@ -238,20 +290,30 @@ fn score_item(job: &Job, pos: Position, item: &Item) -> Option<Result<Scored, St
 fn render(job: &Job, outcome: leadscore::Outcome) -> Result<Scored, String> {
     let explanation = job.explain.then(|| job.pack.explain(&outcome).to_string());
     let text = match job.output {
-        Some(OutputFormat::Jsonl) => {
-            Some(serde_json::to_string(&Line { outcome: &outcome, explanation: explanation.clone() }).map_err(|e| e.to_string())?)
-        }
+        Some(OutputFormat::Jsonl) => Some(
+            serde_json::to_string(&Line {
+                outcome: &outcome,
+                explanation: explanation.clone(),
+            })
+            .map_err(|e| e.to_string())?,
+        ),
         _ => None,
     };
     let row = match job.output {
         Some(OutputFormat::Csv) => Some(csv_row(job, &outcome, explanation)),
         _ => None,
     };
-    Ok(Scored { text, row, outcome: job.keep_outcome.then_some(outcome) })
+    Ok(Scored {
+        text,
+        row,
+        outcome: job.keep_outcome.then_some(outcome),
+    })
 }
 
 fn csv_header(job: &Job) -> Vec<String> {
-    let mut header: Vec<String> = ["id", "score", "mql", "disqualified", "route"].map(String::from).to_vec();
+    let mut header: Vec<String> = ["id", "score", "mql", "disqualified", "route"]
+        .map(String::from)
+        .to_vec();
     header.extend(job.dims.iter().cloned());
     header.push("fired".into());
     if job.explain {
@@ -267,9 +329,26 @@ fn csv_row(job: &Job, o: &leadscore::Outcome, explanation: Option<String>) -> Ve
         Some(other) => other.to_string(),
         None => String::new(),
     };
-    let mut row = vec![id, super::output::num(o.score), o.mql.to_string(), o.disqualified.clone().unwrap_or_default(), o.route.clone().unwrap_or_default()];
-    row.extend(job.dims.iter().map(|d| o.dimensions.get(d).map(|v| super::output::num(*v)).unwrap_or_default()));
-    row.push(o.fired.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>().join(";"));
+    let mut row = vec![
+        id,
+        super::output::num(o.score),
+        o.mql.to_string(),
+        o.disqualified.clone().unwrap_or_default(),
+        o.route.clone().unwrap_or_default(),
+    ];
+    row.extend(job.dims.iter().map(|d| {
+        o.dimensions
+            .get(d)
+            .map(|v| super::output::num(*v))
+            .unwrap_or_default()
+    }));
+    row.push(
+        o.fired
+            .iter()
+            .map(|f| f.rule.as_str())
+            .collect::<Vec<_>>()
+            .join(";"),
+    );
     if let Some(text) = explanation {
         row.push(text);
     }
@@ -290,7 +369,13 @@ fn emit(sink: &mut Sink, scored: Scored, stats: Option<&mut Stats>) -> Result<()
 
 /// A record that could not be scored: `{"line": N, "error": "..."}` on stderr (with
 /// `"file"` when there are several inputs; `"index"` for JSON arrays).
-fn report(sink: &mut Sink, bar: Option<&indicatif::ProgressBar>, file: Option<&str>, pos: Position, error: &str) -> Result<(), Failure> {
+fn report(
+    sink: &mut Sink,
+    bar: Option<&indicatif::ProgressBar>,
+    file: Option<&str>,
+    pos: Position,
+    error: &str,
+) -> Result<(), Failure> {
     flush(sink)?;
     let mut object = serde_json::Map::new();
     if let Some(file) = file {

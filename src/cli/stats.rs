@@ -85,7 +85,11 @@ fn bucket_label(i: usize) -> String {
 
 impl fmt::Display for Stats {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rate = if self.scored == 0 { 0.0 } else { 100.0 * self.mqls as f64 / self.scored as f64 };
+        let rate = if self.scored == 0 {
+            0.0
+        } else {
+            100.0 * self.mqls as f64 / self.scored as f64
+        };
         let disqualified: u64 = self.disqualified.values().sum();
         writeln!(f, "scored        {}", self.scored)?;
         writeln!(f, "failed        {}", self.failed)?;
@@ -94,7 +98,10 @@ impl fmt::Display for Stats {
         for (reason, n) in &self.disqualified {
             writeln!(f, "  {n:>6}  {reason}")?;
         }
-        writeln!(f, "score distribution (each bucket from its first number up to its second)")?;
+        writeln!(
+            f,
+            "score distribution (each bucket from its first number up to its second)"
+        )?;
         let most = self.buckets.iter().copied().max().unwrap_or(0).max(1);
         for (i, &n) in self.buckets.iter().enumerate() {
             let width = (n * BAR).div_ceil(most) as usize;

@@ -75,12 +75,26 @@ impl fmt::Display for Trace {
 impl fmt::Display for Observation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Observation::Field { path, value: Some(v) } => write!(f, "{path} = {v}"),
+            Observation::Field {
+                path,
+                value: Some(v),
+            } => write!(f, "{path} = {v}"),
             Observation::Field { path, value: None } => write!(f, "{path} is missing"),
-            Observation::Behaviour { events, within, count, at_least } => {
-                let window = within.as_ref().map(|w| format!(" within {w}")).unwrap_or_default();
+            Observation::Behaviour {
+                events,
+                within,
+                count,
+                at_least,
+            } => {
+                let window = within
+                    .as_ref()
+                    .map(|w| format!(" within {w}"))
+                    .unwrap_or_default();
                 let holds = count >= at_least;
-                write!(f, "{events}{window}: {count} (needs at least {at_least}) → {holds}")
+                write!(
+                    f,
+                    "{events}{window}: {count} (needs at least {at_least}) → {holds}"
+                )
             }
             Observation::Let { name, value } => write!(f, "let {name} = {value}"),
         }
@@ -95,7 +109,15 @@ pub(crate) fn trace_let(
     host: &dyn Host,
     index: usize,
 ) -> Result<Trace, EvalError> {
-    let mut ev = Evaluator { program, record, host, as_of, hits: Vec::new(), tallies: Vec::new(), lets: Vec::new() };
+    let mut ev = Evaluator {
+        program,
+        record,
+        host,
+        as_of,
+        hits: Vec::new(),
+        tallies: Vec::new(),
+        lets: Vec::new(),
+    };
     ev.match_events()?;
     ev.count_behaviours();
     for l in &program.lets[..=index.min(program.lets.len().saturating_sub(1))] {
@@ -124,14 +146,21 @@ impl Evaluator<'_, '_> {
             Expr::Behaviour(b) => push(self.behaviour_observation(*b)),
             Expr::Let(l) => {
                 if let Some(def) = self.program.lets.get(*l as usize) {
-                    push(Observation::Let { name: def.name.clone(), value: self.lets.get(*l as usize).copied().unwrap_or(false) });
+                    push(Observation::Let {
+                        name: def.name.clone(),
+                        value: self.lets.get(*l as usize).copied().unwrap_or(false),
+                    });
                 }
             }
             Expr::Compare(a, _, b) | Expr::Str(_, a, b) => {
                 self.observe_operand(a, out);
                 self.observe_operand(b, out);
             }
-            Expr::In(a, _) | Expr::Words(a, _) | Expr::Regex(a, _) | Expr::Exists(a) | Expr::Truthy(a) => {
+            Expr::In(a, _)
+            | Expr::Words(a, _)
+            | Expr::Regex(a, _)
+            | Expr::Exists(a)
+            | Expr::Truthy(a) => {
                 self.observe_operand(a, out);
             }
         }
@@ -142,7 +171,10 @@ impl Evaluator<'_, '_> {
             Operand::Field(slot) => {
                 let path = self.program.fields[*slot as usize].join(".");
                 let value = &self.record.fields[*slot as usize];
-                let o = Observation::Field { path, value: value.exists().then(|| value.to_string()) };
+                let o = Observation::Field {
+                    path,
+                    value: value.exists().then(|| value.to_string()),
+                };
                 if !out.contains(&o) {
                     out.push(o);
                 }
@@ -155,7 +187,10 @@ impl Evaluator<'_, '_> {
     fn behaviour_observation(&self, b: u32) -> Observation {
         let test = &self.program.behaviours[b as usize];
         let matcher = &self.program.matchers[test.matcher as usize];
-        let mut events = format!("{} events", self.program.event_types[matcher.event_type as usize]);
+        let mut events = format!(
+            "{} events",
+            self.program.event_types[matcher.event_type as usize]
+        );
         if let Some((prop, glob)) = &matcher.property {
             events += &format!(" with {} {glob}", self.program.event_props[*prop as usize]);
         }

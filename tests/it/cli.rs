@@ -30,7 +30,12 @@ pub fn leadscore_in(dir: &Path, args: &[&str], stdin: &str) -> Run {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the binary runs");
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     Run {
         stdout: String::from_utf8(out.stdout).unwrap(),
@@ -40,7 +45,10 @@ pub fn leadscore_in(dir: &Path, args: &[&str], stdin: &str) -> Run {
 }
 
 fn results(stdout: &str) -> Vec<serde_json::Value> {
-    stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 const CRM: &str = "tests/fixtures/cli/crm";
@@ -57,28 +65,68 @@ fn scores_several_json_files_in_order() {
     args.extend(files.iter().map(String::as_str));
     let run = leadscore(&args, "");
     assert_eq!(run.code, 0, "{}", run.stderr);
-    let ids: Vec<String> = results(&run.stdout).iter().map(|r| r["id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = results(&run.stdout)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
     let expected: Vec<String> = files
         .iter()
-        .map(|f| serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(f).unwrap()).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|f| {
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(f).unwrap()).unwrap()
+                ["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, expected);
 }
 
 #[test]
 fn csv_with_semicolons_quotes_spaces_in_names_and_a_bad_row() {
-    let run = leadscore(&["score", "--pack", CRM, "--as-of", AS_OF, "--delimiter", ";", "--id-field", "Lead Id", CRM_CSV], "");
+    let run = leadscore(
+        &[
+            "score",
+            "--pack",
+            CRM,
+            "--as-of",
+            AS_OF,
+            "--delimiter",
+            ";",
+            "--id-field",
+            "Lead Id",
+            CRM_CSV,
+        ],
+        "",
+    );
     // The bad row (line 4) is reported; the rows after it are still scored.
     assert_eq!(run.code, 1);
-    assert_eq!(run.stderr.trim(), r#"{"error":"the row has 4 field(s) but the header has 6","line":4}"#);
+    assert_eq!(
+        run.stderr.trim(),
+        r#"{"error":"the row has 4 field(s) but the header has 6","line":4}"#
+    );
     let results = results(&run.stdout);
     let ids: Vec<&str> = results.iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["L-1", "L-2", "L-4", "L-5"]);
-    let fired = |i: usize| -> Vec<&str> { results[i]["fired"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect() };
+    let fired = |i: usize| -> Vec<&str> {
+        results[i]["fired"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect()
+    };
     // `Lead Source` (a backticked name with a space), numeric strings, a quoted field with
     // `;` and `""` in it, a quoted field with a newline in it.
-    assert_eq!(fired(0), ["Google", "Engaged", "Big company", "Decision maker"]);
-    assert_eq!(fired(1), ["Decision maker"], "\"Referral\" and \"Director, Ops\" are unquoted");
+    assert_eq!(
+        fired(0),
+        ["Google", "Engaged", "Big company", "Decision maker"]
+    );
+    assert_eq!(
+        fired(1),
+        ["Decision maker"],
+        "\"Referral\" and \"Director, Ops\" are unquoted"
+    );
     // An empty cell is a missing field.
     assert_eq!(fired(2), ["Google", "Engaged", "Big company", "No title"]);
     assert_eq!(results[2]["route"], "enterprise");
@@ -88,7 +136,22 @@ fn csv_with_semicolons_quotes_spaces_in_names_and_a_bad_row() {
 #[test]
 fn csv_output() {
     let run = leadscore(
-        &["score", "--pack", CRM, "--as-of", AS_OF, "--format", "csv", "--delimiter", ";", "--id-field", "Lead Id", "--output", "csv", CRM_CSV],
+        &[
+            "score",
+            "--pack",
+            CRM,
+            "--as-of",
+            AS_OF,
+            "--format",
+            "csv",
+            "--delimiter",
+            ";",
+            "--id-field",
+            "Lead Id",
+            "--output",
+            "csv",
+            CRM_CSV,
+        ],
         "",
     );
     assert_eq!(run.code, 1);
@@ -104,7 +167,10 @@ fn csv_output() {
 #[test]
 fn csv_from_stdin_with_format_flag() {
     let csv = "id,Lead Source,TotalVisits\nA,Google,9\nB,\"Google\",\n";
-    let run = leadscore(&["score", "--pack", CRM, "--as-of", AS_OF, "--format", "csv"], csv);
+    let run = leadscore(
+        &["score", "--pack", CRM, "--as-of", AS_OF, "--format", "csv"],
+        csv,
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let results = results(&run.stdout);
     assert_eq!(results[0]["score"], 15);
@@ -115,14 +181,43 @@ fn csv_from_stdin_with_format_flag() {
 fn json_array_and_json_lines() {
     let dir = tempfile::tempdir().unwrap();
     let array = dir.path().join("leads.json");
-    std::fs::write(&array, r#"[{"id": "a", "TotalVisits": 6}, 42, {"TotalVisits": "1"}]"#).unwrap();
+    std::fs::write(
+        &array,
+        r#"[{"id": "a", "TotalVisits": 6}, 42, {"TotalVisits": "1"}]"#,
+    )
+    .unwrap();
     let lines = dir.path().join("more.jsonl");
-    std::fs::write(&lines, "{\"id\": \"c\", \"Lead Source\": \"google\"}\nnot json\n").unwrap();
-    let run = leadscore(&["score", "--pack", CRM, "--as-of", AS_OF, array.to_str().unwrap(), lines.to_str().unwrap()], "");
+    std::fs::write(
+        &lines,
+        "{\"id\": \"c\", \"Lead Source\": \"google\"}\nnot json\n",
+    )
+    .unwrap();
+    let run = leadscore(
+        &[
+            "score",
+            "--pack",
+            CRM,
+            "--as-of",
+            AS_OF,
+            array.to_str().unwrap(),
+            lines.to_str().unwrap(),
+        ],
+        "",
+    );
     assert_eq!(run.code, 1);
-    let ids: Vec<serde_json::Value> = results(&run.stdout).iter().map(|r| r["id"].clone()).collect();
+    let ids: Vec<serde_json::Value> = results(&run.stdout)
+        .iter()
+        .map(|r| r["id"].clone())
+        .collect();
     // A lead without an id gets its position: the index in an array, the line in a file.
-    assert_eq!(ids, [serde_json::json!("a"), serde_json::json!(3), serde_json::json!("c")]);
+    assert_eq!(
+        ids,
+        [
+            serde_json::json!("a"),
+            serde_json::json!(3),
+            serde_json::json!("c")
+        ]
+    );
     let errors: Vec<serde_json::Value> = results(&run.stderr);
     assert_eq!(errors.len(), 2);
     assert_eq!(errors[0]["index"], 2);
@@ -133,25 +228,57 @@ fn json_array_and_json_lines() {
 
 #[test]
 fn explain_flag_adds_explanations() {
-    let run = leadscore(&["score", "--pack", CRM, "--as-of", AS_OF, "--explain"], "{\"id\": 1, \"TotalVisits\": 5}\n");
+    let run = leadscore(
+        &["score", "--pack", CRM, "--as-of", AS_OF, "--explain"],
+        "{\"id\": 1, \"TotalVisits\": 5}\n",
+    );
     assert_eq!(run.code, 0);
-    let explanation = results(&run.stdout)[0]["explanation"].as_str().unwrap().to_string();
-    assert!(explanation.starts_with("score 10 — not an MQL"), "{explanation}");
+    let explanation = results(&run.stdout)[0]["explanation"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        explanation.starts_with("score 10 — not an MQL"),
+        "{explanation}"
+    );
 }
 
 #[test]
 fn explain_command() {
-    let run = leadscore(&["explain", "--pack", "rules/b2b-saas", "--as-of", AS_OF, "rules/b2b-saas/leads/capped-intent-cfo.json"], "");
+    let run = leadscore(
+        &[
+            "explain",
+            "--pack",
+            "rules/b2b-saas",
+            "--as-of",
+            AS_OF,
+            "rules/b2b-saas/leads/capped-intent-cfo.json",
+        ],
+        "",
+    );
     assert_eq!(run.code, 0, "{}", run.stderr);
     insta::assert_snapshot!(run.stdout);
 }
 
 #[test]
 fn stats_command() {
-    let run = leadscore(&["stats", "--pack", "rules/b2b-saas", "--as-of", AS_OF, "rules/b2b-saas/leads/"], "");
+    let run = leadscore(
+        &[
+            "stats",
+            "--pack",
+            "rules/b2b-saas",
+            "--as-of",
+            AS_OF,
+            "rules/b2b-saas/leads/",
+        ],
+        "",
+    );
     assert_eq!(run.code, 2, "a folder is not a lead file");
     let mut args = vec!["stats", "--pack", "rules/b2b-saas", "--as-of", AS_OF];
-    let mut files: Vec<String> = std::fs::read_dir("rules/b2b-saas/leads").unwrap().map(|e| e.unwrap().path().display().to_string()).collect();
+    let mut files: Vec<String> = std::fs::read_dir("rules/b2b-saas/leads")
+        .unwrap()
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
     files.sort();
     args.extend(files.iter().map(String::as_str));
     let run = leadscore(&args, "");
@@ -162,10 +289,18 @@ fn stats_command() {
 #[test]
 fn summary_goes_to_stderr_and_counts_failures() {
     let input = "{\"id\": 1, \"TotalVisits\": 5, \"company\": {\"size\": 80}}\n{\"id\": 2}\nnope\n";
-    let run = leadscore(&["score", "--pack", CRM, "--as-of", AS_OF, "--summary"], input);
+    let run = leadscore(
+        &["score", "--pack", CRM, "--as-of", AS_OF, "--summary"],
+        input,
+    );
     assert_eq!(run.code, 1);
     assert_eq!(results(&run.stdout).len(), 2);
-    assert!(run.stderr.contains("scored        2\nfailed        1\nMQLs          1 (50.0%)"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("scored        2\nfailed        1\nMQLs          1 (50.0%)"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -173,23 +308,41 @@ fn errors_that_stop_the_run() {
     let run = leadscore(&["score", "--pack", CRM, "no/such/file.jsonl"], "");
     assert_eq!(run.code, 2);
     assert_eq!(run.stderr.lines().count(), 1);
-    assert!(run.stderr.starts_with("error: cannot read no/such/file.jsonl"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot read no/such/file.jsonl"),
+        "{}",
+        run.stderr
+    );
 
     let run = leadscore(&["score", "--pack", CRM, "leads.xlsx"], "");
     assert_eq!(run.code, 2);
-    assert_eq!(run.stderr.trim(), "error: cannot tell the format of leads.xlsx from `.xlsx`; use --format jsonl, csv or json");
+    assert_eq!(
+        run.stderr.trim(),
+        "error: cannot tell the format of leads.xlsx from `.xlsx`; use --format jsonl, csv or json"
+    );
 
     let run = leadscore(&["score", "--pack", CRM, "--format", "xml"], "");
     assert_eq!(run.code, 2);
 
     let run = leadscore(&["score", "--pack", CRM, "--delimiter", "::"], "");
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("--delimiter must be one ASCII character"));
+    assert!(run
+        .stderr
+        .contains("--delimiter must be one ASCII character"));
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.rules"), "rule \"x\": title ~ VP => +5 fitt\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.rules"),
+        "rule \"x\": title ~ VP => +5 fitt\n",
+    )
+    .unwrap();
     let run = leadscore(&["stats", "--pack", dir.path().to_str().unwrap()], "");
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown dimension `fitt`"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("unknown dimension `fitt`"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stdout.is_empty());
 }

@@ -17,7 +17,11 @@ fn workspace() -> tempfile::TempDir {
     for file in ["main.rules", "video.rules"] {
         std::fs::copy(Path::new("rules/b2b-saas").join(file), pack.join(file)).unwrap();
     }
-    std::fs::copy("rules/b2b-saas/leads/vp-pricing-demo-video.json", dir.path().join("lead.json")).unwrap();
+    std::fs::copy(
+        "rules/b2b-saas/leads/vp-pricing-demo-video.json",
+        dir.path().join("lead.json"),
+    )
+    .unwrap();
     dir
 }
 
@@ -77,9 +81,20 @@ senior2 => +5
 #[test]
 fn scripted_session_covers_every_command() {
     let dir = workspace();
-    let run = leadscore_in(dir.path(), &["repl", "b2b-saas", "--as-of", AS_OF, "--echo"], SCRIPT);
-    assert_eq!(run.code, 1, "some commands failed on purpose; stderr: {}", run.stderr);
-    assert!(!run.stdout.contains('\x1b'), "plain output when stdout is not a terminal");
+    let run = leadscore_in(
+        dir.path(),
+        &["repl", "b2b-saas", "--as-of", AS_OF, "--echo"],
+        SCRIPT,
+    );
+    assert_eq!(
+        run.code, 1,
+        "some commands failed on purpose; stderr: {}",
+        run.stderr
+    );
+    assert!(
+        !run.stdout.contains('\x1b'),
+        "plain output when stdout is not a terminal"
+    );
     assert!(run.stderr.is_empty(), "{}", run.stderr);
     insta::assert_snapshot!(run.stdout);
     // Only the statements that were accepted are saved, and a later `threshold` replaced
@@ -106,14 +121,25 @@ fn saved_session_is_a_rules_file_check_accepts() {
     assert!(run.stdout.contains("unknown dimension `fit`"));
     let check = leadscore_in(dir.path(), &["check", "mine"], "");
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("(1 rules, 1 files)"), "{}", check.stdout);
+    assert!(
+        check.stdout.contains("(1 rules, 1 files)"),
+        "{}",
+        check.stdout
+    );
 }
 
 #[test]
 fn plain_pipe_example_from_the_issue() {
-    let run = leadscore_in(Path::new(env!("CARGO_MANIFEST_DIR")), &["repl", "rules/b2b-saas", "--as-of", AS_OF], ":set title = \"VP\"\n:score\n");
+    let run = leadscore_in(
+        Path::new(env!("CARGO_MANIFEST_DIR")),
+        &["repl", "rules/b2b-saas", "--as-of", AS_OF],
+        ":set title = \"VP\"\n:score\n",
+    );
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert_eq!(run.stdout, "title = \"VP\"\nscore 15 — not an MQL · fit 15, intent 0\n");
+    assert_eq!(
+        run.stdout,
+        "title = \"VP\"\nscore 15 — not an MQL · fit 15, intent 0\n"
+    );
 }
 
 fn as_of() -> chrono::DateTime<chrono::Utc> {
@@ -122,10 +148,19 @@ fn as_of() -> chrono::DateTime<chrono::Utc> {
 
 #[test]
 fn a_rejected_statement_is_not_added() {
-    let mut session = Session::new(leadscore::Loader::new(), Some("rules/b2b-saas".into()), as_of()).unwrap();
+    let mut session = Session::new(
+        leadscore::Loader::new(),
+        Some("rules/b2b-saas".into()),
+        as_of(),
+    )
+    .unwrap();
     let rules = session.rules().len();
-    let err = session.enter("rule \"x\": title ~ VP => +5 fitt").unwrap_err();
-    let leadscore::SessionError::Error(leadscore::Error::Pack(errors)) = err else { panic!("{err}") };
+    let err = session
+        .enter("rule \"x\": title ~ VP => +5 fitt")
+        .unwrap_err();
+    let leadscore::SessionError::Error(leadscore::Error::Pack(errors)) = err else {
+        panic!("{err}")
+    };
     assert!(errors.render(false).contains("did you mean `fit`?"));
     assert!(session.statements().is_empty());
     assert_eq!(session.rules().len(), rules);
@@ -133,17 +168,34 @@ fn a_rejected_statement_is_not_added() {
 
 #[test]
 fn a_condition_is_traced_in_the_packs_context() {
-    let mut session = Session::new(leadscore::Loader::new(), Some("rules/b2b-saas".into()), as_of()).unwrap();
-    session.set_field("title", "Chief Financial Officer, CFO").unwrap();
-    session.add_event("page_view", &[("path", "/pricing")], Some("-3d")).unwrap();
-    let Entered::Condition(trace) = session.enter("senior and visited /pricing within 2d").unwrap() else { panic!() };
+    let mut session = Session::new(
+        leadscore::Loader::new(),
+        Some("rules/b2b-saas".into()),
+        as_of(),
+    )
+    .unwrap();
+    session
+        .set_field("title", "Chief Financial Officer, CFO")
+        .unwrap();
+    session
+        .add_event("page_view", &[("path", "/pricing")], Some("-3d"))
+        .unwrap();
+    let Entered::Condition(trace) = session
+        .enter("senior and visited /pricing within 2d")
+        .unwrap()
+    else {
+        panic!()
+    };
     assert!(!trace.value);
     insta::assert_snapshot!(trace.to_string(), @r#"
     false
       let senior = true
       page_view events with path "/pricing" within 2d: 0 (needs at least 1) → false
     "#);
-    assert!(session.statements().is_empty(), "a condition does not join the pack");
+    assert!(
+        session.statements().is_empty(),
+        "a condition does not join the pack"
+    );
 }
 
 #[test]
@@ -155,7 +207,10 @@ fn reload_reads_the_pack_again_and_keeps_session_statements() {
     session.enter("rule \"Tried\": title exists => +1").unwrap();
     assert_eq!(session.score().unwrap().score, 16.0);
     let main = pack.join("main.rules");
-    let text = std::fs::read_to_string(&main).unwrap().replace("senior                                      => +15 fit", "senior => +25 fit");
+    let text = std::fs::read_to_string(&main).unwrap().replace(
+        "senior                                      => +15 fit",
+        "senior => +25 fit",
+    );
     std::fs::write(&main, text).unwrap();
     session.reload().unwrap();
     assert_eq!(session.score().unwrap().score, 26.0);
@@ -171,8 +226,14 @@ fn set_field_nests_and_parses_json_or_bare_words() {
     session.set_field("company.size", "120").unwrap();
     session.set_field("title", "VP of Sales").unwrap();
     session.set_field("flags", "[true, \"x\"]").unwrap();
-    assert_eq!(session.lead(), &serde_json::json!({"company": {"size": 120}, "title": "VP of Sales", "flags": [true, "x"]}));
-    assert!(session.set_field("title.first", "x").is_err(), "title is a string, not an object");
+    assert_eq!(
+        session.lead(),
+        &serde_json::json!({"company": {"size": 120}, "title": "VP of Sales", "flags": [true, "x"]})
+    );
+    assert!(
+        session.set_field("title.first", "x").is_err(),
+        "title is a string, not an object"
+    );
     assert!(session.unset_field("company.size"));
     assert!(!session.unset_field("company.size"));
     assert_eq!(session.names(), ["company", "flags", "title"]);
