@@ -119,8 +119,8 @@ impl Loader {
     /// let pack = Loader::new().load_with(Some("rules/b2b-saas".as_ref()), [extra])?;
     /// let as_of = leadscore::parse_time("2026-03-01T00:00:00Z").unwrap();
     /// let outcome = pack.score(&serde_json::json!({"title": "CEO"}), as_of)?;
-    /// assert_eq!(outcome.score, 10.0);
-    /// assert!(outcome.mql, "the session's threshold 10 replaced the pack's threshold 75");
+    /// assert_eq!(outcome.score, 25.0, "+10 from the extra rule, +15 from the pack's `Senior title`");
+    /// assert!(outcome.mql, "the extra file's threshold 10 replaced the pack's threshold 75");
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn load_with(&self, dir: Option<&Path>, extra: impl IntoIterator<Item = SourceFile>) -> Result<Pack, Error> {
