@@ -76,6 +76,9 @@ pub enum Entered {
     Condition(Trace),
     /// It was a statement and joined the session's pack.
     Statement {
+        /// Whether it replaced a statement of the pack or of the session that declared the
+        /// same thing (the threshold, a cap, a `let`, a route, a rule of the same name).
+        replaced: bool,
         /// The lead's score before, when it could be scored.
         before: Option<f64>,
         /// The lead scored with the new pack.
@@ -311,6 +314,7 @@ impl Session {
         statements.push(text.to_string());
         let pack = build(&self.loader, self.dir.as_deref(), &statements, None)?;
         let kept = still_in(&pack, &statements);
+        let replaced = kept.len() < statements.len() || pack_files_differ(&self.pack, &pack);
         self.pack = if kept.len() < statements.len() {
             // Statements the new one replaced left blanks: rebuild without them.
             statements = kept;
@@ -320,6 +324,7 @@ impl Session {
         };
         self.statements = statements;
         Ok(Entered::Statement {
+            replaced,
             before,
             after: self.score(),
         })
@@ -442,6 +447,16 @@ fn still_in(pack: &Pack, statements: &[String]) -> Vec<String> {
         offset = end + 1;
     }
     kept
+}
+
+/// Whether the pack folder's files differ between two builds: a statement of the session
+/// blanked one of theirs (or the files changed on disk).
+fn pack_files_differ(old: &Pack, new: &Pack) -> bool {
+    let files = |p: &Pack| -> Vec<(String, String)> {
+        let files = p.sources().files().iter().filter(|f| f.name != SESSION_FILE);
+        files.map(|f| (f.name.clone(), f.text.clone())).collect()
+    };
+    files(old) != files(new)
 }
 
 /// Whether typed text is a statement (it starts with a statement keyword or has `=>`).

@@ -374,15 +374,17 @@ fn entered(entered: &Entered) -> String {
     match entered {
         Entered::Condition(trace) => trace.to_string(),
         Entered::Statement {
+            replaced,
             before,
             after: Ok(outcome),
         } => {
             let was = match before {
-                Some(b) if *b == outcome.score => " (unchanged)".to_string(),
+                Some(b) if *b == outcome.score => " (score unchanged)".to_string(),
                 Some(b) => format!(" (was {})", num(*b)),
                 None => String::new(),
             };
-            format!("added; {}{was}", verdict(outcome))
+            let verb = if *replaced { "replaced" } else { "added" };
+            format!("{verb}; {}{was}", verdict(outcome))
         }
         Entered::Statement { after: Err(e), .. } => {
             format!("added; the lead cannot be scored: {e}")
