@@ -594,3 +594,53 @@ impl Hinter for Completion {
 impl Highlighter for Completion {}
 impl Validator for Completion {}
 impl Helper for Completion {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete(line: &str) -> (usize, Vec<String>) {
+        let completion = Completion {
+            names: vec!["company.size".into(), "senior".into(), "title".into()],
+            files: FilenameCompleter::new(),
+        };
+        let history = rustyline::history::DefaultHistory::new();
+        match completion.complete(line, line.len(), &Context::new(&history)) {
+            Ok((start, pairs)) => (start, pairs.into_iter().map(|p| p.replacement).collect()),
+            Err(e) => (usize::MAX, vec![e.to_string()]),
+        }
+    }
+
+    #[test]
+    fn completes_commands_and_names() {
+        assert_eq!(complete(":cl"), (0, vec![":clear-events".to_string()]));
+        assert_eq!(complete(":ev").1, [":event", ":events"]);
+        assert_eq!(
+            complete("title ~ VP and se"),
+            (15, vec!["senior".to_string()])
+        );
+        assert_eq!(complete("(comp"), (1, vec!["company.size".to_string()]));
+        assert_eq!(complete(":set ti"), (5, vec!["title".to_string()]));
+    }
+
+    #[test]
+    fn words_keep_quotes_and_split_outside_them() {
+        assert_eq!(
+            split_words(r#"video_play video="product demo" at=-1d"#),
+            ["video_play", "video=\"product demo\"", "at=-1d"]
+        );
+    }
+
+    #[test]
+    fn pasted_objects_gather_until_complete() {
+        let mut pending = String::new();
+        assert_eq!(gather(&mut pending, ":score"), Some(":score".to_string()));
+        assert_eq!(gather(&mut pending, "{"), None);
+        assert_eq!(gather(&mut pending, "  \"title\": \"VP\""), None);
+        assert_eq!(
+            gather(&mut pending, "}"),
+            Some("{\n  \"title\": \"VP\"\n}\n".to_string())
+        );
+        assert!(pending.is_empty());
+    }
+}
