@@ -188,7 +188,14 @@ fn run_batch_with(
         let mut leads = Leads::new(input::open(*path, progress.as_ref())?, format, csv)?;
         let file = path.filter(|_| several).map(|p| p.display().to_string());
         loop {
-            let more = leads.batch(&mut batch)?;
+            let more = leads.batch(&mut batch).map_err(|Failure(message)| {
+                let name =
+                    path.map_or_else(|| "standard input".to_string(), |p| p.display().to_string());
+                Failure(format!(
+                    "error: reading {name}: {}",
+                    message.trim_start_matches("error: ")
+                ))
+            })?;
             let results: Vec<Option<Result<Scored, String>>> = pool.install(|| {
                 batch
                     .par_iter()
