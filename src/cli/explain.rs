@@ -2,7 +2,7 @@
 //! that fired with its points, dimension and location, then the total, caps, the MQL
 //! condition and the route.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 
 use super::{as_of, load_pack, Failure, Outcome, PackArgs};
@@ -35,7 +35,7 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
     })?;
     match pack.score(&lead, as_of) {
         Ok(outcome) => {
-            print!("{}", pack.explain(&outcome));
+            write!(std::io::stdout(), "{}", pack.explain(&outcome))?;
             Ok(Outcome::Success)
         }
         Err(e) => {

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::io::Write;
 
 use super::score::{self, BatchArgs};
 use super::{Failure, Outcome};
@@ -19,7 +20,7 @@ pub struct StatsArgs {
 pub fn run(args: &StatsArgs) -> Result<Outcome, Failure> {
     let mut stats = Stats::default();
     let outcome = score::run_batch(&args.batch, &mut score::Sink::Stats, Some(&mut stats))?;
-    print!("{stats}");
+    write!(std::io::stdout(), "{stats}")?;
     Ok(outcome)
 }
 
