@@ -374,10 +374,8 @@ impl Session {
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
         let mut text = String::from("# Saved from a leadscore repl session.\n");
         text += &self.rules_text();
-        std::fs::write(path, text).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        std::fs::write(path, text)
+            .map_err(|e| input(format!("cannot write {}: {e}", path.display())))?;
         Ok(())
     }
 
@@ -453,7 +451,11 @@ fn still_in(pack: &Pack, statements: &[String]) -> Vec<String> {
 /// blanked one of theirs (or the files changed on disk).
 fn pack_files_differ(old: &Pack, new: &Pack) -> bool {
     let files = |p: &Pack| -> Vec<(String, String)> {
-        let files = p.sources().files().iter().filter(|f| f.name != SESSION_FILE);
+        let files = p
+            .sources()
+            .files()
+            .iter()
+            .filter(|f| f.name != SESSION_FILE);
         files.map(|f| (f.name.clone(), f.text.clone())).collect()
     };
     files(old) != files(new)

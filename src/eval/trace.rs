@@ -120,7 +120,7 @@ pub(crate) fn trace_let(
     };
     ev.match_events()?;
     ev.count_behaviours();
-    for l in &program.lets[..=index.min(program.lets.len().saturating_sub(1))] {
+    for l in program.lets.iter().take(index + 1) {
         let value = ev.test(&l.expr, &Scope::Lead)?;
         ev.lets.push(value);
     }
