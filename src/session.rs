@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 use crate::{Error, EvalError, Loader, Outcome, Pack, RuleSummary, SourceFile, Trace};
 
 /// The name of the in-memory file that holds the statements typed in a session.
-pub const SESSION_FILE: &str = "<session>";
+pub(crate) const SESSION_FILE: &str = "<session>";
 
 /// The name of the in-memory file a typed condition is compiled from.
 const CONDITION_FILE: &str = "<condition>";
@@ -34,7 +34,7 @@ const STATEMENT_WORDS: [&str; 10] = [
 /// An interactive session over a pack.
 ///
 /// Statements the user types (rules, `let`s, `threshold`, `cap`, `route`, ...) join the
-/// pack through an in-memory file named [`SESSION_FILE`]; one that redeclares something
+/// pack through an in-memory file named `<session>`; one that redeclares something
 /// the pack says (the threshold, a cap, a `let`, a rule's name) replaces it for the
 /// session (see [`Loader::load_with`]). A statement with an error is reported with the
 /// same diagnostics as `leadscore check` and is not added.

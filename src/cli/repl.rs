@@ -525,8 +525,17 @@ fn rules(session: &Session) -> String {
         text += "no rules\n";
     }
     let width = rules.iter().map(|r| r.location.len()).max().unwrap_or(0);
+    let name_width = rules
+        .iter()
+        .map(|r| r.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
     for r in &rules {
-        text += &format!("{:<width$}  {}  => {}\n", r.location, r.name, r.actions);
+        text += &format!(
+            "{:<width$}  {:<name_width$}  => {}\n",
+            r.location, r.name, r.actions
+        );
     }
     let others: Vec<&String> = session
         .statements()
