@@ -4,7 +4,12 @@
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
 mod check;
+mod explain;
+mod input;
+mod output;
+mod repl;
 mod score;
+mod stats;
 mod test;
 
 use std::path::PathBuf;
@@ -24,8 +29,14 @@ pub struct Cli {
 enum Command {
     /// Check a pack: exit 0 when clean, 2 with every error found.
     Check(check::CheckArgs),
-    /// Score leads (JSON Lines) and print one JSON result per line.
+    /// Score leads (JSON Lines, CSV or JSON) and print one result per lead, in order.
     Score(score::ScoreArgs),
+    /// Explain one lead's score: each rule that fired, the total, caps, threshold, route.
+    Explain(explain::ExplainArgs),
+    /// Score leads and print a summary: MQLs, disqualified, score histogram, top rules, routes.
+    Stats(stats::StatsArgs),
+    /// Try conditions and rules against one lead, interactively (or from a script on stdin).
+    Repl(repl::ReplArgs),
     /// Test packs: expectation cases, sample-lead snapshots (--snapshots), rule coverage (--coverage).
     Test(test::TestArgs),
 }
@@ -79,6 +90,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Stats(args) => stats::run(&args),
+        Command::Repl(args) => repl::run(&args),
         Command::Test(args) => test::run(&args),
     };
     match result {
