@@ -35,7 +35,11 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             dims: checked
                 .dims
                 .iter()
-                .map(|d| Dimension { name: d.name.clone(), cap: d.cap, half_life: d.half_life })
+                .map(|d| Dimension {
+                    name: d.name.clone(),
+                    cap: d.cap,
+                    half_life: d.half_life,
+                })
                 .collect(),
             mql: None,
             routes: Vec::new(),
@@ -50,7 +54,11 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for &i in &checked.let_order {
         if let StatementKind::Let { name, cond } = &ast.statements[i].kind {
             let expr = c.cond(cond, Scope::Lead);
-            c.program.lets.push(Let { name: name.node.clone(), expr });
+            c.program.lets.push(Let {
+                name: name.node.clone(),
+                expr,
+                used: false,
+            });
         }
     }
     for statement in &ast.statements {
@@ -60,7 +68,43 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for (i, m) in c.program.matchers.iter().enumerate() {
         c.program.matchers_by_type[m.event_type as usize].push(i as u32);
     }
+    mark_used_lets(&mut c.program);
     c.program
+}
+
+/// Marks the `let`s that rules, the MQL condition and routes depend on. `let`s are in
+/// dependency order, so one pass from the last to the first propagates use.
+fn mark_used_lets(program: &mut Program) {
+    let mut used = vec![false; program.lets.len()];
+    let roots = program
+        .rules
+        .iter()
+        .map(|r| &r.expr)
+        .chain(program.mql.iter().map(|(e, _)| e));
+    for expr in roots.chain(program.routes.iter().filter_map(|r| r.when.as_ref())) {
+        mark_lets(expr, &mut used);
+    }
+    for i in (0..program.lets.len()).rev() {
+        if used[i] {
+            mark_lets(&program.lets[i].expr, &mut used);
+        }
+    }
+    for (l, used) in program.lets.iter_mut().zip(used) {
+        l.used = used;
+    }
+}
+
+fn mark_lets(expr: &Expr, used: &mut [bool]) {
+    match expr {
+        Expr::Let(i) => {
+            if let Some(u) = used.get_mut(*i as usize) {
+                *u = true;
+            }
+        }
+        Expr::Or(parts) | Expr::And(parts) => parts.iter().for_each(|p| mark_lets(p, used)),
+        Expr::Not(inner) => mark_lets(inner, used),
+        _ => {}
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -70,6 +114,9 @@ enum Scope {
     Event,
 }
 
+/// What makes two behaviours' event tests the same: event type, property and glob, filter text.
+type MatcherKey = (u32, Option<(u32, String)>, Option<String>);
+
 struct Compiler<'a> {
     sources: &'a Sources,
     checked: &'a Checked,
@@ -78,17 +125,22 @@ struct Compiler<'a> {
     event_types: HashMap<String, u32>,
     props: HashMap<String, u32>,
     /// Matchers by (event type, property, glob, filter text).
-    matchers: HashMap<(u32, Option<(u32, String)>, Option<String>), u32>,
+    matchers: HashMap<MatcherKey, u32>,
     behaviours: HashMap<(u32, u64, Option<i64>), u32>,
     lets: HashMap<String, u32>,
     program: Program,
 }
 
-fn intern<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K, list_len: &mut dyn FnMut() -> usize) -> u32 {
-    let next = map.len() as u32;
-    *map.entry(key).or_insert_with(|| {
-        list_len();
-        next
+/// The index of `key` in `list`, pushing `value()` the first time the key is seen.
+fn intern<K: std::hash::Hash + Eq, V>(
+    index: &mut HashMap<K, u32>,
+    list: &mut Vec<V>,
+    key: K,
+    value: impl FnOnce() -> V,
+) -> u32 {
+    *index.entry(key).or_insert_with(|| {
+        list.push(value());
+        (list.len() - 1) as u32
     })
 }
 
@@ -100,12 +152,20 @@ impl Compiler<'_> {
                 self.program.mql = Some((expr, format!("score >= {}", n.node)));
             }
             StatementKind::Mql(cond) => {
-                let text = self.sources.text(cond.span).split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = self
+                    .sources
+                    .text(cond.span)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.program.mql = Some((self.cond(cond, Scope::Outcome), text));
             }
             StatementKind::Route { queue, when } => {
                 let when = when.as_ref().map(|c| self.cond(c, Scope::Outcome));
-                self.program.routes.push(Route { queue: queue.node.clone(), when });
+                self.program.routes.push(Route {
+                    queue: queue.node.clone(),
+                    when,
+                });
             }
             StatementKind::Rule(rule) => {
                 let compiled = self.rule(rule);
@@ -122,7 +182,10 @@ impl Compiler<'_> {
         self.counted(&rule.cond, &mut behaviours);
         let mut compiled = Rule {
             name,
-            location: self.sources.location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span))).to_string(),
+            location: self
+                .sources
+                .location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
+                .to_string(),
             expr,
             points: Vec::new(),
             disqualify: None,
@@ -199,7 +262,11 @@ impl Compiler<'_> {
         match &operand.kind {
             OperandKind::Field(path) => self.field(path, scope),
             OperandKind::Call { name, args } => {
-                let func = self.functions.iter().position(|f| *f == name.node).unwrap_or(usize::MAX) as u32;
+                let func = self
+                    .functions
+                    .iter()
+                    .position(|f| *f == name.node)
+                    .unwrap_or(usize::MAX) as u32;
                 Operand::Call(func, args.iter().map(|a| self.operand(a, scope)).collect())
             }
             _ => Operand::Lit(literal(operand).unwrap_or(Value::Null)),
@@ -217,38 +284,44 @@ impl Compiler<'_> {
             Scope::Event => return Operand::Prop(self.prop(&path.join("."))),
             _ => {}
         }
-        let fields = &mut self.program.fields;
-        Operand::Field(intern(&mut self.fields, path.to_vec(), &mut || {
-            fields.push(path.to_vec());
-            fields.len()
-        }))
+        Operand::Field(intern(
+            &mut self.fields,
+            &mut self.program.fields,
+            path.to_vec(),
+            || path.to_vec(),
+        ))
     }
 
     fn prop(&mut self, name: &str) -> u32 {
-        let props = &mut self.program.event_props;
-        intern(&mut self.props, name.to_string(), &mut || {
-            props.push(name.to_string());
-            props.len()
+        intern(&mut self.props, &mut self.program.event_props, name.to_string(), || {
+            name.to_string()
         })
     }
 
     fn event_type(&mut self, name: &str) -> u32 {
-        let types = &mut self.program.event_types;
-        intern(&mut self.event_types, name.to_string(), &mut || {
-            types.push(name.to_string());
-            types.len()
-        })
+        intern(
+            &mut self.event_types,
+            &mut self.program.event_types,
+            name.to_string(),
+            || name.to_string(),
+        )
     }
 
     fn behaviour(&mut self, b: &ast::Behaviour) -> u32 {
         let matcher = self.matcher(b);
         let at_least = b.at_least.as_ref().map_or(1, |n| n.node);
         let within = b.within.as_ref().map(|w| w.node);
-        let behaviours = &mut self.program.behaviours;
-        intern(&mut self.behaviours, (matcher, at_least, within), &mut || {
-            behaviours.push(BehaviourTest { matcher, at_least, within });
-            behaviours.len()
-        })
+        let test = || BehaviourTest {
+            matcher,
+            at_least,
+            within,
+        };
+        intern(
+            &mut self.behaviours,
+            &mut self.program.behaviours,
+            (matcher, at_least, within),
+            test,
+        )
     }
 
     fn matcher(&mut self, b: &ast::Behaviour) -> u32 {
@@ -257,7 +330,13 @@ impl Compiler<'_> {
             (Some((_, prop)), Some(pattern)) => Some((self.prop(prop), pattern.node.clone())),
             _ => None,
         };
-        let filter_text = b.filter.as_ref().map(|f| self.sources.text(f.span).split_whitespace().collect::<Vec<_>>().join(" "));
+        let filter_text = b.filter.as_ref().map(|f| {
+            self.sources
+                .text(f.span)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
         let key = (event_type, property.clone(), filter_text);
         if let Some(&m) = self.matchers.get(&key) {
             return m;
@@ -265,7 +344,11 @@ impl Compiler<'_> {
         let filter = b.filter.as_ref().map(|f| self.cond(f, Scope::Event));
         let is_path = b.verb == ast::Verb::Visited;
         let property = property.map(|(prop, pattern)| (prop, Glob::new(&pattern, is_path)));
-        self.program.matchers.push(Matcher { event_type, property, filter });
+        self.program.matchers.push(Matcher {
+            event_type,
+            property,
+            filter,
+        });
         let m = (self.program.matchers.len() - 1) as u32;
         self.matchers.insert(key, m);
         m

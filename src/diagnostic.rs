@@ -41,6 +41,16 @@ impl PackError {
 }
 
 /// Every error that rejected a pack, with the sources to show them against.
+///
+/// ```
+/// let Err(leadscore::Error::Pack(errors)) = leadscore::Pack::from_source("p", "title ~ VP => +5 fti") else {
+///     panic!("the pack should not load");
+/// };
+/// let first = &errors.errors()[0];
+/// assert_eq!(first.to_string(), "unknown dimension `fti`");
+/// assert_eq!(errors.location(first).column, 18);
+/// assert!(errors.render(false).contains("--> p.rules:1:18"));
+/// ```
 #[derive(Clone, Debug)]
 pub struct PackErrors {
     sources: Sources,
@@ -73,7 +83,10 @@ impl PackErrors {
         for f in self.sources.files() {
             files.add(f.name.clone(), f.text.clone());
         }
-        let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
+        let config = term::Config {
+            chars: term::Chars::ascii(),
+            ..term::Config::default()
+        };
         let mut out = if color {
             termcolor::Buffer::ansi()
         } else {
@@ -89,7 +102,10 @@ impl PackErrors {
             }
             if term::emit(&mut out, &config, &files, &d).is_err() {
                 let loc = self.location(error);
-                out_fallback(&mut out, &format!("error: {error}\n  --> {}:{}:{}\n", loc.file, loc.line, loc.column));
+                out_fallback(
+                    &mut out,
+                    &format!("error: {error}\n  --> {}:{}:{}\n", loc.file, loc.line, loc.column),
+                );
             }
         }
         let n = self.errors.len();

@@ -11,7 +11,16 @@ use crate::ast::{CmpOp, Millis, StrOp};
 use crate::eval::pattern::{Glob, Words};
 use crate::eval::Value;
 
-/// A compiled pack.
+/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("p", "visited /pricing at least 3 times => +5\nvisited /pricing => tag \"p\"")?;
+/// let listing = pack.program().to_string();
+/// assert!(listing.contains("matcher m0 = page_view path ~ \"/pricing\""));
+/// assert!(listing.contains("behaviour b0 = count(m0) >= 3"));
+/// assert!(listing.contains("behaviour b1 = count(m0) >= 1"));
+/// # Ok::<(), leadscore::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Program {
     /// Lead field paths, by slot.
@@ -61,6 +70,9 @@ pub(crate) struct BehaviourTest {
 pub(crate) struct Let {
     pub name: String,
     pub expr: Expr,
+    /// Whether a rule, the MQL condition or a route depends on it; unused `let`s are
+    /// not evaluated.
+    pub used: bool,
 }
 
 /// A compiled rule.
@@ -153,7 +165,8 @@ impl fmt::Display for Program {
             writeln!(f)?;
         }
         for (i, l) in self.lets.iter().enumerate() {
-            writeln!(f, "let l{i} {} = {}", l.name, self.show(&l.expr))?;
+            let unused = if l.used { "" } else { " (unused)" };
+            writeln!(f, "let l{i} {}{unused} = {}", l.name, self.show(&l.expr))?;
         }
         for d in &self.dims {
             write!(f, "dimension {}", d.name)?;
@@ -166,7 +179,14 @@ impl fmt::Display for Program {
             writeln!(f)?;
         }
         for r in &self.rules {
-            writeln!(f, "rule {:?} ({}) when {} => {}", r.name, r.location, self.show(&r.expr), self.actions(r))?;
+            writeln!(
+                f,
+                "rule {:?} ({}) when {} => {}",
+                r.name,
+                r.location,
+                self.show(&r.expr),
+                self.actions(r)
+            )?;
         }
         if let Some((expr, _)) = &self.mql {
             writeln!(f, "mql when {}", self.show(expr))?;
@@ -182,7 +202,7 @@ impl fmt::Display for Program {
 }
 
 impl Program {
-    fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
+    pub(crate) fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
         Show { program: self, expr }
     }
 
@@ -230,7 +250,7 @@ impl Program {
 }
 
 /// Displays a condition in prefix form: `and(f0 ~ "vp", b1)`.
-struct Show<'a> {
+pub(crate) struct Show<'a> {
     program: &'a Program,
     expr: &'a Expr,
 }
@@ -302,5 +322,66 @@ impl Program {
     /// The number of rules.
     pub fn rule_count(&self) -> usize {
         self.rules.len()
+    }
+}
+
+/// One rule of a program as people list it: its name, where it is, what it does.
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("demo", "cap fit at 40\nrule \"CEO\": title ~ CEO => +15 fit")?;
+/// let rules = pack.program().rules();
+/// assert_eq!(rules[0].name, "CEO");
+/// assert_eq!(rules[0].location, "demo.rules:2");
+/// assert_eq!(rules[0].actions, "+15 fit");
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSummary {
+    /// The rule's name, or its condition's text.
+    pub name: String,
+    /// `file:line`.
+    pub location: String,
+    /// Its actions as written in the language: `+15 fit`, `disqualify "student"`.
+    pub actions: String,
+}
+
+impl Program {
+    /// Every rule, in file order.
+    pub fn rules(&self) -> Vec<RuleSummary> {
+        self.rules
+            .iter()
+            .map(|r| RuleSummary {
+                name: r.name.clone(),
+                location: r.location.clone(),
+                actions: self.actions(r),
+            })
+            .collect()
+    }
+
+    /// The names of the `let`s.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "let vip = title ~ CEO\nvip => +5")?;
+    /// assert_eq!(pack.program().let_names().collect::<Vec<_>>(), ["vip"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn let_names(&self) -> impl Iterator<Item = &str> {
+        self.lets.iter().map(|l| l.name.as_str())
+    }
+
+    /// The names of the dimensions, in order of declaration.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "cap fit at 40\ndimension intent")?;
+    /// assert_eq!(pack.program().dimension_names().collect::<Vec<_>>(), ["fit", "intent"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
+        self.dims.iter().map(|d| d.name.as_str())
+    }
+
+    /// The lead fields the program reads, as dotted paths (`company.size`).
+    pub fn field_paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.fields.iter().map(|path| path.join("."))
     }
 }

@@ -16,12 +16,20 @@ pub struct Span {
 impl Span {
     /// A span in `file` from `start` to `end`.
     pub fn new(file: u32, start: usize, end: usize) -> Span {
-        Span { file, start: clamp(start), end: clamp(end) }
+        Span {
+            file,
+            start: clamp(start),
+            end: clamp(end),
+        }
     }
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// The byte range, for slicing the file's text.
@@ -52,7 +60,10 @@ pub struct Sources {
 impl Sources {
     /// Adds a file and returns its index.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> u32 {
-        self.files.push(SourceFile { name: name.into(), text: text.into() });
+        self.files.push(SourceFile {
+            name: name.into(),
+            text: text.into(),
+        });
         clamp(self.files.len() - 1)
     }
 
@@ -66,18 +77,42 @@ impl Sources {
         self.files.get(id as usize)
     }
 
+    /// Replaces the text a span covers with spaces, keeping newlines, so every other
+    /// span and line number stays where it was.
+    pub(crate) fn blank(&mut self, span: Span) {
+        let Some(file) = self.files.get_mut(span.file as usize) else {
+            return;
+        };
+        let Some(text) = file.text.get(span.range()) else {
+            return;
+        };
+        // Byte for byte, so a multi-byte character becomes as many spaces as it had bytes.
+        let spaces: String = text.bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }).collect();
+        file.text.replace_range(span.range(), &spaces);
+    }
+
     /// The text a span covers, or `""` for a span outside the sources.
     pub fn text(&self, span: Span) -> &str {
-        self.file(span.file).and_then(|f| f.text.get(span.range())).unwrap_or("")
+        self.file(span.file)
+            .and_then(|f| f.text.get(span.range()))
+            .unwrap_or("")
     }
 
     /// `file:line` of a span's start, the form shown in results.
     pub fn location(&self, span: Span) -> Location {
         let Some(file) = self.file(span.file) else {
-            return Location { file: String::new(), line: 0, column: 0 };
+            return Location {
+                file: String::new(),
+                line: 0,
+                column: 0,
+            };
         };
         let (line, column) = line_col(&file.text, span.start as usize);
-        Location { file: file.name.clone(), line, column }
+        Location {
+            file: file.name.clone(),
+            line,
+            column,
+        }
     }
 }
 

@@ -56,7 +56,13 @@ enum Scope {
 
 /// Checks a pack; `Ok` holds what the compiler needs, `Err` every error found, by position.
 pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Result<Checked, Vec<CheckError>> {
-    let mut c = Checker { functions, sources, errors: Vec::new(), checked: Checked::default(), lets: HashMap::new() };
+    let mut c = Checker {
+        functions,
+        sources,
+        errors: Vec::new(),
+        checked: Checked::default(),
+        lets: HashMap::new(),
+    };
     c.declarations(ast);
     for statement in &ast.statements {
         c.statement(statement);
@@ -112,15 +118,17 @@ impl Checker<'_> {
                     self.dim(&dim.node);
                 }
                 StatementKind::Let { name, .. } => {
-                    if self.lets.insert(name.node.clone(), i).is_some() {
-                        self.error(CheckErrorKind::DuplicateLet(name.node.clone()), name.span);
+                    if let Some(first) = self.lets.insert(name.node.clone(), i) {
+                        let at = self.sources.location(ast.statements[first].span);
+                        let err = CheckError::new(CheckErrorKind::DuplicateLet(name.node.clone()), name.span)
+                            .help(format!("the first is at {}:{}", at.file, at.line));
+                        self.errors.push(err);
                     }
                 }
-                StatementKind::Threshold(_) | StatementKind::Mql(_) => {
-                    if std::mem::replace(&mut mql_seen, true) {
-                        self.error(CheckErrorKind::DuplicateMql, statement.span);
-                    }
+                StatementKind::Threshold(_) | StatementKind::Mql(_) if mql_seen => {
+                    self.error(CheckErrorKind::DuplicateMql, statement.span);
                 }
+                StatementKind::Threshold(_) | StatementKind::Mql(_) => mql_seen = true,
                 _ => {}
             }
         }
@@ -131,7 +139,10 @@ impl Checker<'_> {
         let i = match dims.iter().position(|d| d.name == name) {
             Some(i) => i,
             None => {
-                dims.push(DimInfo { name: name.to_string(), ..DimInfo::default() });
+                dims.push(DimInfo {
+                    name: name.to_string(),
+                    ..DimInfo::default()
+                });
                 dims.len() - 1
             }
         };
@@ -153,10 +164,12 @@ impl Checker<'_> {
         let disqualifies = rule.actions.iter().any(|a| matches!(a.node, Action::Disqualify(_)));
         let mut points_seen = false;
         for action in &rule.actions {
-            let Action::Points { dim, each, .. } = &action.node else { continue };
+            let Action::Points { dim, each, .. } = &action.node else {
+                continue;
+            };
             if std::mem::replace(&mut points_seen, true) {
-                let err = CheckError::new(CheckErrorKind::SeveralPoints, action.span)
-                    .help("write one rule per dimension");
+                let err =
+                    CheckError::new(CheckErrorKind::SeveralPoints, action.span).help("write one rule per dimension");
                 self.errors.push(err);
             }
             if disqualifies {
@@ -208,7 +221,9 @@ impl Checker<'_> {
             let known: Vec<&str> = self.lets.keys().map(String::as_str).collect();
             let err = CheckError::new(CheckErrorKind::UnknownLet(name.to_string()), span)
                 .suggest(name, known)
-                .or_help(format!("to test a field, compare it: `{name} == true`, `{name} exists`"));
+                .or_help(format!(
+                    "to test a field, compare it: `{name} == true`, `{name} exists`"
+                ));
             self.errors.push(err);
         }
     }
@@ -230,11 +245,11 @@ impl Checker<'_> {
     }
 
     fn test(&mut self, test: &Test, span: Span, scope: Scope) {
-        self.operand(&test.operand, scope);
+        self.operand(&test.operand);
         match &test.op {
             TestOp::Truthy => self.truthy(&test.operand, span),
             TestOp::Compare(_, rhs) => {
-                self.operand(rhs, scope);
+                self.operand(rhs);
                 if self.is_number(&test.operand, scope) && is_string(rhs)
                     || is_string(&test.operand) && self.is_number(rhs, scope)
                 {
@@ -243,7 +258,7 @@ impl Checker<'_> {
             }
             TestOp::In(list) => self.in_list(list),
             TestOp::Match(pattern) => self.pattern(pattern),
-            TestOp::Str(_, rhs) => self.operand(rhs, scope),
+            TestOp::Str(_, rhs) => self.operand(rhs),
             TestOp::Exists | TestOp::Missing => {}
         }
     }
@@ -267,7 +282,10 @@ impl Checker<'_> {
             return;
         };
         for item in items {
-            if !matches!(item.kind, OperandKind::Str(_) | OperandKind::Num(_) | OperandKind::Bool(_)) {
+            if !matches!(
+                item.kind,
+                OperandKind::Str(_) | OperandKind::Num(_) | OperandKind::Bool(_)
+            ) {
                 self.error(CheckErrorKind::NonLiteralInList, item.span);
             }
         }
@@ -284,11 +302,11 @@ impl Checker<'_> {
         }
     }
 
-    fn operand(&mut self, operand: &Operand, scope: Scope) {
+    fn operand(&mut self, operand: &Operand) {
         match &operand.kind {
             OperandKind::List(_) => self.error(CheckErrorKind::MisplacedList, operand.span),
             OperandKind::Call { name, args } => {
-                args.iter().for_each(|a| self.operand(a, scope));
+                args.iter().for_each(|a| self.operand(a));
                 self.call(name, args.len());
             }
             _ => {}
@@ -298,14 +316,19 @@ impl Checker<'_> {
     fn call(&mut self, name: &Name, given: usize) {
         match self.functions.arity(&name.node) {
             Some(expected) if expected != given => {
-                let kind = CheckErrorKind::WrongArity { name: name.node.clone(), expected, given };
+                let kind = CheckErrorKind::WrongArity {
+                    name: name.node.clone(),
+                    expected,
+                    given,
+                };
                 self.error(kind, name.span);
             }
             Some(_) => {}
             None => {
                 let names = self.functions.names();
                 let err = CheckError::new(CheckErrorKind::UnknownFunction(name.node.clone()), name.span)
-                    .suggest(&name.node, names);
+                    .suggest(&name.node, names)
+                    .or_help("functions come from the plugins a pack names with `plugin \"NAME\"`");
                 self.errors.push(err);
             }
         }
@@ -327,15 +350,24 @@ impl Checker<'_> {
     fn rule_names(&mut self, ast: &Ast) {
         let mut seen: HashMap<String, Span> = HashMap::new();
         for statement in &ast.statements {
-            let StatementKind::Rule(rule) = &statement.kind else { continue };
+            let StatementKind::Rule(rule) = &statement.kind else {
+                continue;
+            };
             let (name, span) = rule_name(rule, self.sources);
-            if seen.insert(name.clone(), span).is_some() {
-                self.error(CheckErrorKind::DuplicateRule(name), span);
+            if let Some(first) = seen.insert(name.clone(), span) {
+                let at = self.sources.location(first);
+                let err = CheckError::new(CheckErrorKind::DuplicateRule(name), span).help(format!(
+                    "the first is at {}:{}; rule names identify rules in results",
+                    at.file, at.line
+                ));
+                self.errors.push(err);
             }
         }
         let mut catch_all: Option<&str> = None;
         for statement in &ast.statements {
-            let StatementKind::Route { queue, when } = &statement.kind else { continue };
+            let StatementKind::Route { queue, when } = &statement.kind else {
+                continue;
+            };
             if let Some(first) = catch_all {
                 self.error(CheckErrorKind::UnreachableRoute(first.to_string()), statement.span);
             } else if when.is_none() {
@@ -389,6 +421,12 @@ pub fn compile_regex(source: &str) -> Result<Regex, String> {
             regex::Error::CompiledTooBig(limit) => {
                 format!("the regex is too large (over {limit} bytes compiled); simplify it")
             }
-            other => other.to_string().lines().last().unwrap_or("syntax error").trim_start_matches("error: ").to_string(),
+            other => other
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("syntax error")
+                .trim_start_matches("error: ")
+                .to_string(),
         })
 }

@@ -1,5 +1,6 @@
 //! `leadscore check PACK`.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use super::{load_pack, Failure, Outcome, PackArgs};
@@ -9,6 +10,9 @@ use super::{load_pack, Failure, Outcome, PackArgs};
 pub struct CheckArgs {
     /// The pack folder.
     pack: PathBuf,
+    /// Also print the compiled program (slots, shared behaviours, rules).
+    #[arg(long)]
+    program: bool,
     #[command(flatten)]
     pack_args: PackArgs,
 }
@@ -17,6 +21,16 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
-    println!("{}: ok ({} rules, {} files)", pack.id(), program.rule_count(), pack.sources().files().len());
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{}: ok ({} rules, {} files)",
+        pack.id(),
+        program.rule_count(),
+        pack.sources().files().len()
+    )?;
+    if args.program {
+        write!(out, "{program}")?;
+    }
     Ok(Outcome::Success)
 }

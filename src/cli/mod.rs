@@ -4,7 +4,13 @@
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
 mod check;
+mod explain;
+mod input;
+mod output;
+mod repl;
 mod score;
+mod stats;
+mod test;
 mod watch;
 
 use std::path::PathBuf;
@@ -24,8 +30,16 @@ pub struct Cli {
 enum Command {
     /// Check a pack: exit 0 when clean, 2 with every error found.
     Check(check::CheckArgs),
-    /// Score leads (JSON Lines) and print one JSON result per line.
+    /// Score leads (JSON Lines, CSV or JSON) and print one result per lead, in order.
     Score(score::ScoreArgs),
+    /// Explain one lead's score: each rule that fired, the total, caps, threshold, route.
+    Explain(explain::ExplainArgs),
+    /// Score leads and print a summary: MQLs, disqualified, score histogram, top rules, routes.
+    Stats(stats::StatsArgs),
+    /// Try conditions and rules against one lead, interactively (or from a script on stdin).
+    Repl(repl::ReplArgs),
+    /// Test packs: expectation cases, sample-lead snapshots (--snapshots), rule coverage (--coverage).
+    Test(test::TestArgs),
     /// Follow a pack folder: reload on every edit that checks, report every one that does not.
     Watch(watch::WatchArgs),
 }
@@ -61,8 +75,14 @@ pub enum Outcome {
 /// A command that could not run, and the message for the user.
 pub struct Failure(pub String);
 
-impl<E: std::fmt::Display> From<E> for Failure {
+impl<E: std::fmt::Display + 'static> From<E> for Failure {
+    /// Any error becomes its message, except a closed stdout (`leadscore ... | head`),
+    /// which ends the command quietly.
     fn from(e: E) -> Self {
+        let io = (&e as &dyn std::any::Any).downcast_ref::<std::io::Error>();
+        if io.is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            return Failure(String::new());
+        }
         Failure(e.to_string())
     }
 }
@@ -73,6 +93,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Stats(args) => stats::run(&args),
+        Command::Repl(args) => repl::run(&args),
+        Command::Test(args) => test::run(&args),
         Command::Watch(args) => watch::run(&args),
     };
     match result {
@@ -101,7 +125,10 @@ pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pa
 pub fn as_of(arg: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
     match arg {
         None => Ok(chrono::Utc::now()),
-        Some(text) => leadscore::parse_time(text)
-            .ok_or_else(|| Failure(format!("error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"))),
+        Some(text) => leadscore::parse_time(text).ok_or_else(|| {
+            Failure(format!(
+                "error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"
+            ))
+        }),
     }
 }

@@ -30,7 +30,11 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
     };
     let message = format!("expected {expected}, found {}", found.describe());
     let help = help_for(&expected, found.text);
-    ParseError { message, span: Span::new(file, base + at, base + at + found.len()), help }
+    ParseError {
+        message,
+        span: Span::new(file, base + at, base + at + found.len()),
+        help,
+    }
 }
 
 /// An error for nesting deeper than [`MAX_NESTING`] in the next statement, if there is one.
@@ -80,13 +84,23 @@ impl Found<'_> {
 }
 
 fn found_at(rest: &str) -> Found<'_> {
+    if let Some(quoted) = rest.strip_prefix('"') {
+        let end = quoted.find(['"', '\n']).map_or(rest.len(), |i| i + 2).min(rest.len());
+        return Found { text: &rest[..end] };
+    }
     let word_end = rest
         .char_indices()
         .find(|&(i, c)| !(c.is_alphanumeric() || c == '_' || c == '-') && (i > 0 || c.is_whitespace()))
         .map_or(rest.len(), |(i, c)| if i == 0 { c.len_utf8() } else { i });
-    let end = if word_end == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { word_end };
+    let end = if word_end == 0 {
+        rest.chars().next().map_or(0, char::len_utf8)
+    } else {
+        word_end
+    };
     let text = &rest[..end];
-    Found { text: if text.starts_with('\r') { "\n" } else { text } }
+    Found {
+        text: if text.starts_with('\r') { "\n" } else { text },
+    }
 }
 
 /// "a condition, `=>` or `and`": the expected rules in the author's words.
@@ -98,6 +112,11 @@ fn expected(positives: &[Rule]) -> String {
             names.push(name);
         }
     }
+    // A value may be many things; name them once rather than rule by rule.
+    if names.contains(&"a field name") && names.len() > 2 {
+        names.retain(|n| !VALUE_PARTS.contains(n));
+        names.insert(0, "a value (a field, a \"string\", a number or true/false)");
+    }
     match names.as_slice() {
         [] => "a statement".into(),
         [one] => (*one).into(),
@@ -105,19 +124,31 @@ fn expected(positives: &[Rule]) -> String {
     }
 }
 
+/// What [`describe`] calls the kinds of value.
+const VALUE_PARTS: [&str; 5] = [
+    "a field name",
+    "a list (`[\"a\", \"b\"]`)",
+    "a quoted string",
+    "`true` or `false`",
+    "a number",
+];
+
 fn describe(r: Rule) -> &'static str {
     if let Some(word) = keyword(r) {
         return word;
     }
     match r {
         Rule::arrow => "`=>`",
+        Rule::colon => "`:` after the rule's name",
         Rule::and_kw => "`and`",
         Rule::or_kw => "`or`",
         Rule::statement | Rule::next_statement | Rule::end_of_file => "a statement",
         Rule::rule | Rule::rule_name => "a rule",
         Rule::condition | Rule::disjunct | Rule::conjunct | Rule::negation | Rule::test => "a condition",
         Rule::behaviour => "a behaviour",
-        Rule::actions | Rule::points | Rule::disqualify | Rule::tag => "an action (`+10`, `disqualify \"...\"`, `tag \"...\"`)",
+        Rule::actions | Rule::points | Rule::disqualify | Rule::tag => {
+            "an action (`+10`, `disqualify \"...\"`, `tag \"...\"`)"
+        }
         Rule::sign => "`+` or `-`",
         Rule::each => "`each`",
         Rule::compare | Rule::cmp_op => "a comparison",

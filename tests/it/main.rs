@@ -1,5 +1,10 @@
 //! The integration tests: one binary, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod cli;
+mod diagnostics;
 mod language;
+mod packs;
+mod packtest;
+mod repl;
 mod reload;
