@@ -205,6 +205,25 @@ fn search_path_plugin_edit_goes_live() {
     assert_eq!(score(&live.current()), 0.0);
 }
 
+/// The next event, `Unchanged` included.
+fn any_event(events: &Receiver<ReloadEvent>) -> ReloadEvent {
+    events
+        .recv_timeout(TIMEOUT)
+        .unwrap_or_else(|e| panic!("no reload event within {TIMEOUT:?}: {e}"))
+}
+
+#[test]
+fn plugin_files_in_the_pack_and_on_the_search_path_are_watched() {
+    let f = Fixture::new(&[("main.rules", "title ~ CEO => +5")]);
+    let (live, events) = f.watch();
+    let old = live.current().id().clone();
+    // The pack names no plugin, so the rebuild is the live pack: `Unchanged`, but a rebuild.
+    f.write("plugins/unused.rhai", "fn f(x) { x }");
+    assert!(matches!(any_event(&events), ReloadEvent::Unchanged { live } if live == old));
+    std::fs::write(f.search_path().join("shared.rhai"), "fn g(x) { x }").unwrap();
+    assert!(matches!(any_event(&events), ReloadEvent::Unchanged { live } if live == old));
+}
+
 #[test]
 fn syntax_error_is_rejected_and_the_old_version_keeps_scoring() {
     let f = Fixture::new(&[("main.rules", "title ~ CEO => +5")]);
@@ -550,6 +569,23 @@ fn cli_watch_json_reports_reloads_with_changes_and_rejections() {
     assert_eq!(rejected["live"], reloaded["pack"]);
     assert_eq!(rejected["errors"][0]["message"], "unknown dimension `fit`");
     assert_eq!(rejected["errors"][0]["file"], "pack/main.rules");
+}
+
+#[test]
+fn cli_watch_of_a_pack_that_does_not_check_exits_2_with_the_diagnostics() {
+    let f = Fixture::new(&[("main.rules", "title ~ CEO => +5 fitt")]);
+    let output = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(["watch", "--poll=50", "--pack"])
+        .arg(f.pack())
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("unknown dimension `fitt`") && stderr.contains("pack/main.rules:1:19"),
+        "{stderr}"
+    );
 }
 
 #[test]
