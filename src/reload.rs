@@ -21,12 +21,13 @@ use crate::error::Error;
 use crate::explain::PackId;
 use crate::pack::{Loader, Pack};
 
-/// The default quiet time before a change is rebuilt: 50 ms.
+/// How long a change is held before the pack is rebuilt, by default: 50 ms.
 ///
-/// Long enough that an editor's save (write a temp file, rename it over, delete the backup)
-/// arrives as one batch and is rebuilt once; short enough that the whole path from the
-/// save to the new version being live stays well under the 200 ms target (50 ms of quiet,
-/// up to a quarter of that for the debouncer's tick, plus the rebuild).
+/// Every file event waits this long, so the rest of an editor's save (write a temp file,
+/// rename it over, delete the backup: microseconds to a few milliseconds) joins it in one
+/// batch and the pack is rebuilt once, from the finished files. Short enough that the whole
+/// path from the save to the new version being live stays well under the 200 ms target
+/// (50 ms, up to a quarter of that for the debouncer's tick, plus the rebuild: about 63 ms).
 pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// How a [`LivePack`] watches its folder.
@@ -59,9 +60,10 @@ impl WatchOptions {
         WatchOptions::default()
     }
 
-    /// Waits this long with no further change before rebuilding (at least 1 ms).
-    pub fn debounce(mut self, quiet: Duration) -> WatchOptions {
-        self.debounce = quiet.max(Duration::from_millis(1));
+    /// Holds each change this long before rebuilding, so the rest of a save joins it
+    /// (at least 1 ms).
+    pub fn debounce(mut self, hold: Duration) -> WatchOptions {
+        self.debounce = hold.max(Duration::from_millis(1));
         self
     }
 

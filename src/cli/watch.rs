@@ -30,7 +30,7 @@ pub struct WatchArgs {
     /// `--poll=MS` sets the interval (default 500).
     #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500")]
     poll: Option<u64>,
-    /// Quiet time before a change is rebuilt, in milliseconds.
+    /// How long a change is held (so the rest of a save joins it) before the rebuild, in ms.
     #[arg(long, value_name = "MS", default_value_t = leadscore::DEFAULT_DEBOUNCE.as_millis() as u64)]
     debounce: u64,
     #[command(flatten)]
