@@ -445,7 +445,9 @@ pub(crate) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.extension().is_some_and(|e| e == "rules") && path.is_file() {
+        // Hidden files are editors' (`.#main.rules` lock files, `.main.rules.swp`), not rules.
+        let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
+        if !hidden && path.extension().is_some_and(|e| e == "rules") && path.is_file() {
             files.push(path);
         }
     }
