@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
 use crate::{Error, EvalError, Loader, Outcome, Pack, RuleSummary, SourceFile, Trace};
@@ -143,7 +143,7 @@ impl Session {
     /// to the current one (`-1d`, `+2h`).
     pub fn set_as_of(&mut self, text: &str) -> Result<DateTime<Utc>, SessionError> {
         let text = text.trim();
-        self.as_of = if text == "now" { Utc::now() } else { self.time(text)? };
+        self.as_of = if text == "now" { Utc::now().trunc_subsecs(0) } else { self.time(text)? };
         Ok(self.as_of)
     }
 

@@ -190,7 +190,7 @@ fn interactive(mut session: Session, color: bool) -> Result<Outcome, Failure> {
         .map_or_else(|| "no pack".to_string(), |_| session.pack().id().to_string());
     println!(
         "leadscore repl — {pack}, as of {}. :help lists the commands.",
-        session.as_of().to_rfc3339()
+        session.as_of().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     );
     let mut pending = String::new();
     loop {
@@ -282,9 +282,9 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
         "event" if !rest.is_empty() => event(session, rest, color),
         "events" => Answer::ok(events(session)),
         "clear-events" => Answer::ok(format!("{} event(s) removed", session.clear_events())),
-        "as-of" if rest.is_empty() => Answer::ok(format!("as of {}", session.as_of().to_rfc3339())),
+        "as-of" if rest.is_empty() => Answer::ok(format!("as of {}", session.as_of().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
         "as-of" => done(
-            session.set_as_of(rest).map(|t| format!("as of {}", t.to_rfc3339())),
+            session.set_as_of(rest).map(|t| format!("as of {}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
             color,
         ),
         "score" => done(session.score().map(|o| verdict(&o)).map_err(SessionError::from), color),
