@@ -21,6 +21,14 @@ pub enum Error {
     /// A pack folder holds no `*.rules` files.
     #[error("{} holds no *.rules files", .0.display())]
     EmptyPack(PathBuf),
+    /// A folder could not be watched for changes (hot reload).
+    #[error("cannot watch {}: {message}", path.display())]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// Why, as the file watcher reported it.
+        message: String,
+    },
     /// One lead could not be scored.
     #[error(transparent)]
     Eval(#[from] crate::eval::EvalError),

@@ -137,24 +137,22 @@ impl fmt::Display for Explanation<'_> {
             .max()
             .unwrap_or(0)
             .max(9);
+        let points: Vec<String> = o.fired.iter().map(points_text).collect();
+        let points_width = points.iter().map(|p| p.chars().count()).max().unwrap_or(0).max(7);
         if o.fired.is_empty() {
             writeln!(f, "  no rule fired")?;
         } else {
             writeln!(
                 f,
-                "  {:<rule_width$}  {:>7}  {:<dim_width$}  location",
+                "  {:<rule_width$}  {:>points_width$}  {:<dim_width$}  location",
                 "rule", "points", "dimension"
             )?;
         }
-        for r in &o.fired {
-            let mut points = signed(r.points);
-            if let Some(n) = r.count {
-                points = format!("{points} ({n}×)");
-            }
+        for (r, points) in o.fired.iter().zip(&points) {
             let dim = r.dimension.as_deref().unwrap_or("-");
             write!(
                 f,
-                "  {:<rule_width$}  {points:>7}  {dim:<dim_width$}  {}",
+                "  {:<rule_width$}  {points:>points_width$}  {dim:<dim_width$}  {}",
                 truncate(&r.rule, rule_width),
                 r.location
             )?;
@@ -210,6 +208,18 @@ pub fn num(x: f64) -> String {
         "0".to_string()
     } else {
         s.to_string()
+    }
+}
+
+/// `+15`, `-30`, `+10 (7×)` for `each` rules, and nothing for a rule that only tags or
+/// disqualifies (it gives no points; "+0" would suggest it gave some).
+fn points_text(r: &Fired) -> String {
+    if r.points == 0.0 && r.dimension.is_none() && r.count.is_none() {
+        return String::new();
+    }
+    match r.count {
+        Some(n) => format!("{} ({n}×)", signed(r.points)),
+        None => signed(r.points),
     }
 }
 

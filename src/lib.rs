@@ -11,11 +11,14 @@ mod pack;
 mod packtest;
 mod plugin;
 mod program;
+mod reload;
+mod session;
 mod source;
 mod syntax;
 
 pub use chrono;
 pub use error::{Error, PackError, PackErrors};
+pub use eval::trace::{Observation, Trace};
 pub use eval::EvalError;
 pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
 pub use pack::{Loader, Pack, Scorer};
@@ -24,7 +27,9 @@ pub use packtest::{
     SnapshotUpdate, TestFileError, DEFAULT_AS_OF,
 };
 pub use plugin::{Limits, PluginError, PLUGIN_STACK_SIZE};
-pub use program::{Program, RuleInfo};
+pub use program::{Program, RuleSummary};
+pub use reload::{LivePack, Problem, Rejection, ReloadEvent, Snapshot, WatchOptions, DEFAULT_DEBOUNCE};
+pub use session::{Entered, Session, SessionError};
 pub use source::{Location, SourceFile, Sources, Span};
 
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.

@@ -202,7 +202,7 @@ impl fmt::Display for Program {
 }
 
 impl Program {
-    fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
+    pub(crate) fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
         Show { program: self, expr }
     }
 
@@ -250,7 +250,7 @@ impl Program {
 }
 
 /// Displays a condition in prefix form: `and(f0 ~ "vp", b1)`.
-struct Show<'a> {
+pub(crate) struct Show<'a> {
     program: &'a Program,
     expr: &'a Expr,
 }
@@ -325,28 +325,63 @@ impl Program {
     }
 }
 
-/// A rule as listed by [`Program::rules`]: its name and where it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RuleInfo<'a> {
-    /// The rule's name, or its condition's text for an unnamed rule (as in [`crate::Fired::rule`]).
-    pub name: &'a str,
-    /// `file:line` of the rule (as in [`crate::Fired::location`]).
-    pub location: &'a str,
+/// One rule of a program as people list it: its name, where it is, what it does.
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("demo", "cap fit at 40\nrule \"CEO\": title ~ CEO => +15 fit")?;
+/// let rules = pack.program().rules();
+/// assert_eq!(rules[0].name, "CEO");
+/// assert_eq!(rules[0].location, "demo.rules:2");
+/// assert_eq!(rules[0].actions, "+15 fit");
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleSummary {
+    /// The rule's name, or its condition's text.
+    pub name: String,
+    /// `file:line`.
+    pub location: String,
+    /// Its actions as written in the language: `+15 fit`, `disqualify "student"`.
+    pub actions: String,
 }
 
 impl Program {
-    /// Every rule of the pack, in file order (what coverage reports are made of).
+    /// Every rule, in file order.
+    pub fn rules(&self) -> Vec<RuleSummary> {
+        self.rules
+            .iter()
+            .map(|r| RuleSummary {
+                name: r.name.clone(),
+                location: r.location.clone(),
+                actions: self.actions(r),
+            })
+            .collect()
+    }
+
+    /// The names of the `let`s.
     ///
     /// ```
-    /// let pack = leadscore::Pack::from_source("demo", "rule \"CEO\": title ~ CEO => +5\ntitle ~ VP => +3")?;
-    /// let rules: Vec<_> = pack.program().rules().map(|r| format!("{} {}", r.location, r.name)).collect();
-    /// assert_eq!(rules, ["demo.rules:1 CEO", "demo.rules:2 title ~ VP"]);
+    /// let pack = leadscore::Pack::from_source("demo", "let vip = title ~ CEO\nvip => +5")?;
+    /// assert_eq!(pack.program().let_names().collect::<Vec<_>>(), ["vip"]);
     /// # Ok::<(), leadscore::Error>(())
     /// ```
-    pub fn rules(&self) -> impl Iterator<Item = RuleInfo<'_>> {
-        self.rules.iter().map(|r| RuleInfo {
-            name: &r.name,
-            location: &r.location,
-        })
+    pub fn let_names(&self) -> impl Iterator<Item = &str> {
+        self.lets.iter().map(|l| l.name.as_str())
+    }
+
+    /// The names of the dimensions, in order of declaration.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "cap fit at 40\ndimension intent")?;
+    /// assert_eq!(pack.program().dimension_names().collect::<Vec<_>>(), ["fit", "intent"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
+        self.dims.iter().map(|d| d.name.as_str())
+    }
+
+    /// The lead fields the program reads, as dotted paths (`company.size`).
+    pub fn field_paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.fields.iter().map(|path| path.join("."))
     }
 }

@@ -4,8 +4,14 @@
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
 mod check;
+mod explain;
+mod input;
+mod output;
+mod repl;
 mod score;
+mod stats;
 mod test;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,10 +30,18 @@ pub struct Cli {
 enum Command {
     /// Check a pack: exit 0 when clean, 2 with every error found.
     Check(check::CheckArgs),
-    /// Score leads (JSON Lines) and print one JSON result per line.
+    /// Score leads (JSON Lines, CSV or JSON) and print one result per lead, in order.
     Score(score::ScoreArgs),
+    /// Explain one lead's score: each rule that fired, the total, caps, threshold, route.
+    Explain(explain::ExplainArgs),
+    /// Score leads and print a summary: MQLs, disqualified, score histogram, top rules, routes.
+    Stats(stats::StatsArgs),
+    /// Try conditions and rules against one lead, interactively (or from a script on stdin).
+    Repl(repl::ReplArgs),
     /// Test packs: expectation cases, sample-lead snapshots (--snapshots), rule coverage (--coverage).
     Test(test::TestArgs),
+    /// Follow a pack folder: reload on every edit that checks, report every one that does not.
+    Watch(watch::WatchArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -79,7 +93,11 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Explain(args) => explain::run(&args),
+        Command::Stats(args) => stats::run(&args),
+        Command::Repl(args) => repl::run(&args),
         Command::Test(args) => test::run(&args),
+        Command::Watch(args) => watch::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -106,7 +124,7 @@ pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pa
 /// The time to score as of: `--as-of`, or now.
 pub fn as_of(arg: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
     match arg {
-        None => Ok(chrono::Utc::now()),
+        None => Ok(chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0)),
         Some(text) => leadscore::parse_time(text).ok_or_else(|| {
             Failure(format!(
                 "error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"

@@ -1,34 +1,39 @@
 //! `leadscore score`: stream leads through a pack in bounded memory, on every core,
-//! printing results in input order. A bad line is reported and skipped; the rest are scored.
+//! printing results in input order. A bad record is reported and skipped; the rest are
+//! scored. Reads JSON Lines, CSV and JSON; writes JSON Lines or CSV.
 
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 
 use rayon::prelude::*;
 use serde::Serialize;
 
+use super::input::{self, CsvOptions, Format, Item, Leads, Position};
+use super::stats::Stats;
 use super::{as_of, load_pack, Failure, Outcome, PackArgs};
 
-/// Lines scored per batch: enough to keep every core busy, few enough to bound memory.
-const BATCH_LINES: usize = 2048;
-
-/// Arguments of `score`.
+/// What `score` and `stats` read, and how they score it.
 #[derive(clap::Args, Debug)]
-pub struct ScoreArgs {
+pub struct BatchArgs {
     /// The pack folder.
     #[arg(long)]
     pack: PathBuf,
     /// Score as of this RFC 3339 time (default: now). Later events are ignored.
     #[arg(long = "as-of", value_name = "TIME")]
     as_of: Option<String>,
-    /// JSON Lines input file; `-` or nothing reads standard input.
-    input: Option<PathBuf>,
+    /// Input files: JSON Lines, CSV (`.csv`) or JSON (`.json`: an object or an array of
+    /// objects). None, or `-`, reads JSON Lines from standard input.
+    #[arg(value_name = "FILE")]
+    inputs: Vec<PathBuf>,
+    /// The input format, when the file extension does not tell it.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    format: Option<Format>,
+    /// The CSV field delimiter: one character (`;`, `|`, `tab`).
+    #[arg(long, default_value = ",", value_name = "CHAR")]
+    delimiter: String,
     /// The field that holds each lead's id (default `id`; the line number when missing).
     #[arg(long = "id-field", value_name = "NAME", default_value = "id")]
     id_field: String,
-    /// Add a human-readable explanation to each result.
-    #[arg(long)]
-    explain: bool,
     /// Worker threads (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
@@ -36,7 +41,32 @@ pub struct ScoreArgs {
     pack_args: PackArgs,
 }
 
-/// One line of output: the outcome, plus its explanation when asked for.
+/// An output format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// One JSON result per line.
+    Jsonl,
+    /// id, score, mql, disqualified, route, one column per dimension, fired rules.
+    Csv,
+}
+
+/// Arguments of `score`.
+#[derive(clap::Args, Debug)]
+pub struct ScoreArgs {
+    #[command(flatten)]
+    batch: BatchArgs,
+    /// The output format.
+    #[arg(long, value_enum, default_value = "jsonl", value_name = "FORMAT")]
+    output: OutputFormat,
+    /// Add a human-readable explanation to each result.
+    #[arg(long)]
+    explain: bool,
+    /// Also print a summary (as `leadscore stats` does) to standard error at the end.
+    #[arg(long)]
+    summary: bool,
+}
+
+/// One line of JSON output: the outcome, plus its explanation when asked for.
 #[derive(Serialize)]
 struct Line<'a> {
     #[serde(flatten)]
@@ -45,106 +75,313 @@ struct Line<'a> {
     explanation: Option<String>,
 }
 
-/// Scores every line of the input.
+/// Where results go.
+pub enum Sink {
+    /// JSON Lines on stdout.
+    Jsonl(BufWriter<std::io::StdoutLock<'static>>),
+    /// CSV on stdout.
+    Csv(Box<csv::Writer<std::io::StdoutLock<'static>>>),
+    /// Nowhere: only counted.
+    Stats,
+}
+
+/// Scores every lead of the input.
 pub fn run(args: &ScoreArgs) -> Result<Outcome, Failure> {
+    let mut sink = match args.output {
+        OutputFormat::Jsonl => Sink::Jsonl(BufWriter::new(std::io::stdout().lock())),
+        OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(std::io::stdout().lock()))),
+    };
+    let mut stats = args.summary.then(Stats::default);
+    let outcome = run_batch_with(&args.batch, &mut sink, stats.as_mut(), args.explain)?;
+    if let Some(stats) = stats {
+        eprint!("{stats}");
+    }
+    Ok(outcome)
+}
+
+/// Scores every lead of the input into `sink`, counting into `stats`.
+pub fn run_batch(args: &BatchArgs, sink: &mut Sink, stats: Option<&mut Stats>) -> Result<Outcome, Failure> {
+    run_batch_with(args, sink, stats, false)
+}
+
+/// What each worker needs to score and render one lead.
+struct Job<'a> {
+    scorer: leadscore::Scorer<'a>,
+    pack: &'a leadscore::Pack,
+    explain: bool,
+    output: Option<OutputFormat>,
+    keep_outcome: bool,
+    dims: Vec<String>,
+}
+
+/// A scored lead, rendered for the sink (in parallel), and kept for stats when needed.
+struct Scored {
+    text: Option<String>,
+    row: Option<Vec<String>>,
+    outcome: Option<leadscore::Outcome>,
+}
+
+fn run_batch_with(
+    args: &BatchArgs,
+    sink: &mut Sink,
+    mut stats: Option<&mut Stats>,
+    explain: bool,
+) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
-    let mut input = open(args.input.as_ref())?;
+    let csv = CsvOptions {
+        delimiter: delimiter(&args.delimiter)?,
+    };
+    let inputs: Vec<Option<&PathBuf>> = if args.inputs.is_empty() {
+        vec![None]
+    } else {
+        args.inputs.iter().map(Some).collect()
+    };
+    let formats = inputs
+        .iter()
+        .map(|p| Format::of(p.map(PathBuf::as_path), args.format))
+        .collect::<Result<Vec<_>, _>>()?;
+    for path in inputs.iter().flatten().filter(|p| p.as_os_str() != "-") {
+        let meta =
+            std::fs::metadata(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+        if meta.is_dir() {
+            return Err(Failure(format!(
+                "error: {} is a folder; give the lead files (like leads/*.json)",
+                path.display()
+            )));
+        }
+    }
+    let progress = progress_bar(&inputs);
     // Deep stacks: a plugin that nests data or calls deeply recurses inside Rhai before a
     // sandbox limit stops it (see `leadscore::Limits`).
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(args.threads.unwrap_or(0))
         .stack_size(leadscore::PLUGIN_STACK_SIZE)
         .build()?;
-    let scorer = pack.scorer(as_of).id_field(&args.id_field);
-    let stdout = std::io::stdout();
-    let mut out = BufWriter::new(stdout.lock());
+    let output = match sink {
+        Sink::Jsonl(_) => Some(OutputFormat::Jsonl),
+        Sink::Csv(_) => Some(OutputFormat::Csv),
+        Sink::Stats => None,
+    };
+    let job = Job {
+        scorer: pack.scorer(as_of).id_field(&args.id_field),
+        pack: &pack,
+        explain,
+        output,
+        keep_outcome: stats.is_some(),
+        dims: pack.program().dimension_names().map(str::to_string).collect(),
+    };
+    if let Sink::Csv(writer) = sink {
+        writer.write_record(csv_header(&job))?;
+    }
     let mut failed = false;
-    let mut line_no = 0usize;
-    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(BATCH_LINES);
-    loop {
-        let first = line_no + 1;
-        let more = read_batch(&mut input, &mut batch)?;
-        line_no += batch.len();
-        let results: Vec<Option<Result<String, String>>> = pool.install(|| {
-            batch
-                .par_iter()
-                .enumerate()
-                .map(|(i, raw)| score_line(&scorer, &pack, raw, first + i, args.explain))
-                .collect()
-        });
-        for (i, result) in results.into_iter().enumerate() {
-            match result {
-                None => {}
-                Some(Ok(json)) => writeln!(out, "{json}")?,
-                Some(Err(error)) => {
-                    failed = true;
-                    out.flush()?;
-                    eprintln!("{}", serde_json::json!({"line": first + i, "error": error}));
+    let several = inputs.len() > 1;
+    let mut batch = Vec::with_capacity(input::BATCH);
+    for (path, format) in inputs.iter().zip(formats) {
+        let mut leads = Leads::new(input::open(*path, progress.as_ref())?, format, csv)?;
+        let file = path.filter(|_| several).map(|p| p.display().to_string());
+        loop {
+            let more = leads.batch(&mut batch).map_err(|Failure(message)| {
+                let name = path.map_or_else(|| "standard input".to_string(), |p| p.display().to_string());
+                Failure(format!(
+                    "error: reading {name}: {}",
+                    message.trim_start_matches("error: ")
+                ))
+            })?;
+            let results: Vec<Option<Result<Scored, String>>> = pool.install(|| {
+                batch
+                    .par_iter()
+                    .map(|(pos, item)| score_item(&job, *pos, item))
+                    .collect()
+            });
+            for ((pos, _), result) in batch.iter().zip(results) {
+                match result {
+                    None => {}
+                    Some(Ok(scored)) => emit(sink, scored, stats.as_deref_mut())?,
+                    Some(Err(error)) => {
+                        failed = true;
+                        if let Some(stats) = stats.as_deref_mut() {
+                            stats.fail();
+                        }
+                        report(sink, progress.as_ref(), file.as_deref(), *pos, &error)?;
+                    }
                 }
             }
-        }
-        if !more {
-            break;
+            if !more {
+                break;
+            }
         }
     }
-    out.flush()?;
+    flush(sink)?;
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     Ok(if failed { Outcome::Partial } else { Outcome::Success })
 }
 
-/// Scores one line: `None` for a blank line, the JSON result, or the error message.
-fn score_line(
-    scorer: &leadscore::Scorer,
-    pack: &leadscore::Pack,
-    raw: &[u8],
-    line: usize,
-    explain: bool,
-) -> Option<Result<String, String>> {
-    let text = match std::str::from_utf8(raw) {
-        Ok(text) => text.trim(),
-        Err(e) => return Some(Err(format!("the line is not valid UTF-8 ({e})"))),
-    };
-    if text.is_empty() {
+/// `;`, `\t` or `tab` → the byte.
+fn delimiter(text: &str) -> Result<u8, Failure> {
+    match text {
+        "tab" | "\\t" | "\t" => Ok(b'\t'),
+        t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
+        t => Err(Failure(format!(
+            "error: --delimiter must be one ASCII character (or `tab`), not {t:?}"
+        ))),
+    }
+}
+
+/// A progress bar on stderr, when stderr is a terminal and the input is a file.
+fn progress_bar(inputs: &[Option<&PathBuf>]) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
         return None;
     }
-    Some(
-        scorer
-            .score_json(text)
-            .map_err(|e| e.to_string())
-            .and_then(|mut outcome| {
-                outcome.id.get_or_insert_with(|| serde_json::Value::from(line));
-                let explanation = explain.then(|| pack.explain(&outcome).to_string());
-                serde_json::to_string(&Line {
-                    outcome: &outcome,
-                    explanation,
-                })
-                .map_err(|e| e.to_string())
-            }),
-    )
+    let files: Vec<&PathBuf> = inputs
+        .iter()
+        .flatten()
+        .filter(|p| p.as_os_str() != "-")
+        .copied()
+        .collect();
+    if files.len() != inputs.len() {
+        return None;
+    }
+    let total = files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    Some(bar)
 }
 
-/// Opens a file, or standard input for `-` or no file.
-pub fn open(path: Option<&PathBuf>) -> Result<Box<dyn BufRead + Send>, Failure> {
-    match path {
-        None => Ok(Box::new(BufReader::new(std::io::stdin()))),
-        Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufReader::new(std::io::stdin()))),
-        Some(p) => {
-            let file =
-                std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
-            Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
+/// Scores one lead: `None` for a blank line, the rendered result, or the error message.
+fn score_item(job: &Job, pos: Position, item: &Item) -> Option<Result<Scored, String>> {
+    let result = match item {
+        Item::Text(raw) => {
+            let text = match std::str::from_utf8(raw) {
+                Ok(text) => text.trim(),
+                Err(e) => return Some(Err(format!("the line is not valid UTF-8 ({e})"))),
+            };
+            if text.is_empty() {
+                return None;
+            }
+            job.scorer.score_json(text)
         }
-    }
+        Item::Lead(lead) => job.scorer.score(lead),
+        Item::Bad(message) => return Some(Err(message.clone())),
+    };
+    Some(result.map_err(|e| e.to_string()).and_then(|mut outcome| {
+        outcome.id.get_or_insert_with(|| serde_json::Value::from(pos.number()));
+        render(job, outcome)
+    }))
 }
 
-/// Reads up to [`BATCH_LINES`] lines into `batch`; `false` once the input is exhausted.
-fn read_batch(input: &mut dyn BufRead, batch: &mut Vec<Vec<u8>>) -> Result<bool, Failure> {
-    batch.clear();
-    while batch.len() < BATCH_LINES {
-        let mut line = Vec::new();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            return Ok(false);
-        }
-        batch.push(line);
+fn render(job: &Job, outcome: leadscore::Outcome) -> Result<Scored, String> {
+    let explanation = job.explain.then(|| job.pack.explain(&outcome).to_string());
+    let text = match job.output {
+        Some(OutputFormat::Jsonl) => Some(
+            serde_json::to_string(&Line {
+                outcome: &outcome,
+                explanation: explanation.clone(),
+            })
+            .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
+    let row = match job.output {
+        Some(OutputFormat::Csv) => Some(csv_row(job, &outcome, explanation)),
+        _ => None,
+    };
+    Ok(Scored {
+        text,
+        row,
+        outcome: job.keep_outcome.then_some(outcome),
+    })
+}
+
+fn csv_header(job: &Job) -> Vec<String> {
+    let mut header: Vec<String> = ["id", "score", "mql", "disqualified", "route"]
+        .map(String::from)
+        .to_vec();
+    header.extend(job.dims.iter().cloned());
+    header.push("fired".into());
+    if job.explain {
+        header.push("explanation".into());
     }
-    Ok(true)
+    header
+}
+
+/// A result as a CSV row; fired rule names are joined with `;`.
+fn csv_row(job: &Job, o: &leadscore::Outcome, explanation: Option<String>) -> Vec<String> {
+    let id = match &o.id {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    };
+    let mut row = vec![
+        id,
+        super::output::num(o.score),
+        o.mql.to_string(),
+        o.disqualified.clone().unwrap_or_default(),
+        o.route.clone().unwrap_or_default(),
+    ];
+    row.extend(
+        job.dims
+            .iter()
+            .map(|d| o.dimensions.get(d).map(|v| super::output::num(*v)).unwrap_or_default()),
+    );
+    row.push(o.fired.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>().join(";"));
+    if let Some(text) = explanation {
+        row.push(text);
+    }
+    row
+}
+
+fn emit(sink: &mut Sink, scored: Scored, stats: Option<&mut Stats>) -> Result<(), Failure> {
+    if let (Some(stats), Some(outcome)) = (stats, &scored.outcome) {
+        stats.add(outcome);
+    }
+    match (sink, scored.text, scored.row) {
+        (Sink::Jsonl(out), Some(text), _) => writeln!(out, "{text}")?,
+        (Sink::Csv(out), _, Some(row)) => out.write_record(&row)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A record that could not be scored: `{"line": N, "error": "..."}` on stderr (with
+/// `"file"` when there are several inputs; `"index"` for JSON arrays).
+fn report(
+    sink: &mut Sink,
+    bar: Option<&indicatif::ProgressBar>,
+    file: Option<&str>,
+    pos: Position,
+    error: &str,
+) -> Result<(), Failure> {
+    flush(sink)?;
+    let mut object = serde_json::Map::new();
+    if let Some(file) = file {
+        object.insert("file".into(), file.into());
+    }
+    object.insert(pos.key().into(), pos.number().into());
+    object.insert("error".into(), error.into());
+    let line = serde_json::Value::Object(object).to_string();
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+    Ok(())
+}
+
+fn flush(sink: &mut Sink) -> Result<(), Failure> {
+    match sink {
+        Sink::Jsonl(out) => out.flush()?,
+        Sink::Csv(out) => out.flush()?,
+        Sink::Stats => {}
+    }
+    Ok(())
 }

@@ -5,6 +5,7 @@ pub mod json;
 pub mod pattern;
 pub mod record;
 pub mod time;
+pub mod trace;
 mod value;
 
 use std::borrow::Cow;

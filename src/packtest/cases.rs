@@ -304,7 +304,8 @@ impl Expect {
     }
 
     fn check_fired(&self, outcome: &Outcome, program: &Program, out: &mut Vec<Mismatch>) {
-        let names: Vec<&str> = program.rules().map(|r| r.name).collect();
+        let rules = program.rules();
+        let names: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
         for rule in &self.fired {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("fired", "rule", rule, &names));

@@ -52,9 +52,10 @@ impl Coverage {
     ) -> Coverage {
         let mut rules: Vec<RuleCoverage> = program
             .rules()
+            .into_iter()
             .map(|r| RuleCoverage {
-                name: r.name.to_string(),
-                location: r.location.to_string(),
+                name: r.name,
+                location: r.location,
                 cases: 0,
                 samples: 0,
             })

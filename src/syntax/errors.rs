@@ -117,6 +117,10 @@ fn expected(positives: &[Rule]) -> String {
         names.retain(|n| !VALUE_PARTS.contains(n));
         names.insert(0, "a value (a field, a \"string\", a number or true/false)");
     }
+    // After `~`, "a word" already names strings and regexes.
+    if names.contains(&describe(Rule::word)) {
+        names.retain(|n| *n != describe(Rule::string) && *n != describe(Rule::regex));
+    }
     match names.as_slice() {
         [] => "a statement".into(),
         [one] => (*one).into(),

@@ -527,3 +527,12 @@ fn unused_lets_are_not_evaluated() {
     assert!(listing.contains("let l1 used = "), "{listing}");
     assert_eq!(pack.score(&json!({"title": "b"}), as_of()).unwrap().score, 1.0);
 }
+
+#[test]
+fn hidden_files_in_a_pack_folder_are_not_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("main.rules"), "title ~ a => +1\n").unwrap();
+    std::fs::write(dir.path().join(".#main.rules"), "this is an editor lock file\n").unwrap();
+    let pack = Pack::load(dir.path()).unwrap();
+    assert_eq!(pack.sources().files().len(), 1);
+}

@@ -173,7 +173,7 @@ fn a_new_snapshot_fails_and_is_written_as_snap_new() {
     score 15 — disqualified (student)
       rule      points  dimension  location
       VP           +15  fit        demo/demo.rules:5
-      Student       +0  -          demo/demo.rules:7
+      Student           -          demo/demo.rules:7
       dimensions: fit 15, intent 0
       mql when: score >= 20
     ");

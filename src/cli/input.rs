@@ -1,0 +1,304 @@
+//! Reading leads for `score` and `stats`: JSON Lines, CSV and JSON files, in batches so
+//! memory stays bounded however large the input is.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+
+use serde::de::{Deserializer as _, SeqAccess, Visitor};
+use serde_json::{Map, Value};
+
+use super::Failure;
+
+/// Leads per batch: enough to keep every core busy, few enough to bound memory.
+pub const BATCH: usize = 2048;
+
+/// An input format.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON object per line.
+    Jsonl,
+    /// A header row, then one lead per row.
+    Csv,
+    /// One JSON object, or an array of objects.
+    Json,
+}
+
+impl Format {
+    /// The format of a file: `--format`, else its extension (JSON Lines for stdin).
+    pub fn of(path: Option<&Path>, given: Option<Format>) -> Result<Format, Failure> {
+        if let Some(format) = given {
+            return Ok(format);
+        }
+        let Some(path) = path.filter(|p| p.as_os_str() != "-") else {
+            return Ok(Format::Jsonl);
+        };
+        match path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            Some("csv") => Ok(Format::Csv),
+            Some("json") => Ok(Format::Json),
+            Some("jsonl" | "ndjson" | "txt") | None => Ok(Format::Jsonl),
+            Some(other) => Err(Failure(format!(
+                "error: cannot tell the format of {} from `.{other}`; use --format jsonl, csv or json",
+                path.display()
+            ))),
+        }
+    }
+}
+
+/// Where an item came from: a line (JSON Lines, CSV) or an array index (JSON).
+#[derive(Clone, Copy, Debug)]
+pub enum Position {
+    Line(usize),
+    Index(usize),
+}
+
+impl Position {
+    pub fn number(self) -> usize {
+        match self {
+            Position::Line(n) | Position::Index(n) => n,
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Position::Line(_) => "line",
+            Position::Index(_) => "index",
+        }
+    }
+}
+
+/// One lead as read: text to score straight from JSON, a parsed object, or why the
+/// record could not be read.
+pub enum Item {
+    Text(Vec<u8>),
+    Lead(Value),
+    Bad(String),
+}
+
+/// A reader of one input file.
+pub enum Leads {
+    Lines {
+        input: Box<dyn BufRead + Send>,
+        line: usize,
+    },
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        headers: Vec<String>,
+        record: csv::StringRecord,
+    },
+    Json {
+        items: Receiver<(Position, Item)>,
+    },
+}
+
+/// CSV options.
+#[derive(Clone, Copy, Debug)]
+pub struct CsvOptions {
+    pub delimiter: u8,
+}
+
+impl Leads {
+    /// Opens a reader of `format` over `input`.
+    pub fn new(input: Box<dyn Read + Send>, format: Format, csv: CsvOptions) -> Result<Leads, Failure> {
+        Ok(match format {
+            Format::Jsonl => Leads::Lines {
+                input: Box::new(BufReader::with_capacity(1 << 16, input)),
+                line: 0,
+            },
+            Format::Csv => {
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(csv.delimiter)
+                    .has_headers(true)
+                    .from_reader(input);
+                let headers = reader
+                    .headers()
+                    .map_err(|e| Failure(format!("error: cannot read the CSV header row: {e}")))?
+                    .iter()
+                    .map(|h| h.trim().to_string())
+                    .collect();
+                Leads::Csv {
+                    reader,
+                    headers,
+                    record: csv::StringRecord::new(),
+                }
+            }
+            Format::Json => Leads::Json {
+                items: json_items(input),
+            },
+        })
+    }
+
+    /// Reads the next batch; `false` once the input is exhausted.
+    pub fn batch(&mut self, batch: &mut Vec<(Position, Item)>) -> Result<bool, Failure> {
+        batch.clear();
+        while batch.len() < BATCH {
+            match self.next()? {
+                Some(item) => batch.push(item),
+                None => return Ok(false),
+            }
+        }
+        Ok(true)
+    }
+
+    fn next(&mut self) -> Result<Option<(Position, Item)>, Failure> {
+        match self {
+            Leads::Lines { input, line } => {
+                let mut text = Vec::new();
+                if input.read_until(b'\n', &mut text)? == 0 {
+                    return Ok(None);
+                }
+                *line += 1;
+                Ok(Some((Position::Line(*line), Item::Text(text))))
+            }
+            Leads::Csv {
+                reader,
+                headers,
+                record,
+            } => {
+                let line = reader.position().line() as usize;
+                match reader.read_record(record) {
+                    Ok(false) => Ok(None),
+                    Ok(true) => {
+                        let line = record.position().map_or(line, |p| p.line() as usize);
+                        Ok(Some((Position::Line(line), Item::Lead(csv_lead(headers, record)))))
+                    }
+                    Err(e) => {
+                        let line = e.position().map_or(line, |p| p.line() as usize);
+                        if matches!(e.kind(), csv::ErrorKind::Io(_)) {
+                            return Err(Failure(format!("error: {e}")));
+                        }
+                        Ok(Some((Position::Line(line), Item::Bad(csv_error(&e)))))
+                    }
+                }
+            }
+            Leads::Json { items } => Ok(items.recv().ok()),
+        }
+    }
+}
+
+/// A CSV row as a lead: header → cell; empty cells are missing fields.
+fn csv_lead(headers: &[String], record: &csv::StringRecord) -> Value {
+    let mut lead = Map::new();
+    for (name, cell) in headers.iter().zip(record.iter()) {
+        if !cell.trim().is_empty() {
+            lead.insert(name.clone(), Value::from(cell));
+        }
+    }
+    Value::Object(lead)
+}
+
+fn csv_error(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("the row has {len} field(s) but the header has {expected_len}")
+        }
+        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8".to_string(),
+        _ => e.to_string(),
+    }
+}
+
+/// Streams a JSON file (one object, several, or an array of objects) from a thread, a
+/// bounded number of leads ahead of the scorer.
+fn json_items(input: Box<dyn Read + Send>) -> Receiver<(Position, Item)> {
+    let (tx, rx) = sync_channel(BATCH);
+    std::thread::spawn(move || {
+        let mut input = BufReader::with_capacity(1 << 16, input);
+        let first = loop {
+            match input.fill_buf() {
+                Ok([]) => return,
+                Ok(buf) => match buf.iter().position(|b| !b.is_ascii_whitespace()) {
+                    Some(i) => {
+                        let b = buf[i];
+                        input.consume(i);
+                        break b;
+                    }
+                    None => {
+                        let n = buf.len();
+                        input.consume(n);
+                    }
+                },
+                Err(e) => {
+                    let _ = tx.send((Position::Index(1), Item::Bad(format!("cannot read: {e}"))));
+                    return;
+                }
+            }
+        };
+        if first == b'[' {
+            let mut de = serde_json::Deserializer::from_reader(input);
+            let count = std::cell::Cell::new(0);
+            if let Err(e) = de.deserialize_seq(ArrayItems { tx: &tx, count: &count }) {
+                let _ = tx.send((
+                    Position::Index(count.get() + 1),
+                    Item::Bad(format!("invalid JSON: {e}")),
+                ));
+            }
+        } else {
+            for (i, value) in serde_json::Deserializer::from_reader(input)
+                .into_iter::<Value>()
+                .enumerate()
+            {
+                let item = match value {
+                    Ok(v) => Item::Lead(v),
+                    Err(e) => Item::Bad(format!("invalid JSON: {e}")),
+                };
+                let stop = matches!(item, Item::Bad(_));
+                if tx.send((Position::Index(i + 1), item)).is_err() || stop {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// Sends each element of a JSON array as it is parsed.
+struct ArrayItems<'a> {
+    tx: &'a std::sync::mpsc::SyncSender<(Position, Item)>,
+    /// Elements sent so far, so a syntax error can say where it is.
+    count: &'a std::cell::Cell<usize>,
+}
+
+impl<'de> Visitor<'de> for ArrayItems<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an array of leads")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(value) = seq.next_element::<Value>()? {
+            self.count.set(self.count.get() + 1);
+            if self
+                .tx
+                .send((Position::Index(self.count.get()), Item::Lead(value)))
+                .is_err()
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Opens a file (or stdin for `-`), wrapped in a progress bar when given one.
+pub fn open(
+    path: Option<&PathBuf>,
+    progress: Option<&indicatif::ProgressBar>,
+) -> Result<Box<dyn Read + Send>, Failure> {
+    match path {
+        Some(p) if p.as_os_str() != "-" => {
+            let file =
+                std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
+            Ok(match progress {
+                Some(bar) => Box::new(bar.wrap_read(file)),
+                None => Box::new(file),
+            })
+        }
+        _ => Ok(Box::new(std::io::stdin())),
+    }
+}
