@@ -143,7 +143,11 @@ impl Session {
     /// to the current one (`-1d`, `+2h`).
     pub fn set_as_of(&mut self, text: &str) -> Result<DateTime<Utc>, SessionError> {
         let text = text.trim();
-        self.as_of = if text == "now" { Utc::now().trunc_subsecs(0) } else { self.time(text)? };
+        self.as_of = if text == "now" {
+            Utc::now().trunc_subsecs(0)
+        } else {
+            self.time(text)?
+        };
         Ok(self.as_of)
     }
 

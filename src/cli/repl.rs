@@ -282,9 +282,14 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
         "event" if !rest.is_empty() => event(session, rest, color),
         "events" => Answer::ok(events(session)),
         "clear-events" => Answer::ok(format!("{} event(s) removed", session.clear_events())),
-        "as-of" if rest.is_empty() => Answer::ok(format!("as of {}", session.as_of().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+        "as-of" if rest.is_empty() => Answer::ok(format!(
+            "as of {}",
+            session.as_of().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+        )),
         "as-of" => done(
-            session.set_as_of(rest).map(|t| format!("as of {}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
+            session
+                .set_as_of(rest)
+                .map(|t| format!("as of {}", t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))),
             color,
         ),
         "score" => done(session.score().map(|o| verdict(&o)).map_err(SessionError::from), color),

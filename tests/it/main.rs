@@ -7,5 +7,5 @@ mod language;
 mod packs;
 mod packtest;
 mod plugins;
-mod repl;
 mod reload;
+mod repl;

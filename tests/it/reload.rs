@@ -179,7 +179,6 @@ fn removed_rules_file_goes_live() {
 }
 
 #[test]
-#[ignore = "needs plugins (issue 3)"]
 fn pack_plugin_edit_goes_live() {
     let f = Fixture::new(&[
         ("plugins/tiers.rhai", r#"fn enrich(lead) { #{ "tier": "a" } }"#),
@@ -193,7 +192,6 @@ fn pack_plugin_edit_goes_live() {
 }
 
 #[test]
-#[ignore = "needs plugins (issue 3)"]
 fn search_path_plugin_edit_goes_live() {
     let f = Fixture::new(&[("main.rules", "plugin \"tiers\"\ntier == \"a\" => +5")]);
     let plugin = f.search_path().join("tiers.rhai");
