@@ -4,6 +4,7 @@
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
 mod check;
+mod gen;
 mod score;
 
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Score leads (JSON Lines) and print one JSON result per line.
     Score(score::ScoreArgs),
+    /// Write realistic, deterministic synthetic leads (for demos and load tests).
+    Gen(gen::GenArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Gen(args) => gen::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
