@@ -62,8 +62,13 @@ impl<'a> Record<'a> {
             return Ok(());
         }
         self.events.push(Event { ty, at });
-        for prop in &program.event_props {
-            self.props.push(event.get(prop.as_str()).map_or(Value::Null, Value::from_json));
+        // Only the properties this type's matchers read: the others are never looked at.
+        let base = self.props.len();
+        self.props.resize(base + program.event_props.len(), Value::Null);
+        for &slot in program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice) {
+            if let Some(value) = program.event_props.get(slot as usize).and_then(|prop| event.get(prop.as_str())) {
+                self.props[base + slot as usize] = Value::from_json(value);
+            }
         }
         Ok(())
     }
