@@ -97,7 +97,8 @@ impl fmt::Display for Glob {
 
 /// A path without its query string, fragment and trailing slash.
 pub fn normalize_path(path: &str) -> &str {
-    let end = path.find(['?', '#']).unwrap_or(path.len());
+    // Bytes, not chars: `?` and `#` are ASCII, and a byte search is several times faster.
+    let end = path.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(path.len());
     let path = &path[..end];
     if path.len() > 1 {
         path.trim_end_matches('/')

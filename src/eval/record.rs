@@ -40,6 +40,8 @@ impl<'a> Record<'a> {
         match object.get("events") {
             None | Some(Json::Null) => {}
             Some(Json::Array(events)) => {
+                record.events.reserve(events.len());
+                record.props.reserve(events.len() * program.event_props.len());
                 for (index, event) in events.iter().enumerate() {
                     record.event(program, index, event, as_of)?;
                 }
