@@ -296,7 +296,7 @@ impl fmt::Display for Show<'_> {
 impl Expr {
     /// Adds the event property slots this condition reads to `out`.
     pub(crate) fn props(&self, out: &mut Vec<u32>) {
-        let mut operand = |o: &Operand, out: &mut Vec<u32>| o.props(out);
+        let operand = |o: &Operand, out: &mut Vec<u32>| o.props(out);
         match self {
             Expr::Or(parts) | Expr::And(parts) => parts.iter().for_each(|p| p.props(out)),
             Expr::Not(inner) => inner.props(out),

@@ -31,10 +31,9 @@ fn fast_utc(b: &[u8]) -> Option<Millis> {
     }
     let millis = match (&b[19..], b.last()) {
         (b"Z", _) => 0,
-        ([b'.', fraction @ .., b'Z'], Some(b'Z')) if (1..=9).contains(&fraction.len()) => {
-            let padded = fraction.iter().chain(std::iter::repeat(&b'0')).take(3);
-            let ms = padded.fold(Some(0i64), |n, &c| n.filter(|_| c.is_ascii_digit()).map(|n| n * 10 + i64::from(c - b'0')))?;
-            fraction.iter().all(u8::is_ascii_digit).then_some(ms)?
+        ([b'.', fraction @ .., b'Z'], Some(b'Z')) if (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit) => {
+            // Milliseconds: the first three digits, padded with zeros; finer digits truncate.
+            fraction.iter().chain(std::iter::repeat(&b'0')).take(3).fold(0i64, |n, &c| n * 10 + i64::from(c - b'0'))
         }
         _ => return None,
     };
@@ -59,6 +58,22 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
     let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
     era * 146_097 + doe - 719_468
+}
+
+/// Formats milliseconds since the epoch as RFC 3339.
+pub fn show_time(ms: Millis) -> String {
+    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
+}
+
+/// `2d`, `12h`, `90m`: the largest unit that divides the duration.
+pub fn show_duration(ms: Millis) -> String {
+    const UNITS: [(i64, &str); 5] = [(604_800_000, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
+    for (size, unit) in UNITS {
+        if ms != 0 && ms % size == 0 {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
 }
 
 #[cfg(test)]
@@ -91,20 +106,4 @@ mod tests {
         }
         assert!(fast_utc(b"2026-03-01T00:00:00Z").is_some() && fast_utc(b"2026-03-01T00:00:00.250Z").is_some());
     }
-}
-
-/// Formats milliseconds since the epoch as RFC 3339.
-pub fn show_time(ms: Millis) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
-}
-
-/// `2d`, `12h`, `90m`: the largest unit that divides the duration.
-pub fn show_duration(ms: Millis) -> String {
-    const UNITS: [(i64, &str); 5] = [(604_800_000, "w"), (86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")];
-    for (size, unit) in UNITS {
-        if ms != 0 && ms % size == 0 {
-            return format!("{}{unit}", ms / size);
-        }
-    }
-    format!("{ms}ms")
 }
