@@ -73,7 +73,11 @@ impl HandOutcome {
             tags: self.tags.iter().map(|t| t.to_string()).collect(),
             fit: self.fit,
             intent: self.intent,
-            fired: self.fired.iter().map(|(n, p)| (n.to_string(), *p)).collect(),
+            fired: self
+                .fired
+                .iter()
+                .map(|(n, p)| (n.to_string(), *p))
+                .collect(),
         }
     }
 }
@@ -100,18 +104,28 @@ impl Default for Handwritten {
 
 impl Handwritten {
     pub fn new() -> Handwritten {
-        let c_level = RegexBuilder::new(r"\bc[eft]o\b").case_insensitive(true).build();
-        Handwritten { c_level: c_level.unwrap_or_else(|e| unreachable!("a valid regex: {e}")) }
+        let c_level = RegexBuilder::new(r"\bc[eft]o\b")
+            .case_insensitive(true)
+            .build();
+        Handwritten {
+            c_level: c_level.unwrap_or_else(|e| unreachable!("a valid regex: {e}")),
+        }
     }
 
     /// Scores a lead as of `as_of` (milliseconds since the epoch).
     pub fn score(&self, lead: &Value, as_of: i64) -> Result<HandOutcome, String> {
-        let Value::Object(obj) = lead else { return Err("a lead must be a JSON object".into()) };
+        let Value::Object(obj) = lead else {
+            return Err("a lead must be a JSON object".into());
+        };
         let title = obj.get("title").and_then(Value::as_str);
         let email = obj.get("email").and_then(Value::as_str);
         let industry = obj.get("industry").and_then(Value::as_str);
         let region = obj.get("region").and_then(Value::as_str);
-        let size = obj.get("company").and_then(|c| c.get("size")).or_else(|| obj.get("company.size")).and_then(number);
+        let size = obj
+            .get("company")
+            .and_then(|c| c.get("size"))
+            .or_else(|| obj.get("company.size"))
+            .and_then(number);
         let c = match obj.get("events") {
             None | Some(Value::Null) => Counts::default(),
             Some(Value::Array(events)) => count_events(events, as_of)?,
@@ -119,13 +133,22 @@ impl Handwritten {
         };
 
         let vp = title.is_some_and(|t| has_word(t, "vp"));
-        let senior = vp || title.is_some_and(|t| has_word(t, "vice president") || self.c_level.is_match(t));
+        let senior =
+            vp || title.is_some_and(|t| has_word(t, "vice president") || self.c_level.is_match(t));
         let icp = size.is_some_and(|s| s >= 50.0)
-            && industry.is_some_and(|i| ["saas", "software", "fintech"].iter().any(|x| i.eq_ignore_ascii_case(x)));
+            && industry.is_some_and(|i| {
+                ["saas", "software", "fintech"]
+                    .iter()
+                    .any(|x| i.eq_ignore_ascii_case(x))
+            });
 
-        let mut out = HandOutcome { fired: Vec::with_capacity(16), ..HandOutcome::default() };
+        let mut out = HandOutcome {
+            fired: Vec::with_capacity(16),
+            ..HandOutcome::default()
+        };
         let (mut loose, mut fit, mut intent) = (0.0f64, 0.0f64, 0.0f64);
-        let fire = |out: &mut HandOutcome, name: &'static str, points: f64| out.fired.push((name, points));
+        let fire =
+            |out: &mut HandOutcome, name: &'static str, points: f64| out.fired.push((name, points));
         if vp && c.pricing > 0 {
             loose += 20.0;
             fire(&mut out, "title ~ VP and visited /pricing", 20.0);
@@ -163,7 +186,9 @@ impl Handwritten {
             loose -= 30.0;
             fire(&mut out, "Job seeker", -30.0);
         }
-        if title.is_some_and(|t| has_word(t, "student")) || email.is_some_and(|e| ends_with_ignore_case(e, ".edu")) {
+        if title.is_some_and(|t| has_word(t, "student"))
+            || email.is_some_and(|e| ends_with_ignore_case(e, ".edu"))
+        {
             out.disqualified = Some("student");
             fire(&mut out, "Student", 0.0);
         }
@@ -186,7 +211,11 @@ impl Handwritten {
         out.score = out.fit + out.intent + loose;
         out.mql = out.score >= 75.0 && out.disqualified.is_none();
         if out.mql {
-            let east = region.is_some_and(|r| ["NY", "NJ", "MA", "CT", "PA"].iter().any(|x| r.eq_ignore_ascii_case(x)));
+            let east = region.is_some_and(|r| {
+                ["NY", "NJ", "MA", "CT", "PA"]
+                    .iter()
+                    .any(|x| r.eq_ignore_ascii_case(x))
+            });
             out.route = Some(if east { "east-coast-ae" } else { "sdr-queue" });
         }
         Ok(out)
@@ -197,18 +226,25 @@ impl Handwritten {
 fn count_events(events: &[Value], as_of: i64) -> Result<Counts, String> {
     let mut c = Counts::default();
     for (index, event) in events.iter().enumerate() {
-        let Value::Object(event) = event else { return Err(format!("events[{index}] not an object")) };
+        let Value::Object(event) = event else {
+            return Err(format!("events[{index}] not an object"));
+        };
         let Some(kind) = event.get("type").and_then(Value::as_str) else {
             return Err(format!("events[{index}] has no `type` string"));
         };
-        if !matches!(kind, "page_view" | "form_submit" | "download" | "email_open" | "webinar" | "video_play") {
+        if !matches!(
+            kind,
+            "page_view" | "form_submit" | "download" | "email_open" | "webinar" | "video_play"
+        ) {
             continue;
         }
         let Some(at) = event.get("at").and_then(Value::as_str) else {
             return Err(format!("events[{index}] has no `at` time"));
         };
         let Ok(at) = chrono::DateTime::parse_from_rfc3339(at.trim()) else {
-            return Err(format!("events[{index}] `at` is not an RFC 3339 time: {at:?}"));
+            return Err(format!(
+                "events[{index}] `at` is not an RFC 3339 time: {at:?}"
+            ));
         };
         let at = at.timestamp_millis();
         if at > as_of {
@@ -218,7 +254,9 @@ fn count_events(events: &[Value], as_of: i64) -> Result<Counts, String> {
         let text = |key: &str| event.get(key).and_then(Value::as_str);
         match kind {
             "page_view" => {
-                let Some(path) = text("path").map(normalize_path) else { continue };
+                let Some(path) = text("path").map(normalize_path) else {
+                    continue;
+                };
                 if path.eq_ignore_ascii_case("/pricing") {
                     c.pricing += 1;
                     c.pricing_2d += u32::from(age <= 2 * DAY);
@@ -227,16 +265,23 @@ fn count_events(events: &[Value], as_of: i64) -> Result<Counts, String> {
                 }
                 c.careers += u32::from(starts_with_ignore_case(path, "/careers"));
             }
-            "form_submit" => c.demo_request += u32::from(text("form").is_some_and(|f| f.eq_ignore_ascii_case("demo-request"))),
+            "form_submit" => {
+                c.demo_request +=
+                    u32::from(text("form").is_some_and(|f| f.eq_ignore_ascii_case("demo-request")))
+            }
             "download" => {
-                let case_study = text("asset").is_some_and(|a| starts_with_ignore_case(a, "case-study"));
+                let case_study =
+                    text("asset").is_some_and(|a| starts_with_ignore_case(a, "case-study"));
                 c.case_study_90d += u32::from(case_study && age <= 90 * DAY);
             }
             "email_open" => c.opens_30d += u32::from(age <= 30 * DAY),
             "webinar" => c.webinar_60d += u32::from(age <= 60 * DAY),
             _ => {
                 let demo = text("video").is_some_and(|v| has_word(v, "demo"));
-                let watched = event.get("percent").and_then(number).is_some_and(|p| p >= 50.0);
+                let watched = event
+                    .get("percent")
+                    .and_then(number)
+                    .is_some_and(|p| p >= 50.0);
                 c.demo_video_30d += u32::from(demo && watched && age <= 30 * DAY);
             }
         }
@@ -264,11 +309,13 @@ fn normalize_path(path: &str) -> &str {
 }
 
 fn starts_with_ignore_case(text: &str, prefix: &str) -> bool {
-    text.len() >= prefix.len() && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+    text.len() >= prefix.len()
+        && text.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
 }
 
 fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
-    text.len() >= suffix.len() && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    text.len() >= suffix.len()
+        && text.as_bytes()[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// `needle` (lower-case ASCII) in `text` with a word boundary on both sides.

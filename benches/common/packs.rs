@@ -9,8 +9,20 @@
 
 use std::fmt::Write;
 
-const WORDS: &[&str] =
-    &["VP", "\"vice president\"", "director", "head", "manager", "CEO", "CFO", "CTO", "founder", "engineer", "analyst", "student"];
+const WORDS: &[&str] = &[
+    "VP",
+    "\"vice president\"",
+    "director",
+    "head",
+    "manager",
+    "CEO",
+    "CFO",
+    "CTO",
+    "founder",
+    "engineer",
+    "analyst",
+    "student",
+];
 const INDUSTRY_LISTS: &[&str] = &[
     r#"["saas", "software"]"#,
     r#"["fintech", "banking", "insurance"]"#,
@@ -18,12 +30,40 @@ const INDUSTRY_LISTS: &[&str] = &[
     r#"["retail", "ecommerce"]"#,
     r#"["saas", "software", "fintech"]"#,
 ];
-const REGION_LISTS: &[&str] = &[r#"["NY", "NJ", "MA", "CT", "PA"]"#, r#"["CA", "WA", "OR"]"#, r#"["TX", "FL", "GA"]"#];
+const REGION_LISTS: &[&str] = &[
+    r#"["NY", "NJ", "MA", "CT", "PA"]"#,
+    r#"["CA", "WA", "OR"]"#,
+    r#"["TX", "FL", "GA"]"#,
+];
 const SIZES: &[u32] = &[10, 50, 200, 1000, 5000];
-const PATHS: &[&str] = &["/pricing", "/blog/*", "/docs/*", "/careers*", "/product*", "/customers", "/integrations", "/compare/*"];
-const FORMS: &[&str] = &["\"demo-request\"", "\"contact-us\"", "\"trial-signup\"", "\"newsletter-signup\""];
-const ASSETS: &[&str] = &["\"case-study*\"", "\"whitepaper*\"", "\"ebook*\"", "\"datasheet*\""];
-const CAMPAIGNS: &[&str] = &["", " \"nurture-q1\"", " \"newsletter-*\"", " \"webinar-invite\""];
+const PATHS: &[&str] = &[
+    "/pricing",
+    "/blog/*",
+    "/docs/*",
+    "/careers*",
+    "/product*",
+    "/customers",
+    "/integrations",
+    "/compare/*",
+];
+const FORMS: &[&str] = &[
+    "\"demo-request\"",
+    "\"contact-us\"",
+    "\"trial-signup\"",
+    "\"newsletter-signup\"",
+];
+const ASSETS: &[&str] = &[
+    "\"case-study*\"",
+    "\"whitepaper*\"",
+    "\"ebook*\"",
+    "\"datasheet*\"",
+];
+const CAMPAIGNS: &[&str] = &[
+    "",
+    " \"nurture-q1\"",
+    " \"newsletter-*\"",
+    " \"webinar-invite\"",
+];
 const WINDOWS: &[&str] = &["", " within 7d", " within 30d", " within 90d"];
 const COUNTS: &[&str] = &["", " at least 2 times", " at least 3 times"];
 
@@ -47,22 +87,59 @@ fn rule(rng: &mut SplitMix64) -> String {
     let points = 1 + rng.below(20);
     match rng.below(14) {
         0 => format!("title ~ {} => +{points} fit", rng.pick(WORDS)),
-        1 => format!("company.size >= {} and industry in {} => +{points} fit", rng.pick(SIZES), rng.pick(INDUSTRY_LISTS)),
+        1 => format!(
+            "company.size >= {} and industry in {} => +{points} fit",
+            rng.pick(SIZES),
+            rng.pick(INDUSTRY_LISTS)
+        ),
         2 => format!("region in {} => +{points}", rng.pick(REGION_LISTS)),
         3 => format!("senior and icp => +{points} fit"),
-        4 | 5 => format!("visited {}{}{} => +{points} intent", rng.pick(PATHS), rng.pick(COUNTS), rng.pick(WINDOWS)),
-        6 => format!("submitted {}{} => +{points} intent", rng.pick(FORMS), rng.pick(WINDOWS)),
-        7 => format!("downloaded {}{} => +{points} intent", rng.pick(ASSETS), rng.pick(WINDOWS)),
-        8 => format!("opened email{}{}{} => +{points} intent", rng.pick(CAMPAIGNS), rng.pick(COUNTS), rng.pick(WINDOWS)),
+        4 | 5 => format!(
+            "visited {}{}{} => +{points} intent",
+            rng.pick(PATHS),
+            rng.pick(COUNTS),
+            rng.pick(WINDOWS)
+        ),
+        6 => format!(
+            "submitted {}{} => +{points} intent",
+            rng.pick(FORMS),
+            rng.pick(WINDOWS)
+        ),
+        7 => format!(
+            "downloaded {}{} => +{points} intent",
+            rng.pick(ASSETS),
+            rng.pick(WINDOWS)
+        ),
+        8 => format!(
+            "opened email{}{}{} => +{points} intent",
+            rng.pick(CAMPAIGNS),
+            rng.pick(COUNTS),
+            rng.pick(WINDOWS)
+        ),
         9 => format!(
             "did video_play where (video ~ demo and percent >= {}){} => +{points} intent",
             25 * (1 + rng.below(3)),
             rng.pick(WINDOWS)
         ),
-        10 => format!("title ~ {} and visited {} => +{points}", rng.pick(WORDS), rng.pick(PATHS)),
-        11 => format!("visited {}{} => +1 intent each max {}", rng.pick(PATHS), rng.pick(WINDOWS), 2 + rng.below(9)),
-        12 => format!("email ends_with \".edu\" or title ~ {} => -{points}", rng.pick(WORDS)),
-        _ => format!("attended webinar{} and not visited /careers* => +{points} intent, tag \"webinar\"", rng.pick(WINDOWS)),
+        10 => format!(
+            "title ~ {} and visited {} => +{points}",
+            rng.pick(WORDS),
+            rng.pick(PATHS)
+        ),
+        11 => format!(
+            "visited {}{} => +1 intent each max {}",
+            rng.pick(PATHS),
+            rng.pick(WINDOWS),
+            2 + rng.below(9)
+        ),
+        12 => format!(
+            "email ends_with \".edu\" or title ~ {} => -{points}",
+            rng.pick(WORDS)
+        ),
+        _ => format!(
+            "attended webinar{} and not visited /careers* => +{points} intent, tag \"webinar\"",
+            rng.pick(WINDOWS)
+        ),
     }
 }
 

@@ -34,12 +34,29 @@ fn handwritten_and_rhai_give_the_packs_results() {
         for lead in generator.take(1000) {
             let value = serde_json::to_value(&lead).unwrap();
             let expected = pack.score(&value, common::as_of()).unwrap();
-            let from_text = pack.score_json(&value.to_string(), common::as_of()).unwrap();
-            assert_eq!(summary(&from_text), summary(&expected), "score_json, lead {}", lead.id);
+            let from_text = pack
+                .score_json(&value.to_string(), common::as_of())
+                .unwrap();
+            assert_eq!(
+                summary(&from_text),
+                summary(&expected),
+                "score_json, lead {}",
+                lead.id
+            );
             let expected = summary(&expected);
-            assert_eq!(hand.score(&value, common::AS_OF).unwrap().summary(), expected, "handwritten, lead {}", lead.id);
+            assert_eq!(
+                hand.score(&value, common::AS_OF).unwrap().summary(),
+                expected,
+                "handwritten, lead {}",
+                lead.id
+            );
             let map = rhai.score(&value, common::AS_OF).unwrap();
-            assert_eq!(RhaiBaseline::summary(&map), Some(expected.clone()), "rhai, lead {}", lead.id);
+            assert_eq!(
+                RhaiBaseline::summary(&map),
+                Some(expected.clone()),
+                "rhai, lead {}",
+                lead.id
+            );
             mqls += usize::from(expected.mql);
             for (rule, _) in expected.fired {
                 *fired.entry(rule).or_default() += 1;
@@ -47,9 +64,15 @@ fn handwritten_and_rhai_give_the_packs_results() {
         }
     }
     // The comparison means something only if the leads make every rule fire, and some MQLs.
-    assert_eq!(pack.program().rule_count(), common::handwritten::RULES.len());
+    assert_eq!(
+        pack.program().rule_count(),
+        common::handwritten::RULES.len()
+    );
     for rule in common::handwritten::RULES {
-        assert!(fired.contains_key(rule), "no generated lead fired {rule:?}: {fired:?}");
+        assert!(
+            fired.contains_key(rule),
+            "no generated lead fired {rule:?}: {fired:?}"
+        );
     }
     assert!(mqls > 30, "only {mqls} MQLs");
 }
@@ -80,6 +103,12 @@ fn generated_packs_check_and_share_behaviours() {
     }
     let big = leadscore::Pack::from_source("generated", &common::packs::pack(1000)).unwrap();
     let listing = big.program().to_string();
-    let behaviours = listing.lines().filter(|l| l.starts_with("behaviour ")).count();
-    assert!(behaviours < 300, "1000 rules should share behaviours, got {behaviours}");
+    let behaviours = listing
+        .lines()
+        .filter(|l| l.starts_with("behaviour "))
+        .count();
+    assert!(
+        behaviours < 300,
+        "1000 rules should share behaviours, got {behaviours}"
+    );
 }
