@@ -27,3 +27,62 @@ pub fn b2b_saas() -> leadscore::Pack {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/b2b-saas");
     leadscore::Pack::load(dir).unwrap_or_else(|e| unreachable!("the example pack loads: {e}"))
 }
+
+/// A generated 100,000-lead JSON Lines file, written once and reused
+/// (`target/bench-data/leads-100k.jsonl`).
+pub fn leads_file() -> std::path::PathBuf {
+    use std::io::Write;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
+    let path = dir.join("leads-100k.jsonl");
+    if !path.exists() {
+        let written = std::fs::create_dir_all(&dir).and_then(|()| {
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            for lead in leadscore::Generator::new(1).take(100_000) {
+                serde_json::to_writer(&mut out, &lead)?;
+                out.write_all(b"\n")?;
+            }
+            out.flush()
+        });
+        if let Err(e) = written {
+            unreachable!("cannot write {}: {e}", path.display());
+        }
+    }
+    path
+}
+
+/// The floor of JSON Lines scoring: the file read in the batches `leadscore score` uses
+/// (2,048 lines), each line parsed into a `serde_json::Value` and nothing else. Returns
+/// the number of lines parsed.
+pub fn parse_only(file: &std::path::Path, pool: &rayon::ThreadPool) -> usize {
+    use rayon::prelude::*;
+    use std::io::BufRead;
+    let Ok(file) = std::fs::File::open(file) else {
+        return 0;
+    };
+    let mut input = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut parsed = 0;
+    let mut batch: Vec<Vec<u8>> = Vec::with_capacity(2048);
+    loop {
+        batch.clear();
+        while batch.len() < 2048 {
+            let mut line = Vec::new();
+            if input.read_until(b'\n', &mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            batch.push(line);
+        }
+        if batch.is_empty() {
+            return parsed;
+        }
+        parsed += pool.install(|| {
+            batch
+                .par_iter()
+                .filter(|raw| {
+                    let text = std::str::from_utf8(raw).unwrap_or("");
+                    std::hint::black_box(serde_json::from_str::<serde_json::Value>(text.trim()))
+                        .is_ok()
+                })
+                .count()
+        });
+    }
+}
