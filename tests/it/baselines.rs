@@ -112,3 +112,29 @@ fn generated_packs_check_and_share_behaviours() {
         "1000 rules should share behaviours, got {behaviours}"
     );
 }
+
+/// Statements are parsed in windows ending at the next statement keyword (for speed on
+/// big packs); statements spanning lines, comments and continuation lines in column 0
+/// must parse as before, and errors must still be found where they are.
+#[test]
+fn windowed_parsing_keeps_multi_line_statements_and_errors() {
+    let spread = "threshold 10\n\n# a comment\nrule \"a\": title ~ VP\n  and visited /pricing\n=> +5\nrule \"b\": title ~ CEO => +5,\ntag \"x\"\nlet l = industry in [\n\"saas\", \"software\"]\nl => +1\n";
+    let compact = "threshold 10\nrule \"a\": title ~ VP and visited /pricing => +5\nrule \"b\": title ~ CEO => +5, tag \"x\"\nlet l = industry in [\"saas\", \"software\"]\nl => +1\n";
+    let spread = leadscore::Pack::from_source("p", spread).unwrap();
+    let compact = leadscore::Pack::from_source("p", compact).unwrap();
+    let strip = |p: &leadscore::Pack| {
+        p.program()
+            .to_string()
+            .lines()
+            .map(|l| l.split(" (p.rules:").next().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(strip(&spread), strip(&compact));
+    let err = leadscore::Pack::from_source("p", "threshold 10\nrule \"a\": title ~ VP\n  => +5\nrule \"b\": => +1\nrule \"c\": title ~ CEO => +2\n").unwrap_err();
+    let text = match err {
+        leadscore::Error::Pack(errors) => errors.render(false),
+        other => panic!("{other}"),
+    };
+    assert!(text.contains("p.rules:4:"), "{text}");
+    assert!(text.contains("1 error found"), "{text}");
+}
