@@ -29,6 +29,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             event_props: Vec::new(),
             matchers: Vec::new(),
             matchers_by_type: Vec::new(),
+            props_by_type: Vec::new(),
             behaviours: Vec::new(),
             lets: Vec::new(),
             rules: Vec::new(),
@@ -67,6 +68,18 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     c.program.matchers_by_type = vec![Vec::new(); c.program.event_types.len()];
     for (i, m) in c.program.matchers.iter().enumerate() {
         c.program.matchers_by_type[m.event_type as usize].push(i as u32);
+    }
+    c.program.props_by_type = vec![Vec::new(); c.program.event_types.len()];
+    for m in &c.program.matchers {
+        let props = &mut c.program.props_by_type[m.event_type as usize];
+        props.extend(m.property.as_ref().map(|(p, _)| *p));
+        if let Some(filter) = &m.filter {
+            filter.props(props);
+        }
+    }
+    for props in &mut c.program.props_by_type {
+        props.sort_unstable();
+        props.dedup();
     }
     mark_used_lets(&mut c.program);
     c.program

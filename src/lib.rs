@@ -7,6 +7,7 @@ mod diagnostic;
 mod error;
 mod eval;
 mod explain;
+mod gen;
 mod pack;
 mod packtest;
 mod plugin;
@@ -21,6 +22,7 @@ pub use error::{Error, PackError, PackErrors};
 pub use eval::trace::{Observation, Trace};
 pub use eval::EvalError;
 pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
+pub use gen::{Company, Generator, SyntheticEvent, SyntheticLead, CSV_HEADER, DEFAULT_AS_OF_MILLIS};
 pub use pack::{Loader, Pack, Scorer};
 pub use packtest::{
     Case, CaseReport, Coverage, Mismatch, PackTests, RuleCoverage, Sample, SampleReport, SnapshotCheck, SnapshotStatus,

@@ -33,6 +33,8 @@ pub struct Program {
     pub(crate) matchers: Vec<Matcher>,
     /// For each event type, the matchers that test it.
     pub(crate) matchers_by_type: Vec<Vec<u32>>,
+    /// For each event type, the property slots its matchers read (the others stay null).
+    pub(crate) props_by_type: Vec<Vec<u32>>,
     /// Distinct behaviour tests: a matcher, a count and a window.
     pub(crate) behaviours: Vec<BehaviourTest>,
     /// `let`s in evaluation order (each after those it uses).
@@ -307,6 +309,35 @@ impl fmt::Display for Show<'_> {
             Expr::Truthy(a) => p.operand(f, a),
             Expr::Behaviour(b) => write!(f, "b{b}"),
             Expr::Let(l) => write!(f, "l{l}"),
+        }
+    }
+}
+
+impl Expr {
+    /// Adds the event property slots this condition reads to `out`.
+    pub(crate) fn props(&self, out: &mut Vec<u32>) {
+        let operand = |o: &Operand, out: &mut Vec<u32>| o.props(out);
+        match self {
+            Expr::Or(parts) | Expr::And(parts) => parts.iter().for_each(|p| p.props(out)),
+            Expr::Not(inner) => inner.props(out),
+            Expr::Compare(a, _, b) | Expr::Str(_, a, b) => {
+                operand(a, out);
+                operand(b, out);
+            }
+            Expr::In(a, _) | Expr::Words(a, _) | Expr::Regex(a, _) | Expr::Exists(a) | Expr::Truthy(a) => {
+                operand(a, out)
+            }
+            Expr::Behaviour(_) | Expr::Let(_) => {}
+        }
+    }
+}
+
+impl Operand {
+    fn props(&self, out: &mut Vec<u32>) {
+        match self {
+            Operand::Prop(p) => out.push(*p),
+            Operand::Call(_, args) => args.iter().for_each(|a| a.props(out)),
+            Operand::Field(_) | Operand::Lit(_) | Operand::Score | Operand::Dim(_) => {}
         }
     }
 }

@@ -55,14 +55,22 @@ pub struct SourceFile {
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Per file, the byte offset where each line starts: `location` is a binary search,
+    /// not a scan from the top of the file (which made compiling big packs quadratic).
+    line_starts: Vec<Vec<usize>>,
 }
 
 impl Sources {
     /// Adds a file and returns its index.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> u32 {
+        let text = text.into();
+        let starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        self.line_starts.push(starts);
         self.files.push(SourceFile {
             name: name.into(),
-            text: text.into(),
+            text,
         });
         clamp(self.files.len() - 1)
     }
@@ -107,23 +115,17 @@ impl Sources {
                 column: 0,
             };
         };
-        let (line, column) = line_col(&file.text, span.start as usize);
+        let offset = (span.start as usize).min(file.text.len());
+        let starts = self.line_starts.get(span.file as usize).map_or(&[0][..], Vec::as_slice);
+        let line = starts.partition_point(|&start| start <= offset).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = file.text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
         Location {
             file: file.name.clone(),
             line,
             column,
         }
     }
-}
-
-/// A 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text.as_bytes()[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
-    (line, column)
 }
 
 /// A place in a pack's source, as people read it.
@@ -141,4 +143,15 @@ impl fmt::Display for Location {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}:{}", self.file, self.line)
     }
+}
+
+/// The 1-based line and column of a byte offset in a text that is not part of a pack
+/// (a test file); pack sources use their line index instead.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text.as_bytes()[..offset];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
+    (line, column)
 }

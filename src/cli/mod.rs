@@ -5,6 +5,7 @@
 
 mod check;
 mod explain;
+mod gen;
 mod input;
 mod output;
 mod repl;
@@ -42,6 +43,8 @@ enum Command {
     Test(test::TestArgs),
     /// Follow a pack folder: reload on every edit that checks, report every one that does not.
     Watch(watch::WatchArgs),
+    /// Write realistic, deterministic synthetic leads (for demos and load tests).
+    Gen(gen::GenArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -98,6 +101,7 @@ pub fn main() -> ExitCode {
         Command::Repl(args) => repl::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Watch(args) => watch::run(&args),
+        Command::Gen(args) => gen::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -63,14 +63,18 @@ struct Tally {
 
 /// Scores a record. `as_of` is the time the score is for.
 pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Host) -> Result<Outcome, EvalError> {
+    let (hits, lets) = (
+        Vec::with_capacity(record.events.len()),
+        Vec::with_capacity(program.lets.len()),
+    );
     let mut ev = Evaluator {
         program,
         record,
         host,
         as_of,
-        hits: Vec::new(),
+        hits,
         tallies: Vec::new(),
-        lets: Vec::new(),
+        lets,
     };
     ev.match_events()?;
     ev.count_behaviours();
@@ -78,7 +82,10 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
         let value = l.used && ev.test(&l.expr, &Scope::Lead)?;
         ev.lets.push(value);
     }
-    let mut outcome = Outcome::default();
+    let mut outcome = Outcome {
+        fired: Vec::with_capacity(program.rules.len().min(16)),
+        ..Outcome::default()
+    };
     let mut raw = vec![0.0; program.dims.len()];
     let mut loose = 0.0;
     for rule in &program.rules {

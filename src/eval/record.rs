@@ -51,6 +51,8 @@ impl<'a> Record<'a> {
         match object.get("events") {
             None | Some(Json::Null) => {}
             Some(Json::Array(events)) => {
+                record.events.reserve(events.len());
+                record.props.reserve(events.len() * program.event_props.len());
                 for (index, event) in events.iter().enumerate() {
                     record.event(program, index, event, as_of)?;
                 }
@@ -83,9 +85,17 @@ impl<'a> Record<'a> {
             return Ok(());
         }
         self.events.push(Event { ty, at });
-        for prop in &program.event_props {
-            self.props
-                .push(event.get(prop.as_str()).map_or(Value::Null, Value::from_json));
+        // Only the properties this type's matchers read: the others are never looked at.
+        let base = self.props.len();
+        self.props.resize(base + program.event_props.len(), Value::Null);
+        for &slot in program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice) {
+            if let Some(value) = program
+                .event_props
+                .get(slot as usize)
+                .and_then(|prop| event.get(prop.as_str()))
+            {
+                self.props[base + slot as usize] = Value::from_json(value);
+            }
         }
         Ok(())
     }

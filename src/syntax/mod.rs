@@ -27,15 +27,19 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
     let mut pos = 0;
     while pos < text.len() {
         let rest = &text[pos..];
-        if Grammar::parse(Rule::end_of_file, rest).is_ok() {
-            break;
-        }
+        let Some(start) = first_token(rest) else { break };
         if let Some(err) = errors::too_deep(file, pos, rest) {
             pos = resync(text, err.span.start as usize);
             errors.push(err);
             continue;
         }
-        match Grammar::parse(Rule::next_statement, rest) {
+        // pest indexes the lines of all the text it is given, so parsing each statement
+        // against the whole rest of the file would be quadratic: try a window first.
+        let parsed = match Grammar::parse(Rule::next_statement, window(rest, start)) {
+            Ok(pairs) => Ok(pairs),
+            Err(_) => Grammar::parse(Rule::next_statement, rest),
+        };
+        match parsed {
             Ok(mut pairs) => {
                 let Some(statement) = pairs.next().and_then(|p| p.into_inner().find(not_keyword)) else {
                     break;
@@ -51,6 +55,52 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
             }
         }
     }
+}
+
+/// The offset of the first character that is not a blank or in a comment (the grammar's
+/// `WHITESPACE` and `COMMENT`), or `None` at the end of the file.
+fn first_token(rest: &str) -> Option<usize> {
+    let mut s = rest;
+    loop {
+        s = s.trim_start_matches([' ', '\t', '\n', '\r']);
+        match s.strip_prefix('#') {
+            Some(comment) => s = comment.find(['\n', '\r']).map_or("", |i| &comment[i..]),
+            None if s.is_empty() => return None,
+            None => return Some(rest.len() - s.len()),
+        }
+    }
+}
+
+/// Words that start a statement and can continue none (they are reserved).
+const STATEMENT_KEYWORDS: [&str; 10] = [
+    "rule",
+    "let",
+    "threshold",
+    "mql",
+    "cap",
+    "decay",
+    "dimension",
+    "route",
+    "plugin",
+    "limit",
+];
+
+/// The text up to the next line that starts in column 0 with a statement keyword: the
+/// statement at `start` cannot run past it. When the statement does not parse inside the
+/// window, the caller parses against the whole rest, so errors are unchanged.
+fn window(rest: &str, start: usize) -> &str {
+    let mut offset = rest[start..].find('\n').map_or(rest.len(), |i| start + i + 1);
+    for line in rest[offset..].split_inclusive('\n') {
+        let starts_statement = STATEMENT_KEYWORDS.iter().any(|kw| {
+            line.strip_prefix(kw)
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+        });
+        if starts_statement {
+            return &rest[..offset];
+        }
+        offset += line.len();
+    }
+    rest
 }
 
 /// Where parsing restarts after an error at `at`: the next line that starts in column 0

@@ -1,0 +1,63 @@
+//! End to end: `leadscore score` (the real binary) over a generated 100,000-lead JSON
+//! Lines file, versus the floor of that pipeline — reading the same file in the same
+//! batches and parsing each line into a `serde_json::Value` and nothing else — at one
+//! thread and at every core. Run: `cargo bench --bench e2e`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
+
+const LEADS: u64 = 100_000;
+
+/// Runs the real `leadscore score` over the file, output discarded.
+fn score_with_binary(file: &Path, threads: usize) -> bool {
+    let status = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args([
+            "score",
+            "--pack",
+            "rules/b2b-saas",
+            "--as-of",
+            "2026-03-01T00:00:00Z",
+            "--threads",
+        ])
+        .arg(threads.to_string())
+        .arg(file)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null())
+        .status();
+    status.is_ok_and(|s| s.success())
+}
+
+fn e2e(c: &mut Criterion) {
+    let file = common::leads_file();
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut group = c.benchmark_group("e2e/jsonl");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .throughput(Throughput::Elements(LEADS));
+    for threads in [1, cores] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();
+        let pool = pool.unwrap_or_else(|e| unreachable!("a thread pool: {e}"));
+        group.bench_function(format!("serde_json-parse/{threads}-thread"), |b| {
+            b.iter(|| assert_eq!(common::parse_only(&file, &pool), LEADS as usize))
+        });
+        group.bench_function(format!("leadscore-score/{threads}-thread"), |b| {
+            b.iter(|| assert!(score_with_binary(&file, threads)))
+        });
+    }
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(10))
+}
+
+criterion_group! { name = benches; config = config(); targets = e2e }
+criterion_main!(benches);

@@ -1,0 +1,73 @@
+//! `leadscore gen`: realistic, deterministic synthetic leads on standard output, streamed
+//! one at a time so any number of leads fits in constant memory.
+
+use std::io::{BufWriter, Write};
+
+use super::{Failure, Outcome};
+
+/// Output formats of `gen`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// One JSON lead per line, with its events (what `leadscore score` reads).
+    Jsonl,
+    /// A flat CRM-style export: one row per lead, events summarised as counts.
+    Csv,
+}
+
+/// Arguments of `gen`.
+#[derive(clap::Args, Debug)]
+pub struct GenArgs {
+    /// How many leads to write.
+    #[arg(long, value_name = "N")]
+    leads: u64,
+    /// Events per lead (JSON Lines), exactly.
+    #[arg(long = "events-per-lead", value_name = "M", default_value_t = 20)]
+    events_per_lead: usize,
+    /// The seed: the same seed gives the same leads.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Events are spread over the 120 days before this RFC 3339 time.
+    #[arg(long = "as-of", value_name = "TIME", default_value = "2026-03-01T00:00:00Z")]
+    as_of: String,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Jsonl)]
+    format: Format,
+}
+
+/// Writes the leads.
+pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
+    let as_of = super::as_of(Some(&args.as_of))?;
+    let generator = leadscore::Generator::new(args.seed)
+        .events_per_lead(args.events_per_lead)
+        .as_of(as_of);
+    let leads = generator.take(usize::try_from(args.leads).unwrap_or(usize::MAX));
+    let stdout = std::io::stdout();
+    let out = BufWriter::with_capacity(1 << 16, stdout.lock());
+    let written = match args.format {
+        Format::Jsonl => write_jsonl(out, leads),
+        Format::Csv => write_csv(out, leads),
+    };
+    match written {
+        Ok(()) => Ok(Outcome::Success),
+        // A closed pipe (`leadscore gen ... | head`) is the reader being done, not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
+        Err(e) => Err(Failure(format!("error: cannot write: {e}"))),
+    }
+}
+
+fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+    for lead in leads {
+        serde_json::to_writer(&mut out, &lead)?;
+        out.write_all(b"\n")?;
+    }
+    out.flush()
+}
+
+fn write_csv(out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+    let mut writer = csv::Writer::from_writer(out);
+    writer.write_record(leadscore::CSV_HEADER)?;
+    for lead in leads {
+        writer.write_record(lead.csv_record())?;
+    }
+    writer.flush()
+}
