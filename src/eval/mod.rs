@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use crate::ast::CmpOp;
 use crate::explain::{Capped, Fired, Outcome};
 use crate::program::{Expr, Operand, Program, Rule};
+use pattern::Prepared;
 pub use record::Record;
 use time::Millis;
 pub use value::{num_to_json, Value};
@@ -189,13 +190,24 @@ struct Evaluator<'p, 'a> {
 impl<'p, 'a> Evaluator<'p, 'a> {
     /// Runs every matcher over the events of its type, once per lead.
     fn match_events(&mut self) -> Result<(), EvalError> {
-        let props = self.program.event_props.len();
-        for (i, event) in self.record.events.iter().enumerate() {
-            for &m in &self.program.matchers_by_type[event.ty as usize] {
-                let matcher = &self.program.matchers[m as usize];
+        let (program, record) = (self.program, self.record);
+        let props = program.event_props.len();
+        for (i, event) in record.events.iter().enumerate() {
+            // The text of the property the last glob tested, prepared for it: the globs of
+            // one property (`visited /pricing`, `visited /blog/*`, ...) share it.
+            let mut prepared: Option<(u32, bool, Option<Prepared<'p>>)> = None;
+            for &m in &program.matchers_by_type[event.ty as usize] {
+                let matcher = &program.matchers[m as usize];
                 if let Some((prop, glob)) = &matcher.property {
-                    let value = &self.record.props[i * props + *prop as usize];
-                    if !value.as_text().is_some_and(|t| glob.matches(&t)) {
+                    let text = match &prepared {
+                        Some((p, is_path, text)) if p == prop && *is_path == glob.is_path() => text,
+                        _ => {
+                            let value = &record.props[i * props + *prop as usize];
+                            let text = value.as_text().map(|t| glob.prepare(t));
+                            &prepared.insert((*prop, glob.is_path(), text)).2
+                        }
+                    };
+                    if !text.as_ref().is_some_and(|t| glob.matches_prepared(t)) {
                         continue;
                     }
                 }

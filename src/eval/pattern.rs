@@ -1,7 +1,15 @@
 //! Compiled patterns: globs for paths and names, word matches for `~`.
 //! Both run in time linear in the text (times the pattern's pieces), never backtracking.
 
+use std::borrow::Cow;
 use std::fmt;
+
+/// A text made ready for [`Glob::matches_prepared`] by [`Glob::prepare`].
+#[derive(Debug)]
+pub struct Prepared<'t> {
+    text: Cow<'t, str>,
+    ascii: bool,
+}
 
 /// A glob where `*` matches any run of characters; case-insensitive.
 #[derive(Clone, Debug)]
@@ -25,12 +33,32 @@ impl Glob {
         }
     }
 
-    /// Whether `text` matches.
-    pub fn matches(&self, text: &str) -> bool {
-        let text = if self.is_path { normalize_path(text) } else { text };
-        if text.is_ascii() {
-            return self.matches_ascii(text.as_bytes());
+    /// `text` as [`Glob::matches_prepared`] takes it: without its query string, fragment
+    /// and trailing slash for a path glob, and whether it is ASCII. The evaluator prepares
+    /// an event's property once for all the globs that test it.
+    pub fn prepare<'t>(&self, text: Cow<'t, str>) -> Prepared<'t> {
+        let text = match text {
+            Cow::Borrowed(t) if self.is_path => Cow::Borrowed(normalize_path(t)),
+            Cow::Owned(t) if self.is_path => Cow::Owned(normalize_path(&t).to_string()),
+            text => text,
+        };
+        Prepared {
+            ascii: text.is_ascii(),
+            text,
         }
+    }
+
+    /// Whether this glob is for paths (see [`Glob::prepare`]).
+    pub fn is_path(&self) -> bool {
+        self.is_path
+    }
+
+    /// Whether `text`, [prepared](Glob::prepare) for a glob of the same kind, matches.
+    pub fn matches_prepared(&self, text: &Prepared) -> bool {
+        if text.ascii {
+            return self.matches_ascii(text.text.as_bytes());
+        }
+        let text = &*text.text;
         let folded;
         let text = if text.chars().any(char::is_uppercase) {
             folded = text.to_lowercase();
@@ -58,7 +86,7 @@ impl Glob {
 }
 
 impl Glob {
-    /// [`Glob::matches`] for ASCII text, comparing case-insensitively in place instead of
+    /// [`Glob::matches_prepared`] for ASCII text, comparing case-insensitively in place instead of
     /// lower-casing a copy (the pieces are lower-case already).
     fn matches_ascii(&self, text: &[u8]) -> bool {
         let [first, middle @ .., last] = self.pieces.as_slice() else {

@@ -87,7 +87,8 @@ impl<'a> Record<'a> {
         self.events.push(Event { ty, at });
         // Only the properties this type's matchers read: the others are never looked at.
         let base = self.props.len();
-        self.props.resize(base + program.event_props.len(), Value::Null);
+        // Not `resize`: it clones its value into each slot, 160 instructions an event.
+        self.props.extend((0..program.event_props.len()).map(|_| Value::Null));
         for &slot in program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice) {
             if let Some(value) = program
                 .event_props
