@@ -13,6 +13,9 @@ use super::Failure;
 /// Leads per batch: enough to keep every core busy, few enough to bound memory.
 pub const BATCH: usize = 2048;
 
+/// Line buffers up to this size are reused from batch to batch.
+const KEEP_LINE_BUFFER: usize = 1 << 16;
+
 /// An input format.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -133,8 +136,34 @@ impl Leads {
         })
     }
 
-    /// Reads the next batch; `false` once the input is exhausted.
+    /// Reads the next batch; `false` once the input is exhausted. JSON Lines are read into
+    /// the line buffers already in `batch` (a fresh `Vec` per line, grown by doubling, was
+    /// a fifth of one thread's time).
     pub fn batch(&mut self, batch: &mut Vec<(Position, Item)>) -> Result<bool, Failure> {
+        if let Leads::Lines { input, line } = self {
+            for n in 0..BATCH {
+                if n == batch.len() {
+                    batch.push((Position::Line(0), Item::Text(Vec::new())));
+                }
+                let (pos, item) = &mut batch[n];
+                let mut text = match std::mem::replace(item, Item::Bad(String::new())) {
+                    // A buffer a very long line grew is not kept: memory stays bounded.
+                    Item::Text(text) if text.capacity() <= KEEP_LINE_BUFFER => text,
+                    _ => Vec::with_capacity(2048),
+                };
+                text.clear();
+                let read = input.read_until(b'\n', &mut text)?;
+                *item = Item::Text(text);
+                if read == 0 {
+                    batch.truncate(n);
+                    return Ok(false);
+                }
+                *line += 1;
+                *pos = Position::Line(*line);
+            }
+            batch.truncate(BATCH);
+            return Ok(true);
+        }
         batch.clear();
         while batch.len() < BATCH {
             match self.next()? {

@@ -4,6 +4,7 @@
 
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -115,10 +116,18 @@ struct Job<'a> {
 }
 
 /// A scored lead, rendered for the sink (in parallel), and kept for stats when needed.
+/// Its JSON text is in its [`Slot`].
 struct Scored {
-    text: Option<String>,
     row: Option<Vec<String>>,
     outcome: Option<leadscore::Outcome>,
+}
+
+/// Where one lead of a batch is scored into; reused from batch to batch, so the JSON
+/// text buffer is allocated once, not once per lead.
+#[derive(Default)]
+struct Slot {
+    text: Vec<u8>,
+    result: Option<Result<Scored, String>>,
 }
 
 fn run_batch_with(
@@ -176,47 +185,105 @@ fn run_batch_with(
     }
     let mut failed = false;
     let several = inputs.len() > 1;
-    let mut batch = Vec::with_capacity(input::BATCH);
-    for (path, format) in inputs.iter().zip(formats) {
-        let mut leads = Leads::new(input::open(*path, progress.as_ref())?, format, csv)?;
-        let file = path.filter(|_| several).map(|p| p.display().to_string());
-        loop {
-            let more = leads.batch(&mut batch).map_err(|Failure(message)| {
-                let name = path.map_or_else(|| "standard input".to_string(), |p| p.display().to_string());
-                Failure(format!(
-                    "error: reading {name}: {}",
-                    message.trim_start_matches("error: ")
-                ))
-            })?;
-            let results: Vec<Option<Result<Scored, String>>> = pool.install(|| {
-                batch
-                    .par_iter()
-                    .map(|(pos, item)| score_item(&job, *pos, item))
-                    .collect()
-            });
-            for ((pos, _), result) in batch.iter().zip(results) {
-                match result {
-                    None => {}
-                    Some(Ok(scored)) => emit(sink, scored, stats.as_deref_mut())?,
-                    Some(Err(error)) => {
-                        failed = true;
-                        if let Some(stats) = stats.as_deref_mut() {
-                            stats.fail();
-                        }
-                        report(sink, progress.as_ref(), file.as_deref(), *pos, &error)?;
+    let files: Vec<(Option<PathBuf>, Format)> = inputs.iter().map(|p| p.cloned()).zip(formats).collect();
+    let (batches, recycle) = read_ahead(files, csv, progress.clone());
+    let mut slots: Vec<Slot> = Vec::new();
+    for read in batches {
+        let Read { path, mut batch } = read?;
+        let file = path.as_ref().filter(|_| several).map(|p| p.display().to_string());
+        slots.truncate(batch.len());
+        slots.resize_with(batch.len(), Slot::default);
+        pool.install(|| {
+            batch
+                .par_iter()
+                .zip(slots.par_iter_mut())
+                .for_each(|((pos, item), slot)| {
+                    slot.text.clear();
+                    slot.result = score_item(&job, *pos, item, &mut slot.text);
+                })
+        });
+        for ((pos, _), slot) in batch.iter().zip(&mut slots) {
+            match slot.result.take() {
+                None => {}
+                Some(Ok(scored)) => emit(sink, &slot.text, scored, stats.as_deref_mut())?,
+                Some(Err(error)) => {
+                    failed = true;
+                    if let Some(stats) = stats.as_deref_mut() {
+                        stats.fail();
                     }
+                    report(sink, progress.as_ref(), file.as_deref(), *pos, &error)?;
                 }
             }
-            if !more {
-                break;
-            }
         }
+        batch.clear();
+        // The reader may have finished: then the batch is simply dropped.
+        let _ = recycle.send(batch);
     }
     flush(sink)?;
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
     Ok(if failed { Outcome::Partial } else { Outcome::Success })
+}
+
+/// One batch read ahead, and the file it came from.
+struct Read {
+    path: Option<PathBuf>,
+    batch: Vec<(Position, Item)>,
+}
+
+/// Batches read ahead of scoring, at most this many (memory stays bounded).
+const READ_AHEAD: usize = 2;
+
+/// Reads every input on a thread of its own, in batches, so the next batch is read while
+/// the pool scores this one (reading was a fifth of one thread's time, and two cores could
+/// not overlap it). Returns the batches in input order, and where to send a scored batch
+/// back so its line buffers are reused. A read error ends the stream after the batches
+/// before it, as the command reported it before.
+fn read_ahead(
+    files: Vec<(Option<PathBuf>, Format)>,
+    csv: CsvOptions,
+    progress: Option<indicatif::ProgressBar>,
+) -> (Receiver<Result<Read, Failure>>, Sender<Vec<(Position, Item)>>) {
+    let (tx, batches) = sync_channel(READ_AHEAD);
+    let (recycle, recycled) = channel::<Vec<(Position, Item)>>();
+    let errors = tx.clone();
+    let read = move || -> Result<(), Failure> {
+        for (path, format) in files {
+            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, csv)?;
+            loop {
+                let mut batch = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(input::BATCH));
+                let more = leads.batch(&mut batch).map_err(|Failure(message)| {
+                    let name = path
+                        .as_ref()
+                        .map_or_else(|| "standard input".to_string(), |p| p.display().to_string());
+                    Failure(format!(
+                        "error: reading {name}: {}",
+                        message.trim_start_matches("error: ")
+                    ))
+                })?;
+                let read = Read {
+                    path: path.clone(),
+                    batch,
+                };
+                if tx.send(Ok(read)).is_err() {
+                    // The command stopped (its output closed): nothing more to read for.
+                    return Ok(());
+                }
+                if !more {
+                    break;
+                }
+            }
+        }
+        Ok(())
+    };
+    std::thread::spawn(move || {
+        if let Err(failure) = read() {
+            // Nobody to tell when the command already stopped.
+            let _ = errors.send(Err(failure));
+        }
+    });
+    (batches, recycle)
 }
 
 /// `;`, `\t` or `tab` → the byte.
@@ -259,7 +326,7 @@ fn progress_bar(inputs: &[Option<&PathBuf>]) -> Option<indicatif::ProgressBar> {
 }
 
 /// Scores one lead: `None` for a blank line, the rendered result, or the error message.
-fn score_item(job: &Job, pos: Position, item: &Item) -> Option<Result<Scored, String>> {
+fn score_item(job: &Job, pos: Position, item: &Item, text: &mut Vec<u8>) -> Option<Result<Scored, String>> {
     let result = match item {
         Item::Text(raw) => {
             let text = match std::str::from_utf8(raw) {
@@ -276,28 +343,27 @@ fn score_item(job: &Job, pos: Position, item: &Item) -> Option<Result<Scored, St
     };
     Some(result.map_err(|e| e.to_string()).and_then(|mut outcome| {
         outcome.id.get_or_insert_with(|| serde_json::Value::from(pos.number()));
-        render(job, outcome)
+        render(job, outcome, text)
     }))
 }
 
-fn render(job: &Job, outcome: leadscore::Outcome) -> Result<Scored, String> {
+/// Renders a result: JSON into `text`, or a CSV row.
+fn render(job: &Job, outcome: leadscore::Outcome, text: &mut Vec<u8>) -> Result<Scored, String> {
     let explanation = job.explain.then(|| job.pack.explain(&outcome).to_string());
-    let text = match job.output {
-        Some(OutputFormat::Jsonl) => Some(
-            serde_json::to_string(&Line {
-                outcome: &outcome,
-                explanation: explanation.clone(),
-            })
-            .map_err(|e| e.to_string())?,
-        ),
-        _ => None,
-    };
     let row = match job.output {
+        Some(OutputFormat::Jsonl) => {
+            let line = Line {
+                outcome: &outcome,
+                explanation,
+            };
+            serde_json::to_writer(&mut *text, &line).map_err(|e| e.to_string())?;
+            text.push(b'\n');
+            None
+        }
         Some(OutputFormat::Csv) => Some(csv_row(job, &outcome, explanation)),
-        _ => None,
+        None => None,
     };
     Ok(Scored {
-        text,
         row,
         outcome: job.keep_outcome.then_some(outcome),
     })
@@ -341,13 +407,14 @@ fn csv_row(job: &Job, o: &leadscore::Outcome, explanation: Option<String>) -> Ve
     row
 }
 
-fn emit(sink: &mut Sink, scored: Scored, stats: Option<&mut Stats>) -> Result<(), Failure> {
+/// Writes a scored lead: `text` is its JSON line (empty unless the sink is JSON Lines).
+fn emit(sink: &mut Sink, text: &[u8], scored: Scored, stats: Option<&mut Stats>) -> Result<(), Failure> {
     if let (Some(stats), Some(outcome)) = (stats, &scored.outcome) {
         stats.add(outcome);
     }
-    match (sink, scored.text, scored.row) {
-        (Sink::Jsonl(out), Some(text), _) => writeln!(out, "{text}")?,
-        (Sink::Csv(out), _, Some(row)) => out.write_record(&row)?,
+    match (sink, scored.row) {
+        (Sink::Jsonl(out), _) => out.write_all(text)?,
+        (Sink::Csv(out), Some(row)) => out.write_record(&row)?,
         _ => {}
     }
     Ok(())

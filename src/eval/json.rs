@@ -342,7 +342,8 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let props = &self.program.event_props;
         let base = self.record.props.len();
-        self.record.props.resize(base + props.len(), Value::Null);
+        // Not `resize`: it clones its value into each slot (2.5% of `leadscore score`).
+        self.record.props.extend((0..props.len()).map(|_| Value::Null));
         let (mut ty, mut at): (Option<Value<'de>>, Option<Value<'de>>) = (None, None);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let prop = props.iter().position(|p| *p == key.0);
