@@ -37,7 +37,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
                 .dims
                 .iter()
                 .map(|d| Dimension {
-                    name: d.name.clone(),
+                    name: d.name.as_str().into(),
                     cap: d.cap,
                     half_life: d.half_life,
                 })
@@ -194,11 +194,12 @@ impl Compiler<'_> {
         let mut behaviours = Vec::new();
         self.counted(&rule.cond, &mut behaviours);
         let mut compiled = Rule {
-            name,
+            name: name.into(),
             location: self
                 .sources
                 .location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
-                .to_string(),
+                .to_string()
+                .into(),
             expr,
             points: Vec::new(),
             disqualify: None,
@@ -232,7 +233,11 @@ impl Compiler<'_> {
     }
 
     fn dim(&self, name: &str) -> Option<u32> {
-        self.program.dims.iter().position(|d| d.name == name).map(|i| i as u32)
+        self.program
+            .dims
+            .iter()
+            .position(|d| *d.name == *name)
+            .map(|i| i as u32)
     }
 
     fn cond(&mut self, cond: &ast::Cond, scope: Scope) -> Expr {

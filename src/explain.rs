@@ -2,16 +2,21 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 /// Which pack produced a result: its name and a short hash of its sources.
+///
+/// The names in an [`Outcome`] (this id, rule names, locations, dimensions) are shared
+/// `Arc<str>`s: every result carries them, and sharing them instead of copying them is
+/// what keeps scoring a lead free of per-rule string copies. They serialize as strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackId {
     /// The pack's name (its folder's name).
-    pub name: String,
+    pub name: Arc<str>,
     /// The first 8 hex digits of a hash of every rule and plugin file.
-    pub version: String,
+    pub version: Arc<str>,
 }
 
 impl fmt::Display for PackId {
@@ -27,7 +32,8 @@ impl fmt::Display for PackId {
 /// let lead = serde_json::json!({"id": 1, "title": "VP Sales"});
 /// let outcome = pack.score(&lead, leadscore::parse_time("2026-01-01T00:00:00Z").unwrap())?;
 /// assert!(outcome.mql);
-/// assert_eq!(outcome.fired[0].rule, "title ~ VP");
+/// assert_eq!(&*outcome.fired[0].rule, "title ~ VP");
+/// assert_eq!(outcome.dimensions.get("fit"), None);
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -44,7 +50,7 @@ pub struct Outcome {
     pub disqualified: Option<String>,
     /// Each dimension's total after its cap.
     #[serde(serialize_with = "whole_map")]
-    pub dimensions: BTreeMap<String, f64>,
+    pub dimensions: BTreeMap<Arc<str>, f64>,
     /// The queue of the first matching route (MQLs only).
     pub route: Option<String>,
     /// Tags of the rules that fired, in firing order.
@@ -65,14 +71,14 @@ pub struct Outcome {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Fired {
     /// Its name, or its condition's text.
-    pub rule: String,
+    pub rule: Arc<str>,
     /// Points given (after `each`, `max` and decay).
     #[serde(serialize_with = "whole")]
     pub points: f64,
     /// The dimension the points went into.
-    pub dimension: Option<String>,
+    pub dimension: Option<Arc<str>>,
     /// `file:line` of the rule.
-    pub location: String,
+    pub location: Arc<str>,
     /// For `each` rules: the number of events counted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
@@ -133,7 +139,7 @@ impl fmt::Display for Explanation<'_> {
             .fired
             .iter()
             .filter_map(|r| r.dimension.as_ref())
-            .map(String::len)
+            .map(|d| d.len())
             .max()
             .unwrap_or(0)
             .max(9);
@@ -165,7 +171,7 @@ impl fmt::Display for Explanation<'_> {
             let dims: Vec<String> = o
                 .dimensions
                 .iter()
-                .map(|(name, v)| match o.capped.iter().find(|c| &c.dimension == name) {
+                .map(|(name, v)| match o.capped.iter().find(|c| *c.dimension == **name) {
                     Some(c) => format!("{name} {} (capped from {})", num(*v), num(c.total)),
                     None => format!("{name} {}", num(*v)),
                 })
@@ -191,7 +197,7 @@ fn whole<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     crate::eval::num_to_json(*x).serialize(s)
 }
 
-fn whole_map<S: serde::Serializer>(m: &BTreeMap<String, f64>, s: S) -> Result<S::Ok, S::Error> {
+fn whole_map<S: serde::Serializer>(m: &BTreeMap<Arc<str>, f64>, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(m.len()))?;
     for (k, v) in m {

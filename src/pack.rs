@@ -64,7 +64,7 @@ impl std::fmt::Debug for Pack {
 /// ```
 /// let loader = leadscore::Loader::new().plugin_path(["plugins"]);
 /// let pack = loader.load("rules/b2b-saas")?;
-/// assert_eq!(pack.id().name, "b2b-saas");
+/// assert_eq!(&*pack.id().name, "b2b-saas");
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Clone, Debug)]
@@ -169,8 +169,8 @@ impl Loader {
             Ok(checked) if errors.is_empty() => {
                 let program = compile(&ast, &sources, checked, &plugins.function_names());
                 let id = PackId {
-                    name: name.to_string(),
-                    version: version(&sources, &plugins),
+                    name: name.into(),
+                    version: version(&sources, &plugins).into(),
                 };
                 let plan = ReadPlan::new(&program, "id");
                 Ok(Pack {

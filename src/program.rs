@@ -80,9 +80,9 @@ pub(crate) struct Let {
 /// A compiled rule.
 #[derive(Debug)]
 pub(crate) struct Rule {
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     /// `file:line` of the rule.
-    pub location: String,
+    pub location: std::sync::Arc<str>,
     pub expr: Expr,
     pub points: Vec<Points>,
     pub disqualify: Option<String>,
@@ -103,7 +103,7 @@ pub(crate) struct Points {
 /// A dimension.
 #[derive(Debug)]
 pub(crate) struct Dimension {
-    pub name: String,
+    pub name: std::sync::Arc<str>,
     pub cap: Option<f64>,
     pub half_life: Option<Millis>,
 }
@@ -382,8 +382,8 @@ impl Program {
         self.rules
             .iter()
             .map(|r| RuleSummary {
-                name: r.name.clone(),
-                location: r.location.clone(),
+                name: r.name.to_string(),
+                location: r.location.to_string(),
                 actions: self.actions(r),
             })
             .collect()
@@ -408,7 +408,7 @@ impl Program {
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
-        self.dims.iter().map(|d| d.name.as_str())
+        self.dims.iter().map(|d| &*d.name)
     }
 
     /// The lead fields the program reads, as dotted paths (`company.size`).

@@ -395,12 +395,13 @@ fn csv_row(job: &Job, o: &leadscore::Outcome, explanation: Option<String>) -> Ve
         o.disqualified.clone().unwrap_or_default(),
         o.route.clone().unwrap_or_default(),
     ];
-    row.extend(
-        job.dims
-            .iter()
-            .map(|d| o.dimensions.get(d).map(|v| super::output::num(*v)).unwrap_or_default()),
-    );
-    row.push(o.fired.iter().map(|f| f.rule.as_str()).collect::<Vec<_>>().join(";"));
+    row.extend(job.dims.iter().map(|d| {
+        o.dimensions
+            .get(d.as_str())
+            .map(|v| super::output::num(*v))
+            .unwrap_or_default()
+    }));
+    row.push(o.fired.iter().map(|f| &*f.rule).collect::<Vec<_>>().join(";"));
     if let Some(text) = explanation {
         row.push(text);
     }

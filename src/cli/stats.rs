@@ -55,7 +55,7 @@ impl Stats {
         }
         self.buckets[bucket(o.score)] += 1;
         for f in &o.fired {
-            *self.rules.entry(f.rule.clone()).or_default() += 1;
+            *self.rules.entry(f.rule.to_string()).or_default() += 1;
         }
         if let Some(route) = &o.route {
             *self.routes.entry(route.clone()).or_default() += 1;

@@ -120,7 +120,7 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
         let capped = dim.cap.map_or(total, |cap| total.min(cap));
         if capped < total {
             outcome.capped.push(Capped {
-                dimension: dim.name.clone(),
+                dimension: dim.name.to_string(),
                 total: round(total),
                 cap: capped,
             });

@@ -290,13 +290,13 @@ impl Expect {
     fn check_dimensions(&self, outcome: &Outcome, out: &mut Vec<Mismatch>) {
         for (dim, expected) in &self.dimensions {
             let what = format!("dimensions.{dim}");
-            match outcome.dimensions.get(dim) {
+            match outcome.dimensions.get(dim.as_str()) {
                 Some(actual) if (expected - actual).abs() > SCORE_TOLERANCE => {
                     out.push(mismatch(&what, num(*expected), num(*actual)));
                 }
                 Some(_) => {}
                 None => {
-                    let names: Vec<&str> = outcome.dimensions.keys().map(String::as_str).collect();
+                    let names: Vec<&str> = outcome.dimensions.keys().map(|k| &**k).collect();
                     out.push(unknown(&what, "dimension", dim, &names));
                 }
             }
@@ -309,14 +309,14 @@ impl Expect {
         for rule in &self.fired {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("fired", "rule", rule, &names));
-            } else if !outcome.fired.iter().any(|f| &f.rule == rule) {
+            } else if !outcome.fired.iter().any(|f| *f.rule == **rule) {
                 out.push(mismatch("fired", format!("`{rule}` did not fire"), String::new()));
             }
         }
         for rule in &self.not_fired {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("not_fired", "rule", rule, &names));
-            } else if let Some(f) = outcome.fired.iter().find(|f| &f.rule == rule) {
+            } else if let Some(f) = outcome.fired.iter().find(|f| *f.rule == **rule) {
                 let points = if f.points >= 0.0 {
                     format!("+{}", num(f.points))
                 } else {

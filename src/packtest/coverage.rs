@@ -64,7 +64,7 @@ impl Coverage {
             for fired in &outcome.fired {
                 if let Some(rule) = rules
                     .iter_mut()
-                    .find(|r| r.location == fired.location && r.name == fired.rule)
+                    .find(|r| *r.location == *fired.location && *r.name == *fired.rule)
                 {
                     if case {
                         rule.cases += 1;

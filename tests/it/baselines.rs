@@ -18,7 +18,7 @@ fn summary(o: &Outcome) -> Summary {
         tags: o.tags.clone(),
         fit: dim("fit"),
         intent: dim("intent"),
-        fired: o.fired.iter().map(|f| (f.rule.clone(), f.points)).collect(),
+        fired: o.fired.iter().map(|f| (f.rule.to_string(), f.points)).collect(),
     }
 }
 

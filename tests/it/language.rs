@@ -41,7 +41,7 @@ fn visit(path: &str, days_ago: f64) -> Value {
 }
 
 fn fired(o: &Outcome) -> Vec<&str> {
-    o.fired.iter().map(|f| f.rule.as_str()).collect()
+    o.fired.iter().map(|f| &*f.rule).collect()
 }
 
 #[test]
@@ -58,7 +58,7 @@ fn the_issue_example_parses_verbatim() {
 fn the_example_packs_load() {
     for name in ["b2b-saas", "agency", "fintech"] {
         let pack = Pack::load(format!("rules/{name}")).unwrap_or_else(|e| panic!("{name}:\n{e}"));
-        assert_eq!(pack.id().name, name);
+        assert_eq!(&*pack.id().name, name);
         assert_eq!(pack.id().version.len(), 8);
     }
 }
@@ -448,7 +448,7 @@ fn the_lead_id_comes_from_the_id_field_or_a_chosen_one() {
 fn every_result_names_the_pack_that_produced_it() {
     let a = pack("title ~ a => +1").score(&json!({}), as_of()).unwrap();
     let b = pack("title ~ a => +2").score(&json!({}), as_of()).unwrap();
-    assert_eq!(a.pack.name, "test");
+    assert_eq!(&*a.pack.name, "test");
     assert_ne!(a.pack.version, b.pack.version);
 }
 

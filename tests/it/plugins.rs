@@ -49,7 +49,7 @@ fn enrichment_fields_are_read_by_rules_like_input_fields() {
         )
         .unwrap();
     assert_eq!(outcome.score, 15.0);
-    assert_eq!(outcome.fired[0].rule, "VP");
+    assert_eq!(&*outcome.fired[0].rule, "VP");
     assert_eq!(outcome.enriched.len(), 1);
     assert_eq!(outcome.enriched[0].plugin, "seniority");
     assert_eq!(outcome.enriched[0].fields["seniority"], json!("vp"));

@@ -413,7 +413,7 @@ fn concurrent_scoring_during_hundreds_of_reloads_only_sees_valid_versions() {
     let f = Fixture::new(&[("main.rules", "rule \"v\": title ~ CEO => +1000")]);
     let (live, events) = f.watch_with(WatchOptions::new().debounce(Duration::from_millis(10)));
     let mut valid: HashMap<String, f64> = HashMap::new();
-    valid.insert(live.current().id().version.clone(), 1000.0);
+    valid.insert(live.current().id().version.to_string(), 1000.0);
     let done = AtomicBool::new(false);
     let scored = AtomicUsize::new(0);
     let seen: Vec<HashSet<(String, u64)>> = std::thread::scope(|s| {
@@ -425,7 +425,7 @@ fn concurrent_scoring_during_hundreds_of_reloads_only_sees_valid_versions() {
                     while !done.load(Ordering::Relaxed) {
                         let pack = live.current();
                         let outcome = pack.score(&lead, as_of()).expect("a score call failed");
-                        seen.insert((outcome.pack.version.clone(), outcome.score.to_bits()));
+                        seen.insert((outcome.pack.version.to_string(), outcome.score.to_bits()));
                         scored.fetch_add(1, Ordering::Relaxed);
                     }
                     seen
@@ -442,7 +442,7 @@ fn concurrent_scoring_during_hundreds_of_reloads_only_sees_valid_versions() {
                     other => panic!("{}", describe(&other)),
                 }
             };
-            valid.insert(pack.id().version.clone(), f64::from(round));
+            valid.insert(pack.id().version.to_string(), f64::from(round));
             f.rename_over("main.rules", &format!("rule \"v\": title ~ CEO => +{round} nope"));
             rejected(&events);
         }
