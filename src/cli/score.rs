@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::input::{self, CsvOptions, Format, Item, Leads, Position};
+use super::input::{self, Batch, CsvOptions, Format, Item, Leads, Position};
 use super::stats::Stats;
 use super::{as_of, load_pack, Failure, Outcome, PackArgs};
 
@@ -189,20 +189,22 @@ fn run_batch_with(
     let (batches, recycle) = read_ahead(files, csv, progress.clone());
     let mut slots: Vec<Slot> = Vec::new();
     for read in batches {
-        let Read { path, mut batch } = read?;
+        let Read { path, batch } = read?;
         let file = path.as_ref().filter(|_| several).map(|p| p.display().to_string());
-        slots.truncate(batch.len());
-        slots.resize_with(batch.len(), Slot::default);
+        slots.truncate(batch.items.len());
+        slots.resize_with(batch.items.len(), Slot::default);
         pool.install(|| {
+            let lines = &batch.text;
             batch
+                .items
                 .par_iter()
                 .zip(slots.par_iter_mut())
                 .for_each(|((pos, item), slot)| {
                     slot.text.clear();
-                    slot.result = score_item(&job, *pos, item, &mut slot.text);
+                    slot.result = score_item(&job, *pos, item, lines, &mut slot.text);
                 })
         });
-        for ((pos, _), slot) in batch.iter().zip(&mut slots) {
+        for ((pos, _), slot) in batch.items.iter().zip(&mut slots) {
             match slot.result.take() {
                 None => {}
                 Some(Ok(scored)) => emit(sink, &slot.text, scored, stats.as_deref_mut())?,
@@ -215,7 +217,6 @@ fn run_batch_with(
                 }
             }
         }
-        batch.clear();
         // The reader may have finished: then the batch is simply dropped.
         let _ = recycle.send(batch);
     }
@@ -229,7 +230,7 @@ fn run_batch_with(
 /// One batch read ahead, and the file it came from.
 struct Read {
     path: Option<PathBuf>,
-    batch: Vec<(Position, Item)>,
+    batch: Batch,
 }
 
 /// Batches read ahead of scoring, at most this many (memory stays bounded).
@@ -244,15 +245,15 @@ fn read_ahead(
     files: Vec<(Option<PathBuf>, Format)>,
     csv: CsvOptions,
     progress: Option<indicatif::ProgressBar>,
-) -> (Receiver<Result<Read, Failure>>, Sender<Vec<(Position, Item)>>) {
+) -> (Receiver<Result<Read, Failure>>, Sender<Batch>) {
     let (tx, batches) = sync_channel(READ_AHEAD);
-    let (recycle, recycled) = channel::<Vec<(Position, Item)>>();
+    let (recycle, recycled) = channel::<Batch>();
     let errors = tx.clone();
     let read = move || -> Result<(), Failure> {
         for (path, format) in files {
             let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, csv)?;
             loop {
-                let mut batch = recycled.try_recv().unwrap_or_else(|_| Vec::with_capacity(input::BATCH));
+                let mut batch = recycled.try_recv().unwrap_or_default();
                 let more = leads.batch(&mut batch).map_err(|Failure(message)| {
                     let name = path
                         .as_ref()
@@ -326,10 +327,16 @@ fn progress_bar(inputs: &[Option<&PathBuf>]) -> Option<indicatif::ProgressBar> {
 }
 
 /// Scores one lead: `None` for a blank line, the rendered result, or the error message.
-fn score_item(job: &Job, pos: Position, item: &Item, text: &mut Vec<u8>) -> Option<Result<Scored, String>> {
+fn score_item(
+    job: &Job,
+    pos: Position,
+    item: &Item,
+    lines: &[u8],
+    text: &mut Vec<u8>,
+) -> Option<Result<Scored, String>> {
     let result = match item {
-        Item::Text(raw) => {
-            let text = match std::str::from_utf8(raw) {
+        Item::Line(range) => {
+            let text = match std::str::from_utf8(&lines[range.clone()]) {
                 Ok(text) => text.trim(),
                 Err(e) => return Some(Err(format!("the line is not valid UTF-8 ({e})"))),
             };
