@@ -274,12 +274,19 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             (true, Some(&b)) => {
                 let test = &self.program.behaviours[b as usize];
                 let from = self.window_start(test.within);
-                let times: Vec<Millis> = self.times(test.matcher).filter(|&at| at >= from).collect();
+                // Counted and summed in one pass, without collecting the times.
+                let (mut count, mut decayed) = (0u64, 0.0);
+                for at in self.times(test.matcher).filter(|&at| at >= from) {
+                    count += 1;
+                    if let Some(hl) = half_life {
+                        decayed += points.value * decay(at, hl);
+                    }
+                }
                 let total = match half_life {
-                    Some(hl) => times.iter().map(|&at| points.value * decay(at, hl)).sum(),
-                    None => points.value * times.len() as f64,
+                    Some(_) => decayed,
+                    None => points.value * count as f64,
                 };
-                (total, Some(times.len() as u64), None)
+                (total, Some(count), None)
             }
             _ => {
                 let latest = rule
