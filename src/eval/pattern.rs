@@ -170,7 +170,11 @@ impl Words {
         if hay.len() < needle.len() {
             return false;
         }
-        (0..=hay.len() - needle.len()).any(|i| {
+        // Candidates are where the first byte occurs in either case (memchr finds them
+        // several bytes at a time); only those are compared in full.
+        let (lower, upper) = (needle[0], needle[0].to_ascii_uppercase());
+        let starts = &hay[..=hay.len() - needle.len()];
+        memchr::memchr2_iter(lower, upper, starts).any(|i| {
             hay[i..i + needle.len()].eq_ignore_ascii_case(needle)
                 && (i == 0 || !is_word_byte(hay[i - 1]))
                 && hay.get(i + needle.len()).is_none_or(|&b| !is_word_byte(b))
