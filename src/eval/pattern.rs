@@ -130,14 +130,16 @@ impl fmt::Display for Glob {
 
 /// A path without its query string, fragment and trailing slash.
 pub fn normalize_path(path: &str) -> &str {
-    // Bytes, not chars: `?` and `#` are ASCII, and a byte search is several times faster.
-    let end = path.bytes().position(|b| b == b'?' || b == b'#').unwrap_or(path.len());
-    let path = &path[..end];
-    if path.len() > 1 {
-        path.trim_end_matches('/')
-    } else {
-        path
+    // Bytes, not chars: `?`, `#` and `/` are ASCII, so cutting at them keeps the text
+    // valid UTF-8, and a byte search (memchr) is several times faster.
+    let bytes = path.as_bytes();
+    let mut end = memchr::memchr2(b'?', b'#', bytes).unwrap_or(bytes.len());
+    if end > 1 {
+        while end > 0 && bytes[end - 1] == b'/' {
+            end -= 1;
+        }
     }
+    &path[..end]
 }
 
 /// A word or phrase matched case-insensitively on word boundaries:
