@@ -73,7 +73,11 @@ pub struct Rule {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Action {
     /// `+15 fit each max 30`.
-    Points { value: f64, dim: Option<Name>, each: Option<Each> },
+    Points {
+        value: f64,
+        dim: Option<Name>,
+        each: Option<Each>,
+    },
     /// `disqualify "student"`.
     Disqualify(String),
     /// `tag "pricing"`.

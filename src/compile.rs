@@ -35,7 +35,11 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             dims: checked
                 .dims
                 .iter()
-                .map(|d| Dimension { name: d.name.clone(), cap: d.cap, half_life: d.half_life })
+                .map(|d| Dimension {
+                    name: d.name.clone(),
+                    cap: d.cap,
+                    half_life: d.half_life,
+                })
                 .collect(),
             mql: None,
             routes: Vec::new(),
@@ -50,7 +54,10 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for &i in &checked.let_order {
         if let StatementKind::Let { name, cond } = &ast.statements[i].kind {
             let expr = c.cond(cond, Scope::Lead);
-            c.program.lets.push(Let { name: name.node.clone(), expr });
+            c.program.lets.push(Let {
+                name: name.node.clone(),
+                expr,
+            });
         }
     }
     for statement in &ast.statements {
@@ -100,12 +107,20 @@ impl Compiler<'_> {
                 self.program.mql = Some((expr, format!("score >= {}", n.node)));
             }
             StatementKind::Mql(cond) => {
-                let text = self.sources.text(cond.span).split_whitespace().collect::<Vec<_>>().join(" ");
+                let text = self
+                    .sources
+                    .text(cond.span)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 self.program.mql = Some((self.cond(cond, Scope::Outcome), text));
             }
             StatementKind::Route { queue, when } => {
                 let when = when.as_ref().map(|c| self.cond(c, Scope::Outcome));
-                self.program.routes.push(Route { queue: queue.node.clone(), when });
+                self.program.routes.push(Route {
+                    queue: queue.node.clone(),
+                    when,
+                });
             }
             StatementKind::Rule(rule) => {
                 let compiled = self.rule(rule);
@@ -122,7 +137,10 @@ impl Compiler<'_> {
         self.counted(&rule.cond, &mut behaviours);
         let mut compiled = Rule {
             name,
-            location: self.sources.location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span))).to_string(),
+            location: self
+                .sources
+                .location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
+                .to_string(),
             expr,
             points: Vec::new(),
             disqualify: None,
@@ -199,7 +217,11 @@ impl Compiler<'_> {
         match &operand.kind {
             OperandKind::Field(path) => self.field(path, scope),
             OperandKind::Call { name, args } => {
-                let func = self.functions.iter().position(|f| *f == name.node).unwrap_or(usize::MAX) as u32;
+                let func = self
+                    .functions
+                    .iter()
+                    .position(|f| *f == name.node)
+                    .unwrap_or(usize::MAX) as u32;
                 Operand::Call(func, args.iter().map(|a| self.operand(a, scope)).collect())
             }
             _ => Operand::Lit(literal(operand).unwrap_or(Value::Null)),
@@ -246,7 +268,11 @@ impl Compiler<'_> {
         let within = b.within.as_ref().map(|w| w.node);
         let behaviours = &mut self.program.behaviours;
         intern(&mut self.behaviours, (matcher, at_least, within), &mut || {
-            behaviours.push(BehaviourTest { matcher, at_least, within });
+            behaviours.push(BehaviourTest {
+                matcher,
+                at_least,
+                within,
+            });
             behaviours.len()
         })
     }
@@ -257,7 +283,13 @@ impl Compiler<'_> {
             (Some((_, prop)), Some(pattern)) => Some((self.prop(prop), pattern.node.clone())),
             _ => None,
         };
-        let filter_text = b.filter.as_ref().map(|f| self.sources.text(f.span).split_whitespace().collect::<Vec<_>>().join(" "));
+        let filter_text = b.filter.as_ref().map(|f| {
+            self.sources
+                .text(f.span)
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
         let key = (event_type, property.clone(), filter_text);
         if let Some(&m) = self.matchers.get(&key) {
             return m;
@@ -265,7 +297,11 @@ impl Compiler<'_> {
         let filter = b.filter.as_ref().map(|f| self.cond(f, Scope::Event));
         let is_path = b.verb == ast::Verb::Visited;
         let property = property.map(|(prop, pattern)| (prop, Glob::new(&pattern, is_path)));
-        self.program.matchers.push(Matcher { event_type, property, filter });
+        self.program.matchers.push(Matcher {
+            event_type,
+            property,
+            filter,
+        });
         let m = (self.program.matchers.len() - 1) as u32;
         self.matchers.insert(key, m);
         m

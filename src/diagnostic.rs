@@ -73,7 +73,10 @@ impl PackErrors {
         for f in self.sources.files() {
             files.add(f.name.clone(), f.text.clone());
         }
-        let config = term::Config { chars: term::Chars::ascii(), ..term::Config::default() };
+        let config = term::Config {
+            chars: term::Chars::ascii(),
+            ..term::Config::default()
+        };
         let mut out = if color {
             termcolor::Buffer::ansi()
         } else {
@@ -89,7 +92,10 @@ impl PackErrors {
             }
             if term::emit(&mut out, &config, &files, &d).is_err() {
                 let loc = self.location(error);
-                out_fallback(&mut out, &format!("error: {error}\n  --> {}:{}:{}\n", loc.file, loc.line, loc.column));
+                out_fallback(
+                    &mut out,
+                    &format!("error: {error}\n  --> {}:{}:{}\n", loc.file, loc.line, loc.column),
+                );
             }
         }
         let n = self.errors.len();

@@ -122,12 +122,29 @@ impl fmt::Display for Explanation<'_> {
             let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             writeln!(f, "  enriched by {}: {}", e.plugin, fields.join(", "))?;
         }
-        let rule_width = o.fired.iter().map(|r| r.rule.chars().count()).max().unwrap_or(0).clamp(4, 48);
-        let dim_width = o.fired.iter().filter_map(|r| r.dimension.as_ref()).map(String::len).max().unwrap_or(0).max(9);
+        let rule_width = o
+            .fired
+            .iter()
+            .map(|r| r.rule.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(4, 48);
+        let dim_width = o
+            .fired
+            .iter()
+            .filter_map(|r| r.dimension.as_ref())
+            .map(String::len)
+            .max()
+            .unwrap_or(0)
+            .max(9);
         if o.fired.is_empty() {
             writeln!(f, "  no rule fired")?;
         } else {
-            writeln!(f, "  {:<rule_width$}  {:>7}  {:<dim_width$}  location", "rule", "points", "dimension")?;
+            writeln!(
+                f,
+                "  {:<rule_width$}  {:>7}  {:<dim_width$}  location",
+                "rule", "points", "dimension"
+            )?;
         }
         for r in &o.fired {
             let mut points = signed(r.points);
@@ -135,7 +152,12 @@ impl fmt::Display for Explanation<'_> {
                 points = format!("{points} ({n}×)");
             }
             let dim = r.dimension.as_deref().unwrap_or("-");
-            write!(f, "  {:<rule_width$}  {points:>7}  {dim:<dim_width$}  {}", truncate(&r.rule, rule_width), r.location)?;
+            write!(
+                f,
+                "  {:<rule_width$}  {points:>7}  {dim:<dim_width$}  {}",
+                truncate(&r.rule, rule_width),
+                r.location
+            )?;
             if let Some(d) = r.decay {
                 write!(f, "  (decayed ×{d})")?;
             }
@@ -184,7 +206,11 @@ fn whole_map<S: serde::Serializer>(m: &BTreeMap<String, f64>, s: S) -> Result<S:
 pub fn num(x: f64) -> String {
     let s = format!("{:.4}", x);
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".to_string() } else { s.to_string() }
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
 }
 
 fn signed(x: f64) -> String {

@@ -53,7 +53,9 @@ struct Inner {
 
 impl std::fmt::Debug for Pack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pack").field("id", &self.inner.id).finish_non_exhaustive()
+        f.debug_struct("Pack")
+            .field("id", &self.inner.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -73,7 +75,10 @@ pub struct Loader {
 
 impl Default for Loader {
     fn default() -> Self {
-        Loader { plugin_path: vec![PathBuf::from("plugins")], limits: crate::plugin::Limits::default() }
+        Loader {
+            plugin_path: vec![PathBuf::from("plugins")],
+            limits: crate::plugin::Limits::default(),
+        }
     }
 }
 
@@ -101,8 +106,14 @@ impl Loader {
         let name = pack_name(dir);
         let mut sources = Sources::default();
         for path in rule_files(dir)? {
-            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-            let file = path.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
+                path: path.clone(),
+                source,
+            })?;
+            let file = path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default();
             sources.add(format!("{name}/{file}"), text);
         }
         if sources.files().is_empty() {
@@ -132,9 +143,20 @@ impl Loader {
         match check::check(&ast, &sources, &plugins) {
             Ok(checked) if errors.is_empty() => {
                 let program = compile(&ast, &sources, checked, &plugins.function_names());
-                let id = PackId { name: name.to_string(), version: version(&sources, &plugins) };
+                let id = PackId {
+                    name: name.to_string(),
+                    version: version(&sources, &plugins),
+                };
                 let plan = ReadPlan::new(&program, "id");
-                Ok(Pack { inner: Arc::new(Inner { program, sources, id, plugins, plan }) })
+                Ok(Pack {
+                    inner: Arc::new(Inner {
+                        program,
+                        sources,
+                        id,
+                        plugins,
+                        plan,
+                    }),
+                })
             }
             Ok(_) => Err(PackErrors::new(sources, errors).into()),
             Err(check_errors) => {
@@ -192,7 +214,11 @@ impl Pack {
 
     /// A scorer for many leads as of one time, optionally reading ids from another field.
     pub fn scorer(&self, as_of: DateTime<Utc>) -> Scorer<'_> {
-        Scorer { pack: self, as_of: as_of.timestamp_millis(), id_field: None }
+        Scorer {
+            pack: self,
+            as_of: as_of.timestamp_millis(),
+            id_field: None,
+        }
     }
 
     /// A readable breakdown of an outcome this pack produced.
@@ -206,7 +232,10 @@ impl Pack {
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn explain<'a>(&'a self, outcome: &'a Outcome) -> Explanation<'a> {
-        Explanation { outcome, mql_rule: self.inner.program.mql.as_ref().map(|(_, text)| text.as_str()) }
+        Explanation {
+            outcome,
+            mql_rule: self.inner.program.mql.as_ref().map(|(_, text)| text.as_str()),
+        }
     }
 
     /// The pack's name and version.
@@ -224,7 +253,12 @@ impl Pack {
         &self.inner.sources
     }
 
-    fn finish(&self, record: &Record, as_of: i64, enriched: Vec<crate::explain::Enrichment>) -> Result<Outcome, EvalError> {
+    fn finish(
+        &self,
+        record: &Record,
+        as_of: i64,
+        enriched: Vec<crate::explain::Enrichment>,
+    ) -> Result<Outcome, EvalError> {
         let mut outcome = eval::evaluate(&self.inner.program, record, as_of, &self.inner.plugins)?;
         outcome.pack = self.inner.id.clone();
         outcome.enriched = enriched;
@@ -288,12 +322,16 @@ impl Scorer<'_> {
 /// The name of a pack: its folder's name.
 fn pack_name(dir: &Path) -> String {
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    dir.file_name().map_or_else(|| "pack".to_string(), |n| n.to_string_lossy().into_owned())
+    dir.file_name()
+        .map_or_else(|| "pack".to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The `*.rules` files of a folder, in file-name order.
 pub(crate) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
-    let io = |source| Error::Io { path: dir.to_path_buf(), source };
+    let io = |source| Error::Io {
+        path: dir.to_path_buf(),
+        source,
+    };
     let mut files = Vec::new();
     for entry in std::fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();

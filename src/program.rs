@@ -166,7 +166,14 @@ impl fmt::Display for Program {
             writeln!(f)?;
         }
         for r in &self.rules {
-            writeln!(f, "rule {:?} ({}) when {} => {}", r.name, r.location, self.show(&r.expr), self.actions(r))?;
+            writeln!(
+                f,
+                "rule {:?} ({}) when {} => {}",
+                r.name,
+                r.location,
+                self.show(&r.expr),
+                self.actions(r)
+            )?;
         }
         if let Some((expr, _)) = &self.mql {
             writeln!(f, "mql when {}", self.show(expr))?;

@@ -16,12 +16,20 @@ pub struct Span {
 impl Span {
     /// A span in `file` from `start` to `end`.
     pub fn new(file: u32, start: usize, end: usize) -> Span {
-        Span { file, start: clamp(start), end: clamp(end) }
+        Span {
+            file,
+            start: clamp(start),
+            end: clamp(end),
+        }
     }
 
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 
     /// The byte range, for slicing the file's text.
@@ -52,7 +60,10 @@ pub struct Sources {
 impl Sources {
     /// Adds a file and returns its index.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> u32 {
-        self.files.push(SourceFile { name: name.into(), text: text.into() });
+        self.files.push(SourceFile {
+            name: name.into(),
+            text: text.into(),
+        });
         clamp(self.files.len() - 1)
     }
 
@@ -68,16 +79,26 @@ impl Sources {
 
     /// The text a span covers, or `""` for a span outside the sources.
     pub fn text(&self, span: Span) -> &str {
-        self.file(span.file).and_then(|f| f.text.get(span.range())).unwrap_or("")
+        self.file(span.file)
+            .and_then(|f| f.text.get(span.range()))
+            .unwrap_or("")
     }
 
     /// `file:line` of a span's start, the form shown in results.
     pub fn location(&self, span: Span) -> Location {
         let Some(file) = self.file(span.file) else {
-            return Location { file: String::new(), line: 0, column: 0 };
+            return Location {
+                file: String::new(),
+                line: 0,
+                column: 0,
+            };
         };
         let (line, column) = line_col(&file.text, span.start as usize);
-        Location { file: file.name.clone(), line, column }
+        Location {
+            file: file.name.clone(),
+            line,
+            column,
+        }
     }
 }
 

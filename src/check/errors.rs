@@ -101,7 +101,11 @@ pub enum CheckErrorKind {
     #[error("unknown function `{0}`: no plugin named by this pack defines it")]
     UnknownFunction(String),
     #[error("`{name}` takes {expected} argument(s), given {given}")]
-    WrongArity { name: String, expected: usize, given: usize },
+    WrongArity {
+        name: String,
+        expected: usize,
+        given: usize,
+    },
     #[error("unknown plugin `{0}`")]
     UnknownPlugin(String),
     #[error("plugin `{0}` is named twice")]

@@ -11,7 +11,9 @@ pub(super) fn order(ast: &Ast, lets: &HashMap<String, usize>, errors: &mut Vec<C
     // deps[i]: statement indices that let i refers to.
     let mut deps: HashMap<usize, Vec<usize>> = HashMap::new();
     for &i in lets.values() {
-        let StatementKind::Let { cond, .. } = &ast.statements[i].kind else { continue };
+        let StatementKind::Let { cond, .. } = &ast.statements[i].kind else {
+            continue;
+        };
         let mut refs = Vec::new();
         let_refs(cond, &mut |name| refs.extend(lets.get(name).copied()));
         deps.insert(i, refs);
@@ -60,7 +62,10 @@ enum Visit {
 fn cycle_error(ast: &Ast, path: &[usize]) -> CheckError {
     let name_of = |i: usize| match &ast.statements[i].kind {
         StatementKind::Let { name, .. } => name.clone(),
-        _ => Spanned { node: String::new(), span: ast.statements[i].span },
+        _ => Spanned {
+            node: String::new(),
+            span: ast.statements[i].span,
+        },
     };
     let first = name_of(path[0]);
     let kind = if path.len() == 1 {
@@ -68,7 +73,10 @@ fn cycle_error(ast: &Ast, path: &[usize]) -> CheckError {
     } else {
         let mut names: Vec<String> = path.iter().map(|&i| name_of(i).node).collect();
         names.push(first.node.clone());
-        CheckErrorKind::CyclicLet { name: first.node.clone(), cycle: names.join(" → ") }
+        CheckErrorKind::CyclicLet {
+            name: first.node.clone(),
+            cycle: names.join(" → "),
+        }
     };
     CheckError::new(kind, first.span)
 }

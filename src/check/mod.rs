@@ -56,7 +56,13 @@ enum Scope {
 
 /// Checks a pack; `Ok` holds what the compiler needs, `Err` every error found, by position.
 pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Result<Checked, Vec<CheckError>> {
-    let mut c = Checker { functions, sources, errors: Vec::new(), checked: Checked::default(), lets: HashMap::new() };
+    let mut c = Checker {
+        functions,
+        sources,
+        errors: Vec::new(),
+        checked: Checked::default(),
+        lets: HashMap::new(),
+    };
     c.declarations(ast);
     for statement in &ast.statements {
         c.statement(statement);
@@ -131,7 +137,10 @@ impl Checker<'_> {
         let i = match dims.iter().position(|d| d.name == name) {
             Some(i) => i,
             None => {
-                dims.push(DimInfo { name: name.to_string(), ..DimInfo::default() });
+                dims.push(DimInfo {
+                    name: name.to_string(),
+                    ..DimInfo::default()
+                });
                 dims.len() - 1
             }
         };
@@ -153,10 +162,12 @@ impl Checker<'_> {
         let disqualifies = rule.actions.iter().any(|a| matches!(a.node, Action::Disqualify(_)));
         let mut points_seen = false;
         for action in &rule.actions {
-            let Action::Points { dim, each, .. } = &action.node else { continue };
+            let Action::Points { dim, each, .. } = &action.node else {
+                continue;
+            };
             if std::mem::replace(&mut points_seen, true) {
-                let err = CheckError::new(CheckErrorKind::SeveralPoints, action.span)
-                    .help("write one rule per dimension");
+                let err =
+                    CheckError::new(CheckErrorKind::SeveralPoints, action.span).help("write one rule per dimension");
                 self.errors.push(err);
             }
             if disqualifies {
@@ -208,7 +219,9 @@ impl Checker<'_> {
             let known: Vec<&str> = self.lets.keys().map(String::as_str).collect();
             let err = CheckError::new(CheckErrorKind::UnknownLet(name.to_string()), span)
                 .suggest(name, known)
-                .or_help(format!("to test a field, compare it: `{name} == true`, `{name} exists`"));
+                .or_help(format!(
+                    "to test a field, compare it: `{name} == true`, `{name} exists`"
+                ));
             self.errors.push(err);
         }
     }
@@ -267,7 +280,10 @@ impl Checker<'_> {
             return;
         };
         for item in items {
-            if !matches!(item.kind, OperandKind::Str(_) | OperandKind::Num(_) | OperandKind::Bool(_)) {
+            if !matches!(
+                item.kind,
+                OperandKind::Str(_) | OperandKind::Num(_) | OperandKind::Bool(_)
+            ) {
                 self.error(CheckErrorKind::NonLiteralInList, item.span);
             }
         }
@@ -298,7 +314,11 @@ impl Checker<'_> {
     fn call(&mut self, name: &Name, given: usize) {
         match self.functions.arity(&name.node) {
             Some(expected) if expected != given => {
-                let kind = CheckErrorKind::WrongArity { name: name.node.clone(), expected, given };
+                let kind = CheckErrorKind::WrongArity {
+                    name: name.node.clone(),
+                    expected,
+                    given,
+                };
                 self.error(kind, name.span);
             }
             Some(_) => {}
@@ -327,7 +347,9 @@ impl Checker<'_> {
     fn rule_names(&mut self, ast: &Ast) {
         let mut seen: HashMap<String, Span> = HashMap::new();
         for statement in &ast.statements {
-            let StatementKind::Rule(rule) = &statement.kind else { continue };
+            let StatementKind::Rule(rule) = &statement.kind else {
+                continue;
+            };
             let (name, span) = rule_name(rule, self.sources);
             if seen.insert(name.clone(), span).is_some() {
                 self.error(CheckErrorKind::DuplicateRule(name), span);
@@ -335,7 +357,9 @@ impl Checker<'_> {
         }
         let mut catch_all: Option<&str> = None;
         for statement in &ast.statements {
-            let StatementKind::Route { queue, when } = &statement.kind else { continue };
+            let StatementKind::Route { queue, when } = &statement.kind else {
+                continue;
+            };
             if let Some(first) = catch_all {
                 self.error(CheckErrorKind::UnreachableRoute(first.to_string()), statement.span);
             } else if when.is_none() {
@@ -389,6 +413,12 @@ pub fn compile_regex(source: &str) -> Result<Regex, String> {
             regex::Error::CompiledTooBig(limit) => {
                 format!("the regex is too large (over {limit} bytes compiled); simplify it")
             }
-            other => other.to_string().lines().last().unwrap_or("syntax error").trim_start_matches("error: ").to_string(),
+            other => other
+                .to_string()
+                .lines()
+                .last()
+                .unwrap_or("syntax error")
+                .trim_start_matches("error: ")
+                .to_string(),
         })
 }

@@ -17,6 +17,11 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
-    println!("{}: ok ({} rules, {} files)", pack.id(), program.rule_count(), pack.sources().files().len());
+    println!(
+        "{}: ok ({} rules, {} files)",
+        pack.id(),
+        program.rule_count(),
+        pack.sources().files().len()
+    );
     Ok(Outcome::Success)
 }

@@ -97,7 +97,10 @@ pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pa
 pub fn as_of(arg: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
     match arg {
         None => Ok(chrono::Utc::now()),
-        Some(text) => leadscore::parse_time(text)
-            .ok_or_else(|| Failure(format!("error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"))),
+        Some(text) => leadscore::parse_time(text).ok_or_else(|| {
+            Failure(format!(
+                "error: --as-of {text:?} is not an RFC 3339 time (like 2026-03-01T00:00:00Z)"
+            ))
+        }),
     }
 }

@@ -50,7 +50,9 @@ pub fn run(args: &ScoreArgs) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
     let mut input = open(args.input.as_ref())?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.threads.unwrap_or(0))
+        .build()?;
     let scorer = pack.scorer(as_of).id_field(&args.id_field);
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
@@ -102,11 +104,20 @@ fn score_line(
     if text.is_empty() {
         return None;
     }
-    Some(scorer.score_json(text).map_err(|e| e.to_string()).and_then(|mut outcome| {
-        outcome.id.get_or_insert_with(|| serde_json::Value::from(line));
-        let explanation = explain.then(|| pack.explain(&outcome).to_string());
-        serde_json::to_string(&Line { outcome: &outcome, explanation }).map_err(|e| e.to_string())
-    }))
+    Some(
+        scorer
+            .score_json(text)
+            .map_err(|e| e.to_string())
+            .and_then(|mut outcome| {
+                outcome.id.get_or_insert_with(|| serde_json::Value::from(line));
+                let explanation = explain.then(|| pack.explain(&outcome).to_string());
+                serde_json::to_string(&Line {
+                    outcome: &outcome,
+                    explanation,
+                })
+                .map_err(|e| e.to_string())
+            }),
+    )
 }
 
 /// Opens a file, or standard input for `-` or no file.
@@ -115,7 +126,8 @@ pub fn open(path: Option<&PathBuf>) -> Result<Box<dyn BufRead + Send>, Failure> 
         None => Ok(Box::new(BufReader::new(std::io::stdin()))),
         Some(p) if p.as_os_str() == "-" => Ok(Box::new(BufReader::new(std::io::stdin()))),
         Some(p) => {
-            let file = std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
+            let file =
+                std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
             Ok(Box::new(BufReader::with_capacity(1 << 16, file)))
         }
     }

@@ -60,7 +60,9 @@ impl ReadPlan {
     pub fn new(program: &Program, id_field: &str) -> ReadPlan {
         let mut root = Node::default();
         for (slot, path) in program.fields.iter().enumerate() {
-            let (last, parents) = path.split_last().unwrap_or_else(|| unreachable!("a field path has a segment"));
+            let (last, parents) = path
+                .split_last()
+                .unwrap_or_else(|| unreachable!("a field path has a segment"));
             let mut node = &mut root;
             for segment in parents {
                 node = node.entry(segment).child.get_or_insert_with(Node::default);
@@ -79,10 +81,21 @@ impl ReadPlan {
 
     /// Reads one lead from JSON text.
     pub fn read<'t>(&self, program: &Program, text: &'t str, as_of: Millis) -> Result<Record<'t>, EvalError> {
-        let mut record = Record { fields: vec![Value::Null; program.fields.len()], ..Record::default() };
+        let mut record = Record {
+            fields: vec![Value::Null; program.fields.len()],
+            ..Record::default()
+        };
         let mut de = serde_json::Deserializer::from_str(text);
-        let seed = LeadSeed { node: &self.root, program, record: &mut record, as_of, root: true };
-        seed.deserialize(&mut de).and_then(|()| de.end()).map_err(|e| classify(&e))?;
+        let seed = LeadSeed {
+            node: &self.root,
+            program,
+            record: &mut record,
+            as_of,
+            root: true,
+        };
+        seed.deserialize(&mut de)
+            .and_then(|()| de.end())
+            .map_err(|e| classify(&e))?;
         Ok(record)
     }
 }
@@ -106,7 +119,10 @@ fn from_code(code: &str, message: &str) -> EvalError {
         "object" => EvalError::NotAnObject,
         "events" => EvalError::EventsNotArray,
         index => match index.parse() {
-            Ok(index) => EvalError::BadEvent { index, message: message.to_string() },
+            Ok(index) => EvalError::BadEvent {
+                index,
+                message: message.to_string(),
+            },
             Err(_) => EvalError::Json(message.to_string()),
         },
     }
@@ -148,9 +164,19 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
             if entry.events && self.root {
                 self.record.events.clear();
                 self.record.props.clear();
-                map.next_value_seed(EventsSeed { program: self.program, record: self.record, as_of: self.as_of })?;
+                map.next_value_seed(EventsSeed {
+                    program: self.program,
+                    record: self.record,
+                    as_of: self.as_of,
+                })?;
             } else if let (Some(child), true) = (&entry.child, entry.slots.is_empty() && !entry.id) {
-                let seed = LeadSeed { node: child, program: self.program, record: self.record, as_of: self.as_of, root: false };
+                let seed = LeadSeed {
+                    node: child,
+                    program: self.program,
+                    record: self.record,
+                    as_of: self.as_of,
+                    root: false,
+                };
                 map.next_value_seed(seed)?;
             } else if entry.child.is_some() {
                 // Both a value and a parent (`company exists` and `company.size`): rare,
@@ -212,7 +238,9 @@ impl<'t> LeadSeed<'_, '_, 't> {
 
 /// Fills the record from an already-parsed value for `key` and everything under it.
 fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json: &serde_json::Value) {
-    let Some((_, entry)) = keys.iter().find(|(k, _)| k == key) else { return };
+    let Some((_, entry)) = keys.iter().find(|(k, _)| k == key) else {
+        return;
+    };
     let value = Value::from_json(json).into_owned();
     if entry.id {
         record.id = Some(value.clone());
@@ -251,7 +279,12 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut index = 0;
         loop {
-            let seed = EventSeed { program: self.program, record: self.record, as_of: self.as_of, index };
+            let seed = EventSeed {
+                program: self.program,
+                record: self.record,
+                as_of: self.as_of,
+                index,
+            };
             if seq.next_element_seed(seed)?.is_none() {
                 return Ok(());
             }
@@ -371,9 +404,15 @@ impl EventSeed<'_, '_, '_> {
     }
 
     fn keep<E: de::Error>(&self, ty: Option<Value>, at: Option<Value>) -> Result<Option<Event>, E> {
-        let Some(Value::Str(ty)) = ty else { return Err(self.bad("has no `type` string")) };
-        let Some(ty) = self.program.event_type(&ty) else { return Ok(None) };
-        let Some(Value::Str(at)) = at else { return Err(self.bad("has no `at` time")) };
+        let Some(Value::Str(ty)) = ty else {
+            return Err(self.bad("has no `type` string"));
+        };
+        let Some(ty) = self.program.event_type(&ty) else {
+            return Ok(None);
+        };
+        let Some(Value::Str(at)) = at else {
+            return Err(self.bad("has no `at` time"));
+        };
         let Some(at_ms) = parse_time(&at) else {
             return Err(self.bad(&format!("`at` is not an RFC 3339 time: {at:?}")));
         };

@@ -54,7 +54,15 @@ struct Tally {
 
 /// Scores a record. `as_of` is the time the score is for.
 pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Host) -> Result<Outcome, EvalError> {
-    let mut ev = Evaluator { program, record, host, as_of, hits: Vec::new(), tallies: Vec::new(), lets: Vec::new() };
+    let mut ev = Evaluator {
+        program,
+        record,
+        host,
+        as_of,
+        hits: Vec::new(),
+        tallies: Vec::new(),
+        lets: Vec::new(),
+    };
     ev.match_events()?;
     ev.count_behaviours();
     for l in &program.lets {
@@ -94,7 +102,11 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
     for (dim, &total) in program.dims.iter().zip(&raw) {
         let capped = dim.cap.map_or(total, |cap| total.min(cap));
         if capped < total {
-            outcome.capped.push(Capped { dimension: dim.name.clone(), total: round(total), cap: capped });
+            outcome.capped.push(Capped {
+                dimension: dim.name.clone(),
+                total: round(total),
+                cap: capped,
+            });
         }
         outcome.dimensions.insert(dim.name.clone(), round(capped));
         dims.push(capped);
@@ -186,7 +198,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// The event times a matcher accepted.
     fn times(&self, matcher: u32) -> impl Iterator<Item = Millis> + '_ {
         let start = self.hits.partition_point(|&(m, _)| m < matcher);
-        self.hits[start..].iter().take_while(move |&&(m, _)| m == matcher).map(|&(_, at)| at)
+        self.hits[start..]
+            .iter()
+            .take_while(move |&&(m, _)| m == matcher)
+            .map(|&(_, at)| at)
     }
 
     fn window_start(&self, within: Option<Millis>) -> Millis {
@@ -200,10 +215,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             .iter()
             .map(|b| {
                 let from = self.window_start(b.within);
-                self.times(b.matcher).filter(|&at| at >= from).fold(Tally::default(), |t, at| Tally {
-                    count: t.count + 1,
-                    latest: t.latest.max(Some(at)),
-                })
+                self.times(b.matcher)
+                    .filter(|&at| at >= from)
+                    .fold(Tally::default(), |t, at| Tally {
+                        count: t.count + 1,
+                        latest: t.latest.max(Some(at)),
+                    })
             })
             .collect();
     }
@@ -216,7 +233,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// The points a rule whose condition held gives, with `each`, `max` and decay applied.
     fn fire(&self, rule: &Rule) -> Given {
         let Some(points) = rule.points.first() else {
-            return Given { points: 0.0, dim: None, count: None, decay: None };
+            return Given {
+                points: 0.0,
+                dim: None,
+                count: None,
+                decay: None,
+            };
         };
         let half_life = points.dim.and_then(|d| self.program.dims[d as usize].half_life);
         let decay = |at: Millis, hl: Millis| 0.5f64.powf((self.as_of - at) as f64 / hl as f64);
@@ -232,7 +254,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 (total, Some(times.len() as u64), None)
             }
             _ => {
-                let latest = rule.behaviours.iter().filter(|&&b| self.behaviour_true(b)).filter_map(|&b| self.tallies[b as usize].latest).max();
+                let latest = rule
+                    .behaviours
+                    .iter()
+                    .filter(|&&b| self.behaviour_true(b))
+                    .filter_map(|&b| self.tallies[b as usize].latest)
+                    .max();
                 match (half_life, latest) {
                     (Some(hl), Some(at)) => {
                         let f = decay(at, hl);
@@ -245,7 +272,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         if let Some(max) = points.max {
             total = total.clamp(-max, max);
         }
-        Given { points: total, dim: points.dim, count, decay: factor }
+        Given {
+            points: total,
+            dim: points.dim,
+            count,
+            decay: factor,
+        }
     }
 
     fn test(&self, expr: &Expr, scope: &Scope) -> Result<bool, EvalError> {
@@ -285,7 +317,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         Operand::Call(f, _) => self.program.functions.get(*f as usize).cloned().unwrap_or_default(),
                         _ => String::new(),
                     };
-                    return Err(EvalError::NotABool { function, value: other.to_string() });
+                    return Err(EvalError::NotABool {
+                        function,
+                        value: other.to_string(),
+                    });
                 }
             },
         })
@@ -306,7 +341,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             (Operand::Score, Scope::Outcome { score, .. }) => Cow::Owned(Value::Num(*score)),
             (Operand::Dim(d), Scope::Outcome { dims, .. }) => Cow::Owned(Value::Num(dims[*d as usize])),
             (Operand::Call(func, args), _) => {
-                let args = args.iter().map(|a| self.value(a, scope).map(Cow::into_owned)).collect::<Result<Vec<_>, _>>()?;
+                let args = args
+                    .iter()
+                    .map(|a| self.value(a, scope).map(Cow::into_owned))
+                    .collect::<Result<Vec<_>, _>>()?;
                 Cow::Owned(self.host.call(*func, &args)?)
             }
             _ => Cow::Borrowed(&NULL),

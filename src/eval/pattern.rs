@@ -82,7 +82,10 @@ pub struct Words {
 impl Words {
     /// Compiles a word or phrase.
     pub fn new(words: &str) -> Words {
-        Words { source: words.to_string(), lower: words.to_lowercase() }
+        Words {
+            source: words.to_string(),
+            lower: words.to_lowercase(),
+        }
     }
 
     /// Whether `text` contains the words with a boundary on both sides.
@@ -108,9 +111,9 @@ impl Words {
     fn matches_unicode(&self, text: &str) -> bool {
         let lower = text.to_lowercase();
         let is_word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
-        lower.match_indices(self.lower.as_str()).any(|(i, m)| {
-            !is_word(lower[..i].chars().next_back()) && !is_word(lower[i + m.len()..].chars().next())
-        })
+        lower
+            .match_indices(self.lower.as_str())
+            .any(|(i, m)| !is_word(lower[..i].chars().next_back()) && !is_word(lower[i + m.len()..].chars().next()))
     }
 }
 

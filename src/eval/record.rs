@@ -30,10 +30,21 @@ pub struct Event {
 
 impl<'a> Record<'a> {
     /// Reads a JSON lead.
-    pub fn from_json(program: &Program, lead: &'a Json, as_of: Millis, id_field: &str) -> Result<Record<'a>, EvalError> {
-        let Json::Object(object) = lead else { return Err(EvalError::NotAnObject) };
+    pub fn from_json(
+        program: &Program,
+        lead: &'a Json,
+        as_of: Millis,
+        id_field: &str,
+    ) -> Result<Record<'a>, EvalError> {
+        let Json::Object(object) = lead else {
+            return Err(EvalError::NotAnObject);
+        };
         let mut record = Record {
-            fields: program.fields.iter().map(|path| lookup(lead, path).map_or(Value::Null, Value::from_json)).collect(),
+            fields: program
+                .fields
+                .iter()
+                .map(|path| lookup(lead, path).map_or(Value::Null, Value::from_json))
+                .collect(),
             id: object.get(id_field).map(Value::from_json),
             ..Record::default()
         };
@@ -50,20 +61,31 @@ impl<'a> Record<'a> {
     }
 
     fn event(&mut self, program: &Program, index: usize, event: &'a Json, as_of: Millis) -> Result<(), EvalError> {
-        let bad = |message: &str| EvalError::BadEvent { index, message: message.to_string() };
-        let Json::Object(event) = event else { return Err(bad("not an object")) };
+        let bad = |message: &str| EvalError::BadEvent {
+            index,
+            message: message.to_string(),
+        };
+        let Json::Object(event) = event else {
+            return Err(bad("not an object"));
+        };
         let Some(ty) = event.get("type").and_then(Json::as_str) else {
             return Err(bad("has no `type` string"));
         };
-        let Some(ty) = program.event_type(ty) else { return Ok(()) };
-        let at = event.get("at").and_then(Json::as_str).ok_or_else(|| bad("has no `at` time"))?;
+        let Some(ty) = program.event_type(ty) else {
+            return Ok(());
+        };
+        let at = event
+            .get("at")
+            .and_then(Json::as_str)
+            .ok_or_else(|| bad("has no `at` time"))?;
         let at = parse_time(at).ok_or_else(|| bad(&format!("`at` is not an RFC 3339 time: {at:?}")))?;
         if at > as_of {
             return Ok(());
         }
         self.events.push(Event { ty, at });
         for prop in &program.event_props {
-            self.props.push(event.get(prop.as_str()).map_or(Value::Null, Value::from_json));
+            self.props
+                .push(event.get(prop.as_str()).map_or(Value::Null, Value::from_json));
         }
         Ok(())
     }

@@ -164,7 +164,9 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Num(_), Value::Str(_)) | (Value::Str(_), Value::Num(_)) => a.as_num()?.partial_cmp(&b.as_num()?),
         (Value::Bool(_), _) | (_, Value::Bool(_)) => {
             let (x, y) = (a.as_bool()?, b.as_bool()?);
-            Some(x.cmp(&y)).filter(|o| *o == Ordering::Equal).or(Some(Ordering::Less))
+            Some(x.cmp(&y))
+                .filter(|o| *o == Ordering::Equal)
+                .or(Some(Ordering::Less))
         }
         _ => None,
     }
@@ -173,7 +175,9 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
 /// Case-insensitive ordering of two strings (ASCII fast path).
 pub fn cmp_ignore_case(a: &str, b: &str) -> Ordering {
     if a.is_ascii() && b.is_ascii() {
-        a.bytes().map(|c| c.to_ascii_lowercase()).cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
+        a.bytes()
+            .map(|c| c.to_ascii_lowercase())
+            .cmp(b.bytes().map(|c| c.to_ascii_lowercase()))
     } else {
         a.to_lowercase().cmp(&b.to_lowercase())
     }
@@ -184,7 +188,9 @@ pub fn str_test(op: StrOp, a: &Value, b: &Value) -> bool {
     if let (StrOp::Contains, Value::List(items)) = (op, a) {
         return items.iter().any(|v| compare(v, CmpOp::Eq, b));
     }
-    let (Some(a), Some(b)) = (a.as_text(), b.as_text()) else { return false };
+    let (Some(a), Some(b)) = (a.as_text(), b.as_text()) else {
+        return false;
+    };
     let (a, b) = (fold(&a), fold(&b));
     match op {
         StrOp::Contains => a.contains(&*b),

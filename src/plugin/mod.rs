@@ -58,7 +58,11 @@ impl Plugins {
     ) -> (Plugins, Vec<crate::diagnostic::PackError>) {
         let errors = crate::pack::plugin_names(ast)
             .map(|name| {
-                crate::check::CheckError::new(crate::check::CheckErrorKind::UnknownPlugin(name.node.clone()), name.span).into()
+                crate::check::CheckError::new(
+                    crate::check::CheckErrorKind::UnknownPlugin(name.node.clone()),
+                    name.span,
+                )
+                .into()
             })
             .collect();
         (Plugins::default(), errors)

@@ -30,7 +30,11 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
     };
     let message = format!("expected {expected}, found {}", found.describe());
     let help = help_for(&expected, found.text);
-    ParseError { message, span: Span::new(file, base + at, base + at + found.len()), help }
+    ParseError {
+        message,
+        span: Span::new(file, base + at, base + at + found.len()),
+        help,
+    }
 }
 
 /// An error for nesting deeper than [`MAX_NESTING`] in the next statement, if there is one.
@@ -84,9 +88,15 @@ fn found_at(rest: &str) -> Found<'_> {
         .char_indices()
         .find(|&(i, c)| !(c.is_alphanumeric() || c == '_' || c == '-') && (i > 0 || c.is_whitespace()))
         .map_or(rest.len(), |(i, c)| if i == 0 { c.len_utf8() } else { i });
-    let end = if word_end == 0 { rest.chars().next().map_or(0, char::len_utf8) } else { word_end };
+    let end = if word_end == 0 {
+        rest.chars().next().map_or(0, char::len_utf8)
+    } else {
+        word_end
+    };
     let text = &rest[..end];
-    Found { text: if text.starts_with('\r') { "\n" } else { text } }
+    Found {
+        text: if text.starts_with('\r') { "\n" } else { text },
+    }
 }
 
 /// "a condition, `=>` or `and`": the expected rules in the author's words.
@@ -117,7 +127,9 @@ fn describe(r: Rule) -> &'static str {
         Rule::rule | Rule::rule_name => "a rule",
         Rule::condition | Rule::disjunct | Rule::conjunct | Rule::negation | Rule::test => "a condition",
         Rule::behaviour => "a behaviour",
-        Rule::actions | Rule::points | Rule::disqualify | Rule::tag => "an action (`+10`, `disqualify \"...\"`, `tag \"...\"`)",
+        Rule::actions | Rule::points | Rule::disqualify | Rule::tag => {
+            "an action (`+10`, `disqualify \"...\"`, `tag \"...\"`)"
+        }
         Rule::sign => "`+` or `-`",
         Rule::each => "`each`",
         Rule::compare | Rule::cmp_op => "a comparison",

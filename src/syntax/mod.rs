@@ -37,7 +37,10 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
         }
         match Grammar::parse(Rule::next_statement, rest) {
             Ok(mut pairs) => {
-                let Some(statement) = pairs.next().and_then(|p| p.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next()) else {
+                let Some(statement) = pairs
+                    .next()
+                    .and_then(|p| p.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next())
+                else {
                     break;
                 };
                 let end = statement.as_span().end();
@@ -82,14 +85,21 @@ impl Builder {
     }
 
     fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
-        Spanned { node, span: self.span(pair) }
+        Spanned {
+            node,
+            span: self.span(pair),
+        }
     }
 
     fn statement(&self, pair: Pair<Rule>) -> Statement {
         let span = self.span(&pair);
         let kind_rule = pair.as_rule();
         let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
-        let mut next = || inner.next().unwrap_or_else(|| unreachable!("grammar: {kind_rule:?} is missing a part"));
+        let mut next = || {
+            inner
+                .next()
+                .unwrap_or_else(|| unreachable!("grammar: {kind_rule:?} is missing a part"))
+        };
         let kind = match kind_rule {
             Rule::threshold => {
                 let n = next();
@@ -99,17 +109,26 @@ impl Builder {
             Rule::cap => {
                 let dim = self.name(&next());
                 let n = next();
-                StatementKind::Cap { dim, at: self.spanned(&n, number(&n)) }
+                StatementKind::Cap {
+                    dim,
+                    at: self.spanned(&n, number(&n)),
+                }
             }
             Rule::decay => {
                 let dim = self.name(&next());
                 let d = next();
-                StatementKind::Decay { dim, half_life: self.spanned(&d, duration(d.as_str())) }
+                StatementKind::Decay {
+                    dim,
+                    half_life: self.spanned(&d, duration(d.as_str())),
+                }
             }
             Rule::dimension => StatementKind::Dimension(self.name(&next())),
             Rule::let_stmt => {
                 let name = self.name(&next());
-                StatementKind::Let { name, cond: self.condition(next()) }
+                StatementKind::Let {
+                    name,
+                    cond: self.condition(next()),
+                }
             }
             Rule::route => {
                 let queue = self.string(next());
@@ -121,7 +140,10 @@ impl Builder {
                 let name = self.name(&next());
                 let n = next();
                 let value = n.as_str().parse().unwrap_or(u64::MAX);
-                StatementKind::Limit { name, value: self.spanned(&n, value) }
+                StatementKind::Limit {
+                    name,
+                    value: self.spanned(&n, value),
+                }
             }
             Rule::rule => StatementKind::Rule(self.rule(inner)),
             other => unreachable!("grammar: {other:?} is not a statement"),
@@ -135,9 +157,21 @@ impl Builder {
         let mut actions = Vec::new();
         for pair in inner {
             match pair.as_rule() {
-                Rule::rule_name => name = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map(|s| self.string(s)),
+                Rule::rule_name => {
+                    name = pair
+                        .into_inner()
+                        .filter(|p| errors::keyword(p.as_rule()).is_none())
+                        .next()
+                        .map(|s| self.string(s))
+                }
                 Rule::condition => cond = Some(self.condition(pair)),
-                Rule::actions => actions = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).map(|a| self.action(a)).collect(),
+                Rule::actions => {
+                    actions = pair
+                        .into_inner()
+                        .filter(|p| errors::keyword(p.as_rule()).is_none())
+                        .map(|a| self.action(a))
+                        .collect()
+                }
                 _ => {}
             }
         }
@@ -156,13 +190,21 @@ impl Builder {
                         Rule::unsigned => value = number(&part),
                         Rule::name => dim = Some(self.name(&part)),
                         Rule::each => {
-                            let max = part.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map(|m| number(&m));
+                            let max = part
+                                .into_inner()
+                                .filter(|p| errors::keyword(p.as_rule()).is_none())
+                                .next()
+                                .map(|m| number(&m));
                             each = Some(Each { max });
                         }
                         _ => {}
                     }
                 }
-                Action::Points { value: sign * value, dim, each }
+                Action::Points {
+                    value: sign * value,
+                    dim,
+                    each,
+                }
             }
             Rule::disqualify => Action::Disqualify(self.first_string(pair)),
             Rule::tag => Action::Tag(self.first_string(pair)),
@@ -172,7 +214,11 @@ impl Builder {
     }
 
     fn first_string(&self, pair: Pair<Rule>) -> String {
-        pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map(|s| self.string(s).node).unwrap_or_default()
+        pair.into_inner()
+            .filter(|p| errors::keyword(p.as_rule()).is_none())
+            .next()
+            .map(|s| self.string(s).node)
+            .unwrap_or_default()
     }
 
     fn condition(&self, pair: Pair<Rule>) -> Cond {
@@ -180,7 +226,8 @@ impl Builder {
         let kind = match pair.as_rule() {
             rule @ (Rule::condition | Rule::disjunct | Rule::conjunct) => {
                 let mut parts: Vec<Cond> = pair
-                    .into_inner().filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .into_inner()
+                    .filter(|p| errors::keyword(p.as_rule()).is_none())
                     .filter(|p| !matches!(p.as_rule(), Rule::or_kw | Rule::and_kw))
                     .map(|p| self.condition(p))
                     .collect();
@@ -192,7 +239,11 @@ impl Builder {
                 }
             }
             Rule::negation => {
-                let inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().unwrap_or_else(|| unreachable!("grammar: `not` has an operand"));
+                let inner = pair
+                    .into_inner()
+                    .filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .next()
+                    .unwrap_or_else(|| unreachable!("grammar: `not` has an operand"));
                 CondKind::Not(Box::new(self.condition(inner)))
             }
             Rule::behaviour => CondKind::Behaviour(self.behaviour(pair)),
@@ -205,7 +256,11 @@ impl Builder {
     /// A test; a bare one-word field is a `let` name.
     fn test(&self, pair: Pair<Rule>) -> CondKind {
         let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
-        let operand = self.operand(inner.next().unwrap_or_else(|| unreachable!("grammar: a test has an operand")));
+        let operand = self.operand(
+            inner
+                .next()
+                .unwrap_or_else(|| unreachable!("grammar: a test has an operand")),
+        );
         let op = match inner.next() {
             None => TestOp::Truthy,
             Some(tail) => self.test_op(tail),
@@ -220,7 +275,11 @@ impl Builder {
         let tail_rule = tail.as_rule();
         let span = self.span(&tail);
         let mut inner = tail.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
-        let mut next = || inner.next().unwrap_or_else(|| unreachable!("grammar: {tail_rule:?} is missing a part"));
+        let mut next = || {
+            inner
+                .next()
+                .unwrap_or_else(|| unreachable!("grammar: {tail_rule:?} is missing a part"))
+        };
         match tail_rule {
             Rule::compare => {
                 let op = match next().as_str() {
@@ -241,7 +300,13 @@ impl Builder {
                     Rule::string => MatchPattern::Words(unescape(inner_str(&p))),
                     _ => MatchPattern::Words(p.as_str().to_string()),
                 };
-                TestOp::Match(Spanned { node: pattern, span: Span { start: span.start + 1, ..span } })
+                TestOp::Match(Spanned {
+                    node: pattern,
+                    span: Span {
+                        start: span.start + 1,
+                        ..span
+                    },
+                })
             }
             Rule::string_op => {
                 let op = match next().as_str() {
@@ -263,14 +328,26 @@ impl Builder {
             Rule::number => OperandKind::Num(number(&pair)),
             Rule::string => OperandKind::Str(unescape(inner_str(&pair))),
             Rule::boolean => OperandKind::Bool(pair.as_str() == "true"),
-            Rule::list => OperandKind::List(pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).map(|p| self.operand(p)).collect()),
+            Rule::list => OperandKind::List(
+                pair.into_inner()
+                    .filter(|p| errors::keyword(p.as_rule()).is_none())
+                    .map(|p| self.operand(p))
+                    .collect(),
+            ),
             Rule::call => {
                 let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
-                let name = inner.next().map(|n| self.name(&n)).unwrap_or_else(|| unreachable!("grammar: a call has a name"));
-                OperandKind::Call { name, args: inner.map(|p| self.operand(p)).collect() }
+                let name = inner
+                    .next()
+                    .map(|n| self.name(&n))
+                    .unwrap_or_else(|| unreachable!("grammar: a call has a name"));
+                OperandKind::Call {
+                    name,
+                    args: inner.map(|p| self.operand(p)).collect(),
+                }
             }
             Rule::field => OperandKind::Field(
-                pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none())
+                pair.into_inner()
+                    .filter(|p| errors::keyword(p.as_rule()).is_none())
                     .map(|seg| match seg.as_rule() {
                         Rule::quoted_ident => inner_str(&seg).to_string(),
                         _ => seg.as_str().to_string(),
@@ -284,7 +361,9 @@ impl Builder {
 
     fn behaviour(&self, pair: Pair<Rule>) -> Behaviour {
         let mut inner = pair.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none());
-        let kind = inner.next().unwrap_or_else(|| unreachable!("grammar: a behaviour has a verb"));
+        let kind = inner
+            .next()
+            .unwrap_or_else(|| unreachable!("grammar: a behaviour has a verb"));
         let verb_span = self.span(&kind);
         let verb = match kind.as_rule() {
             Rule::visited => Verb::Visited,
@@ -299,18 +378,41 @@ impl Builder {
         let mut pattern = parts.next().map(|p| self.pattern(p));
         let filter = parts.next().map(|c| Box::new(self.condition(c)));
         let event_type = match verb.event() {
-            Some((ty, _)) => Spanned { node: ty.to_string(), span: verb_span },
-            None => pattern.take().unwrap_or_else(|| unreachable!("grammar: `did` names an event type")),
+            Some((ty, _)) => Spanned {
+                node: ty.to_string(),
+                span: verb_span,
+            },
+            None => pattern
+                .take()
+                .unwrap_or_else(|| unreachable!("grammar: `did` names an event type")),
         };
-        let mut b = Behaviour { verb, event_type, pattern, filter, at_least: None, within: None };
+        let mut b = Behaviour {
+            verb,
+            event_type,
+            pattern,
+            filter,
+            at_least: None,
+            within: None,
+        };
         for part in inner {
             let span = self.span(&part);
-            let n = part.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next();
+            let n = part
+                .into_inner()
+                .filter(|p| errors::keyword(p.as_rule()).is_none())
+                .next();
             match n {
                 Some(n) if n.as_rule() == Rule::integer => {
-                    b.at_least = Some(Spanned { node: n.as_str().parse().unwrap_or(u64::MAX), span });
+                    b.at_least = Some(Spanned {
+                        node: n.as_str().parse().unwrap_or(u64::MAX),
+                        span,
+                    });
                 }
-                Some(d) => b.within = Some(Spanned { node: duration(d.as_str()), span }),
+                Some(d) => {
+                    b.within = Some(Spanned {
+                        node: duration(d.as_str()),
+                        span,
+                    })
+                }
                 None => {}
             }
         }
@@ -340,7 +442,11 @@ fn push<T>(mut v: Vec<T>, last: T) -> Vec<T> {
 
 /// The text between the delimiters of a string, regex or quoted name.
 fn inner_str<'i>(pair: &Pair<'i, Rule>) -> &'i str {
-    pair.clone().into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next().map_or("", |p| p.as_str())
+    pair.clone()
+        .into_inner()
+        .filter(|p| errors::keyword(p.as_rule()).is_none())
+        .next()
+        .map_or("", |p| p.as_str())
 }
 
 /// Resolves `\"`, `\\`, `\n` and `\t` in a string literal.
