@@ -4,6 +4,7 @@
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
 mod errors;
+mod nesting;
 
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -18,24 +19,34 @@ pub use errors::ParseError;
 #[grammar = "../grammar/leadscore.pest"]
 struct Grammar;
 
-/// The deepest nesting of parentheses and lists the parser accepts; deeper input is
-/// rejected with an error instead of exhausting the stack.
+/// The deepest nesting of parentheses, lists and `not`s the parser accepts; deeper input
+/// is rejected with an error instead of exhausting the stack (see `nesting.rs`).
 pub const MAX_NESTING: usize = 64;
 
 /// Parses one file of a pack, appending its statements to `ast`.
 pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseError>) {
+    let mut guard = nesting::Guard::default();
     let mut pos = 0;
     while pos < text.len() {
         let rest = &text[pos..];
-        if Grammar::parse(Rule::end_of_file, rest).is_ok() {
+        if only_blanks_and_comments(rest) {
             break;
         }
-        if let Some(err) = errors::too_deep(file, pos, rest) {
-            pos = resync(text, err.span.start as usize);
-            errors.push(err);
-            continue;
+        // pest sees the text only up to where nesting would get too deep for its stack.
+        let mut end = guard.safe_end(text, pos);
+        let mut parsed = Grammar::parse(Rule::next_statement, &text[pos..end]);
+        if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
+            // The statement reaches the cut: measure from its own start, and either parse
+            // the rest of it or report it as too deep.
+            end = guard.fresh_end(text, pos);
+            parsed = Grammar::parse(Rule::next_statement, &text[pos..end]);
+            if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
+                errors.push(errors::too_deep(file, end));
+                pos = resync(text, end);
+                continue;
+            }
         }
-        match Grammar::parse(Rule::next_statement, rest) {
+        match parsed {
             Ok(mut pairs) => {
                 let Some(statement) = pairs
                     .next()
@@ -54,6 +65,28 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
             }
         }
     }
+}
+
+/// Whether nothing but blanks and comments is left. (Not asked of pest: a failed pest
+/// parse builds an error whose line lookup scans the rest of the input, which made every
+/// statement cost the length of the file.)
+fn only_blanks_and_comments(rest: &str) -> bool {
+    let mut lines = rest.lines();
+    lines.all(|line| {
+        let line = line.trim_start_matches([' ', '\t', '\r']);
+        line.is_empty() || line.starts_with('#')
+    })
+}
+
+/// Whether pest failed because the text it was given (`given`) was cut short: it stopped
+/// in the blanks or the word (`f` of a call `f(`) just before the cut.
+fn failed_at_cut(e: &pest::error::Error<Rule>, given: &str) -> bool {
+    let at = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((_, end)) => end,
+    };
+    let last_word = given.trim_end_matches(|c: char| c.is_alphanumeric() || "_-. \t\r\n".contains(c));
+    at >= last_word.len()
 }
 
 /// Where parsing restarts after an error at `at`: the next line that starts in column 0
