@@ -55,14 +55,22 @@ pub struct SourceFile {
 #[derive(Clone, Debug, Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    /// Per file, the byte offset of every line start: `location` is a binary search, not a
+    /// scan of the file (the compiler asks once per rule; a scan made big packs quadratic).
+    line_starts: Vec<Vec<usize>>,
 }
 
 impl Sources {
     /// Adds a file and returns its index.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> u32 {
+        let text = text.into();
+        let starts = std::iter::once(0)
+            .chain(text.bytes().enumerate().filter(|&(_, b)| b == b'\n').map(|(i, _)| i + 1))
+            .collect();
+        self.line_starts.push(starts);
         self.files.push(SourceFile {
             name: name.into(),
-            text: text.into(),
+            text,
         });
         clamp(self.files.len() - 1)
     }
@@ -93,7 +101,11 @@ impl Sources {
                 column: 0,
             };
         };
-        let (line, column) = line_col(&file.text, span.start as usize);
+        let offset = (span.start as usize).min(file.text.len());
+        let starts = self.line_starts.get(span.file as usize).map_or(&[0][..], Vec::as_slice);
+        let line = starts.partition_point(|&s| s <= offset).max(1);
+        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let column = file.text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
         Location {
             file: file.name.clone(),
             line,
