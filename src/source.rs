@@ -114,16 +114,6 @@ impl Sources {
     }
 }
 
-/// A 1-based line and column of a byte offset.
-pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let offset = offset.min(text.len());
-    let before = &text.as_bytes()[..offset];
-    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
-    (line, column)
-}
-
 /// A place in a pack's source, as people read it.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Location {

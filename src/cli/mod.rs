@@ -4,6 +4,7 @@
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
 mod check;
+mod fmt;
 mod score;
 
 use std::path::PathBuf;
@@ -25,6 +26,8 @@ enum Command {
     Check(check::CheckArgs),
     /// Score leads (JSON Lines) and print one JSON result per line.
     Score(score::ScoreArgs),
+    /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
+    Fmt(fmt::FmtArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => check::run(&args),
         Command::Score(args) => score::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -4,7 +4,7 @@
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
 mod errors;
-mod nesting;
+pub(crate) mod nesting;
 
 use pest::iterators::Pair;
 use pest::Parser as _;

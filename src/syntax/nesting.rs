@@ -117,7 +117,7 @@ fn close_nots(nots: &mut [usize]) -> usize {
 /// `quote` or the end of the line (the grammar lets none of them span lines, so every
 /// line starts outside them, whatever the scan started from). With `escapes`, a
 /// backslash escapes the next character.
-fn skip_quoted(b: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
+pub(crate) fn skip_quoted(b: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
     while i < b.len() {
         match b[i] {
             b'\\' if escapes && b.get(i + 1).is_some_and(|&c| c != b'\n') => i += 2,
@@ -130,12 +130,12 @@ fn skip_quoted(b: &[u8], mut i: usize, quote: u8, escapes: bool) -> usize {
 }
 
 /// To the end of the line (a comment).
-fn skip_line(b: &[u8], i: usize) -> usize {
+pub(crate) fn skip_line(b: &[u8], i: usize) -> usize {
     b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n)
 }
 
 /// Past a bare path: up to a blank, `)`, `,` or `]`, as the grammar reads it.
-fn skip_path(b: &[u8], mut i: usize) -> usize {
+pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
     i += 1;
     while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'\r' | b'\n' | b')' | b',' | b']') {
         i += 1;
