@@ -2,3 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod language;
+mod adversarial;
+mod differential;
+mod packgen;
+mod format;
