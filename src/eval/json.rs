@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::record::{Event, Record};
@@ -158,7 +158,7 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let Some(entry) = self.node.get(&key.0) else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 continue;
             };
             if entry.events && self.root {
@@ -210,7 +210,7 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
         self.not_an_object()
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         self.not_an_object()
     }
 }
@@ -297,7 +297,7 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Err(shape_error("events", "`events` must be an array"))
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
@@ -355,7 +355,7 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
                         continue;
                     }
                     None => {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                         continue;
                     }
                 },
@@ -393,7 +393,7 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
         Err(self.bad("is not an object"))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Err(self.bad("is not an object"))
     }
 }
@@ -417,6 +417,60 @@ impl EventSeed<'_, '_, '_> {
             return Err(self.bad(&format!("`at` is not an RFC 3339 time: {at:?}")));
         };
         Ok((at_ms <= self.as_of).then_some(Event { ty, at: at_ms }))
+    }
+}
+
+/// A value the pack does not read, skipped without being built.
+///
+/// Not serde's `IgnoredAny`: serde_json skips that with a scanner that neither counts
+/// nesting nor checks numbers, so a lead nested 10,000 deep or holding `1e400` in a field
+/// the pack never reads was accepted here while `serde_json::from_str::<Value>` rejects
+/// it. Going through `deserialize_any` keeps both inputs to the same rules (the 128-level
+/// recursion limit, number range, string escapes) and still allocates nothing.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -497,7 +551,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Value::Object)
     }
 }
