@@ -43,9 +43,9 @@ impl<'a> Record<'a> {
             fields: program
                 .fields
                 .iter()
-                .map(|path| lookup(lead, path).map_or(Value::Null, Value::from_json))
-                .collect(),
-            id: object.get(id_field).map(Value::from_json),
+                .map(|path| lookup(lead, path).map_or(Ok(Value::Null), Value::from_json_checked))
+                .collect::<Result<_, _>>()?,
+            id: object.get(id_field).map(Value::from_json_checked).transpose()?,
             ..Record::default()
         };
         match object.get("events") {
@@ -84,8 +84,8 @@ impl<'a> Record<'a> {
         }
         self.events.push(Event { ty, at });
         for prop in &program.event_props {
-            self.props
-                .push(event.get(prop.as_str()).map_or(Value::Null, Value::from_json));
+            let value = event.get(prop.as_str()).map_or(Ok(Value::Null), Value::from_json_checked)?;
+            self.props.push(value);
         }
         Ok(())
     }
