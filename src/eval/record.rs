@@ -66,7 +66,7 @@ impl<'a> Record<'a> {
             message: message.to_string(),
         };
         let Json::Object(event) = event else {
-            return Err(bad("not an object"));
+            return Err(bad("is not an object"));
         };
         let Some(ty) = event.get("type").and_then(Json::as_str) else {
             return Err(bad("has no `type` string"));
