@@ -432,3 +432,14 @@ fn a_rules_file_of_fifty_megabytes() {
     assert_eq!(pack.score(&lead, as_of()).unwrap().score, 1.0);
     eprintln!("scored one lead in {:?}", started.elapsed());
 }
+
+#[test]
+fn numbers_past_the_range_of_f64_in_rules_are_check_errors() {
+    let big = format!("1{}", "0".repeat(400));
+    let text = format!(
+        "threshold {big}\ncap fit at {big}\nrule \"a\": n > {big} => +1\nrule \"b\": n in [{big}] => +1\n\
+         rule \"c\": title ~ VP => +{big} fit\nrule \"d\": visited /x => +1 each max {big}\n"
+    );
+    let out = rejected(&text);
+    assert_eq!(out.matches("this number is too large").count(), 6, "{out}");
+}
