@@ -85,11 +85,14 @@ struct Compiler<'a> {
     event_types: HashMap<String, u32>,
     props: HashMap<String, u32>,
     /// Matchers by (event type, property, glob, filter text).
-    matchers: HashMap<(u32, Option<(u32, String)>, Option<String>), u32>,
+    matchers: HashMap<MatcherKey, u32>,
     behaviours: HashMap<(u32, u64, Option<i64>), u32>,
     lets: HashMap<String, u32>,
     program: Program,
 }
+
+/// A matcher's identity: event type, (property, glob), filter text.
+type MatcherKey = (u32, Option<(u32, String)>, Option<String>);
 
 fn intern<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: K, list_len: &mut dyn FnMut() -> usize) -> u32 {
     let next = map.len() as u32;

@@ -119,7 +119,8 @@ impl Checker<'_> {
                     self.dim(&dim.node);
                 }
                 StatementKind::Let { name, .. } => {
-                    if self.lets.insert(name.node.clone(), i).is_some() {
+                    let earlier = self.lets.insert(name.node.clone(), i);
+                    if earlier.is_some() {
                         self.error(CheckErrorKind::DuplicateLet(name.node.clone()), name.span);
                     }
                 }
@@ -130,7 +131,8 @@ impl Checker<'_> {
                     }
                 }
                 StatementKind::Mql(_) => {
-                    if std::mem::replace(&mut mql_seen, true) {
+                    let seen = std::mem::replace(&mut mql_seen, true);
+                    if seen {
                         self.error(CheckErrorKind::DuplicateMql, statement.span);
                     }
                 }
@@ -318,12 +320,13 @@ impl Checker<'_> {
         }
     }
 
-    fn operand(&mut self, operand: &Operand, scope: Scope) {
+    /// Checks a value. (`_scope`: every scope allows the same values today.)
+    fn operand(&mut self, operand: &Operand, _scope: Scope) {
         match &operand.kind {
             OperandKind::Num(n) => self.finite(*n, operand.span),
             OperandKind::List(_) => self.error(CheckErrorKind::MisplacedList, operand.span),
             OperandKind::Call { name, args } => {
-                args.iter().for_each(|a| self.operand(a, scope));
+                args.iter().for_each(|a| self.operand(a, _scope));
                 self.call(name, args.len());
             }
             _ => {}

@@ -50,7 +50,7 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
             Ok(mut pairs) => {
                 let Some(statement) = pairs
                     .next()
-                    .and_then(|p| p.into_inner().filter(|p| errors::keyword(p.as_rule()).is_none()).next())
+                    .and_then(|p| p.into_inner().find(|p| errors::keyword(p.as_rule()).is_none()))
                 else {
                     break;
                 };
@@ -193,8 +193,7 @@ impl Builder {
                 Rule::rule_name => {
                     name = pair
                         .into_inner()
-                        .filter(|p| errors::keyword(p.as_rule()).is_none())
-                        .next()
+                        .find(|p| errors::keyword(p.as_rule()).is_none())
                         .map(|s| self.string(s))
                 }
                 Rule::condition => cond = Some(self.condition(pair)),
@@ -225,8 +224,7 @@ impl Builder {
                         Rule::each => {
                             let max = part
                                 .into_inner()
-                                .filter(|p| errors::keyword(p.as_rule()).is_none())
-                                .next()
+                                .find(|p| errors::keyword(p.as_rule()).is_none())
                                 .map(|m| number(&m));
                             each = Some(Each { max });
                         }
@@ -248,8 +246,7 @@ impl Builder {
 
     fn first_string(&self, pair: Pair<Rule>) -> String {
         pair.into_inner()
-            .filter(|p| errors::keyword(p.as_rule()).is_none())
-            .next()
+            .find(|p| errors::keyword(p.as_rule()).is_none())
             .map(|s| self.string(s).node)
             .unwrap_or_default()
     }
@@ -274,8 +271,7 @@ impl Builder {
             Rule::negation => {
                 let inner = pair
                     .into_inner()
-                    .filter(|p| errors::keyword(p.as_rule()).is_none())
-                    .next()
+                    .find(|p| errors::keyword(p.as_rule()).is_none())
                     .unwrap_or_else(|| unreachable!("grammar: `not` has an operand"));
                 CondKind::Not(Box::new(self.condition(inner)))
             }
@@ -429,10 +425,7 @@ impl Builder {
         };
         for part in inner {
             let span = self.span(&part);
-            let n = part
-                .into_inner()
-                .filter(|p| errors::keyword(p.as_rule()).is_none())
-                .next();
+            let n = part.into_inner().find(|p| errors::keyword(p.as_rule()).is_none());
             match n {
                 Some(n) if n.as_rule() == Rule::integer => {
                     b.at_least = Some(Spanned {
@@ -477,8 +470,7 @@ fn push<T>(mut v: Vec<T>, last: T) -> Vec<T> {
 fn inner_str<'i>(pair: &Pair<'i, Rule>) -> &'i str {
     pair.clone()
         .into_inner()
-        .filter(|p| errors::keyword(p.as_rule()).is_none())
-        .next()
+        .find(|p| errors::keyword(p.as_rule()).is_none())
         .map_or("", |p| p.as_str())
 }
 
