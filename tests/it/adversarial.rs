@@ -159,7 +159,11 @@ fn a_let_cycle_10000_long_is_one_error() {
         text += &format!("let l{i} = l{}\n", (i + 1) % 10_000);
     }
     let out = bounded(120, move || rejected(&text));
-    assert!(out.contains("is defined in terms of itself"), "{}", &out[..out.len().min(500)]);
+    assert!(
+        out.contains("is defined in terms of itself"),
+        "{}",
+        &out[..out.len().min(500)]
+    );
 }
 
 #[test]
@@ -214,7 +218,11 @@ fn both(pack: &Pack, text: &str) -> Result<leadscore::Outcome, EvalError> {
 }
 
 fn deep_json(depth: usize) -> String {
-    format!("{{\"title\": \"VP\", \"junk\": {}1{}}}", "[".repeat(depth), "]".repeat(depth))
+    format!(
+        "{{\"title\": \"VP\", \"junk\": {}1{}}}",
+        "[".repeat(depth),
+        "]".repeat(depth)
+    )
 }
 
 #[test]
@@ -222,10 +230,15 @@ fn a_lead_nested_10000_deep_is_an_error_on_both_paths() {
     let pack = b2b();
     let text = deep_json(10_000);
     let (fast, parsed) = bounded(60, move || {
-        let parsed = serde_json::from_str::<Value>(&text).map(|_| ()).map_err(|e| e.to_string());
+        let parsed = serde_json::from_str::<Value>(&text)
+            .map(|_| ())
+            .map_err(|e| e.to_string());
         (pack.score_json(&text, as_of()).map(|_| ()), parsed)
     });
-    assert!(matches!(&fast, Err(EvalError::Json(m)) if m.contains("recursion limit")), "{fast:?}");
+    assert!(
+        matches!(&fast, Err(EvalError::Json(m)) if m.contains("recursion limit")),
+        "{fast:?}"
+    );
     assert!(parsed.unwrap_err().contains("recursion limit"));
 }
 
@@ -247,19 +260,32 @@ fn a_deep_value_built_in_code_is_an_error_not_a_stack_overflow() {
         }
         result
     });
-    assert!(matches!(&out, Err(EvalError::Json(m)) if m.contains("nested")), "{out:?}");
+    assert!(
+        matches!(&out, Err(EvalError::Json(m)) if m.contains("nested")),
+        "{out:?}"
+    );
 }
 
 #[test]
 fn huge_and_negative_zero_numbers() {
-    let pack = Pack::from_source("adv", "rule \"zero\": n == 0 => +1\nrule \"neg\": n < 0 => +10\nrule \"big\": n > 1000 => +100\n").unwrap();
+    let pack = Pack::from_source(
+        "adv",
+        "rule \"zero\": n == 0 => +1\nrule \"neg\": n < 0 => +10\nrule \"big\": n > 1000 => +100\n",
+    )
+    .unwrap();
     // 1e400 is beyond f64: an error on the text path, and serde_json refuses it too.
     let err = both(&pack, r#"{"n": 1e400}"#).unwrap_err();
-    assert!(matches!(&err, EvalError::Json(m) if m.contains("number out of range")), "{err:?}");
+    assert!(
+        matches!(&err, EvalError::Json(m) if m.contains("number out of range")),
+        "{err:?}"
+    );
     assert!(serde_json::from_str::<Value>(r#"{"n": 1e400}"#).is_err());
     // Also in a field the pack never reads: the text path must not be laxer than `Value`.
     let err = both(&pack, r#"{"junk": [1e400], "n": 0}"#).unwrap_err();
-    assert!(matches!(&err, EvalError::Json(m) if m.contains("number out of range")), "{err:?}");
+    assert!(
+        matches!(&err, EvalError::Json(m) if m.contains("number out of range")),
+        "{err:?}"
+    );
     // As a string it is not a finite number: not comparable, no rule fires.
     assert_eq!(both(&pack, r#"{"n": "1e400"}"#).unwrap().score, 0.0);
     assert_eq!(both(&pack, r#"{"n": 1e300}"#).unwrap().score, 100.0);
@@ -276,7 +302,10 @@ fn duplicate_keys_last_one_wins_on_both_paths() {
     let outcome = both(&pack, text).unwrap();
     assert_eq!(outcome.disqualified, None);
     let fired: Vec<&str> = outcome.fired.iter().map(|f| f.rule.as_str()).collect();
-    assert!(fired.contains(&"Senior title") && fired.contains(&"Pricing page"), "{fired:?}");
+    assert!(
+        fired.contains(&"Senior title") && fired.contains(&"Pricing page"),
+        "{fired:?}"
+    );
     assert!(!fired.contains(&"Job seeker"), "{fired:?}");
 }
 
@@ -294,7 +323,13 @@ fn events_that_are_not_an_array_are_an_error() {
 #[test]
 fn event_times_that_do_not_parse_are_an_error_for_that_lead() {
     let pack = b2b();
-    for at in [r#""yesterday""#, r#""2026-02-30T00:00:00Z""#, r#""+10000-01-01T00:00:00Z""#, "1700000000", "null"] {
+    for at in [
+        r#""yesterday""#,
+        r#""2026-02-30T00:00:00Z""#,
+        r#""+10000-01-01T00:00:00Z""#,
+        "1700000000",
+        "null",
+    ] {
         let text = format!(r#"{{"events": [{{"type": "page_view", "path": "/pricing", "at": {at}}}]}}"#);
         let err = both(&pack, &text).unwrap_err();
         assert!(matches!(err, EvalError::BadEvent { index: 0, .. }), "{at}: {err:?}");

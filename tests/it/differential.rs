@@ -48,8 +48,20 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
         prop::num::f64::NORMAL.prop_map(Value::from),
         Just(serde_json::json!(-0.0)),
         prop::sample::select(vec![
-            "VP Sales", "page_view", "form_submit", "/pricing", "/careers/x", "demo-request", "2026-02-27T00:00:00Z",
-            "2026-03-05T00:00:00Z", "not a time", "120", "saas", "x@y.edu", "", "\u{0}é\u{1F600}",
+            "VP Sales",
+            "page_view",
+            "form_submit",
+            "/pricing",
+            "/careers/x",
+            "demo-request",
+            "2026-02-27T00:00:00Z",
+            "2026-03-05T00:00:00Z",
+            "not a time",
+            "120",
+            "saas",
+            "x@y.edu",
+            "",
+            "\u{0}é\u{1F600}",
         ])
         .prop_map(Value::from),
     ];

@@ -60,7 +60,10 @@ fn comments_are_kept_where_they_are() {
 #[test]
 fn blanks_inside_strings_regexes_and_names_are_kept() {
     let text = "rule  \"a  b\" :  `Lead   Source` == \"x  y\"   and title ~ /a  b/ =>  tag  \"t  u\"\n";
-    assert_eq!(fmt(text), "rule \"a  b\" : `Lead   Source` == \"x  y\" and title ~ /a  b/ => tag \"t  u\"\n");
+    assert_eq!(
+        fmt(text),
+        "rule \"a  b\" : `Lead   Source` == \"x  y\" and title ~ /a  b/ => tag \"t  u\"\n"
+    );
 }
 
 #[test]
@@ -90,7 +93,10 @@ fn empty_and_comment_only_files() {
 }
 
 fn leadscore(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_leadscore")).args(args).output().unwrap()
+    Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -105,11 +111,17 @@ fn fmt_check_lists_files_then_fmt_rewrites_them() {
     let out = leadscore(&["fmt", "--check", pack]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), messy.display().to_string());
-    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "threshold   5\ntitle ~ VP   =>   +5\n");
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        "threshold   5\ntitle ~ VP   =>   +5\n"
+    );
 
     let out = leadscore(&["fmt", pack]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "threshold 5\ntitle ~ VP => +5\n");
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        "threshold 5\ntitle ~ VP => +5\n"
+    );
     assert_eq!(std::fs::read_to_string(&tidy).unwrap(), "title ~ CEO => +1\n");
 
     let out = leadscore(&["fmt", "--check", pack]);
@@ -125,5 +137,8 @@ fn fmt_writes_nothing_when_a_file_has_a_syntax_error() {
     let out = leadscore(&["fmt", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("b.rules:1:9"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("a.rules")).unwrap(), "threshold   5\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.rules")).unwrap(),
+        "threshold   5\n"
+    );
 }

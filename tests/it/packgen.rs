@@ -136,7 +136,11 @@ fn number() -> impl Strategy<Value = f64> {
 }
 
 fn lit() -> impl Strategy<Value = Val> {
-    prop_oneof![string().prop_map(Val::Str), number().prop_map(Val::Num), any::<bool>().prop_map(Val::Bool)]
+    prop_oneof![
+        string().prop_map(Val::Str),
+        number().prop_map(Val::Num),
+        any::<bool>().prop_map(Val::Bool)
+    ]
 }
 
 fn cmp() -> impl Strategy<Value = Cmp> {
@@ -148,8 +152,11 @@ fn test() -> impl Strategy<Value = Test> {
         // Ordered comparisons take numbers (`true < false` is not something to pin down).
         (cmp(), number()).prop_map(|(c, n)| Test::Cmp(c, Val::Num(n))),
         (prop::sample::select(vec![Cmp::Eq, Cmp::Ne]), lit()).prop_map(|(c, v)| Test::Cmp(c, v)),
-        prop::collection::vec(prop_oneof![string().prop_map(Val::Str), number().prop_map(Val::Num)], 1..4)
-            .prop_map(Test::In),
+        prop::collection::vec(
+            prop_oneof![string().prop_map(Val::Str), number().prop_map(Val::Num)],
+            1..4
+        )
+        .prop_map(Test::In),
         (
             prop::sample::select(vec![StrOp::Contains, StrOp::StartsWith, StrOp::EndsWith]),
             prop::sample::select(vec!["vp", "sales", "5", "growth", "EN"])
@@ -167,12 +174,10 @@ fn behaviour() -> impl Strategy<Value = Behaviour> {
         prop::sample::select(vec!["demo-request", "contact*", "*"]).prop_map(|f| Verb::Submitted(f.into())),
         prop::option::of(number()).prop_map(Verb::Did),
     ];
-    (verb, prop::option::of(1u64..4), prop::option::of(1i64..10)).prop_map(|(verb, at_least, within_days)| {
-        Behaviour {
-            verb,
-            at_least,
-            within_days,
-        }
+    (verb, prop::option::of(1u64..4), prop::option::of(1i64..10)).prop_map(|(verb, at_least, within_days)| Behaviour {
+        verb,
+        at_least,
+        within_days,
     })
 }
 
@@ -216,7 +221,13 @@ fn rule(lets: usize) -> impl Strategy<Value = Rule> {
     )
         .prop_map(|(cond, actions)| Rule { cond, actions });
     // `each` counts the one behaviour of its condition.
-    let each = (behaviour(), prop::option::of(cond(0, false)), 1i64..10, prop::option::of(1i64..30), prop::option::of(0..DIMS.len()))
+    let each = (
+        behaviour(),
+        prop::option::of(cond(0, false)),
+        1i64..10,
+        prop::option::of(1i64..30),
+        prop::option::of(0..DIMS.len()),
+    )
         .prop_map(|(b, rest, value, max, dim)| {
             let cond = match rest {
                 Some(c) => Cond::And(vec![Cond::Behaviour(b), c]),
@@ -268,8 +279,12 @@ fn event() -> impl Strategy<Value = Event> {
     (0usize..3)
         .prop_flat_map(|kind| {
             let value = match kind {
-                0 => prop::sample::select(PATHS.to_vec()).prop_map(|p| Val::Str(p.into())).boxed(),
-                1 => prop::sample::select(FORMS.to_vec()).prop_map(|f| Val::Str(f.into())).boxed(),
+                0 => prop::sample::select(PATHS.to_vec())
+                    .prop_map(|p| Val::Str(p.into()))
+                    .boxed(),
+                1 => prop::sample::select(FORMS.to_vec())
+                    .prop_map(|f| Val::Str(f.into()))
+                    .boxed(),
                 _ => Just(Val::Str(String::new())).boxed(),
             };
             (Just(kind), value, prop::option::of(number()), -2i64..12)
@@ -283,7 +298,10 @@ fn event() -> impl Strategy<Value = Event> {
 }
 
 pub fn lead() -> impl Strategy<Value = Lead> {
-    (prop::collection::vec(lead_value(), FIELDS.len()), prop::collection::vec(event(), 0..8))
+    (
+        prop::collection::vec(lead_value(), FIELDS.len()),
+        prop::collection::vec(event(), 0..8),
+    )
         .prop_map(|(fields, events)| Lead { fields, events })
 }
 
@@ -296,7 +314,10 @@ struct Layout {
 
 impl Layout {
     fn gap(&mut self) -> &'static str {
-        self.seed = self.seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        self.seed = self
+            .seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         match (self.seed >> 33) % 8 {
             0 => "\n    ",
             1 => "  ",
@@ -424,7 +445,12 @@ pub fn render(m: &Model, seed: u64) -> String {
     }
     for (i, r) in m.rules.iter().enumerate() {
         let actions: Vec<String> = r.actions.iter().map(action_text).collect();
-        out += &format!("rule \"r{i}\": {}{}=> {}\n", cond_text(&r.cond, &mut layout), layout.gap(), actions.join(", "));
+        out += &format!(
+            "rule \"r{i}\": {}{}=> {}\n",
+            cond_text(&r.cond, &mut layout),
+            layout.gap(),
+            actions.join(", ")
+        );
     }
     if m.lets_last {
         out += "\n# lets after use\n";
@@ -461,7 +487,9 @@ pub fn lead_json(l: &Lead) -> Value {
         .events
         .iter()
         .map(|e| {
-            let at = chrono::DateTime::from_timestamp_millis(AS_OF_MS - e.days_ago * DAY).unwrap().to_rfc3339();
+            let at = chrono::DateTime::from_timestamp_millis(AS_OF_MS - e.days_ago * DAY)
+                .unwrap()
+                .to_rfc3339();
             match e.kind {
                 0 => json!({"type": "page_view", "path": val_json(&e.value), "at": at}),
                 1 => json!({"type": "form_submit", "form": val_json(&e.value), "at": at}),
@@ -577,7 +605,9 @@ fn test_value(v: Option<&Val>, t: &Test) -> bool {
         Test::Cmp(op, lit) => compare(v, *op, lit),
         Test::In(items) => items.iter().any(|i| compare(v, Cmp::Eq, i)),
         Test::Str(op, s) => match (v, op) {
-            (Some(Val::List(items)), StrOp::Contains) => items.iter().any(|i| compare(Some(i), Cmp::Eq, &Val::Str(s.clone()))),
+            (Some(Val::List(items)), StrOp::Contains) => {
+                items.iter().any(|i| compare(Some(i), Cmp::Eq, &Val::Str(s.clone())))
+            }
             _ => match v.and_then(as_text) {
                 None => false,
                 Some(text) => {
@@ -600,9 +630,17 @@ fn test_value(v: Option<&Val>, t: &Test) -> bool {
 fn glob(pattern: &str, text: &str, path: bool) -> bool {
     fn norm(s: &str) -> String {
         let s = &s[..s.find(['?', '#']).unwrap_or(s.len())];
-        if s.len() > 1 { s.trim_end_matches('/').to_lowercase() } else { s.to_lowercase() }
+        if s.len() > 1 {
+            s.trim_end_matches('/').to_lowercase()
+        } else {
+            s.to_lowercase()
+        }
     }
-    let (p, t) = if path { (norm(pattern), norm(text)) } else { (pattern.to_lowercase(), text.to_lowercase()) };
+    let (p, t) = if path {
+        (norm(pattern), norm(text))
+    } else {
+        (pattern.to_lowercase(), text.to_lowercase())
+    };
     // Plain recursive matcher: slow and obviously right.
     fn go(p: &[char], t: &[char]) -> bool {
         match p.split_first() {
