@@ -60,7 +60,11 @@ enum Line {
 /// A statement's text, in the parts alignment moves.
 enum Shape {
     /// `rule "name":` (or nothing), the condition and the actions.
-    Rule { name: String, cond: String, actions: String },
+    Rule {
+        name: String,
+        cond: String,
+        actions: String,
+    },
     /// `let NAME` and the condition.
     Let { name: String, cond: String },
     /// Anything else, or a statement kept as written.

@@ -35,11 +35,14 @@ pub fn run(args: &FmtArgs) -> Result<Outcome, Failure> {
         for (path, _) in &changed {
             println!("{}", path.display());
         }
-        return Ok(if changed.is_empty() { Outcome::Success } else { Outcome::Partial });
+        return Ok(if changed.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Partial
+        });
     }
     for (path, formatted) in &changed {
-        std::fs::write(path, formatted)
-            .map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
+        std::fs::write(path, formatted).map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
     }
     Ok(Outcome::Success)
 }
@@ -49,7 +52,8 @@ fn files(pack: &Path) -> Result<Vec<PathBuf>, Failure> {
     if pack.is_file() {
         return Ok(vec![pack.to_path_buf()]);
     }
-    let entries = std::fs::read_dir(pack).map_err(|e| Failure(format!("error: cannot read {}: {e}", pack.display())))?;
+    let entries =
+        std::fs::read_dir(pack).map_err(|e| Failure(format!("error: cannot read {}: {e}", pack.display())))?;
     let mut files = Vec::new();
     for entry in entries {
         let path = entry?.path();

@@ -84,7 +84,9 @@ impl<'a> Record<'a> {
         }
         self.events.push(Event { ty, at });
         for prop in &program.event_props {
-            let value = event.get(prop.as_str()).map_or(Ok(Value::Null), Value::from_json_checked)?;
+            let value = event
+                .get(prop.as_str())
+                .map_or(Ok(Value::Null), Value::from_json_checked)?;
             self.props.push(value);
         }
         Ok(())
