@@ -19,6 +19,8 @@ use crate::program::Program;
 #[derive(Debug, Default)]
 pub struct ReadPlan {
     root: Node,
+    /// Slots of dotted paths, which fall back to a root key with the dots in it.
+    dotted: Vec<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +32,9 @@ struct Node {
 struct Entry {
     /// Field slots this key's value fills.
     slots: Vec<u32>,
+    /// Slots of dotted paths this root key (`"company.size"`) fills when the nested
+    /// path (`company` → `size`) is not in the lead, as [`super::record::lookup`] reads.
+    fallback: Vec<u32>,
     /// Whether the value is the lead's id.
     id: bool,
     /// Keys to read inside the value, when it is an object.
@@ -53,12 +58,23 @@ impl Node {
     fn get(&self, key: &str) -> Option<&Entry> {
         self.keys.iter().find(|(k, _)| k == key).map(|(_, e)| e)
     }
+
+    /// Every slot filled at or under this node.
+    fn each_slot(&self, f: &mut dyn FnMut(u32)) {
+        for (_, entry) in &self.keys {
+            entry.slots.iter().for_each(|&s| f(s));
+            if let Some(child) = &entry.child {
+                child.each_slot(f);
+            }
+        }
+    }
 }
 
 impl ReadPlan {
     /// The plan for `program`, reading the id from `id_field`.
     pub fn new(program: &Program, id_field: &str) -> ReadPlan {
         let mut root = Node::default();
+        let mut dotted = Vec::new();
         for (slot, path) in program.fields.iter().enumerate() {
             let (last, parents) = path
                 .split_last()
@@ -69,14 +85,15 @@ impl ReadPlan {
             }
             node.entry(last).slots.push(slot as u32);
             if path.len() > 1 {
-                root.entry(&path.join(".")).slots.push(slot as u32);
+                root.entry(&path.join(".")).fallback.push(slot as u32);
+                dotted.push(slot as u32);
             }
         }
         root.entry(id_field).id = true;
         if !program.event_types.is_empty() {
             root.entry("events").events = true;
         }
-        ReadPlan { root }
+        ReadPlan { root, dotted }
     }
 
     /// Reads one lead from JSON text.
@@ -85,17 +102,28 @@ impl ReadPlan {
             fields: vec![Value::Null; program.fields.len()],
             ..Record::default()
         };
+        let mut dotted = Dotted {
+            found: vec![false; program.fields.len()],
+            fallback: vec![None; program.fields.len()],
+        };
         let mut de = serde_json::Deserializer::from_str(text);
         let seed = LeadSeed {
             node: &self.root,
             program,
             record: &mut record,
+            dotted: &mut dotted,
             as_of,
             root: true,
         };
         seed.deserialize(&mut de)
             .and_then(|()| de.end())
             .map_err(|e| classify(&e))?;
+        for &slot in &self.dotted {
+            let slot = slot as usize;
+            if !dotted.found[slot] {
+                record.fields[slot] = dotted.fallback[slot].take().unwrap_or(Value::Null);
+            }
+        }
         Ok(record)
     }
 }
@@ -132,11 +160,19 @@ fn shape_error<E: de::Error>(code: impl fmt::Display, message: impl fmt::Display
     E::custom(format_args!("\u{1}{code}\u{1}{message}"))
 }
 
+/// What reading learned about dotted paths: whether the nested path was there (even as
+/// `null`), and the value of the root key with the dots in it.
+struct Dotted<'t> {
+    found: Vec<bool>,
+    fallback: Vec<Option<Value<'t>>>,
+}
+
 /// Reads an object, filling the record from the keys in `node`.
 struct LeadSeed<'p, 'r, 't> {
     node: &'p Node,
     program: &'p Program,
     record: &'r mut Record<'t>,
+    dotted: &'r mut Dotted<'t>,
     as_of: Millis,
     root: bool,
 }
@@ -169,20 +205,29 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                     record: self.record,
                     as_of: self.as_of,
                 })?;
-            } else if let (Some(child), true) = (&entry.child, entry.slots.is_empty() && !entry.id) {
-                let seed = LeadSeed {
-                    node: child,
-                    program: self.program,
-                    record: self.record,
-                    as_of: self.as_of,
-                    root: false,
-                };
-                map.next_value_seed(seed)?;
-            } else if entry.child.is_some() {
-                // Both a value and a parent (`company exists` and `company.size`): rare,
-                // so read it whole and walk it.
-                let json: serde_json::Value = map.next_value()?;
-                fill_from_json(self.record, &self.node.keys, &key.0, &json);
+            } else if let Some(child) = &entry.child {
+                // A key seen again replaces everything read under it (the last one wins,
+                // as in a `serde_json::Value`).
+                child.each_slot(&mut |slot| {
+                    self.record.fields[slot as usize] = Value::Null;
+                    self.dotted.found[slot as usize] = false;
+                });
+                if entry.slots.is_empty() && entry.fallback.is_empty() && !entry.id {
+                    let seed = LeadSeed {
+                        node: child,
+                        program: self.program,
+                        record: self.record,
+                        dotted: self.dotted,
+                        as_of: self.as_of,
+                        root: false,
+                    };
+                    map.next_value_seed(seed)?;
+                } else {
+                    // Both a value and a parent (`company exists` and `company.size`):
+                    // rare, so read it whole and walk it.
+                    let json: serde_json::Value = map.next_value()?;
+                    fill_from_json(self.record, self.dotted, &self.node.keys, &key.0, &json);
+                }
             } else {
                 let value: Value<'de> = map.next_value()?;
                 self.fill(entry, value);
@@ -230,14 +275,24 @@ impl<'t> LeadSeed<'_, '_, 't> {
         if entry.id {
             self.record.id = Some(value.clone());
         }
+        for &slot in &entry.fallback {
+            self.dotted.fallback[slot as usize] = Some(value.clone());
+        }
         for &slot in &entry.slots {
             self.record.fields[slot as usize] = value.clone();
+            self.dotted.found[slot as usize] = true;
         }
     }
 }
 
 /// Fills the record from an already-parsed value for `key` and everything under it.
-fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json: &serde_json::Value) {
+fn fill_from_json(
+    record: &mut Record,
+    dotted: &mut Dotted,
+    keys: &[(String, Entry)],
+    key: &str,
+    json: &serde_json::Value,
+) {
     let Some((_, entry)) = keys.iter().find(|(k, _)| k == key) else {
         return;
     };
@@ -245,12 +300,16 @@ fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json
     if entry.id {
         record.id = Some(value.clone());
     }
+    for &slot in &entry.fallback {
+        dotted.fallback[slot as usize] = Some(value.clone());
+    }
     for &slot in &entry.slots {
         record.fields[slot as usize] = value.clone();
+        dotted.found[slot as usize] = true;
     }
     if let (Some(child), serde_json::Value::Object(object)) = (&entry.child, json) {
         for (k, v) in object {
-            fill_from_json(record, &child.keys, k, v);
+            fill_from_json(record, dotted, &child.keys, k, v);
         }
     }
 }
