@@ -478,3 +478,30 @@ fn numbers_past_the_range_of_f64_in_rules_are_check_errors() {
     let out = rejected(&text);
     assert_eq!(out.matches("this number is too large").count(), 6, "{out}");
 }
+
+// ---- found by fuzzing (reproducers in tests/it/fuzz_found/) --------------------------------
+
+/// `score_lead`: a parent key given twice (`company` with `size`, then `company` without):
+/// the text path kept `company.size` from the first, the `Value` path (last wins) did not.
+#[test]
+fn fuzz_duplicate_parent_key_last_one_wins() {
+    let text = std::fs::read_to_string("tests/it/fuzz_found/score_lead-duplicate-parent-key.json").unwrap();
+    let agency = Pack::load("rules/agency").unwrap();
+    both(&agency, &text).unwrap();
+    let pack = Pack::from_source("adv", "rule \"big\": company.size >= 50 => +1\n").unwrap();
+    for (text, score) in [
+        (r#"{"company": {"size": 100}, "company": {"name": "x"}}"#, 0.0),
+        (r#"{"company": {"size": 100}, "company": 5}"#, 0.0),
+        (r#"{"company": {"name": "x"}, "company": {"size": 100}}"#, 1.0),
+        // The nested path wins over a key with the dots in it, in any order ...
+        (r#"{"company": {"size": 1}, "company.size": 100}"#, 0.0),
+        (r#"{"company.size": 100, "company": {"size": 1}}"#, 0.0),
+        (r#"{"company": {"size": null}, "company.size": 100}"#, 0.0),
+        // ... which is used when the nested path is not there.
+        (r#"{"company": {"name": "x"}, "company.size": 100}"#, 1.0),
+        (r#"{"company.size": 1, "company.size": 100}"#, 1.0),
+        (r#"{"company": {"size": 100}, "company": {}, "company.size": 100}"#, 1.0),
+    ] {
+        assert_eq!(both(&pack, text).unwrap().score, score, "{text}");
+    }
+}
