@@ -20,7 +20,7 @@ use crate::program::Program;
 pub struct ReadPlan {
     root: Node,
     /// Slots of dotted paths, which fall back to a root key with the dots in it.
-    dotted: Vec<u32>,
+    dotted_slots: Vec<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -93,7 +93,10 @@ impl ReadPlan {
         if !program.event_types.is_empty() {
             root.entry("events").events = true;
         }
-        ReadPlan { root, dotted }
+        ReadPlan {
+            root,
+            dotted_slots: dotted,
+        }
     }
 
     /// Reads one lead from JSON text.
@@ -102,26 +105,30 @@ impl ReadPlan {
             fields: vec![Value::Null; program.fields.len()],
             ..Record::default()
         };
-        let mut dotted = Dotted {
+        let mut reading = Reading {
             found: vec![false; program.fields.len()],
             fallback: vec![None; program.fields.len()],
+            events_error: None,
         };
         let mut de = serde_json::Deserializer::from_str(text);
         let seed = LeadSeed {
             node: &self.root,
             program,
             record: &mut record,
-            dotted: &mut dotted,
+            reading: &mut reading,
             as_of,
             root: true,
         };
         seed.deserialize(&mut de)
             .and_then(|()| de.end())
             .map_err(|e| classify(&e))?;
-        for &slot in &self.dotted {
+        if let Some(error) = reading.events_error {
+            return Err(error);
+        }
+        for &slot in &self.dotted_slots {
             let slot = slot as usize;
-            if !dotted.found[slot] {
-                record.fields[slot] = dotted.fallback[slot].take().unwrap_or(Value::Null);
+            if !reading.found[slot] {
+                record.fields[slot] = reading.fallback[slot].take().unwrap_or(Value::Null);
             }
         }
         Ok(record)
@@ -130,13 +137,14 @@ impl ReadPlan {
 
 fn classify(e: &serde_json::Error) -> EvalError {
     let text = e.to_string();
-    match text.split_once('\u{1}') {
-        Some((_, rest)) => match rest.split_once('\u{1}') {
-            Some((code, message)) => from_code(code, message),
-            None => EvalError::Json(text),
-        },
-        None => EvalError::Json(text),
-    }
+    shape_of(&text).unwrap_or(EvalError::Json(text))
+}
+
+/// The error a [`shape_error`] message stands for; `None` for other (syntax) errors.
+fn shape_of(text: &str) -> Option<EvalError> {
+    let (_, rest) = text.split_once('\u{1}')?;
+    let (code, message) = rest.split_once('\u{1}')?;
+    Some(from_code(code, message))
 }
 
 /// Errors that are about the lead's shape, not its syntax, travel through serde as
@@ -160,11 +168,14 @@ fn shape_error<E: de::Error>(code: impl fmt::Display, message: impl fmt::Display
     E::custom(format_args!("\u{1}{code}\u{1}{message}"))
 }
 
-/// What reading learned about dotted paths: whether the nested path was there (even as
-/// `null`), and the value of the root key with the dots in it.
-struct Dotted<'t> {
+/// What reading learns besides the record: for dotted paths, whether the nested path was
+/// there (even as `null`) and the value of the root key with the dots in it; and the first
+/// error in the `events` array, kept until the end because a later `events` key replaces
+/// it (the last key wins, as in a `serde_json::Value`).
+struct Reading<'t> {
     found: Vec<bool>,
     fallback: Vec<Option<Value<'t>>>,
+    events_error: Option<EvalError>,
 }
 
 /// Reads an object, filling the record from the keys in `node`.
@@ -172,7 +183,7 @@ struct LeadSeed<'p, 'r, 't> {
     node: &'p Node,
     program: &'p Program,
     record: &'r mut Record<'t>,
-    dotted: &'r mut Dotted<'t>,
+    reading: &'r mut Reading<'t>,
     as_of: Millis,
     root: bool,
 }
@@ -200,9 +211,11 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
             if entry.events && self.root {
                 self.record.events.clear();
                 self.record.props.clear();
+                self.reading.events_error = None;
                 map.next_value_seed(EventsSeed {
                     program: self.program,
                     record: self.record,
+                    error: &mut self.reading.events_error,
                     as_of: self.as_of,
                 })?;
             } else if let Some(child) = &entry.child {
@@ -210,14 +223,14 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                 // as in a `serde_json::Value`).
                 child.each_slot(&mut |slot| {
                     self.record.fields[slot as usize] = Value::Null;
-                    self.dotted.found[slot as usize] = false;
+                    self.reading.found[slot as usize] = false;
                 });
                 if entry.slots.is_empty() && entry.fallback.is_empty() && !entry.id {
                     let seed = LeadSeed {
                         node: child,
                         program: self.program,
                         record: self.record,
-                        dotted: self.dotted,
+                        reading: self.reading,
                         as_of: self.as_of,
                         root: false,
                     };
@@ -226,7 +239,7 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                     // Both a value and a parent (`company exists` and `company.size`):
                     // rare, so read it whole and walk it.
                     let json: serde_json::Value = map.next_value()?;
-                    fill_from_json(self.record, self.dotted, &self.node.keys, &key.0, &json);
+                    fill_from_json(self.record, self.reading, &self.node.keys, &key.0, &json);
                 }
             } else {
                 let value: Value<'de> = map.next_value()?;
@@ -276,11 +289,11 @@ impl<'t> LeadSeed<'_, '_, 't> {
             self.record.id = Some(value.clone());
         }
         for &slot in &entry.fallback {
-            self.dotted.fallback[slot as usize] = Some(value.clone());
+            self.reading.fallback[slot as usize] = Some(value.clone());
         }
         for &slot in &entry.slots {
             self.record.fields[slot as usize] = value.clone();
-            self.dotted.found[slot as usize] = true;
+            self.reading.found[slot as usize] = true;
         }
     }
 }
@@ -288,7 +301,7 @@ impl<'t> LeadSeed<'_, '_, 't> {
 /// Fills the record from an already-parsed value for `key` and everything under it.
 fn fill_from_json(
     record: &mut Record,
-    dotted: &mut Dotted,
+    reading: &mut Reading,
     keys: &[(String, Entry)],
     key: &str,
     json: &serde_json::Value,
@@ -301,15 +314,15 @@ fn fill_from_json(
         record.id = Some(value.clone());
     }
     for &slot in &entry.fallback {
-        dotted.fallback[slot as usize] = Some(value.clone());
+        reading.fallback[slot as usize] = Some(value.clone());
     }
     for &slot in &entry.slots {
         record.fields[slot as usize] = value.clone();
-        dotted.found[slot as usize] = true;
+        reading.found[slot as usize] = true;
     }
     if let (Some(child), serde_json::Value::Object(object)) = (&entry.child, json) {
         for (k, v) in object {
-            fill_from_json(record, dotted, &child.keys, k, v);
+            fill_from_json(record, reading, &child.keys, k, v);
         }
     }
 }
@@ -318,6 +331,8 @@ fn fill_from_json(
 struct EventsSeed<'p, 'r, 't> {
     program: &'p Program,
     record: &'r mut Record<'t>,
+    /// The first malformed event, or `events` not being an array.
+    error: &'r mut Option<EvalError>,
     as_of: Millis,
 }
 
@@ -344,8 +359,18 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
                 as_of: self.as_of,
                 index,
             };
-            if seq.next_element_seed(seed)?.is_none() {
-                return Ok(());
+            match seq.next_element_seed(seed) {
+                Ok(None) => return Ok(()),
+                Ok(Some(())) => {}
+                // A shape error comes from the visitor after the event was read whole,
+                // so the array can be read on (its errors only count if no later `events`
+                // key replaces it); a syntax error cannot be.
+                Err(e) => match shape_of(&e.to_string()) {
+                    Some(error) => {
+                        self.error.get_or_insert(error);
+                    }
+                    None => return Err(e),
+                },
             }
             index += 1;
         }
@@ -357,22 +382,29 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while map.next_entry::<Skip, Skip>()?.is_some() {}
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
+    }
+}
+
+impl EventsSeed<'_, '_, '_> {
+    fn not_an_array<E>(self) -> Result<(), E> {
+        *self.error = Some(EvalError::EventsNotArray);
+        Ok(())
     }
 }
 
