@@ -505,3 +505,24 @@ fn fuzz_duplicate_parent_key_last_one_wins() {
         assert_eq!(both(&pack, text).unwrap().score, score, "{text}");
     }
 }
+
+/// `score_lead`: `events` given twice, first not an array: the text path failed on the
+/// first, the `Value` path (last wins) scored the second. Errors in an `events` value
+/// now count only if no later `events` key replaces it.
+#[test]
+fn fuzz_duplicate_events_key_last_one_wins() {
+    let text = std::fs::read_to_string("tests/it/fuzz_found/score_lead-duplicate-events-key.json").unwrap();
+    let b2b = b2b();
+    assert_eq!(both(&b2b, &text).unwrap().disqualified.as_deref(), Some("student"));
+    let good = r#"[{"type": "page_view", "path": "/pricing", "at": "2026-02-01T00:00:00Z"}]"#;
+    let bad = r#"[{"type": "page_view", "path": "/x", "at": "soon"}, {"type": 5}]"#;
+    for first in ["\"US\"", "{}", "5", bad] {
+        let text = format!(r#"{{"events": {first}, "events": {good}}}"#);
+        assert_eq!(both(&b2b, &text).unwrap().tags, ["pricing"], "{text}");
+        let text = format!(r#"{{"events": {good}, "events": {first}}}"#);
+        assert!(both(&b2b, &text).is_err(), "{text}");
+    }
+    // Within one array the first bad event is the error, as on the `Value` path.
+    let err = both(&b2b, &format!(r#"{{"events": {bad}}}"#)).unwrap_err();
+    assert!(matches!(err, EvalError::BadEvent { index: 0, .. }), "{err:?}");
+}
