@@ -526,3 +526,12 @@ fn fuzz_duplicate_events_key_last_one_wins() {
     let err = both(&b2b, &format!(r#"{{"events": {bad}}}"#)).unwrap_err();
     assert!(matches!(err, EvalError::BadEvent { index: 0, .. }), "{err:?}");
 }
+
+#[test]
+fn rule_locations_come_from_the_line_index() {
+    let text = "rule \"a\": title ~ VP => +1\n\n# c\nrule \"b\":\n  title ~ VP => +1\r\nrule \"c\": title ~ VP => +1";
+    let pack = Pack::from_source("adv", text).unwrap();
+    let outcome = pack.score(&json!({"title": "VP"}), as_of()).unwrap();
+    let at: Vec<&str> = outcome.fired.iter().map(|f| f.location.as_str()).collect();
+    assert_eq!(at, ["adv.rules:1", "adv.rules:4", "adv.rules:6"]);
+}
