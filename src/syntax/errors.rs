@@ -46,6 +46,18 @@ pub(super) fn too_deep(file: u32, at: usize) -> ParseError {
     }
 }
 
+/// The error that ends a file with more than [`super::MAX_ERRORS`] syntax errors.
+pub(super) fn too_many(file: u32, at: usize) -> ParseError {
+    ParseError {
+        message: format!(
+            "more than {} syntax errors: the rest of this file was not read",
+            super::MAX_ERRORS
+        ),
+        span: Span::new(file, at, at + 1),
+        help: Some("is this a rules file?".into()),
+    }
+}
+
 /// What stood where the error is.
 struct Found<'a> {
     text: &'a str,

@@ -23,11 +23,21 @@ struct Grammar;
 /// is rejected with an error instead of exhausting the stack (see `nesting.rs`).
 pub const MAX_NESTING: usize = 64;
 
+/// Syntax errors reported per file before the rest of it is skipped.
+pub const MAX_ERRORS: usize = 100;
+
 /// Parses one file of a pack, appending its statements to `ast`.
 pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseError>) {
     let mut guard = nesting::Guard::default();
     let mut pos = 0;
+    let first_error = errors.len();
     while pos < text.len() {
+        if errors.len() - first_error >= MAX_ERRORS {
+            // Not a rules file, most likely (a CSV given by mistake): each error costs
+            // pest a scan of the rest of the file, so stop rather than take hours.
+            errors.push(errors::too_many(file, pos));
+            break;
+        }
         let rest = &text[pos..];
         if only_blanks_and_comments(rest) {
             break;

@@ -535,3 +535,18 @@ fn rule_locations_come_from_the_line_index() {
     let at: Vec<&str> = outcome.fired.iter().map(|f| f.location.as_str()).collect();
     assert_eq!(at, ["adv.rules:1", "adv.rules:4", "adv.rules:6"]);
 }
+
+#[test]
+fn a_csv_given_as_rules_stops_after_100_errors() {
+    let text: String = (0..100_000).map(|i| format!("{i},VP Sales,acme,{}\n", i * 7)).collect();
+    let out = bounded(120, move || rejected(&text));
+    assert!(
+        out.contains("more than 100 syntax errors: the rest of this file was not read"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("101 errors found\n"),
+        "{}",
+        &out[out.len().saturating_sub(200)..]
+    );
+}
