@@ -50,6 +50,7 @@ pub enum StatementKind {
     /// `plugin "seniority"`.
     Plugin(Spanned<String>),
     /// `limit operations 100000`.
+    #[allow(dead_code, reason = "read by the plugin sandbox work; drop this when it lands")]
     Limit { name: Name, value: Spanned<u64> },
     /// A scoring rule.
     Rule(Rule),

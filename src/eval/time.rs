@@ -14,6 +14,7 @@ pub fn parse_time(text: &str) -> Option<Millis> {
 }
 
 /// Formats milliseconds since the epoch as RFC 3339.
+#[allow(dead_code, reason = "for explanations; drop this when it is used")]
 pub fn show_time(ms: Millis) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(|| ms.to_string(), |t| t.to_rfc3339())
 }
