@@ -4,6 +4,7 @@
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
 mod errors;
+pub(crate) mod nesting;
 
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -18,27 +19,41 @@ pub use errors::ParseError;
 #[grammar = "../grammar/leadscore.pest"]
 struct Grammar;
 
-/// The deepest nesting of parentheses and lists the parser accepts; deeper input is
-/// rejected with an error instead of exhausting the stack.
+/// The deepest nesting of parentheses, lists and `not`s the parser accepts; deeper input
+/// is rejected with an error instead of exhausting the stack (see `nesting.rs`).
 pub const MAX_NESTING: usize = 64;
+
+/// Syntax errors reported per file before the rest of it is skipped.
+pub const MAX_ERRORS: usize = 100;
 
 /// Parses one file of a pack, appending its statements to `ast`.
 pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseError>) {
+    let mut guard = nesting::Guard::default();
     let mut pos = 0;
+    let first_error = errors.len();
     while pos < text.len() {
+        if errors.len() - first_error >= MAX_ERRORS {
+            // Not a rules file, most likely (a CSV given by mistake): each error costs
+            // pest a scan of the rest of the file, so stop rather than take hours.
+            errors.push(errors::too_many(file, pos));
+            break;
+        }
         let rest = &text[pos..];
         let Some(start) = first_token(rest) else { break };
-        if let Some(err) = errors::too_deep(file, pos, rest) {
-            pos = resync(text, err.span.start as usize);
-            errors.push(err);
-            continue;
+        // pest sees the text only up to where nesting would get too deep for its stack.
+        let mut end = guard.safe_end(text, pos);
+        let mut parsed = parse_statement(&text[pos..end], start);
+        if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
+            // The statement reaches the cut: measure from its own start, and either parse
+            // the rest of it or report it as too deep.
+            end = guard.fresh_end(text, pos);
+            parsed = parse_statement(&text[pos..end], start);
+            if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
+                errors.push(errors::too_deep(file, end));
+                pos = resync(text, end);
+                continue;
+            }
         }
-        // pest indexes the lines of all the text it is given, so parsing each statement
-        // against the whole rest of the file would be quadratic: try a window first.
-        let parsed = match Grammar::parse(Rule::next_statement, window(rest, start)) {
-            Ok(pairs) => Ok(pairs),
-            Err(_) => Grammar::parse(Rule::next_statement, rest),
-        };
         match parsed {
             Ok(mut pairs) => {
                 let Some(statement) = pairs.next().and_then(|p| p.into_inner().find(not_keyword)) else {
@@ -101,6 +116,25 @@ fn window(rest: &str, start: usize) -> &str {
         offset += line.len();
     }
     rest
+}
+
+/// Parses the statement that starts at `start` in `text`. pest indexes the lines of all the
+/// text it is given, so parsing each statement against the whole rest of the file would be
+/// quadratic: the statement is tried in its window first, then against all of `text` (so
+/// errors are the same as without the window).
+fn parse_statement(text: &str, start: usize) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    Grammar::parse(Rule::next_statement, window(text, start)).or_else(|_| Grammar::parse(Rule::next_statement, text))
+}
+
+/// Whether pest failed because the text it was given (`given`) was cut short: it stopped
+/// in the blanks or the word (`f` of a call `f(`) just before the cut.
+fn failed_at_cut(e: &pest::error::Error<Rule>, given: &str) -> bool {
+    let at = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((_, end)) => end,
+    };
+    let last_word = given.trim_end_matches(|c: char| c.is_alphanumeric() || "_-. \t\r\n".contains(c));
+    at >= last_word.len()
 }
 
 /// Where parsing restarts after an error at `at`: the next line that starts in column 0
