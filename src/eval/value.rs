@@ -190,12 +190,8 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
             _ => Some(cmp_ignore_case(x, y)),
         },
         (Value::Num(_), Value::Str(_)) | (Value::Str(_), Value::Num(_)) => a.as_num()?.partial_cmp(&b.as_num()?),
-        (Value::Bool(_), _) | (_, Value::Bool(_)) => {
-            let (x, y) = (a.as_bool()?, b.as_bool()?);
-            Some(x.cmp(&y))
-                .filter(|o| *o == Ordering::Equal)
-                .or(Some(Ordering::Less))
-        }
+        // true and false are equal or not, never less or greater.
+        (Value::Bool(_), _) | (_, Value::Bool(_)) => (a.as_bool()? == b.as_bool()?).then_some(Ordering::Equal),
         _ => None,
     }
 }
