@@ -160,11 +160,13 @@ struct Builder {
 }
 
 impl Builder {
-    /// The pair's span, without the blanks pest may leave at its end.
+    /// The pair's span, without the blanks and comments pest may leave at its end.
     fn span(&self, pair: &Pair<Rule>) -> Span {
-        let s = pair.as_span();
-        let end = s.start() + pair.as_str().trim_end().len();
-        Span::new(self.file, self.base + s.start(), self.base + end)
+        Span::new(
+            self.file,
+            self.base + pair.as_span().start(),
+            self.base + content_end(pair),
+        )
     }
 
     fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
@@ -241,7 +243,15 @@ impl Builder {
         for pair in inner {
             match pair.as_rule() {
                 Rule::rule_name => name = pair.into_inner().find(not_keyword).map(|s| self.string(s)),
-                Rule::condition => cond = Some(self.condition(pair)),
+                Rule::condition => {
+                    // The rule's condition spans its text as written, parentheses and all:
+                    // an unnamed rule is named by it.
+                    let span = self.span(&pair);
+                    cond = Some(Cond {
+                        span,
+                        ..self.condition(pair)
+                    });
+                }
                 Rule::actions => actions = pair.into_inner().filter(not_keyword).map(|a| self.action(a)).collect(),
                 _ => {}
             }
@@ -490,6 +500,35 @@ impl Builder {
     fn name(&self, pair: &Pair<Rule>) -> Name {
         self.spanned(pair, pair.as_str().to_string())
     }
+}
+
+/// Where a pair's content ends: after its last inner pair and any literal after that
+/// (`)`, a closing quote), but before the blanks and comments pest may have consumed
+/// looking for more (so `a  # note\n=> +1` names its rule `a`).
+fn content_end(pair: &Pair<Rule>) -> usize {
+    let outer = pair.as_span();
+    let Some(last) = pair.clone().into_inner().last() else {
+        return outer.start() + pair.as_str().trim_end().len();
+    };
+    let bytes = outer.get_input().as_bytes();
+    let mut end = content_end(&last);
+    let mut i = end;
+    while i < outer.end() {
+        match bytes[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => {
+                i = bytes[i..outer.end()]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(outer.end(), |n| i + n)
+            }
+            _ => {
+                i += 1;
+                end = i;
+            }
+        }
+    }
+    end
 }
 
 /// Keyword tokens carry no information once parsed.

@@ -548,3 +548,12 @@ fn booleans_are_equal_or_not_but_never_ordered() {
         "equal, so <= holds"
     );
 }
+
+#[test]
+fn a_comment_between_condition_and_arrow_is_not_part_of_the_rule_name() {
+    let o = score(
+        "(title ~ a)   # senior people\n  # more notes\n  => +1",
+        json!({"title": "a"}),
+    );
+    assert_eq!(fired(&o), ["(title ~ a)"]);
+}
