@@ -4,7 +4,7 @@
 use std::fmt;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
-use codespan_reporting::files::SimpleFiles;
+use codespan_reporting::files::{Files, SimpleFiles};
 use codespan_reporting::term::{self, termcolor};
 
 use crate::check::CheckError;
@@ -83,15 +83,7 @@ impl PackErrors {
         for f in self.sources.files() {
             files.add(f.name.clone(), f.text.clone());
         }
-        let config = term::Config {
-            chars: term::Chars::ascii(),
-            ..term::Config::default()
-        };
-        let mut out = if color {
-            termcolor::Buffer::ansi()
-        } else {
-            termcolor::Buffer::no_color()
-        };
+        let mut out = Renderer::new(color);
         for error in &self.errors {
             let span = error.span();
             let mut d = Diagnostic::error()
@@ -100,24 +92,57 @@ impl PackErrors {
             if let Some(help) = error.help() {
                 d = d.with_notes(vec![format!("help: {help}")]);
             }
-            if term::emit(&mut out, &config, &files, &d).is_err() {
+            if !out.emit(&files, &d) {
                 let loc = self.location(error);
-                out_fallback(
-                    &mut out,
-                    &format!("error: {error}\n  --> {}:{}:{}\n", loc.file, loc.line, loc.column),
-                );
+                out.text(&format!(
+                    "error: {error}\n  --> {}:{}:{}\n",
+                    loc.file, loc.line, loc.column
+                ));
             }
         }
         let n = self.errors.len();
-        let summary = format!("{n} error{} found\n", if n == 1 { "" } else { "s" });
-        out_fallback(&mut out, &summary);
-        String::from_utf8_lossy(out.as_slice()).into_owned()
+        out.text(&format!("{n} error{} found\n", if n == 1 { "" } else { "s" }));
+        out.finish()
     }
 }
 
-fn out_fallback(out: &mut termcolor::Buffer, text: &str) {
-    use std::io::Write;
-    let _ = out.write_all(text.as_bytes());
+/// Renders codespan diagnostics in the project's one style (ASCII frames, colour optional),
+/// for pack errors and test-file errors alike.
+pub(crate) struct Renderer {
+    config: term::Config,
+    out: termcolor::Buffer,
+}
+
+impl Renderer {
+    pub(crate) fn new(color: bool) -> Renderer {
+        let out = if color {
+            termcolor::Buffer::ansi()
+        } else {
+            termcolor::Buffer::no_color()
+        };
+        Renderer {
+            config: term::Config {
+                chars: term::Chars::ascii(),
+                ..term::Config::default()
+            },
+            out,
+        }
+    }
+
+    /// Renders one diagnostic; `false` when the files do not hold its span.
+    pub(crate) fn emit<'f, F: Files<'f>>(&mut self, files: &'f F, diagnostic: &Diagnostic<F::FileId>) -> bool {
+        term::emit(&mut self.out, &self.config, files, diagnostic).is_ok()
+    }
+
+    /// Adds plain text.
+    pub(crate) fn text(&mut self, text: &str) {
+        use std::io::Write;
+        let _ = self.out.write_all(text.as_bytes());
+    }
+
+    pub(crate) fn finish(self) -> String {
+        String::from_utf8_lossy(self.out.as_slice()).into_owned()
+    }
 }
 
 impl fmt::Display for PackErrors {

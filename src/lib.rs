@@ -7,6 +7,7 @@ mod diagnostic;
 mod error;
 mod eval;
 mod explain;
+mod format;
 mod gen;
 mod pack;
 mod packtest;
@@ -22,6 +23,7 @@ pub use error::{Error, PackError, PackErrors};
 pub use eval::trace::{Observation, Trace};
 pub use eval::EvalError;
 pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
+pub use format::{format, format_named};
 pub use gen::{Company, Generator, SyntheticEvent, SyntheticLead, CSV_HEADER, DEFAULT_AS_OF_MILLIS};
 pub use pack::{Loader, Pack, Scorer};
 pub use packtest::{

@@ -323,7 +323,7 @@ impl Pack {
     /// The plugin files the pack uses, in the order it names them (for watching them).
     ///
     /// ```
-    /// let pack = leadscore::Pack::load("rules/b2b-saas")?;
+    /// let pack = leadscore::Pack::load("rules/agency")?;
     /// let files: Vec<_> = pack.plugin_files().collect();
     /// assert!(files.iter().any(|f| f.ends_with("seniority.rhai")));
     /// # Ok::<(), leadscore::Error>(())

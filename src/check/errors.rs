@@ -54,6 +54,8 @@ pub enum CheckErrorKind {
     DuplicateDecay(String),
     #[error("a cap must not be negative")]
     NegativeCap,
+    #[error("this number is too large")]
+    NumberTooLarge,
     #[error("unknown name `{0}`: no `let` defines it")]
     UnknownLet(String),
     #[error("`let {0}` is defined twice")]

@@ -72,6 +72,13 @@ fn cycle_error(ast: &Ast, path: &[usize]) -> CheckError {
         CheckErrorKind::SelfReferentialLet(first.node.clone())
     } else {
         let mut names: Vec<String> = path.iter().map(|&i| name_of(i).node).collect();
+        if names.len() > 8 {
+            // A cycle through thousands of lets: the first few and the last are enough.
+            let last = names.split_off(names.len() - 1);
+            names.truncate(3);
+            names.push(format!("… ({} lets) …", path.len() - 4));
+            names.extend(last);
+        }
         names.push(first.node.clone());
         CheckErrorKind::CyclicLet {
             name: first.node.clone(),

@@ -99,8 +99,12 @@ impl Checker<'_> {
     fn declarations(&mut self, ast: &Ast) {
         let mut mql_seen = false;
         for (i, statement) in ast.statements.iter().enumerate() {
+            if let StatementKind::Threshold(n) = &statement.kind {
+                self.finite(n.node, n.span);
+            }
             match &statement.kind {
                 StatementKind::Cap { dim, at } => {
+                    self.finite(at.node, at.span);
                     let d = self.dim(&dim.node);
                     if d.cap.replace(at.node).is_some() {
                         self.error(CheckErrorKind::DuplicateCap(dim.node.clone()), dim.span);
@@ -138,6 +142,13 @@ impl Checker<'_> {
         }
     }
 
+    /// Numbers past f64's range (a 400-digit literal) would score as infinity or NaN.
+    fn finite(&mut self, n: f64, span: Span) {
+        if !n.is_finite() {
+            self.error(CheckErrorKind::NumberTooLarge, span);
+        }
+    }
+
     fn dim(&mut self, name: &str) -> &mut DimInfo {
         let dims = &mut self.checked.dims;
         let i = match dims.iter().position(|d| d.name == name) {
@@ -168,9 +179,10 @@ impl Checker<'_> {
         let disqualifies = rule.actions.iter().any(|a| matches!(a.node, Action::Disqualify(_)));
         let mut points_seen = false;
         for action in &rule.actions {
-            let Action::Points { dim, each, .. } = &action.node else {
+            let Action::Points { dim, each, value } = &action.node else {
                 continue;
             };
+            self.finite(*value + each.as_ref().and_then(|e| e.max).unwrap_or(0.0), action.span);
             if std::mem::replace(&mut points_seen, true) {
                 let err =
                     CheckError::new(CheckErrorKind::SeveralPoints, action.span).help("write one rule per dimension");
@@ -286,6 +298,9 @@ impl Checker<'_> {
             return;
         };
         for item in items {
+            if let OperandKind::Num(n) = item.kind {
+                self.finite(n, item.span);
+            }
             if !matches!(
                 item.kind,
                 OperandKind::Str(_) | OperandKind::Num(_) | OperandKind::Bool(_)
@@ -308,6 +323,7 @@ impl Checker<'_> {
 
     fn operand(&mut self, operand: &Operand) {
         match &operand.kind {
+            OperandKind::Num(n) => self.finite(*n, operand.span),
             OperandKind::List(_) => self.error(CheckErrorKind::MisplacedList, operand.span),
             OperandKind::Call { name, args } => {
                 args.iter().for_each(|a| self.operand(a));

@@ -5,6 +5,7 @@
 
 mod check;
 mod explain;
+mod fmt;
 mod gen;
 mod input;
 mod output;
@@ -45,6 +46,8 @@ enum Command {
     Watch(watch::WatchArgs),
     /// Write realistic, deterministic synthetic leads (for demos and load tests).
     Gen(gen::GenArgs),
+    /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
+    Fmt(fmt::FmtArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -102,6 +105,7 @@ pub fn main() -> ExitCode {
         Command::Test(args) => test::run(&args),
         Command::Watch(args) => watch::run(&args),
         Command::Gen(args) => gen::run(&args),
+        Command::Fmt(args) => fmt::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -7,7 +7,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::record::{Event, Record};
@@ -19,6 +19,8 @@ use crate::program::Program;
 #[derive(Debug, Default)]
 pub struct ReadPlan {
     root: Node,
+    /// Slots of dotted paths, which fall back to a root key with the dots in it.
+    dotted_slots: Vec<u32>,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +32,9 @@ struct Node {
 struct Entry {
     /// Field slots this key's value fills.
     slots: Vec<u32>,
+    /// Slots of dotted paths this root key (`"company.size"`) fills when the nested
+    /// path (`company` → `size`) is not in the lead, as [`super::record::lookup`] reads.
+    fallback: Vec<u32>,
     /// Whether the value is the lead's id.
     id: bool,
     /// Keys to read inside the value, when it is an object.
@@ -53,12 +58,23 @@ impl Node {
     fn get(&self, key: &str) -> Option<&Entry> {
         self.keys.iter().find(|(k, _)| k == key).map(|(_, e)| e)
     }
+
+    /// Every slot filled at or under this node.
+    fn each_slot(&self, f: &mut dyn FnMut(u32)) {
+        for (_, entry) in &self.keys {
+            entry.slots.iter().for_each(|&s| f(s));
+            if let Some(child) = &entry.child {
+                child.each_slot(f);
+            }
+        }
+    }
 }
 
 impl ReadPlan {
     /// The plan for `program`, reading the id from `id_field`.
     pub fn new(program: &Program, id_field: &str) -> ReadPlan {
         let mut root = Node::default();
+        let mut dotted = Vec::new();
         for (slot, path) in program.fields.iter().enumerate() {
             let (last, parents) = path
                 .split_last()
@@ -69,14 +85,18 @@ impl ReadPlan {
             }
             node.entry(last).slots.push(slot as u32);
             if path.len() > 1 {
-                root.entry(&path.join(".")).slots.push(slot as u32);
+                root.entry(&path.join(".")).fallback.push(slot as u32);
+                dotted.push(slot as u32);
             }
         }
         root.entry(id_field).id = true;
         if !program.event_types.is_empty() {
             root.entry("events").events = true;
         }
-        ReadPlan { root }
+        ReadPlan {
+            root,
+            dotted_slots: dotted,
+        }
     }
 
     /// Reads one lead from JSON text.
@@ -85,30 +105,46 @@ impl ReadPlan {
             fields: vec![Value::Null; program.fields.len()],
             ..Record::default()
         };
+        let mut reading = Reading {
+            found: vec![false; program.fields.len()],
+            fallback: vec![None; program.fields.len()],
+            events_error: None,
+        };
         let mut de = serde_json::Deserializer::from_str(text);
         let seed = LeadSeed {
             node: &self.root,
             program,
             record: &mut record,
+            reading: &mut reading,
             as_of,
             root: true,
         };
         seed.deserialize(&mut de)
             .and_then(|()| de.end())
             .map_err(|e| classify(&e))?;
+        if let Some(error) = reading.events_error {
+            return Err(error);
+        }
+        for &slot in &self.dotted_slots {
+            let slot = slot as usize;
+            if !reading.found[slot] {
+                record.fields[slot] = reading.fallback[slot].take().unwrap_or(Value::Null);
+            }
+        }
         Ok(record)
     }
 }
 
 fn classify(e: &serde_json::Error) -> EvalError {
     let text = e.to_string();
-    match text.split_once('\u{1}') {
-        Some((_, rest)) => match rest.split_once('\u{1}') {
-            Some((code, message)) => from_code(code, message),
-            None => EvalError::Json(text),
-        },
-        None => EvalError::Json(text),
-    }
+    shape_of(&text).unwrap_or(EvalError::Json(text))
+}
+
+/// The error a [`shape_error`] message stands for; `None` for other (syntax) errors.
+fn shape_of(text: &str) -> Option<EvalError> {
+    let (_, rest) = text.split_once('\u{1}')?;
+    let (code, message) = rest.split_once('\u{1}')?;
+    Some(from_code(code, message))
 }
 
 /// Errors that are about the lead's shape, not its syntax, travel through serde as
@@ -132,11 +168,22 @@ fn shape_error<E: de::Error>(code: impl fmt::Display, message: impl fmt::Display
     E::custom(format_args!("\u{1}{code}\u{1}{message}"))
 }
 
+/// What reading learns besides the record: for dotted paths, whether the nested path was
+/// there (even as `null`) and the value of the root key with the dots in it; and the first
+/// error in the `events` array, kept until the end because a later `events` key replaces
+/// it (the last key wins, as in a `serde_json::Value`).
+struct Reading<'t> {
+    found: Vec<bool>,
+    fallback: Vec<Option<Value<'t>>>,
+    events_error: Option<EvalError>,
+}
+
 /// Reads an object, filling the record from the keys in `node`.
 struct LeadSeed<'p, 'r, 't> {
     node: &'p Node,
     program: &'p Program,
     record: &'r mut Record<'t>,
+    reading: &'r mut Reading<'t>,
     as_of: Millis,
     root: bool,
 }
@@ -158,31 +205,42 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
     fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let Some(entry) = self.node.get(&key.0) else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
                 continue;
             };
             if entry.events && self.root {
                 self.record.events.clear();
                 self.record.props.clear();
+                self.reading.events_error = None;
                 map.next_value_seed(EventsSeed {
                     program: self.program,
                     record: self.record,
+                    error: &mut self.reading.events_error,
                     as_of: self.as_of,
                 })?;
-            } else if let (Some(child), true) = (&entry.child, entry.slots.is_empty() && !entry.id) {
-                let seed = LeadSeed {
-                    node: child,
-                    program: self.program,
-                    record: self.record,
-                    as_of: self.as_of,
-                    root: false,
-                };
-                map.next_value_seed(seed)?;
-            } else if entry.child.is_some() {
-                // Both a value and a parent (`company exists` and `company.size`): rare,
-                // so read it whole and walk it.
-                let json: serde_json::Value = map.next_value()?;
-                fill_from_json(self.record, &self.node.keys, &key.0, &json);
+            } else if let Some(child) = &entry.child {
+                // A key seen again replaces everything read under it (the last one wins,
+                // as in a `serde_json::Value`).
+                child.each_slot(&mut |slot| {
+                    self.record.fields[slot as usize] = Value::Null;
+                    self.reading.found[slot as usize] = false;
+                });
+                if entry.slots.is_empty() && entry.fallback.is_empty() && !entry.id {
+                    let seed = LeadSeed {
+                        node: child,
+                        program: self.program,
+                        record: self.record,
+                        reading: self.reading,
+                        as_of: self.as_of,
+                        root: false,
+                    };
+                    map.next_value_seed(seed)?;
+                } else {
+                    // Both a value and a parent (`company exists` and `company.size`):
+                    // rare, so read it whole and walk it.
+                    let json: serde_json::Value = map.next_value()?;
+                    fill_from_json(self.record, self.reading, &self.node.keys, &key.0, &json);
+                }
             } else {
                 let value: Value<'de> = map.next_value()?;
                 self.fill(entry, value);
@@ -210,7 +268,7 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
         self.not_an_object()
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         self.not_an_object()
     }
 }
@@ -230,14 +288,24 @@ impl<'t> LeadSeed<'_, '_, 't> {
         if entry.id {
             self.record.id = Some(value.clone());
         }
+        for &slot in &entry.fallback {
+            self.reading.fallback[slot as usize] = Some(value.clone());
+        }
         for &slot in &entry.slots {
             self.record.fields[slot as usize] = value.clone();
+            self.reading.found[slot as usize] = true;
         }
     }
 }
 
 /// Fills the record from an already-parsed value for `key` and everything under it.
-fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json: &serde_json::Value) {
+fn fill_from_json(
+    record: &mut Record,
+    reading: &mut Reading,
+    keys: &[(String, Entry)],
+    key: &str,
+    json: &serde_json::Value,
+) {
     let Some((_, entry)) = keys.iter().find(|(k, _)| k == key) else {
         return;
     };
@@ -245,12 +313,16 @@ fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json
     if entry.id {
         record.id = Some(value.clone());
     }
+    for &slot in &entry.fallback {
+        reading.fallback[slot as usize] = Some(value.clone());
+    }
     for &slot in &entry.slots {
         record.fields[slot as usize] = value.clone();
+        reading.found[slot as usize] = true;
     }
     if let (Some(child), serde_json::Value::Object(object)) = (&entry.child, json) {
         for (k, v) in object {
-            fill_from_json(record, &child.keys, k, v);
+            fill_from_json(record, reading, &child.keys, k, v);
         }
     }
 }
@@ -259,6 +331,8 @@ fn fill_from_json(record: &mut Record, keys: &[(String, Entry)], key: &str, json
 struct EventsSeed<'p, 'r, 't> {
     program: &'p Program,
     record: &'r mut Record<'t>,
+    /// The first malformed event, or `events` not being an array.
+    error: &'r mut Option<EvalError>,
     as_of: Millis,
 }
 
@@ -285,8 +359,18 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
                 as_of: self.as_of,
                 index,
             };
-            if seq.next_element_seed(seed)?.is_none() {
-                return Ok(());
+            match seq.next_element_seed(seed) {
+                Ok(None) => return Ok(()),
+                Ok(Some(())) => {}
+                // A shape error comes from the visitor after the event was read whole,
+                // so the array can be read on (its errors only count if no later `events`
+                // key replaces it); a syntax error cannot be.
+                Err(e) => match shape_of(&e.to_string()) {
+                    Some(error) => {
+                        self.error.get_or_insert(error);
+                    }
+                    None => return Err(e),
+                },
             }
             index += 1;
         }
@@ -297,23 +381,30 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Err(shape_error("events", "`events` must be an array"))
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        self.not_an_array()
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
     }
     fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
-        Err(shape_error("events", "`events` must be an array"))
+        self.not_an_array()
+    }
+}
+
+impl EventsSeed<'_, '_, '_> {
+    fn not_an_array<E>(self) -> Result<(), E> {
+        *self.error = Some(EvalError::EventsNotArray);
+        Ok(())
     }
 }
 
@@ -356,7 +447,7 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
                         continue;
                     }
                     None => {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                         continue;
                     }
                 },
@@ -394,7 +485,7 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
         Err(self.bad("is not an object"))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Err(self.bad("is not an object"))
     }
 }
@@ -418,6 +509,60 @@ impl EventSeed<'_, '_, '_> {
             return Err(self.bad(&format!("`at` is not an RFC 3339 time: {at:?}")));
         };
         Ok((at_ms <= self.as_of).then_some(Event { ty, at: at_ms }))
+    }
+}
+
+/// A value the pack does not read, skipped without being built.
+///
+/// Not serde's `IgnoredAny`: serde_json skips that with a scanner that neither counts
+/// nesting nor checks numbers, so a lead nested 10,000 deep or holding `1e400` in a field
+/// the pack never reads was accepted here while `serde_json::from_str::<Value>` rejects
+/// it. Going through `deserialize_any` keeps both inputs to the same rules (the 128-level
+/// recursion limit, number range, string escapes) and still allocates nothing.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(SkipVisitor)
+    }
+}
+
+struct SkipVisitor;
+
+impl<'de> Visitor<'de> for SkipVisitor {
+    type Value = Skip;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_borrowed_str<E: de::Error>(self, _: &'de str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(Skip)
     }
 }
 
@@ -498,7 +643,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
         Ok(Value::List(items))
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Value::Object)
     }
 }

@@ -43,9 +43,9 @@ impl<'a> Record<'a> {
             fields: program
                 .fields
                 .iter()
-                .map(|path| lookup(lead, path).map_or(Value::Null, Value::from_json))
-                .collect(),
-            id: object.get(id_field).map(Value::from_json),
+                .map(|path| lookup(lead, path).map_or(Ok(Value::Null), Value::from_json_checked))
+                .collect::<Result<_, _>>()?,
+            id: object.get(id_field).map(Value::from_json_checked).transpose()?,
             ..Record::default()
         };
         match object.get("events") {
@@ -95,7 +95,7 @@ impl<'a> Record<'a> {
                 .get(slot as usize)
                 .and_then(|prop| event.get(prop.as_str()))
             {
-                self.props[base + slot as usize] = Value::from_json(value);
+                self.props[base + slot as usize] = Value::from_json_checked(value)?;
             }
         }
         Ok(())

@@ -38,7 +38,32 @@ impl Value<'_> {
         }
     }
 
-    /// Converts a JSON value, borrowing its strings.
+    /// Converts a JSON value, borrowing its strings; an error for arrays nested deeper
+    /// than serde_json's own limit for text (a `Value` built in code can be any depth,
+    /// and converting it must not exhaust the stack).
+    pub fn from_json_checked(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
+        fn depth_ok(v: &serde_json::Value) -> bool {
+            let mut level = vec![v];
+            for _ in 0..MAX_DEPTH {
+                level = level
+                    .into_iter()
+                    .flat_map(|v| v.as_array().map(|items| items.iter()).into_iter().flatten())
+                    .collect();
+                if level.is_empty() {
+                    return true;
+                }
+            }
+            false
+        }
+        if matches!(v, serde_json::Value::Array(_)) && !depth_ok(v) {
+            return Err(super::EvalError::Json(format!(
+                "a value nested more than {MAX_DEPTH} levels deep"
+            )));
+        }
+        Ok(Value::from_json(v))
+    }
+
+    /// Converts a JSON value, borrowing its strings. Recursive: see [`Value::from_json_checked`].
     pub fn from_json(v: &serde_json::Value) -> Value<'_> {
         match v {
             serde_json::Value::Null => Value::Null,
@@ -94,6 +119,9 @@ impl Value<'_> {
         !matches!(self, Value::Null)
     }
 }
+
+/// How deep arrays in a lead may nest: serde_json's recursion limit for text.
+pub const MAX_DEPTH: usize = 128;
 
 /// A number as JSON: whole numbers without a fraction.
 pub fn num_to_json(n: f64) -> serde_json::Value {
@@ -162,12 +190,8 @@ fn order(a: &Value, b: &Value) -> Option<Ordering> {
             _ => Some(cmp_ignore_case(x, y)),
         },
         (Value::Num(_), Value::Str(_)) | (Value::Str(_), Value::Num(_)) => a.as_num()?.partial_cmp(&b.as_num()?),
-        (Value::Bool(_), _) | (_, Value::Bool(_)) => {
-            let (x, y) = (a.as_bool()?, b.as_bool()?);
-            Some(x.cmp(&y))
-                .filter(|o| *o == Ordering::Equal)
-                .or(Some(Ordering::Less))
-        }
+        // true and false are equal or not, never less or greater.
+        (Value::Bool(_), _) | (_, Value::Bool(_)) => (a.as_bool()? == b.as_bool()?).then_some(Ordering::Equal),
         _ => None,
     }
 }

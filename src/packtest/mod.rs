@@ -356,7 +356,6 @@ impl TestFileError {
     pub fn render(&self, color: bool) -> String {
         use codespan_reporting::diagnostic::{Diagnostic, Label};
         use codespan_reporting::files::SimpleFile;
-        use codespan_reporting::term::{self, termcolor};
         let Some((text, span)) = &self.at else {
             return format!("error: {}: {}\n", self.file, self.message);
         };
@@ -364,20 +363,12 @@ impl TestFileError {
         let diagnostic = Diagnostic::error()
             .with_message(&self.message)
             .with_labels(vec![Label::primary((), span.clone())]);
-        let config = term::Config {
-            chars: term::Chars::ascii(),
-            ..term::Config::default()
-        };
-        let mut out = if color {
-            termcolor::Buffer::ansi()
-        } else {
-            termcolor::Buffer::no_color()
-        };
-        if term::emit(&mut out, &config, &file, &diagnostic).is_err() {
+        let mut out = crate::diagnostic::Renderer::new(color);
+        if !out.emit(&file, &diagnostic) {
             let (line, column) = self.line_col().unwrap_or((0, 0));
             return format!("error: {}\n  --> {}:{line}:{column}\n", self.message, self.file);
         }
-        String::from_utf8_lossy(out.as_slice()).into_owned()
+        out.finish()
     }
 }
 

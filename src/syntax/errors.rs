@@ -37,31 +37,25 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
     }
 }
 
-/// An error for nesting deeper than [`MAX_NESTING`] in the next statement, if there is one.
-pub(super) fn too_deep(file: u32, base: usize, rest: &str) -> Option<ParseError> {
-    let mut depth = 0usize;
-    let mut in_string = false;
-    let mut prev = '\0';
-    for (i, c) in rest.char_indices() {
-        match c {
-            '"' if prev != '\\' => in_string = !in_string,
-            '(' | '[' if !in_string => depth += 1,
-            ')' | ']' if !in_string => depth = depth.saturating_sub(1),
-            '\n' if depth == 0 && !in_string && rest[i + 1..].starts_with(|c: char| !c.is_whitespace()) => {
-                return None;
-            }
-            _ => {}
-        }
-        if depth > MAX_NESTING {
-            return Some(ParseError {
-                message: format!("parentheses and lists nest more than {MAX_NESTING} deep"),
-                span: Span::new(file, base + i, base + i + 1),
-                help: Some("split the condition into `let`s".into()),
-            });
-        }
-        prev = c;
+/// The error for nesting deeper than [`MAX_NESTING`] at byte `at` of a file.
+pub(super) fn too_deep(file: u32, at: usize) -> ParseError {
+    ParseError {
+        message: format!("the condition nests more than {MAX_NESTING} deep (parentheses, lists and `not`s)"),
+        span: Span::new(file, at, at + 1),
+        help: Some("split the condition into `let`s".into()),
     }
-    None
+}
+
+/// The error that ends a file with more than [`super::MAX_ERRORS`] syntax errors.
+pub(super) fn too_many(file: u32, at: usize) -> ParseError {
+    ParseError {
+        message: format!(
+            "more than {} syntax errors: the rest of this file was not read",
+            super::MAX_ERRORS
+        ),
+        span: Span::new(file, at, at + 1),
+        help: Some("is this a rules file?".into()),
+    }
 }
 
 /// What stood where the error is.

@@ -4,6 +4,7 @@
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
 mod errors;
+pub(crate) mod nesting;
 
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -18,27 +19,41 @@ pub use errors::ParseError;
 #[grammar = "../grammar/leadscore.pest"]
 struct Grammar;
 
-/// The deepest nesting of parentheses and lists the parser accepts; deeper input is
-/// rejected with an error instead of exhausting the stack.
+/// The deepest nesting of parentheses, lists and `not`s the parser accepts; deeper input
+/// is rejected with an error instead of exhausting the stack (see `nesting.rs`).
 pub const MAX_NESTING: usize = 64;
+
+/// Syntax errors reported per file before the rest of it is skipped.
+pub const MAX_ERRORS: usize = 100;
 
 /// Parses one file of a pack, appending its statements to `ast`.
 pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseError>) {
+    let mut guard = nesting::Guard::default();
     let mut pos = 0;
+    let first_error = errors.len();
     while pos < text.len() {
+        if errors.len() - first_error >= MAX_ERRORS {
+            // Not a rules file, most likely (a CSV given by mistake): each error costs
+            // pest a scan of the rest of the file, so stop rather than take hours.
+            errors.push(errors::too_many(file, pos));
+            break;
+        }
         let rest = &text[pos..];
         let Some(start) = first_token(rest) else { break };
-        if let Some(err) = errors::too_deep(file, pos, rest) {
-            pos = resync(text, err.span.start as usize);
-            errors.push(err);
-            continue;
+        // pest sees the text only up to where nesting would get too deep for its stack.
+        let mut end = guard.safe_end(text, pos);
+        let mut parsed = parse_statement(&text[pos..end], start);
+        if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
+            // The statement reaches the cut: measure from its own start, and either parse
+            // the rest of it or report it as too deep.
+            end = guard.fresh_end(text, pos);
+            parsed = parse_statement(&text[pos..end], start);
+            if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
+                errors.push(errors::too_deep(file, end));
+                pos = resync(text, end);
+                continue;
+            }
         }
-        // pest indexes the lines of all the text it is given, so parsing each statement
-        // against the whole rest of the file would be quadratic: try a window first.
-        let parsed = match Grammar::parse(Rule::next_statement, window(rest, start)) {
-            Ok(pairs) => Ok(pairs),
-            Err(_) => Grammar::parse(Rule::next_statement, rest),
-        };
         match parsed {
             Ok(mut pairs) => {
                 let Some(statement) = pairs.next().and_then(|p| p.into_inner().find(not_keyword)) else {
@@ -103,6 +118,25 @@ fn window(rest: &str, start: usize) -> &str {
     rest
 }
 
+/// Parses the statement that starts at `start` in `text`. pest indexes the lines of all the
+/// text it is given, so parsing each statement against the whole rest of the file would be
+/// quadratic: the statement is tried in its window first, then against all of `text` (so
+/// errors are the same as without the window).
+fn parse_statement(text: &str, start: usize) -> Result<pest::iterators::Pairs<'_, Rule>, pest::error::Error<Rule>> {
+    Grammar::parse(Rule::next_statement, window(text, start)).or_else(|_| Grammar::parse(Rule::next_statement, text))
+}
+
+/// Whether pest failed because the text it was given (`given`) was cut short: it stopped
+/// in the blanks or the word (`f` of a call `f(`) just before the cut.
+fn failed_at_cut(e: &pest::error::Error<Rule>, given: &str) -> bool {
+    let at = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((_, end)) => end,
+    };
+    let last_word = given.trim_end_matches(|c: char| c.is_alphanumeric() || "_-. \t\r\n".contains(c));
+    at >= last_word.len()
+}
+
 /// Where parsing restarts after an error at `at`: the next line that starts in column 0
 /// with something other than a comment or a continuation (`and`, `or`, `=>`, `,`).
 fn resync(text: &str, at: usize) -> usize {
@@ -126,11 +160,13 @@ struct Builder {
 }
 
 impl Builder {
-    /// The pair's span, without the blanks pest may leave at its end.
+    /// The pair's span, without the blanks and comments pest may leave at its end.
     fn span(&self, pair: &Pair<Rule>) -> Span {
-        let s = pair.as_span();
-        let end = s.start() + pair.as_str().trim_end().len();
-        Span::new(self.file, self.base + s.start(), self.base + end)
+        Span::new(
+            self.file,
+            self.base + pair.as_span().start(),
+            self.base + content_end(pair),
+        )
     }
 
     fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
@@ -207,7 +243,15 @@ impl Builder {
         for pair in inner {
             match pair.as_rule() {
                 Rule::rule_name => name = pair.into_inner().find(not_keyword).map(|s| self.string(s)),
-                Rule::condition => cond = Some(self.condition(pair)),
+                Rule::condition => {
+                    // The rule's condition spans its text as written, parentheses and all:
+                    // an unnamed rule is named by it.
+                    let span = self.span(&pair);
+                    cond = Some(Cond {
+                        span,
+                        ..self.condition(pair)
+                    });
+                }
                 Rule::actions => actions = pair.into_inner().filter(not_keyword).map(|a| self.action(a)).collect(),
                 _ => {}
             }
@@ -456,6 +500,35 @@ impl Builder {
     fn name(&self, pair: &Pair<Rule>) -> Name {
         self.spanned(pair, pair.as_str().to_string())
     }
+}
+
+/// Where a pair's content ends: after its last inner pair and any literal after that
+/// (`)`, a closing quote), but before the blanks and comments pest may have consumed
+/// looking for more (so `a  # note\n=> +1` names its rule `a`).
+fn content_end(pair: &Pair<Rule>) -> usize {
+    let outer = pair.as_span();
+    let Some(last) = pair.clone().into_inner().last() else {
+        return outer.start() + pair.as_str().trim_end().len();
+    };
+    let bytes = outer.get_input().as_bytes();
+    let mut end = content_end(&last);
+    let mut i = end;
+    while i < outer.end() {
+        match bytes[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'#' => {
+                i = bytes[i..outer.end()]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(outer.end(), |n| i + n)
+            }
+            _ => {
+                i += 1;
+                end = i;
+            }
+        }
+    }
+    end
 }
 
 /// Keyword tokens carry no information once parsed.

@@ -536,3 +536,24 @@ fn hidden_files_in_a_pack_folder_are_not_rules() {
     let pack = Pack::load(dir.path()).unwrap();
     assert_eq!(pack.sources().files().len(), 1);
 }
+
+#[test]
+fn booleans_are_equal_or_not_but_never_ordered() {
+    assert_eq!(score("flag != false => +1", json!({"flag": true})).score, 1.0);
+    assert_eq!(score("flag < false => +1", json!({"flag": true})).score, 0.0);
+    assert_eq!(score("flag > false => +1", json!({"flag": true})).score, 0.0);
+    assert_eq!(
+        score("flag <= true => +1", json!({"flag": true})).score,
+        1.0,
+        "equal, so <= holds"
+    );
+}
+
+#[test]
+fn a_comment_between_condition_and_arrow_is_not_part_of_the_rule_name() {
+    let o = score(
+        "(title ~ a)   # senior people\n  # more notes\n  => +1",
+        json!({"title": "a"}),
+    );
+    assert_eq!(fired(&o), ["(title ~ a)"]);
+}

@@ -1,0 +1,69 @@
+//! `leadscore fmt [--check] PACK`: rewrite a pack's files in the canonical layout.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use super::{Failure, Outcome};
+
+/// Arguments of `fmt`.
+#[derive(clap::Args, Debug)]
+pub struct FmtArgs {
+    /// Do not write; list the files that would change and exit 1 if there are any.
+    #[arg(long)]
+    check: bool,
+    /// The pack folder (every `*.rules` file in it), or one `.rules` file.
+    pack: PathBuf,
+}
+
+/// Formats every file first, then writes: a file with a syntax error stops the command
+/// before anything is written.
+pub fn run(args: &FmtArgs) -> Result<Outcome, Failure> {
+    let mut changed = Vec::new();
+    for path in files(&args.pack)? {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+        let name = path.display().to_string();
+        let formatted = leadscore::format_named(&name, &text).map_err(|e| match e {
+            leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
+            other => Failure(format!("error: {other}")),
+        })?;
+        if formatted != text {
+            changed.push((path, formatted));
+        }
+    }
+    if args.check {
+        for (path, _) in &changed {
+            println!("{}", path.display());
+        }
+        return Ok(if changed.is_empty() {
+            Outcome::Success
+        } else {
+            Outcome::Partial
+        });
+    }
+    for (path, formatted) in &changed {
+        std::fs::write(path, formatted).map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The `*.rules` files of a folder in name order, or the one file given.
+fn files(pack: &Path) -> Result<Vec<PathBuf>, Failure> {
+    if pack.is_file() {
+        return Ok(vec![pack.to_path_buf()]);
+    }
+    let entries =
+        std::fs::read_dir(pack).map_err(|e| Failure(format!("error: cannot read {}: {e}", pack.display())))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rules") && path.is_file() {
+            files.push(path);
+        }
+    }
+    if files.is_empty() {
+        return Err(Failure(format!("error: {} holds no *.rules files", pack.display())));
+    }
+    files.sort();
+    Ok(files)
+}

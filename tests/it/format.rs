@@ -1,0 +1,144 @@
+//! `leadscore::format` and `leadscore fmt`: the canonical layout, comments kept, and the
+//! round trip (formatting never changes the program, and formatting twice changes nothing).
+
+use std::process::Command;
+
+use proptest::prelude::*;
+
+use crate::packgen;
+
+fn fmt(text: &str) -> String {
+    leadscore::format(text).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn formatting_keeps_the_program_and_is_idempotent(model in packgen::model(), seed in any::<u64>()) {
+        let text = packgen::render(&model, seed);
+        let before = leadscore::Pack::from_source("gen", &text).unwrap();
+        let formatted = fmt(&text);
+        let after = leadscore::Pack::from_source("gen", &formatted)
+            .unwrap_or_else(|e| panic!("formatted text does not load: {e}\n{formatted}"));
+        prop_assert_eq!(packgen::listing(&before), packgen::listing(&after), "\n{}\n{}", text, formatted);
+        prop_assert_eq!(fmt(&formatted), formatted.clone());
+        // Unnamed rules are named by their condition: formatting must not rename them.
+        let unnamed = (0..model.rules.len()).fold(text.clone(), |t, i| t.replace(&format!("rule \"r{i}\": "), ""));
+        if let Ok(before) = leadscore::Pack::from_source("gen", &unnamed) {
+            let after = leadscore::Pack::from_source("gen", &fmt(&unnamed)).unwrap();
+            prop_assert_eq!(packgen::listing(&before), packgen::listing(&after));
+        }
+    }
+}
+
+#[test]
+fn example_packs_in_canonical_layout() {
+    for file in ["rules/b2b-saas/main.rules", "rules/fintech/fintech.rules"] {
+        let text = std::fs::read_to_string(file).unwrap();
+        let name = file.replace('/', "__");
+        insta::assert_snapshot!(name, fmt(&text));
+    }
+}
+
+#[test]
+fn comments_are_kept_where_they_are() {
+    let text = "# header\n\nthreshold   10 # why ten\n\n\n# about VPs\ntitle ~ VP=>+10\nrule \"x\": title ~ CEO # inline\n  and size > 5 => +1\n# last";
+    insta::assert_snapshot!(fmt(text), @r###"
+    # header
+
+    threshold 10 # why ten
+
+    # about VPs
+    title ~ VP => +10
+    rule "x": title ~ CEO # inline
+      and size > 5 => +1
+    # last
+    "###);
+}
+
+#[test]
+fn blanks_inside_strings_regexes_and_names_are_kept() {
+    let text = "rule  \"a  b\" :  `Lead   Source` == \"x  y\"   and title ~ /a  b/ =>  tag  \"t  u\"\n";
+    assert_eq!(
+        fmt(text),
+        "rule \"a  b\" : `Lead   Source` == \"x  y\" and title ~ /a  b/ => tag \"t  u\"\n"
+    );
+}
+
+#[test]
+fn rules_and_lets_align_within_their_block() {
+    let text = "let a = x == 1\nlet long_name = y == 2\n\nrule \"one\": a => +1\nrule \"three\": long_name and a => +3 fit, tag \"t\"\ntitle ~ VP => +5\n";
+    insta::assert_snapshot!(fmt(text), @r###"
+    let a         = x == 1
+    let long_name = y == 2
+
+    rule "one":   a               => +1
+    rule "three": long_name and a => +3 fit, tag "t"
+    title ~ VP                    => +5
+    "###);
+}
+
+#[test]
+fn a_syntax_error_is_an_error_not_a_guess() {
+    let err = leadscore::format_named("main.rules", "threshold 1\ntitle ~ => +1\n").unwrap_err();
+    assert!(err.to_string().contains("main.rules:2:9"), "{err}");
+}
+
+#[test]
+fn empty_and_comment_only_files() {
+    assert_eq!(fmt(""), "");
+    assert_eq!(fmt("\n\n  \n"), "");
+    assert_eq!(fmt("# only\n\n\n# comments"), "# only\n\n# comments\n");
+}
+
+fn leadscore(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn fmt_check_lists_files_then_fmt_rewrites_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let messy = dir.path().join("a.rules");
+    let tidy = dir.path().join("b.rules");
+    std::fs::write(&messy, "threshold   5\ntitle ~ VP   =>   +5\n").unwrap();
+    std::fs::write(&tidy, "title ~ CEO => +1\n").unwrap();
+    let pack = dir.path().to_str().unwrap();
+
+    let out = leadscore(&["fmt", "--check", pack]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), messy.display().to_string());
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        "threshold   5\ntitle ~ VP   =>   +5\n"
+    );
+
+    let out = leadscore(&["fmt", pack]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        "threshold 5\ntitle ~ VP => +5\n"
+    );
+    assert_eq!(std::fs::read_to_string(&tidy).unwrap(), "title ~ CEO => +1\n");
+
+    let out = leadscore(&["fmt", "--check", pack]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn fmt_writes_nothing_when_a_file_has_a_syntax_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.rules"), "threshold   5\n").unwrap();
+    std::fs::write(dir.path().join("b.rules"), "title ~ => +1\n").unwrap();
+    let out = leadscore(&["fmt", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("b.rules:1:9"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("a.rules")).unwrap(),
+        "threshold   5\n"
+    );
+}
