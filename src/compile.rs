@@ -29,6 +29,8 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             event_props: Vec::new(),
             matchers: Vec::new(),
             matchers_by_type: Vec::new(),
+            behaviours_by_matcher: Vec::new(),
+            keeps_event_times: false,
             props_by_type: Vec::new(),
             behaviours: Vec::new(),
             lets: Vec::new(),
@@ -81,6 +83,17 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         props.sort_unstable();
         props.dedup();
     }
+    c.program.behaviours_by_matcher = vec![Vec::new(); c.program.matchers.len()];
+    for (i, b) in c.program.behaviours.iter().enumerate() {
+        c.program.behaviours_by_matcher[b.matcher as usize].push(i as u32);
+    }
+    let dims = &c.program.dims;
+    c.program.keeps_event_times = c
+        .program
+        .rules
+        .iter()
+        .filter_map(|r| r.points.first())
+        .any(|p| p.each && p.dim.is_some_and(|d| dims[d as usize].half_life.is_some()));
     mark_used_lets(&mut c.program);
     c.program
 }

@@ -37,6 +37,11 @@ pub struct Program {
     pub(crate) props_by_type: Vec<Vec<u32>>,
     /// Distinct behaviour tests: a matcher, a count and a window.
     pub(crate) behaviours: Vec<BehaviourTest>,
+    /// For each matcher, the behaviours that count its events.
+    pub(crate) behaviours_by_matcher: Vec<Vec<u32>>,
+    /// Whether some `each` rule decays, and so needs every matching event's time (other
+    /// packs only need per-behaviour counts and latest times).
+    pub(crate) keeps_event_times: bool,
     /// `let`s in evaluation order (each after those it uses).
     pub(crate) lets: Vec<Let>,
     /// Rules in file order.

@@ -64,21 +64,8 @@ struct Tally {
 
 /// Scores a record. `as_of` is the time the score is for.
 pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Host) -> Result<Outcome, EvalError> {
-    let (hits, lets) = (
-        Vec::with_capacity(record.events.len()),
-        Vec::with_capacity(program.lets.len()),
-    );
-    let mut ev = Evaluator {
-        program,
-        record,
-        host,
-        as_of,
-        hits,
-        tallies: Vec::new(),
-        lets,
-    };
+    let mut ev = Evaluator::new(program, record, host, as_of);
     ev.match_events()?;
-    ev.count_behaviours();
     for l in &program.lets {
         let value = l.used && ev.test(&l.expr, &Scope::Lead)?;
         ev.lets.push(value);
@@ -180,7 +167,8 @@ struct Evaluator<'p, 'a> {
     record: &'p Record<'a>,
     host: &'p dyn Host,
     as_of: Millis,
-    /// (matcher, event time) for every event a matcher accepts, grouped by matcher.
+    /// (matcher, event time) for every event a matcher accepts, grouped by matcher; kept
+    /// only for packs that need them ([`Program::keeps_event_times`]).
     hits: Vec<(u32, Millis)>,
     /// Per behaviour: matching events in its window.
     tallies: Vec<Tally>,
@@ -188,7 +176,27 @@ struct Evaluator<'p, 'a> {
 }
 
 impl<'p, 'a> Evaluator<'p, 'a> {
-    /// Runs every matcher over the events of its type, once per lead.
+    pub(crate) fn new(program: &'p Program, record: &'p Record<'a>, host: &'p dyn Host, as_of: Millis) -> Self {
+        let hits = Vec::with_capacity(if program.keeps_event_times {
+            record.events.len()
+        } else {
+            0
+        });
+        let tallies = vec![Tally::default(); program.behaviours.len()];
+        let lets = Vec::with_capacity(program.lets.len());
+        Evaluator {
+            program,
+            record,
+            host,
+            as_of,
+            hits,
+            tallies,
+            lets,
+        }
+    }
+
+    /// Runs every matcher over the events of its type, once per lead, counting each
+    /// accepted event into the behaviours whose window it falls in.
     fn match_events(&mut self) -> Result<(), EvalError> {
         let (program, record) = (self.program, self.record);
         let props = program.event_props.len();
@@ -216,11 +224,27 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         continue;
                     }
                 }
-                self.hits.push((m, event.at));
+                self.count(m, event.at);
             }
         }
-        self.hits.sort_unstable_by_key(|&(m, _)| m);
+        if program.keeps_event_times {
+            self.hits.sort_unstable_by_key(|&(m, _)| m);
+        }
         Ok(())
+    }
+
+    /// Counts an event matcher `m` accepted.
+    fn count(&mut self, m: u32, at: Millis) {
+        for &b in &self.program.behaviours_by_matcher[m as usize] {
+            if at >= self.window_start(self.program.behaviours[b as usize].within) {
+                let tally = &mut self.tallies[b as usize];
+                tally.count += 1;
+                tally.latest = tally.latest.max(Some(at));
+            }
+        }
+        if self.program.keeps_event_times {
+            self.hits.push((m, at));
+        }
     }
 
     /// The event times a matcher accepted.
@@ -234,23 +258,6 @@ impl<'p, 'a> Evaluator<'p, 'a> {
 
     fn window_start(&self, within: Option<Millis>) -> Millis {
         within.map_or(Millis::MIN, |w| self.as_of.saturating_sub(w))
-    }
-
-    fn count_behaviours(&mut self) {
-        self.tallies = self
-            .program
-            .behaviours
-            .iter()
-            .map(|b| {
-                let from = self.window_start(b.within);
-                self.times(b.matcher)
-                    .filter(|&at| at >= from)
-                    .fold(Tally::default(), |t, at| Tally {
-                        count: t.count + 1,
-                        latest: t.latest.max(Some(at)),
-                    })
-            })
-            .collect();
     }
 
     fn behaviour_true(&self, b: u32) -> bool {
@@ -272,18 +279,17 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         let decay = |at: Millis, hl: Millis| 0.5f64.powf((self.as_of - at) as f64 / hl as f64);
         let (mut total, count, factor) = match (points.each, rule.behaviours.first()) {
             (true, Some(&b)) => {
-                let test = &self.program.behaviours[b as usize];
-                let from = self.window_start(test.within);
-                // Counted and summed in one pass, without collecting the times.
-                let (mut count, mut decayed) = (0u64, 0.0);
-                for at in self.times(test.matcher).filter(|&at| at >= from) {
-                    count += 1;
-                    if let Some(hl) = half_life {
-                        decayed += points.value * decay(at, hl);
-                    }
-                }
+                let count = self.tallies[b as usize].count;
                 let total = match half_life {
-                    Some(_) => decayed,
+                    // Each event decays by its own age (the pack keeps event times).
+                    Some(hl) => {
+                        let test = &self.program.behaviours[b as usize];
+                        let from = self.window_start(test.within);
+                        self.times(test.matcher)
+                            .filter(|&at| at >= from)
+                            .map(|at| points.value * decay(at, hl))
+                            .sum()
+                    }
                     None => points.value * count as f64,
                 };
                 (total, Some(count), None)

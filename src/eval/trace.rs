@@ -100,17 +100,8 @@ pub(crate) fn trace_let(
     host: &dyn Host,
     index: usize,
 ) -> Result<Trace, EvalError> {
-    let mut ev = Evaluator {
-        program,
-        record,
-        host,
-        as_of,
-        hits: Vec::new(),
-        tallies: Vec::new(),
-        lets: Vec::new(),
-    };
+    let mut ev = Evaluator::new(program, record, host, as_of);
     ev.match_events()?;
-    ev.count_behaviours();
     for l in program.lets.iter().take(index + 1) {
         let value = ev.test(&l.expr, &Scope::Lead)?;
         ev.lets.push(value);
