@@ -31,7 +31,7 @@ pub fn format(text: &str) -> Result<String, Error> {
     format_named("input.rules", text)
 }
 
-/// [`format`], naming the file `name` in syntax errors.
+/// [`format()`], naming the file `name` in syntax errors.
 ///
 /// ```
 /// let err = leadscore::format_named("main.rules", "title ~ => +1").unwrap_err();
