@@ -6,28 +6,14 @@
 //! arbitrary field names. Point it at the CLI's reader once that is a library API.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 
-fn packs() -> &'static [leadscore::Pack] {
-    static PACKS: OnceLock<Vec<leadscore::Pack>> = OnceLock::new();
-    PACKS.get_or_init(|| {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let loader = leadscore::Loader::new().plugin_path([format!("{root}/plugins")]);
-        ["b2b-saas", "agency", "fintech"]
-            .iter()
-            .map(|name| {
-                loader
-                    .load(format!("{root}/rules/{name}"))
-                    .unwrap_or_else(|e| panic!("example pack {name}: {e}"))
-            })
-            .collect()
-    })
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{as_of, packs};
 
 fuzz_target!(|data: &[u8]| {
-    let as_of = leadscore::parse_time("2026-03-01T00:00:00Z").unwrap_or_default();
+    let as_of = as_of();
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(data);
     let Ok(headers) = reader.headers().cloned() else {
         return;

@@ -3,31 +3,17 @@
 //! the text parses as a `Value` both must give the same outcome or both fail.
 #![no_main]
 
-use std::sync::OnceLock;
-
 use libfuzzer_sys::fuzz_target;
 
-fn packs() -> &'static [leadscore::Pack] {
-    static PACKS: OnceLock<Vec<leadscore::Pack>> = OnceLock::new();
-    PACKS.get_or_init(|| {
-        let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-        let loader = leadscore::Loader::new().plugin_path([format!("{root}/plugins")]);
-        ["b2b-saas", "agency", "fintech"]
-            .iter()
-            .map(|name| {
-                loader
-                    .load(format!("{root}/rules/{name}"))
-                    .unwrap_or_else(|e| panic!("example pack {name}: {e}"))
-            })
-            .collect()
-    })
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{as_of, packs};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let as_of = leadscore::parse_time("2026-03-01T00:00:00Z").unwrap_or_default();
+    let as_of = as_of();
     let value: Option<serde_json::Value> = serde_json::from_str(text).ok();
     for pack in packs() {
         let fast = pack.score_json(text, as_of);
