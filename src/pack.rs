@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::ast::{Ast, StatementKind};
-use crate::check::{self, FunctionTable};
+use crate::check;
 use crate::compile::compile;
 use crate::diagnostic::{PackError, PackErrors};
 use crate::error::Error;
@@ -555,24 +555,4 @@ fn version(sources: &Sources, plugins: &Plugins) -> String {
         feed(text.as_bytes());
     }
     format!("{:08x}", hash >> 32)
-}
-
-impl FunctionTable for Plugins {
-    fn arity(&self, name: &str) -> Option<usize> {
-        self.function_arity(name)
-    }
-    fn names(&self) -> Vec<&str> {
-        self.function_names_ref()
-    }
-    fn signature(&self, name: &str) -> Option<String> {
-        self.function_signature(name)
-    }
-}
-
-/// Whether a statement names a plugin (used by the plugin loader).
-pub(crate) fn plugin_names(ast: &Ast) -> impl Iterator<Item = &crate::ast::Spanned<String>> {
-    ast.statements.iter().filter_map(|s| match &s.kind {
-        StatementKind::Plugin(name) => Some(name),
-        _ => None,
-    })
 }

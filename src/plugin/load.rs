@@ -36,7 +36,7 @@ impl Plugins {
             hooks: Vec::new(),
             incomplete: false,
         };
-        for name in crate::pack::plugin_names(ast) {
+        for name in plugin_names(ast) {
             if let Err(e) = plugins.add(loader, dir, name, shown) {
                 plugins.incomplete = true;
                 errors.push(e);
@@ -211,4 +211,12 @@ fn span_at(file: u32, text: &str, pos: rhai::Position) -> Span {
         .and_then(|r| r.chars().next())
         .map_or(start, |c| start + c.len_utf8());
     Span::new(file, start, end)
+}
+
+/// The names of the plugins a pack names, in order.
+fn plugin_names(ast: &crate::ast::Ast) -> impl Iterator<Item = &crate::ast::Spanned<String>> {
+    ast.statements.iter().filter_map(|s| match &s.kind {
+        crate::ast::StatementKind::Plugin(name) => Some(name),
+        _ => None,
+    })
 }

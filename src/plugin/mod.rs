@@ -172,3 +172,16 @@ pub(crate) fn overlay<'a>(
         record.id = Some(Value::from_json(id));
     }
 }
+
+/// What the checker asks of the functions the pack's plugins define.
+impl crate::check::FunctionTable for Plugins {
+    fn arity(&self, name: &str) -> Option<usize> {
+        self.function_arity(name)
+    }
+    fn names(&self) -> Vec<&str> {
+        self.function_names_ref()
+    }
+    fn signature(&self, name: &str) -> Option<String> {
+        self.function_signature(name)
+    }
+}
