@@ -28,7 +28,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             event_types: Vec::new(),
             event_props: Vec::new(),
             matchers: Vec::new(),
-            matchers_by_type: Vec::new(),
+            plans: Vec::new(),
             behaviours_by_matcher: Vec::new(),
             keeps_event_times: false,
             props_by_type: Vec::new(),
@@ -67,10 +67,22 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for statement in &ast.statements {
         c.statement(statement);
     }
-    c.program.matchers_by_type = vec![Vec::new(); c.program.event_types.len()];
+    let mut plans: Vec<TypePlan> = c.program.event_types.iter().map(|_| TypePlan::default()).collect();
     for (i, m) in c.program.matchers.iter().enumerate() {
-        c.program.matchers_by_type[m.event_type as usize].push(i as u32);
+        let plan = &mut plans[m.event_type as usize];
+        match &m.property {
+            Some((prop, glob)) => match plan.globs.iter_mut().find(|g| g.prop == *prop && g.is_path == glob.is_path()) {
+                Some(group) => group.matchers.push(i as u32),
+                None => plan.globs.push(PropGlobs {
+                    prop: *prop,
+                    is_path: glob.is_path(),
+                    matchers: vec![i as u32],
+                }),
+            },
+            None => plan.others.push(i as u32),
+        }
     }
+    c.program.plans = plans;
     c.program.props_by_type = vec![Vec::new(); c.program.event_types.len()];
     for m in &c.program.matchers {
         let props = &mut c.program.props_by_type[m.event_type as usize];

@@ -31,8 +31,8 @@ pub struct Program {
     pub(crate) event_props: Vec<String>,
     /// Distinct event matchers: an event type, a property glob, a filter.
     pub(crate) matchers: Vec<Matcher>,
-    /// For each event type, the matchers that test it.
-    pub(crate) matchers_by_type: Vec<Vec<u32>>,
+    /// For each event type, how its events are matched.
+    pub(crate) plans: Vec<TypePlan>,
     /// For each event type, the property slots its matchers read (the others stay null).
     pub(crate) props_by_type: Vec<Vec<u32>>,
     /// Distinct behaviour tests: a matcher, a count and a window.
@@ -62,6 +62,26 @@ pub(crate) struct Matcher {
     pub event_type: u32,
     pub property: Option<(u32, Glob)>,
     pub filter: Option<Expr>,
+}
+
+/// How the events of one type are matched: each property a glob tests is read and
+/// prepared once per event, then tried against every glob on it.
+#[derive(Debug, Default)]
+pub(crate) struct TypePlan {
+    /// Matchers with a property glob, grouped by the property.
+    pub globs: Vec<PropGlobs>,
+    /// Matchers without one (only a filter, or nothing).
+    pub others: Vec<u32>,
+}
+
+/// The matchers whose globs test one property of an event type.
+#[derive(Debug)]
+pub(crate) struct PropGlobs {
+    pub prop: u32,
+    /// Whether the globs are path globs (all globs on one property are the same kind:
+    /// the verb decides both).
+    pub is_path: bool,
+    pub matchers: Vec<u32>,
 }
 
 /// A behaviour test: how many events a matcher must see, and when.

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use crate::ast::CmpOp;
 use crate::explain::{Capped, Fired, Outcome};
-use crate::program::{Expr, Operand, Program, Rule};
+use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use pattern::Prepared;
 pub use record::Record;
 use time::Millis;
@@ -71,7 +71,7 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
         ev.lets.push(value);
     }
     let mut outcome = Outcome {
-        fired: Vec::with_capacity(program.rules.len().min(16)),
+        fired: Vec::with_capacity(program.rules.len().min(4)),
         ..Outcome::default()
     };
     let mut raw = vec![0.0; program.dims.len()];
@@ -199,38 +199,41 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// accepted event into the behaviours whose window it falls in.
     fn match_events(&mut self) -> Result<(), EvalError> {
         let (program, record) = (self.program, self.record);
-        let props = program.event_props.len();
         for (i, event) in record.events.iter().enumerate() {
-            // The text of the property the last glob tested, prepared for it: the globs of
-            // one property (`visited /pricing`, `visited /blog/*`, ...) share it.
-            let mut prepared: Option<(u32, bool, Option<Prepared<'p>>)> = None;
-            for &m in &program.matchers_by_type[event.ty as usize] {
-                let matcher = &program.matchers[m as usize];
-                if let Some((prop, glob)) = &matcher.property {
-                    let text = match &prepared {
-                        Some((p, is_path, text)) if p == prop && *is_path == glob.is_path() => text,
-                        _ => {
-                            let value = &record.props[i * props + *prop as usize];
-                            let text = value.as_text().map(|t| glob.prepare(t));
-                            &prepared.insert((*prop, glob.is_path(), text)).2
-                        }
-                    };
-                    if !text.as_ref().is_some_and(|t| glob.matches_prepared(t)) {
-                        continue;
+            let plan = &program.plans[event.ty as usize];
+            // A property (`path`, ...) is prepared once for all the globs that test it.
+            for group in &plan.globs {
+                let Some(text) = record.prop(i, group.prop).as_text() else {
+                    continue;
+                };
+                let text = Prepared::new(text, group.is_path);
+                for &m in &group.matchers {
+                    let matcher = &program.matchers[m as usize];
+                    if matcher.property.as_ref().is_some_and(|(_, glob)| glob.matches_prepared(&text))
+                        && self.filter_accepts(matcher, i)?
+                    {
+                        self.count(m, event.at);
                     }
                 }
-                if let Some(filter) = &matcher.filter {
-                    if !self.test(filter, &Scope::Event(i))? {
-                        continue;
-                    }
+            }
+            for &m in &plan.others {
+                if self.filter_accepts(&program.matchers[m as usize], i)? {
+                    self.count(m, event.at);
                 }
-                self.count(m, event.at);
             }
         }
         if program.keeps_event_times {
             self.hits.sort_unstable_by_key(|&(m, _)| m);
         }
         Ok(())
+    }
+
+    /// Whether event `i` passes the matcher's `where` filter (if it has one).
+    fn filter_accepts(&self, matcher: &Matcher, i: usize) -> Result<bool, EvalError> {
+        match &matcher.filter {
+            Some(filter) => self.test(filter, &Scope::Event(i)),
+            None => Ok(true),
+        }
     }
 
     /// Counts an event matcher `m` accepted.
@@ -374,10 +377,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         static NULL: Value<'static> = Value::Null;
         Ok(match (operand, scope) {
             (Operand::Field(slot), _) => Cow::Borrowed(&self.record.fields[*slot as usize]),
-            (Operand::Prop(slot), Scope::Event(i)) => {
-                let props = self.program.event_props.len();
-                Cow::Borrowed(&self.record.props[i * props + *slot as usize])
-            }
+            (Operand::Prop(slot), Scope::Event(i)) => Cow::Borrowed(self.record.prop(*i, *slot)),
             (Operand::Lit(v), _) => Cow::Borrowed(v),
             (Operand::Score, Scope::Outcome { score, .. }) => Cow::Owned(Value::Num(*score)),
             (Operand::Dim(d), Scope::Outcome { dims, .. }) => Cow::Owned(Value::Num(dims[*d as usize])),

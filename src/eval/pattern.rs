@@ -4,11 +4,28 @@
 use std::borrow::Cow;
 use std::fmt;
 
-/// A text made ready for [`Glob::matches_prepared`] by [`Glob::prepare`].
+/// A text made ready for [`Glob::matches_prepared`]: without its query string, fragment
+/// and trailing slash for path globs, and whether it is ASCII. The evaluator prepares an
+/// event's property once for all the globs that test it.
 #[derive(Debug)]
 pub struct Prepared<'t> {
     text: Cow<'t, str>,
     ascii: bool,
+}
+
+impl<'t> Prepared<'t> {
+    /// Prepares `text` for globs of one kind (`is_path`, see [`Glob::new`]).
+    pub fn new(text: Cow<'t, str>, is_path: bool) -> Prepared<'t> {
+        let text = match text {
+            Cow::Borrowed(t) if is_path => Cow::Borrowed(normalize_path(t)),
+            Cow::Owned(t) if is_path => Cow::Owned(normalize_path(&t).to_string()),
+            text => text,
+        };
+        Prepared {
+            ascii: text.is_ascii(),
+            text,
+        }
+    }
 }
 
 /// A glob where `*` matches any run of characters; case-insensitive.
@@ -17,8 +34,23 @@ pub struct Glob {
     source: String,
     /// The literal pieces between stars, lower-cased.
     pieces: Vec<String>,
+    /// The common shapes, tested on ASCII text without walking the pieces.
+    shape: Shape,
     /// Paths ignore a query string, a fragment and a trailing slash.
     is_path: bool,
+}
+
+/// What a glob's pieces amount to. Most globs in packs are a literal (`/pricing`) or a
+/// prefix (`/blog/*`); each event property is tested against every glob on it, so
+/// those two are decided with one length check and one comparison.
+#[derive(Clone, Debug)]
+enum Shape {
+    /// No star: the whole text (lower-cased).
+    Exact(Box<[u8]>),
+    /// One trailing star: a prefix (lower-cased).
+    Prefix(Box<[u8]>),
+    /// Anything else: the pieces in turn.
+    Pieces,
 }
 
 impl Glob {
@@ -26,25 +58,17 @@ impl Glob {
     pub fn new(source: &str, is_path: bool) -> Glob {
         let normalized = if is_path { normalize_path(source) } else { source };
         let lower = normalized.to_lowercase();
+        let pieces: Vec<String> = lower.split('*').map(str::to_string).collect();
+        let shape = match pieces.as_slice() {
+            [exact] => Shape::Exact(exact.as_bytes().into()),
+            [prefix, rest] if rest.is_empty() => Shape::Prefix(prefix.as_bytes().into()),
+            _ => Shape::Pieces,
+        };
         Glob {
             source: source.to_string(),
-            pieces: lower.split('*').map(str::to_string).collect(),
+            pieces,
+            shape,
             is_path,
-        }
-    }
-
-    /// `text` as [`Glob::matches_prepared`] takes it: without its query string, fragment
-    /// and trailing slash for a path glob, and whether it is ASCII. The evaluator prepares
-    /// an event's property once for all the globs that test it.
-    pub fn prepare<'t>(&self, text: Cow<'t, str>) -> Prepared<'t> {
-        let text = match text {
-            Cow::Borrowed(t) if self.is_path => Cow::Borrowed(normalize_path(t)),
-            Cow::Owned(t) if self.is_path => Cow::Owned(normalize_path(&t).to_string()),
-            text => text,
-        };
-        Prepared {
-            ascii: text.is_ascii(),
-            text,
         }
     }
 
@@ -53,7 +77,8 @@ impl Glob {
         self.is_path
     }
 
-    /// Whether `text`, [prepared](Glob::prepare) for a glob of the same kind, matches.
+    /// Whether `text`, [prepared](Prepared::new) for a glob of the same kind, matches.
+    #[inline]
     pub fn matches_prepared(&self, text: &Prepared) -> bool {
         if text.ascii {
             return self.matches_ascii(text.text.as_bytes());
@@ -89,6 +114,16 @@ impl Glob {
     /// [`Glob::matches_prepared`] for ASCII text, comparing case-insensitively in place instead of
     /// lower-casing a copy (the pieces are lower-case already).
     fn matches_ascii(&self, text: &[u8]) -> bool {
+        match &self.shape {
+            Shape::Exact(exact) => return text.len() == exact.len() && eq_lower(text, exact),
+            Shape::Prefix(prefix) => return text.get(..prefix.len()).is_some_and(|head| eq_lower(head, prefix)),
+            Shape::Pieces => {}
+        }
+        self.matches_pieces(text)
+    }
+
+    /// [`Glob::matches_ascii`] by walking the pieces, whatever the shape.
+    fn matches_pieces(&self, text: &[u8]) -> bool {
         let [first, middle @ .., last] = self.pieces.as_slice() else {
             return self
                 .pieces
@@ -107,6 +142,11 @@ impl Glob {
         }
         rest.len() >= last.len() && rest[rest.len() - last.len()..].eq_ignore_ascii_case(last.as_bytes())
     }
+}
+
+/// Whether ASCII `text` lower-cased is `lower` (of the same length).
+fn eq_lower(text: &[u8], lower: &[u8]) -> bool {
+    text.iter().zip(lower).all(|(t, l)| t.to_ascii_lowercase() == *l)
 }
 
 fn strip_prefix_ignore_case<'t>(text: &'t [u8], prefix: &[u8]) -> Option<&'t [u8]> {
@@ -199,5 +239,29 @@ fn is_word_byte(b: u8) -> bool {
 impl fmt::Display for Words {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The shortcuts for literal and prefix globs agree with walking the pieces.
+    #[test]
+    fn shapes_agree_with_pieces() {
+        let globs = ["/pricing", "/blog/*", "/careers*", "*", "", "/a*b", "*.pdf", "case-study*", "K", "/ÄB*"];
+        let texts = [
+            "", "/", "/pricing", "/PRICING", "/pricing/x", "/pricin", "/blog/", "/blog", "/Blog/Post", "/careers",
+            "/careers-eng", "/ab", "/axxb", "x.pdf", "case-study-1", "Case-Study", "k", "/äb",
+        ];
+        assert!(matches!(Glob::new("/pricing", true).shape, Shape::Exact(_)));
+        assert!(matches!(Glob::new("/blog/*", true).shape, Shape::Prefix(_)));
+        for glob in globs {
+            let glob = Glob::new(glob, false);
+            for text in texts.iter().filter(|t| t.is_ascii()) {
+                let text = text.as_bytes();
+                assert_eq!(glob.matches_ascii(text), glob.matches_pieces(text), "{glob} on {text:?}");
+            }
+        }
     }
 }

@@ -41,7 +41,21 @@ impl Value<'_> {
     /// Converts a JSON value, borrowing its strings; an error for arrays nested deeper
     /// than serde_json's own limit for text (a `Value` built in code can be any depth,
     /// and converting it must not exhaust the stack).
+    #[inline]
     pub fn from_json_checked(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
+        // Scalars first, inline: this runs for every field and event property read.
+        Ok(match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => n.as_f64().map_or(Value::Null, Value::Num),
+            serde_json::Value::String(s) => Value::Str(Cow::Borrowed(s)),
+            serde_json::Value::Object(_) => Value::Object,
+            serde_json::Value::Array(_) => return Value::from_json_array(v),
+        })
+    }
+
+    #[cold]
+    fn from_json_array(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
         fn depth_ok(v: &serde_json::Value) -> bool {
             let mut level = vec![v];
             for _ in 0..MAX_DEPTH {
@@ -55,7 +69,7 @@ impl Value<'_> {
             }
             false
         }
-        if matches!(v, serde_json::Value::Array(_)) && !depth_ok(v) {
+        if !depth_ok(v) {
             return Err(super::EvalError::Json(format!(
                 "a value nested more than {MAX_DEPTH} levels deep"
             )));
