@@ -70,16 +70,22 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     let mut plans: Vec<TypePlan> = c.program.event_types.iter().map(|_| TypePlan::default()).collect();
     for (i, m) in c.program.matchers.iter().enumerate() {
         let plan = &mut plans[m.event_type as usize];
-        match &m.property {
-            Some((prop, glob)) => match plan.globs.iter_mut().find(|g| g.prop == *prop && g.is_path == glob.is_path()) {
-                Some(group) => group.matchers.push(i as u32),
-                None => plan.globs.push(PropGlobs {
-                    prop: *prop,
-                    is_path: glob.is_path(),
-                    matchers: vec![i as u32],
-                }),
-            },
-            None => plan.others.push(i as u32),
+        let Some((prop, glob)) = &m.property else {
+            plan.others.push(i as u32);
+            continue;
+        };
+        let test = GlobTest {
+            matcher: i as u32,
+            glob: glob.clone(),
+            filtered: m.filter.is_some(),
+        };
+        match plan.globs.iter_mut().find(|g| g.prop == *prop && g.is_path == glob.is_path()) {
+            Some(group) => group.tests.push(test),
+            None => plan.globs.push(PropGlobs {
+                prop: *prop,
+                is_path: glob.is_path(),
+                tests: vec![test],
+            }),
         }
     }
     c.program.plans = plans;

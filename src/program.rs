@@ -81,7 +81,17 @@ pub(crate) struct PropGlobs {
     /// Whether the globs are path globs (all globs on one property are the same kind:
     /// the verb decides both).
     pub is_path: bool,
-    pub matchers: Vec<u32>,
+    pub tests: Vec<GlobTest>,
+}
+
+/// One matcher's glob, kept next to its neighbours so that testing an event's property
+/// against all of them reads one array.
+#[derive(Debug)]
+pub(crate) struct GlobTest {
+    pub matcher: u32,
+    pub glob: Glob,
+    /// Whether the matcher also has a `where` filter.
+    pub filtered: bool,
 }
 
 /// A behaviour test: how many events a matcher must see, and when.

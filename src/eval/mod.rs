@@ -207,12 +207,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     continue;
                 };
                 let text = Prepared::new(text, group.is_path);
-                for &m in &group.matchers {
-                    let matcher = &program.matchers[m as usize];
-                    if matcher.property.as_ref().is_some_and(|(_, glob)| glob.matches_prepared(&text))
-                        && self.filter_accepts(matcher, i)?
+                for test in &group.tests {
+                    if test.glob.matches_prepared(&text)
+                        && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], i)?)
                     {
-                        self.count(m, event.at);
+                        self.count(test.matcher, event.at);
                     }
                 }
             }
@@ -238,8 +237,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
 
     /// Counts an event matcher `m` accepted.
     fn count(&mut self, m: u32, at: Millis) {
-        for &b in &self.program.behaviours_by_matcher[m as usize] {
-            if at >= self.window_start(self.program.behaviours[b as usize].within) {
+        let (program, as_of) = (self.program, self.as_of);
+        for &b in &program.behaviours_by_matcher[m as usize] {
+            if program.behaviours[b as usize].within.is_none_or(|w| at >= as_of.saturating_sub(w)) {
                 let tally = &mut self.tallies[b as usize];
                 tally.count += 1;
                 tally.latest = tally.latest.max(Some(at));
