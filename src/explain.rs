@@ -113,6 +113,9 @@ pub struct Explanation<'a> {
     pub(crate) outcome: &'a Outcome,
     /// The MQL condition's text, if the pack has one.
     pub(crate) mql_rule: Option<&'a str>,
+    /// The program that produced the outcome: what each fired rule tags or disqualifies
+    /// is read from it (an outcome lists points, not those).
+    pub(crate) program: &'a crate::Program,
 }
 
 impl fmt::Display for Explanation<'_> {
@@ -164,6 +167,9 @@ impl fmt::Display for Explanation<'_> {
             )?;
             if let Some(d) = r.decay {
                 write!(f, "  (decayed ×{d})")?;
+            }
+            if let Some(marks) = self.program.marks(&r.location) {
+                write!(f, "  {marks}")?;
             }
             writeln!(f)?;
         }

@@ -264,6 +264,7 @@ impl Pack {
         Explanation {
             outcome,
             mql_rule: self.inner.program.mql.as_ref().map(|(_, text)| text.as_str()),
+            program: &self.inner.program,
         }
     }
 

@@ -265,6 +265,15 @@ impl Program {
         parts.join(", ")
     }
 
+    /// What the rule at `location` does besides giving points: `disqualify "student"`,
+    /// `tag "pricing"` (for explanations: the points have their own column).
+    pub(crate) fn marks(&self, location: &str) -> Option<String> {
+        let rule = self.rules.iter().find(|r| &*r.location == location)?;
+        let disqualify = rule.disqualify.iter().map(|reason| format!("disqualify {reason:?}"));
+        let marks: Vec<String> = disqualify.chain(rule.tags.iter().map(|t| format!("tag {t:?}"))).collect();
+        (!marks.is_empty()).then(|| marks.join(", "))
+    }
+
     fn operand(&self, f: &mut fmt::Formatter<'_>, o: &Operand) -> fmt::Result {
         match o {
             Operand::Field(i) => write!(f, "f{i}"),

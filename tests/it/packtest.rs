@@ -163,7 +163,7 @@ fn a_new_snapshot_fails_and_is_written_as_snap_new() {
         run.stdout
     );
     assert!(!fx.path("demo/snapshots/student.snap").exists());
-    insta::assert_snapshot!(fx.read("demo/snapshots/student.snap.new"), @r"
+    insta::assert_snapshot!(fx.read("demo/snapshots/student.snap.new"), @r#"
     ---
     source: leadscore test --snapshots
     expression: explanation
@@ -173,10 +173,10 @@ fn a_new_snapshot_fails_and_is_written_as_snap_new() {
     score 15 — disqualified (student)
       rule      points  dimension  location
       VP           +15  fit        demo/demo.rules:5
-      Student           -          demo/demo.rules:7
+      Student           -          demo/demo.rules:7  disqualify "student"
       dimensions: fit 15, intent 0
       mql when: score >= 20
-    ");
+    "#);
 }
 
 #[test]
