@@ -300,7 +300,7 @@ impl Pack {
             lead
         };
         let changed = serde_json::Value::Object(changed);
-        let mut record = Record::from_json(&inner.program, lead, as_of, "id")?;
+        let mut record = Record::from_json(&inner.program, lead, "id")?;
         crate::plugin::overlay(&inner.program, &mut record, lead, &changed, "id");
         let trace = || eval::trace::trace_let(&inner.program, &record, as_of, &inner.plugins, index);
         crate::plugin::scoring_at(as_of, trace).map(Some)
@@ -399,7 +399,7 @@ impl Scorer<'_> {
         if inner.plugins.has_hooks() {
             return self.score_enriched(lead);
         }
-        let record = Record::from_json(&inner.program, lead, self.as_of, self.id_name())?;
+        let record = Record::from_json(&inner.program, lead, self.id_name())?;
         self.pack.finish(&record, self.as_of, Vec::new())
     }
 
@@ -442,11 +442,11 @@ impl Scorer<'_> {
             if let serde_json::Value::Object(object) = &mut merged {
                 object.extend(changed);
             }
-            let record = Record::from_json(&inner.program, &merged, self.as_of, self.id_name())?;
+            let record = Record::from_json(&inner.program, &merged, self.id_name())?;
             return self.pack.finish(&record, self.as_of, enriched);
         }
         let changed = serde_json::Value::Object(changed);
-        let mut record = Record::from_json(&inner.program, lead, self.as_of, self.id_name())?;
+        let mut record = Record::from_json(&inner.program, lead, self.id_name())?;
         crate::plugin::overlay(&inner.program, &mut record, lead, &changed, self.id_name());
         self.pack.finish(&record, self.as_of, enriched)
     }

@@ -10,7 +10,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::record::{Event, Record};
+use super::record::{Events, ReadEvents, Record};
 use super::time::{parse_time, Millis};
 use super::{EvalError, Value};
 use crate::program::Program;
@@ -108,6 +108,7 @@ impl ReadPlan {
         let mut reading = Reading {
             found: vec![false; program.fields.len()],
             fallback: vec![None; program.fields.len()],
+            events: ReadEvents::default(),
             events_error: None,
         };
         let mut de = serde_json::Deserializer::from_str(text);
@@ -125,6 +126,7 @@ impl ReadPlan {
         if let Some(error) = reading.events_error {
             return Err(error);
         }
+        record.events = Events::Read(reading.events);
         for &slot in &self.dotted_slots {
             let slot = slot as usize;
             if !reading.found[slot] {
@@ -175,6 +177,7 @@ fn shape_error<E: de::Error>(code: impl fmt::Display, message: impl fmt::Display
 struct Reading<'t> {
     found: Vec<bool>,
     fallback: Vec<Option<Value<'t>>>,
+    events: ReadEvents<'t>,
     events_error: Option<EvalError>,
 }
 
@@ -209,12 +212,11 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                 continue;
             };
             if entry.events && self.root {
-                self.record.events.clear();
-                self.record.props.clear();
+                self.reading.events.clear();
                 self.reading.events_error = None;
                 map.next_value_seed(EventsSeed {
                     program: self.program,
-                    record: self.record,
+                    events: &mut self.reading.events,
                     error: &mut self.reading.events_error,
                     as_of: self.as_of,
                 })?;
@@ -330,7 +332,7 @@ fn fill_from_json(
 /// Reads the `events` array.
 struct EventsSeed<'p, 'r, 't> {
     program: &'p Program,
-    record: &'r mut Record<'t>,
+    events: &'r mut ReadEvents<'t>,
     /// The first malformed event, or `events` not being an array.
     error: &'r mut Option<EvalError>,
     as_of: Millis,
@@ -355,7 +357,7 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
         loop {
             let seed = EventSeed {
                 program: self.program,
-                record: self.record,
+                events: self.events,
                 as_of: self.as_of,
                 index,
             };
@@ -411,7 +413,7 @@ impl EventsSeed<'_, '_, '_> {
 /// Reads one event, keeping it only if its type is used and it is not after `as_of`.
 struct EventSeed<'p, 'r, 't> {
     program: &'p Program,
-    record: &'r mut Record<'t>,
+    events: &'r mut ReadEvents<'t>,
     as_of: Millis,
     index: usize,
 }
@@ -432,7 +434,7 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         let props = &self.program.event_props;
-        let base = self.record.props.len();
+        let base = self.events.next_base();
         let (mut ty, mut at): (Option<Value<'de>>, Option<Value<'de>>) = (None, None);
         while let Some(key) = map.next_key::<Key<'de>>()? {
             let prop = props.iter().position(|p| *p == key.0).map(|p| p as u32);
@@ -442,7 +444,7 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
                 _ => match prop {
                     Some(p) => {
                         let value = map.next_value()?;
-                        self.record.set_prop(base, p, value);
+                        self.events.set_prop(base, p, value);
                         continue;
                     }
                     None => {
@@ -453,13 +455,13 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
             };
             let value: Value<'de> = map.next_value()?;
             if let Some(p) = prop {
-                self.record.set_prop(base, p, value.clone());
+                self.events.set_prop(base, p, value.clone());
             }
             *slot = Some(value);
         }
         match self.keep(ty, at)? {
-            Some(event) => self.record.push_event(event, base),
-            None => self.record.props.truncate(base),
+            Some((ty, at)) => self.events.push(ty, at, base),
+            None => self.events.discard(base),
         }
         Ok(())
     }
@@ -493,7 +495,7 @@ impl EventSeed<'_, '_, '_> {
         shape_error(self.index, message)
     }
 
-    fn keep<E: de::Error>(&self, ty: Option<Value>, at: Option<Value>) -> Result<Option<Event>, E> {
+    fn keep<E: de::Error>(&self, ty: Option<Value>, at: Option<Value>) -> Result<Option<(u32, Millis)>, E> {
         let Some(Value::Str(ty)) = ty else {
             return Err(self.bad("has no `type` string"));
         };
@@ -506,7 +508,7 @@ impl EventSeed<'_, '_, '_> {
         let Some(at_ms) = parse_time(&at) else {
             return Err(self.bad(&format!("`at` is not an RFC 3339 time: {at:?}")));
         };
-        Ok((at_ms <= self.as_of).then_some(Event::new(ty, at_ms)))
+        Ok((at_ms <= self.as_of).then_some((ty, at_ms)))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::ast::CmpOp;
 use crate::explain::{Capped, Fired, Outcome};
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use pattern::Prepared;
-pub use record::Record;
+pub use record::{Events, Record};
 use time::Millis;
 pub use value::{num_to_json, Value};
 
@@ -145,13 +145,13 @@ fn round(x: f64) -> f64 {
 }
 
 /// What the names in a condition can see.
-enum Scope<'s> {
+enum Scope<'s, 'a> {
     /// Lead fields, `let`s and behaviours.
     Lead,
     /// Also the score and the dimensions.
     Outcome { score: f64, dims: &'s [f64] },
     /// The properties of one event.
-    Event(usize),
+    Event(&'s [(u32, Value<'a>)]),
 }
 
 /// Points a fired rule gives.
@@ -177,11 +177,10 @@ struct Evaluator<'p, 'a> {
 
 impl<'p, 'a> Evaluator<'p, 'a> {
     pub(crate) fn new(program: &'p Program, record: &'p Record<'a>, host: &'p dyn Host, as_of: Millis) -> Self {
-        let hits = Vec::with_capacity(if program.keeps_event_times {
-            record.events.len()
-        } else {
-            0
-        });
+        let hits = match &record.events {
+            Events::Json(events) if program.keeps_event_times => Vec::with_capacity(events.len()),
+            _ => Vec::new(),
+        };
         let tallies = vec![Tally::default(); program.behaviours.len()];
         let lets = Vec::with_capacity(program.lets.len());
         Evaluator {
@@ -199,25 +198,18 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// accepted event into the behaviours whose window it falls in.
     fn match_events(&mut self) -> Result<(), EvalError> {
         let (program, record) = (self.program, self.record);
-        for (i, event) in record.events.iter().enumerate() {
-            let plan = &program.plans[event.ty as usize];
-            // A property (`path`, ...) is prepared once for all the globs that test it.
-            for group in &plan.globs {
-                let Some(text) = record.prop(i, group.prop).as_text() else {
-                    continue;
-                };
-                let text = Prepared::new(text, group.is_path);
-                for test in &group.tests {
-                    if test.glob.matches_prepared(&text)
-                        && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], i)?)
-                    {
-                        self.count(test.matcher, event.at);
-                    }
+        match &record.events {
+            Events::Read(events) => {
+                for (ty, at, props) in events.iter() {
+                    self.match_event(ty, at, props)?;
                 }
             }
-            for &m in &plan.others {
-                if self.filter_accepts(&program.matchers[m as usize], i)? {
-                    self.count(m, event.at);
+            Events::Json(events) => {
+                let mut props = Vec::new();
+                for (index, event) in events.iter().enumerate() {
+                    if let Some((ty, at)) = record::read_event(program, index, event, self.as_of, &mut props)? {
+                        self.match_event(ty, at, &props)?;
+                    }
                 }
             }
         }
@@ -227,10 +219,36 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         Ok(())
     }
 
-    /// Whether event `i` passes the matcher's `where` filter (if it has one).
-    fn filter_accepts(&self, matcher: &Matcher, i: usize) -> Result<bool, EvalError> {
+    /// Runs the matchers of an event's type over it.
+    fn match_event(&mut self, ty: u32, at: Millis, props: &[(u32, Value<'a>)]) -> Result<(), EvalError> {
+        let program = self.program;
+        let plan = &program.plans[ty as usize];
+        // A property (`path`, ...) is prepared once for all the globs that test it.
+        for group in &plan.globs {
+            let Some(text) = record::prop(props, group.prop).as_text() else {
+                continue;
+            };
+            let text = Prepared::new(text, group.is_path);
+            for test in &group.tests {
+                if test.glob.matches_prepared(&text)
+                    && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], props)?)
+                {
+                    self.count(test.matcher, at);
+                }
+            }
+        }
+        for &m in &plan.others {
+            if self.filter_accepts(&program.matchers[m as usize], props)? {
+                self.count(m, at);
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether an event passes the matcher's `where` filter (if it has one).
+    fn filter_accepts(&self, matcher: &Matcher, props: &[(u32, Value<'a>)]) -> Result<bool, EvalError> {
         match &matcher.filter {
-            Some(filter) => self.test(filter, &Scope::Event(i)),
+            Some(filter) => self.test(filter, &Scope::Event(props)),
             None => Ok(true),
         }
     }
@@ -324,7 +342,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    fn test(&self, expr: &Expr, scope: &Scope) -> Result<bool, EvalError> {
+    fn test(&self, expr: &Expr, scope: &Scope<'_, 'a>) -> Result<bool, EvalError> {
         Ok(match expr {
             Expr::Or(parts) => {
                 for p in parts.iter() {
@@ -370,14 +388,14 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         })
     }
 
-    fn value<'s>(&'s self, operand: &'s Operand, scope: &Scope) -> Result<Cow<'s, Value<'a>>, EvalError>
+    fn value<'s>(&'s self, operand: &'s Operand, scope: &Scope<'s, 'a>) -> Result<Cow<'s, Value<'a>>, EvalError>
     where
         'p: 's,
     {
         static NULL: Value<'static> = Value::Null;
         Ok(match (operand, scope) {
             (Operand::Field(slot), _) => Cow::Borrowed(&self.record.fields[*slot as usize]),
-            (Operand::Prop(slot), Scope::Event(i)) => Cow::Borrowed(self.record.prop(*i, *slot)),
+            (Operand::Prop(slot), Scope::Event(props)) => Cow::Borrowed(record::prop(props, *slot)),
             (Operand::Lit(v), _) => Cow::Borrowed(v),
             (Operand::Score, Scope::Outcome { score, .. }) => Cow::Owned(Value::Num(*score)),
             (Operand::Dim(d), Scope::Outcome { dims, .. }) => Cow::Owned(Value::Num(dims[*d as usize])),

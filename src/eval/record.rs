@@ -1,6 +1,6 @@
 //! A lead as the evaluator reads it: the values of the fields the pack uses, by slot, and
-//! the events of the types it uses, up to `as_of`. Built from a `serde_json::Value` here,
-//! or straight from JSON text in [`super::json`].
+//! its events. Built from a `serde_json::Value` here, or straight from JSON text in
+//! [`super::json`].
 
 use std::ops::Range;
 
@@ -15,45 +15,48 @@ use crate::program::Program;
 pub struct Record<'a> {
     /// Field values by slot; `Null` when missing.
     pub fields: Vec<Value<'a>>,
-    /// Events of the types the program uses, at or before `as_of`.
-    pub events: Vec<Event>,
-    /// The properties the program reads of every event, with their slots: event `i`'s
-    /// are `props[events[i].props]`. Only the properties present are stored (an event
-    /// has a few; a pack may read many across its event types).
-    pub props: Vec<(u32, Value<'a>)>,
+    /// The lead's events.
+    pub events: Events<'a>,
     /// The lead's id field, when present.
     pub id: Option<Value<'a>>,
 }
 
-/// One event: its type (index into the program's event types), time, and where its
-/// properties are in [`Record::props`].
-#[derive(Clone, Debug)]
-pub struct Event {
-    pub ty: u32,
-    pub at: Millis,
-    props: Range<u32>,
+/// A lead's events, as its reader had them.
+#[derive(Debug)]
+pub enum Events<'a> {
+    /// Parsed from JSON text.
+    Read(ReadEvents<'a>),
+    /// The `events` array of a lead already in memory, read one event at a time while
+    /// they are counted ([`read_event`]): copying them into a list first cost about a
+    /// tenth of scoring a parsed lead.
+    Json(&'a [Json]),
 }
 
-impl Event {
-    /// An event without properties yet ([`Record::push_event`] sets them).
-    pub fn new(ty: u32, at: Millis) -> Event {
-        Event { ty, at, props: 0..0 }
+impl Default for Events<'_> {
+    fn default() -> Self {
+        Events::Read(ReadEvents::default())
     }
 }
 
-impl<'a> Record<'a> {
-    /// Property `slot` of event `i`; `Null` when the event does not have it.
-    pub fn prop(&self, i: usize, slot: u32) -> &Value<'a> {
-        static NULL: Value<'static> = Value::Null;
-        let range = &self.events[i].props;
-        self.props[range.start as usize..range.end as usize]
-            .iter()
-            .find(|(s, _)| *s == slot)
-            .map_or(&NULL, |(_, value)| value)
+/// The events parsed from JSON text: those of the types the program uses, at or before
+/// `as_of`, with the properties it reads.
+#[derive(Debug, Default)]
+pub struct ReadEvents<'a> {
+    events: Vec<(u32, Millis, Range<u32>)>,
+    /// Event `i`'s properties, with their slots, are `props[events[i].2]`. Only the
+    /// properties present are stored (an event has a few; a pack may read many across
+    /// its event types).
+    props: Vec<(u32, Value<'a>)>,
+}
+
+impl<'a> ReadEvents<'a> {
+    /// Where the properties of the next event will start.
+    pub fn next_base(&self) -> usize {
+        self.props.len()
     }
 
-    /// Sets property `slot` of the event whose properties start at `base` (the last
-    /// value wins, as for a lead's duplicate keys).
+    /// Sets property `slot` of the event being read, whose properties start at `base`
+    /// (the last value wins, as for a lead's duplicate keys).
     pub fn set_prop(&mut self, base: usize, slot: u32, value: Value<'a>) {
         match self.props[base..].iter_mut().find(|(s, _)| *s == slot) {
             Some(entry) => entry.1 = value,
@@ -61,19 +64,39 @@ impl<'a> Record<'a> {
         }
     }
 
-    /// Adds an event whose properties are `props[base..]`.
-    pub fn push_event(&mut self, mut event: Event, base: usize) {
-        event.props = base as u32..self.props.len() as u32;
-        self.events.push(event);
+    /// Keeps the event being read, whose properties start at `base`.
+    pub fn push(&mut self, ty: u32, at: Millis, base: usize) {
+        self.events.push((ty, at, base as u32..self.props.len() as u32));
     }
 
-    /// Reads a JSON lead.
-    pub fn from_json(
-        program: &Program,
-        lead: &'a Json,
-        as_of: Millis,
-        id_field: &str,
-    ) -> Result<Record<'a>, EvalError> {
+    /// Drops the event being read (its type is not used, or it is after `as_of`).
+    pub fn discard(&mut self, base: usize) {
+        self.props.truncate(base);
+    }
+
+    /// Forgets everything read (a later `events` key replaces an earlier one).
+    pub fn clear(&mut self) {
+        self.events.clear();
+        self.props.clear();
+    }
+
+    /// Each event's type, time and properties.
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Millis, &[(u32, Value<'a>)])> {
+        self.events
+            .iter()
+            .map(|(ty, at, props)| (*ty, *at, &self.props[props.start as usize..props.end as usize]))
+    }
+}
+
+/// Property `slot` among an event's properties; `Null` when the event does not have it.
+pub fn prop<'v, 'a>(props: &'v [(u32, Value<'a>)], slot: u32) -> &'v Value<'a> {
+    static NULL: Value<'static> = Value::Null;
+    props.iter().find(|(s, _)| *s == slot).map_or(&NULL, |(_, value)| value)
+}
+
+impl<'a> Record<'a> {
+    /// Reads a JSON lead: its fields now, its events when they are counted.
+    pub fn from_json(program: &Program, lead: &'a Json, id_field: &str) -> Result<Record<'a>, EvalError> {
         let Json::Object(object) = lead else {
             return Err(EvalError::NotAnObject);
         };
@@ -84,67 +107,68 @@ impl<'a> Record<'a> {
                 None => Value::Null,
             });
         }
-        let mut record = Record {
-            fields,
-            id: object.get(id_field).map(Value::from_json_checked).transpose()?,
-            ..Record::default()
-        };
-        match object.get("events") {
-            None | Some(Json::Null) => {}
-            Some(Json::Array(events)) => {
-                record.events.reserve(events.len());
-                record.props.reserve(events.len());
-                for (index, event) in events.iter().enumerate() {
-                    record.event(program, index, event, as_of)?;
-                }
-            }
+        let events = match object.get("events") {
+            None | Some(Json::Null) => &[][..],
+            Some(Json::Array(events)) => events.as_slice(),
             Some(_) => return Err(EvalError::EventsNotArray),
-        }
-        Ok(record)
+        };
+        Ok(Record {
+            fields,
+            events: Events::Json(events),
+            id: object.get(id_field).map(Value::from_json_checked).transpose()?,
+        })
     }
+}
 
-    fn event(&mut self, program: &Program, index: usize, event: &'a Json, as_of: Millis) -> Result<(), EvalError> {
-        let bad = |message: &str| EvalError::BadEvent {
-            index,
-            message: message.to_string(),
-        };
-        let Json::Object(event) = event else {
-            return Err(bad("is not an object"));
-        };
-        // One pass over the keys instead of a map search per key: events are most of a
-        // lead, and a search compares its key against several of the event's keys.
-        let (mut ty, mut at) = (None, None);
-        for (key, value) in event {
-            match key.as_str() {
-                "type" => ty = Some(value),
-                "at" => at = Some(value),
-                _ => {}
-            }
+/// Reads `events[index]` of a lead in memory: its type and time, and into `props` the
+/// properties its type's matchers read. `None` for an event of a type the program does
+/// not use or after `as_of`.
+pub fn read_event<'a>(
+    program: &Program,
+    index: usize,
+    event: &'a Json,
+    as_of: Millis,
+    props: &mut Vec<(u32, Value<'a>)>,
+) -> Result<Option<(u32, Millis)>, EvalError> {
+    let bad = |message: &str| EvalError::BadEvent {
+        index,
+        message: message.to_string(),
+    };
+    let Json::Object(event) = event else {
+        return Err(bad("is not an object"));
+    };
+    // One pass over the keys instead of a map search per key: events are most of a
+    // lead, and a search compares its key against several of the event's keys.
+    let (mut ty, mut at) = (None, None);
+    for (key, value) in event {
+        match key.as_str() {
+            "type" => ty = Some(value),
+            "at" => at = Some(value),
+            _ => {}
         }
-        let Some(ty) = ty.and_then(Json::as_str) else {
-            return Err(bad("has no `type` string"));
-        };
-        let Some(ty) = program.event_type(ty) else {
-            return Ok(());
-        };
-        let at = at.and_then(Json::as_str).ok_or_else(|| bad("has no `at` time"))?;
-        let at = parse_time(at).ok_or_else(|| bad(&format!("`at` is not an RFC 3339 time: {at:?}")))?;
-        if at > as_of {
-            return Ok(());
-        }
-        // Only the properties this type's matchers read: the others are never looked at.
-        let base = self.props.len();
-        let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);
-        if !wanted.is_empty() {
-            for (key, value) in event {
-                if let Some(&slot) = wanted.iter().find(|&&slot| program.event_props[slot as usize] == *key) {
-                    self.props.push((slot, Value::from_json_checked(value)?));
-                }
-            }
-        }
-        self.push_event(Event::new(ty, at), base);
-        Ok(())
     }
+    let Some(ty) = ty.and_then(Json::as_str) else {
+        return Err(bad("has no `type` string"));
+    };
+    let Some(ty) = program.event_type(ty) else {
+        return Ok(None);
+    };
+    let at = at.and_then(Json::as_str).ok_or_else(|| bad("has no `at` time"))?;
+    let at = parse_time(at).ok_or_else(|| bad(&format!("`at` is not an RFC 3339 time: {at:?}")))?;
+    if at > as_of {
+        return Ok(None);
+    }
+    // Only the properties this type's matchers read: the others are never looked at.
+    props.clear();
+    let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);
+    if !wanted.is_empty() {
+        for (key, value) in event {
+            if let Some(&slot) = wanted.iter().find(|&&slot| program.event_props[slot as usize] == *key) {
+                props.push((slot, Value::from_json_checked(value)?));
+            }
+        }
+    }
+    Ok(Some((ty, at)))
 }
 
 /// The value at a dotted path: nested objects first, then a key with the dots in it
