@@ -26,12 +26,32 @@ pub fn parse_time(text: &str) -> Option<Millis> {
 /// parser was 6% of scoring a JSON Lines file. Anything else (offsets, lower-case `t`,
 /// leap seconds, out-of-range fields) returns `None` and goes to chrono.
 fn fast_utc(b: &[u8]) -> Option<Millis> {
-    let [y0, y1, y2, y3, b'-', mo0, mo1, b'-', d0, d1, b'T', h0, h1, b':', mi0, mi1, b':', s0, s1, rest @ ..] = b else {
+    // Eight bytes at a time: `YYYY-MM-` and `HH:MM:SS` are each checked and read as one
+    // u64 (this runs for every event; byte by byte it was a sixth of scoring a lead).
+    let date = u64::from_le_bytes(*b.first_chunk::<8>()?);
+    let time = u64::from_le_bytes(*b.get(11..)?.first_chunk::<8>()?);
+    //                      byte: 7 6 5 4 3 2 1 0
+    const DATE_DIGITS: u64 = 0x00FF_FF00_FFFF_FFFF; // `-MM-YYYY`, read backwards
+    const DATE_SEPARATORS: u64 = 0x2D00_002D_0000_0000;
+    const TIME_DIGITS: u64 = 0xFFFF_00FF_FF00_FFFF; // `SS:MM:HH`
+    const TIME_SEPARATORS: u64 = 0x0000_3A00_003A_0000;
+    if date & !DATE_DIGITS != DATE_SEPARATORS
+        || time & !TIME_DIGITS != TIME_SEPARATORS
+        || !all_digits(date, DATE_DIGITS)
+        || !all_digits(time, TIME_DIGITS)
+        || b.get(10) != Some(&b'T')
+    {
         return None;
-    };
-    // Fixed positions, two digits at a time: this runs once per event.
-    let (year, month, day) = (pair(*y0, *y1)? * 100 + pair(*y2, *y3)?, pair(*mo0, *mo1)?, pair(*d0, *d1)?);
-    let (hour, minute, second) = (pair(*h0, *h1)?, pair(*mi0, *mi1)?, pair(*s0, *s1)?);
+    }
+    let digit = |word: u64, i: u32| ((word >> (8 * i)) & 0x0F) as i64;
+    let year = digit(date, 0) * 1000 + digit(date, 1) * 100 + digit(date, 2) * 10 + digit(date, 3);
+    let month = digit(date, 5) * 10 + digit(date, 6);
+    let day = pair(*b.get(8)?, *b.get(9)?)?;
+    let (hour, minute, second) = (
+        digit(time, 0) * 10 + digit(time, 1),
+        digit(time, 3) * 10 + digit(time, 4),
+        digit(time, 6) * 10 + digit(time, 7),
+    );
     if !(1..=12).contains(&month)
         || day < 1
         || day > days_in_month(year, month)
@@ -41,7 +61,7 @@ fn fast_utc(b: &[u8]) -> Option<Millis> {
     {
         return None;
     }
-    let millis = match rest {
+    let millis = match &b[19..] {
         [b'Z'] => 0,
         [b'.', fraction @ .., b'Z'] if (1..=9).contains(&fraction.len()) && fraction.iter().all(u8::is_ascii_digit) => {
             // Milliseconds: the first three digits, padded with zeros; finer digits truncate.
@@ -55,6 +75,16 @@ fn fast_utc(b: &[u8]) -> Option<Millis> {
     };
     let days = days_from_civil(year, month, day);
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis)
+}
+
+/// Whether the bytes of `word` under `mask` (whole bytes) are all ASCII digits: the high
+/// nibble is 3, and adding 6 leaves it 3 (the low nibble is at most 9).
+fn all_digits(word: u64, mask: u64) -> bool {
+    const HIGH: u64 = 0xF0F0_F0F0_F0F0_F0F0;
+    const THREES: u64 = 0x3030_3030_3030_3030;
+    const SIXES: u64 = 0x0606_0606_0606_0606;
+    let (high, threes) = (HIGH & mask, THREES & mask);
+    word & high == threes && word.wrapping_add(SIXES & mask) & high == threes
 }
 
 /// Two ASCII digits as a number.
@@ -127,6 +157,16 @@ mod tests {
             "1900-02-29T00:00:00Z",
             "2026-3-01T00:00:00Z",
             "2026-03-01T00:00:00ZZ",
+            "2026-0:-01T00:00:00Z",
+            "2026-03-01T0/:00:00Z",
+            "202a-03-01T00:00:00Z",
+            "2026-03-01T00:00:00",
+            "2026-03-01X00:00:00Z",
+            "2026-03-01T00-00-00Z",
+            "2026:03:01T00:00:00Z",
+            "2026-03-0?T00:00:00Z",
+            "2026-03-01T00:00:0\u{7f}Z",
+            "\u{ff}026-03-01T00:00:00Z",
         ]
         .iter()
         .map(|s| s.to_string())
