@@ -300,7 +300,7 @@ impl Pack {
             lead
         };
         let changed = serde_json::Value::Object(changed);
-        let mut record = Record::from_json(&inner.program, lead, "id")?;
+        let mut record = inner.plan.read_value(&inner.program, lead)?;
         crate::plugin::overlay(&inner.program, &mut record, lead, &changed, "id");
         let trace = || eval::trace::trace_let(&inner.program, &record, as_of, &inner.plugins, index);
         crate::plugin::scoring_at(as_of, trace).map(Some)
@@ -393,20 +393,25 @@ impl Scorer<'_> {
         self.id_field.as_ref().map_or("id", |(f, _)| f.as_str())
     }
 
+    /// How this scorer reads leads (which field is the id).
+    fn plan(&self) -> &ReadPlan {
+        self.id_field.as_ref().map_or(&self.pack.inner.plan, |(_, plan)| plan)
+    }
+
     /// Scores a JSON lead.
     pub fn score(&self, lead: &serde_json::Value) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
         if inner.plugins.has_hooks() {
             return self.score_enriched(lead);
         }
-        let record = Record::from_json(&inner.program, lead, self.id_name())?;
+        let record = self.plan().read_value(&inner.program, lead)?;
         self.pack.finish(&record, self.as_of, Vec::new())
     }
 
     /// Scores a lead given as JSON text.
     pub fn score_json(&self, text: &str) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
-        let plan = self.id_field.as_ref().map_or(&inner.plan, |(_, p)| p);
+        let plan = self.plan();
         if inner.plugins.has_hooks() {
             // Hooks that do not read events get the lead parsed without them; the rules
             // still read the text directly, with the hooks' fields patched in.
@@ -442,11 +447,11 @@ impl Scorer<'_> {
             if let serde_json::Value::Object(object) = &mut merged {
                 object.extend(changed);
             }
-            let record = Record::from_json(&inner.program, &merged, self.id_name())?;
+            let record = self.plan().read_value(&inner.program, &merged)?;
             return self.pack.finish(&record, self.as_of, enriched);
         }
         let changed = serde_json::Value::Object(changed);
-        let mut record = Record::from_json(&inner.program, lead, self.id_name())?;
+        let mut record = self.plan().read_value(&inner.program, lead)?;
         crate::plugin::overlay(&inner.program, &mut record, lead, &changed, self.id_name());
         self.pack.finish(&record, self.as_of, enriched)
     }

@@ -1,8 +1,12 @@
-//! JSON text → [`Record`] in one pass, reading only what the program uses.
+//! A lead → [`Record`], reading only what the program uses: from JSON text in one pass,
+//! or from a `serde_json::Value` already in memory.
 //!
-//! A [`ReadPlan`] is a tree of the keys the pack reads. Keys outside it are skipped
-//! without building values, strings are borrowed from the text when they have no escapes,
-//! and events of types the pack never tests are skipped whole.
+//! A [`ReadPlan`] is a tree of the keys the pack reads. Both readers walk the lead's keys
+//! once and look each up in the plan (rather than searching the lead for each field).
+//! From text, keys outside the plan are skipped without building values, strings are
+//! borrowed from the text when they have no escapes, and events of types the pack never
+//! tests are skipped whole; from a `Value`, strings are borrowed from it and events are
+//! read when they are counted.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -134,6 +138,90 @@ impl ReadPlan {
             }
         }
         Ok(record)
+    }
+}
+
+impl ReadPlan {
+    /// Reads a lead already parsed into a `serde_json::Value`: the same fields as
+    /// [`ReadPlan::read`] finds in its text, by the same rules.
+    pub fn read_value<'a>(&self, program: &Program, lead: &'a serde_json::Value) -> Result<Record<'a>, EvalError> {
+        let serde_json::Value::Object(object) = lead else {
+            return Err(EvalError::NotAnObject);
+        };
+        let mut walk = ValueWalk {
+            record: Record {
+                fields: vec![Value::Null; program.fields.len()],
+                ..Record::default()
+            },
+            found: if self.dotted_slots.is_empty() {
+                Vec::new()
+            } else {
+                vec![false; program.fields.len()]
+            },
+            fallback: Vec::new(),
+            events: Ok(&[]),
+        };
+        walk.object(&self.root, object, true)?;
+        for (slot, value) in walk.fallback {
+            if !walk.found[slot as usize] {
+                walk.record.fields[slot as usize] = value;
+            }
+        }
+        walk.record.events = Events::Json(walk.events?);
+        Ok(walk.record)
+    }
+}
+
+/// [`ReadPlan::read_value`] under way.
+struct ValueWalk<'a> {
+    record: Record<'a>,
+    /// For dotted paths: whether the nested path was there (even as `null`).
+    found: Vec<bool>,
+    /// Values of root keys with dots in them, for dotted paths not found nested.
+    fallback: Vec<(u32, Value<'a>)>,
+    /// The `events` array, or the error it is (reported after the fields, as from text).
+    events: Result<&'a [serde_json::Value], EvalError>,
+}
+
+impl<'a> ValueWalk<'a> {
+    fn object(
+        &mut self,
+        node: &Node,
+        object: &'a serde_json::Map<String, serde_json::Value>,
+        root: bool,
+    ) -> Result<(), EvalError> {
+        for (key, json) in object {
+            let Some(entry) = node.get(key) else {
+                continue;
+            };
+            if entry.events && root {
+                self.events = match json {
+                    serde_json::Value::Array(events) => Ok(events),
+                    serde_json::Value::Null => Ok(&[]),
+                    _ => Err(EvalError::EventsNotArray),
+                };
+                continue;
+            }
+            if entry.id || !entry.slots.is_empty() || !entry.fallback.is_empty() {
+                let value = Value::from_json_checked(json)?;
+                if entry.id {
+                    self.record.id = Some(value.clone());
+                }
+                for &slot in &entry.fallback {
+                    self.fallback.push((slot, value.clone()));
+                }
+                for &slot in &entry.slots {
+                    self.record.fields[slot as usize] = value.clone();
+                    if let Some(found) = self.found.get_mut(slot as usize) {
+                        *found = true;
+                    }
+                }
+            }
+            if let (Some(child), serde_json::Value::Object(inner)) = (&entry.child, json) {
+                self.object(child, inner, false)?;
+            }
+        }
+        Ok(())
     }
 }
 

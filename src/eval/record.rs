@@ -94,32 +94,6 @@ pub fn prop<'v, 'a>(props: &'v [(u32, Value<'a>)], slot: u32) -> &'v Value<'a> {
     props.iter().find(|(s, _)| *s == slot).map_or(&NULL, |(_, value)| value)
 }
 
-impl<'a> Record<'a> {
-    /// Reads a JSON lead: its fields now, its events when they are counted.
-    pub fn from_json(program: &Program, lead: &'a Json, id_field: &str) -> Result<Record<'a>, EvalError> {
-        let Json::Object(object) = lead else {
-            return Err(EvalError::NotAnObject);
-        };
-        let mut fields = Vec::with_capacity(program.fields.len());
-        for path in &program.fields {
-            fields.push(match lookup(lead, path) {
-                Some(value) => Value::from_json_checked(value)?,
-                None => Value::Null,
-            });
-        }
-        let events = match object.get("events") {
-            None | Some(Json::Null) => &[][..],
-            Some(Json::Array(events)) => events.as_slice(),
-            Some(_) => return Err(EvalError::EventsNotArray),
-        };
-        Ok(Record {
-            fields,
-            events: Events::Json(events),
-            id: object.get(id_field).map(Value::from_json_checked).transpose()?,
-        })
-    }
-}
-
 /// Reads `events[index]` of a lead in memory: its type and time, and into `props` the
 /// properties its type's matchers read. `None` for an event of a type the program does
 /// not use or after `as_of`.
