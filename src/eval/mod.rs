@@ -223,16 +223,22 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     fn match_event(&mut self, ty: u32, at: Millis, props: &[(u32, Value<'a>)]) -> Result<(), EvalError> {
         let program = self.program;
         let plan = &program.plans[ty as usize];
-        // A property (`path`, ...) is prepared once for all the globs that test it.
+        // Each property a glob tests is read once per event for all the globs on it.
         for group in &plan.globs {
             let Some(text) = record::prop(props, group.prop).as_text() else {
                 continue;
             };
-            let text = Prepared::new(text, group.is_path);
+            // Prepared only if some glob cannot decide on the text as it is.
+            let mut prepared = None;
             for test in &group.tests {
-                if test.glob.matches_prepared(&text)
-                    && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], props)?)
-                {
+                let hit = match test.glob.matches_raw(&text) {
+                    Some(hit) => hit,
+                    None => {
+                        let prepared = prepared.get_or_insert_with(|| Prepared::new(Cow::Borrowed(&*text), group.is_path));
+                        test.glob.matches_prepared(prepared)
+                    }
+                };
+                if hit && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], props)?) {
                     self.count(test.matcher, at);
                 }
             }

@@ -72,6 +72,47 @@ impl Glob {
         }
     }
 
+    /// Whether `text` matches, decided on the text as it is when the glob is a literal or
+    /// a prefix: compare the literal, then look only at what follows it for a query
+    /// string or trailing slashes. Most tests fail on the first bytes, so most texts are
+    /// never prepared. `None` when the text must be [prepared](Prepared::new) first (a
+    /// non-ASCII byte where the literal is compared, or another shape of glob).
+    #[inline]
+    pub fn matches_raw(&self, text: &str) -> Option<bool> {
+        let (literal, exact) = match &self.shape {
+            Shape::Exact(literal) => (literal, true),
+            Shape::Prefix(literal) => (literal, false),
+            Shape::Pieces => return None,
+        };
+        let text = text.as_bytes();
+        // A path only gets shorter when prepared: too short now is too short then.
+        let Some(head) = text.get(..literal.len()) else {
+            return Some(false);
+        };
+        for (&t, &l) in head.iter().zip(literal.iter()) {
+            if t >= 0x80 || l >= 0x80 {
+                return None;
+            }
+            if t.to_ascii_lowercase() != l {
+                return Some(false);
+            }
+        }
+        // The literal matched the start: how much of the text does preparing keep?
+        let kept = if self.is_path {
+            let rest = &text[literal.len()..];
+            let mut end = literal.len() + rest.iter().position(|&b| b == b'?' || b == b'#').unwrap_or(rest.len());
+            if end > 1 {
+                while end > 0 && text[end - 1] == b'/' {
+                    end -= 1;
+                }
+            }
+            end
+        } else {
+            text.len()
+        };
+        Some(if exact { kept == literal.len() } else { kept >= literal.len() })
+    }
+
     /// Whether this glob is for paths (see [`Glob::prepare`]).
     pub fn is_path(&self) -> bool {
         self.is_path
@@ -245,6 +286,31 @@ impl fmt::Display for Words {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Deciding on the raw text agrees with preparing it, wherever it decides.
+    #[test]
+    fn raw_texts_agree_with_prepared() {
+        let globs = ["/pricing", "/blog/*", "/careers*", "/", "", "*", "/a*b", "case-study*", "k", "/prïcing", "/blog/"];
+        let texts = [
+            "", "/", "//", "/pricing", "/Pricing/", "/pricing//", "/pricing?x=1", "/pricing/?x", "/pricing#top",
+            "/pricingx", "/pric", "/blog", "/blog/", "/blog//", "/blog/?q", "/blog/a", "/BLOG/Post?x", "/careers",
+            "/careers-eng/", "/careers?", "?", "#", "/PRÏCING", "/prïcing", "/pricing/ä", "/pricingä", "\u{212a}",
+            "K", "case-study-ä", "/blog/ä",
+        ];
+        for glob in globs {
+            for is_path in [true, false] {
+                let glob = Glob::new(glob, is_path);
+                for text in texts {
+                    if let Some(raw) = glob.matches_raw(text) {
+                        let prepared = Prepared::new(Cow::Borrowed(text), is_path);
+                        assert_eq!(raw, glob.matches_prepared(&prepared), "{glob} (path: {is_path}) on {text:?}");
+                    }
+                }
+            }
+        }
+        assert_eq!(Glob::new("/pricing", true).matches_raw("/blog/x"), Some(false));
+        assert_eq!(Glob::new("/pricing", true).matches_raw("/PRÏCING"), None);
+    }
 
     /// The shortcuts for literal and prefix globs agree with walking the pieces.
     #[test]
