@@ -135,11 +135,9 @@ pub fn read_event<'a>(
     // Only the properties this type's matchers read: the others are never looked at.
     props.clear();
     let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);
-    if !wanted.is_empty() {
-        for (key, value) in event {
-            if let Some(&slot) = wanted.iter().find(|&&slot| program.event_props[slot as usize] == *key) {
-                props.push((slot, Value::from_json_checked(value)?));
-            }
+    for &slot in wanted {
+        if let Some(value) = event.get(program.event_props[slot as usize].as_str()) {
+            props.push((slot, Value::from_json_checked(value)?));
         }
     }
     Ok(Some((ty, at)))
