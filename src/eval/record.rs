@@ -1,6 +1,7 @@
 //! A lead as the evaluator reads it: the values of the fields the pack uses, by slot, and
-//! its events. Built from a `serde_json::Value` here, or straight from JSON text in
-//! [`super::json`].
+//! its events. Built by the read plan in [`super::json`], from JSON text or from a
+//! `serde_json::Value`; the events of a parsed lead are read here, one at a time, as they
+//! are counted ([`read_event`]).
 
 use std::ops::Range;
 
