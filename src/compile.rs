@@ -79,7 +79,11 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             glob: glob.clone(),
             filtered: m.filter.is_some(),
         };
-        match plan.globs.iter_mut().find(|g| g.prop == *prop && g.is_path == glob.is_path()) {
+        match plan
+            .globs
+            .iter_mut()
+            .find(|g| g.prop == *prop && g.is_path == glob.is_path())
+        {
             Some(group) => group.tests.push(test),
             None => plan.globs.push(PropGlobs {
                 prop: *prop,

@@ -270,7 +270,9 @@ impl Program {
     pub(crate) fn marks(&self, location: &str) -> Option<String> {
         let rule = self.rules.iter().find(|r| &*r.location == location)?;
         let disqualify = rule.disqualify.iter().map(|reason| format!("disqualify {reason:?}"));
-        let marks: Vec<String> = disqualify.chain(rule.tags.iter().map(|t| format!("tag {t:?}"))).collect();
+        let marks: Vec<String> = disqualify
+            .chain(rule.tags.iter().map(|t| format!("tag {t:?}")))
+            .collect();
         (!marks.is_empty()).then(|| marks.join(", "))
     }
 

@@ -234,7 +234,8 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let hit = match test.glob.matches_raw(&text) {
                     Some(hit) => hit,
                     None => {
-                        let prepared = prepared.get_or_insert_with(|| Prepared::new(Cow::Borrowed(&*text), group.is_path));
+                        let prepared =
+                            prepared.get_or_insert_with(|| Prepared::new(Cow::Borrowed(&*text), group.is_path));
                         test.glob.matches_prepared(prepared)
                     }
                 };
@@ -263,7 +264,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     fn count(&mut self, m: u32, at: Millis) {
         let (program, as_of) = (self.program, self.as_of);
         for &b in &program.behaviours_by_matcher[m as usize] {
-            if program.behaviours[b as usize].within.is_none_or(|w| at >= as_of.saturating_sub(w)) {
+            if program.behaviours[b as usize]
+                .within
+                .is_none_or(|w| at >= as_of.saturating_sub(w))
+            {
                 let tally = &mut self.tallies[b as usize];
                 tally.count += 1;
                 tally.latest = tally.latest.max(Some(at));

@@ -110,10 +110,14 @@ impl Glob {
         } else {
             text.len()
         };
-        Some(if exact { kept == literal.len() } else { kept >= literal.len() })
+        Some(if exact {
+            kept == literal.len()
+        } else {
+            kept >= literal.len()
+        })
     }
 
-    /// Whether this glob is for paths (see [`Glob::prepare`]).
+    /// Whether this glob is for paths (see [`Prepared::new`]).
     pub fn is_path(&self) -> bool {
         self.is_path
     }
@@ -290,12 +294,50 @@ mod tests {
     /// Deciding on the raw text agrees with preparing it, wherever it decides.
     #[test]
     fn raw_texts_agree_with_prepared() {
-        let globs = ["/pricing", "/blog/*", "/careers*", "/", "", "*", "/a*b", "case-study*", "k", "/prïcing", "/blog/"];
+        let globs = [
+            "/pricing",
+            "/blog/*",
+            "/careers*",
+            "/",
+            "",
+            "*",
+            "/a*b",
+            "case-study*",
+            "k",
+            "/prïcing",
+            "/blog/",
+        ];
         let texts = [
-            "", "/", "//", "/pricing", "/Pricing/", "/pricing//", "/pricing?x=1", "/pricing/?x", "/pricing#top",
-            "/pricingx", "/pric", "/blog", "/blog/", "/blog//", "/blog/?q", "/blog/a", "/BLOG/Post?x", "/careers",
-            "/careers-eng/", "/careers?", "?", "#", "/PRÏCING", "/prïcing", "/pricing/ä", "/pricingä", "\u{212a}",
-            "K", "case-study-ä", "/blog/ä",
+            "",
+            "/",
+            "//",
+            "/pricing",
+            "/Pricing/",
+            "/pricing//",
+            "/pricing?x=1",
+            "/pricing/?x",
+            "/pricing#top",
+            "/pricingx",
+            "/pric",
+            "/blog",
+            "/blog/",
+            "/blog//",
+            "/blog/?q",
+            "/blog/a",
+            "/BLOG/Post?x",
+            "/careers",
+            "/careers-eng/",
+            "/careers?",
+            "?",
+            "#",
+            "/PRÏCING",
+            "/prïcing",
+            "/pricing/ä",
+            "/pricingä",
+            "\u{212a}",
+            "K",
+            "case-study-ä",
+            "/blog/ä",
         ];
         for glob in globs {
             for is_path in [true, false] {
@@ -303,7 +345,11 @@ mod tests {
                 for text in texts {
                     if let Some(raw) = glob.matches_raw(text) {
                         let prepared = Prepared::new(Cow::Borrowed(text), is_path);
-                        assert_eq!(raw, glob.matches_prepared(&prepared), "{glob} (path: {is_path}) on {text:?}");
+                        assert_eq!(
+                            raw,
+                            glob.matches_prepared(&prepared),
+                            "{glob} (path: {is_path}) on {text:?}"
+                        );
                     }
                 }
             }
@@ -315,10 +361,37 @@ mod tests {
     /// The shortcuts for literal and prefix globs agree with walking the pieces.
     #[test]
     fn shapes_agree_with_pieces() {
-        let globs = ["/pricing", "/blog/*", "/careers*", "*", "", "/a*b", "*.pdf", "case-study*", "K", "/ÄB*"];
+        let globs = [
+            "/pricing",
+            "/blog/*",
+            "/careers*",
+            "*",
+            "",
+            "/a*b",
+            "*.pdf",
+            "case-study*",
+            "K",
+            "/ÄB*",
+        ];
         let texts = [
-            "", "/", "/pricing", "/PRICING", "/pricing/x", "/pricin", "/blog/", "/blog", "/Blog/Post", "/careers",
-            "/careers-eng", "/ab", "/axxb", "x.pdf", "case-study-1", "Case-Study", "k", "/äb",
+            "",
+            "/",
+            "/pricing",
+            "/PRICING",
+            "/pricing/x",
+            "/pricin",
+            "/blog/",
+            "/blog",
+            "/Blog/Post",
+            "/careers",
+            "/careers-eng",
+            "/ab",
+            "/axxb",
+            "x.pdf",
+            "case-study-1",
+            "Case-Study",
+            "k",
+            "/äb",
         ];
         assert!(matches!(Glob::new("/pricing", true).shape, Shape::Exact(_)));
         assert!(matches!(Glob::new("/blog/*", true).shape, Shape::Prefix(_)));
@@ -326,7 +399,11 @@ mod tests {
             let glob = Glob::new(glob, false);
             for text in texts.iter().filter(|t| t.is_ascii()) {
                 let text = text.as_bytes();
-                assert_eq!(glob.matches_ascii(text), glob.matches_pieces(text), "{glob} on {text:?}");
+                assert_eq!(
+                    glob.matches_ascii(text),
+                    glob.matches_pieces(text),
+                    "{glob} on {text:?}"
+                );
             }
         }
     }
