@@ -101,6 +101,8 @@ impl Batch {
 pub enum Leads {
     Lines {
         input: Box<dyn Read + Send>,
+        /// The longest line read; longer ones are that line's error, and skipped.
+        max_line: usize,
         /// Lines read so far.
         line: usize,
         /// The start of a line read past the end of the last batch.
@@ -118,25 +120,30 @@ pub enum Leads {
     },
 }
 
-/// CSV options.
+/// How input is read.
 #[derive(Clone, Copy, Debug)]
-pub struct CsvOptions {
+pub struct ReadOptions {
+    /// The CSV field delimiter.
     pub delimiter: u8,
+    /// The longest JSON line read: a longer one is an error for that line and is skipped
+    /// without being held in memory.
+    pub max_line: usize,
 }
 
 impl Leads {
     /// Opens a reader of `format` over `input`.
-    pub fn new(input: Box<dyn Read + Send>, format: Format, csv: CsvOptions) -> Result<Leads, Failure> {
+    pub fn new(input: Box<dyn Read + Send>, format: Format, options: ReadOptions) -> Result<Leads, Failure> {
         Ok(match format {
             Format::Jsonl => Leads::Lines {
                 input,
+                max_line: options.max_line,
                 line: 0,
                 rest: Vec::new(),
                 done: false,
             },
             Format::Csv => {
                 let mut reader = csv::ReaderBuilder::new()
-                    .delimiter(csv.delimiter)
+                    .delimiter(options.delimiter)
                     .has_headers(true)
                     .from_reader(input);
                 let headers = reader
@@ -162,12 +169,13 @@ impl Leads {
         batch.clear();
         if let Leads::Lines {
             input,
+            max_line,
             line,
             rest,
             done,
         } = self
         {
-            return read_lines(input, line, rest, done, batch);
+            return read_lines(input, *max_line, line, rest, done, batch);
         }
         while batch.items.len() < BATCH {
             match self.next()? {
@@ -212,9 +220,12 @@ const CHUNK: usize = 1 << 18;
 
 /// Reads up to [`BATCH`] lines into `batch`: big chunks straight into the batch's text,
 /// then the line breaks found with a byte search. Reading a fresh `Vec` per line (then
-/// reused buffers, copied out of a `BufReader`) was a fifth of one thread's time.
+/// reused buffers, copied out of a `BufReader`) was a fifth of one thread's time. A line
+/// longer than `max_line` bytes becomes that line's error and the rest of it is read
+/// past, so one runaway line cannot take the memory of the whole run.
 fn read_lines(
     input: &mut Box<dyn Read + Send>,
+    max_line: usize,
     line: &mut usize,
     rest: &mut Vec<u8>,
     done: &mut bool,
@@ -222,6 +233,7 @@ fn read_lines(
 ) -> Result<bool, Failure> {
     let text = &mut batch.text;
     text.append(rest);
+    let too_long = || Item::Bad(format!("the line is longer than {max_line} bytes (see --max-line-bytes)"));
     let (mut start, mut scanned) = (0, 0);
     loop {
         while batch.items.len() < BATCH {
@@ -230,13 +242,28 @@ fn read_lines(
                 break;
             };
             *line += 1;
-            batch.items.push((Position::Line(*line), Item::Line(start..end)));
+            let item = if end - start > max_line + 1 {
+                too_long()
+            } else {
+                Item::Line(start..end)
+            };
+            batch.items.push((Position::Line(*line), item));
             (start, scanned) = (end, end);
         }
         if batch.items.len() == BATCH {
             rest.extend_from_slice(&text[start..]);
             text.truncate(start);
             return Ok(true);
+        }
+        if text.len() - start > max_line {
+            // The line under way is already too long: drop what is read of it and read
+            // on to its end; what follows its line break is the next line.
+            text.truncate(start);
+            *line += 1;
+            batch.items.push((Position::Line(*line), too_long()));
+            skip_line(input, text, start, done)?;
+            scanned = start;
+            continue;
         }
         if *done {
             if start < text.len() {
@@ -247,6 +274,26 @@ fn read_lines(
         }
         let read = input.by_ref().take(CHUNK as u64).read_to_end(text)?;
         *done = read == 0;
+    }
+}
+
+/// Reads past the rest of a line, chunk by chunk into `text[start..]`, keeping only what
+/// follows its line break.
+fn skip_line(input: &mut Box<dyn Read + Send>, text: &mut Vec<u8>, start: usize, done: &mut bool) -> Result<(), Failure> {
+    loop {
+        let read = input.by_ref().take(CHUNK as u64).read_to_end(text)?;
+        if read == 0 {
+            *done = true;
+            text.truncate(start);
+            return Ok(());
+        }
+        match memchr_newline(&text[start..]) {
+            Some(i) => {
+                text.drain(start..start + i + 1);
+                return Ok(());
+            }
+            None => text.truncate(start),
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::input::{self, Batch, CsvOptions, Format, Item, Leads, Position};
+use super::input::{self, Batch, Format, Item, Leads, Position, ReadOptions};
 use super::stats::Stats;
 use super::{as_of, load_pack, Failure, Outcome, PackArgs};
 
@@ -32,6 +32,10 @@ pub struct BatchArgs {
     /// The CSV field delimiter: one character (`;`, `|`, `tab`).
     #[arg(long, default_value = ",", value_name = "CHAR")]
     delimiter: String,
+    /// The longest JSON line read, in bytes: a longer line is an error for that line (the
+    /// others are scored) and is not held in memory.
+    #[arg(long = "max-line-bytes", value_name = "BYTES", default_value_t = 256 << 20)]
+    max_line_bytes: usize,
     /// The field that holds each lead's id (default `id`; the line number when missing).
     #[arg(long = "id-field", value_name = "NAME", default_value = "id")]
     id_field: String,
@@ -138,8 +142,9 @@ fn run_batch_with(
 ) -> Result<Outcome, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
-    let csv = CsvOptions {
+    let options = ReadOptions {
         delimiter: delimiter(&args.delimiter)?,
+        max_line: args.max_line_bytes,
     };
     let inputs: Vec<Option<&PathBuf>> = if args.inputs.is_empty() {
         vec![None]
@@ -186,7 +191,7 @@ fn run_batch_with(
     let mut failed = false;
     let several = inputs.len() > 1;
     let files: Vec<(Option<PathBuf>, Format)> = inputs.iter().map(|p| p.cloned()).zip(formats).collect();
-    let (batches, recycle) = read_ahead(files, csv, progress.clone());
+    let (batches, recycle) = read_ahead(files, options, progress.clone());
     let mut slots: Vec<Slot> = Vec::new();
     for read in batches {
         let Read { path, batch } = read?;
@@ -243,7 +248,7 @@ const READ_AHEAD: usize = 2;
 /// before it, as the command reported it before.
 fn read_ahead(
     files: Vec<(Option<PathBuf>, Format)>,
-    csv: CsvOptions,
+    options: ReadOptions,
     progress: Option<indicatif::ProgressBar>,
 ) -> (Receiver<Result<Read, Failure>>, Sender<Batch>) {
     let (tx, batches) = sync_channel(READ_AHEAD);
@@ -251,7 +256,7 @@ fn read_ahead(
     let errors = tx.clone();
     let read = move || -> Result<(), Failure> {
         for (path, format) in files {
-            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, csv)?;
+            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, options)?;
             loop {
                 let mut batch = recycled.try_recv().unwrap_or_default();
                 let more = leads.batch(&mut batch).map_err(|Failure(message)| {

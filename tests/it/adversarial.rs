@@ -444,6 +444,51 @@ fn a_100_mb_line_is_scored_and_so_are_its_neighbours() {
     assert_eq!(ids, [("before".into(), 15), ("huge".into(), 15), ("after".into(), 15)]);
 }
 
+/// `--max-line-bytes`: a line over the limit is that line's error and is read past, in a
+/// chunk, across chunks (the line is longer than the reader's 256 KiB chunk) and at the
+/// end of the file without a line break; the lines around them are scored.
+#[test]
+fn a_line_over_the_limit_fails_alone_wherever_it_ends() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("leads.jsonl");
+    let lead = |id: &str, title_len: usize| format!("{{\"id\": \"{id}\", \"title\": \"VP {}\"}}", "x".repeat(title_len));
+    let text = [
+        lead("a", 10),
+        lead("short-over", 2_000),
+        lead("b", 10),
+        lead("chunks-over", 700_000),
+        lead("c", 10),
+        lead("at-the-limit", 1_000 - 38),
+        lead("one-over", 1_000 - 34 + 1),
+        lead("end-over", 5_000),
+    ]
+    .join("\n");
+    assert_eq!(lead("at-the-limit", 1_000 - 38).len(), 1_000);
+    assert_eq!(lead("one-over", 1_000 - 34 + 1).len(), 1_001);
+    std::fs::write(&path, text).unwrap();
+    let out = bounded(60, move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_leadscore"))
+            .args(["score", "--pack", "rules/b2b-saas", "--as-of", "2026-03-01T00:00:00Z"])
+            .args(["--max-line-bytes", "1000"])
+            .arg(&path)
+            .output()
+            .unwrap()
+    });
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["a", "b", "c", "at-the-limit"]);
+    let errors = stderr_lines(&out);
+    let lines: Vec<i64> = errors.iter().map(|e| e["line"].as_i64().unwrap()).collect();
+    assert_eq!(lines, [2, 4, 7, 8], "{errors:?}");
+    assert!(errors.iter().all(|e| e["error"]
+        .as_str()
+        .unwrap()
+        .contains("longer than 1000 bytes (see --max-line-bytes)")));
+}
+
 /// A 50 MB pack: about 570,000 rules. Ignored in the normal run (about 3 minutes in a debug
 /// build); `a_hundred_thousand_lets` guards the same linear behaviour at 3 MB. Run with
 /// `cargo test --test it -- --ignored fifty --nocapture` (timings in the README).
