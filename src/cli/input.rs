@@ -233,7 +233,11 @@ fn read_lines(
 ) -> Result<bool, Failure> {
     let text = &mut batch.text;
     text.append(rest);
-    let too_long = || Item::Bad(format!("the line is longer than {max_line} bytes (see --max-line-bytes)"));
+    let too_long = || {
+        Item::Bad(format!(
+            "the line is longer than {max_line} bytes (see --max-line-bytes)"
+        ))
+    };
     let (mut start, mut scanned) = (0, 0);
     loop {
         while batch.items.len() < BATCH {
@@ -279,7 +283,12 @@ fn read_lines(
 
 /// Reads past the rest of a line, chunk by chunk into `text[start..]`, keeping only what
 /// follows its line break.
-fn skip_line(input: &mut Box<dyn Read + Send>, text: &mut Vec<u8>, start: usize, done: &mut bool) -> Result<(), Failure> {
+fn skip_line(
+    input: &mut Box<dyn Read + Send>,
+    text: &mut Vec<u8>,
+    start: usize,
+    done: &mut bool,
+) -> Result<(), Failure> {
     loop {
         let read = input.by_ref().take(CHUNK as u64).read_to_end(text)?;
         if read == 0 {

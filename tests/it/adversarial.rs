@@ -451,7 +451,8 @@ fn a_100_mb_line_is_scored_and_so_are_its_neighbours() {
 fn a_line_over_the_limit_fails_alone_wherever_it_ends() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("leads.jsonl");
-    let lead = |id: &str, title_len: usize| format!("{{\"id\": \"{id}\", \"title\": \"VP {}\"}}", "x".repeat(title_len));
+    let lead =
+        |id: &str, title_len: usize| format!("{{\"id\": \"{id}\", \"title\": \"VP {}\"}}", "x".repeat(title_len));
     let text = [
         lead("a", 10),
         lead("short-over", 2_000),
@@ -477,7 +478,12 @@ fn a_line_over_the_limit_fails_alone_wherever_it_ends() {
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap()["id"].as_str().unwrap().to_string())
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(ids, ["a", "b", "c", "at-the-limit"]);
     let errors = stderr_lines(&out);
