@@ -56,6 +56,8 @@ pub enum CheckErrorKind {
     NegativeCap,
     #[error("this number is too large")]
     NumberTooLarge,
+    #[error("points must be between -1000000000000 and 1000000000000")]
+    PointsTooLarge,
     #[error("unknown name `{0}`: no `let` defines it")]
     UnknownLet(String),
     #[error("`let {0}` is defined twice")]

@@ -16,6 +16,10 @@ pub use errors::{CheckError, CheckErrorKind};
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// The largest points (and `max`) a rule may give, either sign: a score adds up many
+/// rules' points, `each` times a count of events, and must stay a finite, exact number.
+pub const MAX_POINTS: f64 = 1e12;
+
 /// What the compiler needs to know about functions that plugins define.
 pub trait FunctionTable {
     /// The number of arguments of function `name`, if some plugin defines it.
@@ -143,6 +147,7 @@ impl Checker<'_> {
     }
 
     /// Numbers past f64's range (a 400-digit literal) would score as infinity or NaN.
+    /// (Points have a tighter bound, [`MAX_POINTS`].)
     fn finite(&mut self, n: f64, span: Span) {
         if !n.is_finite() {
             self.error(CheckErrorKind::NumberTooLarge, span);
@@ -182,7 +187,14 @@ impl Checker<'_> {
             let Action::Points { dim, each, value } = &action.node else {
                 continue;
             };
-            self.finite(*value + each.as_ref().and_then(|e| e.max).unwrap_or(0.0), action.span);
+            let max = each.as_ref().and_then(|e| e.max).unwrap_or(0.0);
+            if !(value + max).is_finite() {
+                self.error(CheckErrorKind::NumberTooLarge, action.span);
+            } else if value.abs().max(max.abs()) > MAX_POINTS {
+                let err = CheckError::new(CheckErrorKind::PointsTooLarge, action.span)
+                    .help("a score adds up points; numbers this large would overflow it or lose its precision");
+                self.errors.push(err);
+            }
             if std::mem::replace(&mut points_seen, true) {
                 let err =
                     CheckError::new(CheckErrorKind::SeveralPoints, action.span).help("write one rule per dimension");
