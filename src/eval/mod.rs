@@ -14,7 +14,7 @@ use crate::ast::CmpOp;
 use crate::explain::{Capped, Fired, Outcome};
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use pattern::Prepared;
-pub use record::{Events, Record};
+pub use record::{EventProps, Events, Record};
 use time::Millis;
 pub use value::{num_to_json, Value};
 
@@ -151,7 +151,7 @@ enum Scope<'s, 'a> {
     /// Also the score and the dimensions.
     Outcome { score: f64, dims: &'s [f64] },
     /// The properties of one event.
-    Event(&'s [(u32, Value<'a>)]),
+    Event(EventProps<'s, 'a>),
 }
 
 /// Points a fired rule gives.
@@ -208,7 +208,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 let mut props = Vec::new();
                 for (index, event) in events.iter().enumerate() {
                     if let Some((ty, at)) = record::read_event(program, index, event, self.as_of, &mut props)? {
-                        self.match_event(ty, at, &props)?;
+                        self.match_event(ty, at, EventProps::Json(&props))?;
                     }
                 }
             }
@@ -220,12 +220,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     /// Runs the matchers of an event's type over it.
-    fn match_event(&mut self, ty: u32, at: Millis, props: &[(u32, Value<'a>)]) -> Result<(), EvalError> {
+    fn match_event(&mut self, ty: u32, at: Millis, props: EventProps<'_, 'a>) -> Result<(), EvalError> {
         let program = self.program;
         let plan = &program.plans[ty as usize];
         // Each property a glob tests is read once per event for all the globs on it.
         for group in &plan.globs {
-            let Some(text) = record::prop(props, group.prop).as_text() else {
+            let Some(text) = props.text(group.prop) else {
                 continue;
             };
             // Prepared only if some glob cannot decide on the text as it is.
@@ -253,7 +253,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     }
 
     /// Whether an event passes the matcher's `where` filter (if it has one).
-    fn filter_accepts(&self, matcher: &Matcher, props: &[(u32, Value<'a>)]) -> Result<bool, EvalError> {
+    fn filter_accepts(&self, matcher: &Matcher, props: EventProps<'_, 'a>) -> Result<bool, EvalError> {
         match &matcher.filter {
             Some(filter) => self.test(filter, &Scope::Event(props)),
             None => Ok(true),
@@ -405,7 +405,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         static NULL: Value<'static> = Value::Null;
         Ok(match (operand, scope) {
             (Operand::Field(slot), _) => Cow::Borrowed(&self.record.fields[*slot as usize]),
-            (Operand::Prop(slot), Scope::Event(props)) => Cow::Borrowed(record::prop(props, *slot)),
+            (Operand::Prop(slot), Scope::Event(props)) => props.value(*slot),
             (Operand::Lit(v), _) => Cow::Borrowed(v),
             (Operand::Score, Scope::Outcome { score, .. }) => Cow::Owned(Value::Num(*score)),
             (Operand::Dim(d), Scope::Outcome { dims, .. }) => Cow::Owned(Value::Num(dims[*d as usize])),

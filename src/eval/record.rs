@@ -3,6 +3,7 @@
 //! `serde_json::Value`; the events of a parsed lead are read here, one at a time, as they
 //! are counted ([`read_event`]).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use serde_json::Value as Json;
@@ -82,28 +83,63 @@ impl<'a> ReadEvents<'a> {
     }
 
     /// Each event's type, time and properties.
-    pub fn iter(&self) -> impl Iterator<Item = (u32, Millis, &[(u32, Value<'a>)])> {
-        self.events
-            .iter()
-            .map(|(ty, at, props)| (*ty, *at, &self.props[props.start as usize..props.end as usize]))
+    pub fn iter(&self) -> impl Iterator<Item = (u32, Millis, EventProps<'_, 'a>)> {
+        self.events.iter().map(|(ty, at, props)| {
+            let props = &self.props[props.start as usize..props.end as usize];
+            (*ty, *at, EventProps::Values(props))
+        })
     }
 }
 
-/// Property `slot` among an event's properties; `Null` when the event does not have it.
-pub fn prop<'v, 'a>(props: &'v [(u32, Value<'a>)], slot: u32) -> &'v Value<'a> {
-    static NULL: Value<'static> = Value::Null;
-    props.iter().find(|(s, _)| *s == slot).map_or(&NULL, |(_, value)| value)
+/// One event's properties (those its type's matchers read), with their slots, as its
+/// reader has them.
+#[derive(Clone, Copy, Debug)]
+pub enum EventProps<'s, 'a> {
+    /// Parsed from JSON text.
+    Values(&'s [(u32, Value<'a>)]),
+    /// Still in the parsed lead: converted when a filter reads them (a glob reads a string
+    /// as it is), so the common case builds and drops no value.
+    Json(&'s [(u32, &'a Json)]),
+}
+
+impl<'s, 'a> EventProps<'s, 'a> {
+    /// Property `slot`; `Null` when the event does not have it.
+    pub fn value(self, slot: u32) -> Cow<'s, Value<'a>> {
+        static NULL: Value<'static> = Value::Null;
+        match self {
+            EventProps::Values(props) => {
+                Cow::Borrowed(props.iter().find(|(s, _)| *s == slot).map_or(&NULL, |(_, value)| value))
+            }
+            // Arrays were checked for depth when the event was read.
+            EventProps::Json(props) => props
+                .iter()
+                .find(|(s, _)| *s == slot)
+                .map_or(Cow::Borrowed(&NULL), |(_, json)| Cow::Owned(Value::from_json(json))),
+        }
+    }
+
+    /// The text of property `slot`, as [`Value::as_text`] gives it.
+    pub fn text(self, slot: u32) -> Option<Cow<'s, str>> {
+        match self {
+            EventProps::Json(props) => match props.iter().find(|(s, _)| *s == slot)?.1 {
+                Json::String(text) => Some(Cow::Borrowed(text)),
+                json => Value::from_json(json).as_text().map(|t| Cow::Owned(t.into_owned())),
+            },
+            EventProps::Values(props) => props.iter().find(|(s, _)| *s == slot)?.1.as_text(),
+        }
+    }
 }
 
 /// Reads `events[index]` of a lead in memory: its type and time, and into `props` the
-/// properties its type's matchers read. `None` for an event of a type the program does
-/// not use or after `as_of`.
+/// properties its type's matchers read (an array among them checked for depth now, as
+/// when its lead is read from text). `None` for an event of a type the program does not
+/// use or after `as_of`.
 pub fn read_event<'a>(
     program: &Program,
     index: usize,
     event: &'a Json,
     as_of: Millis,
-    props: &mut Vec<(u32, Value<'a>)>,
+    props: &mut Vec<(u32, &'a Json)>,
 ) -> Result<Option<(u32, Millis)>, EvalError> {
     let bad = |message: &str| EvalError::BadEvent {
         index,
@@ -138,7 +174,10 @@ pub fn read_event<'a>(
     let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);
     for &slot in wanted {
         if let Some(value) = event.get(program.event_props[slot as usize].as_str()) {
-            props.push((slot, Value::from_json_checked(value)?));
+            if value.is_array() {
+                Value::from_json_checked(value)?;
+            }
+            props.push((slot, value));
         }
     }
     Ok(Some((ty, at)))
