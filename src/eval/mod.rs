@@ -373,15 +373,18 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Expr::Not(inner) => !self.test(inner, scope)?,
             Expr::Behaviour(b) => self.behaviour_true(*b),
             Expr::Let(l) => self.lets.get(*l as usize).copied().unwrap_or(false),
-            Expr::Compare(a, op, b) => value::compare(&*self.value(a, scope)?, *op, &*self.value(b, scope)?),
-            Expr::In(a, list) => {
-                let a = self.value(a, scope)?;
-                list.iter().any(|item| value::compare(&a, CmpOp::Eq, item))
+            Expr::Compare(a, op, b) => {
+                self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::compare(a, *op, b)))??
             }
-            Expr::Words(a, words) => self.value(a, scope)?.as_text().is_some_and(|t| words.matches(&t)),
-            Expr::Regex(a, re) => self.value(a, scope)?.as_text().is_some_and(|t| re.is_match(&t)),
-            Expr::Str(op, a, b) => value::str_test(*op, &*self.value(a, scope)?, &*self.value(b, scope)?),
-            Expr::Exists(a) => self.value(a, scope)?.exists(),
+            Expr::In(a, list) => {
+                self.with_value(a, scope, |a| list.iter().any(|item| value::compare(a, CmpOp::Eq, item)))?
+            }
+            Expr::Words(a, words) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| words.matches(&t)))?,
+            Expr::Regex(a, re) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| re.is_match(&t)))?,
+            Expr::Str(op, a, b) => {
+                self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::str_test(*op, a, b)))??
+            }
+            Expr::Exists(a) => self.with_value(a, scope, Value::exists)?,
             Expr::Truthy(a) => match &*self.value(a, scope)? {
                 Value::Bool(b) => *b,
                 other => {
@@ -395,6 +398,23 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     });
                 }
             },
+        })
+    }
+
+    /// `f` of an operand's value. A field or a literal is passed where it is stored (most
+    /// operands are one; building a `Result<Cow<Value>>` for them and copying it out cost
+    /// a store-to-load stall per test); the others are computed by [`Evaluator::value`].
+    #[inline]
+    fn with_value<R>(
+        &self,
+        operand: &Operand,
+        scope: &Scope<'_, 'a>,
+        f: impl FnOnce(&Value<'a>) -> R,
+    ) -> Result<R, EvalError> {
+        Ok(match operand {
+            Operand::Field(slot) => f(&self.record.fields[*slot as usize]),
+            Operand::Lit(value) => f(value),
+            _ => f(&*self.value(operand, scope)?),
         })
     }
 
