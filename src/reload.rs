@@ -442,6 +442,9 @@ struct Watcher {
     dir: PathBuf,
     /// Plugin search-path folders that exist (canonical), outside the pack folder.
     plugin_dirs: Vec<PathBuf>,
+    /// Search-path folders that did not exist yet (absolute), each with the nearest
+    /// existing folder above it, which is watched to see it appear.
+    awaited: Vec<(PathBuf, Option<PathBuf>)>,
     loader: Loader,
     live: Option<Arc<ArcSwap<Pack>>>,
     backend: Option<Backend>,
@@ -460,15 +463,21 @@ impl Watcher {
         rx: Receiver<Message>,
         on_event: Box<dyn FnMut(ReloadEvent) + Send>,
     ) -> Watcher {
-        let plugin_dirs = loader
-            .plugin_path
-            .iter()
-            .filter_map(|d| std::fs::canonicalize(d).ok())
-            .filter(|d| !d.starts_with(&dir))
-            .collect();
+        let (mut plugin_dirs, mut awaited) = (Vec::new(), Vec::new());
+        for folder in &loader.plugin_path {
+            match std::fs::canonicalize(folder) {
+                Ok(found) if !found.starts_with(&dir) => plugin_dirs.push(found),
+                Ok(_) => {}
+                Err(_) => awaited.extend(std::path::absolute(folder).ok().map(|f| (f, None))),
+            }
+        }
+        // A missing folder inside one that is watched whole is seen appearing already.
+        let covered = |f: &Path| f.starts_with(&dir) || plugin_dirs.iter().any(|d: &PathBuf| f.starts_with(d));
+        awaited.retain(|(folder, _): &(PathBuf, Option<PathBuf>)| !covered(folder));
         Watcher {
             dir,
             plugin_dirs,
+            awaited,
             loader,
             live: None,
             backend: Some(backend),
@@ -500,7 +509,42 @@ impl Watcher {
                 .watch(dir, RecursiveMode::Recursive)
                 .map_err(|e| failed(dir, e))?;
         }
+        self.await_plugin_dirs();
         Ok(())
+    }
+
+    /// Watches each awaited search-path folder that has appeared (`true` if one did: its
+    /// plugins may be what the pack was missing), and for the others the nearest folder
+    /// above them that exists. Folders watched above are never unwatched: one may be the
+    /// pack folder's parent, watched for the folder being replaced, and their other
+    /// events are not about rule or plugin files.
+    fn await_plugin_dirs(&mut self) -> bool {
+        let Some(backend) = self.backend.as_mut() else {
+            return false;
+        };
+        let mut appeared = false;
+        let mut waiting = Vec::new();
+        for (folder, watched) in std::mem::take(&mut self.awaited) {
+            if let Ok(found) = std::fs::canonicalize(&folder) {
+                if let Err(e) = backend.watch(&found, RecursiveMode::Recursive) {
+                    (self.on_event)(ReloadEvent::WatchError {
+                        message: format!("cannot watch {}: {e}", found.display()),
+                    });
+                }
+                self.plugin_dirs.push(found);
+                appeared = true;
+                continue;
+            }
+            let above = folder.ancestors().skip(1).find(|a| a.is_dir()).map(Path::to_path_buf);
+            if above != watched {
+                if let Some(new) = &above {
+                    let _ = backend.watch(new, RecursiveMode::NonRecursive);
+                }
+            }
+            waiting.push((folder, above));
+        }
+        self.awaited = waiting;
+        appeared
     }
 
     /// Waits for changes and rebuilds until told to stop.
@@ -564,6 +608,9 @@ impl Watcher {
                 changed = true;
             }
             changed |= self.is_relevant(event);
+        }
+        if !self.awaited.is_empty() {
+            changed |= self.await_plugin_dirs();
         }
         changed
     }

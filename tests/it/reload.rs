@@ -203,6 +203,34 @@ fn search_path_plugin_edit_goes_live() {
     assert_eq!(score(&live.current()), 0.0);
 }
 
+/// A search-path folder that does not exist when watching starts is watched once it
+/// appears: a pack edit that named a plugin from it was rejected, and goes live when the
+/// folder arrives, without touching the pack again.
+#[test]
+fn a_search_path_folder_that_appears_later_is_watched() {
+    let f = Fixture::new(&[("main.rules", "title ~ CEO => +5")]);
+    let later = f.root.path().join("later-plugins");
+    let loader = Loader::new().plugin_path([&later]);
+    let (live, events) = LivePack::watch(f.pack(), loader, WatchOptions::new()).unwrap();
+    f.rename_over("main.rules", "plugin \"tiers\"\ntier == \"a\" => +7");
+    let rejection = rejected(&events);
+    assert!(
+        rejection.errors[0].message.contains("tiers"),
+        "{}",
+        rejection.errors[0].message
+    );
+    assert_eq!(score(&live.current()), 5.0);
+    // The folder arrives whole (written aside, then renamed into place).
+    let staging = f.root.path().join("staging");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("tiers.rhai"), r#"fn enrich(lead) { #{ "tier": "a" } }"#).unwrap();
+    std::fs::rename(&staging, &later).unwrap();
+    assert_eq!(score(&reloaded(&events)), 7.0);
+    // And it is watched from then on.
+    std::fs::write(later.join("tiers.rhai"), r#"fn enrich(lead) { #{ "tier": "b" } }"#).unwrap();
+    assert_eq!(score(&reloaded(&events)), 0.0);
+}
+
 /// The next event, `Unchanged` included.
 fn any_event(events: &Receiver<ReloadEvent>) -> ReloadEvent {
     events
