@@ -35,9 +35,17 @@ impl CheckError {
 
 /// The closest of `known` to `name`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = |s: &'a str| -> std::borrow::Cow<'a, str> {
+        if s.chars().any(char::is_uppercase) {
+            s.to_lowercase().into()
+        } else {
+            s.into()
+        }
+    };
+    let name = name.to_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&name.to_lowercase(), &k.to_lowercase()), k))
+        .map(|k| (strsim::jaro_winkler(&name, &lower(k)), k))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)

@@ -16,6 +16,11 @@ pub use errors::{CheckError, CheckErrorKind};
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
+/// How many unknown names get a "did you mean": each is compared with every known name,
+/// so a pack with thousands of unknown names would take seconds to check (and hold up a
+/// hot reload); past this many, the errors come without the suggestion.
+const MAX_SUGGESTIONS: usize = 100;
+
 /// The largest points (and `max`) a rule may give, either sign: a score adds up many
 /// rules' points, `each` times a count of events, and must stay a finite, exact number.
 pub const MAX_POINTS: f64 = 1e12;
@@ -70,6 +75,7 @@ pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Res
         errors: Vec::new(),
         checked: Checked::default(),
         lets: HashMap::new(),
+        suggestions: MAX_SUGGESTIONS,
     };
     c.declarations(ast);
     for statement in &ast.statements {
@@ -92,11 +98,20 @@ struct Checker<'a> {
     checked: Checked,
     /// `let` name → statement index.
     lets: HashMap<String, usize>,
+    /// How many more unknown names get a "did you mean" ([`MAX_SUGGESTIONS`]).
+    suggestions: usize,
 }
 
 impl Checker<'_> {
     fn error(&mut self, kind: CheckErrorKind, span: Span) {
         self.errors.push(CheckError::new(kind, span));
+    }
+
+    /// Whether one more unknown name may be compared with the known ones.
+    fn may_suggest(&mut self) -> bool {
+        let may = self.suggestions > 0;
+        self.suggestions = self.suggestions.saturating_sub(1);
+        may
     }
 
     /// Dimensions, `let` names and the MQL condition: what other statements may refer to.
@@ -220,10 +235,12 @@ impl Checker<'_> {
 
     fn known_dim(&mut self, dim: &Name) {
         if !self.checked.dims.iter().any(|d| d.name == dim.node) {
-            let known = self.checked.dims.iter().map(|d| d.name.as_str());
-            let err = CheckError::new(CheckErrorKind::UnknownDimension(dim.node.clone()), dim.span)
-                .suggest(&dim.node, known)
-                .or_help("declare it with `dimension NAME` or `cap NAME at N`");
+            let err = CheckError::new(CheckErrorKind::UnknownDimension(dim.node.clone()), dim.span);
+            let err = match self.may_suggest() {
+                true => err.suggest(&dim.node, self.checked.dims.iter().map(|d| d.name.as_str())),
+                false => err,
+            };
+            let err = err.or_help("declare it with `dimension NAME` or `cap NAME at N`");
             self.errors.push(err);
         }
     }
@@ -246,12 +263,14 @@ impl Checker<'_> {
         if scope == Scope::Event {
             self.error(CheckErrorKind::NotInWhere("a `let` name"), span);
         } else if !self.lets.contains_key(name) {
-            let known: Vec<&str> = self.lets.keys().map(String::as_str).collect();
-            let err = CheckError::new(CheckErrorKind::UnknownLet(name.to_string()), span)
-                .suggest(name, known)
-                .or_help(format!(
-                    "to test a field, compare it: `{name} == true`, `{name} exists`"
-                ));
+            let err = CheckError::new(CheckErrorKind::UnknownLet(name.to_string()), span);
+            let err = match self.may_suggest() {
+                true => err.suggest(name, self.lets.keys().map(String::as_str)),
+                false => err,
+            };
+            let err = err.or_help(format!(
+                "to test a field, compare it: `{name} == true`, `{name} exists`"
+            ));
             self.errors.push(err);
         }
     }
@@ -361,10 +380,12 @@ impl Checker<'_> {
             }
             Some(_) => {}
             None => {
-                let names = self.functions.names();
-                let err = CheckError::new(CheckErrorKind::UnknownFunction(name.node.clone()), name.span)
-                    .suggest(&name.node, names)
-                    .or_help("functions come from the plugins a pack names with `plugin \"NAME\"`");
+                let err = CheckError::new(CheckErrorKind::UnknownFunction(name.node.clone()), name.span);
+                let err = match self.may_suggest() {
+                    true => err.suggest(&name.node, self.functions.names()),
+                    false => err,
+                };
+                let err = err.or_help("functions come from the plugins a pack names with `plugin \"NAME\"`");
                 self.errors.push(err);
             }
         }

@@ -519,6 +519,24 @@ fn a_rules_file_of_fifty_megabytes() {
     eprintln!("scored one lead in {:?}", started.elapsed());
 }
 
+/// Each unknown name is compared with every known one for a "did you mean"; with thousands
+/// of them that took seconds. The first 100 get a suggestion, the rest are reported bare.
+#[test]
+fn only_the_first_hundred_unknown_names_get_a_suggestion() {
+    let mut text = String::from("dimension fit\n");
+    for i in 0..150 {
+        text += &format!("let customer_tier_{i:03} = title ~ w{i}\n");
+    }
+    for i in 0..150 {
+        text += &format!("rule \"r{i}\": customer_tire_{i:03} => +1 fit\n");
+    }
+    let out = rejected(&text);
+    assert_eq!(out.matches("unknown name `customer_tire_").count(), 150, "{out}");
+    assert_eq!(out.matches("did you mean `customer_tier_").count(), 100, "{out}");
+    assert!(out.contains("did you mean `customer_tier_000`?"), "{out}");
+    assert!(!out.contains("did you mean `customer_tier_149`?"), "{out}");
+}
+
 #[test]
 fn numbers_past_the_range_of_f64_in_rules_are_check_errors() {
     let big = format!("1{}", "0".repeat(400));
