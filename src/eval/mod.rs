@@ -204,6 +204,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     self.match_event(ty, at, props)?;
                 }
             }
+            // A lead in memory: each event is read as it is matched (see `Events::Json`).
             Events::Json(events) => {
                 let mut props = Vec::new();
                 for (index, event) in events.iter().enumerate() {
