@@ -5,32 +5,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode, Throughput};
 
 const LEADS: u64 = 100_000;
-
-/// Runs the real `leadscore score` over the file, output discarded.
-fn score_with_binary(file: &Path, threads: usize) -> bool {
-    let status = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-        .args([
-            "score",
-            "--pack",
-            "rules/b2b-saas",
-            "--as-of",
-            "2026-03-01T00:00:00Z",
-            "--threads",
-        ])
-        .arg(threads.to_string())
-        .arg(file)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::null())
-        .status();
-    status.is_ok_and(|s| s.success())
-}
 
 fn e2e(c: &mut Criterion) {
     let file = common::leads_file();
@@ -47,7 +26,7 @@ fn e2e(c: &mut Criterion) {
             b.iter(|| assert_eq!(common::parse_only(&file, &pool), LEADS as usize))
         });
         group.bench_function(format!("leadscore-score/{threads}-thread"), |b| {
-            b.iter(|| assert!(score_with_binary(&file, threads)))
+            b.iter(|| assert!(common::score_with_binary(&file, threads)))
         });
     }
     group.finish();

@@ -25,14 +25,7 @@ fn eval(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("eval");
     group.throughput(Throughput::Elements(LEADS as u64));
-    group.bench_function("compiled", |b| {
-        b.iter(|| {
-            leads
-                .iter()
-                .map(|lead| scorer.score(lead).map(|o| o.score))
-                .for_each(|r| drop(black_box(r)))
-        })
-    });
+    group.bench_function("compiled", |b| b.iter(|| common::score_all(&scorer, &leads)));
     group.bench_function("handwritten", |b| {
         b.iter(|| {
             leads
@@ -55,12 +48,7 @@ fn eval(c: &mut Criterion) {
             let pack = leadscore::Pack::from_source("generated", &common::packs::pack(n))
                 .unwrap_or_else(|e| unreachable!("generated packs check: {e}"));
             let scorer = pack.scorer(common::as_of());
-            b.iter(|| {
-                leads
-                    .iter()
-                    .map(|lead| scorer.score(lead).map(|o| o.score))
-                    .for_each(|r| drop(black_box(r)))
-            })
+            b.iter(|| common::score_all(&scorer, &leads))
         });
     }
     group.finish();

@@ -55,14 +55,7 @@ fn plugin(c: &mut Criterion) {
     group.throughput(Throughput::Elements(LEADS as u64));
     for (name, pack) in [("without", &without), ("enrich", &with)] {
         let scorer = pack.scorer(common::as_of());
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                leads
-                    .iter()
-                    .map(|lead| scorer.score(lead).map(|o| o.score))
-                    .for_each(|r| drop(black_box(r)))
-            })
-        });
+        group.bench_function(name, |b| b.iter(|| common::score_all(&scorer, &leads)));
         group.bench_function(format!("{name}/json"), |b| {
             b.iter(|| {
                 texts

@@ -8,7 +8,6 @@
 mod common;
 
 use std::hint::black_box;
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::handwritten::Handwritten;
@@ -50,9 +49,7 @@ fn eval(n: usize, rounds: usize) {
     let best = fastest(
         rounds,
         &mut [
-            ("eval/compiled", n as u64, &mut || {
-                leads.iter().for_each(|l| drop(black_box(scorer.score(l))))
-            }),
+            ("eval/compiled", n as u64, &mut || common::score_all(&scorer, &leads)),
             ("eval/handwritten", n as u64, &mut || {
                 leads.iter().for_each(|l| drop(black_box(hand.score(l, common::AS_OF))))
             }),
@@ -69,30 +66,9 @@ fn eval(n: usize, rounds: usize) {
 fn e2e() {
     let file = common::leads_file();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
-    let run = |args: &[&str]| {
-        let status = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-            .args(args)
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .stdout(Stdio::null())
-            .status();
-        assert!(status.is_ok_and(|s| s.success()));
-    };
-    let path = file.to_string_lossy().into_owned();
     let score = |threads: usize| {
-        let threads = threads.to_string();
-        let path = path.clone();
-        move || {
-            run(&[
-                "score",
-                "--pack",
-                "rules/b2b-saas",
-                "--as-of",
-                "2026-03-01T00:00:00Z",
-                "--threads",
-                &threads,
-                &path,
-            ])
-        }
+        let file = file.clone();
+        move || assert!(common::score_with_binary(&file, threads))
     };
     let parse = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build();

@@ -22,6 +22,33 @@ pub fn leads(n: usize, seed: u64) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// Scores every lead, keeping nothing: the loop every eval benchmark times.
+pub fn score_all(scorer: &leadscore::Scorer, leads: &[serde_json::Value]) {
+    leads
+        .iter()
+        .map(|lead| scorer.score(lead).map(|o| o.score))
+        .for_each(|r| drop(std::hint::black_box(r)));
+}
+
+/// Runs the real `leadscore score` over `file` with the b2b-saas pack, output discarded.
+pub fn score_with_binary(file: &std::path::Path, threads: usize) -> bool {
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args([
+            "score",
+            "--pack",
+            "rules/b2b-saas",
+            "--as-of",
+            "2026-03-01T00:00:00Z",
+            "--threads",
+        ])
+        .arg(threads.to_string())
+        .arg(file)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(std::process::Stdio::null())
+        .status();
+    status.is_ok_and(|s| s.success())
+}
+
 /// The b2b-saas example pack.
 pub fn b2b_saas() -> leadscore::Pack {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/b2b-saas");
