@@ -4,6 +4,10 @@
 
 use libfuzzer_sys::fuzz_target;
 
+#[path = "../../tests/it/listing.rs"]
+mod listing;
+use listing::listing;
+
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -32,16 +36,3 @@ fuzz_target!(|data: &[u8]| {
         Err(other) => panic!("unexpected error kind: {other}"),
     }
 });
-
-/// The program listing without rule locations (formatting moves rules between lines).
-fn listing(pack: &leadscore::Pack) -> String {
-    pack.program()
-        .to_string()
-        .lines()
-        .map(|line| match (line.find(" ("), line.find(") when ")) {
-            (Some(a), Some(b)) if line.starts_with("rule ") && a < b => format!("{}{}", &line[..a], &line[b + 1..]),
-            _ => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}

@@ -5,6 +5,7 @@ use std::process::Command;
 
 use proptest::prelude::*;
 
+use crate::listing::listing;
 use crate::packgen;
 
 fn fmt(text: &str) -> String {
@@ -21,13 +22,13 @@ proptest! {
         let formatted = fmt(&text);
         let after = leadscore::Pack::from_source("gen", &formatted)
             .unwrap_or_else(|e| panic!("formatted text does not load: {e}\n{formatted}"));
-        prop_assert_eq!(packgen::listing(&before), packgen::listing(&after), "\n{}\n{}", text, formatted);
+        prop_assert_eq!(listing(&before), listing(&after), "\n{}\n{}", text, formatted);
         prop_assert_eq!(fmt(&formatted), formatted.clone());
         // Unnamed rules are named by their condition: formatting must not rename them.
         let unnamed = (0..model.rules.len()).fold(text.clone(), |t, i| t.replace(&format!("rule \"r{i}\": "), ""));
         if let Ok(before) = leadscore::Pack::from_source("gen", &unnamed) {
             let after = leadscore::Pack::from_source("gen", &fmt(&unnamed)).unwrap();
-            prop_assert_eq!(packgen::listing(&before), packgen::listing(&after));
+            prop_assert_eq!(listing(&before), listing(&after));
         }
     }
 }

@@ -9,6 +9,7 @@ mod differential;
 mod format;
 mod gen;
 mod language;
+mod listing;
 mod packgen;
 mod packs;
 mod packtest;

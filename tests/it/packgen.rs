@@ -780,16 +780,3 @@ pub fn observed(o: &leadscore::Outcome) -> Expected {
         fired: o.fired.iter().map(|f| (f.rule.to_string(), f.points)).collect(),
     }
 }
-
-/// A program listing without rule locations (formatting moves rules between lines).
-pub fn listing(pack: &leadscore::Pack) -> String {
-    pack.program()
-        .to_string()
-        .lines()
-        .map(|line| match (line.find(" ("), line.find(") when ")) {
-            (Some(a), Some(b)) if line.starts_with("rule ") && a < b => format!("{}{}", &line[..a], &line[b + 1..]),
-            _ => line.to_string(),
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
