@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::value::show_number as num;
+
 /// Which pack produced a result: its name and a short hash of its sources.
 ///
 /// The names in an [`Outcome`] (this id, rule names, locations, dimensions) are shared
@@ -200,27 +202,16 @@ impl fmt::Display for Explanation<'_> {
 
 /// Serializes whole numbers without `.0` (`20`, not `20.0`).
 fn whole<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
-    crate::eval::num_to_json(*x).serialize(s)
+    crate::value::num_to_json(*x).serialize(s)
 }
 
 fn whole_map<S: serde::Serializer>(m: &BTreeMap<Arc<str>, f64>, s: S) -> Result<S::Ok, S::Error> {
     use serde::ser::SerializeMap;
     let mut map = s.serialize_map(Some(m.len()))?;
     for (k, v) in m {
-        map.serialize_entry(k, &crate::eval::num_to_json(*v))?;
+        map.serialize_entry(k, &crate::value::num_to_json(*v))?;
     }
     map.end()
-}
-
-/// A number without a trailing `.0`, to at most 4 decimals.
-pub fn num(x: f64) -> String {
-    let s = format!("{:.4}", x);
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".to_string()
-    } else {
-        s.to_string()
-    }
 }
 
 /// `+15`, `-30`, `+10 (7×)` for `each` rules, and nothing for a rule that only tags or

@@ -17,6 +17,7 @@ mod reload;
 mod session;
 mod source;
 mod syntax;
+mod value;
 
 pub use chrono;
 pub use error::{Error, PackError, PackErrors};
@@ -36,6 +37,15 @@ pub use reload::{LivePack, Problem, Rejection, ReloadEvent, Snapshot, WatchOptio
 pub use session::{Entered, Session, SessionError};
 pub use source::{Location, SourceFile, Sources, Span};
 
+/// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.
+///
+/// ```
+/// assert_eq!(leadscore::show_number(15.0), "15");
+/// assert_eq!(leadscore::show_number(2.345678), "2.3457");
+/// assert_eq!(leadscore::show_number(-0.00001), "0");
+/// ```
+pub use value::show_number;
+
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.
 ///
 /// ```
@@ -43,5 +53,5 @@ pub use source::{Location, SourceFile, Sources, Span};
 /// assert_eq!(t.to_rfc3339(), "2026-03-01T11:00:00+00:00");
 /// ```
 pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    eval::time::parse_time(text).and_then(chrono::DateTime::from_timestamp_millis)
+    value::time::parse_time(text).and_then(chrono::DateTime::from_timestamp_millis)
 }

@@ -8,8 +8,8 @@ use std::fmt;
 use regex::Regex;
 
 use crate::ast::{CmpOp, Millis, StrOp};
-use crate::eval::pattern::{Glob, Words};
-use crate::eval::Value;
+use crate::value::pattern::{Glob, Words};
+use crate::value::Value;
 
 /// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
 ///
@@ -197,7 +197,7 @@ impl fmt::Display for Program {
         for (i, b) in self.behaviours.iter().enumerate() {
             write!(f, "behaviour b{i} = count(m{}) >= {}", b.matcher, b.at_least)?;
             if let Some(w) = b.within {
-                write!(f, " within {}", crate::eval::time::show_duration(w))?;
+                write!(f, " within {}", crate::value::time::show_duration(w))?;
             }
             writeln!(f)?;
         }
@@ -211,7 +211,7 @@ impl fmt::Display for Program {
                 write!(f, " cap {cap}")?;
             }
             if let Some(h) = d.half_life {
-                write!(f, " half-life {}", crate::eval::time::show_duration(h))?;
+                write!(f, " half-life {}", crate::value::time::show_duration(h))?;
             }
             writeln!(f)?;
         }
@@ -322,7 +322,7 @@ impl fmt::Display for Show<'_> {
             Expr::Not(e) => write!(f, "not({})", p.show(e)),
             Expr::Compare(a, op, b) => {
                 p.operand(f, a)?;
-                write!(f, " {} ", crate::eval::cmp_symbol(*op))?;
+                write!(f, " {} ", op)?;
                 p.operand(f, b)
             }
             Expr::In(a, list) => {

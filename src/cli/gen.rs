@@ -3,7 +3,7 @@
 
 use std::io::{BufWriter, Write};
 
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 
 /// Output formats of `gen`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +35,7 @@ pub struct GenArgs {
 }
 
 /// Writes the leads.
-pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     let as_of = super::as_of(Some(&args.as_of))?;
     let generator = leadscore::Generator::new(args.seed)
         .events_per_lead(args.events_per_lead)
@@ -48,9 +48,9 @@ pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
         Format::Csv => write_csv(out, leads),
     };
     match written {
-        Ok(()) => Ok(Outcome::Success),
+        Ok(()) => Ok(Exit::Success),
         // A closed pipe (`leadscore gen ... | head`) is the reader being done, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
         Err(e) => Err(Failure(format!("error: cannot write: {e}"))),
     }
 }

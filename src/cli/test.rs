@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use leadscore::{Coverage, Pack, PackTests, SampleReport, SnapshotStatus, SnapshotUpdate};
 
-use super::{load_pack, Failure, Outcome, PackArgs};
+use super::{load_pack, Exit, Failure, PackArgs};
 
 /// Arguments of `test`.
 #[derive(clap::Args, Debug)]
@@ -51,7 +51,7 @@ impl Tally {
 }
 
 /// Runs every pack's tests and prints the report.
-pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &TestArgs) -> Result<Exit, Failure> {
     let packs = if args.packs.is_empty() {
         default_packs()?
     } else {
@@ -80,9 +80,9 @@ pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
     if total.broken() > 0 {
         Err(Failure(String::new()))
     } else if total.failed > 0 {
-        Ok(Outcome::Partial)
+        Ok(Exit::Partial)
     } else {
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }
 

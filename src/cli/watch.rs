@@ -9,7 +9,7 @@ use leadscore::{LivePack, Pack, PackId, ReloadEvent, WatchOptions};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{as_of, Failure, Outcome, PackArgs};
+use super::{as_of, Exit, Failure, PackArgs};
 
 /// Arguments of `watch`.
 #[derive(clap::Args, Debug)]
@@ -70,7 +70,7 @@ fn whole<S: serde::Serializer>(score: &Option<f64>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// Watches until the process is interrupted.
-pub fn run(args: &WatchArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &WatchArgs) -> Result<Exit, Failure> {
     let as_of = as_of(args.as_of.as_deref())?;
     let mut options = WatchOptions::new().debounce(Duration::from_millis(args.debounce));
     if let Some(ms) = args.poll {
@@ -109,7 +109,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome, Failure> {
         }
     }
     drop(live);
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// The pack did not load at start: the rendered diagnostics, as `check` shows them.

@@ -15,9 +15,10 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 
 use super::record::{Events, ReadEvents, Record};
-use super::time::{parse_time, Millis};
-use super::{EvalError, Value};
+use super::EvalError;
 use crate::program::Program;
+use crate::value::time::{parse_time, Millis};
+use crate::value::Value;
 
 /// Which keys of a lead to read, and where to put them.
 #[derive(Debug, Default)]

@@ -1,59 +1,21 @@
 //! Scoring one lead. Everything that can go wrong is an [`EvalError`] for that lead;
 //! nothing here panics or reads the clock.
 
+mod error;
+mod host;
 pub mod json;
-pub mod pattern;
 pub mod record;
-pub mod time;
 pub mod trace;
-mod value;
 
 use std::borrow::Cow;
 
-use crate::ast::CmpOp;
 use crate::explain::{Capped, Fired, Outcome};
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
-use pattern::Prepared;
+use crate::value::pattern::Prepared;
+use crate::value::{self as value, CmpOp, Millis, Value};
+pub use error::{EvalError, PluginError};
+pub use host::Host;
 pub use record::{EventProps, Events, Record};
-use time::Millis;
-pub use value::{num_to_json, Value};
-
-/// Why one lead could not be scored.
-///
-/// ```
-/// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
-/// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
-/// let err = pack.score_json(r#"{"events": "yesterday"}"#, as_of).unwrap_err();
-/// assert_eq!(err, leadscore::EvalError::EventsNotArray);
-/// # Ok::<(), leadscore::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum EvalError {
-    /// The lead is not a JSON object.
-    #[error("a lead must be a JSON object")]
-    NotAnObject,
-    /// The text is not valid JSON (or not a lead's shape).
-    #[error("invalid JSON: {0}")]
-    Json(String),
-    /// `events` is there but is not an array.
-    #[error("`events` must be an array of events")]
-    EventsNotArray,
-    /// One event is malformed.
-    #[error("events[{index}] {message}")]
-    BadEvent { index: usize, message: String },
-    /// A plugin function or hook failed.
-    #[error(transparent)]
-    Plugin(#[from] crate::plugin::PluginError),
-    /// A function used as a condition returned something other than true or false.
-    #[error("`{function}` returned {value}, not true or false")]
-    NotABool { function: String, value: String },
-}
-
-/// Calls plugin functions on behalf of the evaluator.
-pub trait Host: Sync {
-    /// Calls function `func` (an index into the program's functions).
-    fn call(&self, func: u32, args: &[Value]) -> Result<Value<'static>, EvalError>;
-}
 
 /// Matching events of one matcher, newest time tracked for decay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -439,17 +401,5 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             _ => Cow::Borrowed(&NULL),
         })
-    }
-}
-
-/// The symbol of a comparison operator.
-pub fn cmp_symbol(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "==",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
     }
 }

@@ -8,9 +8,10 @@ use std::ops::Range;
 
 use serde_json::Value as Json;
 
-use super::time::{parse_time, Millis};
-use super::{EvalError, Value};
+use super::EvalError;
 use crate::program::Program;
+use crate::value::time::{parse_time, Millis};
+use crate::value::Value;
 
 /// The parts of a lead a program reads.
 #[derive(Debug, Default)]

@@ -5,8 +5,8 @@
 use std::fmt;
 
 use super::{EvalError, Evaluator, Host, Record, Scope};
-use crate::eval::time::{show_duration, Millis};
 use crate::program::{Expr, Operand, Program};
+use crate::value::time::{show_duration, Millis};
 
 /// A condition's value for one lead, and what it looked at to get it.
 ///

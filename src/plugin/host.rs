@@ -11,9 +11,10 @@ pub(crate) type Fields = serde_json::Map<String, Json>;
 
 use super::convert::{dynamic_to_json, dynamic_to_value, json_to_dynamic, lead_to_map, value_to_dynamic};
 use super::load::HOOK;
-use super::{sandbox, Limits, PluginError, Plugins, Script};
-use crate::eval::{EvalError, Host, Value};
+use super::{sandbox, Limits, Plugins, Script};
+use crate::eval::{EvalError, Host, PluginError};
 use crate::explain::Enrichment;
+use crate::value::Value;
 
 impl Plugins {
     /// Runs every `enrich` hook on `lead`, in the order the pack names the plugins (a later

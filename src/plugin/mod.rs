@@ -17,33 +17,10 @@ pub(crate) use convert::lead_without_events;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 
-use crate::eval::{record::lookup, Record, Value};
+pub use crate::eval::PluginError;
+use crate::eval::{record::lookup, Record};
 use crate::program::Program;
-
-/// A plugin call that failed for one lead: which plugin, which function, where in the
-/// script, why. The lead gets this error; every other lead is scored as usual.
-///
-/// ```
-/// let error = leadscore::PluginError {
-///     plugin: "seniority".into(),
-///     function: "enrich".into(),
-///     at: Some("4:9".into()),
-///     message: "threw: no title".into(),
-/// };
-/// assert_eq!(error.to_string(), "plugin `seniority`, function `enrich` at 4:9: threw: no title");
-/// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("plugin `{plugin}`, function `{function}`{}: {message}", at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
-pub struct PluginError {
-    /// The plugin's name.
-    pub plugin: String,
-    /// The function that failed.
-    pub function: String,
-    /// `line:col` in the script, when known.
-    pub at: Option<String>,
-    /// What went wrong.
-    pub message: String,
-}
+use crate::value::Value;
 
 /// The plugins a pack names, compiled, with the engine they share.
 pub(crate) struct Plugins {

@@ -6,7 +6,51 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::ast::{CmpOp, StrOp};
+pub mod pattern;
+pub mod time;
+
+pub use time::Millis;
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// A string operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrOp {
+    /// `contains`: substring of a string, element of a list.
+    Contains,
+    /// `starts_with`.
+    StartsWith,
+    /// `ends_with`.
+    EndsWith,
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        })
+    }
+}
 
 /// A value of a lead field or event property. Strings borrow from the input when they can.
 #[derive(Clone, Debug, PartialEq)]
@@ -136,6 +180,17 @@ impl Value<'_> {
 
 /// How deep arrays in a lead may nest: serde_json's recursion limit for text.
 pub const MAX_DEPTH: usize = 128;
+
+/// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.
+pub fn show_number(x: f64) -> String {
+    let s = format!("{x:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
 
 /// A number as JSON: whole numbers without a fraction.
 pub fn num_to_json(n: f64) -> serde_json::Value {

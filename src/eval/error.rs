@@ -1,0 +1,59 @@
+//! What can go wrong scoring one lead: the lead's shape, or a plugin call the rules or
+//! hooks made. Defined here, below the plugin host, so the evaluator can report a failed
+//! call without knowing how plugins run.
+
+/// Why one lead could not be scored.
+///
+/// ```
+/// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
+/// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+/// let err = pack.score_json(r#"{"events": "yesterday"}"#, as_of).unwrap_err();
+/// assert_eq!(err, leadscore::EvalError::EventsNotArray);
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EvalError {
+    /// The lead is not a JSON object.
+    #[error("a lead must be a JSON object")]
+    NotAnObject,
+    /// The text is not valid JSON (or not a lead's shape).
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// `events` is there but is not an array.
+    #[error("`events` must be an array of events")]
+    EventsNotArray,
+    /// One event is malformed.
+    #[error("events[{index}] {message}")]
+    BadEvent { index: usize, message: String },
+    /// A plugin function or hook failed.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
+    /// A function used as a condition returned something other than true or false.
+    #[error("`{function}` returned {value}, not true or false")]
+    NotABool { function: String, value: String },
+}
+
+/// A plugin call that failed for one lead: which plugin, which function, where in the
+/// script, why. The lead gets this error; every other lead is scored as usual.
+///
+/// ```
+/// let error = leadscore::PluginError {
+///     plugin: "seniority".into(),
+///     function: "enrich".into(),
+///     at: Some("4:9".into()),
+///     message: "threw: no title".into(),
+/// };
+/// assert_eq!(error.to_string(), "plugin `seniority`, function `enrich` at 4:9: threw: no title");
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("plugin `{plugin}`, function `{function}`{}: {message}", at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
+pub struct PluginError {
+    /// The plugin's name.
+    pub plugin: String,
+    /// The function that failed.
+    pub function: String,
+    /// `line:col` in the script, when known.
+    pub at: Option<String>,
+    /// What went wrong.
+    pub message: String,
+}
