@@ -267,8 +267,13 @@ impl Program {
 
     /// What the rule at `location` does besides giving points: `disqualify "student"`,
     /// `tag "pricing"` (for explanations: the points have their own column).
-    pub(crate) fn marks(&self, location: &str) -> Option<String> {
-        let rule = self.rules.iter().find(|r| &*r.location == location)?;
+    /// `index` (from [`crate::Fired::index`]) finds the rule; an outcome read back from
+    /// JSON has no index, so a rule whose location does not match is looked up by location.
+    pub(crate) fn marks(&self, index: usize, location: &str) -> Option<String> {
+        let rule = match self.rules.get(index) {
+            Some(rule) if &*rule.location == location => rule,
+            _ => self.rules.iter().find(|r| &*r.location == location)?,
+        };
         let disqualify = rule.disqualify.iter().map(|reason| format!("disqualify {reason:?}"));
         let marks: Vec<String> = disqualify
             .chain(rule.tags.iter().map(|t| format!("tag {t:?}")))

@@ -18,7 +18,7 @@ use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, N
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::explain::PackId;
+use crate::eval::PackId;
 use crate::pack::{Loader, Pack};
 
 /// How long a change is held before the pack is rebuilt, by default: 50 ms.

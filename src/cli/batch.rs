@@ -315,15 +315,16 @@ fn score_item(
             if text.is_empty() {
                 return None;
             }
-            job.scorer.score_json(text)
+            job.scorer.score_json_numbered(text, pos.number() as u64)
         }
-        Item::Lead(lead) => job.scorer.score(lead),
+        Item::Lead(lead) => job.scorer.score_numbered(lead, pos.number() as u64),
         Item::Bad(message) => return Some(Err(message.clone())),
     };
-    Some(result.map_err(|e| e.to_string()).and_then(|mut outcome| {
-        outcome.id.get_or_insert_with(|| serde_json::Value::from(pos.number()));
-        render(job, outcome, text)
-    }))
+    Some(
+        result
+            .map_err(|e| e.to_string())
+            .and_then(|outcome| render(job, outcome, text)),
+    )
 }
 
 /// Renders a result: JSON into `text`, or a CSV row.

@@ -4,17 +4,18 @@
 mod error;
 mod host;
 pub mod json;
+mod outcome;
 pub mod record;
 pub mod trace;
 
 use std::borrow::Cow;
 
-use crate::explain::{Capped, Fired, Outcome};
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use crate::value::pattern::Prepared;
 use crate::value::{self as value, CmpOp, Millis, Value};
 pub use error::{EvalError, PluginError};
 pub use host::Host;
+pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 pub use record::{EventProps, Events, Record};
 
 /// Matching events of one matcher, newest time tracked for decay.
@@ -24,8 +25,26 @@ struct Tally {
     latest: Option<Millis>,
 }
 
-/// Scores a record. `as_of` is the time the score is for.
-pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Host) -> Result<Outcome, EvalError> {
+/// What a result says besides the rules' verdict: the pack that made it, what its hooks
+/// set, and the id to give a lead that has none (the CLI gives its line number).
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The pack scoring the lead.
+    pub pack: PackId,
+    /// What the enrichment hooks set, in order.
+    pub enriched: Vec<Enrichment>,
+    /// The id of a lead without one.
+    pub fallback_id: Option<serde_json::Value>,
+}
+
+/// Scores a record into its whole result. `as_of` is the time the score is for.
+pub fn evaluate(
+    program: &Program,
+    record: &Record,
+    as_of: Millis,
+    host: &dyn Host,
+    context: Context,
+) -> Result<Outcome, EvalError> {
     let mut ev = Evaluator::new(program, record, host, as_of);
     ev.match_events()?;
     for l in &program.lets {
@@ -33,12 +52,15 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
         ev.lets.push(value);
     }
     let mut outcome = Outcome {
+        id: record.id.as_ref().map(Value::to_json).or(context.fallback_id),
         fired: Vec::with_capacity(program.rules.len().min(4)),
+        enriched: context.enriched,
+        pack: context.pack,
         ..Outcome::default()
     };
     let mut raw = vec![0.0; program.dims.len()];
     let mut loose = 0.0;
-    for rule in &program.rules {
+    for (index, rule) in program.rules.iter().enumerate() {
         if !ev.test(&rule.expr, &Scope::Lead)? {
             continue;
         }
@@ -60,6 +82,7 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
             points: round(fired.points),
             dimension: fired.dim.map(|d| program.dims[d as usize].name.clone()),
             location: rule.location.clone(),
+            index,
             count: fired.count,
             decay: fired.decay.map(round),
         });
@@ -97,7 +120,6 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
             }
         }
     }
-    outcome.id = record.id.as_ref().map(Value::to_json);
     Ok(outcome)
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use super::TestFileError;
-use crate::explain::Outcome;
+use crate::eval::Outcome;
 use crate::program::Program;
 use crate::value::show_number as num;
 

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::explain::Outcome;
+use crate::eval::Outcome;
 use crate::program::Program;
 
 /// Per rule, how many cases and sample leads made it fire.
@@ -62,10 +62,10 @@ impl Coverage {
             .collect();
         let mut count = |outcome: &Outcome, case: bool| {
             for fired in &outcome.fired {
-                if let Some(rule) = rules
-                    .iter_mut()
-                    .find(|r| *r.location == *fired.location && *r.name == *fired.rule)
-                {
+                // The fired rule's index finds it; the check keeps an outcome of another
+                // program (or one read back from JSON) from counting for the wrong rule.
+                let rule = rules.get_mut(fired.index);
+                if let Some(rule) = rule.filter(|r| *r.location == *fired.location && *r.name == *fired.rule) {
                     if case {
                         rule.cases += 1;
                     } else {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::eval::EvalError;
-use crate::explain::Outcome;
+use crate::eval::Outcome;
 use crate::pack::Pack;
 
 pub use cases::{Case, Mismatch};

@@ -12,8 +12,8 @@ pub(crate) type Fields = serde_json::Map<String, Json>;
 use super::convert::{dynamic_to_json, dynamic_to_value, json_to_dynamic, lead_to_map, value_to_dynamic};
 use super::load::HOOK;
 use super::{sandbox, Limits, Plugins, Script};
+use crate::eval::Enrichment;
 use crate::eval::{EvalError, Host, PluginError};
-use crate::explain::Enrichment;
 use crate::value::Value;
 
 impl Plugins {

@@ -12,8 +12,8 @@ use crate::compile::compile;
 use crate::diagnostic::{PackError, PackErrors};
 use crate::error::Error;
 use crate::eval::json::ReadPlan;
-use crate::eval::{self, EvalError, Record};
-use crate::explain::{Explanation, Outcome, PackId};
+use crate::eval::{EvalError, Outcome, PackId};
+use crate::explain::Explanation;
 use crate::plugin::Plugins;
 use crate::program::Program;
 use crate::source::{SourceFile, Sources};
@@ -50,6 +50,10 @@ struct Inner {
     /// How to read JSON text with the default id field, `id`.
     plan: ReadPlan,
 }
+
+mod scorer;
+
+pub use scorer::Scorer;
 
 impl std::fmt::Debug for Pack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -243,11 +247,7 @@ impl Pack {
 
     /// A scorer for many leads as of one time, optionally reading ids from another field.
     pub fn scorer(&self, as_of: DateTime<Utc>) -> Scorer<'_> {
-        Scorer {
-            pack: self,
-            as_of: as_of.timestamp_millis(),
-            id_field: None,
-        }
+        Scorer::new(self, as_of.timestamp_millis())
     }
 
     /// A readable breakdown of an outcome this pack produced.
@@ -278,32 +278,7 @@ impl Pack {
         lead: &serde_json::Value,
         as_of: DateTime<Utc>,
     ) -> Result<Option<crate::Trace>, EvalError> {
-        let inner = &self.inner;
-        let Some(index) = inner.program.lets.iter().position(|l| l.name == name) else {
-            return Ok(None);
-        };
-        let as_of = as_of.timestamp_millis();
-        let changed = if inner.plugins.has_hooks() {
-            inner.plugins.enrich(lead, as_of)?.0
-        } else {
-            serde_json::Map::new()
-        };
-        let merged;
-        let lead = if changed.contains_key("events") {
-            let mut copy = lead.clone();
-            if let serde_json::Value::Object(object) = &mut copy {
-                object.extend(changed.clone());
-            }
-            merged = copy;
-            &merged
-        } else {
-            lead
-        };
-        let changed = serde_json::Value::Object(changed);
-        let mut record = inner.plan.read_value(&inner.program, lead)?;
-        crate::plugin::overlay(&inner.program, &mut record, lead, &changed, "id");
-        let trace = || eval::trace::trace_let(&inner.program, &record, as_of, &inner.plugins, index);
-        crate::plugin::scoring_at(as_of, trace).map(Some)
+        self.scorer(as_of).trace_let(name, lead)
     }
 
     /// The pack's name and version.
@@ -343,117 +318,6 @@ impl Pack {
     /// ```
     pub fn limits(&self) -> &crate::plugin::Limits {
         self.inner.plugins.limits()
-    }
-
-    fn finish(
-        &self,
-        record: &Record,
-        as_of: i64,
-        enriched: Vec<crate::explain::Enrichment>,
-    ) -> Result<Outcome, EvalError> {
-        let inner = &self.inner;
-        let evaluate = || eval::evaluate(&inner.program, record, as_of, &inner.plugins);
-        // Plugin functions read `as_of()`; a pack without plugins skips setting it.
-        let mut outcome = if inner.plugins.is_empty() {
-            evaluate()?
-        } else {
-            crate::plugin::scoring_at(as_of, evaluate)?
-        };
-        outcome.pack = self.inner.id.clone();
-        outcome.enriched = enriched;
-        Ok(outcome)
-    }
-}
-
-/// Scores leads with one pack as of one time.
-///
-/// ```
-/// # let pack = leadscore::Pack::from_source("demo", "title ~ CEO => +5")?;
-/// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
-/// let scorer = pack.scorer(as_of).id_field("lead_id");
-/// let outcome = scorer.score_json(r#"{"lead_id": "L-7", "title": "CEO"}"#)?;
-/// assert_eq!(outcome.id, Some(serde_json::json!("L-7")));
-/// # Ok::<(), leadscore::Error>(())
-/// ```
-pub struct Scorer<'p> {
-    pack: &'p Pack,
-    as_of: i64,
-    id_field: Option<(String, ReadPlan)>,
-}
-
-impl Scorer<'_> {
-    /// Reads each lead's id from `field` instead of `id`.
-    pub fn id_field(mut self, field: &str) -> Self {
-        let plan = ReadPlan::new(&self.pack.inner.program, field);
-        self.id_field = Some((field.to_string(), plan));
-        self
-    }
-
-    fn id_name(&self) -> &str {
-        self.id_field.as_ref().map_or("id", |(f, _)| f.as_str())
-    }
-
-    /// How this scorer reads leads (which field is the id).
-    fn plan(&self) -> &ReadPlan {
-        self.id_field.as_ref().map_or(&self.pack.inner.plan, |(_, plan)| plan)
-    }
-
-    /// Scores a JSON lead.
-    pub fn score(&self, lead: &serde_json::Value) -> Result<Outcome, EvalError> {
-        let inner = &self.pack.inner;
-        if inner.plugins.has_hooks() {
-            return self.score_enriched(lead);
-        }
-        let record = self.plan().read_value(&inner.program, lead)?;
-        self.pack.finish(&record, self.as_of, Vec::new())
-    }
-
-    /// Scores a lead given as JSON text.
-    pub fn score_json(&self, text: &str) -> Result<Outcome, EvalError> {
-        let inner = &self.pack.inner;
-        let plan = self.plan();
-        if inner.plugins.has_hooks() {
-            // Hooks that do not read events get the lead parsed without them; the rules
-            // still read the text directly, with the hooks' fields patched in.
-            if let Some(lead) = (!inner.plugins.hooks_read_events())
-                .then(|| crate::plugin::lead_without_events(text))
-                .flatten()
-            {
-                let (changed, enriched) = inner.plugins.enrich(&lead, self.as_of)?;
-                if !changed.contains_key("events") {
-                    let changed = serde_json::Value::Object(changed);
-                    let mut record = plan.read(&inner.program, text, self.as_of)?;
-                    crate::plugin::overlay(&inner.program, &mut record, &lead, &changed, self.id_name());
-                    return self.pack.finish(&record, self.as_of, enriched);
-                }
-            }
-            let lead: serde_json::Value = serde_json::from_str(text).map_err(|e| EvalError::Json(e.to_string()))?;
-            return self.score_enriched(&lead);
-        }
-        let record = plan.read(&inner.program, text, self.as_of)?;
-        self.pack.finish(&record, self.as_of, Vec::new())
-    }
-}
-
-impl Scorer<'_> {
-    /// Runs the enrichment hooks, then the rules over the enriched lead: they see the
-    /// hooks' fields exactly like input fields. The lead is read as it is and the changed
-    /// fields patched in, so it is not copied (unless a hook replaced its events).
-    fn score_enriched(&self, lead: &serde_json::Value) -> Result<Outcome, EvalError> {
-        let inner = &self.pack.inner;
-        let (changed, enriched) = inner.plugins.enrich(lead, self.as_of)?;
-        if changed.contains_key("events") {
-            let mut merged = lead.clone();
-            if let serde_json::Value::Object(object) = &mut merged {
-                object.extend(changed);
-            }
-            let record = self.plan().read_value(&inner.program, &merged)?;
-            return self.pack.finish(&record, self.as_of, enriched);
-        }
-        let changed = serde_json::Value::Object(changed);
-        let mut record = self.plan().read_value(&inner.program, lead)?;
-        crate::plugin::overlay(&inner.program, &mut record, lead, &changed, self.id_name());
-        self.pack.finish(&record, self.as_of, enriched)
     }
 }
 
