@@ -8,34 +8,26 @@ mod error;
 mod eval;
 mod explain;
 mod format;
-mod gen;
+pub mod gen;
 mod pack;
-mod packtest;
+pub mod packtest;
 mod plugin;
 mod program;
-mod reload;
-mod session;
+pub mod reload;
+pub mod session;
 mod source;
 mod syntax;
 mod value;
 
-pub use chrono;
 pub use error::{Error, PackError, PackErrors};
 pub use eval::trace::{Observation, Trace};
-pub use eval::EvalError;
-pub use eval::{Capped, Enrichment, Fired, Outcome, PackId};
+pub use eval::{Capped, Enrichment, EvalError, Fired, Outcome, PackId, PluginError};
 pub use explain::Explanation;
 pub use format::{format, format_named};
-pub use gen::{Company, Generator, SyntheticEvent, SyntheticLead, CSV_HEADER, DEFAULT_AS_OF_MILLIS};
 pub use pack::{Loader, Pack, Scorer};
-pub use packtest::{
-    Case, CaseReport, Coverage, Mismatch, PackTests, RuleCoverage, Sample, SampleReport, SnapshotCheck, SnapshotStatus,
-    SnapshotUpdate, TestFileError, DEFAULT_AS_OF,
-};
-pub use plugin::{Limits, PluginError, PLUGIN_STACK_SIZE};
+pub use plugin::{Limits, PLUGIN_STACK_SIZE};
 pub use program::{Program, RuleSummary};
-pub use reload::{LivePack, Problem, Rejection, ReloadEvent, Snapshot, WatchOptions, DEFAULT_DEBOUNCE};
-pub use session::{Entered, Session, SessionError};
+pub use reload::LivePack;
 pub use source::{Location, SourceFile, Sources, Span};
 
 /// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.

@@ -37,7 +37,7 @@ pub struct GenArgs {
 /// Writes the leads.
 pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     let as_of = super::as_of(Some(&args.as_of))?;
-    let generator = leadscore::Generator::new(args.seed)
+    let generator = leadscore::gen::Generator::new(args.seed)
         .events_per_lead(args.events_per_lead)
         .as_of(as_of);
     let leads = generator.take(usize::try_from(args.leads).unwrap_or(usize::MAX));
@@ -55,7 +55,7 @@ pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     }
 }
 
-fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::gen::SyntheticLead>) -> std::io::Result<()> {
     for lead in leads {
         serde_json::to_writer(&mut out, &lead)?;
         out.write_all(b"\n")?;
@@ -63,9 +63,9 @@ fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::Synth
     out.flush()
 }
 
-fn write_csv(out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+fn write_csv(out: impl Write, leads: impl Iterator<Item = leadscore::gen::SyntheticLead>) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(leadscore::CSV_HEADER)?;
+    writer.write_record(leadscore::gen::CSV_HEADER)?;
     for lead in leads {
         writer.write_record(lead.csv_record())?;
     }

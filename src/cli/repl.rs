@@ -1,5 +1,5 @@
 //! `leadscore repl [PACK]`: try conditions and rules against one lead. The logic is the
-//! library's [`leadscore::Session`]; this file parses command lines, edits lines (rustyline:
+//! library's [`leadscore::session::Session`]; this file parses command lines, edits lines (rustyline:
 //! history, completion) and prints. When stdin is not a terminal, commands are read line
 //! by line and answered in plain text, so sessions can be scripted.
 
@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use leadscore::{Entered, Session, SessionError};
+use leadscore::session::{Entered, Session, SessionError};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;

@@ -4,7 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-use leadscore::{Coverage, Pack, PackTests, SampleReport, SnapshotStatus, SnapshotUpdate};
+use leadscore::packtest::{Coverage, PackTests, SampleReport, SnapshotStatus, SnapshotUpdate};
+use leadscore::Pack;
 
 use super::{load_pack, Exit, Failure, PackArgs};
 
@@ -180,11 +181,11 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
 }
 
 /// `tests/FILE.toml:LINE` of a case.
-fn place(case: &leadscore::Case) -> String {
+fn place(case: &leadscore::packtest::Case) -> String {
     format!("{}:{}", case.file, case.line)
 }
 
-fn print_case(pack: &Pack, report: &leadscore::CaseReport<'_>, width: usize, total: &mut Tally) {
+fn print_case(pack: &Pack, report: &leadscore::packtest::CaseReport<'_>, width: usize, total: &mut Tally) {
     let case = report.case;
     let place = place(case);
     if report.passed() {

@@ -5,7 +5,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use leadscore::{LivePack, Pack, PackId, ReloadEvent, WatchOptions};
+use leadscore::reload::{ReloadEvent, WatchOptions};
+use leadscore::{LivePack, Pack, PackId};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -31,7 +32,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500")]
     poll: Option<u64>,
     /// How long a change is held (so the rest of a save joins it) before the rebuild, in ms.
-    #[arg(long, value_name = "MS", default_value_t = leadscore::DEFAULT_DEBOUNCE.as_millis() as u64)]
+    #[arg(long, value_name = "MS", default_value_t = leadscore::reload::DEFAULT_DEBOUNCE.as_millis() as u64)]
     debounce: u64,
     #[command(flatten)]
     pack_args: PackArgs,

@@ -8,7 +8,8 @@ use crate::program::Program;
 /// Per rule, how many cases and sample leads made it fire.
 ///
 /// ```
-/// use leadscore::{Coverage, Pack};
+/// use leadscore::Pack;
+/// use leadscore::packtest::Coverage;
 /// let pack = Pack::from_source("demo", "rule \"CEO\": title ~ CEO => +5\nrule \"VP\": title ~ VP => +3")?;
 /// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
 /// let outcome = pack.score(&serde_json::json!({"title": "CEO"}), as_of)?;

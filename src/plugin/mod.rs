@@ -17,7 +17,6 @@ pub(crate) use convert::lead_without_events;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 
-pub use crate::eval::PluginError;
 use crate::eval::{record::lookup, Record};
 use crate::program::Program;
 use crate::value::Value;

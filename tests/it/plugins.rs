@@ -10,7 +10,7 @@ use serde_json::json;
 
 const LIB: &str = "tests/fixtures/plugins/lib";
 
-fn as_of(text: &str) -> leadscore::chrono::DateTime<leadscore::chrono::Utc> {
+fn as_of(text: &str) -> chrono::DateTime<chrono::Utc> {
     leadscore::parse_time(text).unwrap()
 }
 
