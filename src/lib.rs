@@ -13,6 +13,7 @@ mod pack;
 pub mod packtest;
 mod plugin;
 mod program;
+mod read;
 pub mod reload;
 pub mod session;
 mod source;

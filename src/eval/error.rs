@@ -57,3 +57,21 @@ pub struct PluginError {
     /// What went wrong.
     pub message: String,
 }
+
+/// A lead that could not be read is a lead that could not be scored; the messages stay
+/// those of the reader.
+impl From<crate::read::ReadError> for EvalError {
+    fn from(e: crate::read::ReadError) -> Self {
+        use crate::read::ReadError;
+        match e {
+            ReadError::NotAnObject => EvalError::NotAnObject,
+            ReadError::Json(message) => EvalError::Json(message),
+            ReadError::TooDeep(deep) => EvalError::Json(deep.to_string()),
+            ReadError::EventsNotArray => EvalError::EventsNotArray,
+            ReadError::BadEvent { index, problem } => EvalError::BadEvent {
+                index,
+                message: problem.to_string(),
+            },
+        }
+    }
+}

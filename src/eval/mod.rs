@@ -3,20 +3,18 @@
 
 mod error;
 mod host;
-pub mod json;
 mod outcome;
-pub mod record;
 pub mod trace;
 
 use std::borrow::Cow;
 
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
+use crate::read::{read_event, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
 use crate::value::{self as value, CmpOp, Millis, Value};
 pub use error::{EvalError, PluginError};
 pub use host::Host;
 pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
-pub use record::{EventProps, Events, Record};
 
 /// Matching events of one matcher, newest time tracked for decay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -192,7 +190,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Events::Json(events) => {
                 let mut props = Vec::new();
                 for (index, event) in events.iter().enumerate() {
-                    if let Some((ty, at)) = record::read_event(program, index, event, self.as_of, &mut props)? {
+                    if let Some((ty, at)) = read_event(program, index, event, self.as_of, &mut props)? {
                         self.match_event(ty, at, EventProps::Json(&props))?;
                     }
                 }

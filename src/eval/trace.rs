@@ -4,8 +4,9 @@
 
 use std::fmt;
 
-use super::{EvalError, Evaluator, Host, Record, Scope};
+use super::{EvalError, Evaluator, Host, Scope};
 use crate::program::{Expr, Operand, Program};
+use crate::read::Record;
 use crate::value::time::{show_duration, Millis};
 
 /// A condition's value for one lead, and what it looked at to get it.

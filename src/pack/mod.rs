@@ -11,11 +11,11 @@ use crate::check;
 use crate::compile::compile;
 use crate::diagnostic::{PackError, PackErrors};
 use crate::error::Error;
-use crate::eval::json::ReadPlan;
 use crate::eval::{EvalError, Outcome, PackId};
 use crate::explain::Explanation;
 use crate::plugin::Plugins;
 use crate::program::Program;
+use crate::read::ReadPlan;
 use crate::source::{SourceFile, Sources};
 use crate::syntax;
 

@@ -4,9 +4,10 @@
 use serde_json::Value as Json;
 
 use super::Pack;
-use crate::eval::json::ReadPlan;
-use crate::eval::{self, Context, Enrichment, EvalError, Outcome, Record};
+use crate::eval::{self, Context, Enrichment, EvalError, Outcome};
 use crate::plugin;
+use crate::read::ReadPlan;
+use crate::read::{self, Record};
 
 /// Scores leads with one pack as of one time.
 ///
@@ -139,7 +140,7 @@ impl<'p> Scorer<'p> {
                     if !changed.contains_key("events") {
                         let changed = Json::Object(changed);
                         let mut record = plan.read(program, text, self.as_of)?;
-                        plugin::overlay(program, &mut record, &light, &changed, self.id_name());
+                        read::overlay(program, &mut record, &light, &changed, self.id_name());
                         return then(&record, enriched);
                     }
                 }
@@ -157,17 +158,17 @@ impl<'p> Scorer<'p> {
         }
         let changed = Json::Object(changed);
         let mut record = plan.read_value(program, value)?;
-        plugin::overlay(program, &mut record, value, &changed, self.id_name());
+        read::overlay(program, &mut record, value, &changed, self.id_name());
         then(&record, enriched)
     }
 
     /// A lead read as it is (no hooks).
     fn read<'l>(&self, lead: Lead<'l>) -> Result<Record<'l>, EvalError> {
         let program = &self.pack.inner.program;
-        match lead {
-            Lead::Text(text) => self.plan().read(program, text, self.as_of),
-            Lead::Value(value) => self.plan().read_value(program, value),
-        }
+        Ok(match lead {
+            Lead::Text(text) => self.plan().read(program, text, self.as_of)?,
+            Lead::Value(value) => self.plan().read_value(program, value)?,
+        })
     }
 
     fn id_name(&self) -> &str {

@@ -86,7 +86,7 @@ impl Value<'_> {
     /// than serde_json's own limit for text (a `Value` built in code can be any depth,
     /// and converting it must not exhaust the stack).
     #[inline]
-    pub fn from_json_checked(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
+    pub fn from_json_checked(v: &serde_json::Value) -> Result<Value<'_>, TooDeep> {
         // Scalars first, inline: this runs for every field and event property read.
         Ok(match v {
             serde_json::Value::Null => Value::Null,
@@ -99,7 +99,7 @@ impl Value<'_> {
     }
 
     #[cold]
-    fn from_json_array(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
+    fn from_json_array(v: &serde_json::Value) -> Result<Value<'_>, TooDeep> {
         fn depth_ok(v: &serde_json::Value) -> bool {
             let mut level = vec![v];
             for _ in 0..MAX_DEPTH {
@@ -114,9 +114,7 @@ impl Value<'_> {
             false
         }
         if !depth_ok(v) {
-            return Err(super::EvalError::Json(format!(
-                "a value nested more than {MAX_DEPTH} levels deep"
-            )));
+            return Err(TooDeep);
         }
         Ok(Value::from_json(v))
     }
@@ -175,6 +173,16 @@ impl Value<'_> {
     /// Present and not null.
     pub fn exists(&self) -> bool {
         !matches!(self, Value::Null)
+    }
+}
+
+/// A value nested deeper than [`MAX_DEPTH`] arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooDeep;
+
+impl fmt::Display for TooDeep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a value nested more than {MAX_DEPTH} levels deep")
     }
 }
 
