@@ -22,7 +22,7 @@ mod value;
 
 pub use error::{Error, PackError, PackErrors};
 pub use eval::trace::{Observation, Trace};
-pub use eval::{Capped, Enrichment, EvalError, Fired, Outcome, PackId, PluginError};
+pub use eval::{Capped, Enrichment, EvalError, Fired, Outcome, PackId, PluginError, ScriptPosition};
 pub use explain::Explanation;
 pub use format::{format, format_named};
 pub use pack::{Loader, Pack, Scorer};

@@ -2,6 +2,9 @@
 //! hooks made. Defined here, below the plugin host, so the evaluator can report a failed
 //! call without knowing how plugins run.
 
+use std::fmt;
+use std::sync::Arc;
+
 /// Why one lead could not be scored.
 ///
 /// ```
@@ -36,26 +39,71 @@ pub enum EvalError {
 /// A plugin call that failed for one lead: which plugin, which function, where in the
 /// script, why. The lead gets this error; every other lead is scored as usual.
 ///
+/// When a rule's condition made the failing call, the error names that rule.
+///
 /// ```
-/// let error = leadscore::PluginError {
+/// let mut error = leadscore::PluginError {
 ///     plugin: "seniority".into(),
 ///     function: "enrich".into(),
-///     at: Some("4:9".into()),
+///     at: Some(leadscore::ScriptPosition { line: 4, column: 9 }),
+///     rule: None,
 ///     message: "threw: no title".into(),
 /// };
 /// assert_eq!(error.to_string(), "plugin `seniority`, function `enrich` at 4:9: threw: no title");
+/// error.rule = Some("demo.rules:3".into());
+/// assert_eq!(
+///     error.to_string(),
+///     "plugin `seniority`, function `enrich` at 4:9, called by the rule at demo.rules:3: threw: no title"
+/// );
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("plugin `{plugin}`, function `{function}`{}: {message}", at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
+#[error("plugin `{plugin}`, function `{function}`{}{}: {message}",
+    at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default(),
+    rule.as_ref().map(|r| format!(", called by the rule at {r}")).unwrap_or_default())]
 pub struct PluginError {
     /// The plugin's name.
     pub plugin: String,
     /// The function that failed.
     pub function: String,
-    /// `line:col` in the script, when known.
-    pub at: Option<String>,
+    /// Where in the script it stopped, when known.
+    pub at: Option<ScriptPosition>,
+    /// `file:line` of the rule whose condition made the call (none for hooks).
+    pub rule: Option<Arc<str>>,
     /// What went wrong.
     pub message: String,
+}
+
+/// A place in a plugin script: line and column, from 1.
+///
+/// ```
+/// assert_eq!(leadscore::ScriptPosition { line: 4, column: 9 }.to_string(), "4:9");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScriptPosition {
+    /// The line.
+    pub line: usize,
+    /// The column.
+    pub column: usize,
+}
+
+impl fmt::Display for ScriptPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+impl EvalError {
+    /// This error, as met while testing the rule at `location`: a failed plugin call
+    /// names the rule.
+    pub(crate) fn in_rule(self, location: &Arc<str>) -> EvalError {
+        match self {
+            EvalError::Plugin(mut e) if e.rule.is_none() => {
+                e.rule = Some(Arc::clone(location));
+                EvalError::Plugin(e)
+            }
+            other => other,
+        }
+    }
 }
 
 /// A lead that could not be read is a lead that could not be scored; the messages stay

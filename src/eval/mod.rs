@@ -12,7 +12,7 @@ use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use crate::read::{read_event, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
 use crate::value::{self as value, CmpOp, Millis, Value};
-pub use error::{EvalError, PluginError};
+pub use error::{EvalError, PluginError, ScriptPosition};
 pub use host::Host;
 pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 
@@ -59,7 +59,10 @@ pub fn evaluate(
     let mut raw = vec![0.0; program.dims.len()];
     let mut loose = 0.0;
     for (index, rule) in program.rules.iter().enumerate() {
-        if !ev.test(&rule.expr, &Scope::Lead)? {
+        if !ev
+            .test(&rule.expr, &Scope::Lead)
+            .map_err(|e| e.in_rule(&rule.location))?
+        {
             continue;
         }
         let fired = ev.fire(rule);

@@ -5,10 +5,8 @@
 
 use serde_json::Value as Json;
 
-use super::text;
 use super::{Events, ReadError, Record};
 use crate::program::Program;
-use crate::value::time::Millis;
 use crate::value::Value;
 
 /// Which keys of a lead to read, and where to put them.
@@ -102,13 +100,8 @@ impl ReadPlan {
         }
     }
 
-    /// Reads one lead from JSON text, in one pass (see `text.rs`).
-    pub fn read<'t>(&self, program: &Program, text: &'t str, as_of: Millis) -> Result<Record<'t>, ReadError> {
-        text::read(self, program, text, as_of)
-    }
-
     /// Reads a lead already parsed into a `serde_json::Value`: the same fields as
-    /// [`ReadPlan::read`] finds in its text, by the same rules. Strings are borrowed from
+    /// `ReadPlan::read` (in `text.rs`) finds in its text, by the same rules. Strings are borrowed from
     /// the lead; events are read when they are counted (`read_event`).
     pub fn read_value<'a>(&self, program: &Program, lead: &'a Json) -> Result<Record<'a>, ReadError> {
         let Json::Object(object) = lead else {

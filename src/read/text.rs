@@ -18,13 +18,14 @@ use crate::program::Program;
 use crate::value::time::Millis;
 use crate::value::Value;
 
-/// [`ReadPlan::read`].
-pub(super) fn read<'t>(
-    plan: &ReadPlan,
-    program: &Program,
-    text: &'t str,
-    as_of: Millis,
-) -> Result<Record<'t>, ReadError> {
+impl ReadPlan {
+    /// Reads one lead from JSON text, in one pass.
+    pub fn read<'t>(&self, program: &Program, text: &'t str, as_of: Millis) -> Result<Record<'t>, ReadError> {
+        read(self, program, text, as_of)
+    }
+}
+
+fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) -> Result<Record<'t>, ReadError> {
     let mut reading = Reading {
         fill: plan.fill(program),
         events: ReadEvents::default(),
