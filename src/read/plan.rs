@@ -124,7 +124,7 @@ impl ReadPlan {
             }
             fill.json(entry, json, &|json| Ok(Value::from_json_checked(json)?))?;
         }
-        let mut record = fill.finish(self);
+        let mut record = fill.finish();
         record.events = Events::Json(events?);
         Ok(record)
     }
@@ -142,7 +142,7 @@ impl ReadPlan {
                 ..Record::default()
             },
             found: vec![false; dotted],
-            fallback: vec![None; dotted],
+            fallback: Vec::new(),
         }
     }
 }
@@ -154,7 +154,8 @@ impl ReadPlan {
 pub(super) struct Fill<'a> {
     pub(super) record: Record<'a>,
     found: Vec<bool>,
-    fallback: Vec<Option<Value<'a>>>,
+    /// In the order read: a later value for a slot wins, as a repeated key does.
+    fallback: Vec<(u32, Value<'a>)>,
 }
 
 impl<'a> Fill<'a> {
@@ -164,7 +165,7 @@ impl<'a> Fill<'a> {
             self.record.id = Some(value.clone());
         }
         for &slot in &entry.fallback {
-            self.fallback[slot as usize] = Some(value.clone());
+            self.fallback.push((slot, value.clone()));
         }
         for &slot in &entry.slots {
             self.record.fields[slot as usize] = value.clone();
@@ -187,12 +188,10 @@ impl<'a> Fill<'a> {
 
     /// Stores a parsed value for `entry`'s key and everything under it that the plan
     /// reads; `convert` makes each value (borrowed from a lead in memory, or owned).
-    pub(super) fn json<'j>(
-        &mut self,
-        entry: &Entry,
-        json: &'j Json,
-        convert: &dyn Fn(&'j Json) -> Result<Value<'a>, ReadError>,
-    ) -> Result<(), ReadError> {
+    pub(super) fn json<'j, F>(&mut self, entry: &Entry, json: &'j Json, convert: &F) -> Result<(), ReadError>
+    where
+        F: Fn(&'j Json) -> Result<Value<'a>, ReadError>,
+    {
         if entry.wants_value() {
             self.put(entry, convert(json)?);
         }
@@ -207,11 +206,12 @@ impl<'a> Fill<'a> {
     }
 
     /// The record, with each dotted path not found nested taken from its dotted root key.
-    pub(super) fn finish(mut self, plan: &ReadPlan) -> Record<'a> {
-        for &slot in &plan.dotted_slots {
-            let slot = slot as usize;
-            if !self.found[slot] {
-                self.record.fields[slot] = self.fallback[slot].take().unwrap_or(Value::Null);
+    /// (A dotted path not found nested is `Null` until then: only `put` sets it, and it
+    /// marks it found.)
+    pub(super) fn finish(mut self) -> Record<'a> {
+        for (slot, value) in self.fallback {
+            if !self.found[slot as usize] {
+                self.record.fields[slot as usize] = value;
             }
         }
         self.record

@@ -47,7 +47,7 @@ fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) ->
     if let Some(error) = reading.events_error {
         return Err(error);
     }
-    let mut record = reading.fill.finish(plan);
+    let mut record = reading.fill.finish();
     record.events = Events::Read(reading.events);
     Ok(record)
 }
