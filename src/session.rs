@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
+use crate::pack::Overridden;
+use crate::source::Span;
 use crate::{Error, EvalError, Loader, Outcome, Pack, RuleSummary, SourceFile, Trace};
 
 /// The name of the in-memory file that holds the statements typed in a session.
@@ -108,7 +110,7 @@ fn input(message: impl Into<String>) -> SessionError {
 impl Session {
     /// Starts a session over the pack in `dir` (or an empty pack), with an empty lead.
     pub fn new(loader: Loader, dir: Option<PathBuf>, as_of: DateTime<Utc>) -> Result<Session, Error> {
-        let pack = build(&loader, dir.as_deref(), &[], None)?;
+        let (pack, _) = build(&loader, dir.as_deref(), &[], None)?;
         Ok(Session {
             loader,
             dir,
@@ -297,13 +299,20 @@ impl Session {
         let before = self.score().ok().map(|o| o.score);
         let mut statements = self.statements.clone();
         statements.push(text.to_string());
-        let pack = build(&self.loader, self.dir.as_deref(), &statements, None)?;
-        let kept = still_in(&pack, &statements);
-        let replaced = kept.len() < statements.len() || pack_files_differ(&self.pack, &pack);
+        let (pack, overridden) = build(&self.loader, self.dir.as_deref(), &statements, None)?;
+        let typed = Typed::locate(&pack, &statements);
+        let replaced = overridden.iter().any(|o| typed.is_last(o.by));
+        let kept: Vec<String> = statements
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !overridden.iter().any(|o| typed.is(*i, o.statement)))
+            .map(|(_, s)| s.clone())
+            .collect();
         self.pack = if kept.len() < statements.len() {
-            // Statements the new one replaced left blanks: rebuild without them.
+            // The session's file still holds the statements the new one replaced: build it
+            // without them, so its lines are those of the statements kept.
             statements = kept;
-            build(&self.loader, self.dir.as_deref(), &statements, None)?
+            build(&self.loader, self.dir.as_deref(), &statements, None)?.0
         } else {
             pack
         };
@@ -317,7 +326,7 @@ impl Session {
 
     /// Evaluates a condition for the current lead in the session's context.
     fn condition(&self, text: &str) -> Result<Trace, SessionError> {
-        let pack = build(&self.loader, self.dir.as_deref(), &self.statements, Some(text))?;
+        let (pack, _) = build(&self.loader, self.dir.as_deref(), &self.statements, Some(text))?;
         pack.trace_let(CONDITION_LET, &self.lead, self.as_of)?
             .ok_or_else(|| input("the condition could not be compiled"))
     }
@@ -361,7 +370,7 @@ impl Session {
     /// Reloads the pack's files from disk, keeping the session's statements. On an error
     /// the session keeps the pack it had.
     pub fn reload(&mut self) -> Result<(), SessionError> {
-        self.pack = build(&self.loader, self.dir.as_deref(), &self.statements, None)?;
+        self.pack = build(&self.loader, self.dir.as_deref(), &self.statements, None)?.0;
         Ok(())
     }
 
@@ -378,8 +387,14 @@ impl Session {
     }
 }
 
-/// Builds the pack: the folder's files, the session's statements, and a condition.
-fn build(loader: &Loader, dir: Option<&Path>, statements: &[String], condition: Option<&str>) -> Result<Pack, Error> {
+/// Builds the pack: the folder's files, the session's statements, and a condition; with
+/// the statements the session's left out (see [`Loader::load_with`]).
+fn build(
+    loader: &Loader,
+    dir: Option<&Path>,
+    statements: &[String],
+    condition: Option<&str>,
+) -> Result<(Pack, Vec<Overridden>), Error> {
     let mut extra = vec![SourceFile {
         name: SESSION_FILE.into(),
         text: statements.iter().map(|s| format!("{s}\n")).collect(),
@@ -391,34 +406,40 @@ fn build(loader: &Loader, dir: Option<&Path>, statements: &[String], condition: 
             text: format!("let {CONDITION_LET} =\n{condition}\n"),
         });
     }
-    loader.load_with(dir, extra)
+    loader.load_overriding(dir, extra)
 }
 
-/// The statements whose text the pack still holds (the others were replaced by a later one).
-fn still_in(pack: &Pack, statements: &[String]) -> Vec<String> {
-    let Some(file) = pack.sources().files().iter().rev().find(|f| f.name == SESSION_FILE) else {
-        return statements.to_vec();
-    };
-    let mut offset = 0;
-    let mut kept = Vec::new();
-    for s in statements {
-        let end = offset + s.len();
-        if file.text.get(offset..end).is_some_and(|t| !t.trim().is_empty()) {
-            kept.push(s.clone());
+/// Where the session's statements are in a pack's `<session>` file: one a line, in order.
+struct Typed {
+    /// The index of the session's file in the pack's sources.
+    file: Option<u32>,
+    /// Each statement's byte range in it.
+    ranges: Vec<std::ops::Range<u32>>,
+}
+
+impl Typed {
+    fn locate(pack: &Pack, statements: &[String]) -> Typed {
+        let files = pack.sources().files();
+        let file = files.iter().rposition(|f| f.name == SESSION_FILE).map(|i| i as u32);
+        let mut offset = 0;
+        let mut ranges = Vec::with_capacity(statements.len());
+        for s in statements {
+            let end = offset + s.len() as u32;
+            ranges.push(offset..end);
+            offset = end + 1;
         }
-        offset = end + 1;
+        Typed { file, ranges }
     }
-    kept
-}
 
-/// Whether the pack folder's files differ between two builds: a statement of the session
-/// blanked one of theirs (or the files changed on disk).
-fn pack_files_differ(old: &Pack, new: &Pack) -> bool {
-    let files = |p: &Pack| -> Vec<(String, String)> {
-        let files = p.sources().files().iter().filter(|f| f.name != SESSION_FILE);
-        files.map(|f| (f.name.clone(), f.text.clone())).collect()
-    };
-    files(old) != files(new)
+    /// Whether a span is in the `i`th statement.
+    fn is(&self, i: usize, span: Span) -> bool {
+        self.file == Some(span.file) && self.ranges.get(i).is_some_and(|r| r.contains(&span.start))
+    }
+
+    /// Whether a span is in the statement typed last.
+    fn is_last(&self, span: Span) -> bool {
+        self.ranges.len().checked_sub(1).is_some_and(|last| self.is(last, span))
+    }
 }
 
 /// Whether typed text is a statement (it starts with a statement keyword or has `=>`).
@@ -483,6 +504,30 @@ mod tests {
         assert_eq!(relative("+1w"), Duration::try_weeks(1));
         assert_eq!(relative("2h"), None);
         assert_eq!(relative("-2x"), None);
+    }
+
+    fn replaced(session: &mut Session, text: &str) -> bool {
+        match session.enter(text) {
+            Ok(Entered::Statement { replaced, .. }) => replaced,
+            other => panic!("`{text}` was not added: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_statement_replaces_the_one_it_overrides_and_is_kept_in_its_place() {
+        let as_of = crate::parse_time("2026-03-01T00:00:00Z").unwrap();
+        let mut session = Session::new(Loader::new(), None, as_of).unwrap();
+        assert!(!replaced(&mut session, "threshold 10"));
+        assert!(!replaced(&mut session, "rule \"vp\": title ~ VP => +5"));
+        assert!(replaced(&mut session, "threshold 20"));
+        assert!(replaced(&mut session, "rule \"vp\": title ~ VP => +7"));
+        assert_eq!(session.statements(), ["threshold 20", "rule \"vp\": title ~ VP => +7"]);
+        // The session's file holds only the statements kept, so their lines are theirs.
+        let rules = session.rules();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].location, "<session>:2");
+        session.set_field("title", "VP").unwrap();
+        assert_eq!(session.score().unwrap().score, 7.0);
     }
 
     #[test]

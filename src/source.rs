@@ -85,20 +85,6 @@ impl Sources {
         self.files.get(id as usize)
     }
 
-    /// Replaces the text a span covers with spaces, keeping newlines, so every other
-    /// span and line number stays where it was.
-    pub(crate) fn blank(&mut self, span: Span) {
-        let Some(file) = self.files.get_mut(span.file as usize) else {
-            return;
-        };
-        let Some(text) = file.text.get(span.range()) else {
-            return;
-        };
-        // Byte for byte, so a multi-byte character becomes as many spaces as it had bytes.
-        let spaces: String = text.bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }).collect();
-        file.text.replace_range(span.range(), &spaces);
-    }
-
     /// The text a span covers, or `""` for a span outside the sources.
     pub fn text(&self, span: Span) -> &str {
         self.file(span.file)

@@ -16,16 +16,18 @@ use crate::read::ReadPlan;
 use crate::source::Sources;
 use crate::syntax;
 
-/// Builds a pack from its sources: parse → resolve plugins → check → compile. Every stage
-/// runs, and every error found is reported together.
+/// Builds a pack from its sources, parsed by [`parse`] (the loader may leave statements
+/// out of the tree between the two): resolve plugins → check → compile. Every stage runs,
+/// and every error found is reported together.
 pub(super) fn build(
     plugin_path: &[PathBuf],
     limits: &Limits,
     name: &str,
     dir: Option<&Path>,
     sources: Sources,
+    ast: Ast,
+    mut errors: Vec<PackError>,
 ) -> Result<Pack, Error> {
-    let (ast, mut errors) = parse(&sources);
     // Errors may point into plugin files too: they are shown, but are not rule sources.
     let mut shown = sources.clone();
     let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
@@ -59,7 +61,7 @@ pub(super) fn build(
 }
 
 /// The parse stage: every file into one syntax tree, with every syntax error.
-fn parse(sources: &Sources) -> (Ast, Vec<PackError>) {
+pub(super) fn parse(sources: &Sources) -> (Ast, Vec<PackError>) {
     let mut ast = Ast::default();
     let mut errors = Vec::new();
     for (i, file) in sources.files().iter().enumerate() {

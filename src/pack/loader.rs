@@ -4,12 +4,11 @@
 use std::path::{Path, PathBuf};
 
 use super::{build, Pack};
-use crate::ast::{Ast, StatementKind};
+use crate::ast::{Ast, Statement, StatementKind};
 use crate::check;
 use crate::error::Error;
 use crate::plugin::Limits;
-use crate::source::{SourceFile, Sources};
-use crate::syntax;
+use crate::source::{SourceFile, Sources, Span};
 
 /// Options for loading packs: where plugins are found and how they are limited.
 ///
@@ -66,9 +65,9 @@ impl Loader {
     ///
     /// A statement in an extra file *overrides* what the folder's files say about the same
     /// thing: `threshold` or `mql when`, `cap D`, `decay D`, `let N`, `route "Q"` and a rule
-    /// of the same name. The overridden statement is left out (its text is blanked, so the
-    /// lines of everything else stay put), and so is an earlier statement of the extra
-    /// files that a later one overrides.
+    /// of the same name. The overridden statement is left out of the syntax tree (its text
+    /// stays, so the lines of everything else stay put), and so is an earlier statement of
+    /// the extra files that a later one overrides.
     ///
     /// ```
     /// use leadscore::{Loader, SourceFile};
@@ -81,6 +80,16 @@ impl Loader {
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn load_with(&self, dir: Option<&Path>, extra: impl IntoIterator<Item = SourceFile>) -> Result<Pack, Error> {
+        self.load_overriding(dir, extra).map(|(pack, _)| pack)
+    }
+
+    /// [`Loader::load_with`], also saying which statements were left out and which
+    /// statement overrode each (the REPL's session learns from it what it replaced).
+    pub(crate) fn load_overriding(
+        &self,
+        dir: Option<&Path>,
+        extra: impl IntoIterator<Item = SourceFile>,
+    ) -> Result<(Pack, Vec<Overridden>), Error> {
         let (name, mut sources) = match dir {
             Some(dir) => {
                 let name = pack_name(dir);
@@ -89,12 +98,14 @@ impl Loader {
             }
             None => ("session".to_string(), Sources::default()),
         };
-        let first_extra = sources.files().len();
+        let first_extra = sources.files().len() as u32;
         for file in extra {
             sources.add(file.name, file.text);
         }
-        blank_overridden(&mut sources, first_extra);
-        self.build(&name, dir, sources)
+        let (mut ast, errors) = build::parse(&sources);
+        let overridden = leave_out_overridden(&mut ast, &sources, first_extra);
+        let pack = build::build(&self.plugin_path, &self.limits, &name, dir, sources, ast, errors)?;
+        Ok((pack, overridden))
     }
 
     /// Builds a pack from rule text; plugins are looked up on the plugin path only.
@@ -106,7 +117,8 @@ impl Loader {
 
     /// Builds a pack from already-loaded sources: the pipeline in `build.rs`.
     fn build(&self, name: &str, dir: Option<&Path>, sources: Sources) -> Result<Pack, Error> {
-        build::build(&self.plugin_path, &self.limits, name, dir, sources)
+        let (ast, errors) = build::parse(&sources);
+        build::build(&self.plugin_path, &self.limits, name, dir, sources, ast, errors)
     }
 }
 
@@ -130,36 +142,49 @@ fn read_pack(dir: &Path, name: &str) -> Result<Sources, Error> {
     Ok(sources)
 }
 
-/// Blanks every statement that a later statement of the files from `first_extra` on
-/// redeclares (see [`Loader::load_with`]). Files that do not parse are left to `build`
-/// to report.
-fn blank_overridden(sources: &mut Sources, first_extra: usize) {
-    let mut statements = Vec::new();
-    for (i, file) in sources.files().iter().enumerate() {
-        let mut ast = Ast::default();
-        syntax::parse_file(i as u32, &file.text, &mut ast, &mut Vec::new());
-        statements.extend(ast.statements.into_iter().map(|s| (i, s)));
-    }
-    let mut overridden = Vec::new();
-    for (n, (_, statement)) in statements.iter().enumerate() {
-        let Some(key) = override_key(statement, sources) else {
-            continue;
-        };
-        let later = statements[n + 1..]
-            .iter()
-            .any(|(file, s)| *file >= first_extra && override_key(s, sources).as_ref() == Some(&key));
-        if later {
-            overridden.push(statement.span);
+/// A statement left out of a pack because a later statement of the extra files says
+/// something else about the same thing (see [`Loader::load_with`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Overridden {
+    /// The statement left out.
+    pub(crate) statement: Span,
+    /// The statement that overrides it: the last one of the extra files with its key.
+    pub(crate) by: Span,
+}
+
+/// Leaves out of the syntax tree every statement that a later statement of the files from
+/// `first_extra` on redeclares, and says which they were.
+fn leave_out_overridden(ast: &mut Ast, sources: &Sources, first_extra: u32) -> Vec<Overridden> {
+    let keys: Vec<Option<String>> = ast.statements.iter().map(|s| override_key(s, sources)).collect();
+    let mut winner = std::collections::HashMap::new();
+    for (n, (statement, key)) in ast.statements.iter().zip(&keys).enumerate() {
+        if let Some(key) = key.as_ref().filter(|_| statement.span.file >= first_extra) {
+            winner.insert(key.as_str(), n);
         }
     }
-    for span in overridden {
-        sources.blank(span);
-    }
+    let by: Vec<Option<usize>> = keys
+        .iter()
+        .enumerate()
+        .map(|(n, key)| key.as_deref().and_then(|k| winner.get(k)).copied().filter(|&w| w > n))
+        .collect();
+    let overridden = by
+        .iter()
+        .enumerate()
+        .filter_map(|(n, w)| {
+            w.map(|w| Overridden {
+                statement: ast.statements[n].span,
+                by: ast.statements[w].span,
+            })
+        })
+        .collect();
+    let mut by = by.into_iter();
+    ast.statements.retain(|_| by.next().flatten().is_none());
+    overridden
 }
 
 /// What a statement declares, for overriding: two statements with the same key say
 /// different things about the same thing.
-fn override_key(statement: &crate::ast::Statement, sources: &Sources) -> Option<String> {
+fn override_key(statement: &Statement, sources: &Sources) -> Option<String> {
     Some(match &statement.kind {
         StatementKind::Threshold(_) | StatementKind::Mql(_) => "mql".to_string(),
         StatementKind::Cap { dim, .. } => format!("cap {}", dim.node),

@@ -53,6 +53,7 @@ mod loader;
 mod scorer;
 
 pub use loader::Loader;
+pub(crate) use loader::Overridden;
 pub use scorer::Scorer;
 
 impl std::fmt::Debug for Pack {
