@@ -5,6 +5,7 @@
 
 use serde_json::Value as Json;
 
+use super::path::{dotted_key, nested_or_dotted};
 use super::{Events, ReadError, Record};
 use crate::program::Program;
 use crate::value::Value;
@@ -27,7 +28,7 @@ pub(super) struct Entry {
     /// Field slots this key's value fills.
     pub(super) slots: Vec<u32>,
     /// Slots of dotted paths this root key (`"company.size"`) fills when the nested
-    /// path (`company` → `size`) is not in the lead: the rule [`super::lookup`] follows.
+    /// path (`company` → `size`) is not in the lead: the dotted-path rule of `path.rs`.
     pub(super) fallback: Vec<u32>,
     /// Whether the value is the lead's id.
     pub(super) id: bool,
@@ -85,8 +86,8 @@ impl ReadPlan {
                 node = node.entry(segment).child.get_or_insert_with(Node::default);
             }
             node.entry(last).slots.push(slot as u32);
-            if path.len() > 1 {
-                root.entry(&path.join(".")).fallback.push(slot as u32);
+            if let Some(key) = dotted_key(path) {
+                root.entry(&key).fallback.push(slot as u32);
                 dotted.push(slot as u32);
             }
         }
@@ -205,14 +206,13 @@ impl<'a> Fill<'a> {
         Ok(())
     }
 
-    /// The record, with each dotted path not found nested taken from its dotted root key.
-    /// (A dotted path not found nested is `Null` until then: only `put` sets it, and it
-    /// marks it found.)
+    /// The record, each dotted path read by the dotted-path rule: its nested value if one
+    /// was found (only `put` sets it, and it marks it found), else its dotted root key's.
     pub(super) fn finish(mut self) -> Record<'a> {
         for (slot, value) in self.fallback {
-            if !self.found[slot as usize] {
-                self.record.fields[slot as usize] = value;
-            }
+            let (field, found) = (&mut self.record.fields[slot as usize], self.found[slot as usize]);
+            let nested = found.then(|| std::mem::replace(field, Value::Null));
+            *field = nested_or_dotted(nested, || Some(value)).unwrap_or(Value::Null);
         }
         self.record
     }
