@@ -31,9 +31,15 @@ pub enum EvalError {
     /// A plugin function or hook failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),
-    /// A function used as a condition returned something other than true or false.
-    #[error("`{function}` returned {value}, not true or false")]
-    NotABool { function: String, value: String },
+    /// A function used as a condition returned something other than true or false; `rule`
+    /// is the `file:line` of the rule whose condition called it (none outside a rule).
+    #[error("`{function}` returned {value}, not true or false{}",
+        rule.as_ref().map(|r| format!(", in the rule at {r}")).unwrap_or_default())]
+    NotABool {
+        function: String,
+        value: String,
+        rule: Option<Arc<str>>,
+    },
 }
 
 /// A plugin call that failed for one lead: which plugin, which function, where in the
@@ -94,13 +100,22 @@ impl fmt::Display for ScriptPosition {
 
 impl EvalError {
     /// This error, as met while testing the rule at `location`: a failed plugin call
-    /// names the rule.
+    /// and a function's answer that is not true or false name the rule.
     pub(crate) fn in_rule(self, location: &Arc<str>) -> EvalError {
         match self {
             EvalError::Plugin(mut e) if e.rule.is_none() => {
                 e.rule = Some(Arc::clone(location));
                 EvalError::Plugin(e)
             }
+            EvalError::NotABool {
+                function,
+                value,
+                rule: None,
+            } => EvalError::NotABool {
+                function,
+                value,
+                rule: Some(Arc::clone(location)),
+            },
             other => other,
         }
     }

@@ -381,6 +381,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     return Err(EvalError::NotABool {
                         function,
                         value: other.to_string(),
+                        rule: None,
                     });
                 }
             },

@@ -5,16 +5,35 @@ use pest::error::{ErrorVariant, InputLocation};
 use super::{Rule, MAX_NESTING};
 use crate::source::Span;
 
-/// A syntax error: where, and what was expected there.
+/// A syntax error: what kind, where, and a hint.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("{message}")]
+#[error("{kind}")]
 pub struct ParseError {
-    /// What went wrong, in plain words.
-    pub message: String,
+    /// What went wrong; it displays in plain words.
+    pub kind: ParseErrorKind,
     /// Where.
     pub span: Span,
     /// A hint, when there is one.
     pub help: Option<String>,
+}
+
+/// The kinds of syntax error.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ParseErrorKind {
+    /// Something stood where the grammar expected something else.
+    #[error("expected {expected}, found {found}")]
+    Unexpected {
+        /// What could stand there, in the author's words ("a condition, `=>` or `and`").
+        expected: String,
+        /// What stood there ("`=`", "the end of the line").
+        found: String,
+    },
+    /// A condition nests deeper than [`MAX_NESTING`].
+    #[error("the condition nests more than {MAX_NESTING} deep (parentheses, lists and `not`s)")]
+    TooDeep,
+    /// A file had more than [`super::MAX_ERRORS`] syntax errors; the rest was not read.
+    #[error("more than {} syntax errors: the rest of this file was not read", super::MAX_ERRORS)]
+    TooMany,
 }
 
 /// Converts a pest error in `rest` (which starts at `base` in the file).
@@ -28,10 +47,13 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
         ErrorVariant::ParsingError { positives, .. } => expected(positives),
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let message = format!("expected {expected}, found {}", found.describe());
     let help = help_for(&expected, found.text);
+    let kind = ParseErrorKind::Unexpected {
+        expected,
+        found: found.describe(),
+    };
     ParseError {
-        message,
+        kind,
         span: Span::new(file, base + at, base + at + found.len()),
         help,
     }
@@ -40,7 +62,7 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
 /// The error for nesting deeper than [`MAX_NESTING`] at byte `at` of a file.
 pub(super) fn too_deep(file: u32, at: usize) -> ParseError {
     ParseError {
-        message: format!("the condition nests more than {MAX_NESTING} deep (parentheses, lists and `not`s)"),
+        kind: ParseErrorKind::TooDeep,
         span: Span::new(file, at, at + 1),
         help: Some("split the condition into `let`s".into()),
     }
@@ -49,10 +71,7 @@ pub(super) fn too_deep(file: u32, at: usize) -> ParseError {
 /// The error that ends a file with more than [`super::MAX_ERRORS`] syntax errors.
 pub(super) fn too_many(file: u32, at: usize) -> ParseError {
     ParseError {
-        message: format!(
-            "more than {} syntax errors: the rest of this file was not read",
-            super::MAX_ERRORS
-        ),
+        kind: ParseErrorKind::TooMany,
         span: Span::new(file, at, at + 1),
         help: Some("is this a rules file?".into()),
     }
@@ -221,5 +240,39 @@ pub(super) fn keyword(r: Rule) -> Option<&'static str> {
         Rule::kw_within => Some("`within`"),
         Rule::kw_times => Some("`times`"),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ast::Ast;
+
+    fn errors(text: &str) -> Vec<ParseError> {
+        let mut errors = Vec::new();
+        super::super::parse_file(0, text, &mut Ast::default(), &mut errors);
+        errors
+    }
+
+    #[test]
+    fn each_error_has_its_kind_and_displays_as_before() {
+        let [e] = errors("title ~ VP => 10\n").try_into().unwrap();
+        assert!(
+            matches!(&e.kind, ParseErrorKind::Unexpected { found, .. } if found == "`10`"),
+            "{e:?}"
+        );
+        assert!(e.to_string().starts_with("expected "), "{e}");
+        assert!(e.to_string().ends_with(", found `10`"), "{e}");
+        let deep = format!(
+            "{}title ~ VP{} => +1\n",
+            "(".repeat(MAX_NESTING + 1),
+            ")".repeat(MAX_NESTING + 1)
+        );
+        let [e] = errors(&deep).try_into().unwrap();
+        assert_eq!(e.kind, ParseErrorKind::TooDeep);
+        assert_eq!(
+            e.to_string(),
+            format!("the condition nests more than {MAX_NESTING} deep (parentheses, lists and `not`s)")
+        );
     }
 }

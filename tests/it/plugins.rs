@@ -385,7 +385,7 @@ fn a_function_must_answer_a_test_with_true_or_false() {
     let result = pack.score(&json!({"title": "x"}), as_of("2026-03-01T00:00:00Z"));
     assert_eq!(
         result.unwrap_err().to_string(),
-        "`probe` returned 42, not true or false"
+        "`probe` returned 42, not true or false, in the rule at test.rules:2"
     );
 }
 
