@@ -1,5 +1,6 @@
-//! Errors that reject a pack, rendered late: `file:line:col`, the source line with a
-//! caret under the span, the message and a `help:` (via codespan-reporting).
+//! The rendering of the errors that reject a pack (`pack/error.rs`), done late:
+//! `file:line:col`, the source line with a caret under the span, the message and a
+//! `help:` (via codespan-reporting); test-file errors render the same way.
 
 use std::fmt;
 
@@ -7,76 +8,9 @@ use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::{Files, SimpleFiles};
 use codespan_reporting::term::{self, termcolor};
 
-use crate::check::CheckError;
-use crate::source::{Location, Sources, Span};
-use crate::syntax::ParseError;
-
-/// One reason a pack was rejected.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum PackError {
-    /// The text does not parse.
-    #[error(transparent)]
-    Parse(#[from] ParseError),
-    /// It parses but does not check.
-    #[error(transparent)]
-    Check(#[from] CheckError),
-}
-
-impl PackError {
-    /// Where the error is.
-    pub fn span(&self) -> Span {
-        match self {
-            PackError::Parse(e) => e.span,
-            PackError::Check(e) => e.span,
-        }
-    }
-
-    /// The hint, if any.
-    pub fn help(&self) -> Option<&str> {
-        match self {
-            PackError::Parse(e) => e.help.as_deref(),
-            PackError::Check(e) => e.help.as_deref(),
-        }
-    }
-}
-
-/// Every error that rejected a pack, with the sources to show them against.
-///
-/// ```
-/// let Err(leadscore::Error::Pack(errors)) = leadscore::Pack::from_source("p", "title ~ VP => +5 fti") else {
-///     panic!("the pack should not load");
-/// };
-/// let first = &errors.errors()[0];
-/// assert_eq!(first.to_string(), "unknown dimension `fti`");
-/// assert_eq!(errors.location(first).column, 18);
-/// assert!(errors.render(false).contains("--> p.rules:1:18"));
-/// ```
-#[derive(Clone, Debug)]
-pub struct PackErrors {
-    sources: Sources,
-    errors: Vec<PackError>,
-}
-
-impl std::error::Error for PackErrors {}
+use crate::pack::PackErrors;
 
 impl PackErrors {
-    /// Errors sorted by position, so output is stable.
-    pub fn new(sources: Sources, mut errors: Vec<PackError>) -> PackErrors {
-        errors.sort_by_key(PackError::span);
-        errors.dedup();
-        PackErrors { sources, errors }
-    }
-
-    /// The errors, in source order.
-    pub fn errors(&self) -> &[PackError] {
-        &self.errors
-    }
-
-    /// Where an error is, as `file`, line and column.
-    pub fn location(&self, error: &PackError) -> Location {
-        self.sources.location(error.span())
-    }
-
     /// The errors rendered as text; `color` adds terminal colours.
     pub fn render(&self, color: bool) -> String {
         let mut files = SimpleFiles::new();
@@ -84,7 +18,7 @@ impl PackErrors {
             files.add(f.name.clone(), f.text.clone());
         }
         let mut out = Renderer::new(color);
-        for error in &self.errors {
+        for error in self.errors() {
             let span = error.span();
             let mut d = Diagnostic::error()
                 .with_message(error.to_string())
@@ -100,7 +34,7 @@ impl PackErrors {
                 ));
             }
         }
-        let n = self.errors.len();
+        let n = self.errors().len();
         out.text(&format!("{n} error{} found\n", if n == 1 { "" } else { "s" }));
         out.finish()
     }

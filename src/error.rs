@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-pub use crate::diagnostic::{PackError, PackErrors};
+pub use crate::pack::{PackError, PackErrors};
 
 /// Anything the library can fail with.
 #[derive(Debug, thiserror::Error)]

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{Inner, Pack};
+use super::{PackError, PackErrors};
 use crate::ast::Ast;
 use crate::check;
 use crate::compile::compile;
-use crate::diagnostic::{PackError, PackErrors};
 use crate::error::Error;
 use crate::eval::PackId;
 use crate::plugin::{Limits, Plugins};
@@ -31,7 +31,7 @@ pub(super) fn build(
     // Errors may point into plugin files too: they are shown, but are not rule sources.
     let mut shown = sources.clone();
     let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
-    errors.extend(plugin_errors);
+    errors.extend(plugin_errors.into_iter().map(PackError::from));
     let checked = match check::check(&ast, &sources, &plugins) {
         Ok(checked) if errors.is_empty() => checked,
         Ok(_) => return Err(PackErrors::new(shown, errors).into()),

@@ -49,9 +49,11 @@ struct Inner {
 }
 
 mod build;
+mod error;
 mod loader;
 mod scorer;
 
+pub use error::{PackError, PackErrors};
 pub use loader::Loader;
 pub(crate) use loader::Overridden;
 pub use scorer::Scorer;

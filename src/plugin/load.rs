@@ -10,7 +10,6 @@ use rhai::FnAccess;
 use super::{limits, sandbox, Function, Limits, Plugins, Script};
 use crate::ast::{Ast, Spanned};
 use crate::check::{CheckError, CheckErrorKind};
-use crate::diagnostic::PackError;
 use crate::source::{Sources, Span};
 
 /// The name of the hook that enriches a lead.
@@ -27,7 +26,7 @@ impl Plugins {
         dir: Option<&Path>,
         ast: &Ast,
         shown: &mut Sources,
-    ) -> (Plugins, Vec<PackError>) {
+    ) -> (Plugins, Vec<CheckError>) {
         let mut errors = Vec::new();
         let limits = limits::from_pack(limits, ast, &mut errors).clamped();
         let mut plugins = Plugins {
@@ -55,8 +54,8 @@ impl Plugins {
         dir: Option<&Path>,
         name: &Spanned<String>,
         shown: &mut Sources,
-    ) -> Result<(), PackError> {
-        let error = |kind| PackError::from(CheckError::new(kind, name.span));
+    ) -> Result<(), CheckError> {
+        let error = |kind| CheckError::new(kind, name.span);
         if escapes(&name.node) {
             let stem = Path::new(&name.node)
                 .file_stem()
@@ -67,7 +66,7 @@ impl Plugins {
                 None => format!("{place}, and name it by its file name without `.rhai`"),
             };
             let err = CheckError::new(CheckErrorKind::PluginPathEscapes(name.node.clone()), name.span).help(help);
-            return Err(err.into());
+            return Err(err);
         }
         if self.scripts.iter().any(|s| s.name == name.node) {
             return Err(error(CheckErrorKind::DuplicatePlugin(name.node.clone())));
@@ -78,7 +77,7 @@ impl Plugins {
             .map(|d| d.join(format!("{}.rhai", name.node)))
             .find(|p| p.is_file())
         else {
-            return Err(unknown(name, &folders).into());
+            return Err(unknown(name, &folders));
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
             error(CheckErrorKind::Plugin(format!(
@@ -91,7 +90,7 @@ impl Plugins {
         let ast = self.engine.compile(&text).map_err(|e| {
             let span = span_at(file, &text, e.position());
             let message = format!("plugin `{}` does not parse: {}", name.node, e.err_type());
-            PackError::from(CheckError::new(CheckErrorKind::Plugin(message), span))
+            CheckError::new(CheckErrorKind::Plugin(message), span)
         })?;
         let index = self.scripts.len();
         let reads_events = text.contains("events");
@@ -107,7 +106,7 @@ impl Plugins {
 
     /// Registers the public functions of script `index`: `enrich` as a hook, the rest as
     /// functions rules may call.
-    fn functions_of(&mut self, index: usize, name: &Spanned<String>) -> Result<(), PackError> {
+    fn functions_of(&mut self, index: usize, name: &Spanned<String>) -> Result<(), CheckError> {
         let script = &self.scripts[index];
         let mut found: Vec<(String, Vec<String>)> = script
             .ast
@@ -116,7 +115,7 @@ impl Plugins {
             .map(|f| (f.name.to_string(), f.params.iter().map(|p| p.to_string()).collect()))
             .collect();
         found.sort();
-        let problem = |message: String| PackError::from(CheckError::new(CheckErrorKind::Plugin(message), name.span));
+        let problem = |message: String| CheckError::new(CheckErrorKind::Plugin(message), name.span);
         for (i, (function, params)) in found.iter().enumerate() {
             if i > 0 && found[i - 1].0 == *function {
                 return Err(problem(format!(

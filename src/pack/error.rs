@@ -1,0 +1,74 @@
+//! The pack layer's error: every reason a pack was rejected (parse, plugin load, check),
+//! sorted by position, with the sources to show them against (rendered by
+//! `diagnostic.rs`).
+
+use crate::check::CheckError;
+use crate::source::{Location, Sources, Span};
+use crate::syntax::ParseError;
+
+/// One reason a pack was rejected.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum PackError {
+    /// The text does not parse.
+    #[error(transparent)]
+    Parse(#[from] ParseError),
+    /// It parses but does not check.
+    #[error(transparent)]
+    Check(#[from] CheckError),
+}
+
+impl PackError {
+    /// Where the error is.
+    pub fn span(&self) -> Span {
+        match self {
+            PackError::Parse(e) => e.span,
+            PackError::Check(e) => e.span,
+        }
+    }
+
+    /// The hint, if any.
+    pub fn help(&self) -> Option<&str> {
+        match self {
+            PackError::Parse(e) => e.help.as_deref(),
+            PackError::Check(e) => e.help.as_deref(),
+        }
+    }
+}
+
+/// Every error that rejected a pack, with the sources to show them against.
+///
+/// ```
+/// let Err(leadscore::Error::Pack(errors)) = leadscore::Pack::from_source("p", "title ~ VP => +5 fti") else {
+///     panic!("the pack should not load");
+/// };
+/// let first = &errors.errors()[0];
+/// assert_eq!(first.to_string(), "unknown dimension `fti`");
+/// assert_eq!(errors.location(first).column, 18);
+/// assert!(errors.render(false).contains("--> p.rules:1:18"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct PackErrors {
+    pub(crate) sources: Sources,
+    errors: Vec<PackError>,
+}
+
+impl std::error::Error for PackErrors {}
+
+impl PackErrors {
+    /// Errors sorted by position, so output is stable.
+    pub fn new(sources: Sources, mut errors: Vec<PackError>) -> PackErrors {
+        errors.sort_by_key(PackError::span);
+        errors.dedup();
+        PackErrors { sources, errors }
+    }
+
+    /// The errors, in source order.
+    pub fn errors(&self) -> &[PackError] {
+        &self.errors
+    }
+
+    /// Where an error is, as `file`, line and column.
+    pub fn location(&self, error: &PackError) -> Location {
+        self.sources.location(error.span())
+    }
+}
