@@ -118,14 +118,4 @@ pub enum CheckErrorKind {
         expected: usize,
         given: usize,
     },
-    #[error("unknown plugin `{0}`")]
-    UnknownPlugin(String),
-    #[error("plugin `{0}` is named twice")]
-    DuplicatePlugin(String),
-    #[error("a plugin is named by its file name, without folders: `{0}` is not allowed")]
-    PluginPathEscapes(String),
-    #[error("unknown limit `{0}`")]
-    UnknownLimit(String),
-    #[error("{0}")]
-    Plugin(String),
 }

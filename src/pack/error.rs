@@ -3,6 +3,7 @@
 //! `diagnostic.rs`).
 
 use crate::check::CheckError;
+use crate::plugin::LoadError;
 use crate::source::{Location, Sources, Span};
 use crate::syntax::ParseError;
 
@@ -12,6 +13,9 @@ pub enum PackError {
     /// The text does not parse.
     #[error(transparent)]
     Parse(#[from] ParseError),
+    /// A plugin it names cannot be loaded, or a `limit` is wrong.
+    #[error(transparent)]
+    Plugin(#[from] LoadError),
     /// It parses but does not check.
     #[error(transparent)]
     Check(#[from] CheckError),
@@ -22,6 +26,7 @@ impl PackError {
     pub fn span(&self) -> Span {
         match self {
             PackError::Parse(e) => e.span,
+            PackError::Plugin(e) => e.span,
             PackError::Check(e) => e.span,
         }
     }
@@ -30,6 +35,7 @@ impl PackError {
     pub fn help(&self) -> Option<&str> {
         match self {
             PackError::Parse(e) => e.help.as_deref(),
+            PackError::Plugin(e) => e.help.as_deref(),
             PackError::Check(e) => e.help.as_deref(),
         }
     }

@@ -1,7 +1,7 @@
 //! Sandbox limits: defaults, the API's [`Limits`], and a pack's `limit NAME N` statements.
 
+use super::error::{LoadError, LoadErrorKind};
 use crate::ast::{Ast, StatementKind};
-use crate::check::{CheckError, CheckErrorKind};
 
 /// The deepest `call_depth` allowed: deeper Rhai recursion could overflow a 2 MiB
 /// thread stack in an unoptimized build before the limit stops it.
@@ -119,7 +119,7 @@ impl Limits {
 
 /// The loader's limits with the pack's `limit` statements applied; every bad statement
 /// is an error.
-pub(super) fn from_pack(base: &Limits, ast: &Ast, errors: &mut Vec<CheckError>) -> Limits {
+pub(super) fn from_pack(base: &Limits, ast: &Ast, errors: &mut Vec<LoadError>) -> Limits {
     let mut limits = base.clone();
     let mut seen: Vec<&str> = Vec::new();
     for statement in &ast.statements {
@@ -127,22 +127,22 @@ pub(super) fn from_pack(base: &Limits, ast: &Ast, errors: &mut Vec<CheckError>) 
             continue;
         };
         if !NAMES.contains(&name.node.as_str()) {
-            let err = CheckError::new(CheckErrorKind::UnknownLimit(name.node.clone()), name.span)
+            let err = LoadError::new(LoadErrorKind::UnknownLimit(name.node.clone()), name.span)
                 .suggest(&name.node, NAMES)
                 .or_help(format!("the limits are {}", NAMES.join(", ")));
             errors.push(err);
             continue;
         }
         if seen.contains(&name.node.as_str()) {
-            let kind = CheckErrorKind::Plugin(format!("limit `{}` is set twice", name.node));
-            errors.push(CheckError::new(kind, name.span));
+            let kind = LoadErrorKind::Plugin(format!("limit `{}` is set twice", name.node));
+            errors.push(LoadError::new(kind, name.span));
         }
         seen.push(&name.node);
         if value.node == 0 {
-            let kind = CheckErrorKind::Plugin(format!("limit `{}` must be at least 1", name.node));
-            errors.push(CheckError::new(kind, value.span));
+            let kind = LoadErrorKind::Plugin(format!("limit `{}` must be at least 1", name.node));
+            errors.push(LoadError::new(kind, value.span));
         } else if let Err(message) = limits.set(&name.node, value.node) {
-            errors.push(CheckError::new(CheckErrorKind::Plugin(message), value.span));
+            errors.push(LoadError::new(LoadErrorKind::Plugin(message), value.span));
         }
     }
     limits

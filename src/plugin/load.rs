@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 
 use rhai::FnAccess;
 
+use super::error::{LoadError, LoadErrorKind};
 use super::{limits, sandbox, Function, Limits, Plugins, Script};
 use crate::ast::{Ast, Spanned};
-use crate::check::{CheckError, CheckErrorKind};
 use crate::source::{Sources, Span};
 
 /// The name of the hook that enriches a lead.
@@ -26,7 +26,7 @@ impl Plugins {
         dir: Option<&Path>,
         ast: &Ast,
         shown: &mut Sources,
-    ) -> (Plugins, Vec<CheckError>) {
+    ) -> (Plugins, Vec<LoadError>) {
         let mut errors = Vec::new();
         let limits = limits::from_pack(limits, ast, &mut errors).clamped();
         let mut plugins = Plugins {
@@ -54,8 +54,8 @@ impl Plugins {
         dir: Option<&Path>,
         name: &Spanned<String>,
         shown: &mut Sources,
-    ) -> Result<(), CheckError> {
-        let error = |kind| CheckError::new(kind, name.span);
+    ) -> Result<(), LoadError> {
+        let error = |kind| LoadError::new(kind, name.span);
         if escapes(&name.node) {
             let stem = Path::new(&name.node)
                 .file_stem()
@@ -65,11 +65,11 @@ impl Plugins {
                 Some(stem) => format!("{place}, and name it `plugin \"{stem}\"`"),
                 None => format!("{place}, and name it by its file name without `.rhai`"),
             };
-            let err = CheckError::new(CheckErrorKind::PluginPathEscapes(name.node.clone()), name.span).help(help);
+            let err = LoadError::new(LoadErrorKind::PathEscapes(name.node.clone()), name.span).help(help);
             return Err(err);
         }
         if self.scripts.iter().any(|s| s.name == name.node) {
-            return Err(error(CheckErrorKind::DuplicatePlugin(name.node.clone())));
+            return Err(error(LoadErrorKind::DuplicatePlugin(name.node.clone())));
         }
         let folders = folders(plugin_path, dir);
         let Some(path) = folders
@@ -80,7 +80,7 @@ impl Plugins {
             return Err(unknown(name, &folders));
         };
         let text = std::fs::read_to_string(&path).map_err(|e| {
-            error(CheckErrorKind::Plugin(format!(
+            error(LoadErrorKind::Plugin(format!(
                 "cannot read plugin `{}` ({}): {e}",
                 name.node,
                 path.display()
@@ -90,7 +90,7 @@ impl Plugins {
         let ast = self.engine.compile(&text).map_err(|e| {
             let span = span_at(file, &text, e.position());
             let message = format!("plugin `{}` does not parse: {}", name.node, e.err_type());
-            CheckError::new(CheckErrorKind::Plugin(message), span)
+            LoadError::new(LoadErrorKind::Plugin(message), span)
         })?;
         let index = self.scripts.len();
         let reads_events = text.contains("events");
@@ -106,7 +106,7 @@ impl Plugins {
 
     /// Registers the public functions of script `index`: `enrich` as a hook, the rest as
     /// functions rules may call.
-    fn functions_of(&mut self, index: usize, name: &Spanned<String>) -> Result<(), CheckError> {
+    fn functions_of(&mut self, index: usize, name: &Spanned<String>) -> Result<(), LoadError> {
         let script = &self.scripts[index];
         let mut found: Vec<(String, Vec<String>)> = script
             .ast
@@ -115,7 +115,7 @@ impl Plugins {
             .map(|f| (f.name.to_string(), f.params.iter().map(|p| p.to_string()).collect()))
             .collect();
         found.sort();
-        let problem = |message: String| CheckError::new(CheckErrorKind::Plugin(message), name.span);
+        let problem = |message: String| LoadError::new(LoadErrorKind::Plugin(message), name.span);
         for (i, (function, params)) in found.iter().enumerate() {
             if i > 0 && found[i - 1].0 == *function {
                 return Err(problem(format!(
@@ -170,7 +170,7 @@ fn folders(plugin_path: &[PathBuf], dir: Option<&Path>) -> Vec<PathBuf> {
 }
 
 /// "unknown plugin", with a did-you-mean over the scripts that exist, or where we looked.
-fn unknown(name: &Spanned<String>, folders: &[PathBuf]) -> CheckError {
+fn unknown(name: &Spanned<String>, folders: &[PathBuf]) -> LoadError {
     let mut known: Vec<String> = Vec::new();
     for folder in folders {
         let Ok(entries) = std::fs::read_dir(folder) else {
@@ -184,7 +184,7 @@ fn unknown(name: &Spanned<String>, folders: &[PathBuf]) -> CheckError {
     }
     let shown: Vec<String> = folders.iter().map(|f| f.display().to_string()).collect();
     let stem = name.node.strip_suffix(".rhai").unwrap_or(&name.node);
-    let err = CheckError::new(CheckErrorKind::UnknownPlugin(name.node.clone()), name.span);
+    let err = LoadError::new(LoadErrorKind::UnknownPlugin(name.node.clone()), name.span);
     if stem != name.node && known.iter().any(|k| k == stem) {
         return err.help(format!("name it without the extension: `plugin \"{stem}\"`"));
     }

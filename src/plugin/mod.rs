@@ -6,6 +6,7 @@
 //! turns Rhai errors into [`PluginError`]s, `convert.rs` moves values across.
 
 mod convert;
+mod error;
 mod host;
 mod limits;
 mod load;
@@ -14,6 +15,7 @@ mod sandbox;
 use std::path::{Path, PathBuf};
 
 pub(crate) use convert::lead_without_events;
+pub use error::LoadError;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 
