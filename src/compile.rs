@@ -46,6 +46,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
                 .collect(),
             mql: None,
             routes: Vec::new(),
+            requalify_after: None,
             functions: functions.to_vec(),
         },
     };
@@ -208,13 +209,15 @@ impl Compiler<'_> {
                     .join(" ");
                 self.program.mql = Some((self.cond(cond, Scope::Outcome), text));
             }
-            StatementKind::Route { queue, when } => {
+            StatementKind::Route { queue, when, sla } => {
                 let when = when.as_ref().map(|c| self.cond(c, Scope::Outcome));
                 self.program.routes.push(Route {
                     queue: queue.node.clone(),
                     when,
+                    sla: sla.as_ref().map(|s| s.node),
                 });
             }
+            StatementKind::Requalify(after) => self.program.requalify_after = Some(after.node),
             StatementKind::Rule(rule) => {
                 let compiled = self.rule(rule);
                 self.program.rules.push(compiled);

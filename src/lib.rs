@@ -14,6 +14,8 @@ mod packtest;
 mod plugin;
 mod program;
 mod reload;
+#[cfg(feature = "serve")]
+pub mod serve;
 mod session;
 mod source;
 mod syntax;

@@ -513,6 +513,7 @@ fn override_key(statement: &crate::ast::Statement, sources: &Sources) -> Option<
         StatementKind::Decay { dim, .. } => format!("decay {}", dim.node),
         StatementKind::Let { name, .. } => format!("let {}", name.node),
         StatementKind::Route { queue, .. } => format!("route {}", queue.node),
+        StatementKind::Requalify(_) => "requalify".to_string(),
         StatementKind::Rule(rule) => format!("rule {}", check::rule_name(rule, sources).0),
         _ => return None,
     })

@@ -96,6 +96,12 @@ pub enum CheckErrorKind {
     ZeroWindow,
     #[error("a half-life of zero")]
     ZeroHalfLife,
+    #[error("an SLA of zero is breached the moment a lead becomes an MQL")]
+    ZeroSla,
+    #[error("a cool-down of zero: leave `requalify after` out to requalify on the next activity")]
+    ZeroRequalify,
+    #[error("the requalification cool-down is set twice (`requalify after`)")]
+    DuplicateRequalify,
     #[error("`at least 0 times` is always true")]
     AtLeastZero,
     #[error("a rule gives points once; this one has a second `+N`/`-N`")]

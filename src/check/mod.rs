@@ -117,6 +117,7 @@ impl Checker<'_> {
     /// Dimensions, `let` names and the MQL condition: what other statements may refer to.
     fn declarations(&mut self, ast: &Ast) {
         let mut mql_seen = false;
+        let mut requalify_seen = false;
         for (i, statement) in ast.statements.iter().enumerate() {
             if let StatementKind::Threshold(n) = &statement.kind {
                 self.finite(n.node, n.span);
@@ -156,6 +157,18 @@ impl Checker<'_> {
                     self.error(CheckErrorKind::DuplicateMql, statement.span);
                 }
                 StatementKind::Threshold(_) | StatementKind::Mql(_) => mql_seen = true,
+                StatementKind::Route { sla: Some(sla), .. } if sla.node == 0 => {
+                    self.error(CheckErrorKind::ZeroSla, sla.span);
+                }
+                StatementKind::Requalify(after) => {
+                    if requalify_seen {
+                        self.error(CheckErrorKind::DuplicateRequalify, statement.span);
+                    }
+                    requalify_seen = true;
+                    if after.node == 0 {
+                        self.error(CheckErrorKind::ZeroRequalify, after.span);
+                    }
+                }
                 _ => {}
             }
         }
@@ -422,7 +435,7 @@ impl Checker<'_> {
         }
         let mut catch_all: Option<&str> = None;
         for statement in &ast.statements {
-            let StatementKind::Route { queue, when } = &statement.kind else {
+            let StatementKind::Route { queue, when, .. } = &statement.kind else {
                 continue;
             };
             if let Some(first) = catch_all {

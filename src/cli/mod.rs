@@ -11,6 +11,8 @@ mod input;
 mod output;
 mod repl;
 mod score;
+#[cfg(feature = "serve")]
+mod serve;
 mod stats;
 mod test;
 mod watch;
@@ -48,6 +50,9 @@ enum Command {
     Gen(gen::GenArgs),
     /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
     Fmt(fmt::FmtArgs),
+    /// Serve scoring over HTTP: leads and events stored, MQL hand-offs, SLAs, webhooks.
+    #[cfg(feature = "serve")]
+    Serve(serve::ServeArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -106,6 +111,8 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Gen(args) => gen::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Serve(args) => serve::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -169,6 +169,10 @@ impl Builder {
         )
     }
 
+    fn duration(&self, pair: &Pair<Rule>) -> Spanned<Millis> {
+        self.spanned(pair, duration(pair.as_str()))
+    }
+
     fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
         Spanned {
             node,
@@ -217,9 +221,16 @@ impl Builder {
             }
             Rule::route => {
                 let queue = self.string(next());
-                let when = inner.next().map(|c| self.condition(c));
-                StatementKind::Route { queue, when }
+                let (mut when, mut sla) = (None, None);
+                for part in inner {
+                    match part.as_rule() {
+                        Rule::sla => sla = part.into_inner().find(not_keyword).map(|d| self.duration(&d)),
+                        _ => when = Some(self.condition(part)),
+                    }
+                }
+                StatementKind::Route { queue, when, sla }
             }
+            Rule::requalify => StatementKind::Requalify(self.duration(&next())),
             Rule::plugin => StatementKind::Plugin(self.string(next())),
             Rule::limit => {
                 let name = self.name(&next());
