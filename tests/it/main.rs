@@ -16,3 +16,5 @@ mod packtest;
 mod plugins;
 mod reload;
 mod repl;
+#[cfg(feature = "serve")]
+mod serve;
