@@ -87,7 +87,7 @@ fn first_token(rest: &str) -> Option<usize> {
 }
 
 /// Words that start a statement and can continue none (they are reserved).
-const STATEMENT_KEYWORDS: [&str; 10] = [
+const STATEMENT_KEYWORDS: [&str; 11] = [
     "rule",
     "let",
     "threshold",
@@ -98,6 +98,7 @@ const STATEMENT_KEYWORDS: [&str; 10] = [
     "route",
     "plugin",
     "limit",
+    "requalify",
 ];
 
 /// The text up to the next line that starts in column 0 with a statement keyword: the

@@ -575,8 +575,8 @@ fn sla_and_requalify_are_read_by_the_service_and_ignored_by_scoring() {
 }
 
 #[test]
-fn sla_and_requalify_are_not_reserved_words() {
-    let rules = "threshold 1\nsla > 1 => +1\nrequalify == true => +1\nafter exists => +1";
+fn sla_and_after_are_field_names_and_requalify_is_reserved() {
+    let rules = "threshold 1\nsla > 1 => +1\n`requalify` == true => +1\nafter exists => +1";
     let out = score(rules, json!({"sla": 2, "requalify": true, "after": 1}));
     assert_eq!(out.score, 3.0);
 }
