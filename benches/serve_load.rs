@@ -30,7 +30,10 @@ const SCORE_TIME: Duration = Duration::from_secs(5);
 
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument other than ours means "not this one".
-    if std::env::args().skip(1).any(|a| !a.starts_with('-') && !"serve_load".contains(a.as_str())) {
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"serve_load".contains(a.as_str()))
+    {
         return;
     }
     let dir = tempfile::tempdir().expect("temp dir");
@@ -44,20 +47,29 @@ fn main() {
     let stderr = child.stderr.take().expect("stderr");
     let mut lines = BufReader::new(stderr).lines();
     let base = loop {
-        let line = lines.next().expect("the server exits before listening").expect("stderr");
+        let line = lines
+            .next()
+            .expect("the server exits before listening")
+            .expect("stderr");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap_or_default().to_string();
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     runtime.block_on(run(&base));
     let _ = child.kill();
     let _ = child.wait();
 }
 
 async fn run(base: &str) {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().expect("client");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
     println!("serve_load: {LEADS} leads, pack rules/b2b-saas, durable group commits");
     ingest(&http, base).await;
     paced(&http, base).await;
@@ -186,7 +198,10 @@ async fn score(http: &reqwest::Client, base: &str) {
     }
     let secs = started.elapsed().as_secs_f64();
     let n = done.load(Ordering::Relaxed);
-    println!("POST /v1/score: {n} requests in {secs:.2}s = {:.0} req/s ({SCORE_CLIENTS} clients)", n as f64 / secs);
+    println!(
+        "POST /v1/score: {n} requests in {secs:.2}s = {:.0} req/s ({SCORE_CLIENTS} clients)",
+        n as f64 / secs
+    );
 }
 
 async fn post(http: &reqwest::Client, url: &str, body: String) {

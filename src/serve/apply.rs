@@ -288,7 +288,13 @@ impl<'a> Batch<'a> {
     }
 
     /// Writes each change as a transition in the outbox and moves the lead's standing.
-    fn record_changes(&mut self, t: &mut Tables<'_>, lead: &str, changes: Vec<Change>, score: Option<f64>) -> Result<(), StoreError> {
+    fn record_changes(
+        &mut self,
+        t: &mut Tables<'_>,
+        lead: &str,
+        changes: Vec<Change>,
+        score: Option<f64>,
+    ) -> Result<(), StoreError> {
         let pack = self.pack.id().to_string();
         for change in changes {
             let seq = self.next_seq;
@@ -323,7 +329,11 @@ fn decide(pack: &Pack, outcome: &crate::Outcome, record: &LeadRecord, as_of: Mil
     let reading = Reading {
         mql: outcome.mql,
         route: outcome.route.as_deref(),
-        sla: outcome.route.as_deref().and_then(|r| program.route_sla(r)).map(as_millis),
+        sla: outcome
+            .route
+            .as_deref()
+            .and_then(|r| program.route_sla(r))
+            .map(as_millis),
     };
     let cool_down = program.requalify_after().map(as_millis);
     lifecycle::advance(&record.standing, reading, record.last_activity, cool_down, as_of)
@@ -331,7 +341,9 @@ fn decide(pack: &Pack, outcome: &crate::Outcome, record: &LeadRecord, as_of: Mil
 
 /// The SLA index entry a standing needs: a pending SLA of an MQL.
 fn pending_sla(s: &Standing) -> Option<Millis> {
-    (s.stage == Stage::Mql && !s.sla_breached).then_some(s.sla_due).flatten()
+    (s.stage == Stage::Mql && !s.sla_breached)
+        .then_some(s.sla_due)
+        .flatten()
 }
 
 fn as_millis(d: std::time::Duration) -> Millis {
@@ -342,7 +354,8 @@ fn as_millis(d: std::time::Duration) -> Millis {
 pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[Vec<u8>]) -> String {
     let fields_text = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
     let id_text = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
-    let mut text = String::with_capacity(fields_text.len() + id_text.len() + events.iter().map(Vec::len).sum::<usize>() + 32);
+    let mut text =
+        String::with_capacity(fields_text.len() + id_text.len() + events.iter().map(Vec::len).sum::<usize>() + 32);
     text.push_str("{\"id\":");
     text.push_str(&id_text);
     text.push_str(",\"events\":[");
@@ -405,7 +418,13 @@ fn rule_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<RuleChange
     out
 }
 
-fn history(record: &LeadRecord, score: Option<f64>, previous: Option<f64>, rules: Vec<RuleChange>, pack: &Pack) -> HistoryEntry {
+fn history(
+    record: &LeadRecord,
+    score: Option<f64>,
+    previous: Option<f64>,
+    rules: Vec<RuleChange>,
+    pack: &Pack,
+) -> HistoryEntry {
     HistoryEntry {
         at: rfc3339(record.as_of),
         score,
@@ -428,7 +447,10 @@ mod tests {
         fields.insert("title".into(), Value::String("VP".into()));
         let events = vec![br#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_vec()];
         let text = lead_text("a\"b", &fields, &events);
-        assert_eq!(text, r#"{"id":"a\"b","events":[{"type":"x","at":"2026-01-01T00:00:00Z"}],"title":"VP"}"#);
+        assert_eq!(
+            text,
+            r#"{"id":"a\"b","events":[{"type":"x","at":"2026-01-01T00:00:00Z"}],"title":"VP"}"#
+        );
         assert!(serde_json::from_str::<Value>(&text).is_ok());
         assert_eq!(lead_text("x", &Map::new(), &[]), r#"{"id":"x","events":[]}"#);
     }

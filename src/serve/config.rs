@@ -160,7 +160,10 @@ fn read_secret(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
     let text = read_file("--webhook-secret-file", path)?;
     let secret = text.trim_end_matches(['\n', '\r']);
     if secret.is_empty() {
-        return Err(ConfigError(format!("--webhook-secret-file {} is empty", path.display())));
+        return Err(ConfigError(format!(
+            "--webhook-secret-file {} is empty",
+            path.display()
+        )));
     }
     Ok(secret.as_bytes().to_vec())
 }
@@ -168,7 +171,9 @@ fn read_secret(path: &std::path::Path) -> Result<Vec<u8>, ConfigError> {
 fn check_url(url: &str) -> Result<(), ConfigError> {
     let parsed = reqwest::Url::parse(url).map_err(|e| ConfigError(format!("--webhook {url:?} is not a URL: {e}")))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
-        return Err(ConfigError(format!("--webhook {url:?} must be an http:// or https:// URL")));
+        return Err(ConfigError(format!(
+            "--webhook {url:?} must be an http:// or https:// URL"
+        )));
     }
     Ok(())
 }
@@ -207,10 +212,14 @@ mod tests {
 
     #[test]
     fn a_public_address_needs_tokens() {
-        let err = Settings::from_options(options("0.0.0.0:7878")).err().map(|e| e.to_string());
+        let err = Settings::from_options(options("0.0.0.0:7878"))
+            .err()
+            .map(|e| e.to_string());
         assert_eq!(
             err.as_deref(),
-            Some("refusing to listen on 0.0.0.0:7878 without authentication: give --token-file, or listen on 127.0.0.1")
+            Some(
+                "refusing to listen on 0.0.0.0:7878 without authentication: give --token-file, or listen on 127.0.0.1"
+            )
         );
         assert!(Settings::from_options(options("127.0.0.1:0")).is_ok());
         assert!(Settings::from_options(options("[::1]:0")).is_ok());
@@ -233,10 +242,15 @@ mod tests {
 
     #[test]
     fn bad_values_are_named() {
-        let cases: [(&str, fn(&mut Options)); 4] = [
+        type Edit = fn(&mut Options);
+        let cases: [(&str, Edit); 4] = [
             ("--listen \"nowhere\" is not IP:PORT", |o| o.listen = "nowhere".into()),
-            ("--webhook \"ftp://x\" must be an http", |o| o.webhooks = vec!["ftp://x".into()]),
-            ("--max-events-per-lead must be at least 1", |o| o.limits.events_per_lead = 0),
+            ("--webhook \"ftp://x\" must be an http", |o| {
+                o.webhooks = vec!["ftp://x".into()]
+            }),
+            ("--max-events-per-lead must be at least 1", |o| {
+                o.limits.events_per_lead = 0
+            }),
             ("--reevaluate-every must be at least 1s", |o| {
                 o.reevaluate_every = Duration::from_millis(10)
             }),
@@ -244,7 +258,10 @@ mod tests {
         for (expected, edit) in cases {
             let mut o = options("127.0.0.1:0");
             edit(&mut o);
-            let err = Settings::from_options(o).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = Settings::from_options(o)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.starts_with(expected), "{err}");
         }
     }

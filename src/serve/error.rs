@@ -58,7 +58,11 @@ impl ApiError {
 
     /// 401.
     pub fn unauthorized() -> ApiError {
-        ApiError::new(401, "unauthorized", "this endpoint needs `Authorization: Bearer TOKEN` with a configured token")
+        ApiError::new(
+            401,
+            "unauthorized",
+            "this endpoint needs `Authorization: Bearer TOKEN` with a configured token",
+        )
     }
 
     /// 503: the database failed or the service is shutting down; nothing was stored.

@@ -131,7 +131,11 @@ async fn health(State(app): Shared) -> Json<Value> {
 
 async fn metrics(State(app): Shared) -> Response {
     let body = app.metrics.render();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 fn body(b: Result<Bytes, BytesRejection>, app: &App) -> Result<Bytes, ApiError> {
@@ -201,25 +205,41 @@ fn lead_summary(lead: &str, view: &LeadView) -> Value {
     })
 }
 
-async fn put_lead(State(app): Shared, id: Result<Path<String>, PathRejection>, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn put_lead(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let fields = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
     write_one(&app, lead, Op::Put(fields)).await
 }
 
-async fn patch_lead(State(app): Shared, id: Result<Path<String>, PathRejection>, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn patch_lead(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let patch = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
     write_one(&app, lead, Op::Patch(patch)).await
 }
 
-async fn post_events(State(app): Shared, id: Result<Path<String>, PathRejection>, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn post_events(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let events = input::events(input::json(&body(b, &app)?)?, now_millis(), &app.settings.limits)?;
     write_one(&app, lead, Op::Events(events)).await
 }
 
-async fn post_stage(State(app): Shared, id: Result<Path<String>, PathRejection>, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn post_stage(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    b: Result<Bytes, BytesRejection>,
+) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let value = input::json(&body(b, &app)?)?;
     let stage = value.get("stage").and_then(Value::as_str).unwrap_or_default();
@@ -322,7 +342,11 @@ async fn score(State(app): Shared, q: Params, b: Result<Bytes, BytesRejection>) 
     }
 }
 
-async fn get_lead(State(app): Shared, id: Result<Path<String>, PathRejection>, q: Params) -> Result<Json<Value>, ApiError> {
+async fn get_lead(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let params = params(q)?;
     let limit = page(&params, "events_limit")?;
@@ -331,7 +355,9 @@ async fn get_lead(State(app): Shared, id: Result<Path<String>, PathRejection>, q
         .lead(&lead)?
         .ok_or_else(|| ApiError::not_found(format!("no lead `{lead}`")))?;
     let from = match params.get("events_after") {
-        Some(_) => number(&params, "events_after", 0)?.saturating_add(1).max(record.events.first),
+        Some(_) => number(&params, "events_after", 0)?
+            .saturating_add(1)
+            .max(record.events.first),
         None => record.events.first,
     };
     let events = read.events(&lead, from, limit)?;
@@ -374,7 +400,10 @@ fn explain(app: &App, read: &super::store::Reader, lead: &str, record: &LeadReco
         return Ok(pack.explain(&outcome).to_string());
     }
     let events = read.events(lead, record.events.first, usize::MAX)?;
-    let raw: Vec<Vec<u8>> = events.iter().map(|(_, e)| serde_json::to_vec(e).unwrap_or_default()).collect();
+    let raw: Vec<Vec<u8>> = events
+        .iter()
+        .map(|(_, e)| serde_json::to_vec(e).unwrap_or_default())
+        .collect();
     let text = lead_text(lead, &record.fields, &raw);
     let when = chrono::DateTime::from_timestamp_millis(record.as_of).unwrap_or_default();
     match pack.score_json(&text, when) {
@@ -383,7 +412,11 @@ fn explain(app: &App, read: &super::store::Reader, lead: &str, record: &LeadReco
     }
 }
 
-async fn get_history(State(app): Shared, id: Result<Path<String>, PathRejection>, q: Params) -> Result<Json<Value>, ApiError> {
+async fn get_history(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let params = params(q)?;
     let read = app.store.read()?;
@@ -422,7 +455,12 @@ async fn transitions(State(app): Shared, q: Params) -> Result<Json<Value>, ApiEr
 async fn pack(State(app): Shared) -> Json<Value> {
     let pack = app.live.current();
     let loaded_at = *app.pack_status.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
-    let rejection = app.pack_status.rejection.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let rejection = app
+        .pack_status
+        .rejection
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     let program = pack.program();
     Json(json!({
         "name": &*pack.id().name,

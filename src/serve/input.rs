@@ -115,11 +115,19 @@ fn indexed(mut err: ApiError, i: usize) -> ApiError {
 /// whole number).
 pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, ApiError> {
     let Value::Object(mut map) = value else {
-        return Err(ApiError::bad_event(format!("an event is a JSON object, not {}", kind(&value))));
+        return Err(ApiError::bad_event(format!(
+            "an event is a JSON object, not {}",
+            kind(&value)
+        )));
     };
     match map.get("type") {
         Some(Value::String(t)) if !t.is_empty() => {}
-        Some(other) => return Err(ApiError::bad_event(format!("`type` must be a non-empty string, not {}", kind(other)))),
+        Some(other) => {
+            return Err(ApiError::bad_event(format!(
+                "`type` must be a non-empty string, not {}",
+                kind(other)
+            )))
+        }
         None => return Err(ApiError::bad_event("the event has no `type`")),
     }
     match map.get("at") {
@@ -140,7 +148,12 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
                 )));
             }
         }
-        Some(other) => return Err(ApiError::bad_event(format!("`at` must be a string, not {}", kind(other)))),
+        Some(other) => {
+            return Err(ApiError::bad_event(format!(
+                "`at` must be a string, not {}",
+                kind(other)
+            )))
+        }
     }
     let id = match map.get("id") {
         None | Some(Value::Null) => None,
@@ -154,21 +167,31 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
         }
     };
     let json = serde_json::to_vec(&Value::Object(map)).map_err(|e| ApiError::bad_event(e.to_string()))?;
-    Ok(Incoming { json, id, received: now })
+    Ok(Incoming {
+        json,
+        id,
+        received: now,
+    })
 }
 
 /// One line of `/v1/ingest`: `{"lead": ID, "fields": {...}}` (merged, as by PATCH) or
 /// `{"lead": ID, "event": {...}}`.
 pub fn ingest_line(line: &str, now: Millis, limits: &Limits) -> Result<(String, Op), ApiError> {
-    let value: Value =
-        serde_json::from_str(line).map_err(|e| ApiError::bad_json(format!("not valid JSON: {e}")))?;
+    let value: Value = serde_json::from_str(line).map_err(|e| ApiError::bad_json(format!("not valid JSON: {e}")))?;
     let Value::Object(mut map) = value else {
-        return Err(ApiError::bad_json("a line is a JSON object with `lead` and `fields` or `event`"));
+        return Err(ApiError::bad_json(
+            "a line is a JSON object with `lead` and `fields` or `event`",
+        ));
     };
     let lead = match map.remove("lead") {
         Some(Value::String(s)) => s,
         Some(Value::Number(n)) if n.is_u64() || n.is_i64() => n.to_string(),
-        Some(other) => return Err(ApiError::bad_request(format!("`lead` must be a string or a whole number, not {}", kind(&other)))),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "`lead` must be a string or a whole number, not {}",
+                kind(&other)
+            )))
+        }
         None => return Err(ApiError::bad_request("the line has no `lead`")),
     };
     lead_id(&lead, limits)?;
@@ -179,7 +202,9 @@ pub fn ingest_line(line: &str, now: Millis, limits: &Limits) -> Result<(String, 
         (None, None) => return Err(ApiError::bad_request("the line has neither `fields` nor `event`")),
     };
     if let Some(key) = map.keys().next() {
-        return Err(ApiError::bad_request(format!("unknown key `{key}` (a line has `lead` and `fields` or `event`)")));
+        return Err(ApiError::bad_request(format!(
+            "unknown key `{key}` (a line has `lead` and `fields` or `event`)"
+        )));
     }
     Ok((lead, op))
 }
@@ -257,7 +282,10 @@ mod tests {
     #[test]
     fn bad_events_are_named() {
         let l = Limits::default();
-        assert_eq!(msg(event(json!({"at": "2026-01-01T00:00:00Z"}), NOW, &l)), "the event has no `type`");
+        assert_eq!(
+            msg(event(json!({"at": "2026-01-01T00:00:00Z"}), NOW, &l)),
+            "the event has no `type`"
+        );
         assert_eq!(
             msg(event(json!({"type": "x", "at": "yesterday"}), NOW, &l)),
             "`at` \"yesterday\" is not an RFC 3339 time (like 2026-03-01T12:00:00Z)"
@@ -267,7 +295,10 @@ mod tests {
             "`at` 2026-03-01T00:06:00Z is more than 300s in the future (the allowed clock skew)"
         );
         assert!(event(json!({"type": "x", "at": "2026-03-01T00:04:00Z"}), NOW, &l).is_ok());
-        assert_eq!(msg(events(json!([{"type": "x"}, 3]), NOW, &l)), "events[1]: an event is a JSON object, not a number");
+        assert_eq!(
+            msg(events(json!([{"type": "x"}, 3]), NOW, &l)),
+            "events[1]: an event is a JSON object, not a number"
+        );
         assert!(msg(event(json!({"type": "x", "id": [1]}), NOW, &l)).starts_with("`id` must be"));
         let e = event(json!({"type": "x", "id": 42}), NOW, &l);
         assert_eq!(e.ok().and_then(|e| e.id).as_deref(), Some("42"));
@@ -277,7 +308,10 @@ mod tests {
     fn fields_reserve_id_and_events_and_are_bounded() {
         let mut l = Limits::default();
         assert!(msg(fields(json!({"id": 1}), &l)).starts_with("`id` is not a field"));
-        assert_eq!(msg(fields(json!([1]), &l)), "fields must be a JSON object, not an array");
+        assert_eq!(
+            msg(fields(json!([1]), &l)),
+            "fields must be a JSON object, not an array"
+        );
         l.fields_per_lead = 1;
         assert_eq!(
             msg(fields(json!({"a": 1, "b": 2}), &l)),
@@ -288,12 +322,18 @@ mod tests {
     #[test]
     fn ingest_lines_hold_fields_or_one_event() {
         let l = Limits::default();
-        let (lead, op) = ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l)
-            .unwrap_or_else(|e| unreachable!("{e}"));
+        let (lead, op) =
+            ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(lead, "7");
         assert!(matches!(op, Op::Patch(m) if m["title"] == "VP"));
-        assert_eq!(msg(ingest_line(r#"{"lead": "a"}"#, NOW, &l)), "the line has neither `fields` nor `event`");
-        assert_eq!(msg(ingest_line(r#"{"lead": "a", "event": {"type": "x"}, "x": 1}"#, NOW, &l)), "unknown key `x` (a line has `lead` and `fields` or `event`)");
+        assert_eq!(
+            msg(ingest_line(r#"{"lead": "a"}"#, NOW, &l)),
+            "the line has neither `fields` nor `event`"
+        );
+        assert_eq!(
+            msg(ingest_line(r#"{"lead": "a", "event": {"type": "x"}, "x": 1}"#, NOW, &l)),
+            "unknown key `x` (a line has `lead` and `fields` or `event`)"
+        );
         assert!(msg(ingest_line("{", NOW, &l)).starts_with("not valid JSON"));
         assert!(msg(ingest_line(r#"{"lead": "", "fields": {}}"#, NOW, &l)).starts_with("a lead id must be"));
     }

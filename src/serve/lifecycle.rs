@@ -325,7 +325,11 @@ mod tests {
         assert_eq!(breach.kind, Kind::SlaBreached);
         assert_eq!(breach.kind.name(), "sla_breached");
         assert_eq!(breach.standing.stage, Stage::Mql);
-        assert!(breach.reason.contains("route `ae` (2h after the hand-off)"), "{}", breach.reason);
+        assert!(
+            breach.reason.contains("route `ae` (2h after the hand-off)"),
+            "{}",
+            breach.reason
+        );
         assert!(sla_check(&breach.standing, 3 * H).is_none(), "reported once");
         // Accepted in time: no breach.
         let accepted = request(&m, Stage::Accepted, None, H).map(|c| c.standing);
@@ -337,7 +341,10 @@ mod tests {
         let m = qualify(&Standing::new(0), mql(Some("ae"), Some(H)), None, None, 0).map(|c| c.standing);
         let m = m.unwrap_or_else(|| Standing::new(0));
         let changes = advance(&m, NOT_MQL, None, None, 2 * H);
-        assert_eq!(changes.iter().map(|c| c.kind.name()).collect::<Vec<_>>(), ["sla_breached"]);
+        assert_eq!(
+            changes.iter().map(|c| c.kind.name()).collect::<Vec<_>>(),
+            ["sla_breached"]
+        );
     }
 
     #[test]
@@ -347,7 +354,9 @@ mod tests {
         assert!(request(&lead, Stage::Accepted, None, 2).is_err());
         assert!(request(&lead, Stage::Recycled, None, 2).is_err());
         let accepted = request(&m, Stage::Accepted, Some("booked a call"), 2);
-        assert!(accepted.as_ref().is_ok_and(|c| c.reason == "booked a call" && c.standing.since == 2));
+        assert!(accepted
+            .as_ref()
+            .is_ok_and(|c| c.reason == "booked a call" && c.standing.since == 2));
         let accepted = accepted.map(|c| c.standing).unwrap_or_else(|_| lead.clone());
         assert!(request(&accepted, Stage::Accepted, None, 3).is_err());
         assert!(request(&accepted, Stage::Rejected, None, 3).is_ok());
@@ -384,7 +393,10 @@ mod tests {
     #[test]
     fn without_a_cool_down_a_recycled_lead_requalifies_on_its_next_event() {
         let recycled = Standing::new(0).enter(Stage::Recycled, 10);
-        assert!(qualify(&recycled, mql(None, None), Some(10), None, 20).is_none(), "no event since");
+        assert!(
+            qualify(&recycled, mql(None, None), Some(10), None, 20).is_none(),
+            "no event since"
+        );
         assert!(qualify(&recycled, mql(None, None), Some(11), None, 20).is_some());
     }
 

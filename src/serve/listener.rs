@@ -45,7 +45,13 @@ impl axum::serve::Listener for Bounded {
             match self.inner.accept().await {
                 Ok((stream, addr)) => {
                     let _ = stream.set_nodelay(true);
-                    return (Connection { stream, _permit: permit }, addr);
+                    return (
+                        Connection {
+                            stream,
+                            _permit: permit,
+                        },
+                        addr,
+                    );
                 }
                 // Out of file descriptors and the like: wait a moment, as axum's own loop does.
                 Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,

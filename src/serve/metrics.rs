@@ -89,21 +89,73 @@ impl Metrics {
             commit_seconds: latency_histogram(),
         };
         let r = &mut m.registry;
-        r.register("http_requests", "HTTP requests by route, method and status", m.requests.clone());
-        r.register("http_request_duration_seconds", "HTTP request latency by route", m.latency.clone());
+        r.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            m.requests.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            m.latency.clone(),
+        );
         r.register("leads", "Leads stored", m.leads.clone());
         r.register("events", "Events stored", m.events.clone());
-        r.register("events_duplicate", "Events ignored: their id was seen before for the lead", m.duplicates.clone());
-        r.register("events_dropped", "Events dropped: the lead had more than --max-events-per-lead", m.dropped.clone());
-        r.register("score_errors", "Evaluations of a lead that failed (a plugin error, an unreadable event)", m.score_errors.clone());
-        r.register("transitions", "Transitions written to the outbox, by kind", m.transitions.clone());
-        r.register("pack_reloads", "Pack edits that checked and went live", m.reloads.clone());
-        r.register("pack_rejections", "Pack edits rejected (the live version stayed)", m.rejections.clone());
-        r.register("outbox_depth", "Transitions not yet delivered, by webhook", m.outbox_depth.clone());
-        r.register("webhook_deliveries", "Transitions delivered, by webhook", m.deliveries.clone());
-        r.register("webhook_failures", "Failed delivery attempts, by webhook", m.failures.clone());
-        r.register("commit_requests", "Requests per group commit", m.commit_requests.clone());
-        r.register("commit_duration_seconds", "Time to apply and durably commit one group", m.commit_seconds.clone());
+        r.register(
+            "events_duplicate",
+            "Events ignored: their id was seen before for the lead",
+            m.duplicates.clone(),
+        );
+        r.register(
+            "events_dropped",
+            "Events dropped: the lead had more than --max-events-per-lead",
+            m.dropped.clone(),
+        );
+        r.register(
+            "score_errors",
+            "Evaluations of a lead that failed (a plugin error, an unreadable event)",
+            m.score_errors.clone(),
+        );
+        r.register(
+            "transitions",
+            "Transitions written to the outbox, by kind",
+            m.transitions.clone(),
+        );
+        r.register(
+            "pack_reloads",
+            "Pack edits that checked and went live",
+            m.reloads.clone(),
+        );
+        r.register(
+            "pack_rejections",
+            "Pack edits rejected (the live version stayed)",
+            m.rejections.clone(),
+        );
+        r.register(
+            "outbox_depth",
+            "Transitions not yet delivered, by webhook",
+            m.outbox_depth.clone(),
+        );
+        r.register(
+            "webhook_deliveries",
+            "Transitions delivered, by webhook",
+            m.deliveries.clone(),
+        );
+        r.register(
+            "webhook_failures",
+            "Failed delivery attempts, by webhook",
+            m.failures.clone(),
+        );
+        r.register(
+            "commit_requests",
+            "Requests per group commit",
+            m.commit_requests.clone(),
+        );
+        r.register(
+            "commit_duration_seconds",
+            "Time to apply and durably commit one group",
+            m.commit_seconds.clone(),
+        );
         m
     }
 
@@ -123,7 +175,9 @@ impl Metrics {
             status,
         };
         self.requests.get_or_create(&labels).inc();
-        let route = RouteLabels { route: route.to_string() };
+        let route = RouteLabels {
+            route: route.to_string(),
+        };
         self.latency.get_or_create(&route).observe(took.as_secs_f64());
     }
 
@@ -146,7 +200,9 @@ impl Metrics {
         self.dropped.inc_by(t.dropped);
         self.score_errors.inc_by(t.score_errors);
         for kind in &t.transitions {
-            self.transitions.get_or_create(&KindLabels { kind: kind.to_string() }).inc();
+            self.transitions
+                .get_or_create(&KindLabels { kind: kind.to_string() })
+                .inc();
         }
     }
 
@@ -157,13 +213,21 @@ impl Metrics {
 
     /// A webhook's backlog.
     pub fn outbox_depth(&self, webhook: &str, depth: u64) {
-        let labels = WebhookLabels { webhook: webhook.to_string() };
-        self.outbox_depth.get_or_create(&labels).set(i64::try_from(depth).unwrap_or(i64::MAX));
+        let labels = WebhookLabels {
+            webhook: webhook.to_string(),
+        };
+        self.outbox_depth
+            .get_or_create(&labels)
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// One delivery attempt.
     pub fn delivery(&self, webhook: &str, ok: bool) {
-        let labels = WebhookLabels { webhook: webhook.to_string() };
-        if ok { &self.deliveries } else { &self.failures }.get_or_create(&labels).inc();
+        let labels = WebhookLabels {
+            webhook: webhook.to_string(),
+        };
+        if ok { &self.deliveries } else { &self.failures }
+            .get_or_create(&labels)
+            .inc();
     }
 }

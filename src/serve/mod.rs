@@ -92,7 +92,10 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         outbox: Arc::clone(&outbox),
     })?;
     let mut tasks = Vec::new();
-    let client = reqwest::Client::builder().timeout(webhook::TIMEOUT).build().map_err(std::io::Error::other)?;
+    let client = reqwest::Client::builder()
+        .timeout(webhook::TIMEOUT)
+        .build()
+        .map_err(std::io::Error::other)?;
     for url in &settings.webhooks {
         let sender = webhook::Sender {
             url: url.clone(),
@@ -173,23 +176,28 @@ fn watch_pack(
         crate::Loader::new().plugin_path(settings.plugins.clone())
     };
     let (metrics, status, reloaded) = (Arc::clone(metrics), Arc::clone(status), Arc::clone(reloaded));
-    crate::LivePack::watch_with(&settings.pack, loader, crate::WatchOptions::new(), move |event| match event {
-        crate::ReloadEvent::Reloaded { pack, previous } => {
-            metrics.reload(true);
-            *status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
-            eprintln!("leadscore serve: pack reloaded: {previous} → {}", pack.id());
-            reloaded.notify_one();
-        }
-        crate::ReloadEvent::Rejected(rejection) => {
-            metrics.reload(false);
-            eprintln!(
-                "leadscore serve: pack edit rejected, {} stays live:\n{}",
-                rejection.live, rejection.rendered
-            );
-            *status.rejection.lock().unwrap_or_else(|e| e.into_inner()) = Some((now_millis(), rejection));
-        }
-        _ => {}
-    })
+    crate::LivePack::watch_with(
+        &settings.pack,
+        loader,
+        crate::WatchOptions::new(),
+        move |event| match event {
+            crate::ReloadEvent::Reloaded { pack, previous } => {
+                metrics.reload(true);
+                *status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
+                eprintln!("leadscore serve: pack reloaded: {previous} → {}", pack.id());
+                reloaded.notify_one();
+            }
+            crate::ReloadEvent::Rejected(rejection) => {
+                metrics.reload(false);
+                eprintln!(
+                    "leadscore serve: pack edit rejected, {} stays live:\n{}",
+                    rejection.live, rejection.rendered
+                );
+                *status.rejection.lock().unwrap_or_else(|e| e.into_inner()) = Some((now_millis(), rejection));
+            }
+            _ => {}
+        },
+    )
 }
 
 async fn shutdown_signal() {

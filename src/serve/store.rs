@@ -46,9 +46,9 @@ pub enum StoreError {
         /// Why.
         source: std::io::Error,
     },
-    /// redb reported an error.
+    /// redb reported an error (boxed: redb's error is large, and this one travels far).
     #[error("storage: {0}")]
-    Db(#[from] redb::Error),
+    Db(Box<redb::Error>),
     /// A stored record did not decode (a bug, or a file written by another program).
     #[error("storage: a stored {what} does not decode: {message}")]
     Decode {
@@ -63,7 +63,7 @@ macro_rules! db_error {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> StoreError {
-                StoreError::Db(e.into())
+                StoreError::Db(Box::new(e.into()))
             }
         }
     )*};
@@ -357,6 +357,9 @@ impl Reader {
     pub fn cursor(&self, url: &str) -> Result<Cursor, StoreError> {
         let t = self.txn.open_table(CURSORS)?;
         let found = t.get(url)?;
-        Ok(found.map(|v| decode("cursor", v.value())).transpose()?.unwrap_or_default())
+        Ok(found
+            .map(|v| decode("cursor", v.value()))
+            .transpose()?
+            .unwrap_or_default())
     }
 }

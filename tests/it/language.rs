@@ -564,14 +564,26 @@ fn sla_and_requalify_are_read_by_the_service_and_ignored_by_scoring() {
     let without = "threshold 1\ntitle ~ a => +1\nroute \"east\" when region in [\"NY\"]\nroute \"rest\"";
     let lead = json!({"title": "a", "region": "NY"});
     let (a, b) = (score(with, lead.clone()), score(without, lead));
-    assert_eq!((a.score, a.mql, a.route.as_deref()), (b.score, b.mql, b.route.as_deref()));
+    assert_eq!(
+        (a.score, a.mql, a.route.as_deref()),
+        (b.score, b.mql, b.route.as_deref())
+    );
     let program = pack(with);
-    assert_eq!(program.program().route_sla("east"), Some(std::time::Duration::from_secs(7200)));
+    assert_eq!(
+        program.program().route_sla("east"),
+        Some(std::time::Duration::from_secs(7200))
+    );
     assert_eq!(program.program().route_sla("rest"), None);
-    assert_eq!(program.program().requalify_after(), Some(std::time::Duration::from_secs(30 * 86_400)));
+    assert_eq!(
+        program.program().requalify_after(),
+        Some(std::time::Duration::from_secs(30 * 86_400))
+    );
     assert_eq!(pack(without).program().requalify_after(), None);
     let listing = program.program().to_string();
-    assert!(listing.contains("sla 2h\n") && listing.contains("requalify after 30d\n"), "{listing}");
+    assert!(
+        listing.contains("sla 2h\n") && listing.contains("requalify after 30d\n"),
+        "{listing}"
+    );
 }
 
 #[test]
