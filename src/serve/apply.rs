@@ -65,6 +65,11 @@ struct Working {
     indexed_sla: Option<Millis>,
     /// Changed since it was last scored.
     dirty: bool,
+    /// Changed in this batch, so written at its end (a lead that only saw rejected writes
+    /// or repeated events is not written, and a new one not created).
+    changed: bool,
+    /// Not in the database before this batch.
+    created: bool,
     transitions: Vec<u64>,
 }
 
@@ -127,17 +132,23 @@ impl<'a> Batch<'a> {
                 self.evaluate(t, id)?;
             }
             let w = self.working(id);
+            if !w.changed {
+                continue;
+            }
+            let created = w.created;
             let due = pending_sla(&w.record.standing);
             let (old, record) = (w.indexed_sla, w.record.clone());
             t.move_sla(id, old, due)?;
             t.put_lead(id, &record)?;
+            self.tally.new_leads += u64::from(created);
         }
         Ok(())
     }
 
     /// The lead as the batch left it.
     pub fn view(&self, lead: &str) -> Option<LeadView> {
-        self.leads.get(lead).map(|w| LeadView {
+        let stored = self.leads.get(lead).filter(|w| w.changed || !w.created);
+        stored.map(|w| LeadView {
             standing: w.record.standing.clone(),
             result: w.record.result.clone(),
             error: w.record.error.clone(),
@@ -151,18 +162,17 @@ impl<'a> Batch<'a> {
         if self.leads.contains_key(lead) {
             return Ok(true);
         }
-        let record = match t.lead(lead)? {
-            Some(r) => r,
-            None if create => {
-                self.tally.new_leads += 1;
-                LeadRecord::new(self.now)
-            }
+        let (record, created) = match t.lead(lead)? {
+            Some(r) => (r, false),
+            None if create => (LeadRecord::new(self.now), true),
             None => return Ok(false),
         };
         let working = Working {
             indexed_sla: pending_sla(&record.standing),
             record,
             dirty: false,
+            changed: false,
+            created,
             transitions: Vec::new(),
         };
         self.leads.insert(lead.to_string(), working);
@@ -236,6 +246,7 @@ impl<'a> Batch<'a> {
         self.record_changes(t, lead, vec![change], score)?;
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
         let w = self.working(lead);
+        w.changed = true;
         let entry = history(&w.record, score, score, Vec::new(), pack);
         let n = w.record.next_history;
         w.record.next_history += 1;
@@ -249,6 +260,7 @@ impl<'a> Batch<'a> {
         let (pack, now) = (self.pack, self.now);
         let w = self.working(lead);
         w.dirty = false;
+        w.changed = true;
         let as_of = w.record.as_of.max(now);
         let text = lead_text(lead, &w.record.fields, &t.events_from(lead, w.record.events.first)?);
         let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();

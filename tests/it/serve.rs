@@ -440,7 +440,7 @@ async fn the_api_stores_scores_and_explains_leads() {
     );
 
     // Ingest: one bad line is reported by number; the others are applied.
-    let body = "{\"lead\": \"bob\", \"fields\": {\"title\": \"VP\"}}\nnot json\n{\"lead\": \"bob\", \"event\": {\"type\": \"page_view\", \"path\": \"/pricing\"}}\n{\"lead\": \"bob\", \"event\": {\"at\": \"2026-01-01T00:00:00Z\"}}\n";
+    let body = "{\"lead\": \"bob\", \"fields\": {\"title\": \"VP\"}}\nnot json\n{\"lead\": \"bob\", \"event\": {\"type\": \"page_view\", \"path\": \"/pricing\"}}\n{\"lead\": \"ghost\", \"event\": {\"at\": \"2026-01-01T00:00:00Z\"}}\n";
     let (status, ingested) = call(http.post(server.url("/v1/ingest")).body(body)).await;
     assert_eq!(status, 200, "{ingested}");
     assert_eq!(
@@ -460,6 +460,9 @@ async fn the_api_stores_scores_and_explains_leads() {
     assert_eq!(lines, [2, 4]);
     assert_eq!(ingested["errors"][1]["error"], "the event has no `type`");
     assert_eq!(ingested["leads"][0]["stage"], "mql");
+    assert_eq!(ingested["leads"].as_array().map(Vec::len), Some(1), "{ingested}");
+    let (status, _) = call(http.get(server.url("/v1/leads/ghost"))).await;
+    assert_eq!(status, 404, "a lead only a rejected line named is not created");
 
     // Scoring without storing.
     let (status, scored) = call(http.post(server.url("/v1/score?as_of=2026-03-01T00:00:00Z")).json(
