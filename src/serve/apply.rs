@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 
+use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::config::Limits;
@@ -75,6 +76,7 @@ struct Working {
 
 /// The writes of one transaction.
 pub struct Batch<'a> {
+    pool: Option<&'a rayon::ThreadPool>,
     pack: &'a Pack,
     limits: &'a Limits,
     now: Millis,
@@ -86,8 +88,16 @@ pub struct Batch<'a> {
 
 impl<'a> Batch<'a> {
     /// A batch scored with `pack` as of `now` (ms).
-    pub fn new(t: &Tables<'_>, pack: &'a Pack, limits: &'a Limits, now: Millis) -> Result<Batch<'a>, StoreError> {
+    /// Leads are scored on `pool`'s threads when there is one.
+    pub fn new(
+        t: &Tables<'_>,
+        pack: &'a Pack,
+        limits: &'a Limits,
+        now: Millis,
+        pool: Option<&'a rayon::ThreadPool>,
+    ) -> Result<Batch<'a>, StoreError> {
         Ok(Batch {
+            pool,
             pack,
             limits,
             now,
@@ -127,10 +137,8 @@ impl<'a> Batch<'a> {
     pub fn finish(&mut self, t: &mut Tables<'_>) -> Result<(), StoreError> {
         let mut ids: Vec<String> = self.leads.keys().cloned().collect();
         ids.sort();
+        self.evaluate_all(t, &ids)?;
         for id in &ids {
-            if self.working(id).dirty {
-                self.evaluate(t, id)?;
-            }
             let w = self.working(id);
             if !w.changed {
                 continue;
@@ -141,6 +149,28 @@ impl<'a> Batch<'a> {
             t.move_sla(id, old, due)?;
             t.put_lead(id, &record)?;
             self.tally.new_leads += u64::from(created);
+        }
+        Ok(())
+    }
+
+    /// Scores every dirty lead: reading them is the transaction's, scoring them is pure
+    /// and runs on the pool's threads, storing the results is the transaction's again.
+    fn evaluate_all(&mut self, t: &mut Tables<'_>, ids: &[String]) -> Result<(), StoreError> {
+        let mut prepared = Vec::new();
+        for id in ids {
+            if self.working(id).dirty {
+                let (text, as_of) = self.prepare(t, id)?;
+                prepared.push((id, text, as_of));
+            }
+        }
+        let pack = self.pack;
+        let score = |(_, text, as_of): &(&String, String, Millis)| score_at(pack, text, *as_of);
+        let scored: Vec<_> = match (self.pool, prepared.len()) {
+            (Some(pool), n) if n > 1 => pool.install(|| prepared.par_iter().map(score).collect()),
+            _ => prepared.iter().map(score).collect(),
+        };
+        for ((id, _, as_of), scored) in prepared.iter().zip(scored) {
+            self.settle(t, id, *as_of, scored)?;
         }
         Ok(())
     }
@@ -257,14 +287,31 @@ impl<'a> Batch<'a> {
     /// Scores the lead as of the batch's time (never earlier than its last result), runs
     /// the lifecycle, and writes the transitions and a history entry if anything moved.
     fn evaluate(&mut self, t: &mut Tables<'_>, lead: &str) -> Result<(), StoreError> {
-        let (pack, now) = (self.pack, self.now);
+        let (text, as_of) = self.prepare(t, lead)?;
+        let scored = score_at(self.pack, &text, as_of);
+        self.settle(t, lead, as_of, scored)
+    }
+
+    /// The lead as batch scoring would read it, and the time to score it as of.
+    fn prepare(&mut self, t: &Tables<'_>, lead: &str) -> Result<(String, Millis), StoreError> {
+        let now = self.now;
         let w = self.working(lead);
         w.dirty = false;
         w.changed = true;
         let as_of = w.record.as_of.max(now);
         let text = lead_text(lead, &w.record.fields, &t.events_from(lead, w.record.events.first)?);
-        let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
-        let scored = pack.score_json(&text, when);
+        Ok((text, as_of))
+    }
+
+    /// Stores a new result, with the transitions and the ledger entry it calls for.
+    fn settle(
+        &mut self,
+        t: &mut Tables<'_>,
+        lead: &str,
+        as_of: Millis,
+        scored: Result<crate::Outcome, crate::EvalError>,
+    ) -> Result<(), StoreError> {
+        let pack = self.pack;
         let w = self.working(lead);
         let before = w.record.result.take();
         let error_before = w.record.error.take();
@@ -332,6 +379,11 @@ impl<'a> Batch<'a> {
         }
         Ok(())
     }
+}
+
+fn score_at(pack: &Pack, text: &str, as_of: Millis) -> Result<crate::Outcome, crate::EvalError> {
+    let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
+    pack.score_json(text, when)
 }
 
 /// The lifecycle's verdict on a new result: the route's SLA and the pack's cool-down

@@ -62,6 +62,8 @@ pub struct Writer {
     pub metrics: Arc<Metrics>,
     /// Woken after a commit that wrote transitions (the webhook senders wait on it).
     pub outbox: Arc<Notify>,
+    /// Threads that score a batch's leads in parallel (`None`: on the writer thread).
+    pub pool: Option<rayon::ThreadPool>,
 }
 
 impl Committer {
@@ -126,7 +128,7 @@ impl Writer {
         let started = std::time::Instant::now();
         let pack = self.live.current();
         let outcome = self.store.write(|t| {
-            let mut batch = Batch::new(t, &pack, &self.limits, now)?;
+            let mut batch = Batch::new(t, &pack, &self.limits, now, self.pool.as_ref())?;
             let mut done: Vec<Vec<Result<Applied, ApiError>>> = Vec::with_capacity(commands.len());
             for command in &commands {
                 match command {

@@ -90,6 +90,12 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         limits: settings.limits.clone(),
         metrics: Arc::clone(&metrics),
         outbox: Arc::clone(&outbox),
+        // One thread per core, with the stack plugins need.
+        pool: rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("leadscore-score-{i}"))
+            .stack_size(crate::PLUGIN_STACK_SIZE)
+            .build()
+            .ok(),
     })?;
     let mut tasks = Vec::new();
     let client = reqwest::Client::builder()
