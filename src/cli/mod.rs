@@ -3,17 +3,18 @@
 //! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
+mod batch;
 mod check;
 mod explain;
 mod fmt;
 mod gen;
 mod input;
-mod output;
 mod repl;
 mod score;
 #[cfg(feature = "serve")]
 mod serve;
 mod stats;
+mod summary;
 mod test;
 mod watch;
 
@@ -76,7 +77,7 @@ impl PackArgs {
 }
 
 /// What a command ended with.
-pub enum Outcome {
+pub enum Exit {
     /// Everything worked.
     Success,
     /// Some records failed; the rest were processed.
@@ -115,8 +116,8 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => serve::run(&args),
     };
     match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(1),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Partial) => ExitCode::from(1),
         Err(Failure(message)) => {
             let message = message.trim_end();
             if !message.is_empty() {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use leadscore::serve::{Limits, Options, ServeError, Settings};
 
-use super::{Failure, Outcome, PackArgs};
+use super::{Exit, Failure, PackArgs};
 
 /// Arguments of `serve`. Every limit has a default (see the README's Service section).
 #[derive(clap::Args, Debug)]
@@ -55,7 +55,7 @@ pub struct ServeArgs {
 }
 
 /// Runs the service until SIGTERM or Ctrl-C.
-pub fn run(args: &ServeArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
     let limits = Limits {
         body_bytes: args.max_body_bytes,
         items_per_request: args.max_items_per_request,
@@ -78,7 +78,7 @@ pub fn run(args: &ServeArgs) -> Result<Outcome, Failure> {
     };
     let settings = Settings::from_options(options).map_err(|e| Failure(format!("error: {e}")))?;
     match leadscore::serve::run(settings) {
-        Ok(()) => Ok(Outcome::Success),
+        Ok(()) => Ok(Exit::Success),
         Err(ServeError::Pack(leadscore::Error::Pack(errors))) => {
             use std::io::IsTerminal;
             Err(Failure(errors.render(std::io::stderr().is_terminal())))

@@ -25,7 +25,8 @@ use super::lifecycle::Stage;
 use super::metrics::Metrics;
 use super::model::LeadRecord;
 use super::store::Store;
-use crate::{LivePack, Outcome, Rejection};
+use crate::reload::Rejection;
+use crate::{LivePack, Outcome};
 
 /// Most events or history entries or transitions in one page.
 const MAX_PAGE: usize = 1_000;
@@ -467,7 +468,7 @@ async fn pack(State(app): Shared) -> Json<Value> {
         "version": &*pack.id().version,
         "loaded_at": rfc3339(loaded_at),
         "rules": program.rule_count(),
-        "requalify_after": program.requalify_after().map(|d| crate::eval::time::show_duration(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
+        "requalify_after": program.requalify_after().map(|d| crate::value::time::show_duration(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
         "last_rejection": rejection.map(|(at, r)| json!({
             "at": rfc3339(at),
             "errors": r.errors,

@@ -274,7 +274,7 @@ pub fn request(standing: &Standing, to: Stage, reason: Option<&str>, now: i64) -
 
 /// A duration in the language's units: `2h`, `30d`, `90m`.
 fn show(ms: i64) -> String {
-    crate::eval::time::show_duration(ms)
+    crate::value::time::show_duration(ms)
 }
 
 #[cfg(test)]

@@ -185,15 +185,15 @@ fn watch_pack(
     crate::LivePack::watch_with(
         &settings.pack,
         loader,
-        crate::WatchOptions::new(),
+        crate::reload::WatchOptions::new(),
         move |event| match event {
-            crate::ReloadEvent::Reloaded { pack, previous } => {
+            crate::reload::ReloadEvent::Reloaded { pack, previous } => {
                 metrics.reload(true);
                 *status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
                 eprintln!("leadscore serve: pack reloaded: {previous} → {}", pack.id());
                 reloaded.notify_one();
             }
-            crate::ReloadEvent::Rejected(rejection) => {
+            crate::reload::ReloadEvent::Rejected(rejection) => {
                 metrics.reload(false);
                 eprintln!(
                     "leadscore serve: pack edit rejected, {} stays live:\n{}",
