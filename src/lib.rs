@@ -9,6 +9,8 @@ mod eval;
 mod explain;
 mod format;
 mod gen;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 mod pack;
 mod packtest;
 mod plugin;

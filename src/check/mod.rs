@@ -11,7 +11,7 @@ use regex::Regex;
 use crate::ast::*;
 use crate::source::{Sources, Span};
 
-pub use errors::{CheckError, CheckErrorKind};
+pub use errors::{did_you_mean, CheckError, CheckErrorKind};
 
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

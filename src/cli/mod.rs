@@ -8,6 +8,7 @@ mod explain;
 mod fmt;
 mod gen;
 mod input;
+mod lsp;
 mod output;
 mod repl;
 mod score;
@@ -48,6 +49,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
     Fmt(fmt::FmtArgs),
+    /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
+    Lsp(lsp::LspArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -106,6 +109,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Gen(args) => gen::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
