@@ -11,7 +11,9 @@ use regex::Regex;
 use crate::ast::*;
 use crate::source::{Sources, Span};
 
-pub use errors::{did_you_mean, CheckError, CheckErrorKind};
+#[cfg(feature = "lsp")]
+pub use errors::did_you_mean;
+pub use errors::{CheckError, CheckErrorKind};
 
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

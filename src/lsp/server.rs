@@ -482,7 +482,6 @@ mod tests {
     use super::*;
 
     #[test]
-    #[expect(clippy::panic, reason = "the test is of what a panic does")]
     fn a_panicking_handler_is_an_error_response() {
         let result = guarded(|| panic!("boom"));
         assert_eq!(

@@ -1,6 +1,6 @@
 //! `leadscore lsp`: the real binary over stdio, JSON-RPC with `Content-Length` framing.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -298,6 +298,36 @@ fn diagnostics_on_open_and_after_an_edit() {
     );
     client.change(&main, 3, &text);
     assert_eq!(client.diagnostics(&main), json!([]));
+    client.shutdown();
+}
+
+#[test]
+fn a_burst_of_changes_is_checked_once_after_the_debounce() {
+    let (tmp, dir) = pack_copy("b2b-saas");
+    let mut client = Client::initialized(tmp.path());
+    let main = dir.join("main.rules");
+    let text = std::fs::read_to_string(&main).unwrap();
+    client.open(&main, &text);
+    assert_eq!(client.diagnostics(&main), json!([]));
+    // Five edits in one write, each with its own typo: only the last is ever checked.
+    let mut burst = Vec::new();
+    for (version, typo) in ["fti", "fitt", "ft", "fiit", "fot"].iter().enumerate() {
+        let changed = text.replace("=> +15 fit", &format!("=> +15 {typo}"));
+        let body = json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {"textDocument": {"uri": uri(&main), "version": version + 2}, "contentChanges": [{"text": changed}]},
+        })
+        .to_string();
+        burst.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    }
+    client.raw(&burst);
+    let diagnostics = client.diagnostics(&main);
+    assert_eq!(diagnostics.as_array().unwrap().len(), 1, "{diagnostics}");
+    assert_eq!(
+        diagnostics[0]["message"], "unknown dimension `fot`",
+        "the first publish is of the last edit"
+    );
     client.shutdown();
 }
 
