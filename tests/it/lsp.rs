@@ -62,8 +62,12 @@ struct Client {
 
 impl Client {
     fn start(tmp: &Path) -> Client {
+        Client::start_with(tmp, "50")
+    }
+
+    fn start_with(tmp: &Path, debounce: &str) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-            .args(["lsp", "--debounce", "50", "--plugins"])
+            .args(["lsp", "--debounce", debounce, "--plugins"])
             .arg(repo().join("plugins"))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -365,6 +369,32 @@ fn a_file_sees_names_declared_in_the_other_files_of_its_pack() {
 }
 
 #[test]
+fn an_error_in_a_plugin_script_is_published_for_the_script() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("broken");
+    copy_dir(&repo().join("tests/fixtures/plugins/broken"), &dir);
+    let mut client = Client::initialized(tmp.path());
+    let rules = dir.join("broken.rules");
+    client.open(&rules, &std::fs::read_to_string(&rules).unwrap());
+    assert_eq!(client.diagnostics(&rules), json!([]), "the rules themselves are fine");
+    let script = client.diagnostics(&dir.join("plugins/broken.rhai"));
+    assert_eq!(
+        lines_of(&script),
+        "3:0-3:1 plugin `broken` does not parse: Expecting ',' to separate the arguments to function call 'contains' "
+    );
+    // Fixed on disk, and the editor says so: the script's diagnostics are cleared.
+    std::fs::write(
+        dir.join("plugins/broken.rhai"),
+        "fn looks_good(title) {\n    title.contains(\"good\")\n}\n",
+    )
+    .unwrap();
+    let changes = json!({"changes": [{"uri": uri(&dir.join("plugins/broken.rhai")), "type": 2}]});
+    client.notify("workspace/didChangeWatchedFiles", changes);
+    assert_eq!(client.diagnostics(&dir.join("plugins/broken.rhai")), json!([]));
+    client.shutdown();
+}
+
+#[test]
 fn hover_explains_rules_lets_dimensions_verbs_fields_and_functions() {
     let (tmp, dir) = pack_copy("b2b-saas");
     let (_, agency) = {
@@ -644,5 +674,64 @@ fn garbage_and_half_typed_text_never_stop_the_server() {
         hover["contents"]["value"].as_str().unwrap().contains("Senior title"),
         "{hover}"
     );
+    client.shutdown();
+}
+
+/// The time from an edit to its diagnostics (debounce 0), for an example pack and a
+/// generated pack of 2,000 rules; prints medians for BENCHMARKS.md.
+/// `cargo test --all-features --test it -- --ignored lsp_latency --nocapture`
+#[test]
+#[ignore = "a measurement, not a check"]
+fn lsp_latency() {
+    let (tmp, dir) = pack_copy("b2b-saas");
+    let big = tmp.path().join("big");
+    std::fs::create_dir_all(&big).unwrap();
+    let mut text = String::from("threshold 50\ncap fit at 40\ndimension intent\n");
+    for i in 0..2000 {
+        text += &format!(
+            "rule \"R{i}\": title ~ VP{i} and visited /p/{i} within 30d => +{} intent\n",
+            i % 7 + 1
+        );
+    }
+    std::fs::write(big.join("big.rules"), &text).unwrap();
+    // debounce 0: measure checking and publishing, not waiting.
+    let mut client = {
+        let mut c = Client::start_with(tmp.path(), "0");
+        let init = c.request(
+            "initialize",
+            json!({"capabilities": {}, "processId": null, "rootUri": null}),
+        );
+        assert!(init.get("result").is_some());
+        c.notify("initialized", json!({}));
+        c
+    };
+    for (name, path) in [
+        ("b2b-saas", dir.join("main.rules")),
+        ("2,000 rules", big.join("big.rules")),
+    ] {
+        let text = std::fs::read_to_string(&path).unwrap();
+        client.open(&path, &text);
+        client.diagnostics(&path);
+        let mut times = Vec::new();
+        for round in 0..21 {
+            let typo = if round % 2 == 0 { "intnet" } else { "intent" };
+            let edited = text.replacen("=> +1 intent", &format!("=> +1 {typo}"), 1).replacen(
+                "=> +40 intent",
+                &format!("=> +40 {typo}"),
+                1,
+            );
+            let start = Instant::now();
+            client.change(&path, round + 2, &edited);
+            client.diagnostics(&path);
+            times.push(start.elapsed());
+        }
+        times.sort();
+        println!(
+            "{name}: median {:?}, max {:?} over {} edits",
+            times[times.len() / 2],
+            times[times.len() - 1],
+            times.len()
+        );
+    }
     client.shutdown();
 }
