@@ -480,7 +480,7 @@ fn completion_offers_what_fits_where_the_cursor_is() {
     let mut client = Client::initialized(tmp.path());
     let main = dir.join("main.rules");
     let text = std::fs::read_to_string(&main).unwrap();
-    let typed = format!("{text}title ~ CEO => +5 \nrule \"x\": did \n");
+    let typed = format!("{text}title ~ CEO => +5 \nrule \"x\": did \nplugin \"\ndid video_play where (\n");
     client.open(&main, &typed);
     let lines = typed.lines().count() as u32;
     let labels = |client: &mut Client, line: u32, character: u32| -> String {
@@ -494,13 +494,17 @@ fn completion_offers_what_fits_where_the_cursor_is() {
         labels.sort();
         labels.join(", ")
     };
-    let after_points = labels(&mut client, lines - 2, 18);
-    let after_did = labels(&mut client, lines - 1, 14);
+    let after_points = labels(&mut client, lines - 4, 18);
+    let after_did = labels(&mut client, lines - 3, 14);
+    let plugin = labels(&mut client, lines - 2, 8);
+    let property = labels(&mut client, lines - 1, 22);
     let statement_start = labels(&mut client, 4, 0);
     let in_condition = labels(&mut client, 8, 8);
     insta::assert_snapshot!(
         "lsp_completion",
-        format!("after points:\n{after_points}\n\nafter did:\n{after_did}\n\nstatement start:\n{statement_start}\n\nin a condition:\n{in_condition}\n")
+        format!(
+            "after points:\n{after_points}\n\nafter did:\n{after_did}\n\nplugin name:\n{plugin}\n\nin where:\n{property}\n\nstatement start:\n{statement_start}\n\nin a condition:\n{in_condition}\n"
+        )
     );
     client.shutdown();
 }
