@@ -1,7 +1,7 @@
 //! Names, types and duplicates. The checker reads the whole syntax tree and reports
 //! every mistake it finds, sorted by position; the compiler runs only on a clean pack.
 
-mod errors;
+mod error;
 mod lets;
 
 use std::collections::HashMap;
@@ -12,8 +12,8 @@ use crate::ast::*;
 use crate::source::{Sources, Span};
 
 #[cfg(feature = "lsp")]
-pub use errors::did_you_mean;
-pub use errors::{CheckError, CheckErrorKind};
+pub use error::did_you_mean;
+pub use error::{CheckError, CheckErrorKind};
 
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

@@ -1,6 +1,6 @@
 //! `leadscore lsp`: the language server for editors, on stdin and stdout.
 
-use super::{Failure, Outcome, PackArgs};
+use super::{Exit, Failure, PackArgs};
 
 /// Arguments of `lsp`.
 #[derive(clap::Args, Debug)]
@@ -17,18 +17,18 @@ pub struct LspArgs {
 
 /// Serves until the editor says `exit`.
 #[cfg(feature = "lsp")]
-pub fn run(args: &LspArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
     let options = leadscore::lsp::Options {
         loader: args.pack.loader(),
         debounce: std::time::Duration::from_millis(args.debounce),
     };
     leadscore::lsp::run_stdio(&options)?;
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// Without the `lsp` feature, says how to build it.
 #[cfg(not(feature = "lsp"))]
-pub fn run(args: &LspArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
     let _ = (&args.pack, args.debounce, args.stdio);
     Err(Failure(
         "error: this leadscore was built without the language server; build it with `cargo build --release --features lsp`"

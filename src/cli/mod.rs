@@ -3,16 +3,17 @@
 //! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
+mod batch;
 mod check;
 mod explain;
 mod fmt;
 mod gen;
 mod input;
 mod lsp;
-mod output;
 mod repl;
 mod score;
 mod stats;
+mod summary;
 mod test;
 mod watch;
 
@@ -74,7 +75,7 @@ impl PackArgs {
 }
 
 /// What a command ended with.
-pub enum Outcome {
+pub enum Exit {
     /// Everything worked.
     Success,
     /// Some records failed; the rest were processed.
@@ -112,8 +113,8 @@ pub fn main() -> ExitCode {
         Command::Lsp(args) => lsp::run(&args),
     };
     match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(1),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Partial) => ExitCode::from(1),
         Err(Failure(message)) => {
             let message = message.trim_end();
             if !message.is_empty() {

@@ -1,17 +1,17 @@
-//! The one place the language server reaches into the crate's internals: the pack build
-//! pipeline (for the same diagnostics `leadscore check` gives), the parser's syntax tree
-//! (for names and their spans), the checker's error kinds and did-you-mean, and the
-//! plugin host's functions. Everything is turned into this module's own plain types,
+//! The one place the language server reaches into the crate's internals: the front of the
+//! pack build pipeline (parse → resolve plugins → check, for the same diagnostics
+//! `leadscore check` gives, and the syntax tree with the names and their spans), the
+//! checker's error kinds and did-you-mean, the plugin host's functions, the loader's
+//! file listing and the dotted-path lookup. Everything is turned into this module's own plain types,
 //! so the editor features above it do not depend on how the core is laid out.
 
 use std::path::{Path, PathBuf};
 
 use crate::ast::{Action, Ast, Behaviour, Cond, CondKind, Operand, OperandKind, Rule, StatementKind, TestOp, Verb};
 use crate::check::{self, CheckErrorKind};
-use crate::diagnostic::PackError;
-use crate::plugin::Plugins;
+use crate::diagnostic::{PackError, PackErrors};
 use crate::source::{Sources, Span};
-use crate::{syntax, Error, Loader};
+use crate::Loader;
 
 /// A byte range in one file of an [`Analysis`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -156,15 +156,12 @@ pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader) -> Analysis {
         let name = f.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         sources.add(format!("{pack}/{name}"), f.text.clone());
     }
-    let mut ast = Ast::default();
-    for (i, f) in files.iter().enumerate() {
-        syntax::parse_file(file_id(i), &f.text, &mut ast, &mut Vec::new());
-    }
-    let (plugins, _) = Plugins::load(loader, Some(dir), &ast, &mut sources.clone());
+    let front = crate::pack::front(&loader.plugin_path, &loader.limits, Some(dir), &sources);
     let mut analysis = Analysis {
         rule_files: files.len(),
         files,
-        functions: plugins
+        functions: front
+            .plugins
             .functions()
             .map(|(name, params, plugin)| Function {
                 name: name.to_string(),
@@ -172,7 +169,8 @@ pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader) -> Analysis {
                 plugin: plugin.to_string(),
             })
             .collect(),
-        plugins: plugins
+        plugins: front
+            .plugins
             .scripts()
             .map(|(name, path)| Plugin {
                 name: name.to_string(),
@@ -182,32 +180,15 @@ pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader) -> Analysis {
         available_plugins: available_plugins(loader, dir),
         ..Analysis::default()
     };
-    Index::new(&mut analysis, &sources).statements(&ast);
-    if let Err(error) = loader.build(&pack, Some(dir), sources) {
-        analysis.problems = problems(&mut analysis, error);
+    Index::new(&mut analysis, &sources).statements(&front.ast);
+    if let Err(errors) = front.checked {
+        analysis.problems = problems(&mut analysis, &errors);
     }
     analysis
 }
 
-fn file_id(i: usize) -> u32 {
-    u32::try_from(i).unwrap_or(u32::MAX)
-}
-
-/// The build's errors as problems; errors in plugin scripts add those files.
-fn problems(analysis: &mut Analysis, error: Error) -> Vec<Problem> {
-    let Error::Pack(errors) = error else {
-        let at = Loc {
-            file: 0,
-            start: 0,
-            end: 0,
-        };
-        return vec![Problem {
-            at,
-            message: error.to_string(),
-            help: None,
-            fix: None,
-        }];
-    };
+/// The pipeline's errors as problems; errors in plugin scripts add those files.
+fn problems(analysis: &mut Analysis, errors: &PackErrors) -> Vec<Problem> {
     let mut out = Vec::new();
     for e in errors.errors() {
         let span = e.span();
@@ -500,5 +481,5 @@ pub fn rule_files(dir: &Path) -> Vec<PathBuf> {
 /// A field of a lead by its dotted path, found as the evaluator finds it.
 pub fn lookup<'a>(lead: &'a serde_json::Value, path: &str) -> Option<&'a serde_json::Value> {
     let path: Vec<String> = path.split('.').map(str::to_string).collect();
-    crate::eval::record::lookup(lead, &path)
+    crate::read::lookup(lead, &path)
 }

@@ -7,7 +7,8 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::adapter;
-use crate::{Loader, PackTests};
+use crate::packtest::PackTests;
+use crate::Loader;
 
 /// The sample leads of one pack folder.
 pub struct Samples {
