@@ -9,6 +9,7 @@ mod explain;
 mod fmt;
 mod gen;
 mod input;
+mod lsp;
 mod repl;
 mod score;
 #[cfg(feature = "serve")]
@@ -54,6 +55,8 @@ enum Command {
     /// Serve scoring over HTTP: leads and events stored, MQL hand-offs, SLAs, webhooks.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
+    Lsp(lsp::LspArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -114,6 +117,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
         Ok(Exit::Success) => ExitCode::SUCCESS,
