@@ -9,6 +9,7 @@ mod eval;
 mod explain;
 mod format;
 mod gen;
+pub mod outcomes;
 mod pack;
 mod packtest;
 mod plugin;

@@ -3,11 +3,13 @@
 //! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
+mod backtest;
 mod check;
 mod explain;
 mod fmt;
 mod gen;
 mod input;
+mod judge;
 mod output;
 mod repl;
 mod score;
@@ -48,6 +50,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
     Fmt(fmt::FmtArgs),
+    /// Backtest a pack against known outcomes: AUC, MQL precision/recall/lift, bands, thresholds, rules.
+    Backtest(backtest::BacktestArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -106,6 +110,7 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Gen(args) => gen::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Backtest(args) => backtest::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
