@@ -31,6 +31,7 @@ pub mod html;
 mod label;
 pub mod metrics;
 mod pick;
+pub mod planted;
 pub mod rewrite;
 mod rows;
 
