@@ -6,6 +6,7 @@
 mod backtest;
 mod check;
 mod explain;
+mod fit;
 mod fmt;
 mod gen;
 mod input;
@@ -52,6 +53,8 @@ enum Command {
     Fmt(fmt::FmtArgs),
     /// Backtest a pack against known outcomes: AUC, MQL precision/recall/lift, bands, thresholds, rules.
     Backtest(backtest::BacktestArgs),
+    /// Fit points to known outcomes: write a copy of the pack with new points and threshold.
+    Fit(fit::FitArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -111,6 +114,7 @@ pub fn main() -> ExitCode {
         Command::Gen(args) => gen::run(&args),
         Command::Fmt(args) => fmt::run(&args),
         Command::Backtest(args) => backtest::run(&args),
+        Command::Fit(args) => fit::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -27,13 +27,16 @@
 //! ```
 
 pub mod backtest;
+pub mod fit;
 pub mod html;
 mod label;
 pub mod metrics;
 mod pick;
 pub mod planted;
+pub mod refit;
 pub mod rewrite;
 mod rows;
+pub mod suggest;
 
 pub use label::{Label, Labels, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 pub use pick::Picker;
