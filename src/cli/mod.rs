@@ -5,6 +5,7 @@
 
 mod backtest;
 mod check;
+mod diff;
 mod explain;
 mod fit;
 mod fmt;
@@ -55,6 +56,8 @@ enum Command {
     Backtest(backtest::BacktestArgs),
     /// Fit points to known outcomes: write a copy of the pack with new points and threshold.
     Fit(fit::FitArgs),
+    /// Score the same leads with two packs: MQLs gained and lost, routes, score changes, outcomes.
+    Diff(diff::DiffArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -115,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
+        Command::Diff(args) => diff::run(&args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod backtest;
+pub mod diff;
 pub mod fit;
 pub mod html;
 mod label;
