@@ -9,7 +9,7 @@ use std::fmt::Write;
 use super::backtest::{opt, signed, Report};
 use super::{num, pct};
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 820.0;
 const HEIGHT: f64 = 260.0;
 const LEFT: f64 = 48.0;
 const BOTTOM: f64 = 34.0;
@@ -18,12 +18,12 @@ const RIGHT: f64 = 16.0;
 
 const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:820px;color:#1b1f24}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}\
-.summary{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;min-width:110px}\
+.summary{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;flex:1 1 0;min-width:0}\
 .card b{display:block;font-size:20px}.muted{color:#57606a}\
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:right}\
 th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}\
 tr.contradicts td{background:#ffebe9;color:#82071e}tr.flagged td{background:#fff8c5}\
-svg{display:block;margin:4px 0}.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px}";
+svg{display:block;margin:4px 0;width:100%;height:auto}td small{display:block;color:#57606a;font-size:12px}.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px}";
 
 /// The report as an HTML page.
 ///
@@ -295,12 +295,17 @@ fn rules(h: &mut String, r: &Report) -> std::fmt::Result {
         h,
         "rules",
         "Rules against the outcomes",
-        &["rule", "where", "points", "fired", "converted", "rate fired", "rate not fired", "lift"],
+        &["rule", "points", "fired", "converted", "rate fired", "rate not fired", "lift"],
     )?;
     for rule in &r.rules {
+        let class = if rule.contradicts { " class=\"contradicts\"" } else { "" };
+        write!(
+            h,
+            "<tr{class}><td>{}<small>{}</small></td>",
+            esc(&rule.rule),
+            esc(&rule.location)
+        )?;
         let cells = [
-            rule.rule.clone(),
-            rule.location.clone(),
             rule.points.map_or_else(|| "—".to_string(), signed),
             rule.fired.to_string(),
             rule.positives.to_string(),
@@ -308,7 +313,10 @@ fn rules(h: &mut String, r: &Report) -> std::fmt::Result {
             pct(rule.rate_not_fired),
             opt(rule.lift, 2),
         ];
-        row(h, if rule.contradicts { "contradicts" } else { "" }, &cells)?;
+        for c in cells {
+            write!(h, "<td>{}</td>", esc(&c))?;
+        }
+        h.push_str("</tr>");
     }
     h.push_str("</tbody></table>");
     if r.rules.iter().any(|x| x.contradicts) {
