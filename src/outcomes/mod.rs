@@ -38,6 +38,8 @@ pub mod refit;
 pub mod rewrite;
 mod rows;
 pub mod suggest;
+#[cfg(test)]
+mod tests;
 
 pub use label::{Label, Labels, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 pub use pick::Picker;
