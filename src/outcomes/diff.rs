@@ -329,7 +329,7 @@ impl fmt::Display for DiffReport {
         writeln!(f, "{} leads scored by both, {} failed", self.leads, self.failed)?;
         writeln!(
             f,
-            "MQLs: {} → {}  (+{} gained, -{} lost)",
+            "MQLs: {} → {}  ({} gained, {} lost)",
             self.mql_a, self.mql_b, self.gained, self.lost
         )?;
         writeln!(f, "routes changed: {}", self.routes_changed)?;
@@ -356,7 +356,8 @@ impl fmt::Display for DiffReport {
         let most = s.buckets.iter().map(|b| b.count).max().unwrap_or(0).max(1);
         for b in &s.buckets {
             let bar = "█".repeat((b.count * 40).div_ceil(most) as usize);
-            writeln!(f, "  {:>10}  {:>7}  {bar}", b.change, b.count)?;
+            let line = format!("  {:>10}  {:>7}  {bar}", b.change, b.count);
+            writeln!(f, "{}", line.trim_end())?;
         }
         for (title, list) in [("became MQLs", &self.crossed_up), ("stopped being MQLs", &self.crossed_down)] {
             writeln!(f, "first leads that {title}:")?;
@@ -368,7 +369,12 @@ impl fmt::Display for DiffReport {
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
-                writeln!(f, "  {id}: {} → {}  {}", num(c.old), num(c.new), c.rules.join(", "))?;
+                let why = if c.rules.is_empty() {
+                    "same rules; the MQL condition moved".to_string()
+                } else {
+                    c.rules.join(", ")
+                };
+                writeln!(f, "  {id}: {} → {}  {why}", num(c.old), num(c.new))?;
             }
         }
         if let Some(o) = &self.outcomes {

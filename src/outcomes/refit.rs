@@ -293,7 +293,8 @@ fn rule_edits(n: &super::rewrite::RuleNumbers, old: f64, new: f64) -> Vec<(Span,
         edits.push((p.span, points_text(new)));
     }
     if let (Some(max), true) = (n.max, old != 0.0) {
-        edits.push((max.span, num((max.value * new.abs() / old.abs()).round())));
+        // The same count of events stays the cap; a cap must stay positive.
+        edits.push((max.span, num((max.value * new.abs() / old.abs()).round().max(1.0))));
     }
     edits
 }

@@ -10,6 +10,7 @@ mod format;
 mod gen;
 mod language;
 mod listing;
+mod outcomes;
 mod packgen;
 mod packs;
 mod packtest;
