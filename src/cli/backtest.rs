@@ -48,7 +48,9 @@ pub struct BacktestArgs {
 pub fn run(args: &BacktestArgs) -> Result<Outcome, Failure> {
     let goal = goal(args)?;
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
-    let setup = args.judge.setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
+    let setup = args
+        .judge
+        .setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
     let reader = Reader::new(setup);
     let rules = Rules::of(&pack);
     let mut rows = Rows::default();
@@ -66,7 +68,9 @@ pub fn run(args: &BacktestArgs) -> Result<Outcome, Failure> {
     let options = ReportOptions {
         bands: usize::from(args.bands),
         goal,
-        threshold: leadscore::outcomes::rewrite::numbers(pack.sources()).threshold.map(|t| t.value),
+        threshold: leadscore::outcomes::rewrite::numbers(pack.sources())
+            .threshold
+            .map(|t| t.value),
         by: args.by.clone(),
     };
     let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
@@ -87,11 +91,15 @@ pub fn run(args: &BacktestArgs) -> Result<Outcome, Failure> {
 fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
     Ok(match (args.min_precision, args.capacity) {
         (Some(p), _) if !(0.0..=1.0).contains(&p) => {
-            return Err(Failure(format!("error: --min-precision must be between 0 and 1, not {p}")))
+            return Err(Failure(format!(
+                "error: --min-precision must be between 0 and 1, not {p}"
+            )))
         }
         (Some(p), _) => GoalSpec::MinPrecision(p),
         (None, Some(n)) if n.is_nan() || n <= 0.0 => {
-            return Err(Failure(format!("error: --capacity must be a positive number of MQLs a week, not {n}")))
+            return Err(Failure(format!(
+                "error: --capacity must be a positive number of MQLs a week, not {n}"
+            )))
         }
         (None, Some(n)) => GoalSpec::Capacity(n),
         (None, None) => GoalSpec::F1,

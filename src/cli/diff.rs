@@ -35,7 +35,10 @@ pub fn run(args: &DiffArgs) -> Result<Outcome, Failure> {
             args.pack.len()
         )));
     };
-    let (a, b) = (load_pack(a, &args.input.pack_args)?, load_pack(b, &args.input.pack_args)?);
+    let (a, b) = (
+        load_pack(a, &args.input.pack_args)?,
+        load_pack(b, &args.input.pack_args)?,
+    );
     let reader = Reader::new(args.judge.setup(args.outcome.as_deref(), None, &args.input.id_field)?);
     let mut diff = Diff::default();
     let failed = each_lead(

@@ -62,10 +62,15 @@ pub struct FitArgs {
 /// Fits, writes OUT_DIR and prints the report.
 pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     if args.input.inputs.is_empty() || args.input.inputs.iter().any(|p| p.as_os_str() == "-") {
-        return Err(Failure("error: fit reads its input files several times; name files, not standard input".into()));
+        return Err(Failure(
+            "error: fit reads its input files several times; name files, not standard input".into(),
+        ));
     }
     if !(0.0..1.0).contains(&args.holdout) {
-        return Err(Failure(format!("error: --holdout must be at least 0 and below 1, not {}", args.holdout)));
+        return Err(Failure(format!(
+            "error: --holdout must be at least 0 and below 1, not {}",
+            args.holdout
+        )));
     }
     let split = match &args.split_at {
         Some(t) => Split::At(super::as_of(Some(t))?.timestamp_millis()),
@@ -94,7 +99,9 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
         goal,
     };
     let train: Vec<bool> = rows.rows.iter().map(|r| split.is_train(r)).collect();
-    let suggestions = candidates.map_or_else(Vec::new, |c| rank(c.columns(), &rows, &train, args.suggest, args.min_fired));
+    let suggestions = candidates.map_or_else(Vec::new, |c| {
+        rank(c.columns(), &rows, &train, args.suggest, args.min_fired)
+    });
     let found = numbers(pack.sources());
     let plan = Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))?;
     copy_pack(&args.pack, &args.out)?;
@@ -109,7 +116,12 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     let mut edits = plan.edits.clone();
     let threshold_note = match (found.threshold, recommended.threshold) {
         (Some(at), Some(t)) => {
-            edits.push((at.span, leadscore::outcomes::rewrite::points_text(t).trim_start_matches('+').to_string()));
+            edits.push((
+                at.span,
+                leadscore::outcomes::rewrite::points_text(t)
+                    .trim_start_matches('+')
+                    .to_string(),
+            ));
             None
         }
         (None, _) => Some("the pack's MQL condition has no `threshold N` or `score >= N` to rewrite".to_string()),
@@ -193,11 +205,20 @@ fn collect(
 
 /// Copies the pack folder (rules, plugins, tests) into OUT_DIR.
 fn copy_pack(from: &Path, to: &Path) -> Result<(), Failure> {
-    let same = std::fs::canonicalize(from).ok().zip(std::fs::canonicalize(to).ok()).is_some_and(|(a, b)| a == b);
+    let same = std::fs::canonicalize(from)
+        .ok()
+        .zip(std::fs::canonicalize(to).ok())
+        .is_some_and(|(a, b)| a == b);
     if same {
         return Err(Failure("error: OUT_DIR must not be the pack itself".into()));
     }
-    copy_dir(from, to).map_err(|e| Failure(format!("error: cannot copy {} to {}: {e}", from.display(), to.display())))
+    copy_dir(from, to).map_err(|e| {
+        Failure(format!(
+            "error: cannot copy {} to {}: {e}",
+            from.display(),
+            to.display()
+        ))
+    })
 }
 
 fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {

@@ -64,11 +64,19 @@ impl JudgeArgs {
     pub fn setup(&self, outcome: Option<&str>, by: Option<&str>, id_field: &str) -> Result<Setup, Failure> {
         let list = |given: &Option<String>, default: &[&str]| -> Vec<String> {
             match given {
-                Some(text) => text.split(',').map(str::trim).filter(|v| !v.is_empty()).map(String::from).collect(),
+                Some(text) => text
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|v| !v.is_empty())
+                    .map(String::from)
+                    .collect(),
                 None => default.iter().map(|v| v.to_string()).collect(),
             }
         };
-        let labels = Labels::new(list(&self.positive, &DEFAULT_POSITIVE), list(&self.negative, &DEFAULT_NEGATIVE));
+        let labels = Labels::new(
+            list(&self.positive, &DEFAULT_POSITIVE),
+            list(&self.negative, &DEFAULT_NEGATIVE),
+        );
         if let Some(both) = labels.positive().iter().find(|v| labels.negative().contains(v)) {
             return Err(Failure(format!(
                 "error: {both:?} is both a --positive and a --negative value"

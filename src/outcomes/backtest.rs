@@ -338,7 +338,11 @@ fn by_rows(rows: &Rows) -> Vec<ByRow> {
         c.2 += u64::from(r.positive);
         c.3 += u64::from(r.mql && r.positive);
     }
-    let names = rows.by_values.iter().cloned().chain(std::iter::once("(none)".to_string()));
+    let names = rows
+        .by_values
+        .iter()
+        .cloned()
+        .chain(std::iter::once("(none)".to_string()));
     let mut out: Vec<ByRow> = names
         .zip(counts)
         .filter(|(_, c)| c.0 > 0)
@@ -407,7 +411,14 @@ impl fmt::Display for Report {
             opt(m.lift, 2)
         )?;
         let n = &self.not_mql;
-        writeln!(f, "  {:<10} {:>8} {:>10} {:>7}", "not MQL", n.count, n.positives, pct(n.rate))?;
+        writeln!(
+            f,
+            "  {:<10} {:>8} {:>10} {:>7}",
+            "not MQL",
+            n.count,
+            n.positives,
+            pct(n.rate)
+        )?;
         self.fmt_disqualified(f)?;
         self.fmt_bands(f)?;
         self.fmt_thresholds(f)?;
@@ -422,8 +433,18 @@ impl Report {
         if self.disqualified.is_empty() {
             return writeln!(f, "  none");
         }
-        let width = self.disqualified.iter().map(|r| r.reason.chars().count()).max().unwrap_or(0).max(6);
-        writeln!(f, "  {:<width$} {:>8} {:>10} {:>7}", "reason", "leads", "converted", "rate")?;
+        let width = self
+            .disqualified
+            .iter()
+            .map(|r| r.reason.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max(6);
+        writeln!(
+            f,
+            "  {:<width$} {:>8} {:>10} {:>7}",
+            "reason", "leads", "converted", "rate"
+        )?;
         for r in &self.disqualified {
             let flag = if r.above_base_rate {
                 "  ! above the base rate: this filter throws away good leads"
@@ -513,8 +534,17 @@ impl Report {
     }
 
     fn fmt_rules(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "\nrules (rate = conversion rate of the labelled leads it fired / did not fire for)")?;
-        let width = self.rules.iter().map(|r| r.rule.chars().count()).max().unwrap_or(0).clamp(4, 40);
+        writeln!(
+            f,
+            "\nrules (rate = conversion rate of the labelled leads it fired / did not fire for)"
+        )?;
+        let width = self
+            .rules
+            .iter()
+            .map(|r| r.rule.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(4, 40);
         writeln!(
             f,
             "  {:<width$} {:>7} {:>7} {:>10} {:>11} {:>9} {:>6}",
@@ -523,11 +553,7 @@ impl Report {
         for r in &self.rules {
             let name: String = r.rule.chars().take(width).collect();
             let points = r.points.map_or_else(|| "—".to_string(), signed);
-            let flag = if r.contradicts {
-                "  ! contradicts the data"
-            } else {
-                ""
-            };
+            let flag = if r.contradicts { "  ! contradicts the data" } else { "" };
             writeln!(
                 f,
                 "  {:<width$} {:>7} {:>7} {:>10} {:>11} {:>9} {:>6}{flag}",
@@ -548,7 +574,12 @@ impl Report {
             return Ok(());
         };
         writeln!(f, "\nby {field}")?;
-        let width = rows.iter().map(|r| r.value.chars().count()).max().unwrap_or(0).clamp(5, 30);
+        let width = rows
+            .iter()
+            .map(|r| r.value.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(5, 30);
         writeln!(
             f,
             "  {:<width$} {:>8} {:>7} {:>10} {:>10} {:>7}",

@@ -32,9 +32,17 @@ pub struct Diff {
     deltas: Vec<f64>,
     up: Vec<Crossing>,
     down: Vec<Crossing>,
-    /// Labelled leads: (score A, MQL A, score B, MQL B, converted).
-    labelled: Vec<(f64, bool, f64, bool, bool)>,
+    /// Labelled leads.
+    labelled: Vec<Labelled>,
     unlabelled: u64,
+}
+
+/// A labelled lead: (score, MQL) with each pack, and its outcome.
+#[derive(Clone, Copy, Debug)]
+struct Labelled {
+    a: (f64, bool),
+    b: (f64, bool),
+    positive: bool,
 }
 
 /// A lead that crossed the MQL line.
@@ -87,9 +95,11 @@ impl Diff {
         }
         match facts.label {
             Label::Unlabelled => self.unlabelled += 1,
-            label => self
-                .labelled
-                .push((a.score, a.mql, b.score, b.mql, label == Label::Positive)),
+            label => self.labelled.push(Labelled {
+                a: (a.score, a.mql),
+                b: (b.score, b.mql),
+                positive: label == Label::Positive,
+            }),
         }
     }
 
@@ -102,9 +112,7 @@ impl Diff {
     pub fn report(&self, a: String, b: String, with_outcomes: bool) -> DiffReport {
         let mut sorted = self.deltas.clone();
         sorted.sort_by(f64::total_cmp);
-        let quantile = |q: f64| {
-            (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * q).round() as usize])
-        };
+        let quantile = |q: f64| (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * q).round() as usize]);
         let changed = sorted.iter().filter(|d| **d != 0.0).count() as u64;
         let mean = (!sorted.is_empty()).then(|| sorted.iter().sum::<f64>() / sorted.len() as f64);
         let pairs = |m: &BTreeMap<(String, String), u64>| {
@@ -149,11 +157,11 @@ impl Diff {
     }
 
     fn outcomes(&self) -> Outcomes {
-        let side = |score: fn(&(f64, bool, f64, bool, bool)) -> (f64, bool)| {
-            let scored: Vec<(f64, bool)> = self.labelled.iter().map(|r| (score(r).0, r.4)).collect();
-            let mql = self.labelled.iter().filter(|r| score(r).1).count() as u64;
-            let hit = self.labelled.iter().filter(|r| score(r).1 && r.4).count() as u64;
-            let positives = self.labelled.iter().filter(|r| r.4).count() as u64;
+        let side = |pick: fn(&Labelled) -> (f64, bool)| {
+            let scored: Vec<(f64, bool)> = self.labelled.iter().map(|r| (pick(r).0, r.positive)).collect();
+            let mql = self.labelled.iter().filter(|r| pick(r).1).count() as u64;
+            let hit = self.labelled.iter().filter(|r| pick(r).1 && r.positive).count() as u64;
+            let positives = self.labelled.iter().filter(|r| r.positive).count() as u64;
             Side {
                 auc: metrics::auc(&scored),
                 mql,
@@ -164,9 +172,9 @@ impl Diff {
         Outcomes {
             labelled: self.labelled.len() as u64,
             unlabelled: self.unlabelled,
-            positives: self.labelled.iter().filter(|r| r.4).count() as u64,
-            a: side(|r| (r.0, r.1)),
-            b: side(|r| (r.2, r.3)),
+            positives: self.labelled.iter().filter(|r| r.positive).count() as u64,
+            a: side(|r| r.a),
+            b: side(|r| r.b),
         }
     }
 }
@@ -192,7 +200,17 @@ fn rule_changes(a: &Outcome, b: &Outcome) -> Vec<String> {
 const EDGES: [f64; 8] = [-50.0, -20.0, -5.0, 0.0, 0.0, 5.0, 20.0, 50.0];
 
 fn buckets(sorted: &[f64]) -> Vec<Bucket> {
-    let labels = ["≤ -50", "-50 … -20", "-20 … -5", "-5 … 0", "unchanged", "0 … 5", "5 … 20", "20 … 50", "≥ 50"];
+    let labels = [
+        "≤ -50",
+        "-50 … -20",
+        "-20 … -5",
+        "-5 … 0",
+        "unchanged",
+        "0 … 5",
+        "5 … 20",
+        "20 … 50",
+        "≥ 50",
+    ];
     let index = |d: f64| -> usize {
         if d == 0.0 {
             4
@@ -359,7 +377,10 @@ impl fmt::Display for DiffReport {
             let line = format!("  {:>10}  {:>7}  {bar}", b.change, b.count);
             writeln!(f, "{}", line.trim_end())?;
         }
-        for (title, list) in [("became MQLs", &self.crossed_up), ("stopped being MQLs", &self.crossed_down)] {
+        for (title, list) in [
+            ("became MQLs", &self.crossed_up),
+            ("stopped being MQLs", &self.crossed_down),
+        ] {
             writeln!(f, "first leads that {title}:")?;
             if list.is_empty() {
                 writeln!(f, "  none")?;
@@ -383,7 +404,11 @@ impl fmt::Display for DiffReport {
                 "against the outcomes ({} labelled, {} converted, {} unlabelled)",
                 o.labelled, o.positives, o.unlabelled
             )?;
-            writeln!(f, "  {:<4} {:>6} {:>7} {:>10} {:>7}", "pack", "AUC", "MQLs", "precision", "recall")?;
+            writeln!(
+                f,
+                "  {:<4} {:>6} {:>7} {:>10} {:>7}",
+                "pack", "AUC", "MQLs", "precision", "recall"
+            )?;
             for (name, side) in [("A", &o.a), ("B", &o.b)] {
                 writeln!(
                     f,

@@ -285,7 +285,9 @@ mod tests {
         // Deterministic pseudo-random data from a known model: b0 = -1, b1 = 2, b2 = -1.
         let mut state = 7u64;
         let mut unit = || {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (state >> 11) as f64 / (1u64 << 53) as f64
         };
         let mut design = Design::new(2);

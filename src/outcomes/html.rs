@@ -44,7 +44,11 @@ pub fn render(r: &Report) -> String {
 
 fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
     write!(h, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">")?;
-    write!(h, "<title>Backtest: {}</title><style>{STYLE}</style></head><body>", esc(&r.pack))?;
+    write!(
+        h,
+        "<title>Backtest: {}</title><style>{STYLE}</style></head><body>",
+        esc(&r.pack)
+    )?;
     write!(h, "<h1>Backtest of {}</h1>", esc(&r.pack))?;
     write!(
         h,
@@ -61,10 +65,15 @@ fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
         ("MQL lift", opt(r.mql.lift, 2)),
     ];
     for (label, value) in cards {
-        write!(h, "<div class=\"card\"><span class=\"muted\">{label}</span><b>{value}</b></div>")?;
+        write!(
+            h,
+            "<div class=\"card\"><span class=\"muted\">{label}</span><b>{value}</b></div>"
+        )?;
     }
     h.push_str("</div>");
-    let current = r.threshold.map_or_else(|| "none (the pack uses `mql when`)".to_string(), num);
+    let current = r
+        .threshold
+        .map_or_else(|| "none (the pack uses `mql when`)".to_string(), num);
     let recommended = r.recommended.threshold.map_or_else(|| "none".to_string(), num);
     write!(
         h,
@@ -149,7 +158,11 @@ fn marker(h: &mut String, t: Option<f64>, lo: f64, hi: f64, dashed: bool, label:
     };
     let x = LEFT + scale(t, lo, hi, WIDTH - LEFT - RIGHT);
     let dash = if dashed { " stroke-dasharray=\"5 4\"" } else { "" };
-    let (y, anchor) = if dashed { (TOP + 10.0, "end") } else { (TOP + 22.0, "start") };
+    let (y, anchor) = if dashed {
+        (TOP + 10.0, "end")
+    } else {
+        (TOP + 22.0, "start")
+    };
     let dx = if dashed { -4.0 } else { 4.0 };
     write!(
         h,
@@ -217,7 +230,8 @@ fn curve(h: &mut String, r: &Report) -> std::fmt::Result {
     open_svg(h, "precision, recall and F1 by threshold")?;
     axes(h, lo, hi, 1.0)?;
     let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
-    let series: [(&str, &str, fn(&super::metrics::ThresholdRow) -> Option<f64>); 3] = [
+    type Value = fn(&super::metrics::ThresholdRow) -> Option<f64>;
+    let series: [(&str, &str, Value); 3] = [
         ("precision", "#0969da", |t| t.precision),
         ("recall", "#bf3989", |t| t.recall),
         ("f1", "#9a6700", |t| t.f1),
@@ -295,7 +309,15 @@ fn rules(h: &mut String, r: &Report) -> std::fmt::Result {
         h,
         "rules",
         "Rules against the outcomes",
-        &["rule", "points", "fired", "converted", "rate fired", "rate not fired", "lift"],
+        &[
+            "rule",
+            "points",
+            "fired",
+            "converted",
+            "rate fired",
+            "rate not fired",
+            "lift",
+        ],
     )?;
     for rule in &r.rules {
         let class = if rule.contradicts { " class=\"contradicts\"" } else { "" };
@@ -329,9 +351,19 @@ fn disqualified(h: &mut String, r: &Report) -> std::fmt::Result {
     if r.disqualified.is_empty() {
         return Ok(());
     }
-    table_head(h, "disqualified", "Disqualified", &["reason", "leads", "converted", "rate"])?;
+    table_head(
+        h,
+        "disqualified",
+        "Disqualified",
+        &["reason", "leads", "converted", "rate"],
+    )?;
     for d in &r.disqualified {
-        let cells = [d.reason.clone(), d.count.to_string(), d.positives.to_string(), pct(d.rate)];
+        let cells = [
+            d.reason.clone(),
+            d.count.to_string(),
+            d.positives.to_string(),
+            pct(d.rate),
+        ];
         row(h, if d.above_base_rate { "flagged" } else { "" }, &cells)?;
     }
     h.push_str("</tbody></table>");
@@ -346,7 +378,12 @@ fn by(h: &mut String, r: &Report) -> std::fmt::Result {
         return Ok(());
     };
     let title = format!("By {}", esc(field));
-    table_head(h, "by", &title, &["value", "leads", "MQLs", "converted", "precision", "recall"])?;
+    table_head(
+        h,
+        "by",
+        &title,
+        &["value", "leads", "MQLs", "converted", "precision", "recall"],
+    )?;
     for b in rows {
         let cells = [
             b.value.clone(),

@@ -93,7 +93,14 @@ mod tests {
     #[test]
     fn defaults_and_custom_values() {
         let d = Labels::default();
-        for v in [json!(true), json!("YES"), json!(" won "), json!(1), json!(1.0), json!("converted")] {
+        for v in [
+            json!(true),
+            json!("YES"),
+            json!(" won "),
+            json!(1),
+            json!(1.0),
+            json!("converted"),
+        ] {
             assert_eq!(d.of(Some(&v)), Label::Positive, "{v}");
         }
         for v in [json!(false), json!("N"), json!("closed-lost"), json!(0)] {

@@ -127,9 +127,7 @@ pub fn sweep(points: &[Point]) -> Vec<ThresholdRow> {
     steps.reverse();
     if steps.len() > SWEEP_ROWS {
         let last = steps.len() - 1;
-        steps = (0..SWEEP_ROWS)
-            .map(|k| steps[k * last / (SWEEP_ROWS - 1)])
-            .collect();
+        steps = (0..SWEEP_ROWS).map(|k| steps[k * last / (SWEEP_ROWS - 1)]).collect();
     }
     steps
         .into_iter()
@@ -206,21 +204,22 @@ pub fn recommend(sweep: &[ThresholdRow], goal: Goal) -> Recommended {
             },
             None => none(&format!("no threshold reaches precision {}", show(p))),
         },
-        Goal::Capacity { per_week, weeks } => {
-            match sweep.iter().find(|r| r.mql as f64 / weeks.max(1.0) <= per_week) {
-                Some(r) => Recommended {
-                    threshold: Some(r.threshold),
-                    reason: format!(
-                        "the highest recall ({}) with at most {} MQLs a week ({} over {} weeks)",
-                        show(r.recall.unwrap_or(0.0)),
-                        show(per_week),
-                        show(r.mql as f64 / weeks.max(1.0)),
-                        show(weeks.max(1.0))
-                    ),
-                },
-                None => none(&format!("every threshold gives more than {} MQLs a week", show(per_week))),
-            }
-        }
+        Goal::Capacity { per_week, weeks } => match sweep.iter().find(|r| r.mql as f64 / weeks.max(1.0) <= per_week) {
+            Some(r) => Recommended {
+                threshold: Some(r.threshold),
+                reason: format!(
+                    "the highest recall ({}) with at most {} MQLs a week ({} over {} weeks)",
+                    show(r.recall.unwrap_or(0.0)),
+                    show(per_week),
+                    show(r.mql as f64 / weeks.max(1.0)),
+                    show(weeks.max(1.0))
+                ),
+            },
+            None => none(&format!(
+                "every threshold gives more than {} MQLs a week",
+                show(per_week)
+            )),
+        },
     }
 }
 

@@ -43,7 +43,7 @@ mod tests;
 
 pub use label::{Label, Labels, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 pub use pick::Picker;
-pub use rows::{score_json, score_value, Facts, Reader, Row, RuleInfo, Rules, Rows, Setup, When, NONE};
+pub use rows::{score_json, score_value, Facts, Reader, Row, Rows, RuleInfo, Rules, Setup, When, NONE};
 
 /// A number with at most 3 decimals and no trailing zeros: `75`, `0.5`, `12.125`.
 pub(crate) fn num(x: f64) -> String {

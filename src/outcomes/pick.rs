@@ -21,7 +21,10 @@ impl Picker {
     /// Reads these fields (plain, dotted or CSV column names).
     pub fn new<S: AsRef<str>>(names: impl IntoIterator<Item = S>) -> Picker {
         let names: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
-        let paths = names.iter().map(|n| n.split('.').map(str::to_string).collect()).collect();
+        let paths = names
+            .iter()
+            .map(|n| n.split('.').map(str::to_string).collect())
+            .collect();
         Picker { names, paths }
     }
 
@@ -200,7 +203,14 @@ mod tests {
         assert_eq!(from_text, picker.pick_value(&lead));
         assert_eq!(
             from_text,
-            [Some(json!(2)), Some(json!([1, {"d": 3}])), None, Some(json!("root")), None, None]
+            [
+                Some(json!(2)),
+                Some(json!([1, {"d": 3}])),
+                None,
+                Some(json!("root")),
+                None,
+                None
+            ]
         );
     }
 
@@ -209,7 +219,10 @@ mod tests {
         let picker = Picker::new(["a.b"]);
         let text = r#"{"a.b": 1, "a": {"b": 2}}"#;
         assert_eq!(picker.pick_json(text).unwrap(), [Some(json!(2))]);
-        assert_eq!(picker.pick_value(&serde_json::from_str(text).unwrap()), [Some(json!(2))]);
+        assert_eq!(
+            picker.pick_value(&serde_json::from_str(text).unwrap()),
+            [Some(json!(2))]
+        );
     }
 
     #[test]

@@ -47,12 +47,25 @@ pub fn terms(lead: &SyntheticLead, judged: i64) -> [f64; 11] {
     let before: Vec<_> = lead.events.iter().filter(|e| e.millis() <= judged).collect();
     let within = |days: i64| judged - days * DAY;
     let count = |kind: &str, from: i64, test: &dyn Fn(&crate::gen::SyntheticEvent) -> bool| {
-        before.iter().filter(|e| e.kind == kind && e.millis() >= from && test(e)).count()
+        before
+            .iter()
+            .filter(|e| e.kind == kind && e.millis() >= from && test(e))
+            .count()
     };
     let title = lead.title.to_lowercase();
-    let senior = ["vp", "vice president", "ceo", "cfo", "cto", "chief", "svp", "director", "head of"]
-        .iter()
-        .any(|w| title.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w) || (w.contains(' ') && title.contains(w)));
+    let senior = [
+        "vp",
+        "vice president",
+        "ceo",
+        "cfo",
+        "cto",
+        "chief",
+        "svp",
+        "director",
+        "head of",
+    ]
+    .iter()
+    .any(|w| title.split(|c: char| !c.is_alphanumeric()).any(|t| t == *w) || (w.contains(' ') && title.contains(w)));
     let size = match &lead.company.size {
         serde_json::Value::Number(n) => n.as_f64().unwrap_or(0.0),
         serde_json::Value::String(s) => s.parse().unwrap_or(0.0),

@@ -406,7 +406,13 @@ impl fmt::Display for FitReport {
             num(self.scale),
             num(self.points_to_double_odds.round())
         )?;
-        let width = self.rules.iter().map(|r| r.rule.chars().count()).max().unwrap_or(0).clamp(4, 40);
+        let width = self
+            .rules
+            .iter()
+            .map(|r| r.rule.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(4, 40);
         writeln!(
             f,
             "\n  {:<width$} {:>6} {:>6} {:>17} {:>7}",
@@ -453,7 +459,11 @@ impl fmt::Display for FitReport {
             writeln!(f, "  {note}")?;
         }
         writeln!(f, "\nheld-out leads ({})", self.test)?;
-        writeln!(f, "  {:<5} {:>9} {:>6} {:>7} {:>10} {:>7}", "pack", "threshold", "AUC", "MQLs", "precision", "recall")?;
+        writeln!(
+            f,
+            "  {:<5} {:>9} {:>6} {:>7} {:>10} {:>7}",
+            "pack", "threshold", "AUC", "MQLs", "precision", "recall"
+        )?;
         for (name, h) in [("old", &self.old), ("new", &self.new)] {
             writeln!(
                 f,

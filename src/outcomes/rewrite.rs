@@ -61,7 +61,8 @@ pub fn numbers(sources: &Sources) -> Numbers {
             StatementKind::Mql(cond) => out.threshold = score_bound(cond),
             StatementKind::Rule(rule) => {
                 let first = rule.actions.iter().find(|a| matches!(a.node, Action::Points { .. }));
-                out.rules.push(first.map_or_else(RuleNumbers::default, |a| points_numbers(sources, a.span)));
+                out.rules
+                    .push(first.map_or_else(RuleNumbers::default, |a| points_numbers(sources, a.span)));
             }
             _ => {}
         }
@@ -98,7 +99,11 @@ fn points_numbers(sources: &Sources, span: Span) -> RuleNumbers {
     let text = sources.text(span);
     let at = |m: regex::Match| NumberAt {
         value: m.as_str().parse().unwrap_or(0.0),
-        span: Span::new(span.file, span.start as usize + m.start(), span.start as usize + m.end()),
+        span: Span::new(
+            span.file,
+            span.start as usize + m.start(),
+            span.start as usize + m.end(),
+        ),
     };
     let points = POINTS.get_or_init(|| Regex::new(r"^[+-][0-9]+(\.[0-9]+)?").ok());
     let max = MAX.get_or_init(|| Regex::new(r"\beach[ \t]+max[ \t]+([0-9]+(\.[0-9]+)?)").ok());

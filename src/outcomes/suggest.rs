@@ -93,9 +93,38 @@ fn path(field: &str) -> String {
 
 /// Words a bare field segment cannot be.
 const RESERVED: [&str; 32] = [
-    "and", "or", "not", "in", "is", "missing", "exists", "true", "false", "visited", "submitted", "downloaded",
-    "opened", "clicked", "attended", "did", "where", "at", "within", "each", "max", "rule", "let", "threshold", "mql",
-    "cap", "decay", "route", "when", "plugin", "limit", "dimension",
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "missing",
+    "exists",
+    "true",
+    "false",
+    "visited",
+    "submitted",
+    "downloaded",
+    "opened",
+    "clicked",
+    "attended",
+    "did",
+    "where",
+    "at",
+    "within",
+    "each",
+    "max",
+    "rule",
+    "let",
+    "threshold",
+    "mql",
+    "cap",
+    "decay",
+    "route",
+    "when",
+    "plugin",
+    "limit",
+    "dimension",
 ];
 
 fn quote(text: &str) -> String {
@@ -119,9 +148,16 @@ pub struct Candidates {
 impl Candidates {
     /// Collects candidates from every field but `skip_fields` (the pack's own, the outcome,
     /// time, id fields) and every event type but `skip_types` (the pack's own).
-    pub fn new<'a>(skip_fields: impl IntoIterator<Item = &'a str>, skip_types: impl IntoIterator<Item = &'a str>) -> Self {
+    pub fn new<'a>(
+        skip_fields: impl IntoIterator<Item = &'a str>,
+        skip_types: impl IntoIterator<Item = &'a str>,
+    ) -> Self {
         Candidates {
-            skip_fields: skip_fields.into_iter().map(str::to_string).chain(["events".to_string()]).collect(),
+            skip_fields: skip_fields
+                .into_iter()
+                .map(str::to_string)
+                .chain(["events".to_string()])
+                .collect(),
             skip_types: skip_types.into_iter().map(str::to_string).collect(),
             ..Candidates::default()
         }
@@ -181,7 +217,9 @@ impl Candidates {
     }
 
     fn event(&mut self, event: &Value, at: i64, seen: &mut HashSet<u32>) {
-        let Some(kind) = event.get("type").and_then(Value::as_str) else { return };
+        let Some(kind) = event.get("type").and_then(Value::as_str) else {
+            return;
+        };
         if self.skip_types.contains(kind) {
             return;
         }
@@ -251,7 +289,9 @@ impl Candidates {
                 Candidate::DidWhere { event_type, prop, .. } => Some(format!("{event_type}.{prop}")),
                 _ => None,
             };
-            let too_many = key.and_then(|k| self.values.get(&k)).is_some_and(|v| v.len() > MAX_VALUES);
+            let too_many = key
+                .and_then(|k| self.values.get(&k))
+                .is_some_and(|v| v.len() > MAX_VALUES);
             if !too_many && !rows.is_empty() {
                 out.push((candidate.clone(), rows));
             }
@@ -346,7 +386,10 @@ pub fn rank(columns: Vec<(Candidate, Vec<u32>)>, rows: &Rows, train: &[bool], n:
             })
         })
         .collect();
-    ranked.sort_by(|a, b| b.iv.total_cmp(&a.iv).then_with(|| a.candidate.condition().cmp(&b.candidate.condition())));
+    ranked.sort_by(|a, b| {
+        b.iv.total_cmp(&a.iv)
+            .then_with(|| a.candidate.condition().cmp(&b.candidate.condition()))
+    });
     let mut out: Vec<Ranked> = Vec::new();
     for r in ranked {
         if out.len() >= n {

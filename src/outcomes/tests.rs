@@ -39,7 +39,10 @@ fn close(a: Option<f64>, b: f64) -> bool {
 #[test]
 fn counts_auc_and_mqls() {
     let r = tiny(GoalSpec::F1);
-    assert_eq!((r.leads, r.labelled, r.unlabelled, r.failed, r.positives), (11, 9, 1, 1, 4));
+    assert_eq!(
+        (r.leads, r.labelled, r.unlabelled, r.failed, r.positives),
+        (11, 9, 1, 1, 4)
+    );
     assert!(close(r.base_rate, 4.0 / 9.0));
     assert!(close(r.auc, 0.775));
     assert_eq!((r.mql.count, r.mql.positives), (3, 2));
@@ -48,7 +51,10 @@ fn counts_auc_and_mqls() {
     assert!(close(r.not_mql.rate, 1.0 / 3.0));
     assert_eq!(r.disqualified.len(), 1);
     let d = &r.disqualified[0];
-    assert_eq!((d.reason.as_str(), d.count, d.positives, d.above_base_rate), ("student", 1, 1, true));
+    assert_eq!(
+        (d.reason.as_str(), d.count, d.positives, d.above_base_rate),
+        ("student", 1, 1, true)
+    );
 }
 
 #[test]
@@ -82,15 +88,31 @@ fn bands() {
 #[test]
 fn rules_and_by() {
     let r = tiny(GoalSpec::F1);
-    let rules: Vec<(&str, u64, u64)> = r.rules.iter().map(|x| (x.rule.as_str(), x.fired, x.positives)).collect();
-    assert_eq!(rules, [("Senior", 4, 2), ("Big", 4, 3), ("Freemail", 1, 0), ("Student", 1, 1)]);
+    let rules: Vec<(&str, u64, u64)> = r
+        .rules
+        .iter()
+        .map(|x| (x.rule.as_str(), x.fired, x.positives))
+        .collect();
+    assert_eq!(
+        rules,
+        [("Senior", 4, 2), ("Big", 4, 3), ("Freemail", 1, 0), ("Student", 1, 1)]
+    );
     assert!(close(r.rules[0].rate_fired, 0.5) && close(r.rules[0].rate_not_fired, 0.4));
     assert!(close(r.rules[1].rate_not_fired, 0.2) && close(r.rules[2].rate_not_fired, 0.5));
-    assert!(r.rules.iter().all(|x| !x.contradicts), "nothing is significant on 9 leads");
+    assert!(
+        r.rules.iter().all(|x| !x.contradicts),
+        "nothing is significant on 9 leads"
+    );
     let by = r.by.unwrap();
-    assert_eq!((by[0].value.as_str(), by[0].count, by[0].mql, by[0].positives), ("web", 5, 3, 3));
+    assert_eq!(
+        (by[0].value.as_str(), by[0].count, by[0].mql, by[0].positives),
+        ("web", 5, 3, 3)
+    );
     assert!(close(by[0].precision, 2.0 / 3.0) && close(by[0].recall, 2.0 / 3.0));
-    assert_eq!((by[1].value.as_str(), by[1].count, by[1].mql, by[1].positives), ("event", 4, 0, 1));
+    assert_eq!(
+        (by[1].value.as_str(), by[1].count, by[1].mql, by[1].positives),
+        ("event", 4, 0, 1)
+    );
     assert_eq!((by[1].precision, by[1].recall), (None, Some(0.0)));
 }
 
@@ -115,9 +137,21 @@ fn capacity_picks_the_lowest_threshold_within_it() {
         .collect();
     let sweep = metrics::sweep(&points);
     // 2 weeks, at most 2 MQLs a week: at most 4 MQLs, so the threshold is 6 (6, 7, 8, 9).
-    let r = metrics::recommend(&sweep, Goal::Capacity { per_week: 2.0, weeks: 2.0 });
+    let r = metrics::recommend(
+        &sweep,
+        Goal::Capacity {
+            per_week: 2.0,
+            weeks: 2.0,
+        },
+    );
     assert_eq!(r.threshold, Some(6.0));
-    let r = metrics::recommend(&sweep, Goal::Capacity { per_week: 0.1, weeks: 2.0 });
+    let r = metrics::recommend(
+        &sweep,
+        Goal::Capacity {
+            per_week: 0.1,
+            weeks: 2.0,
+        },
+    );
     assert_eq!(r.threshold, None);
 }
 

@@ -46,15 +46,46 @@ fn leads() -> &'static str {
 #[test]
 fn backtest_json_has_the_contract_and_the_hand_computed_numbers() {
     let run = leadscore(
-        &["backtest", "--pack", TINY, "--outcome", "won", "--as-of", AS_OF, "--bands", "3", "--by", "source", "--json", TINY_LEADS],
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--bands",
+            "3",
+            "--by",
+            "source",
+            "--json",
+            TINY_LEADS,
+        ],
         "",
     );
     assert_eq!(run.code, 1, "a lead failed, so the exit code is 1: {}", run.stderr);
-    assert!(run.stderr.contains(r#""line":11"#), "the failed lead is reported as score reports it: {}", run.stderr);
+    assert!(
+        run.stderr.contains(r#""line":11"#),
+        "the failed lead is reported as score reports it: {}",
+        run.stderr
+    );
     let r = json(&run);
     for key in [
-        "leads", "labelled", "unlabelled", "failed", "positives", "base_rate", "auc", "mql", "not_mql", "disqualified",
-        "bands", "thresholds", "recommended", "rules", "by",
+        "leads",
+        "labelled",
+        "unlabelled",
+        "failed",
+        "positives",
+        "base_rate",
+        "auc",
+        "mql",
+        "not_mql",
+        "disqualified",
+        "bands",
+        "thresholds",
+        "recommended",
+        "rules",
+        "by",
     ] {
         assert!(r.get(key).is_some(), "missing {key}");
     }
@@ -67,11 +98,26 @@ fn backtest_json_has_the_contract_and_the_hand_computed_numbers() {
     assert_eq!(r["disqualified"][0]["above_base_rate"], true);
     assert_eq!(r["bands"].as_array().unwrap().len(), 3);
     assert!(close(&r["bands"][1]["cumulative_recall"], 0.75));
-    let thresholds: Vec<f64> = r["thresholds"].as_array().unwrap().iter().map(|t| t["threshold"].as_f64().unwrap()).collect();
+    let thresholds: Vec<f64> = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["threshold"].as_f64().unwrap())
+        .collect();
     assert_eq!(thresholds, [0.0, 10.0, 20.0, 30.0]);
     assert!(close(&r["thresholds"][1]["f1"], 0.6));
     assert!(close(&r["recommended"]["threshold"], 10.0));
-    for key in ["rule", "location", "points", "fired", "positives", "rate_fired", "rate_not_fired", "lift", "contradicts"] {
+    for key in [
+        "rule",
+        "location",
+        "points",
+        "fired",
+        "positives",
+        "rate_fired",
+        "rate_not_fired",
+        "lift",
+        "contradicts",
+    ] {
         assert!(r["rules"][0].get(key).is_some(), "rules lack {key}");
     }
     assert_eq!(r["rules"][1]["location"], "tiny/main.rules:5");
@@ -82,7 +128,20 @@ fn backtest_json_has_the_contract_and_the_hand_computed_numbers() {
 #[test]
 fn backtest_report_for_people() {
     let run = leadscore(
-        &["backtest", "--pack", TINY, "--outcome", "won", "--as-of", AS_OF, "--bands", "3", "--by", "source", TINY_LEADS],
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--bands",
+            "3",
+            "--by",
+            "source",
+            TINY_LEADS,
+        ],
         "",
     );
     assert_eq!(run.code, 1);
@@ -93,7 +152,19 @@ fn backtest_report_for_people() {
 fn min_precision_picks_the_lowest_threshold_reaching_it() {
     let recommended = |p: &str| {
         let run = leadscore(
-            &["backtest", "--pack", TINY, "--outcome", "won", "--as-of", AS_OF, "--min-precision", p, "--json", TINY_LEADS],
+            &[
+                "backtest",
+                "--pack",
+                TINY,
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                "--min-precision",
+                p,
+                "--json",
+                TINY_LEADS,
+            ],
             "",
         );
         json(&run)["recommended"].clone()
@@ -101,7 +172,19 @@ fn min_precision_picks_the_lowest_threshold_reaching_it() {
     assert!(close(&recommended("0.6")["threshold"], 20.0));
     assert!(close(&recommended("0.9")["threshold"], 30.0));
     assert_eq!(recommended("1")["threshold"], 30.0);
-    let bad = leadscore(&["backtest", "--pack", TINY, "--outcome", "won", "--min-precision", "2", TINY_LEADS], "");
+    let bad = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--min-precision",
+            "2",
+            TINY_LEADS,
+        ],
+        "",
+    );
     assert_eq!(bad.code, 2);
     assert!(bad.stderr.contains("between 0 and 1"), "{}", bad.stderr);
 }
@@ -109,12 +192,40 @@ fn min_precision_picks_the_lowest_threshold_reaching_it() {
 #[test]
 fn positive_and_negative_values_can_be_named() {
     let run = leadscore(
-        &["backtest", "--pack", TINY, "--outcome", "won", "--as-of", AS_OF, "--positive", "yes,open", "--negative", "NO", "--json", TINY_LEADS],
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--positive",
+            "yes,open",
+            "--negative",
+            "NO",
+            "--json",
+            TINY_LEADS,
+        ],
         "",
     );
     let r = json(&run);
     assert_eq!((r["labelled"].as_u64(), r["positives"].as_u64()), (Some(10), Some(5)));
-    let both = leadscore(&["backtest", "--pack", TINY, "--outcome", "won", "--positive", "yes", "--negative", "Yes", TINY_LEADS], "");
+    let both = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--positive",
+            "yes",
+            "--negative",
+            "Yes",
+            TINY_LEADS,
+        ],
+        "",
+    );
     assert_eq!(both.code, 2);
 }
 
@@ -124,7 +235,9 @@ fn csv_input_with_a_delimiter_and_an_id_field() {
     let csv = dir.path().join("tiny.csv");
     let mut text = String::from("lead;title;size;email;source;won\n");
     for line in std::fs::read_to_string(TINY_LEADS).unwrap().lines() {
-        let Ok(lead) = serde_json::from_str::<Value>(line) else { continue };
+        let Ok(lead) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
         let cell = |k: &str| match &lead[k] {
             Value::Null => String::new(),
             Value::String(s) => s.clone(),
@@ -135,7 +248,21 @@ fn csv_input_with_a_delimiter_and_an_id_field() {
     }
     std::fs::write(&csv, text).unwrap();
     let run = leadscore(
-        &["backtest", "--pack", TINY, "--outcome", "won", "--as-of", AS_OF, "--delimiter", ";", "--id-field", "lead", "--json", csv.to_str().unwrap()],
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--delimiter",
+            ";",
+            "--id-field",
+            "lead",
+            "--json",
+            csv.to_str().unwrap(),
+        ],
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -149,7 +276,11 @@ fn leak_case() -> (tempfile::TempDir, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let pack = dir.path().join("pack");
     std::fs::create_dir(&pack).unwrap();
-    std::fs::write(pack.join("main.rules"), "threshold 10\nrule \"Pricing\": visited /pricing => +10\n").unwrap();
+    std::fs::write(
+        pack.join("main.rules"),
+        "threshold 10\nrule \"Pricing\": visited /pricing => +10\n",
+    )
+    .unwrap();
     let leads = dir.path().join("leads.jsonl");
     let lead = |id: u32, handed: &str, at: &str, won: bool| {
         format!(
@@ -170,9 +301,35 @@ fn leak_case() -> (tempfile::TempDir, String, String) {
 #[test]
 fn as_of_field_keeps_later_events_out() {
     let (_dir, pack, leads) = leak_case();
-    let fixed = leadscore(&["backtest", "--pack", &pack, "--outcome", "won", "--as-of", "2026-04-01T00:00:00Z", "--json", &leads], "");
+    let fixed = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            &pack,
+            "--outcome",
+            "won",
+            "--as-of",
+            "2026-04-01T00:00:00Z",
+            "--json",
+            &leads,
+        ],
+        "",
+    );
     assert_eq!(json(&fixed)["mql"]["count"], 3, "as of April every visit counts");
-    let each = leadscore(&["backtest", "--pack", &pack, "--outcome", "won", "--as-of-field", "handed_at", "--json", &leads], "");
+    let each = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            &pack,
+            "--outcome",
+            "won",
+            "--as-of-field",
+            "handed_at",
+            "--json",
+            &leads,
+        ],
+        "",
+    );
     assert_eq!(each.code, 1, "lead 4 has no handed_at");
     assert!(each.stderr.contains("handed_at"), "{}", each.stderr);
     let r = json(&each);
@@ -202,29 +359,91 @@ fn contradicted_pack() -> &'static str {
 fn a_rule_that_contradicts_the_data_is_flagged() {
     let pack = contradicted_pack();
     let run = leadscore(
-        &["backtest", "--pack", pack, "--outcome", "converted", "--as-of-field", "judged_at", "--json", leads()],
+        &[
+            "backtest",
+            "--pack",
+            pack,
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--json",
+            leads(),
+        ],
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let r = json(&run);
-    let rule = |name: &str| r["rules"].as_array().unwrap().iter().find(|x| x["rule"] == name).unwrap().clone();
+    let rule = |name: &str| {
+        r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rule"] == name)
+            .unwrap()
+            .clone()
+    };
     assert_eq!(rule("Careers fan")["contradicts"], true, "{}", rule("Careers fan"));
     assert!(rule("Careers fan")["z"].as_f64().unwrap() < -1.96);
     assert_eq!(rule("Demo request")["contradicts"], false);
-    assert_eq!(rule("Student")["contradicts"], false, "negative points, low rate: agrees");
-    let text = leadscore(&["backtest", "--pack", pack, "--outcome", "converted", "--as-of-field", "judged_at", leads()], "");
-    let line = text.stdout.lines().find(|l| l.trim_start().starts_with("Careers fan")).unwrap();
+    assert_eq!(
+        rule("Student")["contradicts"],
+        false,
+        "negative points, low rate: agrees"
+    );
+    let text = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack,
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            leads(),
+        ],
+        "",
+    );
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("Careers fan"))
+        .unwrap();
     assert!(line.contains("contradicts"), "{line}");
 }
 
 #[test]
 fn capacity_needs_weeks_and_bounds_mqls_per_week() {
-    let without = leadscore(&["backtest", "--pack", "rules/b2b-saas", "--outcome", "converted", "--capacity", "50", leads()], "");
+    let without = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--capacity",
+            "50",
+            leads(),
+        ],
+        "",
+    );
     assert_eq!(without.code, 2);
     assert!(without.stderr.contains("--as-of-field"), "{}", without.stderr);
     let run = |n: &str| {
         json(&leadscore(
-            &["backtest", "--pack", "rules/b2b-saas", "--outcome", "converted", "--as-of-field", "judged_at", "--capacity", n, "--json", leads()],
+            &[
+                "backtest",
+                "--pack",
+                "rules/b2b-saas",
+                "--outcome",
+                "converted",
+                "--as-of-field",
+                "judged_at",
+                "--capacity",
+                n,
+                "--json",
+                leads(),
+            ],
             "",
         ))
     };
@@ -233,7 +452,14 @@ fn capacity_needs_weeks_and_bounds_mqls_per_week() {
     assert!(weeks > 7.0 && weeks <= 8.0, "judged_at spans 8 weeks: {weeks}");
     let mqls_at = |r: &Value| {
         let t = r["recommended"]["threshold"].as_f64().unwrap();
-        r["thresholds"].as_array().unwrap().iter().find(|x| x["threshold"] == t).unwrap()["mql"].as_f64().unwrap()
+        r["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["threshold"] == t)
+            .unwrap()["mql"]
+            .as_f64()
+            .unwrap()
     };
     assert!(mqls_at(&small) / weeks <= 20.0);
     assert!(mqls_at(&large) / weeks <= 200.0 && mqls_at(&large) > mqls_at(&small));
@@ -243,7 +469,21 @@ fn capacity_needs_weeks_and_bounds_mqls_per_week() {
 #[test]
 fn by_and_bands_on_generated_leads() {
     let r = json(&leadscore(
-        &["backtest", "--pack", "rules/b2b-saas", "--outcome", "converted", "--as-of-field", "judged_at", "--bands", "5", "--by", "Lead Source", "--json", leads()],
+        &[
+            "backtest",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--bands",
+            "5",
+            "--by",
+            "Lead Source",
+            "--json",
+            leads(),
+        ],
         "",
     ));
     assert_eq!(r["bands"].as_array().unwrap().len(), 5);
@@ -254,7 +494,10 @@ fn by_and_bands_on_generated_leads() {
         let row = by.iter().find(|b| b["value"] == v).unwrap();
         row["positives"].as_f64().unwrap() / row["count"].as_f64().unwrap()
     };
-    assert!(rate("Referral") > 1.5 * rate("Google"), "the planted source effect shows");
+    assert!(
+        rate("Referral") > 1.5 * rate("Google"),
+        "the planted source effect shows"
+    );
 }
 
 #[test]
@@ -262,19 +505,42 @@ fn html_report_is_self_contained_with_its_sections() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("report.html");
     let run = leadscore(
-        &["backtest", "--pack", contradicted_pack(), "--outcome", "converted", "--as-of-field", "judged_at", "--html", page.to_str().unwrap(), leads()],
+        &[
+            "backtest",
+            "--pack",
+            contradicted_pack(),
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--html",
+            page.to_str().unwrap(),
+            leads(),
+        ],
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     for banned in ["http:", "https:", "<script", "<link", "src=", "@import", "url("] {
-        assert!(!html.contains(banned), "the page references something outside itself: {banned}");
+        assert!(
+            !html.contains(banned),
+            "the page references something outside itself: {banned}"
+        );
     }
     for needed in [
-        "id=\"distribution\"", "id=\"curve\"", "id=\"bands\"", "id=\"rules\"", "<svg", "class=\"positives\"",
-        "class=\"negatives\"", "class=\"precision\"", "class=\"recall\"", "class=\"threshold current\"",
-        "class=\"threshold recommended\"", "<tr class=\"contradicts\"><td>Careers fan",
+        "id=\"distribution\"",
+        "id=\"curve\"",
+        "id=\"bands\"",
+        "id=\"rules\"",
+        "<svg",
+        "class=\"positives\"",
+        "class=\"negatives\"",
+        "class=\"precision\"",
+        "class=\"recall\"",
+        "class=\"threshold current\"",
+        "class=\"threshold recommended\"",
+        "<tr class=\"contradicts\"><td>Careers fan",
     ] {
         assert!(html.contains(needed), "missing {needed}");
     }
@@ -297,7 +563,21 @@ fn fitted() -> &'static Fitted {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("fitted");
         let run = leadscore(
-            &["fit", "--pack", "rules/b2b-saas", "--outcome", "converted", "--as-of-field", "judged_at", "-o", out.to_str().unwrap(), "--suggest", "3", "--json", leads()],
+            &[
+                "fit",
+                "--pack",
+                "rules/b2b-saas",
+                "--outcome",
+                "converted",
+                "--as-of-field",
+                "judged_at",
+                "-o",
+                out.to_str().unwrap(),
+                "--suggest",
+                "3",
+                "--json",
+                leads(),
+            ],
             "",
         );
         assert_eq!(run.code, 0, "{}", run.stderr);
@@ -313,7 +593,11 @@ fn fitted_dir() -> PathBuf {
 
 /// Text with every number taken out.
 fn without_numbers(text: &str) -> String {
-    text.chars().filter(|c| !c.is_ascii_digit()).collect::<String>().replace("+-", "+").replace("-", "+")
+    text.chars()
+        .filter(|c| !c.is_ascii_digit())
+        .collect::<String>()
+        .replace("+-", "+")
+        .replace("-", "+")
 }
 
 #[test]
@@ -325,24 +609,43 @@ fn fit_writes_a_pack_that_checks_and_keeps_every_comment() {
         let old = std::fs::read_to_string(Path::new("rules/b2b-saas").join(file)).unwrap();
         let new = std::fs::read_to_string(out.join(file)).unwrap();
         assert_eq!(old.lines().count(), new.lines().count());
-        assert_eq!(without_numbers(&old), without_numbers(&new), "only numbers changed in {file}");
+        assert_eq!(
+            without_numbers(&old),
+            without_numbers(&new),
+            "only numbers changed in {file}"
+        );
         for comment in old.lines().filter(|l| l.trim_start().starts_with('#')) {
             assert!(new.contains(comment), "{comment} kept");
         }
     }
     let main = std::fs::read_to_string(out.join("main.rules")).unwrap();
-    assert_ne!(main, std::fs::read_to_string("rules/b2b-saas/main.rules").unwrap(), "the points changed");
+    assert_ne!(
+        main,
+        std::fs::read_to_string("rules/b2b-saas/main.rules").unwrap(),
+        "the points changed"
+    );
     assert!(out.join("tests").is_dir(), "the rest of the pack is copied too");
 }
 
 #[test]
 fn fit_recovers_the_planted_signs_and_beats_the_old_points() {
     let r = &fitted().report;
-    let rule = |name: &str| r["rules"].as_array().unwrap().iter().find(|x| x["rule"] == name).unwrap().clone();
+    let rule = |name: &str| {
+        r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rule"] == name)
+            .unwrap()
+            .clone()
+    };
     assert!(rule("Demo request")["new"].as_f64().unwrap() > 0.0);
     assert!(rule("Webinar")["new"].as_f64().unwrap() > 0.0);
     assert!(rule("Job seeker")["new"].as_f64().unwrap() < 0.0);
-    assert!(rule("Blog reader")["new"].as_f64().unwrap() <= 0.0, "no planted effect, the pack's +2 shrinks");
+    assert!(
+        rule("Blog reader")["new"].as_f64().unwrap() <= 0.0,
+        "no planted effect, the pack's +2 shrinks"
+    );
     // The strongest planted term the pack has a rule for ranks first.
     let strongest = r["rules"]
         .as_array()
@@ -354,8 +657,16 @@ fn fit_recovers_the_planted_signs_and_beats_the_old_points() {
     let pricing = rule("Pricing urgency");
     assert!(pricing["note"].as_str().unwrap().contains("points kept"), "{pricing}");
     assert_eq!(pricing["old"], pricing["new"]);
-    for row in r["rules"].as_array().unwrap().iter().filter(|x| x["coefficient"].is_number()) {
-        assert!(row["low"].as_f64() <= row["new"].as_f64() && row["new"].as_f64() <= row["high"].as_f64(), "{row}");
+    for row in r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["coefficient"].is_number())
+    {
+        assert!(
+            row["low"].as_f64() <= row["new"].as_f64() && row["new"].as_f64() <= row["high"].as_f64(),
+            "{row}"
+        );
     }
     assert!(r["new"]["auc"].as_f64() > r["old"]["auc"].as_f64());
     assert!(r["new"]["recall"].as_f64() > r["old"]["recall"].as_f64());
@@ -367,11 +678,19 @@ fn fit_recovers_the_planted_signs_and_beats_the_old_points() {
 #[test]
 fn suggest_finds_the_planted_rules_the_pack_lacks() {
     let r = &fitted().report;
-    let conditions: Vec<&str> = r["suggested"].as_array().unwrap().iter().map(|s| s["condition"].as_str().unwrap()).collect();
+    let conditions: Vec<&str> = r["suggested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["condition"].as_str().unwrap())
+        .collect();
     assert_eq!(conditions[0], "`Lead Source` == \"Referral\"", "{conditions:?}");
     assert!(conditions.contains(&"did \"chat_started\""), "{conditions:?}");
     let file = std::fs::read_to_string(fitted_dir().join("suggested.rules")).unwrap();
-    assert!(file.contains("rule \"Suggested 1\": `Lead Source` == \"Referral\" => +"), "{file}");
+    assert!(
+        file.contains("rule \"Suggested 1\": `Lead Source` == \"Referral\" => +"),
+        "{file}"
+    );
     assert!(file.contains("# fired for"), "each rule is commented with its counts");
     assert!(r["suggested"][0]["points"].as_f64().unwrap() > 10.0);
 }
@@ -384,7 +703,19 @@ fn fitted_auc_is_close_to_a_plain_regression_on_the_same_features() {
     // Without suggestions: the pack's own rules are the features.
     let dir = tempfile::tempdir().unwrap();
     let run = leadscore(
-        &["fit", "--pack", "rules/b2b-saas", "--outcome", "converted", "--as-of-field", "judged_at", "-o", dir.path().join("o").to_str().unwrap(), "--json", leads()],
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            dir.path().join("o").to_str().unwrap(),
+            "--json",
+            leads(),
+        ],
         "",
     );
     let fitted_auc = json(&run)["new"]["auc"].as_f64().unwrap();
@@ -418,17 +749,48 @@ fn fitted_auc_is_close_to_a_plain_regression_on_the_same_features() {
         .map(|(i, r)| (plain.log_odds(&features(i)), r.positive))
         .collect();
     let plain_auc = metrics::auc(&test).unwrap();
-    assert!((fitted_auc - plain_auc).abs() <= 0.02, "fitted {fitted_auc} vs plain regression {plain_auc}");
+    assert!(
+        (fitted_auc - plain_auc).abs() <= 0.02,
+        "fitted {fitted_auc} vs plain regression {plain_auc}"
+    );
 }
 
 #[test]
 fn split_at_trains_on_earlier_leads() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
-    let no_field = leadscore(&["fit", "--pack", "rules/b2b-saas", "--outcome", "converted", "-o", out.to_str().unwrap(), "--split-at", "2026-02-01T00:00:00Z", leads()], "");
+    let no_field = leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "-o",
+            out.to_str().unwrap(),
+            "--split-at",
+            "2026-02-01T00:00:00Z",
+            leads(),
+        ],
+        "",
+    );
     assert_eq!(no_field.code, 2, "--split-at needs --as-of-field");
     let run = leadscore(
-        &["fit", "--pack", "rules/b2b-saas", "--outcome", "converted", "--as-of-field", "judged_at", "-o", out.to_str().unwrap(), "--split-at", "2026-02-01T00:00:00Z", "--json", leads()],
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--split-at",
+            "2026-02-01T00:00:00Z",
+            "--json",
+            leads(),
+        ],
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -441,7 +803,21 @@ fn split_at_trains_on_earlier_leads() {
     assert_eq!(r["train"].as_u64(), Some(before as u64));
     assert_eq!(r["test"].as_u64(), Some(6000 - before as u64));
     let holdout = json(&leadscore(
-        &["fit", "--pack", "rules/b2b-saas", "--outcome", "converted", "--as-of-field", "judged_at", "-o", out.to_str().unwrap(), "--holdout", "0.5", "--json", leads()],
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--holdout",
+            "0.5",
+            "--json",
+            leads(),
+        ],
         "",
     ));
     assert!((holdout["test"].as_f64().unwrap() / 6000.0 - 0.5).abs() < 0.03);
@@ -454,7 +830,20 @@ fn fit_report_for_people() {
     let pack = format!("{root}/rules/b2b-saas");
     let run = leadscore_in(
         dir.path(),
-        &["fit", "--pack", &pack, "--outcome", "converted", "--as-of-field", "judged_at", "-o", "fitted", "--suggest", "2", leads()],
+        &[
+            "fit",
+            "--pack",
+            &pack,
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            "fitted",
+            "--suggest",
+            "2",
+            leads(),
+        ],
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
@@ -465,7 +854,21 @@ fn fit_report_for_people() {
 fn fit_refuses_stdin_and_the_pack_itself() {
     let stdin = leadscore(&["fit", "--pack", TINY, "--outcome", "won", "-o", "x"], "");
     assert_eq!(stdin.code, 2);
-    let same = leadscore(&["fit", "--pack", TINY, "--outcome", "won", "--as-of", AS_OF, "-o", TINY, TINY_LEADS], "");
+    let same = leadscore(
+        &[
+            "fit",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "-o",
+            TINY,
+            TINY_LEADS,
+        ],
+        "",
+    );
     assert_eq!(same.code, 2);
     assert!(same.stderr.contains("must not be the pack"), "{}", same.stderr);
 }
@@ -487,20 +890,60 @@ fn diff_of_two_packs() {
     let rules = Path::new(&b).join("main.rules");
     let text = std::fs::read_to_string(&rules).unwrap().replace("=> +10", "=> +15");
     std::fs::write(&rules, text).unwrap();
-    let run = leadscore(&["diff", "--pack", TINY, "--pack", &b, "--as-of", AS_OF, "--outcome", "won", "--json", TINY_LEADS], "");
+    let run = leadscore(
+        &[
+            "diff",
+            "--pack",
+            TINY,
+            "--pack",
+            &b,
+            "--as-of",
+            AS_OF,
+            "--outcome",
+            "won",
+            "--json",
+            TINY_LEADS,
+        ],
+        "",
+    );
     assert_eq!(run.code, 1, "lead 11 fails: {}", run.stderr);
     let r = json(&run);
     assert_eq!((r["leads"].as_u64(), r["failed"].as_u64()), (Some(10), Some(1)));
     assert_eq!((r["mql_a"].as_u64(), r["mql_b"].as_u64()), (Some(4), Some(7)));
     assert_eq!((r["gained"].as_u64(), r["lost"].as_u64()), (Some(3), Some(0)));
-    let up: Vec<&str> = r["crossed_up"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let up: Vec<&str> = r["crossed_up"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(up, ["L4", "L5", "L8"]);
     assert_eq!(r["crossed_up"][0]["rules"][0], "Big: +10 → +15");
     assert_eq!(r["score_change"]["changed"], 4, "L1, L4, L5 and L9 have Big");
     assert!(close(&r["outcomes"]["a"]["auc"], 0.775));
     assert!(close(&r["outcomes"]["b"]["precision"], 3.0 / 6.0), "{}", r["outcomes"]);
-    let text = leadscore(&["diff", "--pack", TINY, "--pack", &b, "--as-of", AS_OF, "--outcome", "won", TINY_LEADS], "");
-    insta::assert_snapshot!(text.stdout.replace(&b, "tiny-b").lines().skip(2).collect::<Vec<_>>().join("\n"));
+    let text = leadscore(
+        &[
+            "diff",
+            "--pack",
+            TINY,
+            "--pack",
+            &b,
+            "--as-of",
+            AS_OF,
+            "--outcome",
+            "won",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    insta::assert_snapshot!(text
+        .stdout
+        .replace(&b, "tiny-b")
+        .lines()
+        .skip(2)
+        .collect::<Vec<_>>()
+        .join("\n"));
 }
 
 #[test]
@@ -514,7 +957,17 @@ fn diff_needs_two_packs() {
 fn diff_against_the_fitted_pack_without_outcomes() {
     let out = fitted_dir();
     let run = leadscore(
-        &["diff", "--pack", "rules/b2b-saas", "--pack", out.to_str().unwrap(), "--as-of-field", "judged_at", "--json", leads()],
+        &[
+            "diff",
+            "--pack",
+            "rules/b2b-saas",
+            "--pack",
+            out.to_str().unwrap(),
+            "--as-of-field",
+            "judged_at",
+            "--json",
+            leads(),
+        ],
         "",
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
