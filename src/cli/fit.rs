@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use leadscore::outcomes::backtest::GoalSpec;
 use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Holdout, Plan, Split};
-use leadscore::outcomes::rewrite::{numbers, rewrite};
+use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
 use leadscore::outcomes::suggest::{rank, Candidates};
 use leadscore::outcomes::{metrics, Reader, Rows, Rules};
 
@@ -106,8 +106,13 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     let plan = Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))?;
     copy_pack(&args.pack, &args.out)?;
     write_rules(&args.out, &rewrite(pack.sources(), &plan.edits))?;
+    let suggested = args.out.join("suggested.rules");
     if args.suggest > 0 {
-        write(&args.out.join("suggested.rules"), &plan.suggested_file())?;
+        write(&suggested, &plan.suggested_file())?;
+    } else if suggested.exists() && !args.pack.join("suggested.rules").exists() {
+        // Left by an earlier `fit --suggest` into the same folder: not part of this fit.
+        std::fs::remove_file(&suggested)
+            .map_err(|e| Failure(format!("error: cannot remove {}: {e}", suggested.display())))?;
     }
     // Score with the new points to choose the threshold on the training leads.
     let refitted = load_pack(&args.out, &args.input.pack_args)?;
@@ -115,13 +120,8 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     let recommended = new_threshold(&rescored, &split, goal);
     let mut edits = plan.edits.clone();
     let threshold_note = match (found.threshold, recommended.threshold) {
-        (Some(at), Some(t)) => {
-            edits.push((
-                at.span,
-                leadscore::outcomes::rewrite::points_text(t)
-                    .trim_start_matches('+')
-                    .to_string(),
-            ));
+        (Some(_), Some(t)) => {
+            edits.extend(threshold_edit(&found, t));
             None
         }
         (None, _) => Some("the pack's MQL condition has no `threshold N` or `score >= N` to rewrite".to_string()),

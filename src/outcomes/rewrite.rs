@@ -138,6 +138,11 @@ pub fn rewrite(sources: &Sources, edits: &[(Span, String)]) -> Vec<(String, Stri
         .collect()
 }
 
+/// The edit that sets the pack's threshold (`threshold N` or the `N` of `score >= N`).
+pub fn threshold_edit(numbers: &Numbers, threshold: f64) -> Option<(Span, String)> {
+    numbers.threshold.map(|at| (at.span, super::num(threshold)))
+}
+
 /// Points as written in a rule: `+25`, `-10`, `+0`.
 pub fn points_text(p: f64) -> String {
     if p < 0.0 {

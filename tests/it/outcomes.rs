@@ -851,6 +851,79 @@ fn fit_report_for_people() {
 }
 
 #[test]
+fn fit_rewrites_the_score_bound_of_mql_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    let text = "# a pack with its threshold inside the MQL condition\n\
+                mql when score >= 30 and title exists   # keep this comment\n\
+                rule \"Demo\": submitted \"demo-request\" => +30\n\
+                rule \"Careers\": visited /careers* => +10\n";
+    std::fs::write(pack.join("main.rules"), text).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("suggested.rules"), "this is not a rule").unwrap();
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    let new = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    let threshold = r["new"]["threshold"].as_f64().unwrap();
+    assert!(
+        new.contains(&format!(
+            "mql when score >= {threshold} and title exists   # keep this comment"
+        )),
+        "{new}"
+    );
+    assert!(
+        r["rules"][1]["new"].as_f64().unwrap() < 0.0,
+        "careers visits lower the odds"
+    );
+    assert!(
+        !out.join("suggested.rules").exists(),
+        "a stale suggestions file is removed"
+    );
+    let no_bound = dir.path().join("nobound");
+    std::fs::create_dir(&no_bound).unwrap();
+    std::fs::write(no_bound.join("main.rules"), text.replace("score >= 30 and ", "")).unwrap();
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            no_bound.to_str().unwrap(),
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            dir.path().join("o2").to_str().unwrap(),
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("no `threshold N` or `score >= N` to rewrite"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn fit_refuses_stdin_and_the_pack_itself() {
     let stdin = leadscore(&["fit", "--pack", TINY, "--outcome", "won", "-o", "x"], "");
     assert_eq!(stdin.code, 2);
