@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use leadscore::outcomes::backtest::GoalSpec;
-use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Holdout, Plan, Split};
+use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
 use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
 use leadscore::outcomes::suggest::{rank, Candidates};
-use leadscore::outcomes::{metrics, Reader, Rows, Rules};
+use leadscore::outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Failure, Outcome};
@@ -99,11 +99,26 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
         goal,
     };
     let train: Vec<bool> = rows.rows.iter().map(|r| split.is_train(r)).collect();
-    let suggestions = candidates.map_or_else(Vec::new, |c| {
-        rank(c.columns(), &rows, &train, args.suggest, args.min_fired)
-    });
     let found = numbers(pack.sources());
-    let plan = Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))?;
+    let fit = |suggestions| {
+        Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))
+    };
+    let (plan, gap) = match candidates {
+        None => (fit(Vec::new())?, None),
+        Some(c) => {
+            let columns = c.columns();
+            let all = rank(columns.clone(), &rows, &train, usize::MAX, args.min_fired);
+            let gap = Gap {
+                columns: all.len(),
+                rules_only_auc: fit(Vec::new())?.holdout_auc(&rows),
+                all_columns_auc: fit(all)?.holdout_auc(&rows),
+            };
+            (
+                fit(rank(columns, &rows, &train, args.suggest, args.min_fired))?,
+                Some(gap),
+            )
+        }
+    };
     copy_pack(&args.pack, &args.out)?;
     write_rules(&args.out, &rewrite(pack.sources(), &plan.edits))?;
     let suggested = args.out.join("suggested.rules");
@@ -131,13 +146,6 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     let fitted = load_pack(&args.out, &args.input.pack_args)?;
     let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None)?;
     failed |= f2 || f3;
-    let test_scores: Vec<(f64, bool)> = rows
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| !train[*i])
-        .map(|(i, r)| (plan.log_odds(&rows, i), r.positive))
-        .collect();
     let new_threshold = numbers(fitted.sources()).threshold.map(|t| t.value);
     let report = FitReport {
         pack: pack.id().to_string(),
@@ -152,7 +160,8 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
         threshold_note,
         old: Holdout::of(&rows, &split, found.threshold.map(|t| t.value)),
         new: Holdout::of(&final_rows, &split, new_threshold),
-        regression_auc: metrics::auc(&test_scores),
+        regression_auc: plan.holdout_auc(&rows),
+        gap,
     };
     write(&args.out.join("fit-report.txt"), &report.to_string())?;
     let mut out = std::io::stdout().lock();

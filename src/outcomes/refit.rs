@@ -260,6 +260,15 @@ impl Plan {
         self.regression.log_odds(&features)
     }
 
+    /// AUC of the regression's log-odds on the held-out rows of `rows`.
+    pub fn holdout_auc(&self, rows: &Rows) -> Option<f64> {
+        let scored: Vec<(f64, bool)> = (0..rows.rows.len())
+            .filter(|&i| !self.train[i])
+            .map(|i| (self.log_odds(rows, i), rows.rows[i].positive))
+            .collect();
+        metrics::auc(&scored)
+    }
+
     /// `OUT_DIR/suggested.rules`: each suggested rule with its counts and rate.
     pub fn suggested_file(&self) -> String {
         let mut text = String::from(
@@ -391,6 +400,21 @@ pub struct FitReport {
     pub new: Holdout,
     /// AUC of the unrounded regression on the held-out leads.
     pub regression_auc: Option<f64>,
+    /// With `--suggest`: held-out AUC of regressions on the pack's rules alone, and on
+    /// the rules plus every candidate column — how much of the gap the suggestions close.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gap: Option<Gap>,
+}
+
+/// Held-out AUCs that show what the suggestions are worth.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Gap {
+    /// A regression on the pack's rules only.
+    pub rules_only_auc: Option<f64>,
+    /// A regression on the rules and every candidate column.
+    pub all_columns_auc: Option<f64>,
+    /// Candidate columns in that regression.
+    pub columns: usize,
 }
 
 impl fmt::Display for FitReport {
@@ -476,7 +500,17 @@ impl fmt::Display for FitReport {
                 pct(h.recall)
             )?;
         }
-        writeln!(f, "  unrounded regression AUC {}", opt(self.regression_auc, 3))
+        writeln!(f, "  unrounded regression AUC {}", opt(self.regression_auc, 3))?;
+        if let Some(g) = &self.gap {
+            writeln!(
+                f,
+                "  regression on the rules alone {}, on the rules and all {} candidate columns {}",
+                opt(g.rules_only_auc, 3),
+                g.columns,
+                opt(g.all_columns_auc, 3)
+            )?;
+        }
+        Ok(())
     }
 }
 

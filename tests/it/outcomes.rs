@@ -693,6 +693,18 @@ fn suggest_finds_the_planted_rules_the_pack_lacks() {
     );
     assert!(file.contains("# fired for"), "each rule is commented with its counts");
     assert!(r["suggested"][0]["points"].as_f64().unwrap() > 10.0);
+    // Three suggestions close most of the gap between the pack's rules and a regression on
+    // every candidate column.
+    let gap = &r["gap"];
+    let (alone, all) = (
+        gap["rules_only_auc"].as_f64().unwrap(),
+        gap["all_columns_auc"].as_f64().unwrap(),
+    );
+    let with = r["regression_auc"].as_f64().unwrap();
+    assert!(
+        all > alone && with - alone >= 0.5 * (all - alone),
+        "{gap} with suggestions {with}"
+    );
 }
 
 #[test]
