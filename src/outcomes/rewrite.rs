@@ -38,7 +38,7 @@ pub struct Numbers {
 /// Finds the numbers in a pack's rule sources.
 ///
 /// ```
-/// let pack = leadscore::Pack::from_source("demo", "threshold 40 # the MQL line\ntitle ~ VP => +20 fit\nvisited /blog/* => +2 each max 10")?;
+/// let pack = leadscore::Pack::from_source("demo", "threshold 40 # the MQL line\ncap fit at 30\ntitle ~ VP => +20 fit\nvisited /blog/* => +2 each max 10")?;
 /// let numbers = leadscore::outcomes::rewrite::numbers(pack.sources());
 /// assert_eq!(numbers.threshold.map(|t| t.value), Some(40.0));
 /// assert_eq!(numbers.rules[1].max.map(|m| m.value), Some(10.0));
