@@ -56,6 +56,7 @@ pub fn run(args: &BacktestArgs) -> Result<Outcome, Failure> {
     let mut rows = Rows::default();
     let failed = each_lead(
         &args.input,
+        true,
         |lead| match lead {
             Lead::Text(text) => reader.judge_json(&pack, text),
             Lead::Value(value) => reader.judge_value(&pack, value),

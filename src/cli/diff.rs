@@ -43,6 +43,7 @@ pub fn run(args: &DiffArgs) -> Result<Outcome, Failure> {
     let mut diff = Diff::default();
     let failed = each_lead(
         &args.input,
+        true,
         |lead| match lead {
             Lead::Text(text) => {
                 let facts = reader.facts_json(text)?;

@@ -91,7 +91,7 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     let mut skip = vec![args.outcome.as_str(), args.input.id_field.as_str()];
     skip.extend(args.judge.as_of_field.as_deref());
     let mut candidates = (args.suggest > 0).then(|| Candidates::for_pack(&pack, skip));
-    let (rows, mut failed) = collect(args, &pack, &reader, &rules, candidates.as_mut())?;
+    let (rows, mut failed) = collect(args, &pack, &reader, &rules, candidates.as_mut(), true)?;
     let options = FitOptions {
         split,
         lambda: args.lambda,
@@ -131,7 +131,7 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     }
     // Score with the new points to choose the threshold on the training leads.
     let refitted = load_pack(&args.out, &args.input.pack_args)?;
-    let (rescored, f2) = collect(args, &refitted, &reader, &Rules::of(&refitted), None)?;
+    let (rescored, f2) = collect(args, &refitted, &reader, &Rules::of(&refitted), None, false)?;
     let recommended = new_threshold(&rescored, &split, goal);
     let mut edits = plan.edits.clone();
     let threshold_note = match (found.threshold, recommended.threshold) {
@@ -144,7 +144,7 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     };
     write_rules(&args.out, &rewrite(pack.sources(), &edits))?;
     let fitted = load_pack(&args.out, &args.input.pack_args)?;
-    let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None)?;
+    let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None, false)?;
     failed |= f2 || f3;
     let new_threshold = numbers(fitted.sources()).threshold.map(|t| t.value);
     let report = FitReport {
@@ -181,11 +181,14 @@ fn collect(
     reader: &Reader,
     rules: &Rules,
     mut candidates: Option<&mut Candidates>,
+    report: bool,
 ) -> Result<(Rows, bool), Failure> {
     let keep_lead = candidates.is_some();
     let mut rows = Rows::default();
     let failed = each_lead(
         &args.input,
+        // The later passes read the same leads: their failures were reported by the first.
+        report,
         |lead| {
             let (facts, outcome) = match lead {
                 Lead::Text(text) => reader.judge_json(pack, text)?,

@@ -104,10 +104,11 @@ pub enum Lead<'a> {
 }
 
 /// Reads every input; `work` runs on each lead in parallel, `sink` gets each result in
-/// input order (`Err` for a lead that could not be read or worked on, already reported on
-/// standard error). Returns whether any lead failed.
+/// input order (`Err` for a lead that could not be read or worked on, reported on standard
+/// error when `report_failures`). Returns whether any lead failed.
 pub fn each_lead<T: Send>(
     args: &InputArgs,
+    report_failures: bool,
     work: impl Fn(Lead) -> Result<T, String> + Sync,
     mut sink: impl FnMut(Result<T, String>),
 ) -> Result<bool, Failure> {
@@ -147,7 +148,9 @@ pub fn each_lead<T: Send>(
             let Some(result) = result else { continue };
             if let Err(error) = &result {
                 failed = true;
-                report(file.as_deref(), *pos, error);
+                if report_failures {
+                    report(file.as_deref(), *pos, error);
+                }
             }
             sink(result);
         }

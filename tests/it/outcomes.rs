@@ -269,6 +269,30 @@ fn csv_input_with_a_delimiter_and_an_id_field() {
     let r = json(&run);
     assert_eq!((r["leads"].as_u64(), r["labelled"].as_u64()), (Some(10), Some(9)));
     assert!(close(&r["auc"], 0.775));
+    // The same leads as one JSON array.
+    let array = dir.path().join("tiny.json");
+    let leads: Vec<Value> = std::fs::read_to_string(TINY_LEADS)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    std::fs::write(&array, serde_json::to_string(&leads).unwrap()).unwrap();
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--json",
+            array.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(close(&json(&run)["auc"], 0.775));
 }
 
 /// A pack and leads where one event happens after the lead was handed to sales.
@@ -933,6 +957,39 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn fit_reports_a_failed_lead_once() {
+    let (dir, pack, leads) = leak_case();
+    let out = dir.path().join("out");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            &pack,
+            "--outcome",
+            "won",
+            "--as-of-field",
+            "handed_at",
+            "--min-fired",
+            "1",
+            "--holdout",
+            "0",
+            "-o",
+            out.to_str().unwrap(),
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().filter(|l| l.contains(r#""line":4"#)).count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(leadscore(&["check", out.to_str().unwrap()], "").code, 0);
 }
 
 #[test]
