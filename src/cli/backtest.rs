@@ -9,7 +9,7 @@ use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
 use leadscore::outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
-use super::{load_pack, Failure, Outcome};
+use super::{load_pack, Exit, Failure};
 
 /// Arguments of `backtest`.
 #[derive(clap::Args, Debug)]
@@ -45,7 +45,7 @@ pub struct BacktestArgs {
 }
 
 /// Scores the leads and prints the report.
-pub fn run(args: &BacktestArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let goal = goal(args)?;
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
     let setup = args
@@ -86,7 +86,7 @@ pub fn run(args: &BacktestArgs) -> Result<Outcome, Failure> {
     } else {
         write!(out, "{report}")?;
     }
-    Ok(if failed { Outcome::Partial } else { Outcome::Success })
+    Ok(if failed { Exit::Partial } else { Exit::Success })
 }
 
 fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {

@@ -7,7 +7,7 @@ use leadscore::outcomes::diff::Diff;
 use leadscore::outcomes::{score_json, score_value, Reader};
 
 use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
-use super::{load_pack, Failure, Outcome};
+use super::{load_pack, Exit, Failure};
 
 /// Arguments of `diff`.
 #[derive(clap::Args, Debug)]
@@ -28,7 +28,7 @@ pub struct DiffArgs {
 }
 
 /// Scores the leads with both packs and prints what changed.
-pub fn run(args: &DiffArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &DiffArgs) -> Result<Exit, Failure> {
     let [a, b] = args.pack.as_slice() else {
         return Err(Failure(format!(
             "error: diff compares two packs (--pack A --pack B), not {}",
@@ -71,5 +71,5 @@ pub fn run(args: &DiffArgs) -> Result<Outcome, Failure> {
     } else {
         write!(out, "{report}")?;
     }
-    Ok(if failed { Outcome::Partial } else { Outcome::Success })
+    Ok(if failed { Exit::Partial } else { Exit::Success })
 }

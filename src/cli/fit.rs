@@ -12,7 +12,7 @@ use leadscore::outcomes::suggest::{rank, Candidates};
 use leadscore::outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
-use super::{load_pack, Failure, Outcome};
+use super::{load_pack, Exit, Failure};
 
 /// Arguments of `fit`.
 #[derive(clap::Args, Debug)]
@@ -60,7 +60,7 @@ pub struct FitArgs {
 }
 
 /// Fits, writes OUT_DIR and prints the report.
-pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
     if args.input.inputs.is_empty() || args.input.inputs.iter().any(|p| p.as_os_str() == "-") {
         return Err(Failure(
             "error: fit reads its input files several times; name files, not standard input".into(),
@@ -171,7 +171,7 @@ pub fn run(args: &FitArgs) -> Result<Outcome, Failure> {
     } else {
         write!(out, "{report}")?;
     }
-    Ok(if failed { Outcome::Partial } else { Outcome::Success })
+    Ok(if failed { Exit::Partial } else { Exit::Success })
 }
 
 /// Scores every lead with `pack`, keeping rows (and candidates, when collecting them).

@@ -3,7 +3,7 @@
 
 use std::io::{BufWriter, Write};
 
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 
 /// Output formats of `gen`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,9 +39,9 @@ pub struct GenArgs {
 }
 
 /// Writes the leads.
-pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     let as_of = super::as_of(Some(&args.as_of))?;
-    let generator = leadscore::Generator::new(args.seed)
+    let generator = leadscore::gen::Generator::new(args.seed)
         .events_per_lead(args.events_per_lead)
         .as_of(as_of);
     let generator = if args.outcomes {
@@ -57,14 +57,14 @@ pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
         Format::Csv => write_csv(out, leads, args.outcomes),
     };
     match written {
-        Ok(()) => Ok(Outcome::Success),
+        Ok(()) => Ok(Exit::Success),
         // A closed pipe (`leadscore gen ... | head`) is the reader being done, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
         Err(e) => Err(Failure(format!("error: cannot write: {e}"))),
     }
 }
 
-fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::gen::SyntheticLead>) -> std::io::Result<()> {
     for lead in leads {
         serde_json::to_writer(&mut out, &lead)?;
         out.write_all(b"\n")?;
@@ -74,11 +74,11 @@ fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::Synth
 
 fn write_csv(
     out: impl Write,
-    leads: impl Iterator<Item = leadscore::SyntheticLead>,
+    leads: impl Iterator<Item = leadscore::gen::SyntheticLead>,
     outcomes: bool,
 ) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    let mut header = leadscore::CSV_HEADER.map(String::from).to_vec();
+    let mut header = leadscore::gen::CSV_HEADER.map(String::from).to_vec();
     if outcomes {
         header.extend(["judged_at".to_string(), "converted".to_string()]);
     }

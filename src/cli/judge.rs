@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde_json::Value;
 
+use super::batch::{delimiter, read_ahead, Read};
 use super::input::{Format, Item, Position, ReadOptions};
-use super::score::{delimiter, read_ahead, Read};
 use super::{Failure, PackArgs};
 use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 

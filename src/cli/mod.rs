@@ -4,6 +4,7 @@
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
 mod backtest;
+mod batch;
 mod check;
 mod diff;
 mod explain;
@@ -12,10 +13,10 @@ mod fmt;
 mod gen;
 mod input;
 mod judge;
-mod output;
 mod repl;
 mod score;
 mod stats;
+mod summary;
 mod test;
 mod watch;
 
@@ -81,7 +82,7 @@ impl PackArgs {
 }
 
 /// What a command ended with.
-pub enum Outcome {
+pub enum Exit {
     /// Everything worked.
     Success,
     /// Some records failed; the rest were processed.
@@ -121,8 +122,8 @@ pub fn main() -> ExitCode {
         Command::Diff(args) => diff::run(&args),
     };
     match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(1),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Partial) => ExitCode::from(1),
         Err(Failure(message)) => {
             let message = message.trim_end();
             if !message.is_empty() {

@@ -167,13 +167,13 @@ fn time_of(field: &str, value: Option<Value>) -> Result<i64, String> {
     }
 }
 
-/// A pack's rules as outcome tools see them: name, location, the points of the first
-/// points action (what the evaluator gives), and how a fired rule is found by index.
+/// A pack's rules as outcome tools see them: name, location and the points of the first
+/// points action (what the evaluator gives), in the program's order, so a fired rule's
+/// [`crate::Fired::index`] finds its entry.
 #[derive(Clone, Debug)]
 pub struct Rules {
     /// In file order.
     pub rules: Vec<RuleInfo>,
-    index: HashMap<(Arc<str>, Arc<str>), u32>,
 }
 
 /// One rule of a pack.
@@ -194,8 +194,7 @@ pub struct RuleInfo {
 impl Rules {
     /// The rules of a pack.
     pub fn of(pack: &Pack) -> Rules {
-        // `Fired` names a rule by location and name; the pair is unique in a pack.
-        let rules: Vec<RuleInfo> = pack
+        let rules = pack
             .program()
             .rules
             .iter()
@@ -207,17 +206,17 @@ impl Rules {
                 disqualify: r.disqualify.clone(),
             })
             .collect();
-        let index = rules
-            .iter()
-            .enumerate()
-            .map(|(i, r)| ((r.location.clone(), r.name.clone()), i as u32))
-            .collect();
-        Rules { rules, index }
+        Rules { rules }
     }
 
-    /// The index of a fired rule.
+    /// The index of a fired rule: its own, when it names this rule (an outcome read back
+    /// from JSON has index 0 and is matched by location and name).
     pub fn index_of(&self, fired: &crate::Fired) -> Option<u32> {
-        self.index.get(&(fired.location.clone(), fired.rule.clone())).copied()
+        let same = |r: &RuleInfo| r.location == fired.location && r.name == fired.rule;
+        match self.rules.get(fired.index) {
+            Some(r) if same(r) => Some(fired.index as u32),
+            _ => self.rules.iter().position(same).map(|i| i as u32),
+        }
     }
 
     /// A fired rule's feature: points given / the rule's points — 1 for a plain rule, the
