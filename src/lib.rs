@@ -9,6 +9,8 @@ mod eval;
 mod explain;
 mod format;
 pub mod gen;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod outcomes;
 mod pack;
 pub mod packtest;

@@ -11,6 +11,8 @@ use regex::Regex;
 use crate::ast::*;
 use crate::source::{Sources, Span};
 
+#[cfg(feature = "lsp")]
+pub use error::did_you_mean;
 pub use error::{CheckError, CheckErrorKind};
 
 /// Regexes compiled while checking are limited to this many bytes of compiled program.

@@ -13,6 +13,7 @@ mod fmt;
 mod gen;
 mod input;
 mod judge;
+mod lsp;
 mod repl;
 mod score;
 mod stats;
@@ -59,6 +60,8 @@ enum Command {
     Fit(fit::FitArgs),
     /// Score the same leads with two packs: MQLs gained and lost, routes, score changes, outcomes.
     Diff(diff::DiffArgs),
+    /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
+    Lsp(lsp::LspArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -120,6 +123,7 @@ pub fn main() -> ExitCode {
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
         Ok(Exit::Success) => ExitCode::SUCCESS,

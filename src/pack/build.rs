@@ -16,8 +16,43 @@ use crate::read::ReadPlan;
 use crate::source::Sources;
 use crate::syntax;
 
-/// Builds a pack from its sources: parse → resolve plugins → check → compile. Every stage
-/// runs, and every error found is reported together.
+/// What the front of the pipeline (parse → resolve plugins → check) found in a pack's
+/// sources: its syntax tree, its plugins, and what the compiler needs, or every error.
+/// The language server stops here (it needs the tree and the errors, not a program).
+pub(crate) struct Front {
+    /// Every statement of every file.
+    pub(crate) ast: Ast,
+    /// The plugins found and compiled.
+    pub(crate) plugins: Plugins,
+    /// What checking learned, or every error of every stage (shown against the rule files
+    /// and the plugin files they point into).
+    pub(crate) checked: Result<check::Checked, PackErrors>,
+}
+
+/// Parse → resolve plugins → check. Every stage runs, and every error found is reported
+/// together.
+pub(crate) fn front(plugin_path: &[PathBuf], limits: &Limits, dir: Option<&Path>, sources: &Sources) -> Front {
+    let (ast, mut errors) = parse(sources);
+    // Errors may point into plugin files too: they are shown, but are not rule sources.
+    let mut shown = sources.clone();
+    let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
+    errors.extend(plugin_errors);
+    let checked = match check::check(&ast, sources, &plugins) {
+        Ok(checked) if errors.is_empty() => Ok(checked),
+        Ok(_) => Err(PackErrors::new(shown, errors)),
+        Err(check_errors) => {
+            // A plugin that failed to load would make every call to it "unknown" too.
+            let noise = |e: &check::CheckError| {
+                plugins.incomplete() && matches!(e.kind, check::CheckErrorKind::UnknownFunction(_))
+            };
+            errors.extend(check_errors.into_iter().filter(|e| !noise(e)).map(PackError::from));
+            Err(PackErrors::new(shown, errors))
+        }
+    };
+    Front { ast, plugins, checked }
+}
+
+/// Builds a pack from its sources: [`front`], then compile.
 pub(super) fn build(
     plugin_path: &[PathBuf],
     limits: &Limits,
@@ -25,23 +60,8 @@ pub(super) fn build(
     dir: Option<&Path>,
     sources: Sources,
 ) -> Result<Pack, Error> {
-    let (ast, mut errors) = parse(&sources);
-    // Errors may point into plugin files too: they are shown, but are not rule sources.
-    let mut shown = sources.clone();
-    let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
-    errors.extend(plugin_errors);
-    let checked = match check::check(&ast, &sources, &plugins) {
-        Ok(checked) if errors.is_empty() => checked,
-        Ok(_) => return Err(PackErrors::new(shown, errors).into()),
-        Err(check_errors) => {
-            // A plugin that failed to load would make every call to it "unknown" too.
-            let noise = |e: &check::CheckError| {
-                plugins.incomplete() && matches!(e.kind, check::CheckErrorKind::UnknownFunction(_))
-            };
-            errors.extend(check_errors.into_iter().filter(|e| !noise(e)).map(PackError::from));
-            return Err(PackErrors::new(shown, errors).into());
-        }
-    };
+    let Front { ast, plugins, checked } = front(plugin_path, limits, dir, &sources);
+    let checked = checked?;
     let program = compile(&ast, &sources, checked, &plugins.function_names());
     let id = PackId {
         name: name.into(),

@@ -52,6 +52,10 @@ mod build;
 mod loader;
 mod scorer;
 
+#[cfg(feature = "lsp")]
+pub(crate) use build::front;
+#[cfg(feature = "lsp")]
+pub(crate) use loader::rule_files;
 pub use loader::Loader;
 pub use scorer::Scorer;
 

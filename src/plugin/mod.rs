@@ -109,6 +109,24 @@ impl Plugins {
         self.scripts.iter().map(|s| s.path.as_path())
     }
 
+    /// Each plugin's name and file, in the order the pack names them (for editors).
+    #[cfg(feature = "lsp")]
+    pub(crate) fn scripts(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.scripts.iter().map(|s| (s.name.as_str(), s.path.as_path()))
+    }
+
+    /// Each function rules may call: its name, its parameters and its plugin's name (for editors).
+    #[cfg(feature = "lsp")]
+    pub(crate) fn functions(&self) -> impl Iterator<Item = (&str, &[String], &str)> {
+        self.functions.iter().map(|f| {
+            (
+                f.name.as_str(),
+                f.params.as_slice(),
+                self.scripts[f.script].name.as_str(),
+            )
+        })
+    }
+
     /// The limits in force (the loader's, overridden by the pack's `limit` statements).
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
