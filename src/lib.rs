@@ -11,6 +11,7 @@ mod format;
 pub mod gen;
 #[cfg(feature = "lsp")]
 pub mod lsp;
+pub mod outcomes;
 mod pack;
 pub mod packtest;
 mod plugin;

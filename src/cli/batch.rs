@@ -200,9 +200,9 @@ pub fn run_batch(
 }
 
 /// One batch read ahead, and the file it came from.
-struct Read {
-    path: Option<PathBuf>,
-    batch: Batch,
+pub(super) struct Read {
+    pub(super) path: Option<PathBuf>,
+    pub(super) batch: Batch,
 }
 
 /// Batches read ahead of scoring, at most this many (memory stays bounded).
@@ -213,7 +213,7 @@ const READ_AHEAD: usize = 2;
 /// not overlap it). Returns the batches in input order, and where to send a scored batch
 /// back so its line buffers are reused. A read error ends the stream after the batches
 /// before it, as the command reported it before.
-fn read_ahead(
+pub(super) fn read_ahead(
     files: Vec<(Option<PathBuf>, Format)>,
     options: ReadOptions,
     progress: Option<indicatif::ProgressBar>,
@@ -260,7 +260,7 @@ fn read_ahead(
 }
 
 /// `;`, `\t` or `tab` → the byte.
-fn delimiter(text: &str) -> Result<u8, Failure> {
+pub(super) fn delimiter(text: &str) -> Result<u8, Failure> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),

@@ -3,12 +3,16 @@
 //! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
+mod backtest;
 mod batch;
 mod check;
+mod diff;
 mod explain;
+mod fit;
 mod fmt;
 mod gen;
 mod input;
+mod judge;
 mod lsp;
 mod repl;
 mod score;
@@ -55,6 +59,12 @@ enum Command {
     /// Serve scoring over HTTP: leads and events stored, MQL hand-offs, SLAs, webhooks.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// Backtest a pack against known outcomes: AUC, MQL precision/recall/lift, bands, thresholds, rules.
+    Backtest(backtest::BacktestArgs),
+    /// Fit points to known outcomes: write a copy of the pack with new points and threshold.
+    Fit(fit::FitArgs),
+    /// Score the same leads with two packs: MQLs gained and lost, routes, score changes, outcomes.
+    Diff(diff::DiffArgs),
     /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
     Lsp(lsp::LspArgs),
 }
@@ -117,6 +127,9 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
+        Command::Backtest(args) => backtest::run(&args),
+        Command::Fit(args) => fit::run(&args),
+        Command::Diff(args) => diff::run(&args),
         Command::Lsp(args) => lsp::run(&args),
     };
     match result {

@@ -12,6 +12,7 @@ mod language;
 mod listing;
 #[cfg(feature = "lsp")]
 mod lsp;
+mod outcomes;
 mod packgen;
 mod packs;
 mod packtest;
