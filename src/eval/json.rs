@@ -205,7 +205,7 @@ impl<'a> ValueWalk<'a> {
             if entry.id || !entry.slots.is_empty() || !entry.fallback.is_empty() {
                 let value = Value::from_json_checked(json)?;
                 if entry.id {
-                    self.record.id = Some(value.clone());
+                    self.record.id = Some(json.clone());
                 }
                 for &slot in &entry.fallback {
                     self.fallback.push((slot, value.clone()));
@@ -331,6 +331,11 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                     let json: serde_json::Value = map.next_value()?;
                     fill_from_json(self.record, self.reading, &self.node.keys, &key.0, &json);
                 }
+            } else if entry.id {
+                // The id is echoed exactly as given, so it is read as JSON, not as a value.
+                let json: serde_json::Value = map.next_value()?;
+                self.fill(entry, Value::from_json(&json).into_owned());
+                self.record.id = Some(json);
             } else {
                 let value: Value<'de> = map.next_value()?;
                 self.fill(entry, value);
@@ -375,9 +380,6 @@ impl<'t> LeadSeed<'_, '_, 't> {
 
     /// Stores a value read for `entry` (and reads into it, for a key also used as a parent).
     fn fill(&mut self, entry: &Entry, value: Value<'t>) {
-        if entry.id {
-            self.record.id = Some(value.clone());
-        }
         for &slot in &entry.fallback {
             self.reading.fallback[slot as usize] = Some(value.clone());
         }
@@ -401,7 +403,7 @@ fn fill_from_json(
     };
     let value = Value::from_json(json).into_owned();
     if entry.id {
-        record.id = Some(value.clone());
+        record.id = Some(json.clone());
     }
     for &slot in &entry.fallback {
         reading.fallback[slot as usize] = Some(value.clone());

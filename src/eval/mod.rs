@@ -135,7 +135,7 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
             }
         }
     }
-    outcome.id = record.id.as_ref().map(Value::to_json);
+    outcome.id = record.id.clone();
     Ok(outcome)
 }
 
@@ -342,9 +342,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 }
             }
         };
-        if let Some(max) = points.max {
-            total = total.clamp(-max, max);
-        }
+        // Without `max`, the bound on points bounds the total too: 10,001 events of 1e12
+        // would add up past where small points are lost.
+        let max = points.max.unwrap_or(crate::check::MAX_POINTS);
+        total = total.clamp(-max, max);
         Given {
             points: total,
             dim: points.dim,

@@ -5,6 +5,7 @@
 //! statements, `sandbox.rs` builds the engine, `host.rs` runs hooks and functions and
 //! turns Rhai errors into [`PluginError`]s, `convert.rs` moves values across.
 
+mod budget;
 mod convert;
 mod host;
 mod limits;
@@ -17,7 +18,8 @@ pub(crate) use convert::lead_without_events;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 
-use crate::eval::{record::lookup, Record, Value};
+use crate::eval::{record::lookup, EvalError, Record, Value};
+use crate::explain::Enrichment;
 use crate::program::Program;
 
 /// A plugin call that failed for one lead: which plugin, which function, where in the
@@ -137,6 +139,11 @@ impl Plugins {
         self.scripts.iter().map(|s| s.path.as_path())
     }
 
+    /// Each plugin's file and text, in the order the pack names them.
+    pub(crate) fn texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.scripts.iter().map(|s| (s.path.as_path(), s.text.as_str()))
+    }
+
     /// The limits in force (the loader's, overridden by the pack's `limit` statements).
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
@@ -169,7 +176,27 @@ pub(crate) fn overlay<'a>(
         record.fields[slot] = value.map_or(Value::Null, Value::from_json);
     }
     if let Some(id) = changed.get(id_field) {
-        record.id = Some(Value::from_json(id));
+        record.id = Some(id.clone());
+    }
+}
+
+/// The plugin whose hook set the lead's `events` last, if one did.
+pub(crate) fn events_hook(enriched: &[Enrichment]) -> Option<String> {
+    let hook = enriched.iter().rev().find(|e| e.fields.contains_key("events"))?;
+    Some(hook.plugin.clone())
+}
+
+/// An error reading `events` that hook `plugin` replaced, as that hook's error: the
+/// lead's own `events` were not read.
+pub(crate) fn events_error(error: EvalError, plugin: Option<&str>) -> EvalError {
+    match (plugin, &error) {
+        (Some(plugin), EvalError::EventsNotArray | EvalError::BadEvent { .. }) => EvalError::Plugin(PluginError {
+            plugin: plugin.to_string(),
+            function: load::HOOK.to_string(),
+            at: None,
+            message: format!("returned `events` that cannot be read: {error}"),
+        }),
+        _ => error,
     }
 }
 
