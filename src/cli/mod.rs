@@ -20,15 +20,17 @@ macro_rules! err {
     ($($arg:tt)*) => { $crate::cli::write_or_exit(&mut std::io::stderr(), format_args!($($arg)*)) };
 }
 
+mod batch;
 mod check;
 mod explain;
 mod fmt;
 mod gen;
 mod input;
-mod output;
+mod lsp;
 mod repl;
 mod score;
 mod stats;
+mod summary;
 mod test;
 mod watch;
 
@@ -65,6 +67,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
     Fmt(fmt::FmtArgs),
+    /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
+    Lsp(lsp::LspArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -88,7 +92,7 @@ impl PackArgs {
 }
 
 /// What a command ended with.
-pub enum Outcome {
+pub enum Exit {
     /// Everything worked.
     Success,
     /// Some records failed; the rest were processed.
@@ -131,10 +135,11 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Gen(args) => gen::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(1),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Partial) => ExitCode::from(1),
         Err(Failure(message)) => {
             let message = message.trim_end();
             if !message.is_empty() {

@@ -243,10 +243,10 @@ fn loader_limits_above_their_maximum_are_check_errors() {
 }
 
 /// The next event other than `Unchanged`, within 10 s.
-fn next_event(events: &std::sync::mpsc::Receiver<leadscore::ReloadEvent>) -> leadscore::ReloadEvent {
+fn next_event(events: &std::sync::mpsc::Receiver<leadscore::reload::ReloadEvent>) -> leadscore::reload::ReloadEvent {
     loop {
         match events.recv_timeout(Duration::from_secs(10)) {
-            Ok(leadscore::ReloadEvent::Unchanged { .. }) => continue,
+            Ok(leadscore::reload::ReloadEvent::Unchanged { .. }) => continue,
             Ok(event) => return event,
             Err(e) => panic!("no reload event within 10 s: {e}"),
         }
@@ -268,18 +268,19 @@ fn an_empty_plugin_file_never_goes_live() {
         Some("fn enrich(lead) { #{ tier: \"a\" } }"),
     );
     let loader = leadscore::Loader::new();
-    let (live, events) = leadscore::LivePack::watch(dir.path(), loader, leadscore::WatchOptions::new()).unwrap();
+    let (live, events) =
+        leadscore::LivePack::watch(dir.path(), loader, leadscore::reload::WatchOptions::new()).unwrap();
     assert_eq!(tier_score(&live), 5.0);
     std::fs::write(dir.path().join("plugins/probe.rhai"), "").unwrap();
     match next_event(&events) {
-        leadscore::ReloadEvent::Rejected(r) => {
+        leadscore::reload::ReloadEvent::Rejected(r) => {
             assert!(
                 r.rendered.contains("probe.rhai is empty; a save may be in progress"),
                 "{}",
                 r.rendered
             );
         }
-        leadscore::ReloadEvent::Reloaded { .. } => panic!("an empty plugin went live"),
+        leadscore::reload::ReloadEvent::Reloaded { .. } => panic!("an empty plugin went live"),
         _ => panic!("expected a rejection"),
     }
     assert_eq!(tier_score(&live), 5.0, "the live pack keeps its plugin");
@@ -290,8 +291,8 @@ fn an_empty_plugin_file_never_goes_live() {
     .unwrap();
     loop {
         match next_event(&events) {
-            leadscore::ReloadEvent::Reloaded { .. } => break,
-            leadscore::ReloadEvent::Rejected(r) if r.rendered.contains(" is empty; ") => continue,
+            leadscore::reload::ReloadEvent::Reloaded { .. } => break,
+            leadscore::reload::ReloadEvent::Rejected(r) if r.rendered.contains(" is empty; ") => continue,
             _ => panic!("expected a reload"),
         }
     }
@@ -449,8 +450,12 @@ fn a_rule_file_that_cannot_be_read_rejects_the_pack_naming_it() {
     assert!(run.stderr.contains("pipe.rules"), "{}", run.stderr);
     assert!(run.stderr.contains("not a regular file"), "{}", run.stderr);
     // and `watch` does not start on it either
-    let err = leadscore::LivePack::watch(dir.path(), leadscore::Loader::new(), leadscore::WatchOptions::new())
-        .expect_err("refused");
+    let err = leadscore::LivePack::watch(
+        dir.path(),
+        leadscore::Loader::new(),
+        leadscore::reload::WatchOptions::new(),
+    )
+    .expect_err("refused");
     assert!(err.to_string().contains("pipe.rules"), "{err}");
 }
 
@@ -479,8 +484,12 @@ fn watch_follows_the_target_of_a_linked_rule_file() {
     std::fs::write(shared.path().join("common.rules"), "title ~ VP => +10\n").unwrap();
     let dir = pack("# the rules are shared\n", None);
     std::os::unix::fs::symlink(shared.path().join("common.rules"), dir.path().join("common.rules")).unwrap();
-    let (live, _events) =
-        leadscore::LivePack::watch(dir.path(), leadscore::Loader::new(), leadscore::WatchOptions::new()).unwrap();
+    let (live, _events) = leadscore::LivePack::watch(
+        dir.path(),
+        leadscore::Loader::new(),
+        leadscore::reload::WatchOptions::new(),
+    )
+    .unwrap();
     wait_for_score(&live, 10.0);
     std::fs::write(shared.path().join("common.rules"), "title ~ VP => +20\n").unwrap();
     wait_for_score(&live, 20.0);
@@ -500,8 +509,12 @@ fn watch_follows_a_linked_pack_folder_flipped_to_a_new_version() {
     }
     let current = root.path().join("current");
     std::os::unix::fs::symlink("v1", &current).unwrap();
-    let (live, _events) =
-        leadscore::LivePack::watch(&current, leadscore::Loader::new(), leadscore::WatchOptions::new()).unwrap();
+    let (live, _events) = leadscore::LivePack::watch(
+        &current,
+        leadscore::Loader::new(),
+        leadscore::reload::WatchOptions::new(),
+    )
+    .unwrap();
     wait_for_score(&live, 10.0);
     // The usual deploy: a new link renamed over the old one, atomically.
     std::os::unix::fs::symlink("v2", root.path().join("current.new")).unwrap();

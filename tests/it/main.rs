@@ -15,6 +15,8 @@ mod gen;
 mod hardening;
 mod language;
 mod listing;
+#[cfg(feature = "lsp")]
+mod lsp;
 mod packgen;
 mod packs;
 mod packtest;
