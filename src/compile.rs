@@ -235,8 +235,7 @@ impl Compiler<'_> {
             name: name.into(),
             location: self
                 .sources
-                .location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
-                .to_string()
+                .pack_location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
                 .into(),
             expr,
             points: Vec::new(),
@@ -354,12 +353,15 @@ impl Compiler<'_> {
         })
     }
 
+    /// Event types ignore case, like every other comparison (`PAGE_VIEW` is a
+    /// `page_view`): the program keeps them lower-cased.
     fn event_type(&mut self, name: &str) -> u32 {
+        let name = name.to_lowercase();
         intern(
             &mut self.event_types,
             &mut self.program.event_types,
-            name.to_string(),
-            || name.to_string(),
+            name.clone(),
+            || name,
         )
     }
 

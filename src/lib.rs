@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+/// Unit tests measure plugin calls' memory as the binary does.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod ast;
 mod check;
 mod compile;

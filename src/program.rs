@@ -406,8 +406,16 @@ impl Operand {
 
 impl Program {
     /// The index of an event type the program reads.
+    /// Case is ignored: the program's types are lower-cased, a lead's may be any case.
     pub(crate) fn event_type(&self, name: &str) -> Option<u32> {
-        self.event_types.iter().position(|t| t == name).map(|i| i as u32)
+        let found = match name.is_ascii() {
+            true => self.event_types.iter().position(|t| t.eq_ignore_ascii_case(name)),
+            false => {
+                let lower = name.to_lowercase();
+                self.event_types.iter().position(|t| *t == lower)
+            }
+        };
+        found.map(|i| i as u32)
     }
 }
 

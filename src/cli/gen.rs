@@ -20,8 +20,8 @@ pub struct GenArgs {
     /// How many leads to write.
     #[arg(long, value_name = "N")]
     leads: u64,
-    /// Events per lead (JSON Lines), exactly.
-    #[arg(long = "events-per-lead", value_name = "M", default_value_t = 20)]
+    /// Events per lead (JSON Lines), exactly; at most 1,000,000 (a lead is built whole).
+    #[arg(long = "events-per-lead", value_name = "M", default_value_t = 20, value_parser = events_per_lead)]
     events_per_lead: usize,
     /// The seed: the same seed gives the same leads.
     #[arg(long, value_name = "S", default_value_t = 1)]
@@ -36,6 +36,19 @@ pub struct GenArgs {
     /// pack any good?").
     #[arg(long)]
     outcomes: bool,
+}
+
+/// The most events one generated lead may have: it is built in memory (~150 bytes an event).
+const MAX_EVENTS_PER_LEAD: usize = 1_000_000;
+
+fn events_per_lead(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_EVENTS_PER_LEAD {
+        return Err(format!(
+            "at most {MAX_EVENTS_PER_LEAD} events per lead (a lead is built in memory)"
+        ));
+    }
+    Ok(n)
 }
 
 /// Writes the leads.

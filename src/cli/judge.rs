@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use rayon::prelude::*;
 use serde_json::Value;
 
-use super::batch::{delimiter, read_ahead, Read};
+use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Format, Item, Position, ReadOptions};
 use super::{Failure, PackArgs};
 use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
@@ -23,9 +23,9 @@ pub struct InputArgs {
     /// The input format, when the file extension does not tell it.
     #[arg(long, value_enum, value_name = "FORMAT")]
     pub format: Option<Format>,
-    /// The CSV field delimiter: one character (`;`, `|`, `tab`).
-    #[arg(long, default_value = ",", value_name = "CHAR")]
-    pub delimiter: String,
+    /// The CSV field delimiter: one character (`;`, `|`, `tab`) [default: `,`].
+    #[arg(long, value_name = "CHAR")]
+    pub delimiter: Option<String>,
     /// The longest JSON line read, in bytes.
     #[arg(long = "max-line-bytes", value_name = "BYTES", default_value_t = 256 << 20)]
     pub max_line_bytes: usize,
@@ -113,7 +113,8 @@ pub fn each_lead<T: Send>(
     mut sink: impl FnMut(Result<T, String>),
 ) -> Result<bool, Failure> {
     let options = ReadOptions {
-        delimiter: delimiter(&args.delimiter)?,
+        delimiter: delimiter(args.delimiter.as_deref().unwrap_or(","))?,
+        delimiter_given: args.delimiter.is_some(),
         max_line: args.max_line_bytes,
     };
     let inputs: Vec<Option<PathBuf>> = if args.inputs.is_empty() {
@@ -127,7 +128,7 @@ pub fn each_lead<T: Send>(
         .collect::<Result<Vec<_>, _>>()?;
     let several = files.len() > 1;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
+        .num_threads(threads(args.threads)?)
         .stack_size(leadscore::PLUGIN_STACK_SIZE)
         .build()?;
     let (batches, recycle) = read_ahead(files, options, None);

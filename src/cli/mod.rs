@@ -2,6 +2,23 @@
 //!
 //! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
+//! A closed standard output or error (`leadscore check bad 2>&1 | head -1`) ends the
+//! command quietly with 2, never with a panic.
+
+/// `println!` that ends the command quietly when standard output is closed.
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::cli::write_or_exit(&mut std::io::stdout(), format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprintln!` that ends the command quietly when standard error is closed.
+macro_rules! errln {
+    ($($arg:tt)*) => { $crate::cli::write_or_exit(&mut std::io::stderr(), format_args!("{}\n", format_args!($($arg)*))) };
+}
+
+/// `eprint!` that ends the command quietly when standard error is closed.
+macro_rules! err {
+    ($($arg:tt)*) => { $crate::cli::write_or_exit(&mut std::io::stderr(), format_args!($($arg)*)) };
+}
 
 mod backtest;
 mod batch;
@@ -112,6 +129,14 @@ impl<E: std::fmt::Display + 'static> From<E> for Failure {
     }
 }
 
+/// Writes to standard output or error; when that is closed (a reader like `head` that
+/// has read enough), there is nobody left to tell anything, so the command ends with 2.
+pub fn write_or_exit(to: &mut dyn std::io::Write, args: std::fmt::Arguments) {
+    if to.write_fmt(args).and_then(|()| to.flush()).is_err() {
+        std::process::exit(2);
+    }
+}
+
 /// Parses arguments, runs the command, maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -138,7 +163,7 @@ pub fn main() -> ExitCode {
         Err(Failure(message)) => {
             let message = message.trim_end();
             if !message.is_empty() {
-                eprintln!("{message}");
+                errln!("{message}");
             }
             ExitCode::from(2)
         }

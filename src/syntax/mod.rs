@@ -109,7 +109,7 @@ fn window(rest: &str, start: usize) -> &str {
     for line in rest[offset..].split_inclusive('\n') {
         let starts_statement = STATEMENT_KEYWORDS.iter().any(|kw| {
             line.strip_prefix(kw)
-                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-'))
         });
         if starts_statement {
             return &rest[..offset];
