@@ -16,9 +16,58 @@ use crate::read::ReadPlan;
 use crate::source::Sources;
 use crate::syntax;
 
-/// Builds a pack from its sources, parsed by [`parse`] (the loader may leave statements
-/// out of the tree between the two): resolve plugins → check → compile. Every stage runs,
-/// and every error found is reported together.
+/// What the front of the pipeline (parse → resolve plugins → check) found in a pack's
+/// sources: its syntax tree, its plugins, and what the compiler needs, or every error.
+/// The language server stops here (it needs the tree and the errors, not a program).
+pub(crate) struct Front {
+    /// Every statement of every file.
+    pub(crate) ast: Ast,
+    /// The plugins found and compiled.
+    pub(crate) plugins: Plugins,
+    /// What checking learned, or every error of every stage (shown against the rule files
+    /// and the plugin files they point into).
+    pub(crate) checked: Result<check::Checked, PackErrors>,
+}
+
+/// Parse → resolve plugins → check. Every stage runs, and every error found is reported
+/// together.
+#[cfg(feature = "lsp")]
+pub(crate) fn front(plugin_path: &[PathBuf], limits: &Limits, dir: Option<&Path>, sources: &Sources) -> Front {
+    let (ast, errors) = parse(sources);
+    resolve_and_check(plugin_path, limits, dir, sources, ast, errors)
+}
+
+/// Resolve plugins → check, on a tree parsed by [`parse`] (the loader may leave statements
+/// out of the tree between the two), keeping the parse stage's `errors`.
+fn resolve_and_check(
+    plugin_path: &[PathBuf],
+    limits: &Limits,
+    dir: Option<&Path>,
+    sources: &Sources,
+    ast: Ast,
+    mut errors: Vec<PackError>,
+) -> Front {
+    // Errors may point into plugin files too: they are shown, but are not rule sources.
+    let mut shown = sources.clone();
+    let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
+    errors.extend(plugin_errors.into_iter().map(PackError::from));
+    let checked = match check::check(&ast, sources, &plugins) {
+        Ok(checked) if errors.is_empty() => Ok(checked),
+        Ok(_) => Err(PackErrors::new(shown, errors)),
+        Err(check_errors) => {
+            // A plugin that failed to load would make every call to it "unknown" too.
+            let noise = |e: &check::CheckError| {
+                plugins.incomplete() && matches!(e.kind, check::CheckErrorKind::UnknownFunction(_))
+            };
+            errors.extend(check_errors.into_iter().filter(|e| !noise(e)).map(PackError::from));
+            Err(PackErrors::new(shown, errors))
+        }
+    };
+    Front { ast, plugins, checked }
+}
+
+/// Builds a pack from its sources, parsed by [`parse`]: [`resolve_and_check`], then
+/// compile.
 pub(super) fn build(
     plugin_path: &[PathBuf],
     limits: &Limits,
@@ -26,24 +75,10 @@ pub(super) fn build(
     dir: Option<&Path>,
     sources: Sources,
     ast: Ast,
-    mut errors: Vec<PackError>,
+    errors: Vec<PackError>,
 ) -> Result<Pack, Error> {
-    // Errors may point into plugin files too: they are shown, but are not rule sources.
-    let mut shown = sources.clone();
-    let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
-    errors.extend(plugin_errors.into_iter().map(PackError::from));
-    let checked = match check::check(&ast, &sources, &plugins) {
-        Ok(checked) if errors.is_empty() => checked,
-        Ok(_) => return Err(PackErrors::new(shown, errors).into()),
-        Err(check_errors) => {
-            // A plugin that failed to load would make every call to it "unknown" too.
-            let noise = |e: &check::CheckError| {
-                plugins.incomplete() && matches!(e.kind, check::CheckErrorKind::UnknownFunction(_))
-            };
-            errors.extend(check_errors.into_iter().filter(|e| !noise(e)).map(PackError::from));
-            return Err(PackErrors::new(shown, errors).into());
-        }
-    };
+    let Front { ast, plugins, checked } = resolve_and_check(plugin_path, limits, dir, &sources, ast, errors);
+    let checked = checked?;
     let program = compile(&ast, &sources, checked, &plugins.function_names());
     let id = PackId {
         name: name.into(),

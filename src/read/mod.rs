@@ -16,6 +16,8 @@ mod text;
 
 pub use error::{EventProblem, ReadError};
 pub use event::read_event;
+#[cfg(feature = "lsp")]
+pub(crate) use path::lookup;
 pub use path::overlay;
 pub use plan::ReadPlan;
 pub use record::{EventProps, Events, ReadEvents, Record};

@@ -23,7 +23,7 @@ pub(super) fn nested_or_dotted<T>(nested: Option<T>, dotted: impl FnOnce() -> Op
 }
 
 /// The value at a dotted path of a lead in memory, by the dotted-path rule.
-fn lookup<'a>(lead: &'a Json, path: &[String]) -> Option<&'a Json> {
+pub(crate) fn lookup<'a>(lead: &'a Json, path: &[String]) -> Option<&'a Json> {
     let nested = path.iter().try_fold(lead, |v, seg| v.get(seg.as_str()));
     nested_or_dotted(nested, || dotted(lead, path))
 }
@@ -50,6 +50,6 @@ pub fn overlay<'a>(program: &Program, record: &mut Record<'a>, lead: &'a Json, o
         record.fields[slot] = value.map_or(Value::Null, Value::from_json);
     }
     if let Some(id) = changed.get(id_field) {
-        record.id = Some(Value::from_json(id));
+        record.id = Some(id.clone());
     }
 }
