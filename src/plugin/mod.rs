@@ -16,7 +16,9 @@ mod sandbox;
 use std::path::{Path, PathBuf};
 
 pub(crate) use convert::lead_without_events;
-pub use error::{LoadError, LoadErrorKind};
+pub use error::LoadError;
+#[cfg(feature = "lsp")]
+pub(crate) use error::LoadErrorKind;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 

@@ -46,12 +46,12 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
         InputLocation::Span((s, _)) => s,
     };
     let mut found = found_at(&rest[at.min(rest.len())..]);
-    let expected = match &e.variant {
-        ErrorVariant::ParsingError { positives, .. } => expected(positives),
-        ErrorVariant::CustomError { message } => message.clone(),
+    let (expected, numeric) = match &e.variant {
+        ErrorVariant::ParsingError { positives, .. } => (expected(positives), positives.iter().any(|&r| numeric(r))),
+        ErrorVariant::CustomError { message } => (message.clone(), false),
     };
     // A token refused for what is inside it is reported where it goes wrong.
-    let at = match inside(found.text) {
+    let at = match inside(found.text, numeric) {
         Some(offset) => {
             let at = at + offset;
             found = found_at(&rest[at.min(rest.len())..]);
@@ -111,10 +111,11 @@ impl Found<'_> {
     }
 }
 
-/// Where inside a refused token the trouble starts: the letter run into a number
-/// (`1e5` at `e5`), the unknown escape of a string (`"a\qb"` at `\q`).
-fn inside(token: &str) -> Option<usize> {
-    if token.starts_with(|c: char| c.is_ascii_digit()) {
+/// Where inside a refused token the trouble starts: the letter run into a number where
+/// a number was expected (`1e5` at `e5`), the unknown escape of a string (`"a\qb"` at
+/// `\q`). Where a word was expected, a token of digits is wrong as a whole (`30d`).
+fn inside(token: &str, numeric: bool) -> Option<usize> {
+    if numeric && token.starts_with(|c: char| c.is_ascii_digit()) {
         return token.find(|c: char| !c.is_ascii_digit() && c != '.');
     }
     let quoted = token.strip_prefix('"')?;
@@ -148,6 +149,11 @@ fn found_at(rest: &str) -> Found<'_> {
 }
 
 /// "a condition, `=>` or `and`": the expected rules in the author's words.
+/// A rule that matches digits: a token starting with them was refused for what follows.
+fn numeric(r: Rule) -> bool {
+    matches!(r, Rule::number | Rule::unsigned | Rule::duration)
+}
+
 fn expected(positives: &[Rule]) -> String {
     let mut names: Vec<&str> = Vec::new();
     for &r in positives {

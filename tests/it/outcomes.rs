@@ -120,7 +120,7 @@ fn backtest_json_has_the_contract_and_the_hand_computed_numbers() {
     ] {
         assert!(r["rules"][0].get(key).is_some(), "rules lack {key}");
     }
-    assert_eq!(r["rules"][1]["location"], "tiny/main.rules:5");
+    assert_eq!(r["rules"][1]["location"], "main.rules:5");
     assert_eq!(r["by"][0]["value"], "web");
     assert!(close(&r["by"][0]["recall"], 2.0 / 3.0));
 }
