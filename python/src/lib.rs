@@ -351,10 +351,18 @@ fn pool(threads: Option<usize>) -> PyResult<Arc<rayon::ThreadPool>> {
     Ok(pool)
 }
 
+/// `as_of` (an aware `datetime` or an RFC 3339 string) checked and written as RFC 3339 in
+/// UTC, as it travels to Spark executors.
+#[pyfunction]
+fn as_of_text(as_of: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(convert::as_of(as_of)?.to_rfc3339_opts(leadscore::chrono::SecondsFormat::AutoSi, true))
+}
+
 /// The native half of the `leadscore` package.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pack>()?;
+    m.add_function(wrap_pyfunction!(as_of_text, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;
     m.add("ScoreError", m.py().get_type::<ScoreError>())?;
     Ok(())

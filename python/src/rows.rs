@@ -77,9 +77,36 @@ impl Reading {
                     Column::json(name, field, array)
                 })
             };
+            if let Some(column) = &column {
+                if let Some(path) = naive_timestamps(column.field.name(), column.field.data_type()) {
+                    return Err(ArrowError::InvalidArgumentError(format!(
+                        "`{path}` holds timestamps without a timezone, whose instant is unknown; \
+                         give them one (pyarrow.compute.assume_timezone(array, \"UTC\"), or a column of \
+                         type timestamp(unit, tz=\"UTC\"))"
+                    )));
+                }
+            }
             columns.extend(column);
         }
         Ok(columns)
+    }
+}
+
+/// The dotted path to the first naive timestamp a type holds, if any: as with a naive
+/// `as_of`, reading one as UTC would be a guess.
+fn naive_timestamps(path: &str, data_type: &DataType) -> Option<String> {
+    match data_type {
+        DataType::Timestamp(_, None) => Some(path.to_string()),
+        DataType::Struct(fields) => fields
+            .iter()
+            .find_map(|f| naive_timestamps(&format!("{path}.{}", f.name()), f.data_type())),
+        DataType::List(item) | DataType::LargeList(item) | DataType::ListView(item) | DataType::LargeListView(item) => {
+            naive_timestamps(&format!("{path}[]"), item.data_type())
+        }
+        DataType::FixedSizeList(item, _) => naive_timestamps(&format!("{path}[]"), item.data_type()),
+        DataType::Map(entries, _) => naive_timestamps(path, entries.data_type()),
+        DataType::Dictionary(_, values) => naive_timestamps(path, values),
+        _ => None,
     }
 }
 
