@@ -191,7 +191,7 @@ impl Pack {
     ) -> PyResult<Bound<'py, PyAny>> {
         let as_of = convert::as_of(as_of)?;
         let pool = pool(threads)?;
-        let mut reader = data.into_reader()?;
+        let reader = data.into_reader()?;
         let reading = rows::Reading::new(&self.pack);
         let id_type = match reader.schema().field_with_name(id_field) {
             Ok(field) => field.data_type().clone(),
@@ -199,7 +199,7 @@ impl Pack {
         };
         let mut batches = Vec::new();
         let mut first_row = 0usize;
-        while let Some(batch) = reader.next() {
+        for batch in reader {
             let batch = batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
             let scored = py
                 .detach(|| score_batch(&self.pack, &reading, &pool, as_of, &batch, id_field, first_row))
