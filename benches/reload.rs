@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use leadscore::{LivePack, Loader, WatchOptions};
+use leadscore::reload::WatchOptions;
+use leadscore::{LivePack, Loader};
 
 /// The b2b-saas example pack copied into a temporary folder, watched with the defaults.
 fn setup() -> (tempfile::TempDir, Editor, LivePack) {

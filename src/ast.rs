@@ -1,6 +1,7 @@
 //! The syntax tree of a pack: plain data, a span on every node.
 
 use crate::source::Span;
+pub use crate::value::{CmpOp, Millis, StrOp};
 
 /// A value with the span of the text it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,9 +55,6 @@ pub enum StatementKind {
     /// A scoring rule.
     Rule(Rule),
 }
-
-/// A duration or time in milliseconds.
-pub type Millis = i64;
 
 /// `[rule "name":] CONDITION => ACTIONS`.
 #[derive(Clone, Debug)]
@@ -143,34 +141,6 @@ pub enum TestOp {
     Exists,
     /// `is missing`.
     Missing,
-}
-
-/// A comparison operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CmpOp {
-    /// `==`
-    Eq,
-    /// `!=`
-    Ne,
-    /// `<`
-    Lt,
-    /// `<=`
-    Le,
-    /// `>`
-    Gt,
-    /// `>=`
-    Ge,
-}
-
-/// A string operator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StrOp {
-    /// `contains`: substring of a string, element of a list.
-    Contains,
-    /// `starts_with`.
-    StartsWith,
-    /// `ends_with`.
-    EndsWith,
 }
 
 /// What `~` matches.

@@ -6,10 +6,10 @@ use std::collections::HashMap;
 
 use crate::ast::{self, Action, CondKind, MatchPattern, OperandKind, StatementKind, TestOp};
 use crate::check::{rule_name, Checked};
-use crate::eval::pattern::{Glob, Words};
-use crate::eval::Value;
 use crate::program::*;
 use crate::source::Sources;
+use crate::value::pattern::{Glob, Words};
+use crate::value::Value;
 
 /// Compiles a pack the checker accepted. `functions` lists the callable functions by name.
 pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &[String]) -> Program {

@@ -18,11 +18,11 @@ const HISTORY_MILLIS: i64 = 120 * 86_400_000;
 /// A deterministic stream of synthetic leads.
 ///
 /// ```
-/// let mut gen = leadscore::Generator::new(7).events_per_lead(5);
+/// let mut gen = leadscore::gen::Generator::new(7).events_per_lead(5);
 /// let lead = gen.next_lead();
 /// assert_eq!(lead.events.len(), 5);
 /// // The same seed gives the same leads.
-/// assert_eq!(lead, leadscore::Generator::new(7).events_per_lead(5).next_lead());
+/// assert_eq!(lead, leadscore::gen::Generator::new(7).events_per_lead(5).next_lead());
 /// ```
 #[derive(Clone, Debug)]
 pub struct Generator {
@@ -140,7 +140,7 @@ impl Generator {
     ///
     /// ```
     /// let as_of = leadscore::parse_time("2025-01-01T00:00:00Z").unwrap();
-    /// let lead = leadscore::Generator::new(1).as_of(as_of).next_lead();
+    /// let lead = leadscore::gen::Generator::new(1).as_of(as_of).next_lead();
     /// assert!(lead.events.iter().all(|e| e.at.as_str() <= "2025-01-01T00:00:00Z"));
     /// ```
     pub fn as_of(mut self, as_of: DateTime<Utc>) -> Generator {
@@ -343,9 +343,9 @@ impl SyntheticLead {
     /// so events are summarised as counts and the time of the last one.
     ///
     /// ```
-    /// let lead = leadscore::Generator::new(3).next_lead();
+    /// let lead = leadscore::gen::Generator::new(3).next_lead();
     /// let row = lead.csv_record();
-    /// assert_eq!(row.len(), leadscore::CSV_HEADER.len());
+    /// assert_eq!(row.len(), leadscore::gen::CSV_HEADER.len());
     /// assert_eq!(row[0], "L-000001");
     /// ```
     pub fn csv_record(&self) -> Vec<String> {

@@ -8,33 +8,39 @@ mod error;
 mod eval;
 mod explain;
 mod format;
-mod gen;
+pub mod gen;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 mod pack;
-mod packtest;
+pub mod packtest;
 mod plugin;
 mod program;
-mod reload;
-mod session;
+mod read;
+pub mod reload;
+pub mod session;
 mod source;
 mod syntax;
+mod value;
 
-pub use chrono;
 pub use error::{Error, PackError, PackErrors};
 pub use eval::trace::{Observation, Trace};
-pub use eval::EvalError;
-pub use explain::{Capped, Enrichment, Explanation, Fired, Outcome, PackId};
+pub use eval::{Capped, Enrichment, EvalError, Fired, Outcome, PackId, PluginError, ScriptPosition};
+pub use explain::Explanation;
 pub use format::{format, format_named};
-pub use gen::{Company, Generator, SyntheticEvent, SyntheticLead, CSV_HEADER, DEFAULT_AS_OF_MILLIS};
 pub use pack::{Loader, Pack, Scorer};
-pub use packtest::{
-    Case, CaseReport, Coverage, Mismatch, PackTests, RuleCoverage, Sample, SampleReport, SnapshotCheck, SnapshotStatus,
-    SnapshotUpdate, TestFileError, DEFAULT_AS_OF,
-};
-pub use plugin::{Limits, PluginError, PLUGIN_STACK_SIZE};
+pub use plugin::{Limits, PLUGIN_STACK_SIZE};
 pub use program::{Program, RuleSummary};
-pub use reload::{LivePack, Problem, Rejection, ReloadEvent, Snapshot, WatchOptions, DEFAULT_DEBOUNCE};
-pub use session::{Entered, Session, SessionError};
+pub use reload::LivePack;
 pub use source::{Location, SourceFile, Sources, Span};
+
+/// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.
+///
+/// ```
+/// assert_eq!(leadscore::show_number(15.0), "15");
+/// assert_eq!(leadscore::show_number(2.345678), "2.3457");
+/// assert_eq!(leadscore::show_number(-0.00001), "0");
+/// ```
+pub use value::show_number;
 
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.
 ///
@@ -43,5 +49,5 @@ pub use source::{Location, SourceFile, Sources, Span};
 /// assert_eq!(t.to_rfc3339(), "2026-03-01T11:00:00+00:00");
 /// ```
 pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    eval::time::parse_time(text).and_then(chrono::DateTime::from_timestamp_millis)
+    value::time::parse_time(text).and_then(chrono::DateTime::from_timestamp_millis)
 }

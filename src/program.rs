@@ -8,8 +8,8 @@ use std::fmt;
 use regex::Regex;
 
 use crate::ast::{CmpOp, Millis, StrOp};
-use crate::eval::pattern::{Glob, Words};
-use crate::eval::Value;
+use crate::value::pattern::{Glob, Words};
+use crate::value::Value;
 
 /// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
 ///
@@ -197,7 +197,7 @@ impl fmt::Display for Program {
         for (i, b) in self.behaviours.iter().enumerate() {
             write!(f, "behaviour b{i} = count(m{}) >= {}", b.matcher, b.at_least)?;
             if let Some(w) = b.within {
-                write!(f, " within {}", crate::eval::time::show_duration(w))?;
+                write!(f, " within {}", crate::value::time::show_duration(w))?;
             }
             writeln!(f)?;
         }
@@ -211,7 +211,7 @@ impl fmt::Display for Program {
                 write!(f, " cap {cap}")?;
             }
             if let Some(h) = d.half_life {
-                write!(f, " half-life {}", crate::eval::time::show_duration(h))?;
+                write!(f, " half-life {}", crate::value::time::show_duration(h))?;
             }
             writeln!(f)?;
         }
@@ -267,8 +267,13 @@ impl Program {
 
     /// What the rule at `location` does besides giving points: `disqualify "student"`,
     /// `tag "pricing"` (for explanations: the points have their own column).
-    pub(crate) fn marks(&self, location: &str) -> Option<String> {
-        let rule = self.rules.iter().find(|r| &*r.location == location)?;
+    /// `index` (from [`crate::Fired::index`]) finds the rule; an outcome read back from
+    /// JSON has no index, so a rule whose location does not match is looked up by location.
+    pub(crate) fn marks(&self, index: usize, location: &str) -> Option<String> {
+        let rule = match self.rules.get(index) {
+            Some(rule) if &*rule.location == location => rule,
+            _ => self.rules.iter().find(|r| &*r.location == location)?,
+        };
         let disqualify = rule.disqualify.iter().map(|reason| format!("disqualify {reason:?}"));
         let marks: Vec<String> = disqualify
             .chain(rule.tags.iter().map(|t| format!("tag {t:?}")))
@@ -322,7 +327,7 @@ impl fmt::Display for Show<'_> {
             Expr::Not(e) => write!(f, "not({})", p.show(e)),
             Expr::Compare(a, op, b) => {
                 p.operand(f, a)?;
-                write!(f, " {} ", crate::eval::cmp_symbol(*op))?;
+                write!(f, " {} ", op)?;
                 p.operand(f, b)
             }
             Expr::In(a, list) => {

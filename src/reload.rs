@@ -18,7 +18,7 @@ use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, N
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::explain::PackId;
+use crate::eval::PackId;
 use crate::pack::{Loader, Pack};
 
 /// How long a change is held before the pack is rebuilt, by default: 50 ms.
@@ -34,7 +34,7 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
 ///
 /// ```
 /// use std::time::Duration;
-/// let options = leadscore::WatchOptions::new()
+/// let options = leadscore::reload::WatchOptions::new()
 ///     .debounce(Duration::from_millis(100))
 ///     .poll(Duration::from_secs(1)); // for network filesystems
 /// assert_eq!(options.poll_interval(), Some(Duration::from_secs(1)));
@@ -121,7 +121,7 @@ pub enum ReloadEvent {
 /// # let pack = loader.load(dir.path())?;
 /// # std::fs::write(dir.path().join("a.rules"), "title ~ CEO => +5 fitt")?;
 /// # let error = loader.load(dir.path()).unwrap_err();
-/// let rejection = leadscore::Rejection::new(pack.id().clone(), &error);
+/// let rejection = leadscore::reload::Rejection::new(pack.id().clone(), &error);
 /// assert_eq!(rejection.errors[0].message, "unknown dimension `fitt`");
 /// assert!(rejection.rendered.contains("1 error found"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -257,7 +257,8 @@ impl std::fmt::Debug for Snapshot {
 ///
 /// ```
 /// use std::time::Duration;
-/// use leadscore::{LivePack, Loader, ReloadEvent, WatchOptions};
+/// use leadscore::{LivePack, Loader};
+/// use leadscore::reload::{ReloadEvent, WatchOptions};
 ///
 /// let dir = tempfile::tempdir()?;
 /// let rules = dir.path().join("main.rules");

@@ -40,7 +40,7 @@ const STATEMENT_WORDS: [&str; 10] = [
 /// same diagnostics as `leadscore check` and is not added.
 ///
 /// ```
-/// use leadscore::{Entered, Session};
+/// use leadscore::session::{Entered, Session};
 /// let as_of = leadscore::parse_time("2026-03-01T00:00:00Z").unwrap();
 /// let mut session = Session::new(leadscore::Loader::new(), None, as_of)?;
 /// session.set_field("title", "\"VP Sales\"")?;
@@ -54,7 +54,7 @@ const STATEMENT_WORDS: [&str; 10] = [
 /// session.enter("title ~ VP and visited /pricing => +20")?;
 /// assert_eq!(session.score()?.score, 20.0);
 /// assert_eq!(session.rules_text(), "title ~ VP and visited /pricing => +20\n");
-/// # Ok::<(), leadscore::SessionError>(())
+/// # Ok::<(), leadscore::session::SessionError>(())
 /// ```
 pub struct Session {
     loader: Loader,

@@ -7,16 +7,16 @@ pub mod packs;
 pub mod rhai_baseline;
 
 /// The time every benchmark scores as of: the generator's default, 2026-03-01T00:00:00Z.
-pub const AS_OF: i64 = leadscore::DEFAULT_AS_OF_MILLIS;
+pub const AS_OF: i64 = leadscore::gen::DEFAULT_AS_OF_MILLIS;
 
 /// `as_of` as the library takes it.
-pub fn as_of() -> leadscore::chrono::DateTime<leadscore::chrono::Utc> {
-    leadscore::chrono::DateTime::from_timestamp_millis(AS_OF).unwrap_or_default()
+pub fn as_of() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(AS_OF).unwrap_or_default()
 }
 
 /// `n` generated leads with 20 events each, parsed.
 pub fn leads(n: usize, seed: u64) -> Vec<serde_json::Value> {
-    leadscore::Generator::new(seed)
+    leadscore::gen::Generator::new(seed)
         .take(n)
         .map(|lead| serde_json::to_value(lead).unwrap_or_default())
         .collect()
@@ -64,7 +64,7 @@ pub fn leads_file() -> std::path::PathBuf {
     if !path.exists() {
         let written = std::fs::create_dir_all(&dir).and_then(|()| {
             let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
-            for lead in leadscore::Generator::new(1).take(100_000) {
+            for lead in leadscore::gen::Generator::new(1).take(100_000) {
                 serde_json::to_writer(&mut out, &lead)?;
                 out.write_all(b"\n")?;
             }

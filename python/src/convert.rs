@@ -1,7 +1,7 @@
 //! Values across the boundary: Python objects into JSON leads, results back into Python
 //! objects, and `as_of` from a `datetime` or an RFC 3339 string.
 
-use leadscore::chrono::{DateTime, Utc};
+use chrono::{DateTime, Utc};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{ArrayRef, Int64Array};
 use arrow_json::writer::EncoderOptions;
-use leadscore::chrono::{DateTime, Utc};
+use chrono::{DateTime, Utc};
 use pyo3::create_exception;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -355,7 +355,7 @@ fn pool(threads: Option<usize>) -> PyResult<Arc<rayon::ThreadPool>> {
 /// UTC, as it travels to Spark executors.
 #[pyfunction]
 fn as_of_text(as_of: &Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(convert::as_of(as_of)?.to_rfc3339_opts(leadscore::chrono::SecondsFormat::AutoSi, true))
+    Ok(convert::as_of(as_of)?.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
 /// The native half of the `leadscore` package.

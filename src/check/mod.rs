@@ -1,7 +1,7 @@
 //! Names, types and duplicates. The checker reads the whole syntax tree and reports
 //! every mistake it finds, sorted by position; the compiler runs only on a clean pack.
 
-mod errors;
+mod error;
 mod lets;
 
 use std::collections::HashMap;
@@ -11,7 +11,9 @@ use regex::Regex;
 use crate::ast::*;
 use crate::source::{Sources, Span};
 
-pub use errors::{CheckError, CheckErrorKind};
+#[cfg(feature = "lsp")]
+pub use error::did_you_mean;
+pub use error::{CheckError, CheckErrorKind};
 
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;

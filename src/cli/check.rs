@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use super::{load_pack, Failure, Outcome, PackArgs};
+use super::{load_pack, Exit, Failure, PackArgs};
 
 /// Arguments of `check`.
 #[derive(clap::Args, Debug)]
@@ -18,7 +18,7 @@ pub struct CheckArgs {
 }
 
 /// Loads the pack and reports whether it checks.
-pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &CheckArgs) -> Result<Exit, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
     let mut out = std::io::stdout().lock();
@@ -32,5 +32,5 @@ pub fn run(args: &CheckArgs) -> Result<Outcome, Failure> {
     if args.program {
         write!(out, "{program}")?;
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }

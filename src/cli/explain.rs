@@ -5,7 +5,7 @@
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use super::{as_of, load_pack, Failure, Outcome, PackArgs};
+use super::{as_of, load_pack, Exit, Failure, PackArgs};
 
 /// Arguments of `explain`.
 #[derive(clap::Args, Debug)]
@@ -23,7 +23,7 @@ pub struct ExplainArgs {
 }
 
 /// Scores the lead and prints its explanation.
-pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
     let text = read(&args.lead)?;
@@ -32,11 +32,11 @@ pub fn run(args: &ExplainArgs) -> Result<Outcome, Failure> {
     match pack.score(&lead, as_of) {
         Ok(outcome) => {
             write!(std::io::stdout(), "{}", pack.explain(&outcome))?;
-            Ok(Outcome::Success)
+            Ok(Exit::Success)
         }
         Err(e) => {
             eprintln!("error: {} cannot be scored: {e}", args.lead.display());
-            Ok(Outcome::Partial)
+            Ok(Exit::Partial)
         }
     }
 }

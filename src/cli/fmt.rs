@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 
 /// Arguments of `fmt`.
 #[derive(clap::Args, Debug)]
@@ -17,7 +17,7 @@ pub struct FmtArgs {
 
 /// Formats every file first, then writes: a file with a syntax error stops the command
 /// before anything is written.
-pub fn run(args: &FmtArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
     let mut changed = Vec::new();
     for path in files(&args.pack)? {
         let text = std::fs::read_to_string(&path)
@@ -36,15 +36,15 @@ pub fn run(args: &FmtArgs) -> Result<Outcome, Failure> {
             println!("{}", path.display());
         }
         return Ok(if changed.is_empty() {
-            Outcome::Success
+            Exit::Success
         } else {
-            Outcome::Partial
+            Exit::Partial
         });
     }
     for (path, formatted) in &changed {
         std::fs::write(path, formatted).map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// The `*.rules` files of a folder in name order, or the one file given.

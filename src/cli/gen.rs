@@ -3,7 +3,7 @@
 
 use std::io::{BufWriter, Write};
 
-use super::{Failure, Outcome};
+use super::{Exit, Failure};
 
 /// Output formats of `gen`.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,9 +35,9 @@ pub struct GenArgs {
 }
 
 /// Writes the leads.
-pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     let as_of = super::as_of(Some(&args.as_of))?;
-    let generator = leadscore::Generator::new(args.seed)
+    let generator = leadscore::gen::Generator::new(args.seed)
         .events_per_lead(args.events_per_lead)
         .as_of(as_of);
     let leads = generator.take(usize::try_from(args.leads).unwrap_or(usize::MAX));
@@ -48,14 +48,14 @@ pub fn run(args: &GenArgs) -> Result<Outcome, Failure> {
         Format::Csv => write_csv(out, leads),
     };
     match written {
-        Ok(()) => Ok(Outcome::Success),
+        Ok(()) => Ok(Exit::Success),
         // A closed pipe (`leadscore gen ... | head`) is the reader being done, not an error.
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Outcome::Success),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
         Err(e) => Err(Failure(format!("error: cannot write: {e}"))),
     }
 }
 
-fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::gen::SyntheticLead>) -> std::io::Result<()> {
     for lead in leads {
         serde_json::to_writer(&mut out, &lead)?;
         out.write_all(b"\n")?;
@@ -63,9 +63,9 @@ fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::Synth
     out.flush()
 }
 
-fn write_csv(out: impl Write, leads: impl Iterator<Item = leadscore::SyntheticLead>) -> std::io::Result<()> {
+fn write_csv(out: impl Write, leads: impl Iterator<Item = leadscore::gen::SyntheticLead>) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(leadscore::CSV_HEADER)?;
+    writer.write_record(leadscore::gen::CSV_HEADER)?;
     for lead in leads {
         writer.write_record(lead.csv_record())?;
     }

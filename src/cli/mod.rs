@@ -3,15 +3,17 @@
 //! Exit codes: 0 success; 1 some leads could not be scored (the rest were); 2 the
 //! command could not run (bad arguments, unreadable file, a pack that does not check).
 
+mod batch;
 mod check;
 mod explain;
 mod fmt;
 mod gen;
 mod input;
-mod output;
+mod lsp;
 mod repl;
 mod score;
 mod stats;
+mod summary;
 mod test;
 mod watch;
 
@@ -48,6 +50,8 @@ enum Command {
     Gen(gen::GenArgs),
     /// Rewrite a pack's files in the canonical layout (`--check`: list files that would change, exit 1).
     Fmt(fmt::FmtArgs),
+    /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
+    Lsp(lsp::LspArgs),
 }
 
 /// Options shared by every command that loads a pack.
@@ -71,7 +75,7 @@ impl PackArgs {
 }
 
 /// What a command ended with.
-pub enum Outcome {
+pub enum Exit {
     /// Everything worked.
     Success,
     /// Some records failed; the rest were processed.
@@ -106,10 +110,11 @@ pub fn main() -> ExitCode {
         Command::Watch(args) => watch::run(&args),
         Command::Gen(args) => gen::run(&args),
         Command::Fmt(args) => fmt::run(&args),
+        Command::Lsp(args) => lsp::run(&args),
     };
     match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Partial) => ExitCode::from(1),
+        Ok(Exit::Success) => ExitCode::SUCCESS,
+        Ok(Exit::Partial) => ExitCode::from(1),
         Err(Failure(message)) => {
             let message = message.trim_end();
             if !message.is_empty() {

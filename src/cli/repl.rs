@@ -1,5 +1,5 @@
 //! `leadscore repl [PACK]`: try conditions and rules against one lead. The logic is the
-//! library's [`leadscore::Session`]; this file parses command lines, edits lines (rustyline:
+//! library's [`leadscore::session::Session`]; this file parses command lines, edits lines (rustyline:
 //! history, completion) and prints. When stdin is not a terminal, commands are read line
 //! by line and answered in plain text, so sessions can be scripted.
 
@@ -7,7 +7,7 @@ use std::borrow::Cow;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use leadscore::{Entered, Session, SessionError};
+use leadscore::session::{Entered, Session, SessionError};
 use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
@@ -15,7 +15,7 @@ use rustyline::hint::Hinter;
 use rustyline::validate::Validator;
 use rustyline::{Context, Editor, Helper};
 
-use super::{as_of, Failure, Outcome, PackArgs};
+use super::{as_of, Exit, Failure, PackArgs};
 
 /// Arguments of `repl`.
 #[derive(clap::Args, Debug)]
@@ -78,7 +78,7 @@ const COMMANDS: [(&str, &str); 17] = [
 ];
 
 /// Starts the session and reads commands from a terminal or, otherwise, line by line.
-pub fn run(args: &ReplArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &ReplArgs) -> Result<Exit, Failure> {
     let as_of = as_of(args.as_of.as_deref())?;
     let color = std::io::stdout().is_terminal();
     let mut session = Session::new(args.pack_args.loader(), args.pack.clone(), as_of).map_err(|e| match e {
@@ -121,7 +121,7 @@ impl Answer {
 }
 
 /// Reads commands from a pipe or file: plain output, exit 1 if any command failed.
-fn scripted(mut session: Session, echo: bool) -> Result<Outcome, Failure> {
+fn scripted(mut session: Session, echo: bool) -> Result<Exit, Failure> {
     let stdin = std::io::stdin();
     let mut out = std::io::stdout().lock();
     let mut failed = false;
@@ -145,7 +145,7 @@ fn scripted(mut session: Session, echo: bool) -> Result<Outcome, Failure> {
         writeln!(out, "error: the pasted JSON object is not complete")?;
         failed = true;
     }
-    Ok(if failed { Outcome::Partial } else { Outcome::Success })
+    Ok(if failed { Exit::Partial } else { Exit::Success })
 }
 
 /// Collects the lines of a pasted JSON object; `None` while one is incomplete.
@@ -173,7 +173,7 @@ fn write_answer(out: &mut impl Write, answer: &Answer) -> std::io::Result<()> {
 }
 
 /// Line editing with history and completion.
-fn interactive(mut session: Session, color: bool) -> Result<Outcome, Failure> {
+fn interactive(mut session: Session, color: bool) -> Result<Exit, Failure> {
     let mut editor: Editor<Completion, rustyline::history::DefaultHistory> =
         Editor::new().map_err(|e| Failure(format!("error: cannot start the line editor: {e}")))?;
     editor.set_helper(Some(Completion {
@@ -224,7 +224,7 @@ fn interactive(mut session: Session, color: bool) -> Result<Outcome, Failure> {
             eprintln!("warning: cannot save the history to {}: {e}", path.display());
         }
     }
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// `$LEADSCORE_HISTORY`, or `~/.leadscore_history`.
@@ -376,7 +376,7 @@ fn verdict(o: &leadscore::Outcome) -> String {
 }
 
 fn num(x: f64) -> String {
-    super::output::num(x)
+    leadscore::show_number(x)
 }
 
 fn show_field(session: &Session, path: &str) -> String {

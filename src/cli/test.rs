@@ -4,9 +4,10 @@
 
 use std::path::{Path, PathBuf};
 
-use leadscore::{Coverage, Pack, PackTests, SampleReport, SnapshotStatus, SnapshotUpdate};
+use leadscore::packtest::{Coverage, PackTests, SampleReport, SnapshotStatus, SnapshotUpdate};
+use leadscore::Pack;
 
-use super::{load_pack, Failure, Outcome, PackArgs};
+use super::{load_pack, Exit, Failure, PackArgs};
 
 /// Arguments of `test`.
 #[derive(clap::Args, Debug)]
@@ -51,7 +52,7 @@ impl Tally {
 }
 
 /// Runs every pack's tests and prints the report.
-pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &TestArgs) -> Result<Exit, Failure> {
     let packs = if args.packs.is_empty() {
         default_packs()?
     } else {
@@ -80,9 +81,9 @@ pub fn run(args: &TestArgs) -> Result<Outcome, Failure> {
     if total.broken() > 0 {
         Err(Failure(String::new()))
     } else if total.failed > 0 {
-        Ok(Outcome::Partial)
+        Ok(Exit::Partial)
     } else {
-        Ok(Outcome::Success)
+        Ok(Exit::Success)
     }
 }
 
@@ -180,11 +181,11 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
 }
 
 /// `tests/FILE.toml:LINE` of a case.
-fn place(case: &leadscore::Case) -> String {
+fn place(case: &leadscore::packtest::Case) -> String {
     format!("{}:{}", case.file, case.line)
 }
 
-fn print_case(pack: &Pack, report: &leadscore::CaseReport<'_>, width: usize, total: &mut Tally) {
+fn print_case(pack: &Pack, report: &leadscore::packtest::CaseReport<'_>, width: usize, total: &mut Tally) {
     let case = report.case;
     let place = place(case);
     if report.passed() {

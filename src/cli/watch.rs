@@ -5,11 +5,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use leadscore::{LivePack, Pack, PackId, ReloadEvent, WatchOptions};
+use leadscore::reload::{ReloadEvent, WatchOptions};
+use leadscore::{LivePack, Pack, PackId};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{as_of, Failure, Outcome, PackArgs};
+use super::{as_of, Exit, Failure, PackArgs};
 
 /// Arguments of `watch`.
 #[derive(clap::Args, Debug)]
@@ -31,7 +32,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500")]
     poll: Option<u64>,
     /// How long a change is held (so the rest of a save joins it) before the rebuild, in ms.
-    #[arg(long, value_name = "MS", default_value_t = leadscore::DEFAULT_DEBOUNCE.as_millis() as u64)]
+    #[arg(long, value_name = "MS", default_value_t = leadscore::reload::DEFAULT_DEBOUNCE.as_millis() as u64)]
     debounce: u64,
     #[command(flatten)]
     pack_args: PackArgs,
@@ -70,7 +71,7 @@ fn whole<S: serde::Serializer>(score: &Option<f64>, s: S) -> Result<S::Ok, S::Er
 }
 
 /// Watches until the process is interrupted.
-pub fn run(args: &WatchArgs) -> Result<Outcome, Failure> {
+pub fn run(args: &WatchArgs) -> Result<Exit, Failure> {
     let as_of = as_of(args.as_of.as_deref())?;
     let mut options = WatchOptions::new().debounce(Duration::from_millis(args.debounce));
     if let Some(ms) = args.poll {
@@ -109,7 +110,7 @@ pub fn run(args: &WatchArgs) -> Result<Outcome, Failure> {
         }
     }
     drop(live);
-    Ok(Outcome::Success)
+    Ok(Exit::Success)
 }
 
 /// The pack did not load at start: the rendered diagnostics, as `check` shows them.

@@ -1,59 +1,20 @@
 //! Scoring one lead. Everything that can go wrong is an [`EvalError`] for that lead;
 //! nothing here panics or reads the clock.
 
-pub mod json;
-pub mod pattern;
-pub mod record;
-pub mod time;
+mod error;
+mod host;
+mod outcome;
 pub mod trace;
-mod value;
 
 use std::borrow::Cow;
 
-use crate::ast::CmpOp;
-use crate::explain::{Capped, Fired, Outcome};
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
-use pattern::Prepared;
-pub use record::{EventProps, Events, Record};
-use time::Millis;
-pub use value::{num_to_json, Value};
-
-/// Why one lead could not be scored.
-///
-/// ```
-/// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
-/// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
-/// let err = pack.score_json(r#"{"events": "yesterday"}"#, as_of).unwrap_err();
-/// assert_eq!(err, leadscore::EvalError::EventsNotArray);
-/// # Ok::<(), leadscore::Error>(())
-/// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-pub enum EvalError {
-    /// The lead is not a JSON object.
-    #[error("a lead must be a JSON object")]
-    NotAnObject,
-    /// The text is not valid JSON (or not a lead's shape).
-    #[error("invalid JSON: {0}")]
-    Json(String),
-    /// `events` is there but is not an array.
-    #[error("`events` must be an array of events")]
-    EventsNotArray,
-    /// One event is malformed.
-    #[error("events[{index}] {message}")]
-    BadEvent { index: usize, message: String },
-    /// A plugin function or hook failed.
-    #[error(transparent)]
-    Plugin(#[from] crate::plugin::PluginError),
-    /// A function used as a condition returned something other than true or false.
-    #[error("`{function}` returned {value}, not true or false")]
-    NotABool { function: String, value: String },
-}
-
-/// Calls plugin functions on behalf of the evaluator.
-pub trait Host: Sync {
-    /// Calls function `func` (an index into the program's functions).
-    fn call(&self, func: u32, args: &[Value]) -> Result<Value<'static>, EvalError>;
-}
+use crate::read::{read_event, EventProps, Events, Record};
+use crate::value::pattern::Prepared;
+use crate::value::{self as value, CmpOp, Millis, Value};
+pub use error::{EvalError, PluginError, ScriptPosition};
+pub use host::Host;
+pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 
 /// Matching events of one matcher, newest time tracked for decay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,8 +23,26 @@ struct Tally {
     latest: Option<Millis>,
 }
 
-/// Scores a record. `as_of` is the time the score is for.
-pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Host) -> Result<Outcome, EvalError> {
+/// What a result says besides the rules' verdict: the pack that made it, what its hooks
+/// set, and the id to give a lead that has none (the CLI gives its line number).
+#[derive(Clone, Debug, Default)]
+pub struct Context {
+    /// The pack scoring the lead.
+    pub pack: PackId,
+    /// What the enrichment hooks set, in order.
+    pub enriched: Vec<Enrichment>,
+    /// The id of a lead without one.
+    pub fallback_id: Option<serde_json::Value>,
+}
+
+/// Scores a record into its whole result. `as_of` is the time the score is for.
+pub fn evaluate(
+    program: &Program,
+    record: &Record,
+    as_of: Millis,
+    host: &dyn Host,
+    context: Context,
+) -> Result<Outcome, EvalError> {
     let mut ev = Evaluator::new(program, record, host, as_of);
     ev.match_events()?;
     for l in &program.lets {
@@ -71,13 +50,19 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
         ev.lets.push(value);
     }
     let mut outcome = Outcome {
+        id: record.id.as_ref().map(Value::to_json).or(context.fallback_id),
         fired: Vec::with_capacity(program.rules.len().min(4)),
+        enriched: context.enriched,
+        pack: context.pack,
         ..Outcome::default()
     };
     let mut raw = vec![0.0; program.dims.len()];
     let mut loose = 0.0;
-    for rule in &program.rules {
-        if !ev.test(&rule.expr, &Scope::Lead)? {
+    for (index, rule) in program.rules.iter().enumerate() {
+        if !ev
+            .test(&rule.expr, &Scope::Lead)
+            .map_err(|e| e.in_rule(&rule.location))?
+        {
             continue;
         }
         let fired = ev.fire(rule);
@@ -98,6 +83,7 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
             points: round(fired.points),
             dimension: fired.dim.map(|d| program.dims[d as usize].name.clone()),
             location: rule.location.clone(),
+            index,
             count: fired.count,
             decay: fired.decay.map(round),
         });
@@ -135,7 +121,6 @@ pub fn evaluate(program: &Program, record: &Record, as_of: Millis, host: &dyn Ho
             }
         }
     }
-    outcome.id = record.id.as_ref().map(Value::to_json);
     Ok(outcome)
 }
 
@@ -208,7 +193,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Events::Json(events) => {
                 let mut props = Vec::new();
                 for (index, event) in events.iter().enumerate() {
-                    if let Some((ty, at)) = record::read_event(program, index, event, self.as_of, &mut props)? {
+                    if let Some((ty, at)) = read_event(program, index, event, self.as_of, &mut props)? {
                         self.match_event(ty, at, EventProps::Json(&props))?;
                     }
                 }
@@ -439,17 +424,5 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             _ => Cow::Borrowed(&NULL),
         })
-    }
-}
-
-/// The symbol of a comparison operator.
-pub fn cmp_symbol(op: CmpOp) -> &'static str {
-    match op {
-        CmpOp::Eq => "==",
-        CmpOp::Ne => "!=",
-        CmpOp::Lt => "<",
-        CmpOp::Le => "<=",
-        CmpOp::Gt => ">",
-        CmpOp::Ge => ">=",
     }
 }

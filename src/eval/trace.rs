@@ -4,9 +4,10 @@
 
 use std::fmt;
 
-use super::{EvalError, Evaluator, Host, Record, Scope};
-use crate::eval::time::{show_duration, Millis};
+use super::{EvalError, Evaluator, Host, Scope};
 use crate::program::{Expr, Operand, Program};
+use crate::read::Record;
+use crate::value::time::{show_duration, Millis};
 
 /// A condition's value for one lead, and what it looked at to get it.
 ///

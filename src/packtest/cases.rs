@@ -11,8 +11,9 @@ use serde::{Deserialize, Deserializer};
 use toml::Spanned;
 
 use super::TestFileError;
-use crate::explain::{num, Outcome};
+use crate::eval::Outcome;
 use crate::program::Program;
+use crate::value::show_number as num;
 
 /// Scores within this distance of the expected value pass (results have 4 decimals).
 const SCORE_TOLERANCE: f64 = 0.0001 + 1e-9;

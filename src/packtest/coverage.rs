@@ -2,13 +2,14 @@
 
 use std::fmt;
 
-use crate::explain::Outcome;
+use crate::eval::Outcome;
 use crate::program::Program;
 
 /// Per rule, how many cases and sample leads made it fire.
 ///
 /// ```
-/// use leadscore::{Coverage, Pack};
+/// use leadscore::Pack;
+/// use leadscore::packtest::Coverage;
 /// let pack = Pack::from_source("demo", "rule \"CEO\": title ~ CEO => +5\nrule \"VP\": title ~ VP => +3")?;
 /// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
 /// let outcome = pack.score(&serde_json::json!({"title": "CEO"}), as_of)?;
@@ -62,10 +63,10 @@ impl Coverage {
             .collect();
         let mut count = |outcome: &Outcome, case: bool| {
             for fired in &outcome.fired {
-                if let Some(rule) = rules
-                    .iter_mut()
-                    .find(|r| *r.location == *fired.location && *r.name == *fired.rule)
-                {
+                // The fired rule's index finds it; the check keeps an outcome of another
+                // program (or one read back from JSON) from counting for the wrong rule.
+                let rule = rules.get_mut(fired.index);
+                if let Some(rule) = rule.filter(|r| *r.location == *fired.location && *r.name == *fired.rule) {
                     if case {
                         rule.cases += 1;
                     } else {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::eval::EvalError;
-use crate::explain::Outcome;
+use crate::eval::Outcome;
 use crate::pack::Pack;
 
 pub use cases::{Case, Mismatch};
@@ -29,7 +29,8 @@ pub const DEFAULT_AS_OF: &str = "2026-03-01T00:00:00Z";
 /// `leads/*.json`, read once. A malformed file is kept as an error; the rest still run.
 ///
 /// ```
-/// use leadscore::{Pack, PackTests};
+/// use leadscore::Pack;
+/// use leadscore::packtest::PackTests;
 /// let pack = Pack::load("rules/agency")?;
 /// let tests = PackTests::load("rules/agency");
 /// assert!(tests.errors().is_empty());
@@ -65,7 +66,7 @@ pub struct Sample {
 /// let dir = tempfile::tempdir()?;
 /// std::fs::create_dir(dir.path().join("tests"))?;
 /// std::fs::write(dir.path().join("tests/t.toml"), "[[case]]\nname = \"a\"\nlead = {}\nscroe = 3\n")?;
-/// let tests = leadscore::PackTests::load(dir.path());
+/// let tests = leadscore::packtest::PackTests::load(dir.path());
 /// let error = &tests.errors()[0];
 /// assert_eq!(error.line_col(), Some((4, 1)));
 /// assert!(error.message.starts_with("unknown field `scroe`"));
@@ -268,7 +269,7 @@ impl PackTests {
     /// Snapshots in `snapshots/` whose sample lead is gone (renamed or deleted), by file name.
     ///
     /// ```
-    /// let tests = leadscore::PackTests::load("rules/b2b-saas");
+    /// let tests = leadscore::packtest::PackTests::load("rules/b2b-saas");
     /// assert!(tests.orphan_snapshots().is_empty());
     /// ```
     pub fn orphan_snapshots(&self) -> Vec<String> {
@@ -291,7 +292,8 @@ impl PackTests {
     /// `NAME.snap` as `update` says.
     ///
     /// ```
-    /// use leadscore::{Pack, PackTests, SnapshotStatus, SnapshotUpdate};
+    /// use leadscore::Pack;
+    /// use leadscore::packtest::{PackTests, SnapshotStatus, SnapshotUpdate};
     /// let pack = Pack::load("rules/fintech")?;
     /// let tests = PackTests::load("rules/fintech");
     /// let samples = tests.run_samples(&pack, Some("intern.json"));

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use rhai::{Array, Dynamic, Map, FLOAT, INT};
 use serde_json::Value as Json;
 
-use crate::eval::{num_to_json, Value};
+use crate::value::{num_to_json, Value};
 
 /// How deep a result may nest before it is refused (guards the converter's own stack).
 const MAX_DEPTH: usize = 64;

@@ -11,9 +11,10 @@ pub(crate) type Fields = serde_json::Map<String, Json>;
 
 use super::convert::{dynamic_to_json, dynamic_to_value, json_to_dynamic, lead_to_map, value_to_dynamic};
 use super::load::HOOK;
-use super::{sandbox, Limits, PluginError, Plugins, Script};
-use crate::eval::{EvalError, Host, Value};
-use crate::explain::Enrichment;
+use super::{sandbox, Limits, Plugins, Script};
+use crate::eval::Enrichment;
+use crate::eval::{EvalError, Host, PluginError, ScriptPosition};
+use crate::value::Value;
 
 impl Plugins {
     /// Runs every `enrich` hook on `lead`, in the order the pack names the plugins (a later
@@ -92,6 +93,7 @@ impl Host for Plugins {
                 plugin: String::new(),
                 function: func.to_string(),
                 at: None,
+                rule: None,
                 message: "no plugin defines this function".into(),
             }));
         };
@@ -185,6 +187,7 @@ fn fail(script: &Script, function: &str, message: String) -> PluginError {
         plugin: script.name.clone(),
         function: function.to_string(),
         at: None,
+        rule: None,
         message,
     }
 }
@@ -216,12 +219,16 @@ fn plugin_error(limits: &Limits, script: &Script, function: &str, mut err: EvalA
         plugin: script.name.clone(),
         function: function.to_string(),
         at,
+        rule: None,
         message,
     }
 }
 
-fn position(pos: rhai::Position) -> Option<String> {
-    pos.line().map(|line| format!("{line}:{}", pos.position().unwrap_or(1)))
+fn position(pos: rhai::Position) -> Option<ScriptPosition> {
+    pos.line().map(|line| ScriptPosition {
+        line,
+        column: pos.position().unwrap_or(1),
+    })
 }
 
 fn too_large(what: &str, limits: &Limits) -> String {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use rhai::FnAccess;
 
-use super::{limits, sandbox, Function, Plugins, Script};
+use super::{limits, sandbox, Function, Limits, Plugins, Script};
 use crate::ast::{Ast, Spanned};
 use crate::check::{CheckError, CheckErrorKind};
 use crate::diagnostic::PackError;
@@ -17,16 +17,19 @@ use crate::source::{Sources, Span};
 pub(super) const HOOK: &str = "enrich";
 
 impl Plugins {
-    /// Resolves and compiles the plugins `ast` names. Plugin files are added to `shown`,
-    /// so that errors in them render against their text like errors in rules.
-    pub(crate) fn load(
-        loader: &crate::Loader,
+    /// The plugin stage of the build: resolves the plugins `ast` names (in the pack's
+    /// `plugins/` folder, then on `plugin_path`) and compiles them under `limits` as the
+    /// pack's `limit` statements change them. Plugin files are added to `shown`, so that
+    /// errors in them render against their text like errors in rules.
+    pub(crate) fn resolve(
+        plugin_path: &[PathBuf],
+        limits: &Limits,
         dir: Option<&Path>,
         ast: &Ast,
         shown: &mut Sources,
     ) -> (Plugins, Vec<PackError>) {
         let mut errors = Vec::new();
-        let limits = limits::from_pack(&loader.limits, ast, &mut errors).clamped();
+        let limits = limits::from_pack(limits, ast, &mut errors).clamped();
         let mut plugins = Plugins {
             engine: sandbox::engine(&limits),
             tracer: sandbox::tracing_engine(&limits),
@@ -37,7 +40,7 @@ impl Plugins {
             incomplete: false,
         };
         for name in plugin_names(ast) {
-            if let Err(e) = plugins.add(loader, dir, name, shown) {
+            if let Err(e) = plugins.add(plugin_path, dir, name, shown) {
                 plugins.incomplete = true;
                 errors.push(e);
             }
@@ -48,7 +51,7 @@ impl Plugins {
     /// Loads one named plugin.
     fn add(
         &mut self,
-        loader: &crate::Loader,
+        plugin_path: &[PathBuf],
         dir: Option<&Path>,
         name: &Spanned<String>,
         shown: &mut Sources,
@@ -69,7 +72,7 @@ impl Plugins {
         if self.scripts.iter().any(|s| s.name == name.node) {
             return Err(error(CheckErrorKind::DuplicatePlugin(name.node.clone())));
         }
-        let folders = folders(loader, dir);
+        let folders = folders(plugin_path, dir);
         let Some(path) = folders
             .iter()
             .map(|d| d.join(format!("{}.rhai", name.node)))
@@ -160,10 +163,10 @@ fn escapes(name: &str) -> bool {
 }
 
 /// The folders searched for plugins: the pack's `plugins/`, then the plugin path.
-fn folders(loader: &crate::Loader, dir: Option<&Path>) -> Vec<PathBuf> {
+fn folders(plugin_path: &[PathBuf], dir: Option<&Path>) -> Vec<PathBuf> {
     dir.map(|d| d.join("plugins"))
         .into_iter()
-        .chain(loader.plugin_path.iter().cloned())
+        .chain(plugin_path.iter().cloned())
         .collect()
 }
 

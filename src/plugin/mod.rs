@@ -17,34 +17,6 @@ pub(crate) use convert::lead_without_events;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
 
-use crate::eval::{record::lookup, Record, Value};
-use crate::program::Program;
-
-/// A plugin call that failed for one lead: which plugin, which function, where in the
-/// script, why. The lead gets this error; every other lead is scored as usual.
-///
-/// ```
-/// let error = leadscore::PluginError {
-///     plugin: "seniority".into(),
-///     function: "enrich".into(),
-///     at: Some("4:9".into()),
-///     message: "threw: no title".into(),
-/// };
-/// assert_eq!(error.to_string(), "plugin `seniority`, function `enrich` at 4:9: threw: no title");
-/// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("plugin `{plugin}`, function `{function}`{}: {message}", at.as_ref().map(|p| format!(" at {p}")).unwrap_or_default())]
-pub struct PluginError {
-    /// The plugin's name.
-    pub plugin: String,
-    /// The function that failed.
-    pub function: String,
-    /// `line:col` in the script, when known.
-    pub at: Option<String>,
-    /// What went wrong.
-    pub message: String,
-}
-
 /// The plugins a pack names, compiled, with the engine they share.
 pub(crate) struct Plugins {
     engine: rhai::Engine,
@@ -137,39 +109,27 @@ impl Plugins {
         self.scripts.iter().map(|s| s.path.as_path())
     }
 
+    /// Each plugin's name and file, in the order the pack names them (for editors).
+    #[cfg(feature = "lsp")]
+    pub(crate) fn scripts(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.scripts.iter().map(|s| (s.name.as_str(), s.path.as_path()))
+    }
+
+    /// Each function rules may call: its name, its parameters and its plugin's name (for editors).
+    #[cfg(feature = "lsp")]
+    pub(crate) fn functions(&self) -> impl Iterator<Item = (&str, &[String], &str)> {
+        self.functions.iter().map(|f| {
+            (
+                f.name.as_str(),
+                f.params.as_slice(),
+                self.scripts[f.script].name.as_str(),
+            )
+        })
+    }
+
     /// The limits in force (the loader's, overridden by the pack's `limit` statements).
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
-    }
-}
-
-/// Puts the fields hooks changed (`overlay`, top-level keys with their new values) into a
-/// record read from the original lead: rules then see them exactly like input fields.
-/// (Events are not patched: when hooks replace `events`, read the record from a merged lead.)
-pub(crate) fn overlay<'a>(
-    program: &Program,
-    record: &mut Record<'a>,
-    lead: &'a serde_json::Value,
-    overlay: &'a serde_json::Value,
-    id_field: &str,
-) {
-    let serde_json::Value::Object(changed) = overlay else {
-        return;
-    };
-    for (slot, path) in program.fields.iter().enumerate() {
-        if !path.first().is_some_and(|top| changed.contains_key(top.as_str())) {
-            continue;
-        }
-        // As `lookup` on the merged lead: nested objects first, then a key with dots in it
-        // (which hooks never set: their dotted keys set nested fields).
-        let value = lookup(overlay, path).or_else(|| match path.len() {
-            1 => None,
-            _ => lead.get(path.join(".")),
-        });
-        record.fields[slot] = value.map_or(Value::Null, Value::from_json);
-    }
-    if let Some(id) = changed.get(id_field) {
-        record.id = Some(Value::from_json(id));
     }
 }
 

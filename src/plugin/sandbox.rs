@@ -116,6 +116,6 @@ fn as_of() -> Result<INT, Box<EvalAltResult>> {
 fn parse_time(text: Dynamic) -> Dynamic {
     text.into_immutable_string()
         .ok()
-        .and_then(|s| crate::eval::time::parse_time(&s))
+        .and_then(|s| crate::value::time::parse_time(&s))
         .map_or(Dynamic::UNIT, Dynamic::from_int)
 }

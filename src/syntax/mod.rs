@@ -3,7 +3,7 @@
 //! Files are parsed one statement at a time: after a syntax error the parser skips to the
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
-mod errors;
+mod error;
 pub(crate) mod nesting;
 
 use pest::iterators::Pair;
@@ -13,7 +13,7 @@ use pest_derive::Parser;
 use crate::ast::*;
 use crate::source::Span;
 
-pub use errors::ParseError;
+pub use error::ParseError;
 
 #[derive(Parser)]
 #[grammar = "../grammar/leadscore.pest"]
@@ -35,7 +35,7 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
         if errors.len() - first_error >= MAX_ERRORS {
             // Not a rules file, most likely (a CSV given by mistake): each error costs
             // pest a scan of the rest of the file, so stop rather than take hours.
-            errors.push(errors::too_many(file, pos));
+            errors.push(error::too_many(file, pos));
             break;
         }
         let rest = &text[pos..];
@@ -49,7 +49,7 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
             end = guard.fresh_end(text, pos);
             parsed = parse_statement(&text[pos..end], start);
             if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
-                errors.push(errors::too_deep(file, end));
+                errors.push(error::too_deep(file, end));
                 pos = resync(text, end);
                 continue;
             }
@@ -64,7 +64,7 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
                 pos += end.max(1);
             }
             Err(e) => {
-                let err = errors::from_pest(file, pos, rest, &e);
+                let err = error::from_pest(file, pos, rest, &e);
                 pos = resync(text, err.span.start as usize);
                 errors.push(err);
             }
@@ -533,7 +533,7 @@ fn content_end(pair: &Pair<Rule>) -> usize {
 
 /// Keyword tokens carry no information once parsed.
 fn not_keyword(pair: &Pair<Rule>) -> bool {
-    errors::keyword(pair.as_rule()).is_none()
+    error::keyword(pair.as_rule()).is_none()
 }
 
 fn push<T>(mut v: Vec<T>, last: T) -> Vec<T> {

@@ -30,7 +30,7 @@ fn handwritten_and_rhai_give_the_packs_results() {
     let mut fired = std::collections::BTreeMap::<String, usize>::new();
     let mut mqls = 0;
     for (seed, events) in [(1, 20), (2, 60)] {
-        let generator = leadscore::Generator::new(seed).events_per_lead(events);
+        let generator = leadscore::gen::Generator::new(seed).events_per_lead(events);
         for lead in generator.take(1000) {
             let value = serde_json::to_value(&lead).unwrap();
             let expected = pack.score(&value, common::as_of()).unwrap();

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use leadscore::{Generator, DEFAULT_AS_OF_MILLIS};
+use leadscore::gen::{Generator, DEFAULT_AS_OF_MILLIS};
 
 fn gen(args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_leadscore"))
@@ -56,7 +56,7 @@ fn csv_is_a_flat_export_with_a_header() {
     let out = gen(&["--leads", "5", "--format", "csv"]);
     let mut reader = csv::Reader::from_reader(out.stdout.as_slice());
     let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
-    assert_eq!(header, leadscore::CSV_HEADER);
+    assert_eq!(header, leadscore::gen::CSV_HEADER);
     let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 5);
     assert_eq!(&rows[4][0], "L-000005");
@@ -74,7 +74,7 @@ fn leads_look_like_a_real_funnel() {
     assert!(leads.iter().any(|l| l.title.starts_with("VP")) && leads.iter().any(|l| l.title == "Student"));
     assert!(["NY", "MA", "CA"].iter().all(|r| leads.iter().any(|l| l.region == *r)));
     let events: Vec<_> = leads.iter().flat_map(|l| &l.events).collect();
-    let with = |pred: &dyn Fn(&leadscore::SyntheticEvent) -> bool| events.iter().filter(|e| pred(e)).count();
+    let with = |pred: &dyn Fn(&leadscore::gen::SyntheticEvent) -> bool| events.iter().filter(|e| pred(e)).count();
     assert!(with(&|e| e.path.as_deref().is_some_and(|p| p.starts_with("/pricing"))) > 100);
     assert!(with(&|e| e.path.as_deref().is_some_and(|p| p.starts_with("/blog/"))) > 100);
     assert!(with(&|e| e.path.as_deref().is_some_and(|p| p.starts_with("/careers"))) > 10);

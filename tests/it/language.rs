@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 const AS_OF: &str = "2026-03-01T00:00:00Z";
 
-fn as_of() -> leadscore::chrono::DateTime<leadscore::chrono::Utc> {
+fn as_of() -> chrono::DateTime<chrono::Utc> {
     leadscore::parse_time(AS_OF).unwrap()
 }
 
@@ -28,7 +28,7 @@ fn score(rules: &str, lead: Value) -> Outcome {
 
 /// An event `days` (may be fractional) before `AS_OF`.
 fn event(ty: &str, days_ago: f64, props: Value) -> Value {
-    let at = as_of() - leadscore::chrono::Duration::seconds((days_ago * 86_400.0) as i64);
+    let at = as_of() - chrono::Duration::seconds((days_ago * 86_400.0) as i64);
     let mut e = json!({"type": ty, "at": at.to_rfc3339()});
     if let (Some(e), Some(p)) = (e.as_object_mut(), props.as_object()) {
         e.extend(p.clone());

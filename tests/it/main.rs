@@ -10,6 +10,8 @@ mod format;
 mod gen;
 mod language;
 mod listing;
+#[cfg(feature = "lsp")]
+mod lsp;
 mod packgen;
 mod packs;
 mod packtest;

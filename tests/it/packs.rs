@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use leadscore::{Pack, PackTests};
+use leadscore::packtest::PackTests;
+use leadscore::Pack;
 
 /// Every pack folder under rules/.
 fn shipped_packs() -> Vec<PathBuf> {
@@ -69,7 +70,7 @@ fn every_pack_has_cases_and_snapshots_for_every_rule() {
         assert!(failed.is_empty(), "{}: failing cases {failed:?}", dir.display());
         // Coverage from the cases alone: sample leads are not a substitute for stated facts.
         let coverage =
-            leadscore::Coverage::new(pack.program(), cases.iter().filter_map(|c| c.result.as_ref().ok()), []);
+            leadscore::packtest::Coverage::new(pack.program(), cases.iter().filter_map(|c| c.result.as_ref().ok()), []);
         assert_eq!(coverage.percent(), 100.0, "{}:\n{coverage}", dir.display());
         for sample in tests.samples() {
             let snap = dir.join("snapshots").join(format!("{}.snap", sample.name));

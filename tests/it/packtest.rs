@@ -439,11 +439,11 @@ fn without_arguments_every_pack_under_rules_is_tested() {
 fn library_reports_cases_with_their_mismatches() {
     let fx = Fixture::new();
     let pack = leadscore::Pack::load(fx.path("demo")).unwrap();
-    let tests = leadscore::PackTests::load(fx.path("demo"));
+    let tests = leadscore::packtest::PackTests::load(fx.path("demo"));
     assert!(tests.errors().is_empty());
     assert_eq!(
         tests.samples_as_of(),
-        leadscore::parse_time(leadscore::DEFAULT_AS_OF).unwrap()
+        leadscore::parse_time(leadscore::packtest::DEFAULT_AS_OF).unwrap()
     );
     let reports = tests.run_cases(&pack, None);
     assert_eq!(reports.len(), 2);

@@ -10,7 +10,7 @@ use serde_json::json;
 
 const LIB: &str = "tests/fixtures/plugins/lib";
 
-fn as_of(text: &str) -> leadscore::chrono::DateTime<leadscore::chrono::Utc> {
+fn as_of(text: &str) -> chrono::DateTime<chrono::Utc> {
     leadscore::parse_time(text).unwrap()
 }
 
@@ -184,7 +184,7 @@ fn a_thrown_error_fails_the_lead_with_plugin_function_and_place() {
     let error = plugin_error(pack.score(&json!({"domain": "bad.example"}), t));
     assert_eq!(
         error.to_string(),
-        "plugin `grumpy`, function `check_domain` at 4:9: threw: domain is on the block list"
+        "plugin `grumpy`, function `check_domain` at 4:9, called by the rule at test.rules:2: threw: domain is on the block list"
     );
     assert_eq!(pack.score(&json!({"domain": "good.example"}), t).unwrap().score, 1.0);
 }

@@ -9,7 +9,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::time::Duration;
 
-use leadscore::{Error, LivePack, Loader, Pack, Rejection, ReloadEvent, WatchOptions};
+use leadscore::reload::{Rejection, ReloadEvent, WatchOptions};
+use leadscore::{Error, LivePack, Loader, Pack};
 use serde_json::{json, Value};
 
 /// Long enough for a loaded CI machine; tests only wait this long when something is broken.

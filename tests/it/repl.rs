@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use leadscore::{Entered, Session};
+use leadscore::session::{Entered, Session};
 
 use crate::cli::leadscore_in;
 
@@ -137,7 +137,7 @@ fn a_rejected_statement_is_not_added() {
     let mut session = Session::new(leadscore::Loader::new(), Some("rules/b2b-saas".into()), as_of()).unwrap();
     let rules = session.rules().len();
     let err = session.enter("rule \"x\": title ~ VP => +5 fitt").unwrap_err();
-    let leadscore::SessionError::Error(leadscore::Error::Pack(errors)) = err else {
+    let leadscore::session::SessionError::Error(leadscore::Error::Pack(errors)) = err else {
         panic!("{err}")
     };
     assert!(errors.render(false).contains("did you mean `fit`?"));

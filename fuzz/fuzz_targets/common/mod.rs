@@ -21,6 +21,6 @@ pub fn packs() -> &'static [leadscore::Pack] {
 }
 
 /// The time leads are scored as of (the sample leads' time).
-pub fn as_of() -> leadscore::chrono::DateTime<leadscore::chrono::Utc> {
+pub fn as_of() -> chrono::DateTime<chrono::Utc> {
     leadscore::parse_time("2026-03-01T00:00:00Z").unwrap_or_default()
 }

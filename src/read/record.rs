@@ -1,16 +1,15 @@
 //! A lead as the evaluator reads it: the values of the fields the pack uses, by slot, and
-//! its events. Built by the read plan in [`super::json`], from JSON text or from a
-//! `serde_json::Value`; the events of a parsed lead are read here, one at a time, as they
-//! are counted ([`read_event`]).
+//! its events. Built by the read plan ([`super::ReadPlan`]), from JSON text or from a
+//! `serde_json::Value`; the events of a parsed lead are read one at a time, as they are
+//! counted ([`super::read_event`]).
 
 use std::borrow::Cow;
 use std::ops::Range;
 
 use serde_json::Value as Json;
 
-use super::time::{parse_time, Millis};
-use super::{EvalError, Value};
-use crate::program::Program;
+use crate::value::time::Millis;
+use crate::value::Value;
 
 /// The parts of a lead a program reads.
 #[derive(Debug, Default)]
@@ -29,7 +28,7 @@ pub enum Events<'a> {
     /// Parsed from JSON text.
     Read(ReadEvents<'a>),
     /// The `events` array of a lead already in memory, read one event at a time while
-    /// they are counted ([`read_event`]): copying them into a list first cost about a
+    /// they are counted ([`super::read_event`]): copying them into a list first cost about a
     /// tenth of scoring a parsed lead.
     Json(&'a [Json]),
 }
@@ -127,69 +126,5 @@ impl<'s, 'a> EventProps<'s, 'a> {
             },
             EventProps::Values(props) => props.iter().find(|(s, _)| *s == slot)?.1.as_text(),
         }
-    }
-}
-
-/// Reads `events[index]` of a lead in memory: its type and time, and into `props` the
-/// properties its type's matchers read (an array among them checked for depth now, as
-/// when its lead is read from text). `None` for an event of a type the program does not
-/// use or after `as_of`.
-pub fn read_event<'a>(
-    program: &Program,
-    index: usize,
-    event: &'a Json,
-    as_of: Millis,
-    props: &mut Vec<(u32, &'a Json)>,
-) -> Result<Option<(u32, Millis)>, EvalError> {
-    let bad = |message: &str| EvalError::BadEvent {
-        index,
-        message: message.to_string(),
-    };
-    let Json::Object(event) = event else {
-        return Err(bad("is not an object"));
-    };
-    // One pass over the keys instead of a map search per key: events are most of a
-    // lead, and a search compares its key against several of the event's keys.
-    let (mut ty, mut at) = (None, None);
-    for (key, value) in event {
-        match key.as_str() {
-            "type" => ty = Some(value),
-            "at" => at = Some(value),
-            _ => {}
-        }
-    }
-    let Some(ty) = ty.and_then(Json::as_str) else {
-        return Err(bad("has no `type` string"));
-    };
-    let Some(ty) = program.event_type(ty) else {
-        return Ok(None);
-    };
-    let at = at.and_then(Json::as_str).ok_or_else(|| bad("has no `at` time"))?;
-    let at = parse_time(at).ok_or_else(|| bad(&format!("`at` is not an RFC 3339 time: {at:?}")))?;
-    if at > as_of {
-        return Ok(None);
-    }
-    // Only the properties this type's matchers read: the others are never looked at.
-    props.clear();
-    let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);
-    for &slot in wanted {
-        if let Some(value) = event.get(program.event_props[slot as usize].as_str()) {
-            if value.is_array() {
-                Value::from_json_checked(value)?;
-            }
-            props.push((slot, value));
-        }
-    }
-    Ok(Some((ty, at)))
-}
-
-/// The value at a dotted path: nested objects first, then a key with the dots in it
-/// (`"company.size"`, as CSV headers write it).
-pub fn lookup<'a>(lead: &'a Json, path: &[String]) -> Option<&'a Json> {
-    let nested = path.iter().try_fold(lead, |v, seg| v.get(seg.as_str()));
-    match nested {
-        Some(v) => Some(v),
-        None if path.len() > 1 => lead.get(path.join(".")),
-        None => None,
     }
 }

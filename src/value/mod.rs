@@ -6,7 +6,51 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
-use crate::ast::{CmpOp, StrOp};
+pub mod pattern;
+pub mod time;
+
+pub use time::Millis;
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CmpOp {
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+}
+
+/// A string operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StrOp {
+    /// `contains`: substring of a string, element of a list.
+    Contains,
+    /// `starts_with`.
+    StartsWith,
+    /// `ends_with`.
+    EndsWith,
+}
+
+impl fmt::Display for CmpOp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CmpOp::Eq => "==",
+            CmpOp::Ne => "!=",
+            CmpOp::Lt => "<",
+            CmpOp::Le => "<=",
+            CmpOp::Gt => ">",
+            CmpOp::Ge => ">=",
+        })
+    }
+}
 
 /// A value of a lead field or event property. Strings borrow from the input when they can.
 #[derive(Clone, Debug, PartialEq)]
@@ -42,7 +86,7 @@ impl Value<'_> {
     /// than serde_json's own limit for text (a `Value` built in code can be any depth,
     /// and converting it must not exhaust the stack).
     #[inline]
-    pub fn from_json_checked(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
+    pub fn from_json_checked(v: &serde_json::Value) -> Result<Value<'_>, TooDeep> {
         // Scalars first, inline: this runs for every field and event property read.
         Ok(match v {
             serde_json::Value::Null => Value::Null,
@@ -55,7 +99,7 @@ impl Value<'_> {
     }
 
     #[cold]
-    fn from_json_array(v: &serde_json::Value) -> Result<Value<'_>, super::EvalError> {
+    fn from_json_array(v: &serde_json::Value) -> Result<Value<'_>, TooDeep> {
         fn depth_ok(v: &serde_json::Value) -> bool {
             let mut level = vec![v];
             for _ in 0..MAX_DEPTH {
@@ -70,9 +114,7 @@ impl Value<'_> {
             false
         }
         if !depth_ok(v) {
-            return Err(super::EvalError::Json(format!(
-                "a value nested more than {MAX_DEPTH} levels deep"
-            )));
+            return Err(TooDeep);
         }
         Ok(Value::from_json(v))
     }
@@ -134,8 +176,29 @@ impl Value<'_> {
     }
 }
 
+/// A value nested deeper than [`MAX_DEPTH`] arrays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TooDeep;
+
+impl fmt::Display for TooDeep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "a value nested more than {MAX_DEPTH} levels deep")
+    }
+}
+
 /// How deep arrays in a lead may nest: serde_json's recursion limit for text.
 pub const MAX_DEPTH: usize = 128;
+
+/// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.
+pub fn show_number(x: f64) -> String {
+    let s = format!("{x:.4}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_string()
+    } else {
+        s.to_string()
+    }
+}
 
 /// A number as JSON: whole numbers without a fraction.
 pub fn num_to_json(n: f64) -> serde_json::Value {

@@ -1,0 +1,215 @@
+//! JSON-RPC over stdio with `Content-Length` framing, robust to garbage.
+//!
+//! `lsp_server::Connection::stdio` ends the connection at the first malformed message
+//! and allocates whatever a `Content-Length` claims; this transport answers a body that is
+//! not JSON-RPC with a parse error (`-32700`, as JSON-RPC asks), skips lines that are
+//! not headers until the next frame, refuses frames over [`MAX_FRAME`], and goes on.
+//! Messages themselves are lsp-server's.
+
+use std::io::{self, BufRead, Read, Write};
+use std::thread;
+
+use crossbeam_channel::{Receiver, Sender};
+use lsp_server::Message;
+
+/// The largest message body read (a whole pack's text is far below this).
+pub const MAX_FRAME: usize = 64 << 20;
+
+/// What the reader hands on: a message, or a frame that was not one.
+pub enum Incoming {
+    /// A JSON-RPC message.
+    Message(Message),
+    /// A frame whose body is not a JSON-RPC message: answer with a parse error.
+    Malformed(String),
+}
+
+/// What the writer sends: a message, or a response whose id is `null` (a parse error).
+pub enum Outgoing {
+    /// A JSON-RPC message.
+    Message(Message),
+    /// An error response to a message that could not be read.
+    ParseError(String),
+}
+
+/// The reader and writer threads, on stdin and stdout.
+pub struct Transport {
+    /// Messages read.
+    pub incoming: Receiver<Incoming>,
+    /// Messages to write.
+    pub outgoing: Sender<Outgoing>,
+    reader: thread::JoinHandle<()>,
+    writer: thread::JoinHandle<io::Result<()>>,
+}
+
+impl Transport {
+    /// Starts the threads.
+    pub fn stdio() -> io::Result<Transport> {
+        let (in_tx, incoming) = crossbeam_channel::unbounded();
+        let (outgoing, out_rx) = crossbeam_channel::unbounded::<Outgoing>();
+        let reader = thread::Builder::new()
+            .name("lsp-reader".into())
+            .spawn(move || read_frames(&mut io::stdin().lock(), &in_tx))?;
+        let writer = thread::Builder::new().name("lsp-writer".into()).spawn(move || {
+            let mut out = io::stdout().lock();
+            for message in out_rx {
+                write_frame(&mut out, &message)?;
+            }
+            Ok(())
+        })?;
+        Ok(Transport {
+            incoming,
+            outgoing,
+            reader,
+            writer,
+        })
+    }
+
+    /// Waits for the writer to flush what it was given (after `outgoing` is dropped).
+    /// The reader is not joined: it may be blocked on stdin, which the process exit ends.
+    pub fn finish(self) -> io::Result<()> {
+        drop(self.outgoing);
+        drop(self.reader);
+        self.writer
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the writer thread panicked")))
+    }
+}
+
+/// Reads frames until the input ends (or the server stops listening).
+pub fn read_frames(input: &mut impl BufRead, to: &Sender<Incoming>) {
+    loop {
+        let incoming = match read_frame(input) {
+            Ok(Some(body)) => match serde_json::from_slice::<Message>(&body) {
+                Ok(message) => Incoming::Message(message),
+                Err(e) => Incoming::Malformed(format!("not a JSON-RPC message: {e}")),
+            },
+            Ok(None) => return,
+            Err(Skip(why)) => Incoming::Malformed(why),
+        };
+        let exit = matches!(&incoming, Incoming::Message(Message::Notification(n)) if n.method == "exit");
+        if to.send(incoming).is_err() || exit {
+            return;
+        }
+    }
+}
+
+/// A frame that was read past.
+struct Skip(String);
+
+/// One frame's body; `None` at the end of the input.
+fn read_frame(input: &mut impl BufRead) -> Result<Option<Vec<u8>>, Skip> {
+    let mut length: Option<usize> = None;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match input.read_until(b'\n', &mut line) {
+            Ok(0) => return Ok(None),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Ok(None),
+        }
+        let text = String::from_utf8_lossy(&line);
+        let header = text.trim_end_matches(['\r', '\n']);
+        if header.is_empty() {
+            if let Some(n) = length {
+                return body(input, n).map(Some);
+            }
+            continue; // a blank line between frames, or after a garbage line
+        }
+        match header.split_once(':') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("content-length") => {
+                length = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .map_err(|_| Skip(format!("bad Content-Length `{value}`")))?,
+                );
+            }
+            Some((name, _)) if name.trim().eq_ignore_ascii_case("content-type") => {}
+            _ => {
+                // Not a header: garbage between frames. Read on to the next frame's headers.
+                length = None;
+            }
+        }
+    }
+}
+
+fn body(input: &mut impl BufRead, n: usize) -> Result<Vec<u8>, Skip> {
+    if n > MAX_FRAME {
+        let skipped = io::copy(&mut input.take(n as u64), &mut io::sink()).unwrap_or(0);
+        return Err(Skip(format!(
+            "a message of {n} bytes is over the limit of {MAX_FRAME} (read past {skipped})"
+        )));
+    }
+    let mut body = vec![0; n];
+    input
+        .read_exact(&mut body)
+        .map_err(|e| Skip(format!("the input ended inside a message: {e}")))?;
+    Ok(body)
+}
+
+fn write_frame(out: &mut impl Write, message: &Outgoing) -> io::Result<()> {
+    match message {
+        Outgoing::Message(m) => m.write(out),
+        Outgoing::ParseError(why) => {
+            let text = serde_json::json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {"code": -32700, "message": why},
+            })
+            .to_string();
+            write!(out, "Content-Length: {}\r\n\r\n", text.len())?;
+            out.write_all(text.as_bytes())?;
+            out.flush()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(input: &[u8]) -> Vec<String> {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        read_frames(&mut io::Cursor::new(input.to_vec()), &tx);
+        drop(tx);
+        rx.into_iter()
+            .map(|i| match i {
+                Incoming::Message(Message::Request(r)) => format!("request {}", r.method),
+                Incoming::Message(Message::Notification(n)) => format!("notification {}", n.method),
+                Incoming::Message(Message::Response(_)) => "response".into(),
+                Incoming::Malformed(why) => format!("malformed: {why}"),
+            })
+            .collect()
+    }
+
+    fn frame(body: &str) -> String {
+        format!("Content-Length: {}\r\n\r\n{body}", body.len())
+    }
+
+    #[test]
+    fn garbage_between_and_inside_frames_is_read_past() {
+        let mut input = String::from("hello there\n\u{1}\u{2}\r\n");
+        input += &frame(r#"{"jsonrpc":"2.0","id":1,"method":"a"}"#);
+        input += &frame("{not json");
+        input += "Content-Length: 99999999999999\r\n\r\n";
+        let mut bytes = input.into_bytes();
+        bytes.extend_from_slice(&[0xff, 0xfe, b'\n']);
+        bytes.extend_from_slice(frame(r#"{"jsonrpc":"2.0","method":"b"}"#).as_bytes());
+        let got = frames(&bytes);
+        assert_eq!(got[0], "request a");
+        assert!(got[1].starts_with("malformed: not a JSON-RPC message"), "{got:?}");
+        assert!(got[2].contains("over the limit"), "{got:?}");
+        assert_eq!(
+            got.len(),
+            3,
+            "the oversized frame swallowed the rest, without allocating it: {got:?}"
+        );
+    }
+
+    #[test]
+    fn a_frame_after_a_garbage_line_is_read() {
+        let input = format!("garbage\r\n{}", frame(r#"{"jsonrpc":"2.0","method":"b"}"#));
+        assert_eq!(frames(input.as_bytes()), ["notification b"]);
+    }
+}

@@ -1,0 +1,71 @@
+//! What can be wrong with a lead's shape, as both readers find it. Typed values all the
+//! way: the text reader keeps them beside serde's error instead of encoding them in its
+//! message.
+
+use std::fmt;
+
+use crate::value::TooDeep;
+
+/// Why a lead could not be read.
+///
+/// ```
+/// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
+/// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+/// // The crate reports these as `EvalError`s, with the same messages.
+/// let err = pack.score_json(r#"{"events": [{"type": "page_view"}]}"#, as_of).unwrap_err();
+/// assert_eq!(err.to_string(), "events[0] has no `at` time");
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ReadError {
+    /// The lead is not a JSON object.
+    #[error("a lead must be a JSON object")]
+    NotAnObject,
+    /// The text is not valid JSON.
+    #[error("invalid JSON: {0}")]
+    Json(String),
+    /// An array nested deeper than the text reader allows.
+    #[error("invalid JSON: {0}")]
+    TooDeep(TooDeep),
+    /// `events` is there but is not an array.
+    #[error("`events` must be an array of events")]
+    EventsNotArray,
+    /// One event is malformed.
+    #[error("events[{index}] {problem}")]
+    BadEvent {
+        /// Its index in `events`.
+        index: usize,
+        /// What is wrong with it.
+        problem: EventProblem,
+    },
+}
+
+/// What is wrong with one event.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EventProblem {
+    /// Not a JSON object.
+    NotAnObject,
+    /// No `type`, or not a string.
+    NoType,
+    /// No `at`, or not a string.
+    NoTime,
+    /// `at` is not an RFC 3339 time.
+    BadTime(String),
+}
+
+impl fmt::Display for EventProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventProblem::NotAnObject => write!(f, "is not an object"),
+            EventProblem::NoType => write!(f, "has no `type` string"),
+            EventProblem::NoTime => write!(f, "has no `at` time"),
+            EventProblem::BadTime(at) => write!(f, "`at` is not an RFC 3339 time: {at:?}"),
+        }
+    }
+}
+
+impl From<TooDeep> for ReadError {
+    fn from(e: TooDeep) -> Self {
+        ReadError::TooDeep(e)
+    }
+}

@@ -1,0 +1,23 @@
+//! Reading a lead: JSON text or a `serde_json::Value` → [`Record`], reading only what the
+//! program uses, by one plan and one set of rules for both readers.
+//!
+//! `plan.rs` holds the [`ReadPlan`] (built with the pack, kept with its program), the one
+//! place a value is stored into a record, and the `Value` walk; `text.rs` the one-pass
+//! text reader (serde seeds); `event.rs` the one event check both readers make;
+//! `path.rs` the dotted-path rule and the overlay of the fields hooks set; `record.rs` the
+//! record the evaluator reads; `error.rs` the typed shape errors.
+
+mod error;
+mod event;
+mod path;
+mod plan;
+mod record;
+mod text;
+
+pub use error::{EventProblem, ReadError};
+pub use event::read_event;
+#[cfg(feature = "lsp")]
+pub(crate) use path::lookup;
+pub use path::overlay;
+pub use plan::ReadPlan;
+pub use record::{EventProps, Events, ReadEvents, Record};

@@ -1,0 +1,219 @@
+//! The read plan: a tree of the keys the pack reads, built once per program (and id
+//! field) and kept with the pack. Both readers walk a lead's keys once and look each up in
+//! the plan, rather than searching the lead for each field, and fill the record the same
+//! way ([`Fill`]).
+
+use serde_json::Value as Json;
+
+use super::{Events, ReadError, Record};
+use crate::program::Program;
+use crate::value::Value;
+
+/// Which keys of a lead to read, and where to put them.
+#[derive(Debug, Default)]
+pub struct ReadPlan {
+    pub(super) root: Node,
+    /// Slots of dotted paths, which fall back to a root key with the dots in it.
+    dotted_slots: Vec<u32>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Node {
+    pub(super) keys: Vec<(String, Entry)>,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct Entry {
+    /// Field slots this key's value fills.
+    pub(super) slots: Vec<u32>,
+    /// Slots of dotted paths this root key (`"company.size"`) fills when the nested
+    /// path (`company` → `size`) is not in the lead: the rule [`super::lookup`] follows.
+    pub(super) fallback: Vec<u32>,
+    /// Whether the value is the lead's id.
+    pub(super) id: bool,
+    /// Keys to read inside the value, when it is an object.
+    pub(super) child: Option<Node>,
+    /// The root `events` array.
+    pub(super) events: bool,
+}
+
+impl Node {
+    fn entry(&mut self, key: &str) -> &mut Entry {
+        let i = match self.keys.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                self.keys.push((key.to_string(), Entry::default()));
+                self.keys.len() - 1
+            }
+        };
+        &mut self.keys[i].1
+    }
+
+    pub(super) fn get(&self, key: &str) -> Option<&Entry> {
+        self.keys.iter().find(|(k, _)| k == key).map(|(_, e)| e)
+    }
+
+    /// Every slot filled at or under this node.
+    pub(super) fn each_slot(&self, f: &mut dyn FnMut(u32)) {
+        for (_, entry) in &self.keys {
+            entry.slots.iter().for_each(|&s| f(s));
+            if let Some(child) = &entry.child {
+                child.each_slot(f);
+            }
+        }
+    }
+}
+
+impl Entry {
+    /// Whether the key's own value is read (not only keys inside it).
+    fn wants_value(&self) -> bool {
+        self.id || !self.slots.is_empty() || !self.fallback.is_empty()
+    }
+}
+
+impl ReadPlan {
+    /// The plan for `program`, reading the id from `id_field`.
+    pub fn new(program: &Program, id_field: &str) -> ReadPlan {
+        let mut root = Node::default();
+        let mut dotted = Vec::new();
+        for (slot, path) in program.fields.iter().enumerate() {
+            let (last, parents) = path
+                .split_last()
+                .unwrap_or_else(|| unreachable!("a field path has a segment"));
+            let mut node = &mut root;
+            for segment in parents {
+                node = node.entry(segment).child.get_or_insert_with(Node::default);
+            }
+            node.entry(last).slots.push(slot as u32);
+            if path.len() > 1 {
+                root.entry(&path.join(".")).fallback.push(slot as u32);
+                dotted.push(slot as u32);
+            }
+        }
+        root.entry(id_field).id = true;
+        if !program.event_types.is_empty() {
+            root.entry("events").events = true;
+        }
+        ReadPlan {
+            root,
+            dotted_slots: dotted,
+        }
+    }
+
+    /// Reads a lead already parsed into a `serde_json::Value`: the same fields as
+    /// `ReadPlan::read` (in `text.rs`) finds in its text, by the same rules. Strings are borrowed from
+    /// the lead; events are read when they are counted (`read_event`).
+    pub fn read_value<'a>(&self, program: &Program, lead: &'a Json) -> Result<Record<'a>, ReadError> {
+        let Json::Object(object) = lead else {
+            return Err(ReadError::NotAnObject);
+        };
+        let mut fill = self.fill(program);
+        // The `events` array, or the error it is (reported after the fields, as from text).
+        let mut events = Ok(&[][..]);
+        for (key, json) in object {
+            let Some(entry) = self.root.get(key) else {
+                continue;
+            };
+            if entry.events {
+                events = match json {
+                    Json::Array(events) => Ok(events.as_slice()),
+                    Json::Null => Ok(&[]),
+                    _ => Err(ReadError::EventsNotArray),
+                };
+                continue;
+            }
+            fill.json(entry, json, &|json| Ok(Value::from_json_checked(json)?))?;
+        }
+        let mut record = fill.finish();
+        record.events = Events::Json(events?);
+        Ok(record)
+    }
+
+    /// An empty record for `program`, to be filled by a reader.
+    pub(super) fn fill<'a>(&self, program: &Program) -> Fill<'a> {
+        let dotted = if self.dotted_slots.is_empty() {
+            0
+        } else {
+            program.fields.len()
+        };
+        Fill {
+            record: Record {
+                fields: vec![Value::Null; program.fields.len()],
+                ..Record::default()
+            },
+            found: vec![false; dotted],
+            fallback: Vec::new(),
+        }
+    }
+}
+
+/// A record being filled, by either reader: the one place a value read for a key of the
+/// plan is stored. For dotted paths it also keeps whether the nested path was there (even
+/// as `null`) and the value of the root key with the dots in it (both empty when the
+/// program has no dotted paths).
+pub(super) struct Fill<'a> {
+    pub(super) record: Record<'a>,
+    found: Vec<bool>,
+    /// In the order read: a later value for a slot wins, as a repeated key does.
+    fallback: Vec<(u32, Value<'a>)>,
+}
+
+impl<'a> Fill<'a> {
+    /// Stores the value read for `entry`'s key.
+    pub(super) fn put(&mut self, entry: &Entry, value: Value<'a>) {
+        if entry.id {
+            self.record.id = Some(value.clone());
+        }
+        for &slot in &entry.fallback {
+            self.fallback.push((slot, value.clone()));
+        }
+        for &slot in &entry.slots {
+            self.record.fields[slot as usize] = value.clone();
+            if let Some(found) = self.found.get_mut(slot as usize) {
+                *found = true;
+            }
+        }
+    }
+
+    /// Forgets everything read under `node` (a key seen again replaces it: the last one
+    /// wins, as in a `serde_json::Value`).
+    pub(super) fn clear_under(&mut self, node: &Node) {
+        node.each_slot(&mut |slot| {
+            self.record.fields[slot as usize] = Value::Null;
+            if let Some(found) = self.found.get_mut(slot as usize) {
+                *found = false;
+            }
+        });
+    }
+
+    /// Stores a parsed value for `entry`'s key and everything under it that the plan
+    /// reads; `convert` makes each value (borrowed from a lead in memory, or owned).
+    pub(super) fn json<'j, F>(&mut self, entry: &Entry, json: &'j Json, convert: &F) -> Result<(), ReadError>
+    where
+        F: Fn(&'j Json) -> Result<Value<'a>, ReadError>,
+    {
+        if entry.wants_value() {
+            self.put(entry, convert(json)?);
+        }
+        if let (Some(child), Json::Object(object)) = (&entry.child, json) {
+            for (key, json) in object {
+                if let Some(entry) = child.get(key) {
+                    self.json(entry, json, convert)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The record, with each dotted path not found nested taken from its dotted root key.
+    /// (A dotted path not found nested is `Null` until then: only `put` sets it, and it
+    /// marks it found.)
+    pub(super) fn finish(mut self) -> Record<'a> {
+        for (slot, value) in self.fallback {
+            if !self.found[slot as usize] {
+                self.record.fields[slot as usize] = value;
+            }
+        }
+        self.record
+    }
+}
