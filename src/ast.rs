@@ -46,8 +46,14 @@ pub enum StatementKind {
     Dimension(Name),
     /// `let senior = CONDITION`.
     Let { name: Name, cond: Cond },
-    /// `route "queue" [when CONDITION]`.
-    Route { queue: Spanned<String>, when: Option<Cond> },
+    /// `route "queue" [when CONDITION] [sla DURATION]`.
+    Route {
+        queue: Spanned<String>,
+        when: Option<Cond>,
+        sla: Option<Spanned<Millis>>,
+    },
+    /// `requalify after 30d`.
+    Requalify(Spanned<Millis>),
     /// `plugin "seniority"`.
     Plugin(Spanned<String>),
     /// `limit operations 100000`.

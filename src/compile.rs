@@ -46,6 +46,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
                 .collect(),
             mql: None,
             routes: Vec::new(),
+            requalify_after: None,
             functions: functions.to_vec(),
         },
     };
@@ -208,13 +209,15 @@ impl Compiler<'_> {
                     .join(" ");
                 self.program.mql = Some((self.cond(cond, Scope::Outcome), text));
             }
-            StatementKind::Route { queue, when } => {
+            StatementKind::Route { queue, when, sla } => {
                 let when = when.as_ref().map(|c| self.cond(c, Scope::Outcome));
                 self.program.routes.push(Route {
                     queue: queue.node.clone(),
                     when,
+                    sla: sla.as_ref().map(|s| s.node),
                 });
             }
+            StatementKind::Requalify(after) => self.program.requalify_after = Some(after.node),
             StatementKind::Rule(rule) => {
                 let compiled = self.rule(rule);
                 self.program.rules.push(compiled);
@@ -232,8 +235,7 @@ impl Compiler<'_> {
             name: name.into(),
             location: self
                 .sources
-                .location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
-                .to_string()
+                .pack_location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
                 .into(),
             expr,
             points: Vec::new(),
@@ -351,12 +353,15 @@ impl Compiler<'_> {
         })
     }
 
+    /// Event types ignore case, like every other comparison (`PAGE_VIEW` is a
+    /// `page_view`): the program keeps them lower-cased.
     fn event_type(&mut self, name: &str) -> u32 {
+        let name = name.to_lowercase();
         intern(
             &mut self.event_types,
             &mut self.program.event_types,
-            name.to_string(),
-            || name.to_string(),
+            name.clone(),
+            || name,
         )
     }
 

@@ -30,6 +30,8 @@ pub struct Generator {
     as_of: i64,
     events: usize,
     next_id: u64,
+    /// With outcomes: the random stream their draws come from (see `outcomes::planted`).
+    outcomes: Option<SplitMix64>,
 }
 
 /// One generated lead. Serializes to the JSON shape `leadscore score` reads.
@@ -58,6 +60,12 @@ pub struct SyntheticLead {
     pub lead_source: &'static str,
     /// What the lead did, oldest first.
     pub events: Vec<SyntheticEvent>,
+    /// With outcomes: when the lead was judged (handed to sales), RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judged_at: Option<String>,
+    /// With outcomes: whether it converted, drawn from the planted model.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub converted: Option<bool>,
 }
 
 /// A generated lead's company.
@@ -127,7 +135,22 @@ impl Generator {
             as_of: DEFAULT_AS_OF_MILLIS,
             events: 20,
             next_id: 1,
+            outcomes: None,
         }
+    }
+
+    /// Also gives each lead a `judged_at` time and a `converted` outcome drawn from the
+    /// planted model documented in [`crate::outcomes::planted`]; the leads are otherwise
+    /// the same.
+    ///
+    /// ```
+    /// let lead = leadscore::gen::Generator::new(7).outcomes(7).next_lead();
+    /// assert!(lead.converted.is_some() && lead.judged_at.is_some());
+    /// assert_eq!(lead.events, leadscore::gen::Generator::new(7).next_lead().events);
+    /// ```
+    pub fn outcomes(mut self, seed: u64) -> Generator {
+        self.outcomes = Some(SplitMix64(seed ^ 0x6f75_7463_6f6d_6573));
+        self
     }
 
     /// Exactly `n` events per lead.
@@ -160,7 +183,7 @@ impl Generator {
         let size = self.company_size();
         let mut events: Vec<SyntheticEvent> = (0..self.events).map(|_| self.event(persona)).collect();
         events.sort_by_key(|e| e.millis);
-        SyntheticLead {
+        let mut lead = SyntheticLead {
             id,
             first_name,
             last_name,
@@ -172,7 +195,16 @@ impl Generator {
             country: "US",
             lead_source: self.pick(SOURCES),
             events,
+            judged_at: None,
+            converted: None,
+        };
+        if let Some(rng) = &mut self.outcomes {
+            let (u_time, u_outcome) = (rng.unit(), rng.unit());
+            let (judged, converted) = crate::outcomes::planted::draw(&lead, self.as_of, u_time, u_outcome);
+            lead.judged_at = Some(show_time(judged));
+            lead.converted = Some(converted);
         }
+        lead
     }
 
     fn persona(&mut self) -> Persona {
@@ -372,6 +404,13 @@ impl SyntheticLead {
             count(&|e| e.kind == "email_open"),
             self.events.last().map_or_else(String::new, |e| e.at.clone()),
         ]
+    }
+}
+
+impl SyntheticEvent {
+    /// Its time in milliseconds since the epoch.
+    pub fn millis(&self) -> i64 {
+        self.millis
     }
 }
 

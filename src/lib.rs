@@ -1,5 +1,10 @@
 #![doc = include_str!("../README.md")]
 
+/// Unit tests measure plugin calls' memory as the binary does.
+#[cfg(test)]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod ast;
 mod check;
 mod compile;
@@ -11,12 +16,15 @@ mod format;
 pub mod gen;
 #[cfg(feature = "lsp")]
 pub mod lsp;
+pub mod outcomes;
 mod pack;
 pub mod packtest;
 mod plugin;
 mod program;
 mod read;
 pub mod reload;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod session;
 mod source;
 mod syntax;

@@ -2,6 +2,11 @@
 
 mod cli;
 
+/// jemalloc, whose per-thread counters give each plugin call its memory budget
+/// (`limit memory`, src/plugin/budget.rs).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }

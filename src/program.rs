@@ -52,6 +52,8 @@ pub struct Program {
     pub(crate) mql: Option<(Expr, String)>,
     /// Routes in order.
     pub(crate) routes: Vec<Route>,
+    /// `requalify after`: a rejected or recycled lead's cool-down (`leadscore serve`).
+    pub(crate) requalify_after: Option<Millis>,
     /// Functions called from conditions, by index: (plugin index, name).
     pub(crate) functions: Vec<String>,
 }
@@ -148,6 +150,8 @@ pub(crate) struct Dimension {
 pub(crate) struct Route {
     pub queue: String,
     pub when: Option<Expr>,
+    /// `sla 2h`: how soon sales must act on its MQLs (`leadscore serve`).
+    pub sla: Option<Millis>,
 }
 
 /// A compiled condition.
@@ -230,9 +234,16 @@ impl fmt::Display for Program {
         }
         for r in &self.routes {
             match &r.when {
-                Some(w) => writeln!(f, "route {:?} when {}", r.queue, self.show(w))?,
-                None => writeln!(f, "route {:?}", r.queue)?,
+                Some(w) => write!(f, "route {:?} when {}", r.queue, self.show(w))?,
+                None => write!(f, "route {:?}", r.queue)?,
             }
+            match r.sla {
+                Some(sla) => writeln!(f, " sla {}", crate::value::time::show_duration(sla))?,
+                None => writeln!(f)?,
+            }
+        }
+        if let Some(after) = self.requalify_after {
+            writeln!(f, "requalify after {}", crate::value::time::show_duration(after))?;
         }
         Ok(())
     }
@@ -395,8 +406,16 @@ impl Operand {
 
 impl Program {
     /// The index of an event type the program reads.
+    /// Case is ignored: the program's types are lower-cased, a lead's may be any case.
     pub(crate) fn event_type(&self, name: &str) -> Option<u32> {
-        self.event_types.iter().position(|t| t == name).map(|i| i as u32)
+        let found = match name.is_ascii() {
+            true => self.event_types.iter().position(|t| t.eq_ignore_ascii_case(name)),
+            false => {
+                let lower = name.to_lowercase();
+                self.event_types.iter().position(|t| *t == lower)
+            }
+        };
+        found.map(|i| i as u32)
     }
 }
 
@@ -491,4 +510,38 @@ impl Program {
     pub fn event_properties(&self) -> impl Iterator<Item = &str> {
         self.event_props.iter().map(String::as_str)
     }
+}
+
+/// What only `leadscore serve` uses: route SLAs and the requalification cool-down.
+/// Batch scoring ignores both.
+impl Program {
+    /// The SLA of the first route for `queue` (`route "ae" when ... sla 2h`), if it has one.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "threshold 10\nroute \"ae\" when score > 50 sla 2h\nroute \"sdr\"")?;
+    /// assert_eq!(pack.program().route_sla("ae"), Some(std::time::Duration::from_secs(7200)));
+    /// assert_eq!(pack.program().route_sla("sdr"), None);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn route_sla(&self, queue: &str) -> Option<std::time::Duration> {
+        let route = self.routes.iter().find(|r| r.queue == queue)?;
+        route.sla.map(millis)
+    }
+
+    /// How long a rejected or recycled lead waits before it may become an MQL again
+    /// (`requalify after 30d`); `None` when the pack does not say.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "requalify after 30d")?;
+    /// assert_eq!(pack.program().requalify_after(), Some(std::time::Duration::from_secs(30 * 86_400)));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn requalify_after(&self) -> Option<std::time::Duration> {
+        self.requalify_after.map(millis)
+    }
+}
+
+/// A checked duration (never negative) as a `std` duration.
+fn millis(ms: Millis) -> std::time::Duration {
+    std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
 }

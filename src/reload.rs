@@ -207,14 +207,16 @@ impl Rejection {
     }
 }
 
-/// The first empty rule file of a rebuilt pack. While watching, an empty file is taken for
-/// a save in progress (truncated, not yet written), never as a reason to drop its rules.
-fn empty_file(pack: &Pack) -> Option<&str> {
-    pack.sources()
-        .files()
-        .iter()
-        .find(|f| f.text.is_empty())
-        .map(|f| f.name.as_str())
+/// The first empty rule or plugin file of a rebuilt pack. While watching, an empty file is
+/// taken for a save in progress (truncated, not yet written), never as a reason to drop
+/// its rules or its plugin's functions.
+fn empty_file(pack: &Pack) -> Option<String> {
+    let rules = pack.sources().files().iter().find(|f| f.text.is_empty());
+    rules.map(|f| f.name.clone()).or_else(|| {
+        pack.plugin_texts()
+            .find(|(_, text)| text.is_empty())
+            .map(|(path, _)| path.display().to_string())
+    })
 }
 
 /// A problem that is not in a source file: an unreadable file, an empty folder.
@@ -331,7 +333,9 @@ impl LivePack {
         // Watch first, then load: an edit made during the first load is not missed.
         let backend = Backend::new(&dir, &options, tx.clone())?;
         let mut watcher = Watcher::new(dir.clone(), loader, backend, rx, Box::new(on_event));
+        watcher.link = link_of(given);
         watcher.watch_all()?;
+        watcher.watch_targets();
         let pack = watcher.loader.load(&dir)?;
         let live = Arc::new(ArcSwap::from_pointee(pack));
         watcher.live = Some(Arc::clone(&live));
@@ -439,8 +443,14 @@ impl Backend {
 
 /// The watcher thread's state.
 struct Watcher {
-    /// The pack folder (canonical).
+    /// The pack folder (canonical): where the pack loads from.
     dir: PathBuf,
+    /// The folder as given, when that is a symbolic link (`current -> v1`), its parent
+    /// canonical: a flip of the link (`current -> v2`) moves `dir` to the new target.
+    link: Option<PathBuf>,
+    /// The targets (canonical) of rule files that are symbolic links to files elsewhere,
+    /// whose folders are watched too: an edit there is an edit of the pack.
+    targets: Vec<PathBuf>,
     /// Plugin search-path folders that exist (canonical), outside the pack folder.
     plugin_dirs: Vec<PathBuf>,
     /// Search-path folders that did not exist yet (absolute), each with the nearest
@@ -477,6 +487,8 @@ impl Watcher {
         awaited.retain(|(folder, _): &(PathBuf, Option<PathBuf>)| !covered(folder));
         Watcher {
             dir,
+            link: None,
+            targets: Vec::new(),
             plugin_dirs,
             awaited,
             loader,
@@ -501,6 +513,11 @@ impl Watcher {
             .watch(&self.dir, RecursiveMode::Recursive)
             .map_err(|e| failed(&self.dir, e))?;
         if let Some(parent) = self.dir.parent() {
+            backend
+                .watch(parent, RecursiveMode::NonRecursive)
+                .map_err(|e| failed(parent, e))?;
+        }
+        if let Some(parent) = self.link.as_deref().and_then(Path::parent) {
             backend
                 .watch(parent, RecursiveMode::NonRecursive)
                 .map_err(|e| failed(parent, e))?;
@@ -569,6 +586,7 @@ impl Watcher {
                 return Ok(());
             }
             let built = self.loader.load(&self.dir);
+            self.watch_targets();
             // A change that arrived during the build (the second half of a save) makes
             // this build stale: rebuild rather than publish a half-saved pack.
             changed = self.drain()?;
@@ -602,7 +620,7 @@ impl Watcher {
                 return true;
             }
         };
-        let mut changed = false;
+        let mut changed = self.follow_link();
         for event in &events {
             if replaces(event) && event.paths.iter().any(|p| p == &self.dir) {
                 self.rewatch();
@@ -632,6 +650,9 @@ impl Watcher {
 
     /// A rule file or plugin in a watched folder, not an editor's swap, backup or lock file.
     fn is_source(&self, path: &Path) -> bool {
+        if self.targets.iter().any(|t| t == path) {
+            return true;
+        }
         let in_pack = path.starts_with(&self.dir);
         if !in_pack && !self.plugin_dirs.iter().any(|d| path.starts_with(d)) {
             return false;
@@ -640,6 +661,54 @@ impl Watcher {
             return true;
         }
         is_source_name(path)
+    }
+
+    /// When the pack folder was given as a link that now points elsewhere, watches the new
+    /// target instead of the old: `true` if it moved (the pack is rebuilt from there).
+    fn follow_link(&mut self) -> bool {
+        let Some(link) = &self.link else {
+            return false;
+        };
+        let Ok(target) = std::fs::canonicalize(link) else {
+            return false;
+        };
+        if target == self.dir {
+            return false;
+        }
+        if let Some(backend) = self.backend.as_mut() {
+            let _ = backend.unwatch(&self.dir);
+            if let Err(e) = backend.watch(&target, RecursiveMode::Recursive) {
+                (self.on_event)(ReloadEvent::WatchError {
+                    message: format!("cannot watch {}: {e}", target.display()),
+                });
+            }
+            if let Some(parent) = target.parent() {
+                let _ = backend.watch(parent, RecursiveMode::NonRecursive);
+            }
+        }
+        self.dir = target;
+        true
+    }
+
+    /// Finds the rule files that link to files outside the pack folder and watches the
+    /// folders they are in (their own events name the target, not the link).
+    fn watch_targets(&mut self) {
+        let targets: Vec<PathBuf> = crate::pack::rule_files(&self.dir)
+            .unwrap_or_default()
+            .iter()
+            .filter(|f| f.symlink_metadata().is_ok_and(|m| m.file_type().is_symlink()))
+            .filter_map(|f| std::fs::canonicalize(f).ok())
+            .filter(|t| !t.starts_with(&self.dir))
+            .collect();
+        if let Some(backend) = self.backend.as_mut() {
+            for target in &targets {
+                let watched = self.targets.iter().any(|t| t.parent() == target.parent());
+                if let (false, Some(parent)) = (watched, target.parent()) {
+                    let _ = backend.watch(parent, RecursiveMode::NonRecursive);
+                }
+            }
+        }
+        self.targets = targets;
     }
 
     /// Watches the pack folder again after it was replaced (moved away, deleted, recreated).
@@ -670,7 +739,7 @@ impl Watcher {
             },
             Ok(pack) if empty_file(&pack).is_some() => {
                 let file = empty_file(&pack).unwrap_or_default();
-                ReloadEvent::Rejected(Rejection::empty_file(current.id().clone(), file))
+                ReloadEvent::Rejected(Rejection::empty_file(current.id().clone(), &file))
             }
             Ok(pack) => {
                 live.store(Arc::new(pack.clone()));
@@ -683,6 +752,16 @@ impl Watcher {
         };
         (self.on_event)(event);
     }
+}
+
+/// `given` as an absolute path in a canonical folder, when it is a symbolic link.
+fn link_of(given: &Path) -> Option<PathBuf> {
+    if !given.symlink_metadata().ok()?.file_type().is_symlink() {
+        return None;
+    }
+    let absolute = std::path::absolute(given).ok()?;
+    let parent = std::fs::canonicalize(absolute.parent()?).ok()?;
+    Some(parent.join(absolute.file_name()?))
 }
 
 /// An entry created, removed or renamed (for the pack folder itself: replaced).

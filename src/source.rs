@@ -58,16 +58,24 @@ pub struct Sources {
     /// Per file, the byte offset where each line starts: `location` is a binary search,
     /// not a scan from the top of the file (which made compiling big packs quadratic).
     line_starts: Vec<Vec<usize>>,
+    /// Per file, the length of its name's pack folder prefix (`b2b-saas/`), which
+    /// locations in results leave out: they are relative to the pack.
+    in_pack: Vec<usize>,
 }
 
 impl Sources {
     /// Adds a file and returns its index.
     pub fn add(&mut self, name: impl Into<String>, text: impl Into<String>) -> u32 {
-        let text = text.into();
+        let mut text = text.into();
+        // A UTF-8 byte-order mark (Windows tools write one) is not part of the text.
+        if text.starts_with('\u{feff}') {
+            text.drain(..'\u{feff}'.len_utf8());
+        }
         let starts = std::iter::once(0)
             .chain(text.match_indices('\n').map(|(i, _)| i + 1))
             .collect();
         self.line_starts.push(starts);
+        self.in_pack.push(0);
         self.files.push(SourceFile {
             name: name.into(),
             text,
@@ -97,6 +105,25 @@ impl Sources {
         // Byte for byte, so a multi-byte character becomes as many spaces as it had bytes.
         let spaces: String = text.bytes().map(|b| if b == b'\n' { '\n' } else { ' ' }).collect();
         file.text.replace_range(span.range(), &spaces);
+    }
+
+    /// Adds a file of the pack folder named `pack`: shown as `pack/file` in diagnostics,
+    /// as `file` in results' locations.
+    pub(crate) fn add_in_pack(&mut self, pack: &str, file: &str, text: String) -> u32 {
+        let index = self.add(format!("{pack}/{file}"), text);
+        if let Some(prefix) = self.in_pack.last_mut() {
+            *prefix = pack.len() + 1;
+        }
+        index
+    }
+
+    /// `file:line` of a span's start relative to the pack folder (`main.rules:12`), the
+    /// form results show: a copy of the pack in another folder gives the same results.
+    pub(crate) fn pack_location(&self, span: Span) -> String {
+        let mut at = self.location(span);
+        let prefix = self.in_pack.get(span.file as usize).copied().unwrap_or(0);
+        at.file.drain(..prefix.min(at.file.len()));
+        at.to_string()
     }
 
     /// The text a span covers, or `""` for a span outside the sources.

@@ -96,6 +96,12 @@ pub enum CheckErrorKind {
     ZeroWindow,
     #[error("a half-life of zero")]
     ZeroHalfLife,
+    #[error("an SLA of zero is breached the moment a lead becomes an MQL")]
+    ZeroSla,
+    #[error("a cool-down of zero: leave `requalify after` out to requalify on the next activity")]
+    ZeroRequalify,
+    #[error("the requalification cool-down is set twice (`requalify after`)")]
+    DuplicateRequalify,
     #[error("`at least 0 times` is always true")]
     AtLeastZero,
     #[error("a rule gives points once; this one has a second `+N`/`-N`")]
@@ -124,6 +130,16 @@ pub enum CheckErrorKind {
     DuplicatePlugin(String),
     #[error("a plugin is named by its file name, without folders: `{0}` is not allowed")]
     PluginPathEscapes(String),
+    #[error("`~ \"\"` matches nothing: a word match needs a word")]
+    EmptyMatch,
+    #[error("a rule disqualifies once; this one has a second `disqualify`")]
+    SeveralDisqualify,
+    #[error("an empty {0} name")]
+    EmptyName(&'static str),
+    #[error("`let {0}` has the name of {1}, which MQL conditions and routes read")]
+    LetShadows(String, &'static str),
+    #[error("points smaller than 0.0001 print as 0 in results")]
+    PointsTooSmall,
     #[error("unknown limit `{0}`")]
     UnknownLimit(String),
     #[error("{0}")]

@@ -25,7 +25,11 @@ const MAX_SUGGESTIONS: usize = 100;
 
 /// The largest points (and `max`) a rule may give, either sign: a score adds up many
 /// rules' points, `each` times a count of events, and must stay a finite, exact number.
+/// An `each` rule without `max` gives at most this much in all, too.
 pub const MAX_POINTS: f64 = 1e12;
+
+/// The smallest points a rule may give other than 0: results print 4 decimals.
+pub const MIN_POINTS: f64 = 1e-4;
 
 /// What the compiler needs to know about functions that plugins define.
 pub trait FunctionTable {
@@ -80,6 +84,7 @@ pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Res
         suggestions: MAX_SUGGESTIONS,
     };
     c.declarations(ast);
+    c.let_names(ast);
     for statement in &ast.statements {
         c.statement(statement);
     }
@@ -119,6 +124,7 @@ impl Checker<'_> {
     /// Dimensions, `let` names and the MQL condition: what other statements may refer to.
     fn declarations(&mut self, ast: &Ast) {
         let mut mql_seen = false;
+        let mut requalify_seen = false;
         for (i, statement) in ast.statements.iter().enumerate() {
             if let StatementKind::Threshold(n) = &statement.kind {
                 self.finite(n.node, n.span);
@@ -158,8 +164,40 @@ impl Checker<'_> {
                     self.error(CheckErrorKind::DuplicateMql, statement.span);
                 }
                 StatementKind::Threshold(_) | StatementKind::Mql(_) => mql_seen = true,
+                StatementKind::Route { sla: Some(sla), .. } if sla.node == 0 => {
+                    self.error(CheckErrorKind::ZeroSla, sla.span);
+                }
+                StatementKind::Requalify(after) => {
+                    if requalify_seen {
+                        self.error(CheckErrorKind::DuplicateRequalify, statement.span);
+                    }
+                    requalify_seen = true;
+                    if after.node == 0 {
+                        self.error(CheckErrorKind::ZeroRequalify, after.span);
+                    }
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// A `let` named like a dimension or `score` would be read in place of it by MQL
+    /// conditions and routes (or the other way round): either way a surprise.
+    fn let_names(&mut self, ast: &Ast) {
+        for statement in &ast.statements {
+            let StatementKind::Let { name, .. } = &statement.kind else {
+                continue;
+            };
+            let what = if name.node.eq_ignore_ascii_case("score") {
+                "the score"
+            } else if self.checked.dims.iter().any(|d| d.name == name.node) {
+                "a dimension"
+            } else {
+                continue;
+            };
+            let err = CheckError::new(CheckErrorKind::LetShadows(name.node.clone(), what), name.span)
+                .help("rename the `let`");
+            self.errors.push(err);
         }
     }
 
@@ -200,10 +238,30 @@ impl Checker<'_> {
         self.cond(&rule.cond, Scope::Lead);
         let disqualifies = rule.actions.iter().any(|a| matches!(a.node, Action::Disqualify(_)));
         let mut points_seen = false;
+        let mut disqualify_seen = false;
         for action in &rule.actions {
+            let (name, what) = match &action.node {
+                Action::Disqualify(reason) => (reason, "disqualify"),
+                Action::Tag(tag) => (tag, "tag"),
+                Action::Points { .. } => (&String::new(), ""),
+            };
+            if !what.is_empty() && name.trim().is_empty() {
+                let err = CheckError::new(CheckErrorKind::EmptyName(what), action.span).help(format!(
+                    "results show the {what} by its name: write one, like `{what} \"student\"`"
+                ));
+                self.errors.push(err);
+            }
+            if what == "disqualify" && std::mem::replace(&mut disqualify_seen, true) {
+                let err = CheckError::new(CheckErrorKind::SeveralDisqualify, action.span)
+                    .help("a result has one disqualification reason: write one rule per reason");
+                self.errors.push(err);
+            }
             let Action::Points { dim, each, value } = &action.node else {
                 continue;
             };
+            if *value != 0.0 && value.abs() < MIN_POINTS {
+                self.error(CheckErrorKind::PointsTooSmall, action.span);
+            }
             let max = each.as_ref().and_then(|e| e.max).unwrap_or(0.0);
             if !(value + max).is_finite() {
                 self.error(CheckErrorKind::NumberTooLarge, action.span);
@@ -344,6 +402,13 @@ impl Checker<'_> {
     }
 
     fn pattern(&mut self, pattern: &Spanned<MatchPattern>) {
+        if let MatchPattern::Words(words) = &pattern.node {
+            if words.trim().is_empty() {
+                let err = CheckError::new(CheckErrorKind::EmptyMatch, pattern.span)
+                    .help("to test that a field is empty or missing, write `FIELD is missing`");
+                self.errors.push(err);
+            }
+        }
         if let MatchPattern::Regex(source) = &pattern.node {
             match compile_regex(source) {
                 Ok(re) => {
@@ -413,6 +478,11 @@ impl Checker<'_> {
                 continue;
             };
             let (name, span) = rule_name(rule, self.sources);
+            if rule.name.is_some() && name.trim().is_empty() {
+                let err = CheckError::new(CheckErrorKind::EmptyName("rule"), span)
+                    .help("name the rule, or leave out `rule \"\":` to name it by its condition");
+                self.errors.push(err);
+            }
             if let Some(first) = seen.insert(name.clone(), span) {
                 let at = self.sources.location(first);
                 let err = CheckError::new(CheckErrorKind::DuplicateRule(name), span).help(format!(
@@ -424,7 +494,7 @@ impl Checker<'_> {
         }
         let mut catch_all: Option<&str> = None;
         for statement in &ast.statements {
-            let StatementKind::Route { queue, when } = &statement.kind else {
+            let StatementKind::Route { queue, when, .. } = &statement.kind else {
                 continue;
             };
             if let Some(first) = catch_all {

@@ -29,9 +29,9 @@ pub struct BatchArgs {
     /// The input format, when the file extension does not tell it.
     #[arg(long, value_enum, value_name = "FORMAT")]
     format: Option<Format>,
-    /// The CSV field delimiter: one character (`;`, `|`, `tab`).
-    #[arg(long, default_value = ",", value_name = "CHAR")]
-    delimiter: String,
+    /// The CSV field delimiter: one character (`;`, `|`, `tab`) [default: `,`].
+    #[arg(long, value_name = "CHAR")]
+    delimiter: Option<String>,
     /// The longest JSON line read, in bytes: a longer line is an error for that line (the
     /// others are scored) and is not held in memory.
     #[arg(long = "max-line-bytes", value_name = "BYTES", default_value_t = 256 << 20)]
@@ -39,7 +39,7 @@ pub struct BatchArgs {
     /// The field that holds each lead's id (default `id`; the line number when missing).
     #[arg(long = "id-field", value_name = "NAME", default_value = "id")]
     id_field: String,
-    /// Worker threads (default: one per core).
+    /// Worker threads (default: one per core; at most 4 per core).
     #[arg(long)]
     threads: Option<usize>,
     #[command(flatten)]
@@ -110,7 +110,8 @@ pub fn run_batch(
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let as_of = as_of(args.as_of.as_deref())?;
     let options = ReadOptions {
-        delimiter: delimiter(&args.delimiter)?,
+        delimiter: delimiter(args.delimiter.as_deref().unwrap_or(","))?,
+        delimiter_given: args.delimiter.is_some(),
         max_line: args.max_line_bytes,
     };
     let inputs: Vec<Option<&PathBuf>> = if args.inputs.is_empty() {
@@ -136,7 +137,7 @@ pub fn run_batch(
     // Deep stacks: a plugin that nests data or calls deeply recurses inside Rhai before a
     // sandbox limit stops it (see `leadscore::Limits`).
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads.unwrap_or(0))
+        .num_threads(threads(args.threads)?)
         .stack_size(leadscore::PLUGIN_STACK_SIZE)
         .build()?;
     let output = match sink {
@@ -200,12 +201,13 @@ pub fn run_batch(
 }
 
 /// One batch read ahead, and the file it came from.
-struct Read {
-    path: Option<PathBuf>,
-    batch: Batch,
+pub(super) struct Read {
+    pub(super) path: Option<PathBuf>,
+    pub(super) batch: Batch,
 }
 
-/// Batches read ahead of scoring, at most this many (memory stays bounded).
+/// Batches read ahead of scoring, at most this many; and at most [`input::IN_FLIGHT`]
+/// bytes of input with the batch being scored.
 const READ_AHEAD: usize = 2;
 
 /// Reads every input on a thread of its own, in batches, so the next batch is read while
@@ -213,7 +215,7 @@ const READ_AHEAD: usize = 2;
 /// not overlap it). Returns the batches in input order, and where to send a scored batch
 /// back so its line buffers are reused. A read error ends the stream after the batches
 /// before it, as the command reported it before.
-fn read_ahead(
+pub(super) fn read_ahead(
     files: Vec<(Option<PathBuf>, Format)>,
     options: ReadOptions,
     progress: Option<indicatif::ProgressBar>,
@@ -222,10 +224,24 @@ fn read_ahead(
     let (recycle, recycled) = channel::<Batch>();
     let errors = tx.clone();
     let read = move || -> Result<(), Failure> {
+        let (mut in_flight, mut spare) = (0usize, None::<Batch>);
         for (path, format) in files {
             let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, options)?;
             loop {
-                let mut batch = recycled.try_recv().unwrap_or_default();
+                // Bytes in flight: read on only while what is read and not yet scored
+                // leaves room for one more batch.
+                while let Ok(done) = recycled.try_recv() {
+                    in_flight = in_flight.saturating_sub(done.bytes);
+                    spare = Some(done);
+                }
+                while in_flight > input::IN_FLIGHT - input::BATCH_BYTES {
+                    let Ok(done) = recycled.recv() else {
+                        return Ok(());
+                    };
+                    in_flight = in_flight.saturating_sub(done.bytes);
+                    spare = Some(done);
+                }
+                let mut batch = spare.take().unwrap_or_default();
                 let more = leads.batch(&mut batch).map_err(|Failure(message)| {
                     let name = path
                         .as_ref()
@@ -235,6 +251,7 @@ fn read_ahead(
                         message.trim_start_matches("error: ")
                     ))
                 })?;
+                in_flight += batch.bytes;
                 let read = Read {
                     path: path.clone(),
                     batch,
@@ -260,7 +277,23 @@ fn read_ahead(
 }
 
 /// `;`, `\t` or `tab` → the byte.
-fn delimiter(text: &str) -> Result<u8, Failure> {
+/// Worker threads at most, per core: each has a 64 MiB stack reserved.
+const THREADS_PER_CORE: usize = 4;
+
+/// `--threads`, checked: 1 to [`THREADS_PER_CORE`] per core (0 is one per core).
+pub(super) fn threads(given: Option<usize>) -> Result<usize, Failure> {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    match given {
+        None | Some(0) => Ok(cores),
+        Some(n) if n <= THREADS_PER_CORE * cores => Ok(n),
+        Some(n) => Err(Failure(format!(
+            "error: --threads {n} is more than {} ({THREADS_PER_CORE} per core on this machine's {cores})",
+            THREADS_PER_CORE * cores
+        ))),
+    }
+}
+
+pub(super) fn delimiter(text: &str) -> Result<u8, Failure> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
@@ -419,8 +452,8 @@ fn report(
     object.insert("error".into(), error.into());
     let line = serde_json::Value::Object(object).to_string();
     match bar {
-        Some(bar) => bar.suspend(|| eprintln!("{line}")),
-        None => eprintln!("{line}"),
+        Some(bar) => bar.suspend(|| errln!("{line}")),
+        None => errln!("{line}"),
     }
     Ok(())
 }

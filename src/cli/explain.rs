@@ -35,7 +35,7 @@ pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
             Ok(Exit::Success)
         }
         Err(e) => {
-            eprintln!("error: {} cannot be scored: {e}", args.lead.display());
+            errln!("error: {} cannot be scored: {e}", args.lead.display());
             Ok(Exit::Partial)
         }
     }

@@ -33,7 +33,7 @@ pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
     }
     if args.check {
         for (path, _) in &changed {
-            println!("{}", path.display());
+            outln!("{}", path.display());
         }
         return Ok(if changed.is_empty() {
             Exit::Success

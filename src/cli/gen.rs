@@ -20,8 +20,8 @@ pub struct GenArgs {
     /// How many leads to write.
     #[arg(long, value_name = "N")]
     leads: u64,
-    /// Events per lead (JSON Lines), exactly.
-    #[arg(long = "events-per-lead", value_name = "M", default_value_t = 20)]
+    /// Events per lead (JSON Lines), exactly; at most 1,000,000 (a lead is built whole).
+    #[arg(long = "events-per-lead", value_name = "M", default_value_t = 20, value_parser = events_per_lead)]
     events_per_lead: usize,
     /// The seed: the same seed gives the same leads.
     #[arg(long, value_name = "S", default_value_t = 1)]
@@ -32,6 +32,23 @@ pub struct GenArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
+    /// Also write `judged_at` and `converted`, drawn from the planted model (README: "Is my
+    /// pack any good?").
+    #[arg(long)]
+    outcomes: bool,
+}
+
+/// The most events one generated lead may have: it is built in memory (~150 bytes an event).
+const MAX_EVENTS_PER_LEAD: usize = 1_000_000;
+
+fn events_per_lead(text: &str) -> Result<usize, String> {
+    let n: usize = text.parse().map_err(|e| format!("{e}"))?;
+    if n > MAX_EVENTS_PER_LEAD {
+        return Err(format!(
+            "at most {MAX_EVENTS_PER_LEAD} events per lead (a lead is built in memory)"
+        ));
+    }
+    Ok(n)
 }
 
 /// Writes the leads.
@@ -40,12 +57,17 @@ pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     let generator = leadscore::gen::Generator::new(args.seed)
         .events_per_lead(args.events_per_lead)
         .as_of(as_of);
+    let generator = if args.outcomes {
+        generator.outcomes(args.seed)
+    } else {
+        generator
+    };
     let leads = generator.take(usize::try_from(args.leads).unwrap_or(usize::MAX));
     let stdout = std::io::stdout();
     let out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let written = match args.format {
         Format::Jsonl => write_jsonl(out, leads),
-        Format::Csv => write_csv(out, leads),
+        Format::Csv => write_csv(out, leads, args.outcomes),
     };
     match written {
         Ok(()) => Ok(Exit::Success),
@@ -63,11 +85,23 @@ fn write_jsonl(mut out: impl Write, leads: impl Iterator<Item = leadscore::gen::
     out.flush()
 }
 
-fn write_csv(out: impl Write, leads: impl Iterator<Item = leadscore::gen::SyntheticLead>) -> std::io::Result<()> {
+fn write_csv(
+    out: impl Write,
+    leads: impl Iterator<Item = leadscore::gen::SyntheticLead>,
+    outcomes: bool,
+) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
-    writer.write_record(leadscore::gen::CSV_HEADER)?;
+    let mut header = leadscore::gen::CSV_HEADER.map(String::from).to_vec();
+    if outcomes {
+        header.extend(["judged_at".to_string(), "converted".to_string()]);
+    }
+    writer.write_record(header)?;
     for lead in leads {
-        writer.write_record(lead.csv_record())?;
+        let mut row = lead.csv_record();
+        if let (Some(at), Some(converted)) = (&lead.judged_at, lead.converted) {
+            row.extend([at.clone(), converted.to_string()]);
+        }
+        writer.write_record(row)?;
     }
     writer.flush()
 }

@@ -188,7 +188,7 @@ fn interactive(mut session: Session, color: bool) -> Result<Exit, Failure> {
     let pack = session
         .dir()
         .map_or_else(|| "no pack".to_string(), |_| session.pack().id().to_string());
-    println!(
+    outln!(
         "leadscore repl — {pack}, as of {}. :help lists the commands.",
         session.as_of().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
     );
@@ -221,7 +221,7 @@ fn interactive(mut session: Session, color: bool) -> Result<Exit, Failure> {
     }
     if let Some(path) = &history {
         if let Err(e) = editor.save_history(path) {
-            eprintln!("warning: cannot save the history to {}: {e}", path.display());
+            errln!("warning: cannot save the history to {}: {e}", path.display());
         }
     }
     Ok(Exit::Success)

@@ -32,7 +32,7 @@ pub fn run(args: &ScoreArgs) -> Result<Exit, Failure> {
     let mut stats = args.summary.then(Stats::default);
     let outcome = batch::run_batch(&args.batch, &mut sink, stats.as_mut(), args.explain)?;
     if let Some(stats) = stats {
-        eprint!("{stats}");
+        err!("{stats}");
     }
     Ok(outcome)
 }

@@ -61,7 +61,7 @@ pub fn run(args: &TestArgs) -> Result<Exit, Failure> {
     let mut total = Tally::default();
     for (i, dir) in packs.iter().enumerate() {
         if i > 0 {
-            println!();
+            outln!("");
         }
         test_pack(dir, args, &mut total);
     }
@@ -77,7 +77,7 @@ pub fn run(args: &TestArgs) -> Result<Exit, Failure> {
     if total.broken_files > 0 {
         summary += &format!("; {} could not be read", plural(total.broken_files, "file"));
     }
-    println!("\ntest result: {verdict}. {summary}");
+    outln!("\ntest result: {verdict}. {summary}");
     if total.broken() > 0 {
         Err(Failure(String::new()))
     } else if total.failed > 0 {
@@ -119,19 +119,19 @@ fn is_pack(dir: &Path) -> bool {
 
 /// Tests one pack, adding to the tally. A pack that does not check counts as broken.
 fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
-    println!("{}", dir.display());
+    outln!("{}", dir.display());
     let pack = match load_pack(dir, &args.pack_args) {
         Ok(pack) => pack,
         Err(Failure(message)) => {
-            eprintln!("{}", message.trim_end());
-            println!("  the pack does not check; no test ran");
+            errln!("{}", message.trim_end());
+            outln!("  the pack does not check; no test ran");
             total.broken_packs += 1;
             return;
         }
     };
     let tests = PackTests::load(dir);
     for error in tests.errors() {
-        eprint!("{error}");
+        err!("{error}");
         total.broken_files += 1;
     }
     let filter = args.filter.as_deref();
@@ -160,14 +160,14 @@ fn test_pack(dir: &Path, args: &TestArgs, total: &mut Tally) {
         }
         if filter.is_none() {
             for orphan in tests.orphan_snapshots() {
-                println!("  note  snapshots/{orphan} has no sample lead in leads/ (delete it if the lead is gone)");
+                outln!("  note  snapshots/{orphan} has no sample lead in leads/ (delete it if the lead is gone)");
             }
         }
     }
     if cases.is_empty() && !snapshots {
         match filter {
-            Some(text) => println!("  no case matches --filter {text:?}"),
-            None => println!("  no test cases (add tests/*.toml)"),
+            Some(text) => outln!("  no case matches --filter {text:?}"),
+            None => outln!("  no test cases (add tests/*.toml)"),
         }
     }
     if wants_coverage {
@@ -190,20 +190,20 @@ fn print_case(pack: &Pack, report: &leadscore::packtest::CaseReport<'_>, width: 
     let place = place(case);
     if report.passed() {
         total.passed += 1;
-        println!("  ok    {place:<width$}  {}", case.name);
+        outln!("  ok    {place:<width$}  {}", case.name);
         return;
     }
     total.failed += 1;
-    println!("  FAIL  {place:<width$}  {}", case.name);
+    outln!("  FAIL  {place:<width$}  {}", case.name);
     match &report.result {
         Ok(outcome) => {
             for m in &report.mismatches {
-                println!("          {m}");
+                outln!("          {m}");
             }
-            println!("        actual result:");
+            outln!("        actual result:");
             print_indented(&pack.explain(outcome).to_string(), "          ");
         }
-        Err(e) => println!("          cannot score the lead: {e}"),
+        Err(e) => outln!("          cannot score the lead: {e}"),
     }
 }
 
@@ -213,7 +213,7 @@ fn print_snapshot(tests: &PackTests, sample: &SampleReport<'_>, update: Snapshot
         Ok(check) => check,
         Err(e) => {
             total.failed += 1;
-            println!("  FAIL  {name}  snapshot could not be read or written: {e}");
+            outln!("  FAIL  {name}  snapshot could not be read or written: {e}");
             return;
         }
     };
@@ -229,36 +229,36 @@ fn print_snapshot(tests: &PackTests, sample: &SampleReport<'_>, update: Snapshot
         } else {
             "snapshot"
         };
-        println!("  ok    {name}  {what}{written}");
+        outln!("  ok    {name}  {what}{written}");
         return;
     }
     total.failed += 1;
     match &check.status {
         SnapshotStatus::Changed { diff } => {
-            println!("  FAIL  {name}  snapshot changed{written}");
+            outln!("  FAIL  {name}  snapshot changed{written}");
             print_indented(diff, "          ");
         }
         _ => {
-            println!("  FAIL  {name}  new snapshot{written}");
+            outln!("  FAIL  {name}  new snapshot{written}");
             print_indented(&sample.text, "          + ");
         }
     }
 }
 
 fn print_coverage(coverage: &Coverage, min: Option<f64>, total: &mut Tally) {
-    println!("  rule coverage:");
+    outln!("  rule coverage:");
     print_indented(&coverage.to_string(), "  ");
     if let Some(min) = min {
         if coverage.percent() + 1e-9 < min {
             total.failed += 1;
-            println!("  FAIL  coverage is below --min-coverage {min}%");
+            outln!("  FAIL  coverage is below --min-coverage {min}%");
         }
     }
 }
 
 fn print_indented(text: &str, indent: &str) {
     for line in text.trim_end().lines() {
-        println!("{indent}{line}");
+        outln!("{indent}{line}");
     }
 }
 

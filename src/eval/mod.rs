@@ -50,7 +50,7 @@ pub fn evaluate(
         ev.lets.push(value);
     }
     let mut outcome = Outcome {
-        id: record.id.as_ref().map(Value::to_json).or(context.fallback_id),
+        id: record.id.clone().or(context.fallback_id),
         fired: Vec::with_capacity(program.rules.len().min(4)),
         enriched: context.enriched,
         pack: context.pack,
@@ -327,9 +327,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 }
             }
         };
-        if let Some(max) = points.max {
-            total = total.clamp(-max, max);
-        }
+        // Without `max`, the bound on points bounds the total too: 10,001 events of 1e12
+        // would add up past where small points are lost.
+        let max = points.max.unwrap_or(crate::check::MAX_POINTS);
+        total = total.clamp(-max, max);
         Given {
             points: total,
             dim: points.dim,

@@ -87,7 +87,7 @@ pub struct Fired {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
     /// For decayed rules: the factor applied.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "whole_opt")]
     pub decay: Option<f64>,
 }
 
@@ -97,8 +97,10 @@ pub struct Capped {
     /// The dimension.
     pub dimension: String,
     /// Its total before the cap.
+    #[serde(serialize_with = "whole")]
     pub total: f64,
     /// The cap.
+    #[serde(serialize_with = "whole")]
     pub cap: f64,
 }
 
@@ -114,6 +116,10 @@ pub struct Enrichment {
 /// Serializes whole numbers without `.0` (`20`, not `20.0`).
 fn whole<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     crate::value::num_to_json(*x).serialize(s)
+}
+
+fn whole_opt<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    x.map(crate::value::num_to_json).serialize(s)
 }
 
 fn whole_map<S: serde::Serializer>(m: &BTreeMap<Arc<str>, f64>, s: S) -> Result<S::Ok, S::Error> {

@@ -332,7 +332,7 @@ impl<'a> Index<'a> {
                     self.add(Kind::Let, &name.node, name.span, whole, Some(detail));
                     self.cond(cond, &Scope::Lead);
                 }
-                StatementKind::Route { queue, when } => {
+                StatementKind::Route { queue, when, .. } => {
                     let detail = when.as_ref().map(|c| format!("when {}", self.text(c.span)));
                     self.add(Kind::Route, &queue.node, queue.span, whole, detail);
                     if let Some(cond) = when {
@@ -340,7 +340,7 @@ impl<'a> Index<'a> {
                     }
                 }
                 StatementKind::Plugin(name) => self.add(Kind::Plugin, &name.node, name.span, whole, None),
-                StatementKind::Limit { .. } => {}
+                StatementKind::Limit { .. } | StatementKind::Requalify(_) => {}
                 StatementKind::Rule(rule) => self.rule(rule, s.span),
             }
         }

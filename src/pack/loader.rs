@@ -122,7 +122,7 @@ fn read_pack(dir: &Path, name: &str) -> Result<Sources, Error> {
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
             .unwrap_or_default();
-        sources.add(format!("{name}/{file}"), text);
+        sources.add_in_pack(name, &file, text);
     }
     if sources.files().is_empty() {
         return Err(Error::EmptyPack(dir.to_path_buf()));
@@ -166,6 +166,7 @@ fn override_key(statement: &crate::ast::Statement, sources: &Sources) -> Option<
         StatementKind::Decay { dim, .. } => format!("decay {}", dim.node),
         StatementKind::Let { name, .. } => format!("let {}", name.node),
         StatementKind::Route { queue, .. } => format!("route {}", queue.node),
+        StatementKind::Requalify(_) => "requalify".to_string(),
         StatementKind::Rule(rule) => format!("rule {}", check::rule_name(rule, sources).0),
         _ => return None,
     })
@@ -189,8 +190,17 @@ pub(crate) fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let path = entry.map_err(io)?.path();
         // Hidden files are editors' (`.#main.rules` lock files, `.main.rules.swp`), not rules.
         let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
-        if !hidden && path.extension().is_some_and(|e| e == "rules") && path.is_file() {
-            files.push(path);
+        if !hidden && path.extension().is_some_and(|e| e == "rules") {
+            // Every rule file is read or the pack fails: a dangling link, a FIFO, a device
+            // or a folder named `*.rules` is an error naming it, never a file skipped.
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => files.push(path),
+                Ok(_) => {
+                    let source = std::io::Error::other("not a regular file (a folder, FIFO or device)");
+                    return Err(Error::Io { path, source });
+                }
+                Err(source) => return Err(Error::Io { path, source }),
+            }
         }
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));

@@ -54,7 +54,6 @@ mod scorer;
 
 #[cfg(feature = "lsp")]
 pub(crate) use build::front;
-#[cfg(feature = "lsp")]
 pub(crate) use loader::rule_files;
 pub use loader::Loader;
 pub use scorer::Scorer;
@@ -173,6 +172,11 @@ impl Pack {
     /// ```
     pub fn plugin_files(&self) -> impl Iterator<Item = &Path> {
         self.inner.plugins.files()
+    }
+
+    /// Each plugin file with the text it was compiled from (hot reload refuses empty ones).
+    pub(crate) fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.inner.plugins.texts()
     }
 
     /// The sandbox limits the pack's plugins run under (the loader's, overridden by the

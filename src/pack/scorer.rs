@@ -154,7 +154,12 @@ impl<'p> Scorer<'p> {
             if let Json::Object(object) = &mut merged {
                 object.extend(changed);
             }
-            return then(&plan.read_value(program, &merged)?, enriched);
+            // Events are read as the rules count them: an error in the hook's events is
+            // the hook's.
+            let hook = crate::plugin::events_hook(&enriched);
+            let blame = |e| crate::plugin::events_error(e, hook.as_deref());
+            let record = plan.read_value(program, &merged).map_err(|e| blame(e.into()))?;
+            return then(&record, enriched).map_err(blame);
         }
         let changed = Json::Object(changed);
         let mut record = plan.read_value(program, value)?;

@@ -44,13 +44,13 @@ struct CaseToml {
     name: String,
     lead: Spanned<toml::Value>,
     as_of: Option<Spanned<toml::Value>>,
-    score: Option<f64>,
+    score: Option<Spanned<f64>>,
     mql: Option<bool>,
     disqualified: Option<StringOrFalse>,
     route: Option<StringOrFalse>,
     tags: Option<Vec<String>>,
     #[serde(default)]
-    dimensions: BTreeMap<String, f64>,
+    dimensions: BTreeMap<String, Spanned<f64>>,
     #[serde(default)]
     fired: Vec<String>,
     #[serde(default)]
@@ -177,13 +177,29 @@ pub(crate) fn parse_file(
             Some(v) => time_value(v).map_err(|m| error(v.span(), m))?,
             None => file_as_of,
         };
+        // `nan` equals nothing and `inf` no score: such an expectation could never fail.
+        let finite = |what: &str, value: &Spanned<f64>| match value.get_ref().is_finite() {
+            true => Ok(*value.get_ref()),
+            false => Err(error(
+                value.span(),
+                format!(
+                    "`{what} = {}` can never be met or fail; expect a finite number",
+                    value.get_ref()
+                ),
+            )),
+        };
+        let score = case.score.as_ref().map(|v| finite("score", v)).transpose()?;
+        let mut dimensions = BTreeMap::new();
+        for (name, value) in &case.dimensions {
+            dimensions.insert(name.clone(), finite(&format!("dimensions.{name}"), value)?);
+        }
         let expect = Expect {
-            score: case.score,
+            score,
             mql: case.mql,
             disqualified: case.disqualified.map(|d| d.0),
             route: case.route.map(|r| r.0),
             tags: case.tags,
-            dimensions: case.dimensions,
+            dimensions,
             fired: case.fired,
             not_fired: case.not_fired,
         };

@@ -121,6 +121,10 @@ fn dynamic_to_json_at(d: Dynamic, depth: usize) -> Result<Json, String> {
             .collect::<Result<_, _>>()
             .map(Json::Array);
     }
+    // An integer stays one (a 64-bit id set by a hook must not pass through `f64`).
+    if let Ok(i) = d.as_int() {
+        return Ok(Json::from(i));
+    }
     Ok(match dynamic_to_value_at(d, depth)? {
         Value::Num(n) => num_to_json(n),
         other => other.to_json(),

@@ -73,17 +73,37 @@ impl Plugins {
             let options = CallFnOptions::new().eval_ast(false).rewind_scope(true);
             engine.call_fn_with_options::<Dynamic>(options, &mut Scope::new(), &script.ast, function, args)
         };
-        let err = match call(&self.engine, args) {
-            Ok(value) => return Ok(value),
-            Err(err) => *err,
-        };
-        let mut error = plugin_error(&self.limits, script, function, err);
-        if error.at.is_none() {
-            let (_, at) = sandbox::traced(|| call(&self.tracer, again()));
-            error.at = position(at);
-        }
-        Err(error)
+        super::budget::within(&self.limits, || {
+            let err = match call(&self.engine, args) {
+                Ok(value) => return Ok(value),
+                Err(err) => *err,
+            };
+            let kind = std::mem::discriminant(innermost(&err));
+            let mut error = plugin_error(&self.limits, script, function, err);
+            if error.at.is_none() {
+                // The rerun spends what is left of the same time budget and stops at the
+                // operation the call stopped at; stopped by anything else first, it
+                // stopped elsewhere, and the position stays unknown.
+                let (rerun, at) = super::budget::rerun(|| sandbox::traced(|| call(&self.tracer, again())));
+                let found = |e: &EvalAltResult| match e {
+                    EvalAltResult::ErrorTerminated(token, _) => token.to_string() == super::budget::FOUND,
+                    other => std::mem::discriminant(other) == kind,
+                };
+                if rerun.is_err_and(|e| found(innermost(&e))) {
+                    error.at = position(at);
+                }
+            }
+            Err(error)
+        })
     }
+}
+
+/// The innermost failure of a Rhai error (a function called from a function...).
+fn innermost(mut err: &EvalAltResult) -> &EvalAltResult {
+    while let EvalAltResult::ErrorInFunctionCall(_, _, inner, _) = err {
+        err = inner;
+    }
+    err
 }
 
 impl Host for Plugins {
@@ -209,6 +229,14 @@ fn plugin_error(limits: &Limits, script: &Script, function: &str, mut err: EvalA
             limits.call_depth
         ),
         EvalAltResult::ErrorDataTooLarge(what, _) => too_large(what, limits),
+        EvalAltResult::ErrorTerminated(token, _) if token.to_string() == super::budget::MEMORY => format!(
+            "used more than {} of memory (limit `memory`)",
+            super::limits::bytes(limits.memory as u64)
+        ),
+        EvalAltResult::ErrorTerminated(..) => format!(
+            "ran longer than {} ms (limit `time_ms`); is an operation in a loop costly?",
+            limits.time_ms
+        ),
         EvalAltResult::ErrorRuntime(value, _) => format!("threw: {value}"),
         _ => {
             err.clear_position();

@@ -26,21 +26,30 @@ pub const PLUGIN_STACK_SIZE: usize = 64 << 20;
 /// Sandbox limits for plugin calls. Set them with [`Loader::limits`](crate::Loader::limits);
 /// a pack's `limit NAME N` statements override them for that pack.
 ///
-/// | name | meaning | default |
-/// |---|---|---|
-/// | `operations` | Rhai operations one call (a hook or a function) may run | 100 000 |
-/// | `call_depth` | how deep functions may call functions (at most 48) | 32 |
-/// | `expr_depth` | how deeply expressions may nest, checked at load (at most 128) | 64 |
-/// | `string_size` | longest string, in bytes | 1 MiB |
-/// | `array_size` | most items in an array, items of nested arrays counted | 1 000 |
-/// | `map_size` | most entries in a map, entries of nested maps counted | 1 000 |
+/// | name | meaning | default | at most |
+/// |---|---|---|---|
+/// | `operations` | Rhai operations one call (a hook or a function) may run | 100 000 | 100 000 000 |
+/// | `time_ms` | CPU time one call may take, in milliseconds | 50 | 10 000 |
+/// | `memory` | bytes one call may hold at once, however its values are built | 64 MiB | 1 GiB |
+/// | `call_depth` | how deep functions may call functions | 32 | 48 |
+/// | `expr_depth` | how deeply expressions may nest, checked at load | 64 | 128 |
+/// | `string_size` | longest string, in bytes | 1 MiB | 64 MiB |
+/// | `array_size` | most items in an array, items of nested arrays counted | 1 000 | 100 000 |
+/// | `map_size` | most entries in a map, entries of nested maps counted | 1 000 | 100 000 |
+///
+/// `time_ms` and `memory` are checked on every operation, so a call stops within one
+/// operation of spending either, whatever each operation costs. `memory` counts the bytes
+/// the call's thread allocated minus those it freed, from jemalloc's per-thread counters:
+/// it holds in the `leadscore` binary, and in a program of yours that makes
+/// `tikv_jemallocator::Jemalloc` its `#[global_allocator]`; with another allocator only
+/// the size limits apply.
 ///
 /// Rhai checks sizes outside the operation count, in time that grows with the square of
 /// the nesting depth: raise `array_size` and `map_size` only as far as your leads need
 /// (a hook that calls `lead.events.len()` needs `array_size` above the events' count).
 ///
-/// A value of 0 counts as 1 (Rhai reads 0 as "no limit"); `call_depth` and `expr_depth`
-/// above their maximum count as the maximum.
+/// A value of 0 or above the maximum is a check error when a pack with plugins loads,
+/// from a `limit` statement and from [`Loader::limits`](crate::Loader::limits) alike.
 ///
 /// ```
 /// let limits = leadscore::Limits { operations: 20_000, ..leadscore::Limits::default() };
@@ -51,6 +60,10 @@ pub const PLUGIN_STACK_SIZE: usize = 64 << 20;
 pub struct Limits {
     /// Most operations one call may run.
     pub operations: u64,
+    /// Most CPU time one call may take, in milliseconds.
+    pub time_ms: u64,
+    /// Most bytes one call may hold at once.
+    pub memory: usize,
     /// Deepest function-call nesting.
     pub call_depth: usize,
     /// Deepest expression nesting (checked when the script is compiled).
@@ -67,6 +80,8 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             operations: 100_000,
+            time_ms: 50,
+            memory: 64 << 20,
             call_depth: 32,
             expr_depth: 64,
             string_size: 1 << 20,
@@ -76,45 +91,76 @@ impl Default for Limits {
     }
 }
 
-/// The names a `limit` statement takes.
-const NAMES: [&str; 6] = [
-    "operations",
-    "call_depth",
-    "expr_depth",
-    "string_size",
-    "array_size",
-    "map_size",
+/// Each limit a `limit` statement names, with its maximum.
+const MAXIMA: [(&str, u64); 8] = [
+    ("operations", 100_000_000),
+    ("time_ms", 10_000),
+    ("memory", 1 << 30),
+    ("call_depth", MAX_CALL_DEPTH as u64),
+    ("expr_depth", MAX_EXPR_DEPTH as u64),
+    ("string_size", 64 << 20),
+    ("array_size", 100_000),
+    ("map_size", 100_000),
 ];
 
+/// `n` bytes for a message: `64 MiB`, `1 KiB`, `1000 bytes`.
+pub(super) fn bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
 impl Limits {
-    /// The limits with every value in its safe range.
+    /// The limits with every value in its safe range (values out of range were reported).
     pub(super) fn clamped(&self) -> Limits {
-        Limits {
-            operations: self.operations.max(1),
-            call_depth: self.call_depth.clamp(1, MAX_CALL_DEPTH),
-            expr_depth: self.expr_depth.clamp(1, MAX_EXPR_DEPTH),
-            string_size: self.string_size.max(1),
-            array_size: self.array_size.max(1),
-            map_size: self.map_size.max(1),
+        let mut out = self.clone();
+        for (name, max) in MAXIMA {
+            let value = out.get(name).clamp(1, max);
+            out.put(name, value);
+        }
+        out
+    }
+
+    fn get(&self, name: &str) -> u64 {
+        match name {
+            "operations" => self.operations,
+            "time_ms" => self.time_ms,
+            "memory" => self.memory as u64,
+            "call_depth" => self.call_depth as u64,
+            "expr_depth" => self.expr_depth as u64,
+            "string_size" => self.string_size as u64,
+            "array_size" => self.array_size as u64,
+            _ => self.map_size as u64,
         }
     }
 
-    /// Sets one limit by its pack name; `Err` says what is wrong with the value.
-    fn set(&mut self, name: &str, value: u64) -> Result<(), String> {
-        let size = |max: usize| match usize::try_from(value) {
-            Ok(v) if v <= max => Ok(v),
-            _ => Err(format!("limit `{name}` is at most {max}")),
-        };
+    /// Sets a limit by name; the caller keeps `value` within [`MAXIMA`] (all fit a `usize`).
+    fn put(&mut self, name: &str, value: u64) {
+        let size = usize::try_from(value).unwrap_or(usize::MAX);
         match name {
             "operations" => self.operations = value,
-            "call_depth" => self.call_depth = size(MAX_CALL_DEPTH)?,
-            "expr_depth" => self.expr_depth = size(MAX_EXPR_DEPTH)?,
-            "string_size" => self.string_size = size(usize::MAX)?,
-            "array_size" => self.array_size = size(usize::MAX)?,
-            "map_size" => self.map_size = size(usize::MAX)?,
-            _ => {}
+            "time_ms" => self.time_ms = value,
+            "memory" => self.memory = size,
+            "call_depth" => self.call_depth = size,
+            "expr_depth" => self.expr_depth = size,
+            "string_size" => self.string_size = size,
+            "array_size" => self.array_size = size,
+            _ => self.map_size = size,
         }
-        Ok(())
+    }
+}
+
+/// What is wrong with `value` for limit `name`, if anything.
+fn out_of_range(name: &str, value: u64) -> Option<String> {
+    let max = MAXIMA.iter().find(|(n, _)| *n == name).map_or(u64::MAX, |(_, m)| *m);
+    if value == 0 {
+        Some(format!("limit `{name}` must be at least 1"))
+    } else if value > max {
+        Some(format!("limit `{name}` is at most {max}"))
+    } else {
+        None
     }
 }
 
@@ -122,15 +168,17 @@ impl Limits {
 /// is an error.
 pub(super) fn from_pack(base: &Limits, ast: &Ast, errors: &mut Vec<PackError>) -> Limits {
     let mut limits = base.clone();
+    check_base(base, ast, errors);
+    let names: Vec<&str> = MAXIMA.iter().map(|(n, _)| *n).collect();
     let mut seen: Vec<&str> = Vec::new();
     for statement in &ast.statements {
         let StatementKind::Limit { name, value } = &statement.kind else {
             continue;
         };
-        if !NAMES.contains(&name.node.as_str()) {
+        if !names.contains(&name.node.as_str()) {
             let err = CheckError::new(CheckErrorKind::UnknownLimit(name.node.clone()), name.span)
-                .suggest(&name.node, NAMES)
-                .or_help(format!("the limits are {}", NAMES.join(", ")));
+                .suggest(&name.node, names.iter().copied())
+                .or_help(format!("the limits are {}", names.join(", ")));
             errors.push(err.into());
             continue;
         }
@@ -139,12 +187,27 @@ pub(super) fn from_pack(base: &Limits, ast: &Ast, errors: &mut Vec<PackError>) -
             errors.push(CheckError::new(kind, name.span).into());
         }
         seen.push(&name.node);
-        if value.node == 0 {
-            let kind = CheckErrorKind::Plugin(format!("limit `{}` must be at least 1", name.node));
-            errors.push(CheckError::new(kind, value.span).into());
-        } else if let Err(message) = limits.set(&name.node, value.node) {
-            errors.push(CheckError::new(CheckErrorKind::Plugin(message), value.span).into());
+        match out_of_range(&name.node, value.node) {
+            Some(message) => errors.push(CheckError::new(CheckErrorKind::Plugin(message), value.span).into()),
+            None => limits.put(&name.node, value.node),
         }
     }
     limits
+}
+
+/// The loader's own limits out of range are errors at the pack's first `plugin`
+/// statement (a pack without plugins never uses them).
+fn check_base(base: &Limits, ast: &Ast, errors: &mut Vec<PackError>) {
+    let Some(span) = ast.statements.iter().find_map(|s| match &s.kind {
+        StatementKind::Plugin(name) => Some(name.span),
+        _ => None,
+    }) else {
+        return;
+    };
+    for (name, _) in MAXIMA {
+        if let Some(message) = out_of_range(name, base.get(name)) {
+            let message = format!("the loader's {message} (`Loader::limits`)");
+            errors.push(CheckError::new(CheckErrorKind::Plugin(message), span).into());
+        }
+    }
 }

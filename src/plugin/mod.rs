@@ -5,6 +5,7 @@
 //! statements, `sandbox.rs` builds the engine, `host.rs` runs hooks and functions and
 //! turns Rhai errors into [`PluginError`]s, `convert.rs` moves values across.
 
+mod budget;
 mod convert;
 mod host;
 mod limits;
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 pub(crate) use convert::lead_without_events;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::scoring_at;
+
+use crate::eval::{Enrichment, EvalError, PluginError};
 
 /// The plugins a pack names, compiled, with the engine they share.
 pub(crate) struct Plugins {
@@ -109,6 +112,11 @@ impl Plugins {
         self.scripts.iter().map(|s| s.path.as_path())
     }
 
+    /// Each plugin's file and text, in the order the pack names them.
+    pub(crate) fn texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+        self.scripts.iter().map(|s| (s.path.as_path(), s.text.as_str()))
+    }
+
     /// Each plugin's name and file, in the order the pack names them (for editors).
     #[cfg(feature = "lsp")]
     pub(crate) fn scripts(&self) -> impl Iterator<Item = (&str, &Path)> {
@@ -130,6 +138,27 @@ impl Plugins {
     /// The limits in force (the loader's, overridden by the pack's `limit` statements).
     pub(crate) fn limits(&self) -> &Limits {
         &self.limits
+    }
+}
+
+/// The plugin whose hook set the lead's `events` last, if one did.
+pub(crate) fn events_hook(enriched: &[Enrichment]) -> Option<String> {
+    let hook = enriched.iter().rev().find(|e| e.fields.contains_key("events"))?;
+    Some(hook.plugin.clone())
+}
+
+/// An error reading `events` that hook `plugin` replaced, as that hook's error: the
+/// lead's own `events` were not read.
+pub(crate) fn events_error(error: EvalError, plugin: Option<&str>) -> EvalError {
+    match (plugin, &error) {
+        (Some(plugin), EvalError::EventsNotArray | EvalError::BadEvent { .. }) => EvalError::Plugin(PluginError {
+            plugin: plugin.to_string(),
+            function: load::HOOK.to_string(),
+            at: None,
+            rule: None,
+            message: format!("returned `events` that cannot be read: {error}"),
+        }),
+        _ => error,
     }
 }
 

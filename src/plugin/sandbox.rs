@@ -36,9 +36,27 @@ pub(super) fn engine(limits: &Limits) -> Engine {
         .set_max_expr_depths(limits.expr_depth, limits.expr_depth)
         .set_max_string_size(limits.string_size)
         .set_max_array_size(limits.array_size)
-        .set_max_map_size(limits.map_size);
+        .set_max_map_size(limits.map_size)
+        .on_progress(super::budget::check);
+    let map_size = limits.map_size;
+    #[expect(deprecated, reason = "rhai marks `on_var` volatile, not deprecated")]
+    engine.on_var(move |name, _, context| match context.scope().get(name) {
+        Some(value) if map_entries(value) > map_size => {
+            Err(EvalAltResult::ErrorDataTooLarge("Size of object map".into(), Position::NONE).into())
+        }
+        _ => Ok(None),
+    });
     engine.register_fn("as_of", as_of).register_fn("parse_time", parse_time);
     engine
+}
+
+/// The entries of a map variable. Rhai checks `map_size` when a map is built, passed or
+/// returned, not when `m[key] = v` inserts a key, so the engine looks at a map variable's
+/// size each time the script names it (before the statement that would add one more):
+/// constant time, so scripts that read maps pay nothing that grows. Keys inserted into
+/// maps nested inside are bounded by the memory budget.
+fn map_entries(value: &Dynamic) -> usize {
+    value.read_lock::<rhai::Map>().map_or(0, |map| map.len())
 }
 
 /// The same engine with a debugger that records the position of every step. Rhai reports

@@ -40,6 +40,6 @@ pub fn overlay<'a>(program: &Program, record: &mut Record<'a>, lead: &'a Json, o
         record.fields[slot] = value.map_or(Value::Null, Value::from_json);
     }
     if let Some(id) = changed.get(id_field) {
-        record.id = Some(Value::from_json(id));
+        record.id = Some(id.clone());
     }
 }

@@ -160,10 +160,8 @@ pub(super) struct Fill<'a> {
 
 impl<'a> Fill<'a> {
     /// Stores the value read for `entry`'s key.
+    /// (The id is stored by [`Fill::id`], exactly as the lead gave it.)
     pub(super) fn put(&mut self, entry: &Entry, value: Value<'a>) {
-        if entry.id {
-            self.record.id = Some(value.clone());
-        }
         for &slot in &entry.fallback {
             self.fallback.push((slot, value.clone()));
         }
@@ -173,6 +171,11 @@ impl<'a> Fill<'a> {
                 *found = true;
             }
         }
+    }
+
+    /// Stores the lead's id exactly as given (a 64-bit integer never passes through `f64`).
+    pub(super) fn id(&mut self, json: Json) {
+        self.record.id = Some(json);
     }
 
     /// Forgets everything read under `node` (a key seen again replaces it: the last one
@@ -192,6 +195,9 @@ impl<'a> Fill<'a> {
     where
         F: Fn(&'j Json) -> Result<Value<'a>, ReadError>,
     {
+        if entry.id {
+            self.id(json.clone());
+        }
         if entry.wants_value() {
             self.put(entry, convert(json)?);
         }

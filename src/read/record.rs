@@ -18,8 +18,9 @@ pub struct Record<'a> {
     pub fields: Vec<Value<'a>>,
     /// The lead's events.
     pub events: Events<'a>,
-    /// The lead's id field, when present.
-    pub id: Option<Value<'a>>,
+    /// The lead's id field, when present, exactly as the lead gave it (a 64-bit integer
+    /// stays one: it never passes through `f64`).
+    pub id: Option<serde_json::Value>,
 }
 
 /// A lead's events, as its reader had them.

@@ -123,6 +123,11 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                         .json(entry, &json, &owned)
                         .map_err(de::Error::custom)?;
                 }
+            } else if entry.id {
+                // The id is echoed exactly as given, so it is read as JSON, not as a value.
+                let json: serde_json::Value = map.next_value()?;
+                self.reading.fill.put(entry, Value::from_json(&json).into_owned());
+                self.reading.fill.id(json);
             } else {
                 let value: Value<'de> = map.next_value()?;
                 self.reading.fill.put(entry, value);

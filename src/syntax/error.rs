@@ -23,12 +23,27 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
         InputLocation::Pos(p) => p,
         InputLocation::Span((s, _)) => s,
     };
-    let found = found_at(&rest[at.min(rest.len())..]);
+    let mut found = found_at(&rest[at.min(rest.len())..]);
     let expected = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => expected(positives),
         ErrorVariant::CustomError { message } => message.clone(),
     };
-    let message = format!("expected {expected}, found {}", found.describe());
+    // A token refused for what is inside it is reported where it goes wrong.
+    let at = match inside(found.text) {
+        Some(offset) => {
+            let at = at + offset;
+            found = found_at(&rest[at.min(rest.len())..]);
+            at
+        }
+        None => at,
+    };
+    let message = match found.text.strip_prefix('\\') {
+        Some(escaped) => format!(
+            "unknown escape `\\{}` in a string",
+            escaped.chars().next().unwrap_or(' ')
+        ),
+        None => format!("expected {expected}, found {}", found.describe()),
+    };
     let help = help_for(&expected, found.text);
     ParseError {
         message,
@@ -75,6 +90,22 @@ impl Found<'_> {
             t => format!("`{t}`"),
         }
     }
+}
+
+/// Where inside a refused token the trouble starts: the letter run into a number
+/// (`1e5` at `e5`), the unknown escape of a string (`"a\qb"` at `\q`).
+fn inside(token: &str) -> Option<usize> {
+    if token.starts_with(|c: char| c.is_ascii_digit()) {
+        return token.find(|c: char| !c.is_ascii_digit() && c != '.');
+    }
+    let quoted = token.strip_prefix('"')?;
+    let mut chars = quoted.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' && !matches!(chars.next(), Some((_, '"' | '\\' | 'n' | 't'))) {
+            return Some(i + 1);
+        }
+    }
+    None
 }
 
 fn found_at(rest: &str) -> Found<'_> {
@@ -167,6 +198,8 @@ fn describe(r: Rule) -> &'static str {
         Rule::duration => "a duration (`30m`, `12h`, `2d`, `3w`)",
         Rule::at_least => "`at least N times`",
         Rule::within => "`within DURATION`",
+        Rule::sla => "`sla DURATION`",
+        Rule::requalify => "`requalify after DURATION`",
         Rule::path => "a path (`/pricing`)",
         Rule::glob_word => "a name or pattern",
         _ => "something else",
@@ -179,6 +212,17 @@ fn help_for(expected: &str, found: &str) -> Option<String> {
     }
     if expected.contains("an action") {
         return Some("write points with a sign: `+10`, `-5 fit`".into());
+    }
+    if found.starts_with('\\') {
+        return Some("strings know the escapes `\\\"`, `\\\\`, `\\n` and `\\t`; write `\\\\` for a backslash".into());
+    }
+    if found.starts_with(['e', 'E']) && found[1..].starts_with(|c: char| c.is_ascii_digit() || c == '-' || c == '+') {
+        return Some("write numbers in digits: `100000`, not `1e5`".into());
+    }
+    if found.starts_with(|c: char| !c.is_ascii() && !c.is_alphanumeric()) {
+        return Some(
+            "a field name starts with a letter or `_`; quote other names with backticks: `` `№ of seats` ``".into(),
+        );
     }
     if expected.contains("`and`") && !found.is_empty() {
         return Some("join conditions with `and` or `or`".into());
@@ -200,6 +244,9 @@ pub(super) fn keyword(r: Rule) -> Option<&'static str> {
         Rule::kw_route => Some("`route`"),
         Rule::kw_plugin => Some("`plugin`"),
         Rule::kw_limit => Some("`limit`"),
+        Rule::kw_sla => Some("`sla`"),
+        Rule::kw_requalify => Some("`requalify`"),
+        Rule::kw_after => Some("`after`"),
         Rule::kw_rule => Some("`rule`"),
         Rule::kw_disqualify => Some("`disqualify`"),
         Rule::kw_tag => Some("`tag`"),

@@ -87,7 +87,7 @@ fn first_token(rest: &str) -> Option<usize> {
 }
 
 /// Words that start a statement and can continue none (they are reserved).
-const STATEMENT_KEYWORDS: [&str; 10] = [
+const STATEMENT_KEYWORDS: [&str; 11] = [
     "rule",
     "let",
     "threshold",
@@ -98,6 +98,7 @@ const STATEMENT_KEYWORDS: [&str; 10] = [
     "route",
     "plugin",
     "limit",
+    "requalify",
 ];
 
 /// The text up to the next line that starts in column 0 with a statement keyword: the
@@ -108,7 +109,7 @@ fn window(rest: &str, start: usize) -> &str {
     for line in rest[offset..].split_inclusive('\n') {
         let starts_statement = STATEMENT_KEYWORDS.iter().any(|kw| {
             line.strip_prefix(kw)
-                .is_some_and(|after| !after.starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '-'))
         });
         if starts_statement {
             return &rest[..offset];
@@ -169,6 +170,10 @@ impl Builder {
         )
     }
 
+    fn duration(&self, pair: &Pair<Rule>) -> Spanned<Millis> {
+        self.spanned(pair, duration(pair.as_str()))
+    }
+
     fn spanned<T>(&self, pair: &Pair<Rule>, node: T) -> Spanned<T> {
         Spanned {
             node,
@@ -217,9 +222,16 @@ impl Builder {
             }
             Rule::route => {
                 let queue = self.string(next());
-                let when = inner.next().map(|c| self.condition(c));
-                StatementKind::Route { queue, when }
+                let (mut when, mut sla) = (None, None);
+                for part in inner {
+                    match part.as_rule() {
+                        Rule::sla => sla = part.into_inner().find(not_keyword).map(|d| self.duration(&d)),
+                        _ => when = Some(self.condition(part)),
+                    }
+                }
+                StatementKind::Route { queue, when, sla }
             }
+            Rule::requalify => StatementKind::Requalify(self.duration(&next())),
             Rule::plugin => StatementKind::Plugin(self.string(next())),
             Rule::limit => {
                 let name = self.name(&next());

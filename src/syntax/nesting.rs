@@ -75,9 +75,10 @@ pub(super) fn excess(text: &str) -> Option<usize> {
                 depth -= close_nots(&mut nots);
                 i += 2;
             }
-            c if c.is_ascii_alphabetic() || c == b'_' => {
+            // A name: bytes of non-ASCII letters belong to it (`énot` is not `not`).
+            c if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 => {
                 let start = i;
-                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-') {
+                while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b'-' || b[i] >= 0x80) {
                     i += 1;
                 }
                 match &b[start..i] {

@@ -557,3 +557,38 @@ fn a_comment_between_condition_and_arrow_is_not_part_of_the_rule_name() {
     );
     assert_eq!(fired(&o), ["(title ~ a)"]);
 }
+
+#[test]
+fn sla_and_requalify_are_read_by_the_service_and_ignored_by_scoring() {
+    let with = "threshold 1\nrequalify after 30d\ntitle ~ a => +1\nroute \"east\" when region in [\"NY\"] sla 2h\nroute \"rest\"";
+    let without = "threshold 1\ntitle ~ a => +1\nroute \"east\" when region in [\"NY\"]\nroute \"rest\"";
+    let lead = json!({"title": "a", "region": "NY"});
+    let (a, b) = (score(with, lead.clone()), score(without, lead));
+    assert_eq!(
+        (a.score, a.mql, a.route.as_deref()),
+        (b.score, b.mql, b.route.as_deref())
+    );
+    let program = pack(with);
+    assert_eq!(
+        program.program().route_sla("east"),
+        Some(std::time::Duration::from_secs(7200))
+    );
+    assert_eq!(program.program().route_sla("rest"), None);
+    assert_eq!(
+        program.program().requalify_after(),
+        Some(std::time::Duration::from_secs(30 * 86_400))
+    );
+    assert_eq!(pack(without).program().requalify_after(), None);
+    let listing = program.program().to_string();
+    assert!(
+        listing.contains("sla 2h\n") && listing.contains("requalify after 30d\n"),
+        "{listing}"
+    );
+}
+
+#[test]
+fn sla_and_after_are_field_names_and_requalify_is_reserved() {
+    let rules = "threshold 1\nsla > 1 => +1\n`requalify` == true => +1\nafter exists => +1";
+    let out = score(rules, json!({"sla": 2, "requalify": true, "after": 1}));
+    assert_eq!(out.score, 3.0);
+}

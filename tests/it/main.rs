@@ -1,6 +1,10 @@
 //! The integration tests: one binary, one module per area.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// As in the binary: plugin calls scored through the library here get their memory budget.
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 mod adversarial;
 mod baselines;
 mod cli;
@@ -8,13 +12,17 @@ mod diagnostics;
 mod differential;
 mod format;
 mod gen;
+mod hardening;
 mod language;
 mod listing;
 #[cfg(feature = "lsp")]
 mod lsp;
+mod outcomes;
 mod packgen;
 mod packs;
 mod packtest;
 mod plugins;
 mod reload;
 mod repl;
+#[cfg(feature = "serve")]
+mod serve;

@@ -172,8 +172,8 @@ fn a_new_snapshot_fails_and_is_written_as_snap_new() {
     as of 2026-03-01T00:00:00Z
     score 15 — disqualified (student)
       rule      points  dimension  location
-      VP           +15  fit        demo/demo.rules:5
-      Student           -          demo/demo.rules:7  disqualify "student"
+      VP           +15  fit        demo.rules:5
+      Student           -          demo.rules:7  disqualify "student"
       dimensions: fit 15, intent 0
       mql when: score >= 20
     "#);
@@ -276,11 +276,11 @@ fn coverage_lists_every_rule_and_the_ones_nothing_exercises() {
     assert_eq!(run.code, 1, "the case about the student now fails: {}", run.stdout);
     let coverage = run.stdout.split("  rule coverage:\n").nth(1).unwrap();
     insta::assert_snapshot!(coverage, @r"
-        demo/demo.rules:5  VP       1 case, 0 sample leads
-        demo/demo.rules:6  Pricing  1 case, 0 sample leads
-        demo/demo.rules:7  Student  NOT EXERCISED
+        demo.rules:5  VP       1 case, 0 sample leads
+        demo.rules:6  Pricing  1 case, 0 sample leads
+        demo.rules:7  Student  NOT EXERCISED
         not exercised:
-          Student (demo/demo.rules:7)
+          Student (demo.rules:7)
         coverage: 2 of 3 rules (66.7%)
 
     test result: FAIL. 1 passed, 1 failed
@@ -294,8 +294,7 @@ fn coverage_counts_sample_leads() {
     let run = fx.run(&["demo", "--coverage"]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(
-        run.stdout
-            .contains("demo/demo.rules:7  Student  0 cases, 1 sample lead"),
+        run.stdout.contains("demo.rules:7  Student  0 cases, 1 sample lead"),
         "{}",
         run.stdout
     );

@@ -1,0 +1,218 @@
+//! A bounded load run against the real `leadscore serve` binary on 127.0.0.1, with
+//! durability on (every acknowledged write is committed with fsync, in group commits):
+//!
+//! 1. `/v1/ingest`: events per second, from concurrent clients posting JSON Lines.
+//! 2. single-event `POST /v1/leads/{id}/events` at a paced ~1,000 requests/s: p50/p99.
+//! 3. `POST /v1/score`: requests per second (nothing stored).
+//!
+//! `cargo bench --features serve --bench serve_load` (the numbers are in BENCHMARKS.md).
+//! Each phase stops after a fixed count or time, whichever comes first.
+#![expect(clippy::expect_used, reason = "a load run: a failed setup step or request stops it")]
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const LEADS: usize = 2_000;
+const INGEST_CLIENTS: usize = 4;
+const INGEST_LINES: usize = 1_000;
+const INGEST_EVENTS: usize = 300_000;
+const INGEST_TIME: Duration = Duration::from_secs(20);
+const PACED_TASKS: usize = 100;
+const PACED_EVERY: Duration = Duration::from_millis(100);
+const PACED_TIME: Duration = Duration::from_secs(10);
+const SCORE_CLIENTS: usize = 8;
+const SCORE_TIME: Duration = Duration::from_secs(5);
+
+fn main() {
+    // `cargo bench` passes `--bench`; a filter argument other than ours means "not this one".
+    if std::env::args()
+        .skip(1)
+        .any(|a| !a.starts_with('-') && !"serve_load".contains(a.as_str()))
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/b2b-saas");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+        .args(["serve", "--pack", pack, "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start leadscore serve");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut lines = BufReader::new(stderr).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server exits before listening")
+            .expect("stderr");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap_or_default().to_string();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(run(&base));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+async fn run(base: &str) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("client");
+    println!("serve_load: {LEADS} leads, pack rules/b2b-saas, durable group commits");
+    ingest(&http, base).await;
+    paced(&http, base).await;
+    score(&http, base).await;
+}
+
+/// One JSON Lines body: `INGEST_LINES` events, spread over the leads.
+fn ingest_body(client: usize, batch: usize) -> String {
+    let mut body = String::new();
+    for i in 0..INGEST_LINES {
+        let n = (client * 7919 + batch * INGEST_LINES + i) % LEADS;
+        let path = match i % 10 {
+            0 => "/pricing",
+            1 => "/careers",
+            _ => "/blog/post",
+        };
+        let line = json!({"lead": format!("lead-{n}"), "event": {"type": "page_view", "path": path}});
+        body.push_str(&line.to_string());
+        body.push('\n');
+    }
+    body
+}
+
+async fn ingest(http: &reqwest::Client, base: &str) {
+    // Fields first, so every lead is scored on real data.
+    let mut body = String::new();
+    for n in 0..LEADS {
+        let fields = json!({"title": if n % 3 == 0 { "VP Marketing" } else { "Engineer" }, "company": {"size": 100 + n}, "industry": "saas", "region": "NY"});
+        body.push_str(&json!({"lead": format!("lead-{n}"), "fields": fields}).to_string());
+        body.push('\n');
+    }
+    post(http, &format!("{base}/v1/ingest"), body).await;
+    let sent = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..INGEST_CLIENTS)
+        .map(|c| {
+            let (http, url, sent) = (http.clone(), format!("{base}/v1/ingest"), Arc::clone(&sent));
+            tokio::spawn(async move {
+                let mut batch = 0;
+                while started.elapsed() < INGEST_TIME && sent.load(Ordering::Relaxed) < INGEST_EVENTS as u64 {
+                    post(&http, &url, ingest_body(c, batch)).await;
+                    sent.fetch_add(INGEST_LINES as u64, Ordering::Relaxed);
+                    batch += 1;
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("ingest client");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let events = sent.load(Ordering::Relaxed);
+    println!(
+        "ingest: {events} events in {secs:.2}s = {:.0} events/s ({INGEST_CLIENTS} clients, {INGEST_LINES} lines per request)",
+        events as f64 / secs
+    );
+}
+
+async fn paced(http: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..PACED_TASKS)
+        .map(|t| {
+            let (http, base) = (http.clone(), base.to_string());
+            tokio::spawn(async move {
+                // Spread the tasks' ticks over the interval.
+                tokio::time::sleep(PACED_EVERY.mul_f64(t as f64 / PACED_TASKS as f64)).await;
+                let mut tick = tokio::time::interval(PACED_EVERY);
+                let mut latencies = Vec::new();
+                let mut i = 0;
+                while started.elapsed() < PACED_TIME {
+                    tick.tick().await;
+                    let lead = (t * 31 + i) % LEADS;
+                    let event = json!({"type": "page_view", "path": "/pricing", "id": format!("p{t}-{i}")}).to_string();
+                    let sent = Instant::now();
+                    post(&http, &format!("{base}/v1/leads/lead-{lead}/events"), event).await;
+                    latencies.push(sent.elapsed());
+                    i += 1;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.expect("paced client"));
+    }
+    let secs = started.elapsed().as_secs_f64();
+    all.sort();
+    let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    println!(
+        "single-event POST: {} requests in {secs:.2}s = {:.0} req/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        all.len(),
+        all.len() as f64 / secs,
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+async fn score(http: &reqwest::Client, base: &str) {
+    let lead = json!({
+        "title": "VP Marketing", "company": {"size": 120}, "industry": "saas", "region": "NY",
+        "events": [
+            {"type": "page_view", "path": "/pricing", "at": "2026-02-28T10:00:00Z"},
+            {"type": "form_submit", "form": "demo-request", "at": "2026-02-27T10:00:00Z"},
+            {"type": "page_view", "path": "/blog/a", "at": "2026-02-20T10:00:00Z"}
+        ]
+    })
+    .to_string();
+    let done = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..SCORE_CLIENTS)
+        .map(|_| {
+            let (http, lead, done) = (http.clone(), lead.clone(), Arc::clone(&done));
+            let url = format!("{base}/v1/score?as_of=2026-03-01T00:00:00Z");
+            tokio::spawn(async move {
+                while started.elapsed() < SCORE_TIME {
+                    post(&http, &url, lead.clone()).await;
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.expect("score client");
+    }
+    let secs = started.elapsed().as_secs_f64();
+    let n = done.load(Ordering::Relaxed);
+    println!(
+        "POST /v1/score: {n} requests in {secs:.2}s = {:.0} req/s ({SCORE_CLIENTS} clients)",
+        n as f64 / secs
+    );
+}
+
+async fn post(http: &reqwest::Client, url: &str, body: String) {
+    let response = http
+        .post(url)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    assert!(status.is_success(), "{url}: {status} {text}");
+}

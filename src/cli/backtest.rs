@@ -1,0 +1,108 @@
+//! `leadscore backtest`: does the pack predict which leads convert? Scores labelled leads
+//! and reports AUC, MQL precision/recall/lift, bands, a threshold sweep, the rules against
+//! the data and, with `--html`, a self-contained page of the same.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
+use leadscore::outcomes::{Reader, Rows, Rules};
+
+use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
+use super::{load_pack, Exit, Failure};
+
+/// Arguments of `backtest`.
+#[derive(clap::Args, Debug)]
+pub struct BacktestArgs {
+    /// The pack folder.
+    #[arg(long)]
+    pack: PathBuf,
+    /// The field holding each lead's outcome (plain, dotted or a CSV column name).
+    #[arg(long, value_name = "FIELD")]
+    outcome: String,
+    #[command(flatten)]
+    judge: JudgeArgs,
+    /// Equal-count score bands.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    bands: u16,
+    /// Recommend the lowest threshold whose precision is at least P (0 to 1).
+    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity")]
+    min_precision: Option<f64>,
+    /// Recommend the highest-recall threshold with at most N MQLs a week (needs --as-of-field).
+    #[arg(long, value_name = "N", requires = "as_of_field")]
+    capacity: Option<f64>,
+    /// Break MQLs, precision and recall down by this field (the lead source, say).
+    #[arg(long, value_name = "FIELD")]
+    by: Option<String>,
+    /// Print one JSON object instead of the report.
+    #[arg(long)]
+    json: bool,
+    /// Also write a self-contained HTML report to FILE.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
+    #[command(flatten)]
+    input: InputArgs,
+}
+
+/// Scores the leads and prints the report.
+pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
+    let goal = goal(args)?;
+    let pack = load_pack(&args.pack, &args.input.pack_args)?;
+    let setup = args
+        .judge
+        .setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
+    let reader = Reader::new(setup);
+    let rules = Rules::of(&pack);
+    let mut rows = Rows::default();
+    let failed = each_lead(
+        &args.input,
+        true,
+        |lead| match lead {
+            Lead::Text(text) => reader.judge_json(&pack, text),
+            Lead::Value(value) => reader.judge_value(&pack, value),
+        },
+        |result| match result {
+            Ok((facts, outcome)) => rows.add(&rules, &facts, &outcome),
+            Err(_) => rows.fail(),
+        },
+    )?;
+    let options = ReportOptions {
+        bands: usize::from(args.bands),
+        goal,
+        threshold: leadscore::outcomes::rewrite::numbers(pack.sources())
+            .threshold
+            .map(|t| t.value),
+        by: args.by.clone(),
+    };
+    let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
+    if let Some(path) = &args.html {
+        std::fs::write(path, leadscore::outcomes::html::render(&report))
+            .map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{report}")?;
+    }
+    Ok(if failed { Exit::Partial } else { Exit::Success })
+}
+
+fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
+    Ok(match (args.min_precision, args.capacity) {
+        (Some(p), _) if !(0.0..=1.0).contains(&p) => {
+            return Err(Failure(format!(
+                "error: --min-precision must be between 0 and 1, not {p}"
+            )))
+        }
+        (Some(p), _) => GoalSpec::MinPrecision(p),
+        (None, Some(n)) if n.is_nan() || n <= 0.0 => {
+            return Err(Failure(format!(
+                "error: --capacity must be a positive number of MQLs a week, not {n}"
+            )))
+        }
+        (None, Some(n)) => GoalSpec::Capacity(n),
+        (None, None) => GoalSpec::F1,
+    })
+}

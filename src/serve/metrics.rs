@@ -1,0 +1,233 @@
+//! Prometheus metrics (`GET /metrics`, the text exposition format), through
+//! `prometheus-client`: one registry owned by the service, no globals.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use super::apply::Tally;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct WebhookLabels {
+    webhook: String,
+}
+
+type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to ~3.3 s.
+    Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// The service's metrics.
+pub struct Metrics {
+    registry: Registry,
+    requests: Family<RequestLabels, Counter>,
+    latency: Histograms<RouteLabels>,
+    leads: Gauge,
+    events: Counter,
+    duplicates: Counter,
+    dropped: Counter,
+    score_errors: Counter,
+    transitions: Family<KindLabels, Counter>,
+    reloads: Counter,
+    rejections: Counter,
+    outbox_depth: Family<WebhookLabels, Gauge>,
+    deliveries: Family<WebhookLabels, Counter>,
+    failures: Family<WebhookLabels, Counter>,
+    commit_requests: Histogram,
+    commit_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Every metric, registered.
+    pub fn new() -> Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("leadscore"),
+            requests: Family::default(),
+            latency: Family::new_with_constructor(latency_histogram),
+            leads: Gauge::default(),
+            events: Counter::default(),
+            duplicates: Counter::default(),
+            dropped: Counter::default(),
+            score_errors: Counter::default(),
+            transitions: Family::default(),
+            reloads: Counter::default(),
+            rejections: Counter::default(),
+            outbox_depth: Family::default(),
+            deliveries: Family::default(),
+            failures: Family::default(),
+            commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
+            commit_seconds: latency_histogram(),
+        };
+        let r = &mut m.registry;
+        r.register(
+            "http_requests",
+            "HTTP requests by route, method and status",
+            m.requests.clone(),
+        );
+        r.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            m.latency.clone(),
+        );
+        r.register("leads", "Leads stored", m.leads.clone());
+        r.register("events", "Events stored", m.events.clone());
+        r.register(
+            "events_duplicate",
+            "Events ignored: their id was seen before for the lead",
+            m.duplicates.clone(),
+        );
+        r.register(
+            "events_dropped",
+            "Events dropped: the lead had more than --max-events-per-lead",
+            m.dropped.clone(),
+        );
+        r.register(
+            "score_errors",
+            "Evaluations of a lead that failed (a plugin error, an unreadable event)",
+            m.score_errors.clone(),
+        );
+        r.register(
+            "transitions",
+            "Transitions written to the outbox, by kind",
+            m.transitions.clone(),
+        );
+        r.register(
+            "pack_reloads",
+            "Pack edits that checked and went live",
+            m.reloads.clone(),
+        );
+        r.register(
+            "pack_rejections",
+            "Pack edits rejected (the live version stayed)",
+            m.rejections.clone(),
+        );
+        r.register(
+            "outbox_depth",
+            "Transitions not yet delivered, by webhook",
+            m.outbox_depth.clone(),
+        );
+        r.register(
+            "webhook_deliveries",
+            "Transitions delivered, by webhook",
+            m.deliveries.clone(),
+        );
+        r.register(
+            "webhook_failures",
+            "Failed delivery attempts, by webhook",
+            m.failures.clone(),
+        );
+        r.register(
+            "commit_requests",
+            "Requests per group commit",
+            m.commit_requests.clone(),
+        );
+        r.register(
+            "commit_duration_seconds",
+            "Time to apply and durably commit one group",
+            m.commit_seconds.clone(),
+        );
+        m
+    }
+
+    /// The text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String does not fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// One HTTP request.
+    pub fn request(&self, route: &str, method: &str, status: u16, took: Duration) {
+        let labels = RequestLabels {
+            route: route.to_string(),
+            method: method.to_string(),
+            status,
+        };
+        self.requests.get_or_create(&labels).inc();
+        let route = RouteLabels {
+            route: route.to_string(),
+        };
+        self.latency.get_or_create(&route).observe(took.as_secs_f64());
+    }
+
+    /// The number of leads, when it is known exactly (at start).
+    pub fn set_leads(&self, n: u64) {
+        self.leads.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// One group commit.
+    pub fn commit(&self, requests: usize, took: Duration) {
+        self.commit_requests.observe(requests as f64);
+        self.commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// What a committed batch did.
+    pub fn tally(&self, t: &Tally) {
+        self.leads.inc_by(i64::try_from(t.new_leads).unwrap_or(0));
+        self.events.inc_by(t.events);
+        self.duplicates.inc_by(t.duplicates);
+        self.dropped.inc_by(t.dropped);
+        self.score_errors.inc_by(t.score_errors);
+        for kind in &t.transitions {
+            self.transitions
+                .get_or_create(&KindLabels { kind: kind.to_string() })
+                .inc();
+        }
+    }
+
+    /// A pack edit went live (`true`) or was rejected.
+    pub fn reload(&self, live: bool) {
+        if live { &self.reloads } else { &self.rejections }.inc();
+    }
+
+    /// A webhook's backlog.
+    pub fn outbox_depth(&self, webhook: &str, depth: u64) {
+        let labels = WebhookLabels {
+            webhook: webhook.to_string(),
+        };
+        self.outbox_depth
+            .get_or_create(&labels)
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// One delivery attempt.
+    pub fn delivery(&self, webhook: &str, ok: bool) {
+        let labels = WebhookLabels {
+            webhook: webhook.to_string(),
+        };
+        if ok { &self.deliveries } else { &self.failures }
+            .get_or_create(&labels)
+            .inc();
+    }
+}

@@ -1,0 +1,1142 @@
+//! `backtest`, `fit`, `diff` and `gen --outcomes` through the real binary.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::cli::{leadscore, leadscore_in, Run};
+
+const TINY: &str = "tests/data/outcomes/tiny";
+const TINY_LEADS: &str = "tests/data/outcomes/tiny.jsonl";
+const AS_OF: &str = "2026-03-01T00:00:00Z";
+
+fn json(run: &Run) -> Value {
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
+}
+
+fn close(v: &Value, x: f64) -> bool {
+    v.as_f64().is_some_and(|v| (v - x).abs() < 1e-9)
+}
+
+/// Generated leads with outcomes, written once per test run.
+struct Generated {
+    _dir: tempfile::TempDir,
+    leads: PathBuf,
+}
+
+fn generated() -> &'static Generated {
+    static DATA: OnceLock<Generated> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let run = leadscore(&["gen", "--leads", "6000", "--seed", "3", "--outcomes"], "");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let leads = dir.path().join("leads.jsonl");
+        std::fs::write(&leads, run.stdout).unwrap();
+        Generated { _dir: dir, leads }
+    })
+}
+
+fn leads() -> &'static str {
+    generated().leads.to_str().unwrap()
+}
+
+// ---- backtest ----
+
+#[test]
+fn backtest_json_has_the_contract_and_the_hand_computed_numbers() {
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--bands",
+            "3",
+            "--by",
+            "source",
+            "--json",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "a lead failed, so the exit code is 1: {}", run.stderr);
+    assert!(
+        run.stderr.contains(r#""line":11"#),
+        "the failed lead is reported as score reports it: {}",
+        run.stderr
+    );
+    let r = json(&run);
+    for key in [
+        "leads",
+        "labelled",
+        "unlabelled",
+        "failed",
+        "positives",
+        "base_rate",
+        "auc",
+        "mql",
+        "not_mql",
+        "disqualified",
+        "bands",
+        "thresholds",
+        "recommended",
+        "rules",
+        "by",
+    ] {
+        assert!(r.get(key).is_some(), "missing {key}");
+    }
+    assert_eq!((r["leads"].as_u64(), r["labelled"].as_u64()), (Some(11), Some(9)));
+    assert_eq!((r["unlabelled"].as_u64(), r["failed"].as_u64()), (Some(1), Some(1)));
+    assert!(close(&r["auc"], 0.775));
+    assert!(close(&r["mql"]["precision"], 2.0 / 3.0) && close(&r["mql"]["lift"], 1.5));
+    assert!(close(&r["not_mql"]["rate"], 1.0 / 3.0));
+    assert_eq!(r["disqualified"][0]["reason"], "student");
+    assert_eq!(r["disqualified"][0]["above_base_rate"], true);
+    assert_eq!(r["bands"].as_array().unwrap().len(), 3);
+    assert!(close(&r["bands"][1]["cumulative_recall"], 0.75));
+    let thresholds: Vec<f64> = r["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["threshold"].as_f64().unwrap())
+        .collect();
+    assert_eq!(thresholds, [0.0, 10.0, 20.0, 30.0]);
+    assert!(close(&r["thresholds"][1]["f1"], 0.6));
+    assert!(close(&r["recommended"]["threshold"], 10.0));
+    for key in [
+        "rule",
+        "location",
+        "points",
+        "fired",
+        "positives",
+        "rate_fired",
+        "rate_not_fired",
+        "lift",
+        "contradicts",
+    ] {
+        assert!(r["rules"][0].get(key).is_some(), "rules lack {key}");
+    }
+    assert_eq!(r["rules"][1]["location"], "tiny/main.rules:5");
+    assert_eq!(r["by"][0]["value"], "web");
+    assert!(close(&r["by"][0]["recall"], 2.0 / 3.0));
+}
+
+#[test]
+fn backtest_report_for_people() {
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--bands",
+            "3",
+            "--by",
+            "source",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn min_precision_picks_the_lowest_threshold_reaching_it() {
+    let recommended = |p: &str| {
+        let run = leadscore(
+            &[
+                "backtest",
+                "--pack",
+                TINY,
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                "--min-precision",
+                p,
+                "--json",
+                TINY_LEADS,
+            ],
+            "",
+        );
+        json(&run)["recommended"].clone()
+    };
+    assert!(close(&recommended("0.6")["threshold"], 20.0));
+    assert!(close(&recommended("0.9")["threshold"], 30.0));
+    assert_eq!(recommended("1")["threshold"], 30.0);
+    let bad = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--min-precision",
+            "2",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("between 0 and 1"), "{}", bad.stderr);
+}
+
+#[test]
+fn positive_and_negative_values_can_be_named() {
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--positive",
+            "yes,open",
+            "--negative",
+            "NO",
+            "--json",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    let r = json(&run);
+    assert_eq!((r["labelled"].as_u64(), r["positives"].as_u64()), (Some(10), Some(5)));
+    let both = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--positive",
+            "yes",
+            "--negative",
+            "Yes",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    assert_eq!(both.code, 2);
+}
+
+#[test]
+fn csv_input_with_a_delimiter_and_an_id_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("tiny.csv");
+    let mut text = String::from("lead;title;size;email;source;won\n");
+    for line in std::fs::read_to_string(TINY_LEADS).unwrap().lines() {
+        let Ok(lead) = serde_json::from_str::<Value>(line) else {
+            continue;
+        };
+        let cell = |k: &str| match &lead[k] {
+            Value::Null => String::new(),
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        text.push_str(&["id", "title", "size", "email", "source", "won"].map(cell).join(";"));
+        text.push('\n');
+    }
+    std::fs::write(&csv, text).unwrap();
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--delimiter",
+            ";",
+            "--id-field",
+            "lead",
+            "--json",
+            csv.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    assert_eq!((r["leads"].as_u64(), r["labelled"].as_u64()), (Some(10), Some(9)));
+    assert!(close(&r["auc"], 0.775));
+    // The same leads as one JSON array.
+    let array = dir.path().join("tiny.json");
+    let leads: Vec<Value> = std::fs::read_to_string(TINY_LEADS)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    std::fs::write(&array, serde_json::to_string(&leads).unwrap()).unwrap();
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--json",
+            array.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(close(&json(&run)["auc"], 0.775));
+}
+
+/// A pack and leads where one event happens after the lead was handed to sales.
+fn leak_case() -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    std::fs::write(
+        pack.join("main.rules"),
+        "threshold 10\nrule \"Pricing\": visited /pricing => +10\n",
+    )
+    .unwrap();
+    let leads = dir.path().join("leads.jsonl");
+    let lead = |id: u32, handed: &str, at: &str, won: bool| {
+        format!(
+            r#"{{"id": {id}, "handed_at": "{handed}", "won": {won}, "events": [{{"type": "page_view", "path": "/pricing", "at": "{at}"}}]}}"#
+        )
+    };
+    let text = [
+        lead(1, "2026-02-01T00:00:00Z", "2026-02-10T00:00:00Z", true),
+        lead(2, "2026-02-01T00:00:00Z", "2026-01-10T00:00:00Z", true),
+        lead(3, "2026-02-01T00:00:00Z", "2026-03-10T00:00:00Z", false),
+        r#"{"id": 4, "won": false}"#.to_string(),
+    ]
+    .join("\n");
+    std::fs::write(&leads, text).unwrap();
+    (dir, pack.display().to_string(), leads.display().to_string())
+}
+
+#[test]
+fn as_of_field_keeps_later_events_out() {
+    let (_dir, pack, leads) = leak_case();
+    let fixed = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            &pack,
+            "--outcome",
+            "won",
+            "--as-of",
+            "2026-04-01T00:00:00Z",
+            "--json",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(json(&fixed)["mql"]["count"], 3, "as of April every visit counts");
+    let each = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            &pack,
+            "--outcome",
+            "won",
+            "--as-of-field",
+            "handed_at",
+            "--json",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(each.code, 1, "lead 4 has no handed_at");
+    assert!(each.stderr.contains("handed_at"), "{}", each.stderr);
+    let r = json(&each);
+    assert_eq!(r["failed"], 1);
+    assert_eq!(r["mql"]["count"], 1, "only lead 2 visited before it was handed over");
+    assert_eq!(r["mql"]["positives"], 1);
+}
+
+/// A pack with a rule the planted model contradicts: careers pages lower the odds.
+fn contradicted_pack() -> &'static str {
+    static PACK: OnceLock<(tempfile::TempDir, String)> = OnceLock::new();
+    &PACK
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let text = "# Careers visitors as buyers: the data says otherwise.\nthreshold 40\n\
+                        rule \"Careers fan\": visited /careers* => +10\n\
+                        rule \"Demo request\": submitted \"demo-request\" => +40\n\
+                        rule \"Student\": title ~ student => -20\n";
+            std::fs::write(dir.path().join("main.rules"), text).unwrap();
+            let path = dir.path().display().to_string();
+            (dir, path)
+        })
+        .1
+}
+
+#[test]
+fn a_rule_that_contradicts_the_data_is_flagged() {
+    let pack = contradicted_pack();
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack,
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    let rule = |name: &str| {
+        r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rule"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(rule("Careers fan")["contradicts"], true, "{}", rule("Careers fan"));
+    assert!(rule("Careers fan")["z"].as_f64().unwrap() < -1.96);
+    assert_eq!(rule("Demo request")["contradicts"], false);
+    assert_eq!(
+        rule("Student")["contradicts"],
+        false,
+        "negative points, low rate: agrees"
+    );
+    let text = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack,
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            leads(),
+        ],
+        "",
+    );
+    let line = text
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("Careers fan"))
+        .unwrap();
+    assert!(line.contains("contradicts"), "{line}");
+}
+
+#[test]
+fn capacity_needs_weeks_and_bounds_mqls_per_week() {
+    let without = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--capacity",
+            "50",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(without.code, 2);
+    assert!(without.stderr.contains("--as-of-field"), "{}", without.stderr);
+    let run = |n: &str| {
+        json(&leadscore(
+            &[
+                "backtest",
+                "--pack",
+                "rules/b2b-saas",
+                "--outcome",
+                "converted",
+                "--as-of-field",
+                "judged_at",
+                "--capacity",
+                n,
+                "--json",
+                leads(),
+            ],
+            "",
+        ))
+    };
+    let (small, large) = (run("20"), run("200"));
+    let weeks = small["weeks"].as_f64().unwrap();
+    assert!(weeks > 7.0 && weeks <= 8.0, "judged_at spans 8 weeks: {weeks}");
+    let mqls_at = |r: &Value| {
+        let t = r["recommended"]["threshold"].as_f64().unwrap();
+        r["thresholds"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["threshold"] == t)
+            .unwrap()["mql"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!(mqls_at(&small) / weeks <= 20.0);
+    assert!(mqls_at(&large) / weeks <= 200.0 && mqls_at(&large) > mqls_at(&small));
+    assert!(small["recommended"]["threshold"].as_f64() > large["recommended"]["threshold"].as_f64());
+}
+
+#[test]
+fn by_and_bands_on_generated_leads() {
+    let r = json(&leadscore(
+        &[
+            "backtest",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--bands",
+            "5",
+            "--by",
+            "Lead Source",
+            "--json",
+            leads(),
+        ],
+        "",
+    ));
+    assert_eq!(r["bands"].as_array().unwrap().len(), 5);
+    assert!(r["bands"].as_array().unwrap().iter().all(|b| b["count"] == 1200));
+    let by = r["by"].as_array().unwrap();
+    assert_eq!(by.len(), 7);
+    let rate = |v: &str| {
+        let row = by.iter().find(|b| b["value"] == v).unwrap();
+        row["positives"].as_f64().unwrap() / row["count"].as_f64().unwrap()
+    };
+    assert!(
+        rate("Referral") > 1.5 * rate("Google"),
+        "the planted source effect shows"
+    );
+}
+
+#[test]
+fn html_report_is_self_contained_with_its_sections() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            contradicted_pack(),
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--html",
+            page.to_str().unwrap(),
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    for banned in ["http:", "https:", "<script", "<link", "src=", "@import", "url("] {
+        assert!(
+            !html.contains(banned),
+            "the page references something outside itself: {banned}"
+        );
+    }
+    for needed in [
+        "id=\"distribution\"",
+        "id=\"curve\"",
+        "id=\"bands\"",
+        "id=\"rules\"",
+        "<svg",
+        "class=\"positives\"",
+        "class=\"negatives\"",
+        "class=\"precision\"",
+        "class=\"recall\"",
+        "class=\"threshold current\"",
+        "class=\"threshold recommended\"",
+        "<tr class=\"contradicts\"><td>Careers fan",
+    ] {
+        assert!(html.contains(needed), "missing {needed}");
+    }
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert_eq!(html.matches("</svg>").count(), 2);
+}
+
+// ---- fit ----
+
+/// One `fit --suggest 3` run over the generated leads, shared by the fit tests.
+struct Fitted {
+    dir: tempfile::TempDir,
+    report: Value,
+    text: String,
+}
+
+fn fitted() -> &'static Fitted {
+    static FIT: OnceLock<Fitted> = OnceLock::new();
+    FIT.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("fitted");
+        let run = leadscore(
+            &[
+                "fit",
+                "--pack",
+                "rules/b2b-saas",
+                "--outcome",
+                "converted",
+                "--as-of-field",
+                "judged_at",
+                "-o",
+                out.to_str().unwrap(),
+                "--suggest",
+                "3",
+                "--json",
+                leads(),
+            ],
+            "",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report = json(&run);
+        let text = std::fs::read_to_string(out.join("fit-report.txt")).unwrap();
+        Fitted { dir, report, text }
+    })
+}
+
+fn fitted_dir() -> PathBuf {
+    fitted().dir.path().join("fitted")
+}
+
+/// Text with every number taken out.
+fn without_numbers(text: &str) -> String {
+    text.chars()
+        .filter(|c| !c.is_ascii_digit())
+        .collect::<String>()
+        .replace("+-", "+")
+        .replace("-", "+")
+}
+
+#[test]
+fn fit_writes_a_pack_that_checks_and_keeps_every_comment() {
+    let out = fitted_dir();
+    let check = leadscore(&["check", out.to_str().unwrap()], "");
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    for file in ["main.rules", "video.rules"] {
+        let old = std::fs::read_to_string(Path::new("rules/b2b-saas").join(file)).unwrap();
+        let new = std::fs::read_to_string(out.join(file)).unwrap();
+        assert_eq!(old.lines().count(), new.lines().count());
+        assert_eq!(
+            without_numbers(&old),
+            without_numbers(&new),
+            "only numbers changed in {file}"
+        );
+        for comment in old.lines().filter(|l| l.trim_start().starts_with('#')) {
+            assert!(new.contains(comment), "{comment} kept");
+        }
+    }
+    let main = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert_ne!(
+        main,
+        std::fs::read_to_string("rules/b2b-saas/main.rules").unwrap(),
+        "the points changed"
+    );
+    assert!(out.join("tests").is_dir(), "the rest of the pack is copied too");
+}
+
+#[test]
+fn fit_recovers_the_planted_signs_and_beats_the_old_points() {
+    let r = &fitted().report;
+    let rule = |name: &str| {
+        r["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["rule"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert!(rule("Demo request")["new"].as_f64().unwrap() > 0.0);
+    assert!(rule("Webinar")["new"].as_f64().unwrap() > 0.0);
+    assert!(rule("Job seeker")["new"].as_f64().unwrap() < 0.0);
+    assert!(
+        rule("Blog reader")["new"].as_f64().unwrap() <= 0.0,
+        "no planted effect, the pack's +2 shrinks"
+    );
+    // The strongest planted term the pack has a rule for ranks first.
+    let strongest = r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .max_by(|a, b| a["new"].as_f64().unwrap().total_cmp(&b["new"].as_f64().unwrap()))
+        .unwrap();
+    assert_eq!(strongest["rule"], "Demo request");
+    let pricing = rule("Pricing urgency");
+    assert!(pricing["note"].as_str().unwrap().contains("points kept"), "{pricing}");
+    assert_eq!(pricing["old"], pricing["new"]);
+    for row in r["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["coefficient"].is_number())
+    {
+        assert!(
+            row["low"].as_f64() <= row["new"].as_f64() && row["new"].as_f64() <= row["high"].as_f64(),
+            "{row}"
+        );
+    }
+    assert!(r["new"]["auc"].as_f64() > r["old"]["auc"].as_f64());
+    assert!(r["new"]["recall"].as_f64() > r["old"]["recall"].as_f64());
+    assert_eq!(r["train"].as_u64().unwrap() + r["test"].as_u64().unwrap(), 6000);
+    assert!((r["test"].as_f64().unwrap() / 6000.0 - 0.3).abs() < 0.03);
+    assert!(fitted().text.contains("held-out leads"));
+}
+
+#[test]
+fn suggest_finds_the_planted_rules_the_pack_lacks() {
+    let r = &fitted().report;
+    let conditions: Vec<&str> = r["suggested"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["condition"].as_str().unwrap())
+        .collect();
+    assert_eq!(conditions[0], "`Lead Source` == \"Referral\"", "{conditions:?}");
+    assert!(conditions.contains(&"did \"chat_started\""), "{conditions:?}");
+    let file = std::fs::read_to_string(fitted_dir().join("suggested.rules")).unwrap();
+    assert!(
+        file.contains("rule \"Suggested 1\": `Lead Source` == \"Referral\" => +"),
+        "{file}"
+    );
+    assert!(file.contains("# fired for"), "each rule is commented with its counts");
+    assert!(r["suggested"][0]["points"].as_f64().unwrap() > 10.0);
+    // Three suggestions close most of the gap between the pack's rules and a regression on
+    // every candidate column.
+    let gap = &r["gap"];
+    let (alone, all) = (
+        gap["rules_only_auc"].as_f64().unwrap(),
+        gap["all_columns_auc"].as_f64().unwrap(),
+    );
+    let with = r["regression_auc"].as_f64().unwrap();
+    assert!(
+        all > alone && with - alone >= 0.5 * (all - alone),
+        "{gap} with suggestions {with}"
+    );
+}
+
+#[test]
+fn fitted_auc_is_close_to_a_plain_regression_on_the_same_features() {
+    use leadscore::outcomes::fit::{Design, Logistic};
+    use leadscore::outcomes::refit::Split;
+    use leadscore::outcomes::{metrics, Labels, Reader, Rows, Rules, Setup, When};
+    // Without suggestions: the pack's own rules are the features.
+    let dir = tempfile::tempdir().unwrap();
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            dir.path().join("o").to_str().unwrap(),
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    let fitted_auc = json(&run)["new"]["auc"].as_f64().unwrap();
+    // A plain, unpenalised regression on every rule feature, computed here.
+    let pack = leadscore::Pack::load("rules/b2b-saas").unwrap();
+    let rules = Rules::of(&pack);
+    let reader = Reader::new(Setup {
+        outcome: Some("converted".into()),
+        labels: Labels::default(),
+        when: When::Field("judged_at".into()),
+        by: None,
+        id_field: "id".into(),
+    });
+    let mut rows = Rows::default();
+    for line in std::fs::read_to_string(leads()).unwrap().lines() {
+        let (facts, outcome) = reader.judge_json(&pack, line).unwrap();
+        rows.add(&rules, &facts, &outcome);
+    }
+    let split = Split::Holdout { fraction: 0.3, seed: 1 };
+    let features = |i: usize| rows.hits(i).iter().map(|&(r, x)| (r, f64::from(x))).collect::<Vec<_>>();
+    let mut design = Design::new(rules.rules.len());
+    for (i, row) in rows.rows.iter().enumerate().filter(|(_, r)| split.is_train(r)) {
+        design.push(features(i), row.positive);
+    }
+    let plain = Logistic::fit(&design, 1e-6).unwrap();
+    let test: Vec<(f64, bool)> = rows
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !split.is_train(r))
+        .map(|(i, r)| (plain.log_odds(&features(i)), r.positive))
+        .collect();
+    let plain_auc = metrics::auc(&test).unwrap();
+    assert!(
+        (fitted_auc - plain_auc).abs() <= 0.02,
+        "fitted {fitted_auc} vs plain regression {plain_auc}"
+    );
+}
+
+#[test]
+fn split_at_trains_on_earlier_leads() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let no_field = leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "-o",
+            out.to_str().unwrap(),
+            "--split-at",
+            "2026-02-01T00:00:00Z",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(no_field.code, 2, "--split-at needs --as-of-field");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--split-at",
+            "2026-02-01T00:00:00Z",
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    let before = std::fs::read_to_string(leads())
+        .unwrap()
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).unwrap()["judged_at"].as_str().unwrap() < "2026-02-01T00:00:00Z")
+        .count();
+    assert_eq!(r["train"].as_u64(), Some(before as u64));
+    assert_eq!(r["test"].as_u64(), Some(6000 - before as u64));
+    let holdout = json(&leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--holdout",
+            "0.5",
+            "--json",
+            leads(),
+        ],
+        "",
+    ));
+    assert!((holdout["test"].as_f64().unwrap() / 6000.0 - 0.5).abs() < 0.03);
+}
+
+#[test]
+fn fit_report_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = env!("CARGO_MANIFEST_DIR");
+    let pack = format!("{root}/rules/b2b-saas");
+    let run = leadscore_in(
+        dir.path(),
+        &[
+            "fit",
+            "--pack",
+            &pack,
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            "fitted",
+            "--suggest",
+            "2",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    insta::assert_snapshot!(run.stdout);
+}
+
+#[test]
+fn fit_rewrites_the_score_bound_of_mql_when() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    let text = "# a pack with its threshold inside the MQL condition\n\
+                mql when score >= 30 and title exists   # keep this comment\n\
+                rule \"Demo\": submitted \"demo-request\" => +30\n\
+                rule \"Careers\": visited /careers* => +10\n";
+    std::fs::write(pack.join("main.rules"), text).unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir(&out).unwrap();
+    std::fs::write(out.join("suggested.rules"), "this is not a rule").unwrap();
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    let new = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    let threshold = r["new"]["threshold"].as_f64().unwrap();
+    assert!(
+        new.contains(&format!(
+            "mql when score >= {threshold} and title exists   # keep this comment"
+        )),
+        "{new}"
+    );
+    assert!(
+        r["rules"][1]["new"].as_f64().unwrap() < 0.0,
+        "careers visits lower the odds"
+    );
+    assert!(
+        !out.join("suggested.rules").exists(),
+        "a stale suggestions file is removed"
+    );
+    let no_bound = dir.path().join("nobound");
+    std::fs::create_dir(&no_bound).unwrap();
+    std::fs::write(no_bound.join("main.rules"), text.replace("score >= 30 and ", "")).unwrap();
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            no_bound.to_str().unwrap(),
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            dir.path().join("o2").to_str().unwrap(),
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("no `threshold N` or `score >= N` to rewrite"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn fit_reports_a_failed_lead_once() {
+    let (dir, pack, leads) = leak_case();
+    let out = dir.path().join("out");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            &pack,
+            "--outcome",
+            "won",
+            "--as-of-field",
+            "handed_at",
+            "--min-fired",
+            "1",
+            "--holdout",
+            "0",
+            "-o",
+            out.to_str().unwrap(),
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(
+        run.stderr.lines().filter(|l| l.contains(r#""line":4"#)).count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    assert_eq!(leadscore(&["check", out.to_str().unwrap()], "").code, 0);
+}
+
+#[test]
+fn fit_refuses_stdin_and_the_pack_itself() {
+    let stdin = leadscore(&["fit", "--pack", TINY, "--outcome", "won", "-o", "x"], "");
+    assert_eq!(stdin.code, 2);
+    let same = leadscore(
+        &[
+            "fit",
+            "--pack",
+            TINY,
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "-o",
+            TINY,
+            TINY_LEADS,
+        ],
+        "",
+    );
+    assert_eq!(same.code, 2);
+    assert!(same.stderr.contains("must not be the pack"), "{}", same.stderr);
+}
+
+// ---- diff ----
+
+fn tiny_with_threshold(dir: &Path, threshold: &str) -> String {
+    let pack = dir.join("tiny-b");
+    std::fs::create_dir_all(&pack).unwrap();
+    let text = std::fs::read_to_string(Path::new(TINY).join("main.rules")).unwrap();
+    std::fs::write(pack.join("main.rules"), text.replace("threshold 20", threshold)).unwrap();
+    pack.display().to_string()
+}
+
+#[test]
+fn diff_of_two_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = tiny_with_threshold(dir.path(), "threshold 10");
+    let rules = Path::new(&b).join("main.rules");
+    let text = std::fs::read_to_string(&rules).unwrap().replace("=> +10", "=> +15");
+    std::fs::write(&rules, text).unwrap();
+    let run = leadscore(
+        &[
+            "diff",
+            "--pack",
+            TINY,
+            "--pack",
+            &b,
+            "--as-of",
+            AS_OF,
+            "--outcome",
+            "won",
+            "--json",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 1, "lead 11 fails: {}", run.stderr);
+    let r = json(&run);
+    assert_eq!((r["leads"].as_u64(), r["failed"].as_u64()), (Some(10), Some(1)));
+    assert_eq!((r["mql_a"].as_u64(), r["mql_b"].as_u64()), (Some(4), Some(7)));
+    assert_eq!((r["gained"].as_u64(), r["lost"].as_u64()), (Some(3), Some(0)));
+    let up: Vec<&str> = r["crossed_up"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(up, ["L4", "L5", "L8"]);
+    assert_eq!(r["crossed_up"][0]["rules"][0], "Big: +10 → +15");
+    assert_eq!(r["score_change"]["changed"], 4, "L1, L4, L5 and L9 have Big");
+    assert!(close(&r["outcomes"]["a"]["auc"], 0.775));
+    assert!(close(&r["outcomes"]["b"]["precision"], 3.0 / 6.0), "{}", r["outcomes"]);
+    let text = leadscore(
+        &[
+            "diff",
+            "--pack",
+            TINY,
+            "--pack",
+            &b,
+            "--as-of",
+            AS_OF,
+            "--outcome",
+            "won",
+            TINY_LEADS,
+        ],
+        "",
+    );
+    insta::assert_snapshot!(text
+        .stdout
+        .replace(&b, "tiny-b")
+        .lines()
+        .skip(2)
+        .collect::<Vec<_>>()
+        .join("\n"));
+}
+
+#[test]
+fn diff_needs_two_packs() {
+    let run = leadscore(&["diff", "--pack", TINY, TINY_LEADS], "");
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("two packs"), "{}", run.stderr);
+}
+
+#[test]
+fn diff_against_the_fitted_pack_without_outcomes() {
+    let out = fitted_dir();
+    let run = leadscore(
+        &[
+            "diff",
+            "--pack",
+            "rules/b2b-saas",
+            "--pack",
+            out.to_str().unwrap(),
+            "--as-of-field",
+            "judged_at",
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    assert!(r.get("outcomes").is_none());
+    assert!(r["gained"].as_u64().unwrap() > 0 && r["routes_changed"].as_u64().unwrap() > 0);
+    assert_eq!(r["crossed_up"].as_array().unwrap().len(), 10);
+}
+
+// ---- gen --outcomes ----
+
+#[test]
+fn gen_outcomes_adds_the_planted_fields_and_keeps_the_leads() {
+    let with = leadscore(&["gen", "--leads", "2000", "--seed", "5", "--outcomes"], "");
+    let without = leadscore(&["gen", "--leads", "2000", "--seed", "5"], "");
+    let again = leadscore(&["gen", "--leads", "2000", "--seed", "5", "--outcomes"], "");
+    assert_eq!(with.stdout, again.stdout);
+    let mut converted = 0;
+    for (a, b) in with.stdout.lines().zip(without.stdout.lines()) {
+        let mut a: Value = serde_json::from_str(a).unwrap();
+        let obj = a.as_object_mut().unwrap();
+        let judged = obj.remove("judged_at").unwrap();
+        converted += u32::from(obj.remove("converted").unwrap().as_bool().unwrap());
+        assert!(judged.as_str().unwrap() <= AS_OF && judged.as_str().unwrap() >= "2026-01-04");
+        assert_eq!(a, serde_json::from_str::<Value>(b).unwrap(), "the leads are the same");
+    }
+    assert!((150..=450).contains(&converted), "{converted} of 2000 converted");
+    let csv = leadscore(&["gen", "--leads", "3", "--outcomes", "--format", "csv"], "");
+    assert!(csv.stdout.lines().next().unwrap().ends_with(",judged_at,converted"));
+}
