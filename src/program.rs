@@ -485,6 +485,31 @@ impl Program {
     pub fn field_paths(&self) -> impl Iterator<Item = String> + '_ {
         self.fields.iter().map(|path| path.join("."))
     }
+
+    /// The event types the program tests (`page_view` for `visited`, `TYPE` for `did TYPE`).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "visited /pricing => +5\ndid demo where length >= 2 => +1")?;
+    /// assert_eq!(pack.program().event_types().collect::<Vec<_>>(), ["page_view", "demo"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn event_types(&self) -> impl Iterator<Item = &str> {
+        self.event_types.iter().map(String::as_str)
+    }
+
+    /// The event properties the program reads, besides `type` and `at` (`path` for
+    /// `visited`, the names a `where` tests).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "visited /pricing => +5\ndid demo where length >= 2 => +1")?;
+    /// let mut props: Vec<_> = pack.program().event_properties().collect();
+    /// props.sort();
+    /// assert_eq!(props, ["length", "path"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn event_properties(&self) -> impl Iterator<Item = &str> {
+        self.event_props.iter().map(String::as_str)
+    }
 }
 
 /// What only `leadscore serve` uses: route SLAs and the requalification cool-down.

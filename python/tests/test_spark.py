@@ -1,0 +1,124 @@
+"""`leadscore.spark.score` on a real PySpark session (`local[2]`), against the real binary."""
+
+import json
+import os
+import re
+import sys
+
+import pyarrow as pa
+import pyarrow.json as pj
+import pytest
+
+import leadscore
+import leadscore.spark
+from conftest import AS_OF, as_row, assert_rows_equal, cli_score, run_cli
+
+pyspark = pytest.importorskip("pyspark")
+from pyspark.sql import SparkSession  # noqa: E402
+
+EVENT = pa.struct([
+    ("type", pa.string()), ("at", pa.string()), ("path", pa.string()), ("campaign", pa.string()),
+    ("video", pa.string()), ("percent", pa.int64()), ("name", pa.string()), ("asset", pa.string()),
+    ("form", pa.string()),
+])
+SCHEMA = pa.schema([("company", pa.struct([("name", pa.string()), ("size", pa.string())])),
+                    ("events", pa.list_(EVENT))])
+
+
+@pytest.fixture(scope="module")
+def spark():
+    # The Python workers run this interpreter, where leadscore is installed.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    session = (SparkSession.builder.master("local[2]").appName("leadscore-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.sql.execution.arrow.maxRecordsPerBatch", "1000")
+               .config("spark.driver.bindAddress", "127.0.0.1")
+               .config("spark.driver.host", "127.0.0.1")
+               .getOrCreate())
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    """10,000 generated leads (sizes as strings) as JSON Lines and as a pyarrow table."""
+    raw = run_cli("gen", "--leads", "10000").stdout.decode()
+    path = tmp_path_factory.mktemp("spark") / "leads.jsonl"
+    path.write_text(re.sub(r'"size":(\d+)', r'"size":"\1"', raw))
+    return path, pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=SCHEMA))
+
+
+def collect(df):
+    rows = df.toArrow().to_pylist()
+    return sorted(rows, key=lambda r: str(r["id"]))
+
+
+def test_spark_results_equal_the_cli(spark, generated):
+    path, table = generated
+    df = spark.createDataFrame(table).repartition(4)
+    results = leadscore.spark.score(df, "rules/b2b-saas", AS_OF)
+    assert results.columns == ["id"] + leadscore.RESULT_COLUMNS
+    expected, errors = cli_score("rules/b2b-saas", [path])
+    assert errors == []
+    assert_rows_equal(collect(results), sorted((as_row(r) for r in expected), key=lambda r: r["id"]))
+
+
+def test_a_pack_with_plugins_travels_as_text(spark, generated, tmp_path):
+    """agency's plugins are shipped with its rules; the executors load none from disk."""
+    path, table = generated
+    few = tmp_path / "few.jsonl"
+    few.write_text("".join(path.read_text().splitlines(keepends=True)[:1_000]))
+    pack = leadscore.Pack.load("rules/agency", plugins=["plugins"])
+    df = spark.createDataFrame(table.slice(0, 1_000))
+    expected, _ = cli_score("rules/agency", [few])
+    got = collect(leadscore.spark.score(df, pack, AS_OF))
+    assert_rows_equal(got, sorted((as_row(r) for r in expected), key=lambda r: r["id"]))
+
+
+def test_bad_rows_are_rows_with_an_error(spark, tmp_path):
+    leads = [
+        {"id": "ok", "title": "VP", "events": [{"type": "page_view", "at": "2026-02-28T00:00:00Z", "path": "/pricing"}]},
+        {"id": "bad-time", "title": "VP", "events": [{"type": "page_view", "at": "soon", "path": "/pricing"}]},
+        {"id": "no-events", "title": "VP"},
+    ]
+    jsonl = tmp_path / "l.jsonl"
+    jsonl.write_text("".join(json.dumps(lead) + "\n" for lead in leads))
+    expected, errors = cli_score("rules/b2b-saas", [jsonl])
+    df = spark.createDataFrame(pa.Table.from_pylist(leads))
+    got = collect(leadscore.spark.score(df, "rules/b2b-saas", AS_OF))
+    assert [r["error"] for r in got] == [errors[0]["error"], None, None]
+    assert_rows_equal([got[2], got[1]], [as_row(r) for r in expected])
+
+
+def test_a_batch_that_cannot_be_read_fails_its_rows_not_the_task(spark):
+    """Naive timestamps (Spark's TIMESTAMP_NTZ) are refused: every row says why."""
+    df = spark.sql("SELECT id, 'VP' AS title, TIMESTAMP_NTZ'2026-02-01 00:00:00' AS seen FROM range(5)")
+    pack = leadscore.Pack.from_source("ntz", "seen exists => +1")
+    got = collect(leadscore.spark.score(df, pack, AS_OF))
+    assert len(got) == 5 and all("without a timezone" in r["error"] and r["score"] is None for r in got)
+
+
+def test_the_pack_is_compiled_once_per_worker(monkeypatch):
+    """What a Spark task runs, run here: many batches, one compile."""
+    built = []
+    build = leadscore.spark._build
+    monkeypatch.setattr(leadscore.spark, "_build", lambda payload: built.append(1) or build(payload))
+    monkeypatch.setattr(leadscore.spark, "_PACKS", {})
+    pack = leadscore.Pack.load("rules/agency", plugins=["plugins"])
+    payload = (pack.name, pack.sources, pack.plugin_sources)
+    table = pa.table({"id": list(range(100)), "title": ["VP Marketing"] * 100, "company": [{"size": 80}] * 100})
+    for _ in range(3):  # three tasks on one worker
+        out = list(leadscore.spark._score_batches(payload, AS_OF, "id", iter(table.to_batches(max_chunksize=10))))
+        assert sum(b.num_rows for b in out) == 100
+    assert built == [1]
+    rebuilt = leadscore.spark._PACKS.popitem()[1]
+    assert (rebuilt.name, rebuilt.version) == (pack.name, pack.version), "the same rules and plugins"
+
+
+def test_score_checks_its_arguments(spark):
+    df = spark.createDataFrame(pa.table({"lead": [1]}))
+    with pytest.raises(ValueError, match="no column `id`"):
+        leadscore.spark.score(df, "rules/b2b-saas", AS_OF)
+    with pytest.raises(ValueError, match="as_of"):
+        leadscore.spark.score(df, "rules/b2b-saas", "soon", id_field="lead")
