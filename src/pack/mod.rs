@@ -53,9 +53,9 @@ mod error;
 mod loader;
 mod scorer;
 
-pub use error::{PackError, PackErrors};
 #[cfg(feature = "lsp")]
 pub(crate) use build::front;
+pub use error::{PackError, PackErrors};
 pub(crate) use loader::rule_files;
 pub use loader::Loader;
 pub(crate) use loader::Overridden;
