@@ -574,11 +574,13 @@ async fn tokens_guard_every_endpoint_but_health_and_a_public_address_needs_them(
         .arg(&pack)
         .arg("--data")
         .arg(dir.path().join("data"))
-        .args(["--listen", "0.0.0.0:0"])
+        // A documentation address (RFC 5737), on no interface here: even if the refusal
+        // broke, nothing could bind it.
+        .args(["--listen", "192.0.2.1:0"])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to listen on 0.0.0.0:0 without authentication"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to listen on 192.0.2.1:0 without authentication"));
 
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, "# ops\nsecret-1\n").unwrap();
