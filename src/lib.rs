@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 /// Unit tests measure plugin calls' memory as the binary does.
-#[cfg(test)]
+#[cfg(all(test, feature = "jemalloc"))]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

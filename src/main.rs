@@ -4,6 +4,7 @@ mod cli;
 
 /// jemalloc, whose per-thread counters give each plugin call its memory budget
 /// (`limit memory`, src/plugin/budget.rs).
+#[cfg(feature = "jemalloc")]
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use cpu_time::ThreadTime;
 use rhai::{Dynamic, ImmutableString};
+#[cfg(feature = "jemalloc")]
 use tikv_jemalloc_ctl::thread::{allocatedp, deallocatedp, ThreadLocal};
 
 use super::Limits;
@@ -42,10 +43,15 @@ struct Call {
 }
 
 thread_local! {
-    static COUNTERS: Option<(ThreadLocal<u64>, ThreadLocal<u64>)> = counters();
     static CALL: Cell<Option<Call>> = const { Cell::new(None) };
 }
 
+#[cfg(feature = "jemalloc")]
+thread_local! {
+    static COUNTERS: Option<(ThreadLocal<u64>, ThreadLocal<u64>)> = counters();
+}
+
+#[cfg(feature = "jemalloc")]
 fn counters() -> Option<(ThreadLocal<u64>, ThreadLocal<u64>)> {
     let allocated = allocatedp::mib().ok()?.read().ok()?;
     let freed = deallocatedp::mib().ok()?.read().ok()?;
@@ -54,8 +60,15 @@ fn counters() -> Option<(ThreadLocal<u64>, ThreadLocal<u64>)> {
 
 /// Bytes this thread allocated minus bytes it freed, wrapping (another thread may free
 /// what this one allocated, so only differences mean anything).
+#[cfg(feature = "jemalloc")]
 fn held() -> u64 {
     COUNTERS.with(|c| c.as_ref().map_or(0, |(a, f)| a.get().wrapping_sub(f.get())))
+}
+
+/// Without the `jemalloc` feature there are no per-thread counters: no memory budget.
+#[cfg(not(feature = "jemalloc"))]
+fn held() -> u64 {
+    0
 }
 
 fn cpu_now() -> Option<Duration> {
