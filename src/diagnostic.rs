@@ -5,18 +5,16 @@
 use std::fmt;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
-use codespan_reporting::files::{Files, SimpleFiles};
+use codespan_reporting::files::{self, Files};
 use codespan_reporting::term::{self, termcolor};
 
 use crate::pack::PackErrors;
+use crate::source::Sources;
 
 impl PackErrors {
     /// The errors rendered as text; `color` adds terminal colours.
     pub fn render(&self, color: bool) -> String {
-        let mut files = SimpleFiles::new();
-        for f in self.sources.files() {
-            files.add(f.name.clone(), f.text.clone());
-        }
+        let files = PackFiles(&self.sources);
         let mut out = Renderer::new(color);
         for error in self.errors() {
             let span = error.span();
@@ -37,6 +35,58 @@ impl PackErrors {
         let n = self.errors().len();
         out.text(&format!("{n} error{} found\n", if n == 1 { "" } else { "s" }));
         out.finish()
+    }
+}
+
+/// A pack's sources as codespan reads them, with lines numbered as
+/// [`Sources::location`] numbers them.
+struct PackFiles<'s>(&'s Sources);
+
+impl<'s> PackFiles<'s> {
+    fn text(&self, id: usize) -> Result<&'s str, files::Error> {
+        let file = u32::try_from(id).ok().and_then(|id| self.0.file(id));
+        file.map(|f| f.text.as_str()).ok_or(files::Error::FileMissing)
+    }
+
+    /// Where line `line_index` starts; the text's end for the line after the last.
+    fn line_start(&self, id: usize, line_index: usize) -> Result<usize, files::Error> {
+        let starts = self.0.line_starts(id as u32);
+        match starts.get(line_index) {
+            Some(&start) => Ok(start),
+            None if line_index == starts.len() => Ok(self.text(id)?.len()),
+            None => Err(files::Error::LineTooLarge {
+                given: line_index,
+                max: starts.len().saturating_sub(1),
+            }),
+        }
+    }
+}
+
+impl<'s> Files<'s> for PackFiles<'s> {
+    type FileId = usize;
+    type Name = &'s str;
+    type Source = &'s str;
+
+    fn name(&'s self, id: usize) -> Result<&'s str, files::Error> {
+        let file = u32::try_from(id).ok().and_then(|id| self.0.file(id));
+        file.map(|f| f.name.as_str()).ok_or(files::Error::FileMissing)
+    }
+
+    fn source(&'s self, id: usize) -> Result<&'s str, files::Error> {
+        self.text(id)
+    }
+
+    fn line_index(&'s self, id: usize, byte_index: usize) -> Result<usize, files::Error> {
+        let starts = self.0.line_starts(id as u32);
+        Ok(starts.partition_point(|&start| start <= byte_index).saturating_sub(1))
+    }
+
+    fn line_number(&'s self, id: usize, line_index: usize) -> Result<usize, files::Error> {
+        Ok(self.0.line_number(id as u32, line_index))
+    }
+
+    fn line_range(&'s self, id: usize, line_index: usize) -> Result<std::ops::Range<usize>, files::Error> {
+        Ok(self.line_start(id, line_index)?..self.line_start(id, line_index + 1)?)
     }
 }
 

@@ -7,8 +7,8 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use serde_json::{Map, Value};
 
 use crate::pack::Overridden;
-use crate::source::Span;
-use crate::{Error, EvalError, Loader, Outcome, Pack, RuleSummary, SourceFile, Trace};
+use crate::source::{Sources, Span};
+use crate::{Error, EvalError, Loader, Outcome, Pack, RuleSummary, Trace};
 
 /// The name of the in-memory file that holds the statements typed in a session.
 pub(crate) const SESSION_FILE: &str = "<session>";
@@ -395,18 +395,19 @@ fn build(
     statements: &[String],
     condition: Option<&str>,
 ) -> Result<(Pack, Vec<Overridden>), Error> {
-    let mut extra = vec![SourceFile {
-        name: SESSION_FILE.into(),
-        text: statements.iter().map(|s| format!("{s}\n")).collect(),
-    }];
-    if let Some(condition) = condition {
-        // The condition on a line of its own, so its diagnostics show just what was typed.
-        extra.push(SourceFile {
-            name: CONDITION_FILE.into(),
-            text: format!("let {CONDITION_LET} =\n{condition}\n"),
-        });
-    }
-    loader.load_overriding(dir, extra)
+    let add = |sources: &mut Sources| {
+        sources.add(
+            SESSION_FILE,
+            statements.iter().map(|s| format!("{s}\n")).collect::<String>(),
+        );
+        if let Some(condition) = condition {
+            // The condition on a line of its own, after a line of ours that its
+            // diagnostics neither show nor count: they point at just what was typed.
+            let text = format!("let {CONDITION_LET} =\n{condition}\n");
+            sources.add_after_hidden_lines(CONDITION_FILE, text, 1);
+        }
+    };
+    loader.load_overriding(dir, add)
 }
 
 /// Where the session's statements are in a pack's `<session>` file: one a line, in order.

@@ -61,6 +61,9 @@ pub struct Sources {
     /// Per file, the length of its name's pack folder prefix (`b2b-saas/`), which
     /// locations in results leave out: they are relative to the pack.
     in_pack: Vec<usize>,
+    /// Per file, how many leading lines the tool wrote before what the user typed (the
+    /// REPL's `let __condition =`): lines are numbered from the first line after them.
+    hidden_lines: Vec<usize>,
 }
 
 impl Sources {
@@ -76,11 +79,33 @@ impl Sources {
             .collect();
         self.line_starts.push(starts);
         self.in_pack.push(0);
+        self.hidden_lines.push(0);
         self.files.push(SourceFile {
             name: name.into(),
             text,
         });
         clamp(self.files.len() - 1)
+    }
+
+    /// Adds a file whose first `hidden` lines are the tool's, not the user's: its lines
+    /// are numbered from the one after them, so a diagnostic points at what was typed.
+    pub(crate) fn add_after_hidden_lines(&mut self, name: impl Into<String>, text: String, hidden: usize) -> u32 {
+        let index = self.add(name, text);
+        if let Some(lines) = self.hidden_lines.last_mut() {
+            *lines = hidden;
+        }
+        index
+    }
+
+    /// The byte offset where each line of a file starts.
+    pub(crate) fn line_starts(&self, file: u32) -> &[usize] {
+        self.line_starts.get(file as usize).map_or(&[0][..], Vec::as_slice)
+    }
+
+    /// The number shown for a file's line, given its 0-based index in the text.
+    pub(crate) fn line_number(&self, file: u32, line_index: usize) -> usize {
+        let hidden = self.hidden_lines.get(file as usize).copied().unwrap_or(0);
+        (line_index + 1).saturating_sub(hidden).max(1)
     }
 
     /// All files in order.
@@ -129,13 +154,13 @@ impl Sources {
             };
         };
         let offset = (span.start as usize).min(file.text.len());
-        let starts = self.line_starts.get(span.file as usize).map_or(&[0][..], Vec::as_slice);
-        let line = starts.partition_point(|&start| start <= offset).max(1);
-        let line_start = starts.get(line - 1).copied().unwrap_or(0);
+        let starts = self.line_starts(span.file);
+        let line_index = starts.partition_point(|&start| start <= offset).saturating_sub(1);
+        let line_start = starts.get(line_index).copied().unwrap_or(0);
         let column = file.text.get(line_start..offset).map_or(1, |s| s.chars().count() + 1);
         Location {
             file: file.name.clone(),
-            line,
+            line: self.line_number(span.file, line_index),
             column,
         }
     }

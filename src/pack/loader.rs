@@ -80,15 +80,21 @@ impl Loader {
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn load_with(&self, dir: Option<&Path>, extra: impl IntoIterator<Item = SourceFile>) -> Result<Pack, Error> {
-        self.load_overriding(dir, extra).map(|(pack, _)| pack)
+        let add = |sources: &mut Sources| {
+            for file in extra {
+                sources.add(file.name, file.text);
+            }
+        };
+        self.load_overriding(dir, add).map(|(pack, _)| pack)
     }
 
     /// [`Loader::load_with`], also saying which statements were left out and which
     /// statement overrode each (the REPL's session learns from it what it replaced).
+    /// `add_extra` adds the extra files after the folder's.
     pub(crate) fn load_overriding(
         &self,
         dir: Option<&Path>,
-        extra: impl IntoIterator<Item = SourceFile>,
+        add_extra: impl FnOnce(&mut Sources),
     ) -> Result<(Pack, Vec<Overridden>), Error> {
         let (name, mut sources) = match dir {
             Some(dir) => {
@@ -99,9 +105,7 @@ impl Loader {
             None => ("session".to_string(), Sources::default()),
         };
         let first_extra = sources.files().len() as u32;
-        for file in extra {
-            sources.add(file.name, file.text);
-        }
+        add_extra(&mut sources);
         let (mut ast, errors) = build::parse(&sources);
         let overridden = leave_out_overridden(&mut ast, &sources, first_extra);
         let pack = build::build(&self.plugin_path, &self.limits, &name, dir, sources, ast, errors)?;

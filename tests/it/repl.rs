@@ -165,6 +165,24 @@ fn a_condition_is_traced_in_the_packs_context() {
 }
 
 #[test]
+fn a_one_line_conditions_error_points_at_line_1_of_what_was_typed() {
+    let mut session = Session::new(leadscore::Loader::new(), Some("rules/b2b-saas".into()), as_of()).unwrap();
+    let err = session.enter("title ~ VP and visted /pricing").unwrap_err();
+    let leadscore::session::SessionError::Error(leadscore::Error::Pack(errors)) = err else {
+        panic!("{err}")
+    };
+    let rendered = errors.render(false);
+    assert!(rendered.contains("--> <condition>:1:16\n"), "{rendered}");
+    assert!(rendered.contains("1 | title ~ VP and visted /pricing"), "{rendered}");
+    assert!(
+        !rendered.contains("__condition"),
+        "the line the session adds stays hidden: {rendered}"
+    );
+    let location = errors.location(&errors.errors()[0]);
+    assert_eq!((location.line, location.column), (1, 16));
+}
+
+#[test]
 fn reload_reads_the_pack_again_and_keeps_session_statements() {
     let dir = workspace();
     let pack = dir.path().join("b2b-saas");
