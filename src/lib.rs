@@ -40,6 +40,8 @@ pub use plugin::{Limits, PLUGIN_STACK_SIZE};
 pub use program::{Program, RuleSummary};
 pub use reload::LivePack;
 pub use source::{Location, SourceFile, Sources, Span};
+#[cfg(feature = "arrow")]
+pub use {pack::ArrowBatch, read::ArrowRefusal};
 
 /// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.
 ///

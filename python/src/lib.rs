@@ -232,7 +232,10 @@ impl Pack {
     }
 }
 
-/// Scores one batch: rows written as JSON of what the pack reads, scored in parallel.
+/// Scores one batch in parallel: read straight from its columns by the library's Arrow
+/// reader, or, for a batch that reader refuses (a pack with enrichment hooks, a column
+/// of a type it does not read, events as JSON text), each row written as JSON of what the
+/// pack reads and read as text.
 fn score_batch(
     pack: &leadscore::Pack,
     reading: &rows::Reading,
@@ -242,31 +245,19 @@ fn score_batch(
     id_field: &str,
     first_row: usize,
 ) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
+    // The columns the pack reads, checked (naive timestamps are an error) on both paths.
     let columns = reading.project(batch)?;
-    let options = EncoderOptions::default();
-    // Made once here so that a column of a type that cannot be read fails the call.
-    rows::Rows::new(&columns, &options)?;
     let scored: Vec<Scored> = pool.install(|| {
         let scorer = pack.scorer(as_of);
-        (0..batch.num_rows())
-            .into_par_iter()
-            .with_min_len(256)
-            .map_init(
-                || {
-                    (
-                        rows::Rows::new(&columns, &options).map_err(|e| e.to_string()),
-                        Vec::new(),
-                    )
-                },
-                |(rows, text), row| {
-                    let rows = rows.as_mut().map_err(|e| e.clone())?;
-                    rows.write(row, text)?;
-                    let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
-                    scorer.score_json(text).map_err(|e| e.to_string())
-                },
-            )
-            .collect()
-    });
+        match scorer.arrow(batch) {
+            Ok(leads) => Ok((0..leads.len())
+                .into_par_iter()
+                .with_min_len(256)
+                .map(|row| leads.score(row).map_err(|e| e.to_string()))
+                .collect()),
+            Err(_) => score_as_json(&scorer, &columns, batch.num_rows()),
+        }
+    })?;
     let ids: ArrayRef = match batch.column_by_name(id_field) {
         Some(ids) => ids.clone(),
         None => {
@@ -275,6 +266,35 @@ fn score_batch(
         }
     };
     results::batch(ids, &scored)
+}
+
+/// The rows of projected columns written as JSON objects and scored as text.
+fn score_as_json(
+    scorer: &leadscore::Scorer<'_>,
+    columns: &[rows::Column],
+    rows: usize,
+) -> Result<Vec<Scored>, arrow_schema::ArrowError> {
+    let options = EncoderOptions::default();
+    // Made once here so that a column of a type that cannot be written fails the call.
+    rows::Rows::new(columns, &options)?;
+    Ok((0..rows)
+        .into_par_iter()
+        .with_min_len(256)
+        .map_init(
+            || {
+                (
+                    rows::Rows::new(columns, &options).map_err(|e| e.to_string()),
+                    Vec::new(),
+                )
+            },
+            |(rows, text), row| {
+                let rows = rows.as_mut().map_err(|e| e.clone())?;
+                rows.write(row, text)?;
+                let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
+                scorer.score_json(text).map_err(|e| e.to_string())
+            },
+        )
+        .collect())
 }
 
 fn loader(plugins: Option<Vec<PathBuf>>) -> leadscore::Loader {

@@ -1,11 +1,14 @@
-//! An Arrow batch as leads. Each row is written as the JSON object the pack's one lead
-//! reader takes (`Scorer::score_json`), holding only what the pack reads: the columns of
+//! An Arrow batch as leads, for the batches the library's Arrow reader (`Scorer::arrow`)
+//! refuses: a pack with enrichment hooks, a column of a type it does not read, events as
+//! JSON text. Each row is written as the JSON object the pack's text reader takes
+//! (`Scorer::score_json`), holding only what the pack reads: the columns of
 //! its fields (a struct column cut down to the children on its dotted paths), and the
 //! `events` column cut down to `type`, `at` and the event properties the pack tests. So
 //! the rules about dotted paths, numeric strings, missing values and event checks stay in
 //! one place, and a row costs a small JSON text in a reused buffer, not Python objects.
 //!
 //! A pack with plugins reads every column as it is: an enrichment hook sees the whole lead.
+//! `Reading::project` also checks both paths' input: a naive timestamp is an error.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

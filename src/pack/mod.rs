@@ -59,6 +59,8 @@ pub use error::{PackError, PackErrors};
 pub(crate) use loader::rule_files;
 pub use loader::Loader;
 pub(crate) use loader::Overridden;
+#[cfg(feature = "arrow")]
+pub use scorer::ArrowBatch;
 pub use scorer::Scorer;
 
 impl std::fmt::Debug for Pack {

@@ -8,6 +8,8 @@ use crate::eval::{self, Context, Enrichment, EvalError, Outcome};
 use crate::plugin;
 use crate::read::ReadPlan;
 use crate::read::{self, Record};
+#[cfg(feature = "arrow")]
+use crate::read::{ArrowLeads, ArrowRefusal};
 
 /// Scores leads with one pack as of one time.
 ///
@@ -23,6 +25,35 @@ pub struct Scorer<'p> {
     pack: &'p Pack,
     as_of: i64,
     id_field: Option<(String, ReadPlan)>,
+}
+
+/// An Arrow record batch ready to be scored row by row, from any thread
+/// ([`Scorer::arrow`]).
+#[cfg(feature = "arrow")]
+pub struct ArrowBatch<'s, 'b> {
+    scorer: &'s Scorer<'s>,
+    leads: ArrowLeads<'s, 'b>,
+}
+
+#[cfg(feature = "arrow")]
+impl ArrowBatch<'_, '_> {
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.leads.len()
+    }
+
+    /// Whether the batch has no rows.
+    pub fn is_empty(&self) -> bool {
+        self.leads.is_empty()
+    }
+
+    /// Scores row `row` (`< len()`); a row without an id gets no id (give the caller's
+    /// row number itself, as the batch's own id column is at hand).
+    pub fn score(&self, row: usize) -> Result<Outcome, EvalError> {
+        let scorer = self.scorer;
+        let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
+        scorer.evaluate(&record, Vec::new(), None)
+    }
 }
 
 /// A lead as it arrives: JSON text (read directly, only what the pack uses) or parsed.
@@ -100,21 +131,60 @@ impl<'p> Scorer<'p> {
 
     /// The one scoring path: the lead through the hooks into a record, then evaluated.
     fn outcome(&self, lead: Lead<'_>, fallback_id: Option<Json>) -> Result<Outcome, EvalError> {
+        self.with_record(lead, |record, enriched| self.evaluate(record, enriched, fallback_id))
+    }
+
+    /// A record evaluated into the whole result.
+    fn evaluate(
+        &self,
+        record: &Record,
+        enriched: Vec<Enrichment>,
+        fallback_id: Option<Json>,
+    ) -> Result<Outcome, EvalError> {
         let inner = &self.pack.inner;
-        self.with_record(lead, |record, enriched| {
-            let context = Context {
-                pack: inner.id.clone(),
-                enriched,
-                fallback_id,
-            };
-            let evaluate = || eval::evaluate(&inner.program, record, self.as_of, &inner.plugins, context);
-            // Plugin functions read `as_of()`; a pack without plugins skips setting it.
-            if inner.plugins.is_empty() {
-                evaluate()
-            } else {
-                plugin::scoring_at(self.as_of, evaluate)
-            }
-        })
+        let context = Context {
+            pack: inner.id.clone(),
+            enriched,
+            fallback_id,
+        };
+        let evaluate = || eval::evaluate(&inner.program, record, self.as_of, &inner.plugins, context);
+        // Plugin functions read `as_of()`; a pack without plugins skips setting it.
+        if inner.plugins.is_empty() {
+            evaluate()
+        } else {
+            plugin::scoring_at(self.as_of, evaluate)
+        }
+    }
+
+    /// Prepares an Arrow record batch to be scored row by row: the columns the pack
+    /// reads (struct children by dotted paths, `events` a list of structs), read by the
+    /// JSON readers' rules, so a row scores as the JSON object of its non-null cells
+    /// does. Refused before any row is read for a pack with enrichment hooks (they take
+    /// each lead whole, as JSON) and for a column the pack reads of a type the reader
+    /// does not read (the refusal names it): score such a batch's rows as JSON.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+    /// # let pack = leadscore::Pack::from_source("demo", "title ~ CEO => +5")?;
+    /// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+    /// let batch = RecordBatch::try_from_iter([
+    ///     ("id", Arc::new(Int64Array::from(vec![1, 2])) as ArrayRef),
+    ///     ("title", Arc::new(StringArray::from(vec![Some("CEO"), None]))),
+    /// ])?;
+    /// let scorer = pack.scorer(as_of);
+    /// let leads = scorer.arrow(&batch)?;
+    /// assert_eq!(leads.score(0)?.score, 5.0);
+    /// assert_eq!(leads.score(1)?.id, Some(serde_json::json!(2)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[cfg(feature = "arrow")]
+    pub fn arrow<'s, 'b>(&'s self, batch: &'b arrow_array::RecordBatch) -> Result<ArrowBatch<'s, 'b>, ArrowRefusal> {
+        if self.pack.inner.plugins.has_hooks() {
+            return Err(ArrowRefusal::Hooks);
+        }
+        let leads = self.plan().arrow(&self.pack.inner.program, batch)?;
+        Ok(ArrowBatch { scorer: self, leads })
     }
 
     /// Runs the enrichment hooks on `lead` and reads it into a record for `then`: the rules

@@ -40,6 +40,25 @@ pub enum ReadError {
     },
 }
 
+/// Why the Arrow reader refuses a whole batch, before reading any row: read its rows
+/// as JSON instead (the refusal is never a lead's error).
+#[cfg(feature = "arrow")]
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum ArrowRefusal {
+    /// A column the pack reads is of a type the Arrow reader does not read as the JSON
+    /// readers would.
+    #[error("`{path}` is an Arrow column of type {data_type}, which leads are not read from directly")]
+    Column {
+        /// The column's dotted path (`company.size`, `events[].at`).
+        path: String,
+        /// Its Arrow type.
+        data_type: String,
+    },
+    /// The pack's enrichment hooks take each lead whole, as JSON.
+    #[error("a pack with enrichment hooks reads each lead whole, as JSON, not from Arrow columns")]
+    Hooks,
+}
+
 /// What is wrong with one event.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EventProblem {

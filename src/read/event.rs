@@ -1,4 +1,4 @@
-//! The one check of an event both readers make: its `type` a string, its `at` an RFC 3339
+//! The one check of an event every reader makes: its `type` a string, its `at` an RFC 3339
 //! time; kept when the program uses its type and it is not after `as_of`.
 
 use serde_json::Value as Json;
@@ -16,12 +16,25 @@ pub fn check(
     at: Option<&str>,
     as_of: Millis,
 ) -> Result<Option<(u32, Millis)>, EventProblem> {
+    check_timed(program, ty, as_of, || {
+        let at = at.ok_or(EventProblem::NoTime)?;
+        parse_time(at).ok_or_else(|| EventProblem::BadTime(at.to_string()))
+    })
+}
+
+/// [`check`] for a reader that has the time in another form than text (an Arrow
+/// timestamp): `at` gives it, asked only for an event of a type the program uses.
+pub(super) fn check_timed(
+    program: &Program,
+    ty: Option<&str>,
+    as_of: Millis,
+    at: impl FnOnce() -> Result<Millis, EventProblem>,
+) -> Result<Option<(u32, Millis)>, EventProblem> {
     let ty = ty.ok_or(EventProblem::NoType)?;
     let Some(ty) = program.event_type(ty) else {
         return Ok(None);
     };
-    let at = at.ok_or(EventProblem::NoTime)?;
-    let at_ms = parse_time(at).ok_or_else(|| EventProblem::BadTime(at.to_string()))?;
+    let at_ms = at()?;
     Ok((at_ms <= as_of).then_some((ty, at_ms)))
 }
 

@@ -67,7 +67,7 @@ impl Node {
 
 impl Entry {
     /// Whether the key's own value is read (not only keys inside it).
-    fn wants_value(&self) -> bool {
+    pub(super) fn wants_value(&self) -> bool {
         self.id || !self.slots.is_empty() || !self.fallback.is_empty()
     }
 }

@@ -7,6 +7,8 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 mod adversarial;
+#[cfg(feature = "arrow")]
+mod arrow;
 mod baselines;
 mod cli;
 mod diagnostics;
