@@ -9,7 +9,7 @@
 //! A block is a run of statements with no blank line or comment line between them.
 
 use crate::ast::{Ast, Statement, StatementKind};
-use crate::error::Error;
+use crate::pack::Error;
 use crate::pack::{PackError, PackErrors};
 use crate::source::Sources;
 use crate::syntax::{self, nesting};

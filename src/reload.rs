@@ -17,8 +17,8 @@ use notify::{Event, EventKind, PollWatcher, RecommendedWatcher, RecursiveMode};
 use notify_debouncer_full::{new_debouncer_opt, DebounceEventResult, Debouncer, NoCache, RecommendedCache};
 use serde::Serialize;
 
-use crate::error::Error;
 use crate::eval::PackId;
+use crate::pack::Error;
 use crate::pack::{Loader, Pack};
 
 /// How long a change is held before the pack is rebuilt, by default: 50 ms.

@@ -33,7 +33,6 @@ pub mod html;
 mod label;
 pub mod metrics;
 mod pick;
-pub mod planted;
 pub mod refit;
 pub mod rewrite;
 mod rows;

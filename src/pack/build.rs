@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::Error;
 use super::{Inner, Pack};
 use super::{PackError, PackErrors};
 use crate::ast::Ast;
 use crate::check;
 use crate::compile::compile;
-use crate::error::Error;
 use crate::eval::PackId;
 use crate::plugin::{Limits, Plugins};
 use crate::read::ReadPlan;

@@ -1,6 +1,9 @@
-//! The pack layer's error: every reason a pack was rejected (parse, plugin load, check),
+//! The pack layer's errors: every reason a pack was rejected (parse, plugin load, check),
 //! sorted by position, with the sources to show them against (rendered by
-//! `diagnostic.rs`).
+//! `diagnostic.rs`); and the crate's [`Error`], what loading a pack (or anything built on
+//! packs) fails with: one variant per layer, each structured until it is shown.
+
+use std::path::PathBuf;
 
 use crate::check::CheckError;
 use crate::plugin::LoadError;
@@ -77,4 +80,34 @@ impl PackErrors {
     pub fn location(&self, error: &PackError) -> Location {
         self.sources.location(error.span())
     }
+}
+
+/// Anything the library can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The pack does not parse or check; every error found, with sources to render them.
+    #[error(transparent)]
+    Pack(#[from] PackErrors),
+    /// A file or folder could not be read.
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        /// What could not be read.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A pack folder holds no `*.rules` files.
+    #[error("{} holds no *.rules files", .0.display())]
+    EmptyPack(PathBuf),
+    /// A folder could not be watched for changes (hot reload).
+    #[error("cannot watch {}: {message}", path.display())]
+    Watch {
+        /// The folder.
+        path: PathBuf,
+        /// Why, as the file watcher reported it.
+        message: String,
+    },
+    /// One lead could not be scored.
+    #[error(transparent)]
+    Eval(#[from] crate::eval::EvalError),
 }

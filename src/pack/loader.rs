@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Error;
 use super::{build, Pack};
 use crate::ast::{Ast, Statement, StatementKind};
 use crate::check;
-use crate::error::Error;
 use crate::plugin::Limits;
 use crate::source::{SourceFile, Sources, Span};
 

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::error::Error;
 use crate::eval::{EvalError, Outcome, PackId};
 use crate::explain::Explanation;
 use crate::plugin::Plugins;
@@ -55,7 +54,7 @@ mod scorer;
 
 #[cfg(feature = "lsp")]
 pub(crate) use build::front;
-pub use error::{PackError, PackErrors};
+pub use error::{Error, PackError, PackErrors};
 pub(crate) use loader::rule_files;
 pub use loader::Loader;
 pub(crate) use loader::Overridden;

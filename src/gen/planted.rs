@@ -22,7 +22,7 @@
 //! stream of its own (seeded from the generator's seed), so the leads themselves are the
 //! same with or without outcomes.
 
-use crate::gen::SyntheticLead;
+use super::SyntheticLead;
 
 const DAY: i64 = 86_400_000;
 
@@ -46,7 +46,7 @@ pub const WEIGHTS: [(&str, f64); 11] = [
 pub fn terms(lead: &SyntheticLead, judged: i64) -> [f64; 11] {
     let before: Vec<_> = lead.events.iter().filter(|e| e.millis() <= judged).collect();
     let within = |days: i64| judged - days * DAY;
-    let count = |kind: &str, from: i64, test: &dyn Fn(&crate::gen::SyntheticEvent) -> bool| {
+    let count = |kind: &str, from: i64, test: &dyn Fn(&super::SyntheticEvent) -> bool| {
         before
             .iter()
             .filter(|e| e.kind == kind && e.millis() >= from && test(e))
@@ -71,7 +71,7 @@ pub fn terms(lead: &SyntheticLead, judged: i64) -> [f64; 11] {
         serde_json::Value::String(s) => s.parse().unwrap_or(0.0),
         _ => 0.0,
     };
-    let path = |e: &crate::gen::SyntheticEvent, prefix: &str| {
+    let path = |e: &super::SyntheticEvent, prefix: &str| {
         e.path.as_deref().is_some_and(|p| p.to_lowercase().starts_with(prefix))
     };
     let student = ["student", "intern"].iter().any(|w| title.contains(w)) || lead.email.ends_with(".edu");

@@ -5,6 +5,8 @@
 //! shapes both who it is (title, company, email) and what it did (its events), so a pack
 //! scores the generated leads over its whole range, not just at zero.
 
+pub mod planted;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -30,7 +32,7 @@ pub struct Generator {
     as_of: i64,
     events: usize,
     next_id: u64,
-    /// With outcomes: the random stream their draws come from (see `outcomes::planted`).
+    /// With outcomes: the random stream their draws come from (see `planted`).
     outcomes: Option<SplitMix64>,
 }
 
@@ -140,7 +142,7 @@ impl Generator {
     }
 
     /// Also gives each lead a `judged_at` time and a `converted` outcome drawn from the
-    /// planted model documented in [`crate::outcomes::planted`]; the leads are otherwise
+    /// planted model documented in [`planted`]; the leads are otherwise
     /// the same.
     ///
     /// ```
@@ -200,7 +202,7 @@ impl Generator {
         };
         if let Some(rng) = &mut self.outcomes {
             let (u_time, u_outcome) = (rng.unit(), rng.unit());
-            let (judged, converted) = crate::outcomes::planted::draw(&lead, self.as_of, u_time, u_outcome);
+            let (judged, converted) = planted::draw(&lead, self.as_of, u_time, u_outcome);
             lead.judged_at = Some(show_time(judged));
             lead.converted = Some(converted);
         }
