@@ -11,7 +11,7 @@ use super::adapter::{Analysis, Kind};
 use super::samples::Samples;
 
 /// Words that start a statement, with what they are for.
-const STATEMENTS: [(&str, &str); 10] = [
+const STATEMENTS: [(&str, &str); 11] = [
     ("rule \"", "a named rule: rule \"NAME\": CONDITION => ACTIONS"),
     ("threshold", "threshold N: MQL when score >= N"),
     ("mql when", "the MQL condition"),
@@ -19,7 +19,11 @@ const STATEMENTS: [(&str, &str); 10] = [
     ("cap", "cap DIMENSION at N"),
     ("decay", "decay DIMENSION half-life DURATION"),
     ("let", "let NAME = CONDITION"),
-    ("route \"", "route \"QUEUE\" [when CONDITION]"),
+    ("route \"", "route \"QUEUE\" [when CONDITION] [sla DURATION]"),
+    (
+        "requalify after",
+        "requalify after DURATION: a lead sales rejected may become an MQL again",
+    ),
     ("plugin \"", "use a Rhai plugin"),
     ("limit", "limit NAME N: a plugin sandbox limit"),
 ];
