@@ -47,8 +47,9 @@ impl ArrowBatch<'_, '_> {
         self.leads.is_empty()
     }
 
-    /// Scores row `row` (`< len()`); a row without an id gets no id (give the caller's
-    /// row number itself, as the batch's own id column is at hand).
+    /// Scores row `row` (`< len()`), as [`Scorer::score`] scores the JSON object of its
+    /// cells. A row with no id (a null cell, or no id column) gets none: unlike a line of
+    /// a file, a row's number is the caller's to give.
     pub fn score(&self, row: usize) -> Result<Outcome, EvalError> {
         let scorer = self.scorer;
         let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
