@@ -79,3 +79,24 @@ def test_a_plugin_that_does_not_compile_rejects_the_pack():
     check = run_cli("check", "tests/fixtures/plugins/broken")
     assert str(raised.value) == check.stderr.decode()
     assert raised.value.errors[0][0].endswith("broken.rhai")
+
+
+def test_the_type_stubs_name_what_the_native_module_has():
+    import ast
+    import inspect
+
+    from leadscore import _native
+
+    stubs = ast.parse((ROOT / "python/leadscore/_native.pyi").read_text())
+    top = {node.name for node in stubs.body if isinstance(node, (ast.ClassDef, ast.FunctionDef))}
+    assert top == {name for name in dir(_native) if not name.startswith("_")}
+    (pack,) = [node for node in stubs.body if isinstance(node, ast.ClassDef) and node.name == "Pack"]
+    stubbed = {node.name: node for node in pack.body if isinstance(node, ast.FunctionDef)}
+    real = {name for name in dir(_native.Pack) if not name.startswith("_")}
+    assert set(stubbed) == real
+    for name, node in stubbed.items():
+        member = getattr(_native.Pack, name)
+        if callable(member) and getattr(member, "__text_signature__", None):
+            params = [p for p in inspect.signature(member).parameters if p not in ("self", "$self")]
+            assert [a.arg for a in node.args.args if a.arg != "self"] == params, name
+    assert (ROOT / "python/leadscore/py.typed").exists(), "the package says it has types (PEP 561)"
