@@ -400,14 +400,11 @@ impl<'b> EventsRead<'b> {
             if self.items.is_null(j) {
                 return Err(bad(EventProblem::NotAnObject));
             }
-            let ty = self
-                .ty
-                .as_ref()
-                .filter(|c| !c.is_null(j))
-                .and_then(|c| match (c.value)(j) {
-                    Value::Str(Cow::Borrowed(s)) => Some(s),
-                    _ => None,
-                });
+            let ty = self.ty.as_ref().filter(|c| !c.is_null(j)).map(|c| (c.value)(j));
+            let ty = match &ty {
+                Some(Value::Str(s)) => Some(s.as_ref()),
+                _ => None,
+            };
             let Some((ty, at)) = check_timed(program, ty, as_of, || self.at.millis(j)).map_err(bad)? else {
                 continue;
             };
