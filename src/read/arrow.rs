@@ -321,7 +321,8 @@ fn range<O: OffsetSizeTrait>(offsets: &[O], i: usize) -> Range<usize> {
 struct EventsRead<'b> {
     list: &'b dyn Array,
     ranges: Get<'b, Range<usize>>,
-    items: &'b StructArray,
+    /// The events, `None` when they are not structs.
+    items: Option<&'b StructArray>,
     ty: Option<Cells<'b>>,
     at: At<'b>,
     /// Per property slot of the program, its child (`None` when the events have none).
@@ -351,10 +352,12 @@ impl<'b> EventsRead<'b> {
             }
             _ => return Err(unreadable("events", array)),
         };
-        let items = values.as_struct_opt().ok_or_else(|| unreadable("events", array))?;
+        // Items that are not structs (a list of nulls, as an all-empty column is typed)
+        // are events that are not objects, as in JSON.
+        let items = values.as_struct_opt();
         let child = |name: &str| {
             items
-                .column_by_name(name)
+                .and_then(|items| items.column_by_name(name))
                 .map(|c| (format!("events[].{name}"), c.as_ref()))
         };
         let ty = match child("type") {
@@ -397,7 +400,7 @@ impl<'b> EventsRead<'b> {
                 index: j - first,
                 problem,
             };
-            if self.items.is_null(j) {
+            if self.items.is_none_or(|items| items.is_null(j)) {
                 return Err(bad(EventProblem::NotAnObject));
             }
             let ty = self.ty.as_ref().filter(|c| !c.is_null(j)).map(|c| (c.value)(j));

@@ -18,7 +18,7 @@ fn as_of() -> chrono::DateTime<chrono::Utc> {
 }
 
 /// A batch of JSON leads, its schema inferred as a user's pyarrow table would have it.
-fn batch_of(leads: &[Json]) -> RecordBatch {
+pub(crate) fn batch_of(leads: &[Json]) -> RecordBatch {
     let schema = arrow_json::reader::infer_json_schema_from_iterator(leads.iter().map(Ok)).unwrap();
     let mut decoder = arrow_json::ReaderBuilder::new(Arc::new(schema))
         .build_decoder()
@@ -28,7 +28,7 @@ fn batch_of(leads: &[Json]) -> RecordBatch {
 }
 
 /// Each row as arrow-json writes it: the JSON object the Arrow reader must agree with.
-fn rows_as_json(batch: &RecordBatch) -> Vec<String> {
+pub(crate) fn rows_as_json(batch: &RecordBatch) -> Vec<String> {
     let mut writer = arrow_json::LineDelimitedWriter::new(Vec::new());
     writer.write(batch).unwrap();
     writer.finish().unwrap();
@@ -41,7 +41,7 @@ fn rows_as_json(batch: &RecordBatch) -> Vec<String> {
 
 /// Scores every row both ways and says how many scored (not errors); panics on the first
 /// row where the two disagree.
-fn assert_rows_agree(pack: &leadscore::Pack, batch: &RecordBatch) -> usize {
+pub(crate) fn assert_rows_agree(pack: &leadscore::Pack, batch: &RecordBatch) -> usize {
     let scorer = pack.scorer(as_of());
     let leads = scorer.arrow(batch).unwrap_or_else(|e| panic!("refused: {e}"));
     let texts = rows_as_json(batch);
@@ -297,6 +297,16 @@ fn a_bad_event_is_that_rows_error_with_the_json_readers_message() {
     let scorer = pack.scorer(as_of());
     let err = scorer.arrow(&batch).unwrap().score(0).unwrap_err();
     assert_eq!(err.to_string(), "events[1] is not an object");
+    // Events that are not structs (all-empty lists are typed list<null>) are not objects.
+    for leads in [
+        [json!({"events": []}), json!({"events": [null]})],
+        [json!({"events": []}), json!({"events": [7]})],
+    ] {
+        let batch = batch_of(&leads);
+        assert_eq!(assert_rows_agree(&pack, &batch), 1);
+        let err = scorer.arrow(&batch).unwrap().score(1).unwrap_err();
+        assert_eq!(err.to_string(), "events[0] is not an object");
+    }
 }
 
 #[test]

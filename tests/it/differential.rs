@@ -34,6 +34,28 @@ proptest! {
     }
 }
 
+#[cfg(feature = "arrow")]
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The Arrow reader on random packs: a generated lead as a one-row batch (its columns'
+    /// types inferred, as a user's table would have them; one lead at a time, since the
+    /// generator gives a field values of several types) scores exactly as its row's JSON.
+    #[test]
+    fn arrow_rows_score_as_their_json_on_random_packs(
+        model in packgen::model(),
+        leads in prop::collection::vec(packgen::lead(), 1..8),
+        seed in any::<u64>(),
+    ) {
+        let text = packgen::render(&model, seed);
+        let pack = leadscore::Pack::from_source("gen", &text).unwrap();
+        for lead in &leads {
+            let batch = crate::arrow::batch_of(&[packgen::lead_json(lead)]);
+            crate::arrow::assert_rows_agree(&pack, &batch);
+        }
+    }
+}
+
 /// Any JSON value, with keys the example packs read so the structure gets exercised.
 fn json_value() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::Value;
