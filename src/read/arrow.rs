@@ -172,13 +172,15 @@ type Get<'b, T> = Box<dyn Fn(usize) -> T + Send + Sync + 'b>;
 /// (for scalars) the JSON value an id is kept as.
 struct Cells<'b> {
     array: &'b dyn Array,
+    /// An array of type `Null`: every cell is null, though it has no null buffer.
+    all_null: bool,
     value: Get<'b, Value<'b>>,
     id: Option<Get<'b, Json>>,
 }
 
 impl<'b> Cells<'b> {
     fn is_null(&self, i: usize) -> bool {
-        self.array.is_null(i)
+        self.all_null || self.array.is_null(i)
     }
 
     /// The cell's value, `Null` for a null cell (an array item or a dictionary value).
@@ -201,6 +203,7 @@ impl<'b> Cells<'b> {
     fn scalar(array: &'b dyn Array, value: Get<'b, Value<'b>>, id: Get<'b, Json>) -> Cells<'b> {
         Cells {
             array,
+            all_null: array.data_type() == &DataType::Null,
             value,
             id: Some(id),
         }
@@ -258,6 +261,7 @@ impl<'b> Cells<'b> {
             DataType::Utf8View => strings(array, array.as_string_view(), |a, i| a.value(i)),
             DataType::Struct(_) => Cells {
                 array,
+                all_null: false,
                 value: Box::new(|_| Value::Object),
                 id: None,
             },
@@ -273,6 +277,7 @@ impl<'b> Cells<'b> {
                 });
                 Cells {
                     array,
+                    all_null: false,
                     value: Box::new(move |i| values.get(keys[i])),
                     id,
                 }
@@ -308,6 +313,7 @@ fn list<'b, O: OffsetSizeTrait>(
     let offsets = list.value_offsets();
     Some(Cells {
         array,
+        all_null: false,
         value: Box::new(move |i| Value::List(range(offsets, i).map(|j| items.get(j)).collect())),
         id: None,
     })

@@ -19,12 +19,16 @@ fn as_of() -> chrono::DateTime<chrono::Utc> {
 
 /// A batch of JSON leads, its schema inferred as a user's pyarrow table would have it.
 pub(crate) fn batch_of(leads: &[Json]) -> RecordBatch {
-    let schema = arrow_json::reader::infer_json_schema_from_iterator(leads.iter().map(Ok)).unwrap();
-    let mut decoder = arrow_json::ReaderBuilder::new(Arc::new(schema))
-        .build_decoder()
-        .unwrap();
-    decoder.serialize(leads).unwrap();
-    decoder.flush().unwrap().unwrap()
+    try_batch_of(leads).unwrap()
+}
+
+/// [`batch_of`], or `None` for leads arrow-json cannot make a table of (a key holding
+/// objects in one place and numbers in another).
+pub(crate) fn try_batch_of(leads: &[Json]) -> Option<RecordBatch> {
+    let schema = arrow_json::reader::infer_json_schema_from_iterator(leads.iter().map(Ok)).ok()?;
+    let mut decoder = arrow_json::ReaderBuilder::new(Arc::new(schema)).build_decoder().ok()?;
+    decoder.serialize(leads).ok()?;
+    decoder.flush().ok()?
 }
 
 /// Each row as arrow-json writes it: the JSON object the Arrow reader must agree with.
@@ -332,4 +336,15 @@ fn a_column_it_does_not_read_is_refused_by_name_and_hooks_are_refused() {
         .unwrap();
     let err = hooks.scorer(as_of()).arrow(&batch).err().unwrap();
     assert_eq!(err, leadscore::ArrowRefusal::Hooks);
+}
+
+#[test]
+fn a_column_of_type_null_is_missing_everywhere() {
+    let pack = leadscore::Pack::from_source("p", "title is missing => +5\nid is missing => +1").unwrap();
+    let batch = batch_of(&[json!({"id": null, "title": null}), json!({"id": null})]);
+    assert_eq!(batch.schema().field(0).data_type(), &DataType::Null);
+    assert_eq!(assert_rows_agree(&pack, &batch), 2);
+    let scorer = pack.scorer(as_of());
+    let outcome = scorer.arrow(&batch).unwrap().score(0).unwrap();
+    assert_eq!((outcome.id, outcome.score), (None, 6.0));
 }
