@@ -726,7 +726,7 @@ fn event_types_ignore_case() {
 #[test]
 fn ids_come_back_exactly_as_given() {
     let dir = pack("title ~ VP => +10\n", None);
-    let leads = "{\"id\": 9007199254740993, \"title\": \"VP\"}\n{\"id\": 12345678901234567, \"title\": \"VP\"}\n{\"id\": \"0042\"}\n{\"id\": [1, {\"crm\": 2}]}\n";
+    let leads = "{\"id\": 9007199254740993, \"title\": \"VP\"}\n{\"id\": 12345678901234567, \"title\": \"VP\"}\n{\"id\": \"0042\"}\n{\"id\": [1, {\"crm\": 2}]}\n{\"id\": 1.16387427207385e48}\n";
     let run = leadscore_in(dir.path(), &["score", "--pack", ".", "--as-of", AS_OF], leads);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let ids: Vec<&str> = run
@@ -740,7 +740,9 @@ fn ids_come_back_exactly_as_given() {
             "{\"id\":9007199254740993",
             "{\"id\":12345678901234567",
             "{\"id\":\"0042\"",
-            "{\"id\":[1,{\"crm\":2}]"
+            "{\"id\":[1,{\"crm\":2}]",
+            // A long float keeps its digits (read as the nearest double, not one ulp off).
+            "{\"id\":1.16387427207385e+48"
         ]
     );
     let run = leadscore_in(
