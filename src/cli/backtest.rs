@@ -2,13 +2,12 @@
 //! and reports AUC, MQL precision/recall/lift, bands, a threshold sweep, the rules against
 //! the data and, with `--html`, a self-contained page of the same.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
 use leadscore::outcomes::{Reader, Rows, Rules};
 
-use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
+use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `backtest`.
@@ -79,14 +78,7 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
         std::fs::write(path, leadscore::outcomes::html::render(&report))
             .map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
     }
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{report}")?;
-    }
-    Ok(if failed { Exit::Partial } else { Exit::Success })
+    print_report(&report, args.json, failed)
 }
 
 fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {

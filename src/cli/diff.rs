@@ -1,12 +1,11 @@
 //! `leadscore diff`: the same leads scored by two packs — what a change does before it ships.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use leadscore::outcomes::diff::Diff;
 use leadscore::outcomes::{score_json, score_value, Reader};
 
-use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
+use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `diff`.
@@ -64,12 +63,5 @@ pub fn run(args: &DiffArgs) -> Result<Exit, Failure> {
         },
     )?;
     let report = diff.report(a.id().to_string(), b.id().to_string(), args.outcome.is_some());
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{report}")?;
-    }
-    Ok(if failed { Exit::Partial } else { Exit::Success })
+    print_report(&report, args.json, failed)
 }

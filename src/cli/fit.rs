@@ -2,7 +2,6 @@
 //! pack's rules over training leads, writes a copy of the pack where only the numbers
 //! changed (points, `each max`, the threshold) and compares old and new on held-out leads.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use leadscore::outcomes::backtest::GoalSpec;
@@ -11,7 +10,7 @@ use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
 use leadscore::outcomes::suggest::{rank, Candidates};
 use leadscore::outcomes::{Reader, Rows, Rules};
 
-use super::judge::{each_lead, InputArgs, JudgeArgs, Lead};
+use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `fit`.
@@ -164,14 +163,7 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         gap,
     };
     write(&args.out.join("fit-report.txt"), &report.to_string())?;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-    } else {
-        write!(out, "{report}")?;
-    }
-    Ok(if failed { Exit::Partial } else { Exit::Success })
+    print_report(&report, args.json, failed)
 }
 
 /// Scores every lead with `pack`, keeping rows (and candidates, when collecting them).

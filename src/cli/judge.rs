@@ -1,7 +1,8 @@
 //! Reading leads with their outcomes for `backtest`, `fit` and `diff`: the inputs and
 //! options `score` takes, the outcome and judging-time options, and one loop that reads
 //! batches ahead (the reader `score` uses), works on each lead in parallel and hands the
-//! results over in input order. A lead that fails is reported as `score` reports it.
+//! results over in input order. A lead that fails is reported as `score` reports it. And
+//! the one way the three print their report.
 
 use std::path::PathBuf;
 
@@ -10,7 +11,7 @@ use serde_json::Value;
 
 use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Format, Item, Position, ReadOptions};
-use super::{Failure, PackArgs};
+use super::{Exit, Failure, PackArgs};
 use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.
@@ -182,4 +183,22 @@ fn report(file: Option<&str>, pos: Position, error: &str) {
     object.insert(pos.key().into(), pos.number().into());
     object.insert("error".into(), error.into());
     eprintln!("{}", Value::Object(object));
+}
+
+/// Prints a report as text, or as pretty JSON with `--json`; the run is `Partial` when a
+/// lead failed.
+pub fn print_report<R: serde::Serialize + std::fmt::Display>(
+    report: &R,
+    json: bool,
+    failed: bool,
+) -> Result<Exit, Failure> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, report)?;
+        writeln!(out)?;
+    } else {
+        write!(out, "{report}")?;
+    }
+    Ok(if failed { Exit::Partial } else { Exit::Success })
 }
