@@ -1,4 +1,4 @@
-//! What can be wrong with a lead's shape, as both readers find it. Typed values all the
+//! What can be wrong with a lead's shape, as every reader finds it. Typed values all the
 //! way: the text reader keeps them beside serde's error instead of encoding them in its
 //! message.
 
