@@ -27,8 +27,8 @@ pub struct Scorer<'p> {
     id_field: Option<(String, ReadPlan)>,
 }
 
-/// An Arrow record batch ready to be scored row by row, from any thread
-/// ([`Scorer::arrow`]).
+/// An Arrow record batch ready to be scored row by row, from any thread; made by
+/// [`Scorer::arrow`], whose example scores one.
 #[cfg(feature = "arrow")]
 pub struct ArrowBatch<'s, 'b> {
     scorer: &'s Scorer<'s>,

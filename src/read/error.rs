@@ -42,6 +42,17 @@ pub enum ReadError {
 
 /// Why the Arrow reader refuses a whole batch, before reading any row: read its rows
 /// as JSON instead (the refusal is never a lead's error).
+///
+/// ```
+/// use std::sync::Arc;
+/// use arrow_array::{ArrayRef, Date32Array, RecordBatch};
+/// # let pack = leadscore::Pack::from_source("demo", "signed_up exists => +5")?;
+/// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+/// let batch = RecordBatch::try_from_iter([("signed_up", Arc::new(Date32Array::from(vec![20000])) as ArrayRef)])?;
+/// let refusal = pack.scorer(as_of).arrow(&batch).err().unwrap();
+/// assert_eq!(refusal.to_string(), "`signed_up` is an Arrow column of type Date32, which leads are not read from directly");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[cfg(feature = "arrow")]
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 pub enum ArrowRefusal {
