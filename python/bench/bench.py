@@ -29,16 +29,12 @@ import pyarrow.json as pj
 
 import leadscore
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from generated import GEN_SCHEMA  # noqa: E402  (shared with the tests)
+
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2026-03-01T00:00:00Z"
 PACK = "rules/b2b-saas"
-EVENT = pa.struct([
-    ("type", pa.string()), ("at", pa.string()), ("path", pa.string()), ("campaign", pa.string()),
-    ("video", pa.string()), ("percent", pa.int64()), ("name", pa.string()), ("asset", pa.string()),
-    ("form", pa.string()),
-])
-SCHEMA = pa.schema([("company", pa.struct([("name", pa.string()), ("size", pa.string())])),
-                    ("events", pa.list_(EVENT))])
 
 
 def timed(f):
@@ -59,7 +55,7 @@ def main():
     raw = subprocess.run([opts.binary, "gen", "--leads", str(opts.leads)], capture_output=True, check=True).stdout
     path = work / "leads.jsonl"
     path.write_text(re.sub(r'"size":(\d+)', r'"size":"\1"', raw.decode()))
-    table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=SCHEMA))
+    table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=GEN_SCHEMA))
     dicts = [json.loads(line) for line in path.read_text().splitlines()]
     # The same leads with `events` as JSON text: a batch the Arrow reader refuses, so each
     # row is written as JSON and read as text (the path every batch took before it).

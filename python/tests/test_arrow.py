@@ -14,16 +14,7 @@ import pytest
 
 import leadscore
 from conftest import AS_OF, PACKS, as_row, assert_rows_equal, cli_score, run_cli, sample_leads
-
-EVENT = pa.struct([
-    ("type", pa.string()), ("at", pa.string()), ("path", pa.string()), ("campaign", pa.string()),
-    ("video", pa.string()), ("percent", pa.int64()), ("name", pa.string()), ("asset", pa.string()),
-    ("form", pa.string()),
-])
-#: `leadscore gen` writes `company.size` as a number or a numeric string; an Arrow column
-#: has one type, so the generated leads hold it as a string, as a warehouse export would.
-SCHEMA = pa.schema([("company", pa.struct([("name", pa.string()), ("size", pa.string())])),
-                    ("events", pa.list_(EVENT))])
+from generated import EVENT, GEN_SCHEMA
 
 
 def load(name):
@@ -43,7 +34,7 @@ def generated(tmp_path_factory):
     raw = run_cli("gen", "--leads", "100000").stdout.decode()
     path = tmp_path_factory.mktemp("gen") / "leads.jsonl"
     path.write_text(re.sub(r'"size":(\d+)', r'"size":"\1"', raw))
-    table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=SCHEMA))
+    table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=GEN_SCHEMA))
     assert table.num_rows == 100_000
     return path, table
 

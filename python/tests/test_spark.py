@@ -12,17 +12,11 @@ import pytest
 import leadscore
 import leadscore.spark
 from conftest import AS_OF, as_row, assert_rows_equal, cli_score, run_cli
+from generated import GEN_SCHEMA
 
 pyspark = pytest.importorskip("pyspark")
 from pyspark.sql import SparkSession  # noqa: E402
 
-EVENT = pa.struct([
-    ("type", pa.string()), ("at", pa.string()), ("path", pa.string()), ("campaign", pa.string()),
-    ("video", pa.string()), ("percent", pa.int64()), ("name", pa.string()), ("asset", pa.string()),
-    ("form", pa.string()),
-])
-SCHEMA = pa.schema([("company", pa.struct([("name", pa.string()), ("size", pa.string())])),
-                    ("events", pa.list_(EVENT))])
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +40,7 @@ def generated(tmp_path_factory):
     raw = run_cli("gen", "--leads", "10000").stdout.decode()
     path = tmp_path_factory.mktemp("spark") / "leads.jsonl"
     path.write_text(re.sub(r'"size":(\d+)', r'"size":"\1"', raw))
-    return path, pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=SCHEMA))
+    return path, pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=GEN_SCHEMA))
 
 
 def collect(df):
