@@ -50,7 +50,12 @@ impl ArrowBatch<'_, '_> {
     /// Scores row `row` (`< len()`), as [`Scorer::score`] scores the JSON object of its
     /// cells. A row with no id (a null cell, or no id column) gets none: unlike a line of
     /// a file, a row's number is the caller's to give.
+    ///
+    /// # Panics
+    /// If `row >= len()`, as indexing a slice past its end does.
     pub fn score(&self, row: usize) -> Result<Outcome, EvalError> {
+        let rows = self.len();
+        assert!(row < rows, "row {row} is past the end of a batch of {rows} rows");
         let scorer = self.scorer;
         let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
         scorer.evaluate(&record, Vec::new(), None)

@@ -348,3 +348,12 @@ fn a_column_of_type_null_is_missing_everywhere() {
     let outcome = scorer.arrow(&batch).unwrap().score(0).unwrap();
     assert_eq!((outcome.id, outcome.score), (None, 6.0));
 }
+
+#[test]
+#[should_panic(expected = "row 2 is past the end of a batch of 2 rows")]
+fn a_row_past_the_end_is_a_panic_that_says_so() {
+    let pack = leadscore::Pack::from_source("p", "title is missing => +5").unwrap();
+    let batch = batch_of(&[json!({"title": "VP"}), json!({"title": "CEO"})]);
+    let scorer = pack.scorer(as_of());
+    let _ = scorer.arrow(&batch).unwrap().score(2);
+}
