@@ -20,6 +20,9 @@ pub type Name = Spanned<String>;
 pub struct Ast {
     /// The statements.
     pub statements: Vec<Statement>,
+    /// The names of `let` statements that did not parse: a syntax error already says what
+    /// is wrong with each, so their uses are not reported as unknown names too.
+    pub unparsed_lets: Vec<String>,
 }
 
 /// One statement and its span.

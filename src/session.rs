@@ -403,7 +403,7 @@ fn build(
         if let Some(condition) = condition {
             // The condition on a line of its own, after a line of ours that its
             // diagnostics neither show nor count: they point at just what was typed.
-            let text = format!("let {CONDITION_LET} =\n{condition}\n");
+            let text = format!("let {CONDITION_LET} =\n{condition}");
             sources.add_after_hidden_lines(CONDITION_FILE, text, 1);
         }
     };

@@ -1,6 +1,7 @@
 //! Check errors: what is wrong with a pack that parses, in the rule author's words.
 
 use crate::source::Span;
+pub use crate::syntax::did_you_mean;
 
 /// One mistake found by the checker.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
@@ -31,24 +32,6 @@ impl CheckError {
         }
         self
     }
-}
-
-/// The closest of `known` to `name`, if it is close enough to be a typo.
-pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let lower = |s: &'a str| -> std::borrow::Cow<'a, str> {
-        if s.chars().any(char::is_uppercase) {
-            s.to_lowercase().into()
-        } else {
-            s.into()
-        }
-    };
-    let name = name.to_lowercase();
-    known
-        .into_iter()
-        .map(|k| (strsim::jaro_winkler(&name, &lower(k)), k))
-        .filter(|(score, _)| *score >= 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, k)| k)
 }
 
 /// The kinds of check error.

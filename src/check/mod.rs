@@ -79,6 +79,7 @@ pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Res
         errors: Vec::new(),
         checked: Checked::default(),
         lets: HashMap::new(),
+        unparsed_lets: &ast.unparsed_lets,
         suggestions: MAX_SUGGESTIONS,
     };
     c.declarations(ast);
@@ -103,6 +104,8 @@ struct Checker<'a> {
     checked: Checked,
     /// `let` name → statement index.
     lets: HashMap<String, usize>,
+    /// The `let`s that did not parse (their uses are not unknown names).
+    unparsed_lets: &'a [String],
     /// How many more unknown names get a "did you mean" ([`MAX_SUGGESTIONS`]).
     suggestions: usize,
 }
@@ -320,7 +323,7 @@ impl Checker<'_> {
     fn let_ref(&mut self, name: &str, span: Span, scope: Scope) {
         if scope == Scope::Event {
             self.error(CheckErrorKind::NotInWhere("a `let` name"), span);
-        } else if !self.lets.contains_key(name) {
+        } else if !self.lets.contains_key(name) && !self.unparsed_lets.iter().any(|n| n == name) {
             let err = CheckError::new(CheckErrorKind::UnknownLet(name.to_string()), span);
             let err = match self.may_suggest() {
                 true => err.suggest(name, self.lets.keys().map(String::as_str)),

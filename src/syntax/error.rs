@@ -39,6 +39,24 @@ pub enum ParseErrorKind {
     TooMany,
 }
 
+/// The closest of `known` to `name`, if it is close enough to be a typo.
+pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = |s: &'a str| -> std::borrow::Cow<'a, str> {
+        if s.chars().any(char::is_uppercase) {
+            s.to_lowercase().into()
+        } else {
+            s.into()
+        }
+    };
+    let name = name.to_lowercase();
+    known
+        .into_iter()
+        .map(|k| (strsim::jaro_winkler(&name, &lower(k)), k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k)
+}
+
 /// Converts a pest error in `rest` (which starts at `base` in the file).
 pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Error<Rule>) -> ParseError {
     let at = match e.location {
@@ -59,7 +77,18 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
         }
         None => at,
     };
-    let help = help_for(&expected, found.text);
+    // A statement keyword starting a later line ends the statement before it: that
+    // statement stops short, at the end of its own line.
+    let (at, found) = match at.checked_sub(1).map(|i| rest.as_bytes()[i]) {
+        Some(b'\n') if super::STATEMENT_KEYWORDS.contains(&found.text) => {
+            let end = rest[..at].trim_end().len();
+            (end, found_at(&rest[end..]))
+        }
+        _ => (at, found),
+    };
+    let help = misspelt_behaviour(&rest[..at.min(rest.len())], found.text)
+        .map(|word| format!("did you mean `{word}`?"))
+        .or_else(|| help_for(&expected, found.text));
     let kind = match found.text.strip_prefix('\\') {
         Some(escaped) => ParseErrorKind::UnknownEscape(escaped.chars().next().unwrap_or(' ')),
         None => ParseErrorKind::Unexpected {
@@ -98,14 +127,20 @@ struct Found<'a> {
 }
 
 impl Found<'_> {
+    /// The length of the span that marks it: one past the end of the file for its end, none
+    /// for the end of a line (the caret stays on that line).
     fn len(&self) -> usize {
-        self.text.len().max(usize::from(self.text.is_empty()))
+        match self.text {
+            "" => 1,
+            "\n" | "\r" | "\r\n" => 0,
+            t => t.len(),
+        }
     }
 
     fn describe(&self) -> String {
         match self.text {
             "" => "the end of the file".into(),
-            "\n" | "\r\n" => "the end of the line".into(),
+            "\n" | "\r" | "\r\n" => "the end of the line".into(),
             t => format!("`{t}`"),
         }
     }
@@ -155,8 +190,11 @@ fn numeric(r: Rule) -> bool {
 }
 
 fn expected(positives: &[Rule]) -> String {
+    // After a whole statement, what would continue it says more than "a new statement".
+    let continues = |r: &&Rule| !matches!(r, Rule::EOI | Rule::statement_start);
     let mut names: Vec<&str> = Vec::new();
-    for &r in positives {
+    let all = positives.iter().all(|r| !continues(&r));
+    for &r in positives.iter().filter(|r| all || continues(r)) {
         let name = describe(r);
         if !names.contains(&name) {
             names.push(name);
@@ -196,7 +234,7 @@ fn describe(r: Rule) -> &'static str {
         Rule::colon => "`:` after the rule's name",
         Rule::and_kw => "`and`",
         Rule::or_kw => "`or`",
-        Rule::statement | Rule::next_statement | Rule::end_of_file => "a statement",
+        Rule::statement | Rule::next_statement | Rule::statement_start | Rule::end_of_file | Rule::EOI => "a statement",
         Rule::rule | Rule::rule_name => "a rule",
         Rule::condition | Rule::disjunct | Rule::conjunct | Rule::negation | Rule::test => "a condition",
         Rule::behaviour => "a behaviour",
@@ -229,6 +267,31 @@ fn describe(r: Rule) -> &'static str {
         Rule::glob_word => "a name or pattern",
         _ => "something else",
     }
+}
+
+/// The behaviour keyword that the word just before an error is a typo of, when what
+/// stands at the error is what a behaviour takes (`visted /pricing` is read as a name
+/// followed by a stray path).
+fn misspelt_behaviour(before: &str, found: &str) -> Option<&'static str> {
+    const BEHAVIOURS: [&str; 7] = [
+        "visited",
+        "submitted",
+        "downloaded",
+        "opened",
+        "clicked",
+        "attended",
+        "did",
+    ];
+    if !found.starts_with(|c: char| c == '/' || c == '"' || c.is_alphabetic()) {
+        return None;
+    }
+    let before = before.trim_end();
+    let word = &before[before
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .map_or(0, |i| i + 1)..];
+    (word.len() > 3 && !BEHAVIOURS.contains(&word))
+        .then(|| did_you_mean(word, BEHAVIOURS))
+        .flatten()
 }
 
 fn help_for(expected: &str, found: &str) -> Option<String> {

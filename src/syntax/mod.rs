@@ -13,7 +13,7 @@ use pest_derive::Parser;
 use crate::ast::*;
 use crate::source::Span;
 
-pub use error::ParseError;
+pub use error::{did_you_mean, ParseError};
 
 #[derive(Parser)]
 #[grammar = "../grammar/leadscore.pest"]
@@ -50,7 +50,7 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
             parsed = parse_statement(&text[pos..end], start);
             if end < text.len() && parsed.as_ref().is_err_and(|e| failed_at_cut(e, &text[pos..end])) {
                 errors.push(error::too_deep(file, end));
-                pos = resync(text, end);
+                pos = resync(text, pos, end);
                 continue;
             }
         }
@@ -64,8 +64,9 @@ pub fn parse_file(file: u32, text: &str, ast: &mut Ast, errors: &mut Vec<ParseEr
                 pos += end.max(1);
             }
             Err(e) => {
+                ast.unparsed_lets.extend(let_name(&rest[start..]));
                 let err = error::from_pest(file, pos, rest, &e);
-                pos = resync(text, err.span.start as usize);
+                pos = resync(text, pos, err.span.start as usize);
                 errors.push(err);
             }
         }
@@ -84,6 +85,18 @@ fn first_token(rest: &str) -> Option<usize> {
             None => return Some(rest.len() - s.len()),
         }
     }
+}
+
+/// The name a statement that did not parse defines, when it is a `let NAME =`.
+fn let_name(statement: &str) -> Option<String> {
+    let after_let = statement.strip_prefix("let")?;
+    let rest = after_let.trim_start();
+    let name_end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
+        .unwrap_or(rest.len());
+    let (name, after_name) = rest.split_at(name_end);
+    let defines = after_let.len() > rest.len() && !name.is_empty() && after_name.trim_start().starts_with('=');
+    defines.then(|| name.to_string())
 }
 
 /// Words that start a statement and can continue none (they are reserved).
@@ -138,12 +151,14 @@ fn failed_at_cut(e: &pest::error::Error<Rule>, given: &str) -> bool {
     at >= last_word.len()
 }
 
-/// Where parsing restarts after an error at `at`: the next line that starts in column 0
-/// with something other than a comment or a continuation (`and`, `or`, `=>`, `,`).
-fn resync(text: &str, at: usize) -> usize {
+/// Where parsing restarts after an error at `at` in the statement that starts at `from`:
+/// the next line that starts in column 0 with something other than a comment or a
+/// continuation (`and`, `or`, `=>`, `,`). That may be the line of the error itself, when
+/// the error is its first character (`let a = title ~` before a line `let b = ...`).
+fn resync(text: &str, from: usize, at: usize) -> usize {
     let mut offset = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
     for line in text[offset..].split_inclusive('\n') {
-        let starts_statement = offset > at
+        let starts_statement = (offset > at || (offset == at && offset > from))
             && line.starts_with(|c: char| !c.is_whitespace() && c != '#' && c != ',')
             && !["and ", "or ", "=>"].iter().any(|p| line.starts_with(p));
         if starts_statement {

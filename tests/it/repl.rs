@@ -172,14 +172,16 @@ fn a_one_line_conditions_error_points_at_line_1_of_what_was_typed() {
         panic!("{err}")
     };
     let rendered = errors.render(false);
-    assert!(rendered.contains("--> <condition>:1:16\n"), "{rendered}");
+    assert!(rendered.contains("--> <condition>:1:23\n"), "{rendered}");
+    assert!(rendered.contains("did you mean `visited`?"), "{rendered}");
     assert!(rendered.contains("1 | title ~ VP and visted /pricing"), "{rendered}");
     assert!(
         !rendered.contains("__condition"),
         "the line the session adds stays hidden: {rendered}"
     );
     let location = errors.location(&errors.errors()[0]);
-    assert_eq!((location.line, location.column), (1, 16));
+    assert_eq!((location.line, location.column), (1, 23));
+    assert_eq!(errors.errors().len(), 1, "{rendered}");
 }
 
 #[test]
