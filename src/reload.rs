@@ -348,7 +348,7 @@ impl LivePack {
             })?;
         Ok(LivePack {
             live,
-            dir,
+            dir: given.to_path_buf(),
             stop: tx,
             thread: Some(thread),
         })
@@ -359,7 +359,8 @@ impl LivePack {
         Snapshot(self.live.load())
     }
 
-    /// The watched folder (canonical path).
+    /// The watched folder, as it was given: a symbolic link stays the link (the pack loads
+    /// from its target, which a deploy may flip to another), so this stays true after a flip.
     pub fn dir(&self) -> &Path {
         &self.dir
     }

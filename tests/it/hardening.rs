@@ -516,10 +516,12 @@ fn watch_follows_a_linked_pack_folder_flipped_to_a_new_version() {
     )
     .unwrap();
     wait_for_score(&live, 10.0);
+    assert_eq!(live.dir(), current, "the folder as given, the link");
     // The usual deploy: a new link renamed over the old one, atomically.
     std::os::unix::fs::symlink("v2", root.path().join("current.new")).unwrap();
     std::fs::rename(root.path().join("current.new"), &current).unwrap();
     wait_for_score(&live, 20.0);
+    assert_eq!(live.dir(), current, "still true after the flip");
     // Later edits are watched in the new target.
     std::fs::write(root.path().join("v2/main.rules"), "title ~ VP => +30\n").unwrap();
     wait_for_score(&live, 30.0);
