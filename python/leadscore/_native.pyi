@@ -43,6 +43,7 @@ class Pack:
     def score_arrow(
         self, data: Any, as_of: AsOf, id_field: str = "id", threads: Optional[int] = None
     ) -> pyarrow.Table: ...
+    def arrow_refusal(self, data: Any) -> Optional[str]: ...
 
 def as_of_text(as_of: AsOf) -> str:
     """``as_of`` checked and written as RFC 3339 in UTC."""

@@ -210,6 +210,22 @@ impl Pack {
         PyTable::try_new(batches, results::schema(id_type))?.into_pyarrow(py)
     }
 
+    /// Why `score_arrow` would not read `data`'s columns directly but write each row as
+    /// JSON and read that (the same results, slower): a column of a type the Arrow reader
+    /// does not read, or a pack with enrichment hooks. `None` when it reads them directly.
+    /// Only the schema is looked at.
+    fn arrow_refusal(&self, data: AnyRecordBatch) -> PyResult<Option<String>> {
+        let reader = data.into_reader()?;
+        let batch = arrow_array::RecordBatch::new_empty(reader.schema());
+        let as_of = DateTime::<Utc>::UNIX_EPOCH;
+        Ok(self
+            .pack
+            .scorer(as_of)
+            .arrow(&batch)
+            .err()
+            .map(|refusal| refusal.to_string()))
+    }
+
     fn __repr__(&self) -> String {
         format!("<leadscore.Pack {}>", self.pack.id())
     }
@@ -234,8 +250,8 @@ impl Pack {
 
 /// Scores one batch in parallel: read straight from its columns by the library's Arrow
 /// reader, or, for a batch that reader refuses (a pack with enrichment hooks, a column
-/// of a type it does not read, events as JSON text), each row written as JSON of what the
-/// pack reads and read as text.
+/// of a type it does not read), each row written as JSON of what the pack reads and read
+/// as text.
 fn score_batch(
     pack: &leadscore::Pack,
     reading: &rows::Reading,

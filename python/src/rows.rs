@@ -1,6 +1,6 @@
 //! An Arrow batch as leads, for the batches the library's Arrow reader (`Scorer::arrow`)
-//! refuses: a pack with enrichment hooks, a column of a type it does not read, events as
-//! JSON text. Each row is written as the JSON object the pack's text reader takes
+//! refuses: a pack with enrichment hooks, a column of a type it does not read (events as
+//! JSON text are written as they are). Each row is written as the JSON object the pack's text reader takes
 //! (`Scorer::score_json`), holding only what the pack reads: the columns of
 //! its fields (a struct column cut down to the children on its dotted paths), and the
 //! `events` column cut down to `type`, `at` and the event properties the pack tests. So

@@ -81,6 +81,7 @@ def test_generated_leads_with_a_plugin_function_equal_the_cli(generated, tmp_pat
     few = tmp_path / "few.jsonl"
     few.write_text("".join(path.read_text().splitlines(keepends=True)[:20_000]))
     expected, _ = cli_score("rules/fintech", [few])
+    assert load("fintech").arrow_refusal(table) is None, "a plugin function does not stop the column reader"
     results = load("fintech").score_arrow(table.slice(0, 20_000), AS_OF)
     assert_rows_equal(results.to_pylist(), [as_row(r) for r in expected])
 
@@ -91,6 +92,7 @@ def test_generated_leads_with_an_enrichment_hook_equal_the_cli(generated, tmp_pa
     few = tmp_path / "few.jsonl"
     few.write_text("".join(path.read_text().splitlines(keepends=True)[:3_000]))
     expected, _ = cli_score("rules/agency", [few])
+    assert "enrichment hooks" in load("agency").arrow_refusal(table)
     results = load("agency").score_arrow(table.slice(0, 3_000), AS_OF)
     assert_rows_equal(results.to_pylist(), [as_row(r) for r in expected])
 
@@ -156,6 +158,8 @@ def test_events_as_a_json_string_column(generated):
     texts = pa.array([json.dumps(json.loads(line)["events"]) for line in lines])
     as_text = small.set_column(small.schema.get_field_index("events"), "events", texts)
     pack = load("b2b-saas")
+    assert pack.arrow_refusal(small) is None
+    assert pack.arrow_refusal(as_text) is None, "JSON text events are read from the column too"
     assert pack.score_arrow(as_text, AS_OF).equals(pack.score_arrow(small, AS_OF))
     broken = pa.table({"id": ["a", "b", "c"], "events": ['[{"type": "page_view"', '[], "title": "CEO"', None]})
     errors = pack.score_arrow(broken, AS_OF).column("error").to_pylist()

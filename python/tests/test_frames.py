@@ -9,6 +9,7 @@ import pytest
 import leadscore
 from conftest import AS_OF, as_row, assert_rows_equal, cli_score, run_cli
 
+pa = pytest.importorskip("pyarrow")
 pd = pytest.importorskip("pandas")
 pl = pytest.importorskip("polars")
 
@@ -44,6 +45,7 @@ def rows(frame_rows):
 def test_polars_frame(generated):
     leads, expected = generated
     df = pl.DataFrame(leads)
+    assert leadscore.Pack.load("rules/b2b-saas").arrow_refusal(df) is None, "read from its columns"
     out = leadscore.score_frame(df, "rules/b2b-saas", AS_OF)
     assert isinstance(out, pl.DataFrame)
     assert out.columns == df.columns + leadscore.RESULT_COLUMNS
@@ -59,6 +61,9 @@ def test_pandas_frame(generated):
     leads, expected = generated
     df = pd.DataFrame(leads)
     pack = leadscore.Pack.load("rules/b2b-saas")
+    # The table score_frame makes of it is read from its columns, not row by row as JSON.
+    table = pa.Table.from_pandas(df, preserve_index=False)
+    assert pack.arrow_refusal(table) is None
     out = leadscore.score_frame(df, pack, AS_OF)
     assert isinstance(out, pd.DataFrame)
     assert list(out.columns) == list(df.columns) + leadscore.RESULT_COLUMNS

@@ -25,6 +25,9 @@ pub enum EvalError {
     /// `events` is there but is not an array.
     #[error("`events` must be an array of events")]
     EventsNotArray,
+    /// `events` given as JSON text of its own (an Arrow string column) is not valid JSON.
+    #[error("events is not valid JSON text: {0}")]
+    EventsText(String),
     /// One event is malformed.
     #[error("events[{index}] {message}")]
     BadEvent { index: usize, message: String },
@@ -131,6 +134,7 @@ impl From<crate::read::ReadError> for EvalError {
             ReadError::Json(message) => EvalError::Json(message),
             ReadError::TooDeep(deep) => EvalError::Json(deep.to_string()),
             ReadError::EventsNotArray => EvalError::EventsNotArray,
+            ReadError::EventsText(message) => EvalError::EventsText(message),
             ReadError::BadEvent { index, problem } => EvalError::BadEvent {
                 index,
                 message: problem.to_string(),

@@ -7,8 +7,9 @@
 //! plan names are looked at; strings are borrowed from the batch; no row becomes text.
 //!
 //! `events` is a list of structs with `type` and `at` (a string, or a timestamp with a
-//! time zone). A batch this reader cannot read as the JSON readers would (a column of
-//! another type where the pack reads, events given as JSON text) is refused whole with
+//! time zone), or a string column of JSON text (read by the text reader's events reader,
+//! as if the text stood in the lead). A batch this reader cannot read as the JSON readers
+//! would (a column of another type where the pack reads) is refused whole with
 //! [`ArrowRefusal::Column`], before any row is read: read it as JSON instead.
 
 use std::borrow::Cow;
@@ -32,7 +33,7 @@ use crate::value::{Value, MAX_DEPTH};
 pub struct ArrowLeads<'p, 'b> {
     plan: &'p ReadPlan,
     fields: Vec<FieldRead<'p, 'b>>,
-    events: Option<EventsRead<'b>>,
+    events: Option<EventsColumn<'b>>,
     rows: usize,
 }
 
@@ -57,7 +58,7 @@ impl ReadPlan {
                 continue;
             };
             if entry.events {
-                events = Some(EventsRead::new(program, array.as_ref())?);
+                events = Some(EventsColumn::new(program, array.as_ref())?);
             } else {
                 fields.push(FieldRead::new(name, entry, array.as_ref())?);
             }
@@ -323,7 +324,43 @@ fn range<O: OffsetSizeTrait>(offsets: &[O], i: usize) -> Range<usize> {
     offsets[i].as_usize()..offsets[i + 1].as_usize()
 }
 
-/// The `events` column: a list of event structs, with the children the program reads.
+/// The `events` column: a list of event structs, or JSON text.
+enum EventsColumn<'b> {
+    List(EventsRead<'b>),
+    /// Each cell the JSON text of an `events` array (a null cell is no events).
+    Text(&'b dyn Array, Get<'b, &'b str>),
+}
+
+impl<'b> EventsColumn<'b> {
+    fn new(program: &Program, array: &'b dyn Array) -> Result<Self, ArrowRefusal> {
+        let text: Get<'b, &'b str> = match array.data_type() {
+            DataType::Utf8 => {
+                let a = array.as_string::<i32>();
+                Box::new(move |i| a.value(i))
+            }
+            DataType::LargeUtf8 => {
+                let a = array.as_string::<i64>();
+                Box::new(move |i| a.value(i))
+            }
+            DataType::Utf8View => {
+                let a = array.as_string_view();
+                Box::new(move |i| a.value(i))
+            }
+            _ => return EventsRead::new(program, array).map(EventsColumn::List),
+        };
+        Ok(EventsColumn::Text(array, text))
+    }
+
+    fn read(&self, program: &Program, row: usize, as_of: Millis) -> Result<ReadEvents<'b>, ReadError> {
+        match self {
+            EventsColumn::List(list) => list.read(program, row, as_of),
+            EventsColumn::Text(array, _) if array.is_null(row) => Ok(ReadEvents::default()),
+            EventsColumn::Text(_, text) => super::text::read_events(program, text(row), as_of),
+        }
+    }
+}
+
+/// A list of event structs, with the children the program reads.
 struct EventsRead<'b> {
     list: &'b dyn Array,
     ranges: Get<'b, Range<usize>>,

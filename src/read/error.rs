@@ -30,6 +30,9 @@ pub enum ReadError {
     /// `events` is there but is not an array.
     #[error("`events` must be an array of events")]
     EventsNotArray,
+    /// `events` given as JSON text of its own (an Arrow string column) is not valid JSON.
+    #[error("events is not valid JSON text: {0}")]
+    EventsText(String),
     /// One event is malformed.
     #[error("events[{index}] {problem}")]
     BadEvent {

@@ -52,6 +52,27 @@ fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) ->
     Ok(record)
 }
 
+/// Reads an `events` array given as JSON text of its own (a string column of an Arrow
+/// batch), as the text reader reads the `events` key of a lead: `null` is no events.
+pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Result<ReadEvents<'t>, ReadError> {
+    let mut events = ReadEvents::default();
+    let mut error = None;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let seed = EventsSeed {
+        program,
+        events: &mut events,
+        error: &mut error,
+        as_of,
+    };
+    seed.deserialize(&mut de)
+        .and_then(|()| de.end())
+        .map_err(|e| ReadError::EventsText(e.to_string()))?;
+    match error {
+        Some(error) => Err(error),
+        None => Ok(events),
+    }
+}
+
 /// The record being filled, the events read, the first error in the `events` array (kept
 /// until the end because a later `events` key replaces it: the last key wins, as in a
 /// `serde_json::Value`), and the shape error that stopped reading, if one did.

@@ -322,9 +322,9 @@ fn a_column_it_does_not_read_is_refused_by_name_and_hooks_are_refused() {
         err.to_string(),
         "`signed_up` is an Arrow column of type Date32, which leads are not read from directly"
     );
-    let strings = batch_of(&[json!({"events": "[]"})]);
+    let numbers = batch_of(&[json!({"events": 5})]);
     let events = leadscore::Pack::from_source("p", "visited /pricing => +5").unwrap();
-    let err = events.scorer(as_of()).arrow(&strings).err().unwrap();
+    let err = events.scorer(as_of()).arrow(&numbers).err().unwrap();
     assert!(
         matches!(err, leadscore::ArrowRefusal::Column { ref path, .. } if path == "events"),
         "{err}"
@@ -356,4 +356,61 @@ fn a_row_past_the_end_is_a_panic_that_says_so() {
     let batch = batch_of(&[json!({"title": "VP"}), json!({"title": "CEO"})]);
     let scorer = pack.scorer(as_of());
     let _ = scorer.arrow(&batch).unwrap().score(2);
+}
+
+#[test]
+fn events_as_json_text_read_as_if_the_text_stood_in_the_lead() {
+    let pack =
+        leadscore::Pack::from_source("p", "visited /pricing => +5 each\ndownloaded \"case-study*\" => +7").unwrap();
+    let scorer = pack.scorer(as_of());
+    let cells = [
+        Some(
+            r#"[{"type": "page_view", "at": "2026-02-01T00:00:00Z", "path": "/pricing"},
+                 {"type": "download", "at": "2026-02-02T00:00:00Z", "asset": "case-study-acme"},
+                 {"type": "page_view", "at": "2026-02-03T00:00:00Z", "path": "/pricing", "x": [1, {}]}]"#,
+        ),
+        Some("[]"),
+        Some("null"),
+        None,
+        Some(r#"[{"type": "page_view", "at": "2026-04-01T00:00:00Z", "path": "/pricing"}]"#),
+        Some(r#"[{"type": "page_view", "path": "/pricing"}]"#),
+        Some("[7]"),
+        Some("5"),
+        Some(r#"{"type": "page_view"}"#),
+    ];
+    let arrays: [ArrayRef; 3] = [
+        Arc::new(StringArray::from(cells.to_vec())),
+        Arc::new(LargeStringArray::from(cells.to_vec())),
+        Arc::new(StringViewArray::from(cells.to_vec())),
+    ];
+    for events in arrays {
+        let batch = RecordBatch::try_from_iter([("events", events)]).unwrap();
+        let leads = scorer.arrow(&batch).unwrap();
+        for (row, cell) in cells.iter().enumerate() {
+            // The lead with the text standing as its `events` (no key for a null cell).
+            let text = cell.map_or("{}".to_string(), |events| format!(r#"{{"events": {events}}}"#));
+            let by_arrow = leads.score(row).map_err(|e| e.to_string());
+            let by_text = scorer.score_json(&text).map_err(|e| e.to_string());
+            assert_eq!(by_arrow, by_text, "row {row}: {text}");
+        }
+        assert_eq!(leads.score(0).unwrap().score, 17.0);
+    }
+    // Text that is not JSON is that row's error; the rows around it score.
+    let bad = [Some("[]"), Some(r#"[{"type": "page_view""#), Some("[] x"), Some("[]")];
+    let batch =
+        RecordBatch::try_from_iter([("events", Arc::new(StringArray::from(bad.to_vec())) as ArrayRef)]).unwrap();
+    let leads = scorer.arrow(&batch).unwrap();
+    let results: Vec<Result<f64, String>> = (0..4)
+        .map(|row| leads.score(row).map(|o| o.score).map_err(|e| e.to_string()))
+        .collect();
+    assert_eq!(results[0], Ok(0.0));
+    assert_eq!(
+        results[1],
+        Err("events is not valid JSON text: EOF while parsing an object at line 1 column 21".into())
+    );
+    assert_eq!(
+        results[2],
+        Err("events is not valid JSON text: trailing characters at line 1 column 4".into())
+    );
+    assert_eq!(results[3], Ok(0.0));
 }
