@@ -54,6 +54,7 @@ fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) ->
 
 /// Reads an `events` array given as JSON text of its own (a string column of an Arrow
 /// batch), as the text reader reads the `events` key of a lead: `null` is no events.
+#[cfg(feature = "arrow")]
 pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Result<ReadEvents<'t>, ReadError> {
     let mut events = ReadEvents::default();
     let mut error = None;
