@@ -76,7 +76,7 @@ fn path(field: &str) -> String {
         let mut chars = s.chars();
         chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
             && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-            && !RESERVED.contains(&s)
+            && !crate::syntax::is_reserved(s)
     };
     if field.split('.').all(plain) {
         field.to_string()
@@ -90,42 +90,6 @@ fn path(field: &str) -> String {
             .join(".")
     }
 }
-
-/// Words a bare field segment cannot be.
-const RESERVED: [&str; 32] = [
-    "and",
-    "or",
-    "not",
-    "in",
-    "is",
-    "missing",
-    "exists",
-    "true",
-    "false",
-    "visited",
-    "submitted",
-    "downloaded",
-    "opened",
-    "clicked",
-    "attended",
-    "did",
-    "where",
-    "at",
-    "within",
-    "each",
-    "max",
-    "rule",
-    "let",
-    "threshold",
-    "mql",
-    "cap",
-    "decay",
-    "route",
-    "when",
-    "plugin",
-    "limit",
-    "dimension",
-];
 
 fn quote(text: &str) -> String {
     format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
@@ -413,5 +377,17 @@ impl Candidates {
             fields.iter().map(String::as_str).chain(skip),
             program.event_types.iter().map(String::as_str),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_reserved_or_unusual_field_name_is_written_in_backticks() {
+        assert_eq!(super::path("company.size"), "company.size");
+        // Every reserved word, not only the common ones (`tag`, `contains` were once missed).
+        assert_eq!(super::path("tag"), "`tag`");
+        assert_eq!(super::path("company.contains"), "company.`contains`");
+        assert_eq!(super::path("Lead Source"), "`Lead Source`");
     }
 }

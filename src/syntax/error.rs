@@ -273,15 +273,6 @@ fn describe(r: Rule) -> &'static str {
 /// stands at the error is what a behaviour takes (`visted /pricing` is read as a name
 /// followed by a stray path).
 fn misspelt_behaviour(before: &str, found: &str) -> Option<&'static str> {
-    const BEHAVIOURS: [&str; 7] = [
-        "visited",
-        "submitted",
-        "downloaded",
-        "opened",
-        "clicked",
-        "attended",
-        "did",
-    ];
     if !found.starts_with(|c: char| c == '/' || c == '"' || c.is_alphabetic()) {
         return None;
     }
@@ -289,8 +280,8 @@ fn misspelt_behaviour(before: &str, found: &str) -> Option<&'static str> {
     let word = &before[before
         .rfind(|c: char| !(c.is_alphanumeric() || c == '_'))
         .map_or(0, |i| i + 1)..];
-    (word.len() > 3 && !BEHAVIOURS.contains(&word))
-        .then(|| did_you_mean(word, BEHAVIOURS))
+    (word.len() > 3 && !super::BEHAVIOURS.contains(&word))
+        .then(|| did_you_mean(word, super::BEHAVIOURS))
         .flatten()
 }
 

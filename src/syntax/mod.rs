@@ -99,6 +99,49 @@ fn let_name(statement: &str) -> Option<String> {
     defines.then(|| name.to_string())
 }
 
+/// Whether a word is reserved (the grammar's `reserved` rule): a bare field segment or
+/// name cannot be it, so it goes in backticks.
+pub fn is_reserved(word: &str) -> bool {
+    [&BEHAVIOURS[..], &STATEMENT_KEYWORDS, &OTHER_RESERVED]
+        .iter()
+        .any(|words| words.contains(&word))
+}
+
+/// The words that start a behaviour test.
+pub(crate) const BEHAVIOURS: [&str; 7] = [
+    "visited",
+    "submitted",
+    "downloaded",
+    "opened",
+    "clicked",
+    "attended",
+    "did",
+];
+
+/// The reserved words that are neither behaviours nor start a statement.
+const OTHER_RESERVED: [&str; 20] = [
+    "and",
+    "or",
+    "not",
+    "in",
+    "is",
+    "missing",
+    "exists",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "where",
+    "at",
+    "within",
+    "each",
+    "max",
+    "when",
+    "disqualify",
+    "tag",
+    "true",
+    "false",
+];
+
 /// Words that start a statement and can continue none (they are reserved).
 const STATEMENT_KEYWORDS: [&str; 11] = [
     "rule",
@@ -613,4 +656,34 @@ fn duration(text: &str) -> Millis {
         _ => 604_800_000,
     };
     n.saturating_mul(unit_ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parses(text: &str) -> bool {
+        let mut errors = Vec::new();
+        parse_file(0, text, &mut Ast::default(), &mut errors);
+        errors.is_empty()
+    }
+
+    #[test]
+    fn the_reserved_words_are_the_grammars() {
+        let grammar = include_str!("../../grammar/leadscore.pest");
+        let rule = &grammar[grammar.find("\nreserved = @{").unwrap()..];
+        let rule = &rule[..rule.find("\n}").unwrap()];
+        let mut in_grammar: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+        let mut listed: Vec<&str> = [&BEHAVIOURS[..], &STATEMENT_KEYWORDS, &OTHER_RESERVED].concat();
+        in_grammar.sort_unstable();
+        listed.sort_unstable();
+        assert_eq!(listed, in_grammar);
+        for word in listed {
+            assert!(is_reserved(word));
+            // What `fit --suggest` relies on: reserved, so written in backticks.
+            assert!(!parses(&format!("lead.{word} == \"x\" => +1\n")), "{word} is reserved");
+            assert!(parses(&format!("lead.`{word}` == \"x\" => +1\n")), "`{word}` is a field");
+        }
+        assert!(!is_reserved("title") && !is_reserved("AND"));
+    }
 }
