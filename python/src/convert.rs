@@ -6,7 +6,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
-use serde_json::{Map, Number, Value};
+use serde_json::{Number, Value};
 
 static DATETIME: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -44,86 +44,144 @@ fn aware_datetime(value: &Bound<'_, PyAny>) -> Result<String, String> {
     Ok(value.call_method0("isoformat").map_err(|e| e.to_string())?.to_string())
 }
 
-/// A Python lead (dicts, lists, strings, numbers, booleans, `None`, datetimes) as JSON.
-/// `NaN` is missing, as pandas writes a missing number; a naive datetime is an error.
-pub fn to_json(value: &Bound<'_, PyAny>) -> Result<Value, String> {
+/// How deep a Python lead may nest before it is refused (the reader refuses deeper than
+/// its own limit anyway; this keeps the walk itself off the end of the stack).
+const MAX_NESTING: usize = 512;
+
+/// A Python lead (dicts, lists, strings, numbers, booleans, `None`, datetimes) written as
+/// JSON text into `out`, for the library's text reader (which reads only what the pack
+/// uses). `NaN` is `null`, missing, as pandas writes a missing number; a naive datetime
+/// is an error.
+pub fn write_json(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), String> {
+    write(value, out, 0).map_err(|e| match e {
+        Unwritable::At(message) => message,
+        Unwritable::TooDeep => format!("the lead nests more than {MAX_NESTING} deep"),
+    })
+}
+
+/// Why a value could not be written: a message with the path to it, or nesting too deep
+/// (said once, not with a path as long as the nesting).
+enum Unwritable {
+    At(String),
+    TooDeep,
+}
+
+impl From<String> for Unwritable {
+    fn from(message: String) -> Self {
+        Unwritable::At(message)
+    }
+}
+
+impl Unwritable {
+    fn under(self, step: impl std::fmt::Display) -> Unwritable {
+        match self {
+            Unwritable::At(message) => Unwritable::At(format!("{step}: {message}")),
+            deep => deep,
+        }
+    }
+}
+
+fn write(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<(), Unwritable> {
     let py = value.py();
     if value.is_none() {
-        return Ok(Value::Null);
+        out.extend_from_slice(b"null");
+        return Ok(());
     }
     if let Ok(b) = value.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
+        out.extend_from_slice(if b.is_true() { b"true" } else { b"false" });
+        return Ok(());
     }
     if let Ok(s) = value.cast::<PyString>() {
-        return s.extract::<String>().map(Value::String).map_err(|e| e.to_string());
+        return Ok(string(&s.to_cow().map_err(|e| e.to_string())?, out)?);
     }
     if let Ok(i) = value.cast::<PyInt>() {
-        return int(i.as_any());
+        return Ok(int(i.as_any(), out)?);
     }
     if let Ok(f) = value.cast::<PyFloat>() {
-        return Ok(float(f.value()));
+        return Ok(float(f.value(), out)?);
+    }
+    if depth >= MAX_NESTING {
+        return Err(Unwritable::TooDeep);
     }
     if let Ok(dict) = value.cast::<PyDict>() {
-        let mut object = Map::new();
-        for (key, item) in dict.iter() {
+        out.push(b'{');
+        for (n, (key, item)) in dict.iter().enumerate() {
             let Ok(key) = key.cast::<PyString>() else {
-                return Err(format!("a key is a {}, not a string", type_name(&key)));
+                return Err(format!("a key is a {}, not a string", type_name(&key)).into());
             };
-            let key: String = key.extract().map_err(|e: PyErr| e.to_string())?;
-            let item = to_json(&item).map_err(|e| format!("{key}: {e}"))?;
-            object.insert(key, item);
+            let key = key.to_cow().map_err(|e| e.to_string())?;
+            if n > 0 {
+                out.push(b',');
+            }
+            string(&key, out)?;
+            out.push(b':');
+            write(&item, out, depth + 1).map_err(|e| e.under(&key))?;
         }
-        return Ok(Value::Object(object));
+        out.push(b'}');
+        return Ok(());
     }
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
-        let items = value.try_iter().map_err(|e| e.to_string())?;
-        return items
-            .enumerate()
-            .map(|(i, item)| {
-                let item = item.map_err(|e| e.to_string())?;
-                to_json(&item).map_err(|e| format!("[{i}]: {e}"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(Value::Array);
+        out.push(b'[');
+        for (i, item) in value.try_iter().map_err(|e| e.to_string())?.enumerate() {
+            let item = item.map_err(|e| e.to_string())?;
+            if i > 0 {
+                out.push(b',');
+            }
+            write(&item, out, depth + 1).map_err(|e| e.under(format_args!("[{i}]")))?;
+        }
+        out.push(b']');
+        return Ok(());
     }
     let datetime = DATETIME.import(py, "datetime", "datetime").map_err(|e| e.to_string())?;
     if value.is_instance(datetime).unwrap_or(false) {
-        return aware_datetime(value).map(Value::String);
+        return Ok(string(&aware_datetime(value)?, out)?);
     }
     let date = DATE.import(py, "datetime", "date").map_err(|e| e.to_string())?;
     if value.is_instance(date).unwrap_or(false) {
         let text = value.call_method0("isoformat").map_err(|e| e.to_string())?;
-        return Ok(Value::String(text.to_string()));
+        return Ok(string(&text.to_string(), out)?);
     }
     // NumPy scalars and the like: integers index, other numbers convert to float.
     if value.hasattr("__index__").unwrap_or(false) {
         if let Ok(i) = value.call_method0("__index__") {
-            return int(&i);
+            return Ok(int(&i, out)?);
         }
     }
     if value.hasattr("__float__").unwrap_or(false) {
         if let Ok(f) = value.extract::<f64>() {
-            return Ok(float(f));
+            return Ok(float(f, out)?);
         }
     }
-    Err(format!("cannot read a value of type {}", type_name(value)))
+    Err(format!("cannot read a value of type {}", type_name(value)).into())
 }
 
-fn int(value: &Bound<'_, PyAny>) -> Result<Value, String> {
+/// One Python value (an id) as JSON, `None` when it cannot be read.
+pub fn to_json(value: &Bound<'_, PyAny>) -> Option<Value> {
+    let mut text = Vec::new();
+    write_json(value, &mut text).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+fn string(s: &str, out: &mut Vec<u8>) -> Result<(), String> {
+    serde_json::to_writer(out, s).map_err(|e| e.to_string())
+}
+
+fn int(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), String> {
     if let Ok(i) = value.extract::<i64>() {
-        return Ok(Value::from(i));
+        return serde_json::to_writer(out, &i).map_err(|e| e.to_string());
     }
     if let Ok(u) = value.extract::<u64>() {
-        return Ok(Value::from(u));
+        return serde_json::to_writer(out, &u).map_err(|e| e.to_string());
     }
-    value
-        .extract::<f64>()
-        .map(float)
-        .map_err(|_| format!("the integer {value} is too large"))
+    match value.extract::<f64>() {
+        Ok(f) => float(f, out),
+        Err(_) => Err(format!("the integer {value} is too large")),
+    }
 }
 
-fn float(f: f64) -> Value {
-    Number::from_f64(f).map_or(Value::Null, Value::Number)
+/// A float as its shortest digits; a non-finite one as `null`, as JSON writers do.
+fn float(f: f64, out: &mut Vec<u8>) -> Result<(), String> {
+    serde_json::to_writer(out, &f).map_err(|e| e.to_string())
 }
 
 fn type_name(value: &Bound<'_, PyAny>) -> String {

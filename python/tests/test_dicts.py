@@ -2,6 +2,8 @@
 
 import datetime
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -110,6 +112,29 @@ def test_python_values_a_lead_cannot_hold_are_that_leads_error():
     assert "has no timezone" in results[1]["error"] and "events: [0]: at:" in results[1]["error"]
     assert "not a string" in results[2]["error"]
     assert results[3]["tags"] == ["pricing"], "an aware datetime is an RFC 3339 time"
+
+
+def test_a_lead_nested_too_deep_is_that_leads_error_not_a_crash():
+    """In a child process: the walk over a 200,000-deep list once overflowed the stack."""
+    script = (
+        "import leadscore\n"
+        "deep = []\n"
+        "for _ in range(200_000):\n"
+        "    deep = [deep]\n"
+        "pack = leadscore.Pack.load('rules/b2b-saas')\n"
+        "results = pack.score_many([{'id': 1, 'title': 'VP'}, {'id': 2, 'x': deep}], '2026-03-01T00:00:00Z')\n"
+        "print(results[0]['score'], results[1]['id'], results[1]['error'])\n"
+        "try:\n"
+        "    pack.score({'x': deep}, '2026-03-01T00:00:00Z')\n"
+        "except leadscore.ScoreError as e:\n"
+        "    print(e)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert run.returncode == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    score = load("b2b-saas").score({"id": 1, "title": "VP"}, AS_OF)["score"]
+    assert first == f"{score} 2 the lead nests more than 512 deep", first
+    assert second == "the lead nests more than 512 deep", second
 
 
 def test_numbers_and_missing_values_read_as_json_does():

@@ -682,7 +682,10 @@ mod tests {
             assert!(is_reserved(word));
             // What `fit --suggest` relies on: reserved, so written in backticks.
             assert!(!parses(&format!("lead.{word} == \"x\" => +1\n")), "{word} is reserved");
-            assert!(parses(&format!("lead.`{word}` == \"x\" => +1\n")), "`{word}` is a field");
+            assert!(
+                parses(&format!("lead.`{word}` == \"x\" => +1\n")),
+                "`{word}` is a field"
+            );
         }
         assert!(!is_reserved("title") && !is_reserved("AND"));
     }
