@@ -79,7 +79,7 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
     };
     // A statement keyword starting a later line ends the statement before it: that
     // statement stops short, at the end of its own line.
-    let (at, found) = match at.checked_sub(1).map(|i| rest.as_bytes()[i]) {
+    let (at, found) = match at.checked_sub(1).and_then(|i| rest.as_bytes().get(i)) {
         Some(b'\n') if super::STATEMENT_KEYWORDS.contains(&found.text) => {
             let end = rest[..at].trim_end().len();
             (end, found_at(&rest[end..]))
@@ -192,9 +192,9 @@ fn numeric(r: Rule) -> bool {
 fn expected(positives: &[Rule]) -> String {
     // After a whole statement, what would continue it says more than "a new statement".
     let continues = |r: &&Rule| !matches!(r, Rule::EOI | Rule::statement_start);
+    let only_a_new_statement = !positives.iter().any(|r| continues(&r));
     let mut names: Vec<&str> = Vec::new();
-    let all = positives.iter().all(|r| !continues(&r));
-    for &r in positives.iter().filter(|r| all || continues(r)) {
+    for &r in positives.iter().filter(|r| only_a_new_statement || continues(r)) {
         let name = describe(r);
         if !names.contains(&name) {
             names.push(name);
