@@ -48,15 +48,17 @@ fn aware_datetime(value: &Bound<'_, PyAny>) -> Result<String, String> {
 /// its own limit anyway; this keeps the walk itself off the end of the stack).
 const MAX_NESTING: usize = 512;
 
-/// A Python lead (dicts, lists, strings, numbers, booleans, `None`, datetimes) written as
-/// JSON text into `out`, for the library's text reader (which reads only what the pack
-/// uses). `NaN` is `null`, missing, as pandas writes a missing number; a naive datetime
-/// is an error.
-pub fn write_json(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), String> {
-    write(value, out, 0).map_err(|e| match e {
+/// A Python lead (dicts, lists, strings, numbers, booleans, `None`, datetimes) as JSON
+/// text, for the library's text reader (which reads only what the pack uses). `NaN` is
+/// `null`, missing, as pandas writes a missing number; a naive datetime is an error.
+pub fn json_text(value: &Bound<'_, PyAny>) -> Result<String, String> {
+    let mut out = Vec::new();
+    write(value, &mut out, 0).map_err(|e| match e {
         Unwritable::At(message) => message,
         Unwritable::TooDeep => format!("the lead nests more than {MAX_NESTING} deep"),
-    })
+    })?;
+    // Only serde_json's writers and ASCII punctuation wrote it: valid UTF-8.
+    String::from_utf8(out).map_err(|e| e.to_string())
 }
 
 /// Why a value could not be written: a message with the path to it, or nesting too deep
@@ -157,9 +159,7 @@ fn write(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<()
 
 /// One Python value (an id) as JSON, `None` when it cannot be read.
 pub fn to_json(value: &Bound<'_, PyAny>) -> Option<Value> {
-    let mut text = Vec::new();
-    write_json(value, &mut text).ok()?;
-    serde_json::from_slice(&text).ok()
+    serde_json::from_str(&json_text(value).ok()?).ok()
 }
 
 fn string(s: &str, out: &mut Vec<u8>) -> Result<(), String> {

@@ -140,11 +140,7 @@ impl Pack {
         let mut texts = Vec::new();
         for lead in leads.try_iter()? {
             let lead = lead?;
-            let mut text = Vec::new();
-            texts.push(match convert::write_json(&lead, &mut text) {
-                Ok(()) => String::from_utf8(text).map_err(|e| (None, e.to_string())),
-                Err(message) => Err((lead_id(&lead, id_field), message)),
-            });
+            texts.push(convert::json_text(&lead).map_err(|message| (lead_id(&lead, id_field), message)));
         }
         let pack = &self.pack;
         let scored: Vec<Result<leadscore::Outcome, (Option<serde_json::Value>, String)>> = py.detach(|| {
@@ -245,9 +241,7 @@ impl Pack {
         as_of: &Bound<'_, PyAny>,
     ) -> PyResult<leadscore::Outcome> {
         let as_of = convert::as_of(as_of)?;
-        let mut text = Vec::new();
-        convert::write_json(lead, &mut text).map_err(ScoreError::new_err)?;
-        let text = String::from_utf8(text).map_err(|e| ScoreError::new_err(e.to_string()))?;
+        let text = convert::json_text(lead).map_err(ScoreError::new_err)?;
         let pool = pool(None)?;
         let pack = &self.pack;
         // On the pool: its threads have the deep stacks plugins need.
