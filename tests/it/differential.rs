@@ -11,6 +11,14 @@ fn as_of() -> chrono::DateTime<chrono::Utc> {
     chrono::DateTime::from_timestamp_millis(AS_OF_MS).unwrap()
 }
 
+/// A generated pack's rule text (random layout by `seed`) and the pack it loads as.
+fn load(model: &packgen::Model, seed: u64) -> (String, leadscore::Pack) {
+    let text = packgen::render(model, seed);
+    let pack = leadscore::Pack::from_source("gen", &text)
+        .unwrap_or_else(|e| panic!("generated pack does not load: {e}\n{text}"));
+    (text, pack)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
@@ -20,9 +28,7 @@ proptest! {
         leads in prop::collection::vec(packgen::lead(), 1..6),
         seed in any::<u64>(),
     ) {
-        let text = packgen::render(&model, seed);
-        let pack = leadscore::Pack::from_source("gen", &text)
-            .unwrap_or_else(|e| panic!("generated pack does not load: {e}\n{text}"));
+        let (text, pack) = load(&model, seed);
         for lead in &leads {
             let json = packgen::lead_json(lead);
             let expected = packgen::reference(&model, lead);
@@ -32,23 +38,18 @@ proptest! {
             prop_assert_eq!(packgen::observed(&by_value), expected, "\n{}\n{}\n{}", text, json, pack.program());
         }
     }
-}
-
-#[cfg(feature = "arrow")]
-proptest! {
-    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     /// The Arrow reader on random packs: a generated lead as a one-row batch (its columns'
     /// types inferred, as a user's table would have them; one lead at a time, since the
     /// generator gives a field values of several types) scores exactly as its row's JSON.
+    #[cfg(feature = "arrow")]
     #[test]
     fn arrow_rows_score_as_their_json_on_random_packs(
         model in packgen::model(),
         leads in prop::collection::vec(packgen::lead(), 1..8),
         seed in any::<u64>(),
     ) {
-        let text = packgen::render(&model, seed);
-        let pack = leadscore::Pack::from_source("gen", &text).unwrap();
+        let (_, pack) = load(&model, seed);
         for lead in &leads {
             let batch = crate::arrow::batch_of(&[packgen::lead_json(lead)]);
             crate::arrow::assert_rows_agree(&pack, &batch);
