@@ -671,9 +671,15 @@ mod tests {
     #[test]
     fn the_reserved_words_are_the_grammars() {
         let grammar = include_str!("../../grammar/leadscore.pest");
-        let rule = &grammar[grammar.find("\nreserved = @{").unwrap()..];
-        let rule = &rule[..rule.find("\n}").unwrap()];
-        let mut in_grammar: Vec<&str> = rule.split('"').skip(1).step_by(2).collect();
+        let words = |name: &str| -> Vec<&str> {
+            let rule = &grammar[grammar.find(&format!("\n{name} = ")).unwrap()..];
+            let rule = &rule[..rule.find("\n}").unwrap()];
+            rule.split('"').skip(1).step_by(2).collect()
+        };
+        assert_eq!(words("statement_keyword"), STATEMENT_KEYWORDS);
+        let reserved = words("reserved");
+        assert!(grammar.contains("reserved = @{\n    (statement_keyword | "));
+        let mut in_grammar: Vec<&str> = [reserved, STATEMENT_KEYWORDS.to_vec()].concat();
         let mut listed: Vec<&str> = [&BEHAVIOURS[..], &STATEMENT_KEYWORDS, &OTHER_RESERVED].concat();
         in_grammar.sort_unstable();
         listed.sort_unstable();
