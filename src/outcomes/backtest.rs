@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::leakage::{self, Leaks};
 use super::metrics::{self, Band, Goal, Point, Recommended, ThresholdRow};
 use super::rows::{Rows, Rules, NONE};
 use super::{num, pct};
@@ -80,6 +81,9 @@ pub struct Report {
     /// The `--by` field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_field: Option<String>,
+    /// The pack's rules that predict too well to be true (see `leakage`).
+    #[serde(skip_serializing_if = "Leaks::is_empty")]
+    pub leakage: Leaks,
 }
 
 /// How the pack's MQLs did.
@@ -218,6 +222,7 @@ impl Report {
             rules: rule_rows(rows, rules, base_rate),
             by: options.by.as_ref().map(|_| by_rows(rows)),
             by_field: options.by.clone(),
+            leakage: leakage::of_rules(rows, rules),
         }
     }
 }
@@ -423,6 +428,7 @@ impl fmt::Display for Report {
         self.fmt_bands(f)?;
         self.fmt_thresholds(f)?;
         self.fmt_rules(f)?;
+        self.leakage.fmt_rules(f)?;
         self.fmt_by(f)
     }
 }

@@ -31,6 +31,7 @@ pub mod diff;
 pub mod fit;
 pub mod html;
 mod label;
+pub mod leakage;
 pub mod metrics;
 mod pick;
 pub mod refit;
