@@ -28,6 +28,8 @@
 
 pub mod backtest;
 pub mod diff;
+pub mod drift;
+pub mod drift_html;
 pub mod fit;
 pub mod html;
 mod label;

@@ -244,3 +244,172 @@ fn backtest_flags_a_rule_on_a_leaky_column() {
     );
     assert!(text.stdout.contains("suspected leakage"), "{}", text.stdout);
 }
+
+// ---- drift ----
+
+const AS_OF: &str = "2026-03-01T00:00:00Z";
+
+/// Baseline leads, the same population from another seed, and leads that do less (8
+/// events each instead of 20), written once.
+fn drift_data() -> &'static Data {
+    static DATA: OnceLock<Data> = OnceLock::new();
+    DATA.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        gen(&dir, "base.jsonl", &["--leads", "4000", "--seed", "1"]);
+        gen(&dir, "same.jsonl", &["--leads", "4000", "--seed", "2"]);
+        gen(
+            &dir,
+            "quiet.jsonl",
+            &["--leads", "4000", "--seed", "2", "--events-per-lead", "8"],
+        );
+        Data { dir }
+    })
+}
+
+fn drift(current: &str) -> Value {
+    let d = drift_data();
+    let (base, current) = (d.path("base.jsonl"), d.path(current));
+    let args = [
+        "drift",
+        "--pack",
+        "rules/b2b-saas",
+        "--as-of",
+        AS_OF,
+        "--json",
+        &base,
+        &current,
+    ];
+    json(&leadscore(&args, ""))
+}
+
+/// `leadscore score` of a file: per lead its score, MQL verdict and the rules that fired.
+fn scored(file: &str) -> Vec<(f64, bool, Vec<String>)> {
+    let run = leadscore(&["score", "--pack", "rules/b2b-saas", "--as-of", AS_OF, file], "");
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    run.stdout
+        .lines()
+        .map(|l| {
+            let r: Value = serde_json::from_str(l).unwrap();
+            let fired = r["fired"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|f| f["rule"].as_str().unwrap().to_string());
+            (
+                r["score"].as_f64().unwrap(),
+                r["mql"].as_bool().unwrap(),
+                fired.collect(),
+            )
+        })
+        .collect()
+}
+
+/// The PSI of the current scores over ten bands cut at the baseline's deciles, computed
+/// here from the definition: cuts at sorted[k·n/10], distinct, above the minimum; a lead
+/// in the band of the cuts at or below its score; an empty band as 0.01%.
+fn independent_psi(base: &[f64], current: &[f64]) -> f64 {
+    let mut sorted = base.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mut cuts: Vec<f64> = (1..10).map(|k| sorted[k * sorted.len() / 10]).collect();
+    cuts.dedup();
+    cuts.retain(|&c| c > sorted[0]);
+    let shares = |scores: &[f64]| {
+        let mut n = vec![0.0; cuts.len() + 1];
+        for s in scores {
+            n[cuts.iter().filter(|&&c| c <= *s).count()] += 1.0;
+        }
+        n.iter()
+            .map(|k| (k / scores.len() as f64).max(1e-4))
+            .collect::<Vec<f64>>()
+    };
+    let (b, c) = (shares(base), shares(current));
+    b.iter().zip(&c).map(|(b, c)| (c - b) * (c / b).ln()).sum()
+}
+
+#[test]
+fn drift_psi_matches_an_independent_computation() {
+    let d = drift_data();
+    let base = scored(&d.path("base.jsonl"));
+    let base_scores: Vec<f64> = base.iter().map(|s| s.0).collect();
+    for (file, shift) in [("same.jsonl", "stable"), ("quiet.jsonl", "major")] {
+        let report = drift(file);
+        let current = scored(&d.path(file));
+        let current_scores: Vec<f64> = current.iter().map(|s| s.0).collect();
+        let expected = independent_psi(&base_scores, &current_scores);
+        let psi = report["psi"].as_f64().unwrap();
+        assert!((psi - expected).abs() < 1e-9, "{file}: {psi} vs {expected}");
+        assert_eq!(report["shift"], shift, "{file}: PSI {psi}");
+        // The MQL rate and every rule's fire rate on both sides.
+        for (side, leads) in [("baseline", &base), ("current", &current)] {
+            let mql = leads.iter().filter(|l| l.1).count() as u64;
+            assert_eq!(report[side]["mql"], mql, "{file} {side}");
+            for rule in report["rules"].as_array().unwrap() {
+                let name = rule["rule"].as_str().unwrap();
+                let fired = leads.iter().filter(|l| l.2.iter().any(|r| r == name)).count();
+                let rate = rule[format!("{side}_rate")].as_f64().unwrap();
+                assert!(
+                    (rate - fired as f64 / leads.len() as f64).abs() < 1e-12,
+                    "{file} {side} {name}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn drift_flags_the_rules_that_moved_and_writes_html() {
+    let quiet = drift("quiet.jsonl");
+    let moved = |name: &str| {
+        quiet["rules"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["rule"] == name)
+            .unwrap()["significant"]
+            .as_bool()
+            .unwrap()
+    };
+    assert!(
+        moved("Demo request") && moved("Blog reader"),
+        "fewer events, fewer behaviours"
+    );
+    assert!(!moved("Senior title"), "titles did not change");
+    assert_eq!(quiet["mql_significant"], true);
+    let fields = quiet["fields"].as_array().unwrap();
+    assert!(
+        fields.iter().all(|f| f["shift"] == "stable"),
+        "the fields are drawn alike: {fields:?}"
+    );
+    assert!(
+        !fields.iter().any(|f| f["field"] == "id"),
+        "the id is not a distribution"
+    );
+    let d = drift_data();
+    let html = d.path("drift.html");
+    let (base, current) = (d.path("base.jsonl"), d.path("quiet.jsonl"));
+    let run = leadscore(
+        &[
+            "drift",
+            "--pack",
+            "rules/b2b-saas",
+            "--as-of",
+            AS_OF,
+            "--html",
+            &html,
+            &base,
+            &current,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("score PSI") && run.stdout.contains("major shift"),
+        "{}",
+        run.stdout
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("<svg role=\"img\" aria-label=") && page.contains("<th>score band</th>"));
+    let one = leadscore(&["drift", "--pack", "rules/b2b-saas", &base], "");
+    assert_eq!(one.code, 2);
+    assert!(one.stderr.contains("BASELINE CURRENT"), "{}", one.stderr);
+}
