@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use leadscore::outcomes::backtest::GoalSpec;
+use leadscore::outcomes::calibration;
 use leadscore::outcomes::leakage::{screen, Leaks};
 use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
 use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
@@ -156,6 +157,12 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
     let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None, false)?;
     failed |= f2 || f3;
     let new_threshold = numbers(fitted.sources()).threshold.map(|t| t.value);
+    // Calibration: what each fitted score means as a chance, written as `calibrate`.
+    let calibration = calibration::fit(&final_rows, |r| split.is_train(r));
+    if let Some(edit) = calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
+        edits.push(edit);
+        write_rules(&args.out, &rewrite(pack.sources(), &edits))?;
+    }
     let report = FitReport {
         pack: pack.id().to_string(),
         out_dir: args.out.display().to_string(),
@@ -172,6 +179,7 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         regression_auc: plan.holdout_auc(&rows),
         gap,
         leakage,
+        calibration: calibration.map(|c| c.to_string()),
     };
     write(&args.out.join("fit-report.txt"), &report.to_string())?;
     print_report(&report, args.json, failed)

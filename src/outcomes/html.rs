@@ -89,6 +89,7 @@ fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
     h.push_str("<div class=\"legend\"><span><i class=\"sw\" style=\"background:#0969da\"></i>precision</span><span><i class=\"sw\" style=\"background:#bf3989\"></i>recall</span><span><i class=\"sw\" style=\"background:#9a6700\"></i>F1</span><span>dashed: current · solid: recommended</span></div>");
     curve(h, r)?;
     bands(h, r)?;
+    reliability(h, r)?;
     rules(h, r)?;
     disqualified(h, r)?;
     by(h, r)?;
@@ -301,6 +302,89 @@ fn bands(h: &mut String, r: &Report) -> std::fmt::Result {
         row(h, "", &cells)?;
     }
     h.push_str("</tbody></table>");
+    Ok(())
+}
+
+/// For a calibrated pack: predicted against observed per band, as a chart (the diagonal is
+/// a perfect calibration) and as a table (the chart's text equivalent), with the Brier score.
+fn reliability(h: &mut String, r: &Report) -> std::fmt::Result {
+    let Some(c) = &r.calibration else {
+        return Ok(());
+    };
+    write!(
+        h,
+        "<h2 id=\"calibration\">Calibration</h2><p>The pack says <code>{}</code>. Each band's mean predicted chance against the share that converted: on the diagonal, the chances hold. Brier score (the mean squared gap between chance and outcome; lower is better) {}, against {} for the base rate alone.</p>",
+        esc(&c.statement),
+        c.brier.map_or_else(|| "—".to_string(), |b| format!("{b:.4}")),
+        c.brier_base_rate.map_or_else(|| "—".to_string(), |b| format!("{b:.4}"))
+    )?;
+    let top = c
+        .bands
+        .iter()
+        .flat_map(|b| [b.predicted, b.observed])
+        .fold(0.05f64, f64::max);
+    let step = if top > 0.3 { 0.1 } else { 0.05 };
+    let max = (top / step).ceil() * step;
+    let side = HEIGHT - TOP - BOTTOM;
+    let at = |v: f64| v / max * side;
+    write!(
+        h,
+        "<svg role=\"img\" aria-label=\"predicted against observed chance of converting per score band; the table below has the numbers\" width=\"{w}\" height=\"{HEIGHT}\" viewBox=\"0 0 {w} {HEIGHT}\" font-size=\"11\" style=\"max-width:{w}px\">",
+        w = LEFT + side + RIGHT + 120.0
+    )?;
+    let y0 = TOP + side;
+    for k in 0..=((max / step).round() as usize) {
+        let v = step * k as f64;
+        write!(
+            h,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{x2:.1}\" y2=\"{y:.1}\" stroke=\"#eaeef2\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#57606a\">{p:.0}%</text><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#57606a\">{p:.0}%</text>",
+            LEFT - 6.0,
+            y0 - at(v) + 4.0,
+            y0 + 16.0,
+            y = y0 - at(v),
+            x2 = LEFT + side,
+            x = LEFT + at(v),
+            p = v * 100.0
+        )?;
+    }
+    write!(
+        h,
+        "<line x1=\"{LEFT}\" y1=\"{y0}\" x2=\"{:.1}\" y2=\"{TOP}\" stroke=\"#8c959f\" stroke-dasharray=\"4 3\"/>",
+        LEFT + side
+    )?;
+    for b in &c.bands {
+        write!(
+            h,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"/>",
+            LEFT + at(b.predicted),
+            y0 - at(b.observed),
+            if b.off { "#cf222e" } else { "#0969da" }
+        )?;
+    }
+    write!(
+        h,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#57606a\">predicted</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#57606a\">observed ↑</text></svg>",
+        LEFT + side / 2.0,
+        HEIGHT - 4.0,
+        LEFT + side + 8.0,
+        TOP + 10.0
+    )?;
+    table_head(
+        h,
+        "reliability",
+        "Predicted and observed per band",
+        &["score", "leads", "predicted", "observed"],
+    )?;
+    for b in &c.bands {
+        let cells = [
+            format!("{} – {}", num(b.min), num(b.max)),
+            b.count.to_string(),
+            pct(Some(b.predicted)),
+            pct(Some(b.observed)),
+        ];
+        row(h, if b.off { "flagged" } else { "" }, &cells)?;
+    }
+    h.push_str("</tbody></table><p class=\"muted\">Highlighted bands are off by more than two standard errors.</p>");
     Ok(())
 }
 

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod backtest;
+pub mod calibration;
 pub mod diff;
 pub mod drift;
 pub mod drift_html;

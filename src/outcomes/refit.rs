@@ -408,6 +408,9 @@ pub struct FitReport {
     /// With `--suggest`: candidate columns suspected of leakage (see `leakage`).
     #[serde(skip_serializing_if = "Leaks::is_empty")]
     pub leakage: Leaks,
+    /// The `calibrate` statement written into the fitted pack (none when the score does
+    /// not rank the training leads).
+    pub calibration: Option<String>,
 }
 
 /// Held-out AUCs that show what the suggestions are worth.
@@ -486,6 +489,10 @@ impl fmt::Display for FitReport {
         }
         if let Some(note) = &self.threshold_note {
             writeln!(f, "  {note}")?;
+        }
+        match &self.calibration {
+            Some(c) => writeln!(f, "calibration written: {c}")?,
+            None => writeln!(f, "no calibration: the fitted score does not rank the training leads")?,
         }
         writeln!(f, "\nheld-out leads ({})", self.test)?;
         writeln!(

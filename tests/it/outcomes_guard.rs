@@ -413,3 +413,159 @@ fn drift_flags_the_rules_that_moved_and_writes_html() {
     assert_eq!(one.code, 2);
     assert!(one.stderr.contains("BASELINE CURRENT"), "{}", one.stderr);
 }
+
+// ---- calibration ----
+
+/// A pack fitted on generated leads (it carries a `calibrate` statement), and fresh leads
+/// from another seed to check it on.
+fn calibrated() -> &'static (Data, String) {
+    static FITTED: OnceLock<(Data, String)> = OnceLock::new();
+    FITTED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        gen(&dir, "train.jsonl", &["--leads", "8000", "--seed", "11", "--outcomes"]);
+        gen(&dir, "fresh.jsonl", &["--leads", "10000", "--seed", "12", "--outcomes"]);
+        let d = Data { dir };
+        let (out, train) = (d.path("fitted"), d.path("train.jsonl"));
+        let args = [
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "--json",
+            "-o",
+            &out,
+            &train,
+        ];
+        let report = json(&leadscore(&args, ""));
+        let statement = report["calibration"].as_str().expect("a calibration").to_string();
+        (d, statement)
+    })
+}
+
+/// `calibrate at S = P%, D points double the odds`, read here: (S, P / 100, D).
+fn parse_calibration(statement: &str) -> (f64, f64, f64) {
+    let words: Vec<&str> = statement.split_whitespace().collect();
+    assert_eq!(
+        (words[0], words[1], words[3], &words[6..]),
+        ("calibrate", "at", "=", &["points", "double", "the", "odds"][..]),
+        "{statement}"
+    );
+    let at: f64 = words[2].parse().unwrap();
+    let p: f64 = words[4].trim_end_matches("%,").parse().unwrap();
+    (at, p / 100.0, words[5].parse().unwrap())
+}
+
+#[test]
+fn fit_writes_a_calibration_that_checks_and_holds_on_fresh_leads() {
+    let (d, statement) = calibrated();
+    let pack = d.path("fitted");
+    let text: String = std::fs::read_dir(&pack)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "rules"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    assert_eq!(text.matches("calibrate at").count(), 1, "{text}");
+    assert!(text.contains(statement.as_str()));
+    assert_eq!(leadscore(&["check", &pack], "").code, 0);
+    let line = text.lines().find(|l| l.starts_with("calibrate")).unwrap();
+    assert_eq!(
+        leadscore::format(line).unwrap(),
+        format!("{line}\n"),
+        "written in the canonical layout"
+    );
+    let (at, p0, double) = parse_calibration(statement);
+    let chance = |score: f64| {
+        let z = (p0 / (1.0 - p0)).ln() + (score - at) * std::f64::consts::LN_2 / double;
+        1.0 / (1.0 + (-z).exp())
+    };
+    // Every result of the calibrated pack carries its chance (scored through the library,
+    // each lead as of its own `judged_at`).
+    let fresh = d.path("fresh.jsonl");
+    let loaded = leadscore::Loader::new().load(std::path::Path::new(&pack)).unwrap();
+    let mut scored: Vec<(f64, f64, bool)> = leads(&fresh)
+        .iter()
+        .map(|lead| {
+            let at = leadscore::parse_time(lead["judged_at"].as_str().unwrap()).unwrap();
+            let r = loaded.score(lead, at).unwrap();
+            let p = r.probability.expect("a calibrated pack gives a probability");
+            assert!(
+                (p - chance(r.score)).abs() < 1e-4,
+                "score {}: {p} vs {}",
+                r.score,
+                chance(r.score)
+            );
+            (r.score, p, lead["converted"].as_bool().unwrap())
+        })
+        .collect();
+    // Five equal-count bands of fresh leads, highest scores first: the observed rate is
+    // within three standard errors of the mean chance.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let n = scored.len();
+    let bands: Vec<(f64, f64, usize)> = (0..5)
+        .map(|k| {
+            let part = &scored[k * n / 5..(k + 1) * n / 5];
+            let len = part.len() as f64;
+            let predicted = part.iter().map(|s| s.1).sum::<f64>() / len;
+            let observed = part.iter().filter(|s| s.2).count() as f64 / len;
+            let se = (predicted * (1.0 - predicted) / len).sqrt();
+            assert!(
+                (observed - predicted).abs() < 3.0 * se,
+                "band {k}: observed {observed}, predicted {predicted} ± {se}"
+            );
+            (predicted, observed, part.len())
+        })
+        .collect();
+    assert!(bands[0].0 > 2.0 * bands[4].0, "the chances rank the leads: {bands:?}");
+    // The backtest's reliability table says the same.
+    let args = [
+        "backtest",
+        "--pack",
+        &pack,
+        "--outcome",
+        "converted",
+        "--as-of-field",
+        "judged_at",
+        "--bands",
+        "5",
+        "--json",
+        &fresh,
+    ];
+    let report = json(&leadscore(&args, ""));
+    let reliability = &report["calibration"];
+    assert_eq!(reliability["statement"], statement.as_str());
+    for (got, (predicted, observed, count)) in reliability["bands"].as_array().unwrap().iter().zip(&bands) {
+        assert_eq!(got["count"], *count);
+        assert!((got["predicted"].as_f64().unwrap() - predicted).abs() < 1e-4, "{got}");
+        assert!((got["observed"].as_f64().unwrap() - observed).abs() < 1e-12, "{got}");
+    }
+    let html = d.path("fresh.html");
+    let mut with_html = args.to_vec();
+    with_html.splice(args.len() - 2..args.len() - 1, ["--html", html.as_str()]);
+    assert_eq!(leadscore(&with_html, "").code, 0);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(
+        page.contains("<h2 id=\"calibration\">") && page.contains("aria-label=\"predicted against observed"),
+        "the reliability chart and its table"
+    );
+    let brier = scored
+        .iter()
+        .map(|s| (s.1 - f64::from(u8::from(s.2))).powi(2))
+        .sum::<f64>()
+        / n as f64;
+    assert!((reliability["brier"].as_f64().unwrap() - brier).abs() < 1e-4);
+    assert!(brier < reliability["brier_base_rate"].as_f64().unwrap());
+}
+
+#[test]
+fn a_pack_without_calibrate_gives_no_probability() {
+    let run = leadscore(
+        &["score", "--pack", "rules/b2b-saas", "--as-of", AS_OF],
+        "{\"title\": \"VP Sales\"}\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(!run.stdout.contains("probability"), "{}", run.stdout);
+}
