@@ -113,7 +113,7 @@ pub struct ReliabilityBand {
     pub predicted: f64,
     /// The share that converted.
     pub observed: f64,
-    /// |observed − predicted| is more than twice its standard error
+    /// |observed − predicted| is more than three times its standard error
     /// (`√(predicted · (1 − predicted) / count)`).
     pub off: bool,
 }
@@ -138,7 +138,7 @@ impl Reliability {
                         count: part.len() as u64,
                         predicted,
                         observed,
-                        off: (observed - predicted).abs() > 2.0 * se,
+                        off: (observed - predicted).abs() > 3.0 * se,
                     }
                 })
             })
@@ -172,7 +172,7 @@ impl fmt::Display for Reliability {
         )?;
         for b in &self.bands {
             let flag = if b.off {
-                "  ! off by more than 2 standard errors"
+                "  ! off by more than 3 standard errors"
             } else {
                 ""
             };

@@ -384,7 +384,7 @@ fn reliability(h: &mut String, r: &Report) -> std::fmt::Result {
         ];
         row(h, if b.off { "flagged" } else { "" }, &cells)?;
     }
-    h.push_str("</tbody></table><p class=\"muted\">Highlighted bands are off by more than two standard errors.</p>");
+    h.push_str("</tbody></table><p class=\"muted\">Highlighted bands are off by more than three standard errors.</p>");
     Ok(())
 }
 
