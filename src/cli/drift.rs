@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use leadscore::outcomes::drift::{observe, DriftReport, Side};
-use leadscore::outcomes::{Reader, Rules};
+use leadscore_outcomes::drift::{observe, DriftReport, Side};
+use leadscore_outcomes::{Reader, Rules};
 
 use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
@@ -75,7 +75,7 @@ pub fn run(args: &DriftArgs) -> Result<Exit, Failure> {
         (&current.display().to_string(), &c),
     );
     if let Some(path) = &args.html {
-        std::fs::write(path, leadscore::outcomes::drift_html::render(&report))
+        std::fs::write(path, leadscore_outcomes::drift_html::render(&report))
             .map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
     }
     print_report(&report, args.json, failed_b || failed_c)

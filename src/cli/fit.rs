@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use leadscore::outcomes::backtest::GoalSpec;
-use leadscore::outcomes::calibration;
-use leadscore::outcomes::leakage::{screen, Leaks};
-use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
-use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
-use leadscore::outcomes::suggest::{rank, worth_points, Candidates};
-use leadscore::outcomes::{Reader, Rows, Rules};
+use leadscore_outcomes::backtest::GoalSpec;
+use leadscore_outcomes::calibration;
+use leadscore_outcomes::leakage::{screen, Leaks};
+use leadscore_outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
+use leadscore_outcomes::rewrite::{numbers, rewrite, threshold_edit};
+use leadscore_outcomes::suggest::{rank, worth_points, Candidates};
+use leadscore_outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
