@@ -11,8 +11,8 @@ use super::fit::{Design, Logistic};
 use super::metrics;
 use super::rows::{Row, Rows};
 use super::{num, pct};
-use leadscore::{Sources, Span};
 use leadscore::Calibration;
+use leadscore::{Sources, Span};
 
 /// Fits the chance of converting as a logistic curve in the score, over the rows `keep`
 /// picks: `None` when they hold one class only, or the score does not rank them (a slope

@@ -25,6 +25,11 @@ th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}\
 tr.contradicts td{background:#ffebe9;color:#82071e}tr.flagged td{background:#fff8c5}\
 svg{display:block;margin:4px 0;width:100%;height:auto}td small{display:block;color:#57606a;font-size:12px}.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px}";
 
+/// One line each on what the summary's numbers mean.
+const DEFINITIONS: &str = "<p class=\"muted\"><b>AUC</b>: the chance a converted lead outscores one that did not (0.5 is a coin, 1 is perfect). \
+<b>Precision</b>: the share of MQLs that converted. <b>Recall</b>: the share of converted leads that were MQLs. \
+<b>Lift</b>: precision over the base rate (how many times better than picking leads at random).</p>";
+
 /// The report as an HTML page.
 ///
 /// ```
@@ -71,6 +76,7 @@ fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     h.push_str("</div>");
+    h.push_str(DEFINITIONS);
     let current = r
         .threshold
         .map_or_else(|| "none (the pack uses `mql when`)".to_string(), num);

@@ -7,8 +7,8 @@ use super::*;
 
 fn tiny(goal: GoalSpec) -> Report {
     let root = env!("CARGO_MANIFEST_DIR");
-    let pack = leadscore::Pack::load(format!("{root}/tests/data/outcomes/tiny")).unwrap();
-    let text = std::fs::read_to_string(format!("{root}/tests/data/outcomes/tiny.jsonl")).unwrap();
+    let pack = leadscore::Pack::load(format!("{root}/../../tests/data/outcomes/tiny")).unwrap();
+    let text = std::fs::read_to_string(format!("{root}/../../tests/data/outcomes/tiny.jsonl")).unwrap();
     let reader = Reader::new(Setup {
         outcome: Some("won".into()),
         labels: Labels::default(),
