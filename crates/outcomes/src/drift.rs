@@ -66,7 +66,8 @@ pub fn psi(baseline: &[u64], current: &[u64]) -> f64 {
 ///
 /// ```
 /// let cuts = leadscore_outcomes::drift::cuts(&[0.0, 0.0, 0.0, 1.0, 2.0, 3.0], 3);
-/// assert_eq!(cuts, vec![0.0, 2.0]);
+/// // The tertiles are 0 and 2; a cut at the lowest value would leave the first band empty.
+/// assert_eq!(cuts, vec![2.0]);
 /// ```
 pub fn cuts(values: &[f64], n: usize) -> Vec<f64> {
     let mut sorted = values.to_vec();
