@@ -5,9 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use leadscore_outcomes::backtest::GoalSpec;
+use leadscore_outcomes::calibration;
+use leadscore_outcomes::leakage::{screen, Leaks};
 use leadscore_outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
 use leadscore_outcomes::rewrite::{numbers, rewrite, threshold_edit};
-use leadscore_outcomes::suggest::{rank, Candidates};
+use leadscore_outcomes::suggest::{rank, worth_points, Candidates};
 use leadscore_outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
@@ -45,6 +47,10 @@ pub struct FitArgs {
     /// Also propose up to N new rules into OUT_DIR/suggested.rules.
     #[arg(long, default_value_t = 0, value_name = "N")]
     suggest: usize,
+    /// Propose rules on this column although it is suspected of leakage (repeatable; a
+    /// field, an event type or `type.property`).
+    #[arg(long = "allow-column", value_name = "NAME", requires = "suggest")]
+    allow_column: Vec<String>,
     /// Choose the new threshold as the lowest with precision at least P.
     #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity")]
     min_precision: Option<f64>,
@@ -102,20 +108,25 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
     let fit = |suggestions| {
         Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))
     };
+    let mut leakage = Leaks::default();
     let (plan, gap) = match candidates {
         None => (fit(Vec::new())?, None),
         Some(c) => {
-            let columns = c.columns();
+            // Leakage guard: suspected columns are reported and left out (unless allowed).
+            let (columns, leaks) = screen(c.columns(), &rows, &args.allow_column);
+            leakage = leaks;
             let all = rank(columns.clone(), &rows, &train, usize::MAX, args.min_fired);
             let gap = Gap {
                 columns: all.len(),
                 rules_only_auc: fit(Vec::new())?.holdout_auc(&rows),
                 all_columns_auc: fit(all)?.holdout_auc(&rows),
             };
-            (
-                fit(rank(columns, &rows, &train, args.suggest, args.min_fired))?,
-                Some(gap),
-            )
+            let ranked = rank(columns, &rows, &train, args.suggest, args.min_fired);
+            let plan = fit(ranked.clone())?;
+            let points: Vec<f64> = plan.suggested.iter().map(|s| s.points).collect();
+            let worth = worth_points(ranked, &points);
+            let plan = if worth.len() < points.len() { fit(worth)? } else { plan };
+            (plan, Some(gap))
         }
     };
     copy_pack(&args.pack, &args.out)?;
@@ -146,6 +157,12 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
     let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None, false)?;
     failed |= f2 || f3;
     let new_threshold = numbers(fitted.sources()).threshold.map(|t| t.value);
+    // Calibration: what each fitted score means as a chance, written as `calibrate`.
+    let calibration = calibration::fit(&final_rows, |r| split.is_train(r));
+    if let Some(edit) = calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
+        edits.push(edit);
+        write_rules(&args.out, &rewrite(pack.sources(), &edits))?;
+    }
     let report = FitReport {
         pack: pack.id().to_string(),
         out_dir: args.out.display().to_string(),
@@ -161,6 +178,8 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         new: Holdout::of(&final_rows, &split, new_threshold),
         regression_auc: plan.holdout_auc(&rows),
         gap,
+        leakage,
+        calibration: calibration.map(|c| c.to_string()),
     };
     write(&args.out.join("fit-report.txt"), &report.to_string())?;
     print_report(&report, args.json, failed)

@@ -36,6 +36,10 @@ pub struct GenArgs {
     /// pack any good?").
     #[arg(long)]
     outcomes: bool,
+    /// With --outcomes, also write `Tags` and `Lead Quality`: columns a CRM fills in after
+    /// the outcome (to see `fit --suggest` catch leakage).
+    #[arg(long, requires = "outcomes")]
+    leaky: bool,
 }
 
 /// The most events one generated lead may have: it is built in memory (~150 bytes an event).
@@ -57,17 +61,17 @@ pub fn run(args: &GenArgs) -> Result<Exit, Failure> {
     let generator = leadscore::gen::Generator::new(args.seed)
         .events_per_lead(args.events_per_lead)
         .as_of(as_of);
-    let generator = if args.outcomes {
-        generator.outcomes(args.seed)
-    } else {
-        generator
+    let generator = match (args.outcomes, args.leaky) {
+        (true, true) => generator.outcomes(args.seed).leaky(),
+        (true, false) => generator.outcomes(args.seed),
+        _ => generator,
     };
     let leads = generator.take(usize::try_from(args.leads).unwrap_or(usize::MAX));
     let stdout = std::io::stdout();
     let out = BufWriter::with_capacity(1 << 16, stdout.lock());
     let written = match args.format {
         Format::Jsonl => write_jsonl(out, leads),
-        Format::Csv => write_csv(out, leads, args.outcomes),
+        Format::Csv => write_csv(out, leads, args.outcomes, args.leaky),
     };
     match written {
         Ok(()) => Ok(Exit::Success),
@@ -89,17 +93,24 @@ fn write_csv(
     out: impl Write,
     leads: impl Iterator<Item = leadscore::gen::SyntheticLead>,
     outcomes: bool,
+    leaky: bool,
 ) -> std::io::Result<()> {
     let mut writer = csv::Writer::from_writer(out);
     let mut header = leadscore::gen::CSV_HEADER.map(String::from).to_vec();
     if outcomes {
         header.extend(["judged_at".to_string(), "converted".to_string()]);
     }
+    if leaky {
+        header.extend(["Tags".to_string(), "Lead Quality".to_string()]);
+    }
     writer.write_record(header)?;
     for lead in leads {
         let mut row = lead.csv_record();
         if let (Some(at), Some(converted)) = (&lead.judged_at, lead.converted) {
             row.extend([at.clone(), converted.to_string()]);
+        }
+        if let (Some(tags), Some(quality)) = (lead.tags, lead.lead_quality) {
+            row.extend([tags.to_string(), quality.to_string()]);
         }
         writer.write_record(row)?;
     }

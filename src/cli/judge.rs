@@ -15,7 +15,7 @@ use super::{Exit, Failure, PackArgs};
 use leadscore_outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Clone, Debug)]
 pub struct InputArgs {
     /// Input files: JSON Lines, CSV (`.csv`) or JSON (`.json`). None, or `-`, reads JSON
     /// Lines from standard input.

@@ -24,6 +24,7 @@ mod backtest;
 mod batch;
 mod check;
 mod diff;
+mod drift;
 mod explain;
 mod fit;
 mod fmt;
@@ -82,6 +83,8 @@ enum Command {
     Fit(fit::FitArgs),
     /// Score the same leads with two packs: MQLs gained and lost, routes, score changes, outcomes.
     Diff(diff::DiffArgs),
+    /// Compare the leads of now with a baseline: score PSI, rule fire rates, MQL rate, fields that moved.
+    Drift(drift::DriftArgs),
     /// The language server for editors (Language Server Protocol on stdio; needs the `lsp` feature).
     Lsp(lsp::LspArgs),
 }
@@ -155,6 +158,7 @@ pub fn main() -> ExitCode {
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Diff(args) => diff::run(&args),
+        Command::Drift(args) => drift::run(&args),
         Command::Lsp(args) => lsp::run(&args),
     };
     match result {

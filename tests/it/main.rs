@@ -21,6 +21,7 @@ mod listing;
 #[cfg(feature = "lsp")]
 mod lsp;
 mod outcomes;
+mod outcomes_guard;
 mod packgen;
 mod packs;
 mod packtest;

@@ -57,6 +57,15 @@ pub enum StatementKind {
     },
     /// `requalify after 30d`.
     Requalify(Spanned<Millis>),
+    /// `calibrate at 0 = 12%, 20 points double the odds`.
+    Calibrate {
+        /// The score the percentage is given at.
+        at: Spanned<f64>,
+        /// The chance of converting at that score, in percent.
+        percent: Spanned<f64>,
+        /// Points that double the odds.
+        double: Spanned<f64>,
+    },
     /// `plugin "seniority"`.
     Plugin(Spanned<String>),
     /// `limit operations 100000`.

@@ -47,6 +47,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             mql: None,
             routes: Vec::new(),
             requalify_after: None,
+            calibration: None,
             functions: functions.to_vec(),
         },
     };
@@ -218,6 +219,13 @@ impl Compiler<'_> {
                 });
             }
             StatementKind::Requalify(after) => self.program.requalify_after = Some(after.node),
+            StatementKind::Calibrate { at, percent, double } => {
+                self.program.calibration = Some(crate::program::Calibration {
+                    at: at.node,
+                    percent: percent.node,
+                    double: double.node,
+                });
+            }
             StatementKind::Rule(rule) => {
                 let compiled = self.rule(rule);
                 self.program.rules.push(compiled);

@@ -26,6 +26,9 @@ impl fmt::Display for Explanation<'_> {
             (None, false) => "not an MQL".to_string(),
         };
         writeln!(f, "score {} — {verdict}", num(o.score))?;
+        if let Some(p) = o.probability {
+            writeln!(f, "  chance of converting {:.1}% (the pack's calibration)", 100.0 * p)?;
+        }
         for e in &o.enriched {
             let fields: Vec<String> = e.fields.iter().map(|(k, v)| format!("{k} = {v}")).collect();
             writeln!(f, "  enriched by {}: {}", e.plugin, fields.join(", "))?;

@@ -159,6 +159,12 @@ fn shape(text: &str, statement: &Statement, span: std::ops::Range<usize>) -> Sha
             name: format!("let {}", name.node),
             cond: squash(&text[trimmed(text, cond.span.range())]),
         },
+        StatementKind::Calibrate { at, percent, double } => Shape::Plain(format!(
+            "calibrate at {} = {}, {} points double the odds",
+            &text[at.span.range()],
+            &text[percent.span.range()],
+            &text[double.span.range()]
+        )),
         _ => Shape::Plain(squash(whole)),
     }
 }

@@ -54,6 +54,8 @@ pub struct Program {
     pub(crate) routes: Vec<Route>,
     /// `requalify after`: a rejected or recycled lead's cool-down (`leadscore serve`).
     pub(crate) requalify_after: Option<Millis>,
+    /// `calibrate`: the chance of converting a score means.
+    pub(crate) calibration: Option<Calibration>,
     /// Functions called from conditions, by index: (plugin index, name).
     pub(crate) functions: Vec<String>,
 }
@@ -244,6 +246,9 @@ impl fmt::Display for Program {
         }
         if let Some(after) = self.requalify_after {
             writeln!(f, "requalify after {}", crate::value::time::show_duration(after))?;
+        }
+        if let Some(c) = &self.calibration {
+            writeln!(f, "{c}")?;
         }
         Ok(())
     }
@@ -547,6 +552,54 @@ impl Program {
     /// ```
     pub fn requalify_after(&self) -> Option<std::time::Duration> {
         self.requalify_after.map(millis)
+    }
+
+    /// The pack's `calibrate` statement: what chance of converting a score means.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "calibrate at 0 = 20%, 10 points double the odds")?;
+    /// let c = pack.program().calibration().unwrap();
+    /// assert!((c.probability(10.0) - 1.0 / 3.0).abs() < 1e-12, "odds 1:4 doubled are 1:2");
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn calibration(&self) -> Option<Calibration> {
+        self.calibration
+    }
+}
+
+/// `calibrate at 0 = 12%, 20 points double the odds`: the chance of converting at one
+/// score, and the points that double the odds. The log-odds of a score `s` are
+/// `logit(percent / 100) + (s − at) · ln 2 / double` — a logistic curve in the score, as a
+/// logistic regression on the score gives.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Calibration {
+    /// The score the chance is given at.
+    pub at: f64,
+    /// The chance of converting at that score, in percent (above 0, below 100).
+    pub percent: f64,
+    /// Points that double the odds (above 0).
+    pub double: f64,
+}
+
+impl Calibration {
+    /// The chance (0 to 1) that a lead with this score converts.
+    pub fn probability(&self, score: f64) -> f64 {
+        let p = self.percent / 100.0;
+        let log_odds = (p / (1.0 - p)).ln() + (score - self.at) * std::f64::consts::LN_2 / self.double;
+        1.0 / (1.0 + (-log_odds).exp())
+    }
+}
+
+impl fmt::Display for Calibration {
+    /// The statement: `calibrate at 0 = 12.5%, 20 points double the odds`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "calibrate at {} = {}%, {} points double the odds",
+            crate::value::show_number(self.at),
+            crate::value::show_number(self.percent),
+            crate::value::show_number(self.double)
+        )
     }
 }
 

@@ -344,7 +344,7 @@ impl<'a> Index<'a> {
                     }
                 }
                 StatementKind::Plugin(name) => self.add(Kind::Plugin, &name.node, name.span, whole, None),
-                StatementKind::Limit { .. } | StatementKind::Requalify(_) => {}
+                StatementKind::Limit { .. } | StatementKind::Requalify(_) | StatementKind::Calibrate { .. } => {}
                 StatementKind::Rule(rule) => self.rule(rule, s.span),
             }
         }

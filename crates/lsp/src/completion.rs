@@ -11,7 +11,7 @@ use super::adapter::{Analysis, Kind};
 use super::samples::Samples;
 
 /// Words that start a statement, with what they are for.
-const STATEMENTS: [(&str, &str); 11] = [
+const STATEMENTS: [(&str, &str); 12] = [
     ("rule \"", "a named rule: rule \"NAME\": CONDITION => ACTIONS"),
     ("threshold", "threshold N: MQL when score >= N"),
     ("mql when", "the MQL condition"),
@@ -23,6 +23,10 @@ const STATEMENTS: [(&str, &str); 11] = [
     (
         "requalify after",
         "requalify after DURATION: a lead sales rejected may become an MQL again",
+    ),
+    (
+        "calibrate at",
+        "calibrate at SCORE = P%, N points double the odds: the chance of converting a score means",
     ),
     ("plugin \"", "use a Rhai plugin"),
     ("limit", "limit NAME N: a plugin sandbox limit"),

@@ -5,6 +5,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::calibration::Reliability;
+use super::leakage::{self, Leaks};
 use super::metrics::{self, Band, Goal, Point, Recommended, ThresholdRow};
 use super::rows::{Rows, Rules, NONE};
 use super::{num, pct};
@@ -80,6 +82,12 @@ pub struct Report {
     /// The `--by` field.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by_field: Option<String>,
+    /// For a pack with a `calibrate` statement: its chances against the outcomes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<Reliability>,
+    /// The pack's rules that predict too well to be true (see `leakage`).
+    #[serde(skip_serializing_if = "Leaks::is_empty")]
+    pub leakage: Leaks,
 }
 
 /// How the pack's MQLs did.
@@ -218,6 +226,8 @@ impl Report {
             rules: rule_rows(rows, rules, base_rate),
             by: options.by.as_ref().map(|_| by_rows(rows)),
             by_field: options.by.clone(),
+            calibration: rules.calibration.map(|c| Reliability::of(rows, &c, options.bands)),
+            leakage: leakage::of_rules(rows, rules),
         }
     }
 }
@@ -421,8 +431,12 @@ impl fmt::Display for Report {
         )?;
         self.fmt_disqualified(f)?;
         self.fmt_bands(f)?;
+        if let Some(c) = &self.calibration {
+            write!(f, "{c}")?;
+        }
         self.fmt_thresholds(f)?;
         self.fmt_rules(f)?;
+        self.leakage.fmt_rules(f)?;
         self.fmt_by(f)
     }
 }

@@ -16,7 +16,7 @@ const BOTTOM: f64 = 34.0;
 const TOP: f64 = 14.0;
 const RIGHT: f64 = 16.0;
 
-const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:820px;color:#1b1f24}\
+pub(crate) const STYLE: &str = "body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;margin:24px auto;max-width:820px;color:#1b1f24}\
 h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px}\
 .summary{display:flex;gap:12px;flex-wrap:wrap;margin:14px 0}.card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;flex:1 1 0;min-width:0}\
 .card b{display:block;font-size:20px}.muted{color:#57606a}\
@@ -24,6 +24,11 @@ table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}th,t
 th:first-child,td:first-child{text-align:left}th{background:#f6f8fa}\
 tr.contradicts td{background:#ffebe9;color:#82071e}tr.flagged td{background:#fff8c5}\
 svg{display:block;margin:4px 0;width:100%;height:auto}td small{display:block;color:#57606a;font-size:12px}.legend span{display:inline-block;margin-right:14px}.sw{display:inline-block;width:10px;height:10px;margin-right:4px}";
+
+/// One line each on what the summary's numbers mean.
+const DEFINITIONS: &str = "<p class=\"muted\"><b>AUC</b>: the chance a converted lead outscores one that did not (0.5 is a coin, 1 is perfect). \
+<b>Precision</b>: the share of MQLs that converted. <b>Recall</b>: the share of converted leads that were MQLs. \
+<b>Lift</b>: precision over the base rate (how many times better than picking leads at random).</p>";
 
 /// The report as an HTML page.
 ///
@@ -71,6 +76,7 @@ fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
         )?;
     }
     h.push_str("</div>");
+    h.push_str(DEFINITIONS);
     let current = r
         .threshold
         .map_or_else(|| "none (the pack uses `mql when`)".to_string(), num);
@@ -89,6 +95,7 @@ fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
     h.push_str("<div class=\"legend\"><span><i class=\"sw\" style=\"background:#0969da\"></i>precision</span><span><i class=\"sw\" style=\"background:#bf3989\"></i>recall</span><span><i class=\"sw\" style=\"background:#9a6700\"></i>F1</span><span>dashed: current · solid: recommended</span></div>");
     curve(h, r)?;
     bands(h, r)?;
+    reliability(h, r)?;
     rules(h, r)?;
     disqualified(h, r)?;
     by(h, r)?;
@@ -304,6 +311,89 @@ fn bands(h: &mut String, r: &Report) -> std::fmt::Result {
     Ok(())
 }
 
+/// For a calibrated pack: predicted against observed per band, as a chart (the diagonal is
+/// a perfect calibration) and as a table (the chart's text equivalent), with the Brier score.
+fn reliability(h: &mut String, r: &Report) -> std::fmt::Result {
+    let Some(c) = &r.calibration else {
+        return Ok(());
+    };
+    write!(
+        h,
+        "<h2 id=\"calibration\">Calibration</h2><p>The pack says <code>{}</code>. Each band's mean predicted chance against the share that converted: on the diagonal, the chances hold. Brier score (the mean squared gap between chance and outcome; lower is better) {}, against {} for the base rate alone.</p>",
+        esc(&c.statement),
+        c.brier.map_or_else(|| "—".to_string(), |b| format!("{b:.4}")),
+        c.brier_base_rate.map_or_else(|| "—".to_string(), |b| format!("{b:.4}"))
+    )?;
+    let top = c
+        .bands
+        .iter()
+        .flat_map(|b| [b.predicted, b.observed])
+        .fold(0.05f64, f64::max);
+    let step = if top > 0.3 { 0.1 } else { 0.05 };
+    let max = (top / step).ceil() * step;
+    let side = HEIGHT - TOP - BOTTOM;
+    let at = |v: f64| v / max * side;
+    write!(
+        h,
+        "<svg role=\"img\" aria-label=\"predicted against observed chance of converting per score band; the table below has the numbers\" width=\"{w}\" height=\"{HEIGHT}\" viewBox=\"0 0 {w} {HEIGHT}\" font-size=\"11\" style=\"max-width:{w}px\">",
+        w = LEFT + side + RIGHT + 120.0
+    )?;
+    let y0 = TOP + side;
+    for k in 0..=((max / step).round() as usize) {
+        let v = step * k as f64;
+        write!(
+            h,
+            "<line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{x2:.1}\" y2=\"{y:.1}\" stroke=\"#eaeef2\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#57606a\">{p:.0}%</text><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#57606a\">{p:.0}%</text>",
+            LEFT - 6.0,
+            y0 - at(v) + 4.0,
+            y0 + 16.0,
+            y = y0 - at(v),
+            x2 = LEFT + side,
+            x = LEFT + at(v),
+            p = v * 100.0
+        )?;
+    }
+    write!(
+        h,
+        "<line x1=\"{LEFT}\" y1=\"{y0}\" x2=\"{:.1}\" y2=\"{TOP}\" stroke=\"#8c959f\" stroke-dasharray=\"4 3\"/>",
+        LEFT + side
+    )?;
+    for b in &c.bands {
+        write!(
+            h,
+            "<circle cx=\"{:.1}\" cy=\"{:.1}\" r=\"4\" fill=\"{}\"/>",
+            LEFT + at(b.predicted),
+            y0 - at(b.observed),
+            if b.off { "#cf222e" } else { "#0969da" }
+        )?;
+    }
+    write!(
+        h,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\" fill=\"#57606a\">predicted</text><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#57606a\">observed ↑</text></svg>",
+        LEFT + side / 2.0,
+        HEIGHT - 4.0,
+        LEFT + side + 8.0,
+        TOP + 10.0
+    )?;
+    table_head(
+        h,
+        "reliability",
+        "Predicted and observed per band",
+        &["score", "leads", "predicted", "observed"],
+    )?;
+    for b in &c.bands {
+        let cells = [
+            format!("{} – {}", num(b.min), num(b.max)),
+            b.count.to_string(),
+            pct(Some(b.predicted)),
+            pct(Some(b.observed)),
+        ];
+        row(h, if b.off { "flagged" } else { "" }, &cells)?;
+    }
+    h.push_str("</tbody></table><p class=\"muted\">Highlighted bands are off by more than three standard errors.</p>");
+    Ok(())
+}
+
 fn rules(h: &mut String, r: &Report) -> std::fmt::Result {
     table_head(
         h,
@@ -400,7 +490,7 @@ fn by(h: &mut String, r: &Report) -> std::fmt::Result {
 }
 
 /// Escapes text for HTML.
-fn esc(text: &str) -> String {
+pub(crate) fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -27,10 +27,14 @@
 //! ```
 
 pub mod backtest;
+pub mod calibration;
 pub mod diff;
+pub mod drift;
+pub mod drift_html;
 pub mod fit;
 pub mod html;
 mod label;
+pub mod leakage;
 pub mod metrics;
 mod pick;
 pub mod refit;

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::backtest::{opt, signed, GoalSpec};
 use super::fit::{scale, Design, FitError, Logistic, Z95};
+use super::leakage::Leaks;
 use super::metrics::{self, Goal, Point};
 use super::rewrite::{points_text, Numbers};
 use super::rows::{Row, Rows, Rules, NONE};
@@ -404,6 +405,12 @@ pub struct FitReport {
     /// the rules plus every candidate column — how much of the gap the suggestions close.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// With `--suggest`: candidate columns suspected of leakage (see `leakage`).
+    #[serde(skip_serializing_if = "Leaks::is_empty")]
+    pub leakage: Leaks,
+    /// The `calibrate` statement written into the fitted pack (none when the score does
+    /// not rank the training leads).
+    pub calibration: Option<String>,
 }
 
 /// Held-out AUCs that show what the suggestions are worth.
@@ -475,12 +482,17 @@ impl fmt::Display for FitReport {
                 )?;
             }
         }
+        self.leakage.fmt_candidates(f)?;
         match self.recommended.threshold {
             Some(t) => writeln!(f, "\nnew threshold {}: {}", num(t), self.recommended.reason)?,
             None => writeln!(f, "\nthreshold kept: {}", self.recommended.reason)?,
         }
         if let Some(note) = &self.threshold_note {
             writeln!(f, "  {note}")?;
+        }
+        match &self.calibration {
+            Some(c) => writeln!(f, "calibration written: {c}")?,
+            None => writeln!(f, "no calibration: the fitted score does not rank the training leads")?,
         }
         writeln!(f, "\nheld-out leads ({})", self.test)?;
         writeln!(

@@ -174,6 +174,8 @@ fn time_of(field: &str, value: Option<Value>) -> Result<i64, String> {
 pub struct Rules {
     /// In file order.
     pub rules: Vec<RuleInfo>,
+    /// The pack's `calibrate` statement, if it has one.
+    pub calibration: Option<leadscore::Calibration>,
 }
 
 /// One rule of a pack.
@@ -206,7 +208,10 @@ impl Rules {
                 disqualify: r.disqualify,
             })
             .collect();
-        Rules { rules }
+        Rules {
+            rules,
+            calibration: pack.program().calibration(),
+        }
     }
 
     /// The index of a fired rule: its own, when it names this rule (an outcome read back

@@ -68,6 +68,22 @@ impl Candidate {
             } => format!("did {} where {} == {}", quote(event_type), path(prop), quote(value)),
         }
     }
+
+    /// The column it reads, as `--allow-column` names it: the field (`Tags`), the event
+    /// type (`chat_started`) or the event type's property (`video_play.video`).
+    ///
+    /// ```
+    /// use leadscore_outcomes::suggest::Candidate;
+    /// let c = Candidate::DidWhere { event_type: "video_play".into(), prop: "video".into(), value: "demo".into() };
+    /// assert_eq!(c.column(), "video_play.video");
+    /// ```
+    pub fn column(&self) -> String {
+        match self {
+            Candidate::Equals { field, .. } | Candidate::AtLeast { field, .. } => field.clone(),
+            Candidate::Did { event_type } => event_type.clone(),
+            Candidate::DidWhere { event_type, prop, .. } => format!("{event_type}.{prop}"),
+        }
+    }
 }
 
 /// A field path in the language: plain segments bare, others in backticks.
@@ -329,7 +345,8 @@ pub fn information_value(hit_pos: u64, hit_neg: u64, positives: u64, negatives: 
 
 /// The `n` best candidates by information value over the training rows, each holding for
 /// at least `min_fired` of them and not for all; conditions that pick the same leads as a
-/// better one are left out.
+/// better one, or exactly the others (`x == "hot"` after `x == "cold"` on a two-valued
+/// field: together they cover every lead), are left out.
 pub fn rank(columns: Vec<(Candidate, Vec<u32>)>, rows: &Rows, train: &[bool], n: usize, min_fired: u64) -> Vec<Ranked> {
     let train_rows = train.iter().filter(|&&t| t).count() as u64;
     let positives = rows.rows.iter().zip(train).filter(|(r, &t)| t && r.positive).count() as u64;
@@ -359,11 +376,49 @@ pub fn rank(columns: Vec<(Candidate, Vec<u32>)>, rows: &Rows, train: &[bool], n:
         if out.len() >= n {
             break;
         }
-        if !out.iter().any(|o| o.rows == r.rows) {
+        let total = rows.rows.len();
+        if !out
+            .iter()
+            .any(|o| o.rows == r.rows || complement(&o.rows, &r.rows, total))
+        {
             out.push(r);
         }
     }
     out
+}
+
+/// Whether two sorted row lists split `total` rows between them.
+fn complement(a: &[u32], b: &[u32], total: usize) -> bool {
+    if a.len() + b.len() != total {
+        return false;
+    }
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Equal => return false,
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+        }
+    }
+    true
+}
+
+/// The ranked candidates whose fitted points (in the same order) round to a number other
+/// than 0: a suggested rule worth `+0` is left out, and the rest fitted again.
+///
+/// ```
+/// use leadscore_outcomes::suggest::{worth_points, Candidate, Ranked};
+/// let r = |t: &str| Ranked { candidate: Candidate::Did { event_type: t.into() }, rows: vec![], fired: 0, positives: 0, rate_not: None, iv: 0.0 };
+/// let kept = worth_points(vec![r("a"), r("b")], &[0.0, 3.0]);
+/// assert_eq!(kept, vec![r("b")]);
+/// ```
+pub fn worth_points(ranked: Vec<Ranked>, points: &[f64]) -> Vec<Ranked> {
+    ranked
+        .into_iter()
+        .zip(points)
+        .filter(|(_, &p)| p.round() != 0.0)
+        .map(|(r, _)| r)
+        .collect()
 }
 
 impl Candidates {
@@ -379,6 +434,42 @@ impl Candidates {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+    use crate::{Facts, Label, Rules};
+
+    #[test]
+    fn a_pair_that_covers_every_lead_is_not_suggested_twice() {
+        let pack = leadscore::Pack::from_source("t", "title ~ VP => +1").unwrap();
+        let rules = Rules::of(&pack);
+        let mut rows = Rows::default();
+        let outcome = pack.score(&serde_json::json!({}), chrono::Utc::now()).unwrap();
+        for i in 0..200 {
+            let label = if i % 3 == 0 { Label::Positive } else { Label::Negative };
+            rows.add(
+                &rules,
+                &Facts {
+                    label,
+                    at: 0,
+                    by: None,
+                    id: None,
+                },
+                &outcome,
+            );
+        }
+        let temp = |v: &str| Candidate::Equals {
+            field: "temp".into(),
+            value: v.into(),
+        };
+        let hot: Vec<u32> = (0..200).filter(|i| i % 2 == 0).collect();
+        let cold: Vec<u32> = (0..200).filter(|i| i % 2 == 1).collect();
+        let third: Vec<u32> = (0..200).filter(|i| i % 3 == 0).collect();
+        let columns = vec![(temp("hot"), hot), (temp("cold"), cold), (temp("x"), third)];
+        let ranked = rank(columns, &rows, &[true; 200], 5, 1);
+        let values: Vec<String> = ranked.iter().map(|r| r.candidate.condition()).collect();
+        assert_eq!(values.len(), 2, "{values:?}");
+        assert!(values[0].contains("\"x\""), "{values:?}");
+    }
+
     #[test]
     fn a_reserved_or_unusual_field_name_is_written_in_backticks() {
         assert_eq!(super::path("company.size"), "company.size");

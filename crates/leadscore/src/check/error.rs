@@ -85,6 +85,12 @@ pub enum CheckErrorKind {
     ZeroRequalify,
     #[error("the requalification cool-down is set twice (`requalify after`)")]
     DuplicateRequalify,
+    #[error("the calibration is set twice (`calibrate`)")]
+    DuplicateCalibrate,
+    #[error("a chance of converting is above 0% and below 100%")]
+    CalibrationPercent,
+    #[error("the points that double the odds must be more than 0")]
+    CalibrationDouble,
     #[error("`at least 0 times` is always true")]
     AtLeastZero,
     #[error("a rule gives points once; this one has a second `+N`/`-N`")]

@@ -126,6 +126,7 @@ impl Checker<'_> {
     fn declarations(&mut self, ast: &Ast) {
         let mut mql_seen = false;
         let mut requalify_seen = false;
+        let mut calibrate_seen = false;
         for (i, statement) in ast.statements.iter().enumerate() {
             if let StatementKind::Threshold(n) = &statement.kind {
                 self.finite(n.node, n.span);
@@ -175,6 +176,18 @@ impl Checker<'_> {
                     requalify_seen = true;
                     if after.node == 0 {
                         self.error(CheckErrorKind::ZeroRequalify, after.span);
+                    }
+                }
+                StatementKind::Calibrate { at, percent, double } => {
+                    if std::mem::replace(&mut calibrate_seen, true) {
+                        self.error(CheckErrorKind::DuplicateCalibrate, statement.span);
+                    }
+                    self.finite(at.node, at.span);
+                    if !(percent.node > 0.0 && percent.node < 100.0) {
+                        self.error(CheckErrorKind::CalibrationPercent, percent.span);
+                    }
+                    if !(double.node > 0.0 && double.node.is_finite()) {
+                        self.error(CheckErrorKind::CalibrationDouble, double.span);
                     }
                 }
                 _ => {}

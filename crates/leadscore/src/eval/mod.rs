@@ -103,6 +103,7 @@ pub fn evaluate(
     }
     let score = dims.iter().sum::<f64>() + loose;
     outcome.score = round(score);
+    outcome.probability = program.calibration.map(|c| round(c.probability(score)));
     let scope = Scope::Outcome { score, dims: &dims };
     let mql = match &program.mql {
         Some((expr, _)) => ev.test(expr, &scope)?,

@@ -44,6 +44,9 @@ pub struct Outcome {
     /// Capped dimensions plus points given without a dimension.
     #[serde(serialize_with = "whole")]
     pub score: f64,
+    /// The chance (0 to 1) that the lead converts, for a pack with a `calibrate` statement.
+    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "whole_opt")]
+    pub probability: Option<f64>,
     /// The MQL condition holds and the lead is not disqualified.
     pub mql: bool,
     /// The reason of the first disqualifying rule, in file order.

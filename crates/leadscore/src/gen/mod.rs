@@ -34,6 +34,8 @@ pub struct Generator {
     next_id: u64,
     /// With outcomes: the random stream their draws come from (see `planted`).
     outcomes: Option<SplitMix64>,
+    /// With leaky columns: the random stream `Tags` and `Lead Quality` are drawn from.
+    leaky: Option<SplitMix64>,
 }
 
 /// One generated lead. Serializes to the JSON shape `leadscore score` reads.
@@ -68,6 +70,12 @@ pub struct SyntheticLead {
     /// With outcomes: whether it converted, drawn from the planted model.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub converted: Option<bool>,
+    /// With leaky columns: a sales rep's tag, filled in after the outcome (see `planted`).
+    #[serde(rename = "Tags", skip_serializing_if = "Option::is_none")]
+    pub tags: Option<&'static str>,
+    /// With leaky columns: a lead quality, filled in after the outcome.
+    #[serde(rename = "Lead Quality", skip_serializing_if = "Option::is_none")]
+    pub lead_quality: Option<&'static str>,
 }
 
 /// A generated lead's company.
@@ -138,6 +146,7 @@ impl Generator {
             events: 20,
             next_id: 1,
             outcomes: None,
+            leaky: None,
         }
     }
 
@@ -152,6 +161,21 @@ impl Generator {
     /// ```
     pub fn outcomes(mut self, seed: u64) -> Generator {
         self.outcomes = Some(SplitMix64(seed ^ 0x6f75_7463_6f6d_6573));
+        self
+    }
+
+    /// With outcomes, also gives each lead the columns a CRM fills in *after* the outcome —
+    /// `Tags` and `Lead Quality`, drawn from the outcome as [`planted::leak`] documents —
+    /// so leakage checks have something to find. Everything else stays the same.
+    ///
+    /// ```
+    /// let lead = leadscore::gen::Generator::new(7).outcomes(7).leaky().next_lead();
+    /// assert!(lead.tags.is_some() && lead.lead_quality.is_some());
+    /// assert_eq!(lead.converted, leadscore::gen::Generator::new(7).outcomes(7).next_lead().converted);
+    /// ```
+    pub fn leaky(mut self) -> Generator {
+        let seed = self.outcomes.as_ref().map_or(0, |r| r.0);
+        self.leaky = Some(SplitMix64(seed ^ 0x6c65_616b_7920_636f));
         self
     }
 
@@ -199,12 +223,19 @@ impl Generator {
             events,
             judged_at: None,
             converted: None,
+            tags: None,
+            lead_quality: None,
         };
         if let Some(rng) = &mut self.outcomes {
             let (u_time, u_outcome) = (rng.unit(), rng.unit());
             let (judged, converted) = planted::draw(&lead, self.as_of, u_time, u_outcome);
             lead.judged_at = Some(show_time(judged));
             lead.converted = Some(converted);
+            if let Some(leaky) = &mut self.leaky {
+                let (tags, quality) = planted::leak(converted, leaky.unit(), leaky.unit());
+                lead.tags = Some(tags);
+                lead.lead_quality = Some(quality);
+            }
         }
         lead
     }

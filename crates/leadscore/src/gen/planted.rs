@@ -21,6 +21,26 @@
 //! and `converted` is true with probability `1 / (1 + e^−log-odds)`, drawn from a random
 //! stream of its own (seeded from the generator's seed), so the leads themselves are the
 //! same with or without outcomes.
+//!
+//! With leaky columns (`gen --outcomes --leaky`), each lead also gets the two columns a
+//! CRM fills in *after* the outcome, as X Education's export has them, drawn from the
+//! outcome alone ([`leak`]):
+//!
+//! | `Tags` | converted | not converted |
+//! |---|---:|---:|
+//! | `Closed by Horizzon` | 35% | — |
+//! | `Will revert after reading the email` | 45% | 3% |
+//! | `Ringing` | 5% | 40% |
+//! | `Already a student` | — | 15% |
+//! | `Interested in other courses` | — | 15% |
+//! | empty | 15% | 27% |
+//!
+//! | `Lead Quality` | converted | not converted |
+//! |---|---:|---:|
+//! | `High in Relevance` | 60% | 3% |
+//! | `Might be` | 30% | 30% |
+//! | `Not Sure` | 10% | 40% |
+//! | `Worst` | — | 27% |
 
 use super::SyntheticLead;
 
@@ -101,4 +121,56 @@ pub fn probability(lead: &SyntheticLead, judged: i64) -> f64 {
 pub fn draw(lead: &SyntheticLead, as_of: i64, u_time: f64, u_outcome: f64) -> (i64, bool) {
     let judged = as_of - ((u_time * 56.0 * DAY as f64) as i64) / 1000 * 1000;
     (judged, u_outcome < probability(lead, judged))
+}
+
+/// `Tags` and `Lead Quality` for a lead that converted or not, from two uniform draws in
+/// `[0, 1)` (the tables above).
+pub fn leak(converted: bool, u_tags: f64, u_quality: f64) -> (&'static str, &'static str) {
+    let pick = |u: f64, table: &[(&'static str, f64)]| {
+        let mut sum = 0.0;
+        for &(value, share) in table {
+            sum += share;
+            if u < sum {
+                return value;
+            }
+        }
+        ""
+    };
+    if converted {
+        (
+            pick(
+                u_tags,
+                &[
+                    ("Closed by Horizzon", 0.35),
+                    ("Will revert after reading the email", 0.45),
+                    ("Ringing", 0.05),
+                ],
+            ),
+            pick(
+                u_quality,
+                &[("High in Relevance", 0.6), ("Might be", 0.3), ("Not Sure", 0.1)],
+            ),
+        )
+    } else {
+        (
+            pick(
+                u_tags,
+                &[
+                    ("Will revert after reading the email", 0.03),
+                    ("Ringing", 0.4),
+                    ("Already a student", 0.15),
+                    ("Interested in other courses", 0.15),
+                ],
+            ),
+            pick(
+                u_quality,
+                &[
+                    ("High in Relevance", 0.03),
+                    ("Might be", 0.3),
+                    ("Not Sure", 0.4),
+                    ("Worst", 0.27),
+                ],
+            ),
+        )
+    }
 }

@@ -208,6 +208,7 @@ fn override_key(statement: &Statement, sources: &Sources) -> Option<String> {
         StatementKind::Let { name, .. } => format!("let {}", name.node),
         StatementKind::Route { queue, .. } => format!("route {}", queue.node),
         StatementKind::Requalify(_) => "requalify".to_string(),
+        StatementKind::Calibrate { .. } => "calibrate".to_string(),
         StatementKind::Rule(rule) => format!("rule {}", check::rule_name(rule, sources).0),
         _ => return None,
     })

@@ -143,7 +143,7 @@ const OTHER_RESERVED: [&str; 20] = [
 ];
 
 /// Words that start a statement and can continue none (they are reserved).
-const STATEMENT_KEYWORDS: [&str; 11] = [
+const STATEMENT_KEYWORDS: [&str; 12] = [
     "rule",
     "let",
     "threshold",
@@ -155,6 +155,7 @@ const STATEMENT_KEYWORDS: [&str; 11] = [
     "plugin",
     "limit",
     "requalify",
+    "calibrate",
 ];
 
 /// The text up to the next line that starts in column 0 with a statement keyword: the
@@ -290,6 +291,15 @@ impl Builder {
                 StatementKind::Route { queue, when, sla }
             }
             Rule::requalify => StatementKind::Requalify(self.duration(&next())),
+            Rule::calibrate => {
+                let (at, percent, double) = (next(), next(), next());
+                let percent_value = percent.as_str().trim_end_matches('%').parse().unwrap_or(f64::NAN);
+                StatementKind::Calibrate {
+                    at: self.spanned(&at, number(&at)),
+                    percent: self.spanned(&percent, percent_value),
+                    double: self.spanned(&double, number(&double)),
+                }
+            }
             Rule::plugin => StatementKind::Plugin(self.string(next())),
             Rule::limit => {
                 let name = self.name(&next());
