@@ -12,6 +12,7 @@
 //! | `sh,no-run=WHY` | not run, for a reason in [`NO_RUN`] |
 //! | `json,output` | the output of the nearest `sh` block above it: the same JSON values, in order (layout is free) |
 //! | `json,no-run=WHY` | a result the test cannot produce, for a reason in [`NO_RUN`] |
+//! | `text,repl` | a REPL transcript: `$ leadscore repl ARGS`, then `leadscore> ` lines typed and the lines answered; the commands are piped to `leadscore repl ARGS --echo` and its output must be the transcript |
 //!
 //! A chapter's `sh` and `rules,file=` blocks share one scratch folder and run in the order
 //! they appear, so a walk-through's steps build on each other. Rust blocks are doctests of
@@ -192,6 +193,7 @@ impl Chapter {
             "rules" => self.rules(block),
             "sh" => self.sh(block),
             "json" => self.json(block),
+            "text" if block.flag("repl") => self.repl(block),
             "rust" if !self.name.ends_with("library.md") && !block.flag("ignore") => self.fail(
                 block,
                 "a Rust block outside docs/src/library.md is run by nothing: move it there (the core crate's doctests) or tag it `rust,ignore`",
@@ -320,6 +322,40 @@ impl Chapter {
             ),
         }
     }
+
+    /// Replays a REPL transcript through `leadscore repl --echo` (which echoes each
+    /// command after `> ` when stdin is not a terminal).
+    fn repl(&mut self, block: &Block) {
+        let mut lines = block.text.lines();
+        let Some(args) = lines.next().and_then(|l| l.strip_prefix("$ leadscore repl ")) else {
+            return self.fail(block, "a `text,repl` block starts with `$ leadscore repl ARGS`");
+        };
+        let transcript: Vec<&str> = lines.collect();
+        let typed: String = transcript
+            .iter()
+            .filter_map(|l| l.strip_prefix("leadscore> "))
+            .map(|c| format!("{c}\n"))
+            .collect();
+        let script = format!("printf '%s' {} | leadscore repl {args} --echo", shell_quote(&typed));
+        let out = self.bash(&script);
+        let actual = String::from_utf8_lossy(&out.stdout);
+        let expected: String = transcript
+            .iter()
+            .map(|l| format!("{}\n", l.replacen("leadscore> ", "> ", 1)))
+            .collect();
+        if !out.status.success() || actual != expected {
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            self.fail(
+                block,
+                format!("the REPL answered otherwise ({}):\n{actual}{stderr}", out.status),
+            );
+        }
+    }
+}
+
+/// `text` in single quotes for bash.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// A `rules,conditions` block as a pack: each condition becomes an unnamed rule.
@@ -386,12 +422,13 @@ fn the_manual_has_runnable_examples_of_each_kind() {
                 ("rules", _) => "rules",
                 ("sh", None) => "sh",
                 ("json", None) if block.flag("output") => "json,output",
+                ("text", _) if block.flag("repl") => "text,repl",
                 _ => continue,
             };
             *counts.entry(kind).or_default() += 1;
         }
     }
-    for kind in ["rules", "rules,fails", "sh", "json,output"] {
+    for kind in ["rules", "rules,fails", "sh", "json,output", "text,repl"] {
         assert!(
             counts.get(kind).is_some_and(|&n| n > 0),
             "no `{kind}` block in the manual: {counts:?}"
@@ -484,13 +521,18 @@ fn a_wrong_example_fails_with_its_file_and_line() {
         "```sh", // 22: cargo, untagged
         "cargo build",
         "```",
+        "```text,repl", // 25: an answer the REPL does not give
+        "$ leadscore repl rules/b2b-saas --as-of 2026-03-01T00:00:00Z",
+        "leadscore> title ~ VP",
+        "true",
+        "```",
     ]
     .join("\n");
     std::fs::write(&file, text).unwrap();
     let failures = run_file(&file);
     let lines: Vec<&str> = failures.iter().map(|f| f.split(": ").next().unwrap()).collect();
     let at = |n: usize| format!("{}:{n}", file.display());
-    let expected: Vec<String> = [1, 4, 7, 13, 16, 19, 22].into_iter().map(at).collect();
+    let expected: Vec<String> = [1, 4, 7, 13, 16, 19, 22, 25].into_iter().map(at).collect();
     assert_eq!(lines, expected, "{failures:#?}");
     assert!(failures[0].contains("unknown dimension `fitt`"), "{}", failures[0]);
     assert!(
