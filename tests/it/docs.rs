@@ -14,6 +14,9 @@
 //! | `json,no-run=WHY` | a result the test cannot produce, for a reason in [`NO_RUN`] |
 //! | `text,repl` | a REPL transcript: `$ leadscore repl ARGS`, then `leadscore> ` lines typed and the lines answered; the commands are piped to `leadscore repl ARGS --echo` and its output must be the transcript |
 //!
+//! When a command's output changes on purpose, `LEADSCORE_BLESS_DOCS=1 cargo test --test it
+//! docs::` writes the new output into the `json,output` blocks (review the diff).
+//!
 //! A chapter's `sh` and `rules,file=` blocks share one scratch folder and run in the order
 //! they appear, so a walk-through's steps build on each other. Rust blocks are doctests of
 //! the core crate (only `docs/src/library.md` is its documentation); Python blocks are run
@@ -43,6 +46,10 @@ const NO_RUN: [(&str, &str); 8] = [
     ("your-files", "names files the reader has and the repository does not"),
     ("slow", "takes minutes in a debug build"),
 ];
+
+/// Set, this environment variable makes a `json,output` block that differs from its
+/// command's output be rewritten with it (review the diff) instead of failing.
+const BLESS: &str = "LEADSCORE_BLESS_DOCS";
 
 /// The longest a shell block may run.
 const SH_TIMEOUT_SECS: &str = "300";
@@ -163,6 +170,9 @@ struct Chapter {
     path_var: std::ffi::OsString,
     last_sh: Option<(usize, Option<String>)>,
     failures: Vec<String>,
+    /// `json,output` blocks to rewrite with the actual output ([`BLESS`]): the fence's
+    /// line, the block's line count, the new text.
+    blessed: Vec<(usize, usize, String)>,
 }
 
 impl Chapter {
@@ -181,6 +191,7 @@ impl Chapter {
             path_var: std::env::join_paths(paths).unwrap(),
             last_sh: None,
             failures: Vec::new(),
+            blessed: Vec::new(),
         }
     }
 
@@ -316,9 +327,13 @@ impl Chapter {
         match (json_values(&block.text), json_values(&stdout)) {
             (Ok(shown), Ok(actual)) if shown == actual => {}
             (Err(e), _) => self.fail(block, format!("the block is not JSON: {e}")),
+            (_, Ok(_)) if std::env::var_os(BLESS).is_some() => {
+                self.blessed
+                    .push((block.line, block.text.lines().count(), layout(&stdout)));
+            }
             _ => self.fail(
                 block,
-                format!("the block differs from the command's output, which is:\n{stdout}"),
+                format!("the block differs from the command's output ({BLESS}=1 writes it in), which is:\n{stdout}"),
             ),
         }
     }
@@ -391,7 +406,53 @@ fn run_file(file: &Path) -> Vec<String> {
     for block in blocks(&text) {
         chapter.run(&block);
     }
+    if !chapter.blessed.is_empty() {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        for (fence, count, new) in chapter.blessed.iter().rev() {
+            lines.splice(*fence..fence + count, new.lines().map(str::to_string));
+        }
+        std::fs::write(file, lines.join("\n") + "\n").unwrap();
+    }
     chapter.failures
+}
+
+/// A command's JSON output laid out for reading, keys in the order printed: each line's
+/// top-level entries on a line of their own, and an array of objects one element a line.
+fn layout(stdout: &str) -> String {
+    let mut out = String::new();
+    for line in stdout.lines() {
+        let mut open: Vec<(char, usize)> = Vec::new(); // bracket, its column
+        let (mut in_string, mut escaped, mut line_start) = (false, false, out.len());
+        let chars: Vec<char> = line.chars().collect();
+        for (i, &c) in chars.iter().enumerate() {
+            if in_string {
+                (escaped, in_string) = (!escaped && c == '\\', escaped || c != '"');
+                out.push(c);
+                continue;
+            }
+            match c {
+                '"' => in_string = true,
+                '{' | '[' => open.push((c, out.len() - line_start)),
+                '}' | ']' => drop(open.pop()),
+                ',' if open.len() == 1 => {
+                    out.push_str(",\n");
+                    line_start = out.len();
+                    out.push(' ');
+                    continue;
+                }
+                ',' if open.len() == 2 && open[1].0 == '[' && chars.get(i + 1) == Some(&'{') => {
+                    out.push_str(",\n");
+                    line_start = out.len();
+                    out.push_str(&" ".repeat(open[1].1 + 1));
+                    continue;
+                }
+                _ => {}
+            }
+            out.push(c);
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[test]
@@ -559,5 +620,10 @@ fn blocks_are_read_with_their_line_and_attributes() {
     assert_eq!(
         cargo_run_as_leadscore("cargo run --release -- score x"),
         "leadscore score x"
+    );
+    let laid_out = layout("{\"a\":1,\"b\":[{\"x\":\"1,]\"},{\"y\":2}],\"c\":[1,2]}\n");
+    assert_eq!(
+        laid_out,
+        "{\"a\":1,\n \"b\":[{\"x\":\"1,]\"},\n      {\"y\":2}],\n \"c\":[1,2]}\n"
     );
 }
