@@ -29,6 +29,7 @@ pub const DEFAULT_AS_OF: &str = "2026-03-01T00:00:00Z";
 /// `leads/*.json`, read once. A malformed file is kept as an error; the rest still run.
 ///
 /// ```
+/// # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).unwrap(); // the repository root
 /// use leadscore::Pack;
 /// use leadscore::packtest::PackTests;
 /// let pack = Pack::load("rules/agency")?;
@@ -292,6 +293,7 @@ impl PackTests {
     /// `NAME.snap` as `update` says.
     ///
     /// ```
+    /// # std::env::set_current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).unwrap(); // the repository root
     /// use leadscore::Pack;
     /// use leadscore::packtest::{PackTests, SnapshotStatus, SnapshotUpdate};
     /// let pack = Pack::load("rules/fintech")?;
