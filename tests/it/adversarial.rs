@@ -497,7 +497,7 @@ fn a_line_over_the_limit_fails_alone_wherever_it_ends() {
 
 /// A 50 MB pack: about 570,000 rules. Ignored in the normal run (about 3 minutes in a debug
 /// build); `a_hundred_thousand_lets` guards the same linear behaviour at 3 MB. Run with
-/// `cargo test --test it -- --ignored fifty --nocapture` (timings in the README).
+/// `cargo test --test it -- --ignored fifty --nocapture` (timings in docs/src/hardening.md).
 #[test]
 #[ignore]
 fn a_rules_file_of_fifty_megabytes() {

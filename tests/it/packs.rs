@@ -100,11 +100,12 @@ fn shipped_snapshots_are_insta_snapshots() {
     assert!(seen >= 16, "{seen}");
 }
 
-/// The README's example of the case format runs and passes against the b2b-saas pack.
+/// The manual's example of the case format (docs/src/testing.md) runs and passes against the
+/// b2b-saas pack.
 #[test]
-fn readme_case_example_passes() {
-    let readme = include_str!("../../README.md");
-    let section = &readme[readme.find("### The case format").unwrap()..];
+fn manual_case_example_passes() {
+    let chapter = include_str!("../../docs/src/testing.md");
+    let section = &chapter[chapter.find("## The case format").unwrap()..];
     let start = section.find("```toml\n").unwrap() + "```toml\n".len();
     let example = &section[start..start + section[start..].find("```").unwrap()];
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -1,4 +1,4 @@
-#![doc = include_str!("../../../README.md")]
+#![doc = include_str!("../../../docs/src/library.md")]
 
 /// Unit tests measure plugin calls' memory as the binary does.
 #[cfg(all(test, feature = "jemalloc"))]

@@ -43,7 +43,7 @@ const VERBS: [(&str, &str); 7] = [
     ("did", "events of any type; `where` tests their properties"),
 ];
 
-/// The event types the verbs count (README "Behaviour").
+/// The event types the verbs count (the manual's language reference, docs/src/language.md "Behaviour").
 const VERB_EVENT_TYPES: [&str; 6] = [
     "page_view",
     "form_submit",

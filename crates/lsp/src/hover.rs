@@ -87,7 +87,7 @@ fn dimension(analysis: &Analysis, name: &str) -> String {
     )
 }
 
-/// A behaviour verb, from the language reference (README "Behaviour").
+/// A behaviour verb, from the language reference (docs/src/language.md "Behaviour").
 fn verb(word: &str, event_type: &str, property: Option<&str>) -> String {
     let Some(property) = property else {
         return format!(
