@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod cluster;
+mod faults;
 mod postgres;
 
 const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
@@ -40,12 +41,20 @@ impl Server {
 
     /// A server on the storage `store` names: `--data DIR` or `--database-url URL`.
     fn start_on(pack: &Path, store: &[&str], extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--pack"])
             .arg(pack)
             .args(store)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(extra);
+        Server::launch(command)
+    }
+
+    /// Runs `command` (a `leadscore serve`, perhaps behind a wrapper that `exec`s it) and
+    /// waits for it to listen.
+    fn launch(mut command: Command) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

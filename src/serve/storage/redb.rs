@@ -40,6 +40,8 @@ const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_
 
 /// The database file inside the data folder.
 pub const FILE_NAME: &str = "leadscore.redb";
+/// The size of a readiness probe's record (see [`Txn::probe`]).
+const PROBE_BYTES: usize = 1 << 20;
 /// The schema this version writes: 2 added `due` (and dropped `sla_due`).
 const SCHEMA: &str = "2";
 
@@ -84,7 +86,7 @@ impl RedbStore {
         })?;
         let path = dir.join(FILE_NAME);
         check_file(&path)?;
-        let db = open_file(&path)?;
+        let db = open_file(&path, true)?;
         let instance = prepare(&path, &db)?;
         Ok(RedbStore {
             path,
@@ -107,7 +109,11 @@ impl RedbStore {
         if let Some(db) = slot.as_ref() {
             return Ok(Arc::clone(db));
         }
-        let db = Arc::new(open_file(&self.path)?);
+        // Opened again after an I/O error: whatever stops it now (a full disk for the
+        // repair, a reader still holding the old file) may pass; the caller retries.
+        let db =
+            open_file(&self.path, false).map_err(|e| StorageError::new(StorageErrorKind::Unavailable, e.message))?;
+        let db = Arc::new(db);
         *slot = Some(Arc::clone(&db));
         Ok(db)
     }
@@ -203,9 +209,20 @@ fn check_file(path: &Path) -> Result<(), StorageError> {
     Ok(())
 }
 
-/// Opens the file with redb; a panic inside redb over a damaged file becomes an error.
-fn open_file(path: &Path) -> Result<Database, StorageError> {
+/// Opens the file with redb. redb asserts some of its invariants on the file (a file
+/// truncated past its header fails one): such a panic becomes the error that names the
+/// file. At start (`quiet`) its message is kept off stderr too: the panic hook is
+/// swapped for the call, before the service starts any thread that could panic.
+fn open_file(path: &Path, quiet: bool) -> Result<Database, StorageError> {
+    let hook = quiet.then(|| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        hook
+    });
     let opened = std::panic::catch_unwind(|| redb::Builder::new().create_with_file_format_v3(true).create(path));
+    if let Some(hook) = hook {
+        std::panic::set_hook(hook);
+    }
     match opened {
         Ok(Ok(db)) => Ok(db),
         Ok(Err(e)) => Err(error(path, e)),
@@ -392,9 +409,14 @@ impl Txn for Tables<'_> {
         Ok(())
     }
 
+    /// Stores [`PROBE_BYTES`] under `probe` (replacing the last probe's): a write of
+    /// that size needs room on the disk, where a few bytes could fit in the file's free
+    /// pages while real writes fail.
     fn probe(&mut self, now: Millis) -> Result<(), StorageError> {
+        let mut value = now.to_string();
+        value.extend(std::iter::repeat_n(' ', PROBE_BYTES));
         self.meta
-            .insert("probe", now.to_string().as_str())
+            .insert("probe", value.as_str())
             .map_err(|x| error(self.path, x))?;
         Ok(())
     }
