@@ -543,6 +543,19 @@ mod tests {
     }
 
     #[test]
+    fn a_lead_is_due_at_its_pending_sla_or_the_fallback_after_its_result() {
+        let mut record = LeadRecord::new(0);
+        record.as_of = 1_000;
+        assert_eq!(next_due(&record, 60_000), 61_000);
+        record.standing.stage = Stage::Mql;
+        record.standing.sla_due = Some(5_000);
+        assert_eq!(next_due(&record, 60_000), 5_000, "the SLA comes first");
+        assert_eq!(next_due(&record, 2_000), 3_000, "the fallback comes first");
+        record.standing.sla_breached = true;
+        assert_eq!(next_due(&record, 60_000), 61_000, "a breached SLA is not waited on");
+    }
+
+    #[test]
     fn rule_changes_name_what_moved() {
         let before = serde_json::json!({"fired": [{"rule": "a", "points": 5}, {"rule": "b", "points": 2}]});
         let after = serde_json::json!({"fired": [{"rule": "a", "points": 5}, {"rule": "c", "points": 1}, {"rule": "b", "points": 3}]});

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod cluster;
+mod due;
 mod faults;
 mod postgres;
 
