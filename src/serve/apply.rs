@@ -160,6 +160,19 @@ impl<'a> Batch<'a> {
         t.push_transitions(&mut self.outbox)
     }
 
+    /// Erases a lead: its record, events, event ids, ledger and due entry; the
+    /// transitions already in the outbox stay (they hold its id, never its fields or
+    /// events). A later write in the batch starts a new lead under the id.
+    pub fn delete(&mut self, t: &mut dyn Txn, lead: &str) -> Result<Result<Applied, ApiError>, StorageError> {
+        if !self.load(t, lead, false)? {
+            return Ok(Err(ApiError::not_found(format!("no lead `{lead}`"))));
+        }
+        // Events an earlier write of this batch stored go too.
+        let indexed_due = self.leads.remove(lead).and_then(|w| w.indexed_due);
+        t.delete_lead(lead, indexed_due)?;
+        Ok(Ok(Applied::default()))
+    }
+
     /// Loads the leads a due claim gave (see [`Txn::due_leads`]) and marks them to be
     /// scored again.
     pub fn evaluate_due(&mut self, t: &mut dyn Txn, ids: &[String]) -> Result<(), StorageError> {

@@ -44,6 +44,11 @@ enum Command {
         cursor: Cursor,
         reply: oneshot::Sender<Result<(), ApiError>>,
     },
+    /// Erase a lead: its fields, events, ledger and due entry.
+    Delete {
+        lead: String,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
     /// Store a small record, to learn whether writes can be stored again.
     Probe {
         reply: oneshot::Sender<Result<(), ApiError>>,
@@ -99,6 +104,14 @@ impl Committer {
     pub async fn write(&self, items: Vec<(String, Op)>) -> Result<Reply, ApiError> {
         let (reply, answer) = oneshot::channel();
         self.send(Command::Writes { items, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Erases a lead in the next transaction (`not_found` if there is none); answers
+    /// once that is durable.
+    pub async fn delete(&self, lead: String) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Delete { lead, reply }).await?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -179,7 +192,9 @@ impl Writer {
                         .iter()
                         .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
                         .collect(),
-                    Command::Cursor { .. } | Command::Probe { .. } | Command::Due { .. } => HashMap::new(),
+                    Command::Cursor { .. } | Command::Probe { .. } | Command::Delete { .. } | Command::Due { .. } => {
+                        HashMap::new()
+                    }
                 })
                 .collect::<Vec<HashMap<String, LeadView>>>();
             Ok((done, views, std::mem::take(&mut batch.tally)))
@@ -218,6 +233,10 @@ impl Writer {
                 Command::Cursor { reply, .. } | Command::Probe { reply } => {
                     let _ = reply.send(Ok(()));
                 }
+                Command::Delete { reply, .. } => {
+                    let result = items.into_iter().next().unwrap_or_else(|| Ok(Applied::default()));
+                    let _ = reply.send(result.map(|_| ()));
+                }
                 Command::Due { reply, .. } => {
                     let _ = reply.send(Ok(items.len()));
                 }
@@ -235,6 +254,7 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
         .iter()
         .flat_map(|c| match c {
             Command::Writes { items, .. } => items.iter().map(|(lead, _)| lead.as_str()).collect(),
+            Command::Delete { lead, .. } => vec![lead.as_str()],
             _ => Vec::new(),
         })
         .collect();
@@ -259,6 +279,7 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
                 t.probe(now)?;
                 done.push(Vec::new());
             }
+            Command::Delete { lead, .. } => done.push(vec![batch.delete(t, lead)?]),
             Command::Due { limit, .. } => {
                 let ids = t.due_leads(now, *limit)?;
                 batch.evaluate_due(t, &ids)?;
@@ -276,7 +297,7 @@ fn fail_all(commands: Vec<Command>, e: &StorageError) {
             Command::Writes { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
-            Command::Cursor { reply, .. } | Command::Probe { reply } => {
+            Command::Cursor { reply, .. } | Command::Probe { reply } | Command::Delete { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
             Command::Due { reply, .. } => {

@@ -71,7 +71,10 @@ impl IntoResponse for ApiError {
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.settings.limits.body_bytes;
     Router::new()
-        .route("/v1/leads/{id}", get(get_lead).put(put_lead).patch(patch_lead))
+        .route(
+            "/v1/leads/{id}",
+            get(get_lead).put(put_lead).patch(patch_lead).delete(delete_lead),
+        )
         .route("/v1/leads/{id}/events", post(post_events))
         .route("/v1/leads/{id}/history", get(get_history))
         .route("/v1/leads/{id}/stage", post(post_stage))
@@ -234,6 +237,13 @@ async fn patch_lead(
     let lead = lead_path(id, &app)?;
     let patch = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
     write_one(&app, lead, Op::Patch(patch)).await
+}
+
+/// Erases the lead (privacy requests): see `Batch::delete`.
+async fn delete_lead(State(app): Shared, id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, ApiError> {
+    let lead = lead_path(id, &app)?;
+    app.committer.delete(lead.clone()).await?;
+    Ok(Json(json!({"lead": lead, "deleted": true})))
 }
 
 async fn post_events(

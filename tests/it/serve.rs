@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 mod cluster;
 mod due;
+mod erasure;
 mod faults;
 mod postgres;
 

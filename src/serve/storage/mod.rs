@@ -112,6 +112,9 @@ pub trait Txn {
     fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError>;
     /// Writes a lead's record; `indexed_due` is the `due` it was stored with before.
     fn put_lead(&mut self, id: &str, record: &LeadRecord, indexed_due: Option<Millis>) -> Result<(), StorageError>;
+    /// Erases a lead: its record, events, event ids, history and due entry
+    /// (`indexed_due`, as stored). Transitions are kept.
+    fn delete_lead(&mut self, id: &str, indexed_due: Option<Millis>) -> Result<(), StorageError>;
     /// Whether the lead already has an event with this `id`.
     fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError>;
     /// Stores an event as received, under its seq, remembering its `id` if it has one.

@@ -397,6 +397,14 @@ impl Txn for PgTxn<'_> {
         Ok(())
     }
 
+    fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        for table in ["leads", "events", "event_ids", "history"] {
+            let column = if table == "leads" { "id" } else { "lead" };
+            self.execute(&format!("DELETE FROM leadscore.{table} WHERE {column} = $1"), &[&id])?;
+        }
+        Ok(())
+    }
+
     fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError> {
         let rows = self.query(
             "SELECT 1 FROM leadscore.event_ids WHERE lead = $1 AND event_id = $2",

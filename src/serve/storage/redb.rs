@@ -352,6 +352,26 @@ impl Txn for Tables<'_> {
         Ok(())
     }
 
+    fn delete_lead(&mut self, id: &str, indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        let e = |x| error(self.path, x);
+        self.leads.remove(id).map_err(e)?;
+        if let Some(due) = indexed_due {
+            self.due.remove((due, id)).map_err(e)?;
+        }
+        self.events
+            .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
+            .map_err(e)?;
+        self.history
+            .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
+            .map_err(e)?;
+        // Every (id, event id) key sorts between (id, "") and (id + "\0", "").
+        let next = format!("{id}\0");
+        self.event_ids
+            .retain_in((id, "")..(next.as_str(), ""), |_, _| false)
+            .map_err(e)?;
+        Ok(())
+    }
+
     fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError> {
         Ok(self.event_ids.get((lead, event_id)).map_err(|x| self.e(x))?.is_some())
     }
