@@ -15,8 +15,18 @@ pub struct ServeArgs {
     #[arg(long)]
     pack: PathBuf,
     /// The data folder (created if missing): the database lives here.
-    #[arg(long, value_name = "DIR")]
-    data: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "database_url")]
+    data: Option<PathBuf>,
+    /// Keep the data in PostgreSQL instead (postgres://USER@HOST/DB?sslmode=require);
+    /// several instances may share one database.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "LEADSCORE_DATABASE_URL",
+        hide_env_values = true,
+        conflicts_with = "data"
+    )]
+    database_url: Option<String>,
     /// Address to listen on; anything but loopback needs --token-file.
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "IP:PORT")]
     listen: String,
@@ -29,7 +39,7 @@ pub struct ServeArgs {
     /// Sign webhook bodies with HMAC-SHA256 under this file's contents.
     #[arg(long, value_name = "FILE")]
     webhook_secret_file: Option<PathBuf>,
-    /// Score every lead again this often, in seconds (scores change with time).
+    /// Score each lead again at least this often, in seconds (scores change with time).
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     reevaluate_every: u64,
     /// Largest request body, in bytes.
@@ -68,7 +78,8 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
     let options = Options {
         pack: args.pack.clone(),
         plugins: args.pack_args.plugins.clone(),
-        data: args.data.clone(),
+        data: args.data.clone().unwrap_or_default(),
+        database_url: args.database_url.clone(),
         listen: args.listen.clone(),
         token_file: args.token_file.clone(),
         webhooks: args.webhooks.clone(),

@@ -11,6 +11,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod cluster;
+mod due;
+mod erasure;
+mod faults;
+mod postgres;
+
 const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
 
 /// The pack most tests serve: an MQL at 30, an SLA on the east route, a cool-down.
@@ -32,13 +38,25 @@ struct Server {
 
 impl Server {
     fn start(pack: &Path, data: &Path, extra: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
+        Server::start_on(pack, &["--data", data.to_str().unwrap()], extra)
+    }
+
+    /// A server on the storage `store` names: `--data DIR` or `--database-url URL`.
+    fn start_on(pack: &Path, store: &[&str], extra: &[&str]) -> Server {
+        let mut command = Command::new(BIN);
+        command
             .args(["serve", "--pack"])
             .arg(pack)
-            .arg("--data")
-            .arg(data)
+            .args(store)
             .args(["--listen", "127.0.0.1:0"])
-            .args(extra)
+            .args(extra);
+        Server::launch(command)
+    }
+
+    /// Runs `command` (a `leadscore serve`, perhaps behind a wrapper that `exec`s it) and
+    /// waits for it to listen.
+    fn launch(mut command: Command) -> Server {
+        let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -325,10 +343,16 @@ fn assert_contiguous(transitions: &[Value]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_api_stores_scores_and_explains_leads() {
     let dir = tempfile::tempdir().unwrap();
-    let pack = pack_dir(dir.path(), PACK);
-    let server = Server::start(
+    let data = dir.path().join("data");
+    api_case(dir.path(), &["--data", data.to_str().unwrap()]).await;
+}
+
+/// The API's core cases on the storage `store` names (the Postgres tests run it too).
+async fn api_case(dir: &Path, store: &[&str]) {
+    let pack = pack_dir(dir, PACK);
+    let server = Server::start_on(
         &pack,
-        &dir.path().join("data"),
+        store,
         &["--max-body-bytes", "4096", "--max-fields-per-lead", "5"],
     );
     let http = client();
@@ -603,8 +627,14 @@ async fn tokens_guard_every_endpoint_but_health_and_a_public_address_needs_them(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sla_is_breached_once_and_a_rejected_lead_requalifies_after_the_cool_down() {
     let dir = tempfile::tempdir().unwrap();
-    let pack = pack_dir(dir.path(), PACK);
-    let server = Server::start(&pack, &dir.path().join("data"), &[]);
+    let data = dir.path().join("data");
+    sla_case(dir.path(), &["--data", data.to_str().unwrap()]).await;
+}
+
+/// SLAs and requalification on the storage `store` names (the Postgres tests run it too).
+async fn sla_case(dir: &Path, store: &[&str]) {
+    let pack = pack_dir(dir, PACK);
+    let server = Server::start_on(&pack, store, &[]);
     let http = client();
     let lead = json!({"title": "VP", "region": "NJ"});
     let pricing = json!({"type": "page_view", "path": "/pricing"});

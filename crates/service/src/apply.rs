@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
 use super::lifecycle::{self, Change, Reading, Stage, Standing};
 use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, Transition};
-use super::store::{StoreError, Tables};
+use super::storage::{StorageError, Txn};
 use leadscore::Pack;
 
 /// What one write did.
@@ -62,8 +62,8 @@ pub struct Tally {
 
 struct Working {
     record: LeadRecord,
-    /// The SLA index entry as stored before the batch.
-    indexed_sla: Option<Millis>,
+    /// The due index entry as stored before the batch.
+    indexed_due: Option<Millis>,
     /// Changed since it was last scored.
     dirty: bool,
     /// Changed in this batch, so written at its end (a lead that only saw rejected writes
@@ -71,7 +71,8 @@ struct Working {
     changed: bool,
     /// Not in the database before this batch.
     created: bool,
-    transitions: Vec<u64>,
+    /// This batch's transitions of the lead: indexes into [`Batch::outbox`].
+    transitions: Vec<usize>,
 }
 
 /// The writes of one transaction.
@@ -80,36 +81,41 @@ pub struct Batch<'a> {
     pack: &'a Pack,
     limits: &'a Limits,
     now: Millis,
+    /// The longest a lead goes unscored: `due` is at most this long after its result.
+    fallback: Millis,
     leads: HashMap<String, Working>,
-    next_seq: u64,
+    /// The transitions of the batch, in order; their seqs are given at [`Batch::finish`].
+    outbox: Vec<Transition>,
     /// Counters for metrics.
     pub tally: Tally,
 }
 
 impl<'a> Batch<'a> {
-    /// A batch scored with `pack` as of `now` (ms).
-    /// Leads are scored on `pool`'s threads when there is one.
+    /// A batch scored with `pack` as of `now` (ms); a lead scored in it is due again
+    /// `fallback` ms later at the latest. Leads are scored on `pool`'s threads when there
+    /// is one.
     pub fn new(
-        t: &Tables<'_>,
         pack: &'a Pack,
         limits: &'a Limits,
         now: Millis,
+        fallback: Millis,
         pool: Option<&'a rayon::ThreadPool>,
-    ) -> Result<Batch<'a>, StoreError> {
-        Ok(Batch {
+    ) -> Batch<'a> {
+        Batch {
             pool,
             pack,
             limits,
             now,
+            fallback,
             leads: HashMap::new(),
-            next_seq: t.next_transition()?,
+            outbox: Vec::new(),
             tally: Tally::default(),
-        })
+        }
     }
 
     /// Applies one write. The outer error is the storage's (it fails the whole batch);
     /// the inner one is this write's, and it changed nothing.
-    pub fn apply(&mut self, t: &mut Tables<'_>, lead: &str, op: &Op) -> Result<Result<Applied, ApiError>, StoreError> {
+    pub fn apply(&mut self, t: &mut dyn Txn, lead: &str, op: &Op) -> Result<Result<Applied, ApiError>, StorageError> {
         let creates = !matches!(op, Op::Stage { .. } | Op::Evaluate);
         if !self.load(t, lead, creates)? {
             return Ok(match op {
@@ -133,29 +139,54 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Scores every lead changed since it was last scored and writes every lead touched.
-    pub fn finish(&mut self, t: &mut Tables<'_>) -> Result<(), StoreError> {
+    /// Scores every lead changed since it was last scored, writes every lead touched
+    /// with its next due time, and then the batch's transitions (last: see
+    /// [`Txn::push_transitions`]).
+    pub fn finish(&mut self, t: &mut dyn Txn) -> Result<(), StorageError> {
         let mut ids: Vec<String> = self.leads.keys().cloned().collect();
         ids.sort();
         self.evaluate_all(t, &ids)?;
+        let fallback = self.fallback;
         for id in &ids {
             let w = self.working(id);
             if !w.changed {
                 continue;
             }
+            w.record.due = Some(next_due(&w.record, fallback));
             let created = w.created;
-            let due = pending_sla(&w.record.standing);
-            let (old, record) = (w.indexed_sla, w.record.clone());
-            t.move_sla(id, old, due)?;
-            t.put_lead(id, &record)?;
+            t.put_lead(id, &w.record, w.indexed_due)?;
             self.tally.new_leads += u64::from(created);
+        }
+        t.push_transitions(&mut self.outbox)
+    }
+
+    /// Erases a lead: its record, events, event ids, ledger and due entry; the
+    /// transitions already in the outbox stay (they hold its id, never its fields or
+    /// events). A later write in the batch starts a new lead under the id.
+    pub fn delete(&mut self, t: &mut dyn Txn, lead: &str) -> Result<Result<Applied, ApiError>, StorageError> {
+        if !self.load(t, lead, false)? {
+            return Ok(Err(ApiError::not_found(format!("no lead `{lead}`"))));
+        }
+        // Events an earlier write of this batch stored go too.
+        let indexed_due = self.leads.remove(lead).and_then(|w| w.indexed_due);
+        t.delete_lead(lead, indexed_due)?;
+        Ok(Ok(Applied::default()))
+    }
+
+    /// Loads the leads a due claim gave (see [`Txn::due_leads`]) and marks them to be
+    /// scored again.
+    pub fn evaluate_due(&mut self, t: &mut dyn Txn, ids: &[String]) -> Result<(), StorageError> {
+        for id in ids {
+            if self.load(t, id, false)? {
+                self.working(id).dirty = true;
+            }
         }
         Ok(())
     }
 
     /// Scores every dirty lead: reading them is the transaction's, scoring them is pure
     /// and runs on the pool's threads, storing the results is the transaction's again.
-    fn evaluate_all(&mut self, t: &mut Tables<'_>, ids: &[String]) -> Result<(), StoreError> {
+    fn evaluate_all(&mut self, t: &mut dyn Txn, ids: &[String]) -> Result<(), StorageError> {
         let mut prepared = Vec::new();
         for id in ids {
             if self.working(id).dirty {
@@ -183,12 +214,16 @@ impl<'a> Batch<'a> {
             result: w.record.result.clone(),
             error: w.record.error.clone(),
             as_of: w.record.as_of,
-            transitions: w.transitions.clone(),
+            transitions: w
+                .transitions
+                .iter()
+                .filter_map(|&i| Some(self.outbox.get(i)?.seq))
+                .collect(),
         })
     }
 
     /// Loads a lead into the batch (creating it if `create`); whether it exists now.
-    fn load(&mut self, t: &Tables<'_>, lead: &str, create: bool) -> Result<bool, StoreError> {
+    fn load(&mut self, t: &mut dyn Txn, lead: &str, create: bool) -> Result<bool, StorageError> {
         if self.leads.contains_key(lead) {
             return Ok(true);
         }
@@ -198,7 +233,7 @@ impl<'a> Batch<'a> {
             None => return Ok(false),
         };
         let working = Working {
-            indexed_sla: pending_sla(&record.standing),
+            indexed_due: record.due,
             record,
             dirty: false,
             changed: false,
@@ -222,13 +257,13 @@ impl<'a> Batch<'a> {
         Ok(Applied::default())
     }
 
-    fn append(&mut self, t: &mut Tables<'_>, lead: &str, events: &[Incoming]) -> Result<Applied, StoreError> {
+    fn append(&mut self, t: &mut dyn Txn, lead: &str, events: &[Incoming]) -> Result<Applied, StorageError> {
         let mut applied = Applied::default();
         let keep = self.limits.events_per_lead;
-        let w = self.leads.get_mut(lead).ok_or(StoreError::Decode {
-            what: "batch",
-            message: "lead not loaded".into(),
-        })?;
+        let w = self
+            .leads
+            .get_mut(lead)
+            .ok_or_else(|| StorageError::decode("batch", "lead not loaded"))?;
         for event in events {
             if let Some(id) = &event.id {
                 if t.has_event_id(lead, id)? {
@@ -258,11 +293,11 @@ impl<'a> Batch<'a> {
 
     fn stage(
         &mut self,
-        t: &mut Tables<'_>,
+        t: &mut dyn Txn,
         lead: &str,
         to: Stage,
         reason: Option<&str>,
-    ) -> Result<Result<Applied, ApiError>, StoreError> {
+    ) -> Result<Result<Applied, ApiError>, StorageError> {
         // Earlier writes of this batch first: the change applies to the lead as they left it.
         if self.working(lead).dirty {
             self.evaluate(t, lead)?;
@@ -273,7 +308,7 @@ impl<'a> Batch<'a> {
             Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
-        self.record_changes(t, lead, vec![change], score)?;
+        self.record_changes(lead, vec![change], score)?;
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
         let w = self.working(lead);
         w.changed = true;
@@ -286,14 +321,14 @@ impl<'a> Batch<'a> {
 
     /// Scores the lead as of the batch's time (never earlier than its last result), runs
     /// the lifecycle, and writes the transitions and a history entry if anything moved.
-    fn evaluate(&mut self, t: &mut Tables<'_>, lead: &str) -> Result<(), StoreError> {
+    fn evaluate(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(), StorageError> {
         let (text, as_of) = self.prepare(t, lead)?;
         let scored = score_at(self.pack, &text, as_of);
         self.settle(t, lead, as_of, scored)
     }
 
     /// The lead as batch scoring would read it, and the time to score it as of.
-    fn prepare(&mut self, t: &Tables<'_>, lead: &str) -> Result<(String, Millis), StoreError> {
+    fn prepare(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(String, Millis), StorageError> {
         let now = self.now;
         let w = self.working(lead);
         w.dirty = false;
@@ -306,11 +341,11 @@ impl<'a> Batch<'a> {
     /// Stores a new result, with the transitions and the ledger entry it calls for.
     fn settle(
         &mut self,
-        t: &mut Tables<'_>,
+        t: &mut dyn Txn,
         lead: &str,
         as_of: Millis,
         scored: Result<leadscore::Outcome, leadscore::EvalError>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), StorageError> {
         let pack = self.pack;
         let w = self.working(lead);
         let before = w.record.result.take();
@@ -331,7 +366,7 @@ impl<'a> Batch<'a> {
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
         let moved = !changes.is_empty();
-        self.record_changes(t, lead, changes, score)?;
+        self.record_changes(lead, changes, score)?;
         let keep = self.limits.history_per_lead;
         let w = self.working(lead);
         let rules = rule_changes(before.as_ref(), w.record.result.as_ref());
@@ -346,24 +381,16 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
-    /// Writes each change as a transition in the outbox and moves the lead's standing.
-    fn record_changes(
-        &mut self,
-        t: &mut Tables<'_>,
-        lead: &str,
-        changes: Vec<Change>,
-        score: Option<f64>,
-    ) -> Result<(), StoreError> {
+    /// Adds each change to the batch's outbox and moves the lead's standing.
+    fn record_changes(&mut self, lead: &str, changes: Vec<Change>, score: Option<f64>) -> Result<(), StorageError> {
         let pack = self.pack.id().to_string();
         for change in changes {
-            let seq = self.next_seq;
-            self.next_seq += 1;
             let transition = Transition {
-                seq,
+                seq: 0,
                 lead: lead.to_string(),
-                kind: change.kind.name().to_string(),
-                from: change.from.name().to_string(),
-                to: change.standing.stage.name().to_string(),
+                kind: change.kind,
+                from: change.from,
+                to: change.standing.stage,
                 at: rfc3339(change.at),
                 score,
                 route: change.standing.route.clone(),
@@ -371,11 +398,12 @@ impl<'a> Batch<'a> {
                 pack: pack.clone(),
                 reason: change.reason,
             };
-            t.push_transition(&transition)?;
+            self.outbox.push(transition);
             self.tally.transitions.push(change.kind.name());
+            let index = self.outbox.len() - 1;
             let w = self.working(lead);
             w.record.standing = change.standing;
-            w.transitions.push(seq);
+            w.transitions.push(index);
         }
         Ok(())
     }
@@ -403,11 +431,19 @@ fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of:
     lifecycle::advance(&record.standing, reading, record.last_activity, cool_down, as_of)
 }
 
-/// The SLA index entry a standing needs: a pending SLA of an MQL.
+/// The SLA a standing waits on: a pending SLA of an MQL.
 fn pending_sla(s: &Standing) -> Option<Millis> {
     (s.stage == Stage::Mql && !s.sla_breached)
         .then_some(s.sla_due)
         .flatten()
+}
+
+/// When a lead must be looked at again without new data: its pending SLA, or `fallback`
+/// after its result, whichever comes first. (The result's own next change, the end of a
+/// counted event's window and the like, will bound it too once the core says when.)
+fn next_due(record: &LeadRecord, fallback: Millis) -> Millis {
+    let bound = record.as_of.saturating_add(fallback);
+    pending_sla(&record.standing).map_or(bound, |sla| sla.min(bound))
 }
 
 fn as_millis(d: std::time::Duration) -> Millis {
@@ -494,7 +530,7 @@ fn history(
         score,
         previous,
         mql: record.result.as_ref().is_some_and(mql_of),
-        stage: record.standing.stage.name().to_string(),
+        stage: record.standing.stage,
         pack: pack.id().to_string(),
         rules,
         error: record.error.clone(),
@@ -517,6 +553,19 @@ mod tests {
         );
         assert!(serde_json::from_str::<Value>(&text).is_ok());
         assert_eq!(lead_text("x", &Map::new(), &[]), r#"{"id":"x","events":[]}"#);
+    }
+
+    #[test]
+    fn a_lead_is_due_at_its_pending_sla_or_the_fallback_after_its_result() {
+        let mut record = LeadRecord::new(0);
+        record.as_of = 1_000;
+        assert_eq!(next_due(&record, 60_000), 61_000);
+        record.standing.stage = Stage::Mql;
+        record.standing.sla_due = Some(5_000);
+        assert_eq!(next_due(&record, 60_000), 5_000, "the SLA comes first");
+        assert_eq!(next_due(&record, 2_000), 3_000, "the fallback comes first");
+        record.standing.sla_breached = true;
+        assert_eq!(next_due(&record, 60_000), 61_000, "a breached SLA is not waited on");
     }
 
     #[test]

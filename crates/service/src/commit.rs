@@ -1,8 +1,10 @@
 //! Group commit: one writer thread takes every write waiting in its queue, applies them
 //! all in one transaction, commits it durably, and only then answers each request. Under
-//! load many requests share one fsync; alone, a request waits for its own.
+//! load many requests share one fsync; alone, a request waits for its own. The
+//! scheduler's claims of due leads ride in the same transactions.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -14,7 +16,7 @@ use super::error::ApiError;
 use super::input::Op;
 use super::metrics::Metrics;
 use super::model::Cursor;
-use super::store::{Store, StoreError};
+use super::storage::{Storage, StorageError, StorageErrorKind, Txn};
 use leadscore::LivePack;
 
 /// Most requests in one transaction.
@@ -42,18 +44,34 @@ enum Command {
         cursor: Cursor,
         reply: oneshot::Sender<Result<(), ApiError>>,
     },
+    /// Erase a lead: its fields, events, ledger and due entry.
+    Delete {
+        lead: String,
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    /// Store a small record, to learn whether writes can be stored again.
+    Probe {
+        reply: oneshot::Sender<Result<(), ApiError>>,
+    },
+    /// Score again up to `limit` leads due by the transaction's time.
+    Due {
+        limit: usize,
+        reply: oneshot::Sender<Result<usize, ApiError>>,
+    },
 }
 
 /// The handle requests use to reach the writer. Cheap to clone.
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::Sender<Command>,
+    /// Whether the last transaction was stored (false after the storage failed).
+    ready: Arc<AtomicBool>,
 }
 
 /// What the writer needs.
 pub struct Writer {
     /// The database.
-    pub store: Arc<Store>,
+    pub store: Arc<Storage>,
     /// The pack results are scored with.
     pub live: Arc<LivePack>,
     /// Bounds on leads.
@@ -64,6 +82,8 @@ pub struct Writer {
     pub outbox: Arc<Notify>,
     /// Threads that score a batch's leads in parallel (`None`: on the writer thread).
     pub pool: Option<rayon::ThreadPool>,
+    /// The longest a lead goes without being scored again (`--reevaluate-every`, ms).
+    pub fallback: i64,
 }
 
 impl Committer {
@@ -71,11 +91,13 @@ impl Committer {
     /// requests already queued are committed.
     pub fn start(writer: Writer) -> std::io::Result<(Committer, JoinHandle<()>)> {
         let (tx, rx) = mpsc::channel(QUEUE);
+        let ready = Arc::new(AtomicBool::new(true));
+        let stored = Arc::clone(&ready);
         let thread = std::thread::Builder::new()
             .name("leadscore-writer".into())
             .stack_size(leadscore::PLUGIN_STACK_SIZE)
-            .spawn(move || writer.run(rx))?;
-        Ok((Committer { tx }, thread))
+            .spawn(move || writer.run(rx, &stored))?;
+        Ok((Committer { tx, ready }, thread))
     }
 
     /// Applies writes (in order) in the next transaction; answers once it is durable.
@@ -85,12 +107,42 @@ impl Committer {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Erases a lead in the next transaction (`not_found` if there is none); answers
+    /// once that is durable.
+    pub async fn delete(&self, lead: String) -> Result<(), ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Delete { lead, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Stores a webhook's cursor in the next transaction.
     pub async fn cursor(&self, url: &str, cursor: Cursor) -> Result<(), ApiError> {
         let (reply, answer) = oneshot::channel();
         let url = url.to_string();
         self.send(Command::Cursor { url, cursor, reply }).await?;
         answer.await.map_err(|_| stopped())?
+    }
+
+    /// Scores again, in the next transaction, up to `limit` leads whose due time has
+    /// come; how many there were.
+    pub async fn due(&self, limit: usize) -> Result<usize, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Due { limit, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Whether writes can be stored: true until a transaction fails for want of storage
+    /// (a full disk, a lost database), then false until one is stored again. While it
+    /// is false, this stores a small probe record to find out.
+    pub async fn ready(&self) -> bool {
+        if self.ready.load(Ordering::Relaxed) {
+            return true;
+        }
+        let (reply, answer) = oneshot::channel();
+        if self.send(Command::Probe { reply }).await.is_err() {
+            return false;
+        }
+        matches!(answer.await, Ok(Ok(())))
     }
 
     async fn send(&self, command: Command) -> Result<(), ApiError> {
@@ -108,7 +160,7 @@ pub fn now_millis() -> i64 {
 }
 
 impl Writer {
-    fn run(self, mut rx: mpsc::Receiver<Command>) {
+    fn run(self, mut rx: mpsc::Receiver<Command>, ready: &AtomicBool) {
         let mut last = 0;
         while let Some(first) = rx.blocking_recv() {
             let mut commands = vec![first];
@@ -120,49 +172,45 @@ impl Writer {
             }
             // Time never runs backwards for a lead, even if the clock does.
             last = now_millis().max(last);
-            self.commit(commands, last);
+            ready.store(self.commit(commands, last), Ordering::Relaxed);
         }
     }
 
-    fn commit(&self, commands: Vec<Command>, now: i64) {
+    /// Commits the commands; whether the storage could store them (a write refused for
+    /// its own reason does not count against it).
+    fn commit(&self, commands: Vec<Command>, now: i64) -> bool {
         let started = std::time::Instant::now();
         let pack = self.live.current();
         let outcome = self.store.write(|t| {
-            let mut batch = Batch::new(t, &pack, &self.limits, now, self.pool.as_ref())?;
-            let mut done: Vec<Vec<Result<Applied, ApiError>>> = Vec::with_capacity(commands.len());
-            for command in &commands {
-                match command {
-                    Command::Writes { items, .. } => {
-                        let mut results = Vec::with_capacity(items.len());
-                        for (lead, op) in items {
-                            results.push(batch.apply(t, lead, op)?);
-                        }
-                        done.push(results);
-                    }
-                    Command::Cursor { url, cursor, .. } => {
-                        t.put_cursor(url, cursor)?;
-                        done.push(Vec::new());
-                    }
-                }
-            }
+            let mut batch = Batch::new(&pack, &self.limits, now, self.fallback, self.pool.as_ref());
+            let done = apply_all(t, &mut batch, &commands, now)?;
             batch.finish(t)?;
             let views = commands
                 .iter()
-                .zip(&done)
-                .map(|(c, _)| match c {
+                .map(|c| match c {
                     Command::Writes { items, .. } => items
                         .iter()
                         .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
                         .collect(),
-                    Command::Cursor { .. } => HashMap::new(),
+                    Command::Cursor { .. } | Command::Probe { .. } | Command::Delete { .. } | Command::Due { .. } => {
+                        HashMap::new()
+                    }
                 })
                 .collect::<Vec<HashMap<String, LeadView>>>();
             Ok((done, views, std::mem::take(&mut batch.tally)))
         });
         self.metrics.commit(commands.len(), started.elapsed());
         match outcome {
-            Ok((done, views, tally)) => self.answer(commands, done, views, tally),
-            Err(e) => fail_all(commands, &e),
+            Ok((done, views, tally)) => {
+                self.answer(commands, done, views, tally);
+                true
+            }
+            Err(e) => {
+                eprintln!("leadscore serve: nothing stored: {e}");
+                let storable = e.kind != StorageErrorKind::Unavailable;
+                fail_all(commands, &e);
+                storable
+            }
         }
     }
 
@@ -182,22 +230,77 @@ impl Writer {
                 Command::Writes { reply, .. } => {
                     let _ = reply.send(Ok(Reply { items, leads }));
                 }
-                Command::Cursor { reply, .. } => {
+                Command::Cursor { reply, .. } | Command::Probe { reply } => {
                     let _ = reply.send(Ok(()));
+                }
+                Command::Delete { reply, .. } => {
+                    let result = items.into_iter().next().unwrap_or_else(|| Ok(Applied::default()));
+                    let _ = reply.send(result.map(|_| ()));
+                }
+                Command::Due { reply, .. } => {
+                    let _ = reply.send(Ok(items.len()));
                 }
             }
         }
     }
 }
 
-fn fail_all(commands: Vec<Command>, e: &StoreError) {
+/// What a command did: per write its result; for a due claim, one entry per lead claimed.
+type Done = Vec<Vec<Result<Applied, ApiError>>>;
+
+/// Locks every lead the commands name, then applies them in order.
+fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: i64) -> Result<Done, StorageError> {
+    let mut named: Vec<&str> = commands
+        .iter()
+        .flat_map(|c| match c {
+            Command::Writes { items, .. } => items.iter().map(|(lead, _)| lead.as_str()).collect(),
+            Command::Delete { lead, .. } => vec![lead.as_str()],
+            _ => Vec::new(),
+        })
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    t.lock_leads(&named)?;
+    let mut done = Vec::with_capacity(commands.len());
+    for command in commands {
+        match command {
+            Command::Writes { items, .. } => {
+                let mut results = Vec::with_capacity(items.len());
+                for (lead, op) in items {
+                    results.push(batch.apply(t, lead, op)?);
+                }
+                done.push(results);
+            }
+            Command::Cursor { url, cursor, .. } => {
+                t.put_cursor(url, cursor)?;
+                done.push(Vec::new());
+            }
+            Command::Probe { .. } => {
+                t.probe(now)?;
+                done.push(Vec::new());
+            }
+            Command::Delete { lead, .. } => done.push(vec![batch.delete(t, lead)?]),
+            Command::Due { limit, .. } => {
+                let ids = t.due_leads(now, *limit)?;
+                batch.evaluate_due(t, &ids)?;
+                done.push(ids.iter().map(|_| Ok(Applied::default())).collect());
+            }
+        }
+    }
+    Ok(done)
+}
+
+fn fail_all(commands: Vec<Command>, e: &StorageError) {
     let error = ApiError::unavailable(format!("nothing was stored: {e}"));
     for command in commands {
         match command {
             Command::Writes { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
-            Command::Cursor { reply, .. } => {
+            Command::Cursor { reply, .. } | Command::Probe { reply } | Command::Delete { reply, .. } => {
+                let _ = reply.send(Err(error.clone()));
+            }
+            Command::Due { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
         }

@@ -51,6 +51,8 @@ pub struct Options {
     pub plugins: Vec<PathBuf>,
     /// The data folder.
     pub data: PathBuf,
+    /// A Postgres URL: the data lives there instead of in the data folder.
+    pub database_url: Option<String>,
     /// `IP:PORT` to listen on.
     pub listen: String,
     /// A file with one bearer token per line.
@@ -74,6 +76,8 @@ pub struct Settings {
     pub plugins: Vec<PathBuf>,
     /// The data folder.
     pub data: PathBuf,
+    /// A Postgres URL: the data lives there instead of in the data folder.
+    pub database_url: Option<String>,
     /// Where to listen.
     pub listen: SocketAddr,
     /// Accepted bearer tokens (empty: no authentication, loopback only).
@@ -126,6 +130,7 @@ impl Settings {
             pack: options.pack,
             plugins: options.plugins,
             data: options.data,
+            database_url: options.database_url,
             listen,
             tokens,
             webhooks: options.webhooks,
@@ -201,6 +206,7 @@ mod tests {
             pack: "p".into(),
             plugins: Vec::new(),
             data: "d".into(),
+            database_url: None,
             listen: listen.into(),
             token_file: None,
             webhooks: Vec::new(),

@@ -2,7 +2,7 @@
 //! machine-readable kind and a message naming the problem. Rendered as
 //! `{"error": MESSAGE, "kind": KIND}`.
 
-use super::store::StoreError;
+use super::storage::StorageError;
 
 /// A failed request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -71,8 +71,8 @@ impl ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> ApiError {
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> ApiError {
         ApiError::unavailable(e.to_string())
     }
 }

@@ -24,7 +24,7 @@ use super::input::{self, rfc3339, Op};
 use super::lifecycle::Stage;
 use super::metrics::Metrics;
 use super::model::LeadRecord;
-use super::store::Store;
+use super::storage::{Reader, Storage};
 use leadscore::reload::Rejection;
 use leadscore::{LivePack, Outcome};
 
@@ -45,7 +45,7 @@ pub struct PackStatus {
 /// What every handler can reach.
 pub struct App {
     /// The database, for reads.
-    pub store: Arc<Store>,
+    pub store: Arc<Storage>,
     /// The live pack.
     pub live: Arc<LivePack>,
     /// The writer.
@@ -71,7 +71,10 @@ impl IntoResponse for ApiError {
 pub fn router(app: Arc<App>) -> Router {
     let limit = app.settings.limits.body_bytes;
     Router::new()
-        .route("/v1/leads/{id}", get(get_lead).put(put_lead).patch(patch_lead))
+        .route(
+            "/v1/leads/{id}",
+            get(get_lead).put(put_lead).patch(patch_lead).delete(delete_lead),
+        )
         .route("/v1/leads/{id}/events", post(post_events))
         .route("/v1/leads/{id}/history", get(get_history))
         .route("/v1/leads/{id}/stage", post(post_stage))
@@ -83,6 +86,7 @@ pub fn router(app: Arc<App>) -> Router {
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
         .route("/health", get(health))
+        .route("/ready", get(ready))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), observe))
         .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
@@ -128,6 +132,15 @@ async fn not_found() -> ApiError {
 
 async fn health(State(app): Shared) -> Json<Value> {
     Json(json!({"status": "ok", "pack": app.live.current().id().to_string()}))
+}
+
+/// 200 while writes can be stored, 503 while they cannot (see `Committer::ready`).
+async fn ready(State(app): Shared) -> Response {
+    if app.committer.ready().await {
+        Json(json!({"status": "ready"})).into_response()
+    } else {
+        ApiError::unavailable("writes cannot be stored now (see the log); retrying").into_response()
+    }
 }
 
 async fn metrics(State(app): Shared) -> Response {
@@ -224,6 +237,13 @@ async fn patch_lead(
     let lead = lead_path(id, &app)?;
     let patch = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
     write_one(&app, lead, Op::Patch(patch)).await
+}
+
+/// Erases the lead (privacy requests): see `Batch::delete`.
+async fn delete_lead(State(app): Shared, id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, ApiError> {
+    let lead = lead_path(id, &app)?;
+    app.committer.delete(lead.clone()).await?;
+    Ok(Json(json!({"lead": lead, "deleted": true})))
 }
 
 async fn post_events(
@@ -351,9 +371,10 @@ async fn get_lead(
     let lead = lead_path(id, &app)?;
     let params = params(q)?;
     let limit = page(&params, "events_limit")?;
-    let read = app.store.read()?;
+    let read = app.store.read().await?;
     let record = read
-        .lead(&lead)?
+        .lead(&lead)
+        .await?
         .ok_or_else(|| ApiError::not_found(format!("no lead `{lead}`")))?;
     let from = match params.get("events_after") {
         Some(_) => number(&params, "events_after", 0)?
@@ -361,7 +382,7 @@ async fn get_lead(
             .max(record.events.first),
         None => record.events.first,
     };
-    let events = read.events(&lead, from, limit)?;
+    let events = read.events(&lead, from, limit).await?;
     let next = events
         .last()
         .filter(|(seq, _)| seq + 1 < record.events.next)
@@ -387,20 +408,20 @@ async fn get_lead(
         },
     });
     if params.get("explain").is_some_and(|v| v == "1" || v == "true") {
-        out["explanation"] = json!(explain(&app, &read, &lead, &record)?);
+        out["explanation"] = json!(explain(&app, &read, &lead, &record).await?);
     }
     Ok(Json(out))
 }
 
 /// The readable explanation of the stored result; if a newer pack is live, of the lead
 /// scored again with it as of the same time.
-fn explain(app: &App, read: &super::store::Reader, lead: &str, record: &LeadRecord) -> Result<String, ApiError> {
+async fn explain(app: &App, read: &Reader, lead: &str, record: &LeadRecord) -> Result<String, ApiError> {
     let pack = app.live.current();
     let stored: Option<Outcome> = record.result.clone().and_then(|v| serde_json::from_value(v).ok());
     if let Some(outcome) = stored.filter(|o| o.pack == *pack.id()) {
         return Ok(pack.explain(&outcome).to_string());
     }
-    let events = read.events(lead, record.events.first, usize::MAX)?;
+    let events = read.events(lead, record.events.first, usize::MAX).await?;
     let raw: Vec<Vec<u8>> = events
         .iter()
         .map(|(_, e)| serde_json::to_vec(e).unwrap_or_default())
@@ -420,14 +441,14 @@ async fn get_history(
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
     let params = params(q)?;
-    let read = app.store.read()?;
-    if read.lead(&lead)?.is_none() {
+    let read = app.store.read().await?;
+    if read.lead(&lead).await?.is_none() {
         return Err(ApiError::not_found(format!("no lead `{lead}`")));
     }
     let after = params.get("after").map(|_| number(&params, "after", 0)).transpose()?;
     let from = after.map_or(0, |a| a.saturating_add(1));
     let limit = page(&params, "limit")?;
-    let entries = read.history(&lead, from, limit)?;
+    let entries = read.history(&lead, from, limit).await?;
     let next = entries.last().map(|(n, _)| *n);
     let entries: Vec<Value> = entries
         .into_iter()
@@ -444,7 +465,12 @@ async fn transitions(State(app): Shared, q: Params) -> Result<Json<Value>, ApiEr
     let params = params(q)?;
     let after = number(&params, "after", 0)?;
     let limit = page(&params, "limit")?;
-    let list = app.store.read()?.transitions(after.saturating_add(1).., limit)?;
+    let list = app
+        .store
+        .read()
+        .await?
+        .transitions(after.saturating_add(1), limit)
+        .await?;
     let next = list.last().map_or(after, |(seq, _)| *seq);
     let list: Vec<Value> = list
         .iter()

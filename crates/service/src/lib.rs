@@ -1,12 +1,15 @@
 //! `leadscore serve`: leads scored the moment they act, MQLs handed to sales with a route
-//! and an SLA, state in an embedded database (redb) in the data folder.
+//! and an SLA, state in an embedded database (redb) in the data folder, or in PostgreSQL
+//! shared by several instances.
 //!
 //! | file | one job |
 //! |---|---|
 //! | `config.rs` | options as given → checked settings; limits and their defaults |
 //! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down: pure functions |
 //! | `model.rs` | what is stored: lead records, transitions, history, cursors |
-//! | `store.rs` | the only owner of the database and its transactions |
+//! | `storage/mod.rs` | the storage interface: `Storage`, its write transaction `Txn`, `StorageError` |
+//! | `storage/redb.rs` | the embedded backend: one redb file, reopened after an I/O error |
+//! | `storage/postgres.rs` | the Postgres backend: migrations, per-lead locks, seqs in commit order, leases |
 //! | `input.rs` | checking ids, fields, events and ingest lines before anything is stored |
 //! | `apply.rs` | one batch of writes: apply, score, lifecycle, outbox, in one transaction |
 //! | `commit.rs` | group commit: the writer thread, acknowledging after the commit is durable |
@@ -28,7 +31,7 @@ pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod schedule;
-pub mod store;
+pub mod storage;
 pub mod webhook;
 
 use std::sync::Arc;
@@ -41,7 +44,7 @@ pub use config::{ConfigError, Limits, Options, Settings};
 use commit::{now_millis, Committer, Writer};
 use http::{App, PackStatus};
 use metrics::Metrics;
-use store::{Store, StoreError};
+use storage::{Location, Storage, StorageError};
 
 /// How long shutdown waits for requests in flight before it stops anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -57,7 +60,7 @@ pub enum ServeError {
     Pack(#[from] leadscore::Error),
     /// The database cannot be opened or read.
     #[error("error: {0}")]
-    Store(#[from] StoreError),
+    Store(#[from] StorageError),
     /// Listening, threads, signals.
     #[error("error: {0}")]
     Io(#[from] std::io::Error),
@@ -76,9 +79,13 @@ pub fn run(settings: Settings) -> Result<(), ServeError> {
 }
 
 async fn serve(settings: Settings) -> Result<(), ServeError> {
-    let store = Arc::new(Store::open(&settings.data)?);
+    let location = match &settings.database_url {
+        Some(url) => Location::Postgres(url.clone()),
+        None => Location::Folder(settings.data.clone()),
+    };
+    let store = Arc::new(Storage::open(&location).await?);
     let metrics = Arc::new(Metrics::new());
-    metrics.set_leads(store.read()?.lead_count()?);
+    metrics.set_leads(store.read().await?.lead_count().await?);
     let pack_status = Arc::new(PackStatus::default());
     *pack_status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
     let reloaded = Arc::new(Notify::new());
@@ -96,6 +103,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
             .stack_size(leadscore::PLUGIN_STACK_SIZE)
             .build()
             .ok(),
+        fallback: i64::try_from(settings.reevaluate_every.as_millis()).unwrap_or(i64::MAX),
     })?;
     let mut tasks = Vec::new();
     let client = reqwest::Client::builder()
@@ -117,7 +125,6 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let scheduler = schedule::Scheduler {
         store: Arc::clone(&store),
         committer: committer.clone(),
-        every: settings.reevaluate_every,
         reloaded,
     };
     tasks.push(tokio::spawn(scheduler.run()));
@@ -135,9 +142,8 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         pack_status,
     });
     eprintln!(
-        "leadscore serve: listening on http://{address} (pack {}, data {})",
+        "leadscore serve: listening on http://{address} (pack {}, {location})",
         live.current().id(),
-        settings.data.display()
     );
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {

@@ -1,10 +1,10 @@
 //! What the service stores, as plain serializable data: a lead's record, a transition, a
-//! history entry, a webhook's delivery cursor. The store keeps them as JSON.
+//! history entry, a webhook's delivery cursor. Both backends keep them as JSON.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::lifecycle::Standing;
+use super::lifecycle::{Kind, Stage, Standing};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -30,6 +30,10 @@ pub struct LeadRecord {
     pub next_history: u64,
     /// When the lead was first written (ms).
     pub created: Millis,
+    /// The next time its result may change without new data (ms): the scheduler scores it
+    /// again then. `None`: never without new data. Kept in the storage's due index.
+    #[serde(default)]
+    pub due: Option<Millis>,
 }
 
 /// Where a lead's events are in the events table, and how many were dropped.
@@ -63,6 +67,7 @@ impl LeadRecord {
             last_activity: None,
             next_history: 0,
             created: now,
+            due: None,
         }
     }
 }
@@ -75,11 +80,12 @@ pub struct Transition {
     /// The lead.
     pub lead: String,
     /// The new stage, or `sla_breached`.
-    pub kind: String,
+    #[serde(with = "kind_name")]
+    pub kind: Kind,
     /// The stage before.
-    pub from: String,
+    pub from: Stage,
     /// The stage after.
-    pub to: String,
+    pub to: Stage,
     /// When (RFC 3339).
     pub at: String,
     /// The lead's score then (`null` if it could not be scored).
@@ -106,7 +112,7 @@ pub struct HistoryEntry {
     /// The MQL reading after.
     pub mql: bool,
     /// The stage after.
-    pub stage: String,
+    pub stage: Stage,
     /// The pack version (`name@version`).
     pub pack: String,
     /// The rules whose points changed: fired, stopped firing, or gave other points.
@@ -139,4 +145,54 @@ pub struct Cursor {
     /// The last failure, for `/v1/pack`-style inspection and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// A transition's kind as the API writes it: the new stage's name, or `sla_breached`.
+mod kind_name {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use super::{Kind, Stage};
+
+    pub fn serialize<S: Serializer>(kind: &Kind, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(kind.name())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Kind, D::Error> {
+        let name = String::deserialize(d)?;
+        if name == Kind::SlaBreached.name() {
+            return Ok(Kind::SlaBreached);
+        }
+        let stage = Stage::deserialize(serde::de::value::StrDeserializer::<D::Error>::new(&name))?;
+        Ok(Kind::Stage(stage))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transition_reads_back_as_written() {
+        for kind in [Kind::Stage(Stage::Mql), Kind::SlaBreached] {
+            let t = Transition {
+                seq: 3,
+                lead: "a".into(),
+                kind,
+                from: Stage::Lead,
+                to: Stage::Mql,
+                at: "2026-01-01T00:00:00Z".into(),
+                score: Some(30.0),
+                route: None,
+                sla_due: None,
+                pack: "p@1".into(),
+                reason: "r".into(),
+            };
+            let text = serde_json::to_string(&t).unwrap_or_default();
+            assert!(
+                text.contains(&format!(r#""kind":"{}","from":"lead","to":"mql""#, kind.name())),
+                "{text}"
+            );
+            assert_eq!(serde_json::from_str::<Transition>(&text).ok(), Some(t));
+        }
+    }
 }

@@ -4,7 +4,9 @@
 //! `--webhook-secret-file`, `X-Leadscore-Signature: sha256=HEX` (HMAC-SHA256 of the body).
 //! Any 2xx is success; anything else (or no answer in 10 s) is retried after 0.5 s, 1 s,
 //! 2 s, ... up to 5 min between attempts. The cursor and the backoff are stored, so a
-//! restart resumes where delivery stopped, waiting out a backoff in progress.
+//! restart resumes where delivery stopped, waiting out a backoff in progress. With
+//! several instances on one Postgres database, the instance that holds the webhook's
+//! lease delivers; the others wait, and one takes over when the lease runs out.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,7 +18,7 @@ use tokio::sync::Notify;
 use super::commit::{now_millis, Committer};
 use super::metrics::Metrics;
 use super::model::Cursor;
-use super::store::Store;
+use super::storage::{Storage, StorageError};
 
 /// How long one delivery may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -39,7 +41,7 @@ pub struct Sender {
     /// The HMAC key.
     pub secret: Option<Vec<u8>>,
     /// The database, for reading the outbox and the cursor.
-    pub store: Arc<Store>,
+    pub store: Arc<Storage>,
     /// For storing the cursor.
     pub committer: Committer,
     /// Counters.
@@ -89,7 +91,19 @@ impl Sender {
     }
 
     async fn step(&self) -> Step {
-        let (cursor, next, last) = match self.read() {
+        match self
+            .store
+            .hold_lease(&self.url, super::storage::postgres::LEASE_TTL_MS)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Step::Backoff(IDLE_POLL),
+            Err(e) => {
+                eprintln!("webhook {}: cannot take the delivery lease: {e}", self.url);
+                return Step::Backoff(IDLE_POLL);
+            }
+        }
+        let (cursor, next, last) = match self.read().await {
             Ok(state) => state,
             Err(e) => {
                 eprintln!("webhook {}: cannot read the outbox: {e}", self.url);
@@ -131,12 +145,11 @@ impl Sender {
     }
 
     /// The cursor, the next transition to deliver, and the newest seq.
-    #[expect(clippy::type_complexity, reason = "a private triple read in one snapshot")]
-    fn read(&self) -> Result<(Cursor, Option<(u64, Vec<u8>)>, u64), super::store::StoreError> {
-        let r = self.store.read()?;
-        let cursor = r.cursor(&self.url)?;
-        let next = r.transitions(cursor.next.., 1)?.into_iter().next();
-        Ok((cursor, next, r.last_transition()?))
+    async fn read(&self) -> Result<(Cursor, Option<(u64, Vec<u8>)>, u64), StorageError> {
+        let r = self.store.read().await?;
+        let cursor = r.cursor(&self.url).await?;
+        let next = r.transitions(cursor.next, 1).await?.into_iter().next();
+        Ok((cursor, next, r.last_transition().await?))
     }
 
     async fn deliver(&self, seq: u64, body: Vec<u8>) -> Result<(), String> {

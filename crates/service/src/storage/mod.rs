@@ -1,0 +1,284 @@
+//! The service's storage: one interface that everything above it uses, one module per
+//! backend that owns its database and transactions.
+//!
+//! | backend | where | for |
+//! |---|---|---|
+//! | [`redb`] | one file in `--data DIR` | one instance; the default |
+//! | [`postgres`] | `--database-url postgres://...` | several instances behind a load balancer |
+//!
+//! The interface is an enum over the two backends, not a trait object: its reads are
+//! `async` (Postgres answers over the network; the HTTP handlers await them), and `async`
+//! methods of a `dyn` trait would need a boxed future per call; the set of backends is
+//! closed, so a `match` per call is all the dispatch there is. The write transaction is a
+//! trait, [`Txn`]: it runs on the writer thread (synchronous, see `commit.rs`), and the
+//! batch logic of `apply.rs` is written once against `&mut dyn Txn`.
+//!
+//! Every lead carries `due`, the next time its result may change without new data, in an
+//! index: the scheduler takes the leads due by now from it ([`Txn::due_leads`]) instead of
+//! sweeping every lead.
+
+pub mod postgres;
+pub mod redb;
+
+use std::path::PathBuf;
+
+use super::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+
+/// What kind of storage failure an error is: what the caller may do about it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StorageErrorKind {
+    /// The storage cannot store or read now (a full disk, an I/O error, a lost connection):
+    /// nothing was stored; it may work again later.
+    Unavailable,
+    /// Two writers met (a deadlock, a serialization failure): nothing was stored; the
+    /// transaction may be run again at once.
+    Conflict,
+    /// The database is damaged, truncated, empty or not a leadscore database: refused.
+    Damaged,
+    /// A stored record does not decode (a bug, or data written by another program).
+    Decode,
+    /// The location cannot be used (a folder that cannot be created, a bad URL).
+    Config,
+}
+
+/// A storage failure: its kind and what happened, naming the file or server.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+#[non_exhaustive]
+pub struct StorageError {
+    /// What the caller may do about it.
+    pub kind: StorageErrorKind,
+    /// What happened, in words.
+    pub message: String,
+}
+
+impl StorageError {
+    /// An error of `kind`.
+    pub fn new(kind: StorageErrorKind, message: impl Into<String>) -> StorageError {
+        StorageError {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// A stored `what` that does not decode.
+    pub fn decode(what: &str, message: impl std::fmt::Display) -> StorageError {
+        StorageError::new(
+            StorageErrorKind::Decode,
+            format!("storage: a stored {what} does not decode: {message}"),
+        )
+    }
+}
+
+/// Where the data lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// The embedded database in this folder.
+    Folder(PathBuf),
+    /// A PostgreSQL database (`postgres://...`, libpq's URL form, `sslmode` honoured).
+    Postgres(String),
+}
+
+impl std::fmt::Display for Location {
+    /// For logs: the folder, or the server and database without user or password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Location::Folder(dir) => write!(f, "data {}", dir.display()),
+            Location::Postgres(url) => write!(f, "database {}", postgres::redacted(url)),
+        }
+    }
+}
+
+/// The storage the service runs on.
+pub enum Storage {
+    /// The embedded redb file.
+    Redb(redb::RedbStore),
+    /// A PostgreSQL database shared by every instance.
+    Postgres(postgres::PgStore),
+}
+
+/// The write transaction: everything `apply.rs` and `commit.rs` change, committed
+/// together by [`Storage::write`] or not at all.
+pub trait Txn {
+    /// Serialises this transaction with every other writer of these leads (Postgres: a
+    /// lock per lead id, taken in one order, held until commit). Called once, first.
+    fn lock_leads(&mut self, ids: &[&str]) -> Result<(), StorageError>;
+    /// Up to `limit` leads whose `due` is at or before `now`, earliest first. In
+    /// Postgres they are claimed: locked for this transaction and skipped by the other
+    /// instances' claims, so a due lead is evaluated once.
+    fn due_leads(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError>;
+    /// A lead's record as stored (or as written so far in this transaction).
+    fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError>;
+    /// Writes a lead's record; `indexed_due` is the `due` it was stored with before.
+    fn put_lead(&mut self, id: &str, record: &LeadRecord, indexed_due: Option<Millis>) -> Result<(), StorageError>;
+    /// Erases a lead: its record, events, event ids, history and due entry
+    /// (`indexed_due`, as stored). Transitions are kept.
+    fn delete_lead(&mut self, id: &str, indexed_due: Option<Millis>) -> Result<(), StorageError>;
+    /// Whether the lead already has an event with this `id`.
+    fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError>;
+    /// Stores an event as received, under its seq, remembering its `id` if it has one.
+    fn put_event(&mut self, lead: &str, seq: u64, event: &[u8], event_id: Option<&str>) -> Result<(), StorageError>;
+    /// Removes a lead's events with seq in `from..to` (the oldest, past the limit). Their
+    /// ids stay remembered, so a retry of a dropped event is still recognised.
+    fn drop_events(&mut self, lead: &str, from: u64, to: u64) -> Result<(), StorageError>;
+    /// A lead's events with seq from `from` on, in order, as stored.
+    fn events_from(&mut self, lead: &str, from: u64) -> Result<Vec<Vec<u8>>, StorageError>;
+    /// Appends a history entry as number `n`, dropping entry `n - keep` if there is one.
+    fn push_history(&mut self, lead: &str, n: u64, entry: &HistoryEntry, keep: u64) -> Result<(), StorageError>;
+    /// Gives the transitions the next seqs of the outbox, in order, and appends them.
+    /// Called once per transaction, last: a transition that commits later never gets a
+    /// lower seq than one already visible (see each backend for how).
+    fn push_transitions(&mut self, transitions: &mut [Transition]) -> Result<(), StorageError>;
+    /// Stores a small record (the time of the probe): whether writes can be stored.
+    fn probe(&mut self, now: Millis) -> Result<(), StorageError>;
+    /// Stores a webhook's cursor, if this instance still holds the webhook's lease
+    /// ([`Storage::hold_lease`]); otherwise leaves it to the holder.
+    fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError>;
+}
+
+impl Storage {
+    /// Opens the storage at `location`: the redb file (created if missing, refused if
+    /// damaged), or the Postgres database (migrated to this version's schema).
+    pub async fn open(location: &Location) -> Result<Storage, StorageError> {
+        match location {
+            Location::Folder(dir) => {
+                let dir = dir.clone();
+                let store = tokio::task::spawn_blocking(move || redb::RedbStore::open(&dir))
+                    .await
+                    .map_err(|e| StorageError::new(StorageErrorKind::Unavailable, e.to_string()))??;
+                Ok(Storage::Redb(store))
+            }
+            Location::Postgres(url) => Ok(Storage::Postgres(postgres::PgStore::open(url).await?)),
+        }
+    }
+
+    /// This database's id: part of every webhook `Idempotency-Key`, so keys from two
+    /// databases never collide (every instance on one Postgres database shares it).
+    pub fn instance(&self) -> &str {
+        match self {
+            Storage::Redb(s) => s.instance(),
+            Storage::Postgres(s) => s.instance(),
+        }
+    }
+
+    /// Runs `f` in one write transaction and commits it durably; on an error nothing `f`
+    /// wrote is kept. Blocking: call it from the writer thread. `f` may run more than
+    /// once (Postgres runs it again after a [`StorageErrorKind::Conflict`]).
+    pub fn write<T>(&self, f: impl FnMut(&mut dyn Txn) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        match self {
+            Storage::Redb(s) => s.write(f),
+            Storage::Postgres(s) => s.write(f),
+        }
+    }
+
+    /// A reader: a consistent snapshot for redb; for Postgres a connection from the
+    /// pool, each read seeing what was committed when it ran.
+    pub async fn read(&self) -> Result<Reader, StorageError> {
+        match self {
+            Storage::Redb(s) => Ok(Reader::Redb(s.read()?)),
+            Storage::Postgres(s) => Ok(Reader::Postgres(s.read().await?)),
+        }
+    }
+
+    /// Whether this instance may deliver the webhook stream `url` now: takes or renews
+    /// a lease on it (Postgres: a row, for `ttl_ms`; redb: one instance owns the file).
+    pub async fn hold_lease(&self, url: &str, ttl_ms: Millis) -> Result<bool, StorageError> {
+        match self {
+            Storage::Redb(_) => Ok(true),
+            Storage::Postgres(s) => s.hold_lease(url, ttl_ms).await,
+        }
+    }
+}
+
+/// Reads, outside the writer.
+pub enum Reader {
+    /// A redb read transaction.
+    Redb(redb::Snapshot),
+    /// A pooled Postgres connection.
+    Postgres(postgres::PgReader),
+}
+
+macro_rules! read {
+    ($self:ident, $r:ident => $call:expr) => {
+        match $self {
+            Reader::Redb($r) => $call,
+            Reader::Postgres($r) => $call.await,
+        }
+    };
+}
+
+impl Reader {
+    /// A lead's record.
+    pub async fn lead(&self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
+        read!(self, r => r.lead(id))
+    }
+
+    /// How many leads there are.
+    pub async fn lead_count(&self) -> Result<u64, StorageError> {
+        read!(self, r => r.lead_count())
+    }
+
+    /// Up to `limit` lead ids after `after` (exclusive), in id order.
+    pub async fn lead_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StorageError> {
+        read!(self, r => r.lead_ids(after, limit))
+    }
+
+    /// Up to `limit` of a lead's events with seq ≥ `from`, with their seqs.
+    pub async fn events(
+        &self,
+        lead: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, serde_json::Value)>, StorageError> {
+        read!(self, r => r.events(lead, from, limit))
+    }
+
+    /// Up to `limit` of a lead's history entries with number ≥ `from`, with numbers.
+    pub async fn history(&self, lead: &str, from: u64, limit: usize) -> Result<Vec<(u64, HistoryEntry)>, StorageError> {
+        read!(self, r => r.history(lead, from, limit))
+    }
+
+    /// Up to `limit` transitions with seq ≥ `from`, in seq order, as stored (JSON).
+    pub async fn transitions(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        read!(self, r => r.transitions(from, limit))
+    }
+
+    /// The seq of the newest transition (0 when there is none).
+    pub async fn last_transition(&self) -> Result<u64, StorageError> {
+        read!(self, r => r.last_transition())
+    }
+
+    /// Up to `limit` leads whose `due` is at or before `now` (read only; the scheduler
+    /// claims them with [`Txn::due_leads`]).
+    pub async fn due_leads(&self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
+        read!(self, r => r.due_leads(now, limit))
+    }
+
+    /// A webhook's cursor (the start, for a webhook never seen).
+    pub async fn cursor(&self, url: &str) -> Result<Cursor, StorageError> {
+        read!(self, r => r.cursor(url))
+    }
+}
+
+/// An id unlikely to repeat: the time and a random hash seed.
+pub(crate) fn new_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.write_u32(std::process::id());
+    format!("{:016x}", h.finish())
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Serializing these plain records to a Vec cannot fail: string keys, finite numbers.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StorageError> {
+    serde_json::from_slice(bytes).map_err(|e| StorageError::decode(what, e))
+}

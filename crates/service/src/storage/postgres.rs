@@ -1,0 +1,652 @@
+//! The Postgres backend: every instance of `leadscore serve` given the same
+//! `--database-url` shares one database, so any instance accepts any write.
+//!
+//! How several instances stay correct:
+//! - **One writer per lead at a time.** A write transaction first takes a
+//!   transaction-level advisory lock per lead id it writes (`hashtextextended(id, 0)`,
+//!   all of them in one statement, in key order, so two transactions never wait on each
+//!   other in a circle), then the rows of the leads that exist (`FOR UPDATE`, in id
+//!   order). The advisory lock also covers a lead that does not exist yet, so two
+//!   instances never both create it; the row lock keeps the scheduler's claims off it.
+//! - **Due leads claimed once.** The scheduler's claim is
+//!   `SELECT ... WHERE due <= now ... FOR UPDATE SKIP LOCKED`: a lead another instance is
+//!   writing or evaluating is skipped, not evaluated twice. A claim never waits, and it
+//!   comes after the transaction's own locks, so it closes no circle either.
+//! - **Seqs in commit order.** `/v1/transitions?after=SEQ` must never skip: a transition
+//!   that commits later must never get a lower seq than one a reader has been given. The
+//!   seqs come from a counter row (`counters.transition`), updated as the transaction's
+//!   last statement before `COMMIT`; the row lock it takes is held until the commit, so
+//!   the next transaction that writes transitions waits for this one to commit (and be
+//!   visible) before it reads the counter. Seqs are therefore given in commit order, and
+//!   without gaps (a rolled-back transaction rolls its increment back too). Only
+//!   transactions that write transitions queue on that row, for the length of a commit.
+//! - **One deliverer per webhook.** A lease row per webhook URL (holder, until) is taken
+//!   or renewed before each delivery; a cursor is stored only while its writer holds the
+//!   lease. An instance that dies stops renewing it, and another takes over after
+//!   [`LEASE_TTL_MS`] from the stored cursor (so at least once, in seq order).
+//! - **Migrations once.** At start, under a session advisory lock, each numbered
+//!   migration not yet in `leadscore.migrations` runs in its own transaction.
+//!
+//! The transaction that finds itself in a deadlock or a serialization failure anyway is
+//! rolled back and run again ([`RETRIES`] times).
+
+use std::future::Future;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use tokio::runtime::Handle;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::Row;
+
+use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
+use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+
+/// How long a webhook lease lasts without renewal: longer than one delivery may take.
+pub const LEASE_TTL_MS: Millis = 30_000;
+/// How often a transaction that met another is run again.
+const RETRIES: usize = 8;
+/// Connections in the pool (reads from HTTP handlers; the writer takes one too).
+const POOL_SIZE: usize = 16;
+/// The key of the session lock migrations run under.
+const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72; // "leadscor"
+
+/// The schema, one migration per version, applied in order and recorded; never edited
+/// once released (a change is a new version).
+const MIGRATIONS: &[(i32, &str)] = &[(
+    1,
+    "CREATE TABLE leadscore.leads (id text PRIMARY KEY, record bytea NOT NULL, due bigint);
+     CREATE INDEX leads_due ON leadscore.leads (due) WHERE due IS NOT NULL;
+     CREATE TABLE leadscore.events (lead text NOT NULL, seq bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (lead, seq));
+     CREATE TABLE leadscore.event_ids (lead text NOT NULL, event_id text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (lead, event_id));
+     CREATE TABLE leadscore.history (lead text NOT NULL, n bigint NOT NULL, entry bytea NOT NULL, PRIMARY KEY (lead, n));
+     CREATE TABLE leadscore.transitions (seq bigint PRIMARY KEY, body bytea NOT NULL);
+     CREATE TABLE leadscore.counters (name text PRIMARY KEY, value bigint NOT NULL);
+     INSERT INTO leadscore.counters VALUES ('transition', 0);
+     CREATE TABLE leadscore.cursors (url text PRIMARY KEY, cursor bytea NOT NULL);
+     CREATE TABLE leadscore.leases (name text PRIMARY KEY, holder text NOT NULL, until_ms bigint NOT NULL);
+     CREATE TABLE leadscore.meta (name text PRIMARY KEY, value text NOT NULL);
+     INSERT INTO leadscore.meta VALUES ('instance', md5(random()::text || clock_timestamp()::text));",
+)];
+
+/// The database's clock in ms, so leases do not depend on the instances' clocks.
+const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
+
+/// The shared database.
+pub struct PgStore {
+    pool: Pool,
+    runtime: Handle,
+    instance: String,
+    /// This process's id, for leases.
+    holder: String,
+    location: String,
+}
+
+/// The URL's server and database, without user or password, for logs and errors.
+pub fn redacted(url: &str) -> String {
+    match tokio_postgres::Config::from_str(url) {
+        Ok(config) => {
+            let host = match config.get_hosts().first() {
+                Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+                #[cfg(unix)]
+                Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+                None => "localhost".into(),
+            };
+            let port = config.get_ports().first().copied().unwrap_or(5432);
+            format!("postgres://{host}:{port}/{}", config.get_dbname().unwrap_or(""))
+        }
+        Err(_) => "(a Postgres URL that does not parse)".into(),
+    }
+}
+
+/// An error and its sources, each once: the pool's error wraps the driver's, which
+/// wraps the TLS layer's or the socket's.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let more = s.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = s.source();
+    }
+    text
+}
+
+fn pg_error(location: &str, e: &tokio_postgres::Error) -> StorageError {
+    let kind = match e.code() {
+        Some(c) if *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE => {
+            StorageErrorKind::Conflict
+        }
+        _ => StorageErrorKind::Unavailable,
+    };
+    let detail = match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => chain(e),
+    };
+    StorageError::new(kind, format!("{location}: {detail}"))
+}
+
+/// The TLS connector: rustls with the Mozilla roots; used when the URL's `sslmode` asks
+/// for TLS (`prefer`, the default, tries it; `require` insists; `disable` never).
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StorageError> {
+    let roots = rustls::RootCertStore {
+        roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+    };
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| StorageError::new(StorageErrorKind::Config, format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_postgres_rustls::MakeRustlsConnect::new(config))
+}
+
+impl PgStore {
+    /// Connects, applies the migrations this version has and the database lacks, and
+    /// reads the database's instance id.
+    pub async fn open(url: &str) -> Result<PgStore, StorageError> {
+        let location = redacted(url);
+        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+            StorageError::new(
+                StorageErrorKind::Config,
+                format!("--database-url is not a Postgres URL: {e}"),
+            )
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(10));
+        }
+        config.application_name("leadscore serve");
+        let manager = Manager::from_config(
+            config,
+            tls()?,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StorageError::new(StorageErrorKind::Config, format!("{location}: {e}")))?;
+        let connect = |e: deadpool_postgres::PoolError| {
+            StorageError::new(StorageErrorKind::Unavailable, format!("{location}: {}", chain(&e)))
+        };
+        migrate(&location, pool.get().await.map_err(connect)?).await?;
+        let reader = PgReader {
+            client: pool.get().await.map_err(connect)?,
+            location: location.clone(),
+        };
+        let instance = reader
+            .query_one("SELECT value FROM leadscore.meta WHERE name = 'instance'", &[])
+            .await?
+            .try_get::<_, String>(0)
+            .map_err(|e| pg_error(&location, &e))?;
+        Ok(PgStore {
+            pool,
+            runtime: Handle::current(),
+            instance,
+            holder: new_id(),
+            location,
+        })
+    }
+
+    /// The database's id, shared by every instance on it.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    fn unavailable(&self, e: impl std::error::Error) -> StorageError {
+        StorageError::new(
+            StorageErrorKind::Unavailable,
+            format!("{}: {}", self.location, chain(&e)),
+        )
+    }
+
+    /// Runs `f` in one transaction and commits it; again after a deadlock or a
+    /// serialization failure. Blocking (the writer thread).
+    pub fn write<T>(&self, mut f: impl FnMut(&mut dyn Txn) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let mut client = self
+            .runtime
+            .block_on(self.pool.get())
+            .map_err(|e| self.unavailable(e))?;
+        let mut attempt = 0;
+        loop {
+            match self.attempt(&mut client, &mut f) {
+                Err(e) if e.kind == StorageErrorKind::Conflict && attempt < RETRIES => attempt += 1,
+                out => return out,
+            }
+        }
+    }
+
+    fn attempt<T>(
+        &self,
+        client: &mut Object,
+        f: &mut impl FnMut(&mut dyn Txn) -> Result<T, StorageError>,
+    ) -> Result<T, StorageError> {
+        let txn = self
+            .runtime
+            .block_on(client.transaction())
+            .map_err(|e| pg_error(&self.location, &e))?;
+        let mut t = PgTxn { txn, store: self };
+        // On an error `t` is dropped, and with it the transaction: rolled back.
+        let value = f(&mut t)?;
+        self.runtime
+            .block_on(t.txn.commit())
+            .map_err(|e| pg_error(&self.location, &e))?;
+        Ok(value)
+    }
+
+    /// A pooled connection to read with.
+    pub async fn read(&self) -> Result<PgReader, StorageError> {
+        let client = self.pool.get().await.map_err(|e| self.unavailable(e))?;
+        Ok(PgReader {
+            client,
+            location: self.location.clone(),
+        })
+    }
+
+    /// Takes or renews this process's lease on the webhook stream `url`.
+    pub async fn hold_lease(&self, url: &str, ttl_ms: Millis) -> Result<bool, StorageError> {
+        let reader = self.read().await?;
+        let sql = format!(
+            "INSERT INTO leadscore.leases AS l (name, holder, until_ms) VALUES ($1, $2, {NOW_MS} + $3)
+             ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms
+             WHERE l.holder = EXCLUDED.holder OR l.until_ms < {NOW_MS}
+             RETURNING holder"
+        );
+        let rows = reader.query(&sql, &[&url, &self.holder, &ttl_ms]).await?;
+        Ok(!rows.is_empty())
+    }
+}
+
+/// Applies the migrations the database lacks, under a session advisory lock, so two
+/// instances starting at once apply each exactly once (the second waits, then finds it
+/// done).
+async fn migrate(location: &str, mut client: Object) -> Result<(), StorageError> {
+    let e = |x: tokio_postgres::Error| pg_error(location, &x);
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(e)?;
+    let done = apply_migrations(location, &mut client).await;
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
+        .await
+        .map_err(e);
+    done.and(unlocked.map(|_| ()))
+}
+
+async fn apply_migrations(location: &str, client: &mut Object) -> Result<(), StorageError> {
+    let e = |x: tokio_postgres::Error| pg_error(location, &x);
+    client
+        .batch_execute(
+            "CREATE SCHEMA IF NOT EXISTS leadscore;
+             CREATE TABLE IF NOT EXISTS leadscore.migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now());",
+        )
+        .await
+        .map_err(e)?;
+    let row = client
+        .query_one("SELECT coalesce(max(version), 0) FROM leadscore.migrations", &[])
+        .await
+        .map_err(e)?;
+    let have: i32 = row.try_get(0).map_err(e)?;
+    let known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
+    if have > known {
+        return Err(StorageError::new(
+            StorageErrorKind::Config,
+            format!("{location}: the database has schema version {have}, newer than this leadscore knows ({known}); run a newer leadscore"),
+        ));
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > have) {
+        let txn = client.transaction().await.map_err(e)?;
+        txn.batch_execute(sql).await.map_err(e)?;
+        txn.execute("INSERT INTO leadscore.migrations (version) VALUES ($1)", &[version])
+            .await
+            .map_err(e)?;
+        txn.commit().await.map_err(e)?;
+    }
+    Ok(())
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// One write transaction, driven from the writer thread.
+struct PgTxn<'a> {
+    txn: deadpool_postgres::Transaction<'a>,
+    store: &'a PgStore,
+}
+
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+impl PgTxn<'_> {
+    fn run<T>(&self, fut: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StorageError> {
+        self.store
+            .runtime
+            .block_on(fut)
+            .map_err(|e| pg_error(&self.store.location, &e))
+    }
+
+    fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StorageError> {
+        self.run(async {
+            let statement = self.txn.prepare_cached(sql).await?;
+            self.txn.query(&statement, params).await
+        })
+    }
+
+    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, StorageError> {
+        self.run(async {
+            let statement = self.txn.prepare_cached(sql).await?;
+            self.txn.execute(&statement, params).await
+        })
+    }
+
+    fn get<'r, T: tokio_postgres::types::FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StorageError> {
+        row.try_get(i).map_err(|e| pg_error(&self.store.location, &e))
+    }
+}
+
+impl Txn for PgTxn<'_> {
+    fn lock_leads(&mut self, ids: &[&str]) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.query(
+            "SELECT count(pg_advisory_xact_lock(k)) FROM
+               (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted",
+            &[&ids],
+        )?;
+        self.query(
+            "SELECT id FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+            &[&ids],
+        )?;
+        Ok(())
+    }
+
+    fn due_leads(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.query(
+            "SELECT id FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
+            &[&now, &limit],
+        )?;
+        rows.iter().map(|r| self.get(r, 0)).collect()
+    }
+
+    fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
+        let rows = self.query("SELECT record FROM leadscore.leads WHERE id = $1", &[&id])?;
+        match rows.first() {
+            Some(row) => Ok(Some(decode("lead", self.get::<&[u8]>(row, 0)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_lead(&mut self, id: &str, record: &LeadRecord, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.leads (id, record, due) VALUES ($1, $2, $3)
+             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due",
+            &[&id, &encode(record), &record.due],
+        )?;
+        Ok(())
+    }
+
+    fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        for table in ["leads", "events", "event_ids", "history"] {
+            let column = if table == "leads" { "id" } else { "lead" };
+            self.execute(&format!("DELETE FROM leadscore.{table} WHERE {column} = $1"), &[&id])?;
+        }
+        Ok(())
+    }
+
+    fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError> {
+        let rows = self.query(
+            "SELECT 1 FROM leadscore.event_ids WHERE lead = $1 AND event_id = $2",
+            &[&lead, &event_id],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    fn put_event(&mut self, lead: &str, seq: u64, event: &[u8], event_id: Option<&str>) -> Result<(), StorageError> {
+        let seq = to_i64(seq);
+        self.execute(
+            "INSERT INTO leadscore.events (lead, seq, body) VALUES ($1, $2, $3)",
+            &[&lead, &seq, &event],
+        )?;
+        if let Some(event_id) = event_id {
+            self.execute(
+                "INSERT INTO leadscore.event_ids (lead, event_id, seq) VALUES ($1, $2, $3)",
+                &[&lead, &event_id, &seq],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn drop_events(&mut self, lead: &str, from: u64, to: u64) -> Result<(), StorageError> {
+        self.execute(
+            "DELETE FROM leadscore.events WHERE lead = $1 AND seq >= $2 AND seq < $3",
+            &[&lead, &to_i64(from), &to_i64(to)],
+        )?;
+        Ok(())
+    }
+
+    fn events_from(&mut self, lead: &str, from: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let rows = self.query(
+            "SELECT body FROM leadscore.events WHERE lead = $1 AND seq >= $2 ORDER BY seq",
+            &[&lead, &to_i64(from)],
+        )?;
+        rows.iter().map(|r| self.get::<Vec<u8>>(r, 0)).collect()
+    }
+
+    fn push_history(&mut self, lead: &str, n: u64, entry: &HistoryEntry, keep: u64) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.history (lead, n, entry) VALUES ($1, $2, $3)",
+            &[&lead, &to_i64(n), &encode(entry)],
+        )?;
+        if let Some(old) = n.checked_sub(keep) {
+            self.execute(
+                "DELETE FROM leadscore.history WHERE lead = $1 AND n = $2",
+                &[&lead, &to_i64(old)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The counter row's lock, held from here to the commit, puts seqs in commit order
+    /// (see the module's documentation).
+    fn push_transitions(&mut self, transitions: &mut [Transition]) -> Result<(), StorageError> {
+        if transitions.is_empty() {
+            return Ok(());
+        }
+        let n = i64::try_from(transitions.len()).unwrap_or(i64::MAX);
+        let rows = self.query(
+            "UPDATE leadscore.counters SET value = value + $1 WHERE name = 'transition' RETURNING value",
+            &[&n],
+        )?;
+        let last: i64 = match rows.first() {
+            Some(row) => self.get(row, 0)?,
+            None => return Err(StorageError::decode("transition counter", "the row is missing")),
+        };
+        let mut seqs = Vec::with_capacity(transitions.len());
+        let mut bodies = Vec::with_capacity(transitions.len());
+        for (i, t) in transitions.iter_mut().enumerate() {
+            let seq = last - n + 1 + i64::try_from(i).unwrap_or(0);
+            t.seq = to_u64(seq);
+            seqs.push(seq);
+            bodies.push(encode(t));
+        }
+        self.execute(
+            "INSERT INTO leadscore.transitions (seq, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+            &[&seqs, &bodies],
+        )?;
+        Ok(())
+    }
+
+    fn probe(&mut self, now: Millis) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.meta (name, value) VALUES ('probe', $1)
+             ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+            &[&now.to_string()],
+        )?;
+        Ok(())
+    }
+
+    fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.cursors (url, cursor)
+               SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM leadscore.leases WHERE name = $1 AND holder = $3)
+             ON CONFLICT (url) DO UPDATE SET cursor = EXCLUDED.cursor",
+            &[&url, &encode(cursor), &self.store.holder],
+        )?;
+        Ok(())
+    }
+}
+
+/// Reads on a pooled connection; each sees what was committed when it ran.
+pub struct PgReader {
+    client: Object,
+    location: String,
+}
+
+impl PgReader {
+    async fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StorageError> {
+        let statement = self
+            .client
+            .prepare_cached(sql)
+            .await
+            .map_err(|e| pg_error(&self.location, &e))?;
+        self.client
+            .query(&statement, params)
+            .await
+            .map_err(|e| pg_error(&self.location, &e))
+    }
+
+    async fn query_one(&self, sql: &str, params: &Params<'_>) -> Result<Row, StorageError> {
+        let rows = self.query(sql, params).await?;
+        rows.into_iter()
+            .next()
+            .ok_or_else(|| StorageError::decode("row", format!("no row from {sql}")))
+    }
+
+    fn get<'r, T: tokio_postgres::types::FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StorageError> {
+        row.try_get(i).map_err(|e| pg_error(&self.location, &e))
+    }
+
+    /// A lead's record.
+    pub async fn lead(&self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
+        let rows = self
+            .query("SELECT record FROM leadscore.leads WHERE id = $1", &[&id])
+            .await?;
+        match rows.first() {
+            Some(row) => Ok(Some(decode("lead", self.get::<&[u8]>(row, 0)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// How many leads there are.
+    pub async fn lead_count(&self) -> Result<u64, StorageError> {
+        let row = self.query_one("SELECT count(*) FROM leadscore.leads", &[]).await?;
+        Ok(to_u64(self.get(&row, 0)?))
+    }
+
+    /// Up to `limit` lead ids after `after` (exclusive), in id order.
+    pub async fn lead_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT id FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2",
+                &[&after, &limit],
+            )
+            .await?;
+        rows.iter().map(|r| self.get(r, 0)).collect()
+    }
+
+    /// Up to `limit` of a lead's events with seq ≥ `from`.
+    pub async fn events(
+        &self,
+        lead: &str,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, serde_json::Value)>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT seq, body FROM leadscore.events WHERE lead = $1 AND seq >= $2 ORDER BY seq LIMIT $3",
+                &[&lead, &to_i64(from), &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((to_u64(self.get(r, 0)?), decode("event", self.get::<&[u8]>(r, 1)?)?)))
+            .collect()
+    }
+
+    /// Up to `limit` of a lead's history entries with number ≥ `from`.
+    pub async fn history(&self, lead: &str, from: u64, limit: usize) -> Result<Vec<(u64, HistoryEntry)>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT n, entry FROM leadscore.history WHERE lead = $1 AND n >= $2 ORDER BY n LIMIT $3",
+                &[&lead, &to_i64(from), &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    to_u64(self.get(r, 0)?),
+                    decode("history entry", self.get::<&[u8]>(r, 1)?)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Up to `limit` transitions with seq ≥ `from`, in seq order.
+    pub async fn transitions(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT seq, body FROM leadscore.transitions WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &[&to_i64(from), &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((to_u64(self.get(r, 0)?), self.get::<Vec<u8>>(r, 1)?)))
+            .collect()
+    }
+
+    /// The seq of the newest transition (0 when there is none).
+    pub async fn last_transition(&self) -> Result<u64, StorageError> {
+        let row = self
+            .query_one("SELECT coalesce(max(seq), 0) FROM leadscore.transitions", &[])
+            .await?;
+        Ok(to_u64(self.get(&row, 0)?))
+    }
+
+    /// Up to `limit` leads due by `now`.
+    pub async fn due_leads(&self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT id FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2",
+                &[&now, &limit],
+            )
+            .await?;
+        rows.iter().map(|r| self.get(r, 0)).collect()
+    }
+
+    /// A webhook's cursor (the start, for a webhook never seen).
+    pub async fn cursor(&self, url: &str) -> Result<Cursor, StorageError> {
+        let rows = self
+            .query("SELECT cursor FROM leadscore.cursors WHERE url = $1", &[&url])
+            .await?;
+        match rows.first() {
+            Some(row) => decode("cursor", self.get::<&[u8]>(row, 0)?),
+            None => Ok(Cursor::default()),
+        }
+    }
+}

@@ -1,0 +1,558 @@
+//! The embedded backend: one redb file in the data folder, owned by one process. Writes
+//! happen inside [`RedbStore::write`]: one transaction, committed with redb's default
+//! `Immediate` durability (fsync) before it returns, or not at all. Reads take a
+//! [`Snapshot`] that never blocks the writer. One writer at a time (redb's), so seqs are
+//! given in commit order.
+//!
+//! After an I/O error (a full disk) redb refuses every later write ("previous I/O
+//! error"); the store then drops the database and opens the file again on the next write,
+//! which works once the disk has room (redb repairs the file from its last commit).
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `leads` | lead id | [`LeadRecord`] |
+//! | `events` | (lead id, event seq) | the event as received (JSON) |
+//! | `event_ids` | (lead id, event `id`) | the event's seq: retries are recognised |
+//! | `history` | (lead id, entry number) | [`HistoryEntry`] |
+//! | `transitions` | seq (from 1) | [`Transition`]: the outbox |
+//! | `due` | (due ms, lead id) | leads by the time they may change without new data |
+//! | `cursors` | webhook URL | [`Cursor`] |
+//! | `meta` | name | text (`instance`: this database's id; `schema`: its version) |
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
+
+use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
+use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+
+const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
+const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
+const EVENT_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("event_ids");
+const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
+const TRANSITIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("transitions");
+const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("due");
+const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
+const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Schema 1's SLA index, folded into `due` by schema 2.
+const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
+
+/// The database file inside the data folder.
+pub const FILE_NAME: &str = "leadscore.redb";
+/// The size of a readiness probe's record (see [`Txn::probe`]).
+const PROBE_BYTES: usize = 1 << 20;
+/// The schema this version writes: 2 added `due` (and dropped `sla_due`).
+const SCHEMA: &str = "2";
+
+/// The embedded store.
+pub struct RedbStore {
+    path: PathBuf,
+    /// The open database; `None` after an I/O error until it is opened again.
+    db: RwLock<Option<Arc<Database>>>,
+    instance: String,
+}
+
+/// Maps redb's errors onto the interface's kinds, naming the file.
+fn error(path: &Path, e: impl Into<redb::Error>) -> StorageError {
+    let e: redb::Error = e.into();
+    let kind = match &e {
+        redb::Error::Corrupted(_)
+        | redb::Error::TableTypeMismatch { .. }
+        | redb::Error::TableIsMultimap(_)
+        | redb::Error::TableIsNotMultimap(_)
+        | redb::Error::TypeDefinitionChanged { .. }
+        | redb::Error::UpgradeRequired(_) => StorageErrorKind::Damaged,
+        redb::Error::DatabaseAlreadyOpen => StorageErrorKind::Config,
+        _ => StorageErrorKind::Unavailable,
+    };
+    let what = match &e {
+        redb::Error::DatabaseAlreadyOpen => "is open in another process (another `leadscore serve`?)".to_string(),
+        redb::Error::Corrupted(m) => format!("is damaged: {m}"),
+        other => format!("cannot be used: {other}"),
+    };
+    StorageError::new(kind, format!("database {} {what}", path.display()))
+}
+
+impl RedbStore {
+    /// Opens (or creates) the database in `dir`, creating the folder and every table. A
+    /// file that is empty, truncated or damaged is refused, naming the file.
+    pub fn open(dir: &Path) -> Result<RedbStore, StorageError> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            StorageError::new(
+                StorageErrorKind::Config,
+                format!("cannot create data folder {}: {e}", dir.display()),
+            )
+        })?;
+        let path = dir.join(FILE_NAME);
+        check_file(&path)?;
+        let db = open_file(&path, true)?;
+        let instance = prepare(&path, &db)?;
+        Ok(RedbStore {
+            path,
+            db: RwLock::new(Some(Arc::new(db))),
+            instance,
+        })
+    }
+
+    /// This database's id.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// The open database, opening the file again if an I/O error closed it.
+    fn db(&self) -> Result<Arc<Database>, StorageError> {
+        if let Some(db) = self.db.read().unwrap_or_else(|e| e.into_inner()).as_ref() {
+            return Ok(Arc::clone(db));
+        }
+        let mut slot = self.db.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(db) = slot.as_ref() {
+            return Ok(Arc::clone(db));
+        }
+        // Opened again after an I/O error: whatever stops it now (a full disk for the
+        // repair, a reader still holding the old file) may pass; the caller retries.
+        let db =
+            open_file(&self.path, false).map_err(|e| StorageError::new(StorageErrorKind::Unavailable, e.message))?;
+        let db = Arc::new(db);
+        *slot = Some(Arc::clone(&db));
+        Ok(db)
+    }
+
+    /// After an I/O error: let go of the database, so the next use opens it again.
+    fn close_after(&self, e: &StorageError) {
+        if e.kind == StorageErrorKind::Unavailable {
+            *self.db.write().unwrap_or_else(|e| e.into_inner()) = None;
+        }
+    }
+
+    /// Runs `f` in one write transaction and commits it durably.
+    pub fn write<T>(&self, mut f: impl FnMut(&mut dyn Txn) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let out = self.try_write(&mut f);
+        if let Err(e) = &out {
+            self.close_after(e);
+        }
+        out
+    }
+
+    fn try_write<T>(&self, f: &mut impl FnMut(&mut dyn Txn) -> Result<T, StorageError>) -> Result<T, StorageError> {
+        let db = self.db()?;
+        let e = |e: redb::Error| error(&self.path, e);
+        let txn = db.begin_write().map_err(|x| e(x.into()))?;
+        let out = {
+            let mut tables = Tables {
+                path: &self.path,
+                leads: txn.open_table(LEADS).map_err(|x| e(x.into()))?,
+                events: txn.open_table(EVENTS).map_err(|x| e(x.into()))?,
+                event_ids: txn.open_table(EVENT_IDS).map_err(|x| e(x.into()))?,
+                history: txn.open_table(HISTORY).map_err(|x| e(x.into()))?,
+                transitions: txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?,
+                due: txn.open_table(DUE).map_err(|x| e(x.into()))?,
+                cursors: txn.open_table(CURSORS).map_err(|x| e(x.into()))?,
+                meta: txn.open_table(META).map_err(|x| e(x.into()))?,
+            };
+            f(&mut tables)?
+        };
+        txn.commit().map_err(|x| e(x.into()))?;
+        Ok(out)
+    }
+
+    /// A consistent snapshot to read from.
+    pub fn read(&self) -> Result<Snapshot, StorageError> {
+        let db = self.db()?;
+        let txn = db.begin_read().map_err(|e| error(&self.path, e));
+        if let Err(e) = &txn {
+            self.close_after(e);
+        }
+        Ok(Snapshot {
+            txn: txn?,
+            path: self.path.clone(),
+        })
+    }
+}
+
+/// Refuses a file that cannot be a redb database before redb reads it: an empty one
+/// (redb would start it as a new, empty database) or one shorter than redb's header.
+fn check_file(path: &Path) -> Result<(), StorageError> {
+    let len = match std::fs::metadata(path) {
+        Ok(m) => m.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(StorageError::new(
+                StorageErrorKind::Unavailable,
+                format!("database {} cannot be read: {e}", path.display()),
+            ))
+        }
+    };
+    let refuse = |what: &str| {
+        Err(StorageError::new(
+            StorageErrorKind::Damaged,
+            format!(
+                "database {} is {what}; refusing to start on it (restore a backup, or move it away to start empty)",
+                path.display()
+            ),
+        ))
+    };
+    // redb's header: a 9-byte magic number, then the god byte, then two commit slots.
+    const HEADER: u64 = 320;
+    const MAGIC: &[u8] = b"redb\x1A\x0A\xA9\x0D\x0A";
+    if len == 0 {
+        return refuse("empty (0 bytes)");
+    }
+    if len < HEADER {
+        return refuse(&format!("truncated ({len} bytes, shorter than redb's header)"));
+    }
+    let mut start = [0u8; 9];
+    let read = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut start));
+    if read.is_err() || start != MAGIC {
+        return refuse("not a redb database (its first bytes are not redb's magic number)");
+    }
+    Ok(())
+}
+
+/// Opens the file with redb. redb asserts some of its invariants on the file (a file
+/// truncated past its header fails one): such a panic becomes the error that names the
+/// file. At start (`quiet`) its message is kept off stderr too: the panic hook is
+/// swapped for the call, before the service starts any thread that could panic.
+fn open_file(path: &Path, quiet: bool) -> Result<Database, StorageError> {
+    let hook = quiet.then(|| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        hook
+    });
+    let opened = std::panic::catch_unwind(|| redb::Builder::new().create_with_file_format_v3(true).create(path));
+    if let Some(hook) = hook {
+        std::panic::set_hook(hook);
+    }
+    match opened {
+        Ok(Ok(db)) => Ok(db),
+        Ok(Err(e)) => Err(error(path, e)),
+        Err(_) => Err(StorageError::new(
+            StorageErrorKind::Damaged,
+            format!(
+                "database {} is damaged (redb could not read its structure); refusing to start on it (restore a backup, or move it away to start empty)",
+                path.display()
+            ),
+        )),
+    }
+}
+
+/// Creates every table, migrates an older schema, and reads (or makes) the instance id.
+fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
+    let e = |x: redb::Error| error(path, x);
+    let txn = db.begin_write().map_err(|x| e(x.into()))?;
+    let instance = {
+        let mut leads = txn.open_table(LEADS).map_err(|x| e(x.into()))?;
+        for table in [EVENTS, HISTORY] {
+            txn.open_table(table).map_err(|x| e(x.into()))?;
+        }
+        txn.open_table(EVENT_IDS).map_err(|x| e(x.into()))?;
+        txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
+        txn.open_table(CURSORS).map_err(|x| e(x.into()))?;
+        let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
+        let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
+        let schema = meta
+            .get("schema")
+            .map_err(|x| e(x.into()))?
+            .map(|v| v.value().to_string());
+        if schema.as_deref() != Some(SCHEMA) {
+            index_due(path, &mut leads, &mut due)?;
+            meta.insert("schema", SCHEMA).map_err(|x| e(x.into()))?;
+        }
+        let existing = meta
+            .get("instance")
+            .map_err(|x| e(x.into()))?
+            .map(|v| v.value().to_string());
+        match existing {
+            Some(id) => id,
+            None => {
+                let id = new_id();
+                meta.insert("instance", id.as_str()).map_err(|x| e(x.into()))?;
+                id
+            }
+        }
+    };
+    txn.delete_table(OLD_SLA_DUE).map_err(|x| e(x.into()))?;
+    txn.commit().map_err(|x| e(x.into()))?;
+    Ok(instance)
+}
+
+/// Schema 1 → 2: every lead is due now, so the scheduler scores it once and sets its
+/// `due` (schema 1 swept every lead anyway).
+fn index_due(
+    path: &Path,
+    leads: &mut Table<'_, &'static str, &'static [u8]>,
+    due: &mut Table<'_, (i64, &'static str), ()>,
+) -> Result<(), StorageError> {
+    let e = |x: redb::StorageError| error(path, x);
+    let mut all = Vec::new();
+    for entry in leads.iter().map_err(e)? {
+        let (k, v) = entry.map_err(e)?;
+        let record: LeadRecord = decode("lead", v.value())?;
+        all.push((k.value().to_string(), record));
+    }
+    for (id, mut record) in all {
+        record.due = Some(record.as_of);
+        leads.insert(id.as_str(), encode(&record).as_slice()).map_err(e)?;
+        due.insert((record.as_of, id.as_str()), ()).map_err(e)?;
+    }
+    Ok(())
+}
+
+/// The tables, open in one write transaction.
+struct Tables<'t> {
+    path: &'t Path,
+    leads: Table<'t, &'static str, &'static [u8]>,
+    events: Table<'t, (&'static str, u64), &'static [u8]>,
+    event_ids: Table<'t, (&'static str, &'static str), u64>,
+    history: Table<'t, (&'static str, u64), &'static [u8]>,
+    transitions: Table<'t, u64, &'static [u8]>,
+    due: Table<'t, (i64, &'static str), ()>,
+    cursors: Table<'t, &'static str, &'static [u8]>,
+    meta: Table<'t, &'static str, &'static str>,
+}
+
+impl Tables<'_> {
+    fn e(&self, x: redb::StorageError) -> StorageError {
+        error(self.path, x)
+    }
+}
+
+impl Txn for Tables<'_> {
+    /// One writer at a time already (redb's write lock).
+    fn lock_leads(&mut self, _ids: &[&str]) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn due_leads(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
+        let mut out = Vec::new();
+        let range = self.due.range((i64::MIN, "")..(now.saturating_add(1), ""));
+        for entry in range.map_err(|x| self.e(x))?.take(limit) {
+            out.push(entry.map_err(|x| self.e(x))?.0.value().1.to_string());
+        }
+        Ok(out)
+    }
+
+    fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
+        let found = self.leads.get(id).map_err(|x| self.e(x))?;
+        found.map(|v| decode("lead", v.value())).transpose()
+    }
+
+    fn put_lead(&mut self, id: &str, record: &LeadRecord, indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        self.leads
+            .insert(id, encode(record).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        if indexed_due != record.due {
+            if let Some(old) = indexed_due {
+                self.due.remove((old, id)).map_err(|x| error(self.path, x))?;
+            }
+            if let Some(new) = record.due {
+                self.due.insert((new, id), ()).map_err(|x| error(self.path, x))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn delete_lead(&mut self, id: &str, indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        let e = |x| error(self.path, x);
+        self.leads.remove(id).map_err(e)?;
+        if let Some(due) = indexed_due {
+            self.due.remove((due, id)).map_err(e)?;
+        }
+        self.events
+            .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
+            .map_err(e)?;
+        self.history
+            .retain_in((id, 0)..=(id, u64::MAX), |_, _| false)
+            .map_err(e)?;
+        // Every (id, event id) key sorts between (id, "") and (id + "\0", "").
+        let next = format!("{id}\0");
+        self.event_ids
+            .retain_in((id, "")..(next.as_str(), ""), |_, _| false)
+            .map_err(e)?;
+        Ok(())
+    }
+
+    fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError> {
+        Ok(self.event_ids.get((lead, event_id)).map_err(|x| self.e(x))?.is_some())
+    }
+
+    fn put_event(&mut self, lead: &str, seq: u64, event: &[u8], event_id: Option<&str>) -> Result<(), StorageError> {
+        self.events
+            .insert((lead, seq), event)
+            .map_err(|x| error(self.path, x))?;
+        if let Some(event_id) = event_id {
+            self.event_ids
+                .insert((lead, event_id), seq)
+                .map_err(|x| error(self.path, x))?;
+        }
+        Ok(())
+    }
+
+    fn drop_events(&mut self, lead: &str, from: u64, to: u64) -> Result<(), StorageError> {
+        for seq in from..to {
+            self.events.remove((lead, seq)).map_err(|x| error(self.path, x))?;
+        }
+        Ok(())
+    }
+
+    fn events_from(&mut self, lead: &str, from: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::new();
+        let range = self.events.range((lead, from)..=(lead, u64::MAX));
+        for entry in range.map_err(|x| self.e(x))? {
+            out.push(entry.map_err(|x| self.e(x))?.1.value().to_vec());
+        }
+        Ok(out)
+    }
+
+    fn push_history(&mut self, lead: &str, n: u64, entry: &HistoryEntry, keep: u64) -> Result<(), StorageError> {
+        self.history
+            .insert((lead, n), encode(entry).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        if let Some(old) = n.checked_sub(keep) {
+            self.history.remove((lead, old)).map_err(|x| error(self.path, x))?;
+        }
+        Ok(())
+    }
+
+    /// redb has one writer at a time and readers see only commits: the next seq after
+    /// the newest stored is the next in commit order.
+    fn push_transitions(&mut self, transitions: &mut [Transition]) -> Result<(), StorageError> {
+        let last = self.transitions.last().map_err(|x| self.e(x))?;
+        let mut seq = last.map_or(0, |(k, _)| k.value());
+        for t in transitions {
+            seq += 1;
+            t.seq = seq;
+            self.transitions
+                .insert(seq, encode(t).as_slice())
+                .map_err(|x| error(self.path, x))?;
+        }
+        Ok(())
+    }
+
+    /// Stores [`PROBE_BYTES`] under `probe` (replacing the last probe's): a write of
+    /// that size needs room on the disk, where a few bytes could fit in the file's free
+    /// pages while real writes fail.
+    fn probe(&mut self, now: Millis) -> Result<(), StorageError> {
+        let mut value = now.to_string();
+        value.extend(std::iter::repeat_n(' ', PROBE_BYTES));
+        self.meta
+            .insert("probe", value.as_str())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
+
+    fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError> {
+        self.cursors
+            .insert(url, encode(cursor).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
+}
+
+/// A consistent read-only snapshot.
+pub struct Snapshot {
+    txn: ReadTransaction,
+    path: PathBuf,
+}
+
+impl Snapshot {
+    fn e(&self, x: impl Into<redb::Error>) -> StorageError {
+        error(&self.path, x)
+    }
+
+    /// A lead's record.
+    pub fn lead(&self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
+        let t = self.txn.open_table(LEADS).map_err(|x| self.e(x))?;
+        let found = t.get(id).map_err(|x| self.e(x))?;
+        found.map(|v| decode("lead", v.value())).transpose()
+    }
+
+    /// How many leads there are.
+    pub fn lead_count(&self) -> Result<u64, StorageError> {
+        let t = self.txn.open_table(LEADS).map_err(|x| self.e(x))?;
+        t.len().map_err(|x| self.e(x))
+    }
+
+    /// Up to `limit` lead ids after `after` (exclusive), in id order.
+    pub fn lead_ids(&self, after: Option<&str>, limit: usize) -> Result<Vec<String>, StorageError> {
+        let t = self.txn.open_table(LEADS).map_err(|x| self.e(x))?;
+        let range = match after {
+            Some(a) => t.range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => t.range::<&str>(..),
+        };
+        let mut out = Vec::new();
+        for entry in range.map_err(|x| self.e(x))?.take(limit) {
+            out.push(entry.map_err(|x| self.e(x))?.0.value().to_string());
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` of a lead's events with seq ≥ `from`, with their seqs.
+    pub fn events(&self, lead: &str, from: u64, limit: usize) -> Result<Vec<(u64, serde_json::Value)>, StorageError> {
+        let t = self.txn.open_table(EVENTS).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        for entry in t
+            .range((lead, from)..=(lead, u64::MAX))
+            .map_err(|x| self.e(x))?
+            .take(limit)
+        {
+            let (k, v) = entry.map_err(|x| self.e(x))?;
+            out.push((k.value().1, decode("event", v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` of a lead's history entries with number ≥ `from`.
+    pub fn history(&self, lead: &str, from: u64, limit: usize) -> Result<Vec<(u64, HistoryEntry)>, StorageError> {
+        let t = self.txn.open_table(HISTORY).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        for entry in t
+            .range((lead, from)..=(lead, u64::MAX))
+            .map_err(|x| self.e(x))?
+            .take(limit)
+        {
+            let (k, v) = entry.map_err(|x| self.e(x))?;
+            out.push((k.value().1, decode("history entry", v.value())?));
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` transitions with seq ≥ `from`, in seq order, as stored (JSON).
+    pub fn transitions(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let t = self.txn.open_table(TRANSITIONS).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        for entry in t.range(from..).map_err(|x| self.e(x))?.take(limit) {
+            let (k, v) = entry.map_err(|x| self.e(x))?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The seq of the newest transition (0 when there is none).
+    pub fn last_transition(&self) -> Result<u64, StorageError> {
+        let t = self.txn.open_table(TRANSITIONS).map_err(|x| self.e(x))?;
+        let last = t.last().map_err(|x| self.e(x))?;
+        Ok(last.map_or(0, |(k, _)| k.value()))
+    }
+
+    /// Up to `limit` leads due by `now`.
+    pub fn due_leads(&self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
+        let t = self.txn.open_table(DUE).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        let range = t.range((i64::MIN, "")..(now.saturating_add(1), ""));
+        for entry in range.map_err(|x| self.e(x))?.take(limit) {
+            out.push(entry.map_err(|x| self.e(x))?.0.value().1.to_string());
+        }
+        Ok(out)
+    }
+
+    /// A webhook's cursor (the start, for a webhook never seen).
+    pub fn cursor(&self, url: &str) -> Result<Cursor, StorageError> {
+        let t = self.txn.open_table(CURSORS).map_err(|x| self.e(x))?;
+        let found = t.get(url).map_err(|x| self.e(x))?;
+        Ok(found
+            .map(|v| decode("cursor", v.value()))
+            .transpose()?
+            .unwrap_or_default())
+    }
+}
