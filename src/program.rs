@@ -539,6 +539,23 @@ impl Program {
     pub fn requalify_after(&self) -> Option<std::time::Duration> {
         self.requalify_after.map(millis)
     }
+
+    /// The queues of the routes, in order, each once.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "threshold 10\nroute \"ae\" when score > 50\nroute \"sdr\"")?;
+    /// assert_eq!(pack.program().route_names(), ["ae", "sdr"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn route_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for route in &self.routes {
+            if !names.contains(&&*route.queue) {
+                names.push(&route.queue);
+            }
+        }
+        names
+    }
 }
 
 /// A checked duration (never negative) as a `std` duration.

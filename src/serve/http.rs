@@ -3,7 +3,7 @@
 //! `{"error": MESSAGE, "kind": KIND}` with a 4xx or 5xx status.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
@@ -24,23 +24,15 @@ use super::input::{self, rfc3339, Op};
 use super::lifecycle::Stage;
 use super::metrics::Metrics;
 use super::model::LeadRecord;
+use super::pack::{self as live_pack, PackStatus, Removed};
 use super::store::Store;
-use crate::reload::Rejection;
+use crate::reload::ReloadEvent;
 use crate::{LivePack, Outcome};
 
 /// Most events or history entries or transitions in one page.
 const MAX_PAGE: usize = 1_000;
 /// The page size when none is asked for.
 const DEFAULT_PAGE: usize = 100;
-
-/// The pack's reload history, for `GET /v1/pack`.
-#[derive(Default)]
-pub struct PackStatus {
-    /// When the live version was loaded (ms).
-    pub loaded_at: Mutex<i64>,
-    /// The last rejected edit and when (ms).
-    pub rejection: Mutex<Option<(i64, Rejection)>>,
-}
 
 /// What every handler can reach.
 pub struct App {
@@ -79,6 +71,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/score", post(score))
         .route("/v1/transitions", get(transitions))
         .route("/v1/pack", get(pack))
+        .route("/v1/pack/reload", post(reload))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
@@ -455,24 +448,51 @@ async fn transitions(State(app): Shared, q: Params) -> Result<Json<Value>, ApiEr
 
 async fn pack(State(app): Shared) -> Json<Value> {
     let pack = app.live.current();
-    let loaded_at = *app.pack_status.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
-    let rejection = app
-        .pack_status
-        .rejection
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
     let program = pack.program();
     Json(json!({
         "name": &*pack.id().name,
         "version": &*pack.id().version,
-        "loaded_at": rfc3339(loaded_at),
+        "loaded_at": rfc3339(app.pack_status.loaded_at()),
         "rules": program.rule_count(),
+        "routes": program.route_names(),
         "requalify_after": program.requalify_after().map(|d| crate::value::time::show_duration(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
-        "last_rejection": rejection.map(|(at, r)| json!({
+        "last_rejection": app.pack_status.rejection().map(|(at, r)| json!({
             "at": rfc3339(at),
             "errors": r.errors,
             "rendered": r.rendered,
         })),
+        "last_removal": app.pack_status.removed(),
     }))
+}
+
+/// Loads the pack folder as it is now; the new version goes live if it checks.
+async fn reload(State(app): Shared) -> Response {
+    let event = match live_pack::reload(&app.live).await {
+        Ok(event) => event,
+        Err(e) => return ApiError::unavailable(format!("the pack was not reloaded: {e}")).into_response(),
+    };
+    match event {
+        ReloadEvent::Reloaded { pack, previous } => {
+            let removed = app.pack_status.removed().filter(|r| r.to == pack.id().to_string());
+            Json(json!({
+                "outcome": "reloaded",
+                "version": pack.id().to_string(),
+                "previous": previous.to_string(),
+                "removed": removed.unwrap_or_else(|| Removed { from: previous.to_string(), to: pack.id().to_string(), ..Removed::default() }),
+            }))
+            .into_response()
+        }
+        ReloadEvent::Unchanged { live } => Json(json!({"outcome": "unchanged", "version": live.to_string()})).into_response(),
+        ReloadEvent::Rejected(r) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": format!("the pack does not check; {} stays live", r.live),
+                "kind": "pack_rejected",
+                "errors": r.errors,
+                "rendered": r.rendered,
+            })),
+        )
+            .into_response(),
+        other => ApiError::unavailable(format!("the pack was not reloaded: {other:?}")).into_response(),
+    }
 }

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | `config.rs` | options as given → checked settings; limits and their defaults |
 //! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down: pure functions |
+//! | `pack.rs` | the live pack: published versions only, explicit reloads, what a reload removed |
 //! | `model.rs` | what is stored: lead records, transitions, history, cursors |
 //! | `store.rs` | the only owner of the database and its transactions |
 //! | `input.rs` | checking ids, fields, events and ingest lines before anything is stored |
@@ -27,6 +28,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
 pub mod model;
+pub mod pack;
 pub mod schedule;
 pub mod store;
 pub mod webhook;
@@ -38,8 +40,9 @@ use tokio::sync::Notify;
 
 pub use config::{ConfigError, Limits, Options, Settings};
 
-use commit::{now_millis, Committer, Writer};
-use http::{App, PackStatus};
+use commit::{Committer, Writer};
+use http::App;
+use pack::PackStatus;
 use metrics::Metrics;
 use store::{Store, StoreError};
 
@@ -80,9 +83,8 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     metrics.set_leads(store.read()?.lead_count()?);
     let pack_status = Arc::new(PackStatus::default());
-    *pack_status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
     let reloaded = Arc::new(Notify::new());
-    let live = Arc::new(watch_pack(&settings, &metrics, &pack_status, &reloaded)?);
+    let live = Arc::new(pack::watch(&settings, &metrics, &pack_status, &reloaded)?);
     let outbox = Arc::new(Notify::new());
     let (committer, writer) = Committer::start(Writer {
         store: Arc::clone(&store),
@@ -121,6 +123,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         reloaded,
     };
     tasks.push(tokio::spawn(scheduler.run()));
+    tasks.push(tokio::spawn(pack::reload_on_hangup(Arc::clone(&live))));
 
     let settings = Arc::new(settings);
     let tcp = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -166,44 +169,6 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     eprintln!("leadscore serve: stopped");
     Ok(())
-}
-
-/// The live pack; every reload or rejection is counted, remembered for `/v1/pack`, and
-/// a reload wakes the scheduler to re-evaluate every lead.
-fn watch_pack(
-    settings: &Settings,
-    metrics: &Arc<Metrics>,
-    status: &Arc<PackStatus>,
-    reloaded: &Arc<Notify>,
-) -> Result<crate::LivePack, crate::Error> {
-    let loader = if settings.plugins.is_empty() {
-        crate::Loader::new()
-    } else {
-        crate::Loader::new().plugin_path(settings.plugins.clone())
-    };
-    let (metrics, status, reloaded) = (Arc::clone(metrics), Arc::clone(status), Arc::clone(reloaded));
-    crate::LivePack::watch_with(
-        &settings.pack,
-        loader,
-        crate::reload::WatchOptions::new(),
-        move |event| match event {
-            crate::reload::ReloadEvent::Reloaded { pack, previous } => {
-                metrics.reload(true);
-                *status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
-                eprintln!("leadscore serve: pack reloaded: {previous} → {}", pack.id());
-                reloaded.notify_one();
-            }
-            crate::reload::ReloadEvent::Rejected(rejection) => {
-                metrics.reload(false);
-                eprintln!(
-                    "leadscore serve: pack edit rejected, {} stays live:\n{}",
-                    rejection.live, rejection.rendered
-                );
-                *status.rejection.lock().unwrap_or_else(|e| e.into_inner()) = Some((now_millis(), rejection));
-            }
-            _ => {}
-        },
-    )
 }
 
 async fn shutdown_signal() {

@@ -29,3 +29,5 @@ mod reload;
 mod repl;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_security;
