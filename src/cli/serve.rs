@@ -50,6 +50,18 @@ pub struct ServeArgs {
     /// How far in the future an event's `at` may be, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().clock_skew.as_secs())]
     clock_skew: u64,
+    /// Most JSON values (objects, arrays, keys, scalars) one request body may hold.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().json_values)]
+    max_json_values: usize,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Seconds a connection may stay open with no request in progress.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
     #[command(flatten)]
     pack_args: PackArgs,
 }
@@ -63,6 +75,10 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         events_per_lead: args.max_events_per_lead,
         connections: args.max_connections,
         clock_skew: Duration::from_secs(args.clock_skew),
+        json_values: args.max_json_values,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
         ..Limits::default()
     };
     let options = Options {

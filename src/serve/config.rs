@@ -25,6 +25,16 @@ pub struct Limits {
     pub clock_skew: Duration,
     /// Longest lead id or event id, in bytes.
     pub id_bytes: usize,
+    /// Most JSON values (objects, arrays, keys and scalars) one request body may build;
+    /// parsing stops at the first past it, so a body's memory is bounded by this, not by
+    /// its byte size alone.
+    pub json_values: usize,
+    /// How long a request's headers may take to arrive.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive.
+    pub body_timeout: Duration,
+    /// How long a connection may stay open with no request in progress.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +48,10 @@ impl Default for Limits {
             connections: 1_024,
             clock_skew: Duration::from_secs(300),
             id_bytes: 256,
+            json_values: 1_000_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -185,8 +199,13 @@ fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
         ("--max-fields-per-lead", limits.fields_per_lead == 0),
         ("--max-events-per-lead", limits.events_per_lead == 0),
         ("--max-connections", limits.connections == 0),
+        ("--max-json-values", limits.json_values == 0),
+        ("--header-timeout", limits.header_timeout < Duration::from_secs(1)),
+        ("--body-timeout", limits.body_timeout < Duration::from_secs(1)),
+        ("--idle-timeout", limits.idle_timeout < Duration::from_secs(1)),
     ];
     match zero.iter().find(|(_, z)| *z) {
+        Some((name, _)) if name.ends_with("-timeout") => Err(ConfigError(format!("{name} must be at least 1s"))),
         Some((name, _)) => Err(ConfigError(format!("{name} must be at least 1"))),
         None => Ok(()),
     }

@@ -56,6 +56,11 @@ impl ApiError {
         ApiError::new(413, "too_large", message)
     }
 
+    /// 408: the client took too long to send its request.
+    pub fn timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(408, "timeout", message)
+    }
+
     /// 401.
     pub fn unauthorized() -> ApiError {
         ApiError::new(

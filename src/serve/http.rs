@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::body::{Bytes, HttpBody};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::apply::{lead_text, Applied, LeadView};
 use super::commit::{now_millis, Committer, Reply};
-use super::config::Settings;
+use super::config::{Limits, Settings};
 use super::error::ApiError;
 use super::input::{self, rfc3339, Op};
 use super::lifecycle::Stage;
@@ -27,7 +27,7 @@ use super::model::LeadRecord;
 use super::pack::{self as live_pack, PackStatus, Removed};
 use super::store::Store;
 use crate::reload::ReloadEvent;
-use crate::{LivePack, Outcome};
+use crate::{LivePack, Outcome, Pack};
 
 /// Most events or history entries or transitions in one page.
 const MAX_PAGE: usize = 1_000;
@@ -48,6 +48,13 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Reloads and rejections.
     pub pack_status: Arc<PackStatus>,
+    /// Bodies parsed (and leads scored for `/v1/score`) at once, on the blocking pool.
+    pub parsers: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many bodies are parsed at once: one per core.
+pub fn parsers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 type Shared = State<Arc<App>>;
@@ -59,9 +66,8 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// The API's routes, with authentication, metrics and the body limit.
+/// The API's routes, with authentication and metrics.
 pub fn router(app: Arc<App>) -> Router {
-    let limit = app.settings.limits.body_bytes;
     Router::new()
         .route("/v1/leads/{id}", get(get_lead).put(put_lead).patch(patch_lead))
         .route("/v1/leads/{id}/events", post(post_events))
@@ -77,7 +83,6 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
         .route("/health", get(health))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), observe))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
 
@@ -132,14 +137,61 @@ async fn metrics(State(app): Shared) -> Response {
         .into_response()
 }
 
-fn body(b: Result<Bytes, BytesRejection>, app: &App) -> Result<Bytes, ApiError> {
-    b.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(format!(
-            "the body is larger than {} bytes (--max-body-bytes)",
-            app.settings.limits.body_bytes
-        )),
-        _ => ApiError::bad_request(format!("cannot read the body: {e}")),
-    })
+/// A request body read whole, refused as soon as it passes `--max-body-bytes` and cut
+/// off after `--body-timeout`.
+struct Body(Bytes);
+
+impl FromRequest<Arc<App>> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, app: &Arc<App>) -> Result<Body, ApiError> {
+        let limits = &app.settings.limits;
+        let read = read_body(request.into_body(), limits.body_bytes);
+        match tokio::time::timeout(limits.body_timeout, read).await {
+            Ok(body) => body.map(Body),
+            Err(_) => Err(ApiError::timeout(format!(
+                "the body did not arrive within {}s (--body-timeout)",
+                limits.body_timeout.as_secs()
+            ))),
+        }
+    }
+}
+
+async fn read_body(mut body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::too_large(format!("the body is larger than {limit} bytes (--max-body-bytes)"));
+    let expected = body.size_hint().exact().and_then(|n| usize::try_from(n).ok());
+    if expected.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut buffer = Vec::with_capacity(expected.unwrap_or(0));
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buffer.len().saturating_add(data.len()) > limit {
+                return Err(too_large());
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buffer))
+}
+
+/// Runs `work` over a body on the blocking pool, at most [`parsers`] at once, so a big
+/// body never holds up the async workers (and `/health`).
+async fn off_workers<T: Send + 'static>(
+    app: &App,
+    body: Bytes,
+    work: impl FnOnce(&[u8], &Limits) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = app
+        .parsers
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the service is shutting down"))?;
+    let limits = app.settings.limits.clone();
+    tokio::task::spawn_blocking(move || work(&body, &limits))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the request could not be read: {e}")))?
 }
 
 fn lead_path(p: Result<Path<String>, PathRejection>, app: &App) -> Result<String, ApiError> {
@@ -202,40 +254,41 @@ fn lead_summary(lead: &str, view: &LeadView) -> Value {
 async fn put_lead(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let fields = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
+    let fields = off_workers(&app, body, |b, limits| input::fields(input::json(b, limits)?, limits)).await?;
     write_one(&app, lead, Op::Put(fields)).await
 }
 
 async fn patch_lead(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let patch = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
+    let patch = off_workers(&app, body, |b, limits| input::fields(input::json(b, limits)?, limits)).await?;
     write_one(&app, lead, Op::Patch(patch)).await
 }
 
 async fn post_events(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let events = input::events(input::json(&body(b, &app)?)?, now_millis(), &app.settings.limits)?;
+    let now = now_millis();
+    let events = off_workers(&app, body, move |b, limits| input::events_body(b, now, limits)).await?;
     write_one(&app, lead, Op::Events(events)).await
 }
 
 async fn post_stage(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let value = input::json(&body(b, &app)?)?;
+    let value = off_workers(&app, body, input::json).await?;
     let stage = value.get("stage").and_then(Value::as_str).unwrap_or_default();
     let to = Stage::requestable(stage).ok_or_else(|| {
         ApiError::bad_request(format!(
@@ -251,14 +304,25 @@ async fn post_stage(
     write_one(&app, lead, Op::Stage { to, reason }).await
 }
 
-async fn ingest(State(app): Shared, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
-    let bytes = body(b, &app)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    let limits = &app.settings.limits;
+async fn ingest(State(app): Shared, Body(body): Body) -> Result<Json<Value>, ApiError> {
     let now = now_millis();
-    let mut items = Vec::new();
-    let mut lines = Vec::new();
-    let mut errors = Vec::new();
+    let (count, items, lines, errors) = off_workers(&app, body, move |b, limits| ingest_lines(b, now, limits)).await?;
+    let reply = if items.is_empty() {
+        Reply::default()
+    } else {
+        app.committer.write(items).await?
+    };
+    Ok(Json(ingest_response(count, &lines, reply, errors)))
+}
+
+/// The lines of an ingest body, each checked; the request is refused whole past
+/// `--max-items-per-request` lines or `--max-json-values` values.
+type Lines = (usize, Vec<(String, Op)>, Vec<usize>, Vec<Value>);
+
+fn ingest_lines(bytes: &[u8], now: i64, limits: &Limits) -> Result<Lines, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+    let budget = input::Budget::new(limits);
+    let (mut items, mut lines, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     let mut count = 0;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -271,20 +335,16 @@ async fn ingest(State(app): Shared, b: Result<Bytes, BytesRejection>) -> Result<
                 limits.items_per_request
             )));
         }
-        match input::ingest_line(line, now, limits) {
+        match input::ingest_line(line, now, limits, &budget) {
             Ok(item) => {
                 items.push(item);
                 lines.push(i + 1);
             }
+            Err(e) if budget.spent() => return Err(e),
             Err(e) => errors.push(json!({"line": i + 1, "error": e.message, "kind": e.kind})),
         }
     }
-    let reply = if items.is_empty() {
-        Reply::default()
-    } else {
-        app.committer.write(items).await?
-    };
-    Ok(Json(ingest_response(count, &lines, reply, errors)))
+    Ok((count, items, lines, errors))
 }
 
 fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<Value>) -> Value {
@@ -312,28 +372,29 @@ fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<
     })
 }
 
-async fn score(State(app): Shared, q: Params, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<Value>, ApiError> {
     let params = params(q)?;
     let as_of = match params.get("as_of") {
         None => now_millis(),
         Some(t) => input::leadscore_time(t)
             .ok_or_else(|| ApiError::bad_request(format!("`as_of` {t:?} is not an RFC 3339 time")))?,
     };
-    let bytes = body(b, &app)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    if !matches!(input::json(&bytes)?, Value::Object(_)) {
-        return Err(ApiError::bad_json("the body must be a lead: a JSON object"));
-    }
-    let pack = app.live.current();
-    let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
-    match pack.score_json(text, when) {
-        Ok(outcome) => Ok(Json(serde_json::to_value(&outcome).unwrap_or(Value::Null))),
-        Err(e) => Err(ApiError {
+    let pack = Pack::clone(&app.live.current());
+    let outcome = off_workers(&app, body, move |bytes, _| {
+        let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+        // The scorer reads the lead itself, building only what the pack uses.
+        if !text.trim_start().starts_with('{') {
+            return Err(ApiError::bad_json("the body must be a lead: a JSON object"));
+        }
+        let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
+        pack.score_json(text, when).map_err(|e| ApiError {
             status: 422,
             kind: "score_error",
             message: e.to_string(),
-        }),
-    }
+        })
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(&outcome).unwrap_or(Value::Null)))
 }
 
 async fn get_lead(

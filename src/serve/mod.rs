@@ -128,7 +128,11 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let settings = Arc::new(settings);
     let tcp = tokio::net::TcpListener::bind(settings.listen).await?;
     let address = tcp.local_addr()?;
-    let listener = listener::Bounded::new(tcp, settings.limits.connections);
+    let bounds = listener::Bounds {
+        connections: listener::fit_connections(settings.limits.connections),
+        header: settings.limits.header_timeout,
+        idle: settings.limits.idle_timeout,
+    };
     let app = Arc::new(App {
         store: Arc::clone(&store),
         live: Arc::clone(&live),
@@ -136,6 +140,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         settings: Arc::clone(&settings),
         metrics,
         pack_status,
+        parsers: Arc::new(tokio::sync::Semaphore::new(http::parsers())),
     });
     eprintln!(
         "leadscore serve: listening on http://{address} (pack {}, data {})",
@@ -147,13 +152,10 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let mut graceful = stop_rx.clone();
-    let server = axum::serve(listener, http::router(app)).with_graceful_shutdown(async move {
-        let _ = graceful.wait_for(|stop| *stop).await;
-    });
+    let server = listener::serve(tcp, http::router(app), bounds, stop_rx.clone());
     let mut deadline = stop_rx;
     tokio::select! {
-        served = server => served?,
+        () = server => {}
         _ = async move {
             let _ = deadline.wait_for(|stop| *stop).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

@@ -120,3 +120,139 @@ async fn a_published_version_goes_live_and_what_it_dropped_is_reported() {
     assert_eq!(lead["result"]["score"], json!(25), "{lead}");
     assert_eq!(lead["result"]["pack"]["version"].as_str(), Some(v4.as_str()));
 }
+
+/// Lets this process open `n` files (CI's default soft limit is 1,024).
+fn allow_open_files(n: u64) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if limit.current.is_some_and(|c| c < n) {
+        let current = limit.maximum.map_or(n, |m| m.min(n));
+        setrlimit(Resource::Nofile, Rlimit { current: Some(current), maximum: limit.maximum }).unwrap();
+    }
+}
+
+/// How long one request took, and its status (0: it failed).
+async fn timed(req: reqwest::RequestBuilder) -> (Duration, u16) {
+    let started = Instant::now();
+    let status = req.send().await.map_or(0, |r| r.status().as_u16());
+    (started.elapsed(), status)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_slowloris_sockets_do_not_lock_out_health_or_a_write() {
+    allow_open_files(4_096);
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "writer-token\n").unwrap();
+    let server = Server::start(
+        &pack,
+        &dir.path().join("data"),
+        &["--token-file", tokens.to_str().unwrap()],
+    );
+    let addr = server.base.trim_start_matches("http://").to_string();
+    // 1,100 sockets: half say nothing, half send a header line now and then.
+    let mut idle = Vec::new();
+    let mut slow = Vec::new();
+    for i in 0..1_100 {
+        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        if i % 2 == 1 {
+            use tokio::io::AsyncWriteExt;
+            s.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+            slow.push(s);
+        } else {
+            idle.push(s);
+        }
+    }
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    for round in 0..3 {
+        for s in &mut slow {
+            use tokio::io::AsyncWriteExt;
+            let _ = s.write_all(b"X-Slow: 1\r\n").await;
+        }
+        let (took, status) = timed(http.get(server.url("/health"))).await;
+        assert!(status == 200 && took < Duration::from_secs(2), "round {round}: /health {status} after {took:?}");
+        let write = http
+            .post(server.url("/v1/leads/held/events"))
+            .bearer_auth("writer-token")
+            .json(&json!({"type": "page_view", "path": "/pricing"}));
+        let (took, status) = timed(write).await;
+        assert!(status == 200 && took < Duration::from_secs(2), "round {round}: the write {status} after {took:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop((idle, slow));
+}
+
+/// The most memory the process ever held (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    let kb: u64 = line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    kb * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_16_mib_bodies_are_refused_in_bounded_memory_while_health_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let server = Server::start(&pack, &dir.path().join("data"), &[]);
+    const MIB16: usize = 16 * 1024 * 1024;
+    let array = |item: &str| {
+        let mut body = String::with_capacity(MIB16);
+        body.push('[');
+        while body.len() + item.len() + 2 < MIB16 {
+            body.push_str(item);
+            body.push(',');
+        }
+        body.pop();
+        body.push(']');
+        body
+    };
+    let mut wide = String::from("{\"type\":\"page_view\"");
+    let mut k = 0;
+    while wide.len() + 32 < MIB16 {
+        wide.push_str(&format!(",\"k{k}\":0"));
+        k += 1;
+    }
+    wide.push('}');
+    let bodies: Vec<(&str, String, u16)> = vec![
+        ("/v1/leads/h/events", array("{\"a\":0}"), 400),
+        ("/v1/leads/h/events", array("{\"type\":\"x\"}"), 413),
+        ("/v1/leads/h/events", wide.clone(), 413),
+        ("/v1/leads/h", wide, 413),
+        ("/v1/ingest", format!("{{\"lead\":\"a\",\"fields\":{{\"x\":[{}0]}}}}\n", "0,".repeat(MIB16 / 2 - 64)), 413),
+    ];
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let (url, stop) = (server.url("/health"), std::sync::Arc::clone(&stop));
+        tokio::spawn(async move {
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+            let mut slowest = Duration::ZERO;
+            for _ in 0..2_000 {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
+                let (took, status) = timed(http.get(&url)).await;
+                assert_eq!(status, 200);
+                slowest = slowest.max(took);
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            slowest
+        })
+    };
+    let http = client();
+    for (path, body, expected) in bodies {
+        let len = body.len();
+        let req = if path == "/v1/leads/h" { http.put(server.url(path)) } else { http.post(server.url(path)) };
+        let started = Instant::now();
+        let (status, answer) = call(req.header("content-type", "application/json").body(body)).await;
+        assert_eq!(status, expected, "{path} ({len} bytes): {answer}");
+        assert!(started.elapsed() < Duration::from_secs(15), "{path}: {:?}", started.elapsed());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let slowest = watcher.await.unwrap();
+    assert!(slowest < Duration::from_secs(1), "/health took {slowest:?}");
+    let peak = peak_rss(server.child.id());
+    assert!(peak < 300 * 1024 * 1024, "peak RSS {} MB", peak / (1024 * 1024));
+    eprintln!("peak RSS after the hostile bodies: {} MB", peak / (1024 * 1024));
+}
