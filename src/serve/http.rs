@@ -9,7 +9,7 @@ use std::time::Instant;
 use axum::body::{Bytes, HttpBody};
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use super::apply::{lead_text, Applied, LeadView};
 use super::commit::{now_millis, Committer, Reply};
-use super::config::{Limits, Settings};
+use super::config::{digest, Limits, Scope, Settings, Token};
 use super::error::ApiError;
 use super::input::{self, rfc3339, Op};
 use super::lifecycle::Stage;
@@ -33,6 +33,10 @@ use crate::{LivePack, Outcome, Pack};
 const MAX_PAGE: usize = 1_000;
 /// The page size when none is asked for.
 const DEFAULT_PAGE: usize = 100;
+/// Longest request target (path and query), in bytes: a longer one is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most bytes of request headers: more is a 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach.
 pub struct App {
@@ -62,8 +66,25 @@ type Shared = State<Arc<App>>;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(json!({"error": self.message, "kind": self.kind}))).into_response()
+        let challenge = match (self.status, self.kind) {
+            (401, _) => Some("Bearer".to_string()),
+            (403, "forbidden") => Some(format!("Bearer error=\"insufficient_scope\", scope=\"{}\"", self.scope.unwrap_or(""))),
+            _ => None,
+        };
+        let mut response = (status, Json(json!({"error": self.message, "kind": self.kind}))).into_response();
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
     }
+}
+
+/// Who made a request: the name of the token it carried (`None` when the service runs
+/// without tokens).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The token's name in the token file.
+    pub name: Option<String>,
 }
 
 /// The API's routes, with authentication and metrics.
@@ -80,6 +101,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/pack/reload", post(reload))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
         .route("/health", get(health))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), observe))
@@ -94,38 +116,125 @@ async fn observe(State(app): Shared, request: Request, next: Next) -> Response {
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = request.method().to_string();
-    let response = next.run(request).await;
+    let response = match oversized(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
+    let response = end_with_newline(response).await;
     app.metrics
         .request(&route, &method, response.status().as_u16(), started.elapsed());
     response
 }
 
-async fn authenticate(State(app): Shared, headers: HeaderMap, request: Request, next: Next) -> Response {
-    let tokens = &app.settings.tokens;
-    if tokens.is_empty() {
-        return next.run(request).await;
+/// A 414 or 431 for a request target or headers past their bounds.
+fn oversized(request: &Request) -> Option<ApiError> {
+    let target = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        return Some(ApiError::status(
+            414,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        ));
     }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(token) if tokens.iter().any(|t| same(t.as_bytes(), token.trim().as_bytes())) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
+    let headers: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    (headers > MAX_HEADER_BYTES).then(|| {
+        ApiError::status(
+            431,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        )
+    })
+}
+
+/// A JSON answer ends with a newline, so a terminal shows the next prompt on a line of its own.
+async fn end_with_newline(response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Our own JSON, already in memory.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::unavailable("the answer could not be written").into_response();
+    };
+    let mut text = bytes.to_vec();
+    if text.last() != Some(&b'\n') {
+        text.push(b'\n');
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
+}
+
+/// The scope an endpoint needs: reading is `read` (scoring a lead without storing it
+/// too), stage changes `sales`, publishing the pack `admin`, other writes `write`.
+pub fn scope_of(method: &Method, route: &str) -> Scope {
+    match (method.as_str(), route) {
+        ("POST", "/v1/pack/reload") => Scope::Admin,
+        ("POST", "/v1/leads/{id}/stage") => Scope::Sales,
+        ("POST", "/v1/score") | ("GET" | "HEAD", _) => Scope::Read,
+        _ => Scope::Write,
     }
 }
 
-/// Compares in time that depends on the lengths only.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+async fn authenticate(State(app): Shared, mut request: Request, next: Next) -> Response {
+    let tokens = &app.settings.tokens;
+    if tokens.is_empty() {
+        request.extensions_mut().insert(Caller::default());
+        return next.run(request).await;
+    }
+    let route = request.extensions().get::<MatchedPath>().map_or("", |p| p.as_str());
+    let needed = scope_of(request.method(), route);
+    let Some(token) = bearer(request.headers()).and_then(|given| find(tokens, given)) else {
+        return ApiError::unauthorized().into_response();
+    };
+    if !token.scopes.contains(&needed) {
+        return ApiError::forbidden(needed.name(), &token.name).into_response();
+    }
+    request.extensions_mut().insert(Caller {
+        name: Some(token.name.clone()),
+    });
+    next.run(request).await
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme in any case).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The configured token `given` is, compared with every one in constant time (digests
+/// of equal length: neither the token's length nor which token matched shows in the time).
+fn find<'t>(tokens: &'t [Token], given: &str) -> Option<&'t Token> {
+    use subtle::{ConditionallySelectable, ConstantTimeEq};
+    let given = digest(given);
+    let mut found = 0u32;
+    for (i, token) in tokens.iter().enumerate() {
+        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        found.conditional_assign(&n, token.digest.ct_eq(&given));
+    }
+    let index = usize::try_from(found).ok()?.checked_sub(1)?;
+    tokens.get(index)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint (see the API table in the README)")
+    ApiError::not_found("no such endpoint (see the API table in the manual)")
 }
 
-async fn health(State(app): Shared) -> Json<Value> {
-    Json(json!({"status": "ok", "pack": app.live.current().id().to_string()}))
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::status(
+        405,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
+    )
+}
+
+/// Only that the process is up: what it serves is behind a token on `/v1/pack`.
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
 }
 
 async fn metrics(State(app): Shared) -> Response {
@@ -387,11 +496,8 @@ async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<V
             return Err(ApiError::bad_json("the body must be a lead: a JSON object"));
         }
         let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
-        pack.score_json(text, when).map_err(|e| ApiError {
-            status: 422,
-            kind: "score_error",
-            message: e.to_string(),
-        })
+        pack.score_json(text, when)
+            .map_err(|e| ApiError::status(422, "score_error", e.to_string()))
     })
     .await?;
     Ok(Json(serde_json::to_value(&outcome).unwrap_or(Value::Null)))

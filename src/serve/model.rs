@@ -83,6 +83,7 @@ pub struct Transition {
     /// When (RFC 3339).
     pub at: String,
     /// The lead's score then (`null` if it could not be scored).
+    #[serde(serialize_with = "whole")]
     pub score: Option<f64>,
     /// The route the MQL was handed to.
     pub route: Option<String>,
@@ -100,8 +101,10 @@ pub struct HistoryEntry {
     /// When (RFC 3339): the time the result was computed as of.
     pub at: String,
     /// The score after (`null` if the lead could not be scored).
+    #[serde(serialize_with = "whole")]
     pub score: Option<f64>,
     /// The score before (`null` for the first result).
+    #[serde(serialize_with = "whole")]
     pub previous: Option<f64>,
     /// The MQL reading after.
     pub mql: bool,
@@ -122,8 +125,10 @@ pub struct RuleChange {
     /// The rule's name.
     pub rule: String,
     /// Points before (`null`: it did not fire).
+    #[serde(serialize_with = "whole")]
     pub before: Option<f64>,
     /// Points after (`null`: it does not fire).
+    #[serde(serialize_with = "whole")]
     pub after: Option<f64>,
 }
 
@@ -139,4 +144,9 @@ pub struct Cursor {
     /// The last failure, for `/v1/pack`-style inspection and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// A number as results write it: `35`, not `35.0`.
+fn whole<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    x.map(crate::value::num_to_json).serialize(s)
 }

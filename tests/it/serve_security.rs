@@ -256,3 +256,105 @@ async fn hostile_16_mib_bodies_are_refused_in_bounded_memory_while_health_answer
     assert!(peak < 300 * 1024 * 1024, "peak RSS {} MB", peak / (1024 * 1024));
     eprintln!("peak RSS after the hostile bodies: {} MB", peak / (1024 * 1024));
 }
+
+/// A request's status, `WWW-Authenticate` header and raw body.
+async fn raw(req: reqwest::RequestBuilder) -> (u16, String, String) {
+    let response = req.send().await.unwrap();
+    let status = response.status().as_u16();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    (status, challenge, response.text().await.unwrap())
+}
+
+/// The body is one JSON value on one line, and its `kind`.
+fn kind_of(body: &str) -> String {
+    assert!(body.ends_with('\n') && body.trim_end().lines().count() == 1, "{body:?}");
+    let value: serde_json::Value = serde_json::from_str(body).unwrap();
+    value["kind"].as_str().unwrap_or("").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let tokens = dir.path().join("tokens");
+    std::fs::write(
+        &tokens,
+        "# name  token  scopes\ncrm crm-token write\nsales sales-token read,sales\nops ops-token admin\nlegacy-token\n",
+    )
+    .unwrap();
+    let server = Server::start(
+        &pack,
+        &dir.path().join("data"),
+        &["--token-file", tokens.to_str().unwrap()],
+    );
+    let http = client();
+    let with = |req: reqwest::RequestBuilder, token: &str| req.header("authorization", format!("Bearer {token}"));
+
+    // Nobody: only /health, which says nothing about the pack.
+    let (status, _, body) = raw(http.get(server.url("/health"))).await;
+    assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}\n"));
+    let (status, challenge, body) = raw(http.get(server.url("/v1/pack"))).await;
+    assert_eq!((status, challenge.as_str(), kind_of(&body).as_str()), (401, "Bearer", "unauthorized"));
+    let (status, _, _) = raw(with(http.get(server.url("/v1/pack")), "legacy-tokenx")).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = raw(http.get(server.url("/v1/pack")).header("authorization", "bEaReR legacy-token")).await;
+    assert_eq!(status, 200, "the scheme is case-insensitive");
+
+    let lead = json!({"title": "VP", "region": "NY"});
+    let pricing = json!({"type": "page_view", "path": "/pricing"});
+    // (token, request, expected status)
+    let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
+        ("crm-token", http.put(server.url("/v1/leads/a")).json(&lead), 200),
+        ("crm-token", http.post(server.url("/v1/leads/a/events")).json(&pricing), 200),
+        ("crm-token", http.get(server.url("/v1/leads/a")), 403),
+        ("crm-token", http.post(server.url("/v1/leads/a/stage")).json(&json!({"stage": "accepted"})), 403),
+        ("crm-token", http.post(server.url("/v1/pack/reload")), 403),
+        ("sales-token", http.put(server.url("/v1/leads/a")).json(&lead), 403),
+        ("sales-token", http.get(server.url("/v1/leads/a")), 200),
+        ("sales-token", http.get(server.url("/v1/transitions")), 200),
+        ("sales-token", http.post(server.url("/v1/score")).json(&lead), 200),
+        ("sales-token", http.post(server.url("/v1/leads/a/stage")).json(&json!({"stage": "accepted"})), 200),
+        ("sales-token", http.post(server.url("/v1/pack/reload")), 403),
+        ("ops-token", http.post(server.url("/v1/pack/reload")), 200),
+        ("ops-token", http.get(server.url("/v1/pack")), 403),
+        ("ops-token", http.get(server.url("/metrics")), 403),
+        ("legacy-token", http.get(server.url("/metrics")), 200),
+        ("legacy-token", http.post(server.url("/v1/pack/reload")), 200),
+    ];
+    for (i, (token, req, expected)) in cases.into_iter().enumerate() {
+        let (status, challenge, body) = raw(with(req, token)).await;
+        assert_eq!(status, expected, "case {i} ({token}): {body}");
+        if status == 403 {
+            assert_eq!(kind_of(&body), "forbidden");
+            assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""), "{challenge}");
+        } else if i != 14 {
+            assert!(body.ends_with('\n'), "case {i}: {body:?}");
+        }
+    }
+
+    // Every refusal is JSON with a kind, the fallbacks too.
+    let long = format!("/v1/leads/a?x={}", "y".repeat(9_000));
+    let huge = "z".repeat(70_000);
+    let fallbacks = [
+        (http.delete(server.url("/v1/leads/a")), 405, "method_not_allowed"),
+        (http.get(server.url("/v1/nothing")), 404, "not_found"),
+        (http.get(server.url(&long)), 414, "uri_too_long"),
+        (http.get(server.url("/v1/pack")).header("x-big", huge), 431, "headers_too_large"),
+        (http.put(server.url("/v1/leads/b")).body("{"), 400, "bad_json"),
+    ];
+    for (req, expected, kind) in fallbacks {
+        let (status, _, body) = raw(with(req, "legacy-token")).await;
+        assert_eq!((status, kind_of(&body).as_str()), (expected, kind), "{body}");
+    }
+
+    // Numbers in transitions and history print as results print them, and the stage
+    // change names the token that made it.
+    let (_, _, transitions) = raw(with(http.get(server.url("/v1/transitions")), "sales-token")).await;
+    assert!(transitions.contains("\"score\":35,") && !transitions.contains("35.0"), "{transitions}");
+    let (_, _, history) = raw(with(http.get(server.url("/v1/leads/a/history")), "sales-token")).await;
+    assert!(history.contains("\"score\":35,") && !history.contains(".0,"), "{history}");
+}
