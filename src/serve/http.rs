@@ -21,7 +21,7 @@ use super::commit::{now_millis, Committer, Reply};
 use super::config::{digest, Limits, Scope, Settings, Token};
 use super::error::ApiError;
 use super::input::{self, rfc3339, Op};
-use super::lifecycle::Stage;
+use super::lifecycle::{Acted, Ask, Stage};
 use super::metrics::Metrics;
 use super::model::LeadRecord;
 use super::pack::{self as live_pack, PackStatus, Removed};
@@ -393,24 +393,32 @@ async fn post_events(
 
 async fn post_stage(
     State(app): Shared,
+    caller: Option<axum::Extension<Caller>>,
     id: Result<Path<String>, PathRejection>,
     Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
+    let acted = Acted {
+        at: now_millis(),
+        by: caller.and_then(|axum::Extension(c)| c.name),
+    };
     let lead = lead_path(id, &app)?;
     let value = off_workers(&app, body, input::json).await?;
     let stage = value.get("stage").and_then(Value::as_str).unwrap_or_default();
     let to = Stage::requestable(stage).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "`stage` must be \"accepted\", \"rejected\" or \"recycled\"; got {}",
+            "`stage` must be \"accepted\", \"rejected\", \"recycled\", \"won\" or \"lost\"; got {}",
             value.get("stage").map_or("nothing".to_string(), Value::to_string)
         ))
     })?;
     let reason = match value.get("reason") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ApiError::bad_request("`reason` must be a string")),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(_) => return Err(ApiError::bad_request("`reason` must be a non-empty string")),
     };
-    write_one(&app, lead, Op::Stage { to, reason }).await
+    if to == Stage::Lost && reason.is_none() {
+        return Err(ApiError::bad_request("a `lost` deal needs a `reason`"));
+    }
+    write_one(&app, lead, Op::Stage(Ask { to, reason, acted })).await
 }
 
 async fn ingest(State(app): Shared, Body(body): Body) -> Result<Json<Value>, ApiError> {

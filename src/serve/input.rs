@@ -21,6 +21,10 @@ pub struct Incoming {
     pub id: Option<String>,
     /// When it was received (ms).
     pub received: Millis,
+    /// Its `at` (ms): when it happened, by the client's account.
+    pub at: Millis,
+    /// Its `type`.
+    pub kind: String,
 }
 
 /// A write to one lead.
@@ -32,13 +36,8 @@ pub enum Op {
     Patch(Map<String, Value>),
     /// Append events.
     Events(Vec<Incoming>),
-    /// A stage change asked for by sales.
-    Stage {
-        /// `accepted`, `rejected` or `recycled`.
-        to: super::lifecycle::Stage,
-        /// Why, as given.
-        reason: Option<String>,
-    },
+    /// A stage change asked for by sales: which, why, when and who.
+    Stage(super::lifecycle::Ask),
     /// Score again (time passed, or the pack changed). Nothing else changes.
     Evaluate,
 }
@@ -344,8 +343,8 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
             kind(&value)
         )));
     };
-    match map.get("type") {
-        Some(Value::String(t)) if !t.is_empty() => {}
+    let event_type = match map.get("type") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
         Some(other) => {
             return Err(ApiError::bad_event(format!(
                 "`type` must be a non-empty string, not {}",
@@ -353,10 +352,11 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
             )))
         }
         None => return Err(ApiError::bad_event("the event has no `type`")),
-    }
-    match map.get("at") {
+    };
+    let at = match map.get("at") {
         None | Some(Value::Null) => {
             map.insert("at".into(), Value::String(rfc3339(now)));
+            now
         }
         Some(Value::String(at)) => {
             let Some(t) = leadscore_time(at) else {
@@ -371,6 +371,7 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
                     limits.clock_skew.as_secs()
                 )));
             }
+            t
         }
         Some(other) => {
             return Err(ApiError::bad_event(format!(
@@ -378,7 +379,7 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
                 kind(other)
             )))
         }
-    }
+    };
     let id = match map.get("id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.is_empty() && s.len() <= limits.id_bytes => Some(s.clone()),
@@ -395,6 +396,8 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
         json,
         id,
         received: now,
+        at,
+        kind: event_type,
     })
 }
 

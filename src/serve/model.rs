@@ -26,6 +26,10 @@ pub struct LeadRecord {
     pub events: EventCounts,
     /// When the newest event was received (ms).
     pub last_activity: Option<Millis>,
+    /// The latest counted activity (ms), what requalifies a lead in nurture: the `at` of
+    /// an event of a type the pack counted when it arrived, or a change of the fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Millis>,
     /// The next history entry's number.
     pub next_history: u64,
     /// When the lead was first written (ms).
@@ -61,6 +65,7 @@ impl LeadRecord {
             as_of: now,
             events: EventCounts::default(),
             last_activity: None,
+            activity: None,
             next_history: 0,
             created: now,
         }
@@ -93,6 +98,12 @@ pub struct Transition {
     pub pack: String,
     /// Why.
     pub reason: String,
+    /// For a stage change sales asked for: when they acted (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted_at: Option<String>,
+    /// For a stage change sales asked for: the name of the token that asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// One entry of a lead's score ledger: a change of score, MQL reading or stage.
@@ -117,6 +128,12 @@ pub struct HistoryEntry {
     /// The scoring error, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a stage change sales asked for: when they acted (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted_at: Option<String>,
+    /// For a stage change sales asked for: the name of the token that asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// A rule whose contribution changed.

@@ -223,7 +223,7 @@ mod tests {
     fn removed_names_the_rules_and_routes_a_version_dropped() -> Result<(), crate::Error> {
         let old = Pack::from_source(
             "p",
-            "threshold 10\nrule \"A\": title ~ VP => +5\nrule \"B\": title ~ CEO => +9\nroute \"east\" when region = \"NY\"\nroute \"rest\"",
+            "threshold 10\nrule \"A\": title ~ VP => +5\nrule \"B\": title ~ CEO => +9\nroute \"east\" when region in [\"NY\"]\nroute \"rest\"",
         )?;
         let new = Pack::from_source("p", "threshold 10\nrule \"B\": title ~ CEO => +9\nroute \"rest\"")?;
         let removed = Removed::between(&old, &new);

@@ -423,7 +423,7 @@ async fn the_api_stores_scores_and_explains_leads() {
     assert_eq!(stages, ["lead", "mql", "accepted"]);
     assert_eq!(
         entries[1]["rules"],
-        json!([{"rule": "Pricing", "before": null, "after": 15.0}])
+        json!([{"rule": "Pricing", "before": null, "after": 15}])
     );
 
     let (_, t) = call(http.get(server.url("/v1/transitions?after=0&limit=10"))).await;

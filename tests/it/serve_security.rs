@@ -7,7 +7,7 @@ use std::io::Write;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::serve::{all_transitions, call, client, pack_dir, publish, until, JsonBody, Server, PACK};
 
@@ -351,10 +351,99 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
         assert_eq!((status, kind_of(&body).as_str()), (expected, kind), "{body}");
     }
 
-    // Numbers in transitions and history print as results print them, and the stage
-    // change names the token that made it.
+    // Numbers in transitions and history print as results print them.
     let (_, _, transitions) = raw(with(http.get(server.url("/v1/transitions")), "sales-token")).await;
     assert!(transitions.contains("\"score\":35,") && !transitions.contains("35.0"), "{transitions}");
     let (_, _, history) = raw(with(http.get(server.url("/v1/leads/a/history")), "sales-token")).await;
     assert!(history.contains("\"score\":35,") && !history.contains(".0,"), "{history}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "crm crm-token write,read\nsales sales-token read,sales\n").unwrap();
+    let server = Server::start(
+        &pack,
+        &dir.path().join("data"),
+        &["--token-file", tokens.to_str().unwrap()],
+    );
+    let http = client();
+    let crm = |req: reqwest::RequestBuilder| req.bearer_auth("crm-token");
+    let sales = |req: reqwest::RequestBuilder| req.bearer_auth("sales-token");
+    let stage = |id: &str, body: serde_json::Value| sales(http.post(server.url(&format!("/v1/leads/{id}/stage"))).json(&body));
+    let pricing = json!({"type": "page_view", "path": "/pricing"});
+    for id in ["r", "c"] {
+        call(crm(http.put(server.url(&format!("/v1/leads/{id}")))).json(&json!({"title": "VP", "region": "NJ"}))).await;
+        let (_, lead) = call(crm(http.post(server.url(&format!("/v1/leads/{id}/events")))).json(&pricing)).await;
+        assert_eq!(lead["stage"], "mql", "{lead}");
+        let (status, lead) = call(stage(id, json!({"stage": "rejected", "reason": "no budget"}))).await;
+        assert_eq!((status, lead["stage"].as_str()), (200, Some("rejected")), "{lead}");
+    }
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+
+    // After the cool-down: neither a page view dated a year back nor an event type the
+    // pack does not count requalifies `r`; a change of its fields does.
+    let old = json!({"type": "page_view", "path": "/blog/x", "at": "2025-03-01T00:00:00Z"});
+    let ignored = json!({"type": "email_open"});
+    for event in [old, ignored] {
+        let (status, lead) = call(crm(http.post(server.url("/v1/leads/r/events"))).json(&event)).await;
+        assert_eq!((status, lead["stage"].as_str()), (200, Some("rejected")), "{event}: {lead}");
+    }
+    let (_, lead) = call(crm(http.patch(server.url("/v1/leads/r"))).json(&json!({"title": "VP Sales"}))).await;
+    assert_eq!(lead["stage"], "mql", "{lead}");
+
+    // Recycling `c` after its cool-down ran does not start another: its next page view
+    // requalifies it.
+    let (_, lead) = call(stage("c", json!({"stage": "recycled"}))).await;
+    assert_eq!(lead["stage"], "recycled");
+    let (_, lead) = call(crm(http.post(server.url("/v1/leads/c/events"))).json(&json!({"type": "page_view", "path": "/blog/y"}))).await;
+    assert_eq!(lead["stage"], "mql", "{lead}");
+
+    // Sales accept a lead that never qualified, then close it; `lost` needs a reason.
+    for id in ["p", "q"] {
+        call(crm(http.put(server.url(&format!("/v1/leads/{id}")))).json(&json!({"title": "Engineer"}))).await;
+        let (status, lead) = call(stage(id, json!({"stage": "accepted"}))).await;
+        assert_eq!((status, lead["stage"].as_str()), (200, Some("accepted")), "{lead}");
+    }
+    let (status, lead) = call(stage("p", json!({"stage": "won"}))).await;
+    assert_eq!((status, lead["stage"].as_str()), (200, Some("won")), "{lead}");
+    let (status, answer) = call(stage("p", json!({"stage": "lost", "reason": "churned"}))).await;
+    assert_eq!((status, answer["kind"].as_str()), (409, Some("conflict")), "{answer}");
+    let (status, answer) = call(stage("q", json!({"stage": "lost"}))).await;
+    assert_eq!((status, answer["kind"].as_str()), (400, Some("bad_request")), "{answer}");
+    let (status, _) = call(stage("q", json!({"stage": "lost", "reason": "went with a rival"}))).await;
+    assert_eq!(status, 200);
+
+    // Every stage change sales made says when and who; the lifecycle's own do not.
+    let transitions = {
+        let (_, page) = call(sales(http.get(server.url("/v1/transitions?limit=1000")))).await;
+        page["transitions"].as_array().unwrap().clone()
+    };
+    let requested: Vec<&Value> = transitions.iter().filter(|t| t["by"].is_string()).collect();
+    let kinds: Vec<(&str, &str)> = requested
+        .iter()
+        .map(|t| (t["lead"].as_str().unwrap(), t["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("r", "rejected"),
+            ("c", "rejected"),
+            ("c", "recycled"),
+            ("p", "accepted"),
+            ("q", "accepted"),
+            ("p", "won"),
+            ("q", "lost")
+        ]
+    );
+    for t in &requested {
+        assert_eq!(t["by"], "sales");
+        assert!(t["acted_at"].as_str().is_some_and(|a| a.ends_with('Z')), "{t}");
+    }
+    assert!(transitions.iter().filter(|t| t["kind"] == "mql").all(|t| t.get("by").is_none()));
+    let (_, history) = call(sales(http.get(server.url("/v1/leads/q/history")))).await;
+    let last = history["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!((last["stage"].as_str(), last["by"].as_str()), (Some("lost"), Some("sales")), "{last}");
 }
