@@ -237,13 +237,22 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn metrics(State(app): Shared) -> Response {
-    let body = app.metrics.render();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        body,
-    )
-        .into_response()
+/// OpenMetrics when the client asks for it (`Accept: application/openmetrics-text`, as
+/// Prometheus does), the Prometheus text format 0.0.4 otherwise.
+async fn metrics(State(app): Shared, headers: HeaderMap) -> Response {
+    let open = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (content_type, body) = match open {
+        true => (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.metrics.render(),
+        ),
+        false => ("text/plain; version=0.0.4; charset=utf-8", app.metrics.render_text()),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
 /// A request body read whole, refused as soon as it passes `--max-body-bytes` and cut
@@ -305,8 +314,7 @@ async fn off_workers<T: Send + 'static>(
 
 fn lead_path(p: Result<Path<String>, PathRejection>, app: &App) -> Result<String, ApiError> {
     let Path(id) = p.map_err(|e| ApiError::bad_request(format!("bad lead id in the path: {e}")))?;
-    input::lead_id(&id, &app.settings.limits)?;
-    Ok(id)
+    input::lead_id(&id, &app.settings.limits)
 }
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;

@@ -42,16 +42,47 @@ pub enum Op {
     Evaluate,
 }
 
-/// A lead id from a path or an ingest line: 1 to `limits.id_bytes` bytes, no control characters.
-pub fn lead_id(id: &str, limits: &Limits) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > limits.id_bytes || id.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "a lead id must be 1 to {} bytes without control characters; got {:?}",
-            limits.id_bytes,
-            truncate(id)
-        )));
+/// A lead id from a path or an ingest line, as the service keys it (see [`id`]).
+pub fn lead_id(raw: &str, limits: &Limits) -> Result<String, ApiError> {
+    id(raw, limits).map_err(|why| ApiError::bad_request(format!("a lead id {why}")))
+}
+
+/// An id as the service keys it: in Unicode NFC (so `é` typed either way is one id),
+/// 1 to `limits.id_bytes` bytes, with no control character and no invisible or
+/// bidirectional formatting character ([`hidden`]), which would make look-alike ids.
+/// The error says what is wrong after "a lead id" or "an event id".
+pub fn id(raw: &str, limits: &Limits) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let nfc: String = raw.nfc().collect();
+    if nfc.is_empty() || nfc.len() > limits.id_bytes {
+        return Err(format!("must be 1 to {} bytes; got {} bytes", limits.id_bytes, nfc.len()));
     }
-    Ok(())
+    match nfc.chars().find(|c| c.is_control() || hidden(*c)) {
+        Some(c) => Err(format!(
+            "may not hold control, invisible or bidirectional formatting characters; {:?} holds U+{:04X}",
+            truncate(&nfc),
+            u32::from(c)
+        )),
+        None => Ok(nfc),
+    }
+}
+
+/// A character that changes how text shows without showing itself: zero-width and
+/// joining characters, bidirectional controls, the soft hyphen, word joiners and
+/// invisible operators, the byte-order mark, interlinear annotations, tag characters.
+pub fn hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// How many JSON values a request may still build (`--max-json-values`), shared by
@@ -382,12 +413,15 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
     };
     let id = match map.get("id") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= limits.id_bytes => Some(s.clone()),
-        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n.to_string()),
-        Some(_) => {
+        Some(Value::String(s)) => {
+            let nfc = id(s, limits).map_err(|why| ApiError::bad_event(format!("an event id {why}")))?;
+            map.insert("id".into(), Value::String(nfc.clone()));
+            Some(nfc)
+        }
+        Some(other) => {
             return Err(ApiError::bad_event(format!(
-                "`id` must be a string of 1 to {} bytes or a whole number",
-                limits.id_bytes
+                "`id` must be a string (a number would be the same id as its digits in quotes), not {}",
+                kind(other)
             )))
         }
     };
@@ -421,7 +455,7 @@ pub fn ingest_line(line: &str, now: Millis, limits: &Limits, budget: &Budget) ->
         }
         None => return Err(ApiError::bad_request("the line has no `lead`")),
     };
-    lead_id(&lead, limits)?;
+    let lead = lead_id(&lead, limits)?;
     let op = match (map.remove("fields"), map.remove("event")) {
         (Some(f), None) => Op::Patch(fields(f, limits)?),
         (None, Some(e)) => Op::Events(vec![event(e, now, limits)?]),
@@ -526,8 +560,9 @@ mod tests {
             msg(events(json!([{"type": "x"}, 3]), NOW, &l)),
             "events[1]: an event is a JSON object, not a number"
         );
-        assert!(msg(event(json!({"type": "x", "id": [1]}), NOW, &l)).starts_with("`id` must be"));
-        let e = event(json!({"type": "x", "id": 42}), NOW, &l);
+        assert!(msg(event(json!({"type": "x", "id": [1]}), NOW, &l)).starts_with("`id` must be a string"));
+        assert!(msg(event(json!({"type": "x", "id": 42}), NOW, &l)).starts_with("`id` must be a string"));
+        let e = event(json!({"type": "x", "id": "42"}), NOW, &l);
         assert_eq!(e.ok().and_then(|e| e.id).as_deref(), Some("42"));
     }
 
@@ -597,6 +632,23 @@ mod tests {
             "events[1]: the event has no `type`"
         );
         assert_eq!(msg(events_body(b"null", NOW, &l)), "an event is a JSON object, not null");
+    }
+
+    #[test]
+    fn ids_are_nfc_and_refuse_hidden_characters() {
+        let l = Limits::default();
+        // "é" composed and decomposed is one id.
+        assert_eq!(lead_id("caf\u{0065}\u{0301}", &l).ok().as_deref(), Some("caf\u{e9}"));
+        for sneaky in ["ann\u{200B}", "\u{202E}nna", "a\u{2066}b", "x\u{FEFF}", "tab\there"] {
+            let err = msg(lead_id(sneaky, &l));
+            assert!(err.starts_with("a lead id may not hold control, invisible"), "{sneaky:?}: {err}");
+        }
+        assert_eq!(msg(lead_id("", &l)), "a lead id must be 1 to 256 bytes; got 0 bytes");
+        let e = event(json!({"type": "x", "id": "e\u{0301}"}), NOW, &l).ok();
+        assert_eq!(e.as_ref().and_then(|e| e.id.as_deref()), Some("\u{e9}"));
+        let stored: Value = e.map(|e| serde_json::from_slice(&e.json).unwrap_or_default()).unwrap_or_default();
+        assert_eq!(stored["id"], "\u{e9}");
+        assert!(msg(event(json!({"type": "x", "id": "a\u{200D}"}), NOW, &l)).starts_with("an event id may not hold"));
     }
 
     #[test]

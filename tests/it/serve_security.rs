@@ -447,3 +447,59 @@ async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
     let last = history["history"].as_array().unwrap().last().unwrap().clone();
     assert_eq!((last["stage"].as_str(), last["by"].as_str()), (Some("lost"), Some("sales")), "{last}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ids_are_nfc_without_hidden_characters_and_metrics_pass_promtool() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let server = Server::start(&pack, &dir.path().join("data"), &[]);
+    let http = client();
+    // "café" with a composed é and with e + a combining accent: one lead.
+    let (status, _) = call(http.put(server.url("/v1/leads/caf%C3%A9")).json(&json!({"title": "VP"}))).await;
+    assert_eq!(status, 200);
+    let (status, lead) = call(http.get(server.url("/v1/leads/cafe%CC%81"))).await;
+    assert_eq!((status, lead["id"].as_str()), (200, Some("caf\u{e9}")), "{lead}");
+    for sneaky in ["ann%E2%80%8B", "%E2%80%AEnna", "a%E2%81%A6b"] {
+        let (status, answer) = call(http.put(server.url(&format!("/v1/leads/{sneaky}"))).json(&json!({}))).await;
+        assert_eq!((status, answer["kind"].as_str()), (400, Some("bad_request")), "{sneaky}: {answer}");
+    }
+    let events = server.url("/v1/leads/caf%C3%A9/events");
+    for (id, expected) in [(json!(42), 400), (json!("e\u{200B}1"), 400), (json!("e\u{301}1"), 200), (json!("\u{e9}1"), 200)] {
+        let (status, answer) = call(http.post(&events).json(&json!({"type": "page_view", "path": "/", "id": id}))).await;
+        assert_eq!(status, expected, "{id}: {answer}");
+        if status == 400 {
+            assert_eq!(answer["kind"], "bad_event");
+        }
+    }
+    let (_, lead) = call(http.get(server.url("/v1/leads/caf%C3%A9"))).await;
+    assert_eq!(lead["events"]["kept"], 1, "the two spellings of é1 are one event id: {lead}");
+
+    // /metrics: the 0.0.4 text format unless OpenMetrics is asked for; promtool reads it.
+    let plain = http.get(server.url("/metrics")).send().await.unwrap();
+    assert_eq!(plain.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    let text = plain.text().await.unwrap();
+    assert!(text.contains("# TYPE leadscore_events_total counter") && !text.contains("# EOF"), "{text}");
+    let open = http
+        .get(server.url("/metrics"))
+        .header("accept", "application/openmetrics-text; version=1.0.0,text/plain;q=0.5")
+        .send()
+        .await
+        .unwrap();
+    assert!(open.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(open.text().await.unwrap().ends_with("# EOF\n"));
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's `prometheus` package, which .ci/run installs)");
+    promtool.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
