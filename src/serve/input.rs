@@ -617,7 +617,7 @@ mod tests {
     fn events_are_checked_while_the_array_is_read() {
         let mut l = Limits::default();
         l.items_per_request = 2;
-        let two = events_body(br#"[{"type": "a"}, {"type": "b", "id": 7}]"#, NOW, &l);
+        let two = events_body(br#"[{"type": "a"}, {"type": "b", "id": "7"}]"#, NOW, &l);
         assert_eq!(two.map(|e| e.len()).ok(), Some(2));
         let one = events_body(br#"{"type": "a"}"#, NOW, &l);
         assert_eq!(one.map(|e| e.len()).ok(), Some(1));
