@@ -543,7 +543,10 @@ fn identity(path: &Path) -> Identity {
         (m.dev(), m.ino())
     });
     #[cfg(not(unix))]
-    let inode = meta.and_then(|m| m.created().ok()).and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| (0, d.as_nanos() as u64));
+    let inode = meta
+        .and_then(|m| m.created().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| (0, d.as_nanos() as u64));
     Identity { target, inode }
 }
 

@@ -229,7 +229,11 @@ fn read_tokens(path: &std::path::Path) -> Result<Vec<Token>, ConfigError> {
         let at = || format!("--token-file {} line {}", path.display(), i + 1);
         let token = token_line(line, i + 1).map_err(|e| ConfigError(format!("{}: {e}", at())))?;
         if tokens.iter().any(|t| t.name == token.name) {
-            return Err(ConfigError(format!("{}: the name `{}` is given twice", at(), token.name)));
+            return Err(ConfigError(format!(
+                "{}: the name `{}` is given twice",
+                at(),
+                token.name
+            )));
         }
         if tokens.iter().any(|t| t.digest == token.digest) {
             return Err(ConfigError(format!("{}: the token is given twice", at())));
@@ -266,7 +270,8 @@ fn token_line(line: &str, number: usize) -> Result<Token, String> {
 fn scope_list(text: &str) -> Result<Vec<Scope>, String> {
     let mut scopes = Vec::new();
     for name in text.split(',').filter(|n| !n.is_empty()) {
-        let scope = Scope::parse(name).ok_or_else(|| format!("unknown scope `{name}` (the scopes are {})", scope_names()))?;
+        let scope =
+            Scope::parse(name).ok_or_else(|| format!("unknown scope `{name}` (the scopes are {})", scope_names()))?;
         if !scopes.contains(&scope) {
             scopes.push(scope);
         }
@@ -375,16 +380,25 @@ mod tests {
         );
         for (text, expected) in [
             ("a b\n", "line 1: a line is `TOKEN` or `NAME TOKEN SCOPES`"),
-            ("a b root\n", "line 1: unknown scope `root` (the scopes are read, write, sales, admin)"),
+            (
+                "a b root\n",
+                "line 1: unknown scope `root` (the scopes are read, write, sales, admin)",
+            ),
             ("a b read\na c read\n", "line 2: the name `a` is given twice"),
             ("x\ny\nx\n", "line 3: the token is given twice"),
         ] {
             std::fs::write(&file, text)?;
             let mut o = options("127.0.0.1:0");
             o.token_file = Some(file.clone());
-            let err = Settings::from_options(o).err().map(|e| e.to_string()).unwrap_or_default();
+            let err = Settings::from_options(o)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
             assert!(err.contains(expected), "{err}");
-            assert!(!err.contains(" b ") && !err.contains("`b`"), "the token is quoted: {err}");
+            assert!(
+                !err.contains(" b ") && !err.contains("`b`"),
+                "the token is quoted: {err}"
+            );
         }
         std::fs::write(&file, "# nothing\n")?;
         let mut o = options("127.0.0.1:0");

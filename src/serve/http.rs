@@ -68,7 +68,10 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let challenge = match (self.status, self.kind) {
             (401, _) => Some("Bearer".to_string()),
-            (403, "forbidden") => Some(format!("Bearer error=\"insufficient_scope\", scope=\"{}\"", self.scope.unwrap_or(""))),
+            (403, "forbidden") => Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                self.scope.unwrap_or("")
+            )),
             _ => None,
         };
         let mut response = (status, Json(json!({"error": self.message, "kind": self.kind}))).into_response();
@@ -136,7 +139,11 @@ fn oversized(request: &Request) -> Option<ApiError> {
             format!("the request target is longer than {MAX_URI_BYTES} bytes"),
         ));
     }
-    let headers: usize = request.headers().iter().map(|(k, v)| k.as_str().len() + v.len() + 4).sum();
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
     (headers > MAX_HEADER_BYTES).then(|| {
         ApiError::status(
             431,
@@ -506,7 +513,8 @@ async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<V
     };
     let pack = Pack::clone(&app.live.current());
     let outcome = off_workers(&app, body, move |bytes, _| {
-        let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
         // The scorer reads the lead itself, building only what the pack uses.
         if !text.trim_start().starts_with('{') {
             return Err(ApiError::bad_json("the body must be a lead: a JSON object"));
@@ -665,7 +673,9 @@ async fn reload(State(app): Shared) -> Response {
             }))
             .into_response()
         }
-        ReloadEvent::Unchanged { live } => Json(json!({"outcome": "unchanged", "version": live.to_string()})).into_response(),
+        ReloadEvent::Unchanged { live } => {
+            Json(json!({"outcome": "unchanged", "version": live.to_string()})).into_response()
+        }
         ReloadEvent::Rejected(r) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({

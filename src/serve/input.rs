@@ -55,7 +55,11 @@ pub fn id(raw: &str, limits: &Limits) -> Result<String, String> {
     use unicode_normalization::UnicodeNormalization;
     let nfc: String = raw.nfc().collect();
     if nfc.is_empty() || nfc.len() > limits.id_bytes {
-        return Err(format!("must be 1 to {} bytes; got {} bytes", limits.id_bytes, nfc.len()));
+        return Err(format!(
+            "must be 1 to {} bytes; got {} bytes",
+            limits.id_bytes,
+            nfc.len()
+        ));
     }
     match nfc.chars().find(|c| c.is_control() || hidden(*c)) {
         Some(c) => Err(format!(
@@ -227,7 +231,12 @@ impl<'de> Visitor<'de> for Bounded<'_> {
 }
 
 /// Parses all of `text` with `seed`, the errors as the budget saw them.
-fn parse_with<'de, S: DeserializeSeed<'de>>(text: &'de [u8], seed: S, budget: &Budget, what: &str) -> Result<S::Value, ApiError> {
+fn parse_with<'de, S: DeserializeSeed<'de>>(
+    text: &'de [u8],
+    seed: S,
+    budget: &Budget,
+    what: &str,
+) -> Result<S::Value, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(text);
     let value = seed.deserialize(&mut de).map_err(|e| budget.error(&e, what))?;
     de.end().map_err(|e| budget.error(&e, what))?;
@@ -306,7 +315,8 @@ impl<'de> Visitor<'de> for Events<'_> {
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Vec<Incoming>, E> {
-        self.budget.fail(ApiError::bad_event("an event is a JSON object, not null"));
+        self.budget
+            .fail(ApiError::bad_event("an event is a JSON object, not null"));
         Err(E::custom("null"))
     }
 }
@@ -584,8 +594,8 @@ mod tests {
     #[test]
     fn ingest_lines_hold_fields_or_one_event() {
         let l = Limits::default();
-        let (lead, op) =
-            ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l, &Budget::new(&l)).unwrap_or_else(|e| unreachable!("{e}"));
+        let (lead, op) = ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l, &Budget::new(&l))
+            .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(lead, "7");
         assert!(matches!(op, Op::Patch(m) if m["title"] == "VP"));
         assert_eq!(
@@ -593,30 +603,45 @@ mod tests {
             "the line has neither `fields` nor `event`"
         );
         assert_eq!(
-            msg(ingest_line(r#"{"lead": "a", "event": {"type": "x"}, "x": 1}"#, NOW, &l, &Budget::new(&l))),
+            msg(ingest_line(
+                r#"{"lead": "a", "event": {"type": "x"}, "x": 1}"#,
+                NOW,
+                &l,
+                &Budget::new(&l)
+            )),
             "unknown key `x` (a line has `lead` and `fields` or `event`)"
         );
         assert!(msg(ingest_line("{", NOW, &l, &Budget::new(&l))).starts_with("the line is not valid JSON"));
-        assert!(msg(ingest_line(r#"{"lead": "", "fields": {}}"#, NOW, &l, &Budget::new(&l))).starts_with("a lead id must be"));
+        assert!(
+            msg(ingest_line(r#"{"lead": "", "fields": {}}"#, NOW, &l, &Budget::new(&l)))
+                .starts_with("a lead id must be")
+        );
     }
 
     #[test]
     fn a_body_stops_at_its_first_value_past_the_budget() {
-        let mut l = Limits::default();
-        l.json_values = 5;
+        let l = Limits {
+            json_values: 5,
+            ..Limits::default()
+        };
         assert_eq!(json(br#"{"a": [1, 2]}"#, &l).ok(), Some(json!({"a": [1, 2]})));
         let err = json(br#"{"a": [1, 2, 3]}"#, &l).err();
         assert_eq!(
             err.map(|e| (e.status, e.message)),
-            Some((413, "the body holds more than 5 JSON values (--max-json-values)".to_string()))
+            Some((
+                413,
+                "the body holds more than 5 JSON values (--max-json-values)".to_string()
+            ))
         );
         assert!(msg(json(b"{} x", &l)).starts_with("the body is not valid JSON"));
     }
 
     #[test]
     fn events_are_checked_while_the_array_is_read() {
-        let mut l = Limits::default();
-        l.items_per_request = 2;
+        let l = Limits {
+            items_per_request: 2,
+            ..Limits::default()
+        };
         let two = events_body(br#"[{"type": "a"}, {"type": "b", "id": "7"}]"#, NOW, &l);
         assert_eq!(two.map(|e| e.len()).ok(), Some(2));
         let one = events_body(br#"{"type": "a"}"#, NOW, &l);
@@ -625,13 +650,19 @@ mod tests {
         let err = events_body(br#"[{"type": "a"}, {"type": "b"}, {"type": "c"}, oops"#, NOW, &l).err();
         assert_eq!(
             err.map(|e| (e.status, e.message)),
-            Some((413, "at most 2 events per request (--max-items-per-request)".to_string()))
+            Some((
+                413,
+                "at most 2 events per request (--max-items-per-request)".to_string()
+            ))
         );
         assert_eq!(
             msg(events_body(br#"[{"type": "a"}, {"at": "x"}, oops"#, NOW, &l)),
             "events[1]: the event has no `type`"
         );
-        assert_eq!(msg(events_body(b"null", NOW, &l)), "an event is a JSON object, not null");
+        assert_eq!(
+            msg(events_body(b"null", NOW, &l)),
+            "an event is a JSON object, not null"
+        );
     }
 
     #[test]
@@ -641,12 +672,17 @@ mod tests {
         assert_eq!(lead_id("caf\u{0065}\u{0301}", &l).ok().as_deref(), Some("caf\u{e9}"));
         for sneaky in ["ann\u{200B}", "\u{202E}nna", "a\u{2066}b", "x\u{FEFF}", "tab\there"] {
             let err = msg(lead_id(sneaky, &l));
-            assert!(err.starts_with("a lead id may not hold control, invisible"), "{sneaky:?}: {err}");
+            assert!(
+                err.starts_with("a lead id may not hold control, invisible"),
+                "{sneaky:?}: {err}"
+            );
         }
         assert_eq!(msg(lead_id("", &l)), "a lead id must be 1 to 256 bytes; got 0 bytes");
         let e = event(json!({"type": "x", "id": "e\u{0301}"}), NOW, &l).ok();
         assert_eq!(e.as_ref().and_then(|e| e.id.as_deref()), Some("\u{e9}"));
-        let stored: Value = e.map(|e| serde_json::from_slice(&e.json).unwrap_or_default()).unwrap_or_default();
+        let stored: Value = e
+            .map(|e| serde_json::from_slice(&e.json).unwrap_or_default())
+            .unwrap_or_default();
         assert_eq!(stored["id"], "\u{e9}");
         assert!(msg(event(json!({"type": "x", "id": "a\u{200D}"}), NOW, &l)).starts_with("an event id may not hold"));
     }

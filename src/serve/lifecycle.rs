@@ -56,7 +56,13 @@ impl Stage {
     }
 
     /// The stages sales may ask for, by name.
-    pub const REQUESTABLE: [Stage; 5] = [Stage::Accepted, Stage::Rejected, Stage::Recycled, Stage::Won, Stage::Lost];
+    pub const REQUESTABLE: [Stage; 5] = [
+        Stage::Accepted,
+        Stage::Rejected,
+        Stage::Recycled,
+        Stage::Won,
+        Stage::Lost,
+    ];
 
     /// A stage sales may ask for by name: `accepted`, `rejected`, `recycled`, `won` or `lost`.
     pub fn requestable(name: &str) -> Option<Stage> {
@@ -409,7 +415,10 @@ mod tests {
         Ask {
             to,
             reason: reason.map(str::to_string),
-            acted: Acted { at, by: Some("crm".into()) },
+            acted: Acted {
+                at,
+                by: Some("crm".into()),
+            },
         }
     }
 
@@ -447,8 +456,17 @@ mod tests {
         let m = Standing::new(0).enter(Mql, 1);
         let accepted = request_at(&m, Accepted, Some("booked a call"), 2);
         let accepted = accepted.unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!((accepted.reason.as_str(), accepted.standing.since), ("booked a call", 2));
-        assert_eq!(accepted.acted, Some(Acted { at: 2, by: Some("crm".into()) }));
+        assert_eq!(
+            (accepted.reason.as_str(), accepted.standing.since),
+            ("booked a call", 2)
+        );
+        assert_eq!(
+            accepted.acted,
+            Some(Acted {
+                at: 2,
+                by: Some("crm".into())
+            })
+        );
         let err = request_at(&Standing::new(0).enter(Rejected, 1), Accepted, None, 2).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),

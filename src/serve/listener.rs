@@ -180,11 +180,19 @@ pub fn fit_connections(wanted: usize) -> usize {
             return wanted;
         }
         let raised = limit.maximum.map_or(needed, |max| max.min(needed));
-        let now = match setrlimit(Resource::Nofile, Rlimit { current: Some(raised), maximum: limit.maximum }) {
+        let now = match setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(raised),
+                maximum: limit.maximum,
+            },
+        ) {
             Ok(()) => raised,
             Err(_) => current,
         };
-        let fit = usize::try_from(now.saturating_sub(RESERVED_FDS)).unwrap_or(wanted).clamp(1, wanted);
+        let fit = usize::try_from(now.saturating_sub(RESERVED_FDS))
+            .unwrap_or(wanted)
+            .clamp(1, wanted);
         if fit < wanted {
             eprintln!(
                 "leadscore serve: the open-file limit ({now}) allows {fit} connections, not --max-connections {wanted}"

@@ -4,7 +4,7 @@
 //! | file | one job |
 //! |---|---|
 //! | `config.rs` | options as given → checked settings; limits and their defaults |
-//! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down: pure functions |
+//! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down, who acted: pure functions |
 //! | `pack.rs` | the live pack: published versions only, explicit reloads, what a reload removed |
 //! | `model.rs` | what is stored: lead records, transitions, history, cursors |
 //! | `store.rs` | the only owner of the database and its transactions |
@@ -14,7 +14,7 @@
 //! | `schedule.rs` | re-evaluation on an interval, on reload, and when SLAs fall due |
 //! | `webhook.rs` | pushing the outbox: in order, at least once, signed, with stored backoff |
 //! | `http.rs` | the API: parse, call the core, render |
-//! | `listener.rs` | accepting connections, at most `--max-connections` |
+//! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
@@ -42,8 +42,8 @@ pub use config::{ConfigError, Limits, Options, Settings};
 
 use commit::{Committer, Writer};
 use http::App;
-use pack::PackStatus;
 use metrics::Metrics;
+use pack::PackStatus;
 use store::{Store, StoreError};
 
 /// How long shutdown waits for requests in flight before it stops anyway.

@@ -12,7 +12,7 @@ use tokio::sync::Notify;
 use super::commit::now_millis;
 use super::config::Settings;
 use super::metrics::Metrics;
-use crate::reload::{ReloadEvent, Rejection, WatchOptions};
+use crate::reload::{Rejection, ReloadEvent, WatchOptions};
 use crate::{LivePack, Pack};
 
 /// How long an explicit reload may take before its caller stops waiting.
@@ -137,13 +137,7 @@ impl PackStatus {
 
 /// `; removed rules: "a", "b"; removed routes: "east"` (nothing when nothing was removed).
 fn describe(removed: &Removed) -> String {
-    let list = |names: &[String]| {
-        names
-            .iter()
-            .map(|n| format!("{n:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let list = |names: &[String]| names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ");
     let mut out = String::new();
     if !removed.rules.is_empty() {
         out.push_str(&format!("; removed rules: {}", list(&removed.rules)));
@@ -227,7 +221,10 @@ mod tests {
         )?;
         let new = Pack::from_source("p", "threshold 10\nrule \"B\": title ~ CEO => +9\nroute \"rest\"")?;
         let removed = Removed::between(&old, &new);
-        assert_eq!((removed.rules.as_slice(), removed.routes.as_slice()), (&["A".to_string()][..], &["east".to_string()][..]));
+        assert_eq!(
+            (removed.rules.as_slice(), removed.routes.as_slice()),
+            (&["A".to_string()][..], &["east".to_string()][..])
+        );
         assert_eq!(describe(&removed), "; removed rules: \"A\"; removed routes: \"east\"");
         assert!(Removed::between(&new, &old).is_empty());
         Ok(())

@@ -49,11 +49,19 @@ async fn a_slow_in_place_save_never_hands_off_an_mql_without_its_route() {
     file.write_all(rest.as_bytes()).unwrap();
     drop(file);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert_eq!(version(&server).await, before, "an in-place edit went live without a reload");
+    assert_eq!(
+        version(&server).await,
+        before,
+        "an in-place edit went live without a reload"
+    );
 
     // Taken when asked for: the whole file.
     let (status, reloaded) = call(http.post(server.url("/v1/pack/reload"))).await;
-    assert_eq!((status, reloaded["outcome"].as_str()), (200, Some("reloaded")), "{reloaded}");
+    assert_eq!(
+        (status, reloaded["outcome"].as_str()),
+        (200, Some("reloaded")),
+        "{reloaded}"
+    );
     let (_, lead) = call(
         http.put(server.url("/v1/leads/after"))
             .json(&json!({"title": "VP", "region": "NY"})),
@@ -94,10 +102,17 @@ async fn a_published_version_goes_live_and_what_it_dropped_is_reported() {
     assert_eq!(info["last_removal"]["routes"], json!(["east"]), "{info}");
     assert_eq!(info["routes"], json!(["rest"]), "{info}");
     let log = server.log();
-    assert!(log.contains("removed rules: \"Reader\"; removed routes: \"east\""), "{log}");
+    assert!(
+        log.contains("removed rules: \"Reader\"; removed routes: \"east\""),
+        "{log}"
+    );
 
     // A version that does not check is refused whole; the live one stays.
-    publish(dir.path(), "v3", "threshold 30\nrule \"Senior\": title ~ VP => +20 fitt\n");
+    publish(
+        dir.path(),
+        "v3",
+        "threshold 30\nrule \"Senior\": title ~ VP => +20 fitt\n",
+    );
     until(Duration::from_secs(10), "the rejection", || async {
         server.log().contains("published pack rejected").then_some(())
     })
@@ -127,7 +142,14 @@ fn allow_open_files(n: u64) {
     let limit = getrlimit(Resource::Nofile);
     if limit.current.is_some_and(|c| c < n) {
         let current = limit.maximum.map_or(n, |m| m.min(n));
-        setrlimit(Resource::Nofile, Rlimit { current: Some(current), maximum: limit.maximum }).unwrap();
+        setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(current),
+                maximum: limit.maximum,
+            },
+        )
+        .unwrap();
     }
 }
 
@@ -164,20 +186,29 @@ async fn idle_and_slowloris_sockets_do_not_lock_out_health_or_a_write() {
             idle.push(s);
         }
     }
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap();
     for round in 0..3 {
         for s in &mut slow {
             use tokio::io::AsyncWriteExt;
             let _ = s.write_all(b"X-Slow: 1\r\n").await;
         }
         let (took, status) = timed(http.get(server.url("/health"))).await;
-        assert!(status == 200 && took < Duration::from_secs(2), "round {round}: /health {status} after {took:?}");
+        assert!(
+            status == 200 && took < Duration::from_secs(2),
+            "round {round}: /health {status} after {took:?}"
+        );
         let write = http
             .post(server.url("/v1/leads/held/events"))
             .bearer_auth("writer-token")
             .json(&json!({"type": "page_view", "path": "/pricing"}));
         let (took, status) = timed(write).await;
-        assert!(status == 200 && took < Duration::from_secs(2), "round {round}: the write {status} after {took:?}");
+        assert!(
+            status == 200 && took < Duration::from_secs(2),
+            "round {round}: the write {status} after {took:?}"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop((idle, slow));
@@ -220,13 +251,23 @@ async fn hostile_16_mib_bodies_are_refused_in_bounded_memory_while_health_answer
         ("/v1/leads/h/events", array("{\"type\":\"x\"}"), 413),
         ("/v1/leads/h/events", wide.clone(), 413),
         ("/v1/leads/h", wide, 413),
-        ("/v1/ingest", format!("{{\"lead\":\"a\",\"fields\":{{\"x\":[{}0]}}}}\n", "0,".repeat(MIB16 / 2 - 64)), 413),
+        (
+            "/v1/ingest",
+            format!(
+                "{{\"lead\":\"a\",\"fields\":{{\"x\":[{}0]}}}}\n",
+                "0,".repeat(MIB16 / 2 - 64)
+            ),
+            413,
+        ),
     ];
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let watcher = {
         let (url, stop) = (server.url("/health"), std::sync::Arc::clone(&stop));
         tokio::spawn(async move {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+            let http = reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap();
             let mut slowest = Duration::ZERO;
             for _ in 0..2_000 {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
@@ -243,11 +284,19 @@ async fn hostile_16_mib_bodies_are_refused_in_bounded_memory_while_health_answer
     let http = client();
     for (path, body, expected) in bodies {
         let len = body.len();
-        let req = if path == "/v1/leads/h" { http.put(server.url(path)) } else { http.post(server.url(path)) };
+        let req = if path == "/v1/leads/h" {
+            http.put(server.url(path))
+        } else {
+            http.post(server.url(path))
+        };
         let started = Instant::now();
         let (status, answer) = call(req.header("content-type", "application/json").body(body)).await;
         assert_eq!(status, expected, "{path} ({len} bytes): {answer}");
-        assert!(started.elapsed() < Duration::from_secs(15), "{path}: {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{path}: {:?}",
+            started.elapsed()
+        );
     }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let slowest = watcher.await.unwrap();
@@ -298,10 +347,16 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
     let (status, _, body) = raw(http.get(server.url("/health"))).await;
     assert_eq!((status, body.as_str()), (200, "{\"status\":\"ok\"}\n"));
     let (status, challenge, body) = raw(http.get(server.url("/v1/pack"))).await;
-    assert_eq!((status, challenge.as_str(), kind_of(&body).as_str()), (401, "Bearer", "unauthorized"));
+    assert_eq!(
+        (status, challenge.as_str(), kind_of(&body).as_str()),
+        (401, "Bearer", "unauthorized")
+    );
     let (status, _, _) = raw(with(http.get(server.url("/v1/pack")), "legacy-tokenx")).await;
     assert_eq!(status, 401);
-    let (status, _, _) = raw(http.get(server.url("/v1/pack")).header("authorization", "bEaReR legacy-token")).await;
+    let (status, _, _) = raw(http
+        .get(server.url("/v1/pack"))
+        .header("authorization", "bEaReR legacy-token"))
+    .await;
     assert_eq!(status, 200, "the scheme is case-insensitive");
 
     let lead = json!({"title": "VP", "region": "NY"});
@@ -309,15 +364,29 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
     // (token, request, expected status)
     let cases: Vec<(&str, reqwest::RequestBuilder, u16)> = vec![
         ("crm-token", http.put(server.url("/v1/leads/a")).json(&lead), 200),
-        ("crm-token", http.post(server.url("/v1/leads/a/events")).json(&pricing), 200),
+        (
+            "crm-token",
+            http.post(server.url("/v1/leads/a/events")).json(&pricing),
+            200,
+        ),
         ("crm-token", http.get(server.url("/v1/leads/a")), 403),
-        ("crm-token", http.post(server.url("/v1/leads/a/stage")).json(&json!({"stage": "accepted"})), 403),
+        (
+            "crm-token",
+            http.post(server.url("/v1/leads/a/stage"))
+                .json(&json!({"stage": "accepted"})),
+            403,
+        ),
         ("crm-token", http.post(server.url("/v1/pack/reload")), 403),
         ("sales-token", http.put(server.url("/v1/leads/a")).json(&lead), 403),
         ("sales-token", http.get(server.url("/v1/leads/a")), 200),
         ("sales-token", http.get(server.url("/v1/transitions")), 200),
         ("sales-token", http.post(server.url("/v1/score")).json(&lead), 200),
-        ("sales-token", http.post(server.url("/v1/leads/a/stage")).json(&json!({"stage": "accepted"})), 200),
+        (
+            "sales-token",
+            http.post(server.url("/v1/leads/a/stage"))
+                .json(&json!({"stage": "accepted"})),
+            200,
+        ),
         ("sales-token", http.post(server.url("/v1/pack/reload")), 403),
         ("ops-token", http.post(server.url("/v1/pack/reload")), 200),
         ("ops-token", http.get(server.url("/v1/pack")), 403),
@@ -330,7 +399,10 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
         assert_eq!(status, expected, "case {i} ({token}): {body}");
         if status == 403 {
             assert_eq!(kind_of(&body), "forbidden");
-            assert!(challenge.starts_with("Bearer error=\"insufficient_scope\""), "{challenge}");
+            assert!(
+                challenge.starts_with("Bearer error=\"insufficient_scope\""),
+                "{challenge}"
+            );
         } else if i != 14 {
             assert!(body.ends_with('\n'), "case {i}: {body:?}");
         }
@@ -343,7 +415,11 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
         (http.delete(server.url("/v1/leads/a")), 405, "method_not_allowed"),
         (http.get(server.url("/v1/nothing")), 404, "not_found"),
         (http.get(server.url(&long)), 414, "uri_too_long"),
-        (http.get(server.url("/v1/pack")).header("x-big", huge), 431, "headers_too_large"),
+        (
+            http.get(server.url("/v1/pack")).header("x-big", huge),
+            431,
+            "headers_too_large",
+        ),
         (http.put(server.url("/v1/leads/b")).body("{"), 400, "bad_json"),
     ];
     for (req, expected, kind) in fallbacks {
@@ -353,9 +429,15 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
 
     // Numbers in transitions and history print as results print them.
     let (_, _, transitions) = raw(with(http.get(server.url("/v1/transitions")), "sales-token")).await;
-    assert!(transitions.contains("\"score\":35,") && !transitions.contains("35.0"), "{transitions}");
+    assert!(
+        transitions.contains("\"score\":35,") && !transitions.contains("35.0"),
+        "{transitions}"
+    );
     let (_, _, history) = raw(with(http.get(server.url("/v1/leads/a/history")), "sales-token")).await;
-    assert!(history.contains("\"score\":35,") && !history.contains(".0,"), "{history}");
+    assert!(
+        history.contains("\"score\":35,") && !history.contains(".0,"),
+        "{history}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -372,7 +454,8 @@ async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
     let http = client();
     let crm = |req: reqwest::RequestBuilder| req.bearer_auth("crm-token");
     let sales = |req: reqwest::RequestBuilder| req.bearer_auth("sales-token");
-    let stage = |id: &str, body: serde_json::Value| sales(http.post(server.url(&format!("/v1/leads/{id}/stage"))).json(&body));
+    let stage =
+        |id: &str, body: serde_json::Value| sales(http.post(server.url(&format!("/v1/leads/{id}/stage"))).json(&body));
     let pricing = json!({"type": "page_view", "path": "/pricing"});
     for id in ["r", "c"] {
         call(crm(http.put(server.url(&format!("/v1/leads/{id}")))).json(&json!({"title": "VP", "region": "NJ"}))).await;
@@ -389,7 +472,11 @@ async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
     let ignored = json!({"type": "email_open"});
     for event in [old, ignored] {
         let (status, lead) = call(crm(http.post(server.url("/v1/leads/r/events"))).json(&event)).await;
-        assert_eq!((status, lead["stage"].as_str()), (200, Some("rejected")), "{event}: {lead}");
+        assert_eq!(
+            (status, lead["stage"].as_str()),
+            (200, Some("rejected")),
+            "{event}: {lead}"
+        );
     }
     let (_, lead) = call(crm(http.patch(server.url("/v1/leads/r"))).json(&json!({"title": "VP Sales"}))).await;
     assert_eq!(lead["stage"], "mql", "{lead}");
@@ -398,7 +485,9 @@ async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
     // requalifies it.
     let (_, lead) = call(stage("c", json!({"stage": "recycled"}))).await;
     assert_eq!(lead["stage"], "recycled");
-    let (_, lead) = call(crm(http.post(server.url("/v1/leads/c/events"))).json(&json!({"type": "page_view", "path": "/blog/y"}))).await;
+    let (_, lead) =
+        call(crm(http.post(server.url("/v1/leads/c/events"))).json(&json!({"type": "page_view", "path": "/blog/y"})))
+            .await;
     assert_eq!(lead["stage"], "mql", "{lead}");
 
     // Sales accept a lead that never qualified, then close it; `lost` needs a reason.
@@ -412,7 +501,11 @@ async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
     let (status, answer) = call(stage("p", json!({"stage": "lost", "reason": "churned"}))).await;
     assert_eq!((status, answer["kind"].as_str()), (409, Some("conflict")), "{answer}");
     let (status, answer) = call(stage("q", json!({"stage": "lost"}))).await;
-    assert_eq!((status, answer["kind"].as_str()), (400, Some("bad_request")), "{answer}");
+    assert_eq!(
+        (status, answer["kind"].as_str()),
+        (400, Some("bad_request")),
+        "{answer}"
+    );
     let (status, _) = call(stage("q", json!({"stage": "lost", "reason": "went with a rival"}))).await;
     assert_eq!(status, 200);
 
@@ -442,10 +535,17 @@ async fn lifecycle_requalifies_on_counted_activity_and_records_who_acted() {
         assert_eq!(t["by"], "sales");
         assert!(t["acted_at"].as_str().is_some_and(|a| a.ends_with('Z')), "{t}");
     }
-    assert!(transitions.iter().filter(|t| t["kind"] == "mql").all(|t| t.get("by").is_none()));
+    assert!(transitions
+        .iter()
+        .filter(|t| t["kind"] == "mql")
+        .all(|t| t.get("by").is_none()));
     let (_, history) = call(sales(http.get(server.url("/v1/leads/q/history")))).await;
     let last = history["history"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["stage"].as_str(), last["by"].as_str()), (Some("lost"), Some("sales")), "{last}");
+    assert_eq!(
+        (last["stage"].as_str(), last["by"].as_str()),
+        (Some("lost"), Some("sales")),
+        "{last}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -455,37 +555,66 @@ async fn ids_are_nfc_without_hidden_characters_and_metrics_pass_promtool() {
     let server = Server::start(&pack, &dir.path().join("data"), &[]);
     let http = client();
     // "café" with a composed é and with e + a combining accent: one lead.
-    let (status, _) = call(http.put(server.url("/v1/leads/caf%C3%A9")).json(&json!({"title": "VP"}))).await;
+    let (status, _) = call(
+        http.put(server.url("/v1/leads/caf%C3%A9"))
+            .json(&json!({"title": "VP"})),
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, lead) = call(http.get(server.url("/v1/leads/cafe%CC%81"))).await;
     assert_eq!((status, lead["id"].as_str()), (200, Some("caf\u{e9}")), "{lead}");
     for sneaky in ["ann%E2%80%8B", "%E2%80%AEnna", "a%E2%81%A6b"] {
         let (status, answer) = call(http.put(server.url(&format!("/v1/leads/{sneaky}"))).json(&json!({}))).await;
-        assert_eq!((status, answer["kind"].as_str()), (400, Some("bad_request")), "{sneaky}: {answer}");
+        assert_eq!(
+            (status, answer["kind"].as_str()),
+            (400, Some("bad_request")),
+            "{sneaky}: {answer}"
+        );
     }
     let events = server.url("/v1/leads/caf%C3%A9/events");
-    for (id, expected) in [(json!(42), 400), (json!("e\u{200B}1"), 400), (json!("e\u{301}1"), 200), (json!("\u{e9}1"), 200)] {
-        let (status, answer) = call(http.post(&events).json(&json!({"type": "page_view", "path": "/", "id": id}))).await;
+    for (id, expected) in [
+        (json!(42), 400),
+        (json!("e\u{200B}1"), 400),
+        (json!("e\u{301}1"), 200),
+        (json!("\u{e9}1"), 200),
+    ] {
+        let (status, answer) = call(
+            http.post(&events)
+                .json(&json!({"type": "page_view", "path": "/", "id": id})),
+        )
+        .await;
         assert_eq!(status, expected, "{id}: {answer}");
         if status == 400 {
             assert_eq!(answer["kind"], "bad_event");
         }
     }
     let (_, lead) = call(http.get(server.url("/v1/leads/caf%C3%A9"))).await;
-    assert_eq!(lead["events"]["kept"], 1, "the two spellings of é1 are one event id: {lead}");
+    assert_eq!(
+        lead["events"]["kept"], 1,
+        "the two spellings of é1 are one event id: {lead}"
+    );
 
     // /metrics: the 0.0.4 text format unless OpenMetrics is asked for; promtool reads it.
     let plain = http.get(server.url("/metrics")).send().await.unwrap();
-    assert_eq!(plain.headers()["content-type"], "text/plain; version=0.0.4; charset=utf-8");
+    assert_eq!(
+        plain.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
     let text = plain.text().await.unwrap();
-    assert!(text.contains("# TYPE leadscore_events_total counter") && !text.contains("# EOF"), "{text}");
+    assert!(
+        text.contains("# TYPE leadscore_events_total counter") && !text.contains("# EOF"),
+        "{text}"
+    );
     let open = http
         .get(server.url("/metrics"))
         .header("accept", "application/openmetrics-text; version=1.0.0,text/plain;q=0.5")
         .send()
         .await
         .unwrap();
-    assert!(open.headers()["content-type"].to_str().unwrap().starts_with("application/openmetrics-text"));
+    assert!(open.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/openmetrics-text"));
     assert!(open.text().await.unwrap().ends_with("# EOF\n"));
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
