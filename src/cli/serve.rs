@@ -11,7 +11,9 @@ use super::{Exit, Failure, PackArgs};
 /// Arguments of `serve`. Every limit has a default (see the README's Service section).
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// The pack folder; it hot-reloads, and an edit that does not check never goes live.
+    /// The pack folder (or a link to it). A new version goes live only when published
+    /// whole: the link flipped or the folder renamed into place, POST /v1/pack/reload, or
+    /// SIGHUP; an edit that does not check never goes live.
     #[arg(long)]
     pack: PathBuf,
     /// The data folder (created if missing): the database lives here.
@@ -30,7 +32,8 @@ pub struct ServeArgs {
     /// Address to listen on; anything but loopback needs --token-file.
     #[arg(long, default_value = "127.0.0.1:7878", value_name = "IP:PORT")]
     listen: String,
-    /// Bearer tokens, one per line: every endpoint but /health then needs one.
+    /// Bearer tokens, one per line: `TOKEN`, or `NAME TOKEN SCOPES` (read, write, sales,
+    /// admin, comma-separated); every endpoint but /health then needs one.
     #[arg(long, value_name = "FILE")]
     token_file: Option<PathBuf>,
     /// POST every transition here (repeatable): at least once, in order per lead.
@@ -54,12 +57,24 @@ pub struct ServeArgs {
     /// Most events kept per lead; the earliest received beyond it are dropped.
     #[arg(long, value_name = "N", default_value_t = Limits::default().events_per_lead)]
     max_events_per_lead: u64,
-    /// Most open connections.
+    /// Most open connections (when all are taken, the one idle the longest is closed).
     #[arg(long, value_name = "N", default_value_t = Limits::default().connections)]
     max_connections: usize,
     /// How far in the future an event's `at` may be, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = Limits::default().clock_skew.as_secs())]
     clock_skew: u64,
+    /// Most JSON values (objects, arrays, keys, scalars) one request body may hold.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().json_values)]
+    max_json_values: usize,
+    /// Seconds a request's headers may take to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().header_timeout.as_secs())]
+    header_timeout: u64,
+    /// Seconds a request's body may take to arrive.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().body_timeout.as_secs())]
+    body_timeout: u64,
+    /// Seconds a connection may stay open with no request in progress.
+    #[arg(long, value_name = "SECS", default_value_t = Limits::default().idle_timeout.as_secs())]
+    idle_timeout: u64,
     #[command(flatten)]
     pack_args: PackArgs,
 }
@@ -73,6 +88,10 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         events_per_lead: args.max_events_per_lead,
         connections: args.max_connections,
         clock_skew: Duration::from_secs(args.clock_skew),
+        json_values: args.max_json_values,
+        header_timeout: Duration::from_secs(args.header_timeout),
+        body_timeout: Duration::from_secs(args.body_timeout),
+        idle_timeout: Duration::from_secs(args.idle_timeout),
         ..Limits::default()
     };
     let options = Options {

@@ -31,3 +31,5 @@ mod reload;
 mod repl;
 #[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
+mod serve_security;

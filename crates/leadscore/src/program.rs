@@ -554,6 +554,23 @@ impl Program {
         self.requalify_after.map(millis)
     }
 
+    /// The queues of the routes, in order, each once.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "threshold 10\nroute \"ae\" when score > 50\nroute \"sdr\"")?;
+    /// assert_eq!(pack.program().route_names(), ["ae", "sdr"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn route_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = Vec::new();
+        for route in &self.routes {
+            if !names.contains(&&*route.queue) {
+                names.push(&route.queue);
+            }
+        }
+        names
+    }
+
     /// The pack's `calibrate` statement: what chance of converting a score means.
     ///
     /// ```

@@ -43,6 +43,7 @@ pub const DEFAULT_DEBOUNCE: Duration = Duration::from_millis(50);
 pub struct WatchOptions {
     debounce: Duration,
     poll: Option<Duration>,
+    published: bool,
 }
 
 impl Default for WatchOptions {
@@ -50,6 +51,7 @@ impl Default for WatchOptions {
         WatchOptions {
             debounce: DEFAULT_DEBOUNCE,
             poll: None,
+            published: false,
         }
     }
 }
@@ -72,6 +74,26 @@ impl WatchOptions {
     pub fn poll(mut self, interval: Duration) -> WatchOptions {
         self.poll = Some(interval.max(Duration::from_millis(1)));
         self
+    }
+
+    /// Takes a new version only when it is published whole: when the folder's identity
+    /// changes (a symbolic link flipped to another folder, another folder renamed into its
+    /// place) or when [`LivePack::reload`] asks. Edits of files inside the live folder wait
+    /// for an explicit reload, so a save caught half-way never goes live. For a service;
+    /// the authoring loop (`watch`, the REPL, the language server) follows every edit.
+    ///
+    /// ```
+    /// let options = leadscore::reload::WatchOptions::new().published_only();
+    /// assert!(options.is_published_only());
+    /// ```
+    pub fn published_only(mut self) -> WatchOptions {
+        self.published = true;
+        self
+    }
+
+    /// Whether only published versions are taken.
+    pub fn is_published_only(&self) -> bool {
+        self.published
     }
 
     /// The debounce time.
@@ -287,7 +309,7 @@ impl std::fmt::Debug for Snapshot {
 pub struct LivePack {
     live: Arc<ArcSwap<Pack>>,
     dir: PathBuf,
-    stop: Sender<Message>,
+    tx: Sender<Message>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -334,6 +356,9 @@ impl LivePack {
         let backend = Backend::new(&dir, &options, tx.clone())?;
         let mut watcher = Watcher::new(dir.clone(), loader, backend, rx, Box::new(on_event));
         watcher.link = link_of(given);
+        if options.published {
+            watcher.published = Some(identity(watcher.link.as_deref().unwrap_or(&dir)));
+        }
         watcher.watch_all()?;
         watcher.watch_targets();
         let pack = watcher.loader.load(&dir)?;
@@ -349,7 +374,7 @@ impl LivePack {
         Ok(LivePack {
             live,
             dir: given.to_path_buf(),
-            stop: tx,
+            tx,
             thread: Some(thread),
         })
     }
@@ -357,6 +382,37 @@ impl LivePack {
     /// The live version now; cheap enough to call for every lead.
     pub fn current(&self) -> Snapshot {
         Snapshot(self.live.load())
+    }
+
+    /// Rebuilds the pack from the folder now (what the folder's link points to, the files
+    /// as they are) and swaps it in if it checks: the explicit reload of a pack watched
+    /// with [`WatchOptions::published_only`] (`POST /v1/pack/reload`, `SIGHUP`). The
+    /// outcome also goes to the watch callback. An error if no answer came `within`.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use leadscore::reload::{ReloadEvent, WatchOptions};
+    /// let dir = tempfile::tempdir()?;
+    /// std::fs::write(dir.path().join("main.rules"), "title ~ CEO => +5")?;
+    /// let options = WatchOptions::new().published_only();
+    /// let live = leadscore::LivePack::watch_with(dir.path(), leadscore::Loader::new(), options, |_| {})?;
+    /// std::fs::write(dir.path().join("main.rules"), "title ~ CEO => +8")?;
+    /// let event = live.reload(Duration::from_secs(10))?;
+    /// assert!(matches!(event, ReloadEvent::Reloaded { .. }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn reload(&self, within: Duration) -> Result<ReloadEvent, Error> {
+        let (reply, answer) = mpsc::channel();
+        let failed = |message: &str| Error::Watch {
+            path: self.dir.clone(),
+            message: message.to_string(),
+        };
+        self.tx
+            .send(Message::Reload(reply))
+            .map_err(|_| failed("the reload thread has stopped"))?;
+        answer
+            .recv_timeout(within)
+            .map_err(|_| failed("no answer from the reload thread in time"))
     }
 
     /// The watched folder, as it was given: a symbolic link stays the link (the pack loads
@@ -368,7 +424,7 @@ impl LivePack {
 
 impl Drop for LivePack {
     fn drop(&mut self) {
-        let _ = self.stop.send(Message::Stop);
+        let _ = self.tx.send(Message::Stop);
         if let Some(thread) = self.thread.take() {
             // Dropped from inside an event callback: the thread ends when the callback returns.
             if thread.thread().id() != std::thread::current().id() {
@@ -381,6 +437,8 @@ impl Drop for LivePack {
 /// What the watcher thread receives.
 enum Message {
     Files(DebounceEventResult),
+    /// An explicit reload; the outcome goes back on the sender.
+    Reload(Sender<ReloadEvent>),
     Stop,
 }
 
@@ -462,6 +520,34 @@ struct Watcher {
     backend: Option<Backend>,
     rx: Receiver<Message>,
     on_event: Box<dyn FnMut(ReloadEvent) + Send>,
+    /// Only published versions are taken: the identity of the folder last loaded.
+    published: Option<Identity>,
+    /// Explicit reloads waiting for the next rebuild's outcome.
+    waiting: Vec<Sender<ReloadEvent>>,
+}
+
+/// What a published pack folder is: where its path leads and the folder found there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Identity {
+    target: Option<PathBuf>,
+    inode: Option<(u64, u64)>,
+}
+
+/// The identity of the folder at `path` (followed through links) now.
+fn identity(path: &Path) -> Identity {
+    let target = std::fs::canonicalize(path).ok();
+    let meta = target.as_deref().and_then(|t| std::fs::metadata(t).ok());
+    #[cfg(unix)]
+    let inode = meta.map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        (m.dev(), m.ino())
+    });
+    #[cfg(not(unix))]
+    let inode = meta
+        .and_then(|m| m.created().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| (0, d.as_nanos() as u64));
+    Identity { target, inode }
 }
 
 /// The thread was asked to stop.
@@ -497,6 +583,8 @@ impl Watcher {
             backend: Some(backend),
             rx,
             on_event,
+            published: None,
+            waiting: Vec::new(),
         }
     }
 
@@ -568,8 +656,16 @@ impl Watcher {
 
     /// Waits for changes and rebuilds until told to stop.
     fn run(mut self) {
-        while let Ok(Message::Files(result)) = self.rx.recv() {
-            if self.handle(result).is_err() {
+        loop {
+            let changed = match self.rx.recv() {
+                Ok(Message::Files(result)) => self.relevant(result),
+                Ok(Message::Reload(reply)) => {
+                    self.waiting.push(reply);
+                    true
+                }
+                Ok(Message::Stop) | Err(_) => break,
+            };
+            if self.handle(changed).is_err() {
                 break;
             }
         }
@@ -578,14 +674,15 @@ impl Watcher {
         }
     }
 
-    /// Handles one debounced batch, and any batches queued behind it, with one rebuild.
-    fn handle(&mut self, result: DebounceEventResult) -> Result<(), Stopped> {
-        let mut changed = self.relevant(result);
+    /// Handles one message (`changed`: it called for a rebuild), and any queued behind
+    /// it, with one rebuild.
+    fn handle(&mut self, mut changed: bool) -> Result<(), Stopped> {
         loop {
             changed |= self.drain()?;
             if !changed {
                 return Ok(());
             }
+            self.follow_link();
             let built = self.loader.load(&self.dir);
             self.watch_targets();
             // A change that arrived during the build (the second half of a save) makes
@@ -604,6 +701,10 @@ impl Watcher {
         loop {
             match self.rx.try_recv() {
                 Ok(Message::Files(result)) => changed |= self.relevant(result),
+                Ok(Message::Reload(reply)) => {
+                    self.waiting.push(reply);
+                    changed = true;
+                }
                 Ok(Message::Stop) | Err(TryRecvError::Disconnected) => return Err(Stopped),
                 Err(TryRecvError::Empty) => return Ok(changed),
             }
@@ -632,7 +733,22 @@ impl Watcher {
         if !self.awaited.is_empty() {
             changed |= self.await_plugin_dirs();
         }
-        changed
+        match self.published.is_some() {
+            true => self.republished(),
+            false => changed,
+        }
+    }
+
+    /// Whether the folder's identity moved since it was last loaded: a new version was
+    /// published. While the path leads nowhere (between the two renames of a swap), the
+    /// live version stays and nothing is rebuilt.
+    fn republished(&mut self) -> bool {
+        let now = identity(self.link.as_deref().unwrap_or(&self.dir));
+        if now.inode.is_none() || self.published.as_ref() == Some(&now) {
+            return false;
+        }
+        self.published = Some(now);
+        true
     }
 
     /// Whether an event may change what the pack loads. Reads are not changes: the
@@ -728,8 +844,13 @@ impl Watcher {
         }
     }
 
-    /// Swaps in a pack that loaded (unless it is the live one) and says what happened.
+    /// Swaps in a pack that loaded (unless it is the live one) and says what happened, to
+    /// the callback and to the explicit reloads waiting for it.
     fn publish(&mut self, built: Result<Pack, Error>) {
+        if self.published.is_some() {
+            // The folder loaded now is the one an explicit reload read.
+            self.published = Some(identity(self.link.as_deref().unwrap_or(&self.dir)));
+        }
         let Some(live) = self.live.as_ref() else {
             return;
         };
@@ -751,6 +872,9 @@ impl Watcher {
             }
             Err(error) => ReloadEvent::Rejected(Rejection::new(current.id().clone(), &error)),
         };
+        for reply in self.waiting.drain(..) {
+            let _ = reply.send(event.clone());
+        }
         (self.on_event)(event);
     }
 }

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
-use super::lifecycle::{self, Change, Reading, Stage, Standing};
+use super::lifecycle::{self, Ask, Change, Reading, Stage, Standing};
 use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, Transition};
 use super::storage::{StorageError, Txn};
 use leadscore::Pack;
@@ -131,7 +131,7 @@ impl<'a> Batch<'a> {
                 Ok(self.set_fields(lead, fields))
             }
             Op::Events(events) => self.append(t, lead, events).map(Ok),
-            Op::Stage { to, reason } => self.stage(t, lead, *to, reason.as_deref()),
+            Op::Stage(ask) => self.stage(t, lead, ask),
             Op::Evaluate => {
                 self.working(lead).dirty = true;
                 Ok(Ok(Applied::default()))
@@ -251,7 +251,11 @@ impl<'a> Batch<'a> {
 
     fn set_fields(&mut self, lead: &str, fields: Map<String, Value>) -> Result<Applied, ApiError> {
         check_field_count(fields.len(), self.limits)?;
+        let now = self.now;
         let w = self.working(lead);
+        if w.record.fields != fields {
+            w.record.activity = Some(w.record.activity.map_or(now, |a| a.max(now)));
+        }
         w.record.fields = fields;
         w.dirty = true;
         Ok(Applied::default())
@@ -260,6 +264,7 @@ impl<'a> Batch<'a> {
     fn append(&mut self, t: &mut dyn Txn, lead: &str, events: &[Incoming]) -> Result<Applied, StorageError> {
         let mut applied = Applied::default();
         let keep = self.limits.events_per_lead;
+        let counted: Vec<&str> = self.pack.program().event_types().collect();
         let w = self
             .leads
             .get_mut(lead)
@@ -276,6 +281,9 @@ impl<'a> Batch<'a> {
             counts.next += 1;
             applied.new_events += 1;
             w.record.last_activity = Some(w.record.last_activity.map_or(event.received, |a| a.max(event.received)));
+            if counted.iter().any(|c| c.eq_ignore_ascii_case(&event.kind)) {
+                w.record.activity = Some(w.record.activity.map_or(event.at, |a| a.max(event.at)));
+            }
         }
         let counts = &mut w.record.events;
         if counts.kept() > keep {
@@ -291,19 +299,13 @@ impl<'a> Batch<'a> {
         Ok(applied)
     }
 
-    fn stage(
-        &mut self,
-        t: &mut dyn Txn,
-        lead: &str,
-        to: Stage,
-        reason: Option<&str>,
-    ) -> Result<Result<Applied, ApiError>, StorageError> {
+    fn stage(&mut self, t: &mut dyn Txn, lead: &str, ask: &Ask) -> Result<Result<Applied, ApiError>, StorageError> {
         // Earlier writes of this batch first: the change applies to the lead as they left it.
         if self.working(lead).dirty {
             self.evaluate(t, lead)?;
         }
         let now = self.now.max(self.working(lead).record.as_of);
-        let change = match lifecycle::request(&self.working(lead).record.standing, to, reason, now) {
+        let change = match lifecycle::request(&self.working(lead).record.standing, ask, now) {
             Ok(change) => change,
             Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
         };
@@ -312,7 +314,9 @@ impl<'a> Batch<'a> {
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
         let w = self.working(lead);
         w.changed = true;
-        let entry = history(&w.record, score, score, Vec::new(), pack);
+        let mut entry = history(&w.record, score, score, Vec::new(), pack);
+        entry.acted_at = Some(rfc3339(ask.acted.at));
+        entry.by.clone_from(&ask.acted.by);
         let n = w.record.next_history;
         w.record.next_history += 1;
         t.push_history(lead, n, &entry, keep)?;
@@ -397,6 +401,8 @@ impl<'a> Batch<'a> {
                 sla_due: change.standing.sla_due.map(rfc3339),
                 pack: pack.clone(),
                 reason: change.reason,
+                acted_at: change.acted.as_ref().map(|a| rfc3339(a.at)),
+                by: change.acted.and_then(|a| a.by),
             };
             self.outbox.push(transition);
             self.tally.transitions.push(change.kind.name());
@@ -428,7 +434,7 @@ fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of:
             .map(as_millis),
     };
     let cool_down = program.requalify_after().map(as_millis);
-    lifecycle::advance(&record.standing, reading, record.last_activity, cool_down, as_of)
+    lifecycle::advance(&record.standing, reading, record.activity, cool_down, as_of)
 }
 
 /// The SLA a standing waits on: a pending SLA of an MQL.
@@ -534,6 +540,8 @@ fn history(
         pack: pack.id().to_string(),
         rules,
         error: record.error.clone(),
+        acted_at: None,
+        by: None,
     }
 }
 

@@ -25,6 +25,16 @@ pub struct Limits {
     pub clock_skew: Duration,
     /// Longest lead id or event id, in bytes.
     pub id_bytes: usize,
+    /// Most JSON values (objects, arrays, keys and scalars) one request body may build;
+    /// parsing stops at the first past it, so a body's memory is bounded by this, not by
+    /// its byte size alone.
+    pub json_values: usize,
+    /// How long a request's headers may take to arrive.
+    pub header_timeout: Duration,
+    /// How long a request's body may take to arrive.
+    pub body_timeout: Duration,
+    /// How long a connection may stay open with no request in progress.
+    pub idle_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -38,6 +48,10 @@ impl Default for Limits {
             connections: 1_024,
             clock_skew: Duration::from_secs(300),
             id_bytes: 256,
+            json_values: 1_000_000,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -55,7 +69,8 @@ pub struct Options {
     pub database_url: Option<String>,
     /// `IP:PORT` to listen on.
     pub listen: String,
-    /// A file with one bearer token per line.
+    /// A file with one bearer token per line: `TOKEN` (every scope), or
+    /// `NAME TOKEN SCOPE[,SCOPE...]`.
     pub token_file: Option<PathBuf>,
     /// Webhook URLs.
     pub webhooks: Vec<String>,
@@ -81,7 +96,7 @@ pub struct Settings {
     /// Where to listen.
     pub listen: SocketAddr,
     /// Accepted bearer tokens (empty: no authentication, loopback only).
-    pub tokens: Vec<String>,
+    pub tokens: Vec<Token>,
     /// Webhook URLs (`http://` or `https://`).
     pub webhooks: Vec<String>,
     /// The HMAC-SHA256 key for webhook signatures.
@@ -90,6 +105,66 @@ pub struct Settings {
     pub reevaluate_every: Duration,
     /// Request and lead bounds.
     pub limits: Limits,
+}
+
+/// What a token may do. Each endpoint needs one scope.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    /// Reading leads, history, transitions, the pack, metrics; scoring a lead without storing it.
+    Read,
+    /// Writing leads and events (event sources, the CRM).
+    Write,
+    /// Stage changes (sales' decisions).
+    Sales,
+    /// Publishing the pack (`POST /v1/pack/reload`).
+    Admin,
+}
+
+impl Scope {
+    /// Every scope, in order.
+    pub const ALL: [Scope; 4] = [Scope::Read, Scope::Write, Scope::Sales, Scope::Admin];
+
+    /// The scope's name in the token file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+            Scope::Sales => "sales",
+            Scope::Admin => "admin",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// A configured token: its name (what history records), the SHA-256 of its text (the
+/// text itself is not kept, and digests of equal length compare in constant time), and
+/// its scopes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The name stage changes record as `by`.
+    pub name: String,
+    /// SHA-256 of the token.
+    pub digest: [u8; 32],
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("name", &self.name)
+            .field("scopes", &self.scopes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// SHA-256 of a token's text.
+pub fn digest(token: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(token.as_bytes()).into()
 }
 
 /// A setting that cannot be used.
@@ -145,19 +220,76 @@ fn read_file(what: &str, path: &std::path::Path) -> Result<String, ConfigError> 
     std::fs::read_to_string(path).map_err(|e| ConfigError(format!("cannot read {what} {}: {e}", path.display())))
 }
 
-/// One token per line; blank lines and `#` comments are skipped.
-fn read_tokens(path: &std::path::Path) -> Result<Vec<String>, ConfigError> {
+/// One token per line; blank lines and `#` comments are skipped. A line is `TOKEN`
+/// alone (every scope, named `line-N`) or `NAME TOKEN SCOPES`, the scopes
+/// comma-separated (`read,write`).
+fn read_tokens(path: &std::path::Path) -> Result<Vec<Token>, ConfigError> {
     let text = read_file("--token-file", path)?;
-    let tokens: Vec<String> = text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
-        .collect();
+    let mut tokens: Vec<Token> = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let at = || format!("--token-file {} line {}", path.display(), i + 1);
+        let token = token_line(line, i + 1).map_err(|e| ConfigError(format!("{}: {e}", at())))?;
+        if tokens.iter().any(|t| t.name == token.name) {
+            return Err(ConfigError(format!(
+                "{}: the name `{}` is given twice",
+                at(),
+                token.name
+            )));
+        }
+        if tokens.iter().any(|t| t.digest == token.digest) {
+            return Err(ConfigError(format!("{}: the token is given twice", at())));
+        }
+        tokens.push(token);
+    }
     if tokens.is_empty() {
         return Err(ConfigError(format!("--token-file {} holds no token", path.display())));
     }
     Ok(tokens)
+}
+
+/// One line of the token file (never quoting the token in an error).
+fn token_line(line: &str, number: usize) -> Result<Token, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (name, token, scopes) = match words.as_slice() {
+        [token] => (format!("line-{number}"), *token, Scope::ALL.to_vec()),
+        [name, token, scopes] => (name.to_string(), *token, scope_list(scopes)?),
+        _ => {
+            return Err(format!(
+                "a line is `TOKEN` or `NAME TOKEN SCOPES` (scopes comma-separated from {}); this one has {} words",
+                scope_names(),
+                words.len()
+            ))
+        }
+    };
+    Ok(Token {
+        name,
+        digest: digest(token),
+        scopes,
+    })
+}
+
+fn scope_list(text: &str) -> Result<Vec<Scope>, String> {
+    let mut scopes = Vec::new();
+    for name in text.split(',').filter(|n| !n.is_empty()) {
+        let scope =
+            Scope::parse(name).ok_or_else(|| format!("unknown scope `{name}` (the scopes are {})", scope_names()))?;
+        if !scopes.contains(&scope) {
+            scopes.push(scope);
+        }
+    }
+    scopes.sort();
+    match scopes.is_empty() {
+        true => Err(format!("no scope given (the scopes are {})", scope_names())),
+        false => Ok(scopes),
+    }
+}
+
+fn scope_names() -> String {
+    Scope::ALL.map(Scope::name).join(", ")
 }
 
 /// The file's bytes without a trailing newline.
@@ -190,8 +322,13 @@ fn check_limits(limits: &Limits) -> Result<(), ConfigError> {
         ("--max-fields-per-lead", limits.fields_per_lead == 0),
         ("--max-events-per-lead", limits.events_per_lead == 0),
         ("--max-connections", limits.connections == 0),
+        ("--max-json-values", limits.json_values == 0),
+        ("--header-timeout", limits.header_timeout < Duration::from_secs(1)),
+        ("--body-timeout", limits.body_timeout < Duration::from_secs(1)),
+        ("--idle-timeout", limits.idle_timeout < Duration::from_secs(1)),
     ];
     match zero.iter().find(|(_, z)| *z) {
+        Some((name, _)) if name.ends_with("-timeout") => Err(ConfigError(format!("{name} must be at least 1s"))),
         Some((name, _)) => Err(ConfigError(format!("{name} must be at least 1"))),
         None => Ok(()),
     }
@@ -235,10 +372,40 @@ mod tests {
     fn tokens_are_read_one_per_line() -> Result<(), Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let file = dir.path().join("tokens");
-        std::fs::write(&file, "# ops\nabc\n\n  def  \n")?;
+        std::fs::write(&file, "# ops\nabc\n\n  crm  def  write,read \n")?;
         let mut o = options("0.0.0.0:0");
         o.token_file = Some(file.clone());
-        assert_eq!(Settings::from_options(o)?.tokens, ["abc", "def"]);
+        let tokens = Settings::from_options(o)?.tokens;
+        let read = |t: &Token| (t.name.clone(), t.digest, t.scopes.clone());
+        assert_eq!(
+            tokens.iter().map(read).collect::<Vec<_>>(),
+            [
+                ("line-2".to_string(), digest("abc"), Scope::ALL.to_vec()),
+                ("crm".to_string(), digest("def"), vec![Scope::Read, Scope::Write]),
+            ]
+        );
+        for (text, expected) in [
+            ("a b\n", "line 1: a line is `TOKEN` or `NAME TOKEN SCOPES`"),
+            (
+                "a b root\n",
+                "line 1: unknown scope `root` (the scopes are read, write, sales, admin)",
+            ),
+            ("a b read\na c read\n", "line 2: the name `a` is given twice"),
+            ("x\ny\nx\n", "line 3: the token is given twice"),
+        ] {
+            std::fs::write(&file, text)?;
+            let mut o = options("127.0.0.1:0");
+            o.token_file = Some(file.clone());
+            let err = Settings::from_options(o)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(expected), "{err}");
+            assert!(
+                !err.contains(" b ") && !err.contains("`b`"),
+                "the token is quoted: {err}"
+            );
+        }
         std::fs::write(&file, "# nothing\n")?;
         let mut o = options("127.0.0.1:0");
         o.token_file = Some(file);

@@ -7,14 +7,18 @@ use super::storage::StorageError;
 /// A failed request.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
+#[non_exhaustive]
 pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
     /// `bad_json`, `bad_request`, `bad_event`, `not_found`, `conflict`, `too_large`,
-    /// `unauthorized`, `unavailable`.
+    /// `unauthorized`, `forbidden`, `timeout`, `method_not_allowed`, `uri_too_long`,
+    /// `headers_too_large`, `score_error`, `pack_rejected`, `unavailable`.
     pub kind: &'static str,
     /// What was wrong, in words.
     pub message: String,
+    /// For `forbidden`: the scope the endpoint needs.
+    pub scope: Option<&'static str>,
 }
 
 impl ApiError {
@@ -23,7 +27,24 @@ impl ApiError {
             status,
             kind,
             message: message.into(),
+            scope: None,
         }
+    }
+
+    /// Any status with its kind (405, 414, 422, 431 and the like).
+    pub fn status(status: u16, kind: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError::new(status, kind, message)
+    }
+
+    /// 403: the token is known but lacks the scope the endpoint needs.
+    pub fn forbidden(scope: &'static str, token: &str) -> ApiError {
+        let mut e = ApiError::new(
+            403,
+            "forbidden",
+            format!("this endpoint needs the `{scope}` scope, which the token `{token}` does not have"),
+        );
+        e.scope = Some(scope);
+        e
     }
 
     /// 400: a body that is not JSON (or not the JSON expected).
@@ -54,6 +75,11 @@ impl ApiError {
     /// 413: past a limit (body size, events per request, fields per lead).
     pub fn too_large(message: impl Into<String>) -> ApiError {
         ApiError::new(413, "too_large", message)
+    }
+
+    /// 408: the client took too long to send its request.
+    pub fn timeout(message: impl Into<String>) -> ApiError {
+        ApiError::new(408, "timeout", message)
     }
 
     /// 401.

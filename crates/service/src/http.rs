@@ -3,13 +3,13 @@
 //! `{"error": MESSAGE, "kind": KIND}` with a 4xx or 5xx status.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::body::{Bytes, HttpBody};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,29 +18,25 @@ use serde_json::{json, Value};
 
 use super::apply::{lead_text, Applied, LeadView};
 use super::commit::{now_millis, Committer, Reply};
-use super::config::Settings;
+use super::config::{digest, Limits, Scope, Settings, Token};
 use super::error::ApiError;
 use super::input::{self, rfc3339, Op};
-use super::lifecycle::Stage;
+use super::lifecycle::{Acted, Ask, Stage};
 use super::metrics::Metrics;
 use super::model::LeadRecord;
+use super::pack::{self as live_pack, PackStatus, Removed};
 use super::storage::{Reader, Storage};
-use leadscore::reload::Rejection;
-use leadscore::{LivePack, Outcome};
+use leadscore::reload::ReloadEvent;
+use leadscore::{LivePack, Outcome, Pack};
 
 /// Most events or history entries or transitions in one page.
 const MAX_PAGE: usize = 1_000;
 /// The page size when none is asked for.
 const DEFAULT_PAGE: usize = 100;
-
-/// The pack's reload history, for `GET /v1/pack`.
-#[derive(Default)]
-pub struct PackStatus {
-    /// When the live version was loaded (ms).
-    pub loaded_at: Mutex<i64>,
-    /// The last rejected edit and when (ms).
-    pub rejection: Mutex<Option<(i64, Rejection)>>,
-}
+/// Longest request target (path and query), in bytes: a longer one is a 414.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most bytes of request headers: more is a 431.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// What every handler can reach.
 pub struct App {
@@ -56,6 +52,13 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Reloads and rejections.
     pub pack_status: Arc<PackStatus>,
+    /// Bodies parsed (and leads scored for `/v1/score`) at once, on the blocking pool.
+    pub parsers: Arc<tokio::sync::Semaphore>,
+}
+
+/// How many bodies are parsed at once: one per core.
+pub fn parsers() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
 type Shared = State<Arc<App>>;
@@ -63,13 +66,32 @@ type Shared = State<Arc<App>>;
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (status, Json(json!({"error": self.message, "kind": self.kind}))).into_response()
+        let challenge = match (self.status, self.kind) {
+            (401, _) => Some("Bearer".to_string()),
+            (403, "forbidden") => Some(format!(
+                "Bearer error=\"insufficient_scope\", scope=\"{}\"",
+                self.scope.unwrap_or("")
+            )),
+            _ => None,
+        };
+        let mut response = (status, Json(json!({"error": self.message, "kind": self.kind}))).into_response();
+        if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
     }
 }
 
-/// The API's routes, with authentication, metrics and the body limit.
+/// Who made a request: the name of the token it carried (`None` when the service runs
+/// without tokens).
+#[derive(Clone, Debug, Default)]
+pub struct Caller {
+    /// The token's name in the token file.
+    pub name: Option<String>,
+}
+
+/// The API's routes, with authentication and metrics.
 pub fn router(app: Arc<App>) -> Router {
-    let limit = app.settings.limits.body_bytes;
     Router::new()
         .route(
             "/v1/leads/{id}",
@@ -82,13 +104,14 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/score", post(score))
         .route("/v1/transitions", get(transitions))
         .route("/v1/pack", get(pack))
+        .route("/v1/pack/reload", post(reload))
         .route("/metrics", get(metrics))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
         .route("/health", get(health))
         .route("/ready", get(ready))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), observe))
-        .layer(DefaultBodyLimit::max(limit))
         .with_state(app)
 }
 
@@ -100,38 +123,116 @@ async fn observe(State(app): Shared, request: Request, next: Next) -> Response {
         .map_or("unmatched", |p| p.as_str())
         .to_string();
     let method = request.method().to_string();
-    let response = next.run(request).await;
+    let response = match oversized(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    };
+    let response = end_with_newline(response).await;
     app.metrics
         .request(&route, &method, response.status().as_u16(), started.elapsed());
     response
 }
 
-async fn authenticate(State(app): Shared, headers: HeaderMap, request: Request, next: Next) -> Response {
-    let tokens = &app.settings.tokens;
-    if tokens.is_empty() {
-        return next.run(request).await;
+/// A 414 or 431 for a request target or headers past their bounds.
+fn oversized(request: &Request) -> Option<ApiError> {
+    let target = request.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI_BYTES {
+        return Some(ApiError::status(
+            414,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI_BYTES} bytes"),
+        ));
     }
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(token) if tokens.iter().any(|t| same(t.as_bytes(), token.trim().as_bytes())) => next.run(request).await,
-        _ => ApiError::unauthorized().into_response(),
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    (headers > MAX_HEADER_BYTES).then(|| {
+        ApiError::status(
+            431,
+            "headers_too_large",
+            format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
+        )
+    })
+}
+
+/// A JSON answer ends with a newline, so a terminal shows the next prompt on a line of its own.
+async fn end_with_newline(response: Response) -> Response {
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|t| t.as_bytes().starts_with(b"application/json"));
+    if !json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Our own JSON, already in memory.
+    let Ok(bytes) = axum::body::to_bytes(body, usize::MAX).await else {
+        return ApiError::unavailable("the answer could not be written").into_response();
+    };
+    let mut text = bytes.to_vec();
+    if text.last() != Some(&b'\n') {
+        text.push(b'\n');
+    }
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(text))
+}
+
+/// The scope an endpoint needs: reading is `read` (scoring a lead without storing it
+/// too), stage changes `sales`, publishing the pack `admin`, other writes `write`.
+pub fn scope_of(method: &Method, route: &str) -> Scope {
+    match (method.as_str(), route) {
+        ("POST", "/v1/pack/reload") => Scope::Admin,
+        ("POST", "/v1/leads/{id}/stage") => Scope::Sales,
+        ("POST", "/v1/score") | ("GET" | "HEAD", _) => Scope::Read,
+        _ => Scope::Write,
     }
 }
 
-/// Compares in time that depends on the lengths only.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+async fn authenticate(State(app): Shared, mut request: Request, next: Next) -> Response {
+    let tokens = &app.settings.tokens;
+    if tokens.is_empty() {
+        request.extensions_mut().insert(Caller::default());
+        return next.run(request).await;
+    }
+    let route = request.extensions().get::<MatchedPath>().map_or("", |p| p.as_str());
+    let needed = scope_of(request.method(), route);
+    let Some(token) = bearer(request.headers()).and_then(|given| find(tokens, given)) else {
+        return ApiError::unauthorized().into_response();
+    };
+    if !token.scopes.contains(&needed) {
+        return ApiError::forbidden(needed.name(), &token.name).into_response();
+    }
+    request.extensions_mut().insert(Caller {
+        name: Some(token.name.clone()),
+    });
+    next.run(request).await
+}
+
+/// The token of an `Authorization: Bearer TOKEN` header (the scheme in any case).
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The configured token `given` is, compared with every one in constant time (digests
+/// of equal length: neither the token's length nor which token matched shows in the time).
+fn find<'t>(tokens: &'t [Token], given: &str) -> Option<&'t Token> {
+    use subtle::{ConditionallySelectable, ConstantTimeEq};
+    let given = digest(given);
+    let mut found = 0u32;
+    for (i, token) in tokens.iter().enumerate() {
+        let n = u32::try_from(i + 1).unwrap_or(u32::MAX);
+        found.conditional_assign(&n, token.digest.ct_eq(&given));
+    }
+    let index = usize::try_from(found).ok()?.checked_sub(1)?;
+    tokens.get(index)
 }
 
 async fn not_found() -> ApiError {
-    ApiError::not_found("no such endpoint (see the API table in the README)")
-}
-
-async fn health(State(app): Shared) -> Json<Value> {
-    Json(json!({"status": "ok", "pack": app.live.current().id().to_string()}))
+    ApiError::not_found("no such endpoint (see the API table in the manual)")
 }
 
 /// 200 while writes can be stored, 503 while they cannot (see `Committer::ready`).
@@ -143,29 +244,97 @@ async fn ready(State(app): Shared) -> Response {
     }
 }
 
-async fn metrics(State(app): Shared) -> Response {
-    let body = app.metrics.render();
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        body,
+async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
+    ApiError::status(
+        405,
+        "method_not_allowed",
+        format!("{} does not take {method}", uri.path()),
     )
-        .into_response()
 }
 
-fn body(b: Result<Bytes, BytesRejection>, app: &App) -> Result<Bytes, ApiError> {
-    b.map_err(|e| match e.status() {
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::too_large(format!(
-            "the body is larger than {} bytes (--max-body-bytes)",
-            app.settings.limits.body_bytes
-        )),
-        _ => ApiError::bad_request(format!("cannot read the body: {e}")),
-    })
+/// Only that the process is up: what it serves is behind a token on `/v1/pack`.
+async fn health() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// OpenMetrics when the client asks for it (`Accept: application/openmetrics-text`, as
+/// Prometheus does), the Prometheus text format 0.0.4 otherwise.
+async fn metrics(State(app): Shared, headers: HeaderMap) -> Response {
+    let open = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.contains("application/openmetrics-text"));
+    let (content_type, body) = match open {
+        true => (
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            app.metrics.render(),
+        ),
+        false => ("text/plain; version=0.0.4; charset=utf-8", app.metrics.render_text()),
+    };
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+/// A request body read whole, refused as soon as it passes `--max-body-bytes` and cut
+/// off after `--body-timeout`.
+struct Body(Bytes);
+
+impl FromRequest<Arc<App>> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, app: &Arc<App>) -> Result<Body, ApiError> {
+        let limits = &app.settings.limits;
+        let read = read_body(request.into_body(), limits.body_bytes);
+        match tokio::time::timeout(limits.body_timeout, read).await {
+            Ok(body) => body.map(Body),
+            Err(_) => Err(ApiError::timeout(format!(
+                "the body did not arrive within {}s (--body-timeout)",
+                limits.body_timeout.as_secs()
+            ))),
+        }
+    }
+}
+
+async fn read_body(mut body: axum::body::Body, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::too_large(format!("the body is larger than {limit} bytes (--max-body-bytes)"));
+    let expected = body.size_hint().exact().and_then(|n| usize::try_from(n).ok());
+    if expected.is_some_and(|n| n > limit) {
+        return Err(too_large());
+    }
+    let mut buffer = Vec::with_capacity(expected.unwrap_or(0));
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|e| ApiError::bad_request(format!("cannot read the body: {e}")))?;
+        if let Ok(data) = frame.into_data() {
+            if buffer.len().saturating_add(data.len()) > limit {
+                return Err(too_large());
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buffer))
+}
+
+/// Runs `work` over a body on the blocking pool, at most [`parsers`] at once, so a big
+/// body never holds up the async workers (and `/health`).
+async fn off_workers<T: Send + 'static>(
+    app: &App,
+    body: Bytes,
+    work: impl FnOnce(&[u8], &Limits) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let _permit = app
+        .parsers
+        .acquire()
+        .await
+        .map_err(|_| ApiError::unavailable("the service is shutting down"))?;
+    let limits = app.settings.limits.clone();
+    tokio::task::spawn_blocking(move || work(&body, &limits))
+        .await
+        .map_err(|e| ApiError::unavailable(format!("the request could not be read: {e}")))?
 }
 
 fn lead_path(p: Result<Path<String>, PathRejection>, app: &App) -> Result<String, ApiError> {
     let Path(id) = p.map_err(|e| ApiError::bad_request(format!("bad lead id in the path: {e}")))?;
-    input::lead_id(&id, &app.settings.limits)?;
-    Ok(id)
+    input::lead_id(&id, &app.settings.limits)
 }
 
 type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
@@ -222,20 +391,20 @@ fn lead_summary(lead: &str, view: &LeadView) -> Value {
 async fn put_lead(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let fields = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
+    let fields = off_workers(&app, body, |b, limits| input::fields(input::json(b, limits)?, limits)).await?;
     write_one(&app, lead, Op::Put(fields)).await
 }
 
 async fn patch_lead(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let patch = input::fields(input::json(&body(b, &app)?)?, &app.settings.limits)?;
+    let patch = off_workers(&app, body, |b, limits| input::fields(input::json(b, limits)?, limits)).await?;
     write_one(&app, lead, Op::Patch(patch)).await
 }
 
@@ -249,43 +418,63 @@ async fn delete_lead(State(app): Shared, id: Result<Path<String>, PathRejection>
 async fn post_events(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
     let lead = lead_path(id, &app)?;
-    let events = input::events(input::json(&body(b, &app)?)?, now_millis(), &app.settings.limits)?;
+    let now = now_millis();
+    let events = off_workers(&app, body, move |b, limits| input::events_body(b, now, limits)).await?;
     write_one(&app, lead, Op::Events(events)).await
 }
 
 async fn post_stage(
     State(app): Shared,
+    caller: Option<axum::Extension<Caller>>,
     id: Result<Path<String>, PathRejection>,
-    b: Result<Bytes, BytesRejection>,
+    Body(body): Body,
 ) -> Result<Json<Value>, ApiError> {
+    let acted = Acted {
+        at: now_millis(),
+        by: caller.and_then(|axum::Extension(c)| c.name),
+    };
     let lead = lead_path(id, &app)?;
-    let value = input::json(&body(b, &app)?)?;
+    let value = off_workers(&app, body, input::json).await?;
     let stage = value.get("stage").and_then(Value::as_str).unwrap_or_default();
     let to = Stage::requestable(stage).ok_or_else(|| {
         ApiError::bad_request(format!(
-            "`stage` must be \"accepted\", \"rejected\" or \"recycled\"; got {}",
+            "`stage` must be \"accepted\", \"rejected\", \"recycled\", \"won\" or \"lost\"; got {}",
             value.get("stage").map_or("nothing".to_string(), Value::to_string)
         ))
     })?;
     let reason = match value.get("reason") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(ApiError::bad_request("`reason` must be a string")),
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
+        Some(_) => return Err(ApiError::bad_request("`reason` must be a non-empty string")),
     };
-    write_one(&app, lead, Op::Stage { to, reason }).await
+    if to == Stage::Lost && reason.is_none() {
+        return Err(ApiError::bad_request("a `lost` deal needs a `reason`"));
+    }
+    write_one(&app, lead, Op::Stage(Ask { to, reason, acted })).await
 }
 
-async fn ingest(State(app): Shared, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
-    let bytes = body(b, &app)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    let limits = &app.settings.limits;
+async fn ingest(State(app): Shared, Body(body): Body) -> Result<Json<Value>, ApiError> {
     let now = now_millis();
-    let mut items = Vec::new();
-    let mut lines = Vec::new();
-    let mut errors = Vec::new();
+    let (count, items, lines, errors) = off_workers(&app, body, move |b, limits| ingest_lines(b, now, limits)).await?;
+    let reply = if items.is_empty() {
+        Reply::default()
+    } else {
+        app.committer.write(items).await?
+    };
+    Ok(Json(ingest_response(count, &lines, reply, errors)))
+}
+
+/// The lines of an ingest body, each checked; the request is refused whole past
+/// `--max-items-per-request` lines or `--max-json-values` values.
+type Lines = (usize, Vec<(String, Op)>, Vec<usize>, Vec<Value>);
+
+fn ingest_lines(bytes: &[u8], now: i64, limits: &Limits) -> Result<Lines, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+    let budget = input::Budget::new(limits);
+    let (mut items, mut lines, mut errors) = (Vec::new(), Vec::new(), Vec::new());
     let mut count = 0;
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
@@ -298,20 +487,16 @@ async fn ingest(State(app): Shared, b: Result<Bytes, BytesRejection>) -> Result<
                 limits.items_per_request
             )));
         }
-        match input::ingest_line(line, now, limits) {
+        match input::ingest_line(line, now, limits, &budget) {
             Ok(item) => {
                 items.push(item);
                 lines.push(i + 1);
             }
+            Err(e) if budget.spent() => return Err(e),
             Err(e) => errors.push(json!({"line": i + 1, "error": e.message, "kind": e.kind})),
         }
     }
-    let reply = if items.is_empty() {
-        Reply::default()
-    } else {
-        app.committer.write(items).await?
-    };
-    Ok(Json(ingest_response(count, &lines, reply, errors)))
+    Ok((count, items, lines, errors))
 }
 
 fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<Value>) -> Value {
@@ -339,28 +524,27 @@ fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<
     })
 }
 
-async fn score(State(app): Shared, q: Params, b: Result<Bytes, BytesRejection>) -> Result<Json<Value>, ApiError> {
+async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<Value>, ApiError> {
     let params = params(q)?;
     let as_of = match params.get("as_of") {
         None => now_millis(),
         Some(t) => input::leadscore_time(t)
             .ok_or_else(|| ApiError::bad_request(format!("`as_of` {t:?} is not an RFC 3339 time")))?,
     };
-    let bytes = body(b, &app)?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
-    if !matches!(input::json(&bytes)?, Value::Object(_)) {
-        return Err(ApiError::bad_json("the body must be a lead: a JSON object"));
-    }
-    let pack = app.live.current();
-    let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
-    match pack.score_json(text, when) {
-        Ok(outcome) => Ok(Json(serde_json::to_value(&outcome).unwrap_or(Value::Null))),
-        Err(e) => Err(ApiError {
-            status: 422,
-            kind: "score_error",
-            message: e.to_string(),
-        }),
-    }
+    let pack = Pack::clone(&app.live.current());
+    let outcome = off_workers(&app, body, move |bytes, _| {
+        let text =
+            std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request(format!("the body is not UTF-8: {e}")))?;
+        // The scorer reads the lead itself, building only what the pack uses.
+        if !text.trim_start().starts_with('{') {
+            return Err(ApiError::bad_json("the body must be a lead: a JSON object"));
+        }
+        let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
+        pack.score_json(text, when)
+            .map_err(|e| ApiError::status(422, "score_error", e.to_string()))
+    })
+    .await?;
+    Ok(Json(serde_json::to_value(&outcome).unwrap_or(Value::Null)))
 }
 
 async fn get_lead(
@@ -481,24 +665,53 @@ async fn transitions(State(app): Shared, q: Params) -> Result<Json<Value>, ApiEr
 
 async fn pack(State(app): Shared) -> Json<Value> {
     let pack = app.live.current();
-    let loaded_at = *app.pack_status.loaded_at.lock().unwrap_or_else(|e| e.into_inner());
-    let rejection = app
-        .pack_status
-        .rejection
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .clone();
     let program = pack.program();
     Json(json!({
         "name": &*pack.id().name,
         "version": &*pack.id().version,
-        "loaded_at": rfc3339(loaded_at),
+        "loaded_at": rfc3339(app.pack_status.loaded_at()),
         "rules": program.rule_count(),
+        "routes": program.route_names(),
         "requalify_after": program.requalify_after().map(|d| leadscore::value::time::show_duration(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
-        "last_rejection": rejection.map(|(at, r)| json!({
+        "last_rejection": app.pack_status.rejection().map(|(at, r)| json!({
             "at": rfc3339(at),
             "errors": r.errors,
             "rendered": r.rendered,
         })),
+        "last_removal": app.pack_status.removed(),
     }))
+}
+
+/// Loads the pack folder as it is now; the new version goes live if it checks.
+async fn reload(State(app): Shared) -> Response {
+    let event = match live_pack::reload(&app.live).await {
+        Ok(event) => event,
+        Err(e) => return ApiError::unavailable(format!("the pack was not reloaded: {e}")).into_response(),
+    };
+    match event {
+        ReloadEvent::Reloaded { pack, previous } => {
+            let removed = app.pack_status.removed().filter(|r| r.to == pack.id().to_string());
+            Json(json!({
+                "outcome": "reloaded",
+                "version": pack.id().to_string(),
+                "previous": previous.to_string(),
+                "removed": removed.unwrap_or_else(|| Removed { from: previous.to_string(), to: pack.id().to_string(), ..Removed::default() }),
+            }))
+            .into_response()
+        }
+        ReloadEvent::Unchanged { live } => {
+            Json(json!({"outcome": "unchanged", "version": live.to_string()})).into_response()
+        }
+        ReloadEvent::Rejected(r) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": format!("the pack does not check; {} stays live", r.live),
+                "kind": "pack_rejected",
+                "errors": r.errors,
+                "rendered": r.rendered,
+            })),
+        )
+            .into_response(),
+        other => ApiError::unavailable(format!("the pack was not reloaded: {other:?}")).into_response(),
+    }
 }

@@ -2,7 +2,10 @@
 //! (stamped with the time they were received when they have no `at`), JSON Lines for
 //! `/v1/ingest`. A rejected input names what was wrong.
 
+use std::cell::{Cell, RefCell};
+
 use chrono::SecondsFormat;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
 use super::config::Limits;
@@ -18,6 +21,10 @@ pub struct Incoming {
     pub id: Option<String>,
     /// When it was received (ms).
     pub received: Millis,
+    /// Its `at` (ms): when it happened, by the client's account.
+    pub at: Millis,
+    /// Its `type`.
+    pub kind: String,
 }
 
 /// A write to one lead.
@@ -29,32 +36,289 @@ pub enum Op {
     Patch(Map<String, Value>),
     /// Append events.
     Events(Vec<Incoming>),
-    /// A stage change asked for by sales.
-    Stage {
-        /// `accepted`, `rejected` or `recycled`.
-        to: super::lifecycle::Stage,
-        /// Why, as given.
-        reason: Option<String>,
-    },
+    /// A stage change asked for by sales: which, why, when and who.
+    Stage(super::lifecycle::Ask),
     /// Score again (time passed, or the pack changed). Nothing else changes.
     Evaluate,
 }
 
-/// A lead id from a path or an ingest line: 1 to `limits.id_bytes` bytes, no control characters.
-pub fn lead_id(id: &str, limits: &Limits) -> Result<(), ApiError> {
-    if id.is_empty() || id.len() > limits.id_bytes || id.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(format!(
-            "a lead id must be 1 to {} bytes without control characters; got {:?}",
-            limits.id_bytes,
-            truncate(id)
-        )));
-    }
-    Ok(())
+/// A lead id from a path or an ingest line, as the service keys it (see [`id`]).
+pub fn lead_id(raw: &str, limits: &Limits) -> Result<String, ApiError> {
+    id(raw, limits).map_err(|why| ApiError::bad_request(format!("a lead id {why}")))
 }
 
-/// A request body as JSON.
-pub fn json(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_json(format!("the body is not valid JSON: {e}")))
+/// An id as the service keys it: in Unicode NFC (so `é` typed either way is one id),
+/// 1 to `limits.id_bytes` bytes, with no control character and no invisible or
+/// bidirectional formatting character ([`hidden`]), which would make look-alike ids.
+/// The error says what is wrong after "a lead id" or "an event id".
+pub fn id(raw: &str, limits: &Limits) -> Result<String, String> {
+    use unicode_normalization::UnicodeNormalization;
+    let nfc: String = raw.nfc().collect();
+    if nfc.is_empty() || nfc.len() > limits.id_bytes {
+        return Err(format!(
+            "must be 1 to {} bytes; got {} bytes",
+            limits.id_bytes,
+            nfc.len()
+        ));
+    }
+    match nfc.chars().find(|c| c.is_control() || hidden(*c)) {
+        Some(c) => Err(format!(
+            "may not hold control, invisible or bidirectional formatting characters; {:?} holds U+{:04X}",
+            truncate(&nfc),
+            u32::from(c)
+        )),
+        None => Ok(nfc),
+    }
+}
+
+/// A character that changes how text shows without showing itself: zero-width and
+/// joining characters, bidirectional controls, the soft hyphen, word joiners and
+/// invisible operators, the byte-order mark, interlinear annotations, tag characters.
+pub fn hidden(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
+/// How many JSON values a request may still build (`--max-json-values`), shared by
+/// every item of the request. Parsing stops at the first value past it.
+#[derive(Debug)]
+pub struct Budget {
+    left: Cell<usize>,
+    limit: usize,
+    over: Cell<bool>,
+    /// A check of an item failed while parsing (the parse stops there).
+    failure: RefCell<Option<ApiError>>,
+}
+
+impl Budget {
+    /// The budget of one request.
+    pub fn new(limits: &Limits) -> Budget {
+        Budget {
+            left: Cell::new(limits.json_values),
+            limit: limits.json_values,
+            over: Cell::new(false),
+            failure: RefCell::new(None),
+        }
+    }
+
+    fn take<E: de::Error>(&self) -> Result<(), E> {
+        match self.left.get() {
+            0 => {
+                self.over.set(true);
+                self.fail(ApiError::too_large(format!(
+                    "the body holds more than {} JSON values (--max-json-values)",
+                    self.limit
+                )));
+                Err(E::custom("past the budget"))
+            }
+            n => {
+                self.left.set(n - 1);
+                Ok(())
+            }
+        }
+    }
+
+    /// Whether a parse went past the budget (the request is refused whole).
+    pub fn spent(&self) -> bool {
+        self.over.get()
+    }
+
+    /// Stops the parse with `error` (the first one is kept).
+    fn fail(&self, error: ApiError) {
+        self.failure.borrow_mut().get_or_insert(error);
+    }
+
+    /// The error a parse ended with: a failed check or the budget, else bad JSON.
+    fn error(&self, e: &serde_json::Error, what: &str) -> ApiError {
+        match self.failure.borrow_mut().take() {
+            Some(failure) => failure,
+            None => ApiError::bad_json(format!("{what} is not valid JSON: {e}")),
+        }
+    }
+}
+
+/// Builds a `serde_json::Value` as serde_json does, counting every value and key
+/// against the budget.
+#[derive(Clone, Copy)]
+struct Bounded<'b>(&'b Budget);
+
+impl<'de> DeserializeSeed<'de> for Bounded<'_> {
+    type Value = Value;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Bounded<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, b: bool) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(Value::from(n))
+    }
+
+    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(Value::from(n))
+    }
+
+    fn visit_f64<E: de::Error>(self, n: f64) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(Value::String(s.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, s: String) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(Value::String(s))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        self.0.take()?;
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        self.visit_unit()
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        self.0.take()?;
+        let mut list = Vec::new();
+        while let Some(v) = seq.next_element_seed(self)? {
+            list.push(v);
+        }
+        Ok(Value::Array(list))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        self.0.take()?;
+        let mut out = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            self.0.take()?;
+            let value = map.next_value_seed(self)?;
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
+}
+
+/// Parses all of `text` with `seed`, the errors as the budget saw them.
+fn parse_with<'de, S: DeserializeSeed<'de>>(
+    text: &'de [u8],
+    seed: S,
+    budget: &Budget,
+    what: &str,
+) -> Result<S::Value, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = seed.deserialize(&mut de).map_err(|e| budget.error(&e, what))?;
+    de.end().map_err(|e| budget.error(&e, what))?;
+    Ok(value)
+}
+
+/// A request body as JSON, within `--max-json-values`.
+pub fn json(body: &[u8], limits: &Limits) -> Result<Value, ApiError> {
+    let budget = Budget::new(limits);
+    parse_with(body, Bounded(&budget), &budget, "the body")
+}
+
+/// The body of `POST /v1/leads/{id}/events`: one event or an array of them, each checked
+/// as it is read (an array stops at the first item past `--max-items-per-request`, or
+/// the first bad event): no more than one event is ever held as a `Value`.
+pub fn events_body(body: &[u8], now: Millis, limits: &Limits) -> Result<Vec<Incoming>, ApiError> {
+    let budget = Budget::new(limits);
+    let seed = Events {
+        budget: &budget,
+        now,
+        limits,
+    };
+    parse_with(body, seed, &budget, "the body")
+}
+
+struct Events<'a> {
+    budget: &'a Budget,
+    now: Millis,
+    limits: &'a Limits,
+}
+
+impl<'de> DeserializeSeed<'de> for Events<'_> {
+    type Value = Vec<Incoming>;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Vec<Incoming>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Events<'_> {
+    type Value = Vec<Incoming>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an event or an array of events")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Incoming>, A::Error> {
+        let mut out = Vec::new();
+        while let Some(value) = seq.next_element_seed(Bounded(self.budget))? {
+            if out.len() == self.limits.items_per_request {
+                self.budget.fail(ApiError::too_large(format!(
+                    "at most {} events per request (--max-items-per-request)",
+                    self.limits.items_per_request
+                )));
+                return Err(de::Error::custom("too many events"));
+            }
+            match event(value, self.now, self.limits) {
+                Ok(e) => out.push(e),
+                Err(err) => {
+                    self.budget.fail(indexed(err, out.len()));
+                    return Err(de::Error::custom("a bad event"));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Vec<Incoming>, A::Error> {
+        let value = Bounded(self.budget).visit_map(map)?;
+        match event(value, self.now, self.limits) {
+            Ok(e) => Ok(vec![e]),
+            Err(err) => {
+                self.budget.fail(err);
+                Err(de::Error::custom("a bad event"))
+            }
+        }
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Vec<Incoming>, E> {
+        self.budget
+            .fail(ApiError::bad_event("an event is a JSON object, not null"));
+        Err(E::custom("null"))
+    }
 }
 
 /// A lead's fields: an object, without the reserved `id` and `events` keys, within the
@@ -120,8 +384,8 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
             kind(&value)
         )));
     };
-    match map.get("type") {
-        Some(Value::String(t)) if !t.is_empty() => {}
+    let event_type = match map.get("type") {
+        Some(Value::String(t)) if !t.is_empty() => t.clone(),
         Some(other) => {
             return Err(ApiError::bad_event(format!(
                 "`type` must be a non-empty string, not {}",
@@ -129,10 +393,11 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
             )))
         }
         None => return Err(ApiError::bad_event("the event has no `type`")),
-    }
-    match map.get("at") {
+    };
+    let at = match map.get("at") {
         None | Some(Value::Null) => {
             map.insert("at".into(), Value::String(rfc3339(now)));
+            now
         }
         Some(Value::String(at)) => {
             let Some(t) = leadscore_time(at) else {
@@ -147,6 +412,7 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
                     limits.clock_skew.as_secs()
                 )));
             }
+            t
         }
         Some(other) => {
             return Err(ApiError::bad_event(format!(
@@ -154,15 +420,18 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
                 kind(other)
             )))
         }
-    }
+    };
     let id = match map.get("id") {
         None | Some(Value::Null) => None,
-        Some(Value::String(s)) if !s.is_empty() && s.len() <= limits.id_bytes => Some(s.clone()),
-        Some(Value::Number(n)) if n.is_u64() || n.is_i64() => Some(n.to_string()),
-        Some(_) => {
+        Some(Value::String(s)) => {
+            let nfc = id(s, limits).map_err(|why| ApiError::bad_event(format!("an event id {why}")))?;
+            map.insert("id".into(), Value::String(nfc.clone()));
+            Some(nfc)
+        }
+        Some(other) => {
             return Err(ApiError::bad_event(format!(
-                "`id` must be a string of 1 to {} bytes or a whole number",
-                limits.id_bytes
+                "`id` must be a string (a number would be the same id as its digits in quotes), not {}",
+                kind(other)
             )))
         }
     };
@@ -171,13 +440,15 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
         json,
         id,
         received: now,
+        at,
+        kind: event_type,
     })
 }
 
 /// One line of `/v1/ingest`: `{"lead": ID, "fields": {...}}` (merged, as by PATCH) or
 /// `{"lead": ID, "event": {...}}`.
-pub fn ingest_line(line: &str, now: Millis, limits: &Limits) -> Result<(String, Op), ApiError> {
-    let value: Value = serde_json::from_str(line).map_err(|e| ApiError::bad_json(format!("not valid JSON: {e}")))?;
+pub fn ingest_line(line: &str, now: Millis, limits: &Limits, budget: &Budget) -> Result<(String, Op), ApiError> {
+    let value = parse_with(line.as_bytes(), Bounded(budget), budget, "the line")?;
     let Value::Object(mut map) = value else {
         return Err(ApiError::bad_json(
             "a line is a JSON object with `lead` and `fields` or `event`",
@@ -194,7 +465,7 @@ pub fn ingest_line(line: &str, now: Millis, limits: &Limits) -> Result<(String, 
         }
         None => return Err(ApiError::bad_request("the line has no `lead`")),
     };
-    lead_id(&lead, limits)?;
+    let lead = lead_id(&lead, limits)?;
     let op = match (map.remove("fields"), map.remove("event")) {
         (Some(f), None) => Op::Patch(fields(f, limits)?),
         (None, Some(e)) => Op::Events(vec![event(e, now, limits)?]),
@@ -299,8 +570,9 @@ mod tests {
             msg(events(json!([{"type": "x"}, 3]), NOW, &l)),
             "events[1]: an event is a JSON object, not a number"
         );
-        assert!(msg(event(json!({"type": "x", "id": [1]}), NOW, &l)).starts_with("`id` must be"));
-        let e = event(json!({"type": "x", "id": 42}), NOW, &l);
+        assert!(msg(event(json!({"type": "x", "id": [1]}), NOW, &l)).starts_with("`id` must be a string"));
+        assert!(msg(event(json!({"type": "x", "id": 42}), NOW, &l)).starts_with("`id` must be a string"));
+        let e = event(json!({"type": "x", "id": "42"}), NOW, &l);
         assert_eq!(e.ok().and_then(|e| e.id).as_deref(), Some("42"));
     }
 
@@ -322,20 +594,97 @@ mod tests {
     #[test]
     fn ingest_lines_hold_fields_or_one_event() {
         let l = Limits::default();
-        let (lead, op) =
-            ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l).unwrap_or_else(|e| unreachable!("{e}"));
+        let (lead, op) = ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l, &Budget::new(&l))
+            .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(lead, "7");
         assert!(matches!(op, Op::Patch(m) if m["title"] == "VP"));
         assert_eq!(
-            msg(ingest_line(r#"{"lead": "a"}"#, NOW, &l)),
+            msg(ingest_line(r#"{"lead": "a"}"#, NOW, &l, &Budget::new(&l))),
             "the line has neither `fields` nor `event`"
         );
         assert_eq!(
-            msg(ingest_line(r#"{"lead": "a", "event": {"type": "x"}, "x": 1}"#, NOW, &l)),
+            msg(ingest_line(
+                r#"{"lead": "a", "event": {"type": "x"}, "x": 1}"#,
+                NOW,
+                &l,
+                &Budget::new(&l)
+            )),
             "unknown key `x` (a line has `lead` and `fields` or `event`)"
         );
-        assert!(msg(ingest_line("{", NOW, &l)).starts_with("not valid JSON"));
-        assert!(msg(ingest_line(r#"{"lead": "", "fields": {}}"#, NOW, &l)).starts_with("a lead id must be"));
+        assert!(msg(ingest_line("{", NOW, &l, &Budget::new(&l))).starts_with("the line is not valid JSON"));
+        assert!(
+            msg(ingest_line(r#"{"lead": "", "fields": {}}"#, NOW, &l, &Budget::new(&l)))
+                .starts_with("a lead id must be")
+        );
+    }
+
+    #[test]
+    fn a_body_stops_at_its_first_value_past_the_budget() {
+        let l = Limits {
+            json_values: 5,
+            ..Limits::default()
+        };
+        assert_eq!(json(br#"{"a": [1, 2]}"#, &l).ok(), Some(json!({"a": [1, 2]})));
+        let err = json(br#"{"a": [1, 2, 3]}"#, &l).err();
+        assert_eq!(
+            err.map(|e| (e.status, e.message)),
+            Some((
+                413,
+                "the body holds more than 5 JSON values (--max-json-values)".to_string()
+            ))
+        );
+        assert!(msg(json(b"{} x", &l)).starts_with("the body is not valid JSON"));
+    }
+
+    #[test]
+    fn events_are_checked_while_the_array_is_read() {
+        let l = Limits {
+            items_per_request: 2,
+            ..Limits::default()
+        };
+        let two = events_body(br#"[{"type": "a"}, {"type": "b", "id": "7"}]"#, NOW, &l);
+        assert_eq!(two.map(|e| e.len()).ok(), Some(2));
+        let one = events_body(br#"{"type": "a"}"#, NOW, &l);
+        assert_eq!(one.map(|e| e.len()).ok(), Some(1));
+        // The third item stops the parse; what follows it is never read.
+        let err = events_body(br#"[{"type": "a"}, {"type": "b"}, {"type": "c"}, oops"#, NOW, &l).err();
+        assert_eq!(
+            err.map(|e| (e.status, e.message)),
+            Some((
+                413,
+                "at most 2 events per request (--max-items-per-request)".to_string()
+            ))
+        );
+        assert_eq!(
+            msg(events_body(br#"[{"type": "a"}, {"at": "x"}, oops"#, NOW, &l)),
+            "events[1]: the event has no `type`"
+        );
+        assert_eq!(
+            msg(events_body(b"null", NOW, &l)),
+            "an event is a JSON object, not null"
+        );
+    }
+
+    #[test]
+    fn ids_are_nfc_and_refuse_hidden_characters() {
+        let l = Limits::default();
+        // "é" composed and decomposed is one id.
+        assert_eq!(lead_id("caf\u{0065}\u{0301}", &l).ok().as_deref(), Some("caf\u{e9}"));
+        for sneaky in ["ann\u{200B}", "\u{202E}nna", "a\u{2066}b", "x\u{FEFF}", "tab\there"] {
+            let err = msg(lead_id(sneaky, &l));
+            assert!(
+                err.starts_with("a lead id may not hold control, invisible"),
+                "{sneaky:?}: {err}"
+            );
+        }
+        assert_eq!(msg(lead_id("", &l)), "a lead id must be 1 to 256 bytes; got 0 bytes");
+        let e = event(json!({"type": "x", "id": "e\u{0301}"}), NOW, &l).ok();
+        assert_eq!(e.as_ref().and_then(|e| e.id.as_deref()), Some("\u{e9}"));
+        let stored: Value = e
+            .map(|e| serde_json::from_slice(&e.json).unwrap_or_default())
+            .unwrap_or_default();
+        assert_eq!(stored["id"], "\u{e9}");
+        assert!(msg(event(json!({"type": "x", "id": "a\u{200D}"}), NOW, &l)).starts_with("an event id may not hold"));
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! | file | one job |
 //! |---|---|
 //! | `config.rs` | options as given → checked settings; limits and their defaults |
-//! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down: pure functions |
+//! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down, who acted: pure functions |
+//! | `pack.rs` | the live pack: published versions only, explicit reloads, what a reload removed |
 //! | `model.rs` | what is stored: lead records, transitions, history, cursors |
 //! | `storage/mod.rs` | the storage interface: `Storage`, its write transaction `Txn`, `StorageError` |
 //! | `storage/redb.rs` | the embedded backend: one redb file, reopened after an I/O error |
@@ -16,7 +17,7 @@
 //! | `schedule.rs` | re-evaluation on an interval, on reload, and when SLAs fall due |
 //! | `webhook.rs` | pushing the outbox: in order, at least once, signed, with stored backoff |
 //! | `http.rs` | the API: parse, call the core, render |
-//! | `listener.rs` | accepting connections, at most `--max-connections` |
+//! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
@@ -30,6 +31,7 @@ pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
 pub mod model;
+pub mod pack;
 pub mod schedule;
 pub mod storage;
 pub mod webhook;
@@ -41,9 +43,10 @@ use tokio::sync::Notify;
 
 pub use config::{ConfigError, Limits, Options, Settings};
 
-use commit::{now_millis, Committer, Writer};
-use http::{App, PackStatus};
+use commit::{Committer, Writer};
+use http::App;
 use metrics::Metrics;
+use pack::PackStatus;
 use storage::{Location, Storage, StorageError};
 
 /// How long shutdown waits for requests in flight before it stops anyway.
@@ -87,9 +90,8 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let metrics = Arc::new(Metrics::new());
     metrics.set_leads(store.read().await?.lead_count().await?);
     let pack_status = Arc::new(PackStatus::default());
-    *pack_status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
     let reloaded = Arc::new(Notify::new());
-    let live = Arc::new(watch_pack(&settings, &metrics, &pack_status, &reloaded)?);
+    let live = Arc::new(pack::watch(&settings, &metrics, &pack_status, &reloaded)?);
     let outbox = Arc::new(Notify::new());
     let (committer, writer) = Committer::start(Writer {
         store: Arc::clone(&store),
@@ -128,11 +130,16 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         reloaded,
     };
     tasks.push(tokio::spawn(scheduler.run()));
+    tasks.push(tokio::spawn(pack::reload_on_hangup(Arc::clone(&live))));
 
     let settings = Arc::new(settings);
     let tcp = tokio::net::TcpListener::bind(settings.listen).await?;
     let address = tcp.local_addr()?;
-    let listener = listener::Bounded::new(tcp, settings.limits.connections);
+    let bounds = listener::Bounds {
+        connections: listener::fit_connections(settings.limits.connections),
+        header: settings.limits.header_timeout,
+        idle: settings.limits.idle_timeout,
+    };
     let app = Arc::new(App {
         store: Arc::clone(&store),
         live: Arc::clone(&live),
@@ -140,6 +147,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         settings: Arc::clone(&settings),
         metrics,
         pack_status,
+        parsers: Arc::new(tokio::sync::Semaphore::new(http::parsers())),
     });
     eprintln!(
         "leadscore serve: listening on http://{address} (pack {}, {location})",
@@ -150,13 +158,10 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let mut graceful = stop_rx.clone();
-    let server = axum::serve(listener, http::router(app)).with_graceful_shutdown(async move {
-        let _ = graceful.wait_for(|stop| *stop).await;
-    });
+    let server = listener::serve(tcp, http::router(app), bounds, stop_rx.clone());
     let mut deadline = stop_rx;
     tokio::select! {
-        served = server => served?,
+        () = server => {}
         _ = async move {
             let _ = deadline.wait_for(|stop| *stop).await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;
@@ -172,44 +177,6 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let _ = tokio::task::spawn_blocking(move || writer.join()).await;
     eprintln!("leadscore serve: stopped");
     Ok(())
-}
-
-/// The live pack; every reload or rejection is counted, remembered for `/v1/pack`, and
-/// a reload wakes the scheduler to re-evaluate every lead.
-fn watch_pack(
-    settings: &Settings,
-    metrics: &Arc<Metrics>,
-    status: &Arc<PackStatus>,
-    reloaded: &Arc<Notify>,
-) -> Result<leadscore::LivePack, leadscore::Error> {
-    let loader = if settings.plugins.is_empty() {
-        leadscore::Loader::new()
-    } else {
-        leadscore::Loader::new().plugin_path(settings.plugins.clone())
-    };
-    let (metrics, status, reloaded) = (Arc::clone(metrics), Arc::clone(status), Arc::clone(reloaded));
-    leadscore::LivePack::watch_with(
-        &settings.pack,
-        loader,
-        leadscore::reload::WatchOptions::new(),
-        move |event| match event {
-            leadscore::reload::ReloadEvent::Reloaded { pack, previous } => {
-                metrics.reload(true);
-                *status.loaded_at.lock().unwrap_or_else(|e| e.into_inner()) = now_millis();
-                eprintln!("leadscore serve: pack reloaded: {previous} → {}", pack.id());
-                reloaded.notify_one();
-            }
-            leadscore::reload::ReloadEvent::Rejected(rejection) => {
-                metrics.reload(false);
-                eprintln!(
-                    "leadscore serve: pack edit rejected, {} stays live:\n{}",
-                    rejection.live, rejection.rendered
-                );
-                *status.rejection.lock().unwrap_or_else(|e| e.into_inner()) = Some((now_millis(), rejection));
-            }
-            _ => {}
-        },
-    )
 }
 
 async fn shutdown_signal() {

@@ -5,14 +5,19 @@
 //! comes back.
 //!
 //! ```text
-//! lead ──(mql condition holds)──▶ mql ──(sales)──▶ accepted
-//!                                  │  ╲              │
-//!                                  │   ╲(sales)      │(sales)
-//!                                  ▼    ▼            ▼
-//!                        rejected / recycled ◀───────┘
-//!                                  │
-//!                                  └──(mql again, on activity after the cool-down)──▶ mql
+//! lead ──(mql condition holds)──▶ mql ──(sales)──▶ accepted ──(sales)──▶ won / lost
+//!  │                               │  ╲              ▲  │                      │
+//!  └──────────(sales)──────────────┼───╲─────────────┘  │(sales)               │(sales)
+//!                                  ▼    ▼(sales)        ▼                      ▼
+//!                        rejected / recycled ◀──────────┴──────────────────────┘
+//!                                  │    └──(sales)──▶ accepted
+//!                                  └──(mql again, on counted activity after the cool-down)──▶ mql
 //! ```
+//!
+//! A rejected or recycled lead qualifies again only through activity after its cool-down
+//! ended: an event the pack counts whose own `at` is later, or a change of its fields.
+//! The cool-down runs from when the lead went back to nurture; recycling a rejected lead
+//! does not start it again.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,6 +35,10 @@ pub enum Stage {
     Rejected,
     /// Sales gave it back to nurture.
     Recycled,
+    /// The deal closed: won.
+    Won,
+    /// The deal closed: lost.
+    Lost,
 }
 
 impl Stage {
@@ -41,17 +50,23 @@ impl Stage {
             Stage::Accepted => "accepted",
             Stage::Rejected => "rejected",
             Stage::Recycled => "recycled",
+            Stage::Won => "won",
+            Stage::Lost => "lost",
         }
     }
 
-    /// A stage sales may ask for by name: `accepted`, `rejected` or `recycled`.
+    /// The stages sales may ask for, by name.
+    pub const REQUESTABLE: [Stage; 5] = [
+        Stage::Accepted,
+        Stage::Rejected,
+        Stage::Recycled,
+        Stage::Won,
+        Stage::Lost,
+    ];
+
+    /// A stage sales may ask for by name: `accepted`, `rejected`, `recycled`, `won` or `lost`.
     pub fn requestable(name: &str) -> Option<Stage> {
-        match name {
-            "accepted" => Some(Stage::Accepted),
-            "rejected" => Some(Stage::Rejected),
-            "recycled" => Some(Stage::Recycled),
-            _ => None,
-        }
+        Stage::REQUESTABLE.into_iter().find(|s| s.name() == name)
     }
 
     /// Back in nurture: it may qualify again after the cool-down.
@@ -79,6 +94,11 @@ pub struct Standing {
     pub sla_due: Option<i64>,
     /// Whether that SLA has passed (reported once).
     pub sla_breached: bool,
+    /// In nurture (rejected, recycled): when it went back to nurture, where its cool-down
+    /// starts; moving between nurture stages keeps it. (Absent in records written before
+    /// it existed: then `since`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nurture_since: Option<i64>,
 }
 
 impl Standing {
@@ -90,17 +110,29 @@ impl Standing {
             route: None,
             sla_due: None,
             sla_breached: false,
+            nurture_since: None,
         }
     }
 
     fn enter(&self, stage: Stage, now: i64) -> Standing {
+        let nurture_since = match (self.stage.nurture(), stage.nurture()) {
+            (_, false) => None,
+            (true, true) => Some(self.cool_down_start()),
+            (false, true) => Some(now),
+        };
         Standing {
             stage,
             since: now,
             route: None,
             sla_due: None,
             sla_breached: false,
+            nurture_since,
         }
+    }
+
+    /// Where the cool-down of a lead in nurture runs from.
+    fn cool_down_start(&self) -> i64 {
+        self.nurture_since.unwrap_or(self.since)
     }
 }
 
@@ -147,6 +179,29 @@ pub struct Change {
     pub at: i64,
     /// Why, in words.
     pub reason: String,
+    /// For a stage change sales asked for: when they acted (ms), and the name of the
+    /// token that asked.
+    pub acted: Option<Acted>,
+}
+
+/// When sales acted, and who.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Acted {
+    /// When the request came (ms).
+    pub at: i64,
+    /// The name of the token it carried (`None` without authentication).
+    pub by: Option<String>,
+}
+
+/// A stage change sales ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ask {
+    /// The stage.
+    pub to: Stage,
+    /// Why, as given.
+    pub reason: Option<String>,
+    /// When and who.
+    pub acted: Acted,
 }
 
 /// A stage change sales asked for that the lifecycle does not allow.
@@ -161,25 +216,27 @@ pub struct StageError {
 
 fn allowed_from(to: Stage) -> &'static str {
     match to {
-        Stage::Accepted => " (only an `mql` can be accepted)",
+        Stage::Accepted => " (a `lead`, `mql` or `recycled` lead can be accepted)",
         Stage::Rejected => " (only an `mql` or `accepted` lead can be rejected)",
-        Stage::Recycled => " (a `lead` is already in nurture)",
+        Stage::Recycled => " (an `mql`, `accepted`, `rejected` or `lost` lead can be recycled)",
+        Stage::Won | Stage::Lost => " (only an `accepted` lead can be won or lost)",
         Stage::Lead | Stage::Mql => "",
     }
 }
 
 /// The transitions a lead's new result calls for at `now`, in order (a hand-off, then an
-/// SLA check). `cool_down` is the pack's `requalify after` (ms); `last_activity` is when
-/// the lead's newest event was received (ms).
+/// SLA check). `cool_down` is the pack's `requalify after` (ms); `activity` is the
+/// latest time of the lead's counted activity (ms): the `at` of an event of a type the
+/// pack counts, or a change of its fields.
 pub fn advance(
     standing: &Standing,
     reading: Reading<'_>,
-    last_activity: Option<i64>,
+    activity: Option<i64>,
     cool_down: Option<i64>,
     now: i64,
 ) -> Vec<Change> {
     let mut changes = Vec::new();
-    if let Some(change) = qualify(standing, reading, last_activity, cool_down, now) {
+    if let Some(change) = qualify(standing, reading, activity, cool_down, now) {
         changes.push(change);
     }
     let latest = changes.last().map_or(standing, |c| &c.standing);
@@ -190,11 +247,12 @@ pub fn advance(
 }
 
 /// `lead` → `mql` when the result is an MQL; `rejected`/`recycled` → `mql` only when the
-/// result is an MQL, the cool-down has passed, and an event arrived after it ended.
+/// result is an MQL, the cool-down has passed, and counted activity happened after it
+/// ended (an event by its own `at`, or a change of fields).
 pub fn qualify(
     standing: &Standing,
     reading: Reading<'_>,
-    last_activity: Option<i64>,
+    activity: Option<i64>,
     cool_down: Option<i64>,
     now: i64,
 ) -> Option<Change> {
@@ -204,8 +262,8 @@ pub fn qualify(
     let reason = match standing.stage {
         Stage::Lead => "the MQL condition holds".to_string(),
         stage if stage.nurture() => {
-            let cooled = standing.since.saturating_add(cool_down.unwrap_or(0));
-            if now < cooled || last_activity.is_none_or(|at| at <= cooled) {
+            let cooled = standing.cool_down_start().saturating_add(cool_down.unwrap_or(0));
+            if now < cooled || activity.is_none_or(|at| at <= cooled) {
                 return None;
             }
             match cool_down {
@@ -224,6 +282,7 @@ pub fn qualify(
         standing: after,
         at: now,
         reason,
+        acted: None,
     })
 }
 
@@ -245,30 +304,35 @@ pub fn sla_check(standing: &Standing, now: i64) -> Option<Change> {
             "the SLA of route `{route}` ({} after the hand-off) passed without `accepted` or `rejected`",
             show(due - standing.since)
         ),
+        acted: None,
     })
 }
 
-/// The stage change sales asked for: `accepted` from `mql`; `rejected` from `mql` or
-/// `accepted`; `recycled` from `mql`, `accepted` or `rejected`.
-pub fn request(standing: &Standing, to: Stage, reason: Option<&str>, now: i64) -> Result<Change, StageError> {
-    let allowed = match to {
-        Stage::Accepted => standing.stage == Stage::Mql,
-        Stage::Rejected => matches!(standing.stage, Stage::Mql | Stage::Accepted),
-        Stage::Recycled => matches!(standing.stage, Stage::Mql | Stage::Accepted | Stage::Rejected),
+/// The stage change sales asked for: `accepted` from `lead`, `mql` or `recycled`;
+/// `rejected` from `mql` or `accepted`; `recycled` from `mql`, `accepted`, `rejected` or
+/// `lost`; `won` and `lost` from `accepted`.
+pub fn request(standing: &Standing, ask: &Ask, now: i64) -> Result<Change, StageError> {
+    let from = standing.stage;
+    let allowed = match ask.to {
+        Stage::Accepted => matches!(from, Stage::Lead | Stage::Mql | Stage::Recycled),
+        Stage::Rejected => matches!(from, Stage::Mql | Stage::Accepted),
+        Stage::Recycled => matches!(from, Stage::Mql | Stage::Accepted | Stage::Rejected | Stage::Lost),
+        Stage::Won | Stage::Lost => from == Stage::Accepted,
         Stage::Lead | Stage::Mql => false,
     };
     if !allowed {
-        return Err(StageError {
-            from: standing.stage,
-            to,
-        });
+        return Err(StageError { from, to: ask.to });
     }
     Ok(Change {
-        kind: Kind::Stage(to),
-        from: standing.stage,
-        standing: standing.enter(to, now),
+        kind: Kind::Stage(ask.to),
+        from,
+        standing: standing.enter(ask.to, now),
         at: now,
-        reason: reason.map_or_else(|| format!("set to `{to}` by request"), str::to_string),
+        reason: ask
+            .reason
+            .clone()
+            .unwrap_or_else(|| format!("set to `{}` by request", ask.to)),
+        acted: Some(ask.acted.clone()),
     })
 }
 
@@ -332,7 +396,7 @@ mod tests {
         );
         assert!(sla_check(&breach.standing, 3 * H).is_none(), "reported once");
         // Accepted in time: no breach.
-        let accepted = request(&m, Stage::Accepted, None, H).map(|c| c.standing);
+        let accepted = request_at(&m, Stage::Accepted, None, H).map(|c| c.standing);
         assert!(accepted.is_ok_and(|s| sla_check(&s, 3 * H).is_none()));
     }
 
@@ -347,29 +411,92 @@ mod tests {
         );
     }
 
+    fn ask(to: Stage, reason: Option<&str>, at: i64) -> Ask {
+        Ask {
+            to,
+            reason: reason.map(str::to_string),
+            acted: Acted {
+                at,
+                by: Some("crm".into()),
+            },
+        }
+    }
+
+    fn request_at(standing: &Standing, to: Stage, reason: Option<&str>, now: i64) -> Result<Change, StageError> {
+        request(standing, &ask(to, reason, now), now)
+    }
+
     #[test]
     fn sales_may_only_make_the_allowed_moves() {
-        let lead = Standing::new(0);
-        let m = lead.enter(Stage::Mql, 1);
-        assert!(request(&lead, Stage::Accepted, None, 2).is_err());
-        assert!(request(&lead, Stage::Recycled, None, 2).is_err());
-        let accepted = request(&m, Stage::Accepted, Some("booked a call"), 2);
-        assert!(accepted
-            .as_ref()
-            .is_ok_and(|c| c.reason == "booked a call" && c.standing.since == 2));
-        let accepted = accepted.map(|c| c.standing).unwrap_or_else(|_| lead.clone());
-        assert!(request(&accepted, Stage::Accepted, None, 3).is_err());
-        assert!(request(&accepted, Stage::Rejected, None, 3).is_ok());
-        let rejected = lead.enter(Stage::Rejected, 1);
-        assert!(request(&rejected, Stage::Rejected, None, 3).is_err());
-        assert!(request(&rejected, Stage::Recycled, None, 3).is_ok());
-        let err = request(&lead, Stage::Accepted, None, 2).err();
+        use Stage::*;
+        // (from, to, allowed)
+        let table = [
+            (Lead, Accepted, true),
+            (Mql, Accepted, true),
+            (Recycled, Accepted, true),
+            (Rejected, Accepted, false),
+            (Accepted, Accepted, false),
+            (Lead, Rejected, false),
+            (Mql, Rejected, true),
+            (Accepted, Rejected, true),
+            (Rejected, Rejected, false),
+            (Lead, Recycled, false),
+            (Rejected, Recycled, true),
+            (Lost, Recycled, true),
+            (Won, Recycled, false),
+            (Mql, Won, false),
+            (Accepted, Won, true),
+            (Accepted, Lost, true),
+            (Won, Lost, false),
+        ];
+        for (from, to, allowed) in table {
+            let standing = Standing::new(0).enter(from, 1);
+            assert_eq!(request_at(&standing, to, None, 2).is_ok(), allowed, "{from} → {to}");
+        }
+        let m = Standing::new(0).enter(Mql, 1);
+        let accepted = request_at(&m, Accepted, Some("booked a call"), 2);
+        let accepted = accepted.unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            (accepted.reason.as_str(), accepted.standing.since),
+            ("booked a call", 2)
+        );
+        assert_eq!(
+            accepted.acted,
+            Some(Acted {
+                at: 2,
+                by: Some("crm".into())
+            })
+        );
+        let err = request_at(&Standing::new(0).enter(Rejected, 1), Accepted, None, 2).err();
         assert_eq!(
             err.map(|e| e.to_string()).as_deref(),
-            Some("a lead in stage `lead` cannot become `accepted` (only an `mql` can be accepted)")
+            Some("a lead in stage `rejected` cannot become `accepted` (a `lead`, `mql` or `recycled` lead can be accepted)")
         );
         assert_eq!(Stage::requestable("mql"), None);
-        assert_eq!(Stage::requestable("recycled"), Some(Stage::Recycled));
+        assert_eq!(Stage::requestable("lost"), Some(Lost));
+    }
+
+    #[test]
+    fn recycling_a_rejected_lead_keeps_its_cool_down() {
+        let rejected = Standing::new(0).enter(Stage::Rejected, 10 * D);
+        let recycled = request_at(&rejected, Stage::Recycled, None, 40 * D).map(|c| c.standing);
+        let recycled = recycled.unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(recycled.nurture_since, Some(10 * D));
+        // The 30d cool-down ran from day 10: activity on day 41 requalifies.
+        let again = qualify(&recycled, mql(None, None), Some(41 * D), Some(30 * D), 41 * D);
+        assert!(again.is_some());
+        // Out of nurture and back: a new cool-down.
+        let m = again.map(|c| c.standing).unwrap_or_else(|| Standing::new(0));
+        assert_eq!(m.nurture_since, None);
+        let rejected = request_at(&m, Stage::Rejected, None, 42 * D).map(|c| c.standing);
+        assert!(rejected.is_ok_and(|r| r.nurture_since == Some(42 * D)));
+    }
+
+    #[test]
+    fn activity_before_the_cool_down_ended_does_not_requalify() {
+        let rejected = Standing::new(0).enter(Stage::Rejected, 0);
+        // An event dated a year back, received after the cool-down: its `at` counts.
+        assert!(qualify(&rejected, mql(None, None), Some(-365 * D), Some(30 * D), 31 * D).is_none());
     }
 
     #[test]

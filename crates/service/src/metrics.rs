@@ -1,5 +1,6 @@
-//! Prometheus metrics (`GET /metrics`, the text exposition format), through
-//! `prometheus-client`: one registry owned by the service, no globals.
+//! Prometheus metrics (`GET /metrics`), through `prometheus-client`: one registry owned
+//! by the service, no globals; written as OpenMetrics, or as the older Prometheus text
+//! format (0.0.4) for clients that do not ask for OpenMetrics.
 
 use std::time::Duration;
 
@@ -159,12 +160,18 @@ impl Metrics {
         m
     }
 
-    /// The text exposition.
+    /// The OpenMetrics exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();
         // Writing into a String does not fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// The Prometheus text format 0.0.4: [`Metrics::render`] with each counter family
+    /// named by its sample (`_total`) in `# HELP` and `# TYPE`, and no `# EOF`.
+    pub fn render_text(&self) -> String {
+        to_text_format(&self.render())
     }
 
     /// One HTTP request.
@@ -229,5 +236,43 @@ impl Metrics {
         if ok { &self.deliveries } else { &self.failures }
             .get_or_create(&labels)
             .inc();
+    }
+}
+
+/// OpenMetrics text as the 0.0.4 format reads it: the two differ, for what this
+/// registry writes, only in how counters are named and in the closing `# EOF`.
+fn to_text_format(open: &str) -> String {
+    let counters: Vec<&str> = open
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(open.len() + counters.len() * 16);
+    for line in open.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].into_iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters.contains(&name).then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        out.push_str(renamed.as_deref().unwrap_or(line));
+        out.push('\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_text_format_names_counters_by_their_samples() {
+        let open = "# HELP a_events Events.\n# TYPE a_events counter\na_events_total 3\n# HELP a_leads Leads.\n# TYPE a_leads gauge\na_leads 2\n# EOF\n";
+        assert_eq!(
+            to_text_format(open),
+            "# HELP a_events_total Events.\n# TYPE a_events_total counter\na_events_total 3\n# HELP a_leads Leads.\n# TYPE a_leads gauge\na_leads 2\n"
+        );
     }
 }

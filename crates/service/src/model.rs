@@ -26,6 +26,10 @@ pub struct LeadRecord {
     pub events: EventCounts,
     /// When the newest event was received (ms).
     pub last_activity: Option<Millis>,
+    /// The latest counted activity (ms), what requalifies a lead in nurture: the `at` of
+    /// an event of a type the pack counted when it arrived, or a change of the fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<Millis>,
     /// The next history entry's number.
     pub next_history: u64,
     /// When the lead was first written (ms).
@@ -65,6 +69,7 @@ impl LeadRecord {
             as_of: now,
             events: EventCounts::default(),
             last_activity: None,
+            activity: None,
             next_history: 0,
             created: now,
             due: None,
@@ -89,6 +94,7 @@ pub struct Transition {
     /// When (RFC 3339).
     pub at: String,
     /// The lead's score then (`null` if it could not be scored).
+    #[serde(serialize_with = "whole")]
     pub score: Option<f64>,
     /// The route the MQL was handed to.
     pub route: Option<String>,
@@ -98,6 +104,12 @@ pub struct Transition {
     pub pack: String,
     /// Why.
     pub reason: String,
+    /// For a stage change sales asked for: when they acted (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted_at: Option<String>,
+    /// For a stage change sales asked for: the name of the token that asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// One entry of a lead's score ledger: a change of score, MQL reading or stage.
@@ -106,8 +118,10 @@ pub struct HistoryEntry {
     /// When (RFC 3339): the time the result was computed as of.
     pub at: String,
     /// The score after (`null` if the lead could not be scored).
+    #[serde(serialize_with = "whole")]
     pub score: Option<f64>,
     /// The score before (`null` for the first result).
+    #[serde(serialize_with = "whole")]
     pub previous: Option<f64>,
     /// The MQL reading after.
     pub mql: bool,
@@ -120,6 +134,12 @@ pub struct HistoryEntry {
     /// The scoring error, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// For a stage change sales asked for: when they acted (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acted_at: Option<String>,
+    /// For a stage change sales asked for: the name of the token that asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// A rule whose contribution changed.
@@ -128,8 +148,10 @@ pub struct RuleChange {
     /// The rule's name.
     pub rule: String,
     /// Points before (`null`: it did not fire).
+    #[serde(serialize_with = "whole")]
     pub before: Option<f64>,
     /// Points after (`null`: it does not fire).
+    #[serde(serialize_with = "whole")]
     pub after: Option<f64>,
 }
 
@@ -145,6 +167,11 @@ pub struct Cursor {
     /// The last failure, for `/v1/pack`-style inspection and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+}
+
+/// A number as results write it: `35`, not `35.0`.
+fn whole<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    x.map(leadscore::value::num_to_json).serialize(s)
 }
 
 /// A transition's kind as the API writes it: the new stage's name, or `sla_breached`.
@@ -186,6 +213,8 @@ mod tests {
                 sla_due: None,
                 pack: "p@1".into(),
                 reason: "r".into(),
+                acted_at: None,
+                by: None,
             };
             let text = serde_json::to_string(&t).unwrap_or_default();
             assert!(
