@@ -20,7 +20,7 @@ pub use error::LoadError;
 #[cfg(feature = "lsp")]
 pub(crate) use error::LoadErrorKind;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
-pub(crate) use sandbox::scoring_at;
+pub(crate) use sandbox::{noting_as_of, scoring_at};
 
 use crate::eval::{Enrichment, EvalError, PluginError};
 
