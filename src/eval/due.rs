@@ -21,7 +21,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Evaluator, Outcome, Scope, Totals};
+use super::{Decaying, Evaluator, Outcome, Scope, Totals};
 use crate::program::{Expr, Operand};
 use crate::read::Events;
 use crate::value::{Millis, Value};
@@ -126,17 +126,235 @@ impl Soonest {
 
 /// When the result `ev` gave (`outcome`, from `totals`) can next change with no new data.
 pub(super) fn next_change(ev: &Evaluator<'_, '_>, outcome: &Outcome, totals: &Totals) -> NextChange {
+    let drift = Drift { ev, totals };
+    let later = Later::of(ev);
+    let live = Live::find(ev, &drift, &later, outcome);
     let mut soonest = Soonest::default();
-    let later = match &ev.record.events {
-        Events::Read(events) => events.later(),
-        Events::Json(_) => ev.later,
-    };
-    if let Some(at) = later {
-        soonest.add(at);
+    later.events(ev, &live, &mut soonest);
+    windows(ev, outcome, &live, &mut soonest);
+    drift.caps(&mut soonest);
+    for leaf in &live.leaves {
+        drift.leaf(leaf, &mut soonest);
     }
-    windows(ev, outcome, &mut soonest);
-    Drift { ev, totals }.crossings(outcome, &mut soonest);
     soonest.finish()
+}
+
+/// What a decision can follow as time passes, for this lead: the behaviours, and the
+/// tests of decaying values, in conditions whose value is not already fixed by the tests
+/// that do not change (`title ~ CEO and visited /pricing within 7d` for a lead that is not
+/// a CEO follows nothing).
+struct Live<'p> {
+    /// Per behaviour, whether a decision follows it.
+    behaviours: Vec<bool>,
+    /// Tests of decaying values (`score >= 50`) a decision follows.
+    leaves: Vec<&'p Expr>,
+}
+
+/// A thing a condition follows, found while folding it.
+#[derive(Clone, Copy)]
+enum Found<'p> {
+    Behaviour(u32),
+    Leaf(&'p Expr),
+}
+
+/// The fold of the conditions of one result.
+struct Fold<'e, 'p, 'a> {
+    ev: &'e Evaluator<'p, 'a>,
+    drift: &'e Drift<'e, 'p, 'a>,
+    later: &'e Later<'e>,
+    /// What the conditions folded so far follow; a part found fixed takes back its own.
+    found: Vec<Found<'p>>,
+    /// Per `let`: its fixed value (or `None`), and what it follows.
+    lets: Vec<Option<(Option<bool>, Vec<Found<'p>>)>>,
+}
+
+impl<'p> Live<'p> {
+    fn find(ev: &Evaluator<'p, '_>, drift: &Drift<'_, 'p, '_>, later: &Later<'_>, outcome: &Outcome) -> Live<'p> {
+        let program = ev.program;
+        let mut fold = Fold {
+            ev,
+            drift,
+            later,
+            found: Vec::new(),
+            lets: vec![None; program.lets.len()],
+        };
+        let lead = Scope::Lead;
+        let scope = drift.scope();
+        for rule in &program.rules {
+            fold.root(&rule.expr, &lead);
+        }
+        // A disqualified lead is no MQL whatever its condition says; routes are for MQLs.
+        if let (Some((expr, _)), None) = (&program.mql, &outcome.disqualified) {
+            fold.root(expr, &scope);
+        }
+        if outcome.mql {
+            for expr in program.routes.iter().filter_map(|r| r.when.as_ref()) {
+                fold.root(expr, &scope);
+            }
+        }
+        let mut live = Live {
+            behaviours: vec![false; program.behaviours.len()],
+            leaves: Vec::new(),
+        };
+        for found in fold.found {
+            match found {
+                Found::Behaviour(b) => live.behaviours[b as usize] = true,
+                Found::Leaf(leaf) => live.leaves.push(leaf),
+            }
+        }
+        // The points of a fired rule that decays or counts follow its behaviours' events.
+        for fired in &outcome.fired {
+            let rule = &program.rules[fired.index];
+            let decays = |p: &crate::program::Points| {
+                p.each || p.dim.is_some_and(|d| program.dims[d as usize].half_life.is_some())
+            };
+            if rule.points.first().is_some_and(decays) {
+                for &b in &rule.behaviours {
+                    live.behaviours[b as usize] = true;
+                }
+            }
+        }
+        live
+    }
+}
+
+impl<'p> Fold<'_, 'p, '_> {
+    fn root(&mut self, expr: &'p Expr, scope: &Scope<'_, '_>) {
+        if self.varies(expr, scope) {
+            self.fold(expr, scope);
+        }
+    }
+
+    /// Whether a condition can change as time passes: it has a behaviour that can, a
+    /// `let` that can, or a test of a decaying value.
+    fn varies(&self, expr: &Expr, scope: &Scope<'_, '_>) -> bool {
+        match expr {
+            Expr::Or(parts) | Expr::And(parts) => parts.iter().any(|p| self.varies(p, scope)),
+            Expr::Not(inner) => self.varies(inner, scope),
+            Expr::Behaviour(b) => self.behaviour_varies(*b),
+            Expr::Let(l) => self
+                .ev
+                .program
+                .lets
+                .get(*l as usize)
+                .is_some_and(|l| self.varies(&l.expr, &Scope::Lead)),
+            leaf => matches!(scope, Scope::Outcome { .. }) && self.drift.leaf_moves(leaf),
+        }
+    }
+
+    /// Whether a behaviour can turn true or false as time passes: one with a window holds
+    /// only until its events leave it, and one that does not hold can come to hold only
+    /// by an event after `as_of` of its type.
+    fn behaviour_varies(&self, b: u32) -> bool {
+        let program = self.ev.program;
+        let test = &program.behaviours[b as usize];
+        match self.ev.behaviour_true(b) {
+            true => test.within.is_some(),
+            false => self.later.has_type(program.matchers[test.matcher as usize].event_type),
+        }
+    }
+
+    /// A condition's value if it is fixed, `None` if it can change; what it follows is
+    /// added to `found`.
+    fn fold(&mut self, expr: &'p Expr, scope: &Scope<'_, '_>) -> Option<bool> {
+        match expr {
+            Expr::Behaviour(b) if !self.behaviour_varies(*b) => Some(self.ev.behaviour_true(*b)),
+            Expr::Behaviour(b) => {
+                self.found.push(Found::Behaviour(*b));
+                None
+            }
+            Expr::Not(inner) => self.fold(inner, scope).map(|v| !v),
+            Expr::And(parts) | Expr::Or(parts) => {
+                // The value of `and` when no part is false, of `or` when none is true.
+                let unless = matches!(expr, Expr::And(_));
+                let start = self.found.len();
+                let mut fixed = true;
+                for part in parts.iter() {
+                    let value = match self.varies(part, scope) {
+                        true => self.fold(part, scope),
+                        // A test that failed is taken as one that can change.
+                        false => self.ev.test(part, scope).ok(),
+                    };
+                    match value {
+                        Some(v) if v != unless => {
+                            self.found.truncate(start);
+                            return Some(v);
+                        }
+                        Some(_) => {}
+                        None => fixed = false,
+                    }
+                }
+                fixed.then_some(unless)
+            }
+            Expr::Let(l) => self.fold_let(*l),
+            leaf => {
+                self.found.push(Found::Leaf(leaf));
+                None
+            }
+        }
+    }
+
+    /// A `let`, folded once per result.
+    fn fold_let(&mut self, l: u32) -> Option<bool> {
+        let program = self.ev.program;
+        let Some(expr) = program.lets.get(l as usize).map(|l| &l.expr) else {
+            return Some(false);
+        };
+        if self.lets[l as usize].is_none() {
+            let start = self.found.len();
+            let value = match self.varies(expr, &Scope::Lead) {
+                true => self.fold(expr, &Scope::Lead),
+                false => self.ev.test(expr, &Scope::Lead).ok(),
+            };
+            let follows = self.found.split_off(start);
+            self.lets[l as usize] = Some((value, follows));
+        }
+        let (value, follows) = self.lets[l as usize].as_ref()?;
+        self.found.extend_from_slice(follows);
+        *value
+    }
+}
+
+/// The events after `as_of` of types the pack tests: each may be counted when it comes.
+struct Later<'e> {
+    events: &'e [(u32, Millis)],
+}
+
+impl<'e> Later<'e> {
+    fn of(ev: &'e Evaluator<'_, '_>) -> Later<'e> {
+        let events = match &ev.record.events {
+            Events::Read(events) => events.later(),
+            Events::Json(_) => &ev.later,
+        };
+        Later { events }
+    }
+
+    fn has_type(&self, ty: u32) -> bool {
+        self.events.iter().any(|&(t, _)| t == ty)
+    }
+
+    /// Adds the first time of an event a decision follows: of a type that a behaviour it
+    /// follows counts.
+    fn events(&self, ev: &Evaluator<'_, '_>, live: &Live<'_>, soonest: &mut Soonest) {
+        if self.events.is_empty() {
+            return;
+        }
+        let program = ev.program;
+        let mut followed = vec![false; program.event_types.len()];
+        for (test, _) in program
+            .behaviours
+            .iter()
+            .zip(&live.behaviours)
+            .filter(|(_, &live)| live)
+        {
+            followed[program.matchers[test.matcher as usize].event_type as usize] = true;
+        }
+        for &(ty, at) in self.events {
+            if followed.get(ty as usize).copied().unwrap_or(true) {
+                soonest.add(at);
+            }
+        }
+    }
 }
 
 /// The first instant an event counted in a window is out of it: counted while
@@ -145,9 +363,10 @@ fn leaves(at: Millis, within: Millis) -> Millis {
     at.saturating_add(within).saturating_add(1)
 }
 
-/// Events leaving windows: a behaviour turns false when fewer than its `at least` are
-/// left, and a fired `each` rule's count (and decayed sum) changes when any leaves.
-fn windows(ev: &Evaluator<'_, '_>, outcome: &Outcome, soonest: &mut Soonest) {
+/// Events leaving windows: a behaviour a decision follows turns false when fewer than its
+/// `at least` are left, and a fired `each` rule's count (and decayed sum) changes when any
+/// leaves.
+fn windows(ev: &Evaluator<'_, '_>, outcome: &Outcome, live: &Live<'_>, soonest: &mut Soonest) {
     let program = ev.program;
     let mut counted = vec![false; program.behaviours.len()];
     for fired in &outcome.fired {
@@ -161,14 +380,14 @@ fn windows(ev: &Evaluator<'_, '_>, outcome: &Outcome, soonest: &mut Soonest) {
     let mut times = Vec::new();
     for (b, test) in program.behaviours.iter().enumerate() {
         let Some(within) = test.within else { continue };
+        if !live.behaviours[b] && !counted[b] {
+            continue;
+        }
         let from = ev.as_of.saturating_sub(within);
         times.clear();
         times.extend(ev.times(test.matcher).filter(|&at| at >= from));
-        if times.is_empty() {
-            continue;
-        }
         let count = times.len() as u64;
-        if count >= test.at_least {
+        if count >= test.at_least && count > 0 {
             // True until the `count - at_least + 1`th oldest leaves.
             let k = (count - test.at_least) as usize;
             let (_, &mut kth, _) = times.select_nth_unstable(k);
@@ -182,62 +401,85 @@ fn windows(ev: &Evaluator<'_, '_>, outcome: &Outcome, soonest: &mut Soonest) {
     }
 }
 
-/// How far the values the MQL condition and routes compare can move as decayed points
-/// fall, and when they can reach what they are compared with.
+/// How the values the MQL condition, routes and caps compare move as decayed points fall
+/// (with the rules that fired as they are, which the other instants bound), and when they
+/// can reach what they are compared with.
 struct Drift<'e, 'p, 'a> {
     ev: &'e Evaluator<'p, 'a>,
     totals: &'e Totals,
 }
 
-/// What a compared value does as time passes (with the rules that fired as they are).
+/// What a compared value does as time passes.
 #[derive(Clone, Copy, PartialEq)]
 enum Moves {
     /// It stays.
     No,
-    /// The score: each dimension's decaying points.
+    /// The score: every dimension's decaying points.
     Score,
-    /// A dimension's decaying points.
+    /// A dimension (after its cap): its decaying points.
     Dim(usize),
+    /// A dimension's total before its cap.
+    Raw(usize),
     /// Something computed from a moving value (a function of the score).
     Opaque,
 }
 
+/// One side of a comparison.
+#[derive(Clone, Copy)]
+enum Side {
+    Moving(Moves),
+    Fixed(f64),
+}
+
+/// Beyond 2^52 ms (142,000 years) nothing is due.
+const FAR: Millis = 1 << 52;
+
+/// How many times a crossing is looked for closer: each look moves on by at least as far
+/// as the values could have met, so only points of both signs or several half-lives need
+/// more than one.
+const LOOKS: usize = 24;
+
 impl Drift<'_, '_, '_> {
-    /// Adds when a decision on decaying values can change: the MQL condition (unless the
-    /// lead is disqualified, which decides it), the routes (for an MQL), the caps.
-    fn crossings(&self, outcome: &Outcome, soonest: &mut Soonest) {
-        if self.totals.decaying.iter().all(|&size| size == 0.0) {
-            return;
+    /// The scope the MQL condition and routes were tested in.
+    fn scope(&self) -> Scope<'_, 'static> {
+        Scope::Outcome {
+            score: self.totals.score,
+            dims: &self.totals.dims,
         }
-        let program = self.ev.program;
-        for (d, dim) in program.dims.iter().enumerate() {
-            if let Some(cap) = dim.cap {
-                let gap = (self.totals.raw[d] - cap).abs();
-                self.cross(gap, self.totals.raw[d].abs() + cap.abs(), &[Moves::Dim(d)], soonest);
-            }
-        }
-        if outcome.disqualified.is_some() {
-            return;
-        }
-        if let Some((expr, _)) = &program.mql {
-            self.expr(expr, soonest);
-        }
-        if outcome.mql {
-            for expr in program.routes.iter().filter_map(|r| r.when.as_ref()) {
-                self.expr(expr, soonest);
+    }
+
+    /// A dimension's total crossing its cap.
+    fn caps(&self, soonest: &mut Soonest) {
+        for (d, dim) in self.ev.program.dims.iter().enumerate() {
+            if let (Some(cap), Moves::Dim(_)) = (dim.cap, self.dim_moves(d)) {
+                self.cross(Side::Moving(Moves::Raw(d)), Side::Fixed(cap), soonest);
             }
         }
     }
 
-    fn expr(&self, expr: &Expr, soonest: &mut Soonest) {
-        match expr {
-            Expr::Or(parts) | Expr::And(parts) => parts.iter().for_each(|p| self.expr(p, soonest)),
-            Expr::Not(inner) => self.expr(inner, soonest),
+    /// Whether a test compares a decaying value.
+    fn leaf_moves(&self, leaf: &Expr) -> bool {
+        match leaf {
+            Expr::Compare(a, _, b) | Expr::Str(_, a, b) => self.moves(a) != Moves::No || self.moves(b) != Moves::No,
+            Expr::In(a, _) | Expr::Words(a, _) | Expr::Regex(a, _) | Expr::Exists(a) | Expr::Truthy(a) => {
+                self.moves(a) != Moves::No
+            }
+            _ => false,
+        }
+    }
+
+    /// When a test of a decaying value can change.
+    fn leaf(&self, leaf: &Expr, soonest: &mut Soonest) {
+        match leaf {
             Expr::Compare(a, _, b) => self.compare(a, b, soonest),
             Expr::In(a, list) => match self.moves(a) {
                 Moves::No => {}
                 Moves::Opaque => soonest.unpredictable = true,
-                moving => self.against(moving, list.iter().filter_map(Value::as_num), soonest),
+                moving => {
+                    for n in list.iter().filter_map(Value::as_num) {
+                        self.cross(Side::Moving(moving), Side::Fixed(n), soonest);
+                    }
+                }
             },
             // A number always exists; a function of a moving value may stop existing.
             Expr::Exists(a) => {
@@ -246,17 +488,11 @@ impl Drift<'_, '_, '_> {
                 }
             }
             // Tests of text: the text of a moving number changes with every digit.
-            Expr::Words(a, _) | Expr::Regex(a, _) | Expr::Truthy(a) => {
-                if self.moves(a) != Moves::No {
+            _ => {
+                if self.leaf_moves(leaf) {
                     soonest.unpredictable = true;
                 }
             }
-            Expr::Str(_, a, b) => {
-                if self.moves(a) != Moves::No || self.moves(b) != Moves::No {
-                    soonest.unpredictable = true;
-                }
-            }
-            Expr::Behaviour(_) | Expr::Let(_) => {}
         }
     }
 
@@ -266,115 +502,143 @@ impl Drift<'_, '_, '_> {
         match (self.moves(a), self.moves(b)) {
             (Moves::No, Moves::No) => {}
             (Moves::Opaque, _) | (_, Moves::Opaque) => soonest.unpredictable = true,
-            (Moves::No, moving) => self.against_operand(moving, a, soonest),
-            (moving, Moves::No) => self.against_operand(moving, b, soonest),
-            (x, y) => {
-                let (vx, vy) = (self.number(x), self.number(y));
-                self.cross((vx - vy).abs(), vx.abs() + vy.abs(), &[x, y], soonest);
-            }
+            (Moves::No, moving) => self.against(moving, a, soonest),
+            (moving, Moves::No) => self.against(moving, b, soonest),
+            (x, y) => self.cross(Side::Moving(x), Side::Moving(y), soonest),
         }
     }
 
     /// A moving value against an operand that stays (a field, a literal, a function of
-    /// them, evaluated again here).
-    fn against_operand(&self, moving: Moves, still: &Operand, soonest: &mut Soonest) {
-        let scope = Scope::Outcome {
-            score: self.totals.score,
-            dims: &self.totals.dims,
-        };
+    /// them, evaluated again here): every number it stands for.
+    fn against(&self, moving: Moves, still: &Operand, soonest: &mut Soonest) {
+        let scope = self.scope();
         match self.ev.value(still, &scope) {
-            Ok(value) => match &*value {
-                Value::List(items) => self.against(moving, items.iter().filter_map(Value::as_num), soonest),
-                value => self.against(moving, value.as_num(), soonest),
-            },
+            Ok(value) => {
+                let numbers: Vec<f64> = match &*value {
+                    Value::List(items) => items.iter().filter_map(Value::as_num).collect(),
+                    value => value.as_num().into_iter().collect(),
+                };
+                for n in numbers {
+                    self.cross(Side::Moving(moving), Side::Fixed(n), soonest);
+                }
+            }
             // A function the evaluation did not call (or that failed): not predicted.
             Err(_) => soonest.unpredictable = true,
         }
     }
 
-    /// A moving value against numbers it may cross.
-    fn against(&self, moving: Moves, numbers: impl IntoIterator<Item = f64>, soonest: &mut Soonest) {
-        let value = self.number(moving);
-        for n in numbers {
-            self.cross((value - n).abs(), value.abs() + n.abs(), &[moving], soonest);
-        }
-    }
-
     /// What an operand does as time passes.
     fn moves(&self, operand: &Operand) -> Moves {
-        let decaying = &self.totals.decaying;
         match operand {
-            Operand::Score if decaying.iter().any(|&s| s > 0.0) => Moves::Score,
-            Operand::Dim(d) if decaying.get(*d as usize).is_some_and(|&s| s > 0.0) => Moves::Dim(*d as usize),
+            Operand::Score if !self.totals.decaying.is_empty() => Moves::Score,
+            Operand::Dim(d) => self.dim_moves(*d as usize),
             Operand::Call(_, args) if args.iter().any(|a| self.moves(a) != Moves::No) => Moves::Opaque,
             _ => Moves::No,
         }
     }
 
-    /// The value of a moving operand now.
-    fn number(&self, moving: Moves) -> f64 {
-        match moving {
-            Moves::Score => self.totals.score,
-            Moves::Dim(d) => self.totals.dims[d],
-            Moves::No | Moves::Opaque => 0.0,
+    fn dim_moves(&self, d: usize) -> Moves {
+        match self.totals.decaying.iter().any(|r| r.dim as usize == d) {
+            true => Moves::Dim(d),
+            false => Moves::No,
         }
     }
 
-    /// How far the sum of `moving` values can have moved `delta` ms after `as_of`: each
-    /// dimension's decaying points `s` fall to `s * 0.5^(delta / half-life)`, and a cap
-    /// or a rule's `max` moves a value no more than that.
-    fn reach(&self, moving: &[Moves], delta: Millis) -> f64 {
-        let dims = &self.ev.program.dims;
-        let mut total = 0.0;
-        for (d, (&size, dim)) in self.totals.decaying.iter().zip(dims).enumerate() {
-            let (Some(half_life), true) = (dim.half_life, size > 0.0) else {
-                continue;
-            };
-            let weight = moving
-                .iter()
-                .filter(|m| matches!(m, Moves::Score) || **m == Moves::Dim(d))
-                .count();
-            if weight > 0 {
-                let fallen = 1.0 - 0.5f64.powf(delta as f64 / half_life as f64);
-                total += weight as f64 * size * fallen;
+    /// A fired rule's decayed points `delta` ms after `as_of`.
+    fn points(&self, rule: &Decaying, delta: Millis) -> f64 {
+        let half_life = self.ev.program.dims[rule.dim as usize].half_life.unwrap_or(1);
+        let factor = 0.5f64.powf(delta as f64 / half_life as f64);
+        (rule.points * factor).clamp(-rule.max, rule.max)
+    }
+
+    /// A dimension's total before its cap, `delta` ms after `as_of`.
+    fn raw(&self, d: usize, delta: Millis) -> f64 {
+        let rules = self.totals.decaying.iter().filter(|r| r.dim as usize == d);
+        self.totals.raw[d] + rules.map(|r| self.points(r, delta) - self.points(r, 0)).sum::<f64>()
+    }
+
+    /// A dimension after its cap, `delta` ms after `as_of`.
+    fn dim(&self, d: usize, delta: Millis) -> f64 {
+        let raw = self.raw(d, delta);
+        self.ev.program.dims[d].cap.map_or(raw, |cap| raw.min(cap))
+    }
+
+    /// A side's value `delta` ms after `as_of`.
+    fn value(&self, side: Side, delta: Millis) -> f64 {
+        match side {
+            Side::Fixed(n) => n,
+            Side::Moving(Moves::Score) => {
+                let dims = 0..self.totals.dims.len();
+                let moved = dims.filter(|&d| self.dim_moves(d) != Moves::No);
+                self.totals.score + moved.map(|d| self.dim(d, delta) - self.totals.dims[d]).sum::<f64>()
             }
+            Side::Moving(Moves::Dim(d)) => self.dim(d, delta),
+            Side::Moving(Moves::Raw(d)) => self.raw(d, delta),
+            Side::Moving(Moves::No | Moves::Opaque) => 0.0,
         }
-        total
     }
 
-    /// Adds the first instant at which values `moving`, `gap` apart from what they are
-    /// compared with (numbers of size `scale`), may have closed the gap. Conservative: the
-    /// gap is shrunk by far more than the rounding of the sums, and the reach bounds the
-    /// real movement.
-    fn cross(&self, gap: f64, scale: f64, moving: &[Moves], soonest: &mut Soonest) {
-        /// Beyond 2^52 ms (142,000 years) nothing is due.
-        const FAR: Millis = 1 << 52;
-        let target = gap - 1e-9 * (1.0 + scale + self.reach(moving, FAR));
-        if self.reach(moving, FAR) < target {
-            return;
-        }
-        let as_of = self.ev.as_of;
-        if target <= 0.0 {
-            soonest.add(as_of.saturating_add(1));
-            return;
-        }
-        // The smallest delta with reach(delta) >= target, by doubling then halving.
-        let mut high: Millis = 1;
-        while self.reach(moving, high) < target {
-            if high >= FAR {
+    /// How far the difference of two sides can move between `from` and `to` ms after
+    /// `as_of`: each rule's points move by no more than that (a cap moves a total no
+    /// more than its points do).
+    fn reach(&self, sides: [Side; 2], from: Millis, to: Millis) -> f64 {
+        let weight = |rule: &Decaying| {
+            let follows = |side: &Side| match side {
+                Side::Moving(Moves::Score) => true,
+                Side::Moving(Moves::Dim(d) | Moves::Raw(d)) => *d == rule.dim as usize,
+                _ => false,
+            };
+            sides.iter().filter(|side| follows(side)).count() as f64
+        };
+        let rules = self.totals.decaying.iter();
+        rules
+            .map(|r| weight(r) * (self.points(r, to) - self.points(r, from)).abs())
+            .sum()
+    }
+
+    /// Adds the first instant at which `a OP b` may decide differently: where `a - b` may
+    /// reach zero or change sign. Looks forward by the reach of the points: before the
+    /// difference could have closed nothing changes; there it is looked at again.
+    fn cross(&self, a: Side, b: Side, soonest: &mut Soonest) {
+        let sides = [a, b];
+        let difference = |delta| self.value(a, delta) - self.value(b, delta);
+        // Far more than the rounding of the sums, which the evaluator adds in another order.
+        let size: f64 = self.totals.decaying.iter().map(|r| r.points.abs().min(r.max)).sum();
+        let tolerance = 1e-9 * (1.0 + size + self.value(a, 0).abs() + self.value(b, 0).abs());
+        let first = difference(0);
+        let mut from = 0;
+        let mut now = first;
+        for _ in 0..LOOKS {
+            if now.abs() <= tolerance || now.signum() != first.signum() {
+                soonest.add(self.ev.as_of.saturating_add(from.max(1)));
                 return;
             }
-            high *= 2;
+            let target = now.abs() - tolerance;
+            if self.reach(sides, from, FAR) < target {
+                return;
+            }
+            from = self.first_reach(sides, from, target);
+            now = difference(from);
         }
-        let mut low = high / 2;
+        soonest.add(self.ev.as_of.saturating_add(from));
+    }
+
+    /// The first instant after `from` at which the points may have moved `target` (which
+    /// they do by `FAR`), by doubling then halving.
+    fn first_reach(&self, sides: [Side; 2], from: Millis, target: f64) -> Millis {
+        let mut span: Millis = 1;
+        while from + span < FAR && self.reach(sides, from, from + span) < target {
+            span *= 2;
+        }
+        let (mut low, mut high) = (from + span / 2, (from + span).min(FAR));
         while high - low > 1 {
             let mid = low + (high - low) / 2;
-            if self.reach(moving, mid) >= target {
+            if self.reach(sides, from, mid) >= target {
                 high = mid;
             } else {
                 low = mid;
             }
         }
-        soonest.add(as_of.saturating_add(high));
+        high
     }
 }

@@ -72,10 +72,20 @@ struct Totals {
     raw: Vec<f64>,
     /// Each dimension's total after its cap.
     dims: Vec<f64>,
-    /// Per dimension, how much of its total decays: the sum of the sizes of the decayed
-    /// points of the rules that fired, before `max` (kept only by
+    /// The decayed points of the rules that fired (kept only by
     /// [`evaluate_with_next_change`]).
-    decaying: Vec<f64>,
+    decaying: Vec<Decaying>,
+}
+
+/// Decayed points a rule gave: they fall towards zero as time passes.
+#[derive(Clone, Copy, Debug)]
+struct Decaying {
+    /// The dimension they went into.
+    dim: u32,
+    /// The points before `max`.
+    points: f64,
+    /// The bound `max` (or the bound on any points) puts on them.
+    max: f64,
 }
 
 impl<'a> Evaluator<'_, 'a> {
@@ -95,10 +105,7 @@ impl<'a> Evaluator<'_, 'a> {
             ..Outcome::default()
         };
         let mut raw = vec![0.0; program.dims.len()];
-        let mut decaying = match self.keep_times {
-            true => vec![0.0; program.dims.len()],
-            false => Vec::new(),
-        };
+        let mut decaying = Vec::new();
         let mut loose = 0.0;
         for (index, rule) in program.rules.iter().enumerate() {
             if !self
@@ -112,8 +119,8 @@ impl<'a> Evaluator<'_, 'a> {
                 Some(d) => raw[d as usize] += fired.points,
                 None => loose += fired.points,
             }
-            if let Some(size) = fired.dim.and_then(|d| decaying.get_mut(d as usize)) {
-                *size += fired.decaying;
+            if let (Some(decayed), true) = (fired.decaying, self.keep_times) {
+                decaying.push(decayed);
             }
             if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
                 outcome.disqualified = Some(reason.clone());
@@ -197,8 +204,8 @@ struct Given {
     dim: Option<u32>,
     count: Option<u64>,
     decay: Option<f64>,
-    /// The size of the decayed points before `max` (0 for points that do not decay).
-    decaying: f64,
+    /// The decayed points, for points that decay.
+    decaying: Option<Decaying>,
 }
 
 struct Evaluator<'p, 'a> {
@@ -212,9 +219,9 @@ struct Evaluator<'p, 'a> {
     hits: Vec<(u32, Millis)>,
     /// Whether `hits` are kept.
     keep_times: bool,
-    /// The earliest time of an event of a used type after `as_of`, among the events of a
-    /// lead in memory (a lead read from text has it in its `ReadEvents`).
-    later: Option<Millis>,
+    /// The type and time of each event of a used type after `as_of`, of a lead in memory
+    /// (a lead read from text has them in its `ReadEvents`).
+    later: Vec<(u32, Millis)>,
     /// Per behaviour: matching events in its window.
     tallies: Vec<Tally>,
     lets: Vec<bool>,
@@ -244,7 +251,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             as_of,
             hits,
             keep_times,
-            later: None,
+            later: Vec::new(),
             tallies,
             lets,
         }
@@ -266,7 +273,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 for (index, event) in events.iter().enumerate() {
                     match read_event(program, index, event, self.as_of, &mut props)? {
                         Checked::Kept(ty, at) => self.match_event(ty, at, EventProps::Json(&props))?,
-                        Checked::Later(at) => self.later = Some(self.later.map_or(at, |l| l.min(at))),
+                        Checked::Later(ty, at) => self.later.push((ty, at)),
                         Checked::Unused => {}
                     }
                 }
@@ -363,7 +370,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 dim: None,
                 count: None,
                 decay: None,
-                decaying: 0.0,
+                decaying: None,
             };
         };
         let half_life = points.dim.and_then(|d| self.program.dims[d as usize].half_life);
@@ -404,7 +411,14 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         // Without `max`, the bound on points bounds the total too: 10,001 events of 1e12
         // would add up past where small points are lost.
         let max = points.max.unwrap_or(crate::check::MAX_POINTS);
-        let decaying = if decays { total.abs() } else { 0.0 };
+        let decaying = match (decays, points.dim) {
+            (true, Some(dim)) => Some(Decaying {
+                dim,
+                points: total,
+                max,
+            }),
+            _ => None,
+        };
         total = total.clamp(-max, max);
         Given {
             points: total,

@@ -5,8 +5,8 @@ use serde_json::Value as Json;
 
 use super::Pack;
 use crate::eval::{self, Context, Enrichment, EvalError, Host, NextChange, Outcome};
-use crate::program::Program;
 use crate::plugin;
+use crate::program::Program;
 use crate::read::ReadPlan;
 use crate::read::{self, Record};
 #[cfg(feature = "arrow")]

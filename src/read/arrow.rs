@@ -453,8 +453,8 @@ impl<'b> EventsRead<'b> {
             };
             let (ty, at) = match check_timed(program, ty, as_of, || self.at.millis(j)).map_err(bad)? {
                 Checked::Kept(ty, at) => (ty, at),
-                Checked::Later(at) => {
-                    events.note_later(at);
+                Checked::Later(ty, at) => {
+                    events.note_later(ty, at);
                     continue;
                 }
                 Checked::Unused => continue,

@@ -14,9 +14,9 @@ use crate::value::Value;
 pub enum Checked {
     /// Counted: its type (as the program numbers it) and time, at or before `as_of`.
     Kept(u32, Millis),
-    /// Of a type the program uses, but after `as_of`: not counted now, counted from its
-    /// time on (so the result may change then).
-    Later(Millis),
+    /// Of a type the program uses (numbered), but after `as_of`: not counted now, counted
+    /// from its time on (so the result may change then).
+    Later(u32, Millis),
     /// Of a type the program does not use.
     Unused,
 }
@@ -44,7 +44,7 @@ pub(super) fn check_timed(
     let at_ms = at()?;
     Ok(match at_ms <= as_of {
         true => Checked::Kept(ty, at_ms),
-        false => Checked::Later(at_ms),
+        false => Checked::Later(ty, at_ms),
     })
 }
 

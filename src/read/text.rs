@@ -12,8 +12,8 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::plan::{Fill, Node, ReadPlan};
 use super::event::{self, Checked};
+use super::plan::{Fill, Node, ReadPlan};
 use super::{EventProblem, Events, ReadError, ReadEvents, Record};
 use crate::program::Program;
 use crate::value::time::Millis;
@@ -329,8 +329,8 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
         }
         match self.keep(ty, at)? {
             Checked::Kept(ty, at) => self.events.push(ty, at, base),
-            Checked::Later(at) => {
-                self.events.note_later(at);
+            Checked::Later(ty, at) => {
+                self.events.note_later(ty, at);
                 self.events.discard(base);
             }
             Checked::Unused => self.events.discard(base),

@@ -13,6 +13,7 @@ mod baselines;
 mod cli;
 mod diagnostics;
 mod differential;
+mod due;
 mod format;
 mod gen;
 mod hardening;
