@@ -78,11 +78,14 @@ fn decisions(o: &Outcome) -> Decisions {
     }
 }
 
-/// Asserts that `next` is `change`, that the result is the same one millisecond before
-/// it, and that it has changed at it.
+/// Asserts that `next` is `change`, that the result decides the same one millisecond
+/// before it, and differently at it.
 fn changes_exactly_at(pack: &Pack, lead: &Value, as_of: i64, change: i64) {
     assert_eq!(next(pack, lead, as_of), NextChange::At(at(change)));
-    assert_eq!(score(pack, lead, change - 1), score(pack, lead, as_of));
+    assert_eq!(
+        decisions(&score(pack, lead, change - 1)),
+        decisions(&score(pack, lead, as_of))
+    );
     assert_ne!(
         decisions(&score(pack, lead, change)),
         decisions(&score(pack, lead, as_of))
@@ -440,4 +443,38 @@ fn most_predicted_changes_happen() {
         happened_later * 10 >= predicted_later * 3,
         "only {happened_later} of {predicted_later} predicted changes happened"
     );
+}
+
+/// The example of `docs/src/reevaluation.md`, as the chapter tells it.
+#[test]
+fn the_manual_example() {
+    let pack = pack(
+        "threshold 50\ndecay intent half-life 14d\nplugin \"firmographics\"\n\
+         rule \"ICP\": company.size >= 50 => +25\n\
+         rule \"Pricing\": visited /pricing at least 3 times within 2d => +30 intent\n\
+         rule \"Gone quiet\": not visited /* within 30d => tag \"quiet\"\n\
+         rule \"Funded\": days_since(company.last_funding_at) <= 180 => +10",
+    );
+    let visits = [1, 5, 30].iter().map(|h| visit("/pricing", AS_OF - h * HOUR)).collect();
+    let mut lead = lead(visits);
+    lead["company"] = json!({"size": 120});
+    let first = score(&pack, &lead, AS_OF);
+    assert!(first.mql);
+    assert_eq!(first.score, 54.9382);
+    let in_18_hours = AS_OF + 18 * HOUR + 1;
+    changes_exactly_at(&pack, &lead, AS_OF, in_18_hours);
+    assert!(!score(&pack, &lead, in_18_hours).mql);
+    let quiet = AS_OF - HOUR + 30 * DAY + 1;
+    assert_eq!(next(&pack, &lead, in_18_hours), NextChange::At(at(quiet)));
+    assert_eq!(score(&pack, &lead, quiet).tags, ["quiet"]);
+    lead["company"]["last_funding_at"] = json!("2026-01-01T00:00:00Z");
+    let next = next(&pack, &lead, AS_OF);
+    assert_eq!(
+        next,
+        NextChange::Unpredictable {
+            at: Some(at(in_18_hours))
+        }
+    );
+    let every = std::time::Duration::from_secs(60);
+    assert_eq!(next.due(at(AS_OF), every), Some(at(AS_OF + 60_000)));
 }
