@@ -164,7 +164,9 @@ struct Fold<'e, 'p, 'a> {
     later: &'e Later<'e>,
     /// What the conditions folded so far follow; a part found fixed takes back its own.
     found: Vec<Found<'p>>,
-    /// Per `let`: its fixed value (or `None`), and what it follows.
+    /// Per `let`: whether it can change as time passes.
+    lets_vary: Vec<bool>,
+    /// Per `let`, once folded: its fixed value (or `None`), and what it follows.
     lets: Vec<Option<(Option<bool>, Vec<Found<'p>>)>>,
 }
 
@@ -176,8 +178,14 @@ impl<'p> Live<'p> {
             drift,
             later,
             found: Vec::new(),
+            lets_vary: Vec::with_capacity(program.lets.len()),
             lets: vec![None; program.lets.len()],
         };
+        // Each `let` comes after those it uses, so each is looked at once.
+        for l in &program.lets {
+            let varies = fold.varies(&l.expr, &Scope::Lead);
+            fold.lets_vary.push(varies);
+        }
         let lead = Scope::Lead;
         let scope = drift.scope();
         for rule in &program.rules {
@@ -232,12 +240,7 @@ impl<'p> Fold<'_, 'p, '_> {
             Expr::Or(parts) | Expr::And(parts) => parts.iter().any(|p| self.varies(p, scope)),
             Expr::Not(inner) => self.varies(inner, scope),
             Expr::Behaviour(b) => self.behaviour_varies(*b),
-            Expr::Let(l) => self
-                .ev
-                .program
-                .lets
-                .get(*l as usize)
-                .is_some_and(|l| self.varies(&l.expr, &Scope::Lead)),
+            Expr::Let(l) => self.lets_vary.get(*l as usize).copied().unwrap_or(false),
             leaf => matches!(scope, Scope::Outcome { .. }) && self.drift.leaf_moves(leaf),
         }
     }
@@ -302,7 +305,7 @@ impl<'p> Fold<'_, 'p, '_> {
         };
         if self.lets[l as usize].is_none() {
             let start = self.found.len();
-            let value = match self.varies(expr, &Scope::Lead) {
+            let value = match self.lets_vary.get(l as usize).copied().unwrap_or(false) {
                 true => self.fold(expr, &Scope::Lead),
                 false => self.ev.test(expr, &Scope::Lead).ok(),
             };
