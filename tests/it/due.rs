@@ -381,7 +381,11 @@ fn check_lead(pack: &Pack, text: &str, lead: &Value, fractions: &[f64]) -> Resul
     }))
 }
 
-fn cases() -> impl Strategy<Value = (packgen::Model, Timing, u64, Vec<(packgen::Lead, Vec<u32>)>, Vec<f64>)> {
+/// A generated pack, its timing, its layout seed, leads with their shifts, and fractions of
+/// the time to the next change to score them again at.
+type Case = (packgen::Model, Timing, u64, Vec<(packgen::Lead, Vec<u32>)>, Vec<f64>);
+
+fn cases() -> impl Strategy<Value = Case> {
     (
         packgen::model(),
         timing(),
