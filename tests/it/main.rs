@@ -14,6 +14,7 @@ mod cli;
 mod diagnostics;
 mod differential;
 mod docs;
+mod due;
 mod format;
 mod gen;
 mod hardening;

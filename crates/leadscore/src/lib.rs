@@ -25,7 +25,7 @@ pub mod syntax;
 pub mod value;
 
 pub use eval::trace::{Observation, Trace};
-pub use eval::{Capped, Enrichment, EvalError, Fired, Outcome, PackId, PluginError, ScriptPosition};
+pub use eval::{Capped, Enrichment, EvalError, Fired, NextChange, Outcome, PackId, PluginError, ScriptPosition};
 pub use explain::Explanation;
 pub use format::{format, format_named};
 pub use pack::{Error, PackError, PackErrors};

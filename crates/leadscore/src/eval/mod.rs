@@ -1,6 +1,7 @@
 //! Scoring one lead. Everything that can go wrong is an [`EvalError`] for that lead;
 //! nothing here panics or reads the clock.
 
+mod due;
 mod error;
 mod host;
 mod outcome;
@@ -9,9 +10,10 @@ pub mod trace;
 use std::borrow::Cow;
 
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
-use crate::read::{read_event, EventProps, Events, Record};
+use crate::read::{read_event, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
 use crate::value::{self as value, CmpOp, Millis, Value};
+pub use due::NextChange;
 pub use error::{EvalError, PluginError, ScriptPosition};
 pub use host::Host;
 pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
@@ -43,86 +45,143 @@ pub fn evaluate(
     host: &dyn Host,
     context: Context,
 ) -> Result<Outcome, EvalError> {
-    let mut ev = Evaluator::new(program, record, host, as_of);
-    ev.match_events()?;
-    for l in &program.lets {
-        let value = l.used && ev.test(&l.expr, &Scope::Lead)?;
-        ev.lets.push(value);
-    }
-    let mut outcome = Outcome {
-        id: record.id.clone().or(context.fallback_id),
-        fired: Vec::with_capacity(program.rules.len().min(4)),
-        enriched: context.enriched,
-        pack: context.pack,
-        ..Outcome::default()
-    };
-    let mut raw = vec![0.0; program.dims.len()];
-    let mut loose = 0.0;
-    for (index, rule) in program.rules.iter().enumerate() {
-        if !ev
-            .test(&rule.expr, &Scope::Lead)
-            .map_err(|e| e.in_rule(&rule.location))?
-        {
-            continue;
+    let mut ev = Evaluator::new(program, record, host, as_of, false);
+    Ok(ev.outcome(context)?.0)
+}
+
+/// [`evaluate`], and when the result can next change with no new data ([`NextChange`]):
+/// the same result, with the times of the events it counted kept to find that instant.
+pub fn evaluate_with_next_change(
+    program: &Program,
+    record: &Record,
+    as_of: Millis,
+    host: &dyn Host,
+    context: Context,
+) -> Result<(Outcome, NextChange), EvalError> {
+    let mut ev = Evaluator::new(program, record, host, as_of, true);
+    let (outcome, totals) = ev.outcome(context)?;
+    let next = due::next_change(&ev, &outcome, &totals);
+    Ok((outcome, next))
+}
+
+/// The unrounded numbers behind a result, which the MQL condition and routes compare.
+struct Totals {
+    /// The score.
+    score: f64,
+    /// Each dimension's total before its cap.
+    raw: Vec<f64>,
+    /// Each dimension's total after its cap.
+    dims: Vec<f64>,
+    /// The decayed points of the rules that fired (kept only by
+    /// [`evaluate_with_next_change`]).
+    decaying: Vec<Decaying>,
+}
+
+/// Decayed points a rule gave: they fall towards zero as time passes.
+#[derive(Clone, Copy, Debug)]
+struct Decaying {
+    /// The dimension they went into.
+    dim: u32,
+    /// The points before `max`.
+    points: f64,
+    /// The bound `max` (or the bound on any points) puts on them.
+    max: f64,
+}
+
+impl<'a> Evaluator<'_, 'a> {
+    /// The whole result, and the numbers behind it.
+    fn outcome(&mut self, context: Context) -> Result<(Outcome, Totals), EvalError> {
+        let (program, record) = (self.program, self.record);
+        self.match_events()?;
+        for l in &program.lets {
+            let value = l.used && self.test(&l.expr, &Scope::Lead)?;
+            self.lets.push(value);
         }
-        let fired = ev.fire(rule);
-        match fired.dim {
-            Some(d) => raw[d as usize] += fired.points,
-            None => loose += fired.points,
-        }
-        if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
-            outcome.disqualified = Some(reason.clone());
-        }
-        for tag in &rule.tags {
-            if !outcome.tags.contains(tag) {
-                outcome.tags.push(tag.clone());
+        let mut outcome = Outcome {
+            id: record.id.clone().or(context.fallback_id),
+            fired: Vec::with_capacity(program.rules.len().min(4)),
+            enriched: context.enriched,
+            pack: context.pack,
+            ..Outcome::default()
+        };
+        let mut raw = vec![0.0; program.dims.len()];
+        let mut decaying = Vec::new();
+        let mut loose = 0.0;
+        for (index, rule) in program.rules.iter().enumerate() {
+            if !self
+                .test(&rule.expr, &Scope::Lead)
+                .map_err(|e| e.in_rule(&rule.location))?
+            {
+                continue;
             }
-        }
-        outcome.fired.push(Fired {
-            rule: rule.name.clone(),
-            points: round(fired.points),
-            dimension: fired.dim.map(|d| program.dims[d as usize].name.clone()),
-            location: rule.location.clone(),
-            index,
-            count: fired.count,
-            decay: fired.decay.map(round),
-        });
-    }
-    let mut dims = Vec::with_capacity(raw.len());
-    for (dim, &total) in program.dims.iter().zip(&raw) {
-        let capped = dim.cap.map_or(total, |cap| total.min(cap));
-        if capped < total {
-            outcome.capped.push(Capped {
-                dimension: dim.name.to_string(),
-                total: round(total),
-                cap: capped,
+            let fired = self.fire(rule);
+            match fired.dim {
+                Some(d) => raw[d as usize] += fired.points,
+                None => loose += fired.points,
+            }
+            if let (Some(decayed), true) = (fired.decaying, self.keep_times) {
+                decaying.push(decayed);
+            }
+            if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
+                outcome.disqualified = Some(reason.clone());
+            }
+            for tag in &rule.tags {
+                if !outcome.tags.contains(tag) {
+                    outcome.tags.push(tag.clone());
+                }
+            }
+            outcome.fired.push(Fired {
+                rule: rule.name.clone(),
+                points: round(fired.points),
+                dimension: fired.dim.map(|d| program.dims[d as usize].name.clone()),
+                location: rule.location.clone(),
+                index,
+                count: fired.count,
+                decay: fired.decay.map(round),
             });
         }
-        outcome.dimensions.insert(dim.name.clone(), round(capped));
-        dims.push(capped);
-    }
-    let score = dims.iter().sum::<f64>() + loose;
-    outcome.score = round(score);
-    outcome.probability = program.calibration.map(|c| round(c.probability(score)));
-    let scope = Scope::Outcome { score, dims: &dims };
-    let mql = match &program.mql {
-        Some((expr, _)) => ev.test(expr, &scope)?,
-        None => false,
-    };
-    outcome.mql = mql && outcome.disqualified.is_none();
-    if outcome.mql {
-        for route in &program.routes {
-            let taken = match &route.when {
-                Some(expr) => ev.test(expr, &scope)?,
-                None => true,
-            };
-            if taken {
-                outcome.route = Some(route.queue.clone());
-                break;
+        let mut dims = Vec::with_capacity(raw.len());
+        for (dim, &total) in program.dims.iter().zip(&raw) {
+            let capped = dim.cap.map_or(total, |cap| total.min(cap));
+            if capped < total {
+                outcome.capped.push(Capped {
+                    dimension: dim.name.to_string(),
+                    total: round(total),
+                    cap: capped,
+                });
+            }
+            outcome.dimensions.insert(dim.name.clone(), round(capped));
+            dims.push(capped);
+        }
+        let score = dims.iter().sum::<f64>() + loose;
+        outcome.score = round(score);
+        outcome.probability = program.calibration.map(|c| round(c.probability(score)));
+        let scope = Scope::Outcome { score, dims: &dims };
+        let mql = match &program.mql {
+            Some((expr, _)) => self.test(expr, &scope)?,
+            None => false,
+        };
+        outcome.mql = mql && outcome.disqualified.is_none();
+        if outcome.mql {
+            for route in &program.routes {
+                let taken = match &route.when {
+                    Some(expr) => self.test(expr, &scope)?,
+                    None => true,
+                };
+                if taken {
+                    outcome.route = Some(route.queue.clone());
+                    break;
+                }
             }
         }
+        let totals = Totals {
+            score,
+            raw,
+            dims,
+            decaying,
+        };
+        Ok((outcome, totals))
     }
-    Ok(outcome)
 }
 
 /// Rounds to 4 decimal places: scores are shown and compared at that precision.
@@ -146,6 +205,8 @@ struct Given {
     dim: Option<u32>,
     count: Option<u64>,
     decay: Option<f64>,
+    /// The decayed points, for points that decay.
+    decaying: Option<Decaying>,
 }
 
 struct Evaluator<'p, 'a> {
@@ -154,17 +215,32 @@ struct Evaluator<'p, 'a> {
     host: &'p dyn Host,
     as_of: Millis,
     /// (matcher, event time) for every event a matcher accepts, grouped by matcher; kept
-    /// only for packs that need them ([`Program::keeps_event_times`]).
+    /// only for packs that need them ([`Program::keeps_event_times`]) and to find when the
+    /// result next changes.
     hits: Vec<(u32, Millis)>,
+    /// Whether `hits` are kept.
+    keep_times: bool,
+    /// The type and time of each event of a used type after `as_of`, of a lead in memory
+    /// (a lead read from text has them in its `ReadEvents`).
+    later: Vec<(u32, Millis)>,
     /// Per behaviour: matching events in its window.
     tallies: Vec<Tally>,
     lets: Vec<bool>,
 }
 
 impl<'p, 'a> Evaluator<'p, 'a> {
-    pub(crate) fn new(program: &'p Program, record: &'p Record<'a>, host: &'p dyn Host, as_of: Millis) -> Self {
+    /// An evaluator of `record`; `watch` keeps every counted event's time, to find when
+    /// the result next changes.
+    pub(crate) fn new(
+        program: &'p Program,
+        record: &'p Record<'a>,
+        host: &'p dyn Host,
+        as_of: Millis,
+        watch: bool,
+    ) -> Self {
+        let keep_times = program.keeps_event_times || watch;
         let hits = match &record.events {
-            Events::Json(events) if program.keeps_event_times => Vec::with_capacity(events.len()),
+            Events::Json(events) if keep_times => Vec::with_capacity(events.len()),
             _ => Vec::new(),
         };
         let tallies = vec![Tally::default(); program.behaviours.len()];
@@ -175,6 +251,8 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             host,
             as_of,
             hits,
+            keep_times,
+            later: Vec::new(),
             tallies,
             lets,
         }
@@ -194,13 +272,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Events::Json(events) => {
                 let mut props = Vec::new();
                 for (index, event) in events.iter().enumerate() {
-                    if let Some((ty, at)) = read_event(program, index, event, self.as_of, &mut props)? {
-                        self.match_event(ty, at, EventProps::Json(&props))?;
+                    match read_event(program, index, event, self.as_of, &mut props)? {
+                        Checked::Kept(ty, at) => self.match_event(ty, at, EventProps::Json(&props))?,
+                        Checked::Later(ty, at) => self.later.push((ty, at)),
+                        Checked::Unused => {}
                     }
                 }
             }
         }
-        if program.keeps_event_times {
+        if self.keep_times {
             self.hits.sort_unstable_by_key(|&(m, _)| m);
         }
         Ok(())
@@ -260,7 +340,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 tally.latest = tally.latest.max(Some(at));
             }
         }
-        if self.program.keeps_event_times {
+        if self.keep_times {
             self.hits.push((m, at));
         }
     }
@@ -291,11 +371,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 dim: None,
                 count: None,
                 decay: None,
+                decaying: None,
             };
         };
         let half_life = points.dim.and_then(|d| self.program.dims[d as usize].half_life);
         let decay = |at: Millis, hl: Millis| 0.5f64.powf((self.as_of - at) as f64 / hl as f64);
-        let (mut total, count, factor) = match (points.each, rule.behaviours.first()) {
+        let (mut total, count, factor, decays) = match (points.each, rule.behaviours.first()) {
             (true, Some(&b)) => {
                 let count = self.tallies[b as usize].count;
                 let total = match half_life {
@@ -310,7 +391,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     }
                     None => points.value * count as f64,
                 };
-                (total, Some(count), None)
+                (total, Some(count), None, half_life.is_some())
             }
             _ => {
                 let latest = rule
@@ -322,21 +403,30 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                 match (half_life, latest) {
                     (Some(hl), Some(at)) => {
                         let f = decay(at, hl);
-                        (points.value * f, None, Some(f))
+                        (points.value * f, None, Some(f), true)
                     }
-                    _ => (points.value, None, None),
+                    _ => (points.value, None, None, false),
                 }
             }
         };
         // Without `max`, the bound on points bounds the total too: 10,001 events of 1e12
         // would add up past where small points are lost.
         let max = points.max.unwrap_or(crate::check::MAX_POINTS);
+        let decaying = match (decays, points.dim) {
+            (true, Some(dim)) => Some(Decaying {
+                dim,
+                points: total,
+                max,
+            }),
+            _ => None,
+        };
         total = total.clamp(-max, max);
         Given {
             points: total,
             dim: points.dim,
             count,
             decay: factor,
+            decaying,
         }
     }
 

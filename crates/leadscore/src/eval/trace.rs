@@ -101,7 +101,7 @@ pub(crate) fn trace_let(
     host: &dyn Host,
     index: usize,
 ) -> Result<Trace, EvalError> {
-    let mut ev = Evaluator::new(program, record, host, as_of);
+    let mut ev = Evaluator::new(program, record, host, as_of, false);
     ev.match_events()?;
     for l in program.lets.iter().take(index + 1) {
         let value = ev.test(&l.expr, &Scope::Lead)?;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::eval::{EvalError, Outcome, PackId};
+use crate::eval::{EvalError, NextChange, Outcome, PackId};
 use crate::explain::Explanation;
 use crate::plugin::Plugins;
 use crate::program::Program;
@@ -96,6 +96,37 @@ impl Pack {
     /// ```
     pub fn score_json(&self, text: &str, as_of: DateTime<Utc>) -> Result<Outcome, EvalError> {
         self.scorer(as_of).score_json(text)
+    }
+
+    /// Scores a JSON lead as of a time, and says when its result can next change with no
+    /// new data ([`NextChange`], whose example shows one).
+    pub fn score_with_next_change(
+        &self,
+        lead: &serde_json::Value,
+        as_of: DateTime<Utc>,
+    ) -> Result<(Outcome, NextChange), EvalError> {
+        self.scorer(as_of).score_with_next_change(lead)
+    }
+
+    /// [`Pack::score_with_next_change`] for a lead given as JSON text, read as
+    /// [`Pack::score_json`] reads it: what `leadscore serve` stores with each lead.
+    ///
+    /// ```
+    /// # let pack = leadscore::Pack::from_source("demo", "threshold 10\nnot visited /pricing within 30d => +10")?;
+    /// let as_of = leadscore::parse_time("2026-03-02T00:00:00Z").unwrap();
+    /// let lead = r#"{"events": [{"type": "page_view", "path": "/pricing", "at": "2026-03-01T00:00:00Z"}]}"#;
+    /// let (outcome, next) = pack.score_json_with_next_change(lead, as_of)?;
+    /// assert!(!outcome.mql);
+    /// // 30 days after the visit, `not visited /pricing within 30d` turns true.
+    /// assert_eq!(next, leadscore::NextChange::At(leadscore::parse_time("2026-03-31T00:00:00.001Z").unwrap()));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn score_json_with_next_change(
+        &self,
+        text: &str,
+        as_of: DateTime<Utc>,
+    ) -> Result<(Outcome, NextChange), EvalError> {
+        self.scorer(as_of).score_json_with_next_change(text)
     }
 
     /// Scores any serializable lead (your own struct with `title`, `events`, ...).

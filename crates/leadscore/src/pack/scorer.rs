@@ -4,8 +4,9 @@
 use serde_json::Value as Json;
 
 use super::Pack;
-use crate::eval::{self, Context, Enrichment, EvalError, Outcome};
+use crate::eval::{self, Context, Enrichment, EvalError, Host, NextChange, Outcome};
 use crate::plugin;
+use crate::program::Program;
 use crate::read::ReadPlan;
 use crate::read::{self, Record};
 #[cfg(feature = "arrow")]
@@ -58,7 +59,7 @@ impl ArrowBatch<'_, '_> {
         assert!(row < rows, "row {row} is past the end of a batch of {rows} rows");
         let scorer = self.scorer;
         let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
-        scorer.evaluate(&record, Vec::new(), None)
+        scorer.evaluate(&record, Vec::new(), None, eval::evaluate)
     }
 }
 
@@ -122,6 +123,29 @@ impl<'p> Scorer<'p> {
         self.outcome(Lead::Text(text), Some(number.into()))
     }
 
+    /// Scores a JSON lead, and says when its result can next change with no new data
+    /// ([`NextChange`]): the same result as [`Scorer::score`], with the instant a window
+    /// ends, an event after `as_of` comes, or decayed points cross a threshold; a pack
+    /// whose hooks or functions read `as_of()` for it makes it
+    /// [`NextChange::Unpredictable`].
+    ///
+    /// ```
+    /// use leadscore::NextChange;
+    /// # let pack = leadscore::Pack::from_source("demo", "title ~ CEO => +5")?;
+    /// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+    /// let (outcome, next) = pack.scorer(as_of).score_with_next_change(&serde_json::json!({"title": "CEO"}))?;
+    /// assert_eq!((outcome.score, next), (5.0, NextChange::Never));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn score_with_next_change(&self, lead: &Json) -> Result<(Outcome, NextChange), EvalError> {
+        self.outcome_with_next_change(Lead::Value(lead))
+    }
+
+    /// [`Scorer::score_with_next_change`] for a lead given as JSON text.
+    pub fn score_json_with_next_change(&self, text: &str) -> Result<(Outcome, NextChange), EvalError> {
+        self.outcome_with_next_change(Lead::Text(text))
+    }
+
     /// `Pack::trace_let` for this scorer's time and id field.
     pub(super) fn trace_let(&self, name: &str, lead: &Json) -> Result<Option<crate::Trace>, EvalError> {
         let program = &self.pack.inner.program;
@@ -137,23 +161,43 @@ impl<'p> Scorer<'p> {
 
     /// The one scoring path: the lead through the hooks into a record, then evaluated.
     fn outcome(&self, lead: Lead<'_>, fallback_id: Option<Json>) -> Result<Outcome, EvalError> {
-        self.with_record(lead, |record, enriched| self.evaluate(record, enriched, fallback_id))
+        self.with_record(lead, |record, enriched| {
+            self.evaluate(record, enriched, fallback_id, eval::evaluate)
+        })
     }
 
-    /// A record evaluated into the whole result.
-    fn evaluate(
+    /// The same path, with the next change found as the record is evaluated. The hooks
+    /// and functions that ran are watched: one that read `as_of()` may answer
+    /// differently at any time.
+    fn outcome_with_next_change(&self, lead: Lead<'_>) -> Result<(Outcome, NextChange), EvalError> {
+        let score = || {
+            self.with_record(lead, |record, enriched| {
+                self.evaluate(record, enriched, None, eval::evaluate_with_next_change)
+            })
+        };
+        if self.pack.inner.plugins.is_empty() {
+            return score();
+        }
+        let (scored, read_as_of) = plugin::noting_as_of(score);
+        let (outcome, next) = scored?;
+        Ok((outcome, if read_as_of { next.unpredictable() } else { next }))
+    }
+
+    /// A record evaluated by `evaluate` into the whole result.
+    fn evaluate<R>(
         &self,
         record: &Record,
         enriched: Vec<Enrichment>,
         fallback_id: Option<Json>,
-    ) -> Result<Outcome, EvalError> {
+        evaluate: impl FnOnce(&Program, &Record, i64, &dyn Host, Context) -> Result<R, EvalError>,
+    ) -> Result<R, EvalError> {
         let inner = &self.pack.inner;
         let context = Context {
             pack: inner.id.clone(),
             enriched,
             fallback_id,
         };
-        let evaluate = || eval::evaluate(&inner.program, record, self.as_of, &inner.plugins, context);
+        let evaluate = || evaluate(&inner.program, record, self.as_of, &inner.plugins, context);
         // Plugin functions read `as_of()`; a pack without plugins skips setting it.
         if inner.plugins.is_empty() {
             evaluate()

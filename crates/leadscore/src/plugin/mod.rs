@@ -19,7 +19,7 @@ pub(crate) use convert::lead_without_events;
 pub use error::LoadError;
 pub use error::LoadErrorKind;
 pub use limits::{Limits, PLUGIN_STACK_SIZE};
-pub(crate) use sandbox::scoring_at;
+pub(crate) use sandbox::{noting_as_of, scoring_at};
 
 use crate::eval::{Enrichment, EvalError, PluginError};
 

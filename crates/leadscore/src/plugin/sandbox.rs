@@ -110,6 +110,8 @@ thread_local! {
     /// The `as_of` of the lead being scored on this thread. The engine is shared across
     /// threads, but one lead is scored on one thread from start to finish.
     static AS_OF: Cell<Option<INT>> = const { Cell::new(None) };
+    /// Whether a script called `as_of()` on this thread since [`noting_as_of`] began.
+    static AS_OF_READ: Cell<bool> = const { Cell::new(false) };
     /// The position of the last step [`tracing_engine`] took on this thread.
     static LAST_STEP: Cell<Position> = const { Cell::new(Position::NONE) };
 }
@@ -122,8 +124,20 @@ pub(crate) fn scoring_at<T>(as_of: INT, f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Runs `f` and says whether a script called `as_of()` while it ran: a hook or function
+/// that did not may answer differently only for different arguments (scripts read no
+/// other outside state), one that did may answer differently at any other time. Nests: an
+/// outer call sees what an inner one saw.
+pub(crate) fn noting_as_of<T>(f: impl FnOnce() -> T) -> (T, bool) {
+    let outer = AS_OF_READ.with(|c| c.replace(false));
+    let out = f();
+    let read = AS_OF_READ.with(|c| c.replace(outer || c.get()));
+    (out, read)
+}
+
 /// `as_of()`: the time the lead is scored for, in milliseconds since the Unix epoch.
 fn as_of() -> Result<INT, Box<EvalAltResult>> {
+    AS_OF_READ.with(|c| c.set(true));
     AS_OF
         .with(Cell::get)
         .ok_or_else(|| "as_of() is only available while a lead is scored".into())

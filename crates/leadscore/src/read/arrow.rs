@@ -22,7 +22,7 @@ use arrow_array::{Array, OffsetSizeTrait, RecordBatch, StructArray};
 use arrow_schema::{DataType, TimeUnit};
 use serde_json::Value as Json;
 
-use super::event::check_timed;
+use super::event::{check_timed, Checked};
 use super::plan::{Entry, Fill, Node, ReadPlan};
 use super::{ArrowRefusal, EventProblem, Events, ReadError, ReadEvents, Record};
 use crate::program::Program;
@@ -451,8 +451,13 @@ impl<'b> EventsRead<'b> {
                 Some(Value::Str(s)) => Some(s.as_ref()),
                 _ => None,
             };
-            let Some((ty, at)) = check_timed(program, ty, as_of, || self.at.millis(j)).map_err(bad)? else {
-                continue;
+            let (ty, at) = match check_timed(program, ty, as_of, || self.at.millis(j)).map_err(bad)? {
+                Checked::Kept(ty, at) => (ty, at),
+                Checked::Later(ty, at) => {
+                    events.note_later(ty, at);
+                    continue;
+                }
+                Checked::Unused => continue,
             };
             let base = events.next_base();
             let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);

@@ -1,5 +1,6 @@
 //! The one check of an event every reader makes: its `type` a string, its `at` an RFC 3339
-//! time; kept when the program uses its type and it is not after `as_of`.
+//! time; kept when the program uses its type and it is not after `as_of`; the time of one
+//! after `as_of` noted, since the result may change when it comes.
 
 use serde_json::Value as Json;
 
@@ -8,14 +9,20 @@ use crate::program::Program;
 use crate::value::time::{parse_time, Millis};
 use crate::value::Value;
 
-/// An event's type (as the program numbers it) and time; `None` for an event of a type
-/// the program does not use, or after `as_of`.
-pub fn check(
-    program: &Program,
-    ty: Option<&str>,
-    at: Option<&str>,
-    as_of: Millis,
-) -> Result<Option<(u32, Millis)>, EventProblem> {
+/// What a reader does with an event it checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Checked {
+    /// Counted: its type (as the program numbers it) and time, at or before `as_of`.
+    Kept(u32, Millis),
+    /// Of a type the program uses (numbered), but after `as_of`: not counted now, counted
+    /// from its time on (so the result may change then).
+    Later(u32, Millis),
+    /// Of a type the program does not use.
+    Unused,
+}
+
+/// Checks an event's type and time against the program and `as_of`.
+pub fn check(program: &Program, ty: Option<&str>, at: Option<&str>, as_of: Millis) -> Result<Checked, EventProblem> {
     check_timed(program, ty, as_of, || {
         let at = at.ok_or(EventProblem::NoTime)?;
         parse_time(at).ok_or_else(|| EventProblem::BadTime(at.to_string()))
@@ -29,26 +36,28 @@ pub(super) fn check_timed(
     ty: Option<&str>,
     as_of: Millis,
     at: impl FnOnce() -> Result<Millis, EventProblem>,
-) -> Result<Option<(u32, Millis)>, EventProblem> {
+) -> Result<Checked, EventProblem> {
     let ty = ty.ok_or(EventProblem::NoType)?;
     let Some(ty) = program.event_type(ty) else {
-        return Ok(None);
+        return Ok(Checked::Unused);
     };
     let at_ms = at()?;
-    Ok((at_ms <= as_of).then_some((ty, at_ms)))
+    Ok(match at_ms <= as_of {
+        true => Checked::Kept(ty, at_ms),
+        false => Checked::Later(ty, at_ms),
+    })
 }
 
 /// Reads `events[index]` of a lead in memory: its type and time, and into `props` the
 /// properties its type's matchers read (an array among them checked for depth now, as
-/// when its lead is read from text). `None` for an event of a type the program does not
-/// use or after `as_of`.
+/// when its lead is read from text), for an event it keeps.
 pub fn read_event<'a>(
     program: &Program,
     index: usize,
     event: &'a Json,
     as_of: Millis,
     props: &mut Vec<(u32, &'a Json)>,
-) -> Result<Option<(u32, Millis)>, super::ReadError> {
+) -> Result<Checked, super::ReadError> {
     let bad = |problem| super::ReadError::BadEvent { index, problem };
     let Json::Object(event) = event else {
         return Err(bad(EventProblem::NotAnObject));
@@ -64,8 +73,9 @@ pub fn read_event<'a>(
         }
     }
     let ty = ty.and_then(Json::as_str);
-    let Some((ty, at)) = check(program, ty, at.and_then(Json::as_str), as_of).map_err(bad)? else {
-        return Ok(None);
+    let checked = check(program, ty, at.and_then(Json::as_str), as_of).map_err(bad)?;
+    let Checked::Kept(ty, _) = checked else {
+        return Ok(checked);
     };
     // Only the properties this type's matchers read: the others are never looked at.
     props.clear();
@@ -78,5 +88,5 @@ pub fn read_event<'a>(
             props.push((slot, value));
         }
     }
-    Ok(Some((ty, at)))
+    Ok(checked)
 }

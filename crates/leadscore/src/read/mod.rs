@@ -22,7 +22,7 @@ pub use arrow::ArrowLeads;
 #[cfg(feature = "arrow")]
 pub use error::ArrowRefusal;
 pub use error::{EventProblem, ReadError};
-pub use event::read_event;
+pub use event::{read_event, Checked};
 pub use path::lookup;
 pub use path::overlay;
 pub use plan::ReadPlan;

@@ -41,10 +41,12 @@ impl Default for Events<'_> {
 }
 
 /// The events parsed from JSON text: those of the types the program uses, at or before
-/// `as_of`, with the properties it reads.
+/// `as_of`, with the properties it reads; and the type and time of those after `as_of`.
 #[derive(Debug, Default)]
 pub struct ReadEvents<'a> {
     events: Vec<(u32, Millis, Range<u32>)>,
+    /// The type and time of each event of a used type after `as_of` (not read further).
+    later: Vec<(u32, Millis)>,
     /// Event `i`'s properties, with their slots, are `props[events[i].2]`. Only the
     /// properties present are stored (an event has a few; a pack may read many across
     /// its event types).
@@ -76,10 +78,22 @@ impl<'a> ReadEvents<'a> {
         self.props.truncate(base);
     }
 
+    /// Notes an event of type `ty` after `as_of`, at `at`: it is not counted now, and the
+    /// result may change when it comes.
+    pub fn note_later(&mut self, ty: u32, at: Millis) {
+        self.later.push((ty, at));
+    }
+
+    /// The type and time of each event of a used type after `as_of`.
+    pub fn later(&self) -> &[(u32, Millis)] {
+        &self.later
+    }
+
     /// Forgets everything read (a later `events` key replaces an earlier one).
     pub fn clear(&mut self) {
         self.events.clear();
         self.props.clear();
+        self.later.clear();
     }
 
     /// Each event's type, time and properties.

@@ -12,8 +12,9 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use super::event::{self, Checked};
 use super::plan::{Fill, Node, ReadPlan};
-use super::{event, EventProblem, Events, ReadError, ReadEvents, Record};
+use super::{EventProblem, Events, ReadError, ReadEvents, Record};
 use crate::program::Program;
 use crate::value::time::Millis;
 use crate::value::Value;
@@ -327,8 +328,12 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
             *slot = Some(value);
         }
         match self.keep(ty, at)? {
-            Some((ty, at)) => self.events.push(ty, at, base),
-            None => self.events.discard(base),
+            Checked::Kept(ty, at) => self.events.push(ty, at, base),
+            Checked::Later(ty, at) => {
+                self.events.note_later(ty, at);
+                self.events.discard(base);
+            }
+            Checked::Unused => self.events.discard(base),
         }
         Ok(())
     }
@@ -364,7 +369,7 @@ impl EventSeed<'_, '_, '_> {
         error
     }
 
-    fn keep<E: de::Error>(&mut self, ty: Option<Value>, at: Option<Value>) -> Result<Option<(u32, Millis)>, E> {
+    fn keep<E: de::Error>(&mut self, ty: Option<Value>, at: Option<Value>) -> Result<Checked, E> {
         fn text<'v>(v: &'v Option<Value>) -> Option<&'v str> {
             match v {
                 Some(Value::Str(s)) => Some(s),
