@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
-from ._native import Pack, PackError, ScoreError
+from ._native import InternalError, Pack, PackError, ScoreError
 
-__all__ = ["Pack", "PackError", "ScoreError", "score_frame", "as_pack"]
+__all__ = ["Pack", "PackError", "ScoreError", "InternalError", "score_frame", "as_pack"]
 
 #: The columns ``score_frame`` adds (``score_arrow`` returns these after ``id``).
 RESULT_COLUMNS = ["score", "mql", "disqualified", "route", "tags", "dimensions", "fired", "error"]

@@ -178,8 +178,17 @@ impl Pack {
         self.inner.plugins.files()
     }
 
-    /// Each plugin file with the text it was compiled from (hot reload refuses empty ones).
-    pub(crate) fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+    /// Each plugin file with the text it was compiled from, in the order the pack names
+    /// them: what the pack runs, even if the file has changed since (hot reload refuses
+    /// empty ones). A plugin's name is its file's stem.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::load("rules/agency")?;
+    /// let (file, text) = pack.plugin_texts().next().unwrap();
+    /// assert_eq!(std::fs::read_to_string(file)?, text);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
         self.inner.plugins.texts()
     }
 
