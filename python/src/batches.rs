@@ -22,9 +22,13 @@ use rayon::prelude::*;
 use crate::results::{self, Scored};
 use crate::{guard, rows};
 
-/// Rows per chunk: large enough that a chunk's setup is nothing beside its rows, small
-/// enough that a signal is seen within a fraction of a second.
+/// Rows per chunk: large enough that a chunk's setup (joining batches, the columns'
+/// readers) is nothing beside its rows.
 const CHUNK: usize = 32_768;
+
+/// Rows scored between two checks for signals: a few milliseconds' work, so Ctrl-C is
+/// seen well within a second.
+const PIECE: usize = 2048;
 
 /// What one `score_arrow` call scores with.
 pub struct Batches<'a> {
@@ -85,40 +89,43 @@ impl Batches<'_> {
             Ok([batch]) => batch,
             Err(batches) => arrow_select::concat::concat_batches(schema, &batches).map_err(value_error)?,
         };
-        let scored = py.detach(|| self.pool.install(|| self.score_batch(reading, &batch, first_row)));
-        py.check_signals()?;
-        scored.map_err(value_error)
+        self.score_batch(py, reading, &batch, first_row)
     }
 
-    /// Scores one batch in parallel: read straight from its columns by the library's
-    /// Arrow reader, or, for a batch that reader refuses (a pack with enrichment hooks, a
-    /// column of a type it does not read), each row written as JSON of what the pack
-    /// reads and read as text.
-    fn score_batch(
-        &self,
-        reading: &rows::Reading,
-        batch: &RecordBatch,
-        first_row: usize,
-    ) -> Result<RecordBatch, ArrowError> {
+    /// Scores one batch in parallel, [`PIECE`] rows at a time with signals checked in
+    /// between: read straight from its columns by the library's Arrow reader, or, for a
+    /// batch that reader refuses (a pack with enrichment hooks, a column of a type it does
+    /// not read), each row written as JSON of what the pack reads and read as text.
+    fn score_batch(&self, py: Python<'_>, reading: &rows::Reading, batch: &RecordBatch, first_row: usize) -> PyResult<RecordBatch> {
         // The columns the pack reads, checked (naive timestamps are an error) on both paths.
-        let columns = reading.project(batch)?;
+        let columns = reading.project(batch).map_err(value_error)?;
         let scorer = self.pack.scorer(self.as_of);
-        let scored: Vec<Scored> = match scorer.arrow(batch) {
-            Ok(leads) => (0..leads.len())
-                .into_par_iter()
-                .with_min_len(256)
-                .map(|row| leads.score(row).map_err(|e| e.to_string()))
-                .collect(),
-            Err(_) => score_as_json(&scorer, &columns, batch.num_rows())?,
-        };
+        let leads = scorer.arrow(batch);
+        let rows = batch.num_rows();
+        let mut scored: Vec<Scored> = Vec::with_capacity(rows);
+        for start in (0..rows).step_by(PIECE) {
+            let piece = start..(start + PIECE).min(rows);
+            let part = py.detach(|| {
+                self.pool.install(|| match &leads {
+                    Ok(leads) => Ok(piece
+                        .into_par_iter()
+                        .with_min_len(64)
+                        .map(|row| leads.score(row).map_err(|e| e.to_string()))
+                        .collect()),
+                    Err(_) => score_as_json(&scorer, &columns, piece),
+                })
+            });
+            scored.extend(part.map_err(value_error)?);
+            py.check_signals()?;
+        }
         let ids: ArrayRef = match batch.column_by_name(self.id_field) {
-            Some(ids) => owned(ids)?,
+            Some(ids) => owned(ids).map_err(value_error)?,
             None => {
-                let numbers = (first_row..first_row + batch.num_rows()).map(|i| i as i64 + 1);
+                let numbers = (first_row..first_row + rows).map(|i| i as i64 + 1);
                 Arc::new(Int64Array::from_iter_values(numbers))
             }
         };
-        results::batch(ids, &scored)
+        results::batch(ids, &scored).map_err(value_error)
     }
 }
 
@@ -193,14 +200,14 @@ fn refuse_repeated_names(schema: &SchemaRef) -> PyResult<()> {
 fn score_as_json(
     scorer: &leadscore::Scorer<'_>,
     columns: &[rows::Column],
-    rows: usize,
+    range: std::ops::Range<usize>,
 ) -> Result<Vec<Scored>, ArrowError> {
     let options = EncoderOptions::default();
     // Made once here so that a column of a type that cannot be written fails the call.
     rows::Rows::new(columns, &options)?;
-    Ok((0..rows)
+    Ok(range
         .into_par_iter()
-        .with_min_len(256)
+        .with_min_len(64)
         .map_init(
             || {
                 (
