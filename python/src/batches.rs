@@ -96,7 +96,13 @@ impl Batches<'_> {
     /// between: read straight from its columns by the library's Arrow reader, or, for a
     /// batch that reader refuses (a pack with enrichment hooks, a column of a type it does
     /// not read), each row written as JSON of what the pack reads and read as text.
-    fn score_batch(&self, py: Python<'_>, reading: &rows::Reading, batch: &RecordBatch, first_row: usize) -> PyResult<RecordBatch> {
+    fn score_batch(
+        &self,
+        py: Python<'_>,
+        reading: &rows::Reading,
+        batch: &RecordBatch,
+        first_row: usize,
+    ) -> PyResult<RecordBatch> {
         // The columns the pack reads, checked (naive timestamps are an error) on both paths.
         let columns = reading.project(batch).map_err(value_error)?;
         let scorer = self.pack.scorer(self.as_of);
