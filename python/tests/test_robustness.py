@@ -166,3 +166,16 @@ def test_an_as_of_whose_offset_has_seconds():
     lead = {"id": 1, "events": PRICING}
     at = datetime.datetime(2026, 3, 1, 1, 0, 30, tzinfo=odd)
     assert pack.score(lead, at) == pack.score(lead, AS_OF)
+
+
+def test_frames_that_score_frame_cannot_read_say_why():
+    pack = load("b2b-saas")
+    with pytest.raises(TypeError, match=r"series\.to_frame\(\)"):
+        pack.score_arrow(pd.Series(["VP"], name="title"), AS_OF)
+    with pytest.raises(TypeError, match=r"series\.to_frame\(\)"):
+        leadscore.score_frame(pd.Series(["VP"], name="title"), pack, AS_OF)
+    with pytest.raises(TypeError, match=r"\.collect\(\)"):
+        leadscore.score_frame(pl.DataFrame({"title": ["VP"]}).lazy(), pack, AS_OF)
+    multi = pd.DataFrame({("lead", "title"): ["VP"], ("lead", "id"): [1]})
+    with pytest.raises(ValueError, match="MultiIndex"):
+        leadscore.score_frame(multi, pack, AS_OF)
