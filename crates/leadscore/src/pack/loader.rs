@@ -160,7 +160,7 @@ impl Loader {
     /// the same version.
     ///
     /// ```
-    /// let pack = leadscore::Pack::load("rules/b2b-saas")?;
+    /// let pack = leadscore::Pack::from_source("demo", "title ~ VP => +5")?;
     /// let files = pack.sources().files().to_vec();
     /// let copy = leadscore::Loader::new().from_files(&pack.id().name, files)?;
     /// assert_eq!(copy.id(), pack.id());

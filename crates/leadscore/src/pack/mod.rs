@@ -182,10 +182,12 @@ impl Pack {
     /// empty ones). A plugin's name is its file's stem.
     ///
     /// ```
-    /// let pack = leadscore::Pack::load("rules/agency")?;
+    /// let script = ("double".to_string(), "fn double(x) { x * 2 }".to_string());
+    /// let loader = leadscore::Loader::new().plugin_scripts([script]);
+    /// let pack = loader.from_source("demo", "plugin \"double\"\ndouble(company.size) > 100 => +5")?;
     /// let (file, text) = pack.plugin_texts().next().unwrap();
-    /// assert_eq!(std::fs::read_to_string(file)?, text);
-    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// assert_eq!((file.to_str(), text), (Some("double.rhai"), "fn double(x) { x * 2 }"));
+    /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
         self.inner.plugins.texts()
