@@ -2,6 +2,11 @@
 
     cargo build --release && pip install ./python pyspark
     python python/bench/bench.py [--leads 100000] [--spark-leads 100000] [--rounds 3]
+    python python/bench/bench.py --leads 1000000 --events-per-lead 2 --spark-leads 0 --only score_many,score_arrow/
+
+``--only`` keeps the contenders whose names start with one of the given prefixes (the
+second command: `score_many` on dicts against `score_arrow` on the same leads, without the
+CLI, which then only generates the leads).
 
 Leads are `leadscore gen` leads (seed 1, 20 events each) with `company.size` written as a
 string (an Arrow column has one type); the CLI scores the very same JSON Lines file. Every
@@ -48,10 +53,13 @@ def main():
     args.add_argument("--spark-leads", type=int, default=100_000)
     args.add_argument("--rounds", type=int, default=3)
     args.add_argument("--binary", default=str(ROOT / "target/release/leadscore"))
+    args.add_argument("--events-per-lead", type=int, default=20)
+    args.add_argument("--only", default="", help="comma-separated prefixes of the contenders to run")
     opts = args.parse_args()
     os.chdir(ROOT)
     work = Path(tempfile.mkdtemp(prefix="leadscore-bench-"))
-    raw = subprocess.run([opts.binary, "gen", "--leads", str(opts.leads)], capture_output=True, check=True).stdout
+    raw = subprocess.run([opts.binary, "gen", "--leads", str(opts.leads), "--events-per-lead", str(opts.events_per_lead)],
+                         capture_output=True, check=True).stdout
     path = work / "leads.jsonl"
     path.write_text(re.sub(r'"size":(\d+)', r'"size":"\1"', raw.decode()))
     table = pj.read_json(path, parse_options=pj.ParseOptions(explicit_schema=GEN_SCHEMA))
@@ -77,17 +85,25 @@ def main():
         "score_arrow/2-thread": lambda: pack.score_arrow(table, AS_OF, threads=2),
         "score_many/2-thread": lambda: pack.score_many(dicts, AS_OF, threads=2),
     }
+    if opts.only:
+        prefixes = tuple(opts.only.split(","))
+        contenders = {name: run for name, run in contenders.items() if name.startswith(prefixes)}
     best = {name: float("inf") for name in contenders}
     for _ in range(opts.rounds):
         for name, run in contenders.items():
             best[name] = min(best[name], timed(run))
     for name, seconds in best.items():
         print(f"{name:30} {seconds:7.3f} s  {seconds / n * 1e6:6.2f} µs/lead  {n / seconds / 1e3:7.1f} k leads/s")
-    one = best["cli/1-thread"]
-    print(f"score_arrow / cli, 1 thread: {one / best['score_arrow/1-thread']:.2f}x the throughput")
-    print(f"score_arrow, events as structs / as JSON text, 1 thread: "
-          f"{best['score_arrow-events-as-text/1-thread'] / best['score_arrow/1-thread']:.2f}x the throughput")
-    print(f"score_many - cli, 1 thread: {(best['score_many/1-thread'] - one) / n * 1e6:+.2f} µs/lead")
+    for threads in (1, 2):
+        many, arrow = best.get(f"score_many/{threads}-thread"), best.get(f"score_arrow/{threads}-thread")
+        if many and arrow:
+            print(f"score_many (dicts) / score_arrow (table), {threads} thread(s): {many / arrow:.2f}x the time")
+    if "cli/1-thread" in best:
+        one = best["cli/1-thread"]
+        print(f"score_arrow / cli, 1 thread: {one / best['score_arrow/1-thread']:.2f}x the throughput")
+        print(f"score_arrow, events as structs / as JSON text, 1 thread: "
+              f"{best['score_arrow-events-as-text/1-thread'] / best['score_arrow/1-thread']:.2f}x the throughput")
+        print(f"score_many - cli, 1 thread: {(best['score_many/1-thread'] - one) / n * 1e6:+.2f} µs/lead")
     if opts.spark_leads:
         spark_bench(opts, pack, table.slice(0, opts.spark_leads), path, work)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 from typing import Any, Union
 
-from ._native import Pack, PackError, ScoreError
+from ._native import InternalError, Pack, PackError, ScoreError
 
-__all__ = ["Pack", "PackError", "ScoreError", "score_frame", "as_pack"]
+__all__ = ["Pack", "PackError", "ScoreError", "InternalError", "score_frame", "as_pack"]
 
 #: The columns ``score_frame`` adds (``score_arrow`` returns these after ``id``).
 RESULT_COLUMNS = ["score", "mql", "disqualified", "route", "tags", "dimensions", "fired", "error"]
@@ -39,6 +39,10 @@ def score_frame(df: Any, pack: Union[Pack, str, "os.PathLike[str]"], as_of: Any,
     """
     pack = as_pack(pack)
     module = type(df).__module__.split(".")[0]
+    if type(df).__name__ == "Series":
+        raise TypeError("score_frame takes a DataFrame, not a Series (one column): pass series.to_frame()")
+    if type(df).__name__ == "LazyFrame":
+        raise TypeError("score_frame takes a DataFrame: call .collect() on a Polars LazyFrame first")
     if module == "polars":
         return _score_polars(df, pack, as_of, id_field, threads)
     if module == "pandas":
@@ -56,6 +60,10 @@ def _score_polars(df, pack, as_of, id_field, threads):
 
 def _score_pandas(df, pack, as_of, id_field, threads):
     import pyarrow as pa
+
+    if df.columns.nlevels > 1:
+        raise ValueError("score_frame reads columns by name, and these are a MultiIndex (tuples); flatten them "
+                         "first, e.g. df.columns = ['.'.join(map(str, c)) for c in df.columns]")
 
     table = pa.Table.from_pandas(df, preserve_index=False)
     results = pack.score_arrow(table, as_of, id_field=id_field, threads=threads)

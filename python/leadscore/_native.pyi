@@ -20,6 +20,9 @@ class PackError(ValueError):
 class ScoreError(ValueError):
     """A lead that cannot be scored (``Pack.score``, ``Pack.explain``)."""
 
+class InternalError(RuntimeError):
+    """A bug inside leadscore (a panic caught at the module's edge): the call failed, the process goes on."""
+
 class Pack:
     """A compiled rule pack. Build one with ``Pack.load(path)`` or ``Pack.from_source(name, text)``."""
 
@@ -27,6 +30,8 @@ class Pack:
     def load(path: Union[str, "os.PathLike[str]"], plugins: Optional[Sequence[Union[str, "os.PathLike[str]"]]] = None) -> Pack: ...
     @staticmethod
     def from_source(name: str, text: str, plugins: Optional[Sequence[Union[str, "os.PathLike[str]"]]] = None) -> Pack: ...
+    @staticmethod
+    def from_texts(name: str, sources: Sequence[tuple[str, str]], plugins: Sequence[tuple[str, str]]) -> Pack: ...
     @property
     def name(self) -> str: ...
     @property

@@ -1,8 +1,10 @@
 """Scoring a PySpark DataFrame with a pack, on the executors.
 
 ``score(df, pack, as_of)`` runs ``df.mapInArrow`` with a declared result schema. The
-pack's rule files and plugin scripts travel to the executors as text and are compiled
-once per Python worker (kept in this module's cache), not once per batch. Each Arrow
+pack's rule files and plugin scripts travel to the executors as the text the driver's
+``Pack`` compiled (never read again from disk: an executor runs exactly the driver's
+pack, with the same ``version``) and are compiled once per Python worker (kept in this
+module's cache, in memory, no temporary files), not once per batch. Each Arrow
 batch is scored by ``Pack.score_arrow``; a row that cannot be scored is a row with
 ``error`` set, and a batch that cannot be read at all gives every one of its rows that
 error, so a task never fails because of the data.
@@ -13,7 +15,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 from typing import Any, Dict, Iterator, List, Tuple, Union
 
 from . import Pack, as_pack
@@ -25,11 +26,18 @@ Payload = Tuple[str, List[Tuple[str, str]], List[Tuple[str, str]]]
 _PACKS: Dict[str, Pack] = {}
 
 
-def score(df: Any, pack: Union[Pack, str, "os.PathLike[str]"], as_of: Any, id_field: str = "id") -> Any:
-    """A DataFrame of ``id`` (the ``id_field`` column) and the result columns, one row per input row."""
+def score(df: Any, pack: Union[Pack, str, "os.PathLike[str]"], as_of: Any, id_field: str = "id",
+          plugins: Any = None) -> Any:
+    """A DataFrame of ``id`` (the ``id_field`` column) and the result columns, one row per input row.
+
+    ``pack`` is a ``Pack`` or a pack folder's path, loaded on the driver with ``plugins``
+    (the plugin search path, as ``Pack.load`` takes it).
+    """
     from pyspark.sql.types import StructField
 
-    pack = as_pack(pack)
+    if plugins is not None and isinstance(pack, Pack):
+        raise TypeError("plugins= is for a pack given by its path; a Pack already has its plugins")
+    pack = as_pack(pack, plugins)
     if id_field not in df.columns:
         raise ValueError(f"the DataFrame has no column `{id_field}` to identify its rows; pass id_field=")
     # Checked here, on the driver, so that a bad time is one clear error, not one per row.
@@ -95,17 +103,9 @@ def _pack(payload: Payload) -> Pack:
 
 
 def _build(payload: Payload) -> Pack:
-    """The pack rebuilt from its texts: a folder of its name, its plugins in its own plugins/."""
+    """The pack compiled again from its texts, reading no file."""
     name, sources, plugins = payload
-    folder = os.path.join(tempfile.mkdtemp(prefix="leadscore-"), name)
-    os.makedirs(os.path.join(folder, "plugins"))
-    for file, text in sources:
-        with open(os.path.join(folder, os.path.basename(file)), "w", encoding="utf-8") as f:
-            f.write(text)
-    for file, text in plugins:
-        with open(os.path.join(folder, "plugins", file), "w", encoding="utf-8") as f:
-            f.write(text)
-    return Pack.load(folder, plugins=[])
+    return Pack.from_texts(name, sources, plugins)
 
 
 def compiled_packs() -> int:

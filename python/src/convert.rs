@@ -41,12 +41,29 @@ fn aware_datetime(value: &Bound<'_, PyAny>) -> Result<String, String> {
             "the datetime {text} has no timezone; give it one (tzinfo=datetime.timezone.utc)"
         ));
     }
+    // RFC 3339 offsets are whole minutes: a zone with seconds in its offset (historic
+    // local mean times) is written as the same instant in UTC.
+    let seconds: f64 = offset
+        .call_method0("total_seconds")
+        .and_then(|s| s.extract())
+        .map_err(|e| e.to_string())?;
+    let value = if seconds % 60.0 == 0.0 {
+        value.clone()
+    } else {
+        let utc = value
+            .py()
+            .import("datetime")
+            .and_then(|m| m.getattr("timezone")?.getattr("utc"))
+            .map_err(|e| e.to_string())?;
+        value.call_method1("astimezone", (utc,)).map_err(|e| e.to_string())?
+    };
     Ok(value.call_method0("isoformat").map_err(|e| e.to_string())?.to_string())
 }
 
-/// How deep a Python lead may nest before it is refused (the reader refuses deeper than
-/// its own limit anyway; this keeps the walk itself off the end of the stack).
-const MAX_NESTING: usize = 512;
+/// How deep a Python lead may nest (the lead itself is the first level) before it is
+/// refused: the JSON text it is written as is read by a reader that reads 127 levels,
+/// and this walk stays far from the end of the stack.
+pub const MAX_NESTING: usize = 127;
 
 /// A Python lead (dicts, lists, strings, numbers, booleans, `None`, datetimes) as JSON
 /// text, for the library's text reader (which reads only what the pack uses). `NaN` is
@@ -107,10 +124,17 @@ fn write(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<()
     }
     if let Ok(dict) = value.cast::<PyDict>() {
         out.push(b'{');
-        for (n, (key, item)) in dict.iter().enumerate() {
+        // Through Python's own iterator, which raises if the dict changes size while it is
+        // walked (a value's `__float__` may change it), where pyo3's would panic.
+        for (n, key) in dict.try_iter().map_err(|e| e.to_string())?.enumerate() {
+            let key = key.map_err(|e| e.to_string())?;
             let Ok(key) = key.cast::<PyString>() else {
                 return Err(format!("a key is a {}, not a string", type_name(&key)).into());
             };
+            let item = dict
+                .get_item(key)
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| "the dict changed while it was read".to_string())?;
             let key = key.to_cow().map_err(|e| e.to_string())?;
             if n > 0 {
                 out.push(b',');
@@ -157,15 +181,30 @@ fn write(value: &Bound<'_, PyAny>, out: &mut Vec<u8>, depth: usize) -> Result<()
     Err(format!("cannot read a value of type {}", type_name(value)).into())
 }
 
-/// One Python value (an id) as JSON, `None` when it cannot be read.
+/// One Python value (an id) as JSON, `None` when it cannot be read; an integer beyond 64
+/// bits as its digits, a string, as the reader keeps such an id.
 pub fn to_json(value: &Bound<'_, PyAny>) -> Option<Value> {
-    serde_json::from_str(&json_text(value).ok()?).ok()
+    exact_json(&json_text(value).ok()?)
+}
+
+/// JSON text as a value, an integer beyond 64 bits as its digits (a string), as the
+/// reader keeps an id; `None` when it is not JSON.
+pub fn exact_json(text: &str) -> Option<Value> {
+    let json: Value = serde_json::from_str(text).ok()?;
+    let text = text.trim();
+    let integer = text.strip_prefix('-').unwrap_or(text);
+    if json.is_f64() && !integer.is_empty() && integer.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(Value::String(text.to_string()));
+    }
+    Some(json)
 }
 
 fn string(s: &str, out: &mut Vec<u8>) -> Result<(), String> {
     serde_json::to_writer(out, s).map_err(|e| e.to_string())
 }
 
+/// An integer as its digits, at any size (an id of more than 64 bits is kept exact, as
+/// text; a field reads it as a number).
 fn int(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), String> {
     if let Ok(i) = value.extract::<i64>() {
         return serde_json::to_writer(out, &i).map_err(|e| e.to_string());
@@ -173,10 +212,15 @@ fn int(value: &Bound<'_, PyAny>, out: &mut Vec<u8>) -> Result<(), String> {
     if let Ok(u) = value.extract::<u64>() {
         return serde_json::to_writer(out, &u).map_err(|e| e.to_string());
     }
-    match value.extract::<f64>() {
-        Ok(f) => float(f, out),
-        Err(_) => Err(format!("the integer {value} is too large")),
-    }
+    // `str` refuses integers of more digits than `sys.get_int_max_str_digits()`.
+    let digits = value.str().map_err(|_| {
+        let bits = value
+            .call_method0("bit_length")
+            .map_or_else(|_| "?".to_string(), |b| b.to_string());
+        format!("an integer of {bits} bits is too large to read")
+    })?;
+    out.extend_from_slice(digits.to_cow().map_err(|e| e.to_string())?.as_bytes());
+    Ok(())
 }
 
 /// A float as its shortest digits; a non-finite one as `null`, as JSON writers do.

@@ -1,28 +1,29 @@
 //! The `leadscore` Python package's native module: a thin edge over the library's `Pack`
 //! and `Scorer`. Leads come in as dicts or Arrow data, results go out as dicts (what
-//! `leadscore score` prints, one line each) or an Arrow table; scoring runs on a thread
-//! pool with the GIL released, and a lead that cannot be scored is a result with `error`.
+//! `leadscore score` prints, one line each) or an Arrow table; scoring runs on the
+//! module's one thread pool with the GIL released, in chunks between which the call
+//! checks for signals, and a lead that cannot be scored is a result with `error`. No
+//! call panics into Python: every one runs inside `guard::guard`.
 
+mod batches;
 mod convert;
+mod guard;
+mod many;
+mod pool;
 mod results;
 mod rows;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::path::{Path, PathBuf};
 
-use arrow_array::{ArrayRef, Int64Array};
-use arrow_json::writer::EncoderOptions;
 use chrono::{DateTime, Utc};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3_arrow::input::AnyRecordBatch;
 use pyo3_arrow::PyTable;
-use rayon::prelude::*;
 
-use results::Scored;
+use guard::guard;
 
 create_exception!(
     leadscore,
@@ -38,6 +39,7 @@ create_exception!(
 );
 
 /// A compiled rule pack. Build one with `Pack.load(path)` or `Pack.from_source(name, text)`.
+/// It pickles as its rule files and plugin scripts (text), compiled again when unpickled.
 #[pyclass(module = "leadscore", name = "Pack", frozen)]
 struct Pack {
     pack: leadscore::Pack,
@@ -48,18 +50,63 @@ impl Pack {
     /// Loads a pack folder; `plugins` is the plugin search path (default `["plugins"]`).
     #[staticmethod]
     #[pyo3(signature = (path, plugins = None))]
-    fn load(py: Python<'_>, path: PathBuf, plugins: Option<Vec<PathBuf>>) -> PyResult<Pack> {
-        let loader = loader(plugins);
-        let pack = py.detach(|| loader.load(&path)).map_err(|e| pack_error(py, e))?;
-        Ok(Pack { pack })
+    fn load(py: Python<'_>, path: PathBuf, plugins: Option<&Bound<'_, PyAny>>) -> PyResult<Pack> {
+        guard(|| {
+            let loader = loader(plugins)?;
+            let pack = py.detach(|| loader.load(&path)).map_err(|e| pack_error(py, e))?;
+            Ok(Pack { pack })
+        })
     }
 
     /// Builds a pack from rule text; plugins are looked up on `plugins` (default `["plugins"]`).
     #[staticmethod]
     #[pyo3(signature = (name, text, plugins = None))]
-    fn from_source(py: Python<'_>, name: &str, text: &str, plugins: Option<Vec<PathBuf>>) -> PyResult<Pack> {
-        let pack = loader(plugins).from_source(name, text).map_err(|e| pack_error(py, e))?;
-        Ok(Pack { pack })
+    fn from_source(py: Python<'_>, name: &str, text: &str, plugins: Option<&Bound<'_, PyAny>>) -> PyResult<Pack> {
+        guard(|| {
+            let pack = loader(plugins)?
+                .from_source(name, text)
+                .map_err(|e| pack_error(py, e))?;
+            Ok(Pack { pack })
+        })
+    }
+
+    /// A pack rebuilt from its texts: `sources` as `Pack.sources` gives them, `plugins`
+    /// as `Pack.plugin_sources` does. No file is read: this is how a pickled pack (and
+    /// the pack a Spark executor runs) is compiled again.
+    #[staticmethod]
+    fn from_texts(
+        py: Python<'_>,
+        name: &str,
+        sources: Vec<(String, String)>,
+        plugins: Vec<(String, String)>,
+    ) -> PyResult<Pack> {
+        guard(|| {
+            let scripts = plugins.into_iter().map(|(file, text)| {
+                let name = file.strip_suffix(".rhai").unwrap_or(&file).to_string();
+                (name, text)
+            });
+            let loader = leadscore::Loader::new()
+                .plugin_path(Vec::<PathBuf>::new())
+                .plugin_scripts(scripts);
+            let files = sources
+                .into_iter()
+                .map(|(name, text)| leadscore::SourceFile { name, text });
+            let pack = py
+                .detach(|| loader.from_files(name, files))
+                .map_err(|e| pack_error(py, e))?;
+            Ok(Pack { pack })
+        })
+    }
+
+    /// Pickling: the pack's name, rule files and plugin scripts, as text.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        guard(|| {
+            let py = slf.py();
+            let pack = slf.get();
+            let rebuild = slf.get_type().getattr("from_texts")?;
+            let args = (pack.name(), pack.sources(), pack.plugin_sources()).into_pyobject(py)?;
+            Ok((rebuild, args))
+        })
     }
 
     /// The pack's name (its folder's).
@@ -85,20 +132,13 @@ impl Pack {
             .collect()
     }
 
-    /// The plugin scripts the pack uses: `(file name, text)` pairs, read from their files.
+    /// The plugin scripts the pack runs: `(file name, text)` pairs, the text it compiled
+    /// (not the file as it is now).
     #[getter]
-    fn plugin_sources(&self) -> PyResult<Vec<(String, String)>> {
+    fn plugin_sources(&self) -> Vec<(String, String)> {
         self.pack
-            .plugin_files()
-            .map(|path| {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| PyOSError::new_err(format!("cannot read {}: {e}", path.display())))?;
-                let name = path
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                Ok((name, text))
-            })
+            .plugin_texts()
+            .map(|(path, text)| (file_name(path), text.to_string()))
             .collect()
     }
 
@@ -111,14 +151,18 @@ impl Pack {
         lead: &Bound<'py, PyAny>,
         as_of: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let outcome = self.score_one(py, lead, as_of)?;
-        outcome_to_python(py, &outcome)
+        guard(|| {
+            let outcome = self.score_one(py, lead, as_of)?;
+            Ok(results::dict(py, &outcome, 1)?.into_any())
+        })
     }
 
     /// The readable explanation of one lead's score.
     fn explain(&self, py: Python<'_>, lead: &Bound<'_, PyAny>, as_of: &Bound<'_, PyAny>) -> PyResult<String> {
-        let outcome = self.score_one(py, lead, as_of)?;
-        Ok(self.pack.explain(&outcome).to_string())
+        guard(|| {
+            let outcome = self.score_one(py, lead, as_of)?;
+            Ok(self.pack.explain(&outcome).to_string())
+        })
     }
 
     /// Scores an iterable of dicts in parallel (GIL released). Results are in input order;
@@ -130,102 +174,67 @@ impl Pack {
         py: Python<'py>,
         leads: &Bound<'py, PyAny>,
         as_of: &Bound<'py, PyAny>,
-        threads: Option<usize>,
+        threads: Option<&Bound<'py, PyAny>>,
         id_field: &str,
     ) -> PyResult<Bound<'py, PyList>> {
-        let as_of = convert::as_of(as_of)?;
-        let pool = pool(threads)?;
-        // Each lead as JSON text (with the GIL: cheaper than building values), then read
-        // and scored in parallel without it by the text reader, as `leadscore score` does.
-        let mut texts = Vec::new();
-        for lead in leads.try_iter()? {
-            let lead = lead?;
-            texts.push(convert::json_text(&lead).map_err(|message| (lead_id(&lead, id_field), message)));
-        }
-        let pack = &self.pack;
-        let scored: Vec<Result<leadscore::Outcome, (Option<serde_json::Value>, String)>> = py.detach(|| {
-            pool.install(|| {
-                let scorer = pack.scorer(as_of).id_field(id_field);
-                texts
-                    .par_iter()
-                    .map(|text| match text {
-                        Ok(lead) => scorer
-                            .score_json(lead)
-                            .map_err(|e| (text_id(lead, id_field), e.to_string())),
-                        Err((id, message)) => Err((id.clone(), message.clone())),
-                    })
-                    .collect()
-            })
-        });
-        let list = PyList::empty(py);
-        for (i, result) in scored.into_iter().enumerate() {
-            let position = serde_json::Value::from(i + 1);
-            let item = match result {
-                Ok(mut outcome) => {
-                    outcome.id.get_or_insert(position);
-                    outcome_to_python(py, &outcome)?
-                }
-                Err((id, message)) => {
-                    let dict = PyDict::new(py);
-                    dict.set_item("id", convert::to_python(py, &id.unwrap_or(position))?)?;
-                    dict.set_item("error", message)?;
-                    dict.into_any()
-                }
+        guard(|| {
+            let as_of = convert::as_of(as_of)?;
+            let pool = pool::get(py, pool::threads(threads)?)?;
+            let batch = many::Batch {
+                pack: &self.pack,
+                as_of,
+                id_field,
+                pool: &pool,
             };
-            list.append(item)?;
-        }
-        Ok(list)
+            batch.score(leads)
+        })
     }
 
     /// Scores Arrow data (anything with `__arrow_c_stream__` or `__arrow_c_array__`: a
     /// pyarrow Table or RecordBatch, a Polars DataFrame, ...) without making Python
-    /// objects of its rows, and returns a pyarrow Table of results: `id` (the `id_field`
-    /// column, or row numbers from 1), `score`, `mql`, `disqualified`, `route`, `tags`,
-    /// `dimensions`, `fired`, `error`.
+    /// objects of its rows, and returns a pyarrow Table of results: `id` (a copy of the
+    /// `id_field` column, or row numbers from 1), `score`, `mql`, `disqualified`, `route`,
+    /// `tags`, `dimensions`, `fired`, `error`.
     #[pyo3(signature = (data, as_of, id_field = "id", threads = None))]
     fn score_arrow<'py>(
         &self,
         py: Python<'py>,
-        data: AnyRecordBatch,
+        data: &Bound<'py, PyAny>,
         as_of: &Bound<'py, PyAny>,
         id_field: &str,
-        threads: Option<usize>,
+        threads: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let as_of = convert::as_of(as_of)?;
-        let pool = pool(threads)?;
-        let reader = data.into_reader()?;
-        let reading = rows::Reading::new(&self.pack);
-        let id_type = match reader.schema().field_with_name(id_field) {
-            Ok(field) => field.data_type().clone(),
-            Err(_) => arrow_schema::DataType::Int64,
-        };
-        let mut batches = Vec::new();
-        let mut first_row = 0usize;
-        for batch in reader {
-            let batch = batch.map_err(|e| PyValueError::new_err(e.to_string()))?;
-            let scored = py
-                .detach(|| score_batch(&self.pack, &reading, &pool, as_of, &batch, id_field, first_row))
-                .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            first_row += batch.num_rows();
-            batches.push(scored);
-        }
-        PyTable::try_new(batches, results::schema(id_type))?.into_pyarrow(py)
+        guard(|| {
+            let as_of = convert::as_of(as_of)?;
+            let pool = pool::get(py, pool::threads(threads)?)?;
+            let reader = arrow_input(data)?.into_reader()?;
+            let batches = batches::Batches {
+                pack: &self.pack,
+                as_of,
+                id_field,
+                pool: &pool,
+            };
+            let (scored, id_type) = batches.score(py, reader)?;
+            PyTable::try_new(scored, results::schema(id_type))?.into_pyarrow(py)
+        })
     }
 
     /// Why `score_arrow` would not read `data`'s columns directly but write each row as
     /// JSON and read that (the same results, slower): a column of a type the Arrow reader
     /// does not read, or a pack with enrichment hooks. `None` when it reads them directly.
     /// Only the schema is looked at.
-    fn arrow_refusal(&self, data: AnyRecordBatch) -> PyResult<Option<String>> {
-        let reader = data.into_reader()?;
-        let batch = arrow_array::RecordBatch::new_empty(reader.schema());
-        let as_of = DateTime::<Utc>::UNIX_EPOCH;
-        Ok(self
-            .pack
-            .scorer(as_of)
-            .arrow(&batch)
-            .err()
-            .map(|refusal| refusal.to_string()))
+    fn arrow_refusal(&self, data: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+        guard(|| {
+            let reader = arrow_input(data)?.into_reader()?;
+            let batch = arrow_array::RecordBatch::new_empty(reader.schema());
+            let as_of = DateTime::<Utc>::UNIX_EPOCH;
+            Ok(self
+                .pack
+                .scorer(as_of)
+                .arrow(&batch)
+                .err()
+                .map(|refusal| refusal.to_string()))
+        })
     }
 
     fn __repr__(&self) -> String {
@@ -242,7 +251,7 @@ impl Pack {
     ) -> PyResult<leadscore::Outcome> {
         let as_of = convert::as_of(as_of)?;
         let text = convert::json_text(lead).map_err(ScoreError::new_err)?;
-        let pool = pool(None)?;
+        let pool = pool::get(py, pool::threads(None)?)?;
         let pack = &self.pack;
         // On the pool: its threads have the deep stacks plugins need.
         py.detach(|| pool.install(|| pack.score_json(&text, as_of)))
@@ -250,76 +259,47 @@ impl Pack {
     }
 }
 
-/// Scores one batch in parallel: read straight from its columns by the library's Arrow
-/// reader, or, for a batch that reader refuses (a pack with enrichment hooks, a column
-/// of a type it does not read), each row written as JSON of what the pack reads and read
-/// as text.
-fn score_batch(
-    pack: &leadscore::Pack,
-    reading: &rows::Reading,
-    pool: &rayon::ThreadPool,
-    as_of: DateTime<Utc>,
-    batch: &arrow_array::RecordBatch,
-    id_field: &str,
-    first_row: usize,
-) -> Result<arrow_array::RecordBatch, arrow_schema::ArrowError> {
-    // The columns the pack reads, checked (naive timestamps are an error) on both paths.
-    let columns = reading.project(batch)?;
-    let scored: Vec<Scored> = pool.install(|| {
-        let scorer = pack.scorer(as_of);
-        match scorer.arrow(batch) {
-            Ok(leads) => Ok((0..leads.len())
-                .into_par_iter()
-                .with_min_len(256)
-                .map(|row| leads.score(row).map_err(|e| e.to_string()))
-                .collect()),
-            Err(_) => score_as_json(&scorer, &columns, batch.num_rows()),
-        }
-    })?;
-    let ids: ArrayRef = match batch.column_by_name(id_field) {
-        Some(ids) => ids.clone(),
-        None => {
-            let numbers = (first_row..first_row + batch.num_rows()).map(|i| i as i64 + 1);
-            Arc::new(Int64Array::from_iter_values(numbers))
-        }
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Arrow data as pyo3-arrow reads it, or a `TypeError` that says what is accepted (and
+/// what to do with a lazy frame or a Series).
+fn arrow_input(data: &Bound<'_, PyAny>) -> PyResult<AnyRecordBatch> {
+    data.extract::<AnyRecordBatch>().map_err(|e| {
+        let kind = data.get_type();
+        let module = kind.module().map_or_else(|_| String::new(), |m| m.to_string());
+        let name = kind.name().map_or_else(|_| "?".to_string(), |n| n.to_string());
+        let hint = match (module.split('.').next().unwrap_or(""), name.as_str()) {
+            ("polars", "LazyFrame") => "; call .collect() on a Polars LazyFrame first",
+            (_, "Series") => "; a Series is one column: pass a DataFrame (series.to_frame())",
+            _ => "",
+        };
+        PyTypeError::new_err(format!(
+            "score_arrow takes Arrow data (a pyarrow Table, RecordBatch or RecordBatchReader, a Polars \
+             DataFrame, anything with __arrow_c_stream__ or __arrow_c_array__), not {module}.{name}{hint} ({e})"
+        ))
+    })
+}
+
+/// The loader for `plugins=`: a list of folders (a single folder as a string is refused
+/// with a hint, since it would be read as a list of one-letter folders).
+fn loader(plugins: Option<&Bound<'_, PyAny>>) -> PyResult<leadscore::Loader> {
+    let Some(plugins) = plugins.filter(|p| !p.is_none()) else {
+        return Ok(leadscore::Loader::new());
     };
-    results::batch(ids, &scored)
-}
-
-/// The rows of projected columns written as JSON objects and scored as text.
-fn score_as_json(
-    scorer: &leadscore::Scorer<'_>,
-    columns: &[rows::Column],
-    rows: usize,
-) -> Result<Vec<Scored>, arrow_schema::ArrowError> {
-    let options = EncoderOptions::default();
-    // Made once here so that a column of a type that cannot be written fails the call.
-    rows::Rows::new(columns, &options)?;
-    Ok((0..rows)
-        .into_par_iter()
-        .with_min_len(256)
-        .map_init(
-            || {
-                (
-                    rows::Rows::new(columns, &options).map_err(|e| e.to_string()),
-                    Vec::new(),
-                )
-            },
-            |(rows, text), row| {
-                let rows = rows.as_mut().map_err(|e| e.clone())?;
-                rows.write(row, text)?;
-                let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
-                scorer.score_json(text).map_err(|e| e.to_string())
-            },
-        )
-        .collect())
-}
-
-fn loader(plugins: Option<Vec<PathBuf>>) -> leadscore::Loader {
-    match plugins {
-        Some(dirs) => leadscore::Loader::new().plugin_path(dirs),
-        None => leadscore::Loader::new(),
+    if plugins.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "plugins must be a list of folders, not a string: plugins=[{:?}]",
+            plugins.to_string()
+        )));
     }
+    let dirs: Vec<PathBuf> = plugins
+        .extract()
+        .map_err(|_| PyTypeError::new_err("plugins must be a list of folders (strings or paths)"))?;
+    Ok(leadscore::Loader::new().plugin_path(dirs))
 }
 
 /// A load failure as Python sees it: `PackError` (with `.errors`) or `OSError`.
@@ -351,54 +331,11 @@ fn pack_error(py: Python<'_>, error: leadscore::Error) -> PyErr {
     }
 }
 
-/// The lead's id, for the error result of a lead that could not be written as JSON.
-fn lead_id(lead: &Bound<'_, PyAny>, id_field: &str) -> Option<serde_json::Value> {
-    convert::to_json(&lead.get_item(id_field).ok()?)
-}
-
-/// The id of a lead written as JSON, for the error result of a lead that did not score.
-fn text_id(text: &str, id_field: &str) -> Option<serde_json::Value> {
-    let mut lead: serde_json::Map<String, serde_json::Value> = serde_json::from_str(text).ok()?;
-    lead.remove(id_field)
-}
-
-fn outcome_to_python<'py>(py: Python<'py>, outcome: &leadscore::Outcome) -> PyResult<Bound<'py, PyAny>> {
-    let value = serde_json::to_value(outcome).map_err(|e| PyValueError::new_err(e.to_string()))?;
-    convert::to_python(py, &value)
-}
-
-/// Thread pools by size (`None`: one thread per core), made once: their threads have the
-/// deep stacks plugin calls need (`leadscore::PLUGIN_STACK_SIZE`).
-fn pool(threads: Option<usize>) -> PyResult<Arc<rayon::ThreadPool>> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
-    let size = match threads {
-        Some(0) => return Err(PyValueError::new_err("threads must be at least 1")),
-        Some(n) => n,
-        None => 0,
-    };
-    let mut pools = POOLS
-        .get_or_init(Default::default)
-        .lock()
-        .map_err(|_| PyValueError::new_err("the thread pools are unusable after a panic"))?;
-    if let Some(pool) = pools.get(&size) {
-        return Ok(pool.clone());
-    }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(size)
-        .stack_size(leadscore::PLUGIN_STACK_SIZE)
-        .thread_name(|i| format!("leadscore-{i}"))
-        .build()
-        .map_err(|e| PyValueError::new_err(format!("cannot start scoring threads: {e}")))?;
-    let pool = Arc::new(pool);
-    pools.insert(size, pool.clone());
-    Ok(pool)
-}
-
 /// `as_of` (an aware `datetime` or an RFC 3339 string) checked and written as RFC 3339 in
 /// UTC, as it travels to Spark executors.
 #[pyfunction]
 fn as_of_text(as_of: &Bound<'_, PyAny>) -> PyResult<String> {
-    Ok(convert::as_of(as_of)?.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+    guard(|| Ok(convert::as_of(as_of)?.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)))
 }
 
 /// The native half of the `leadscore` package.
@@ -408,5 +345,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(as_of_text, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;
     m.add("ScoreError", m.py().get_type::<ScoreError>())?;
+    m.add("InternalError", m.py().get_type::<guard::InternalError>())?;
     Ok(())
 }

@@ -1,6 +1,6 @@
 //! Results as an Arrow table: `id`, `score`, `mql`, `disqualified`, `route`, `tags`,
 //! `dimensions`, `fired`, `error`. A lead that could not be scored has only `id` and
-//! `error`; every other row has `error` null.
+//! `error`; every other row has `error` null. And results as dicts, one per lead.
 
 use std::sync::Arc;
 
@@ -9,6 +9,11 @@ use arrow_array::{Array, ArrayRef, BooleanArray, Float64Array, ListArray, Record
 use arrow_buffer::{NullBuffer, OffsetBuffer};
 use arrow_schema::{ArrowError, DataType, Field, Fields, Schema, SchemaRef};
 use leadscore::Outcome;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::convert;
 
 /// What scoring one lead gave.
 pub type Scored = Result<Outcome, String>;
@@ -142,4 +147,62 @@ fn fired(results: &[Scored]) -> Result<ListArray, ArrowError> {
     let item = Arc::new(Field::new("item", values.data_type().clone(), true));
     let valid = NullBuffer::from(results.iter().map(Result::is_ok).collect::<Vec<_>>());
     ListArray::try_new(item, OffsetBuffer::new(offsets.into()), Arc::new(values), Some(valid))
+}
+
+/// An outcome as the dict `leadscore score` prints as its line (`json.loads` of it), built
+/// directly, keys in the line's order; `number` fills in an id the lead did not have.
+pub fn dict<'py>(py: Python<'py>, outcome: &Outcome, number: usize) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    match &outcome.id {
+        Some(id) => dict.set_item("id", convert::to_python(py, id)?)?,
+        None => dict.set_item("id", number)?,
+    }
+    dict.set_item("score", whole(py, outcome.score)?)?;
+    dict.set_item("mql", outcome.mql)?;
+    dict.set_item("disqualified", outcome.disqualified.as_deref())?;
+    let dimensions = PyDict::new(py);
+    for (name, value) in &outcome.dimensions {
+        dimensions.set_item(&**name, whole(py, *value)?)?;
+    }
+    dict.set_item("dimensions", dimensions)?;
+    dict.set_item("route", outcome.route.as_deref())?;
+    dict.set_item("tags", PyList::new(py, &outcome.tags)?)?;
+    let fired = PyList::empty(py);
+    for rule in &outcome.fired {
+        let item = PyDict::new(py);
+        item.set_item("rule", &*rule.rule)?;
+        item.set_item("points", whole(py, rule.points)?)?;
+        item.set_item("dimension", rule.dimension.as_deref())?;
+        item.set_item("location", &*rule.location)?;
+        if let Some(count) = rule.count {
+            item.set_item("count", count)?;
+        }
+        if let Some(decay) = rule.decay {
+            item.set_item("decay", whole(py, decay)?)?;
+        }
+        fired.append(item)?;
+    }
+    dict.set_item("fired", fired)?;
+    // The rare parts, as their JSON.
+    if !outcome.capped.is_empty() {
+        dict.set_item("capped", json(py, &outcome.capped)?)?;
+    }
+    if !outcome.enriched.is_empty() {
+        dict.set_item("enriched", json(py, &outcome.enriched)?)?;
+    }
+    let pack = PyDict::new(py);
+    pack.set_item("name", &*outcome.pack.name)?;
+    pack.set_item("version", &*outcome.pack.version)?;
+    dict.set_item("pack", pack)?;
+    Ok(dict)
+}
+
+/// A number as results write it: a whole one as an `int` (`20`, not `20.0`).
+fn whole(py: Python<'_>, n: f64) -> PyResult<Bound<'_, PyAny>> {
+    convert::to_python(py, &leadscore::num_to_json(n))
+}
+
+fn json<'py>(py: Python<'py>, value: &impl serde::Serialize) -> PyResult<Bound<'py, PyAny>> {
+    let value = serde_json::to_value(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    convert::to_python(py, &value)
 }

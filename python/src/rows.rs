@@ -188,21 +188,25 @@ fn events_column(field: &FieldRef, array: &ArrayRef, props: Option<&[String]>) -
             })
             .collect(),
     };
+    let text = |values: &DataType| matches!(values, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View);
     let (field, array) = match field.data_type() {
-        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
-            let strings = arrow_cast::cast(array, &DataType::Utf8)?;
-            return Ok(Column {
-                key: key("events"),
-                field: Arc::new(Field::new("events", DataType::Utf8, true)),
-                array: strings,
-                raw: true,
-            });
-        }
+        // JSON text (plain, large, view or dictionary-encoded strings), copied in as it is.
+        DataType::Dictionary(_, values) if text(values) => return text_events(array),
+        data_type if text(data_type) => return text_events(array),
         DataType::List(_) => cut_list::<i32>(field, array.as_list::<i32>(), &need),
         DataType::LargeList(_) => cut_list::<i64>(field, array.as_list::<i64>(), &need),
         _ => (field.clone(), array.clone()),
     };
     Ok(Column::json("events", field, array))
+}
+
+fn text_events(array: &ArrayRef) -> Result<Column, ArrowError> {
+    Ok(Column {
+        key: key("events"),
+        field: Arc::new(Field::new("events", DataType::Utf8, true)),
+        array: arrow_cast::cast(array, &DataType::Utf8)?,
+        raw: true,
+    })
 }
 
 fn cut_list<O: OffsetSizeTrait>(field: &FieldRef, list: &GenericListArray<O>, need: &Need) -> (FieldRef, ArrayRef) {

@@ -133,8 +133,8 @@ def test_a_lead_nested_too_deep_is_that_leads_error_not_a_crash():
     assert run.returncode == 0, run.stderr
     first, second = run.stdout.splitlines()
     score = load("b2b-saas").score({"id": 1, "title": "VP"}, AS_OF)["score"]
-    assert first == f"{score} 2 the lead nests more than 512 deep", first
-    assert second == "the lead nests more than 512 deep", second
+    assert first == f"{score} 2 the lead nests more than 127 deep", first
+    assert second == "the lead nests more than 127 deep", second
 
 
 def test_numbers_and_missing_values_read_as_json_does():

@@ -11,7 +11,7 @@ import pytest
 
 import leadscore
 import leadscore.spark
-from conftest import AS_OF, as_row, assert_rows_equal, cli_score, run_cli
+from conftest import AS_OF, ROOT, as_row, assert_rows_equal, cli_score, run_cli
 from generated import GEN_SCHEMA
 
 pyspark = pytest.importorskip("pyspark")
@@ -116,3 +116,46 @@ def test_score_checks_its_arguments(spark):
         leadscore.spark.score(df, "rules/b2b-saas", AS_OF)
     with pytest.raises(ValueError, match="as_of"):
         leadscore.spark.score(df, "rules/b2b-saas", "soon", id_field="lead")
+
+
+def leadscore_temp_folders():
+    import tempfile
+    return {p for p in os.listdir(tempfile.gettempdir()) if p.startswith("leadscore-")}
+
+
+def test_executors_run_the_drivers_pack_not_the_files_on_disk(spark, tmp_path):
+    """The plugin changed and then deleted after loading: Spark still scores as the Pack does,
+    with the same version, and no worker leaves a temporary folder behind."""
+    import shutil
+
+    folder = tmp_path / "agency"
+    shutil.copytree(ROOT / "rules" / "agency", folder)
+    shutil.copytree(ROOT / "plugins", tmp_path / "plugins")
+    pack = leadscore.Pack.load(folder, plugins=[tmp_path / "plugins"])
+    leads = [{"id": i, "title": "VP Marketing", "email": f"x{i}@gmail.com", "company": {"size": 80}} for i in range(50)]
+    table = pa.Table.from_pylist(leads)
+    local = sorted(pack.score_arrow(table, AS_OF).to_pylist(), key=lambda r: str(r["id"]))
+    for plugin in (tmp_path / "plugins").glob("*.rhai"):
+        plugin.write_text("fn broken( {")
+    before = leadscore_temp_folders()
+    got = collect(leadscore.spark.score(spark.createDataFrame(table), pack, AS_OF))
+    assert_rows_equal(got, local)
+    shutil.rmtree(tmp_path / "plugins")
+    shutil.rmtree(folder / "plugins", ignore_errors=True)
+    assert_rows_equal(collect(leadscore.spark.score(spark.createDataFrame(table), pack, AS_OF)), local)
+    assert leadscore_temp_folders() <= before, "no temporary folder per pack"
+    rebuilt = leadscore.spark._build((pack.name, pack.sources, pack.plugin_sources))
+    assert rebuilt.version == pack.version
+
+
+def test_score_with_a_path_takes_plugins(spark, tmp_path):
+    import shutil
+
+    shutil.copytree(ROOT / "plugins", tmp_path / "elsewhere")
+    table = pa.table({"id": [1], "title": ["VP Marketing"], "company": [{"size": 80}]})
+    got = collect(leadscore.spark.score(spark.createDataFrame(table), "rules/agency", AS_OF,
+                                        plugins=[str(tmp_path / "elsewhere")]))
+    want = leadscore.Pack.load("rules/agency", plugins=["plugins"]).score_arrow(table, AS_OF).to_pylist()
+    assert_rows_equal(got, want)
+    with pytest.raises(leadscore.PackError, match="unknown plugin `email`"):
+        leadscore.spark.score(spark.createDataFrame(table), "rules/agency", AS_OF, plugins=[str(tmp_path / "none")])

@@ -414,3 +414,45 @@ fn events_as_json_text_read_as_if_the_text_stood_in_the_lead() {
     );
     assert_eq!(results[3], Ok(0.0));
 }
+
+#[test]
+fn a_dictionary_column_with_no_values_is_missing_not_a_panic() {
+    use arrow_array::types::Int32Type;
+    let pack = leadscore::Pack::from_source("p", "title is missing => +5\nvisited /pricing => +1").unwrap();
+    let scorer = pack.scorer(as_of());
+    let empty: DictionaryArray<Int32Type> = vec![None::<&str>, None].into_iter().collect();
+    assert_eq!(arrow_array::Array::len(empty.values()), 0);
+    let batch = RecordBatch::try_from_iter([
+        ("title", Arc::new(empty.clone()) as ArrayRef),
+        ("events", Arc::new(empty) as ArrayRef),
+    ])
+    .unwrap();
+    let leads = scorer.arrow(&batch).unwrap();
+    for row in 0..2 {
+        assert_eq!(leads.score(row).unwrap().score, 5.0);
+    }
+    // An empty batch of every dictionary column (what a refusal check builds) is read too.
+    assert!(scorer.arrow(&RecordBatch::new_empty(batch.schema())).is_ok());
+}
+
+#[test]
+fn dictionary_encoded_events_text_reads_as_plain_text() {
+    use arrow_array::types::Int32Type;
+    let pack = leadscore::Pack::from_source("p", "visited /pricing => +5 each").unwrap();
+    let scorer = pack.scorer(as_of());
+    let pricing = r#"[{"type": "page_view", "at": "2026-02-01T00:00:00Z", "path": "/pricing"}]"#;
+    let cells = vec![Some(pricing), None, Some("[]"), Some(pricing), Some("[7]")];
+    let encoded: DictionaryArray<Int32Type> = cells.clone().into_iter().collect();
+    let plain = RecordBatch::try_from_iter([("events", Arc::new(StringArray::from(cells)) as ArrayRef)]).unwrap();
+    let encoded = RecordBatch::try_from_iter([("events", Arc::new(encoded) as ArrayRef)]).unwrap();
+    let (plain, encoded) = (scorer.arrow(&plain).unwrap(), scorer.arrow(&encoded).unwrap());
+    for row in 0..5 {
+        let by_plain = plain.score(row).map(|o| o.score).map_err(|e| e.to_string());
+        assert_eq!(
+            encoded.score(row).map(|o| o.score).map_err(|e| e.to_string()),
+            by_plain,
+            "row {row}"
+        );
+    }
+    assert_eq!(encoded.score(3).unwrap().score, 5.0);
+}

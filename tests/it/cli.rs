@@ -296,3 +296,26 @@ fn errors_that_stop_the_run() {
     assert!(run.stderr.contains("unknown dimension `fitt`"), "{}", run.stderr);
     assert!(run.stdout.is_empty());
 }
+
+#[test]
+fn integer_ids_beyond_64_bits_keep_their_digits() {
+    let input = "{\"id\": 18446744073709551617, \"title\": \"VP\"}\n{\"id\": 18446744073709551618}\n\
+                 {\"id\": -1180591620717411303424}\n{\"id\": 18446744073709551615}\n{\"id\": 1e20}\n";
+    let run = leadscore(&["score", "--pack", "rules/b2b-saas", "--as-of", AS_OF], input);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let ids: Vec<serde_json::Value> = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap()["id"].clone())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            serde_json::json!("18446744073709551617"),
+            serde_json::json!("18446744073709551618"),
+            serde_json::json!("-1180591620717411303424"),
+            serde_json::json!(18446744073709551615u64),
+            serde_json::json!(1e20),
+        ]
+    );
+}

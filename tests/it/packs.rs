@@ -131,3 +131,37 @@ fn manual_case_example_passes() {
         assert!(r.passed(), "{}: {:?} {:?}", r.case.name, r.mismatches, r.result);
     }
 }
+
+#[test]
+fn a_pack_rebuilt_from_its_texts_reads_no_file_and_is_the_same_pack() {
+    let pack = leadscore::Loader::new()
+        .plugin_path(["plugins"])
+        .load("rules/agency")
+        .unwrap();
+    let scripts: Vec<(String, String)> = pack
+        .plugin_texts()
+        .map(|(path, text)| {
+            (
+                path.file_stem().unwrap().to_string_lossy().into_owned(),
+                text.to_string(),
+            )
+        })
+        .collect();
+    assert!(!scripts.is_empty());
+    let loader = leadscore::Loader::new()
+        .plugin_path(Vec::<String>::new())
+        .plugin_scripts(scripts);
+    let copy = loader
+        .from_files(&pack.id().name, pack.sources().files().to_vec())
+        .unwrap();
+    assert_eq!(copy.id(), pack.id(), "the same name and version");
+    let lead = serde_json::json!({"id": 1, "title": "VP Marketing", "email": "a@gmail.com", "company": {"size": 80}});
+    let as_of = leadscore::parse_time("2026-03-01T00:00:00Z").unwrap();
+    assert_eq!(copy.score(&lead, as_of).unwrap(), pack.score(&lead, as_of).unwrap());
+    // Without the scripts, nothing is found: no folder was looked in.
+    let bare = leadscore::Loader::new().plugin_path(Vec::<String>::new());
+    let err = bare
+        .from_files(&pack.id().name, pack.sources().files().to_vec())
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown plugin"), "{err}");
+}

@@ -37,6 +37,13 @@ pub use source::{Location, SourceFile, Sources, Span};
 #[cfg(feature = "arrow")]
 pub use {pack::ArrowBatch, read::ArrowRefusal};
 
+/// A number as results write it in JSON: a whole one without a fraction.
+///
+/// ```
+/// assert_eq!(leadscore::num_to_json(20.0), serde_json::json!(20));
+/// assert_eq!(leadscore::num_to_json(2.5), serde_json::json!(2.5));
+/// ```
+pub use value::num_to_json;
 /// A number as results show it: no trailing `.0`, at most 4 decimals, never `-0`.
 ///
 /// ```

@@ -157,7 +157,7 @@ pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader) -> Analysis {
         let name = f.path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
         sources.add(format!("{pack}/{name}"), f.text.clone());
     }
-    let front = leadscore::pack::front(loader.plugin_folders(), loader.plugin_limits(), Some(dir), &sources);
+    let front = leadscore::pack::front(loader, Some(dir), &sources);
     let mut analysis = Analysis {
         rule_files: files.len(),
         files,

@@ -1,17 +1,17 @@
 //! The build pipeline: a pack's sources → parse → resolve plugins → check → compile →
 //! the pack, with its read plan and version.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use super::Error;
-use super::{Inner, Pack};
+use super::{Inner, Loader, Pack};
 use super::{PackError, PackErrors};
 use crate::ast::Ast;
 use crate::check;
 use crate::compile::compile;
 use crate::eval::PackId;
-use crate::plugin::{Limits, Plugins};
+use crate::plugin::Plugins;
 use crate::read::ReadPlan;
 use crate::source::Sources;
 use crate::syntax;
@@ -31,16 +31,15 @@ pub struct Front {
 
 /// Parse → resolve plugins → check. Every stage runs, and every error found is reported
 /// together.
-pub fn front(plugin_path: &[PathBuf], limits: &Limits, dir: Option<&Path>, sources: &Sources) -> Front {
+pub fn front(loader: &Loader, dir: Option<&Path>, sources: &Sources) -> Front {
     let (ast, errors) = parse(sources);
-    resolve_and_check(plugin_path, limits, dir, sources, ast, errors)
+    resolve_and_check(loader, dir, sources, ast, errors)
 }
 
 /// Resolve plugins → check, on a tree parsed by [`parse`] (the loader may leave statements
 /// out of the tree between the two), keeping the parse stage's `errors`.
 fn resolve_and_check(
-    plugin_path: &[PathBuf],
-    limits: &Limits,
+    loader: &Loader,
     dir: Option<&Path>,
     sources: &Sources,
     ast: Ast,
@@ -48,7 +47,14 @@ fn resolve_and_check(
 ) -> Front {
     // Errors may point into plugin files too: they are shown, but are not rule sources.
     let mut shown = sources.clone();
-    let (plugins, plugin_errors) = Plugins::resolve(plugin_path, limits, dir, &ast, &mut shown);
+    let (plugins, plugin_errors) = Plugins::resolve(
+        &loader.plugin_path,
+        &loader.plugin_scripts,
+        &loader.limits,
+        dir,
+        &ast,
+        &mut shown,
+    );
     errors.extend(plugin_errors.into_iter().map(PackError::from));
     let checked = match check::check(&ast, sources, &plugins) {
         Ok(checked) if errors.is_empty() => Ok(checked),
@@ -68,15 +74,14 @@ fn resolve_and_check(
 /// Builds a pack from its sources, parsed by [`parse`]: [`resolve_and_check`], then
 /// compile.
 pub(super) fn build(
-    plugin_path: &[PathBuf],
-    limits: &Limits,
+    loader: &Loader,
     name: &str,
     dir: Option<&Path>,
     sources: Sources,
     ast: Ast,
     errors: Vec<PackError>,
 ) -> Result<Pack, Error> {
-    let Front { ast, plugins, checked } = resolve_and_check(plugin_path, limits, dir, &sources, ast, errors);
+    let Front { ast, plugins, checked } = resolve_and_check(loader, dir, &sources, ast, errors);
     let checked = checked?;
     let program = compile(&ast, &sources, checked, &plugins.function_names());
     let id = PackId {

@@ -22,6 +22,8 @@ use crate::source::{SourceFile, Sources, Span};
 #[derive(Clone, Debug)]
 pub struct Loader {
     pub(crate) plugin_path: Vec<PathBuf>,
+    /// Plugin scripts held in memory: `(name, text)`, found before any folder.
+    pub(crate) plugin_scripts: Vec<(String, String)>,
     pub(crate) limits: Limits,
 }
 
@@ -29,6 +31,7 @@ impl Default for Loader {
     fn default() -> Self {
         Loader {
             plugin_path: vec![PathBuf::from("plugins")],
+            plugin_scripts: Vec::new(),
             limits: Limits::default(),
         }
     }
@@ -53,6 +56,28 @@ impl Loader {
     /// Folders searched for plugins a pack names (after the pack's own `plugins/`).
     pub fn plugin_path<P: Into<PathBuf>>(mut self, dirs: impl IntoIterator<Item = P>) -> Loader {
         self.plugin_path = dirs.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Plugin scripts held in memory, as `(name, text)`: `plugin "NAME"` is the script
+    /// named `NAME` here, looked for before the pack's `plugins/` folder and the plugin
+    /// path. With [`Loader::from_files`] and an empty plugin path, a pack is rebuilt from
+    /// text alone (as [`Pack::plugin_texts`] and [`Pack::sources`] give it), reading no file.
+    ///
+    /// ```
+    /// let script = ("double".to_string(), "fn double(x) { x * 2 }".to_string());
+    /// let loader = leadscore::Loader::new().plugin_path(Vec::<String>::new()).plugin_scripts([script]);
+    /// let pack = loader.from_source("demo", "plugin \"double\"\ndouble(company.size) > 100 => +5")?;
+    /// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+    /// let outcome = pack.score(&serde_json::json!({"company": {"size": 60}}), as_of)?;
+    /// assert_eq!(outcome.score, 5.0);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    ///
+    /// [`Pack::plugin_texts`]: crate::Pack::plugin_texts
+    /// [`Pack::sources`]: crate::Pack::sources
+    pub fn plugin_scripts(mut self, scripts: impl IntoIterator<Item = (String, String)>) -> Loader {
+        self.plugin_scripts = scripts.into_iter().collect();
         self
     }
 
@@ -120,7 +145,7 @@ impl Loader {
         add_extra(&mut sources);
         let (mut ast, errors) = build::parse(&sources);
         let overridden = leave_out_overridden(&mut ast, &sources, first_extra);
-        let pack = build::build(&self.plugin_path, &self.limits, &name, dir, sources, ast, errors)?;
+        let pack = build::build(self, &name, dir, sources, ast, errors)?;
         Ok((pack, overridden))
     }
 
@@ -131,10 +156,36 @@ impl Loader {
         self.build(name, None, sources)
     }
 
+    /// Builds a pack named `name` from rule files held in memory, in load order, named as
+    /// [`Pack::sources`] names them (`NAME/FILE.rules` for a file of the pack folder
+    /// `NAME`, shown in results as `FILE.rules`): the same files give the same pack and
+    /// the same version.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "title ~ VP => +5")?;
+    /// let files = pack.sources().files().to_vec();
+    /// let copy = leadscore::Loader::new().from_files(&pack.id().name, files)?;
+    /// assert_eq!(copy.id(), pack.id());
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    ///
+    /// [`Pack::sources`]: crate::Pack::sources
+    pub fn from_files(&self, name: &str, files: impl IntoIterator<Item = SourceFile>) -> Result<Pack, Error> {
+        let mut sources = Sources::default();
+        let prefix = format!("{name}/");
+        for file in files {
+            match file.name.strip_prefix(&prefix) {
+                Some(rest) if !rest.contains('/') => sources.add_in_pack(name, rest, file.text),
+                _ => sources.add(file.name, file.text),
+            };
+        }
+        self.build(name, None, sources)
+    }
+
     /// Builds a pack from already-loaded sources: the pipeline in `build.rs`.
     fn build(&self, name: &str, dir: Option<&Path>, sources: Sources) -> Result<Pack, Error> {
         let (ast, errors) = build::parse(&sources);
-        build::build(&self.plugin_path, &self.limits, name, dir, sources, ast, errors)
+        build::build(self, name, dir, sources, ast, errors)
     }
 }
 

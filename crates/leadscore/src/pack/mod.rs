@@ -209,8 +209,19 @@ impl Pack {
         self.inner.plugins.files()
     }
 
-    /// Each plugin file with the text it was compiled from (hot reload refuses empty ones).
-    pub(crate) fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
+    /// Each plugin file with the text it was compiled from, in the order the pack names
+    /// them: what the pack runs, even if the file has changed since (hot reload refuses
+    /// empty ones). A plugin's name is its file's stem.
+    ///
+    /// ```
+    /// let script = ("double".to_string(), "fn double(x) { x * 2 }".to_string());
+    /// let loader = leadscore::Loader::new().plugin_scripts([script]);
+    /// let pack = loader.from_source("demo", "plugin \"double\"\ndouble(company.size) > 100 => +5")?;
+    /// let (file, text) = pack.plugin_texts().next().unwrap();
+    /// assert_eq!((file.to_str(), text), (Some("double.rhai"), "fn double(x) { x * 2 }"));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
         self.inner.plugins.texts()
     }
 

@@ -16,12 +16,14 @@ use crate::source::{Sources, Span};
 pub(super) const HOOK: &str = "enrich";
 
 impl Plugins {
-    /// The plugin stage of the build: resolves the plugins `ast` names (in the pack's
-    /// `plugins/` folder, then on `plugin_path`) and compiles them under `limits` as the
-    /// pack's `limit` statements change them. Plugin files are added to `shown`, so that
-    /// errors in them render against their text like errors in rules.
+    /// The plugin stage of the build: resolves the plugins `ast` names (among the scripts
+    /// `held` in memory by name, then in the pack's `plugins/` folder, then on
+    /// `plugin_path`) and compiles them under `limits` as the pack's `limit` statements
+    /// change them. Plugin files are added to `shown`, so that errors in them render
+    /// against their text like errors in rules.
     pub(crate) fn resolve(
         plugin_path: &[PathBuf],
+        held: &[(String, String)],
         limits: &Limits,
         dir: Option<&Path>,
         ast: &Ast,
@@ -39,7 +41,7 @@ impl Plugins {
             incomplete: false,
         };
         for name in plugin_names(ast) {
-            if let Err(e) = plugins.add(plugin_path, dir, name, shown) {
+            if let Err(e) = plugins.add(plugin_path, held, dir, name, shown) {
                 plugins.incomplete = true;
                 errors.push(e);
             }
@@ -51,6 +53,7 @@ impl Plugins {
     fn add(
         &mut self,
         plugin_path: &[PathBuf],
+        held: &[(String, String)],
         dir: Option<&Path>,
         name: &Spanned<String>,
         shown: &mut Sources,
@@ -71,21 +74,10 @@ impl Plugins {
         if self.scripts.iter().any(|s| s.name == name.node) {
             return Err(error(LoadErrorKind::DuplicatePlugin(name.node.clone())));
         }
-        let folders = folders(plugin_path, dir);
-        let Some(path) = folders
-            .iter()
-            .map(|d| d.join(format!("{}.rhai", name.node)))
-            .find(|p| p.is_file())
-        else {
-            return Err(unknown(name, &folders));
+        let (path, text) = match held.iter().find(|(held, _)| *held == name.node) {
+            Some((_, text)) => (PathBuf::from(format!("{}.rhai", name.node)), text.clone()),
+            None => read_script(plugin_path, dir, name)?,
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            error(LoadErrorKind::Plugin(format!(
-                "cannot read plugin `{}` ({}): {e}",
-                name.node,
-                path.display()
-            )))
-        })?;
         let file = shown.add(path.display().to_string(), text.clone());
         let ast = self.engine.compile(&text).map_err(|e| {
             let span = span_at(file, &text, e.position());
@@ -167,6 +159,28 @@ fn folders(plugin_path: &[PathBuf], dir: Option<&Path>) -> Vec<PathBuf> {
         .into_iter()
         .chain(plugin_path.iter().cloned())
         .collect()
+}
+
+/// The file of plugin `name` (in the pack's `plugins/` folder, then on `plugin_path`) and
+/// its text.
+fn read_script(
+    plugin_path: &[PathBuf],
+    dir: Option<&Path>,
+    name: &Spanned<String>,
+) -> Result<(PathBuf, String), LoadError> {
+    let folders = folders(plugin_path, dir);
+    let Some(path) = folders
+        .iter()
+        .map(|d| d.join(format!("{}.rhai", name.node)))
+        .find(|p| p.is_file())
+    else {
+        return Err(unknown(name, &folders));
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        let message = format!("cannot read plugin `{}` ({}): {e}", name.node, path.display());
+        LoadError::new(LoadErrorKind::Plugin(message), name.span)
+    })?;
+    Ok((path, text))
 }
 
 /// "unknown plugin", with a did-you-mean over the scripts that exist, or where we looked.

@@ -271,6 +271,18 @@ impl<'b> Cells<'b> {
             DataType::Dictionary(_, _) => {
                 let dictionary = array.as_any_dictionary();
                 let values = Arc::new(Cells::new(dictionary.values().as_ref(), depth)?);
+                // No values (an empty or all-null column): every key is null, none is read.
+                if dictionary.values().is_empty() {
+                    return Some(Cells {
+                        array,
+                        all_null: true,
+                        value: Box::new(|_| Value::Null),
+                        id: values
+                            .id
+                            .is_some()
+                            .then(|| -> Get<'b, Json> { Box::new(|_| Json::Null) }),
+                    });
+                }
                 let keys: Arc<[usize]> = dictionary.normalized_keys().into();
                 let id = values.id.is_some().then(|| -> Get<'b, Json> {
                     let (values, keys) = (values.clone(), keys.clone());
@@ -346,6 +358,20 @@ impl<'b> EventsColumn<'b> {
                 let a = array.as_string_view();
                 Box::new(move |i| a.value(i))
             }
+            DataType::Dictionary(_, values) if is_text(values) => {
+                let dictionary = array.as_any_dictionary();
+                let Some(texts) =
+                    Cells::new(dictionary.values().as_ref(), 0).filter(|_| !dictionary.values().is_empty())
+                else {
+                    // No values: every cell is null, no events.
+                    return Ok(EventsColumn::Text(array, Box::new(|_| "[]")));
+                };
+                let keys = dictionary.normalized_keys();
+                Box::new(move |i| match texts.get(keys[i]) {
+                    Value::Str(Cow::Borrowed(text)) => text,
+                    _ => "null",
+                })
+            }
             _ => return EventsRead::new(program, array).map(EventsColumn::List),
         };
         Ok(EventsColumn::Text(array, text))
@@ -358,6 +384,11 @@ impl<'b> EventsColumn<'b> {
             EventsColumn::Text(_, text) => super::text::read_events(program, text(row), as_of),
         }
     }
+}
+
+/// A string type: a column of it is JSON text when it is `events`.
+fn is_text(data_type: &DataType) -> bool {
+    matches!(data_type, DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View)
 }
 
 /// A list of event structs, with the children the program reads.

@@ -148,7 +148,8 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                 }
             } else if entry.id {
                 // The id is echoed exactly as given, so it is read as JSON, not as a value.
-                let json: serde_json::Value = map.next_value()?;
+                let raw: &'de serde_json::value::RawValue = map.next_value()?;
+                let json = exact_id(raw.get()).map_err(de::Error::custom)?;
                 self.reading.fill.put(entry, Value::from_json(&json).into_owned());
                 self.reading.fill.id(json);
             } else {
@@ -514,4 +515,17 @@ impl<'de> Visitor<'de> for ValueVisitor {
         while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Value::Object)
     }
+}
+
+/// An id read as JSON, exactly: an integer too large for 64 bits (which JSON readers make
+/// a float, losing digits: 2^64+1 and 2^64+2 would be one id) is kept as its digits, a
+/// string.
+fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
+    let json: serde_json::Value = serde_json::from_str(raw)?;
+    let raw = raw.trim();
+    let integer = raw.strip_prefix('-').unwrap_or(raw);
+    if json.is_f64() && !integer.is_empty() && integer.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(serde_json::Value::String(raw.to_string()));
+    }
+    Ok(json)
 }
