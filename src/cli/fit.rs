@@ -5,12 +5,11 @@
 use std::path::{Path, PathBuf};
 
 use leadscore::outcomes::backtest::GoalSpec;
-use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
-use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
-use leadscore::outcomes::suggest::{rank, Candidates};
-use leadscore::outcomes::{Reader, Rows, Rules};
+use leadscore::outcomes::refit::{FitOptions, Split};
+use leadscore::outcomes::tune::{self, FitInput, SUGGESTED_FILE};
+use leadscore::outcomes::{Reader, TuneError};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
+use super::judge::{print_report, Files, InputArgs, JudgeArgs};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `fit`.
@@ -83,128 +82,51 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         (None, Some(n)) => GoalSpec::Capacity(n),
         _ => GoalSpec::F1,
     };
+    let loader = args.input.pack_args.loader();
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
-    let setup = args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?;
-    let reader = Reader::new(setup);
-    let rules = Rules::of(&pack);
-    let mut skip = vec![args.outcome.as_str(), args.input.id_field.as_str()];
-    skip.extend(args.judge.as_of_field.as_deref());
-    let mut candidates = (args.suggest > 0).then(|| Candidates::for_pack(&pack, skip));
-    let (rows, mut failed) = collect(args, &pack, &reader, &rules, candidates.as_mut(), true)?;
+    let reader = Reader::new(args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?);
     let options = FitOptions {
         split,
         lambda: args.lambda,
         min_fired: args.min_fired,
         goal,
+        suggest: args.suggest,
     };
-    let train: Vec<bool> = rows.rows.iter().map(|r| split.is_train(r)).collect();
-    let found = numbers(pack.sources());
-    let fit = |suggestions| {
-        Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))
+    let out_dir = args.out.display().to_string();
+    let input = FitInput {
+        pack: &pack,
+        loader: &loader,
+        dir: Some(&args.pack),
+        reader: &reader,
+        leads: &Files(&args.input),
+        out_dir: &out_dir,
     };
-    let (plan, gap) = match candidates {
-        None => (fit(Vec::new())?, None),
-        Some(c) => {
-            let columns = c.columns();
-            let all = rank(columns.clone(), &rows, &train, usize::MAX, args.min_fired);
-            let gap = Gap {
-                columns: all.len(),
-                rules_only_auc: fit(Vec::new())?.holdout_auc(&rows),
-                all_columns_auc: fit(all)?.holdout_auc(&rows),
-            };
-            (
-                fit(rank(columns, &rows, &train, args.suggest, args.min_fired))?,
-                Some(gap),
-            )
-        }
-    };
+    let fitted = tune::fit(&input, &options).map_err(failure)?;
     copy_pack(&args.pack, &args.out)?;
-    write_rules(&args.out, &rewrite(pack.sources(), &plan.edits))?;
-    let suggested = args.out.join("suggested.rules");
-    if args.suggest > 0 {
-        write(&suggested, &plan.suggested_file())?;
-    } else if suggested.exists() && !args.pack.join("suggested.rules").exists() {
+    for (file, text) in &fitted.files {
+        write(&args.out.join(file), text)?;
+    }
+    let suggested = args.out.join(SUGGESTED_FILE);
+    if args.suggest == 0 && suggested.exists() && !args.pack.join(SUGGESTED_FILE).exists() {
         // Left by an earlier `fit --suggest` into the same folder: not part of this fit.
         std::fs::remove_file(&suggested)
             .map_err(|e| Failure(format!("error: cannot remove {}: {e}", suggested.display())))?;
     }
-    // Score with the new points to choose the threshold on the training leads.
-    let refitted = load_pack(&args.out, &args.input.pack_args)?;
-    let (rescored, f2) = collect(args, &refitted, &reader, &Rules::of(&refitted), None, false)?;
-    let recommended = new_threshold(&rescored, &split, goal);
-    let mut edits = plan.edits.clone();
-    let threshold_note = match (found.threshold, recommended.threshold) {
-        (Some(_), Some(t)) => {
-            edits.extend(threshold_edit(&found, t));
-            None
-        }
-        (None, _) => Some("the pack's MQL condition has no `threshold N` or `score >= N` to rewrite".to_string()),
-        (Some(_), None) => None,
-    };
-    write_rules(&args.out, &rewrite(pack.sources(), &edits))?;
-    let fitted = load_pack(&args.out, &args.input.pack_args)?;
-    let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None, false)?;
-    failed |= f2 || f3;
-    let new_threshold = numbers(fitted.sources()).threshold.map(|t| t.value);
-    let report = FitReport {
-        pack: pack.id().to_string(),
-        out_dir: args.out.display().to_string(),
-        train: train.iter().filter(|&&t| t).count() as u64,
-        test: train.iter().filter(|&&t| !t).count() as u64,
-        scale: plan.scale,
-        points_to_double_odds: plan.scale * std::f64::consts::LN_2,
-        rules: plan.points.clone(),
-        suggested: plan.suggested.clone(),
-        recommended,
-        threshold_note,
-        old: Holdout::of(&rows, &split, found.threshold.map(|t| t.value)),
-        new: Holdout::of(&final_rows, &split, new_threshold),
-        regression_auc: plan.holdout_auc(&rows),
-        gap,
-    };
-    write(&args.out.join("fit-report.txt"), &report.to_string())?;
-    print_report(&report, args.json, failed)
+    write(&args.out.join("fit-report.txt"), &fitted.report.to_string())?;
+    print_report(&fitted.report, args.json, fitted.failed)
 }
 
-/// Scores every lead with `pack`, keeping rows (and candidates, when collecting them).
-fn collect(
-    args: &FitArgs,
-    pack: &leadscore::Pack,
-    reader: &Reader,
-    rules: &Rules,
-    mut candidates: Option<&mut Candidates>,
-    report: bool,
-) -> Result<(Rows, bool), Failure> {
-    let keep_lead = candidates.is_some();
-    let mut rows = Rows::default();
-    let failed = each_lead(
-        &args.input,
-        // The later passes read the same leads: their failures were reported by the first.
-        report,
-        |lead| {
-            let (facts, outcome) = match lead {
-                Lead::Text(text) => reader.judge_json(pack, text)?,
-                Lead::Value(value) => reader.judge_value(pack, value)?,
-            };
-            let value = match (keep_lead, lead) {
-                (false, _) => None,
-                (true, Lead::Text(text)) => Some(serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?),
-                (true, Lead::Value(value)) => Some(value.clone()),
-            };
-            Ok((facts, outcome, value))
-        },
-        |result| match result {
-            Ok((facts, outcome, value)) => {
-                let before = rows.rows.len();
-                rows.add(rules, &facts, &outcome);
-                if let (Some(c), Some(v), true) = (candidates.as_deref_mut(), value, rows.rows.len() > before) {
-                    c.add(&v, facts.at);
-                }
-            }
-            Err(_) => rows.fail(),
-        },
-    )?;
-    Ok((rows, failed))
+/// A fit error as the command line shows it.
+fn failure(error: TuneError) -> Failure {
+    use std::io::IsTerminal;
+    match error {
+        TuneError::Leads(e) => Failure(e.to_string()),
+        TuneError::Refitted(leadscore::Error::Pack(errors)) => Failure(format!(
+            "error: the fitted pack does not check, so nothing was written:\n{}",
+            errors.render(std::io::stderr().is_terminal())
+        )),
+        other => Failure(format!("error: {other}")),
+    }
 }
 
 /// Copies the pack folder (rules, plugins, tests) into OUT_DIR.
@@ -235,15 +157,6 @@ fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
         } else {
             std::fs::copy(entry.path(), target)?;
         }
-    }
-    Ok(())
-}
-
-/// Writes rewritten rule files (named `pack/file.rules`) into OUT_DIR.
-fn write_rules(out: &Path, files: &[(String, String)]) -> Result<(), Failure> {
-    for (name, text) in files {
-        let file = name.rsplit('/').next().unwrap_or(name);
-        write(&out.join(file), text)?;
     }
     Ok(())
 }

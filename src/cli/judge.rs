@@ -12,6 +12,8 @@ use serde_json::Value;
 use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
+pub use leadscore::outcomes::tune::Lead;
+use leadscore::outcomes::tune::{Judged, Leads, SourceError, Work};
 use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.
@@ -97,11 +99,18 @@ impl JudgeArgs {
     }
 }
 
-/// One lead as read: JSON text, or a parsed lead (CSV rows, JSON arrays).
-#[derive(Clone, Copy)]
-pub enum Lead<'a> {
-    Text(&'a str),
-    Value(&'a Value),
+/// The input files as a source of leads that `fit` reads once per pass.
+pub struct Files<'a>(pub &'a InputArgs);
+
+impl Leads for Files<'_> {
+    fn each(
+        &self,
+        first: bool,
+        work: &Work<'_>,
+        sink: &mut dyn FnMut(Result<Judged, String>),
+    ) -> Result<bool, SourceError> {
+        each_lead(self.0, first, work, sink).map_err(|Failure(message)| message.into())
+    }
 }
 
 /// Reads every input; `work` runs on each lead in parallel, `sink` gets each result in

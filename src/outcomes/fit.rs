@@ -82,6 +82,8 @@ impl fmt::Display for FitError {
     }
 }
 
+impl std::error::Error for FitError {}
+
 /// The most Newton steps.
 const MAX_ITERATIONS: usize = 100;
 

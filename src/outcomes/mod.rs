@@ -28,6 +28,7 @@
 
 pub mod backtest;
 pub mod diff;
+mod error;
 pub mod fit;
 pub mod html;
 mod label;
@@ -39,7 +40,9 @@ mod rows;
 pub mod suggest;
 #[cfg(test)]
 mod tests;
+pub mod tune;
 
+pub use error::TuneError;
 pub use label::{Label, Labels, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 pub use pick::Picker;
 pub use rows::{score_json, score_value, Facts, Reader, Row, Rows, RuleInfo, Rules, Setup, When, NONE};

@@ -58,6 +58,8 @@ pub struct FitOptions {
     pub min_fired: u64,
     /// How the new threshold is chosen.
     pub goal: GoalSpec,
+    /// Also propose up to this many new rules (0: none).
+    pub suggest: usize,
 }
 
 /// One rule's old and new points.

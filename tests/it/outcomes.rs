@@ -1140,3 +1140,73 @@ fn gen_outcomes_adds_the_planted_fields_and_keeps_the_leads() {
     let csv = leadscore(&["gen", "--leads", "3", "--outcomes", "--format", "csv"], "");
     assert!(csv.stdout.lines().next().unwrap().ends_with(",judged_at,converted"));
 }
+
+#[test]
+fn fit_is_a_library_function_the_command_line_calls() {
+    use leadscore::outcomes::backtest::GoalSpec;
+    use leadscore::outcomes::refit::{FitOptions, Split};
+    use leadscore::outcomes::tune::{fit, FitInput};
+    use leadscore::outcomes::{Labels, Reader, Setup, When};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let leads: Vec<Value> = std::fs::read_to_string(leads())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let loader = leadscore::Loader::new();
+    let pack = loader.load("rules/b2b-saas").unwrap();
+    let reader = Reader::new(Setup {
+        outcome: Some("converted".into()),
+        labels: Labels::default(),
+        when: When::Field("judged_at".into()),
+        by: None,
+        id_field: "id".into(),
+    });
+    let input = FitInput {
+        pack: &pack,
+        loader: &loader,
+        dir: Some(Path::new("rules/b2b-saas")),
+        reader: &reader,
+        leads: &leads,
+        out_dir: out.to_str().unwrap(),
+    };
+    let options = FitOptions {
+        split: Split::Holdout { fraction: 0.3, seed: 1 },
+        lambda: 1.0,
+        min_fired: 30,
+        goal: GoalSpec::F1,
+        suggest: 0,
+    };
+    let fitted = fit(&input, &options).unwrap();
+    assert!(!fitted.failed);
+    assert_eq!(
+        serde_json::to_value(&fitted.report).unwrap(),
+        json(&run),
+        "the same report"
+    );
+    for (file, text) in &fitted.files {
+        assert_eq!(
+            &std::fs::read_to_string(out.join(file)).unwrap(),
+            text,
+            "{file} as written"
+        );
+    }
+}
