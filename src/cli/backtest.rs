@@ -5,9 +5,10 @@
 use std::path::PathBuf;
 
 use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
+use leadscore::outcomes::tune::holding_pack;
 use leadscore::outcomes::{Reader, Rows, Rules};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
+use super::judge::{each_lead, print_report, InputArgs, JudgeArgs};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `backtest`.
@@ -47,6 +48,8 @@ pub struct BacktestArgs {
 pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let goal = goal(args)?;
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
+    let holding = holding_pack(&pack, &args.input.pack_args.loader(), Some(&args.pack))
+        .map_err(|e| Failure(format!("error: {e}")))?;
     let setup = args
         .judge
         .setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
@@ -56,22 +59,19 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let failed = each_lead(
         &args.input,
         true,
-        |lead| match lead {
-            Lead::Text(text) => reader.judge_json(&pack, text),
-            Lead::Value(value) => reader.judge_value(&pack, value),
-        },
+        |lead| reader.judge(&pack, holding.as_ref(), lead),
         |result| match result {
-            Ok((facts, outcome)) => rows.add(&rules, &facts, &outcome),
+            Ok(judgement) => rows.add_judged(&rules, &judgement),
             Err(_) => rows.fail(),
         },
     )?;
+    let numbers = leadscore::outcomes::rewrite::numbers(pack.sources());
     let options = ReportOptions {
         bands: usize::from(args.bands),
         goal,
-        threshold: leadscore::outcomes::rewrite::numbers(pack.sources())
-            .threshold
-            .map(|t| t.value),
+        threshold: numbers.threshold.map(|t| t.value),
         by: args.by.clone(),
+        mql: numbers.mql,
     };
     let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
     if let Some(path) = &args.html {

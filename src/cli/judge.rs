@@ -12,8 +12,8 @@ use serde_json::Value;
 use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
-pub use leadscore::outcomes::tune::Lead;
 use leadscore::outcomes::tune::{Judged, Leads, SourceError, Work};
+pub use leadscore::outcomes::Lead;
 use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.

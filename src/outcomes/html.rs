@@ -30,7 +30,7 @@ svg{display:block;margin:4px 0;width:100%;height:auto}td small{display:block;col
 /// ```
 /// # use leadscore::outcomes::{backtest::{GoalSpec, Report, ReportOptions}, Rows, Rules};
 /// # let pack = leadscore::Pack::from_source("demo", "threshold 10\ntitle ~ VP => +10")?;
-/// # let options = ReportOptions { bands: 2, goal: GoalSpec::F1, threshold: Some(10.0), by: None };
+/// # let options = ReportOptions { bands: 2, goal: GoalSpec::F1, threshold: Some(10.0), by: None, mql: Default::default() };
 /// let report = Report::build("demo".into(), &Rows::default(), &Rules::of(&pack), &options);
 /// let page = leadscore::outcomes::html::render(&report);
 /// assert!(page.starts_with("<!DOCTYPE html>") && !page.contains("http"));

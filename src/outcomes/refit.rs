@@ -10,7 +10,7 @@ use super::backtest::{opt, signed, GoalSpec};
 use super::fit::{scale, Design, FitError, Logistic, Z95};
 use super::metrics::{self, Goal, Point};
 use super::rewrite::{points_text, Numbers};
-use super::rows::{Row, Rows, Rules, NONE};
+use super::rows::{Row, Rows, Rules};
 use super::suggest::Ranked;
 use super::{num, pct};
 use crate::source::Span;
@@ -347,14 +347,15 @@ impl Holdout {
 }
 
 /// The threshold recommended for the refitted pack, from its training rows.
-pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec) -> metrics::Recommended {
+/// `above`: the pack's bound is `score > N`.
+pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec, above: bool) -> metrics::Recommended {
     let train: Vec<&Row> = rows.rows.iter().filter(|r| split.is_train(r)).collect();
     let points: Vec<Point> = train
         .iter()
         .map(|r| Point {
             score: r.score,
             positive: r.positive,
-            eligible: r.disqualified == NONE,
+            eligible: r.held,
         })
         .collect();
     let goal = match goal {
@@ -369,7 +370,7 @@ pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec) -> metrics::Rec
             }
         }
     };
-    metrics::recommend(&metrics::sweep(&points), goal)
+    metrics::recommend(&metrics::sweep_by(&points, above), goal)
 }
 
 /// What `fit` did. Serialized for `--json`; `Display` is the table people read.
@@ -400,6 +401,8 @@ pub struct FitReport {
     pub old: Holdout,
     /// The new pack on the held-out leads.
     pub new: Holdout,
+    /// The fitted pack's MQL condition as written.
+    pub condition: Option<String>,
     /// AUC of the unrounded regression on the held-out leads.
     pub regression_auc: Option<f64>,
     /// With `--suggest`: held-out AUC of regressions on the pack's rules alone, and on
@@ -480,6 +483,9 @@ impl fmt::Display for FitReport {
         match self.recommended.threshold {
             Some(t) => writeln!(f, "\nnew threshold {}: {}", num(t), self.recommended.reason)?,
             None => writeln!(f, "\nthreshold kept: {}", self.recommended.reason)?,
+        }
+        if let Some(condition) = self.condition.as_ref().filter(|c| !c.starts_with("threshold ")) {
+            writeln!(f, "  written as `{condition}`")?;
         }
         if let Some(note) = &self.threshold_note {
             writeln!(f, "  {note}")?;

@@ -130,6 +130,22 @@ impl Reader {
         })
     }
 
+    /// Reads a lead's facts and scores it with `pack` as of its time; with a `holding`
+    /// pack (see [`super::tune::holding_pack`]), also whether the other parts of the MQL
+    /// condition hold for it.
+    pub fn judge(&self, pack: &Pack, holding: Option<&Pack>, lead: Lead) -> Result<Judgement, String> {
+        let (facts, outcome) = match lead {
+            Lead::Text(text) => self.judge_json(pack, text)?,
+            Lead::Value(value) => self.judge_value(pack, value)?,
+        };
+        let held = match (holding, lead) {
+            (None, _) => None,
+            (Some(p), Lead::Text(text)) => Some(score_json(p, text, facts.at)?.mql),
+            (Some(p), Lead::Value(value)) => Some(score_value(p, value, facts.at)?.mql),
+        };
+        Ok(Judgement { facts, outcome, held })
+    }
+
     /// Reads a lead's facts and scores it with `pack` as of its time.
     pub fn judge_json(&self, pack: &Pack, text: &str) -> Result<(Facts, Outcome), String> {
         let facts = self.facts_json(text)?;
@@ -143,6 +159,27 @@ impl Reader {
         let outcome = score_value(pack, lead, facts.at)?;
         Ok((facts, outcome))
     }
+}
+
+/// One lead as a source gives it: JSON text, or a parsed lead (CSV rows, JSON arrays).
+#[derive(Clone, Copy, Debug)]
+pub enum Lead<'a> {
+    /// JSON text.
+    Text(&'a str),
+    /// A parsed lead.
+    Value(&'a Value),
+}
+
+/// A lead judged: its facts, its outcome and, with a holding pack, whether the other parts
+/// of the MQL condition hold for it.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// Its facts.
+    pub facts: Facts,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// Whether a threshold alone decides if it is an MQL (`None`: not asked).
+    pub held: Option<bool>,
 }
 
 /// Scores JSON text as of a time given in milliseconds.
@@ -246,6 +283,9 @@ pub struct Row {
     pub disqualified: u32,
     /// Index into [`Rows::by_values`], or [`NONE`].
     pub by: u32,
+    /// A threshold alone decides whether it is an MQL: it is not disqualified and the
+    /// other parts of the MQL condition (`fit >= 20` in `fit >= 20 and score >= 10`) hold.
+    pub held: bool,
     /// When it was judged (ms).
     pub at: i64,
     /// Its position among all leads read, from 0.
@@ -276,6 +316,17 @@ pub struct Rows {
 impl Rows {
     /// Counts one lead read; labelled leads are kept.
     pub fn add(&mut self, rules: &Rules, facts: &Facts, outcome: &Outcome) {
+        self.add_held(rules, facts, outcome, None);
+    }
+
+    /// Counts a lead judged with a holding pack ([`Reader::judge`]).
+    pub fn add_judged(&mut self, rules: &Rules, judgement: &Judgement) {
+        self.add_held(rules, &judgement.facts, &judgement.outcome, judgement.held);
+    }
+
+    /// [`Rows::add`], saying whether the other parts of the MQL condition hold (`None`:
+    /// the condition has none, so only a disqualification takes a lead out of the sweep).
+    fn add_held(&mut self, rules: &Rules, facts: &Facts, outcome: &Outcome, held: Option<bool>) {
         let ordinal = self.leads;
         self.leads += 1;
         let positive = match facts.label {
@@ -306,6 +357,7 @@ impl Rows {
             mql: outcome.mql,
             disqualified,
             by,
+            held: held.unwrap_or(true) && outcome.disqualified.is_none(),
             at: facts.at,
             ordinal,
         });

@@ -9,26 +9,17 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::error::TuneError;
+use super::metrics::Recommended;
 use super::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan};
-use super::rewrite::{numbers, rewrite, threshold_edit, Numbers};
-use super::rows::{Facts, Reader, Rows, Rules, Setup, When};
+use super::rewrite::{numbers, rewrite, Numbers};
+use super::rows::{Judgement, Lead, Reader, Rows, Rules, Setup, When};
 use super::suggest::{rank, Candidates};
-use crate::{Loader, Outcome, Pack};
-
-/// One lead as a source gives it: JSON text, or a parsed lead (CSV rows, JSON arrays).
-#[derive(Clone, Copy, Debug)]
-pub enum Lead<'a> {
-    /// JSON text.
-    Text(&'a str),
-    /// A parsed lead.
-    Value(&'a Value),
-}
+use crate::{Loader, Pack};
 
 /// A lead worked on by a pass of [`fit`]; a source only hands it back.
 #[derive(Debug)]
 pub struct Judged {
-    facts: Facts,
-    outcome: Outcome,
+    judgement: Judgement,
     lead: Option<Value>,
 }
 
@@ -131,26 +122,41 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, TuneError> 
     let pack = input.pack;
     let rules = Rules::of(pack);
     let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
-    let first = collect(input, pack, &rules, candidates.as_mut(), true)?;
+    let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
+    let mut failed = first.failed;
     let found = numbers(pack.sources());
     let (plan, gap) = plan(&first.rows, &rules, &found, candidates, options)?;
     let suggested = (options.suggest > 0).then(|| plan.suggested_file());
-    // Score with the new points to choose the threshold on the training leads.
-    let refitted = input.build(files(pack, &plan.edits, suggested.as_deref()))?;
-    let second = collect(input, &refitted, &Rules::of(&refitted), None, false)?;
-    let recommended = new_threshold(&second.rows, &options.split, options.goal);
-    let mut edits = plan.edits.clone();
-    let threshold_note = match (found.threshold, recommended.threshold) {
-        (Some(_), Some(t)) => {
-            edits.extend(threshold_edit(&found, t));
-            None
+    let (recommended, threshold_note) = match found.mql.bound {
+        None => (
+            Recommended {
+                threshold: None,
+                reason: "the MQL condition cannot be moved".to_string(),
+            },
+            found.mql.unmovable(),
+        ),
+        Some(bound) => {
+            // Score with the new points (the bound released when other parts of the
+            // condition must hold, so each lead says whether they do) to choose the
+            // threshold on the training leads.
+            let mut edits = plan.edits.clone();
+            edits.extend((!bound.alone).then(|| (bound.at.span, RELEASED.to_string())));
+            let refitted = input.build(files(pack, &edits, suggested.as_deref()))?;
+            let pass = if bound.alone { Pass::Again } else { Pass::Released };
+            let second = collect(input, &refitted, &Rules::of(&refitted), None, pass)?;
+            failed |= second.failed;
+            let choice = new_threshold(&second.rows, &options.split, options.goal, bound.above);
+            (choice, None)
         }
-        (None, _) => Some("the pack's MQL condition has no `threshold N` or `score >= N` to rewrite".to_string()),
-        (Some(_), None) => None,
     };
+    let mut edits = plan.edits.clone();
+    if let (Some(bound), Some(t)) = (found.mql.bound, recommended.threshold) {
+        edits.push((bound.at.span, super::num(t)));
+    }
     let files = files(pack, &edits, suggested.as_deref());
     let fitted = input.build(files.clone())?;
-    let last = collect(input, &fitted, &Rules::of(&fitted), None, false)?;
+    let last = collect(input, &fitted, &Rules::of(&fitted), None, Pass::Again)?;
+    let written = numbers(fitted.sources());
     let train = plan.train.iter().filter(|&&t| t).count() as u64;
     let report = FitReport {
         pack: pack.id().to_string(),
@@ -164,18 +170,15 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, TuneError> 
         recommended,
         threshold_note,
         old: Holdout::of(&first.rows, &options.split, found.threshold.map(|t| t.value)),
-        new: Holdout::of(
-            &last.rows,
-            &options.split,
-            numbers(fitted.sources()).threshold.map(|t| t.value),
-        ),
+        new: Holdout::of(&last.rows, &options.split, written.threshold.map(|t| t.value)),
+        condition: written.mql.text,
         regression_auc: plan.holdout_auc(&first.rows),
         gap,
     };
     Ok(Fitted {
         report,
         files,
-        failed: first.failed || second.failed || last.failed,
+        failed: failed || last.failed,
     })
 }
 
@@ -236,10 +239,38 @@ impl FitInput<'_> {
     }
 }
 
+/// The number a released score bound is written with: below every score, so the bound
+/// holds for every lead and the pack's MQL verdict says whether the other parts hold.
+const RELEASED: &str = "-1000000000000000";
+
+/// The pack with its MQL condition's score bound released, when the condition has other
+/// parts: scoring a lead with it says whether they hold ([`super::Reader::judge`]), so a
+/// threshold sweep holds them as the pack does. `None` when the bound is the whole
+/// condition (or there is none).
+pub fn holding_pack(pack: &Pack, loader: &Loader, dir: Option<&Path>) -> Result<Option<Pack>, crate::Error> {
+    let Some(bound) = numbers(pack.sources()).mql.bound.filter(|b| !b.alone) else {
+        return Ok(None);
+    };
+    let files = files(pack, &[(bound.at.span, RELEASED.to_string())], None);
+    loader.load_files(dir, &pack.id().name, files).map(Some)
+}
+
 /// One pass's rows, and whether a lead failed.
-struct Pass {
+struct Collected {
     rows: Rows,
     failed: bool,
+}
+
+/// Which pass over the leads.
+#[derive(Clone, Copy, PartialEq)]
+enum Pass {
+    /// The first: a source reports failed leads.
+    First,
+    /// With the score bound released: each lead's MQL verdict is whether the other parts
+    /// of the condition hold.
+    Released,
+    /// Another pass over the same leads.
+    Again,
 }
 
 /// Scores every lead with `pack`, keeping rows (and candidates, when collecting them).
@@ -248,33 +279,36 @@ fn collect(
     pack: &Pack,
     rules: &Rules,
     mut candidates: Option<&mut Candidates>,
-    first: bool,
-) -> Result<Pass, TuneError> {
+    pass: Pass,
+) -> Result<Collected, TuneError> {
     let keep_lead = candidates.is_some();
     let reader = input.reader;
     let work = |lead: Lead| {
-        let (facts, outcome) = match lead {
-            Lead::Text(text) => reader.judge_json(pack, text)?,
-            Lead::Value(value) => reader.judge_value(pack, value)?,
-        };
+        let mut judgement = reader.judge(pack, None, lead)?;
+        if pass == Pass::Released {
+            judgement.held = Some(judgement.outcome.mql);
+        }
         let lead = match (keep_lead, lead) {
             (false, _) => None,
             (true, Lead::Text(text)) => Some(serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?),
             (true, Lead::Value(value)) => Some(value.clone()),
         };
-        Ok(Judged { facts, outcome, lead })
+        Ok(Judged { judgement, lead })
     };
     let mut rows = Rows::default();
     let mut sink = |result: Result<Judged, String>| match result {
-        Ok(judged) => {
+        Ok(Judged { judgement, lead }) => {
             let before = rows.rows.len();
-            rows.add(rules, &judged.facts, &judged.outcome);
-            if let (Some(c), Some(v), true) = (candidates.as_deref_mut(), judged.lead, rows.rows.len() > before) {
-                c.add(&v, judged.facts.at);
+            rows.add_judged(rules, &judgement);
+            if let (Some(c), Some(v), true) = (candidates.as_deref_mut(), lead, rows.rows.len() > before) {
+                c.add(&v, judgement.facts.at);
             }
         }
         Err(_) => rows.fail(),
     };
-    let failed = input.leads.each(first, &work, &mut sink).map_err(TuneError::Leads)?;
-    Ok(Pass { rows, failed })
+    let failed = input
+        .leads
+        .each(pass == Pass::First, &work, &mut sink)
+        .map_err(TuneError::Leads)?;
+    Ok(Collected { rows, failed })
 }

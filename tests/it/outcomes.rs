@@ -953,7 +953,8 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("no `threshold N` or `score >= N` to rewrite"),
+        run.stdout
+            .contains("has no `score >= N` or `score > N` that fit can move faithfully"),
         "{}",
         run.stdout
     );
@@ -1209,4 +1210,188 @@ fn fit_is_a_library_function_the_command_line_calls() {
             "{file} as written"
         );
     }
+}
+
+// ---- every MQL condition shape (issue 24.1) ----
+
+/// The issue's example: 3,000 leads where `a == "y"` exactly when the lead was won; `b`
+/// and `c` are noise.
+fn shape_case(condition: &str, rules: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    std::fs::write(pack.join("main.rules"), format!("{condition}\n{rules}")).unwrap();
+    let mut state = 11u64;
+    let mut coin = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % 2 == 0
+    };
+    let yn = |b: bool| if b { "y" } else { "n" };
+    let text: String = (0..3000)
+        .map(|i| {
+            let (won, b, c) = (coin(), coin(), coin());
+            format!(
+                "{{\"id\": {i}, \"a\": \"{}\", \"b\": \"{}\", \"c\": \"{}\", \"won\": {won}}}\n",
+                yn(won),
+                yn(b),
+                yn(c)
+            )
+        })
+        .collect();
+    let leads = dir.path().join("leads.jsonl");
+    std::fs::write(&leads, text).unwrap();
+    (dir, pack, leads.display().to_string())
+}
+
+fn fit_shape(pack: &Path, out: &Path, leads: &str) -> Run {
+    leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            leads,
+        ],
+        "",
+    )
+}
+
+fn backtest_shape(pack: &Path, leads: &str) -> Value {
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--json",
+            leads,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    json(&run)
+}
+
+/// The sweep row at the pack's own threshold.
+fn current_row(report: &Value) -> Value {
+    let t = report["current"].as_f64().unwrap();
+    report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["threshold"].as_f64() == Some(t))
+        .unwrap_or_else(|| panic!("no sweep row at {t}: {}", report["thresholds"]))
+        .clone()
+}
+
+#[test]
+fn score_above_n_is_swept_and_written_as_above() {
+    let (dir, pack, leads) = shape_case(
+        "mql when score > 5",
+        "rule \"A\": a == \"y\" => +10\nrule \"B\": b == \"y\" => +5\n",
+    );
+    let out = dir.path().join("out");
+    let run = fit_shape(&pack, &out, &leads);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    assert!(r["new"]["mql"].as_u64().unwrap() > 0, "{}", r["new"]);
+    assert!(
+        close(&r["new"]["precision"], 1.0) && close(&r["new"]["recall"], 1.0),
+        "{}",
+        r["new"]
+    );
+    // The written pack picks exactly the won leads on every lead, as the sweep chose.
+    let fitted = backtest_shape(&out, &leads);
+    assert_eq!(fitted["mql"]["count"], fitted["positives"], "{}", fitted["mql"]);
+    assert!(close(&fitted["mql"]["precision"], 1.0));
+    assert_eq!(current_row(&fitted)["mql"], fitted["mql"]["count"]);
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert!(text.starts_with("mql when score > "), "{text}");
+    assert_eq!(fitted["condition"].as_str(), text.lines().next());
+    let people = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            &leads,
+        ],
+        "",
+    );
+    assert!(
+        people.stdout.contains("MQLs (mql when score > 5, not disqualified)"),
+        "{}",
+        people.stdout
+    );
+    assert!(
+        people
+            .stdout
+            .contains("; mql when score > threshold, not disqualified)"),
+        "{}",
+        people.stdout
+    );
+}
+
+#[test]
+fn other_parts_of_the_mql_condition_are_held_in_the_sweep() {
+    let (dir, pack, leads) = shape_case(
+        "dimension fit\nmql when fit >= 20 and score >= 10",
+        "rule \"A\": a == \"y\" => +20 fit\nrule \"B\": b == \"y\" => +5\nrule \"C\": c == \"y\" => +20 fit\n",
+    );
+    let before = backtest_shape(&pack, &leads);
+    assert_eq!(
+        current_row(&before)["mql"],
+        before["mql"]["count"],
+        "the current row is the pack's own MQLs"
+    );
+    assert_eq!(before["swept"], "mql when fit >= 20 and score >= threshold");
+    let out = dir.path().join("out");
+    let run = fit_shape(&pack, &out, &leads);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert!(text.contains("\nmql when fit >= 20 and score >= "), "{text}");
+    let after = backtest_shape(&out, &leads);
+    assert_eq!(current_row(&after)["mql"], after["mql"]["count"], "{text}");
+    assert!(r["new"]["mql"].as_u64().unwrap() <= r["test"].as_u64().unwrap());
+    assert!(
+        run.stdout.contains("\"condition\": \"mql when fit >= 20 and score >= "),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_condition_fit_cannot_move_is_said_and_left() {
+    let condition = "mql when score >= 10 or c == \"y\"";
+    let (dir, pack, leads) = shape_case(
+        condition,
+        "rule \"A\": a == \"y\" => +10\nrule \"B\": b == \"y\" => +5\n",
+    );
+    let out = dir.path().join("out");
+    let run = fit_shape(&pack, &out, &leads);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    assert_eq!(r["recommended"]["threshold"], Value::Null);
+    assert!(
+        r["threshold_note"].as_str().unwrap().contains("kept as written"),
+        "{}",
+        r["threshold_note"]
+    );
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert!(text.starts_with(condition), "{text}");
 }
