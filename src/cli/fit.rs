@@ -2,14 +2,15 @@
 //! pack's rules over training leads, writes a copy of the pack where only the numbers
 //! changed (points, `each max`, the threshold) and compares old and new on held-out leads.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use leadscore::outcomes::backtest::GoalSpec;
 use leadscore::outcomes::refit::{FitOptions, Split};
-use leadscore::outcomes::tune::{self, FitInput, SUGGESTED_FILE};
+use leadscore::outcomes::tune::{self, FitInput};
 use leadscore::outcomes::{Reader, TuneError};
 
 use super::judge::{print_report, Files, InputArgs, JudgeArgs};
+use super::outdir::OutDir;
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `fit`.
@@ -82,6 +83,7 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         (None, Some(n)) => GoalSpec::Capacity(n),
         _ => GoalSpec::F1,
     };
+    let out_dir = OutDir::check(&args.pack, &args.out)?;
     let loader = args.input.pack_args.loader();
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
     let reader = Reader::new(args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?);
@@ -92,27 +94,19 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         goal,
         suggest: args.suggest,
     };
-    let out_dir = args.out.display().to_string();
+    let shown = args.out.display().to_string();
     let input = FitInput {
         pack: &pack,
         loader: &loader,
         dir: Some(&args.pack),
         reader: &reader,
         leads: &Files(&args.input),
-        out_dir: &out_dir,
+        out_dir: &shown,
     };
     let fitted = tune::fit(&input, &options).map_err(failure)?;
-    copy_pack(&args.pack, &args.out)?;
-    for (file, text) in &fitted.files {
-        write(&args.out.join(file), text)?;
-    }
-    let suggested = args.out.join(SUGGESTED_FILE);
-    if args.suggest == 0 && suggested.exists() && !args.pack.join(SUGGESTED_FILE).exists() {
-        // Left by an earlier `fit --suggest` into the same folder: not part of this fit.
-        std::fs::remove_file(&suggested)
-            .map_err(|e| Failure(format!("error: cannot remove {}: {e}", suggested.display())))?;
-    }
-    write(&args.out.join("fit-report.txt"), &fitted.report.to_string())?;
+    let mut files = fitted.files.clone();
+    files.push(("fit-report.txt".to_string(), fitted.report.to_string()));
+    out_dir.write(&args.pack, &files)?;
     print_report(&fitted.report, args.json, fitted.failed)
 }
 
@@ -127,40 +121,4 @@ fn failure(error: TuneError) -> Failure {
         )),
         other => Failure(format!("error: {other}")),
     }
-}
-
-/// Copies the pack folder (rules, plugins, tests) into OUT_DIR.
-fn copy_pack(from: &Path, to: &Path) -> Result<(), Failure> {
-    let same = std::fs::canonicalize(from)
-        .ok()
-        .zip(std::fs::canonicalize(to).ok())
-        .is_some_and(|(a, b)| a == b);
-    if same {
-        return Err(Failure("error: OUT_DIR must not be the pack itself".into()));
-    }
-    copy_dir(from, to).map_err(|e| {
-        Failure(format!(
-            "error: cannot copy {} to {}: {e}",
-            from.display(),
-            to.display()
-        ))
-    })
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
-fn write(path: &Path, text: &str) -> Result<(), Failure> {
-    std::fs::write(path, text).map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))
 }

@@ -898,7 +898,6 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
     std::fs::write(pack.join("main.rules"), text).unwrap();
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    std::fs::write(out.join("suggested.rules"), "this is not a rule").unwrap();
     let run = leadscore(
         &[
             "fit",
@@ -928,10 +927,6 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
     assert!(
         r["rules"][1]["new"].as_f64().unwrap() < 0.0,
         "careers visits lower the odds"
-    );
-    assert!(
-        !out.join("suggested.rules").exists(),
-        "a stale suggestions file is removed"
     );
     let no_bound = dir.path().join("nobound");
     std::fs::create_dir(&no_bound).unwrap();
@@ -1394,4 +1389,71 @@ fn a_condition_fit_cannot_move_is_said_and_left() {
     );
     let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
     assert!(text.starts_with(condition), "{text}");
+}
+
+// ---- OUT_DIR (issue 24.2) ----
+
+#[test]
+fn fit_writes_out_dir_whole_and_never_over_another_folder() {
+    let (dir, pack, leads) = shape_case(
+        "threshold 10",
+        "rule \"A\": a == \"y\" => +10\nrule \"B\": b == \"y\" => +5\n",
+    );
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(other.join("tests")).unwrap();
+    std::fs::write(other.join("main.rules"), "threshold 1\n").unwrap();
+    std::fs::write(other.join("tests/cases.toml"), "# mine\n").unwrap();
+    let refused = fit_shape(&pack, &other, &leads);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("not an earlier fit's output"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("main.rules")).unwrap(),
+        "threshold 1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("tests/cases.toml")).unwrap(),
+        "# mine\n"
+    );
+    // A new folder, then a stale file in it, then a second fit: the folder is replaced whole.
+    let out = dir.path().join("out");
+    assert_eq!(fit_shape(&pack, &out, &leads).code, 0);
+    assert!(out.join(".leadscore-fit").is_file());
+    std::fs::write(out.join("extra.rules"), "rule \"Stale\": c == \"y\" => +100\n").unwrap();
+    let again = fit_shape(&pack, &out, &leads);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        !out.join("extra.rules").exists(),
+        "a stale file is not part of the fitted pack"
+    );
+    assert!(!json(&again)["rules"].to_string().contains("Stale"));
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "no temporary folder is left: {left:?}");
+    // OUT_DIR inside the pack: refused before anything is written.
+    let inside = leadscore_in(
+        &pack,
+        &[
+            "fit",
+            "--pack",
+            ".",
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "-o",
+            "fitted",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(inside.code, 2, "{}", inside.stdout);
+    assert!(inside.stderr.contains("inside the pack"), "{}", inside.stderr);
+    assert!(!pack.join("fitted").exists());
 }
