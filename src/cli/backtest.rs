@@ -82,19 +82,11 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
 }
 
 fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
-    Ok(match (args.min_precision, args.capacity) {
-        (Some(p), _) if !(0.0..=1.0).contains(&p) => {
-            return Err(Failure(format!(
-                "error: --min-precision must be between 0 and 1, not {p}"
-            )))
-        }
+    let goal = match (args.min_precision, args.capacity) {
         (Some(p), _) => GoalSpec::MinPrecision(p),
-        (None, Some(n)) if n.is_nan() || n <= 0.0 => {
-            return Err(Failure(format!(
-                "error: --capacity must be a positive number of MQLs a week, not {n}"
-            )))
-        }
         (None, Some(n)) => GoalSpec::Capacity(n),
         (None, None) => GoalSpec::F1,
-    })
+    };
+    goal.check().map_err(|e| Failure(format!("error: {e}")))?;
+    Ok(goal)
 }

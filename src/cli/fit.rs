@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use leadscore::outcomes::backtest::GoalSpec;
 use leadscore::outcomes::refit::{FitOptions, Split};
 use leadscore::outcomes::tune::{self, FitInput};
-use leadscore::outcomes::{Reader, TuneError};
+use leadscore::outcomes::{OutcomesError, Reader};
 
 use super::judge::{print_report, Files, InputArgs, JudgeArgs};
 use super::outdir::OutDir;
@@ -65,12 +65,6 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
             "error: fit reads its input files several times; name files, not standard input".into(),
         ));
     }
-    if !(0.0..1.0).contains(&args.holdout) {
-        return Err(Failure(format!(
-            "error: --holdout must be at least 0 and below 1, not {}",
-            args.holdout
-        )));
-    }
     let split = match &args.split_at {
         Some(t) => Split::At(super::as_of(Some(t))?.timestamp_millis()),
         None => Split::Holdout {
@@ -83,10 +77,6 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         (None, Some(n)) => GoalSpec::Capacity(n),
         _ => GoalSpec::F1,
     };
-    let out_dir = OutDir::check(&args.pack, &args.out)?;
-    let loader = args.input.pack_args.loader();
-    let pack = load_pack(&args.pack, &args.input.pack_args)?;
-    let reader = Reader::new(args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?);
     let options = FitOptions {
         split,
         lambda: args.lambda,
@@ -94,6 +84,11 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         goal,
         suggest: args.suggest,
     };
+    options.check().map_err(failure)?;
+    let out_dir = OutDir::check(&args.pack, &args.out)?;
+    let loader = args.input.pack_args.loader();
+    let pack = load_pack(&args.pack, &args.input.pack_args)?;
+    let reader = Reader::new(args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?);
     let shown = args.out.display().to_string();
     let input = FitInput {
         pack: &pack,
@@ -111,11 +106,11 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
 }
 
 /// A fit error as the command line shows it.
-fn failure(error: TuneError) -> Failure {
+fn failure(error: OutcomesError) -> Failure {
     use std::io::IsTerminal;
     match error {
-        TuneError::Leads(e) => Failure(e.to_string()),
-        TuneError::Refitted(leadscore::Error::Pack(errors)) => Failure(format!(
+        OutcomesError::Leads(e) => Failure(e.to_string()),
+        OutcomesError::Refitted(leadscore::Error::Pack(errors)) => Failure(format!(
             "error: the fitted pack does not check, so nothing was written:\n{}",
             errors.render(std::io::stderr().is_terminal())
         )),

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use super::error::OutcomesError;
 use super::metrics::{self, Band, Goal, Point, Recommended, ThresholdRow};
 use super::rewrite::Mql;
 use super::rows::{Rows, Rules, NONE};
@@ -36,6 +37,32 @@ pub enum GoalSpec {
     MinPrecision(f64),
     /// `--capacity N` MQLs per week.
     Capacity(f64),
+}
+
+impl GoalSpec {
+    /// Refuses a precision outside 0..=1 and a capacity that is not a positive number.
+    ///
+    /// ```
+    /// use leadscore::outcomes::backtest::GoalSpec;
+    /// assert!(GoalSpec::MinPrecision(0.6).check().is_ok());
+    /// assert!(GoalSpec::MinPrecision(f64::NAN).check().is_err());
+    /// assert!(GoalSpec::Capacity(0.0).check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), OutcomesError> {
+        match *self {
+            GoalSpec::MinPrecision(p) if !(0.0..=1.0).contains(&p) => Err(OutcomesError::Option {
+                option: "--min-precision",
+                value: p.to_string(),
+                expected: "between 0 and 1",
+            }),
+            GoalSpec::Capacity(n) if !(n.is_finite() && n > 0.0) => Err(OutcomesError::Option {
+                option: "--capacity",
+                value: n.to_string(),
+                expected: "a positive number of MQLs a week",
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The whole backtest. Field names are the `--json` contract.

@@ -1,12 +1,13 @@
-//! The outcomes layer's error: why `fit` ([`super::tune::fit`]) could not fit a pack,
-//! kept structured until the command line (or the Python module) renders it.
+//! The outcomes layer's error: why `fit` ([`super::tune::fit`]) could not fit a pack, or
+//! an option of `backtest` or `fit` is out of range, kept structured until the command
+//! line (or the Python module) renders it.
 
 use super::fit::FitError;
 
-/// Why a pack could not be fitted. Nothing is written when this is returned.
+/// Why a pack could not be fitted (nothing is written then), or an option was refused.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum TuneError {
+pub enum OutcomesError {
     /// An option is out of its range (`--lambda nan`, `--holdout 1`).
     #[error("{option} must be {expected}, not {value}")]
     Option {

@@ -42,7 +42,7 @@ pub mod suggest;
 mod tests;
 pub mod tune;
 
-pub use error::TuneError;
+pub use error::OutcomesError;
 pub use label::{Label, Labels, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 pub use pick::Picker;
 pub use rows::{

@@ -7,6 +7,7 @@ use std::fmt;
 use serde::Serialize;
 
 use super::backtest::{opt, signed, GoalSpec};
+use super::error::OutcomesError;
 use super::fit::{scale, Design, FitError, Logistic, Z95};
 use super::metrics::{self, Goal, Point};
 use super::rewrite::{points_text, Numbers};
@@ -60,6 +61,36 @@ pub struct FitOptions {
     pub goal: GoalSpec,
     /// Also propose up to this many new rules (0: none).
     pub suggest: usize,
+}
+
+impl FitOptions {
+    /// Refuses options out of range, before any lead is read.
+    ///
+    /// ```
+    /// use leadscore::outcomes::{backtest::GoalSpec, refit::{FitOptions, Split}};
+    /// let mut options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0 };
+    /// assert!(options.check().is_ok());
+    /// options.lambda = f64::NAN;
+    /// assert_eq!(options.check().unwrap_err().to_string(), "--lambda must be a positive, finite number, not NaN");
+    /// ```
+    pub fn check(&self) -> Result<(), OutcomesError> {
+        let bad = |option, value: f64, expected| {
+            Err(OutcomesError::Option {
+                option,
+                value: value.to_string(),
+                expected,
+            })
+        };
+        if !(self.lambda.is_finite() && self.lambda > 0.0) {
+            return bad("--lambda", self.lambda, "a positive, finite number");
+        }
+        if let Split::Holdout { fraction, .. } = self.split {
+            if !(0.0..1.0).contains(&fraction) {
+                return bad("--holdout", fraction, "at least 0 and below 1");
+            }
+        }
+        self.goal.check()
+    }
 }
 
 /// One rule's old and new points.
@@ -146,6 +177,7 @@ impl Plan {
                 fired[rule as usize] += 1;
             }
         }
+        let train_count = train.iter().filter(|&&t| t).count() as u64;
         let mut columns = vec![None; rules.rules.len()];
         let mut notes = vec![None; rules.rules.len()];
         let mut next = 0u32;
@@ -154,6 +186,10 @@ impl Plan {
             notes[i] = match rule.points {
                 None => continue,
                 Some(_) if !writable => Some("its points could not be found in the text: kept".to_string()),
+                Some(_) if fired[i] == train_count => Some(
+                    "fired for every training lead: its points move every score alike, so the outcomes cannot tell them; kept"
+                        .to_string(),
+                ),
                 Some(_) if fired[i] < options.min_fired => Some(format!(
                     "fired for {} training leads (fewer than {}): points kept",
                     fired[i], options.min_fired

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::error::TuneError;
+use super::error::OutcomesError;
 use super::metrics::Recommended;
 use super::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan};
 use super::rewrite::{numbers, rewrite, Numbers};
@@ -118,7 +118,8 @@ pub const SUGGESTED_FILE: &str = "suggested.rules";
 /// assert!(fitted.files[0].1.contains("rule \"VP\": title ~ VP => +"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, TuneError> {
+pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesError> {
+    options.check()?;
     let pack = input.pack;
     let rules = Rules::of(pack);
     let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
@@ -200,7 +201,7 @@ fn plan(
     found: &Numbers,
     candidates: Option<Candidates>,
     options: &FitOptions,
-) -> Result<(Plan, Option<Gap>), TuneError> {
+) -> Result<(Plan, Option<Gap>), OutcomesError> {
     let fit = |suggestions| Plan::fit(rows, rules, found, suggestions, options);
     let Some(candidates) = candidates else {
         return Ok((fit(Vec::new())?, None));
@@ -232,10 +233,10 @@ fn files(pack: &Pack, edits: &[(crate::Span, String)], suggested: Option<&str>) 
 
 impl FitInput<'_> {
     /// The pack with these rule files instead of its own.
-    fn build(&self, files: Vec<(String, String)>) -> Result<Pack, TuneError> {
+    fn build(&self, files: Vec<(String, String)>) -> Result<Pack, OutcomesError> {
         self.loader
             .load_files(self.dir, &self.pack.id().name, files)
-            .map_err(TuneError::Refitted)
+            .map_err(OutcomesError::Refitted)
     }
 }
 
@@ -280,7 +281,7 @@ fn collect(
     rules: &Rules,
     mut candidates: Option<&mut Candidates>,
     pass: Pass,
-) -> Result<Collected, TuneError> {
+) -> Result<Collected, OutcomesError> {
     let keep_lead = candidates.is_some();
     let reader = input.reader;
     let work = |lead: Lead| {
@@ -309,6 +310,6 @@ fn collect(
     let failed = input
         .leads
         .each(pass == Pass::First, &work, &mut sink)
-        .map_err(TuneError::Leads)?;
+        .map_err(OutcomesError::Leads)?;
     Ok(Collected { rows, failed })
 }

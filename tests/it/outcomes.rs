@@ -1457,3 +1457,135 @@ fn fit_writes_out_dir_whole_and_never_over_another_folder() {
     assert!(inside.stderr.contains("inside the pack"), "{}", inside.stderr);
     assert!(!pack.join("fitted").exists());
 }
+
+// ---- bounded points and checked options (issue 24.3) ----
+
+#[test]
+fn a_rule_for_everyone_cannot_blow_the_points_up() {
+    let (dir, pack, leads) = shape_case("threshold 10", "rule \"Everyone\": id exists => +10\n");
+    let out = dir.path().join("out");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--suggest",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    // No rule is fitted, so 20 points double the odds.
+    assert!(
+        (r["scale"].as_f64().unwrap() - 20.0 / std::f64::consts::LN_2).abs() < 1e-9,
+        "{}",
+        r["scale"]
+    );
+    assert!(
+        r["rules"][0]["note"].as_str().unwrap().contains("every training lead"),
+        "{}",
+        r["rules"][0]
+    );
+    let suggested = r["suggested"][0]["points"].as_f64().unwrap();
+    assert!(
+        suggested.abs() < 1000.0,
+        "perfectly separated, yet bounded by the penalty: {suggested}"
+    );
+    let check = leadscore(&["check", out.to_str().unwrap()], "");
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    // A penalty so heavy every coefficient is near 0: the points stay on the pack's scale.
+    let heavy = leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--suggest",
+            "1",
+            "--lambda",
+            "1e308",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(heavy.code, 0, "{}", heavy.stderr);
+    assert!(json(&heavy)["scale"].as_f64().unwrap() <= 30.0);
+    assert_eq!(leadscore(&["check", out.to_str().unwrap()], "").code, 0);
+}
+
+#[test]
+fn fit_and_backtest_refuse_numbers_out_of_range() {
+    let (dir, pack, leads) = shape_case("threshold 10", "rule \"A\": a == \"y\" => +10\n");
+    let out = dir.path().join("out");
+    for (option, value) in [
+        ("--lambda", "nan"),
+        ("--lambda", "inf"),
+        ("--lambda", "-1"),
+        ("--lambda", "0"),
+        ("--holdout", "nan"),
+        ("--holdout", "1"),
+        ("--min-precision", "2"),
+        ("--min-precision", "nan"),
+    ] {
+        let run = leadscore(
+            &[
+                "fit",
+                "--pack",
+                pack.to_str().unwrap(),
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                &format!("{option}={value}"),
+                "-o",
+                out.to_str().unwrap(),
+                &leads,
+            ],
+            "",
+        );
+        assert_eq!(run.code, 2, "{option} {value}: {}", run.stdout);
+        assert!(
+            run.stderr.contains(&format!("error: {option} must be")),
+            "{option} {value}: {}",
+            run.stderr
+        );
+        assert!(!out.exists(), "nothing written for {option} {value}");
+    }
+    for value in ["nan", "inf", "-5", "0"] {
+        let run = leadscore(
+            &[
+                "backtest",
+                "--pack",
+                pack.to_str().unwrap(),
+                "--outcome",
+                "won",
+                "--as-of-field",
+                "at",
+                &format!("--capacity={value}"),
+                &leads,
+            ],
+            "",
+        );
+        assert_eq!(run.code, 2, "--capacity {value}");
+        assert!(
+            run.stderr.contains("error: --capacity must be"),
+            "{value}: {}",
+            run.stderr
+        );
+    }
+}
