@@ -2,7 +2,7 @@
 //! and reports AUC, MQL precision/recall/lift, bands, a threshold sweep, the rules against
 //! the data and, with `--html`, a self-contained page of the same.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
 use leadscore::outcomes::tune::holding_pack;
@@ -47,6 +47,9 @@ pub struct BacktestArgs {
 /// Scores the leads and prints the report.
 pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let goal = goal(args)?;
+    if let Some(html) = &args.html {
+        refuse_an_input(html, &args.input.inputs)?;
+    }
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
     let holding = holding_pack(&pack, &args.input.pack_args.loader(), Some(&args.pack))
         .map_err(|e| Failure(format!("error: {e}")))?;
@@ -65,6 +68,12 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
             Err(_) => rows.fail(),
         },
     )?;
+    if let Some(warning) = rows
+        .check_labelled(reader.setup())
+        .map_err(|e| Failure(format!("error: {e}")))?
+    {
+        errln!("warning: {warning}");
+    }
     let numbers = leadscore::outcomes::rewrite::numbers(pack.sources());
     let options = ReportOptions {
         bands: usize::from(args.bands),
@@ -89,4 +98,32 @@ fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
     };
     goal.check().map_err(|e| Failure(format!("error: {e}")))?;
     Ok(goal)
+}
+
+/// Refuses an output file that is one of the input files (the same file, by whatever path).
+fn refuse_an_input(output: &Path, inputs: &[PathBuf]) -> Result<(), Failure> {
+    let Ok(out) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if std::fs::metadata(input).is_ok_and(|i| same_file(&out, &i)) {
+            return Err(Failure(format!(
+                "error: --html {} is the input file {}: name another file for the report",
+                output.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok() && a.created().ok() == b.created().ok()
 }

@@ -99,6 +99,9 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         out_dir: &shown,
     };
     let fitted = tune::fit(&input, &options).map_err(failure)?;
+    for warning in &fitted.report.warnings {
+        errln!("warning: {warning}");
+    }
     let mut files = fitted.files.clone();
     files.push(("fit-report.txt".to_string(), fitted.report.to_string()));
     out_dir.write(&args.pack, &files)?;

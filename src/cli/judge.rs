@@ -76,6 +76,14 @@ impl JudgeArgs {
                 None => default.iter().map(|v| v.to_string()).collect(),
             }
         };
+        for (option, given) in [("--positive", &self.positive), ("--negative", &self.negative)] {
+            if given
+                .as_ref()
+                .is_some_and(|text| text.split(',').all(|v| v.trim().is_empty()))
+            {
+                return Err(Failure(format!("error: {option} names no value")));
+            }
+        }
         let labels = Labels::new(
             list(&self.positive, &DEFAULT_POSITIVE),
             list(&self.negative, &DEFAULT_NEGATIVE),

@@ -18,6 +18,28 @@ pub enum OutcomesError {
         /// What it must be.
         expected: &'static str,
     },
+    /// No lead read has a value of the outcome field in either list.
+    #[error(
+        "no lead has a converted or not-converted `{field}`: of {read} leads read, {missing} have no `{field}`{}; \
+         converted is one of {}, not converted one of {} (name others with --positive and --negative)",
+        super::rows::values_seen(values, ", the others have "),
+        list(positive),
+        list(negative)
+    )]
+    NoLabelled {
+        /// The outcome field.
+        field: String,
+        /// Leads read (not failed).
+        read: u64,
+        /// Of which without the field.
+        missing: u64,
+        /// The first few values seen that are in neither list.
+        values: Vec<String>,
+        /// The values that mean converted.
+        positive: Vec<String>,
+        /// The values that mean not converted.
+        negative: Vec<String>,
+    },
     /// The regression could not be fitted.
     #[error(transparent)]
     Regression(#[from] FitError),
@@ -27,4 +49,13 @@ pub enum OutcomesError {
     /// The rewritten pack does not build: a bug in fit, caught before anything is written.
     #[error("the fitted pack does not check, so nothing was written: {0}")]
     Refitted(crate::Error),
+}
+
+/// `true, 1, yes` (or `(none)`).
+fn list(values: &[String]) -> String {
+    if values.is_empty() {
+        "(none)".to_string()
+    } else {
+        values.join(", ")
+    }
 }

@@ -445,6 +445,9 @@ pub struct FitReport {
     /// the rules plus every candidate column — how much of the gap the suggestions close.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gap: Option<Gap>,
+    /// What the reader should know before trusting the fit (most leads unlabelled).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Held-out AUCs that show what the suggestions are worth.

@@ -125,6 +125,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
     let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
     let mut failed = first.failed;
+    let warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();
     let found = numbers(pack.sources());
     let (plan, gap) = plan(&first.rows, &rules, &found, candidates, options)?;
     let suggested = (options.suggest > 0).then(|| plan.suggested_file());
@@ -175,6 +176,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
         condition: written.mql.text,
         regression_auc: plan.holdout_auc(&first.rows),
         gap,
+        warnings,
     };
     Ok(Fitted {
         report,

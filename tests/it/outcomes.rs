@@ -1589,3 +1589,110 @@ fn fit_and_backtest_refuse_numbers_out_of_range() {
         );
     }
 }
+
+// ---- inputs that are outputs, and nothing labelled (issue 24.4, 24.5) ----
+
+#[test]
+fn backtest_html_refuses_to_overwrite_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let leads = dir.path().join("leads.jsonl");
+    std::fs::copy(TINY_LEADS, &leads).unwrap();
+    let before = std::fs::read_to_string(&leads).unwrap();
+    let linked = dir.path().join("same.html");
+    std::fs::hard_link(&leads, &linked).unwrap();
+    for html in [leads.clone(), linked, dir.path().join(".").join("leads.jsonl")] {
+        let run = leadscore(
+            &[
+                "backtest",
+                "--pack",
+                TINY,
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                "--html",
+                html.to_str().unwrap(),
+                leads.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(run.code, 2, "{}", html.display());
+        assert!(run.stderr.contains("is the input file"), "{}", run.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&leads).unwrap(), before);
+}
+
+#[test]
+fn nothing_labelled_is_an_error_naming_the_field_and_the_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let leads = dir.path().join("leads.jsonl");
+    let text: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"id\": {i}, \"title\": \"VP\", \"won\": {}}}\n",
+                if i % 2 == 0 { "2" } else { "-1" }
+            )
+        })
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let backtest = |outcome: &str, extra: &[&str]| {
+        let mut args = vec!["backtest", "--pack", TINY, "--outcome", outcome, "--as-of", AS_OF];
+        args.extend_from_slice(extra);
+        args.push(leads.to_str().unwrap());
+        leadscore(&args, "")
+    };
+    let values = backtest("won", &[]);
+    assert_eq!(values.code, 2);
+    assert!(
+        values.stderr.contains("no lead has a converted or not-converted `won`"),
+        "{}",
+        values.stderr
+    );
+    assert!(values.stderr.contains(r#""2", "-1""#), "{}", values.stderr);
+    let typo = backtest("convertd", &[]);
+    assert_eq!(typo.code, 2);
+    assert!(typo.stderr.contains("40 have no `convertd`"), "{}", typo.stderr);
+    let empty = backtest("won", &["--positive", ""]);
+    assert_eq!(empty.code, 2);
+    assert!(empty.stderr.contains("--positive names no value"), "{}", empty.stderr);
+    let fit = leadscore(
+        &[
+            "fit",
+            "--pack",
+            TINY,
+            "--outcome",
+            "convertd",
+            "--as-of",
+            AS_OF,
+            "-o",
+            dir.path().join("out").to_str().unwrap(),
+            leads.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(fit.code, 2);
+    assert!(fit.stderr.contains("`convertd`"), "{}", fit.stderr);
+    assert!(!dir.path().join("out").exists());
+    // "1.0" as text is 1; a run with most leads unlabelled warns with the counts.
+    let text: String = (0..40)
+        .map(|i| {
+            let won = match i {
+                0..=4 => "\"1.0\"",
+                5..=9 => "\"0\"",
+                _ => "\"open\"",
+            };
+            format!("{{\"id\": {i}, \"title\": \"VP\", \"won\": {won}}}\n")
+        })
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let mostly = backtest("won", &["--json"]);
+    assert_eq!(mostly.code, 0, "{}", mostly.stderr);
+    assert_eq!(json(&mostly)["positives"], 5);
+    assert!(
+        mostly
+            .stderr
+            .contains("warning: 30 of 40 leads are unlabelled and left out (0 without `won`, other values: \"open\")"),
+        "{}",
+        mostly.stderr
+    );
+}
