@@ -4,9 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
-use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
-use leadscore::outcomes::tune::holding_pack;
-use leadscore::outcomes::{Reader, Rows, Rules};
+use leadscore_outcomes::backtest::{GoalSpec, Report, ReportOptions};
+use leadscore_outcomes::tune::holding_pack;
+use leadscore_outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, print_report, InputArgs, JudgeArgs};
 use super::{load_pack, Exit, Failure};
@@ -74,7 +74,7 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     {
         errln!("warning: {warning}");
     }
-    let numbers = leadscore::outcomes::rewrite::numbers(pack.sources());
+    let numbers = leadscore_outcomes::rewrite::numbers(pack.sources());
     let options = ReportOptions {
         bands: usize::from(args.bands),
         goal,
@@ -84,7 +84,7 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     };
     let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
     if let Some(path) = &args.html {
-        std::fs::write(path, leadscore::outcomes::html::render(&report))
+        std::fs::write(path, leadscore_outcomes::html::render(&report))
             .map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
     }
     print_report(&report, args.json, failed)

@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use leadscore::outcomes::backtest::GoalSpec;
-use leadscore::outcomes::refit::{FitOptions, Split};
-use leadscore::outcomes::tune::{self, FitInput};
-use leadscore::outcomes::{OutcomesError, Reader};
+use leadscore_outcomes::backtest::GoalSpec;
+use leadscore_outcomes::refit::{FitOptions, Split};
+use leadscore_outcomes::tune::{self, FitInput};
+use leadscore_outcomes::{OutcomesError, Reader};
 
 use super::judge::{print_report, Files, InputArgs, JudgeArgs};
 use super::outdir::OutDir;

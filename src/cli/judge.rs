@@ -12,9 +12,9 @@ use serde_json::Value;
 use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
-use leadscore::outcomes::tune::{Judged, Leads, SourceError, Work};
-pub use leadscore::outcomes::Lead;
-use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
+use leadscore_outcomes::tune::{Judged, Leads, SourceError, Work};
+pub use leadscore_outcomes::Lead;
+use leadscore_outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.
 #[derive(clap::Args, Debug)]

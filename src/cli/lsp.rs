@@ -18,11 +18,11 @@ pub struct LspArgs {
 /// Serves until the editor says `exit`.
 #[cfg(feature = "lsp")]
 pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
-    let options = leadscore::lsp::Options {
+    let options = leadscore_lsp::Options {
         loader: args.pack.loader(),
         debounce: std::time::Duration::from_millis(args.debounce),
     };
-    leadscore::lsp::run_stdio(&options)?;
+    leadscore_lsp::run_stdio(&options)?;
     Ok(Exit::Success)
 }
 

@@ -733,9 +733,9 @@ fn suggest_finds_the_planted_rules_the_pack_lacks() {
 
 #[test]
 fn fitted_auc_is_close_to_a_plain_regression_on_the_same_features() {
-    use leadscore::outcomes::fit::{Design, Logistic};
-    use leadscore::outcomes::refit::Split;
-    use leadscore::outcomes::{metrics, Labels, Reader, Rows, Rules, Setup, When};
+    use leadscore_outcomes::fit::{Design, Logistic};
+    use leadscore_outcomes::refit::Split;
+    use leadscore_outcomes::{metrics, Labels, Reader, Rows, Rules, Setup, When};
     // Without suggestions: the pack's own rules are the features.
     let dir = tempfile::tempdir().unwrap();
     let run = leadscore(
@@ -1139,10 +1139,10 @@ fn gen_outcomes_adds_the_planted_fields_and_keeps_the_leads() {
 
 #[test]
 fn fit_is_a_library_function_the_command_line_calls() {
-    use leadscore::outcomes::backtest::GoalSpec;
-    use leadscore::outcomes::refit::{FitOptions, Split};
-    use leadscore::outcomes::tune::{fit, FitInput};
-    use leadscore::outcomes::{Labels, Reader, Setup, When};
+    use leadscore_outcomes::backtest::GoalSpec;
+    use leadscore_outcomes::refit::{FitOptions, Split};
+    use leadscore_outcomes::tune::{fit, FitInput};
+    use leadscore_outcomes::{Labels, Reader, Setup, When};
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("o");
     let run = leadscore(
