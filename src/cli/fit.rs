@@ -99,7 +99,8 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         out_dir: &shown,
     };
     let fitted = tune::fit(&input, &options).map_err(failure)?;
-    for warning in &fitted.report.warnings {
+    // The text report ends with them; JSON readers see them on standard error too.
+    for warning in fitted.report.warnings.iter().filter(|_| args.json) {
         errln!("warning: {warning}");
     }
     let mut files = fitted.files.clone();

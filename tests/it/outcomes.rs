@@ -697,6 +697,21 @@ fn fit_recovers_the_planted_signs_and_beats_the_old_points() {
     assert_eq!(r["train"].as_u64().unwrap() + r["test"].as_u64().unwrap(), 6000);
     assert!((r["test"].as_f64().unwrap() / 6000.0 - 0.3).abs() < 0.03);
     assert!(fitted().text.contains("held-out leads"));
+    // Recommendations an ops person can act on (issue 26.5): a sign the data cannot tell
+    // is flagged, and a change of MQL volume beyond 1.5× is a warning.
+    assert_eq!(rule("Case study")["crosses_zero"], true, "{}", rule("Case study"));
+    assert_eq!(rule("Demo request")["crosses_zero"], false);
+    let (old, new) = (r["old"]["mql"].as_f64().unwrap(), r["new"]["mql"].as_f64().unwrap());
+    assert!(new / old > 1.5, "{old} → {new}");
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("MQLs where the old one made"),
+        "{}",
+        r["warnings"]
+    );
+    assert!(fitted().text.contains("warning: the new pack makes"));
 }
 
 #[test]
@@ -712,7 +727,7 @@ fn suggest_finds_the_planted_rules_the_pack_lacks() {
     assert!(conditions.contains(&"did \"chat_started\""), "{conditions:?}");
     let file = std::fs::read_to_string(fitted_dir().join("suggested.rules")).unwrap();
     assert!(
-        file.contains("rule \"Suggested 1\": `Lead Source` == \"Referral\" => +"),
+        file.contains("rule \"Lead Source is Referral\": `Lead Source` == \"Referral\" => +"),
         "{file}"
     );
     assert!(file.contains("# fired for"), "each rule is commented with its counts");

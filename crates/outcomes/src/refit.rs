@@ -112,6 +112,9 @@ pub struct PointsRow {
     pub high: Option<f64>,
     /// Training leads it fired for.
     pub fired: u64,
+    /// Its interval holds 0: the data cannot tell whether the rule raises or lowers the
+    /// odds.
+    pub crosses_zero: bool,
     /// Why it was not fitted, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -120,6 +123,8 @@ pub struct PointsRow {
 /// A suggested rule with fitted points.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SuggestedRule {
+    /// Its name in `suggested.rules`: the condition in words.
+    pub name: String,
     /// The condition, as rule text.
     pub condition: String,
     /// Fitted points.
@@ -246,6 +251,9 @@ impl Plan {
                 low: coefficient.zip(se).map(|(b, s)| (b - Z95 * s) * scale),
                 high: coefficient.zip(se).map(|(b, s)| (b + Z95 * s) * scale),
                 fired: fired[i],
+                crosses_zero: coefficient
+                    .zip(se)
+                    .is_some_and(|(b, s)| (b - Z95 * s) < 0.0 && (b + Z95 * s) > 0.0),
                 note: notes[i].clone(),
             });
         }
@@ -258,6 +266,7 @@ impl Plan {
                     regression.std_errors[rule_features + k],
                 );
                 SuggestedRule {
+                    name: s.candidate.name(),
                     condition: s.candidate.condition(),
                     points: (b * scale).round(),
                     fired: s.fired,
@@ -313,7 +322,7 @@ impl Plan {
             "# Rules suggested by `leadscore fit --suggest`, ranked by information value and\n\
              # fitted together with the pack's rules. Delete the ones you do not want.\n",
         );
-        for (k, s) in self.suggested.iter().enumerate() {
+        for s in &self.suggested {
             text.push_str(&format!(
                 "\n# fired for {} training leads, {} converted ({}; {} for the others); information value {:.3}\n",
                 s.fired,
@@ -323,8 +332,8 @@ impl Plan {
                 s.iv
             ));
             text.push_str(&format!(
-                "rule \"Suggested {}\": {} => {}\n",
-                k + 1,
+                "rule {:?}: {} => {}\n",
+                s.name,
                 s.condition,
                 points_text(s.points)
             ));
@@ -492,7 +501,11 @@ impl fmt::Display for FitReport {
                 (Some(l), Some(h)) => format!("{} … {}", whole(l), whole(h)),
                 _ => "—".to_string(),
             };
-            let note = r.note.as_ref().map_or_else(String::new, |n| format!("  ({n})"));
+            let note = match (&r.note, r.crosses_zero) {
+                (Some(n), _) => format!("  ({n})"),
+                (None, true) => "  (? the interval holds 0: the data cannot tell its sign)".to_string(),
+                (None, false) => String::new(),
+            };
             writeln!(
                 f,
                 "  {:<width$} {:>6} {:>6} {:>17} {:>7}{note}",
@@ -556,6 +569,9 @@ impl fmt::Display for FitReport {
                 g.columns,
                 opt(g.all_columns_auc, 3)
             )?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "\nwarning: {warning}")?;
         }
         Ok(())
     }

@@ -125,7 +125,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
     let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
     let mut failed = first.failed;
-    let warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();
+    let mut warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();
     let found = numbers(pack.sources());
     let (plan, gap) = plan(&first.rows, &rules, &found, candidates, options)?;
     let suggested = (options.suggest > 0).then(|| plan.suggested_file());
@@ -160,6 +160,9 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     let last = collect(input, &fitted, &Rules::of(&fitted), None, Pass::Again)?;
     let written = numbers(fitted.sources());
     let train = plan.train.iter().filter(|&&t| t).count() as u64;
+    let old = Holdout::of(&first.rows, &options.split, found.threshold.map(|t| t.value));
+    let new = Holdout::of(&last.rows, &options.split, written.threshold.map(|t| t.value));
+    warnings.extend(volume_change(&old, &new));
     let report = FitReport {
         pack: pack.id().to_string(),
         out_dir: input.out_dir.to_string(),
@@ -171,8 +174,8 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
         suggested: plan.suggested.clone(),
         recommended,
         threshold_note,
-        old: Holdout::of(&first.rows, &options.split, found.threshold.map(|t| t.value)),
-        new: Holdout::of(&last.rows, &options.split, written.threshold.map(|t| t.value)),
+        old,
+        new,
         condition: written.mql.text,
         regression_auc: plan.holdout_auc(&first.rows),
         gap,
@@ -182,6 +185,30 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
         report,
         files,
         failed: failed || last.failed,
+    })
+}
+
+/// A change of MQL volume beyond this factor, either way, is worth a warning: sales get
+/// half as many again, or a third fewer.
+pub const VOLUME_WARNING: f64 = 1.5;
+
+/// The warning when the new pack multiplies or divides the held-out MQLs by more than
+/// [`VOLUME_WARNING`].
+fn volume_change(old: &Holdout, new: &Holdout) -> Option<String> {
+    let ratio = new.mql as f64 / old.mql.max(1) as f64;
+    let changed = if old.mql == 0 {
+        new.mql > 0
+    } else {
+        !(1.0 / VOLUME_WARNING..=VOLUME_WARNING).contains(&ratio)
+    };
+    changed.then(|| {
+        format!(
+            "the new pack makes {} MQLs where the old one made {} on the held-out leads ({}×): \
+             make sure sales can take them, or choose the threshold with --capacity or --min-precision",
+            new.mql,
+            old.mql,
+            super::num((ratio * 10.0).round() / 10.0)
+        )
     })
 }
 
