@@ -2,12 +2,13 @@
 //! and reports AUC, MQL precision/recall/lift, bands, a threshold sweep, the rules against
 //! the data and, with `--html`, a self-contained page of the same.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use leadscore_outcomes::backtest::{GoalSpec, Report, ReportOptions};
+use leadscore_outcomes::tune::holding_pack;
 use leadscore_outcomes::{Reader, Rows, Rules};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
+use super::judge::{each_lead, print_report, InputArgs, JudgeArgs};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `backtest`.
@@ -46,7 +47,12 @@ pub struct BacktestArgs {
 /// Scores the leads and prints the report.
 pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let goal = goal(args)?;
+    if let Some(html) = &args.html {
+        refuse_an_input(html, &args.input.inputs)?;
+    }
     let pack = load_pack(&args.pack, &args.input.pack_args)?;
+    let holding = holding_pack(&pack, &args.input.pack_args.loader(), Some(&args.pack))
+        .map_err(|e| Failure(format!("error: {e}")))?;
     let setup = args
         .judge
         .setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
@@ -56,22 +62,25 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let failed = each_lead(
         &args.input,
         true,
-        |lead| match lead {
-            Lead::Text(text) => reader.judge_json(&pack, text),
-            Lead::Value(value) => reader.judge_value(&pack, value),
-        },
+        |lead| reader.judge(&pack, holding.as_ref(), lead),
         |result| match result {
-            Ok((facts, outcome)) => rows.add(&rules, &facts, &outcome),
+            Ok(judgement) => rows.add_judged(&rules, &judgement),
             Err(_) => rows.fail(),
         },
     )?;
+    if let Some(warning) = rows
+        .check_labelled(reader.setup())
+        .map_err(|e| Failure(format!("error: {e}")))?
+    {
+        errln!("warning: {warning}");
+    }
+    let numbers = leadscore_outcomes::rewrite::numbers(pack.sources());
     let options = ReportOptions {
         bands: usize::from(args.bands),
         goal,
-        threshold: leadscore_outcomes::rewrite::numbers(pack.sources())
-            .threshold
-            .map(|t| t.value),
+        threshold: numbers.threshold.map(|t| t.value),
         by: args.by.clone(),
+        mql: numbers.mql,
     };
     let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
     if let Some(path) = &args.html {
@@ -82,19 +91,39 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
 }
 
 fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
-    Ok(match (args.min_precision, args.capacity) {
-        (Some(p), _) if !(0.0..=1.0).contains(&p) => {
-            return Err(Failure(format!(
-                "error: --min-precision must be between 0 and 1, not {p}"
-            )))
-        }
+    let goal = match (args.min_precision, args.capacity) {
         (Some(p), _) => GoalSpec::MinPrecision(p),
-        (None, Some(n)) if n.is_nan() || n <= 0.0 => {
-            return Err(Failure(format!(
-                "error: --capacity must be a positive number of MQLs a week, not {n}"
-            )))
-        }
         (None, Some(n)) => GoalSpec::Capacity(n),
         (None, None) => GoalSpec::F1,
-    })
+    };
+    goal.check().map_err(|e| Failure(format!("error: {e}")))?;
+    Ok(goal)
+}
+
+/// Refuses an output file that is one of the input files (the same file, by whatever path).
+fn refuse_an_input(output: &Path, inputs: &[PathBuf]) -> Result<(), Failure> {
+    let Ok(out) = std::fs::metadata(output) else {
+        return Ok(());
+    };
+    for input in inputs {
+        if std::fs::metadata(input).is_ok_and(|i| same_file(&out, &i)) {
+            return Err(Failure(format!(
+                "error: --html {} is the input file {}: name another file for the report",
+                output.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    a.dev() == b.dev() && a.ino() == b.ino()
+}
+
+#[cfg(not(unix))]
+fn same_file(a: &std::fs::Metadata, b: &std::fs::Metadata) -> bool {
+    a.len() == b.len() && a.modified().ok() == b.modified().ok() && a.created().ok() == b.created().ok()
 }

@@ -2,17 +2,15 @@
 //! pack's rules over training leads, writes a copy of the pack where only the numbers
 //! changed (points, `each max`, the threshold) and compares old and new on held-out leads.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use leadscore_outcomes::backtest::GoalSpec;
-use leadscore_outcomes::calibration;
-use leadscore_outcomes::leakage::{screen, Leaks};
-use leadscore_outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
-use leadscore_outcomes::rewrite::{numbers, rewrite, threshold_edit};
-use leadscore_outcomes::suggest::{rank, worth_points, Candidates};
-use leadscore_outcomes::{Reader, Rows, Rules};
+use leadscore_outcomes::refit::{FitOptions, Split};
+use leadscore_outcomes::tune::{self, FitInput};
+use leadscore_outcomes::{OutcomesError, Reader};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
+use super::judge::{print_report, Files, InputArgs, JudgeArgs};
+use super::outdir::OutDir;
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `fit`.
@@ -71,12 +69,6 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
             "error: fit reads its input files several times; name files, not standard input".into(),
         ));
     }
-    if !(0.0..1.0).contains(&args.holdout) {
-        return Err(Failure(format!(
-            "error: --holdout must be at least 0 and below 1, not {}",
-            args.holdout
-        )));
-    }
     let split = match &args.split_at {
         Some(t) => Split::At(super::as_of(Some(t))?.timestamp_millis()),
         None => Split::Holdout {
@@ -89,184 +81,48 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         (None, Some(n)) => GoalSpec::Capacity(n),
         _ => GoalSpec::F1,
     };
-    let pack = load_pack(&args.pack, &args.input.pack_args)?;
-    let setup = args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?;
-    let reader = Reader::new(setup);
-    let rules = Rules::of(&pack);
-    let mut skip = vec![args.outcome.as_str(), args.input.id_field.as_str()];
-    skip.extend(args.judge.as_of_field.as_deref());
-    let mut candidates = (args.suggest > 0).then(|| Candidates::for_pack(&pack, skip));
-    let (rows, mut failed) = collect(args, &pack, &reader, &rules, candidates.as_mut(), true)?;
     let options = FitOptions {
         split,
         lambda: args.lambda,
         min_fired: args.min_fired,
         goal,
+        suggest: args.suggest,
+        allow_columns: args.allow_column.clone(),
     };
-    let train: Vec<bool> = rows.rows.iter().map(|r| split.is_train(r)).collect();
-    let found = numbers(pack.sources());
-    let fit = |suggestions| {
-        Plan::fit(&rows, &rules, &found, suggestions, &options).map_err(|e| Failure(format!("error: {e}")))
+    options.check().map_err(failure)?;
+    let out_dir = OutDir::check(&args.pack, &args.out)?;
+    let loader = args.input.pack_args.loader();
+    let pack = load_pack(&args.pack, &args.input.pack_args)?;
+    let reader = Reader::new(args.judge.setup(Some(&args.outcome), None, &args.input.id_field)?);
+    let shown = args.out.display().to_string();
+    let input = FitInput {
+        pack: &pack,
+        loader: &loader,
+        dir: Some(&args.pack),
+        reader: &reader,
+        leads: &Files(&args.input),
+        out_dir: &shown,
     };
-    let mut leakage = Leaks::default();
-    let (plan, gap) = match candidates {
-        None => (fit(Vec::new())?, None),
-        Some(c) => {
-            // Leakage guard: suspected columns are reported and left out (unless allowed).
-            let (columns, leaks) = screen(c.columns(), &rows, &args.allow_column);
-            leakage = leaks;
-            let all = rank(columns.clone(), &rows, &train, usize::MAX, args.min_fired);
-            let gap = Gap {
-                columns: all.len(),
-                rules_only_auc: fit(Vec::new())?.holdout_auc(&rows),
-                all_columns_auc: fit(all)?.holdout_auc(&rows),
-            };
-            let ranked = rank(columns, &rows, &train, args.suggest, args.min_fired);
-            let plan = fit(ranked.clone())?;
-            let points: Vec<f64> = plan.suggested.iter().map(|s| s.points).collect();
-            let worth = worth_points(ranked, &points);
-            let plan = if worth.len() < points.len() { fit(worth)? } else { plan };
-            (plan, Some(gap))
-        }
-    };
-    copy_pack(&args.pack, &args.out)?;
-    write_rules(&args.out, &rewrite(pack.sources(), &plan.edits))?;
-    let suggested = args.out.join("suggested.rules");
-    if args.suggest > 0 {
-        write(&suggested, &plan.suggested_file())?;
-    } else if suggested.exists() && !args.pack.join("suggested.rules").exists() {
-        // Left by an earlier `fit --suggest` into the same folder: not part of this fit.
-        std::fs::remove_file(&suggested)
-            .map_err(|e| Failure(format!("error: cannot remove {}: {e}", suggested.display())))?;
+    let fitted = tune::fit(&input, &options).map_err(failure)?;
+    // The text report ends with them; JSON readers see them on standard error too.
+    for warning in fitted.report.warnings.iter().filter(|_| args.json) {
+        errln!("warning: {warning}");
     }
-    // Score with the new points to choose the threshold on the training leads.
-    let refitted = load_pack(&args.out, &args.input.pack_args)?;
-    let (rescored, f2) = collect(args, &refitted, &reader, &Rules::of(&refitted), None, false)?;
-    let recommended = new_threshold(&rescored, &split, goal);
-    let mut edits = plan.edits.clone();
-    let threshold_note = match (found.threshold, recommended.threshold) {
-        (Some(_), Some(t)) => {
-            edits.extend(threshold_edit(&found, t));
-            None
-        }
-        (None, _) => Some("the pack's MQL condition has no `threshold N` or `score >= N` to rewrite".to_string()),
-        (Some(_), None) => None,
-    };
-    write_rules(&args.out, &rewrite(pack.sources(), &edits))?;
-    let fitted = load_pack(&args.out, &args.input.pack_args)?;
-    let (final_rows, f3) = collect(args, &fitted, &reader, &Rules::of(&fitted), None, false)?;
-    failed |= f2 || f3;
-    let new_threshold = numbers(fitted.sources()).threshold.map(|t| t.value);
-    // Calibration: what each fitted score means as a chance, written as `calibrate`.
-    let calibration = calibration::fit(&final_rows, |r| split.is_train(r));
-    if let Some(edit) = calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
-        edits.push(edit);
-        write_rules(&args.out, &rewrite(pack.sources(), &edits))?;
-    }
-    let report = FitReport {
-        pack: pack.id().to_string(),
-        out_dir: args.out.display().to_string(),
-        train: train.iter().filter(|&&t| t).count() as u64,
-        test: train.iter().filter(|&&t| !t).count() as u64,
-        scale: plan.scale,
-        points_to_double_odds: plan.scale * std::f64::consts::LN_2,
-        rules: plan.points.clone(),
-        suggested: plan.suggested.clone(),
-        recommended,
-        threshold_note,
-        old: Holdout::of(&rows, &split, found.threshold.map(|t| t.value)),
-        new: Holdout::of(&final_rows, &split, new_threshold),
-        regression_auc: plan.holdout_auc(&rows),
-        gap,
-        leakage,
-        calibration: calibration.map(|c| c.to_string()),
-    };
-    write(&args.out.join("fit-report.txt"), &report.to_string())?;
-    print_report(&report, args.json, failed)
+    let mut files = fitted.files.clone();
+    files.push(("fit-report.txt".to_string(), fitted.report.to_string()));
+    out_dir.write(&args.pack, &files)?;
+    print_report(&fitted.report, args.json, fitted.failed)
 }
 
-/// Scores every lead with `pack`, keeping rows (and candidates, when collecting them).
-fn collect(
-    args: &FitArgs,
-    pack: &leadscore::Pack,
-    reader: &Reader,
-    rules: &Rules,
-    mut candidates: Option<&mut Candidates>,
-    report: bool,
-) -> Result<(Rows, bool), Failure> {
-    let keep_lead = candidates.is_some();
-    let mut rows = Rows::default();
-    let failed = each_lead(
-        &args.input,
-        // The later passes read the same leads: their failures were reported by the first.
-        report,
-        |lead| {
-            let (facts, outcome) = match lead {
-                Lead::Text(text) => reader.judge_json(pack, text)?,
-                Lead::Value(value) => reader.judge_value(pack, value)?,
-            };
-            let value = match (keep_lead, lead) {
-                (false, _) => None,
-                (true, Lead::Text(text)) => Some(serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?),
-                (true, Lead::Value(value)) => Some(value.clone()),
-            };
-            Ok((facts, outcome, value))
-        },
-        |result| match result {
-            Ok((facts, outcome, value)) => {
-                let before = rows.rows.len();
-                rows.add(rules, &facts, &outcome);
-                if let (Some(c), Some(v), true) = (candidates.as_deref_mut(), value, rows.rows.len() > before) {
-                    c.add(&v, facts.at);
-                }
-            }
-            Err(_) => rows.fail(),
-        },
-    )?;
-    Ok((rows, failed))
-}
-
-/// Copies the pack folder (rules, plugins, tests) into OUT_DIR.
-fn copy_pack(from: &Path, to: &Path) -> Result<(), Failure> {
-    let same = std::fs::canonicalize(from)
-        .ok()
-        .zip(std::fs::canonicalize(to).ok())
-        .is_some_and(|(a, b)| a == b);
-    if same {
-        return Err(Failure("error: OUT_DIR must not be the pack itself".into()));
+/// A fit error as the command line shows it.
+fn failure(error: OutcomesError) -> Failure {
+    use std::io::IsTerminal;
+    match error {
+        OutcomesError::Leads(e) => Failure(e.to_string()),
+        OutcomesError::Refitted(leadscore::Error::Pack(errors)) => Failure(format!(
+            "error: the fitted pack does not check, so nothing was written:\n{}",
+            errors.render(std::io::stderr().is_terminal())
+        )),
+        other => Failure(format!("error: {other}")),
     }
-    copy_dir(from, to).map_err(|e| {
-        Failure(format!(
-            "error: cannot copy {} to {}: {e}",
-            from.display(),
-            to.display()
-        ))
-    })
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let target = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            copy_dir(&entry.path(), &target)?;
-        } else {
-            std::fs::copy(entry.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes rewritten rule files (named `pack/file.rules`) into OUT_DIR.
-fn write_rules(out: &Path, files: &[(String, String)]) -> Result<(), Failure> {
-    for (name, text) in files {
-        let file = name.rsplit('/').next().unwrap_or(name);
-        write(&out.join(file), text)?;
-    }
-    Ok(())
-}
-
-fn write(path: &Path, text: &str) -> Result<(), Failure> {
-    std::fs::write(path, text).map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))
 }

@@ -12,6 +12,8 @@ use serde_json::Value;
 use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
+use leadscore_outcomes::tune::{Judged, Leads, SourceError, Work};
+pub use leadscore_outcomes::Lead;
 use leadscore_outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.
@@ -74,6 +76,14 @@ impl JudgeArgs {
                 None => default.iter().map(|v| v.to_string()).collect(),
             }
         };
+        for (option, given) in [("--positive", &self.positive), ("--negative", &self.negative)] {
+            if given
+                .as_ref()
+                .is_some_and(|text| text.split(',').all(|v| v.trim().is_empty()))
+            {
+                return Err(Failure(format!("error: {option} names no value")));
+            }
+        }
         let labels = Labels::new(
             list(&self.positive, &DEFAULT_POSITIVE),
             list(&self.negative, &DEFAULT_NEGATIVE),
@@ -97,11 +107,18 @@ impl JudgeArgs {
     }
 }
 
-/// One lead as read: JSON text, or a parsed lead (CSV rows, JSON arrays).
-#[derive(Clone, Copy)]
-pub enum Lead<'a> {
-    Text(&'a str),
-    Value(&'a Value),
+/// The input files as a source of leads that `fit` reads once per pass.
+pub struct Files<'a>(pub &'a InputArgs);
+
+impl Leads for Files<'_> {
+    fn each(
+        &self,
+        first: bool,
+        work: &Work<'_>,
+        sink: &mut dyn FnMut(Result<Judged, String>),
+    ) -> Result<bool, SourceError> {
+        each_lead(self.0, first, work, sink).map_err(|Failure(message)| message.into())
+    }
 }
 
 /// Reads every input; `work` runs on each lead in parallel, `sink` gets each result in

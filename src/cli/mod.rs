@@ -32,6 +32,7 @@ mod gen;
 mod input;
 mod judge;
 mod lsp;
+mod outdir;
 mod repl;
 mod score;
 #[cfg(feature = "serve")]

@@ -702,6 +702,21 @@ fn fit_recovers_the_planted_signs_and_beats_the_old_points() {
     assert_eq!(r["train"].as_u64().unwrap() + r["test"].as_u64().unwrap(), 6000);
     assert!((r["test"].as_f64().unwrap() / 6000.0 - 0.3).abs() < 0.03);
     assert!(fitted().text.contains("held-out leads"));
+    // Recommendations an ops person can act on (issue 26.5): a sign the data cannot tell
+    // is flagged, and a change of MQL volume beyond 1.5× is a warning.
+    assert_eq!(rule("Case study")["crosses_zero"], true, "{}", rule("Case study"));
+    assert_eq!(rule("Demo request")["crosses_zero"], false);
+    let (old, new) = (r["old"]["mql"].as_f64().unwrap(), r["new"]["mql"].as_f64().unwrap());
+    assert!(new / old > 1.5, "{old} → {new}");
+    assert!(
+        r["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("MQLs where the old one made"),
+        "{}",
+        r["warnings"]
+    );
+    assert!(fitted().text.contains("warning: the new pack makes"));
 }
 
 #[test]
@@ -717,7 +732,7 @@ fn suggest_finds_the_planted_rules_the_pack_lacks() {
     assert!(conditions.contains(&"did \"chat_started\""), "{conditions:?}");
     let file = std::fs::read_to_string(fitted_dir().join("suggested.rules")).unwrap();
     assert!(
-        file.contains("rule \"Suggested 1\": `Lead Source` == \"Referral\" => +"),
+        file.contains("rule \"Lead Source is Referral\": `Lead Source` == \"Referral\" => +"),
         "{file}"
     );
     assert!(file.contains("# fired for"), "each rule is commented with its counts");
@@ -903,7 +918,6 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
     std::fs::write(pack.join("main.rules"), text).unwrap();
     let out = dir.path().join("out");
     std::fs::create_dir(&out).unwrap();
-    std::fs::write(out.join("suggested.rules"), "this is not a rule").unwrap();
     let run = leadscore(
         &[
             "fit",
@@ -934,10 +948,6 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
         r["rules"][1]["new"].as_f64().unwrap() < 0.0,
         "careers visits lower the odds"
     );
-    assert!(
-        !out.join("suggested.rules").exists(),
-        "a stale suggestions file is removed"
-    );
     let no_bound = dir.path().join("nobound");
     std::fs::create_dir(&no_bound).unwrap();
     std::fs::write(no_bound.join("main.rules"), text.replace("score >= 30 and ", "")).unwrap();
@@ -958,7 +968,8 @@ fn fit_rewrites_the_score_bound_of_mql_when() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stdout.contains("no `threshold N` or `score >= N` to rewrite"),
+        run.stdout
+            .contains("has no `score >= N` or `score > N` that fit can move faithfully"),
         "{}",
         run.stdout
     );
@@ -1144,4 +1155,565 @@ fn gen_outcomes_adds_the_planted_fields_and_keeps_the_leads() {
     assert!((150..=450).contains(&converted), "{converted} of 2000 converted");
     let csv = leadscore(&["gen", "--leads", "3", "--outcomes", "--format", "csv"], "");
     assert!(csv.stdout.lines().next().unwrap().ends_with(",judged_at,converted"));
+}
+
+#[test]
+fn fit_is_a_library_function_the_command_line_calls() {
+    use leadscore_outcomes::backtest::GoalSpec;
+    use leadscore_outcomes::refit::{FitOptions, Split};
+    use leadscore_outcomes::tune::{fit, FitInput};
+    use leadscore_outcomes::{Labels, Reader, Setup, When};
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            "rules/b2b-saas",
+            "--outcome",
+            "converted",
+            "--as-of-field",
+            "judged_at",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            leads(),
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let leads: Vec<Value> = std::fs::read_to_string(leads())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let loader = leadscore::Loader::new();
+    let pack = loader.load("rules/b2b-saas").unwrap();
+    let reader = Reader::new(Setup {
+        outcome: Some("converted".into()),
+        labels: Labels::default(),
+        when: When::Field("judged_at".into()),
+        by: None,
+        id_field: "id".into(),
+    });
+    let input = FitInput {
+        pack: &pack,
+        loader: &loader,
+        dir: Some(Path::new("rules/b2b-saas")),
+        reader: &reader,
+        leads: &leads,
+        out_dir: out.to_str().unwrap(),
+    };
+    let options = FitOptions {
+        split: Split::Holdout { fraction: 0.3, seed: 1 },
+        lambda: 1.0,
+        min_fired: 30,
+        goal: GoalSpec::F1,
+        suggest: 0,
+        allow_columns: vec![],
+    };
+    let fitted = fit(&input, &options).unwrap();
+    assert!(!fitted.failed);
+    assert_eq!(
+        serde_json::to_value(&fitted.report).unwrap(),
+        json(&run),
+        "the same report"
+    );
+    for (file, text) in &fitted.files {
+        assert_eq!(
+            &std::fs::read_to_string(out.join(file)).unwrap(),
+            text,
+            "{file} as written"
+        );
+    }
+}
+
+// ---- every MQL condition shape (issue 24.1) ----
+
+/// The issue's example: 3,000 leads where `a == "y"` exactly when the lead was won; `b`
+/// and `c` are noise.
+fn shape_case(condition: &str, rules: &str) -> (tempfile::TempDir, PathBuf, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    std::fs::write(pack.join("main.rules"), format!("{condition}\n{rules}")).unwrap();
+    let mut state = 11u64;
+    let mut coin = || {
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (state >> 33) % 2 == 0
+    };
+    let yn = |b: bool| if b { "y" } else { "n" };
+    let text: String = (0..3000)
+        .map(|i| {
+            let (won, b, c) = (coin(), coin(), coin());
+            format!(
+                "{{\"id\": {i}, \"a\": \"{}\", \"b\": \"{}\", \"c\": \"{}\", \"won\": {won}}}\n",
+                yn(won),
+                yn(b),
+                yn(c)
+            )
+        })
+        .collect();
+    let leads = dir.path().join("leads.jsonl");
+    std::fs::write(&leads, text).unwrap();
+    (dir, pack, leads.display().to_string())
+}
+
+fn fit_shape(pack: &Path, out: &Path, leads: &str) -> Run {
+    leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            leads,
+        ],
+        "",
+    )
+}
+
+fn backtest_shape(pack: &Path, leads: &str) -> Value {
+    let run = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--json",
+            leads,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    json(&run)
+}
+
+/// The sweep row at the pack's own threshold.
+fn current_row(report: &Value) -> Value {
+    let t = report["current"].as_f64().unwrap();
+    report["thresholds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["threshold"].as_f64() == Some(t))
+        .unwrap_or_else(|| panic!("no sweep row at {t}: {}", report["thresholds"]))
+        .clone()
+}
+
+#[test]
+fn score_above_n_is_swept_and_written_as_above() {
+    let (dir, pack, leads) = shape_case(
+        "mql when score > 5",
+        "rule \"A\": a == \"y\" => +10\nrule \"B\": b == \"y\" => +5\n",
+    );
+    let out = dir.path().join("out");
+    let run = fit_shape(&pack, &out, &leads);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    assert!(r["new"]["mql"].as_u64().unwrap() > 0, "{}", r["new"]);
+    assert!(
+        close(&r["new"]["precision"], 1.0) && close(&r["new"]["recall"], 1.0),
+        "{}",
+        r["new"]
+    );
+    // The written pack picks exactly the won leads on every lead, as the sweep chose.
+    let fitted = backtest_shape(&out, &leads);
+    assert_eq!(fitted["mql"]["count"], fitted["positives"], "{}", fitted["mql"]);
+    assert!(close(&fitted["mql"]["precision"], 1.0));
+    assert_eq!(current_row(&fitted)["mql"], fitted["mql"]["count"]);
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert!(text.starts_with("mql when score > "), "{text}");
+    assert_eq!(fitted["condition"].as_str(), text.lines().next());
+    let people = leadscore(
+        &[
+            "backtest",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            &leads,
+        ],
+        "",
+    );
+    assert!(
+        people.stdout.contains("MQLs (mql when score > 5, not disqualified)"),
+        "{}",
+        people.stdout
+    );
+    assert!(
+        people
+            .stdout
+            .contains("; mql when score > threshold, not disqualified)"),
+        "{}",
+        people.stdout
+    );
+}
+
+#[test]
+fn other_parts_of_the_mql_condition_are_held_in_the_sweep() {
+    let (dir, pack, leads) = shape_case(
+        "dimension fit\nmql when fit >= 20 and score >= 10",
+        "rule \"A\": a == \"y\" => +20 fit\nrule \"B\": b == \"y\" => +5\nrule \"C\": c == \"y\" => +20 fit\n",
+    );
+    let before = backtest_shape(&pack, &leads);
+    assert_eq!(
+        current_row(&before)["mql"],
+        before["mql"]["count"],
+        "the current row is the pack's own MQLs"
+    );
+    assert_eq!(before["swept"], "mql when fit >= 20 and score >= threshold");
+    let out = dir.path().join("out");
+    let run = fit_shape(&pack, &out, &leads);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert!(text.contains("\nmql when fit >= 20 and score >= "), "{text}");
+    let after = backtest_shape(&out, &leads);
+    assert_eq!(current_row(&after)["mql"], after["mql"]["count"], "{text}");
+    assert!(r["new"]["mql"].as_u64().unwrap() <= r["test"].as_u64().unwrap());
+    assert!(
+        run.stdout.contains("\"condition\": \"mql when fit >= 20 and score >= "),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_condition_fit_cannot_move_is_said_and_left() {
+    let condition = "mql when score >= 10 or c == \"y\"";
+    let (dir, pack, leads) = shape_case(
+        condition,
+        "rule \"A\": a == \"y\" => +10\nrule \"B\": b == \"y\" => +5\n",
+    );
+    let out = dir.path().join("out");
+    let run = fit_shape(&pack, &out, &leads);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    assert_eq!(r["recommended"]["threshold"], Value::Null);
+    assert!(
+        r["threshold_note"].as_str().unwrap().contains("kept as written"),
+        "{}",
+        r["threshold_note"]
+    );
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    assert!(text.starts_with(condition), "{text}");
+}
+
+// ---- OUT_DIR (issue 24.2) ----
+
+#[test]
+fn fit_writes_out_dir_whole_and_never_over_another_folder() {
+    let (dir, pack, leads) = shape_case(
+        "threshold 10",
+        "rule \"A\": a == \"y\" => +10\nrule \"B\": b == \"y\" => +5\n",
+    );
+    let other = dir.path().join("other");
+    std::fs::create_dir_all(other.join("tests")).unwrap();
+    std::fs::write(other.join("main.rules"), "threshold 1\n").unwrap();
+    std::fs::write(other.join("tests/cases.toml"), "# mine\n").unwrap();
+    let refused = fit_shape(&pack, &other, &leads);
+    assert_eq!(refused.code, 2, "{}", refused.stdout);
+    assert!(
+        refused.stderr.contains("not an earlier fit's output"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("main.rules")).unwrap(),
+        "threshold 1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(other.join("tests/cases.toml")).unwrap(),
+        "# mine\n"
+    );
+    // A new folder, then a stale file in it, then a second fit: the folder is replaced whole.
+    let out = dir.path().join("out");
+    assert_eq!(fit_shape(&pack, &out, &leads).code, 0);
+    assert!(out.join(".leadscore-fit").is_file());
+    std::fs::write(out.join("extra.rules"), "rule \"Stale\": c == \"y\" => +100\n").unwrap();
+    let again = fit_shape(&pack, &out, &leads);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        !out.join("extra.rules").exists(),
+        "a stale file is not part of the fitted pack"
+    );
+    assert!(!json(&again)["rules"].to_string().contains("Stale"));
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "no temporary folder is left: {left:?}");
+    // OUT_DIR inside the pack: refused before anything is written.
+    let inside = leadscore_in(
+        &pack,
+        &[
+            "fit",
+            "--pack",
+            ".",
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "-o",
+            "fitted",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(inside.code, 2, "{}", inside.stdout);
+    assert!(inside.stderr.contains("inside the pack"), "{}", inside.stderr);
+    assert!(!pack.join("fitted").exists());
+}
+
+// ---- bounded points and checked options (issue 24.3) ----
+
+#[test]
+fn a_rule_for_everyone_cannot_blow_the_points_up() {
+    let (dir, pack, leads) = shape_case("threshold 10", "rule \"Everyone\": id exists => +10\n");
+    let out = dir.path().join("out");
+    let run = leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--suggest",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = json(&run);
+    // No rule is fitted, so 20 points double the odds.
+    assert!(
+        (r["scale"].as_f64().unwrap() - 20.0 / std::f64::consts::LN_2).abs() < 1e-9,
+        "{}",
+        r["scale"]
+    );
+    assert!(
+        r["rules"][0]["note"].as_str().unwrap().contains("every training lead"),
+        "{}",
+        r["rules"][0]
+    );
+    let suggested = r["suggested"][0]["points"].as_f64().unwrap();
+    assert!(
+        suggested.abs() < 1000.0,
+        "perfectly separated, yet bounded by the penalty: {suggested}"
+    );
+    let check = leadscore(&["check", out.to_str().unwrap()], "");
+    assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
+    // A penalty so heavy every coefficient is near 0: the points stay on the pack's scale.
+    let heavy = leadscore(
+        &[
+            "fit",
+            "--pack",
+            pack.to_str().unwrap(),
+            "--outcome",
+            "won",
+            "--as-of",
+            AS_OF,
+            "--suggest",
+            "1",
+            "--lambda",
+            "1e308",
+            "-o",
+            out.to_str().unwrap(),
+            "--json",
+            &leads,
+        ],
+        "",
+    );
+    assert_eq!(heavy.code, 0, "{}", heavy.stderr);
+    assert!(json(&heavy)["scale"].as_f64().unwrap() <= 30.0);
+    assert_eq!(leadscore(&["check", out.to_str().unwrap()], "").code, 0);
+}
+
+#[test]
+fn fit_and_backtest_refuse_numbers_out_of_range() {
+    let (dir, pack, leads) = shape_case("threshold 10", "rule \"A\": a == \"y\" => +10\n");
+    let out = dir.path().join("out");
+    for (option, value) in [
+        ("--lambda", "nan"),
+        ("--lambda", "inf"),
+        ("--lambda", "-1"),
+        ("--lambda", "0"),
+        ("--holdout", "nan"),
+        ("--holdout", "1"),
+        ("--min-precision", "2"),
+        ("--min-precision", "nan"),
+    ] {
+        let run = leadscore(
+            &[
+                "fit",
+                "--pack",
+                pack.to_str().unwrap(),
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                &format!("{option}={value}"),
+                "-o",
+                out.to_str().unwrap(),
+                &leads,
+            ],
+            "",
+        );
+        assert_eq!(run.code, 2, "{option} {value}: {}", run.stdout);
+        assert!(
+            run.stderr.contains(&format!("error: {option} must be")),
+            "{option} {value}: {}",
+            run.stderr
+        );
+        assert!(!out.exists(), "nothing written for {option} {value}");
+    }
+    for value in ["nan", "inf", "-5", "0"] {
+        let run = leadscore(
+            &[
+                "backtest",
+                "--pack",
+                pack.to_str().unwrap(),
+                "--outcome",
+                "won",
+                "--as-of-field",
+                "at",
+                &format!("--capacity={value}"),
+                &leads,
+            ],
+            "",
+        );
+        assert_eq!(run.code, 2, "--capacity {value}");
+        assert!(
+            run.stderr.contains("error: --capacity must be"),
+            "{value}: {}",
+            run.stderr
+        );
+    }
+}
+
+// ---- inputs that are outputs, and nothing labelled (issue 24.4, 24.5) ----
+
+#[test]
+fn backtest_html_refuses_to_overwrite_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let leads = dir.path().join("leads.jsonl");
+    std::fs::copy(TINY_LEADS, &leads).unwrap();
+    let before = std::fs::read_to_string(&leads).unwrap();
+    let linked = dir.path().join("same.html");
+    std::fs::hard_link(&leads, &linked).unwrap();
+    for html in [leads.clone(), linked, dir.path().join(".").join("leads.jsonl")] {
+        let run = leadscore(
+            &[
+                "backtest",
+                "--pack",
+                TINY,
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                "--html",
+                html.to_str().unwrap(),
+                leads.to_str().unwrap(),
+            ],
+            "",
+        );
+        assert_eq!(run.code, 2, "{}", html.display());
+        assert!(run.stderr.contains("is the input file"), "{}", run.stderr);
+    }
+    assert_eq!(std::fs::read_to_string(&leads).unwrap(), before);
+}
+
+#[test]
+fn nothing_labelled_is_an_error_naming_the_field_and_the_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let leads = dir.path().join("leads.jsonl");
+    let text: String = (0..40)
+        .map(|i| {
+            format!(
+                "{{\"id\": {i}, \"title\": \"VP\", \"won\": {}}}\n",
+                if i % 2 == 0 { "2" } else { "-1" }
+            )
+        })
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let backtest = |outcome: &str, extra: &[&str]| {
+        let mut args = vec!["backtest", "--pack", TINY, "--outcome", outcome, "--as-of", AS_OF];
+        args.extend_from_slice(extra);
+        args.push(leads.to_str().unwrap());
+        leadscore(&args, "")
+    };
+    let values = backtest("won", &[]);
+    assert_eq!(values.code, 2);
+    assert!(
+        values.stderr.contains("no lead has a converted or not-converted `won`"),
+        "{}",
+        values.stderr
+    );
+    assert!(values.stderr.contains(r#""2", "-1""#), "{}", values.stderr);
+    let typo = backtest("convertd", &[]);
+    assert_eq!(typo.code, 2);
+    assert!(typo.stderr.contains("40 have no `convertd`"), "{}", typo.stderr);
+    let empty = backtest("won", &["--positive", ""]);
+    assert_eq!(empty.code, 2);
+    assert!(empty.stderr.contains("--positive names no value"), "{}", empty.stderr);
+    let fit = leadscore(
+        &[
+            "fit",
+            "--pack",
+            TINY,
+            "--outcome",
+            "convertd",
+            "--as-of",
+            AS_OF,
+            "-o",
+            dir.path().join("out").to_str().unwrap(),
+            leads.to_str().unwrap(),
+        ],
+        "",
+    );
+    assert_eq!(fit.code, 2);
+    assert!(fit.stderr.contains("`convertd`"), "{}", fit.stderr);
+    assert!(!dir.path().join("out").exists());
+    // "1.0" as text is 1; a run with most leads unlabelled warns with the counts.
+    let text: String = (0..40)
+        .map(|i| {
+            let won = match i {
+                0..=4 => "\"1.0\"",
+                5..=9 => "\"0\"",
+                _ => "\"open\"",
+            };
+            format!("{{\"id\": {i}, \"title\": \"VP\", \"won\": {won}}}\n")
+        })
+        .collect();
+    std::fs::write(&leads, text).unwrap();
+    let mostly = backtest("won", &["--json"]);
+    assert_eq!(mostly.code, 0, "{}", mostly.stderr);
+    assert_eq!(json(&mostly)["positives"], 5);
+    assert!(
+        mostly
+            .stderr
+            .contains("warning: 30 of 40 leads are unlabelled and left out (0 without `won`, other values: \"open\")"),
+        "{}",
+        mostly.stderr
+    );
 }

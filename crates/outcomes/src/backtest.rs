@@ -6,8 +6,10 @@ use std::fmt;
 use serde::Serialize;
 
 use super::calibration::Reliability;
+use super::error::OutcomesError;
 use super::leakage::{self, Leaks};
 use super::metrics::{self, Band, Goal, Point, Recommended, ThresholdRow};
+use super::rewrite::Mql;
 use super::rows::{Rows, Rules, NONE};
 use super::{num, pct};
 
@@ -22,6 +24,9 @@ pub struct ReportOptions {
     pub threshold: Option<f64>,
     /// The field the `by` table is by.
     pub by: Option<String>,
+    /// The pack's MQL condition ([`super::rewrite::numbers`]): how the sweep reads a
+    /// threshold. The rows say whether its other parts hold ([`super::Row::held`]).
+    pub mql: Mql,
 }
 
 /// The recommendation asked for; a capacity is turned into a [`Goal`] with the weeks the
@@ -34,6 +39,32 @@ pub enum GoalSpec {
     MinPrecision(f64),
     /// `--capacity N` MQLs per week.
     Capacity(f64),
+}
+
+impl GoalSpec {
+    /// Refuses a precision outside 0..=1 and a capacity that is not a positive number.
+    ///
+    /// ```
+    /// use leadscore_outcomes::backtest::GoalSpec;
+    /// assert!(GoalSpec::MinPrecision(0.6).check().is_ok());
+    /// assert!(GoalSpec::MinPrecision(f64::NAN).check().is_err());
+    /// assert!(GoalSpec::Capacity(0.0).check().is_err());
+    /// ```
+    pub fn check(&self) -> Result<(), OutcomesError> {
+        match *self {
+            GoalSpec::MinPrecision(p) if !(0.0..=1.0).contains(&p) => Err(OutcomesError::Option {
+                option: "--min-precision",
+                value: p.to_string(),
+                expected: "between 0 and 1",
+            }),
+            GoalSpec::Capacity(n) if !(n.is_finite() && n > 0.0) => Err(OutcomesError::Option {
+                option: "--capacity",
+                value: n.to_string(),
+                expected: "a positive number of MQLs a week",
+            }),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The whole backtest. Field names are the `--json` contract.
@@ -57,6 +88,14 @@ pub struct Report {
     pub auc: Option<f64>,
     /// The pack's threshold, when it has one.
     pub threshold: Option<f64>,
+    /// The pack's MQL condition as written (`None`: it has none, no lead is an MQL).
+    pub condition: Option<String>,
+    /// The threshold of the sweep's row that holds the pack's own MQLs: the pack's own, or
+    /// the row with the same MQLs when no lead scores at it.
+    pub current: Option<f64>,
+    /// What an MQL is at each threshold of the sweep (`score > threshold`, `mql when fit
+    /// >= 20 and score >= threshold`): the pack's condition with its bound moved.
+    pub swept: String,
     /// The pack's MQLs.
     pub mql: MqlStats,
     /// The others.
@@ -191,10 +230,11 @@ impl Report {
             .map(|r| Point {
                 score: r.score,
                 positive: r.positive,
-                eligible: r.disqualified == NONE,
+                eligible: r.held,
             })
             .collect();
-        let thresholds = metrics::sweep(&points);
+        let above = options.mql.bound.is_some_and(|b| b.above);
+        let thresholds = metrics::sweep_by(&points, above);
         let weeks = matches!(options.goal, GoalSpec::Capacity(_)).then(|| weeks(rows));
         let goal = match options.goal {
             GoalSpec::F1 => Goal::F1,
@@ -205,6 +245,7 @@ impl Report {
             },
         };
         let recommended = metrics::recommend(&thresholds, goal);
+        let current = options.threshold.and_then(|t| current_row(&thresholds, t, above));
         Report {
             pack,
             leads: rows.leads,
@@ -215,6 +256,9 @@ impl Report {
             base_rate,
             auc: metrics::auc(&scored),
             threshold: options.threshold,
+            current,
+            condition: options.mql.text.clone(),
+            swept: options.mql.swept().to_string(),
             mql: mql_stats(rows, base_rate),
             not_mql: not_mql(rows),
             disqualified: reasons(rows, base_rate),
@@ -230,6 +274,17 @@ impl Report {
             leakage: leakage::of_rules(rows, rules),
         }
     }
+}
+
+/// The sweep row with the same MQLs as threshold `t`: the lowest at or above it, or for
+/// `score > t` the highest at or below it.
+fn current_row(rows: &[ThresholdRow], t: f64, above: bool) -> Option<f64> {
+    let row = if above {
+        rows.iter().rev().find(|r| r.threshold <= t)
+    } else {
+        rows.iter().find(|r| r.threshold >= t)
+    };
+    row.map(|r| r.threshold)
 }
 
 /// Weeks between the first and last judging time (at least one).
@@ -378,7 +433,7 @@ impl Report {
     pub fn shown_thresholds(&self) -> Vec<&ThresholdRow> {
         let n = self.thresholds.len();
         let step = n.div_ceil(SHOWN_THRESHOLDS).max(1);
-        let marked = |t: f64| Some(t) == self.threshold || Some(t) == self.recommended.threshold;
+        let marked = |t: f64| Some(t) == self.current || Some(t) == self.recommended.threshold;
         self.thresholds
             .iter()
             .enumerate()
@@ -403,10 +458,7 @@ impl fmt::Display for Report {
             pct(self.base_rate)
         )?;
         writeln!(f, "AUC        {}", opt(self.auc, 3))?;
-        let line = match self.threshold {
-            Some(t) => format!("score >= {}", num(t)),
-            None => "the pack's `mql when`".to_string(),
-        };
+        let line = self.condition.as_deref().unwrap_or("the pack has no MQL condition");
         writeln!(f, "\nMQLs ({line}, not disqualified)")?;
         writeln!(f, "  {:<10} {:>8} {:>10} {:>7}", "", "leads", "converted", "rate")?;
         let m = &self.mql;
@@ -508,9 +560,10 @@ impl Report {
         let shown = self.shown_thresholds();
         writeln!(
             f,
-            "\nthresholds ({} of {} shown; score >= threshold, not disqualified)",
+            "\nthresholds ({} of {} shown; {}, not disqualified)",
             shown.len(),
-            self.thresholds.len()
+            self.thresholds.len(),
+            self.swept
         )?;
         writeln!(
             f,
@@ -519,7 +572,7 @@ impl Report {
         )?;
         for r in shown {
             let mut marks = Vec::new();
-            if Some(r.threshold) == self.threshold {
+            if Some(r.threshold) == self.current {
                 marks.push("current");
             }
             if Some(r.threshold) == self.recommended.threshold {

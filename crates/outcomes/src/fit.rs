@@ -82,6 +82,8 @@ impl fmt::Display for FitError {
     }
 }
 
+impl std::error::Error for FitError {}
+
 /// The most Newton steps.
 const MAX_ITERATIONS: usize = 100;
 
@@ -227,11 +229,25 @@ fn invert(a: &[f64], p: usize) -> Option<Vec<f64>> {
 /// current total of points (Σ|old| = Σ|new| over the fitted rules), so caps, `mql when`
 /// bounds and the threshold stay on the scale the pack was written in. `factor · ln 2`
 /// points then double the odds.
+///
+/// The factor is capped at the pack's total points per unit of log-odds: when the
+/// coefficients sum to less than one unit (rules that barely tell converted leads from the
+/// others, or a heavy penalty), one unit is worth the pack's total. So no fitted or
+/// suggested rule gets more than its coefficient times the pack's total points. With no
+/// fitted rule (or no points), 20 points double the odds.
+///
+/// ```
+/// use leadscore_outcomes::fit::scale;
+/// assert_eq!(scale(&[10.0, 30.0], &[1.0, 1.0]), 20.0);
+/// assert_eq!(scale(&[10.0], &[1e-12]), 10.0, "capped: a coefficient near 0 cannot blow the points up");
+/// ```
 pub fn scale(old_points: &[f64], coefficients: &[f64]) -> f64 {
     let old: f64 = old_points.iter().map(|p| p.abs()).sum();
     let new: f64 = coefficients.iter().map(|b| b.abs()).sum();
-    if old > 0.0 && new > 0.0 {
-        old / new
+    if old > 0.0 && new.is_finite() && new > 0.0 {
+        old / new.max(1.0)
+    } else if old > 0.0 {
+        old
     } else {
         20.0 / std::f64::consts::LN_2
     }

@@ -35,7 +35,7 @@ const DEFINITIONS: &str = "<p class=\"muted\"><b>AUC</b>: the chance a converted
 /// ```
 /// # use leadscore_outcomes::{backtest::{GoalSpec, Report, ReportOptions}, Rows, Rules};
 /// # let pack = leadscore::Pack::from_source("demo", "threshold 10\ntitle ~ VP => +10")?;
-/// # let options = ReportOptions { bands: 2, goal: GoalSpec::F1, threshold: Some(10.0), by: None };
+/// # let options = ReportOptions { bands: 2, goal: GoalSpec::F1, threshold: Some(10.0), by: None, mql: Default::default() };
 /// let report = Report::build("demo".into(), &Rows::default(), &Rules::of(&pack), &options);
 /// let page = leadscore_outcomes::html::render(&report);
 /// assert!(page.starts_with("<!DOCTYPE html>") && !page.contains("http"));

@@ -66,7 +66,11 @@ impl Labels {
     pub fn of(&self, value: Option<&serde_json::Value>) -> Label {
         let text = match value {
             None | Some(serde_json::Value::Null) => return Label::Unlabelled,
-            Some(serde_json::Value::String(s)) => s.trim().to_lowercase(),
+            Some(serde_json::Value::String(s)) => match s.trim().parse::<f64>() {
+                // `"1.0"` is `1`: a CSV cell is text.
+                Ok(x) if x.fract() == 0.0 && x.abs() < 1e15 => format!("{}", x as i64),
+                _ => s.trim().to_lowercase(),
+            },
             Some(serde_json::Value::Bool(b)) => b.to_string(),
             Some(serde_json::Value::Number(n)) => match n.as_f64() {
                 // `1.0` is `1`: a CSV or spreadsheet export may write either.

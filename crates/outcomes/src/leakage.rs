@@ -401,6 +401,7 @@ mod tests {
             let label = if positive { Label::Positive } else { Label::Negative };
             let facts = Facts {
                 label,
+                outcome: None,
                 at: 0,
                 by: None,
                 id: None,

@@ -19,7 +19,7 @@
 //!     let (facts, outcome) = reader.judge_json(&pack, lead)?;
 //!     rows.add(&rules, &facts, &outcome);
 //! }
-//! let options = ReportOptions { bands: 2, goal: GoalSpec::F1, threshold: Some(10.0), by: None };
+//! let options = ReportOptions { bands: 2, goal: GoalSpec::F1, threshold: Some(10.0), by: None, mql: Default::default() };
 //! let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
 //! assert_eq!(report.auc, Some(0.75));
 //! assert_eq!(report.mql.precision, Some(0.5));
@@ -31,6 +31,7 @@ pub mod calibration;
 pub mod diff;
 pub mod drift;
 pub mod drift_html;
+mod error;
 pub mod fit;
 pub mod html;
 mod label;
@@ -43,10 +44,14 @@ mod rows;
 pub mod suggest;
 #[cfg(test)]
 mod tests;
+pub mod tune;
 
+pub use error::OutcomesError;
 pub use label::{Label, Labels, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 pub use pick::Picker;
-pub use rows::{score_json, score_value, Facts, Reader, Row, Rows, RuleInfo, Rules, Setup, When, NONE};
+pub use rows::{
+    score_json, score_value, Facts, Judgement, Lead, Reader, Row, Rows, RuleInfo, Rules, Setup, When, NONE,
+};
 
 /// A number with at most 3 decimals and no trailing zeros: `75`, `0.5`, `12.125`.
 pub(crate) fn num(x: f64) -> String {

@@ -103,8 +103,24 @@ pub struct ThresholdRow {
 pub const SWEEP_ROWS: usize = 200;
 
 /// The sweep over every distinct score of an eligible lead (or [`SWEEP_ROWS`] of them,
-/// evenly spread, when there are more), lowest threshold first.
+/// evenly spread, when there are more), lowest threshold first: an MQL at each is a lead
+/// with `score >= threshold`.
 pub fn sweep(points: &[Point]) -> Vec<ThresholdRow> {
+    sweep_by(points, false)
+}
+
+/// [`sweep`] for `score > threshold` when `above`: each row's threshold is the next lower
+/// distinct score (one below the lowest for the row of every eligible lead), so the rule
+/// written with it picks exactly the row's MQLs.
+///
+/// ```
+/// use leadscore_outcomes::metrics::{sweep_by, Point};
+/// let points: Vec<Point> = [0.0, 5.0, 10.0, 15.0].iter().map(|&score| Point { score, positive: score >= 10.0, eligible: true }).collect();
+/// let rows = sweep_by(&points, true);
+/// let thresholds: Vec<(f64, u64)> = rows.iter().map(|r| (r.threshold, r.mql)).collect();
+/// assert_eq!(thresholds, [(-1.0, 4), (0.0, 3), (5.0, 2), (10.0, 1)]);
+/// ```
+pub fn sweep_by(points: &[Point], above: bool) -> Vec<ThresholdRow> {
     let total_positives = points.iter().filter(|p| p.positive).count() as u64;
     let base = ratio(total_positives, points.len() as u64);
     let mut eligible: Vec<(f64, bool)> = points
@@ -125,6 +141,14 @@ pub fn sweep(points: &[Point]) -> Vec<ThresholdRow> {
         }
     }
     steps.reverse();
+    if above {
+        let lower: Vec<f64> = std::iter::once(steps.first().map_or(0.0, |s| s.0 - 1.0))
+            .chain(steps.iter().map(|s| s.0))
+            .collect();
+        for (step, below) in steps.iter_mut().zip(lower) {
+            step.0 = below;
+        }
+    }
     if steps.len() > SWEEP_ROWS {
         let last = steps.len() - 1;
         steps = (0..SWEEP_ROWS).map(|k| steps[k * last / (SWEEP_ROWS - 1)]).collect();

@@ -7,11 +7,12 @@ use std::fmt;
 use serde::Serialize;
 
 use super::backtest::{opt, signed, GoalSpec};
+use super::error::OutcomesError;
 use super::fit::{scale, Design, FitError, Logistic, Z95};
 use super::leakage::Leaks;
 use super::metrics::{self, Goal, Point};
 use super::rewrite::{points_text, Numbers};
-use super::rows::{Row, Rows, Rules, NONE};
+use super::rows::{Row, Rows, Rules};
 use super::suggest::Ranked;
 use super::{num, pct};
 use leadscore::Span;
@@ -59,6 +60,41 @@ pub struct FitOptions {
     pub min_fired: u64,
     /// How the new threshold is chosen.
     pub goal: GoalSpec,
+    /// Also propose up to this many new rules (0: none).
+    pub suggest: usize,
+    /// Columns the leakage guard lets suggestions use although they predict too well
+    /// (`--allow-column`).
+    pub allow_columns: Vec<String>,
+}
+
+impl FitOptions {
+    /// Refuses options out of range, before any lead is read.
+    ///
+    /// ```
+    /// use leadscore_outcomes::{backtest::GoalSpec, refit::{FitOptions, Split}};
+    /// let mut options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![] };
+    /// assert!(options.check().is_ok());
+    /// options.lambda = f64::NAN;
+    /// assert_eq!(options.check().unwrap_err().to_string(), "--lambda must be a positive, finite number, not NaN");
+    /// ```
+    pub fn check(&self) -> Result<(), OutcomesError> {
+        let bad = |option, value: f64, expected| {
+            Err(OutcomesError::Option {
+                option,
+                value: value.to_string(),
+                expected,
+            })
+        };
+        if !(self.lambda.is_finite() && self.lambda > 0.0) {
+            return bad("--lambda", self.lambda, "a positive, finite number");
+        }
+        if let Split::Holdout { fraction, .. } = self.split {
+            if !(0.0..1.0).contains(&fraction) {
+                return bad("--holdout", fraction, "at least 0 and below 1");
+            }
+        }
+        self.goal.check()
+    }
 }
 
 /// One rule's old and new points.
@@ -80,6 +116,9 @@ pub struct PointsRow {
     pub high: Option<f64>,
     /// Training leads it fired for.
     pub fired: u64,
+    /// Its interval holds 0: the data cannot tell whether the rule raises or lowers the
+    /// odds.
+    pub crosses_zero: bool,
     /// Why it was not fitted, when it was not.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -88,6 +127,8 @@ pub struct PointsRow {
 /// A suggested rule with fitted points.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SuggestedRule {
+    /// Its name in `suggested.rules`: the condition in words.
+    pub name: String,
     /// The condition, as rule text.
     pub condition: String,
     /// Fitted points.
@@ -145,6 +186,7 @@ impl Plan {
                 fired[rule as usize] += 1;
             }
         }
+        let train_count = train.iter().filter(|&&t| t).count() as u64;
         let mut columns = vec![None; rules.rules.len()];
         let mut notes = vec![None; rules.rules.len()];
         let mut next = 0u32;
@@ -153,6 +195,10 @@ impl Plan {
             notes[i] = match rule.points {
                 None => continue,
                 Some(_) if !writable => Some("its points could not be found in the text: kept".to_string()),
+                Some(_) if fired[i] == train_count => Some(
+                    "fired for every training lead: its points move every score alike, so the outcomes cannot tell them; kept"
+                        .to_string(),
+                ),
                 Some(_) if fired[i] < options.min_fired => Some(format!(
                     "fired for {} training leads (fewer than {}): points kept",
                     fired[i], options.min_fired
@@ -209,6 +255,9 @@ impl Plan {
                 low: coefficient.zip(se).map(|(b, s)| (b - Z95 * s) * scale),
                 high: coefficient.zip(se).map(|(b, s)| (b + Z95 * s) * scale),
                 fired: fired[i],
+                crosses_zero: coefficient
+                    .zip(se)
+                    .is_some_and(|(b, s)| (b - Z95 * s) < 0.0 && (b + Z95 * s) > 0.0),
                 note: notes[i].clone(),
             });
         }
@@ -221,6 +270,7 @@ impl Plan {
                     regression.std_errors[rule_features + k],
                 );
                 SuggestedRule {
+                    name: s.candidate.name(),
                     condition: s.candidate.condition(),
                     points: (b * scale).round(),
                     fired: s.fired,
@@ -276,7 +326,7 @@ impl Plan {
             "# Rules suggested by `leadscore fit --suggest`, ranked by information value and\n\
              # fitted together with the pack's rules. Delete the ones you do not want.\n",
         );
-        for (k, s) in self.suggested.iter().enumerate() {
+        for s in &self.suggested {
             text.push_str(&format!(
                 "\n# fired for {} training leads, {} converted ({}; {} for the others); information value {:.3}\n",
                 s.fired,
@@ -286,8 +336,8 @@ impl Plan {
                 s.iv
             ));
             text.push_str(&format!(
-                "rule \"Suggested {}\": {} => {}\n",
-                k + 1,
+                "rule {:?}: {} => {}\n",
+                s.name,
                 s.condition,
                 points_text(s.points)
             ));
@@ -346,14 +396,15 @@ impl Holdout {
 }
 
 /// The threshold recommended for the refitted pack, from its training rows.
-pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec) -> metrics::Recommended {
+/// `above`: the pack's bound is `score > N`.
+pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec, above: bool) -> metrics::Recommended {
     let train: Vec<&Row> = rows.rows.iter().filter(|r| split.is_train(r)).collect();
     let points: Vec<Point> = train
         .iter()
         .map(|r| Point {
             score: r.score,
             positive: r.positive,
-            eligible: r.disqualified == NONE,
+            eligible: r.held,
         })
         .collect();
     let goal = match goal {
@@ -368,7 +419,7 @@ pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec) -> metrics::Rec
             }
         }
     };
-    metrics::recommend(&metrics::sweep(&points), goal)
+    metrics::recommend(&metrics::sweep_by(&points, above), goal)
 }
 
 /// What `fit` did. Serialized for `--json`; `Display` is the table people read.
@@ -399,6 +450,8 @@ pub struct FitReport {
     pub old: Holdout,
     /// The new pack on the held-out leads.
     pub new: Holdout,
+    /// The fitted pack's MQL condition as written.
+    pub condition: Option<String>,
     /// AUC of the unrounded regression on the held-out leads.
     pub regression_auc: Option<f64>,
     /// With `--suggest`: held-out AUC of regressions on the pack's rules alone, and on
@@ -411,6 +464,9 @@ pub struct FitReport {
     /// The `calibrate` statement written into the fitted pack (none when the score does
     /// not rank the training leads).
     pub calibration: Option<String>,
+    /// What the reader should know before trusting the fit (most leads unlabelled).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// Held-out AUCs that show what the suggestions are worth.
@@ -455,7 +511,11 @@ impl fmt::Display for FitReport {
                 (Some(l), Some(h)) => format!("{} … {}", whole(l), whole(h)),
                 _ => "—".to_string(),
             };
-            let note = r.note.as_ref().map_or_else(String::new, |n| format!("  ({n})"));
+            let note = match (&r.note, r.crosses_zero) {
+                (Some(n), _) => format!("  ({n})"),
+                (None, true) => "  (? the interval holds 0: the data cannot tell its sign)".to_string(),
+                (None, false) => String::new(),
+            };
             writeln!(
                 f,
                 "  {:<width$} {:>6} {:>6} {:>17} {:>7}{note}",
@@ -486,6 +546,9 @@ impl fmt::Display for FitReport {
         match self.recommended.threshold {
             Some(t) => writeln!(f, "\nnew threshold {}: {}", num(t), self.recommended.reason)?,
             None => writeln!(f, "\nthreshold kept: {}", self.recommended.reason)?,
+        }
+        if let Some(condition) = self.condition.as_ref().filter(|c| !c.starts_with("threshold ")) {
+            writeln!(f, "  written as `{condition}`")?;
         }
         if let Some(note) = &self.threshold_note {
             writeln!(f, "  {note}")?;
@@ -521,6 +584,9 @@ impl fmt::Display for FitReport {
                 g.columns,
                 opt(g.all_columns_auc, 3)
             )?;
+        }
+        for warning in &self.warnings {
+            writeln!(f, "\nwarning: {warning}")?;
         }
         Ok(())
     }

@@ -29,10 +29,58 @@ pub struct RuleNumbers {
 /// The numbers `fit` may change in a pack.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Numbers {
-    /// `threshold N`, or the `N` of `score >= N` / `score > N` at the top of `mql when`.
+    /// The number of `threshold N`, or of the score bound of `mql when` ([`Mql::bound`]).
     pub threshold: Option<NumberAt>,
+    /// The pack's MQL condition: as written, and its score bound.
+    pub mql: Mql,
     /// Per rule, in file order (the order of the compiled program's rules).
     pub rules: Vec<RuleNumbers>,
+}
+
+/// A pack's MQL condition (the last `threshold` or `mql when`) as `fit` and the threshold
+/// sweep see it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Mql {
+    /// The statement as written, blanks collapsed (`threshold 75`, `mql when score > 5`);
+    /// `None` when the pack has none (no lead is an MQL).
+    pub text: Option<String>,
+    /// The same with the bound's number written `threshold` (`mql when fit >= 20 and score
+    /// >= threshold`): what the sweep moves.
+    pub swept: Option<String>,
+    /// The score bound a threshold moves; `None` when there is none that can be moved
+    /// faithfully (the bound sits under an `or` or a `not`, or there is no bound).
+    pub bound: Option<Bound>,
+}
+
+/// The score bound of an MQL condition: `threshold N`, `score >= N` or `score > N`, alone
+/// or as a part of a top-level `and`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bound {
+    /// The number, and where it is written.
+    pub at: NumberAt,
+    /// `score > N`: a lead is an MQL when its score is above the threshold, not at it.
+    pub above: bool,
+    /// The bound is the whole condition; otherwise other parts (`fit >= 20`) must hold too.
+    pub alone: bool,
+}
+
+impl Mql {
+    /// The MQL rule the sweep moves, in words (`score >= threshold` by default).
+    pub fn swept(&self) -> &str {
+        self.swept.as_deref().unwrap_or("score >= threshold")
+    }
+
+    /// Why fit cannot move the threshold, when it cannot.
+    pub fn unmovable(&self) -> Option<String> {
+        match (&self.text, &self.bound) {
+            (_, Some(_)) => None,
+            (None, None) => Some("the pack has no MQL condition (`threshold N` or `mql when`) to move".to_string()),
+            (Some(text), None) => Some(format!(
+                "`{text}` has no `score >= N` or `score > N` that fit can move faithfully \
+                 (alone, or as a part of a top-level `and`): kept as written"
+            )),
+        }
+    }
 }
 
 /// Finds the numbers in a pack's rule sources.
@@ -41,6 +89,7 @@ pub struct Numbers {
 /// let pack = leadscore::Pack::from_source("demo", "threshold 40 # the MQL line\ncap fit at 30\ntitle ~ VP => +20 fit\nvisited /blog/* => +2 each max 10")?;
 /// let numbers = leadscore_outcomes::rewrite::numbers(pack.sources());
 /// assert_eq!(numbers.threshold.map(|t| t.value), Some(40.0));
+/// assert_eq!(numbers.mql.text.as_deref(), Some("threshold 40"));
 /// assert_eq!(numbers.rules[1].max.map(|m| m.value), Some(10.0));
 /// # Ok::<(), leadscore::Error>(())
 /// ```
@@ -53,12 +102,25 @@ pub fn numbers(sources: &Sources) -> Numbers {
     for statement in &ast.statements {
         match &statement.kind {
             StatementKind::Threshold(t) => {
-                out.threshold = Some(NumberAt {
+                let at = NumberAt {
                     value: t.node,
                     span: t.span,
-                })
+                };
+                let bound = Bound {
+                    at,
+                    above: false,
+                    alone: true,
+                };
+                out.mql = mql(sources, statement.span, Some(bound));
             }
-            StatementKind::Mql(cond) => out.threshold = score_bound(cond),
+            StatementKind::Mql(cond) => {
+                let bound = score_bound(cond).map(|(at, above)| Bound {
+                    at,
+                    above,
+                    alone: matches!(cond.kind, CondKind::Test(_)),
+                });
+                out.mql = mql(sources, statement.span, bound);
+            }
             StatementKind::Rule(rule) => {
                 let first = rule.actions.iter().find(|a| matches!(a.node, Action::Points { .. }));
                 out.rules
@@ -67,22 +129,48 @@ pub fn numbers(sources: &Sources) -> Numbers {
             _ => {}
         }
     }
+    out.threshold = out.mql.bound.map(|b| b.at);
     out
 }
 
-/// The `N` of `score >= N` or `score > N`, alone or as a part of a top-level `and`.
-fn score_bound(cond: &leadscore::ast::Cond) -> Option<NumberAt> {
+/// An MQL statement's text, and the same with its bound written `threshold`.
+fn mql(sources: &Sources, statement: Span, bound: Option<Bound>) -> Mql {
+    let collapse = |text: &str| text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let text = sources.text(statement);
+    let swept = bound.and_then(|b| {
+        let start = (b.at.span.start as usize).checked_sub(statement.start as usize)?;
+        let end = (b.at.span.end as usize).checked_sub(statement.start as usize)?;
+        let written = format!("{}threshold{}", text.get(..start)?, text.get(end..)?);
+        Some(match written.strip_prefix("threshold threshold") {
+            // `threshold N` is `score >= N`.
+            Some(_) => "score >= threshold".to_string(),
+            None => collapse(&written),
+        })
+    });
+    Mql {
+        text: Some(collapse(text)),
+        swept,
+        bound,
+    }
+}
+
+/// The `N` of `score >= N` or `score > N` (and whether it is `>`), alone or as a part of
+/// a top-level `and`.
+fn score_bound(cond: &leadscore::ast::Cond) -> Option<(NumberAt, bool)> {
     match &cond.kind {
         CondKind::And(parts) => parts.iter().find_map(score_bound),
         CondKind::Test(test) => match (&test.operand.kind, &test.op) {
-            (OperandKind::Field(path), TestOp::Compare(CmpOp::Ge | CmpOp::Gt, bound))
+            (OperandKind::Field(path), TestOp::Compare(op @ (CmpOp::Ge | CmpOp::Gt), bound))
                 if path.len() == 1 && path[0] == "score" =>
             {
                 match bound.kind {
-                    OperandKind::Num(value) => Some(NumberAt {
-                        value,
-                        span: bound.span,
-                    }),
+                    OperandKind::Num(value) => Some((
+                        NumberAt {
+                            value,
+                            span: bound.span,
+                        },
+                        *op == CmpOp::Gt,
+                    )),
                     _ => None,
                 }
             }

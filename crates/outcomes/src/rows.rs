@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::error::OutcomesError;
 use super::label::{Label, Labels};
 use super::pick::Picker;
 use leadscore::{Outcome, Pack};
@@ -41,6 +42,9 @@ pub struct Setup {
 pub struct Facts {
     /// Converted, not, or unlabelled.
     pub label: Label,
+    /// An unlabelled lead's outcome value, as text (`None`: it has no such field, or it
+    /// is labelled).
+    pub outcome: Option<String>,
     /// When it is judged, in milliseconds since the epoch.
     pub at: i64,
     /// Its `--by` value, as text.
@@ -110,9 +114,14 @@ impl Reader {
 
     fn facts(&self, mut values: Vec<Option<Value>>) -> Result<Facts, String> {
         let mut take = |i: usize| values.get_mut(i).and_then(Option::take);
-        let label = match &self.setup.outcome {
-            Some(_) => self.setup.labels.of(take(0).as_ref()),
-            None => Label::Unlabelled,
+        let (label, outcome) = match &self.setup.outcome {
+            Some(_) => {
+                let value = take(0);
+                let label = self.setup.labels.of(value.as_ref());
+                let seen = value.filter(|_| label == Label::Unlabelled).map(|v| shown(&v));
+                (label, seen)
+            }
+            None => (Label::Unlabelled, None),
         };
         let at = match &self.setup.when {
             When::At(t) => *t,
@@ -124,10 +133,27 @@ impl Reader {
         });
         Ok(Facts {
             label,
+            outcome,
             at,
             by,
             id: take(3),
         })
+    }
+
+    /// Reads a lead's facts and scores it with `pack` as of its time; with a `holding`
+    /// pack (see [`super::tune::holding_pack`]), also whether the other parts of the MQL
+    /// condition hold for it.
+    pub fn judge(&self, pack: &Pack, holding: Option<&Pack>, lead: Lead) -> Result<Judgement, String> {
+        let (facts, outcome) = match lead {
+            Lead::Text(text) => self.judge_json(pack, text)?,
+            Lead::Value(value) => self.judge_value(pack, value)?,
+        };
+        let held = match (holding, lead) {
+            (None, _) => None,
+            (Some(p), Lead::Text(text)) => Some(score_json(p, text, facts.at)?.mql),
+            (Some(p), Lead::Value(value)) => Some(score_value(p, value, facts.at)?.mql),
+        };
+        Ok(Judgement { facts, outcome, held })
     }
 
     /// Reads a lead's facts and scores it with `pack` as of its time.
@@ -145,6 +171,27 @@ impl Reader {
     }
 }
 
+/// One lead as a source gives it: JSON text, or a parsed lead (CSV rows, JSON arrays).
+#[derive(Clone, Copy, Debug)]
+pub enum Lead<'a> {
+    /// JSON text.
+    Text(&'a str),
+    /// A parsed lead.
+    Value(&'a Value),
+}
+
+/// A lead judged: its facts, its outcome and, with a holding pack, whether the other parts
+/// of the MQL condition hold for it.
+#[derive(Clone, Debug)]
+pub struct Judgement {
+    /// Its facts.
+    pub facts: Facts,
+    /// Its outcome.
+    pub outcome: Outcome,
+    /// Whether a threshold alone decides if it is an MQL (`None`: not asked).
+    pub held: Option<bool>,
+}
+
 /// Scores JSON text as of a time given in milliseconds.
 pub fn score_json(pack: &Pack, text: &str, at: i64) -> Result<Outcome, String> {
     let at = chrono::DateTime::from_timestamp_millis(at).ok_or("the time is out of range")?;
@@ -155,6 +202,18 @@ pub fn score_json(pack: &Pack, text: &str, at: i64) -> Result<Outcome, String> {
 pub fn score_value(pack: &Pack, lead: &Value, at: i64) -> Result<Outcome, String> {
     let at = chrono::DateTime::from_timestamp_millis(at).ok_or("the time is out of range")?;
     pack.scorer(at).score(lead).map_err(|e| e.to_string())
+}
+
+/// The most characters of an outcome value a message shows.
+const SHOWN_CHARS: usize = 40;
+
+/// A value as a message shows it: a string as it is, anything else as JSON, cut short.
+fn shown(value: &Value) -> String {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    text.chars().take(SHOWN_CHARS).collect()
 }
 
 fn time_of(field: &str, value: Option<Value>) -> Result<i64, String> {
@@ -235,6 +294,9 @@ impl Rules {
     }
 }
 
+/// The most distinct unlabelled outcome values kept for messages.
+const SHOWN_VALUES: usize = 5;
+
 /// Marks an absent reason or `--by` value.
 pub const NONE: u32 = u32::MAX;
 
@@ -251,6 +313,9 @@ pub struct Row {
     pub disqualified: u32,
     /// Index into [`Rows::by_values`], or [`NONE`].
     pub by: u32,
+    /// A threshold alone decides whether it is an MQL: it is not disqualified and the
+    /// other parts of the MQL condition (`fit >= 20` in `fit >= 20 and score >= 10`) hold.
+    pub held: bool,
     /// When it was judged (ms).
     pub at: i64,
     /// Its position among all leads read, from 0.
@@ -266,6 +331,10 @@ pub struct Rows {
     pub leads: u64,
     /// Leads whose outcome was missing or in neither list.
     pub unlabelled: u64,
+    /// Of those, the leads without the outcome field.
+    pub missing_outcome: u64,
+    /// The first few distinct outcome values that were in neither list.
+    pub unlabelled_values: Vec<String>,
     /// Leads that could not be read or scored.
     pub failed: u64,
     /// Disqualifying reasons, by index.
@@ -281,6 +350,17 @@ pub struct Rows {
 impl Rows {
     /// Counts one lead read; labelled leads are kept.
     pub fn add(&mut self, rules: &Rules, facts: &Facts, outcome: &Outcome) {
+        self.add_held(rules, facts, outcome, None);
+    }
+
+    /// Counts a lead judged with a holding pack ([`Reader::judge`]).
+    pub fn add_judged(&mut self, rules: &Rules, judgement: &Judgement) {
+        self.add_held(rules, &judgement.facts, &judgement.outcome, judgement.held);
+    }
+
+    /// [`Rows::add`], saying whether the other parts of the MQL condition hold (`None`:
+    /// the condition has none, so only a disqualification takes a lead out of the sweep).
+    fn add_held(&mut self, rules: &Rules, facts: &Facts, outcome: &Outcome, held: Option<bool>) {
         let ordinal = self.leads;
         self.leads += 1;
         let positive = match facts.label {
@@ -288,6 +368,13 @@ impl Rows {
             Label::Negative => false,
             Label::Unlabelled => {
                 self.unlabelled += 1;
+                match &facts.outcome {
+                    None => self.missing_outcome += 1,
+                    Some(v) if self.unlabelled_values.len() < SHOWN_VALUES && !self.unlabelled_values.contains(v) => {
+                        self.unlabelled_values.push(v.clone())
+                    }
+                    Some(_) => {}
+                }
                 return;
             }
         };
@@ -311,6 +398,7 @@ impl Rows {
             mql: outcome.mql,
             disqualified,
             by,
+            held: held.unwrap_or(true) && outcome.disqualified.is_none(),
             at: facts.at,
             ordinal,
         });
@@ -329,10 +417,45 @@ impl Rows {
         self.hits.get(start..end).unwrap_or(&[])
     }
 
+    /// Refuses rows with no labelled lead (an outcome field misspelt, values in neither
+    /// list), naming the field and the values seen; with some, a warning when most leads
+    /// are unlabelled.
+    pub fn check_labelled(&self, setup: &Setup) -> Result<Option<String>, OutcomesError> {
+        let Some(field) = &setup.outcome else { return Ok(None) };
+        let read = self.leads - self.failed;
+        if self.rows.is_empty() && read > 0 {
+            return Err(OutcomesError::NoLabelled {
+                field: field.clone(),
+                read,
+                missing: self.missing_outcome,
+                values: self.unlabelled_values.clone(),
+                positive: setup.labels.positive().to_vec(),
+                negative: setup.labels.negative().to_vec(),
+            });
+        }
+        Ok((self.unlabelled > self.rows.len() as u64).then(|| {
+            format!(
+                "{} of {read} leads are unlabelled and left out ({} without `{field}`{})",
+                self.unlabelled,
+                self.missing_outcome,
+                values_seen(&self.unlabelled_values, ", other values: ")
+            )
+        }))
+    }
+
     /// Converted leads.
     pub fn positives(&self) -> u64 {
         self.rows.iter().filter(|r| r.positive).count() as u64
     }
+}
+
+/// `, values: "2", "-1"`, or nothing.
+pub(crate) fn values_seen(values: &[String], lead: &str) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!("{lead}{}", quoted.join(", "))
 }
 
 fn intern(values: &mut Vec<String>, index: &mut HashMap<String, u32>, value: &str) -> u32 {

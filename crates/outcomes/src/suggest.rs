@@ -86,6 +86,29 @@ impl Candidate {
     }
 }
 
+impl Candidate {
+    /// The condition in words, for the rule's name (`Lead Source is Referral`).
+    ///
+    /// ```
+    /// use leadscore_outcomes::suggest::Candidate;
+    /// let c = Candidate::Equals { field: "Lead Source".into(), value: "Referral".into() };
+    /// assert_eq!(c.name(), "Lead Source is Referral");
+    /// ```
+    pub fn name(&self) -> String {
+        let name = match self {
+            Candidate::Equals { field, value } => format!("{field} is {value}"),
+            Candidate::AtLeast { field, cut } => format!("{field} at least {}", super::num(*cut)),
+            Candidate::Did { event_type } => format!("did {event_type}"),
+            Candidate::DidWhere {
+                event_type,
+                prop,
+                value,
+            } => format!("did {event_type} where {prop} is {value}"),
+        };
+        name.chars().filter(|c| !c.is_control()).collect()
+    }
+}
+
 /// A field path in the language: plain segments bare, others in backticks.
 fn path(field: &str) -> String {
     let plain = |s: &str| {
@@ -449,6 +472,7 @@ mod tests {
                 &rules,
                 &Facts {
                     label,
+                    outcome: None,
                     at: 0,
                     by: None,
                     id: None,

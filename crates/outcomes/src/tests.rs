@@ -32,6 +32,7 @@ fn tiny(goal: GoalSpec) -> Report {
         goal,
         threshold: Some(20.0),
         by: Some("source".into()),
+        mql: super::rewrite::numbers(pack.sources()).mql,
     };
     Report::build("tiny".into(), &rows, &rules, &options)
 }

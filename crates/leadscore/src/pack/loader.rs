@@ -149,6 +149,35 @@ impl Loader {
         Ok((pack, overridden))
     }
 
+    /// Builds a pack as if the folder `dir` held these rule files, `(file name, text)`,
+    /// instead of its own: named after the folder, its plugins looked up in the folder's
+    /// `plugins/` and on the plugin path. Without a folder, the pack is called `name`.
+    /// This is how `fit` checks a rewritten pack before anything is written.
+    ///
+    /// ```
+    /// let pack = leadscore::Loader::new().load_files(
+    ///     Some("rules/b2b-saas".as_ref()),
+    ///     "unused",
+    ///     [("main.rules".to_string(), "threshold 5\ntitle ~ VP => +5".to_string())],
+    /// )?;
+    /// assert_eq!(&*pack.id().name, "b2b-saas");
+    /// assert_eq!(pack.program().rule_count(), 1, "only the files given, not the folder's");
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn load_files(
+        &self,
+        dir: Option<&Path>,
+        name: &str,
+        files: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Pack, Error> {
+        let name = dir.map_or_else(|| name.to_string(), pack_name);
+        let mut sources = Sources::default();
+        for (file, text) in files {
+            sources.add_in_pack(&name, &file, text);
+        }
+        self.build(&name, dir, sources)
+    }
+
     /// Builds a pack from rule text; plugins are looked up on the plugin path only.
     pub fn from_source(&self, name: &str, text: &str) -> Result<Pack, Error> {
         let mut sources = Sources::default();
