@@ -11,6 +11,7 @@ mod compile;
 mod diagnostic;
 mod eval;
 mod explain;
+pub mod file;
 mod format;
 pub mod gen;
 #[cfg(feature = "lsp")]

@@ -124,13 +124,17 @@ pub fn run_batch(
         .map(|p| Format::of(p.map(PathBuf::as_path), args.format))
         .collect::<Result<Vec<_>, _>>()?;
     for path in inputs.iter().flatten().filter(|p| p.as_os_str() != "-") {
-        let meta =
-            std::fs::metadata(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
-        if meta.is_dir() {
-            return Err(Failure(format!(
-                "error: {} is a folder; give the lead files (like leads/*.json)",
-                path.display()
-            )));
+        // Every input is checked before the first is read: a folder, FIFO or device fails
+        // the command up front, naming it.
+        match leadscore::file::open(path) {
+            Ok(_) => {}
+            Err(e) if matches!(e.kind, leadscore::file::FileErrorKind::Folder) => {
+                return Err(Failure(format!(
+                    "error: {} is a folder; give the lead files (like leads/*.json)",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(Failure(format!("error: {e}"))),
         }
     }
     let progress = progress_bar(&inputs);

@@ -41,15 +41,22 @@ pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
     }
 }
 
+/// The lead's text: a file through the bounded opener, or standard input up to the same
+/// limit.
 fn read(path: &PathBuf) -> Result<String, Failure> {
+    let max = leadscore::file::DEFAULT_MAX_FILE_BYTES;
+    if path.as_os_str() != "-" {
+        return leadscore::file::read_text(path, max).map_err(|e| Failure(format!("error: {e}")));
+    }
     let mut text = String::new();
-    let result = if path.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .map(|_| ())
-    };
-    result.map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+    std::io::stdin()
+        .take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure(format!("error: cannot read standard input: {e}")))?;
+    if text.len() as u64 > max {
+        return Err(Failure(format!(
+            "error: the lead on standard input is larger than {max} bytes"
+        )));
+    }
     Ok(text)
 }

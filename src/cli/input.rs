@@ -617,8 +617,7 @@ pub fn open(
 ) -> Result<Box<dyn Read + Send>, Failure> {
     match path {
         Some(p) if p.as_os_str() != "-" => {
-            let file =
-                std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
+            let file = leadscore::file::open(p).map_err(|e| Failure(format!("error: {e}")))?;
             Ok(match progress {
                 Some(bar) => Box::new(bar.wrap_read(file)),
                 None => Box::new(file),

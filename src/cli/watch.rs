@@ -216,8 +216,8 @@ fn score(pack: &Pack, lead: &Value, as_of: chrono::DateTime<chrono::Utc>) -> Res
 
 /// Reads `--leads`: one JSON object, a JSON array of objects, or JSON Lines.
 fn read_leads(path: &Path) -> Result<Vec<Lead>, Failure> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+    let text = leadscore::file::read_text(path, leadscore::file::DEFAULT_MAX_FILE_BYTES)
+        .map_err(|e| Failure(format!("error: {e}")))?;
     let values = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Array(items)) => items,
         Ok(one) => vec![one],

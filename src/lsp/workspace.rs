@@ -61,7 +61,7 @@ impl Workspace {
     pub fn text(&self, path: &Path) -> Option<String> {
         match self.docs.get(path) {
             Some(doc) => Some(doc.text.clone()),
-            None => std::fs::read_to_string(path).ok(),
+            None => crate::file::read_text(path, crate::file::DEFAULT_MAX_FILE_BYTES).ok(),
         }
     }
 

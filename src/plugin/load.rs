@@ -75,15 +75,14 @@ impl Plugins {
         let Some(path) = folders
             .iter()
             .map(|d| d.join(format!("{}.rhai", name.node)))
-            .find(|p| p.is_file())
+            .find(|p| p.symlink_metadata().is_ok())
         else {
             return Err(unknown(name, &folders));
         };
-        let text = std::fs::read_to_string(&path).map_err(|e| {
+        let text = crate::file::read_text(&path, crate::file::DEFAULT_MAX_FILE_BYTES).map_err(|e| {
             error(LoadErrorKind::Plugin(format!(
-                "cannot read plugin `{}` ({}): {e}",
-                name.node,
-                path.display()
+                "cannot read plugin `{}`: {e}",
+                name.node
             )))
         })?;
         let file = shown.add(path.display().to_string(), text.clone());

@@ -29,3 +29,4 @@ mod reload;
 mod repl;
 #[cfg(feature = "serve")]
 mod serve;
+mod tools;
