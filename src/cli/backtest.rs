@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
 use leadscore::outcomes::{Reader, Rows, Rules};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
+use super::judge::{columns, each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `backtest`.
@@ -50,11 +50,13 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let setup = args
         .judge
         .setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
+    let columns = columns(&pack, &setup);
     let reader = Reader::new(setup);
     let rules = Rules::of(&pack);
     let mut rows = Rows::default();
     let failed = each_lead(
         &args.input,
+        columns,
         true,
         |lead| match lead {
             Lead::Text(text) => reader.judge_json(&pack, text),

@@ -9,7 +9,7 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::input::{self, Batch, Format, Item, Leads, Position, ReadOptions};
+use super::input::{self, Batch, Columns, Format, Item, Leads, Position, ReadOptions};
 use super::summary::Stats;
 use super::{as_of, load_pack, Exit, Failure, PackArgs};
 
@@ -113,6 +113,7 @@ pub fn run_batch(
         delimiter: delimiter(args.delimiter.as_deref().unwrap_or(","))?,
         delimiter_given: args.delimiter.is_some(),
         max_line: args.max_line_bytes,
+        columns: Columns::of(&pack, &[&args.id_field]),
     };
     let inputs: Vec<Option<&PathBuf>> = if args.inputs.is_empty() {
         vec![None]
@@ -230,7 +231,7 @@ pub(super) fn read_ahead(
     let read = move || -> Result<(), Failure> {
         let (mut in_flight, mut spare) = (0usize, None::<Batch>);
         for (path, format) in files {
-            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, options)?;
+            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, options.clone())?;
             loop {
                 // Bytes in flight: read on only while what is read and not yet scored
                 // leaves room for one more batch.

@@ -179,6 +179,8 @@ fn collect(
     let mut rows = Rows::default();
     let failed = each_lead(
         &args.input,
+        // `--suggest` looks at every column.
+        super::input::Columns::All,
         // The later passes read the same leads: their failures were reported by the first.
         report,
         |lead| {

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::batch::{delimiter, read_ahead, threads, Read};
-use super::input::{Format, Item, Position, ReadOptions};
+use super::input::{Columns, Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
 use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
@@ -97,6 +97,18 @@ impl JudgeArgs {
     }
 }
 
+/// The CSV columns `pack` and the judging of `setup` read: the pack's fields, the
+/// outcome, time, `--by` and id fields.
+pub fn columns(pack: &leadscore::Pack, setup: &Setup) -> Columns {
+    let mut also = vec![setup.id_field.as_str()];
+    also.extend(setup.outcome.as_deref());
+    also.extend(setup.by.as_deref());
+    if let When::Field(field) = &setup.when {
+        also.push(field);
+    }
+    Columns::of(pack, &also)
+}
+
 /// One lead as read: JSON text, or a parsed lead (CSV rows, JSON arrays).
 #[derive(Clone, Copy)]
 pub enum Lead<'a> {
@@ -109,6 +121,7 @@ pub enum Lead<'a> {
 /// error when `report_failures`). Returns whether any lead failed.
 pub fn each_lead<T: Send>(
     args: &InputArgs,
+    columns: Columns,
     report_failures: bool,
     work: impl Fn(Lead) -> Result<T, String> + Sync,
     mut sink: impl FnMut(Result<T, String>),
@@ -117,6 +130,7 @@ pub fn each_lead<T: Send>(
         delimiter: delimiter(args.delimiter.as_deref().unwrap_or(","))?,
         delimiter_given: args.delimiter.is_some(),
         max_line: args.max_line_bytes,
+        columns,
     };
     let inputs: Vec<Option<PathBuf>> = if args.inputs.is_empty() {
         vec![None]

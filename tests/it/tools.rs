@@ -188,3 +188,85 @@ mod files {
         refused(&run, "leads.jsonl");
     }
 }
+
+mod csv {
+    use super::*;
+
+    /// Runs `leadscore score` with `input` written to a file named `leads.csv`.
+    fn score_csv(dir: &Path, input: &[u8], extra: &[&str]) -> Run {
+        std::fs::write(dir.join("leads.csv"), input).unwrap();
+        let mut args = vec!["score", "--pack", ".", "--as-of", AS_OF];
+        args.extend(extra);
+        args.push("leads.csv");
+        leadscore(dir, &args, "")
+    }
+
+    #[test]
+    fn a_record_past_max_line_bytes_ends_the_read_naming_its_line() {
+        let dir = pack(RULES);
+        let mut input = b"id,title\n1,VP\n2,\"".to_vec();
+        input.extend(std::iter::repeat_n(b'x', 3 << 20));
+        input.extend(b"\"\n3,VP\n");
+        let run = score_csv(dir.path(), &input, &["--max-line-bytes", "1000000"]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("line 3") && run.stderr.contains("longer than 1000000 bytes"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn an_endless_record_on_stdin_is_bounded() {
+        let dir = pack(RULES);
+        let zeros = "\0".repeat(4 << 20);
+        let args = ["score", "--pack", ".", "--format", "csv", "--max-line-bytes", "65536"];
+        let run = leadscore(dir.path(), &args, &zeros);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr.contains("line 1") && run.stderr.contains("longer than 65536 bytes"),
+            "{}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn a_wide_file_is_read_in_linear_time_and_only_for_the_columns_used() {
+        let dir = pack(RULES);
+        let columns = 100_000;
+        let mut input: Vec<u8> = (0..columns).map(|c| format!("c{c},")).collect::<String>().into_bytes();
+        input.extend(b"title\n");
+        let row = ",".repeat(columns);
+        for n in 0..50 {
+            input.extend(row.as_bytes());
+            input.extend(if n % 2 == 0 {
+                b"VP\n".as_slice()
+            } else {
+                b"CTO\n".as_slice()
+            });
+        }
+        let started = Instant::now();
+        let run = score_csv(dir.path(), &input, &[]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let scores: Vec<f64> = run
+            .stdout
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["score"]
+                    .as_f64()
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(scores.len(), 50);
+        assert_eq!(scores.iter().filter(|s| **s == 15.0).count(), 25);
+        assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn a_duplicate_header_names_both_columns() {
+        let dir = pack(RULES);
+        let run = score_csv(dir.path(), b"id,title,x,title\n1,VP,,CEO\n", &[]);
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains("`title` twice (columns 2 and 4)"), "{}", run.stderr);
+    }
+}
