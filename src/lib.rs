@@ -52,6 +52,8 @@ pub use {pack::ArrowBatch, read::ArrowRefusal};
 /// ```
 pub use value::show_number;
 
+pub use value::escape::{show_rendered, show_text};
+
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.
 ///
 /// ```

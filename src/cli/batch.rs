@@ -67,9 +67,9 @@ struct Line<'a> {
 /// Where results go.
 pub enum Sink {
     /// JSON Lines on stdout.
-    Jsonl(BufWriter<std::io::StdoutLock<'static>>),
+    Jsonl(BufWriter<super::Stdout>),
     /// CSV on stdout.
-    Csv(Box<csv::Writer<std::io::StdoutLock<'static>>>),
+    Csv(Box<csv::Writer<super::Stdout>>),
     /// Nowhere: only counted.
     Stats,
 }

@@ -31,7 +31,11 @@ pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
         .map_err(|e| Failure(format!("error: {} is not a JSON lead: {e}", args.lead.display())))?;
     match pack.score(&lead, as_of) {
         Ok(outcome) => {
-            write!(std::io::stdout(), "{}", pack.explain(&outcome))?;
+            write!(
+                super::stdout(),
+                "{}",
+                leadscore::show_rendered(&pack.explain(&outcome).to_string())
+            )?;
             Ok(Exit::Success)
         }
         Err(e) => {

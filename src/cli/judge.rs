@@ -207,12 +207,12 @@ pub fn print_report<R: serde::Serialize + std::fmt::Display>(
     failed: bool,
 ) -> Result<Exit, Failure> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     if json {
         serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
     } else {
-        write!(out, "{report}")?;
+        write!(out, "{}", leadscore::show_rendered(&report.to_string()))?;
     }
     Ok(if failed { Exit::Partial } else { Exit::Success })
 }

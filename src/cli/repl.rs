@@ -103,9 +103,11 @@ struct Answer {
 }
 
 impl Answer {
+    /// An answer; names and values in it (from the pack, the lead or the user) are
+    /// escaped for the terminal.
     fn ok(text: impl Into<String>) -> Answer {
         Answer {
-            text: text.into(),
+            text: leadscore::show_rendered(&text.into()).into_owned(),
             failed: false,
             quit: false,
         }
@@ -113,7 +115,15 @@ impl Answer {
 
     fn fail(text: impl Into<String>) -> Answer {
         Answer {
-            text: text.into(),
+            failed: true,
+            ..Answer::ok(text)
+        }
+    }
+
+    /// A pack's diagnostics, rendered (and escaped) by the library, perhaps in colour.
+    fn diagnostics(text: String) -> Answer {
+        Answer {
+            text,
             failed: true,
             quit: false,
         }
@@ -123,7 +133,7 @@ impl Answer {
 /// Reads commands from a pipe or file: plain output, exit 1 if any command failed.
 fn scripted(mut session: Session, echo: bool) -> Result<Exit, Failure> {
     let stdin = std::io::stdin();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let mut failed = false;
     let mut pending = String::new();
     for line in stdin.lock().lines() {
@@ -211,7 +221,7 @@ fn interactive(mut session: Session, color: bool) -> Result<Exit, Failure> {
             let _ = editor.add_history_entry(complete.trim());
         }
         let answer = answer(&mut session, &complete, color);
-        write_answer(&mut std::io::stdout(), &answer)?;
+        write_answer(&mut super::stdout(), &answer)?;
         if answer.quit {
             break;
         }
@@ -316,7 +326,7 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
 fn done(result: Result<String, SessionError>, color: bool) -> Answer {
     match result {
         Ok(text) => Answer::ok(text),
-        Err(SessionError::Error(leadscore::Error::Pack(errors))) => Answer::fail(errors.render(color)),
+        Err(SessionError::Error(leadscore::Error::Pack(errors))) => Answer::diagnostics(errors.render(color)),
         Err(e) => Answer::fail(format!("error: {e}")),
     }
 }

@@ -124,11 +124,11 @@ fn load_failure(error: leadscore::Error) -> Failure {
 
 /// Prints one event: a JSON line, or the text `human` builds.
 fn emit(json: bool, value: Value, human: impl FnOnce() -> String) {
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let _ = if json {
         writeln!(out, "{value}")
     } else {
-        writeln!(out, "{}", human())
+        writeln!(out, "{}", leadscore::show_rendered(&human()))
     };
     let _ = out.flush();
 }

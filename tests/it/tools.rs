@@ -270,3 +270,283 @@ mod csv {
         assert!(run.stderr.contains("`title` twice (columns 2 and 4)"), "{}", run.stderr);
     }
 }
+
+mod escapes {
+    use super::*;
+
+    const HOSTILE: &str = "\u{1b}]0;pwned\u{7}";
+
+    /// Leads with outcomes, ids and a `--by` field holding `HOSTILE`.
+    fn leads(dir: &Path, n: usize) {
+        let lines: String = (0..n)
+            .map(|i| {
+                let lead = serde_json::json!({
+                    "id": format!("{HOSTILE}{i}"),
+                    "title": if i % 2 == 0 { "VP" } else { "CTO" },
+                    "region": format!("{HOSTILE}{i}"),
+                    "converted": i % 3 == 0,
+                });
+                format!("{lead}\n")
+            })
+            .collect();
+        write(dir, "leads.jsonl", &lines);
+    }
+
+    #[track_caller]
+    fn escaped(text: &str) {
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "raw control characters: {text:?}"
+        );
+        assert!(text.contains(r"\u{1b}]0;pwned\u{7}"), "the escape is shown: {text}");
+    }
+
+    fn hostile_pack() -> tempfile::TempDir {
+        pack(&format!(
+            "threshold 10\nrule \"VP{HOSTILE}\": title ~ VP => +15\nroute \"q{HOSTILE}\" when title ~ VP\n"
+        ))
+    }
+
+    #[test]
+    fn stats_explain_and_check_escape_names() {
+        let dir = hostile_pack();
+        leads(dir.path(), 4);
+        let stats = leadscore(
+            dir.path(),
+            &["stats", "--pack", ".", "--as-of", AS_OF, "leads.jsonl"],
+            "",
+        );
+        assert_eq!(stats.code, 0, "{}", stats.stderr);
+        escaped(&stats.stdout);
+        write(dir.path(), "one.json", r#"{"title": "VP"}"#);
+        let explain = leadscore(
+            dir.path(),
+            &["explain", "--pack", ".", "--as-of", AS_OF, "one.json"],
+            "",
+        );
+        escaped(&explain.stdout);
+        let program = leadscore(dir.path(), &["check", ".", "--program"], "");
+        escaped(&program.stdout);
+    }
+
+    #[test]
+    fn diagnostics_mask_the_source_and_escape_messages() {
+        let dir = pack(&format!("rule \"A\": ti{HOSTILE}tle ~ VP => +1\nlet x{HOSTILE} = 1\n"));
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            !run.stderr.contains('\u{1b}') && !run.stderr.contains('\u{7}'),
+            "{:?}",
+            run.stderr
+        );
+    }
+
+    #[test]
+    fn backtest_by_and_diff_escape_values_and_ids() {
+        let dir = hostile_pack();
+        leads(dir.path(), 6);
+        let args = [
+            "backtest",
+            "--pack",
+            ".",
+            "--outcome",
+            "converted",
+            "--as-of",
+            AS_OF,
+            "--by",
+            "region",
+            "leads.jsonl",
+        ];
+        let backtest = leadscore(dir.path(), &args, "");
+        assert_eq!(backtest.code, 0, "{}", backtest.stderr);
+        escaped(&backtest.stdout);
+        let b = dir.path().join("b");
+        write(&b, "main.rules", "threshold 100\nrule \"VP\": title ~ VP => +15\n");
+        let diff = leadscore(
+            dir.path(),
+            &["diff", "--pack", ".", "--pack", "b", "--as-of", AS_OF, "leads.jsonl"],
+            "",
+        );
+        assert_eq!(diff.code, 0, "{}", diff.stderr);
+        escaped(&diff.stdout);
+    }
+
+    #[test]
+    fn repl_rules_are_escaped() {
+        let dir = hostile_pack();
+        let run = leadscore(dir.path(), &["repl", "."], ":rules\n");
+        escaped(&run.stdout);
+    }
+
+    #[test]
+    fn diff_json_writes_null_for_no_route() {
+        let dir = pack("threshold 10\nrule \"VP\": title ~ VP => +15\nroute \"ae\" when title ~ VP\n");
+        write(
+            dir.path(),
+            "b/main.rules",
+            "threshold 10\nrule \"VP\": title ~ VP => +15\n",
+        );
+        write(dir.path(), "leads.jsonl", "{\"id\": 1, \"title\": \"VP\"}\n");
+        let run = leadscore(
+            dir.path(),
+            &[
+                "diff",
+                "--json",
+                "--pack",
+                ".",
+                "--pack",
+                "b",
+                "--as-of",
+                AS_OF,
+                "leads.jsonl",
+            ],
+            "",
+        );
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(
+            report["routes"],
+            serde_json::json!([{"from": "ae", "to": null, "count": 1}])
+        );
+    }
+
+    #[test]
+    fn by_folds_the_groups_past_the_cap() {
+        let dir = pack("threshold 10\nrule \"VP\": title ~ VP => +15\n");
+        leads(dir.path(), 300);
+        let args = [
+            "backtest",
+            "--pack",
+            ".",
+            "--outcome",
+            "converted",
+            "--as-of",
+            AS_OF,
+            "--by",
+            "region",
+        ];
+        let text = leadscore(dir.path(), &[&args[..], &["leads.jsonl"]].concat(), "");
+        assert_eq!(text.code, 0, "{}", text.stderr);
+        assert!(text.stdout.contains("(250 other values)"), "{}", text.stdout);
+        assert!(text.stdout.lines().count() < 150, "{}", text.stdout);
+        let json = leadscore(dir.path(), &[&args[..], &["--json", "leads.jsonl"]].concat(), "");
+        let report: serde_json::Value = serde_json::from_str(&json.stdout).unwrap();
+        let by = report["by"].as_array().unwrap();
+        assert_eq!(by.len(), 51);
+        assert_eq!(by[50]["values"], 250);
+        assert_eq!(by.iter().map(|r| r["count"].as_u64().unwrap()).sum::<u64>(), 300);
+    }
+}
+
+mod pipes {
+    use super::*;
+
+    /// Runs `leadscore ARGS` in `dir` with its standard output already closed: every
+    /// write fails with a broken pipe.
+    fn closed_stdout(dir: &Path, args: &[&str]) -> (i32, String) {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    #[test]
+    fn every_command_ends_quietly_on_a_closed_stdout() {
+        let dir = pack("threshold 10\nrule \"VP\": title ~ VP => +15\n");
+        let leads: String = (0..3000)
+            .map(|i| format!("{{\"id\": {i}, \"title\": \"VP\", \"won\": {}}}\n", i % 2 == 0))
+            .collect();
+        write(dir.path(), "leads.jsonl", &leads);
+        write(
+            dir.path(),
+            "b/main.rules",
+            "threshold 20\nrule \"VP\": title ~ VP => +15\n",
+        );
+        let runs: [&[&str]; 6] = [
+            &["score", "--pack", ".", "--as-of", AS_OF, "leads.jsonl"],
+            &[
+                "score",
+                "--pack",
+                ".",
+                "--as-of",
+                AS_OF,
+                "--output",
+                "csv",
+                "leads.jsonl",
+            ],
+            &[
+                "backtest",
+                "--json",
+                "--pack",
+                ".",
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                "leads.jsonl",
+            ],
+            &[
+                "backtest",
+                "--pack",
+                ".",
+                "--outcome",
+                "won",
+                "--as-of",
+                AS_OF,
+                "leads.jsonl",
+            ],
+            &[
+                "diff",
+                "--json",
+                "--pack",
+                ".",
+                "--pack",
+                "b",
+                "--as-of",
+                AS_OF,
+                "leads.jsonl",
+            ],
+            &["stats", "--pack", ".", "--as-of", AS_OF, "leads.jsonl"],
+        ];
+        for args in runs {
+            let (code, stderr) = closed_stdout(dir.path(), args);
+            assert_eq!(code, 2, "{args:?}: {stderr}");
+            assert!(
+                !stderr.contains("Broken pipe") && !stderr.contains("os error"),
+                "{args:?}: {stderr}"
+            );
+        }
+    }
+}
+
+mod fmt {
+    use super::*;
+
+    #[test]
+    fn crlf_files_stay_crlf() {
+        let dir = pack("threshold   10\r\nrule \"VP\":  title ~ VP => +15\r\n");
+        let run = leadscore(dir.path(), &["fmt", "."], "");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let text = std::fs::read_to_string(dir.path().join("main.rules")).unwrap();
+        assert_eq!(text, "threshold 10\r\nrule \"VP\": title ~ VP => +15\r\n");
+    }
+
+    #[test]
+    fn the_example_packs_are_fmt_clean() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for pack in ["rules/b2b-saas", "rules/agency", "rules/fintech"] {
+            let run = leadscore(root, &["fmt", "--check", pack], "");
+            assert_eq!(run.code, 0, "{pack}: {}{}", run.stdout, run.stderr);
+        }
+    }
+}
