@@ -550,3 +550,29 @@ mod fmt {
         }
     }
 }
+
+mod packtests {
+    use super::*;
+
+    #[test]
+    fn unreadable_test_files_and_sample_leads_are_errors() {
+        let dir = pack(RULES);
+        link("gone.toml", &dir.path().join("tests/dangling.toml"));
+        fifo(&dir.path().join("tests/pipe.toml"));
+        std::fs::create_dir_all(dir.path().join("tests/folder.toml")).unwrap();
+        link("gone.json", &dir.path().join("leads/dangling.json"));
+        fifo(&dir.path().join("leads/pipe.json"));
+        let run = leadscore(dir.path(), &["test", "."], "");
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert_eq!(run.code, 2, "{all}");
+        for name in [
+            "dangling.toml",
+            "pipe.toml",
+            "folder.toml",
+            "dangling.json",
+            "pipe.json",
+        ] {
+            assert!(all.contains(name), "{name} is reported: {all}");
+        }
+    }
+}
