@@ -25,7 +25,7 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     bands: u16,
     /// Recommend the lowest threshold whose precision is at least P (0 to 1).
-    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity")]
+    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity", value_parser = super::precision)]
     min_precision: Option<f64>,
     /// Recommend the highest-recall threshold with at most N MQLs a week (needs --as-of-field).
     #[arg(long, value_name = "N", requires = "as_of_field")]
@@ -85,11 +85,6 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
 
 fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
     Ok(match (args.min_precision, args.capacity) {
-        (Some(p), _) if !(0.0..=1.0).contains(&p) => {
-            return Err(Failure(format!(
-                "error: --min-precision must be between 0 and 1, not {p}"
-            )))
-        }
         (Some(p), _) => GoalSpec::MinPrecision(p),
         (None, Some(n)) if n.is_nan() || n <= 0.0 => {
             return Err(Failure(format!(

@@ -207,6 +207,17 @@ pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pa
     })
 }
 
+/// Parses a precision for `--min-precision`: a number in (0, 1]. A precision of 0 is
+/// every threshold; NaN, above 1 or negative is no precision at all.
+pub fn precision(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+        _ => Err(format!(
+            "{text:?} is not a precision: give a number above 0 and at most 1 (like 0.4)"
+        )),
+    }
+}
+
 /// The time to score as of: `--as-of`, or now.
 pub fn as_of(arg: Option<&str>) -> Result<chrono::DateTime<chrono::Utc>, Failure> {
     match arg {

@@ -29,7 +29,8 @@ pub struct WatchArgs {
     json: bool,
     /// Poll the folder instead of using file-system events (for network filesystems);
     /// `--poll=MS` sets the interval (default 500).
-    #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500")]
+    #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500",
+          value_parser = poll_interval)]
     poll: Option<u64>,
     /// How long a change is held (so the rest of a save joins it) before the rebuild, in ms.
     #[arg(long, value_name = "MS", default_value_t = leadscore::reload::DEFAULT_DEBOUNCE.as_millis() as u64)]
@@ -111,6 +112,15 @@ pub fn run(args: &WatchArgs) -> Result<Exit, Failure> {
     }
     drop(live);
     Ok(Exit::Success)
+}
+
+/// Parses `--poll=MS`: at least 1 ms (0 would poll without pause, a core at full load).
+fn poll_interval(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("0 would poll without pause; give at least 1 (milliseconds)".to_string()),
+        Ok(ms) => Ok(ms),
+        Err(_) => Err(format!("{text:?} is not a number of milliseconds")),
+    }
 }
 
 /// The pack did not load at start: the rendered diagnostics, as `check` shows them.

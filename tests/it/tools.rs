@@ -576,3 +576,126 @@ mod packtests {
         }
     }
 }
+
+mod options {
+    use super::*;
+
+    #[track_caller]
+    fn refused_with(run: &Run, words: &str) {
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(run.stderr.contains(words), "{}", run.stderr);
+    }
+
+    #[test]
+    fn nonsense_options_are_refused_with_a_reason() {
+        let dir = pack(RULES);
+        write(
+            dir.path(),
+            "leads.jsonl",
+            "{\"id\": 1, \"title\": \"VP\", \"won\": true}\n",
+        );
+        let d = dir.path();
+        refused_with(
+            &leadscore(d, &["watch", "--pack", ".", "--poll=0"], ""),
+            "without pause",
+        );
+        for p in ["2", "nan", "0", "inf"] {
+            let backtest = [
+                "backtest",
+                "--pack",
+                ".",
+                "--outcome",
+                "won",
+                "--min-precision",
+                p,
+                "leads.jsonl",
+            ];
+            refused_with(&leadscore(d, &backtest, ""), "is not a precision");
+            let fit = [
+                "fit",
+                "--pack",
+                ".",
+                "--outcome",
+                "won",
+                "--min-precision",
+                p,
+                "-o",
+                "out",
+                "leads.jsonl",
+            ];
+            refused_with(&leadscore(d, &fit, ""), "is not a precision");
+        }
+        for delimiter in ["\"", "\n"] {
+            let score = [
+                "score",
+                "--pack",
+                ".",
+                "--format",
+                "csv",
+                "--delimiter",
+                delimiter,
+                "leads.jsonl",
+            ];
+            refused_with(&leadscore(d, &score, ""), "cannot separate fields");
+        }
+        let capacity = [
+            "backtest",
+            "--pack",
+            ".",
+            "--outcome",
+            "won",
+            "--capacity",
+            "5",
+            "leads.jsonl",
+        ];
+        refused_with(&leadscore(d, &capacity, ""), "--as-of-field");
+        let split = [
+            "fit",
+            "--pack",
+            ".",
+            "--outcome",
+            "won",
+            "--split-at",
+            AS_OF,
+            "-o",
+            "out",
+            "leads.jsonl",
+        ];
+        refused_with(&leadscore(d, &split, ""), "--as-of-field");
+    }
+
+    #[test]
+    fn an_id_field_no_lead_has_is_a_warning() {
+        let dir = pack(RULES);
+        write(
+            dir.path(),
+            "leads.jsonl",
+            "{\"lead_id\": \"a\", \"title\": \"VP\"}\n{\"title\": \"CTO\"}\n",
+        );
+        let args = [
+            "score",
+            "--pack",
+            ".",
+            "--as-of",
+            AS_OF,
+            "--id-field",
+            "nope",
+            "leads.jsonl",
+        ];
+        let run = leadscore(dir.path(), &args, "");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stderr.contains("no lead has the field `nope`"), "{}", run.stderr);
+        let args = [
+            "score",
+            "--pack",
+            ".",
+            "--as-of",
+            AS_OF,
+            "--id-field",
+            "lead_id",
+            "leads.jsonl",
+        ];
+        let run = leadscore(dir.path(), &args, "");
+        assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+    }
+}
