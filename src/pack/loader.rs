@@ -45,6 +45,11 @@ impl Loader {
         self
     }
 
+    /// The folders searched for plugins, as given.
+    pub fn plugin_dirs(&self) -> &[PathBuf] {
+        &self.plugin_path
+    }
+
     /// Sandbox limits for plugin calls; a pack's `limit` statements override them.
     pub fn limits(mut self, limits: Limits) -> Loader {
         self.limits = limits;
