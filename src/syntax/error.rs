@@ -86,6 +86,12 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
         }
         _ => (at, found),
     };
+    // The end of a file that ends in a line break is past its last line: the error is
+    // shown at the end of the last line with text, where the statement stops short.
+    let (at, len) = match found.text {
+        "" if rest[..at.min(rest.len())].ends_with(['\n', '\r', ' ', '\t']) => (rest[..at].trim_end().len(), 0),
+        _ => (at, found.len()),
+    };
     let help = misspelt_behaviour(&rest[..at.min(rest.len())], found.text)
         .map(|word| format!("did you mean `{word}`?"))
         .or_else(|| help_for(&expected, found.text));
@@ -98,7 +104,7 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
     };
     ParseError {
         kind,
-        span: Span::new(file, base + at, base + at + found.len()),
+        span: Span::new(file, base + at, base + at + len),
         help,
     }
 }

@@ -699,3 +699,25 @@ mod options {
         assert!(!run.stderr.contains("warning"), "{}", run.stderr);
     }
 }
+
+mod syntax {
+    use super::*;
+
+    #[test]
+    fn a_bare_path_ends_at_the_arrow() {
+        let dir = pack("threshold 5\nvisited /pricing=>+5\n");
+        let events =
+            r#"{"id": 1, "events": [{"type": "page_view", "path": "/pricing", "at": "2026-02-27T00:00:00Z"}]}"#;
+        let run = leadscore(dir.path(), &["score", "--pack", ".", "--as-of", AS_OF], events);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains(r#""score":5"#), "{}", run.stdout);
+    }
+
+    #[test]
+    fn a_condition_missing_at_the_end_of_a_file_is_shown_on_its_last_line() {
+        let dir = pack("threshold 10\nrule \"A\": title ~ VP and\n");
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("main.rules:2:25"), "{}", run.stderr);
+    }
+}
