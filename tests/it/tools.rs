@@ -301,9 +301,12 @@ mod escapes {
         assert!(text.contains(r"\u{1b}]0;pwned\u{7}"), "the escape is shown: {text}");
     }
 
+    /// A pack whose names check (they cannot hold control characters) but whose strings
+    /// (a tag, a disqualify reason, the condition naming an unnamed rule) hold `HOSTILE`.
     fn hostile_pack() -> tempfile::TempDir {
         pack(&format!(
-            "threshold 10\nrule \"VP{HOSTILE}\": title ~ VP => +15\nroute \"q{HOSTILE}\" when title ~ VP\n"
+            "threshold 10\nrule \"VP\": title ~ VP => +15, tag \"t{HOSTILE}\"\ntitle ~ \"{HOSTILE}\" => +1\n\
+             rule \"Student\": title ~ CTO => disqualify \"s{HOSTILE}\"\n"
         ))
     }
 
@@ -719,5 +722,41 @@ mod syntax {
         let run = leadscore(dir.path(), &["check", "."], "");
         assert_eq!(run.code, 2);
         assert!(run.stderr.contains("main.rules:2:25"), "{}", run.stderr);
+    }
+}
+
+mod confusables {
+    use super::*;
+
+    #[test]
+    fn mixed_scripts_and_hidden_characters_in_names_are_errors() {
+        let rules = "threshold 10\nlet senior = title ~ VP\nlet s\u{430}nior = title ~ CEO\n\
+                     rule \"VP\": t\u{200d}itle ~ VP => +15\nrule \"\u{202e}A\": senior => +1\n\
+                     rule \"B\u{1b}\": senior => +1\nrule \"Директор\": title ~ \"директор\" => +1\n";
+        let dir = pack(rules);
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("the let `s\u{430}nior` mixes Latin and Cyrillic letters"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(r"the field `t\u{200d}itle` holds an invisible"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(r"the rule name `\u{202e}A` holds"),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(r"the rule name `B\u{1b}` holds"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("4 errors found"),
+            "a Cyrillic rule name is fine: {}",
+            run.stderr
+        );
     }
 }
