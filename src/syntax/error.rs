@@ -39,6 +39,14 @@ pub enum ParseErrorKind {
     TooMany,
 }
 
+/// How alike two names are, 0 to 1: Jaro–Winkler, or 0.9 for one letter added, dropped,
+/// changed or two swapped in a name of three letters or more (`fti` for `fit`, which
+/// Jaro–Winkler scores below a typo).
+fn similarity(a: &str, b: &str) -> f64 {
+    let one_edit = a.chars().count() >= 3 && strsim::osa_distance(a, b) == 1;
+    strsim::jaro_winkler(a, b).max(if one_edit { 0.9 } else { 0.0 })
+}
+
 /// The closest of `known` to `name`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = |s: &'a str| -> std::borrow::Cow<'a, str> {
@@ -51,7 +59,7 @@ pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) ->
     let name = name.to_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&name, &lower(k)), k))
+        .map(|k| (similarity(&name, &lower(k)), k))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)

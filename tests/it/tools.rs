@@ -760,3 +760,32 @@ mod confusables {
         );
     }
 }
+
+mod typos {
+    use super::*;
+
+    #[test]
+    fn a_swapped_letter_in_a_dimension_gets_a_did_you_mean() {
+        let dir = pack("dimension fit\ntitle ~ VP => +5 fit\ntitle ~ CEO => +5 fti\n");
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert_eq!(run.code, 2);
+        assert!(run.stderr.contains("did you mean `fit`?"), "{}", run.stderr);
+    }
+
+    #[test]
+    fn check_says_one_rule_one_file() {
+        let dir = pack("rule \"VP\": title ~ VP => +15\n");
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert!(run.stdout.contains("ok (1 rule, 1 file)"), "{}", run.stdout);
+    }
+
+    #[test]
+    fn a_new_repl_session_names_the_pack_as_check_does() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/b2b-saas");
+        let loader = leadscore::Loader::new().plugin_path([Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins")]);
+        let pack = loader.load(&root).unwrap();
+        let as_of = leadscore::parse_time(AS_OF).unwrap();
+        let session = leadscore::session::Session::new(loader, Some(root), as_of).unwrap();
+        assert_eq!(session.pack().id().version, pack.id().version);
+    }
+}
