@@ -28,12 +28,14 @@ pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
             other => Failure(format!("error: {other}")),
         })?;
         if formatted != text {
-            changed.push((path, formatted));
+            changed.push((path, text, formatted));
         }
     }
     if args.check {
-        for (path, _) in &changed {
+        // The files on standard output (for scripts), what would change on standard error.
+        for (path, text, formatted) in &changed {
             outln!("{}", path.display());
+            err!("{}", leadscore::show_rendered(&diff(path, text, formatted)));
         }
         return Ok(if changed.is_empty() {
             Exit::Success
@@ -41,7 +43,7 @@ pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
             Exit::Partial
         });
     }
-    for (path, formatted) in &changed {
+    for (path, _, formatted) in &changed {
         leadscore::file::write_text(path, formatted)
             .map_err(|e| Failure(format!("error: cannot write {}: {}", path.display(), e.kind)))?;
     }
@@ -68,4 +70,14 @@ fn files(pack: &Path) -> Result<Vec<PathBuf>, Failure> {
     }
     files.sort();
     Ok(files)
+}
+
+/// What formatting would change in a file, as a unified diff.
+fn diff(path: &Path, text: &str, formatted: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(text, formatted)
+        .unified_diff()
+        .context_radius(1)
+        .header(&name, &format!("{name} (formatted)"))
+        .to_string()
 }
