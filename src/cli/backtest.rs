@@ -4,8 +4,8 @@
 
 use std::path::PathBuf;
 
-use leadscore::outcomes::backtest::{GoalSpec, Report, ReportOptions};
-use leadscore::outcomes::{Reader, Rows, Rules};
+use leadscore_outcomes::backtest::{GoalSpec, Report, ReportOptions};
+use leadscore_outcomes::{Reader, Rows, Rules};
 
 use super::judge::{columns, each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
@@ -70,14 +70,14 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let options = ReportOptions {
         bands: usize::from(args.bands),
         goal,
-        threshold: leadscore::outcomes::rewrite::numbers(pack.sources())
+        threshold: leadscore_outcomes::rewrite::numbers(pack.sources())
             .threshold
             .map(|t| t.value),
         by: args.by.clone(),
     };
     let report = Report::build(pack.id().to_string(), &rows, &rules, &options);
     if let Some(path) = &args.html {
-        std::fs::write(path, leadscore::outcomes::html::render(&report))
+        std::fs::write(path, leadscore_outcomes::html::render(&report))
             .map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
     }
     print_report(&report, args.json, failed)

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use leadscore::outcomes::diff::Diff;
-use leadscore::outcomes::{score_json, score_value, Reader};
+use leadscore_outcomes::diff::Diff;
+use leadscore_outcomes::{score_json, score_value, Reader};
 
 use super::judge::{columns, each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};

@@ -4,11 +4,11 @@
 
 use std::path::{Path, PathBuf};
 
-use leadscore::outcomes::backtest::GoalSpec;
-use leadscore::outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
-use leadscore::outcomes::rewrite::{numbers, rewrite, threshold_edit};
-use leadscore::outcomes::suggest::{rank, Candidates};
-use leadscore::outcomes::{Reader, Rows, Rules};
+use leadscore_outcomes::backtest::GoalSpec;
+use leadscore_outcomes::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan, Split};
+use leadscore_outcomes::rewrite::{numbers, rewrite, threshold_edit};
+use leadscore_outcomes::suggest::{rank, Candidates};
+use leadscore_outcomes::{Reader, Rows, Rules};
 
 use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};

@@ -12,7 +12,7 @@ use serde_json::Value;
 use super::batch::{delimiter, read_ahead, threads, Read};
 use super::input::{Columns, Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
-use leadscore::outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
+use leadscore_outcomes::{Labels, Setup, When, DEFAULT_NEGATIVE, DEFAULT_POSITIVE};
 
 /// The leads to read, as `score` reads them.
 #[derive(clap::Args, Debug)]

@@ -18,12 +18,12 @@ pub struct LspArgs {
 /// Serves until the editor says `exit`.
 #[cfg(feature = "lsp")]
 pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
-    let options = leadscore::lsp::Options {
+    let options = leadscore_lsp::Options {
         loader: args.pack.loader(),
         debounce: std::time::Duration::from_millis(args.debounce),
     };
     // `exit` without `shutdown` first ends with 1, as the protocol asks.
-    match leadscore::lsp::run_stdio(&options)? {
+    match leadscore_lsp::run_stdio(&options)? {
         true => Ok(Exit::Success),
         false => Ok(Exit::Partial),
     }

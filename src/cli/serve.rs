@@ -1,10 +1,10 @@
 //! `leadscore serve` (feature `serve`): the command line's side of the service — the
-//! options, turned into `leadscore::serve::Options`; everything else is in the library.
+//! options, turned into `leadscore_service::Options`; everything else is in the library.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use leadscore::serve::{Limits, Options, ServeError, Settings};
+use leadscore_service::{Limits, Options, ServeError, Settings};
 
 use super::{Exit, Failure, PackArgs};
 
@@ -77,7 +77,7 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         limits,
     };
     let settings = Settings::from_options(options).map_err(|e| Failure(format!("error: {e}")))?;
-    match leadscore::serve::run(settings) {
+    match leadscore_service::run(settings) {
         Ok(()) => Ok(Exit::Success),
         Err(ServeError::Pack(leadscore::Error::Pack(errors))) => {
             use std::io::IsTerminal;

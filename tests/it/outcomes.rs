@@ -733,9 +733,9 @@ fn suggest_finds_the_planted_rules_the_pack_lacks() {
 
 #[test]
 fn fitted_auc_is_close_to_a_plain_regression_on_the_same_features() {
-    use leadscore::outcomes::fit::{Design, Logistic};
-    use leadscore::outcomes::refit::Split;
-    use leadscore::outcomes::{metrics, Labels, Reader, Rows, Rules, Setup, When};
+    use leadscore_outcomes::fit::{Design, Logistic};
+    use leadscore_outcomes::refit::Split;
+    use leadscore_outcomes::{metrics, Labels, Reader, Rows, Rules, Setup, When};
     // Without suggestions: the pack's own rules are the features.
     let dir = tempfile::tempdir().unwrap();
     let run = leadscore(

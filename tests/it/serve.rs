@@ -1030,7 +1030,7 @@ async fn a_webhook_receiver_down_for_a_while_gets_every_transition_in_order_sign
     .await;
     assert_delivered(&deliveries, &transitions);
     for d in &deliveries {
-        let expected = leadscore::serve::webhook::signature(b"s3cret", &d.raw);
+        let expected = leadscore_service::webhook::signature(b"s3cret", &d.raw);
         assert_eq!(d.signature.as_deref(), Some(expected.as_str()), "bad signature");
     }
 }

@@ -1,0 +1,556 @@
+//! The executable form of a pack: plain data, shared across threads, printable.
+//!
+//! Field paths are resolved to slots, event types and properties to indices, patterns
+//! compiled, and every distinct behaviour numbered so it is counted once per lead.
+
+use std::fmt;
+
+use regex::Regex;
+
+use crate::ast::{CmpOp, Millis, StrOp};
+use crate::value::pattern::{Glob, Words};
+use crate::value::Value;
+
+/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("p", "visited /pricing at least 3 times => +5\nvisited /pricing => tag \"p\"")?;
+/// let listing = pack.program().to_string();
+/// assert!(listing.contains("matcher m0 = page_view path ~ \"/pricing\""));
+/// assert!(listing.contains("behaviour b0 = count(m0) >= 3"));
+/// assert!(listing.contains("behaviour b1 = count(m0) >= 1"));
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Program {
+    /// Lead field paths, by slot.
+    pub(crate) fields: Vec<Vec<String>>,
+    /// Event types the pack reads, by index.
+    pub(crate) event_types: Vec<String>,
+    /// Event properties the pack reads, by slot.
+    pub(crate) event_props: Vec<String>,
+    /// Distinct event matchers: an event type, a property glob, a filter.
+    pub(crate) matchers: Vec<Matcher>,
+    /// For each event type, how its events are matched.
+    pub(crate) plans: Vec<TypePlan>,
+    /// For each event type, the property slots its matchers read (the others stay null).
+    pub(crate) props_by_type: Vec<Vec<u32>>,
+    /// Distinct behaviour tests: a matcher, a count and a window.
+    pub(crate) behaviours: Vec<BehaviourTest>,
+    /// For each matcher, the behaviours that count its events.
+    pub(crate) behaviours_by_matcher: Vec<Vec<u32>>,
+    /// Whether some `each` rule decays, and so needs every matching event's time (other
+    /// packs only need per-behaviour counts and latest times).
+    pub(crate) keeps_event_times: bool,
+    /// `let`s in evaluation order (each after those it uses).
+    pub(crate) lets: Vec<Let>,
+    /// Rules in file order.
+    pub(crate) rules: Vec<Rule>,
+    /// Dimensions.
+    pub(crate) dims: Vec<Dimension>,
+    /// The MQL condition and its text.
+    pub(crate) mql: Option<(Expr, String)>,
+    /// Routes in order.
+    pub(crate) routes: Vec<Route>,
+    /// `requalify after`: a rejected or recycled lead's cool-down (`leadscore serve`).
+    pub(crate) requalify_after: Option<Millis>,
+    /// Functions called from conditions, by index: (plugin index, name).
+    pub(crate) functions: Vec<String>,
+}
+
+/// One test on events: type, optional property glob, optional filter.
+#[derive(Debug)]
+pub(crate) struct Matcher {
+    pub event_type: u32,
+    pub property: Option<(u32, Glob)>,
+    pub filter: Option<Expr>,
+}
+
+/// How the events of one type are matched: each property a glob tests is read and
+/// prepared once per event, then tried against every glob on it.
+#[derive(Debug, Default)]
+pub(crate) struct TypePlan {
+    /// Matchers with a property glob, grouped by the property.
+    pub globs: Vec<PropGlobs>,
+    /// Matchers without one (only a filter, or nothing).
+    pub others: Vec<u32>,
+}
+
+/// The matchers whose globs test one property of an event type.
+#[derive(Debug)]
+pub(crate) struct PropGlobs {
+    pub prop: u32,
+    /// Whether the globs are path globs (all globs on one property are the same kind:
+    /// the verb decides both).
+    pub is_path: bool,
+    pub tests: Vec<GlobTest>,
+}
+
+/// One matcher's glob, kept next to its neighbours so that testing an event's property
+/// against all of them reads one array.
+#[derive(Debug)]
+pub(crate) struct GlobTest {
+    pub matcher: u32,
+    pub glob: Glob,
+    /// Whether the matcher also has a `where` filter.
+    pub filtered: bool,
+}
+
+/// A behaviour test: how many events a matcher must see, and when.
+#[derive(Debug, PartialEq)]
+pub(crate) struct BehaviourTest {
+    pub matcher: u32,
+    pub at_least: u64,
+    pub within: Option<Millis>,
+}
+
+/// A named condition.
+#[derive(Debug)]
+pub(crate) struct Let {
+    pub name: String,
+    pub expr: Expr,
+    /// Whether a rule, the MQL condition or a route depends on it; unused `let`s are
+    /// not evaluated.
+    pub used: bool,
+}
+
+/// A compiled rule.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    pub name: std::sync::Arc<str>,
+    /// `file:line` of the rule.
+    pub location: std::sync::Arc<str>,
+    pub expr: Expr,
+    pub points: Vec<Points>,
+    pub disqualify: Option<String>,
+    pub tags: Vec<String>,
+    /// Behaviours not under `not`: what `each` counts and what decay measures age from.
+    pub behaviours: Vec<u32>,
+}
+
+/// Points a rule gives.
+#[derive(Debug)]
+pub(crate) struct Points {
+    pub value: f64,
+    pub dim: Option<u32>,
+    pub each: bool,
+    pub max: Option<f64>,
+}
+
+/// A dimension.
+#[derive(Debug)]
+pub(crate) struct Dimension {
+    pub name: std::sync::Arc<str>,
+    pub cap: Option<f64>,
+    pub half_life: Option<Millis>,
+}
+
+/// A route.
+#[derive(Debug)]
+pub(crate) struct Route {
+    pub queue: String,
+    pub when: Option<Expr>,
+    /// `sla 2h`: how soon sales must act on its MQLs (`leadscore serve`).
+    pub sla: Option<Millis>,
+}
+
+/// A compiled condition.
+#[derive(Debug)]
+pub(crate) enum Expr {
+    Or(Box<[Expr]>),
+    And(Box<[Expr]>),
+    Not(Box<Expr>),
+    Compare(Operand, CmpOp, Operand),
+    In(Operand, Box<[Value<'static>]>),
+    Words(Operand, Words),
+    Regex(Operand, Regex),
+    Str(StrOp, Operand, Operand),
+    Exists(Operand),
+    Truthy(Operand),
+    Behaviour(u32),
+    Let(u32),
+}
+
+/// A compiled value.
+#[derive(Debug)]
+pub(crate) enum Operand {
+    Field(u32),
+    Prop(u32),
+    Lit(Value<'static>),
+    Score,
+    Dim(u32),
+    Call(u32, Box<[Operand]>),
+}
+
+impl fmt::Display for Program {
+    /// A listing of the program, one line per part, for snapshots and debugging.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, path) in self.fields.iter().enumerate() {
+            writeln!(f, "field f{i} = {}", path.join("."))?;
+        }
+        for (i, m) in self.matchers.iter().enumerate() {
+            write!(f, "matcher m{i} = {}", self.event_types[m.event_type as usize])?;
+            if let Some((prop, glob)) = &m.property {
+                write!(f, " {} ~ {glob}", self.event_props[*prop as usize])?;
+            }
+            if let Some(filter) = &m.filter {
+                write!(f, " where {}", self.show(filter))?;
+            }
+            writeln!(f)?;
+        }
+        for (i, b) in self.behaviours.iter().enumerate() {
+            write!(f, "behaviour b{i} = count(m{}) >= {}", b.matcher, b.at_least)?;
+            if let Some(w) = b.within {
+                write!(f, " within {}", crate::value::time::show_duration(w))?;
+            }
+            writeln!(f)?;
+        }
+        for (i, l) in self.lets.iter().enumerate() {
+            let unused = if l.used { "" } else { " (unused)" };
+            writeln!(f, "let l{i} {}{unused} = {}", l.name, self.show(&l.expr))?;
+        }
+        for d in &self.dims {
+            write!(f, "dimension {}", d.name)?;
+            if let Some(cap) = d.cap {
+                write!(f, " cap {cap}")?;
+            }
+            if let Some(h) = d.half_life {
+                write!(f, " half-life {}", crate::value::time::show_duration(h))?;
+            }
+            writeln!(f)?;
+        }
+        for r in &self.rules {
+            writeln!(
+                f,
+                "rule {:?} ({}) when {} => {}",
+                r.name,
+                r.location,
+                self.show(&r.expr),
+                self.actions(r)
+            )?;
+        }
+        if let Some((expr, _)) = &self.mql {
+            writeln!(f, "mql when {}", self.show(expr))?;
+        }
+        for r in &self.routes {
+            match &r.when {
+                Some(w) => write!(f, "route {:?} when {}", r.queue, self.show(w))?,
+                None => write!(f, "route {:?}", r.queue)?,
+            }
+            match r.sla {
+                Some(sla) => writeln!(f, " sla {}", crate::value::time::show_duration(sla))?,
+                None => writeln!(f)?,
+            }
+        }
+        if let Some(after) = self.requalify_after {
+            writeln!(f, "requalify after {}", crate::value::time::show_duration(after))?;
+        }
+        Ok(())
+    }
+}
+
+impl Program {
+    pub(crate) fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
+        Show { program: self, expr }
+    }
+
+    fn actions(&self, rule: &Rule) -> String {
+        let mut parts = Vec::new();
+        for p in &rule.points {
+            let mut s = format!("{:+}", p.value);
+            if let Some(d) = p.dim {
+                s += &format!(" {}", self.dims[d as usize].name);
+            }
+            if p.each {
+                s += " each";
+            }
+            if let Some(m) = p.max {
+                s += &format!(" max {m}");
+            }
+            parts.push(s);
+        }
+        if let Some(reason) = &rule.disqualify {
+            parts.push(format!("disqualify {reason:?}"));
+        }
+        parts.extend(rule.tags.iter().map(|t| format!("tag {t:?}")));
+        parts.join(", ")
+    }
+
+    /// What the rule at `location` does besides giving points: `disqualify "student"`,
+    /// `tag "pricing"` (for explanations: the points have their own column).
+    /// `index` (from [`crate::Fired::index`]) finds the rule; an outcome read back from
+    /// JSON has no index, so a rule whose location does not match is looked up by location.
+    pub(crate) fn marks(&self, index: usize, location: &str) -> Option<String> {
+        let rule = match self.rules.get(index) {
+            Some(rule) if &*rule.location == location => rule,
+            _ => self.rules.iter().find(|r| &*r.location == location)?,
+        };
+        let disqualify = rule.disqualify.iter().map(|reason| format!("disqualify {reason:?}"));
+        let marks: Vec<String> = disqualify
+            .chain(rule.tags.iter().map(|t| format!("tag {t:?}")))
+            .collect();
+        (!marks.is_empty()).then(|| marks.join(", "))
+    }
+
+    fn operand(&self, f: &mut fmt::Formatter<'_>, o: &Operand) -> fmt::Result {
+        match o {
+            Operand::Field(i) => write!(f, "f{i}"),
+            Operand::Prop(i) => write!(f, "event.{}", self.event_props[*i as usize]),
+            Operand::Lit(v) => write!(f, "{v}"),
+            Operand::Score => write!(f, "score"),
+            Operand::Dim(i) => write!(f, "{}", self.dims[*i as usize].name),
+            Operand::Call(func, args) => {
+                write!(f, "{}(", self.functions[*func as usize])?;
+                for (i, a) in args.iter().enumerate() {
+                    if i > 0 {
+                        write!(f, ", ")?;
+                    }
+                    self.operand(f, a)?;
+                }
+                write!(f, ")")
+            }
+        }
+    }
+}
+
+/// Displays a condition in prefix form: `and(f0 ~ "vp", b1)`.
+pub(crate) struct Show<'a> {
+    program: &'a Program,
+    expr: &'a Expr,
+}
+
+impl fmt::Display for Show<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self.program;
+        let list = |f: &mut fmt::Formatter<'_>, name: &str, parts: &[Expr]| {
+            write!(f, "{name}(")?;
+            for (i, e) in parts.iter().enumerate() {
+                if i > 0 {
+                    write!(f, ", ")?;
+                }
+                write!(f, "{}", p.show(e))?;
+            }
+            write!(f, ")")
+        };
+        match self.expr {
+            Expr::Or(parts) => list(f, "or", parts),
+            Expr::And(parts) => list(f, "and", parts),
+            Expr::Not(e) => write!(f, "not({})", p.show(e)),
+            Expr::Compare(a, op, b) => {
+                p.operand(f, a)?;
+                write!(f, " {} ", op)?;
+                p.operand(f, b)
+            }
+            Expr::In(a, list) => {
+                p.operand(f, a)?;
+                let items: Vec<String> = list.iter().map(ToString::to_string).collect();
+                write!(f, " in [{}]", items.join(", "))
+            }
+            Expr::Words(a, w) => {
+                p.operand(f, a)?;
+                write!(f, " ~ {w}")
+            }
+            Expr::Regex(a, r) => {
+                p.operand(f, a)?;
+                write!(f, " ~ /{}/", r.as_str())
+            }
+            Expr::Str(op, a, b) => {
+                p.operand(f, a)?;
+                let name = match op {
+                    StrOp::Contains => "contains",
+                    StrOp::StartsWith => "starts_with",
+                    StrOp::EndsWith => "ends_with",
+                };
+                write!(f, " {name} ")?;
+                p.operand(f, b)
+            }
+            Expr::Exists(a) => {
+                p.operand(f, a)?;
+                write!(f, " exists")
+            }
+            Expr::Truthy(a) => p.operand(f, a),
+            Expr::Behaviour(b) => write!(f, "b{b}"),
+            Expr::Let(l) => write!(f, "l{l}"),
+        }
+    }
+}
+
+impl Expr {
+    /// Adds the event property slots this condition reads to `out`.
+    pub(crate) fn props(&self, out: &mut Vec<u32>) {
+        let operand = |o: &Operand, out: &mut Vec<u32>| o.props(out);
+        match self {
+            Expr::Or(parts) | Expr::And(parts) => parts.iter().for_each(|p| p.props(out)),
+            Expr::Not(inner) => inner.props(out),
+            Expr::Compare(a, _, b) | Expr::Str(_, a, b) => {
+                operand(a, out);
+                operand(b, out);
+            }
+            Expr::In(a, _) | Expr::Words(a, _) | Expr::Regex(a, _) | Expr::Exists(a) | Expr::Truthy(a) => {
+                operand(a, out)
+            }
+            Expr::Behaviour(_) | Expr::Let(_) => {}
+        }
+    }
+}
+
+impl Operand {
+    fn props(&self, out: &mut Vec<u32>) {
+        match self {
+            Operand::Prop(p) => out.push(*p),
+            Operand::Call(_, args) => args.iter().for_each(|a| a.props(out)),
+            Operand::Field(_) | Operand::Lit(_) | Operand::Score | Operand::Dim(_) => {}
+        }
+    }
+}
+
+impl Program {
+    /// The index of an event type the program reads.
+    /// Case is ignored: the program's types are lower-cased, a lead's may be any case.
+    pub(crate) fn event_type(&self, name: &str) -> Option<u32> {
+        let found = match name.is_ascii() {
+            true => self.event_types.iter().position(|t| t.eq_ignore_ascii_case(name)),
+            false => {
+                let lower = name.to_lowercase();
+                self.event_types.iter().position(|t| *t == lower)
+            }
+        };
+        found.map(|i| i as u32)
+    }
+}
+
+impl Program {
+    /// The number of rules.
+    pub fn rule_count(&self) -> usize {
+        self.rules.len()
+    }
+}
+
+/// One rule of a program as people list it: its name, where it is, what it does.
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("demo", "cap fit at 40\nrule \"CEO\": title ~ CEO => +15 fit")?;
+/// let rules = pack.program().rules();
+/// assert_eq!(rules[0].name, "CEO");
+/// assert_eq!(rules[0].location, "demo.rules:2");
+/// assert_eq!(rules[0].actions, "+15 fit");
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct RuleSummary {
+    /// The rule's name, or its condition's text.
+    pub name: String,
+    /// `file:line`.
+    pub location: String,
+    /// Its actions as written in the language: `+15 fit`, `disqualify "student"`.
+    pub actions: String,
+    /// The points it gives, if any.
+    pub points: Option<f64>,
+    /// Whether its points are given once per matching event (`each`).
+    pub each: bool,
+    /// Its disqualifying reason, if it disqualifies.
+    pub disqualify: Option<String>,
+}
+
+impl Program {
+    /// Every rule, in file order.
+    pub fn rules(&self) -> Vec<RuleSummary> {
+        self.rules
+            .iter()
+            .map(|r| RuleSummary {
+                name: r.name.to_string(),
+                location: r.location.to_string(),
+                actions: self.actions(r),
+                points: r.points.first().map(|p| p.value),
+                each: r.points.first().is_some_and(|p| p.each),
+                disqualify: r.disqualify.clone(),
+            })
+            .collect()
+    }
+
+    /// The names of the `let`s.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "let vip = title ~ CEO\nvip => +5")?;
+    /// assert_eq!(pack.program().let_names().collect::<Vec<_>>(), ["vip"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn let_names(&self) -> impl Iterator<Item = &str> {
+        self.lets.iter().map(|l| l.name.as_str())
+    }
+
+    /// The names of the dimensions, in order of declaration.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "cap fit at 40\ndimension intent")?;
+    /// assert_eq!(pack.program().dimension_names().collect::<Vec<_>>(), ["fit", "intent"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn dimension_names(&self) -> impl Iterator<Item = &str> {
+        self.dims.iter().map(|d| &*d.name)
+    }
+
+    /// The lead fields the program reads, as dotted paths (`company.size`).
+    pub fn field_paths(&self) -> impl Iterator<Item = String> + '_ {
+        self.fields.iter().map(|path| path.join("."))
+    }
+
+    /// The event types the program tests (`page_view` for `visited`, `TYPE` for `did TYPE`).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "visited /pricing => +5\ndid demo where length >= 2 => +1")?;
+    /// assert_eq!(pack.program().event_types().collect::<Vec<_>>(), ["page_view", "demo"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn event_types(&self) -> impl Iterator<Item = &str> {
+        self.event_types.iter().map(String::as_str)
+    }
+
+    /// The event properties the program reads, besides `type` and `at` (`path` for
+    /// `visited`, the names a `where` tests).
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "visited /pricing => +5\ndid demo where length >= 2 => +1")?;
+    /// let mut props: Vec<_> = pack.program().event_properties().collect();
+    /// props.sort();
+    /// assert_eq!(props, ["length", "path"]);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn event_properties(&self) -> impl Iterator<Item = &str> {
+        self.event_props.iter().map(String::as_str)
+    }
+}
+
+/// What only `leadscore serve` uses: route SLAs and the requalification cool-down.
+/// Batch scoring ignores both.
+impl Program {
+    /// The SLA of the first route for `queue` (`route "ae" when ... sla 2h`), if it has one.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "threshold 10\nroute \"ae\" when score > 50 sla 2h\nroute \"sdr\"")?;
+    /// assert_eq!(pack.program().route_sla("ae"), Some(std::time::Duration::from_secs(7200)));
+    /// assert_eq!(pack.program().route_sla("sdr"), None);
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn route_sla(&self, queue: &str) -> Option<std::time::Duration> {
+        let route = self.routes.iter().find(|r| r.queue == queue)?;
+        route.sla.map(millis)
+    }
+
+    /// How long a rejected or recycled lead waits before it may become an MQL again
+    /// (`requalify after 30d`); `None` when the pack does not say.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "requalify after 30d")?;
+    /// assert_eq!(pack.program().requalify_after(), Some(std::time::Duration::from_secs(30 * 86_400)));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn requalify_after(&self) -> Option<std::time::Duration> {
+        self.requalify_after.map(millis)
+    }
+}
+
+/// A checked duration (never negative) as a `std` duration.
+fn millis(ms: Millis) -> std::time::Duration {
+    std::time::Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}

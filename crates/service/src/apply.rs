@@ -1,0 +1,530 @@
+//! One batch of writes inside one transaction: apply each write to its lead, score every
+//! lead that changed once (with the pack version live when the batch began, as batch
+//! scoring would score the same fields and events), let the lifecycle decide the
+//! transitions, and write records, history and outbox together.
+//!
+//! A write that cannot be applied (a stage change the lifecycle refuses, too many fields)
+//! is that write's error and changes nothing; the others in the batch go on.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde_json::{Map, Value};
+
+use super::config::Limits;
+use super::error::ApiError;
+use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
+use super::lifecycle::{self, Change, Reading, Stage, Standing};
+use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, Transition};
+use super::store::{StoreError, Tables};
+use leadscore::Pack;
+
+/// What one write did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Events stored.
+    pub new_events: u64,
+    /// Events whose `id` the lead already had: ignored.
+    pub duplicates: u64,
+}
+
+/// A lead after the batch, for the responses.
+#[derive(Clone, Debug)]
+pub struct LeadView {
+    /// The stage and what goes with it.
+    pub standing: Standing,
+    /// The result (`None` when scoring failed or the lead has not been scored).
+    pub result: Option<Value>,
+    /// Why scoring failed.
+    pub error: Option<String>,
+    /// The time the result was computed as of (ms).
+    pub as_of: Millis,
+    /// Seqs of the transitions this batch wrote for the lead.
+    pub transitions: Vec<u64>,
+}
+
+/// Counters for metrics.
+#[derive(Clone, Debug, Default)]
+pub struct Tally {
+    /// Events stored.
+    pub events: u64,
+    /// Events ignored as repeats.
+    pub duplicates: u64,
+    /// Events dropped past the per-lead limit.
+    pub dropped: u64,
+    /// Leads created.
+    pub new_leads: u64,
+    /// Leads whose scoring failed.
+    pub score_errors: u64,
+    /// Transitions written, by kind.
+    pub transitions: Vec<&'static str>,
+}
+
+struct Working {
+    record: LeadRecord,
+    /// The SLA index entry as stored before the batch.
+    indexed_sla: Option<Millis>,
+    /// Changed since it was last scored.
+    dirty: bool,
+    /// Changed in this batch, so written at its end (a lead that only saw rejected writes
+    /// or repeated events is not written, and a new one not created).
+    changed: bool,
+    /// Not in the database before this batch.
+    created: bool,
+    transitions: Vec<u64>,
+}
+
+/// The writes of one transaction.
+pub struct Batch<'a> {
+    pool: Option<&'a rayon::ThreadPool>,
+    pack: &'a Pack,
+    limits: &'a Limits,
+    now: Millis,
+    leads: HashMap<String, Working>,
+    next_seq: u64,
+    /// Counters for metrics.
+    pub tally: Tally,
+}
+
+impl<'a> Batch<'a> {
+    /// A batch scored with `pack` as of `now` (ms).
+    /// Leads are scored on `pool`'s threads when there is one.
+    pub fn new(
+        t: &Tables<'_>,
+        pack: &'a Pack,
+        limits: &'a Limits,
+        now: Millis,
+        pool: Option<&'a rayon::ThreadPool>,
+    ) -> Result<Batch<'a>, StoreError> {
+        Ok(Batch {
+            pool,
+            pack,
+            limits,
+            now,
+            leads: HashMap::new(),
+            next_seq: t.next_transition()?,
+            tally: Tally::default(),
+        })
+    }
+
+    /// Applies one write. The outer error is the storage's (it fails the whole batch);
+    /// the inner one is this write's, and it changed nothing.
+    pub fn apply(&mut self, t: &mut Tables<'_>, lead: &str, op: &Op) -> Result<Result<Applied, ApiError>, StoreError> {
+        let creates = !matches!(op, Op::Stage { .. } | Op::Evaluate);
+        if !self.load(t, lead, creates)? {
+            return Ok(match op {
+                Op::Evaluate => Ok(Applied::default()),
+                _ => Err(ApiError::not_found(format!("no lead `{lead}`"))),
+            });
+        }
+        match op {
+            Op::Put(fields) => Ok(self.set_fields(lead, fields.clone())),
+            Op::Patch(patch) => {
+                let mut fields = self.working(lead).record.fields.clone();
+                merge_patch(&mut fields, patch);
+                Ok(self.set_fields(lead, fields))
+            }
+            Op::Events(events) => self.append(t, lead, events).map(Ok),
+            Op::Stage { to, reason } => self.stage(t, lead, *to, reason.as_deref()),
+            Op::Evaluate => {
+                self.working(lead).dirty = true;
+                Ok(Ok(Applied::default()))
+            }
+        }
+    }
+
+    /// Scores every lead changed since it was last scored and writes every lead touched.
+    pub fn finish(&mut self, t: &mut Tables<'_>) -> Result<(), StoreError> {
+        let mut ids: Vec<String> = self.leads.keys().cloned().collect();
+        ids.sort();
+        self.evaluate_all(t, &ids)?;
+        for id in &ids {
+            let w = self.working(id);
+            if !w.changed {
+                continue;
+            }
+            let created = w.created;
+            let due = pending_sla(&w.record.standing);
+            let (old, record) = (w.indexed_sla, w.record.clone());
+            t.move_sla(id, old, due)?;
+            t.put_lead(id, &record)?;
+            self.tally.new_leads += u64::from(created);
+        }
+        Ok(())
+    }
+
+    /// Scores every dirty lead: reading them is the transaction's, scoring them is pure
+    /// and runs on the pool's threads, storing the results is the transaction's again.
+    fn evaluate_all(&mut self, t: &mut Tables<'_>, ids: &[String]) -> Result<(), StoreError> {
+        let mut prepared = Vec::new();
+        for id in ids {
+            if self.working(id).dirty {
+                let (text, as_of) = self.prepare(t, id)?;
+                prepared.push((id, text, as_of));
+            }
+        }
+        let pack = self.pack;
+        let score = |(_, text, as_of): &(&String, String, Millis)| score_at(pack, text, *as_of);
+        let scored: Vec<_> = match (self.pool, prepared.len()) {
+            (Some(pool), n) if n > 1 => pool.install(|| prepared.par_iter().map(score).collect()),
+            _ => prepared.iter().map(score).collect(),
+        };
+        for ((id, _, as_of), scored) in prepared.iter().zip(scored) {
+            self.settle(t, id, *as_of, scored)?;
+        }
+        Ok(())
+    }
+
+    /// The lead as the batch left it.
+    pub fn view(&self, lead: &str) -> Option<LeadView> {
+        let stored = self.leads.get(lead).filter(|w| w.changed || !w.created);
+        stored.map(|w| LeadView {
+            standing: w.record.standing.clone(),
+            result: w.record.result.clone(),
+            error: w.record.error.clone(),
+            as_of: w.record.as_of,
+            transitions: w.transitions.clone(),
+        })
+    }
+
+    /// Loads a lead into the batch (creating it if `create`); whether it exists now.
+    fn load(&mut self, t: &Tables<'_>, lead: &str, create: bool) -> Result<bool, StoreError> {
+        if self.leads.contains_key(lead) {
+            return Ok(true);
+        }
+        let (record, created) = match t.lead(lead)? {
+            Some(r) => (r, false),
+            None if create => (LeadRecord::new(self.now), true),
+            None => return Ok(false),
+        };
+        let working = Working {
+            indexed_sla: pending_sla(&record.standing),
+            record,
+            dirty: false,
+            changed: false,
+            created,
+            transitions: Vec::new(),
+        };
+        self.leads.insert(lead.to_string(), working);
+        Ok(true)
+    }
+
+    #[expect(clippy::expect_used, reason = "callers load the lead first")]
+    fn working(&mut self, lead: &str) -> &mut Working {
+        self.leads.get_mut(lead).expect("lead loaded")
+    }
+
+    fn set_fields(&mut self, lead: &str, fields: Map<String, Value>) -> Result<Applied, ApiError> {
+        check_field_count(fields.len(), self.limits)?;
+        let w = self.working(lead);
+        w.record.fields = fields;
+        w.dirty = true;
+        Ok(Applied::default())
+    }
+
+    fn append(&mut self, t: &mut Tables<'_>, lead: &str, events: &[Incoming]) -> Result<Applied, StoreError> {
+        let mut applied = Applied::default();
+        let keep = self.limits.events_per_lead;
+        let w = self.leads.get_mut(lead).ok_or(StoreError::Decode {
+            what: "batch",
+            message: "lead not loaded".into(),
+        })?;
+        for event in events {
+            if let Some(id) = &event.id {
+                if t.has_event_id(lead, id)? {
+                    applied.duplicates += 1;
+                    continue;
+                }
+            }
+            let counts = &mut w.record.events;
+            t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
+            counts.next += 1;
+            applied.new_events += 1;
+            w.record.last_activity = Some(w.record.last_activity.map_or(event.received, |a| a.max(event.received)));
+        }
+        let counts = &mut w.record.events;
+        if counts.kept() > keep {
+            let excess = counts.kept() - keep;
+            t.drop_events(lead, counts.first, counts.first + excess)?;
+            counts.first += excess;
+            counts.dropped += excess;
+            self.tally.dropped += excess;
+        }
+        w.dirty |= applied.new_events > 0;
+        self.tally.events += applied.new_events;
+        self.tally.duplicates += applied.duplicates;
+        Ok(applied)
+    }
+
+    fn stage(
+        &mut self,
+        t: &mut Tables<'_>,
+        lead: &str,
+        to: Stage,
+        reason: Option<&str>,
+    ) -> Result<Result<Applied, ApiError>, StoreError> {
+        // Earlier writes of this batch first: the change applies to the lead as they left it.
+        if self.working(lead).dirty {
+            self.evaluate(t, lead)?;
+        }
+        let now = self.now.max(self.working(lead).record.as_of);
+        let change = match lifecycle::request(&self.working(lead).record.standing, to, reason, now) {
+            Ok(change) => change,
+            Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
+        };
+        let score = self.working(lead).record.result.as_ref().and_then(score_of);
+        self.record_changes(t, lead, vec![change], score)?;
+        let (pack, keep) = (self.pack, self.limits.history_per_lead);
+        let w = self.working(lead);
+        w.changed = true;
+        let entry = history(&w.record, score, score, Vec::new(), pack);
+        let n = w.record.next_history;
+        w.record.next_history += 1;
+        t.push_history(lead, n, &entry, keep)?;
+        Ok(Ok(Applied::default()))
+    }
+
+    /// Scores the lead as of the batch's time (never earlier than its last result), runs
+    /// the lifecycle, and writes the transitions and a history entry if anything moved.
+    fn evaluate(&mut self, t: &mut Tables<'_>, lead: &str) -> Result<(), StoreError> {
+        let (text, as_of) = self.prepare(t, lead)?;
+        let scored = score_at(self.pack, &text, as_of);
+        self.settle(t, lead, as_of, scored)
+    }
+
+    /// The lead as batch scoring would read it, and the time to score it as of.
+    fn prepare(&mut self, t: &Tables<'_>, lead: &str) -> Result<(String, Millis), StoreError> {
+        let now = self.now;
+        let w = self.working(lead);
+        w.dirty = false;
+        w.changed = true;
+        let as_of = w.record.as_of.max(now);
+        let text = lead_text(lead, &w.record.fields, &t.events_from(lead, w.record.events.first)?);
+        Ok((text, as_of))
+    }
+
+    /// Stores a new result, with the transitions and the ledger entry it calls for.
+    fn settle(
+        &mut self,
+        t: &mut Tables<'_>,
+        lead: &str,
+        as_of: Millis,
+        scored: Result<leadscore::Outcome, leadscore::EvalError>,
+    ) -> Result<(), StoreError> {
+        let pack = self.pack;
+        let w = self.working(lead);
+        let before = w.record.result.take();
+        let error_before = w.record.error.take();
+        w.record.as_of = as_of;
+        let changes = match scored {
+            Ok(outcome) => {
+                let changes = decide(pack, &outcome, &w.record, as_of);
+                w.record.result = serde_json::to_value(&outcome).ok();
+                changes
+            }
+            Err(e) => {
+                w.record.error = Some(e.to_string());
+                let breach = lifecycle::sla_check(&w.record.standing, as_of);
+                self.tally.score_errors += 1;
+                breach.into_iter().collect()
+            }
+        };
+        let score = self.working(lead).record.result.as_ref().and_then(score_of);
+        let moved = !changes.is_empty();
+        self.record_changes(t, lead, changes, score)?;
+        let keep = self.limits.history_per_lead;
+        let w = self.working(lead);
+        let rules = rule_changes(before.as_ref(), w.record.result.as_ref());
+        let previous = before.as_ref().and_then(score_of);
+        let mql_changed = before.as_ref().map(mql_of) != w.record.result.as_ref().map(mql_of);
+        if moved || previous != score || mql_changed || !rules.is_empty() || error_before != w.record.error {
+            let entry = history(&w.record, score, previous, rules, pack);
+            let n = w.record.next_history;
+            w.record.next_history += 1;
+            t.push_history(lead, n, &entry, keep)?;
+        }
+        Ok(())
+    }
+
+    /// Writes each change as a transition in the outbox and moves the lead's standing.
+    fn record_changes(
+        &mut self,
+        t: &mut Tables<'_>,
+        lead: &str,
+        changes: Vec<Change>,
+        score: Option<f64>,
+    ) -> Result<(), StoreError> {
+        let pack = self.pack.id().to_string();
+        for change in changes {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            let transition = Transition {
+                seq,
+                lead: lead.to_string(),
+                kind: change.kind.name().to_string(),
+                from: change.from.name().to_string(),
+                to: change.standing.stage.name().to_string(),
+                at: rfc3339(change.at),
+                score,
+                route: change.standing.route.clone(),
+                sla_due: change.standing.sla_due.map(rfc3339),
+                pack: pack.clone(),
+                reason: change.reason,
+            };
+            t.push_transition(&transition)?;
+            self.tally.transitions.push(change.kind.name());
+            let w = self.working(lead);
+            w.record.standing = change.standing;
+            w.transitions.push(seq);
+        }
+        Ok(())
+    }
+}
+
+fn score_at(pack: &Pack, text: &str, as_of: Millis) -> Result<leadscore::Outcome, leadscore::EvalError> {
+    let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
+    pack.score_json(text, when)
+}
+
+/// The lifecycle's verdict on a new result: the route's SLA and the pack's cool-down
+/// come from the pack that scored it.
+fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of: Millis) -> Vec<Change> {
+    let program = pack.program();
+    let reading = Reading {
+        mql: outcome.mql,
+        route: outcome.route.as_deref(),
+        sla: outcome
+            .route
+            .as_deref()
+            .and_then(|r| program.route_sla(r))
+            .map(as_millis),
+    };
+    let cool_down = program.requalify_after().map(as_millis);
+    lifecycle::advance(&record.standing, reading, record.last_activity, cool_down, as_of)
+}
+
+/// The SLA index entry a standing needs: a pending SLA of an MQL.
+fn pending_sla(s: &Standing) -> Option<Millis> {
+    (s.stage == Stage::Mql && !s.sla_breached)
+        .then_some(s.sla_due)
+        .flatten()
+}
+
+fn as_millis(d: std::time::Duration) -> Millis {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// The lead as batch scoring reads it: `{"id": ID, "events": [...], ...fields}`.
+pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[Vec<u8>]) -> String {
+    let fields_text = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
+    let id_text = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
+    let mut text =
+        String::with_capacity(fields_text.len() + id_text.len() + events.iter().map(Vec::len).sum::<usize>() + 32);
+    text.push_str("{\"id\":");
+    text.push_str(&id_text);
+    text.push_str(",\"events\":[");
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            text.push(',');
+        }
+        text.push_str(&String::from_utf8_lossy(e));
+    }
+    text.push(']');
+    let rest = &fields_text[1..];
+    if rest != "}" {
+        text.push(',');
+    }
+    text.push_str(rest);
+    text
+}
+
+fn score_of(result: &Value) -> Option<f64> {
+    result.get("score").and_then(Value::as_f64)
+}
+
+fn mql_of(result: &Value) -> bool {
+    result.get("mql").and_then(Value::as_bool).unwrap_or(false)
+}
+
+/// Points by rule name in a result's `fired` list.
+fn fired(result: Option<&Value>) -> Vec<(String, f64)> {
+    let list = result.and_then(|r| r.get("fired")).and_then(Value::as_array);
+    list.into_iter()
+        .flatten()
+        .filter_map(|f| Some((f.get("rule")?.as_str()?.to_string(), f.get("points")?.as_f64()?)))
+        .collect()
+}
+
+/// The rules that started or stopped firing, or gave other points.
+fn rule_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<RuleChange> {
+    let (before, after) = (fired(before), fired(after));
+    let find = |list: &[(String, f64)], name: &str| list.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    let mut out: Vec<RuleChange> = Vec::new();
+    for (name, points) in &after {
+        let was = find(&before, name);
+        if was != Some(*points) {
+            out.push(RuleChange {
+                rule: name.clone(),
+                before: was,
+                after: Some(*points),
+            });
+        }
+    }
+    for (name, points) in &before {
+        if find(&after, name).is_none() {
+            out.push(RuleChange {
+                rule: name.clone(),
+                before: Some(*points),
+                after: None,
+            });
+        }
+    }
+    out
+}
+
+fn history(
+    record: &LeadRecord,
+    score: Option<f64>,
+    previous: Option<f64>,
+    rules: Vec<RuleChange>,
+    pack: &Pack,
+) -> HistoryEntry {
+    HistoryEntry {
+        at: rfc3339(record.as_of),
+        score,
+        previous,
+        mql: record.result.as_ref().is_some_and(mql_of),
+        stage: record.standing.stage.name().to_string(),
+        pack: pack.id().to_string(),
+        rules,
+        error: record.error.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lead_text_is_what_batch_scoring_reads() {
+        let mut fields = Map::new();
+        fields.insert("title".into(), Value::String("VP".into()));
+        let events = vec![br#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_vec()];
+        let text = lead_text("a\"b", &fields, &events);
+        assert_eq!(
+            text,
+            r#"{"id":"a\"b","events":[{"type":"x","at":"2026-01-01T00:00:00Z"}],"title":"VP"}"#
+        );
+        assert!(serde_json::from_str::<Value>(&text).is_ok());
+        assert_eq!(lead_text("x", &Map::new(), &[]), r#"{"id":"x","events":[]}"#);
+    }
+
+    #[test]
+    fn rule_changes_name_what_moved() {
+        let before = serde_json::json!({"fired": [{"rule": "a", "points": 5}, {"rule": "b", "points": 2}]});
+        let after = serde_json::json!({"fired": [{"rule": "a", "points": 5}, {"rule": "c", "points": 1}, {"rule": "b", "points": 3}]});
+        let changes = rule_changes(Some(&before), Some(&after));
+        let names: Vec<_> = changes.iter().map(|c| (c.rule.as_str(), c.before, c.after)).collect();
+        assert_eq!(names, [("c", None, Some(1.0)), ("b", Some(2.0), Some(3.0))]);
+    }
+}

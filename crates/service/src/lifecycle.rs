@@ -1,0 +1,408 @@
+//! The lead lifecycle as pure functions of a lead's standing, its latest result and the
+//! time: when a lead becomes an MQL, when its SLA is breached, which stage changes sales
+//! may ask for, and when a rejected or recycled lead may qualify again. No storage, no
+//! clock: the caller passes `now` (milliseconds since the Unix epoch) and stores what
+//! comes back.
+//!
+//! ```text
+//! lead ──(mql condition holds)──▶ mql ──(sales)──▶ accepted
+//!                                  │  ╲              │
+//!                                  │   ╲(sales)      │(sales)
+//!                                  ▼    ▼            ▼
+//!                        rejected / recycled ◀───────┘
+//!                                  │
+//!                                  └──(mql again, on activity after the cool-down)──▶ mql
+//! ```
+
+use serde::{Deserialize, Serialize};
+
+/// A lead's stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Not (yet) qualified.
+    Lead,
+    /// Handed to sales: it met the MQL condition. It stays an MQL until sales acts.
+    Mql,
+    /// Sales took it.
+    Accepted,
+    /// Sales turned it down; back in nurture.
+    Rejected,
+    /// Sales gave it back to nurture.
+    Recycled,
+}
+
+impl Stage {
+    /// The stage's name as the API writes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Lead => "lead",
+            Stage::Mql => "mql",
+            Stage::Accepted => "accepted",
+            Stage::Rejected => "rejected",
+            Stage::Recycled => "recycled",
+        }
+    }
+
+    /// A stage sales may ask for by name: `accepted`, `rejected` or `recycled`.
+    pub fn requestable(name: &str) -> Option<Stage> {
+        match name {
+            "accepted" => Some(Stage::Accepted),
+            "rejected" => Some(Stage::Rejected),
+            "recycled" => Some(Stage::Recycled),
+            _ => None,
+        }
+    }
+
+    /// Back in nurture: it may qualify again after the cool-down.
+    fn nurture(self) -> bool {
+        matches!(self, Stage::Rejected | Stage::Recycled)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a lead stands: its stage and what the next decision needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    /// The stage.
+    pub stage: Stage,
+    /// When the lead entered it (ms).
+    pub since: i64,
+    /// For MQLs: the route it was handed to.
+    pub route: Option<String>,
+    /// For MQLs with a route that has an SLA: when sales must have acted (ms).
+    pub sla_due: Option<i64>,
+    /// Whether that SLA has passed (reported once).
+    pub sla_breached: bool,
+}
+
+impl Standing {
+    /// A new lead, created at `now`.
+    pub fn new(now: i64) -> Standing {
+        Standing {
+            stage: Stage::Lead,
+            since: now,
+            route: None,
+            sla_due: None,
+            sla_breached: false,
+        }
+    }
+
+    fn enter(&self, stage: Stage, now: i64) -> Standing {
+        Standing {
+            stage,
+            since: now,
+            route: None,
+            sla_due: None,
+            sla_breached: false,
+        }
+    }
+}
+
+/// What the latest result says, as the lifecycle reads it.
+#[derive(Clone, Copy, Debug)]
+pub struct Reading<'a> {
+    /// The MQL condition holds and the lead is not disqualified.
+    pub mql: bool,
+    /// The route of the result.
+    pub route: Option<&'a str>,
+    /// The SLA of that route (ms), if the pack gives it one.
+    pub sla: Option<i64>,
+}
+
+/// What kind of transition a change is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A change of stage, to this stage.
+    Stage(Stage),
+    /// An MQL's SLA passed without `accepted` or `rejected`; the stage stays `mql`.
+    SlaBreached,
+}
+
+impl Kind {
+    /// The kind's name in transitions and metrics: the new stage, or `sla_breached`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Stage(stage) => stage.name(),
+            Kind::SlaBreached => "sla_breached",
+        }
+    }
+}
+
+/// One transition the lifecycle decided on, and the standing after it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    /// What happened.
+    pub kind: Kind,
+    /// The stage before.
+    pub from: Stage,
+    /// The standing after.
+    pub standing: Standing,
+    /// When (ms).
+    pub at: i64,
+    /// Why, in words.
+    pub reason: String,
+}
+
+/// A stage change sales asked for that the lifecycle does not allow.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("a lead in stage `{from}` cannot become `{to}`{}", allowed_from(*to))]
+pub struct StageError {
+    /// The lead's stage.
+    pub from: Stage,
+    /// The stage asked for.
+    pub to: Stage,
+}
+
+fn allowed_from(to: Stage) -> &'static str {
+    match to {
+        Stage::Accepted => " (only an `mql` can be accepted)",
+        Stage::Rejected => " (only an `mql` or `accepted` lead can be rejected)",
+        Stage::Recycled => " (a `lead` is already in nurture)",
+        Stage::Lead | Stage::Mql => "",
+    }
+}
+
+/// The transitions a lead's new result calls for at `now`, in order (a hand-off, then an
+/// SLA check). `cool_down` is the pack's `requalify after` (ms); `last_activity` is when
+/// the lead's newest event was received (ms).
+pub fn advance(
+    standing: &Standing,
+    reading: Reading<'_>,
+    last_activity: Option<i64>,
+    cool_down: Option<i64>,
+    now: i64,
+) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if let Some(change) = qualify(standing, reading, last_activity, cool_down, now) {
+        changes.push(change);
+    }
+    let latest = changes.last().map_or(standing, |c| &c.standing);
+    if let Some(breach) = sla_check(latest, now) {
+        changes.push(breach);
+    }
+    changes
+}
+
+/// `lead` → `mql` when the result is an MQL; `rejected`/`recycled` → `mql` only when the
+/// result is an MQL, the cool-down has passed, and an event arrived after it ended.
+pub fn qualify(
+    standing: &Standing,
+    reading: Reading<'_>,
+    last_activity: Option<i64>,
+    cool_down: Option<i64>,
+    now: i64,
+) -> Option<Change> {
+    if !reading.mql {
+        return None;
+    }
+    let reason = match standing.stage {
+        Stage::Lead => "the MQL condition holds".to_string(),
+        stage if stage.nurture() => {
+            let cooled = standing.since.saturating_add(cool_down.unwrap_or(0));
+            if now < cooled || last_activity.is_none_or(|at| at <= cooled) {
+                return None;
+            }
+            match cool_down {
+                Some(d) => format!("qualified again on new activity after the {} cool-down", show(d)),
+                None => "qualified again on new activity".to_string(),
+            }
+        }
+        _ => return None,
+    };
+    let mut after = standing.enter(Stage::Mql, now);
+    after.route = reading.route.map(str::to_string);
+    after.sla_due = reading.sla.map(|sla| now.saturating_add(sla));
+    Some(Change {
+        kind: Kind::Stage(Stage::Mql),
+        from: standing.stage,
+        standing: after,
+        at: now,
+        reason,
+    })
+}
+
+/// An MQL whose SLA is due by `now` and not yet reported: the `sla_breached` transition.
+pub fn sla_check(standing: &Standing, now: i64) -> Option<Change> {
+    let due = standing.sla_due?;
+    if standing.stage != Stage::Mql || standing.sla_breached || now < due {
+        return None;
+    }
+    let mut after = standing.clone();
+    after.sla_breached = true;
+    let route = standing.route.as_deref().unwrap_or("?");
+    Some(Change {
+        kind: Kind::SlaBreached,
+        from: Stage::Mql,
+        standing: after,
+        at: now,
+        reason: format!(
+            "the SLA of route `{route}` ({} after the hand-off) passed without `accepted` or `rejected`",
+            show(due - standing.since)
+        ),
+    })
+}
+
+/// The stage change sales asked for: `accepted` from `mql`; `rejected` from `mql` or
+/// `accepted`; `recycled` from `mql`, `accepted` or `rejected`.
+pub fn request(standing: &Standing, to: Stage, reason: Option<&str>, now: i64) -> Result<Change, StageError> {
+    let allowed = match to {
+        Stage::Accepted => standing.stage == Stage::Mql,
+        Stage::Rejected => matches!(standing.stage, Stage::Mql | Stage::Accepted),
+        Stage::Recycled => matches!(standing.stage, Stage::Mql | Stage::Accepted | Stage::Rejected),
+        Stage::Lead | Stage::Mql => false,
+    };
+    if !allowed {
+        return Err(StageError {
+            from: standing.stage,
+            to,
+        });
+    }
+    Ok(Change {
+        kind: Kind::Stage(to),
+        from: standing.stage,
+        standing: standing.enter(to, now),
+        at: now,
+        reason: reason.map_or_else(|| format!("set to `{to}` by request"), str::to_string),
+    })
+}
+
+/// A duration in the language's units: `2h`, `30d`, `90m`.
+fn show(ms: i64) -> String {
+    leadscore::value::time::show_duration(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600_000;
+    const D: i64 = 24 * H;
+
+    fn mql(route: Option<&str>, sla: Option<i64>) -> Reading<'_> {
+        Reading { mql: true, route, sla }
+    }
+
+    const NOT_MQL: Reading<'static> = Reading {
+        mql: false,
+        route: None,
+        sla: None,
+    };
+
+    #[test]
+    fn a_lead_becomes_an_mql_with_its_route_and_sla() {
+        let lead = Standing::new(0);
+        let changes = advance(&lead, mql(Some("ae"), Some(2 * H)), Some(10), None, 100);
+        assert_eq!(changes.len(), 1);
+        let c = &changes[0];
+        assert_eq!((c.kind, c.from, c.at), (Kind::Stage(Stage::Mql), Stage::Lead, 100));
+        assert_eq!(c.standing.route.as_deref(), Some("ae"));
+        assert_eq!(c.standing.sla_due, Some(100 + 2 * H));
+        assert!(advance(&lead, NOT_MQL, Some(10), None, 100).is_empty());
+    }
+
+    #[test]
+    fn an_mql_stays_one_when_its_score_drops() {
+        let m = qualify(&Standing::new(0), mql(None, None), None, None, 5).map(|c| c.standing);
+        let m = m.unwrap_or_else(|| Standing::new(0));
+        assert_eq!(m.stage, Stage::Mql);
+        assert!(advance(&m, NOT_MQL, None, None, 10).is_empty());
+        assert!(advance(&m, mql(Some("other"), None), None, None, 10).is_empty());
+    }
+
+    #[test]
+    fn the_sla_is_breached_once_when_due() {
+        let m = qualify(&Standing::new(0), mql(Some("ae"), Some(2 * H)), None, None, 0)
+            .map(|c| c.standing)
+            .unwrap_or_else(|| Standing::new(0));
+        assert!(sla_check(&m, 2 * H - 1).is_none());
+        let breach = sla_check(&m, 2 * H).unwrap_or_else(|| unreachable!("due"));
+        assert_eq!(breach.kind, Kind::SlaBreached);
+        assert_eq!(breach.kind.name(), "sla_breached");
+        assert_eq!(breach.standing.stage, Stage::Mql);
+        assert!(
+            breach.reason.contains("route `ae` (2h after the hand-off)"),
+            "{}",
+            breach.reason
+        );
+        assert!(sla_check(&breach.standing, 3 * H).is_none(), "reported once");
+        // Accepted in time: no breach.
+        let accepted = request(&m, Stage::Accepted, None, H).map(|c| c.standing);
+        assert!(accepted.is_ok_and(|s| sla_check(&s, 3 * H).is_none()));
+    }
+
+    #[test]
+    fn advance_reports_a_breach_found_by_a_later_evaluation() {
+        let m = qualify(&Standing::new(0), mql(Some("ae"), Some(H)), None, None, 0).map(|c| c.standing);
+        let m = m.unwrap_or_else(|| Standing::new(0));
+        let changes = advance(&m, NOT_MQL, None, None, 2 * H);
+        assert_eq!(
+            changes.iter().map(|c| c.kind.name()).collect::<Vec<_>>(),
+            ["sla_breached"]
+        );
+    }
+
+    #[test]
+    fn sales_may_only_make_the_allowed_moves() {
+        let lead = Standing::new(0);
+        let m = lead.enter(Stage::Mql, 1);
+        assert!(request(&lead, Stage::Accepted, None, 2).is_err());
+        assert!(request(&lead, Stage::Recycled, None, 2).is_err());
+        let accepted = request(&m, Stage::Accepted, Some("booked a call"), 2);
+        assert!(accepted
+            .as_ref()
+            .is_ok_and(|c| c.reason == "booked a call" && c.standing.since == 2));
+        let accepted = accepted.map(|c| c.standing).unwrap_or_else(|_| lead.clone());
+        assert!(request(&accepted, Stage::Accepted, None, 3).is_err());
+        assert!(request(&accepted, Stage::Rejected, None, 3).is_ok());
+        let rejected = lead.enter(Stage::Rejected, 1);
+        assert!(request(&rejected, Stage::Rejected, None, 3).is_err());
+        assert!(request(&rejected, Stage::Recycled, None, 3).is_ok());
+        let err = request(&lead, Stage::Accepted, None, 2).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("a lead in stage `lead` cannot become `accepted` (only an `mql` can be accepted)")
+        );
+        assert_eq!(Stage::requestable("mql"), None);
+        assert_eq!(Stage::requestable("recycled"), Some(Stage::Recycled));
+    }
+
+    #[test]
+    fn a_rejected_lead_requalifies_only_on_activity_after_the_cool_down() {
+        let rejected = Standing::new(0).enter(Stage::Rejected, 0);
+        let cool = Some(30 * D);
+        // Still cooling down.
+        assert!(qualify(&rejected, mql(None, None), Some(D), cool, 29 * D).is_none());
+        // Cooled down, but the only activity was during the cool-down.
+        assert!(qualify(&rejected, mql(None, None), Some(D), cool, 31 * D).is_none());
+        // Cooled down, no activity at all.
+        assert!(qualify(&rejected, mql(None, None), None, cool, 31 * D).is_none());
+        // Cooled down and active again, but not an MQL.
+        assert!(qualify(&rejected, NOT_MQL, Some(31 * D), cool, 31 * D).is_none());
+        let again = qualify(&rejected, mql(Some("sdr"), None), Some(31 * D), cool, 31 * D);
+        let again = again.unwrap_or_else(|| unreachable!("requalifies"));
+        assert_eq!((again.from, again.standing.stage), (Stage::Rejected, Stage::Mql));
+        assert_eq!(again.reason, "qualified again on new activity after the 30d cool-down");
+    }
+
+    #[test]
+    fn without_a_cool_down_a_recycled_lead_requalifies_on_its_next_event() {
+        let recycled = Standing::new(0).enter(Stage::Recycled, 10);
+        assert!(
+            qualify(&recycled, mql(None, None), Some(10), None, 20).is_none(),
+            "no event since"
+        );
+        assert!(qualify(&recycled, mql(None, None), Some(11), None, 20).is_some());
+    }
+
+    #[test]
+    fn an_accepted_lead_is_left_alone() {
+        let accepted = Standing::new(0).enter(Stage::Accepted, 10);
+        assert!(advance(&accepted, mql(Some("ae"), Some(H)), Some(100), None, 10 * D).is_empty());
+    }
+}
