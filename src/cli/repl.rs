@@ -255,7 +255,7 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
         return done(session.set_lead_json(line).map(|()| "lead set".to_string()), color);
     }
     let Some(command) = line.strip_prefix(':') else {
-        return done(session.enter(line).map(|e| entered(&e)), color);
+        return done(session.enter(line).map(|e| entered(&e, session.lead())), color);
     };
     let (name, rest) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
     let rest = rest.trim();
@@ -318,7 +318,13 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
             color,
         ),
         "unset" | "lead" | "event" | "save" => Answer::fail(format!("usage: {}", usage(name))),
-        other => Answer::fail(format!("unknown command `:{other}`; :help lists the commands")),
+        other => {
+            let names = COMMANDS.iter().map(|(c, _)| c.trim_start_matches(':'));
+            match leadscore::check::did_you_mean(other, names) {
+                Some(name) => Answer::fail(format!("unknown command `:{other}`; did you mean `:{name}`?")),
+                None => Answer::fail(format!("unknown command `:{other}`; :help lists the commands")),
+            }
+        }
     }
 }
 
@@ -345,9 +351,9 @@ fn help() -> String {
 }
 
 /// What typing rule language printed.
-fn entered(entered: &Entered) -> String {
+fn entered(entered: &Entered, lead: &serde_json::Value) -> String {
     match entered {
-        Entered::Condition(trace) => trace.to_string(),
+        Entered::Condition(trace) => format!("{}{}", trace.to_string().trim_end(), typos(trace, lead)),
         Entered::Statement {
             replaced,
             before,
@@ -365,6 +371,24 @@ fn entered(entered: &Entered) -> String {
             format!("added; the lead cannot be scored: {e}")
         }
     }
+}
+
+/// For each field a condition found missing whose name is close to one of the lead's own
+/// keys: a line saying which (`titel` → `title`).
+fn typos(trace: &leadscore::Trace, lead: &serde_json::Value) -> String {
+    let keys: Vec<&str> = lead
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut out = String::new();
+    for observation in &trace.looked_at {
+        if let leadscore::Observation::Field { path, value: None } = observation {
+            if let Some(key) = leadscore::check::did_you_mean(path, keys.iter().copied()) {
+                out += &format!("\n  the lead has no `{path}`; did you mean `{key}`?");
+            }
+        }
+    }
+    out
 }
 
 /// `score 55 — not an MQL · fit 25, intent 30 · route sdr-queue`.

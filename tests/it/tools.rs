@@ -789,3 +789,20 @@ mod typos {
         assert_eq!(session.pack().id().version, pack.id().version);
     }
 }
+
+mod repl_typos {
+    use super::*;
+
+    #[test]
+    fn the_repl_suggests_the_leads_keys_and_its_commands() {
+        let dir = pack(RULES);
+        let run = leadscore(dir.path(), &["repl", "."], ":set title = VP\ntitel ~ VP\n:sett x = 1\n");
+        assert!(
+            run.stdout.contains("the lead has no `titel`; did you mean `title`?"),
+            "{}",
+            run.stdout
+        );
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(all.contains("unknown command `:sett`; did you mean `:set`?"), "{all}");
+    }
+}

@@ -126,10 +126,12 @@ impl Workspace {
             .map(|(i, path)| {
                 let text = match self.docs.get(&path) {
                     Some(doc) => doc.text.clone(),
-                    None => leadscore::file::read_text(&path, leadscore::file::DEFAULT_MAX_FILE_BYTES).unwrap_or_else(|e| {
-                        unreadable.push((i, format!("cannot read this file: {}", e.kind)));
-                        String::new()
-                    }),
+                    None => {
+                        leadscore::file::read_text(&path, leadscore::file::DEFAULT_MAX_FILE_BYTES).unwrap_or_else(|e| {
+                            unreadable.push((i, format!("cannot read this file: {}", e.kind)));
+                            String::new()
+                        })
+                    }
                 };
                 FileText { text, path }
             })
