@@ -47,7 +47,7 @@ pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
 
 /// The lead's text: a file through the bounded opener, or standard input up to the same
 /// limit.
-fn read(path: &PathBuf) -> Result<String, Failure> {
+fn read(path: &std::path::Path) -> Result<String, Failure> {
     let max = leadscore::file::DEFAULT_MAX_FILE_BYTES;
     if path.as_os_str() != "-" {
         return leadscore::file::read_text(path, max).map_err(|e| Failure(format!("error: {e}")));

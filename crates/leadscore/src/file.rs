@@ -169,7 +169,8 @@ fn open_options(options: &mut std::fs::OpenOptions) -> &mut std::fs::OpenOptions
     options
 }
 
-#[cfg(all(test, unix))]
+#[cfg(test)]
+#[cfg(unix)]
 mod tests {
     use super::*;
 

@@ -340,9 +340,12 @@ fn rule_rows(rows: &Rows, rules: &Rules, base_rate: Option<f64>) -> Vec<RuleRow>
 /// `(other)` row, so a field with a value per lead gives a short report.
 pub const MAX_BY_GROUPS: usize = 50;
 
+/// One `--by` group's leads, MQLs, converted leads and converted MQLs.
+type Counts = (u64, u64, u64, u64);
+
 fn by_rows(rows: &Rows) -> Vec<ByRow> {
-    // (leads, MQLs, converted, converted MQLs); the last slot is leads without a value.
-    let mut counts = vec![(0u64, 0u64, 0u64, 0u64); rows.by_values.len() + 1];
+    // The last slot is leads without a value.
+    let mut counts: Vec<Counts> = vec![(0, 0, 0, 0); rows.by_values.len() + 1];
     for r in &rows.rows {
         let slot = if r.by == NONE {
             rows.by_values.len()
@@ -360,10 +363,10 @@ fn by_rows(rows: &Rows) -> Vec<ByRow> {
         .iter()
         .map(String::as_str)
         .chain(std::iter::once("(none)"));
-    let mut groups: Vec<(&str, (u64, u64, u64, u64))> = names.zip(counts).filter(|(_, c)| c.0 > 0).collect();
+    let mut groups: Vec<(&str, Counts)> = names.zip(counts).filter(|(_, c)| c.0 > 0).collect();
     groups.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
     let folded = groups.split_off(groups.len().min(MAX_BY_GROUPS));
-    let row = |value: String, values: u64, (count, mql, positives, hit): (u64, u64, u64, u64)| ByRow {
+    let row = |value: String, values: u64, (count, mql, positives, hit): Counts| ByRow {
         value,
         values,
         count,
