@@ -6,7 +6,7 @@ use super::metrics::{self, Goal, Point};
 use super::*;
 
 fn tiny(goal: GoalSpec) -> Report {
-    let root = env!("CARGO_MANIFEST_DIR");
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
     let pack = leadscore::Pack::load(format!("{root}/tests/data/outcomes/tiny")).unwrap();
     let text = std::fs::read_to_string(format!("{root}/tests/data/outcomes/tiny.jsonl")).unwrap();
     let reader = Reader::new(Setup {

@@ -13,6 +13,7 @@ use crate::source::{SourceFile, Sources, Span};
 /// Options for loading packs: where plugins are found and how they are limited.
 ///
 /// ```
+/// # std::env::set_current_dir("../..").unwrap(); // the repository root, where rules/ is
 /// let loader = leadscore::Loader::new().plugin_path(["plugins"]);
 /// let pack = loader.load("rules/b2b-saas")?;
 /// assert_eq!(&*pack.id().name, "b2b-saas");
@@ -87,6 +88,7 @@ impl Loader {
     /// ```
     /// use leadscore::{Loader, SourceFile};
     /// let extra = SourceFile { name: "<session>".into(), text: "threshold 10\ntitle ~ CEO => +10".into() };
+    /// # std::env::set_current_dir("../..").unwrap(); // the repository root, where rules/ is
     /// let pack = Loader::new().load_with(Some("rules/b2b-saas".as_ref()), [extra])?;
     /// let as_of = leadscore::parse_time("2026-03-01T00:00:00Z").unwrap();
     /// let outcome = pack.score(&serde_json::json!({"title": "CEO"}), as_of)?;

@@ -168,6 +168,7 @@ impl Pack {
     /// The plugin files the pack uses, in the order it names them (for watching them).
     ///
     /// ```
+    /// # std::env::set_current_dir("../..").unwrap(); // the repository root, where rules/ is
     /// let pack = leadscore::Pack::load("rules/agency")?;
     /// let files: Vec<_> = pack.plugin_files().collect();
     /// assert!(files.iter().any(|f| f.ends_with("seniority.rhai")));

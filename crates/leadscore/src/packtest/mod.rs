@@ -31,6 +31,7 @@ pub const DEFAULT_AS_OF: &str = "2026-03-01T00:00:00Z";
 /// ```
 /// use leadscore::Pack;
 /// use leadscore::packtest::PackTests;
+/// # std::env::set_current_dir("../..").unwrap(); // the repository root, where rules/ is
 /// let pack = Pack::load("rules/agency")?;
 /// let tests = PackTests::load("rules/agency");
 /// assert!(tests.errors().is_empty());
@@ -272,6 +273,7 @@ impl PackTests {
     /// Snapshots in `snapshots/` whose sample lead is gone (renamed or deleted), by file name.
     ///
     /// ```
+    /// # std::env::set_current_dir("../..").unwrap(); // the repository root, where rules/ is
     /// let tests = leadscore::packtest::PackTests::load("rules/b2b-saas");
     /// assert!(tests.orphan_snapshots().is_empty());
     /// ```
@@ -297,6 +299,7 @@ impl PackTests {
     /// ```
     /// use leadscore::Pack;
     /// use leadscore::packtest::{PackTests, SnapshotStatus, SnapshotUpdate};
+    /// # std::env::set_current_dir("../..").unwrap(); // the repository root, where rules/ is
     /// let pack = Pack::load("rules/fintech")?;
     /// let tests = PackTests::load("rules/fintech");
     /// let samples = tests.run_samples(&pack, Some("intern.json"));
