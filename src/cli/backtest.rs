@@ -8,7 +8,7 @@ use leadscore_outcomes::backtest::{GoalSpec, Report, ReportOptions};
 use leadscore_outcomes::tune::holding_pack;
 use leadscore_outcomes::{Reader, Rows, Rules};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs};
+use super::judge::{columns, each_lead, print_report, InputArgs, JudgeArgs};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `backtest`.
@@ -26,7 +26,7 @@ pub struct BacktestArgs {
     #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     bands: u16,
     /// Recommend the lowest threshold whose precision is at least P (0 to 1).
-    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity")]
+    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity", value_parser = super::precision)]
     min_precision: Option<f64>,
     /// Recommend the highest-recall threshold with at most N MQLs a week (needs --as-of-field).
     #[arg(long, value_name = "N", requires = "as_of_field")]
@@ -56,11 +56,13 @@ pub fn run(args: &BacktestArgs) -> Result<Exit, Failure> {
     let setup = args
         .judge
         .setup(Some(&args.outcome), args.by.as_deref(), &args.input.id_field)?;
+    let columns = columns(&pack, &setup);
     let reader = Reader::new(setup);
     let rules = Rules::of(&pack);
     let mut rows = Rows::default();
     let failed = each_lead(
         &args.input,
+        columns,
         true,
         |lead| reader.judge(&pack, holding.as_ref(), lead),
         |result| match result {

@@ -8,8 +8,9 @@ use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
 use rayon::prelude::*;
 use serde::Serialize;
+use serde_json::Value;
 
-use super::input::{self, Batch, Format, Item, Leads, Position, ReadOptions};
+use super::input::{self, Batch, Columns, Format, Item, Leads, Position, ReadOptions};
 use super::summary::Stats;
 use super::{as_of, load_pack, Exit, Failure, PackArgs};
 
@@ -67,9 +68,9 @@ struct Line<'a> {
 /// Where results go.
 pub enum Sink {
     /// JSON Lines on stdout.
-    Jsonl(BufWriter<std::io::StdoutLock<'static>>),
+    Jsonl(BufWriter<super::Stdout>),
     /// CSV on stdout.
-    Csv(Box<csv::Writer<std::io::StdoutLock<'static>>>),
+    Csv(Box<csv::Writer<super::Stdout>>),
     /// Nowhere: only counted.
     Stats,
 }
@@ -113,6 +114,7 @@ pub fn run_batch(
         delimiter: delimiter(args.delimiter.as_deref().unwrap_or(","))?,
         delimiter_given: args.delimiter.is_some(),
         max_line: args.max_line_bytes,
+        columns: Columns::of(&pack, &[&args.id_field]),
     };
     let inputs: Vec<Option<&PathBuf>> = if args.inputs.is_empty() {
         vec![None]
@@ -124,13 +126,17 @@ pub fn run_batch(
         .map(|p| Format::of(p.map(PathBuf::as_path), args.format))
         .collect::<Result<Vec<_>, _>>()?;
     for path in inputs.iter().flatten().filter(|p| p.as_os_str() != "-") {
-        let meta =
-            std::fs::metadata(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
-        if meta.is_dir() {
-            return Err(Failure(format!(
-                "error: {} is a folder; give the lead files (like leads/*.json)",
-                path.display()
-            )));
+        // Every input is checked before the first is read: a folder, FIFO or device fails
+        // the command up front, naming it.
+        match leadscore::file::open(path) {
+            Ok(_) => {}
+            Err(e) if matches!(e.kind, leadscore::file::FileErrorKind::Folder) => {
+                return Err(Failure(format!(
+                    "error: {} is a folder; give the lead files (like leads/*.json)",
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(Failure(format!("error: {e}"))),
         }
     }
     let progress = progress_bar(&inputs);
@@ -161,8 +167,10 @@ pub fn run_batch(
     let files: Vec<(Option<PathBuf>, Format)> = inputs.iter().map(|p| p.cloned()).zip(formats).collect();
     let (batches, recycle) = read_ahead(files, options, progress.clone());
     let mut slots: Vec<Slot> = Vec::new();
+    let mut ids = IdSeen::new(&args.id_field);
     for read in batches {
         let Read { path, batch } = read?;
+        ids.look(&batch);
         let file = path.as_ref().filter(|_| several).map(|p| p.display().to_string());
         slots.truncate(batch.items.len());
         slots.resize_with(batch.items.len(), Slot::default);
@@ -197,6 +205,9 @@ pub fn run_batch(
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }
+    if let Some(warning) = ids.warning() {
+        errln!("{warning}");
+    }
     Ok(if failed { Exit::Partial } else { Exit::Success })
 }
 
@@ -226,7 +237,7 @@ pub(super) fn read_ahead(
     let read = move || -> Result<(), Failure> {
         let (mut in_flight, mut spare) = (0usize, None::<Batch>);
         for (path, format) in files {
-            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, options)?;
+            let mut leads = Leads::new(input::open(path.as_ref(), progress.as_ref())?, format, options.clone())?;
             loop {
                 // Bytes in flight: read on only while what is read and not yet scored
                 // leaves room for one more batch.
@@ -296,6 +307,9 @@ pub(super) fn threads(given: Option<usize>) -> Result<usize, Failure> {
 pub(super) fn delimiter(text: &str) -> Result<u8, Failure> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),
+        "\"" | "\n" | "\r" => Err(Failure(format!(
+            "error: --delimiter {text:?} cannot separate fields: it is CSV's quote or a line break"
+        ))),
         t if t.len() == 1 && t.is_ascii() => Ok(t.as_bytes()[0]),
         t => Err(Failure(format!(
             "error: --delimiter must be one ASCII character (or `tab`), not {t:?}"
@@ -465,4 +479,76 @@ fn flush(sink: &mut Sink) -> Result<(), Failure> {
         Sink::Stats => {}
     }
     Ok(())
+}
+
+/// Whether any of the first [`IdSeen::LEADS`] leads has the field `--id-field` names:
+/// when none has, every result's id is its line number, which the user did not ask for.
+/// (Without `--id-field`, a lead without `id` is numbered, as documented.)
+struct IdSeen {
+    field: Option<String>,
+    checked: usize,
+    seen: bool,
+}
+
+impl IdSeen {
+    const LEADS: usize = 1000;
+
+    fn new(field: &str) -> IdSeen {
+        IdSeen {
+            field: (field != "id").then(|| field.to_string()),
+            checked: 0,
+            seen: false,
+        }
+    }
+
+    fn look(&mut self, batch: &Batch) {
+        let Some(field) = &self.field else { return };
+        for (_, item) in &batch.items {
+            if self.seen || self.checked >= Self::LEADS {
+                return;
+            }
+            let parsed;
+            let lead = match item {
+                Item::Line(range) => match serde_json::from_slice::<Value>(&batch.text[range.clone()]) {
+                    Ok(lead) => {
+                        parsed = lead;
+                        &parsed
+                    }
+                    Err(_) => continue,
+                },
+                Item::Lead(lead) => lead,
+                Item::Bad(_) => continue,
+            };
+            self.checked += 1;
+            self.seen = has_field(lead, field);
+        }
+    }
+
+    fn warning(&self) -> Option<String> {
+        let field = self.field.as_ref().filter(|_| !self.seen && self.checked > 0)?;
+        let which = if self.checked < Self::LEADS {
+            "no lead"
+        } else {
+            "none of the first 1000 leads"
+        };
+        Some(format!(
+            "warning: {which} has the field `{}` (--id-field), so results are numbered by line instead",
+            leadscore::show_text(field)
+        ))
+    }
+}
+
+/// Whether `lead` has `field`, as a key or a dotted path (`company.id`).
+fn has_field(lead: &Value, field: &str) -> bool {
+    if lead.get(field).is_some_and(|v| !v.is_null()) {
+        return true;
+    }
+    let mut node = lead;
+    for segment in field.split('.') {
+        match node.get(segment) {
+            Some(next) => node = next,
+            None => return false,
+        }
+    }
+    !node.is_null()
 }

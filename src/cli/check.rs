@@ -21,16 +21,26 @@ pub struct CheckArgs {
 pub fn run(args: &CheckArgs) -> Result<Exit, Failure> {
     let pack = load_pack(&args.pack, &args.pack_args)?;
     let program = pack.program();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
+    let (rules, files) = (program.rule_count(), pack.sources().files().len());
     writeln!(
         out,
-        "{}: ok ({} rules, {} files)",
-        pack.id(),
-        program.rule_count(),
-        pack.sources().files().len()
+        "{}: ok ({rules} rule{}, {files} file{})",
+        leadscore::show_text(&pack.id().to_string()),
+        plural(rules),
+        plural(files)
     )?;
     if args.program {
-        write!(out, "{program}")?;
+        write!(out, "{}", leadscore::show_rendered(&program.to_string()))?;
     }
     Ok(Exit::Success)
+}
+
+/// The plural ending for `n` things.
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use leadscore_outcomes::diff::Diff;
 use leadscore_outcomes::{score_json, score_value, Reader};
 
-use super::judge::{each_lead, print_report, InputArgs, JudgeArgs, Lead};
+use super::judge::{columns, each_lead, print_report, InputArgs, JudgeArgs, Lead};
 use super::{load_pack, Exit, Failure};
 
 /// Arguments of `diff`.
@@ -38,10 +38,13 @@ pub fn run(args: &DiffArgs) -> Result<Exit, Failure> {
         load_pack(a, &args.input.pack_args)?,
         load_pack(b, &args.input.pack_args)?,
     );
-    let reader = Reader::new(args.judge.setup(args.outcome.as_deref(), None, &args.input.id_field)?);
+    let setup = args.judge.setup(args.outcome.as_deref(), None, &args.input.id_field)?;
+    let columns = columns(&a, &setup).union(columns(&b, &setup));
+    let reader = Reader::new(setup);
     let mut diff = Diff::default();
     let failed = each_lead(
         &args.input,
+        columns,
         true,
         |lead| match lead {
             Lead::Text(text) => {

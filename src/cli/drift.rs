@@ -46,6 +46,8 @@ pub fn run(args: &DriftArgs) -> Result<Exit, Failure> {
         let mut side = Side::default();
         let failed = each_lead(
             &input,
+            // Drift looks at every field, not only those the pack reads.
+            super::input::Columns::All,
             true,
             |lead| {
                 let parsed;

@@ -31,7 +31,11 @@ pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
         .map_err(|e| Failure(format!("error: {} is not a JSON lead: {e}", args.lead.display())))?;
     match pack.score(&lead, as_of) {
         Ok(outcome) => {
-            write!(std::io::stdout(), "{}", pack.explain(&outcome))?;
+            write!(
+                super::stdout(),
+                "{}",
+                leadscore::show_rendered(&pack.explain(&outcome).to_string())
+            )?;
             Ok(Exit::Success)
         }
         Err(e) => {
@@ -41,15 +45,22 @@ pub fn run(args: &ExplainArgs) -> Result<Exit, Failure> {
     }
 }
 
-fn read(path: &PathBuf) -> Result<String, Failure> {
+/// The lead's text: a file through the bounded opener, or standard input up to the same
+/// limit.
+fn read(path: &std::path::Path) -> Result<String, Failure> {
+    let max = leadscore::file::DEFAULT_MAX_FILE_BYTES;
+    if path.as_os_str() != "-" {
+        return leadscore::file::read_text(path, max).map_err(|e| Failure(format!("error: {e}")));
+    }
     let mut text = String::new();
-    let result = if path.as_os_str() == "-" {
-        std::io::stdin().read_to_string(&mut text).map(|_| ())
-    } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_string(&mut text))
-            .map(|_| ())
-    };
-    result.map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+    std::io::stdin()
+        .take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| Failure(format!("error: cannot read standard input: {e}")))?;
+    if text.len() as u64 > max {
+        return Err(Failure(format!(
+            "error: the lead on standard input is larger than {max} bytes"
+        )));
+    }
     Ok(text)
 }

@@ -50,7 +50,7 @@ pub struct FitArgs {
     #[arg(long = "allow-column", value_name = "NAME", requires = "suggest")]
     allow_column: Vec<String>,
     /// Choose the new threshold as the lowest with precision at least P.
-    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity")]
+    #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity", value_parser = super::precision)]
     min_precision: Option<f64>,
     /// Choose the new threshold as the highest-recall one with at most N MQLs a week.
     #[arg(long, value_name = "N", requires = "as_of_field")]

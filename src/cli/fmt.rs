@@ -20,20 +20,22 @@ pub struct FmtArgs {
 pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
     let mut changed = Vec::new();
     for path in files(&args.pack)? {
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+        let text = leadscore::file::read_text(&path, leadscore::file::DEFAULT_MAX_FILE_BYTES)
+            .map_err(|e| Failure(format!("error: {e}")))?;
         let name = path.display().to_string();
         let formatted = leadscore::format_named(&name, &text).map_err(|e| match e {
             leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
             other => Failure(format!("error: {other}")),
         })?;
         if formatted != text {
-            changed.push((path, formatted));
+            changed.push((path, text, formatted));
         }
     }
     if args.check {
-        for (path, _) in &changed {
+        // The files on standard output (for scripts), what would change on standard error.
+        for (path, text, formatted) in &changed {
             outln!("{}", path.display());
+            err!("{}", leadscore::show_rendered(&diff(path, text, formatted)));
         }
         return Ok(if changed.is_empty() {
             Exit::Success
@@ -41,15 +43,16 @@ pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
             Exit::Partial
         });
     }
-    for (path, formatted) in &changed {
-        std::fs::write(path, formatted).map_err(|e| Failure(format!("error: cannot write {}: {e}", path.display())))?;
+    for (path, _, formatted) in &changed {
+        leadscore::file::write_text(path, formatted)
+            .map_err(|e| Failure(format!("error: cannot write {}: {}", path.display(), e.kind)))?;
     }
     Ok(Exit::Success)
 }
 
 /// The `*.rules` files of a folder in name order, or the one file given.
 fn files(pack: &Path) -> Result<Vec<PathBuf>, Failure> {
-    if pack.is_file() {
+    if !pack.is_dir() {
         return Ok(vec![pack.to_path_buf()]);
     }
     let entries =
@@ -57,7 +60,8 @@ fn files(pack: &Path) -> Result<Vec<PathBuf>, Failure> {
     let mut files = Vec::new();
     for entry in entries {
         let path = entry?.path();
-        if path.extension().is_some_and(|e| e == "rules") && path.is_file() {
+        // Every `*.rules` entry is read (a FIFO or dangling link is an error naming it).
+        if path.extension().is_some_and(|e| e == "rules") {
             files.push(path);
         }
     }
@@ -66,4 +70,14 @@ fn files(pack: &Path) -> Result<Vec<PathBuf>, Failure> {
     }
     files.sort();
     Ok(files)
+}
+
+/// What formatting would change in a file, as a unified diff.
+fn diff(path: &Path, text: &str, formatted: &str) -> String {
+    let name = path.display().to_string();
+    similar::TextDiff::from_lines(text, formatted)
+        .unified_diff()
+        .context_radius(1)
+        .header(&name, &format!("{name} (formatted)"))
+        .to_string()
 }

@@ -4,7 +4,9 @@
 use std::io::{BufRead, BufReader, Read};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
 
 use serde::de::{Deserializer as _, SeqAccess, Visitor};
 use serde_json::{Map, Value};
@@ -124,8 +126,13 @@ pub enum Leads {
     },
     Csv {
         reader: csv::Reader<Box<dyn Read + Send>>,
-        headers: Vec<String>,
+        /// The columns read into each lead: their index and header, in order.
+        keep: Vec<(usize, String)>,
         record: csv::StringRecord,
+        /// Where the record being read starts, for the record bound.
+        start: Arc<AtomicU64>,
+        /// The longest record read, in bytes.
+        max_record: usize,
         /// How the input ended, to tell a quote never closed.
         last: std::sync::Arc<Tail>,
     },
@@ -136,16 +143,73 @@ pub enum Leads {
 }
 
 /// How input is read.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct ReadOptions {
     /// The CSV field delimiter.
     pub delimiter: u8,
     /// Whether `--delimiter` gave it (else a header split by `;` or tabs is an error).
     pub delimiter_given: bool,
     /// The longest JSON line read: a longer one is an error for that line and is skipped
-    /// without being held in memory.
+    /// without being held in memory. A CSV record longer than this ends the input with
+    /// an error naming its line (a record's end cannot be found without reading it).
     pub max_line: usize,
+    /// The CSV columns read into leads.
+    pub columns: Columns,
 }
+
+/// Which CSV columns become fields of a lead: those a pack reads (and the command's own
+/// fields: id, outcome, time, `--by`), or all when a plugin may read any of them. A row of
+/// 100,000 cells is then a lead of a handful of fields.
+#[derive(Clone, Debug, Default)]
+pub enum Columns {
+    /// Every column.
+    #[default]
+    All,
+    /// Only these headers.
+    Only(Arc<std::collections::HashSet<String>>),
+}
+
+impl Columns {
+    /// The columns `pack` reads, and `also`; all of them when the pack has plugins (an
+    /// enrichment hook sees the whole lead).
+    pub fn of(pack: &leadscore::Pack, also: &[&str]) -> Columns {
+        if pack.plugin_files().next().is_some() {
+            return Columns::All;
+        }
+        let program = pack.program();
+        let mut names: std::collections::HashSet<String> = also.iter().map(|s| s.to_string()).collect();
+        for path in program.field_paths() {
+            // A flat column named by the dotted path (`company.size`), or its root.
+            if let Some((root, _)) = path.split_once('.') {
+                names.insert(root.to_string());
+            }
+            names.insert(path);
+        }
+        if program.event_types().next().is_some() {
+            names.insert("events".to_string());
+        }
+        Columns::Only(Arc::new(names))
+    }
+
+    /// The columns either reads.
+    pub fn union(self, other: Columns) -> Columns {
+        match (self, other) {
+            (Columns::Only(a), Columns::Only(b)) => Columns::Only(Arc::new(a.union(&b).cloned().collect())),
+            _ => Columns::All,
+        }
+    }
+
+    fn keeps(&self, header: &str) -> bool {
+        match self {
+            Columns::All => true,
+            Columns::Only(names) => names.contains(header),
+        }
+    }
+}
+
+/// The csv reader's buffer: a record is refused once its bytes read pass the limit by
+/// more than this.
+const CSV_BUFFER: usize = 1 << 16;
 
 impl Leads {
     /// Opens a reader of `format` over `input`.
@@ -160,13 +224,18 @@ impl Leads {
             },
             Format::Csv => {
                 let (input, last) = LastByte::wrap(input);
+                let (input, start) = RecordBound::wrap(input, options.max_line);
                 let mut reader = csv::ReaderBuilder::new()
                     .delimiter(options.delimiter)
                     .has_headers(true)
+                    .buffer_capacity(CSV_BUFFER)
                     .from_reader(input);
                 let headers: Vec<String> = reader
                     .headers()
-                    .map_err(|e| Failure(format!("error: cannot read the CSV header row: {e}")))?
+                    .map_err(|e| match too_long(&e) {
+                        Some(_) => record_too_long(1, options.max_line),
+                        None => Failure(format!("error: cannot read the CSV header row: {e}")),
+                    })?
                     .iter()
                     .map(|h| h.trim().to_string())
                     .collect();
@@ -174,10 +243,18 @@ impl Leads {
                     sniff_delimiter(&headers)?;
                 }
                 duplicate_header(&headers)?;
+                let keep = headers
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(_, h)| options.columns.keeps(h))
+                    .collect();
+                start.store(reader.position().byte(), Ordering::Relaxed);
                 Leads::Csv {
                     reader,
-                    headers,
+                    keep,
                     record: csv::StringRecord::new(),
+                    start,
+                    max_record: options.max_line,
                     last,
                 }
             }
@@ -218,12 +295,16 @@ impl Leads {
             Leads::Lines { .. } => Ok(None),
             Leads::Csv {
                 reader,
-                headers,
+                keep,
                 record,
+                start,
+                max_record,
                 last,
             } => {
                 let line = reader.position().line() as usize;
-                match reader.read_record(record) {
+                let read = reader.read_record(record);
+                start.store(reader.position().byte(), Ordering::Relaxed);
+                match read {
                     Ok(false) => Ok(None),
                     Ok(true) => {
                         let line = record.position().map_or(line, |p| p.line() as usize);
@@ -231,14 +312,13 @@ impl Leads {
                         if let Some(message) = unterminated(reader, record, last, line) {
                             return Ok(Some((Position::Line(line), Item::Bad(message), bytes)));
                         }
-                        Ok(Some((
-                            Position::Line(line),
-                            Item::Lead(csv_lead(headers, record)),
-                            bytes,
-                        )))
+                        Ok(Some((Position::Line(line), Item::Lead(csv_lead(keep, record)), bytes)))
                     }
                     Err(e) => {
                         let line = e.position().map_or(line, |p| p.line() as usize);
+                        if too_long(&e).is_some() {
+                            return Err(record_too_long(line, *max_record));
+                        }
                         if matches!(e.kind(), csv::ErrorKind::Io(_)) {
                             return Err(Failure(format!("error: {e}")));
                         }
@@ -366,19 +446,73 @@ fn sniff_delimiter(headers: &[String]) -> Result<(), Failure> {
 
 /// Two columns of one name would leave one of them unread.
 fn duplicate_header(headers: &[String]) -> Result<(), Failure> {
-    for (i, name) in headers.iter().enumerate() {
-        if name.is_empty() {
-            continue;
-        }
-        if let Some(j) = headers[i + 1..].iter().position(|h| h == name) {
+    let mut seen = std::collections::HashMap::with_capacity(headers.len());
+    for (i, name) in headers.iter().enumerate().filter(|(_, h)| !h.is_empty()) {
+        if let Some(first) = seen.insert(name.as_str(), i) {
             return Err(Failure(format!(
                 "error: the CSV header names `{name}` twice (columns {} and {}); rename one",
-                i + 1,
-                i + j + 2
+                first + 1,
+                i + 1
             )));
         }
     }
     Ok(())
+}
+
+/// The error of a CSV record longer than `--max-line-bytes`.
+fn record_too_long(line: usize, max: usize) -> Failure {
+    Failure(format!(
+        "error: line {line}: the CSV record is longer than {max} bytes (see --max-line-bytes); the read stopped there"
+    ))
+}
+
+/// Whether a CSV error is [`RecordBound`]'s.
+fn too_long(e: &csv::Error) -> Option<&RecordTooLong> {
+    match e.kind() {
+        csv::ErrorKind::Io(io) => io.get_ref().and_then(|inner| inner.downcast_ref()),
+        _ => None,
+    }
+}
+
+/// A CSV record passed the limit.
+#[derive(Debug, thiserror::Error)]
+#[error("a CSV record is longer than the limit")]
+struct RecordTooLong;
+
+/// A reader that fails once the bytes read since the current record started pass the
+/// limit (and the csv reader's buffer): the csv crate has no bound of its own and would
+/// grow one record until memory runs out.
+struct RecordBound {
+    input: Box<dyn Read + Send>,
+    read: u64,
+    /// Where the current record starts, set by the reader after each record.
+    start: Arc<AtomicU64>,
+    max: u64,
+}
+
+impl RecordBound {
+    fn wrap(input: Box<dyn Read + Send>, max: usize) -> (Box<dyn Read + Send>, Arc<AtomicU64>) {
+        let start = Arc::new(AtomicU64::new(0));
+        let bound = RecordBound {
+            input,
+            read: 0,
+            start: start.clone(),
+            max: (max as u64).saturating_add(2 * CSV_BUFFER as u64),
+        };
+        (Box::new(bound), start)
+    }
+}
+
+impl Read for RecordBound {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = self.start.load(Ordering::Relaxed);
+        if self.read.saturating_sub(start) > self.max {
+            return Err(std::io::Error::other(RecordTooLong));
+        }
+        let n = self.input.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
 }
 
 /// A quote never closed reads the rest of the file into one field of the last row: a
@@ -452,11 +586,12 @@ fn skip_bom(input: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, Failure
     Ok(Box::new(input))
 }
 
-/// A CSV row as a lead: header → cell; empty cells are missing fields.
-fn csv_lead(headers: &[String], record: &csv::StringRecord) -> Value {
+/// A CSV row as a lead: header → cell for the columns kept; empty cells are missing
+/// fields.
+fn csv_lead(keep: &[(usize, String)], record: &csv::StringRecord) -> Value {
     let mut lead = Map::new();
-    for (name, cell) in headers.iter().zip(record.iter()) {
-        if !cell.trim().is_empty() {
+    for (index, name) in keep {
+        if let Some(cell) = record.get(*index).filter(|c| !c.trim().is_empty()) {
             lead.insert(name.clone(), Value::from(cell));
         }
     }
@@ -617,8 +752,7 @@ pub fn open(
 ) -> Result<Box<dyn Read + Send>, Failure> {
     match path {
         Some(p) if p.as_os_str() != "-" => {
-            let file =
-                std::fs::File::open(p).map_err(|e| Failure(format!("error: cannot read {}: {e}", p.display())))?;
+            let file = leadscore::file::open(p).map_err(|e| Failure(format!("error: {e}")))?;
             Ok(match progress {
                 Some(bar) => Box::new(bar.wrap_read(file)),
                 None => Box::new(file),

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 use serde_json::Value;
 
 use super::batch::{delimiter, read_ahead, threads, Read};
-use super::input::{Format, Item, Position, ReadOptions};
+use super::input::{Columns, Format, Item, Position, ReadOptions};
 use super::{Exit, Failure, PackArgs};
 use leadscore_outcomes::tune::{Judged, Leads, SourceError, Work};
 pub use leadscore_outcomes::Lead;
@@ -117,8 +117,21 @@ impl Leads for Files<'_> {
         work: &Work<'_>,
         sink: &mut dyn FnMut(Result<Judged, String>),
     ) -> Result<bool, SourceError> {
-        each_lead(self.0, first, work, sink).map_err(|Failure(message)| message.into())
+        // Every column: `--suggest` may propose rules on fields the pack does not read.
+        each_lead(self.0, Columns::All, first, work, sink).map_err(|Failure(message)| message.into())
     }
+}
+
+/// The CSV columns `pack` and the judging of `setup` read: the pack's fields, the
+/// outcome, time, `--by` and id fields.
+pub fn columns(pack: &leadscore::Pack, setup: &Setup) -> Columns {
+    let mut also = vec![setup.id_field.as_str()];
+    also.extend(setup.outcome.as_deref());
+    also.extend(setup.by.as_deref());
+    if let When::Field(field) = &setup.when {
+        also.push(field);
+    }
+    Columns::of(pack, &also)
 }
 
 /// Reads every input; `work` runs on each lead in parallel, `sink` gets each result in
@@ -126,6 +139,7 @@ impl Leads for Files<'_> {
 /// error when `report_failures`). Returns whether any lead failed.
 pub fn each_lead<T: Send>(
     args: &InputArgs,
+    columns: Columns,
     report_failures: bool,
     work: impl Fn(Lead) -> Result<T, String> + Sync,
     mut sink: impl FnMut(Result<T, String>),
@@ -134,6 +148,7 @@ pub fn each_lead<T: Send>(
         delimiter: delimiter(args.delimiter.as_deref().unwrap_or(","))?,
         delimiter_given: args.delimiter.is_some(),
         max_line: args.max_line_bytes,
+        columns,
     };
     let inputs: Vec<Option<PathBuf>> = if args.inputs.is_empty() {
         vec![None]
@@ -210,12 +225,12 @@ pub fn print_report<R: serde::Serialize + std::fmt::Display>(
     failed: bool,
 ) -> Result<Exit, Failure> {
     use std::io::Write;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     if json {
         serde_json::to_writer_pretty(&mut out, report)?;
         writeln!(out)?;
     } else {
-        write!(out, "{report}")?;
+        write!(out, "{}", leadscore::show_rendered(&report.to_string()))?;
     }
     Ok(if failed { Exit::Partial } else { Exit::Success })
 }

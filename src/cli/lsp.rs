@@ -22,8 +22,11 @@ pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
         loader: args.pack.loader(),
         debounce: std::time::Duration::from_millis(args.debounce),
     };
-    leadscore_lsp::run_stdio(&options)?;
-    Ok(Exit::Success)
+    // `exit` without `shutdown` first ends with 1, as the protocol asks.
+    match leadscore_lsp::run_stdio(&options)? {
+        true => Ok(Exit::Success),
+        false => Ok(Exit::Partial),
+    }
 }
 
 /// Without the `lsp` feature, says how to build it.

@@ -141,6 +141,34 @@ pub fn write_or_exit(to: &mut dyn std::io::Write, args: std::fmt::Arguments) {
     }
 }
 
+/// Standard output as every command writes it: when it is closed (`leadscore backtest
+/// --json | head`), the command ends quietly with 2, whichever writer (JSON, CSV, text)
+/// found out, instead of reporting "Broken pipe".
+pub struct Stdout(std::io::StdoutLock<'static>);
+
+/// The locked standard output, closing quietly (see [`Stdout`]).
+pub fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        quiet(self.0.write(buf))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        quiet(self.0.flush())
+    }
+}
+
+/// Ends the command quietly on a closed pipe; any other result is passed on.
+fn quiet<T>(result: std::io::Result<T>) -> std::io::Result<T> {
+    match result {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(2),
+        other => other,
+    }
+}
+
 /// Parses arguments, runs the command, maps the result to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -182,6 +210,17 @@ pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pa
         leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
         other => Failure(format!("error: {other}")),
     })
+}
+
+/// Parses a precision for `--min-precision`: a number in (0, 1]. A precision of 0 is
+/// every threshold; NaN, above 1 or negative is no precision at all.
+pub fn precision(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p <= 1.0 => Ok(p),
+        _ => Err(format!(
+            "{text:?} is not a precision: give a number above 0 and at most 1 (like 0.4)"
+        )),
+    }
 }
 
 /// The time to score as of: `--as-of`, or now.

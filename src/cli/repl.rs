@@ -103,9 +103,11 @@ struct Answer {
 }
 
 impl Answer {
+    /// An answer; names and values in it (from the pack, the lead or the user) are
+    /// escaped for the terminal.
     fn ok(text: impl Into<String>) -> Answer {
         Answer {
-            text: text.into(),
+            text: leadscore::show_rendered(&text.into()).into_owned(),
             failed: false,
             quit: false,
         }
@@ -113,7 +115,15 @@ impl Answer {
 
     fn fail(text: impl Into<String>) -> Answer {
         Answer {
-            text: text.into(),
+            failed: true,
+            ..Answer::ok(text)
+        }
+    }
+
+    /// A pack's diagnostics, rendered (and escaped) by the library, perhaps in colour.
+    fn diagnostics(text: String) -> Answer {
+        Answer {
+            text,
             failed: true,
             quit: false,
         }
@@ -123,7 +133,7 @@ impl Answer {
 /// Reads commands from a pipe or file: plain output, exit 1 if any command failed.
 fn scripted(mut session: Session, echo: bool) -> Result<Exit, Failure> {
     let stdin = std::io::stdin();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let mut failed = false;
     let mut pending = String::new();
     for line in stdin.lock().lines() {
@@ -211,7 +221,7 @@ fn interactive(mut session: Session, color: bool) -> Result<Exit, Failure> {
             let _ = editor.add_history_entry(complete.trim());
         }
         let answer = answer(&mut session, &complete, color);
-        write_answer(&mut std::io::stdout(), &answer)?;
+        write_answer(&mut super::stdout(), &answer)?;
         if answer.quit {
             break;
         }
@@ -245,7 +255,7 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
         return done(session.set_lead_json(line).map(|()| "lead set".to_string()), color);
     }
     let Some(command) = line.strip_prefix(':') else {
-        return done(session.enter(line).map(|e| entered(&e)), color);
+        return done(session.enter(line).map(|e| entered(&e, session.lead())), color);
     };
     let (name, rest) = command.split_once(char::is_whitespace).unwrap_or((command, ""));
     let rest = rest.trim();
@@ -308,7 +318,13 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
             color,
         ),
         "unset" | "lead" | "event" | "save" => Answer::fail(format!("usage: {}", usage(name))),
-        other => Answer::fail(format!("unknown command `:{other}`; :help lists the commands")),
+        other => {
+            let names = COMMANDS.iter().map(|(c, _)| c.trim_start_matches(':'));
+            match leadscore::check::did_you_mean(other, names) {
+                Some(name) => Answer::fail(format!("unknown command `:{other}`; did you mean `:{name}`?")),
+                None => Answer::fail(format!("unknown command `:{other}`; :help lists the commands")),
+            }
+        }
     }
 }
 
@@ -316,7 +332,7 @@ fn answer(session: &mut Session, line: &str, color: bool) -> Answer {
 fn done(result: Result<String, SessionError>, color: bool) -> Answer {
     match result {
         Ok(text) => Answer::ok(text),
-        Err(SessionError::Error(leadscore::Error::Pack(errors))) => Answer::fail(errors.render(color)),
+        Err(SessionError::Error(leadscore::Error::Pack(errors))) => Answer::diagnostics(errors.render(color)),
         Err(e) => Answer::fail(format!("error: {e}")),
     }
 }
@@ -335,9 +351,9 @@ fn help() -> String {
 }
 
 /// What typing rule language printed.
-fn entered(entered: &Entered) -> String {
+fn entered(entered: &Entered, lead: &serde_json::Value) -> String {
     match entered {
-        Entered::Condition(trace) => trace.to_string(),
+        Entered::Condition(trace) => format!("{}{}", trace.to_string().trim_end(), typos(trace, lead)),
         Entered::Statement {
             replaced,
             before,
@@ -355,6 +371,24 @@ fn entered(entered: &Entered) -> String {
             format!("added; the lead cannot be scored: {e}")
         }
     }
+}
+
+/// For each field a condition found missing whose name is close to one of the lead's own
+/// keys: a line saying which (`titel` → `title`).
+fn typos(trace: &leadscore::Trace, lead: &serde_json::Value) -> String {
+    let keys: Vec<&str> = lead
+        .as_object()
+        .map(|o| o.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    let mut out = String::new();
+    for observation in &trace.looked_at {
+        if let leadscore::Observation::Field { path, value: None } = observation {
+            if let Some(key) = leadscore::check::did_you_mean(path, keys.iter().copied()) {
+                out += &format!("\n  the lead has no `{path}`; did you mean `{key}`?");
+            }
+        }
+    }
+    out
 }
 
 /// `score 55 — not an MQL · fit 25, intent 30 · route sdr-queue`.

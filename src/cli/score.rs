@@ -26,8 +26,8 @@ pub struct ScoreArgs {
 /// Scores every lead of the input.
 pub fn run(args: &ScoreArgs) -> Result<Exit, Failure> {
     let mut sink = match args.output {
-        OutputFormat::Jsonl => Sink::Jsonl(BufWriter::new(std::io::stdout().lock())),
-        OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(std::io::stdout().lock()))),
+        OutputFormat::Jsonl => Sink::Jsonl(BufWriter::new(super::stdout())),
+        OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(super::stdout()))),
     };
     let mut stats = args.summary.then(Stats::default);
     let outcome = batch::run_batch(&args.batch, &mut sink, stats.as_mut(), args.explain)?;

@@ -17,6 +17,6 @@ pub struct StatsArgs {
 pub fn run(args: &StatsArgs) -> Result<Exit, Failure> {
     let mut stats = Stats::default();
     let outcome = batch::run_batch(&args.batch, &mut batch::Sink::Stats, Some(&mut stats), false)?;
-    write!(std::io::stdout(), "{stats}")?;
+    write!(super::stdout(), "{}", leadscore::show_rendered(&stats.to_string()))?;
     Ok(outcome)
 }

@@ -29,7 +29,8 @@ pub struct WatchArgs {
     json: bool,
     /// Poll the folder instead of using file-system events (for network filesystems);
     /// `--poll=MS` sets the interval (default 500).
-    #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500")]
+    #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500",
+          value_parser = poll_interval)]
     poll: Option<u64>,
     /// How long a change is held (so the rest of a save joins it) before the rebuild, in ms.
     #[arg(long, value_name = "MS", default_value_t = leadscore::reload::DEFAULT_DEBOUNCE.as_millis() as u64)]
@@ -113,6 +114,15 @@ pub fn run(args: &WatchArgs) -> Result<Exit, Failure> {
     Ok(Exit::Success)
 }
 
+/// Parses `--poll=MS`: at least 1 ms (0 would poll without pause, a core at full load).
+fn poll_interval(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(0) => Err("0 would poll without pause; give at least 1 (milliseconds)".to_string()),
+        Ok(ms) => Ok(ms),
+        Err(_) => Err(format!("{text:?} is not a number of milliseconds")),
+    }
+}
+
 /// The pack did not load at start: the rendered diagnostics, as `check` shows them.
 fn load_failure(error: leadscore::Error) -> Failure {
     use std::io::IsTerminal;
@@ -124,11 +134,11 @@ fn load_failure(error: leadscore::Error) -> Failure {
 
 /// Prints one event: a JSON line, or the text `human` builds.
 fn emit(json: bool, value: Value, human: impl FnOnce() -> String) {
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     let _ = if json {
         writeln!(out, "{value}")
     } else {
-        writeln!(out, "{}", human())
+        writeln!(out, "{}", leadscore::show_rendered(&human()))
     };
     let _ = out.flush();
 }
@@ -216,8 +226,8 @@ fn score(pack: &Pack, lead: &Value, as_of: chrono::DateTime<chrono::Utc>) -> Res
 
 /// Reads `--leads`: one JSON object, a JSON array of objects, or JSON Lines.
 fn read_leads(path: &Path) -> Result<Vec<Lead>, Failure> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?;
+    let text = leadscore::file::read_text(path, leadscore::file::DEFAULT_MAX_FILE_BYTES)
+        .map_err(|e| Failure(format!("error: {e}")))?;
     let values = match serde_json::from_str::<Value>(&text) {
         Ok(Value::Array(items)) => items,
         Ok(one) => vec![one],

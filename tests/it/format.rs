@@ -133,6 +133,11 @@ fn fmt_check_lists_files_then_fmt_rewrites_them() {
     let out = leadscore(&["fmt", "--check", pack]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), messy.display().to_string());
+    let diff = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        diff.contains("-title ~ VP   =>   +5\n+threshold 5\n+title ~ VP => +5\n"),
+        "the change is shown: {diff}"
+    );
     assert_eq!(
         std::fs::read_to_string(&messy).unwrap(),
         "threshold   5\ntitle ~ VP   =>   +5\n"

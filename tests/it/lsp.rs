@@ -66,9 +66,16 @@ impl Client {
     }
 
     fn start_with(tmp: &Path, debounce: &str) -> Client {
+        let plugins = repo().join("plugins");
+        let args = ["lsp", "--debounce", debounce, "--plugins", plugins.to_str().unwrap()];
+        Client::spawn(tmp, &repo(), &args)
+    }
+
+    /// Starts `leadscore ARGS` in `cwd`.
+    fn spawn(tmp: &Path, cwd: &Path, args: &[&str]) -> Client {
         let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-            .args(["lsp", "--debounce", debounce, "--plugins"])
-            .arg(repo().join("plugins"))
+            .args(args)
+            .current_dir(cwd)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -415,7 +422,7 @@ fn hover_explains_rules_lets_dimensions_verbs_fields_and_functions() {
     let places: [(&Path, &str, u32, &str); 14] = [
         (&main, "Senior title", 1, "rule name"),
         (&main, "at least 3 times", 1, "rule, on its condition"),
-        (&main, ":     senior", 7, "let use"),
+        (&main, ":    senior", 7, "let use"),
         (&main, "let senior", 5, "let definition"),
         (&main, "+15 fit", 4, "dimension in an action"),
         (&main, "cap fit", 5, "dimension declaration"),
@@ -737,5 +744,111 @@ fn lsp_latency() {
             times.len()
         );
     }
+    client.shutdown();
+}
+
+/// Waits for the server to exit and gives its exit code.
+fn exit_code(client: &mut Client) -> i32 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(status) = client.child.try_wait().unwrap() {
+            return status.code().unwrap_or(-1);
+        }
+        assert!(Instant::now() < deadline, "the server did not exit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn the_lifecycle_follows_the_protocol() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut client = Client::initialized(tmp.path());
+    let again = client.request("initialize", json!({"capabilities": {}}));
+    assert_eq!(again["error"]["code"], -32600, "{again}");
+    assert_eq!(client.request("shutdown", Value::Null)["result"], Value::Null);
+    let after = client.request("initialize", json!({"capabilities": {}}));
+    assert_eq!(after["error"]["code"], -32600, "{after}");
+    client.notify("exit", Value::Null);
+    assert_eq!(exit_code(&mut client), 0);
+
+    let mut abrupt = Client::initialized(tmp.path());
+    abrupt.notify("exit", Value::Null);
+    assert_eq!(exit_code(&mut abrupt), 1, "exit without shutdown");
+}
+
+#[test]
+fn requests_with_invalid_ids_get_an_error_response() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut client = Client::initialized(tmp.path());
+    for id in [
+        json!({"a": 1}),
+        json!(1.5),
+        json!(true),
+        Value::Null,
+        json!(18446744073709551616u128 as f64),
+        json!(u64::MAX),
+    ] {
+        client.send(&json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": {}}));
+        let response = client.wait(|m| m["error"]["code"] == -32600);
+        assert_eq!(response["id"], Value::Null, "{response}");
+    }
+    client.shutdown();
+}
+
+#[test]
+fn formatting_reads_only_open_documents_and_their_packs() {
+    let (tmp, dir) = pack_copy("b2b-saas");
+    let secret = tmp.path().join("secret.txt");
+    std::fs::write(&secret, "password = hunter2\n").unwrap();
+    let mut client = Client::initialized(tmp.path());
+    let params =
+        |path: &Path| json!({"textDocument": {"uri": uri(path)}, "options": {"tabSize": 4, "insertSpaces": true}});
+    for path in [secret.as_path(), Path::new("/etc/passwd"), &dir.join("video.rules")] {
+        let response = client.request("textDocument/formatting", params(path));
+        assert!(response["error"].is_object(), "{response}");
+        assert!(
+            !response.to_string().contains("hunter2") && !response.to_string().contains("root:"),
+            "{response}"
+        );
+    }
+    let main = dir.join("main.rules");
+    client.open(&main, &std::fs::read_to_string(&main).unwrap());
+    client.result("textDocument/formatting", params(&main));
+    client.result("textDocument/formatting", params(&dir.join("video.rules")));
+    client.shutdown();
+}
+
+#[test]
+fn a_fifo_rule_file_gets_a_diagnostic() {
+    let (tmp, dir) = pack_copy("b2b-saas");
+    let pipe = dir.join("pipe.rules");
+    assert!(Command::new("mkfifo").arg(&pipe).status().unwrap().success());
+    let mut client = Client::initialized(tmp.path());
+    let main = dir.join("main.rules");
+    client.open(&main, &std::fs::read_to_string(&main).unwrap());
+    let diagnostics = client.diagnostics(&pipe);
+    assert!(diagnostics.to_string().contains("not a regular file"), "{diagnostics}");
+    client.shutdown();
+}
+
+#[test]
+fn plugins_are_found_from_the_pack_not_the_working_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let project = tmp.path().join("project");
+    copy_dir(&repo().join("rules/agency"), &project.join("rules/agency"));
+    copy_dir(&repo().join("plugins"), &project.join("plugins"));
+    let elsewhere = tmp.path().join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    let mut client = Client::spawn(tmp.path(), &elsewhere, &["lsp", "--debounce", "50"]);
+    let init = client.request(
+        "initialize",
+        json!({"capabilities": {}, "processId": null, "rootUri": null}),
+    );
+    assert!(init.get("error").is_none(), "{init}");
+    client.notify("initialized", json!({}));
+    let rules = project.join("rules/agency/agency.rules");
+    client.open(&rules, &std::fs::read_to_string(&rules).unwrap());
+    let diagnostics = client.diagnostics(&rules);
+    assert_eq!(diagnostics, json!([]), "{diagnostics}");
     client.shutdown();
 }

@@ -34,3 +34,4 @@ mod repl;
 mod serve;
 #[cfg(feature = "serve")]
 mod serve_security;
+mod tools;

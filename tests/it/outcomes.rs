@@ -186,7 +186,7 @@ fn min_precision_picks_the_lowest_threshold_reaching_it() {
         "",
     );
     assert_eq!(bad.code, 2);
-    assert!(bad.stderr.contains("between 0 and 1"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("is not a precision"), "{}", bad.stderr);
 }
 
 #[test]

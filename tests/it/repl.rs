@@ -114,7 +114,7 @@ fn saved_session_is_a_rules_file_check_accepts() {
     assert!(run.stdout.contains("unknown dimension `fit`"));
     let check = leadscore_in(dir.path(), &["check", "mine"], "");
     assert_eq!(check.code, 0, "{}{}", check.stdout, check.stderr);
-    assert!(check.stdout.contains("(1 rules, 1 files)"), "{}", check.stdout);
+    assert!(check.stdout.contains("(1 rule, 1 file)"), "{}", check.stdout);
 }
 
 #[test]

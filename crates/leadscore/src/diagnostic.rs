@@ -2,6 +2,7 @@
 //! `file:line:col`, the source line with a caret under the span, the message and a
 //! `help:` (via codespan-reporting); test-file errors render the same way.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use codespan_reporting::diagnostic::{Diagnostic, Label};
@@ -10,25 +11,31 @@ use codespan_reporting::term::{self, termcolor};
 
 use crate::pack::PackErrors;
 use crate::source::Sources;
+use crate::value::escape::{mask_hidden, show_text};
 
 impl PackErrors {
     /// The errors rendered as text; `color` adds terminal colours.
     pub fn render(&self, color: bool) -> String {
-        let files = PackFiles(&self.sources);
+        let files = PackFiles::new(&self.sources);
         let mut out = Renderer::new(color);
         for error in self.errors() {
             let span = error.span();
+            // Names quoted in messages come from the pack: escaped, like its lines.
+            let message = error.to_string();
             let mut d = Diagnostic::error()
-                .with_message(error.to_string())
+                .with_message(show_text(&message))
                 .with_labels(vec![Label::primary(span.file as usize, span.range())]);
             if let Some(help) = error.help() {
-                d = d.with_notes(vec![format!("help: {help}")]);
+                d = d.with_notes(vec![format!("help: {}", show_text(help))]);
             }
             if !out.emit(&files, &d) {
                 let loc = self.location(error);
                 out.text(&format!(
-                    "error: {error}\n  --> {}:{}:{}\n",
-                    loc.file, loc.line, loc.column
+                    "error: {}\n  --> {}:{}:{}\n",
+                    show_text(&message),
+                    show_text(&loc.file),
+                    loc.line,
+                    loc.column
                 ));
             }
         }
@@ -39,18 +46,30 @@ impl PackErrors {
 }
 
 /// A pack's sources as codespan reads them, with lines numbered as
-/// [`Sources::location`] numbers them.
-struct PackFiles<'s>(&'s Sources);
+/// [`Sources::location`] numbers them, and control characters masked in their text and
+/// escaped in their names (a rule file is shown, never obeyed, by the terminal).
+struct PackFiles<'s> {
+    sources: &'s Sources,
+    names: Vec<Cow<'s, str>>,
+    texts: Vec<Cow<'s, str>>,
+}
 
 impl<'s> PackFiles<'s> {
-    fn text(&self, id: usize) -> Result<&'s str, files::Error> {
-        let file = u32::try_from(id).ok().and_then(|id| self.0.file(id));
-        file.map(|f| f.text.as_str()).ok_or(files::Error::FileMissing)
+    fn new(sources: &'s Sources) -> PackFiles<'s> {
+        PackFiles {
+            sources,
+            names: sources.files().iter().map(|f| show_text(&f.name)).collect(),
+            texts: sources.files().iter().map(|f| mask_hidden(&f.text)).collect(),
+        }
+    }
+
+    fn text(&self, id: usize) -> Result<&str, files::Error> {
+        self.texts.get(id).map(|t| &**t).ok_or(files::Error::FileMissing)
     }
 
     /// Where line `line_index` starts; the text's end for the line after the last.
     fn line_start(&self, id: usize, line_index: usize) -> Result<usize, files::Error> {
-        let starts = self.0.line_starts(id as u32);
+        let starts = self.sources.line_starts(id as u32);
         match starts.get(line_index) {
             Some(&start) => Ok(start),
             None if line_index == starts.len() => Ok(self.text(id)?.len()),
@@ -62,14 +81,13 @@ impl<'s> PackFiles<'s> {
     }
 }
 
-impl<'s> Files<'s> for PackFiles<'s> {
+impl<'s> Files<'s> for PackFiles<'_> {
     type FileId = usize;
     type Name = &'s str;
     type Source = &'s str;
 
     fn name(&'s self, id: usize) -> Result<&'s str, files::Error> {
-        let file = u32::try_from(id).ok().and_then(|id| self.0.file(id));
-        file.map(|f| f.name.as_str()).ok_or(files::Error::FileMissing)
+        self.names.get(id).map(|n| &**n).ok_or(files::Error::FileMissing)
     }
 
     fn source(&'s self, id: usize) -> Result<&'s str, files::Error> {
@@ -77,12 +95,12 @@ impl<'s> Files<'s> for PackFiles<'s> {
     }
 
     fn line_index(&'s self, id: usize, byte_index: usize) -> Result<usize, files::Error> {
-        let starts = self.0.line_starts(id as u32);
+        let starts = self.sources.line_starts(id as u32);
         Ok(starts.partition_point(|&start| start <= byte_index).saturating_sub(1))
     }
 
     fn line_number(&'s self, id: usize, line_index: usize) -> Result<usize, files::Error> {
-        Ok(self.0.line_number(id as u32, line_index))
+        Ok(self.sources.line_number(id as u32, line_index))
     }
 
     fn line_range(&'s self, id: usize, line_index: usize) -> Result<std::ops::Range<usize>, files::Error> {

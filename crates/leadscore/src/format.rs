@@ -31,11 +31,14 @@ pub fn format(text: &str) -> Result<String, Error> {
     format_named("input.rules", text)
 }
 
-/// [`format()`], naming the file `name` in syntax errors.
+/// [`format()`], naming the file `name` in syntax errors. A file whose first line ends
+/// in CRLF keeps CRLF line ends.
 ///
 /// ```
 /// let err = leadscore::format_named("main.rules", "title ~ => +1").unwrap_err();
 /// assert!(err.to_string().contains("main.rules:1:9"));
+/// assert_eq!(leadscore::format("threshold  5\r\ntitle ~ VP  => +1\r\n")?, "threshold 5\r\ntitle ~ VP => +1\r\n");
+/// # Ok::<(), leadscore::Error>(())
 /// ```
 pub fn format_named(name: &str, text: &str) -> Result<String, Error> {
     let mut ast = Ast::default();
@@ -47,7 +50,13 @@ pub fn format_named(name: &str, text: &str) -> Result<String, Error> {
         let errors = errors.into_iter().map(PackError::from).collect();
         return Err(PackErrors::new(sources, errors).into());
     }
-    Ok(layout(text, &ast.statements))
+    let out = layout(text, &ast.statements);
+    let crlf = text.find('\n').is_some_and(|i| text[..i].ends_with('\r'));
+    Ok(if crlf {
+        out.replace("\r\n", "\n").replace('\n', "\r\n")
+    } else {
+        out
+    })
 }
 
 /// One output line before alignment.

@@ -11,6 +11,7 @@ mod compile;
 mod diagnostic;
 mod eval;
 mod explain;
+pub mod file;
 mod format;
 pub mod gen;
 pub mod pack;
@@ -52,6 +53,8 @@ pub use value::num_to_json;
 /// assert_eq!(leadscore::show_number(-0.00001), "0");
 /// ```
 pub use value::show_number;
+
+pub use value::escape::{show_rendered, show_text};
 
 /// Parses an RFC 3339 time (`2026-03-01T12:00:00Z`), the form `as_of` takes on the command line.
 ///

@@ -245,6 +245,7 @@ fn empty_file(pack: &Pack) -> Option<String> {
 fn problem(error: &Error) -> Problem {
     let file = match error {
         Error::Io { path, .. } | Error::EmptyPack(path) | Error::Watch { path, .. } => Some(path.display().to_string()),
+        Error::File(e) => Some(e.path.display().to_string()),
         _ => None,
     };
     Problem {

@@ -170,10 +170,7 @@ impl Session {
 
     /// Replaces the lead with the JSON object in a file.
     pub fn load_lead(&mut self, path: &Path) -> Result<(), SessionError> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = crate::file::read_text(path, crate::file::DEFAULT_MAX_FILE_BYTES).map_err(Error::File)?;
         self.set_lead_json(&text)
             .map_err(|e| input(format!("{}: {e}", path.display())))
     }
@@ -363,7 +360,8 @@ impl Session {
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
         let mut text = String::from("# Saved from a leadscore repl session.\n");
         text += &self.rules_text();
-        std::fs::write(path, text).map_err(|e| input(format!("cannot write {}: {e}", path.display())))?;
+        crate::file::write_text(path, &text)
+            .map_err(|e| input(format!("cannot write {}: {}", path.display(), e.kind)))?;
         Ok(())
     }
 

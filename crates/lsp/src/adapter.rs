@@ -216,7 +216,7 @@ fn plugin_file(analysis: &mut Analysis, path: PathBuf) -> usize {
     if let Some(i) = analysis.files.iter().position(|f| f.path == path) {
         return i;
     }
-    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let text = leadscore::file::read_text(&path, leadscore::file::DEFAULT_MAX_FILE_BYTES).unwrap_or_default();
     analysis.files.push(FileText { path, text });
     analysis.files.len() - 1
 }

@@ -62,11 +62,13 @@ impl Default for Options {
 }
 
 /// Serves the Language Server Protocol on stdin and stdout until the client sends `exit`
-/// or closes stdin. Fails only if the I/O threads cannot start or stdout breaks.
-pub fn run_stdio(options: &Options) -> std::io::Result<()> {
+/// or closes stdin. Returns whether `shutdown` came first: the protocol asks for exit
+/// code 0 then, 1 otherwise. Fails only if the I/O threads cannot start or stdout breaks.
+pub fn run_stdio(options: &Options) -> std::io::Result<bool> {
     let transport = transport::Transport::stdio()?;
     let mut server = server::Server::new(options, transport.outgoing.clone());
-    server.serve(&transport.incoming);
+    let shut_down = server.serve(&transport.incoming);
     drop(server);
-    transport.finish()
+    transport.finish()?;
+    Ok(shut_down)
 }

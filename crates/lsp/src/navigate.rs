@@ -73,7 +73,7 @@ fn plugin_file(analysis: &Analysis, name: &str) -> Option<Location> {
 fn function_definition(analysis: &Analysis, name: &str) -> Option<Location> {
     let function = analysis.functions.iter().find(|f| f.name == name)?;
     let plugin = analysis.plugins.iter().find(|p| p.name == function.plugin)?;
-    let text = std::fs::read_to_string(&plugin.path).unwrap_or_default();
+    let text = leadscore::file::read_text(&plugin.path, leadscore::file::DEFAULT_MAX_FILE_BYTES).unwrap_or_default();
     let pattern = Regex::new(&format!(r"(?m)^\s*fn\s+({})\s*\(", regex::escape(name))).ok()?;
     let range = match pattern.captures(&text).and_then(|c| c.get(1)) {
         Some(m) => Lines::new(&text).range(m.start(), m.end()),

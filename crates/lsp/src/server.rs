@@ -63,8 +63,9 @@ impl Server {
         }
     }
 
-    /// Serves until `exit` or the end of the input.
-    pub fn serve(&mut self, inbox: &Receiver<Incoming>) {
+    /// Serves until `exit` or the end of the input. Returns whether `shutdown` came
+    /// first (the protocol's exit code 0; without it, 1).
+    pub fn serve(&mut self, inbox: &Receiver<Incoming>) -> bool {
         let mut initialized = false;
         let mut shutting_down = false;
         loop {
@@ -75,18 +76,26 @@ impl Server {
                         self.publish_due();
                         continue;
                     }
-                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Disconnected) => return shutting_down,
                 },
                 None => match inbox.recv() {
                     Ok(m) => m,
-                    Err(_) => return,
+                    Err(_) => return shutting_down,
                 },
             };
             match incoming {
                 Incoming::Malformed(why) => self.send(Outgoing::ParseError(why)),
+                Incoming::InvalidRequest(why) => self.send(Outgoing::InvalidRequest(why)),
                 Incoming::Message(Message::Request(req)) => {
                     let id = req.id.clone();
-                    let result = if req.method == "initialize" {
+                    let result = if shutting_down {
+                        Err((ErrorCode::InvalidRequest as i32, "the server is shutting down".into()))
+                    } else if req.method == "initialize" && initialized {
+                        Err((
+                            ErrorCode::InvalidRequest as i32,
+                            "the server is already initialized".into(),
+                        ))
+                    } else if req.method == "initialize" {
                         initialized = true;
                         self.initialize(req.params)
                     } else if !initialized {
@@ -94,8 +103,6 @@ impl Server {
                             ErrorCode::ServerNotInitialized as i32,
                             "the server is not initialized yet".into(),
                         ))
-                    } else if shutting_down {
-                        Err((ErrorCode::InvalidRequest as i32, "the server is shutting down".into()))
                     } else if req.method == "shutdown" {
                         shutting_down = true;
                         Ok(Value::Null)
@@ -106,7 +113,7 @@ impl Server {
                 }
                 Incoming::Message(Message::Notification(n)) => {
                     if n.method == "exit" {
-                        return;
+                        return shutting_down;
                     }
                     if initialized {
                         let method = n.method.clone();
@@ -342,6 +349,12 @@ impl Server {
         let Some(path) = path_of(&p.text_document.uri) else {
             return Ok(Value::Null);
         };
+        if !self.workspace.may_format(&path) {
+            return Err((
+                REQUEST_FAILED,
+                "only documents open in the editor, or rule files of their packs, are formatted".into(),
+            ));
+        }
         let Some(text) = self.workspace.text(&path) else {
             return Err((REQUEST_FAILED, format!("cannot read {}", path.display())));
         };

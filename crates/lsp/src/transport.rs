@@ -21,6 +21,9 @@ pub enum Incoming {
     Message(Message),
     /// A frame whose body is not a JSON-RPC message: answer with a parse error.
     Malformed(String),
+    /// A request whose id is neither an integer nor a string: answer with an invalid
+    /// request error (its id `null`, as JSON-RPC asks when the id cannot be read).
+    InvalidRequest(String),
 }
 
 /// What the writer sends: a message, or a response whose id is `null` (a parse error).
@@ -29,6 +32,8 @@ pub enum Outgoing {
     Message(Message),
     /// An error response to a message that could not be read.
     ParseError(String),
+    /// An error response to a request whose id could not be read.
+    InvalidRequest(String),
 }
 
 /// The reader and writer threads, on stdin and stdout.
@@ -79,10 +84,7 @@ impl Transport {
 pub fn read_frames(input: &mut impl BufRead, to: &Sender<Incoming>) {
     loop {
         let incoming = match read_frame(input) {
-            Ok(Some(body)) => match serde_json::from_slice::<Message>(&body) {
-                Ok(message) => Incoming::Message(message),
-                Err(e) => Incoming::Malformed(format!("not a JSON-RPC message: {e}")),
-            },
+            Ok(Some(body)) => message(&body),
             Ok(None) => return,
             Err(Skip(why)) => Incoming::Malformed(why),
         };
@@ -90,6 +92,26 @@ pub fn read_frames(input: &mut impl BufRead, to: &Sender<Incoming>) {
         if to.send(incoming).is_err() || exit {
             return;
         }
+    }
+}
+
+/// A frame's body as a message. A `method` with an `id` that is not an integer or a
+/// string (an object, a float, `true`, `null`, a number past i32) is a request whose id
+/// cannot be answered under, not a notification to ignore.
+fn message(body: &[u8]) -> Incoming {
+    let value = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => value,
+        Err(e) => return Incoming::Malformed(format!("not a JSON-RPC message: {e}")),
+    };
+    if let (Some(id), Some(_)) = (value.get("id"), value.get("method")) {
+        let valid = id.is_string() || id.as_i64().is_some_and(|n| i32::try_from(n).is_ok());
+        if !valid {
+            return Incoming::InvalidRequest(format!("a request id must be an integer or a string, not {id}"));
+        }
+    }
+    match serde_json::from_value::<Message>(value) {
+        Ok(message) => Incoming::Message(message),
+        Err(e) => Incoming::Malformed(format!("not a JSON-RPC message: {e}")),
     }
 }
 
@@ -151,11 +173,15 @@ fn body(input: &mut impl BufRead, n: usize) -> Result<Vec<u8>, Skip> {
 fn write_frame(out: &mut impl Write, message: &Outgoing) -> io::Result<()> {
     match message {
         Outgoing::Message(m) => m.write(out),
-        Outgoing::ParseError(why) => {
+        Outgoing::ParseError(why) | Outgoing::InvalidRequest(why) => {
+            let code = match message {
+                Outgoing::ParseError(_) => -32700,
+                _ => -32600,
+            };
             let text = serde_json::json!({
                 "jsonrpc": "2.0",
                 "id": null,
-                "error": {"code": -32700, "message": why},
+                "error": {"code": code, "message": why},
             })
             .to_string();
             write!(out, "Content-Length: {}\r\n\r\n", text.len())?;
@@ -179,6 +205,7 @@ mod tests {
                 Incoming::Message(Message::Notification(n)) => format!("notification {}", n.method),
                 Incoming::Message(Message::Response(_)) => "response".into(),
                 Incoming::Malformed(why) => format!("malformed: {why}"),
+                Incoming::InvalidRequest(why) => format!("invalid: {why}"),
             })
             .collect()
     }

@@ -61,7 +61,7 @@ impl Workspace {
     pub fn text(&self, path: &Path) -> Option<String> {
         match self.docs.get(path) {
             Some(doc) => Some(doc.text.clone()),
-            None => std::fs::read_to_string(path).ok(),
+            None => leadscore::file::read_text(path, leadscore::file::DEFAULT_MAX_FILE_BYTES).ok(),
         }
     }
 
@@ -107,8 +107,10 @@ impl Workspace {
         due
     }
 
-    /// The rule files of a folder: those on disk and open buffers not saved yet, by name.
-    fn files(&self, folder: &Path) -> Vec<FileText> {
+    /// The rule files of a folder: those on disk and open buffers not saved yet, by name;
+    /// and the files that could not be read (a FIFO, a dangling link: read as empty),
+    /// by index, with why.
+    fn files(&self, folder: &Path) -> (Vec<FileText>, Vec<(usize, String)>) {
         let mut paths = adapter::rule_files(folder);
         for path in self.docs.keys() {
             let rules = path.extension().is_some_and(|e| e == "rules");
@@ -117,15 +119,24 @@ impl Workspace {
             }
         }
         paths.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-        paths
+        let mut unreadable = Vec::new();
+        let files = paths
             .into_iter()
-            .filter_map(|path| {
-                Some(FileText {
-                    text: self.text(&path)?,
-                    path,
-                })
+            .enumerate()
+            .map(|(i, path)| {
+                let text = match self.docs.get(&path) {
+                    Some(doc) => doc.text.clone(),
+                    None => {
+                        leadscore::file::read_text(&path, leadscore::file::DEFAULT_MAX_FILE_BYTES).unwrap_or_else(|e| {
+                            unreadable.push((i, format!("cannot read this file: {}", e.kind)));
+                            String::new()
+                        })
+                    }
+                };
+                FileText { text, path }
             })
-            .collect()
+            .collect();
+        (files, unreadable)
     }
 
     /// The folder's analysis, computed if out of date.
@@ -133,9 +144,44 @@ impl Workspace {
         if let Some(a) = self.folders.get(folder).and_then(|f| f.analysis.clone()) {
             return a;
         }
-        let analysis = Arc::new(adapter::analyse(folder, self.files(folder), &self.loader));
+        let (files, unreadable) = self.files(folder);
+        let mut analysis = adapter::analyse(folder, files, &self.loader_for(folder));
+        for (file, message) in unreadable {
+            analysis.problems.push(adapter::Problem {
+                at: adapter::Loc { file, start: 0, end: 0 },
+                message,
+                help: None,
+                fix: None,
+            });
+        }
+        let analysis = Arc::new(analysis);
         self.folders.entry(folder.to_path_buf()).or_default().analysis = Some(Arc::clone(&analysis));
         analysis
+    }
+
+    /// The loader for a pack folder: a relative plugin folder (`plugins`, the default) is
+    /// looked up from the pack's folder up through the folders above it (the pack's
+    /// repository), not in the server's working directory, which is the editor's.
+    fn loader_for(&self, folder: &Path) -> Loader {
+        let dirs: Vec<PathBuf> = self
+            .loader
+            .plugin_folders()
+            .iter()
+            .map(|dir| {
+                let found = (dir.is_relative())
+                    .then(|| folder.ancestors().map(|a| a.join(dir)).find(|d| d.is_dir()))
+                    .flatten();
+                found.unwrap_or_else(|| dir.clone())
+            })
+            .collect();
+        self.loader.clone().plugin_path(dirs)
+    }
+
+    /// Whether a document may be formatted: one the editor opened, or a rule file of a
+    /// pack folder the editor has a document open in. Never any other file by URI.
+    pub fn may_format(&self, path: &Path) -> bool {
+        let rules = path.extension().is_some_and(|e| e == "rules");
+        self.docs.contains_key(path) || (rules && self.folders.contains_key(&Self::folder_of(path)))
     }
 
     /// The folder's sample leads.
@@ -149,7 +195,8 @@ impl Workspace {
         if let Some(lens) = self.folders.get(folder).and_then(|f| f.lens.clone()) {
             return lens;
         }
-        let text = Arc::new(self.samples(folder).mql_summary(folder, &self.loader));
+        let loader = self.loader_for(folder);
+        let text = Arc::new(self.samples(folder).mql_summary(folder, &loader));
         self.folders.entry(folder.to_path_buf()).or_default().lens = Some(Arc::clone(&text));
         text
     }

@@ -198,8 +198,11 @@ pub struct RuleRow {
 /// The leads of one `--by` value.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct ByRow {
-    /// The value (`(none)` for leads without one).
+    /// The value (`(none)` for leads without one; `(other)` for the groups past
+    /// [`MAX_BY_GROUPS`], folded into one row).
     pub value: String,
+    /// How many values the row holds: 1, or the number folded into `(other)`.
+    pub values: u64,
     /// Leads.
     pub count: u64,
     /// Of which MQLs.
@@ -210,6 +213,16 @@ pub struct ByRow {
     pub precision: Option<f64>,
     /// Converted MQLs / converted leads.
     pub recall: Option<f64>,
+}
+
+impl ByRow {
+    /// The value as a report shows it: `(N other values)` for the folded row.
+    pub fn label(&self) -> String {
+        match self.values {
+            1 => self.value.clone(),
+            n => format!("({n} other values)"),
+        }
+    }
 }
 
 /// Bins of the score distribution.
@@ -388,9 +401,16 @@ fn rule_rows(rows: &Rows, rules: &Rules, base_rate: Option<f64>) -> Vec<RuleRow>
         .collect()
 }
 
+/// The most `--by` groups a report lists: the largest ones; the rest are folded into one
+/// `(other)` row, so a field with a value per lead gives a short report.
+pub const MAX_BY_GROUPS: usize = 50;
+
+/// One `--by` group's leads, MQLs, converted leads and converted MQLs.
+type Counts = (u64, u64, u64, u64);
+
 fn by_rows(rows: &Rows) -> Vec<ByRow> {
-    // (leads, MQLs, converted, converted MQLs); the last slot is leads without a value.
-    let mut counts = vec![(0u64, 0u64, 0u64, 0u64); rows.by_values.len() + 1];
+    // The last slot is leads without a value.
+    let mut counts: Vec<Counts> = vec![(0, 0, 0, 0); rows.by_values.len() + 1];
     for r in &rows.rows {
         let slot = if r.by == NONE {
             rows.by_values.len()
@@ -406,21 +426,27 @@ fn by_rows(rows: &Rows) -> Vec<ByRow> {
     let names = rows
         .by_values
         .iter()
-        .cloned()
-        .chain(std::iter::once("(none)".to_string()));
-    let mut out: Vec<ByRow> = names
-        .zip(counts)
-        .filter(|(_, c)| c.0 > 0)
-        .map(|(value, (count, mql, positives, hit))| ByRow {
-            value,
-            count,
-            mql,
-            positives,
-            precision: metrics::ratio(hit, mql),
-            recall: metrics::ratio(hit, positives),
-        })
-        .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then(a.value.cmp(&b.value)));
+        .map(String::as_str)
+        .chain(std::iter::once("(none)"));
+    let mut groups: Vec<(&str, Counts)> = names.zip(counts).filter(|(_, c)| c.0 > 0).collect();
+    groups.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+    let folded = groups.split_off(groups.len().min(MAX_BY_GROUPS));
+    let row = |value: String, values: u64, (count, mql, positives, hit): Counts| ByRow {
+        value,
+        values,
+        count,
+        mql,
+        positives,
+        precision: metrics::ratio(hit, mql),
+        recall: metrics::ratio(hit, positives),
+    };
+    let mut out: Vec<ByRow> = groups.into_iter().map(|(v, c)| row(v.to_string(), 1, c)).collect();
+    if !folded.is_empty() {
+        let sum = folded
+            .iter()
+            .fold((0, 0, 0, 0), |s, (_, c)| (s.0 + c.0, s.1 + c.1, s.2 + c.2, s.3 + c.3));
+        out.push(row("(other)".to_string(), folded.len() as u64, sum));
+    }
     out
 }
 
@@ -643,7 +669,7 @@ impl Report {
         writeln!(f, "\nby {field}")?;
         let width = rows
             .iter()
-            .map(|r| r.value.chars().count())
+            .map(|r| r.label().chars().count())
             .max()
             .unwrap_or(0)
             .clamp(5, 30);
@@ -653,7 +679,7 @@ impl Report {
             "value", "leads", "MQLs", "converted", "precision", "recall"
         )?;
         for r in rows {
-            let value: String = r.value.chars().take(width).collect();
+            let value: String = r.label().chars().take(width).collect();
             writeln!(
                 f,
                 "  {:<width$} {:>8} {:>7} {:>10} {:>10} {:>7}",

@@ -27,8 +27,8 @@ pub struct Diff {
     gained: u64,
     lost: u64,
     both: u64,
-    routes: BTreeMap<(String, String), u64>,
-    disqualified: BTreeMap<(String, String), u64>,
+    routes: BTreeMap<(Option<String>, Option<String>), u64>,
+    disqualified: BTreeMap<(Option<String>, Option<String>), u64>,
     deltas: Vec<f64>,
     up: Vec<Crossing>,
     down: Vec<Crossing>,
@@ -69,14 +69,13 @@ impl Diff {
             (true, true) => self.both += 1,
             (false, false) => {}
         }
-        let show = |o: &Option<String>| o.clone().unwrap_or_else(|| "—".to_string());
         if a.route != b.route {
-            *self.routes.entry((show(&a.route), show(&b.route))).or_default() += 1;
+            *self.routes.entry((a.route.clone(), b.route.clone())).or_default() += 1;
         }
         if a.disqualified != b.disqualified {
             *self
                 .disqualified
-                .entry((show(&a.disqualified), show(&b.disqualified)))
+                .entry((a.disqualified.clone(), b.disqualified.clone()))
                 .or_default() += 1;
         }
         self.deltas.push(b.score - a.score);
@@ -115,7 +114,7 @@ impl Diff {
         let quantile = |q: f64| (!sorted.is_empty()).then(|| sorted[((sorted.len() - 1) as f64 * q).round() as usize]);
         let changed = sorted.iter().filter(|d| **d != 0.0).count() as u64;
         let mean = (!sorted.is_empty()).then(|| sorted.iter().sum::<f64>() / sorted.len() as f64);
-        let pairs = |m: &BTreeMap<(String, String), u64>| {
+        let pairs = |m: &BTreeMap<(Option<String>, Option<String>), u64>| {
             let mut v: Vec<Change> = m
                 .iter()
                 .map(|((from, to), &count)| Change {
@@ -275,10 +274,10 @@ pub struct DiffReport {
 /// A change from one value to another, and how many leads made it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Change {
-    /// With A (`—`: none).
-    pub from: String,
+    /// With A (`None`, JSON `null`: no route or not disqualified; `—` in text).
+    pub from: Option<String>,
     /// With B.
-    pub to: String,
+    pub to: Option<String>,
     /// Leads.
     pub count: u64,
 }
@@ -351,12 +350,13 @@ impl fmt::Display for DiffReport {
             self.mql_a, self.mql_b, self.gained, self.lost
         )?;
         writeln!(f, "routes changed: {}", self.routes_changed)?;
+        let none = |o: &Option<String>| o.clone().unwrap_or_else(|| "—".to_string());
         for c in self.routes.iter().take(10) {
-            writeln!(f, "  {:>7}  {} → {}", c.count, c.from, c.to)?;
+            writeln!(f, "  {:>7}  {} → {}", c.count, none(&c.from), none(&c.to))?;
         }
         writeln!(f, "disqualifications changed: {}", self.disqualified_changed)?;
         for c in self.disqualified.iter().take(10) {
-            writeln!(f, "  {:>7}  {} → {}", c.count, c.from, c.to)?;
+            writeln!(f, "  {:>7}  {} → {}", c.count, none(&c.from), none(&c.to))?;
         }
         let s = &self.score_change;
         let show = |x: Option<f64>| x.map_or_else(|| "—".to_string(), num);

@@ -476,7 +476,7 @@ fn by(h: &mut String, r: &Report) -> std::fmt::Result {
     )?;
     for b in rows {
         let cells = [
-            b.value.clone(),
+            b.label(),
             b.count.to_string(),
             b.mql.to_string(),
             b.positives.to_string(),

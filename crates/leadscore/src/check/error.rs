@@ -123,4 +123,19 @@ pub enum CheckErrorKind {
     LetShadows(String, &'static str),
     #[error("points smaller than 0.0001 print as 0 in results")]
     PointsTooSmall,
+    #[error("the {what} `{name}` holds an invisible or control character ({code})")]
+    HiddenCharacter {
+        what: &'static str,
+        /// The name, escaped for showing.
+        name: String,
+        /// The character, as `U+200D`.
+        code: String,
+    },
+    #[error("the {what} `{name}` mixes {first} and {second} letters, which look alike")]
+    MixedScripts {
+        what: &'static str,
+        name: String,
+        first: &'static str,
+        second: &'static str,
+    },
 }

@@ -3,6 +3,7 @@
 
 mod error;
 mod lets;
+mod names;
 
 use std::collections::HashMap;
 
@@ -153,8 +154,10 @@ impl Checker<'_> {
                 }
                 StatementKind::Dimension(dim) => {
                     self.dim(&dim.node);
+                    self.name("dimension", &dim.node, dim.span, false);
                 }
                 StatementKind::Let { name, .. } => {
+                    self.name("let", &name.node, name.span, false);
                     if let Some(first) = self.lets.insert(name.node.clone(), i) {
                         let at = self.sources.location(ast.statements[first].span);
                         let err = CheckError::new(CheckErrorKind::DuplicateLet(name.node.clone()), name.span)
@@ -433,8 +436,35 @@ impl Checker<'_> {
         }
     }
 
+    /// Reports a name the reader cannot see as it is (see `names.rs`).
+    fn name(&mut self, what: &'static str, name: &str, span: Span, words: bool) {
+        let shown = crate::value::escape::show_text(name).into_owned();
+        let (kind, help) = match names::suspicion(name, words) {
+            None => return,
+            Some(names::Suspicion::Hidden(c)) => (
+                CheckErrorKind::HiddenCharacter {
+                    what,
+                    name: shown,
+                    code: format!("U+{:04X}", u32::from(c)),
+                },
+                "delete it and type the name again",
+            ),
+            Some(names::Suspicion::MixedScripts(first, second)) => (
+                CheckErrorKind::MixedScripts {
+                    what,
+                    name: shown,
+                    first,
+                    second,
+                },
+                "type the name again in one script",
+            ),
+        };
+        self.errors.push(CheckError::new(kind, span).help(help));
+    }
+
     fn operand(&mut self, operand: &Operand) {
         match &operand.kind {
+            OperandKind::Field(path) => self.name("field", &path.join("."), operand.span, false),
             OperandKind::Num(n) => self.finite(*n, operand.span),
             OperandKind::List(_) => self.error(CheckErrorKind::MisplacedList, operand.span),
             OperandKind::Call { name, args } => {
@@ -492,6 +522,9 @@ impl Checker<'_> {
                 continue;
             };
             let (name, span) = rule_name(rule, self.sources);
+            if rule.name.is_some() {
+                self.name("rule name", &name, span, true);
+            }
             if rule.name.is_some() && name.trim().is_empty() {
                 let err = CheckError::new(CheckErrorKind::EmptyName("rule"), span)
                     .help("name the rule, or leave out `rule \"\":` to name it by its condition");
@@ -511,6 +544,7 @@ impl Checker<'_> {
             let StatementKind::Route { queue, when, .. } = &statement.kind else {
                 continue;
             };
+            self.name("route", &queue.node, queue.span, true);
             if let Some(first) = catch_all {
                 self.error(CheckErrorKind::UnreachableRoute(first.to_string()), statement.span);
             } else if when.is_none() {

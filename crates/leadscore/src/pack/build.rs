@@ -118,7 +118,10 @@ fn version(sources: &Sources, plugins: &Plugins) -> String {
         }
         hash = (hash ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
     };
-    for f in sources.files() {
+    // An empty file held in memory (the REPL's `<session>` before anything is typed)
+    // adds nothing: the pack is the same pack `check` and `score` name.
+    let in_memory_and_empty = |f: &&crate::source::SourceFile| f.name.starts_with('<') && f.text.is_empty();
+    for f in sources.files().iter().filter(|f| !in_memory_and_empty(f)) {
         feed(f.name.as_bytes());
         feed(f.text.as_bytes());
     }

@@ -96,6 +96,9 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A file could not be read through the bounded opener ([`crate::file`]).
+    #[error(transparent)]
+    File(#[from] crate::file::FileError),
     /// A pack folder holds no `*.rules` files.
     #[error("{} holds no *.rules files", .0.display())]
     EmptyPack(PathBuf),

@@ -222,10 +222,7 @@ impl Loader {
 fn read_pack(dir: &Path, name: &str) -> Result<Sources, Error> {
     let mut sources = Sources::default();
     for path in rule_files(dir)? {
-        let text = std::fs::read_to_string(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let text = crate::file::read_text(&path, crate::file::DEFAULT_MAX_FILE_BYTES)?;
         let file = path
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())
@@ -314,15 +311,9 @@ pub fn rule_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
         let hidden = path.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.'));
         if !hidden && path.extension().is_some_and(|e| e == "rules") {
             // Every rule file is read or the pack fails: a dangling link, a FIFO, a device
-            // or a folder named `*.rules` is an error naming it, never a file skipped.
-            match std::fs::metadata(&path) {
-                Ok(meta) if meta.is_file() => files.push(path),
-                Ok(_) => {
-                    let source = std::io::Error::other("not a regular file (a folder, FIFO or device)");
-                    return Err(Error::Io { path, source });
-                }
-                Err(source) => return Err(Error::Io { path, source }),
-            }
+            // or a folder named `*.rules` is an error naming it (from `crate::file`, when
+            // it is read), never a file skipped.
+            files.push(path);
         }
     }
     files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));

@@ -152,8 +152,8 @@ pub(crate) fn parse_file(
     relative: &str,
     default_as_of: DateTime<Utc>,
 ) -> Result<ParsedFile, TestFileError> {
-    let text =
-        std::fs::read_to_string(path).map_err(|e| TestFileError::plain(shown, format!("cannot read it: {e}")))?;
+    let text = crate::file::read_text(path, crate::file::DEFAULT_MAX_FILE_BYTES)
+        .map_err(|e| TestFileError::plain(shown, format!("cannot read it: {}", e.kind)))?;
     let error = |span: Range<usize>, message: String| TestFileError::at(shown, &text, span, message);
     let file: FileToml = toml::from_str(&text).map_err(|e| TestFileError::from_toml(shown, &text, &e))?;
     let file_as_of = match &file.as_of {
@@ -230,7 +230,8 @@ fn read_lead(value: &Spanned<toml::Value>, base: &Path) -> Result<serde_json::Va
     match value.get_ref() {
         toml::Value::String(rel) => {
             let path = base.join(rel);
-            let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read lead file `{rel}`: {e}"))?;
+            let text = crate::file::read_text(&path, crate::file::DEFAULT_MAX_FILE_BYTES)
+                .map_err(|e| format!("cannot read lead file `{rel}`: {}", e.kind))?;
             serde_json::from_str(&text).map_err(|e| format!("lead file `{rel}` is not valid JSON: {e}"))
         }
         toml::Value::Table(table) => Ok(toml_to_json(&toml::Value::Table(table.clone()))),

@@ -139,7 +139,8 @@ impl PackTests {
                     self.cases.extend(parsed.cases);
                     if let Some((time, span)) = parsed.leads_as_of {
                         if let Some(first) = &leads_as_of {
-                            let text = std::fs::read_to_string(&path).unwrap_or_default();
+                            let text =
+                                crate::file::read_text(&path, crate::file::DEFAULT_MAX_FILE_BYTES).unwrap_or_default();
                             let message = format!("`[leads] as_of` is already set in {first}; set it in one file");
                             self.errors.push(TestFileError::at(&shown, &text, span, message));
                         } else {
@@ -156,8 +157,8 @@ impl PackTests {
     fn load_samples(&mut self) {
         for path in self.files_in("leads", "json") {
             let shown = path.display().to_string();
-            let lead = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read it: {e}"))
+            let lead = crate::file::read_text(&path, crate::file::DEFAULT_MAX_FILE_BYTES)
+                .map_err(|e| format!("cannot read it: {}", e.kind))
                 .and_then(|text| serde_json::from_str(&text).map_err(|e| format!("not valid JSON: {e}")));
             match lead {
                 Ok(lead) => {
@@ -176,7 +177,9 @@ impl PackTests {
         }
     }
 
-    /// The files `DIR/sub/*.ext`, sorted by name; a missing folder holds none.
+    /// The files `DIR/sub/*.ext`, sorted by name; a missing folder holds none. Every
+    /// entry named so is listed, so a dangling link, a FIFO or a folder is reported when it
+    /// is read, never skipped.
     fn files_in(&mut self, sub: &str, ext: &str) -> Vec<PathBuf> {
         let folder = self.dir.join(sub);
         let entries = match std::fs::read_dir(&folder) {
@@ -193,7 +196,7 @@ impl PackTests {
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == ext) && p.is_file())
+            .filter(|p| p.extension().is_some_and(|e| e == ext))
             .collect();
         files.sort();
         files

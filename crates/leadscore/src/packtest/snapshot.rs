@@ -59,7 +59,7 @@ pub(crate) fn check(
 ) -> std::io::Result<SnapshotCheck> {
     let body = normalize(body);
     let new_path = path.with_extension("snap.new");
-    let status = match std::fs::read_to_string(path) {
+    let status = match crate::file::read_text(path, crate::file::DEFAULT_MAX_FILE_BYTES) {
         Ok(text) => {
             let old = normalize(stored_body(&text));
             if old == body {
@@ -70,8 +70,11 @@ pub(crate) fn check(
                 }
             }
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => SnapshotStatus::New,
-        Err(e) => return Err(e),
+        Err(crate::file::FileError {
+            kind: crate::file::FileErrorKind::Io(e),
+            ..
+        }) if e.kind() == std::io::ErrorKind::NotFound => SnapshotStatus::New,
+        Err(e) => return Err(std::io::Error::other(e)),
     };
     let target = match (&status, update) {
         (SnapshotStatus::Matched, _) | (_, SnapshotUpdate::Compare) => None,

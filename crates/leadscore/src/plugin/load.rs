@@ -172,12 +172,13 @@ fn read_script(
     let Some(path) = folders
         .iter()
         .map(|d| d.join(format!("{}.rhai", name.node)))
-        .find(|p| p.is_file())
+        .find(|p| p.symlink_metadata().is_ok())
     else {
         return Err(unknown(name, &folders));
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
-        let message = format!("cannot read plugin `{}` ({}): {e}", name.node, path.display());
+    // Through the one bounded opener: a regular file, never a FIFO or a device.
+    let text = crate::file::read_text(&path, crate::file::DEFAULT_MAX_FILE_BYTES).map_err(|e| {
+        let message = format!("cannot read plugin `{}`: {e}", name.node);
         LoadError::new(LoadErrorKind::Plugin(message), name.span)
     })?;
     Ok((path, text))

@@ -39,6 +39,14 @@ pub enum ParseErrorKind {
     TooMany,
 }
 
+/// How alike two names are, 0 to 1: Jaro–Winkler, or 0.9 for one letter added, dropped,
+/// changed or two swapped in a name of three letters or more (`fti` for `fit`, which
+/// Jaro–Winkler scores below a typo).
+fn similarity(a: &str, b: &str) -> f64 {
+    let one_edit = a.chars().count() >= 3 && strsim::osa_distance(a, b) == 1;
+    strsim::jaro_winkler(a, b).max(if one_edit { 0.9 } else { 0.0 })
+}
+
 /// The closest of `known` to `name`, if it is close enough to be a typo.
 pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = |s: &'a str| -> std::borrow::Cow<'a, str> {
@@ -51,7 +59,7 @@ pub fn did_you_mean<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) ->
     let name = name.to_lowercase();
     known
         .into_iter()
-        .map(|k| (strsim::jaro_winkler(&name, &lower(k)), k))
+        .map(|k| (similarity(&name, &lower(k)), k))
         .filter(|(score, _)| *score >= 0.8)
         .max_by(|a, b| a.0.total_cmp(&b.0))
         .map(|(_, k)| k)
@@ -86,6 +94,12 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
         }
         _ => (at, found),
     };
+    // The end of a file that ends in a line break is past its last line: the error is
+    // shown at the end of the last line with text, where the statement stops short.
+    let (at, len) = match found.text {
+        "" if rest[..at.min(rest.len())].ends_with(['\n', '\r', ' ', '\t']) => (rest[..at].trim_end().len(), 0),
+        _ => (at, found.len()),
+    };
     let help = misspelt_behaviour(&rest[..at.min(rest.len())], found.text)
         .map(|word| format!("did you mean `{word}`?"))
         .or_else(|| help_for(&expected, found.text));
@@ -98,7 +112,7 @@ pub(super) fn from_pest(file: u32, base: usize, rest: &str, e: &pest::error::Err
     };
     ParseError {
         kind,
-        span: Span::new(file, base + at, base + at + found.len()),
+        span: Span::new(file, base + at, base + at + len),
         help,
     }
 }

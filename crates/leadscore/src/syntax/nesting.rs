@@ -135,10 +135,13 @@ pub(crate) fn skip_line(b: &[u8], i: usize) -> usize {
     b[i..].iter().position(|&c| c == b'\n').map_or(b.len(), |n| i + n)
 }
 
-/// Past a bare path: up to a blank, `)`, `,` or `]`, as the grammar reads it.
+/// Past a bare path: up to a blank, `)`, `,`, `]` or `=>`, as the grammar reads it.
 pub(crate) fn skip_path(b: &[u8], mut i: usize) -> usize {
     i += 1;
-    while i < b.len() && !matches!(b[i], b' ' | b'\t' | b'\r' | b'\n' | b')' | b',' | b']') {
+    while i < b.len()
+        && !matches!(b[i], b' ' | b'\t' | b'\r' | b'\n' | b')' | b',' | b']')
+        && !b[i..].starts_with(b"=>")
+    {
         i += 1;
     }
     i

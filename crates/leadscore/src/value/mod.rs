@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use std::cmp::Ordering;
 use std::fmt;
 
+pub mod escape;
 pub mod pattern;
 pub mod time;
 
