@@ -393,6 +393,8 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
         ("ops-token", http.get(server.url("/metrics")), 403),
         ("legacy-token", http.get(server.url("/metrics")), 200),
         ("legacy-token", http.post(server.url("/v1/pack/reload")), 200),
+        // Erasure is admin: an event source adds to leads, it does not make them disappear.
+        ("crm-token", http.delete(server.url("/v1/leads/a")), 403),
     ];
     for (i, (token, req, expected)) in cases.into_iter().enumerate() {
         let (status, challenge, body) = raw(with(req, token)).await;
@@ -412,7 +414,7 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
     let long = format!("/v1/leads/a?x={}", "y".repeat(9_000));
     let huge = "z".repeat(70_000);
     let fallbacks = [
-        (http.delete(server.url("/v1/leads/a")), 405, "method_not_allowed"),
+        (http.delete(server.url("/v1/transitions")), 405, "method_not_allowed"),
         (http.get(server.url("/v1/nothing")), 404, "not_found"),
         (http.get(server.url(&long)), 414, "uri_too_long"),
         (

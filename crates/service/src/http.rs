@@ -180,10 +180,11 @@ async fn end_with_newline(response: Response) -> Response {
 }
 
 /// The scope an endpoint needs: reading is `read` (scoring a lead without storing it
-/// too), stage changes `sales`, publishing the pack `admin`, other writes `write`.
+/// too), stage changes `sales`, publishing the pack and erasing a lead `admin`, other
+/// writes `write` (an event source may add to a lead, not make it disappear).
 pub fn scope_of(method: &Method, route: &str) -> Scope {
     match (method.as_str(), route) {
-        ("POST", "/v1/pack/reload") => Scope::Admin,
+        ("POST", "/v1/pack/reload") | ("DELETE", "/v1/leads/{id}") => Scope::Admin,
         ("POST", "/v1/leads/{id}/stage") => Scope::Sales,
         ("POST", "/v1/score") | ("GET" | "HEAD", _) => Scope::Read,
         _ => Scope::Write,
