@@ -28,7 +28,7 @@ use leadscore::{Sources, Span};
 /// for (title, won, n) in [("VP", true, 50), ("VP", false, 50), ("Intern", true, 20), ("Intern", false, 80)] {
 ///     let outcome = pack.score(&serde_json::json!({"title": title}), at)?;
 ///     let label = if won { Label::Positive } else { Label::Negative };
-///     for _ in 0..n { rows.add(&rules, &Facts { label, at: 0, by: None, id: None }, &outcome); }
+///     for _ in 0..n { rows.add(&rules, &Facts { label, outcome: None, at: 0, by: None, id: None }, &outcome); }
 /// }
 /// let c = calibration::fit(&rows, |_| true).unwrap();
 /// assert!((c.double - 10.0).abs() < 0.05, "{c}");

@@ -79,7 +79,7 @@ impl Leaks {
 /// let pack = leadscore::Pack::from_source("demo", "title ~ VP => +10")?;
 /// let (rules, mut rows) = (Rules::of(&pack), Rows::default());
 /// for i in 0..200 {
-///     let facts = Facts { label: if i % 2 == 0 { Label::Positive } else { Label::Negative }, at: 0, by: None, id: None };
+///     let facts = Facts { label: if i % 2 == 0 { Label::Positive } else { Label::Negative }, outcome: None, at: 0, by: None, id: None };
 ///     rows.add(&rules, &facts, &pack.score(&serde_json::json!({}), chrono::Utc::now())?);
 /// }
 /// let tag = |v: &str| Candidate::Equals { field: "Tags".into(), value: v.into() };
