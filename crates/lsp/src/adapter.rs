@@ -249,7 +249,7 @@ fn fix(analysis: &Analysis, error: &PackError) -> Option<String> {
             }
             _ => None,
         },
-        PackError::Parse(_) => None,
+        _ => None,
     }
 }
 

@@ -3,7 +3,29 @@
 use crate::source::Span;
 pub use crate::syntax::did_you_mean;
 
-/// One mistake found by the checker.
+/// One mistake found by the checker. Its kind is public, so a program can tell mistakes
+/// apart without reading messages:
+///
+/// ```
+/// use leadscore::check::CheckErrorKind;
+/// use leadscore::{Error, PackError};
+///
+/// let Err(Error::Pack(errors)) = leadscore::Pack::from_source("demo", "let a = vip\na => +5") else {
+///     panic!("the pack must not check");
+/// };
+/// let unknown: Vec<&str> = errors
+///     .errors()
+///     .iter()
+///     .filter_map(|e| match e {
+///         PackError::Check(c) => match &c.kind {
+///             CheckErrorKind::UnknownLet(name) => Some(name.as_str()),
+///             _ => None,
+///         },
+///         _ => None,
+///     })
+///     .collect();
+/// assert_eq!(unknown, ["vip"]);
+/// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[error("{kind}")]
 pub struct CheckError {
@@ -36,6 +58,7 @@ impl CheckError {
 
 /// The kinds of check error.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CheckErrorKind {
     #[error("unknown dimension `{0}`")]
     UnknownDimension(String),

@@ -15,6 +15,7 @@ use std::sync::Arc;
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum EvalError {
     /// The lead is not a JSON object.
     #[error("a lead must be a JSON object")]

@@ -12,6 +12,7 @@ use crate::syntax::ParseError;
 
 /// One reason a pack was rejected.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PackError {
     /// The text does not parse.
     #[error(transparent)]
@@ -84,6 +85,7 @@ impl PackErrors {
 
 /// Anything the library can fail with.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The pack does not parse or check; every error found, with sources to render them.
     #[error(transparent)]

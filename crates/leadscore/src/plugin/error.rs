@@ -18,6 +18,7 @@ pub struct LoadError {
 
 /// The kinds of plugin-load error.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadErrorKind {
     /// No plugin of that name on the plugin path.
     #[error("unknown plugin `{0}`")]

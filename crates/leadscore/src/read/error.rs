@@ -17,6 +17,7 @@ use crate::value::TooDeep;
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReadError {
     /// The lead is not a JSON object.
     #[error("a lead must be a JSON object")]
@@ -58,6 +59,7 @@ pub enum ReadError {
 /// ```
 #[cfg(feature = "arrow")]
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ArrowRefusal {
     /// A column the pack reads is of a type the Arrow reader does not read as the JSON
     /// readers would.
@@ -75,6 +77,7 @@ pub enum ArrowRefusal {
 
 /// What is wrong with one event.
 #[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
 pub enum EventProblem {
     /// Not a JSON object.
     NotAnObject,

@@ -19,6 +19,7 @@ pub struct ParseError {
 
 /// The kinds of syntax error.
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseErrorKind {
     /// Something stood where the grammar expected something else.
     #[error("expected {expected}, found {found}")]

@@ -13,7 +13,7 @@ use pest_derive::Parser;
 use crate::ast::*;
 use crate::source::Span;
 
-pub use error::{did_you_mean, ParseError};
+pub use error::{did_you_mean, ParseError, ParseErrorKind};
 
 #[derive(Parser)]
 #[grammar = "../../../grammar/leadscore.pest"]
