@@ -32,7 +32,7 @@ async function start() {
   } catch (e) {
     vscode.window.showErrorMessage(
       `leadscore: could not start \`${serverOptions().command} lsp\` (${e.message}). ` +
-        "Build it with `cargo build --release --features lsp` and set `leadscore.path`."
+        "Install it with `cargo install --locked --path .` from the repository (the language server is in the default build) and set `leadscore.path`."
     );
   }
 }

@@ -32,7 +32,7 @@ pub struct GenArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Jsonl)]
     format: Format,
-    /// Also write `judged_at` and `converted`, drawn from the planted model (README: "Is my
+    /// Also write `judged_at` and `converted`, drawn from the planted model (the manual: "Is my
     /// pack any good?").
     #[arg(long)]
     outcomes: bool,

@@ -34,7 +34,7 @@ pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
 pub fn run(args: &LspArgs) -> Result<Exit, Failure> {
     let _ = (&args.pack, args.debounce, args.stdio);
     Err(Failure(
-        "error: this leadscore was built without the language server; build it with `cargo build --release --features lsp`"
+        "error: this leadscore was built without the language server; build it with the default features (`cargo install --locked --path .`)"
             .into(),
     ))
 }

@@ -8,7 +8,7 @@ use leadscore_service::{Limits, Options, ServeError, Settings};
 
 use super::{Exit, Failure, PackArgs};
 
-/// Arguments of `serve`. Every limit has a default (see the README's Service section).
+/// Arguments of `serve`. Every limit has a default (see the manual's service chapters).
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
     /// The pack folder (or a link to it). A new version goes live only when published
