@@ -6,7 +6,6 @@ use std::io::{BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender};
 
-use rayon::prelude::*;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -140,12 +139,7 @@ pub fn run_batch(
         }
     }
     let progress = progress_bar(&inputs);
-    // Deep stacks: a plugin that nests data or calls deeply recurses inside Rhai before a
-    // sandbox limit stops it (see `leadscore::Limits`).
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads(args.threads)?)
-        .stack_size(leadscore::PLUGIN_STACK_SIZE)
-        .build()?;
+    let pool = leadscore::batch::Pool::new(threads(args.threads)?)?;
     let output = match sink {
         Sink::Jsonl(_) => Some(OutputFormat::Jsonl),
         Sink::Csv(_) => Some(OutputFormat::Csv),
@@ -172,18 +166,10 @@ pub fn run_batch(
         let Read { path, batch } = read?;
         ids.look(&batch);
         let file = path.as_ref().filter(|_| several).map(|p| p.display().to_string());
-        slots.truncate(batch.items.len());
-        slots.resize_with(batch.items.len(), Slot::default);
-        pool.install(|| {
-            let lines = &batch.text;
-            batch
-                .items
-                .par_iter()
-                .zip(slots.par_iter_mut())
-                .for_each(|((pos, item), slot)| {
-                    slot.text.clear();
-                    slot.result = score_item(&job, *pos, item, lines, &mut slot.text);
-                })
+        let lines = &batch.text;
+        pool.each(&batch.items, &mut slots, |(pos, item), slot| {
+            slot.text.clear();
+            slot.result = score_item(&job, *pos, item, lines, &mut slot.text);
         });
         for ((pos, _), slot) in batch.items.iter().zip(&mut slots) {
             match slot.result.take() {
@@ -287,23 +273,20 @@ pub(super) fn read_ahead(
     (batches, recycle)
 }
 
-/// `;`, `\t` or `tab` → the byte.
-/// Worker threads at most, per core: each has a 64 MiB stack reserved.
-const THREADS_PER_CORE: usize = 4;
-
-/// `--threads`, checked: 1 to [`THREADS_PER_CORE`] per core (0 is one per core).
+/// `--threads`, checked by the core's rule (0 is one per core).
 pub(super) fn threads(given: Option<usize>) -> Result<usize, Failure> {
-    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    match given {
-        None | Some(0) => Ok(cores),
-        Some(n) if n <= THREADS_PER_CORE * cores => Ok(n),
-        Some(n) => Err(Failure(format!(
-            "error: --threads {n} is more than {} ({THREADS_PER_CORE} per core on this machine's {cores})",
-            THREADS_PER_CORE * cores
-        ))),
-    }
+    leadscore::batch::threads(given).map_err(|e| {
+        Failure(format!(
+            "error: --threads {} is more than {} ({} per core on this machine's {})",
+            e.asked,
+            e.most,
+            leadscore::batch::THREADS_PER_CORE,
+            e.cores
+        ))
+    })
 }
 
+/// `;`, `\t` or `tab` → the byte.
 pub(super) fn delimiter(text: &str) -> Result<u8, Failure> {
     match text {
         "tab" | "\\t" | "\t" => Ok(b'\t'),

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 
-use rayon::prelude::*;
 use serde_json::Value;
 
 use super::batch::{delimiter, read_ahead, threads, Read};
@@ -160,23 +159,14 @@ pub fn each_lead<T: Send>(
         .map(|p| Format::of(p.as_deref(), args.format).map(|f| (p, f)))
         .collect::<Result<Vec<_>, _>>()?;
     let several = files.len() > 1;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads(args.threads)?)
-        .stack_size(leadscore::PLUGIN_STACK_SIZE)
-        .build()?;
+    let pool = leadscore::batch::Pool::new(threads(args.threads)?)?;
     let (batches, recycle) = read_ahead(files, options, None);
     let mut failed = false;
     let mut results: Vec<Option<Result<T, String>>> = Vec::new();
     for read in batches {
         let Read { path, batch } = read?;
         let lines = &batch.text;
-        pool.install(|| {
-            batch
-                .items
-                .par_iter()
-                .map(|(_, item)| work_on(item, lines, &work))
-                .collect_into_vec(&mut results)
-        });
+        pool.map(&batch.items, &mut results, |(_, item)| work_on(item, lines, &work));
         let file = path.as_ref().filter(|_| several).map(|p| p.display().to_string());
         for ((pos, _), result) in batch.items.iter().zip(results.drain(..)) {
             let Some(result) = result else { continue };

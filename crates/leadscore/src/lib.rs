@@ -6,6 +6,7 @@
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 pub mod ast;
+pub mod batch;
 pub mod check;
 mod compile;
 mod diagnostic;

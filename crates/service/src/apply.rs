@@ -8,7 +8,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde_json::{Map, Value};
 
 use super::config::Limits;
@@ -77,7 +76,7 @@ struct Working {
 
 /// The writes of one transaction.
 pub struct Batch<'a> {
-    pool: Option<&'a rayon::ThreadPool>,
+    pool: Option<&'a leadscore::batch::Pool>,
     pack: &'a Pack,
     limits: &'a Limits,
     now: Millis,
@@ -99,7 +98,7 @@ impl<'a> Batch<'a> {
         limits: &'a Limits,
         now: Millis,
         fallback: Millis,
-        pool: Option<&'a rayon::ThreadPool>,
+        pool: Option<&'a leadscore::batch::Pool>,
     ) -> Batch<'a> {
         Batch {
             pool,
@@ -196,10 +195,11 @@ impl<'a> Batch<'a> {
         }
         let pack = self.pack;
         let score = |(_, text, as_of): &(&String, String, Millis)| score_at(pack, text, *as_of);
-        let scored: Vec<_> = match (self.pool, prepared.len()) {
-            (Some(pool), n) if n > 1 => pool.install(|| prepared.par_iter().map(score).collect()),
-            _ => prepared.iter().map(score).collect(),
-        };
+        let mut scored = Vec::new();
+        match (self.pool, prepared.len()) {
+            (Some(pool), n) if n > 1 => pool.map(&prepared, &mut scored, score),
+            _ => scored.extend(prepared.iter().map(score)),
+        }
         for ((id, _, as_of), scored) in prepared.iter().zip(scored) {
             self.settle(t, id, *as_of, scored)?;
         }

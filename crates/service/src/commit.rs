@@ -81,7 +81,7 @@ pub struct Writer {
     /// Woken after a commit that wrote transitions (the webhook senders wait on it).
     pub outbox: Arc<Notify>,
     /// Threads that score a batch's leads in parallel (`None`: on the writer thread).
-    pub pool: Option<rayon::ThreadPool>,
+    pub pool: Option<leadscore::batch::Pool>,
     /// The longest a lead goes without being scored again (`--reevaluate-every`, ms).
     pub fallback: i64,
 }
@@ -93,10 +93,7 @@ impl Committer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let ready = Arc::new(AtomicBool::new(true));
         let stored = Arc::clone(&ready);
-        let thread = std::thread::Builder::new()
-            .name("leadscore-writer".into())
-            .stack_size(leadscore::PLUGIN_STACK_SIZE)
-            .spawn(move || writer.run(rx, &stored))?;
+        let thread = leadscore::batch::thread("leadscore-writer").spawn(move || writer.run(rx, &stored))?;
         Ok((Committer { tx, ready }, thread))
     }
 

@@ -100,11 +100,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         metrics: Arc::clone(&metrics),
         outbox: Arc::clone(&outbox),
         // One thread per core, with the stack plugins need.
-        pool: rayon::ThreadPoolBuilder::new()
-            .thread_name(|i| format!("leadscore-score-{i}"))
-            .stack_size(leadscore::PLUGIN_STACK_SIZE)
-            .build()
-            .ok(),
+        pool: leadscore::batch::Pool::new(leadscore::batch::cores()).ok(),
         fallback: i64::try_from(settings.reevaluate_every.as_millis()).unwrap_or(i64::MAX),
     })?;
     let mut tasks = Vec::new();
