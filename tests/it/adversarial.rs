@@ -8,6 +8,7 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
+use leadscore::read::ReadError;
 use leadscore::{EvalError, Pack};
 use serde_json::{json, Value};
 
@@ -236,7 +237,7 @@ fn a_lead_nested_10000_deep_is_an_error_on_both_paths() {
         (pack.score_json(&text, as_of()).map(|_| ()), parsed)
     });
     assert!(
-        matches!(&fast, Err(EvalError::Json(m)) if m.contains("recursion limit")),
+        matches!(&fast, Err(e) if invalid_json(e).is_some_and(|m| m.contains("recursion limit"))),
         "{fast:?}"
     );
     assert!(parsed.unwrap_err().contains("recursion limit"));
@@ -261,9 +262,18 @@ fn a_deep_value_built_in_code_is_an_error_not_a_stack_overflow() {
         result
     });
     assert!(
-        matches!(&out, Err(EvalError::Json(m)) if m.contains("nested")),
+        matches!(&out, Err(e) if invalid_json(e).is_some_and(|m| m.contains("nested"))),
         "{out:?}"
     );
+}
+
+/// What an "invalid JSON" error says, whichever reader found it.
+fn invalid_json(error: &EvalError) -> Option<String> {
+    match error {
+        EvalError::Read(ReadError::Json(message)) => Some(message.clone()),
+        EvalError::Read(ReadError::TooDeep(deep)) => Some(deep.to_string()),
+        _ => None,
+    }
 }
 
 #[test]
@@ -276,14 +286,14 @@ fn huge_and_negative_zero_numbers() {
     // 1e400 is beyond f64: an error on the text path, and serde_json refuses it too.
     let err = both(&pack, r#"{"n": 1e400}"#).unwrap_err();
     assert!(
-        matches!(&err, EvalError::Json(m) if m.contains("number out of range")),
+        invalid_json(&err).is_some_and(|m| m.contains("number out of range")),
         "{err:?}"
     );
     assert!(serde_json::from_str::<Value>(r#"{"n": 1e400}"#).is_err());
     // Also in a field the pack never reads: the text path must not be laxer than `Value`.
     let err = both(&pack, r#"{"junk": [1e400], "n": 0}"#).unwrap_err();
     assert!(
-        matches!(&err, EvalError::Json(m) if m.contains("number out of range")),
+        invalid_json(&err).is_some_and(|m| m.contains("number out of range")),
         "{err:?}"
     );
     // As a string it is not a finite number: not comparable, no rule fires.
@@ -314,7 +324,11 @@ fn events_that_are_not_an_array_are_an_error() {
     let pack = b2b();
     for events in [r#"{"type": "page_view"}"#, r#""page_view""#, "5", "true"] {
         let text = format!(r#"{{"title": "VP", "events": {events}}}"#);
-        assert_eq!(both(&pack, &text).unwrap_err(), EvalError::EventsNotArray, "{text}");
+        assert_eq!(
+            both(&pack, &text).unwrap_err(),
+            EvalError::Read(ReadError::EventsNotArray),
+            "{text}"
+        );
     }
     // `null` is no events.
     assert_eq!(both(&pack, r#"{"title": "VP", "events": null}"#).unwrap().score, 15.0);
@@ -332,7 +346,10 @@ fn event_times_that_do_not_parse_are_an_error_for_that_lead() {
     ] {
         let text = format!(r#"{{"events": [{{"type": "page_view", "path": "/pricing", "at": {at}}}]}}"#);
         let err = both(&pack, &text).unwrap_err();
-        assert!(matches!(err, EvalError::BadEvent { index: 0, .. }), "{at}: {err:?}");
+        assert!(
+            matches!(err, EvalError::Read(ReadError::BadEvent { index: 0, .. })),
+            "{at}: {err:?}"
+        );
     }
     // An event of a type the pack never tests is not read at all.
     let text = r#"{"events": [{"type": "chat", "at": "yesterday"}]}"#;
@@ -355,7 +372,7 @@ fn events_far_in_the_future_are_ignored() {
 fn escaped_surrogates_and_control_characters() {
     let pack = b2b();
     // A lone surrogate is not a string serde_json accepts: an error on both paths.
-    assert!(matches!(both(&pack, r#"{"title": "\ud800"}"#), Err(EvalError::Json(_))));
+    assert!(matches!(both(&pack, r#"{"title": "\ud800"}"#), Err(e) if invalid_json(&e).is_some()));
     // NUL and other escapes are just characters.
     assert_eq!(both(&pack, r#"{"title": "VP\u0000\n"}"#).unwrap().score, 15.0);
 }
@@ -593,7 +610,10 @@ fn fuzz_duplicate_events_key_last_one_wins() {
     }
     // Within one array the first bad event is the error, as on the `Value` path.
     let err = both(&b2b, &format!(r#"{{"events": {bad}}}"#)).unwrap_err();
-    assert!(matches!(err, EvalError::BadEvent { index: 0, .. }), "{err:?}");
+    assert!(
+        matches!(err, EvalError::Read(ReadError::BadEvent { index: 0, .. })),
+        "{err:?}"
+    );
 }
 
 #[test]

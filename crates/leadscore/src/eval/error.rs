@@ -11,27 +11,15 @@ use std::sync::Arc;
 /// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
 /// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
 /// let err = pack.score_json(r#"{"events": "yesterday"}"#, as_of).unwrap_err();
-/// assert_eq!(err, leadscore::EvalError::EventsNotArray);
+/// assert_eq!(err, leadscore::EvalError::Read(leadscore::read::ReadError::EventsNotArray));
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EvalError {
-    /// The lead is not a JSON object.
-    #[error("a lead must be a JSON object")]
-    NotAnObject,
-    /// The text is not valid JSON (or not a lead's shape).
-    #[error("invalid JSON: {0}")]
-    Json(String),
-    /// `events` is there but is not an array.
-    #[error("`events` must be an array of events")]
-    EventsNotArray,
-    /// `events` given as JSON text of its own (an Arrow string column) is not valid JSON.
-    #[error("events is not valid JSON text: {0}")]
-    EventsText(String),
-    /// One event is malformed.
-    #[error("events[{index}] {message}")]
-    BadEvent { index: usize, message: String },
+    /// The lead could not be read: its shape (not an object, not JSON, malformed `events`).
+    #[error(transparent)]
+    Read(#[from] crate::read::ReadError),
     /// A plugin function or hook failed.
     #[error(transparent)]
     Plugin(#[from] PluginError),
@@ -121,25 +109,6 @@ impl EvalError {
                 rule: Some(Arc::clone(location)),
             },
             other => other,
-        }
-    }
-}
-
-/// A lead that could not be read is a lead that could not be scored; the messages stay
-/// those of the reader.
-impl From<crate::read::ReadError> for EvalError {
-    fn from(e: crate::read::ReadError) -> Self {
-        use crate::read::ReadError;
-        match e {
-            ReadError::NotAnObject => EvalError::NotAnObject,
-            ReadError::Json(message) => EvalError::Json(message),
-            ReadError::TooDeep(deep) => EvalError::Json(deep.to_string()),
-            ReadError::EventsNotArray => EvalError::EventsNotArray,
-            ReadError::EventsText(message) => EvalError::EventsText(message),
-            ReadError::BadEvent { index, problem } => EvalError::BadEvent {
-                index,
-                message: problem.to_string(),
-            },
         }
     }
 }

@@ -141,7 +141,8 @@ impl Pack {
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn score_typed<T: Serialize>(&self, lead: &T, as_of: DateTime<Utc>) -> Result<Outcome, EvalError> {
-        let value = serde_json::to_value(lead).map_err(|e| EvalError::Json(e.to_string()))?;
+        let value =
+            serde_json::to_value(lead).map_err(|e| EvalError::Read(crate::read::ReadError::Json(e.to_string())))?;
         self.score(&value, as_of)
     }
 

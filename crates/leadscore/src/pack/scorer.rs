@@ -264,7 +264,8 @@ impl<'p> Scorer<'p> {
                         return then(&record, enriched);
                     }
                 }
-                parsed = serde_json::from_str(text).map_err(|e| EvalError::Json(e.to_string()))?;
+                parsed = serde_json::from_str(text)
+                    .map_err(|e| EvalError::Read(crate::read::ReadError::Json(e.to_string())))?;
                 &parsed
             }
         };

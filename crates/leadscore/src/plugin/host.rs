@@ -23,7 +23,7 @@ impl Plugins {
     /// hook set.
     pub(crate) fn enrich(&self, lead: &Json, as_of: i64) -> Result<(Fields, Vec<Enrichment>), EvalError> {
         let Json::Object(object) = lead else {
-            return Err(EvalError::NotAnObject);
+            return Err(EvalError::Read(crate::read::ReadError::NotAnObject));
         };
         let mut map = lead_to_map(object, self.hooks_read_events());
         let mut overlay = Fields::new();

@@ -22,6 +22,7 @@ pub use limits::{Limits, PLUGIN_STACK_SIZE};
 pub(crate) use sandbox::{noting_as_of, scoring_at};
 
 use crate::eval::{Enrichment, EvalError, PluginError};
+use crate::read::ReadError;
 
 /// The plugins a pack names, compiled, with the engine they share.
 pub struct Plugins {
@@ -152,13 +153,15 @@ pub(crate) fn events_hook(enriched: &[Enrichment]) -> Option<String> {
 /// lead's own `events` were not read.
 pub(crate) fn events_error(error: EvalError, plugin: Option<&str>) -> EvalError {
     match (plugin, &error) {
-        (Some(plugin), EvalError::EventsNotArray | EvalError::BadEvent { .. }) => EvalError::Plugin(PluginError {
-            plugin: plugin.to_string(),
-            function: load::HOOK.to_string(),
-            at: None,
-            rule: None,
-            message: format!("returned `events` that cannot be read: {error}"),
-        }),
+        (Some(plugin), EvalError::Read(ReadError::EventsNotArray | ReadError::BadEvent { .. })) => {
+            EvalError::Plugin(PluginError {
+                plugin: plugin.to_string(),
+                function: load::HOOK.to_string(),
+                at: None,
+                rule: None,
+                message: format!("returned `events` that cannot be read: {error}"),
+            })
+        }
         _ => error,
     }
 }
