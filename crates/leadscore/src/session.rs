@@ -463,16 +463,7 @@ fn relative(text: &str) -> Option<Duration> {
         b'+' => (1, &text[1..]),
         _ => return None,
     };
-    let unit = rest.chars().last()?;
-    let n: i64 = rest[..rest.len() - unit.len_utf8()].parse().ok()?;
-    let d = match unit {
-        's' => Duration::try_seconds(n),
-        'm' => Duration::try_minutes(n),
-        'h' => Duration::try_hours(n),
-        'd' => Duration::try_days(n),
-        'w' => Duration::try_weeks(n),
-        _ => None,
-    }?;
+    let d = Duration::try_milliseconds(crate::value::time::parse_duration(rest)?)?;
     Some(d * sign)
 }
 

@@ -594,8 +594,7 @@ mod tests {
     #[test]
     fn ingest_lines_hold_fields_or_one_event() {
         let l = Limits::default();
-        let (lead, op) = ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l, &Budget::new(&l))
-            .unwrap_or_else(|e| unreachable!("{e}"));
+        let (lead, op) = ingest_line(r#"{"lead": 7, "fields": {"title": "VP"}}"#, NOW, &l, &Budget::new(&l)).unwrap();
         assert_eq!(lead, "7");
         assert!(matches!(op, Op::Patch(m) if m["title"] == "VP"));
         assert_eq!(

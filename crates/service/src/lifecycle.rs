@@ -385,7 +385,7 @@ mod tests {
             .map(|c| c.standing)
             .unwrap_or_else(|| Standing::new(0));
         assert!(sla_check(&m, 2 * H - 1).is_none());
-        let breach = sla_check(&m, 2 * H).unwrap_or_else(|| unreachable!("due"));
+        let breach = sla_check(&m, 2 * H).unwrap();
         assert_eq!(breach.kind, Kind::SlaBreached);
         assert_eq!(breach.kind.name(), "sla_breached");
         assert_eq!(breach.standing.stage, Stage::Mql);
@@ -455,7 +455,7 @@ mod tests {
         }
         let m = Standing::new(0).enter(Mql, 1);
         let accepted = request_at(&m, Accepted, Some("booked a call"), 2);
-        let accepted = accepted.unwrap_or_else(|e| unreachable!("{e}"));
+        let accepted = accepted.unwrap();
         assert_eq!(
             (accepted.reason.as_str(), accepted.standing.since),
             ("booked a call", 2)
@@ -480,7 +480,7 @@ mod tests {
     fn recycling_a_rejected_lead_keeps_its_cool_down() {
         let rejected = Standing::new(0).enter(Stage::Rejected, 10 * D);
         let recycled = request_at(&rejected, Stage::Recycled, None, 40 * D).map(|c| c.standing);
-        let recycled = recycled.unwrap_or_else(|e| unreachable!("{e}"));
+        let recycled = recycled.unwrap();
         assert_eq!(recycled.nurture_since, Some(10 * D));
         // The 30d cool-down ran from day 10: activity on day 41 requalifies.
         let again = qualify(&recycled, mql(None, None), Some(41 * D), Some(30 * D), 41 * D);
@@ -512,7 +512,7 @@ mod tests {
         // Cooled down and active again, but not an MQL.
         assert!(qualify(&rejected, NOT_MQL, Some(31 * D), cool, 31 * D).is_none());
         let again = qualify(&rejected, mql(Some("sdr"), None), Some(31 * D), cool, 31 * D);
-        let again = again.unwrap_or_else(|| unreachable!("requalifies"));
+        let again = again.unwrap();
         assert_eq!((again.from, again.standing.stage), (Stage::Rejected, Stage::Mql));
         assert_eq!(again.reason, "qualified again on new activity after the 30d cool-down");
     }

@@ -240,6 +240,10 @@ impl Builder {
         }
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn statement(&self, pair: Pair<Rule>) -> Statement {
         let span = self.span(&pair);
         let kind_rule = pair.as_rule();
@@ -316,6 +320,10 @@ impl Builder {
         Statement { kind, span }
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn rule<'i>(&self, inner: impl Iterator<Item = Pair<'i, Rule>>) -> crate::ast::Rule {
         let mut name = None;
         let mut cond = None;
@@ -340,6 +348,10 @@ impl Builder {
         crate::ast::Rule { name, cond, actions }
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn action(&self, pair: Pair<Rule>) -> Spanned<Action> {
         let span = self.span(&pair);
         let action = match pair.as_rule() {
@@ -377,6 +389,10 @@ impl Builder {
             .unwrap_or_default()
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn condition(&self, pair: Pair<Rule>) -> Cond {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
@@ -409,6 +425,10 @@ impl Builder {
     }
 
     /// A test; a bare one-word field is a `let` name.
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn test(&self, pair: Pair<Rule>) -> CondKind {
         let mut inner = pair.into_inner().filter(not_keyword);
         let operand = self.operand(
@@ -426,6 +446,10 @@ impl Builder {
         }
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn test_op(&self, tail: Pair<Rule>) -> TestOp {
         let tail_rule = tail.as_rule();
         let span = self.span(&tail);
@@ -477,6 +501,10 @@ impl Builder {
         }
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn operand(&self, pair: Pair<Rule>) -> Operand {
         let span = self.span(&pair);
         let kind = match pair.as_rule() {
@@ -509,6 +537,10 @@ impl Builder {
         Operand { kind, span }
     }
 
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
     fn behaviour(&self, pair: Pair<Rule>) -> Behaviour {
         let mut inner = pair.into_inner().filter(not_keyword);
         let kind = inner
@@ -654,18 +686,10 @@ fn number(pair: &Pair<Rule>) -> f64 {
     pair.as_str().parse().unwrap_or(f64::NAN)
 }
 
-/// Milliseconds in a duration such as `2d`.
+/// Milliseconds in a duration such as `2d` (the grammar admits only digits and a unit; one
+/// beyond the range of times saturates, and the checker's window limits refuse it).
 fn duration(text: &str) -> Millis {
-    let (digits, unit) = text.split_at(text.len().saturating_sub(1));
-    let n: i64 = digits.parse().unwrap_or(i64::MAX);
-    let unit_ms = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => 604_800_000,
-    };
-    n.saturating_mul(unit_ms)
+    crate::value::time::parse_duration(text).unwrap_or(Millis::MAX)
 }
 
 #[cfg(test)]

@@ -112,15 +112,30 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// The units of a duration as rule files and the REPL write them, largest first.
+const UNITS: [(i64, char); 5] = [
+    (604_800_000, 'w'),
+    (86_400_000, 'd'),
+    (3_600_000, 'h'),
+    (60_000, 'm'),
+    (1_000, 's'),
+];
+
+/// `2d`, `12h`, `90m`, `10s`, `1w` → milliseconds; `None` for any other text or a duration
+/// beyond the range of [`Millis`]. The one duration reader: the grammar's durations and the
+/// REPL's relative times both read through it.
+pub fn parse_duration(text: &str) -> Option<Millis> {
+    let unit = text.chars().last()?;
+    let (_, size) = UNITS.iter().map(|&(size, u)| (u, size)).find(|&(u, _)| u == unit)?;
+    let digits = &text[..text.len() - unit.len_utf8()];
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse::<i64>().ok()?.checked_mul(size)
+}
+
 /// `2d`, `12h`, `90m`: the largest unit that divides the duration.
 pub fn show_duration(ms: Millis) -> String {
-    const UNITS: [(i64, &str); 5] = [
-        (604_800_000, "w"),
-        (86_400_000, "d"),
-        (3_600_000, "h"),
-        (60_000, "m"),
-        (1_000, "s"),
-    ];
     for (size, unit) in UNITS {
         if ms != 0 && ms % size == 0 {
             return format!("{}{unit}", ms / size);
@@ -132,6 +147,27 @@ pub fn show_duration(ms: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_back_as_they_show() {
+        for ms in [1_000, 90 * 60_000, 12 * 3_600_000, 2 * 86_400_000, 3 * 604_800_000] {
+            assert_eq!(parse_duration(&show_duration(ms)), Some(ms));
+        }
+        for bad in [
+            "",
+            "d",
+            "5",
+            "5y",
+            "-5d",
+            "+5d",
+            "5 d",
+            "1.5h",
+            "99999999999999999999d",
+            "9999999999999999w",
+        ] {
+            assert_eq!(parse_duration(bad), None, "{bad:?}");
+        }
+    }
 
     /// The fast path agrees with chrono wherever it answers, and declines the rest.
     #[test]
