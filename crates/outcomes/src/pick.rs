@@ -2,7 +2,8 @@
 //! the time to judge a lead as of, the `--by` field, the id — from JSON text without
 //! building the whole lead, or from a parsed lead.
 //!
-//! A name is looked up the way the pack's field paths are: `crm.stage` is the nested path
+//! A name is looked up the way the pack's field paths are, by the core's one dotted-path
+//! rule (`leadscore::read::lookup`, `nested_or_dotted`): `crm.stage` is the nested path
 //! first, then a root key with the dots in it (a CSV column named `crm.stage`).
 
 use std::fmt;
@@ -36,13 +37,9 @@ impl Picker {
     /// assert_eq!(picker.pick_value(&lead), [Some("won".into()), Some("Event".into())]);
     /// ```
     pub fn pick_value(&self, lead: &Value) -> Vec<Option<Value>> {
-        self.names
+        self.paths
             .iter()
-            .zip(&self.paths)
-            .map(|(name, path)| {
-                let nested = path.iter().try_fold(lead, |v, seg| v.get(seg));
-                nested.or_else(|| lead.get(name)).filter(|v| !v.is_null()).cloned()
-            })
+            .map(|path| leadscore::read::lookup(lead, path).filter(|v| !v.is_null()).cloned())
             .collect()
     }
 
@@ -73,7 +70,7 @@ impl Picker {
         Ok(nested
             .iter_mut()
             .zip(dotted.iter_mut())
-            .map(|(a, b)| a.take().or(b.take()).filter(|v| !v.is_null()))
+            .map(|(a, b)| leadscore::read::nested_or_dotted(a.take(), || b.take()).filter(|v| !v.is_null()))
             .collect())
     }
 }

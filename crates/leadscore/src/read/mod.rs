@@ -23,7 +23,7 @@ pub use arrow::ArrowLeads;
 pub use error::ArrowRefusal;
 pub use error::{EventProblem, ReadError};
 pub use event::{read_event, Checked};
-pub use path::lookup;
 pub use path::overlay;
+pub use path::{dotted_key, lookup, nested_or_dotted};
 pub use plan::ReadPlan;
 pub use record::{EventProps, Events, ReadEvents, Record};

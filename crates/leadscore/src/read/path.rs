@@ -1,7 +1,8 @@
 //! The dotted-path rule (`company.size`: the nested objects first, then a root key with
 //! the dots in it, as CSV headers write it): [`dotted_key`] and [`nested_or_dotted`], the
 //! one statement of it that the read plan (`plan.rs`, `Entry::fallback` and
-//! `Fill::finish`) and the overlay of the fields enrichment hooks changed both follow.
+//! `Fill::finish`), the overlay of the fields enrichment hooks changed, and the outcome
+//! tools' picker (`leadscore-outcomes`) all follow.
 
 use serde_json::Value as Json;
 
@@ -11,14 +12,14 @@ use crate::value::Value;
 
 /// The root key a path of more than one segment falls back to: its segments joined with
 /// dots (`"company.size"`, as CSV headers write it).
-pub(super) fn dotted_key(path: &[String]) -> Option<String> {
+pub fn dotted_key(path: &[String]) -> Option<String> {
     (path.len() > 1).then(|| path.join("."))
 }
 
 /// The dotted-path rule: the value at the nested path when the lead has it (even as
 /// `null`), else the value of its [`dotted_key`] (`dotted`, asked only then).
 #[inline]
-pub(super) fn nested_or_dotted<T>(nested: Option<T>, dotted: impl FnOnce() -> Option<T>) -> Option<T> {
+pub fn nested_or_dotted<T>(nested: Option<T>, dotted: impl FnOnce() -> Option<T>) -> Option<T> {
     nested.or_else(dotted)
 }
 
