@@ -1,6 +1,5 @@
 //! `leadscore fmt [--check] PACK`: rewrite a pack's files in the canonical layout.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use super::{Exit, Failure};
@@ -23,10 +22,7 @@ pub fn run(args: &FmtArgs) -> Result<Exit, Failure> {
         let text = leadscore::file::read_text(&path, leadscore::file::DEFAULT_MAX_FILE_BYTES)
             .map_err(|e| Failure(format!("error: {e}")))?;
         let name = path.display().to_string();
-        let formatted = leadscore::format_named(&name, &text).map_err(|e| match e {
-            leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
-            other => Failure(format!("error: {other}")),
-        })?;
+        let formatted = leadscore::format_named(&name, &text).map_err(Failure::pack)?;
         if formatted != text {
             changed.push((path, text, formatted));
         }

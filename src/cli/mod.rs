@@ -133,6 +133,19 @@ impl<E: std::fmt::Display + 'static> From<E> for Failure {
     }
 }
 
+impl Failure {
+    /// A pack that does not load (or an error loading one), as `check` shows it: every
+    /// error with its source lines, coloured on a terminal. The one place the command line
+    /// renders a `leadscore::Error`.
+    pub fn pack(error: leadscore::Error) -> Failure {
+        use std::io::IsTerminal;
+        match error {
+            leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
+            other => Failure(format!("error: {other}")),
+        }
+    }
+}
+
 /// Writes to standard output or error; when that is closed (a reader like `head` that
 /// has read enough), there is nobody left to tell anything, so the command ends with 2.
 pub fn write_or_exit(to: &mut dyn std::io::Write, args: std::fmt::Arguments) {
@@ -205,11 +218,7 @@ pub fn main() -> ExitCode {
 
 /// Loads a pack, rendering its diagnostics (in colour on a terminal) on failure.
 pub fn load_pack(dir: &std::path::Path, args: &PackArgs) -> Result<leadscore::Pack, Failure> {
-    use std::io::IsTerminal;
-    args.loader().load(dir).map_err(|e| match e {
-        leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
-        other => Failure(format!("error: {other}")),
-    })
+    args.loader().load(dir).map_err(Failure::pack)
 }
 
 /// Parses a precision for `--min-precision`: a number in (0, 1]. A precision of 0 is

@@ -81,10 +81,7 @@ const COMMANDS: [(&str, &str); 17] = [
 pub fn run(args: &ReplArgs) -> Result<Exit, Failure> {
     let as_of = as_of(args.as_of.as_deref())?;
     let color = std::io::stdout().is_terminal();
-    let mut session = Session::new(args.pack_args.loader(), args.pack.clone(), as_of).map_err(|e| match e {
-        leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
-        other => Failure(format!("error: {other}")),
-    })?;
+    let mut session = Session::new(args.pack_args.loader(), args.pack.clone(), as_of).map_err(Failure::pack)?;
     if let Some(lead) = &args.lead {
         session.load_lead(lead).map_err(|e| Failure(format!("error: {e}")))?;
     }

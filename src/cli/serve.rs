@@ -109,10 +109,7 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
     let settings = Settings::from_options(options).map_err(|e| Failure(format!("error: {e}")))?;
     match leadscore_service::run(settings) {
         Ok(()) => Ok(Exit::Success),
-        Err(ServeError::Pack(leadscore::Error::Pack(errors))) => {
-            use std::io::IsTerminal;
-            Err(Failure(errors.render(std::io::stderr().is_terminal())))
-        }
+        Err(ServeError::Pack(error)) => Err(Failure::pack(error)),
         Err(e) => Err(Failure(e.to_string())),
     }
 }

@@ -78,7 +78,7 @@ pub fn run(args: &WatchArgs) -> Result<Exit, Failure> {
     if let Some(ms) = args.poll {
         options = options.poll(Duration::from_millis(ms));
     }
-    let (live, events) = LivePack::watch(&args.pack, args.pack_args.loader(), options).map_err(load_failure)?;
+    let (live, events) = LivePack::watch(&args.pack, args.pack_args.loader(), options).map_err(Failure::pack)?;
     let mut leads = match &args.leads {
         Some(path) => read_leads(path)?,
         None => Vec::new(),
@@ -120,15 +120,6 @@ fn poll_interval(text: &str) -> Result<u64, String> {
         Ok(0) => Err("0 would poll without pause; give at least 1 (milliseconds)".to_string()),
         Ok(ms) => Ok(ms),
         Err(_) => Err(format!("{text:?} is not a number of milliseconds")),
-    }
-}
-
-/// The pack did not load at start: the rendered diagnostics, as `check` shows them.
-fn load_failure(error: leadscore::Error) -> Failure {
-    use std::io::IsTerminal;
-    match error {
-        leadscore::Error::Pack(errors) => Failure(errors.render(std::io::stderr().is_terminal())),
-        other => Failure(format!("error: {other}")),
     }
 }
 

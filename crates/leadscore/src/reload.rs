@@ -145,6 +145,12 @@ pub enum ReloadEvent {
 /// # let error = loader.load(dir.path()).unwrap_err();
 /// let rejection = leadscore::reload::Rejection::new(pack.id().clone(), &error);
 /// assert_eq!(rejection.errors[0].message, "unknown dimension `fitt`");
+/// // Typed too: the kind to match on.
+/// use leadscore::check::CheckErrorKind;
+/// assert!(matches!(
+///     &rejection.errors[0].error,
+///     Some(leadscore::PackError::Check(e)) if matches!(&e.kind, CheckErrorKind::UnknownDimension(d) if d == "fitt")
+/// ));
 /// assert!(rejection.rendered.contains("1 error found"));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -160,7 +166,7 @@ pub struct Rejection {
 }
 
 /// One reason a rebuilt pack was rejected.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Problem {
     /// The file (`pack/main.rules`, or the path that could not be read), when known.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,6 +182,10 @@ pub struct Problem {
     /// A hint such as "did you mean `intent`?".
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// The error itself, typed (its kind to match on), for an error in the pack's text;
+    /// `None` for a file that could not be read or was caught empty.
+    #[serde(skip)]
+    pub error: Option<crate::PackError>,
 }
 
 impl Rejection {
@@ -195,6 +205,7 @@ impl Rejection {
                             column: Some(at.column),
                             message: e.to_string(),
                             help: e.help().map(str::to_string),
+                            error: Some(e.clone()),
                         }
                     })
                     .collect(),
@@ -220,6 +231,7 @@ impl Rejection {
             column: None,
             message,
             help: None,
+            error: None,
         };
         Rejection {
             live,
@@ -254,6 +266,7 @@ fn problem(error: &Error) -> Problem {
         column: None,
         message: error.to_string(),
         help: None,
+        error: None,
     }
 }
 

@@ -11,18 +11,53 @@ use super::storage::StorageError;
 pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
-    /// `bad_json`, `bad_request`, `bad_event`, `not_found`, `conflict`, `too_large`,
-    /// `unauthorized`, `forbidden`, `timeout`, `method_not_allowed`, `uri_too_long`,
-    /// `headers_too_large`, `score_error`, `pack_rejected`, `unavailable`.
-    pub kind: &'static str,
+    /// What went wrong, for a program to match on (rendered in snake case: `bad_json`).
+    pub kind: ApiErrorKind,
     /// What was wrong, in words.
     pub message: String,
     /// For `forbidden`: the scope the endpoint needs.
     pub scope: Option<&'static str>,
 }
 
+/// The kinds of failed request; each answer's `kind` is one of these in snake case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ApiErrorKind {
+    /// The body is not JSON, or not the JSON expected.
+    BadJson,
+    /// Well-formed but wrong: a bad id, a bad query parameter.
+    BadRequest,
+    /// An event that cannot be stored.
+    BadEvent,
+    /// No such lead or route.
+    NotFound,
+    /// A stage change the lifecycle does not allow, or a write that contradicts one stored.
+    Conflict,
+    /// Past a limit: body size, events per request, fields per lead.
+    TooLarge,
+    /// No token, or an unknown one.
+    Unauthorized,
+    /// The token lacks the scope the endpoint needs.
+    Forbidden,
+    /// The client took too long to send its request.
+    Timeout,
+    /// The path does not take this method.
+    MethodNotAllowed,
+    /// The request target is too long.
+    UriTooLong,
+    /// The request headers are too large.
+    HeadersTooLarge,
+    /// The lead could not be scored (`/v1/score`).
+    ScoreError,
+    /// A published pack was refused; the live one stays.
+    PackRejected,
+    /// The database failed or the service is stopping; nothing was stored.
+    Unavailable,
+}
+
 impl ApiError {
-    fn new(status: u16, kind: &'static str, message: impl Into<String>) -> ApiError {
+    fn new(status: u16, kind: ApiErrorKind, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             kind,
@@ -32,7 +67,7 @@ impl ApiError {
     }
 
     /// Any status with its kind (405, 414, 422, 431 and the like).
-    pub fn status(status: u16, kind: &'static str, message: impl Into<String>) -> ApiError {
+    pub fn status(status: u16, kind: ApiErrorKind, message: impl Into<String>) -> ApiError {
         ApiError::new(status, kind, message)
     }
 
@@ -40,7 +75,7 @@ impl ApiError {
     pub fn forbidden(scope: &'static str, token: &str) -> ApiError {
         let mut e = ApiError::new(
             403,
-            "forbidden",
+            ApiErrorKind::Forbidden,
             format!("this endpoint needs the `{scope}` scope, which the token `{token}` does not have"),
         );
         e.scope = Some(scope);
@@ -49,51 +84,51 @@ impl ApiError {
 
     /// 400: a body that is not JSON (or not the JSON expected).
     pub fn bad_json(message: impl Into<String>) -> ApiError {
-        ApiError::new(400, "bad_json", message)
+        ApiError::new(400, ApiErrorKind::BadJson, message)
     }
 
     /// 400: well-formed but wrong (a bad id, a bad query parameter).
     pub fn bad_request(message: impl Into<String>) -> ApiError {
-        ApiError::new(400, "bad_request", message)
+        ApiError::new(400, ApiErrorKind::BadRequest, message)
     }
 
     /// 400: an event that cannot be stored (no `type`, a bad `at`, too far in the future).
     pub fn bad_event(message: impl Into<String>) -> ApiError {
-        ApiError::new(400, "bad_event", message)
+        ApiError::new(400, ApiErrorKind::BadEvent, message)
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::new(404, "not_found", message)
+        ApiError::new(404, ApiErrorKind::NotFound, message)
     }
 
     /// 409: a stage change the lifecycle does not allow.
     pub fn conflict(message: impl Into<String>) -> ApiError {
-        ApiError::new(409, "conflict", message)
+        ApiError::new(409, ApiErrorKind::Conflict, message)
     }
 
     /// 413: past a limit (body size, events per request, fields per lead).
     pub fn too_large(message: impl Into<String>) -> ApiError {
-        ApiError::new(413, "too_large", message)
+        ApiError::new(413, ApiErrorKind::TooLarge, message)
     }
 
     /// 408: the client took too long to send its request.
     pub fn timeout(message: impl Into<String>) -> ApiError {
-        ApiError::new(408, "timeout", message)
+        ApiError::new(408, ApiErrorKind::Timeout, message)
     }
 
     /// 401.
     pub fn unauthorized() -> ApiError {
         ApiError::new(
             401,
-            "unauthorized",
+            ApiErrorKind::Unauthorized,
             "this endpoint needs `Authorization: Bearer TOKEN` with a configured token",
         )
     }
 
     /// 503: the database failed or the service is shutting down; nothing was stored.
     pub fn unavailable(message: impl Into<String>) -> ApiError {
-        ApiError::new(503, "unavailable", message)
+        ApiError::new(503, ApiErrorKind::Unavailable, message)
     }
 }
 

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::apply::{lead_text, Applied, LeadView};
 use super::commit::{now_millis, Committer, Reply};
 use super::config::{digest, Limits, Scope, Settings, Token};
-use super::error::ApiError;
+use super::error::{ApiError, ApiErrorKind};
 use super::input::{self, rfc3339, Op};
 use super::lifecycle::{Acted, Ask, Stage};
 use super::metrics::Metrics;
@@ -68,7 +68,7 @@ impl IntoResponse for ApiError {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let challenge = match (self.status, self.kind) {
             (401, _) => Some("Bearer".to_string()),
-            (403, "forbidden") => Some(format!(
+            (403, ApiErrorKind::Forbidden) => Some(format!(
                 "Bearer error=\"insufficient_scope\", scope=\"{}\"",
                 self.scope.unwrap_or("")
             )),
@@ -139,7 +139,7 @@ fn oversized(request: &Request) -> Option<ApiError> {
     if target > MAX_URI_BYTES {
         return Some(ApiError::status(
             414,
-            "uri_too_long",
+            ApiErrorKind::UriTooLong,
             format!("the request target is longer than {MAX_URI_BYTES} bytes"),
         ));
     }
@@ -151,7 +151,7 @@ fn oversized(request: &Request) -> Option<ApiError> {
     (headers > MAX_HEADER_BYTES).then(|| {
         ApiError::status(
             431,
-            "headers_too_large",
+            ApiErrorKind::HeadersTooLarge,
             format!("the request headers are larger than {MAX_HEADER_BYTES} bytes"),
         )
     })
@@ -248,7 +248,7 @@ async fn ready(State(app): Shared) -> Response {
 async fn method_not_allowed(method: Method, uri: axum::http::Uri) -> ApiError {
     ApiError::status(
         405,
-        "method_not_allowed",
+        ApiErrorKind::MethodNotAllowed,
         format!("{} does not take {method}", uri.path()),
     )
 }
@@ -542,7 +542,7 @@ async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<V
         }
         let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
         pack.score_json(text, when)
-            .map_err(|e| ApiError::status(422, "score_error", e.to_string()))
+            .map_err(|e| ApiError::status(422, ApiErrorKind::ScoreError, e.to_string()))
     })
     .await?;
     Ok(Json(serde_json::to_value(&outcome).unwrap_or(Value::Null)))
@@ -707,7 +707,7 @@ async fn reload(State(app): Shared) -> Response {
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({
                 "error": format!("the pack does not check; {} stays live", r.live),
-                "kind": "pack_rejected",
+                "kind": ApiErrorKind::PackRejected,
                 "errors": r.errors,
                 "rendered": r.rendered,
             })),
