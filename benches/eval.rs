@@ -3,6 +3,11 @@
 //! the cost of compiling and of scoring grows with pack size (`compile/N`,
 //! `eval/rules-N`). Run: `cargo bench --bench eval`.
 
+#![allow(
+    clippy::unreachable,
+    reason = "a benchmark whose setup fails has nothing to measure: it stops, saying why"
+)]
+
 mod common;
 
 use std::hint::black_box;

@@ -5,6 +5,11 @@
 //! change between them shows up as a ratio change; this is the cross-check.
 //! Run: `cargo bench --bench ratios`.
 
+#![allow(
+    clippy::unreachable,
+    reason = "a benchmark whose setup fails has nothing to measure: it stops, saying why"
+)]
+
 mod common;
 
 use std::hint::black_box;

@@ -7,6 +7,11 @@
 //!
 //! `cargo bench --features serve --bench serve_load` (the numbers are in BENCHMARKS.md).
 //! Each phase stops after a fixed count or time, whichever comes first.
+
+#![allow(
+    clippy::unreachable,
+    reason = "a benchmark whose setup fails has nothing to measure: it stops, saying why"
+)]
 #![expect(clippy::expect_used, reason = "a load run: a failed setup step or request stops it")]
 
 use std::io::{BufRead, BufReader};

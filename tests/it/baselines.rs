@@ -1,6 +1,10 @@
 //! The benchmark baselines are honest: the hand-written Rust and the Rhai script give the
 //! b2b-saas pack's results on generated leads. Also: the generator and generated packs.
 
+#[allow(
+    clippy::unreachable,
+    reason = "the benchmarks' setup stops, saying why, when it cannot run"
+)]
 #[path = "../../benches/common/mod.rs"]
 mod common;
 
