@@ -37,6 +37,31 @@ fn cpu_seconds(pid: u32) -> f64 {
     ticks as f64 / 100.0
 }
 
+/// Clock ticks of each live thread of `pid`, by thread id, with its name.
+fn thread_ticks(pid: u32) -> std::collections::BTreeMap<String, (String, u64)> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.filter_map(Result::ok) {
+        let path = task.path();
+        let (Ok(name), Ok(stat)) = (
+            std::fs::read_to_string(path.join("comm")),
+            std::fs::read_to_string(path.join("stat")),
+        ) else {
+            continue;
+        };
+        let Some(end) = stat.rfind(')') else { continue };
+        let fields: Vec<&str> = stat[end + 2..].split_whitespace().collect();
+        let ticks = fields[11].parse::<u64>().unwrap_or(0) + fields[12].parse::<u64>().unwrap_or(0);
+        out.insert(
+            task.file_name().to_string_lossy().into_owned(),
+            (name.trim().to_string(), ticks),
+        );
+    }
+    out
+}
+
 /// A backup of `n` leads, written with the service's own backup writer.
 fn write_backup(path: &std::path::Path, n: u64) {
     let now = chrono::Utc::now();
@@ -50,10 +75,17 @@ fn write_backup(path: &std::path::Path, n: u64) {
     let created = now.timestamp_millis() - 86_400_000;
     for i in 0..n {
         let mut record = LeadRecord::new(created);
-        record.fields.insert("title".into(), (if i % 3 == 0 { "VP Sales" } else { "Engineer" }).into());
+        record.fields.insert(
+            "title".into(),
+            (if i % 3 == 0 { "VP Sales" } else { "Engineer" }).into(),
+        );
         record.events.next = 1;
         let id = format!("lead-{i:07}");
-        dump.put(&Item::Lead { id: id.clone(), record: Box::new(record) }).expect("lead");
+        dump.put(&Item::Lead {
+            id: id.clone(),
+            record: Box::new(record),
+        })
+        .expect("lead");
         let body = format!(r#"{{"type":"page_view","path":"/pricing","at":"{visit}"}}"#);
         dump.put(&Item::Event { lead: id, seq: 0, body }).expect("event");
     }
@@ -101,13 +133,19 @@ fn main() {
     let started = Instant::now();
     let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
     let base = loop {
-        let line = lines.next().expect("the server exits before listening").expect("stderr");
+        let line = lines
+            .next()
+            .expect("the server exits before listening")
+            .expect("stderr");
         if let Some(rest) = line.split("listening on ").nth(1) {
             break rest.split_whitespace().next().unwrap_or_default().to_string();
         }
     };
     std::thread::spawn(move || lines.for_each(drop));
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     let rescored = || {
         runtime.block_on(async {
             let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;
@@ -116,7 +154,10 @@ fn main() {
         })
     };
     while rescored().unwrap_or(0) < leads {
-        assert!(started.elapsed() < Duration::from_secs(1_800), "the re-scoring at start did not end");
+        assert!(
+            started.elapsed() < Duration::from_secs(1_800),
+            "the re-scoring at start did not end"
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     let pid = child.id();
@@ -128,8 +169,18 @@ fn main() {
     // Settle: the last chunk's commit and the due check after it.
     std::thread::sleep(Duration::from_secs(2));
     let before = cpu_seconds(pid);
+    let threads_before = thread_ticks(pid);
     std::thread::sleep(idle);
     let after = cpu_seconds(pid);
+    let threads_after = thread_ticks(pid);
+    // Where the time went: the live threads (a thread that ended in the window adds its
+    // whole life's time to the process's, and is not listed).
+    for (tid, (name, ticks)) in &threads_after {
+        let was = threads_before.get(tid).map_or(0, |(_, t)| *t);
+        if *ticks > was {
+            eprintln!("  thread {name} ({tid}): {:.2}s", (ticks - was) as f64 / 100.0);
+        }
+    }
     let again = rescored().unwrap_or(0);
     let _ = child.kill();
     let _ = child.wait();

@@ -80,8 +80,9 @@ pub fn backup(args: &BackupArgs) -> Result<Exit, Failure> {
 /// The bearer token: the file's contents, or `LEADSCORE_TOKEN`, trimmed.
 fn token(file: Option<&PathBuf>) -> Result<Option<String>, Failure> {
     let text = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?,
+        Some(path) => {
+            std::fs::read_to_string(path).map_err(|e| Failure(format!("error: cannot read {}: {e}", path.display())))?
+        }
         None => match std::env::var("LEADSCORE_TOKEN") {
             Ok(token) => token,
             Err(_) => return Ok(None),

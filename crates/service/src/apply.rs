@@ -616,8 +616,15 @@ mod tests {
         assert_eq!(result_due(NextChange::At(at(500_000)), 1_000, 60_000), Some(500_000));
         let unpredictable = NextChange::Unpredictable { at: Some(at(500_000)) };
         assert_eq!(result_due(unpredictable, 1_000, 60_000), Some(61_000));
-        assert_eq!(result_due(NextChange::Unpredictable { at: None }, 1_000, 60_000), Some(61_000));
-        assert_eq!(result_due(NextChange::At(at(1_000)), 1_000, 60_000), Some(1_001), "never at as_of");
+        assert_eq!(
+            result_due(NextChange::Unpredictable { at: None }, 1_000, 60_000),
+            Some(61_000)
+        );
+        assert_eq!(
+            result_due(NextChange::At(at(1_000)), 1_000, 60_000),
+            Some(1_001),
+            "never at as_of"
+        );
     }
 
     #[test]

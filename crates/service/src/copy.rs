@@ -56,8 +56,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, StorageError> {
 /// checked (its counts), synced, and renamed into place. What it holds.
 pub fn backup(source: &Source, to: &Path) -> Result<Counts, StorageError> {
     let partial = PathBuf::from(format!("{}.partial", to.display()));
-    let file = std::fs::File::create(&partial)
-        .map_err(|e| refused(format!("cannot write {}: {e}", partial.display())))?;
+    let file =
+        std::fs::File::create(&partial).map_err(|e| refused(format!("cannot write {}: {e}", partial.display())))?;
     let written = runtime().and_then(|rt| rt.block_on(write_backup(source, file, &partial)));
     let counts = written.and_then(|()| check(&partial));
     match counts {
@@ -136,7 +136,10 @@ async fn open_existing(location: &Location) -> Result<Storage, StorageError> {
     if let Location::Folder(dir) = location {
         let file = dir.join(FILE_NAME);
         if !file.exists() {
-            return Err(refused(format!("there is no database in {} ({FILE_NAME})", dir.display())));
+            return Err(refused(format!(
+                "there is no database in {} ({FILE_NAME})",
+                dir.display()
+            )));
         }
     }
     Storage::open(location).await.map_err(|e| match e.kind {

@@ -739,10 +739,12 @@ async fn backup(State(app): Shared) -> Response {
             let mut sink = |line: &[u8]| {
                 chunk.extend_from_slice(line);
                 if std::mem::take(&mut first) || chunk.len() >= BACKUP_CHUNK {
-                    let gone = || super::storage::StorageError::new(
-                        super::storage::StorageErrorKind::Unavailable,
-                        "the client went away",
-                    );
+                    let gone = || {
+                        super::storage::StorageError::new(
+                            super::storage::StorageErrorKind::Unavailable,
+                            "the client went away",
+                        )
+                    };
                     tx.blocking_send(Ok(std::mem::take(&mut chunk))).map_err(|_| gone())?;
                 }
                 Ok(())

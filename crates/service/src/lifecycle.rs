@@ -318,8 +318,7 @@ pub fn waits_until(standing: &Standing, mql: bool, activity: Option<i64>, cool_d
         .then_some(standing.sla_due)
         .flatten();
     let cooled = standing.cool_down_start().saturating_add(cool_down.unwrap_or(0));
-    let requalifies =
-        (mql && standing.stage.nurture() && activity.is_some_and(|at| at > cooled)).then_some(cooled);
+    let requalifies = (mql && standing.stage.nurture() && activity.is_some_and(|at| at > cooled)).then_some(cooled);
     match (sla, requalifies) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
@@ -513,18 +512,30 @@ mod tests {
     #[test]
     fn the_lifecycle_waits_on_a_pending_sla_or_the_end_of_a_cool_down() {
         let lead = Standing::new(0);
-        assert_eq!(waits_until(&lead, true, Some(D), Some(30 * D)), None, "a lead qualifies on its result");
+        assert_eq!(
+            waits_until(&lead, true, Some(D), Some(30 * D)),
+            None,
+            "a lead qualifies on its result"
+        );
         let handed = qualify(&lead, mql(None, Some(D)), None, None, 5).map(|c| c.standing);
         let handed = handed.unwrap_or_else(|| unreachable!("qualifies"));
         assert_eq!(waits_until(&handed, true, None, None), Some(5 + D), "the SLA");
         let mut breached = handed.clone();
         breached.sla_breached = true;
-        assert_eq!(waits_until(&breached, true, None, None), None, "a breach is reported once");
+        assert_eq!(
+            waits_until(&breached, true, None, None),
+            None,
+            "a breach is reported once"
+        );
         let rejected = Standing::new(0).enter(Stage::Rejected, 0);
         let cool = Some(30 * D);
         // An event dated after the cool-down ends requalifies the lead when it ends.
         assert_eq!(waits_until(&rejected, true, Some(31 * D), cool), Some(30 * D));
-        assert_eq!(waits_until(&rejected, true, Some(D), cool), None, "activity during the cool-down");
+        assert_eq!(
+            waits_until(&rejected, true, Some(D), cool),
+            None,
+            "activity during the cool-down"
+        );
         assert_eq!(waits_until(&rejected, false, Some(31 * D), cool), None, "not an MQL");
     }
 

@@ -101,7 +101,10 @@ async fn a_backup_taken_while_writing_restores_into_postgres_and_back() {
     }
     stop.store(true, Ordering::Relaxed);
     let taken = items(Path::new(&during));
-    assert!(taken.iter().any(|i| i.get("event").is_some()), "the backup holds events");
+    assert!(
+        taken.iter().any(|i| i.get("event").is_some()),
+        "the backup holds events"
+    );
 
     // Consistent: it restores into Postgres, and a backup of that copy holds the same.
     let pg = cluster.create_db("during");
@@ -112,7 +115,11 @@ async fn a_backup_taken_while_writing_restores_into_postgres_and_back() {
     let (ok, err) = leadscore(&["backup", "--database-url", &pg, "--to", &from_pg]);
     assert!(ok, "{err}");
     assert_eq!(items(Path::new(&from_pg)), taken, "Postgres holds what the backup held");
-    assert_ne!(instance(Path::new(&from_pg)), instance(Path::new(&during)), "a new identity");
+    assert_ne!(
+        instance(Path::new(&from_pg)),
+        instance(Path::new(&during)),
+        "a new identity"
+    );
     // And back into a data folder, unchanged.
     let back = root.join("back");
     let (ok, err) = leadscore(&["restore", "--from", &from_pg, "--data", back.to_str().unwrap()]);
@@ -120,14 +127,21 @@ async fn a_backup_taken_while_writing_restores_into_postgres_and_back() {
     let again = path("again.jsonl");
     let (ok, err) = leadscore(&["backup", "--data", back.to_str().unwrap(), "--to", &again]);
     assert!(ok, "{err}");
-    assert_eq!(items(Path::new(&again)), taken, "the data folder holds what Postgres held");
+    assert_eq!(
+        items(Path::new(&again)),
+        taken,
+        "the data folder holds what Postgres held"
+    );
 
     // Once the writes are done: a restored copy serves what the original serves.
     let after = path("after.jsonl");
     let (ok, err) = leadscore(&["backup", "--server", &server.base, "--to", &after]);
     assert!(ok, "{err}");
     let original = served(&server).await;
-    assert!(original.iter().filter(|v| v.get("lead").is_some()).all(|v| v["lead"]["events"]["kept"] != 0));
+    assert!(original
+        .iter()
+        .filter(|v| v.get("lead").is_some())
+        .all(|v| v["lead"]["events"]["kept"] != 0));
     let copy = root.join("copy");
     let (ok, err) = leadscore(&["restore", "--from", &after, "--data", copy.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -136,11 +150,21 @@ async fn a_backup_taken_while_writing_restores_into_postgres_and_back() {
     let of_copy = path("of-copy.jsonl");
     let (ok, err) = leadscore(&["backup", "--server", &restored.base, "--to", &of_copy]);
     assert!(ok, "{err}");
-    assert_ne!(instance(Path::new(&of_copy)), instance(Path::new(&after)), "a new identity");
+    assert_ne!(
+        instance(Path::new(&of_copy)),
+        instance(Path::new(&after)),
+        "a new identity"
+    );
     assert_eq!(items(Path::new(&of_copy)), items(Path::new(&after)));
 
     // A running service's folder cannot be read directly: the message says what to do.
-    let (ok, err) = leadscore(&["backup", "--data", data.to_str().unwrap(), "--to", &path("locked.jsonl")]);
+    let (ok, err) = leadscore(&[
+        "backup",
+        "--data",
+        data.to_str().unwrap(),
+        "--to",
+        &path("locked.jsonl"),
+    ]);
     assert!(!ok);
     assert!(err.contains("--server"), "{err}");
     assert!(!root.join("locked.jsonl").exists() && !root.join("locked.jsonl.partial").exists());
@@ -160,19 +184,40 @@ fn a_restore_never_writes_over_data_or_keeps_half_a_backup() {
     ];
     let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
     std::fs::write(&good, &text).unwrap();
-    let (ok, err) = leadscore(&["restore", "--from", good.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    let (ok, err) = leadscore(&[
+        "restore",
+        "--from",
+        good.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
     assert!(ok, "{err}");
     // Not over a database.
-    let (ok, err) = leadscore(&["restore", "--from", good.to_str().unwrap(), "--data", data.to_str().unwrap()]);
+    let (ok, err) = leadscore(&[
+        "restore",
+        "--from",
+        good.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+    ]);
     assert!(!ok);
     assert!(err.contains("already holds a database"), "{err}");
     // Cut short: refused, and the folder is left without a database.
     let cut = root.join("cut.jsonl");
     std::fs::write(&cut, &text[..text.rfind("{\"end\"").unwrap()]).unwrap();
     let empty = root.join("empty");
-    let (ok, err) = leadscore(&["restore", "--from", cut.to_str().unwrap(), "--data", empty.to_str().unwrap()]);
+    let (ok, err) = leadscore(&[
+        "restore",
+        "--from",
+        cut.to_str().unwrap(),
+        "--data",
+        empty.to_str().unwrap(),
+    ]);
     assert!(!ok);
-    assert!(err.contains("cut short") && err.contains("nothing was restored"), "{err}");
+    assert!(
+        err.contains("cut short") && err.contains("nothing was restored"),
+        "{err}"
+    );
     assert_eq!(std::fs::read_dir(&empty).unwrap().count(), 0, "nothing left behind");
     // Not a backup at all.
     let (ok, err) = leadscore(&["restore", "--from", BIN, "--data", empty.to_str().unwrap()]);

@@ -35,7 +35,9 @@ async fn commits(http: &reqwest::Client, server: &Server) -> u64 {
 }
 
 fn millis(rfc3339: &str) -> i64 {
-    chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().timestamp_millis()
+    chrono::DateTime::parse_from_rfc3339(rfc3339)
+        .unwrap()
+        .timestamp_millis()
 }
 
 /// A pack whose MQL condition turns true 4 s after a visit, by time alone.
@@ -57,13 +59,25 @@ async fn a_lead_becomes_an_mql_when_a_window_ends_without_a_new_event() {
     let (status, lead) = call(http.post(server.url("/v1/leads/a/events")).json(&visit)).await;
     assert_eq!(status, 200, "{lead}");
     let (status, lead) = call(http.put(server.url("/v1/leads/a")).json(&json!({"title": "VP"}))).await;
-    assert_eq!((status, &lead["stage"], &lead["result"]["score"]), (200, &json!("lead"), &json!(20)), "{lead}");
+    assert_eq!(
+        (status, &lead["stage"], &lead["result"]["score"]),
+        (200, &json!("lead"), &json!(20)),
+        "{lead}"
+    );
     let (_, stored) = call(http.get(server.url("/v1/leads/a"))).await;
     let visited = millis(stored["events"]["items"][0]["event"]["at"].as_str().unwrap());
-    assert_eq!(millis(stored["due"].as_str().unwrap()), visited + 4_001, "due when the visit leaves: {stored}");
+    assert_eq!(
+        millis(stored["due"].as_str().unwrap()),
+        visited + 4_001,
+        "due when the visit leaves: {stored}"
+    );
     let scored = as_of(&http, &server, "a").await;
     tokio::time::sleep(Duration::from_millis(2_000)).await;
-    assert_eq!(as_of(&http, &server, "a").await, scored, "scored again before the window ended");
+    assert_eq!(
+        as_of(&http, &server, "a").await,
+        scored,
+        "scored again before the window ended"
+    );
 
     let mql = until(Duration::from_secs(10), "the mql transition", || async {
         all_transitions(&client(), &server)
@@ -83,7 +97,11 @@ async fn a_lead_becomes_an_mql_when_a_window_ends_without_a_new_event() {
     assert_eq!(stored["due"], Value::Null, "{stored}");
     let settled = as_of(&http, &server, "a").await;
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(as_of(&http, &server, "a").await, settled, "scored again with nothing due");
+    assert_eq!(
+        as_of(&http, &server, "a").await,
+        settled,
+        "scored again with nothing due"
+    );
 }
 
 /// A pack whose score drops 3 s after a visit, when the visit leaves its window.
@@ -110,7 +128,10 @@ async fn a_score_drops_when_a_counted_event_leaves_its_window() {
     })
     .await;
     let late = millis(dropped["as_of"].as_str().unwrap()) - (visited + 3_000);
-    assert!((0..2_000).contains(&late), "scored {late} ms after the window ended: {dropped}");
+    assert!(
+        (0..2_000).contains(&late),
+        "scored {late} ms after the window ended: {dropped}"
+    );
     assert_eq!(dropped["stage"], "mql", "an MQL stays one when its score drops");
 }
 
@@ -123,14 +144,24 @@ async fn nothing_due_means_nothing_written_and_a_restart_scores_nothing_again() 
     // A 1 s fallback: it bounds only what cannot be predicted, and nothing here is.
     let server = Server::start(&pack, &data, &["--reevaluate-every", "1"]);
     for id in ["a", "b", "c"] {
-        let (status, _) = call(http.put(server.url(&format!("/v1/leads/{id}"))).json(&json!({"title": "VP"}))).await;
+        let (status, _) = call(
+            http.put(server.url(&format!("/v1/leads/{id}")))
+                .json(&json!({"title": "VP"})),
+        )
+        .await;
         assert_eq!(status, 200);
     }
     let first = as_of(&http, &server, "a").await;
     let file = data.join("leadscore.redb");
-    let before = (commits(&http, &server).await, std::fs::metadata(&file).unwrap().modified().unwrap());
+    let before = (
+        commits(&http, &server).await,
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+    );
     tokio::time::sleep(Duration::from_millis(3_000)).await;
-    let after = (commits(&http, &server).await, std::fs::metadata(&file).unwrap().modified().unwrap());
+    let after = (
+        commits(&http, &server).await,
+        std::fs::metadata(&file).unwrap().modified().unwrap(),
+    );
     assert_eq!(before, after, "a commit with nothing due");
     assert_eq!(as_of(&http, &server, "a").await, first);
     drop(server);
@@ -138,7 +169,11 @@ async fn nothing_due_means_nothing_written_and_a_restart_scores_nothing_again() 
     // The same pack again: every lead was scored with it, so none is scored at start.
     let server = Server::start(&pack, &data, &["--reevaluate-every", "1"]);
     tokio::time::sleep(Duration::from_millis(2_000)).await;
-    assert_eq!(as_of(&http, &server, "a").await, first, "scored again at start with the same pack");
+    assert_eq!(
+        as_of(&http, &server, "a").await,
+        first,
+        "scored again at start with the same pack"
+    );
     drop(server);
 
     // Another pack: every lead is scored again, once.
@@ -154,5 +189,9 @@ async fn nothing_due_means_nothing_written_and_a_restart_scores_nothing_again() 
     let rescored = as_of(&http, &server, "a").await;
     assert_ne!(rescored, first);
     tokio::time::sleep(Duration::from_millis(2_000)).await;
-    assert_eq!(as_of(&http, &server, "a").await, rescored, "scored more than once for one pack");
+    assert_eq!(
+        as_of(&http, &server, "a").await,
+        rescored,
+        "scored more than once for one pack"
+    );
 }

@@ -304,14 +304,64 @@ fn openssl(dir: &Path, args: &[&str]) {
 /// 127.0.0.1 (`server.crt`, `server.key`), made in `dir` with openssl.
 fn private_ca(dir: &Path) {
     let subject = |cn: &str| format!("/CN={cn}");
-    openssl(dir, &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", &subject("leadscore test CA")]);
-    openssl(dir, &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", &subject("127.0.0.1")]);
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            &subject("leadscore test CA"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            &subject("127.0.0.1"),
+        ],
+    );
     std::fs::write(
         dir.join("server.ext"),
         "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
     )
     .unwrap();
-    openssl(dir, &["x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "server.ext"]);
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
 }
@@ -349,7 +399,10 @@ async fn tls_with_a_private_certificate_authority() {
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
     // A missing CA file is named.
-    let out = serve(format!("{}?sslmode=require&sslrootcert=/nonexistent/ca.pem", cluster.url("postgres")));
+    let out = serve(format!(
+        "{}?sslmode=require&sslrootcert=/nonexistent/ca.pem",
+        cluster.url("postgres")
+    ));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "{stderr}");
     assert!(stderr.contains("sslrootcert /nonexistent/ca.pem"), "{stderr}");
@@ -369,7 +422,14 @@ async fn tls_with_a_private_certificate_authority() {
 
 /// A counter of `server`'s `/metrics` (0 before it is first counted).
 async fn counter(server: &Server, name: &str) -> u64 {
-    let text = client().get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or(0)
@@ -398,14 +458,21 @@ async fn a_new_pack_scores_every_lead_once_across_instances() {
     let first = Server::start_on(&link, &store, &[]);
     let http = client();
     for i in 0..N {
-        let (status, body) = call(http.put(first.url(&format!("/v1/leads/r{i}"))).json(&json!({"title": "VP"}))).await;
+        let (status, body) = call(
+            http.put(first.url(&format!("/v1/leads/r{i}")))
+                .json(&json!({"title": "VP"})),
+        )
+        .await;
         assert_eq!(status, 200, "{body}");
     }
     drop(first);
 
     // Two instances start at once with a new pack: they share the re-scoring.
     publish(dir.path(), "v2", &PACK.replace("+20", "+25"));
-    let (a, b) = (Server::start_on(&link, &store, &[]), Server::start_on(&link, &store, &[]));
+    let (a, b) = (
+        Server::start_on(&link, &store, &[]),
+        Server::start_on(&link, &store, &[]),
+    );
     all_score(&a, N, 25).await;
     let name = "leadscore_leads_rescored_total";
     let total = until(Duration::from_secs(30), "every lead counted", || async {
@@ -414,7 +481,11 @@ async fn a_new_pack_scores_every_lead_once_across_instances() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(counter(&a, name).await + counter(&b, name).await, N as u64, "each lead once, not {total}");
+    assert_eq!(
+        counter(&a, name).await + counter(&b, name).await,
+        N as u64,
+        "each lead once, not {total}"
+    );
 
     // A reload on both: once more, each lead once.
     publish(dir.path(), "v3", &PACK.replace("+20", "+30"));
@@ -425,5 +496,9 @@ async fn a_new_pack_scores_every_lead_once_across_instances() {
     })
     .await;
     tokio::time::sleep(Duration::from_millis(1_500)).await;
-    assert_eq!(counter(&a, name).await + counter(&b, name).await, 2 * N as u64, "each lead once per pack, not {total}");
+    assert_eq!(
+        counter(&a, name).await + counter(&b, name).await,
+        2 * N as u64,
+        "each lead once per pack, not {total}"
+    );
 }

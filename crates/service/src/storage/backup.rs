@@ -206,7 +206,9 @@ impl<'r> Items<'r> {
                 (Item::Header(h), 1) if h.format == FORMAT => {}
                 (Item::Header(h), 1) => {
                     let format = h.format;
-                    return Err(self.refused(format!("it is in backup format {format}, this leadscore reads {FORMAT}")));
+                    return Err(self.refused(format!(
+                        "it is in backup format {format}, this leadscore reads {FORMAT}"
+                    )));
                 }
                 (_, 1) => return Err(self.refused("it does not start with a backup header")),
                 (Item::Header(_), _) => return Err(self.refused(format!("line {number} is a second header"))),
@@ -294,7 +296,11 @@ mod tests {
         let cut = &text[..text.rfind("{\"end\"").unwrap()];
         let error = restore(cut.as_bytes()).unwrap_err().to_string();
         assert!(error.contains("no `end` line"), "{error}");
-        let doubled = text.replacen("{\"transition\"", "{\"transition\":{\"seq\":2,\"body\":\"{}\"}}\n{\"transition\"", 1);
+        let doubled = text.replacen(
+            "{\"transition\"",
+            "{\"transition\":{\"seq\":2,\"body\":\"{}\"}}\n{\"transition\"",
+            1,
+        );
         let error = restore(doubled.as_bytes()).unwrap_err().to_string();
         assert!(error.contains("where its end line says"), "{error}");
         let error = restore(b"{\"lead\":1}\n").unwrap_err().to_string();

@@ -363,7 +363,7 @@ mod tests {
         state = state.for_pack("p@1");
         assert_eq!(state.after.as_deref(), Some("b"));
         state.claimed(&[]);
-        assert!(state.for_pack("p@1").done);
+        assert!(state.clone().for_pack("p@1").done);
         let other = state.for_pack("p@2");
         assert_eq!((other.after, other.done), (None, false));
     }

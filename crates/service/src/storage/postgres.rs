@@ -169,7 +169,9 @@ fn percent_decode(text: &str) -> String {
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
     while i < bytes.len() {
-        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
         match (bytes[i], hex) {
             (b'%', Some(b)) => {
                 out.push(b);
@@ -375,7 +377,10 @@ impl PgStore {
                 .block_on(txn.batch_execute(&format!("DECLARE backup NO SCROLL CURSOR FOR {sql}")))
                 .map_err(e)?;
             loop {
-                let rows = self.runtime.block_on(txn.query("FETCH 500 FROM backup", &[])).map_err(e)?;
+                let rows = self
+                    .runtime
+                    .block_on(txn.query("FETCH 500 FROM backup", &[]))
+                    .map_err(e)?;
                 if rows.is_empty() {
                     break;
                 }
@@ -387,7 +392,8 @@ impl PgStore {
         };
         let get = |row: &Row, i: usize| -> Result<Vec<u8>, StorageError> { row.try_get(i).map_err(e) };
         let text = |row: &Row, i: usize| -> Result<String, StorageError> { row.try_get(i).map_err(e) };
-        let int = |row: &Row, i: usize| -> Result<u64, StorageError> { row.try_get::<_, i64>(i).map(to_u64).map_err(e) };
+        let int =
+            |row: &Row, i: usize| -> Result<u64, StorageError> { row.try_get::<_, i64>(i).map(to_u64).map_err(e) };
         each(
             "SELECT id, record FROM leadscore.leads ORDER BY id COLLATE \"C\"",
             &mut |r| {
@@ -945,10 +951,19 @@ mod tests {
         assert_eq!(url, "postgres://u@h/db?sslmode=require");
         assert_eq!(cert, Some(PathBuf::from("/etc/ca one.pem")));
         let (url, cert) = split_root_cert("postgres://u@h/db?sslrootcert=/ca.pem");
-        assert_eq!((url.as_str(), cert), ("postgres://u@h/db", Some(PathBuf::from("/ca.pem"))));
+        assert_eq!(
+            (url.as_str(), cert),
+            ("postgres://u@h/db", Some(PathBuf::from("/ca.pem")))
+        );
         let (url, cert) = split_root_cert("host=h sslrootcert=/ca.pem sslmode=require");
-        assert_eq!((url.as_str(), cert), ("host=h sslmode=require", Some(PathBuf::from("/ca.pem"))));
+        assert_eq!(
+            (url.as_str(), cert),
+            ("host=h sslmode=require", Some(PathBuf::from("/ca.pem")))
+        );
         assert_eq!(split_root_cert("postgres://u@h/db").1, None);
-        assert_eq!(redacted("postgres://u:secret@h:5433/db?sslrootcert=/ca.pem"), "postgres://h:5433/db");
+        assert_eq!(
+            redacted("postgres://u:secret@h:5433/db?sslrootcert=/ca.pem"),
+            "postgres://h:5433/db"
+        );
     }
 }

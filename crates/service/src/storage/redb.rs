@@ -512,13 +512,17 @@ impl Txn for Tables<'_> {
                 self.event_ids.insert((lead.as_str(), id.as_str()), *seq).map_err(e)?;
             }
             Item::History { lead, n, entry } => {
-                self.history.insert((lead.as_str(), *n), encode(entry).as_slice()).map_err(e)?;
+                self.history
+                    .insert((lead.as_str(), *n), encode(entry).as_slice())
+                    .map_err(e)?;
             }
             Item::Transition { seq, body } => {
                 self.transitions.insert(*seq, body.as_bytes()).map_err(e)?;
             }
             Item::Cursor { url, cursor } => {
-                self.cursors.insert(url.as_str(), encode(cursor).as_slice()).map_err(e)?;
+                self.cursors
+                    .insert(url.as_str(), encode(cursor).as_slice())
+                    .map_err(e)?;
             }
             Item::Rescore(state) => {
                 let text = String::from_utf8(encode(state)).unwrap_or_default();
