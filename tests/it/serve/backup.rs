@@ -224,3 +224,47 @@ fn a_restore_never_writes_over_data_or_keeps_half_a_backup() {
     assert!(!ok);
     assert!(err.contains("is not a backup line"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_needs_the_admin_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pack = pack_dir(root, PACK);
+    let tokens = root.join("tokens.txt");
+    std::fs::write(&tokens, "ops ops-token admin\nreader read-token read\n").unwrap();
+    let server = Server::start(&pack, &root.join("data"), &["--token-file", tokens.to_str().unwrap()]);
+    let to = root.join("b.jsonl").display().to_string();
+    let base = server.base.clone();
+    let attempt = move |token: Option<&str>| {
+        let mut command = Command::new(BIN);
+        command
+            .args(["backup", "--server", &base, "--to", &to])
+            .env_remove("LEADSCORE_TOKEN");
+        if let Some(token) = token {
+            command.env("LEADSCORE_TOKEN", token);
+        }
+        let out = command.output().unwrap();
+        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (ok, err) = tokio::task::spawn_blocking({
+        let attempt = attempt.clone();
+        move || attempt(None)
+    })
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("401"), "{err}");
+    let (ok, err) = tokio::task::spawn_blocking({
+        let attempt = attempt.clone();
+        move || attempt(Some("read-token"))
+    })
+    .await
+    .unwrap();
+    assert!(!ok && err.contains("403"), "{err}");
+    assert!(!root.join("b.jsonl").exists() && !root.join("b.jsonl.partial").exists());
+    let (ok, err) = tokio::task::spawn_blocking(move || attempt(Some("ops-token")))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(!err.contains("ops-token"), "the token is never shown: {err}");
+    assert_eq!(items(&root.join("b.jsonl")).last().unwrap()["end"]["leads"], 0);
+}
