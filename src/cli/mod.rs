@@ -21,6 +21,8 @@ macro_rules! err {
 }
 
 mod backtest;
+#[cfg(feature = "serve")]
+mod backup;
 mod batch;
 mod check;
 mod diff;
@@ -78,6 +80,12 @@ enum Command {
     /// Serve scoring over HTTP: leads and events stored, MQL hand-offs, SLAs, webhooks.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// Back up the service's data (from a running service, a data folder or Postgres) into one portable file.
+    #[cfg(feature = "serve")]
+    Backup(backup::BackupArgs),
+    /// Restore a backup into a new data folder or an empty Postgres database (it gets a new instance id).
+    #[cfg(feature = "serve")]
+    Restore(backup::RestoreArgs),
     /// Backtest a pack against known outcomes: AUC, MQL precision/recall/lift, bands, thresholds, rules.
     Backtest(backtest::BacktestArgs),
     /// Fit points to known outcomes: write a copy of the pack with new points and threshold.
@@ -197,6 +205,10 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Backup(args) => backup::backup(&args),
+        #[cfg(feature = "serve")]
+        Command::Restore(args) => backup::restore(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Diff(args) => diff::run(&args),

@@ -42,7 +42,10 @@ pub struct ServeArgs {
     /// Sign webhook bodies with HMAC-SHA256 under this file's contents.
     #[arg(long, value_name = "FILE")]
     webhook_secret_file: Option<PathBuf>,
-    /// Score each lead again at least this often, in seconds (scores change with time).
+    /// Seconds after which a lead whose result may change at any time (a plugin read
+    /// as_of(), or scoring failed) is scored again; every other lead is scored again
+    /// exactly when its result can change (a window ends, an SLA passes), and never
+    /// otherwise.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     reevaluate_every: u64,
     /// Largest request body, in bytes.

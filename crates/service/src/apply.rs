@@ -13,10 +13,10 @@ use serde_json::{Map, Value};
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
-use super::lifecycle::{self, Ask, Change, Reading, Stage, Standing};
+use super::lifecycle::{self, Ask, Change, Reading, Standing};
 use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, Transition};
 use super::storage::{StorageError, Txn};
-use leadscore::Pack;
+use leadscore::{NextChange, Pack};
 
 /// What one write did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -80,7 +80,8 @@ pub struct Batch<'a> {
     pack: &'a Pack,
     limits: &'a Limits,
     now: Millis,
-    /// The longest a lead goes unscored: `due` is at most this long after its result.
+    /// The bound on what the core cannot predict (`--reevaluate-every`): a result that
+    /// may change at any time, or a failed scoring, is due again this long after it.
     fallback: Millis,
     leads: HashMap<String, Working>,
     /// The transitions of the batch, in order; their seqs are given at [`Batch::finish`].
@@ -90,8 +91,8 @@ pub struct Batch<'a> {
 }
 
 impl<'a> Batch<'a> {
-    /// A batch scored with `pack` as of `now` (ms); a lead scored in it is due again
-    /// `fallback` ms later at the latest. Leads are scored on `pool`'s threads when there
+    /// A batch scored with `pack` as of `now` (ms); a lead whose result may change at any
+    /// time is due again `fallback` ms later. Leads are scored on `pool`'s threads when there
     /// is one.
     pub fn new(
         pack: &'a Pack,
@@ -145,13 +146,13 @@ impl<'a> Batch<'a> {
         let mut ids: Vec<String> = self.leads.keys().cloned().collect();
         ids.sort();
         self.evaluate_all(t, &ids)?;
-        let fallback = self.fallback;
+        let cool_down = self.pack.program().requalify_after().map(as_millis);
         for id in &ids {
             let w = self.working(id);
             if !w.changed {
                 continue;
             }
-            w.record.due = Some(next_due(&w.record, fallback));
+            w.record.due = next_due(&w.record, cool_down);
             let created = w.created;
             t.put_lead(id, &w.record, w.indexed_due)?;
             self.tally.new_leads += u64::from(created);
@@ -183,6 +184,14 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Claims the next `limit` leads of the re-scoring with this batch's pack (see
+    /// [`Txn::rescore_claim`]) and marks them to be scored again; how many.
+    pub fn rescore(&mut self, t: &mut dyn Txn, limit: usize) -> Result<usize, StorageError> {
+        let ids = t.rescore_claim(&self.pack.id().to_string(), limit)?;
+        self.evaluate_due(t, &ids)?;
+        Ok(ids.len())
+    }
+
     /// Scores every dirty lead: reading them is the transaction's, scoring them is pure
     /// and runs on the pool's threads, storing the results is the transaction's again.
     fn evaluate_all(&mut self, t: &mut dyn Txn, ids: &[String]) -> Result<(), StorageError> {
@@ -194,7 +203,8 @@ impl<'a> Batch<'a> {
             }
         }
         let pack = self.pack;
-        let score = |(_, text, as_of): &(&String, String, Millis)| score_at(pack, text, *as_of);
+        let fallback = self.fallback;
+        let score = |(_, text, as_of): &(&String, String, Millis)| score_at(pack, text, *as_of, fallback);
         let mut scored = Vec::new();
         match (self.pool, prepared.len()) {
             (Some(pool), n) if n > 1 => pool.map(&prepared, &mut scored, score),
@@ -327,7 +337,7 @@ impl<'a> Batch<'a> {
     /// the lifecycle, and writes the transitions and a history entry if anything moved.
     fn evaluate(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(), StorageError> {
         let (text, as_of) = self.prepare(t, lead)?;
-        let scored = score_at(self.pack, &text, as_of);
+        let scored = score_at(self.pack, &text, as_of, self.fallback);
         self.settle(t, lead, as_of, scored)
     }
 
@@ -348,21 +358,24 @@ impl<'a> Batch<'a> {
         t: &mut dyn Txn,
         lead: &str,
         as_of: Millis,
-        scored: Result<leadscore::Outcome, leadscore::EvalError>,
+        scored: Result<(leadscore::Outcome, Option<Millis>), leadscore::EvalError>,
     ) -> Result<(), StorageError> {
-        let pack = self.pack;
+        let (pack, fallback) = (self.pack, self.fallback);
         let w = self.working(lead);
         let before = w.record.result.take();
         let error_before = w.record.error.take();
         w.record.as_of = as_of;
         let changes = match scored {
-            Ok(outcome) => {
+            Ok((outcome, result_due)) => {
                 let changes = decide(pack, &outcome, &w.record, as_of);
                 w.record.result = serde_json::to_value(&outcome).ok();
+                w.record.result_due = result_due;
                 changes
             }
             Err(e) => {
                 w.record.error = Some(e.to_string());
+                // A plugin that failed may answer later: tried again after the fallback.
+                w.record.result_due = Some(as_of.saturating_add(fallback));
                 let breach = lifecycle::sla_check(&w.record.standing, as_of);
                 self.tally.score_errors += 1;
                 breach.into_iter().collect()
@@ -415,9 +428,27 @@ impl<'a> Batch<'a> {
     }
 }
 
-fn score_at(pack: &Pack, text: &str, as_of: Millis) -> Result<leadscore::Outcome, leadscore::EvalError> {
+/// Scores a lead as of `as_of`, with the time its result is due to be scored again: the
+/// core's prediction of its next change, bounded by `fallback` where it cannot predict
+/// (see [`NextChange::due`]).
+fn score_at(
+    pack: &Pack,
+    text: &str,
+    as_of: Millis,
+    fallback: Millis,
+) -> Result<(leadscore::Outcome, Option<Millis>), leadscore::EvalError> {
     let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
-    pack.score_json(text, when)
+    let (outcome, next) = pack.score_json_with_next_change(text, when)?;
+    Ok((outcome, result_due(next, as_of, fallback)))
+}
+
+/// When a result with this next change is due (ms), never at or before `as_of` (so a
+/// lead is never claimed again by the transaction that just scored it).
+fn result_due(next: NextChange, as_of: Millis, fallback: Millis) -> Option<Millis> {
+    let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
+    let fallback = std::time::Duration::from_millis(u64::try_from(fallback).unwrap_or(0));
+    let due = next.due(when, fallback)?;
+    Some(due.timestamp_millis().max(as_of.saturating_add(1)))
 }
 
 /// The lifecycle's verdict on a new result: the route's SLA and the pack's cool-down
@@ -437,19 +468,17 @@ fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of:
     lifecycle::advance(&record.standing, reading, record.activity, cool_down, as_of)
 }
 
-/// The SLA a standing waits on: a pending SLA of an MQL.
-fn pending_sla(s: &Standing) -> Option<Millis> {
-    (s.stage == Stage::Mql && !s.sla_breached)
-        .then_some(s.sla_due)
-        .flatten()
-}
-
-/// When a lead must be looked at again without new data: its pending SLA, or `fallback`
-/// after its result, whichever comes first. (The result's own next change, the end of a
-/// counted event's window and the like, will bound it too once the core says when.)
-fn next_due(record: &LeadRecord, fallback: Millis) -> Millis {
-    let bound = record.as_of.saturating_add(fallback);
-    pending_sla(&record.standing).map_or(bound, |sla| sla.min(bound))
+/// When a lead must be looked at again without new data: when its result can next
+/// change (see [`result_due`]), or when the lifecycle decides by time alone (its pending
+/// SLA, the end of a cool-down), whichever comes first; `None` when only new data can
+/// change anything.
+fn next_due(record: &LeadRecord, cool_down: Option<Millis>) -> Option<Millis> {
+    let mql = record.result.as_ref().is_some_and(mql_of);
+    let waits = lifecycle::waits_until(&record.standing, mql, record.activity, cool_down);
+    match (record.result_due, waits) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
 }
 
 fn as_millis(d: std::time::Duration) -> Millis {
@@ -564,16 +593,38 @@ mod tests {
     }
 
     #[test]
-    fn a_lead_is_due_at_its_pending_sla_or_the_fallback_after_its_result() {
+    fn a_lead_is_due_when_its_result_can_change_or_its_sla_passes() {
+        use super::lifecycle::Stage;
         let mut record = LeadRecord::new(0);
         record.as_of = 1_000;
-        assert_eq!(next_due(&record, 60_000), 61_000);
+        assert_eq!(next_due(&record, None), None, "nothing changes by time alone");
+        record.result_due = Some(61_000);
+        assert_eq!(next_due(&record, None), Some(61_000), "the result's next change");
         record.standing.stage = Stage::Mql;
         record.standing.sla_due = Some(5_000);
-        assert_eq!(next_due(&record, 60_000), 5_000, "the SLA comes first");
-        assert_eq!(next_due(&record, 2_000), 3_000, "the fallback comes first");
+        assert_eq!(next_due(&record, None), Some(5_000), "the SLA comes first");
+        record.result_due = None;
+        assert_eq!(next_due(&record, None), Some(5_000), "the SLA counts without a change");
         record.standing.sla_breached = true;
-        assert_eq!(next_due(&record, 60_000), 61_000, "a breached SLA is not waited on");
+        assert_eq!(next_due(&record, None), None, "a breached SLA is not waited on");
+    }
+
+    #[test]
+    fn only_what_the_core_cannot_predict_falls_back_to_the_interval() {
+        let at = |ms| chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+        assert_eq!(result_due(NextChange::Never, 1_000, 60_000), None);
+        assert_eq!(result_due(NextChange::At(at(500_000)), 1_000, 60_000), Some(500_000));
+        let unpredictable = NextChange::Unpredictable { at: Some(at(500_000)) };
+        assert_eq!(result_due(unpredictable, 1_000, 60_000), Some(61_000));
+        assert_eq!(
+            result_due(NextChange::Unpredictable { at: None }, 1_000, 60_000),
+            Some(61_000)
+        );
+        assert_eq!(
+            result_due(NextChange::At(at(1_000)), 1_000, 60_000),
+            Some(1_001),
+            "never at as_of"
+        );
     }
 
     #[test]

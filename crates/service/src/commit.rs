@@ -58,6 +58,12 @@ enum Command {
         limit: usize,
         reply: oneshot::Sender<Result<usize, ApiError>>,
     },
+    /// Score again the next `limit` leads the re-scoring with the live pack has not
+    /// reached (storage and scale, issue 22).
+    Rescore {
+        limit: usize,
+        reply: oneshot::Sender<Result<usize, ApiError>>,
+    },
 }
 
 /// The handle requests use to reach the writer. Cheap to clone.
@@ -128,6 +134,15 @@ impl Committer {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Scores again, in the next transaction, the next `limit` leads the re-scoring of
+    /// every lead with the live pack has not reached (claimed through the storage, so
+    /// several instances share the work); how many there were, 0 once it is done.
+    pub async fn rescore(&self, limit: usize) -> Result<usize, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Rescore { limit, reply }).await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Whether writes can be stored: true until a transaction fails for want of storage
     /// (a full disk, a lost database), then false until one is stored again. While it
     /// is false, this stores a small probe record to find out.
@@ -189,9 +204,11 @@ impl Writer {
                         .iter()
                         .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
                         .collect(),
-                    Command::Cursor { .. } | Command::Probe { .. } | Command::Delete { .. } | Command::Due { .. } => {
-                        HashMap::new()
-                    }
+                    Command::Cursor { .. }
+                    | Command::Probe { .. }
+                    | Command::Delete { .. }
+                    | Command::Due { .. }
+                    | Command::Rescore { .. } => HashMap::new(),
                 })
                 .collect::<Vec<HashMap<String, LeadView>>>();
             Ok((done, views, std::mem::take(&mut batch.tally)))
@@ -235,6 +252,10 @@ impl Writer {
                     let _ = reply.send(result.map(|_| ()));
                 }
                 Command::Due { reply, .. } => {
+                    let _ = reply.send(Ok(items.len()));
+                }
+                Command::Rescore { reply, .. } => {
+                    self.metrics.rescored(items.len());
                     let _ = reply.send(Ok(items.len()));
                 }
             }
@@ -282,6 +303,10 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
                 batch.evaluate_due(t, &ids)?;
                 done.push(ids.iter().map(|_| Ok(Applied::default())).collect());
             }
+            Command::Rescore { limit, .. } => {
+                let claimed = batch.rescore(t, *limit)?;
+                done.push((0..claimed).map(|_| Ok(Applied::default())).collect());
+            }
         }
     }
     Ok(done)
@@ -297,7 +322,7 @@ fn fail_all(commands: Vec<Command>, e: &StorageError) {
             Command::Cursor { reply, .. } | Command::Probe { reply } | Command::Delete { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
-            Command::Due { reply, .. } => {
+            Command::Due { reply, .. } | Command::Rescore { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
         }

@@ -14,6 +14,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::apply::{lead_text, Applied, LeadView};
@@ -106,6 +107,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/pack", get(pack))
         .route("/v1/pack/reload", post(reload))
         .route("/metrics", get(metrics))
+        .route("/v1/backup", get(backup))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
@@ -184,7 +186,7 @@ async fn end_with_newline(response: Response) -> Response {
 /// writes `write` (an event source may add to a lead, not make it disappear).
 pub fn scope_of(method: &Method, route: &str) -> Scope {
     match (method.as_str(), route) {
-        ("POST", "/v1/pack/reload") | ("DELETE", "/v1/leads/{id}") => Scope::Admin,
+        ("POST", "/v1/pack/reload") | ("DELETE", "/v1/leads/{id}") | ("GET" | "HEAD", "/v1/backup") => Scope::Admin,
         ("POST", "/v1/leads/{id}/stage") => Scope::Sales,
         ("POST", "/v1/score") | ("GET" | "HEAD", _) => Scope::Read,
         _ => Scope::Write,
@@ -584,6 +586,7 @@ async fn get_lead(
         "result": record.result,
         "error": record.error,
         "as_of": rfc3339(record.as_of),
+        "due": record.due.map(rfc3339),
         "stage": record.standing.stage,
         "standing": {
             "since": rfc3339(record.standing.since),
@@ -715,4 +718,61 @@ async fn reload(State(app): Shared) -> Response {
             .into_response(),
         other => ApiError::unavailable(format!("the pack was not reloaded: {other:?}")).into_response(),
     }
+}
+
+// Storage and scale (issue 22): online backups.
+
+/// Bytes of a backup sent at once.
+const BACKUP_CHUNK: usize = 256 << 10;
+
+/// `GET /v1/backup` (`admin`): the whole database in the portable backup format (see
+/// `storage/backup.rs`), from one consistent snapshot taken while writes go on, streamed
+/// as it is read. A failure before the first line is a 503; one later cuts the answer
+/// short, and a restore refuses a backup without its `end` line.
+async fn backup(State(app): Shared) -> Response {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let store = Arc::clone(&app.store);
+    tokio::task::spawn_blocking(move || {
+        let mut chunk = Vec::new();
+        let mut first = true;
+        let done = {
+            let mut sink = |line: &[u8]| {
+                chunk.extend_from_slice(line);
+                if std::mem::take(&mut first) || chunk.len() >= BACKUP_CHUNK {
+                    let gone = || {
+                        super::storage::StorageError::new(
+                            super::storage::StorageErrorKind::Unavailable,
+                            "the client went away",
+                        )
+                    };
+                    tx.blocking_send(Ok(std::mem::take(&mut chunk))).map_err(|_| gone())?;
+                }
+                Ok(())
+            };
+            store.backup(&mut sink)
+        };
+        let last = match done {
+            Ok(_) => Ok(chunk),
+            Err(e) => {
+                eprintln!("leadscore serve: backup stopped: {e}");
+                Err(std::io::Error::other(e.to_string()))
+            }
+        };
+        let _ = tx.blocking_send(last);
+    });
+    let first = match rx.recv().await {
+        Some(Ok(bytes)) => bytes,
+        Some(Err(e)) => return ApiError::unavailable(format!("no backup: {e}")).into_response(),
+        None => return ApiError::unavailable("no backup: it stopped").into_response(),
+    };
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
+    let mut response = axum::body::Body::from_stream(body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"leadscore-backup.jsonl\""),
+    );
+    response
 }

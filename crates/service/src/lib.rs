@@ -10,6 +10,7 @@
 //! | `model.rs` | what is stored: lead records, transitions, history, cursors |
 //! | `storage/mod.rs` | the storage interface: `Storage`, its write transaction `Txn`, `StorageError` |
 //! | `storage/redb.rs` | the embedded backend: one redb file, reopened after an I/O error |
+//! | `storage/backup.rs` | the portable backup format: one consistent snapshot, JSON Lines, checked by its counts |
 //! | `storage/postgres.rs` | the Postgres backend: migrations, per-lead locks, seqs in commit order, leases |
 //! | `input.rs` | checking ids, fields, events and ingest lines before anything is stored |
 //! | `apply.rs` | one batch of writes: apply, score, lifecycle, outbox, in one transaction |
@@ -19,11 +20,13 @@
 //! | `http.rs` | the API: parse, call the core, render |
 //! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
+//! | `copy.rs` | `leadscore backup` and `leadscore restore`: a backup file from a service or a store, a restore into a new one |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
 pub mod commit;
 pub mod config;
+pub mod copy;
 pub mod error;
 pub mod http;
 pub mod input;

@@ -308,6 +308,23 @@ pub fn sla_check(standing: &Standing, now: i64) -> Option<Change> {
     })
 }
 
+/// The next instant the lifecycle decides something by time alone, for a lead that
+/// stands as `standing` with a result whose MQL reading is `mql`: its pending SLA (the
+/// breach), or, for an MQL lead in nurture whose counted activity came after its
+/// cool-down ends, the end of the cool-down (the hand-off). `None` when only new data or
+/// a new result can move it.
+pub fn waits_until(standing: &Standing, mql: bool, activity: Option<i64>, cool_down: Option<i64>) -> Option<i64> {
+    let sla = (standing.stage == Stage::Mql && !standing.sla_breached)
+        .then_some(standing.sla_due)
+        .flatten();
+    let cooled = standing.cool_down_start().saturating_add(cool_down.unwrap_or(0));
+    let requalifies = (mql && standing.stage.nurture() && activity.is_some_and(|at| at > cooled)).then_some(cooled);
+    match (sla, requalifies) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 /// The stage change sales asked for: `accepted` from `lead`, `mql` or `recycled`;
 /// `rejected` from `mql` or `accepted`; `recycled` from `mql`, `accepted`, `rejected` or
 /// `lost`; `won` and `lost` from `accepted`.
@@ -490,6 +507,36 @@ mod tests {
         assert_eq!(m.nurture_since, None);
         let rejected = request_at(&m, Stage::Rejected, None, 42 * D).map(|c| c.standing);
         assert!(rejected.is_ok_and(|r| r.nurture_since == Some(42 * D)));
+    }
+
+    #[test]
+    fn the_lifecycle_waits_on_a_pending_sla_or_the_end_of_a_cool_down() {
+        let lead = Standing::new(0);
+        assert_eq!(
+            waits_until(&lead, true, Some(D), Some(30 * D)),
+            None,
+            "a lead qualifies on its result"
+        );
+        let handed = qualify(&lead, mql(None, Some(D)), None, None, 5).map(|c| c.standing);
+        let handed = handed.unwrap_or_else(|| unreachable!("qualifies"));
+        assert_eq!(waits_until(&handed, true, None, None), Some(5 + D), "the SLA");
+        let mut breached = handed.clone();
+        breached.sla_breached = true;
+        assert_eq!(
+            waits_until(&breached, true, None, None),
+            None,
+            "a breach is reported once"
+        );
+        let rejected = Standing::new(0).enter(Stage::Rejected, 0);
+        let cool = Some(30 * D);
+        // An event dated after the cool-down ends requalifies the lead when it ends.
+        assert_eq!(waits_until(&rejected, true, Some(31 * D), cool), Some(30 * D));
+        assert_eq!(
+            waits_until(&rejected, true, Some(D), cool),
+            None,
+            "activity during the cool-down"
+        );
+        assert_eq!(waits_until(&rejected, false, Some(31 * D), cool), None, "not an MQL");
     }
 
     #[test]

@@ -60,6 +60,8 @@ pub struct Metrics {
     failures: Family<WebhookLabels, Counter>,
     commit_requests: Histogram,
     commit_seconds: Histogram,
+    /// Storage and scale (issue 22).
+    rescored: Counter,
 }
 
 impl Default for Metrics {
@@ -88,6 +90,7 @@ impl Metrics {
             failures: Family::default(),
             commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             commit_seconds: latency_histogram(),
+            rescored: Counter::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -157,6 +160,11 @@ impl Metrics {
             "Time to apply and durably commit one group",
             m.commit_seconds.clone(),
         );
+        r.register(
+            "leads_rescored",
+            "Leads this instance scored again for a new pack (at start or after a reload; instances on one database share them)",
+            m.rescored.clone(),
+        );
         m
     }
 
@@ -197,6 +205,11 @@ impl Metrics {
     pub fn commit(&self, requests: usize, took: Duration) {
         self.commit_requests.observe(requests as f64);
         self.commit_seconds.observe(took.as_secs_f64());
+    }
+
+    /// Leads scored again for a new pack (storage and scale, issue 22).
+    pub fn rescored(&self, n: usize) {
+        self.rescored.inc_by(n as u64);
     }
 
     /// What a committed batch did.

@@ -38,6 +38,12 @@ pub struct LeadRecord {
     /// again then. `None`: never without new data. Kept in the storage's due index.
     #[serde(default)]
     pub due: Option<Millis>,
+    /// When the latest result can next change with no new data (ms), as the core
+    /// predicted it (`--reevaluate-every` after the result for what it cannot predict, or
+    /// when scoring failed); `None`: only new data changes it. `due` is the earlier of
+    /// this and what the lifecycle waits on (an SLA, the end of a cool-down).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub result_due: Option<Millis>,
 }
 
 /// Where a lead's events are in the events table, and how many were dropped.
@@ -73,6 +79,7 @@ impl LeadRecord {
             next_history: 0,
             created: now,
             due: None,
+            result_due: None,
         }
     }
 }

@@ -148,6 +148,13 @@ fn describe(removed: &Removed) -> String {
     out
 }
 
+/// How long the pack watcher lets file events settle (storage and scale, issue 22). A
+/// publish is one link flip or rename, so the core's 50 ms (for editors' saves) buys
+/// nothing here; its debouncer wakes four times per period even when nothing happens,
+/// which was most of an idle service's CPU (see BENCHMARKS.md, "Issue 22"). A published
+/// version goes live about 0.6 s after the flip instead of 60 ms.
+const WATCH_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Loads the pack and follows its published versions; a reload wakes the scheduler to
 /// re-evaluate every lead.
 pub fn watch(
@@ -165,7 +172,7 @@ pub fn watch(
     let live = LivePack::watch_with(
         &settings.pack,
         loader,
-        WatchOptions::new().published_only(),
+        WatchOptions::new().published_only().debounce(WATCH_DEBOUNCE),
         move |event| {
             on_status.record(&event, &metrics);
             if matches!(event, ReloadEvent::Reloaded { .. }) {

@@ -1,12 +1,17 @@
 //! Re-evaluation without new data: scores change with time (windows expire, decay,
 //! `not visited ... within`, `as_of()` in plugins), and with the pack. Each stored lead
-//! carries `due`, the next time its result may change without new data (for now: its
-//! pending SLA, or `--reevaluate-every` after its result, whichever is first), in an
-//! index; every second the scheduler has the writer claim the leads due by now and score
-//! them again (in Postgres each due lead is claimed by one instance). A lead that is not
-//! due is not touched, however many leads there are. Every lead is scored again at start
-//! and after every pack reload that went live, a chunk per transaction so writes go on
-//! in between. The transitions that follow are written like any other.
+//! carries `due`, the next time its result may change without new data (the core's
+//! prediction of its next change, `--reevaluate-every` after its result for what cannot
+//! be predicted, its pending SLA, the end of a cool-down), in an index; every second the
+//! scheduler has the writer claim the leads due by now and score them again (in Postgres
+//! each due lead is claimed by one instance). A lead that is not due is not touched,
+//! however many leads there are, and a lead that only new data can change is never due.
+//!
+//! Every lead is scored again once per pack: at start and after a reload, the scheduler
+//! claims chunks of the re-scoring with the live pack through the storage, which records
+//! how far it got for which pack. Instances on one database share the chunks, a restart
+//! with the same pack finds it done, and writes go on between the chunks. The
+//! transitions that follow are written like any other.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,7 +19,6 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::commit::Committer;
-use super::input::Op;
 use super::storage::Storage;
 
 /// Leads per transaction in a sweep or a due claim: small enough not to hold back
@@ -25,7 +29,7 @@ const TICK: Duration = Duration::from_secs(1);
 
 /// The scheduler's inputs.
 pub struct Scheduler {
-    /// The database (lead ids for a sweep).
+    /// The database (the due index, read before a claim).
     pub store: Arc<Storage>,
     /// Where re-evaluations are written.
     pub committer: Committer,
@@ -36,38 +40,29 @@ pub struct Scheduler {
 impl Scheduler {
     /// Runs until the task is aborted at shutdown.
     pub async fn run(self) {
-        let mut sweep = true;
+        let mut rescore = true;
         loop {
-            if std::mem::take(&mut sweep) {
-                self.sweep().await;
+            if std::mem::take(&mut rescore) {
+                self.rescore().await;
             }
             self.due().await;
             let reloaded = self.reloaded.notified();
             tokio::select! {
-                _ = reloaded => sweep = true,
+                _ = reloaded => rescore = true,
                 _ = tokio::time::sleep(TICK) => {}
             }
         }
     }
 
-    /// Every lead, in id order, a chunk per transaction.
-    async fn sweep(&self) {
-        let mut after: Option<String> = None;
+    /// The re-scoring of every lead with the live pack, a chunk per transaction, until
+    /// the storage says it is done (by this instance or another).
+    async fn rescore(&self) {
         loop {
-            let ids = match self.store.read().await {
-                Ok(r) => r.lead_ids(after.as_deref(), CHUNK).await,
-                Err(e) => Err(e),
-            };
-            let ids = match ids {
-                Ok(ids) => ids,
-                Err(e) => return eprintln!("re-evaluation: cannot list leads: {e}"),
-            };
-            let Some(last) = ids.last().cloned() else { return };
-            let items = ids.into_iter().map(|id| (id, Op::Evaluate)).collect();
-            if let Err(e) = self.committer.write(items).await {
-                return eprintln!("re-evaluation stopped: {e}");
+            match self.committer.rescore(CHUNK).await {
+                Ok(0) => return,
+                Ok(_) => {}
+                Err(e) => return eprintln!("re-evaluation after a pack change stopped: {e}"),
             }
-            after = Some(last);
         }
     }
 

@@ -52,6 +52,13 @@ fn is_root() -> bool {
 impl Cluster {
     /// Creates and starts a cluster; panics (naming what failed) if it cannot.
     pub fn start() -> Cluster {
+        Cluster::start_with(|_| String::new())
+    }
+
+    /// [`Cluster::start`], with `setup` run on the cluster's folder after `initdb` and
+    /// before the server starts: it writes files there (certificates) and returns more
+    /// server options (`-c ssl=on ...`).
+    pub fn start_with(setup: impl FnOnce(&Path) -> String) -> Cluster {
         let bin = bin_dir();
         let dir = tempfile::tempdir().unwrap();
         let as_postgres = is_root();
@@ -92,8 +99,17 @@ impl Cluster {
                 "--no-sync",
             ],
         );
+        let extra = setup(cluster.dir.path());
+        if as_postgres {
+            let chown = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(cluster.dir.path())
+                .status()
+                .unwrap();
+            assert!(chown.success());
+        }
         let options = format!(
-            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=100",
+            "-c listen_addresses=127.0.0.1 -p {port} -k {} -c fsync=off -c max_connections=100 {extra}",
             cluster.dir.path().display()
         );
         let log = cluster.dir.path().join("server.log").display().to_string();

@@ -289,3 +289,216 @@ async fn paging_while_two_instances_write_never_skips_a_transition() {
         .collect();
     assert_eq!(seen, mqls, "paging skipped or repeated a transition");
 }
+
+/// Runs `openssl ARGS` in `dir`.
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl").current_dir(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A private certificate authority (`ca.crt`) and a server certificate it signed for
+/// 127.0.0.1 (`server.crt`, `server.key`), made in `dir` with openssl.
+fn private_ca(dir: &Path) {
+    let subject = |cn: &str| format!("/CN={cn}");
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "2",
+            "-subj",
+            &subject("leadscore test CA"),
+        ],
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            &subject("127.0.0.1"),
+        ],
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "server.ext",
+        ],
+    );
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_with_a_private_certificate_authority() {
+    let certs = tempfile::tempdir().unwrap();
+    private_ca(certs.path());
+    let cluster = Cluster::start_with(|dir| {
+        for file in ["server.crt", "server.key"] {
+            std::fs::copy(certs.path().join(file), dir.join(file)).unwrap();
+        }
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.join("server.key"), std::fs::Permissions::from_mode(0o600)).unwrap();
+        format!(
+            "-c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+            dir.display()
+        )
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let ca = certs.path().join("ca.crt");
+    let serve = |url: String| {
+        Command::new(BIN)
+            .args(["serve", "--pack"])
+            .arg(&pack)
+            .args(["--listen", "127.0.0.1:0", "--database-url", &url])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    // Without the private CA the server's certificate is not trusted: refused.
+    let out = serve(format!("{}?sslmode=require", cluster.url("postgres")));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.to_lowercase().contains("certificate"), "{stderr}");
+    // A missing CA file is named.
+    let out = serve(format!(
+        "{}?sslmode=require&sslrootcert=/nonexistent/ca.pem",
+        cluster.url("postgres")
+    ));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("sslrootcert /nonexistent/ca.pem"), "{stderr}");
+    // With it (sslrootcert, libpq's parameter), the service connects over TLS only.
+    let url = format!(
+        "{}?sslmode=require&sslrootcert={}",
+        cluster.url("postgres"),
+        ca.display()
+    );
+    let server = Server::start_on(&pack, &["--database-url", &url], &[]);
+    let (status, ready) = call(client().get(server.url("/ready"))).await;
+    assert_eq!((status, &ready["status"]), (200, &json!("ready")));
+    let (status, lead) = call(client().put(server.url("/v1/leads/a")).json(&json!({"title": "VP"}))).await;
+    assert_eq!(status, 200, "{lead}");
+    assert!(!server.log().contains(&ca.display().to_string()), "{}", server.log());
+}
+
+/// A counter of `server`'s `/metrics` (0 before it is first counted).
+async fn counter(server: &Server, name: &str) -> u64 {
+    let text = client()
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until every lead `r0..rN` scores `score`.
+async fn all_score(server: &Server, n: usize, score: u64) {
+    let http = client();
+    for i in 0..n {
+        until(Duration::from_secs(60), &format!("r{i} to score {score}"), || async {
+            let (_, lead) = call(http.get(server.url(&format!("/v1/leads/r{i}")))).await;
+            (lead["result"]["score"] == score).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_pack_scores_every_lead_once_across_instances() {
+    const N: usize = 600;
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = cluster.create_db("rescore");
+    let store = ["--database-url", url.as_str()];
+    let link = publish(dir.path(), "v1", PACK);
+    let first = Server::start_on(&link, &store, &[]);
+    let http = client();
+    for i in 0..N {
+        let (status, body) = call(
+            http.put(first.url(&format!("/v1/leads/r{i}")))
+                .json(&json!({"title": "VP"})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+    drop(first);
+
+    // Two instances start at once with a new pack: they share the re-scoring.
+    publish(dir.path(), "v2", &PACK.replace("+20", "+25"));
+    let (a, b) = (
+        Server::start_on(&link, &store, &[]),
+        Server::start_on(&link, &store, &[]),
+    );
+    all_score(&a, N, 25).await;
+    let name = "leadscore_leads_rescored_total";
+    let total = until(Duration::from_secs(30), "every lead counted", || async {
+        let total = counter(&a, name).await + counter(&b, name).await;
+        (total >= N as u64).then_some(total)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        counter(&a, name).await + counter(&b, name).await,
+        N as u64,
+        "each lead once, not {total}"
+    );
+
+    // A reload on both: once more, each lead once.
+    publish(dir.path(), "v3", &PACK.replace("+20", "+30"));
+    all_score(&b, N, 30).await;
+    let total = until(Duration::from_secs(30), "every lead counted again", || async {
+        let total = counter(&a, name).await + counter(&b, name).await;
+        (total >= 2 * N as u64).then_some(total)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(
+        counter(&a, name).await + counter(&b, name).await,
+        2 * N as u64,
+        "each lead once per pack, not {total}"
+    );
+}

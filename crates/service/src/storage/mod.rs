@@ -17,6 +17,7 @@
 //! index: the scheduler takes the leads due by now from it ([`Txn::due_leads`]) instead of
 //! sweeping every lead.
 
+pub mod backup;
 pub mod postgres;
 pub mod redb;
 
@@ -135,6 +136,26 @@ pub trait Txn {
     /// Stores a webhook's cursor, if this instance still holds the webhook's lease
     /// ([`Storage::hold_lease`]); otherwise leaves it to the holder.
     fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError>;
+
+    // Storage and scale (issue 22): re-scoring after a pack change, once across instances.
+
+    /// Claims the next `limit` leads, in id order, that the re-scoring of every lead with
+    /// pack `pack` (its id, `name@version`) has not reached yet, and records how far it
+    /// got; none once it is done. The first claim for another pack than the recorded one
+    /// starts over for it. Claimed leads are locked for this transaction (Postgres), so
+    /// every instance that claims gets other leads and each lead is scored once per pack.
+    fn rescore_claim(&mut self, pack: &str, limit: usize) -> Result<Vec<String>, StorageError>;
+
+    // Storage and scale (issue 22): restoring a backup (see [`backup`]).
+
+    /// Whether the database holds no lead and no transition: a restore goes only there.
+    fn is_empty(&mut self) -> Result<bool, StorageError>;
+    /// Stores one item of a backup, as it was (a lead with its `due`, an event as its
+    /// text, a transition under its seq).
+    fn restore(&mut self, item: &backup::Item) -> Result<(), StorageError>;
+    /// Gives the database a new instance id, and returns it: a restored copy is not the
+    /// database it was taken from, so its webhook `Idempotency-Key`s differ.
+    fn renew_instance(&mut self) -> Result<String, StorageError>;
 }
 
 impl Storage {
@@ -187,6 +208,19 @@ impl Storage {
         match self {
             Storage::Redb(_) => Ok(true),
             Storage::Postgres(s) => s.hold_lease(url, ttl_ms).await,
+        }
+    }
+}
+
+// Storage and scale (issue 22): backups.
+impl Storage {
+    /// Writes a backup of the whole database to `sink`, from one consistent snapshot
+    /// taken while writes go on (see [`backup`]); what it holds. Blocking: call it off
+    /// the async workers.
+    pub fn backup(&self, sink: &mut backup::Sink<'_>) -> Result<backup::Counts, StorageError> {
+        match self {
+            Storage::Redb(s) => s.backup(sink),
+            Storage::Postgres(s) => s.backup(sink),
         }
     }
 }
@@ -281,4 +315,56 @@ fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
 
 fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StorageError> {
     serde_json::from_slice(bytes).map_err(|e| StorageError::decode(what, e))
+}
+
+/// How far the re-scoring of every lead with one pack got (see [`Txn::rescore_claim`]):
+/// stored by both backends under the name `rescore`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Rescore {
+    /// The pack the leads are scored again with (`name@version`).
+    pack: String,
+    /// The last lead id claimed.
+    after: Option<String>,
+    /// Every lead was claimed.
+    done: bool,
+}
+
+impl Rescore {
+    /// The state for `pack`: this one, or a new start if it was for another pack.
+    fn for_pack(self, pack: &str) -> Rescore {
+        if self.pack == pack {
+            return self;
+        }
+        Rescore {
+            pack: pack.to_string(),
+            after: None,
+            done: false,
+        }
+    }
+
+    /// Records a claim of `ids` (the next leads after `after`; none: the end).
+    fn claimed(&mut self, ids: &[String]) {
+        match ids.last() {
+            Some(last) => self.after = Some(last.clone()),
+            None => self.done = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Rescore;
+
+    #[test]
+    fn a_rescoring_goes_on_for_its_pack_and_starts_over_for_another() {
+        let mut state = Rescore::default().for_pack("p@1");
+        assert_eq!((state.after.as_deref(), state.done), (None, false));
+        state.claimed(&["a".into(), "b".into()]);
+        state = state.for_pack("p@1");
+        assert_eq!(state.after.as_deref(), Some("b"));
+        state.claimed(&[]);
+        assert!(state.clone().for_pack("p@1").done);
+        let other = state.for_pack("p@2");
+        assert_eq!((other.after, other.done), (None, false));
+    }
 }

@@ -24,6 +24,10 @@
 //!   or renewed before each delivery; a cursor is stored only while its writer holds the
 //!   lease. An instance that dies stops renewing it, and another takes over after
 //!   [`LEASE_TTL_MS`] from the stored cursor (so at least once, in seq order).
+//! - **Re-scoring once per pack.** After a reload (or at start) every lead is scored again
+//!   with the new pack once, not once per instance: the progress is the `meta` row
+//!   `rescore` (pack, last lead claimed), locked by each claim until commit, so the
+//!   instances take the next chunk of leads in turn.
 //! - **Migrations once.** At start, under a session advisory lock, each numbered
 //!   migration not yet in `leadscore.migrations` runs in its own transaction.
 //!
@@ -31,17 +35,20 @@
 //! rolled back and run again ([`RETRIES`] times).
 
 use std::future::Future;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+use rustls::pki_types::CertificateDer;
 use tokio::runtime::Handle;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
-use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
+use super::backup::{self, Counts, Dump, Item};
+use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
 use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
@@ -86,7 +93,8 @@ pub struct PgStore {
 
 /// The URL's server and database, without user or password, for logs and errors.
 pub fn redacted(url: &str) -> String {
-    match tokio_postgres::Config::from_str(url) {
+    let (url, _) = split_root_cert(url);
+    match tokio_postgres::Config::from_str(&url) {
         Ok(config) => {
             let host = match config.get_hosts().first() {
                 Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
@@ -131,12 +139,90 @@ fn pg_error(location: &str, e: &tokio_postgres::Error) -> StorageError {
     StorageError::new(kind, format!("{location}: {detail}"))
 }
 
-/// The TLS connector: rustls with the Mozilla roots; used when the URL's `sslmode` asks
-/// for TLS (`prefer`, the default, tries it; `require` insists; `disable` never).
-fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, StorageError> {
-    let roots = rustls::RootCertStore {
+/// The URL without its `sslrootcert` parameter (which tokio-postgres does not know),
+/// and that parameter: a file of PEM certificates of a private certificate authority.
+/// Both of libpq's forms: `postgres://...?sslrootcert=/ca.pem&...` (percent-encoded) and
+/// `host=... sslrootcert=/ca.pem`.
+fn split_root_cert(url: &str) -> (String, Option<PathBuf>) {
+    let key = "sslrootcert=";
+    if let Some((base, query)) = url.split_once('?') {
+        let (certs, rest): (Vec<&str>, Vec<&str>) = query.split('&').partition(|p| p.starts_with(key));
+        let path = certs.last().map(|p| PathBuf::from(percent_decode(&p[key.len()..])));
+        let url = if rest.is_empty() {
+            base.to_string()
+        } else {
+            format!("{base}?{}", rest.join("&"))
+        };
+        return (url, path);
+    }
+    if url.contains("://") {
+        return (url.to_string(), None);
+    }
+    let (certs, rest): (Vec<&str>, Vec<&str>) = url.split_whitespace().partition(|p| p.starts_with(key));
+    let path = certs.last().map(|p| PathBuf::from(&p[key.len()..]));
+    (rest.join(" "), path)
+}
+
+/// `%XX` decoded (a URL's query value); anything else kept as it is.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The certificates of a `sslrootcert` file (PEM), named in errors.
+fn root_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, StorageError> {
+    use rustls::pki_types::pem::PemObject;
+    let bad = |what: String| {
+        StorageError::new(
+            StorageErrorKind::Config,
+            format!("sslrootcert {}: {what}", path.display()),
+        )
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| bad(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(certs)
+}
+
+/// The TLS connector: rustls with the Mozilla roots, and the certificates of the URL's
+/// `sslrootcert` file (a private certificate authority, as managed services and
+/// companies' own clusters use) besides them; used when the URL's `sslmode` asks for
+/// TLS (`prefer`, the default, tries it; `require` insists; `disable` never).
+fn tls(root_cert: Option<&Path>) -> Result<tokio_postgres_rustls::MakeRustlsConnect, StorageError> {
+    let mut roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
     };
+    if let Some(path) = root_cert {
+        for cert in root_certs(path)? {
+            roots.add(cert).map_err(|e| {
+                StorageError::new(
+                    StorageErrorKind::Config,
+                    format!("sslrootcert {}: a certificate cannot be used: {e}", path.display()),
+                )
+            })?;
+        }
+    }
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()
         .map_err(|e| StorageError::new(StorageErrorKind::Config, format!("TLS: {e}")))?
@@ -150,7 +236,8 @@ impl PgStore {
     /// reads the database's instance id.
     pub async fn open(url: &str) -> Result<PgStore, StorageError> {
         let location = redacted(url);
-        let mut config = tokio_postgres::Config::from_str(url).map_err(|e| {
+        let (url, root_cert) = split_root_cert(url);
+        let mut config = tokio_postgres::Config::from_str(&url).map_err(|e| {
             StorageError::new(
                 StorageErrorKind::Config,
                 format!("--database-url is not a Postgres URL: {e}"),
@@ -162,7 +249,7 @@ impl PgStore {
         config.application_name("leadscore serve");
         let manager = Manager::from_config(
             config,
-            tls()?,
+            tls(root_cert.as_deref())?,
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -259,6 +346,109 @@ impl PgStore {
         );
         let rows = reader.query(&sql, &[&url, &self.holder, &ttl_ms]).await?;
         Ok(!rows.is_empty())
+    }
+}
+
+// Storage and scale (issue 22): backups.
+impl PgStore {
+    /// Writes a backup from one `REPEATABLE READ` snapshot, each table read through a
+    /// cursor a page at a time, in the byte order of the keys (`COLLATE "C"`, redb's
+    /// order, so a backup lists the same data in the same order from either backend).
+    /// Blocking (like [`PgStore::write`]).
+    pub fn backup(&self, sink: &mut backup::Sink<'_>) -> Result<Counts, StorageError> {
+        let e = |x: tokio_postgres::Error| pg_error(&self.location, &x);
+        let mut client = self
+            .runtime
+            .block_on(self.pool.get())
+            .map_err(|x| self.unavailable(x))?;
+        let txn = self
+            .runtime
+            .block_on(
+                client
+                    .build_transaction()
+                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start(),
+            )
+            .map_err(e)?;
+        let mut dump = Dump::start(sink, "postgres", &self.instance)?;
+        let each = |sql: &str, f: &mut dyn FnMut(&Row) -> Result<Item, StorageError>, dump: &mut Dump<'_, '_>| {
+            self.runtime
+                .block_on(txn.batch_execute(&format!("DECLARE backup NO SCROLL CURSOR FOR {sql}")))
+                .map_err(e)?;
+            loop {
+                let rows = self
+                    .runtime
+                    .block_on(txn.query("FETCH 500 FROM backup", &[]))
+                    .map_err(e)?;
+                if rows.is_empty() {
+                    break;
+                }
+                for row in &rows {
+                    dump.put(&f(row)?)?;
+                }
+            }
+            self.runtime.block_on(txn.batch_execute("CLOSE backup")).map_err(e)
+        };
+        let get = |row: &Row, i: usize| -> Result<Vec<u8>, StorageError> { row.try_get(i).map_err(e) };
+        let text = |row: &Row, i: usize| -> Result<String, StorageError> { row.try_get(i).map_err(e) };
+        let int =
+            |row: &Row, i: usize| -> Result<u64, StorageError> { row.try_get::<_, i64>(i).map(to_u64).map_err(e) };
+        each(
+            "SELECT id, record FROM leadscore.leads ORDER BY id COLLATE \"C\"",
+            &mut |r| {
+                let (id, record) = (text(r, 0)?, decode("lead", &get(r, 1)?)?);
+                Ok(Item::Lead { id, record })
+            },
+            &mut dump,
+        )?;
+        each(
+            "SELECT lead, seq, body FROM leadscore.events ORDER BY lead COLLATE \"C\", seq",
+            &mut |r| {
+                let (lead, seq, body) = (text(r, 0)?, int(r, 1)?, backup::text("event", get(r, 2)?)?);
+                Ok(Item::Event { lead, seq, body })
+            },
+            &mut dump,
+        )?;
+        each(
+            "SELECT lead, event_id, seq FROM leadscore.event_ids ORDER BY lead COLLATE \"C\", event_id COLLATE \"C\"",
+            &mut |r| {
+                let (lead, id, seq) = (text(r, 0)?, text(r, 1)?, int(r, 2)?);
+                Ok(Item::EventId { lead, id, seq })
+            },
+            &mut dump,
+        )?;
+        each(
+            "SELECT lead, n, entry FROM leadscore.history ORDER BY lead COLLATE \"C\", n",
+            &mut |r| {
+                let (lead, n, entry) = (text(r, 0)?, int(r, 1)?, decode("history entry", &get(r, 2)?)?);
+                Ok(Item::History { lead, n, entry })
+            },
+            &mut dump,
+        )?;
+        each(
+            "SELECT seq, body FROM leadscore.transitions ORDER BY seq",
+            &mut |r| {
+                let (seq, body) = (int(r, 0)?, backup::text("transition", get(r, 1)?)?);
+                Ok(Item::Transition { seq, body })
+            },
+            &mut dump,
+        )?;
+        each(
+            "SELECT url, cursor FROM leadscore.cursors ORDER BY url COLLATE \"C\"",
+            &mut |r| {
+                let (url, cursor) = (text(r, 0)?, decode("cursor", &get(r, 1)?)?);
+                Ok(Item::Cursor { url, cursor })
+            },
+            &mut dump,
+        )?;
+        each(
+            "SELECT value FROM leadscore.meta WHERE name = 'rescore'",
+            &mut |r| Ok(Item::Rescore(decode("re-scoring state", text(r, 0)?.as_bytes())?)),
+            &mut dump,
+        )?;
+        drop(txn);
+        dump.finish()
     }
 }
 
@@ -506,6 +696,106 @@ impl Txn for PgTxn<'_> {
         )?;
         Ok(())
     }
+
+    // Storage and scale (issue 22): re-scoring after a pack change.
+
+    /// The state is the `meta` row `rescore`, locked until commit: instances claim one
+    /// after another, each the next leads, locked like a due claim (waiting for a writer
+    /// of one, never skipping it).
+    fn rescore_claim(&mut self, pack: &str, limit: usize) -> Result<Vec<String>, StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.meta (name, value) VALUES ('rescore', $1) ON CONFLICT (name) DO NOTHING",
+            &[&String::from_utf8(encode(&Rescore::default())).unwrap_or_default()],
+        )?;
+        let rows = self.query(
+            "SELECT value FROM leadscore.meta WHERE name = 'rescore' FOR UPDATE",
+            &[],
+        )?;
+        let stored: Rescore = match rows.first() {
+            Some(row) => decode("re-scoring state", self.get::<&str>(row, 0)?.as_bytes())?,
+            None => Rescore::default(),
+        };
+        let mut state = stored.for_pack(pack);
+        if state.done {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self.query(
+            "SELECT id FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
+            &[&state.after, &limit],
+        )?;
+        let ids: Vec<String> = rows.iter().map(|r| self.get(r, 0)).collect::<Result<_, _>>()?;
+        state.claimed(&ids);
+        self.execute(
+            "UPDATE leadscore.meta SET value = $1 WHERE name = 'rescore'",
+            &[&String::from_utf8(encode(&state)).unwrap_or_default()],
+        )?;
+        Ok(ids)
+    }
+
+    // Storage and scale (issue 22): restoring a backup.
+
+    fn is_empty(&mut self) -> Result<bool, StorageError> {
+        let rows = self.query(
+            "SELECT NOT EXISTS (SELECT 1 FROM leadscore.leads) AND NOT EXISTS (SELECT 1 FROM leadscore.transitions)",
+            &[],
+        )?;
+        match rows.first() {
+            Some(row) => self.get(row, 0),
+            None => Ok(false),
+        }
+    }
+
+    fn restore(&mut self, item: &Item) -> Result<(), StorageError> {
+        match item {
+            Item::Lead { id, record } => self.execute(
+                "INSERT INTO leadscore.leads (id, record, due) VALUES ($1, $2, $3)",
+                &[id, &encode(record), &record.due],
+            ),
+            Item::Event { lead, seq, body } => self.execute(
+                "INSERT INTO leadscore.events (lead, seq, body) VALUES ($1, $2, $3)",
+                &[lead, &to_i64(*seq), &body.as_bytes()],
+            ),
+            Item::EventId { lead, id, seq } => self.execute(
+                "INSERT INTO leadscore.event_ids (lead, event_id, seq) VALUES ($1, $2, $3)",
+                &[lead, id, &to_i64(*seq)],
+            ),
+            Item::History { lead, n, entry } => self.execute(
+                "INSERT INTO leadscore.history (lead, n, entry) VALUES ($1, $2, $3)",
+                &[lead, &to_i64(*n), &encode(entry)],
+            ),
+            Item::Transition { seq, body } => {
+                let seq = to_i64(*seq);
+                self.execute(
+                    "INSERT INTO leadscore.transitions (seq, body) VALUES ($1, $2)",
+                    &[&seq, &body.as_bytes()],
+                )?;
+                self.execute(
+                    "UPDATE leadscore.counters SET value = greatest(value, $1) WHERE name = 'transition'",
+                    &[&seq],
+                )
+            }
+            Item::Cursor { url, cursor } => self.execute(
+                "INSERT INTO leadscore.cursors (url, cursor) VALUES ($1, $2)",
+                &[url, &encode(cursor)],
+            ),
+            Item::Rescore(state) => self.execute(
+                "INSERT INTO leadscore.meta (name, value) VALUES ('rescore', $1)
+                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+                &[&String::from_utf8(encode(state)).unwrap_or_default()],
+            ),
+            Item::Header(_) | Item::End(_) => Ok(0),
+        }?;
+        Ok(())
+    }
+
+    /// Leases go too: no instance of the copy holds one yet.
+    fn renew_instance(&mut self) -> Result<String, StorageError> {
+        let id = new_id();
+        self.execute("UPDATE leadscore.meta SET value = $1 WHERE name = 'instance'", &[&id])?;
+        self.execute("DELETE FROM leadscore.leases", &[])?;
+        Ok(id)
+    }
 }
 
 /// Reads on a pooled connection; each sees what was committed when it ran.
@@ -648,5 +938,32 @@ impl PgReader {
             Some(row) => decode("cursor", self.get::<&[u8]>(row, 0)?),
             None => Ok(Cursor::default()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sslrootcert_is_taken_out_of_either_form_of_url() {
+        let (url, cert) = split_root_cert("postgres://u@h/db?sslmode=require&sslrootcert=%2Fetc%2Fca%20one.pem");
+        assert_eq!(url, "postgres://u@h/db?sslmode=require");
+        assert_eq!(cert, Some(PathBuf::from("/etc/ca one.pem")));
+        let (url, cert) = split_root_cert("postgres://u@h/db?sslrootcert=/ca.pem");
+        assert_eq!(
+            (url.as_str(), cert),
+            ("postgres://u@h/db", Some(PathBuf::from("/ca.pem")))
+        );
+        let (url, cert) = split_root_cert("host=h sslrootcert=/ca.pem sslmode=require");
+        assert_eq!(
+            (url.as_str(), cert),
+            ("host=h sslmode=require", Some(PathBuf::from("/ca.pem")))
+        );
+        assert_eq!(split_root_cert("postgres://u@h/db").1, None);
+        assert_eq!(
+            redacted("postgres://u:secret@h:5433/db?sslrootcert=/ca.pem"),
+            "postgres://h:5433/db"
+        );
     }
 }

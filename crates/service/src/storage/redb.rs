@@ -17,14 +17,15 @@
 //! | `transitions` | seq (from 1) | [`Transition`]: the outbox |
 //! | `due` | (due ms, lead id) | leads by the time they may change without new data |
 //! | `cursors` | webhook URL | [`Cursor`] |
-//! | `meta` | name | text (`instance`: this database's id; `schema`: its version) |
+//! | `meta` | name | text (`instance`: this database's id; `schema`: its version; `rescore`: how far re-scoring with the live pack got) |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
 use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
 
-use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
+use super::backup::{self, Counts, Dump, Item};
+use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
 use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
@@ -154,6 +155,14 @@ impl RedbStore {
         };
         txn.commit().map_err(|x| e(x.into()))?;
         Ok(out)
+    }
+
+    /// Writes a backup from one snapshot (storage and scale, issue 22).
+    pub fn backup(&self, sink: &mut backup::Sink<'_>) -> Result<Counts, StorageError> {
+        let snapshot = self.read()?;
+        let mut dump = Dump::start(sink, "redb", &self.instance)?;
+        snapshot.dump(&mut dump)?;
+        dump.finish()
     }
 
     /// A consistent snapshot to read from.
@@ -447,6 +456,90 @@ impl Txn for Tables<'_> {
             .map_err(|x| error(self.path, x))?;
         Ok(())
     }
+
+    // Storage and scale (issue 22): re-scoring after a pack change.
+
+    /// The state is `meta["rescore"]`; one writer at a time, so a claim is this
+    /// transaction's alone.
+    fn rescore_claim(&mut self, pack: &str, limit: usize) -> Result<Vec<String>, StorageError> {
+        let stored: Rescore = match self.meta.get("rescore").map_err(|x| self.e(x))? {
+            Some(v) => decode("re-scoring state", v.value().as_bytes())?,
+            None => Rescore::default(),
+        };
+        let mut state = stored.for_pack(pack);
+        if state.done {
+            return Ok(Vec::new());
+        }
+        let range = match state.after.as_deref() {
+            Some(a) => self
+                .leads
+                .range::<&str>((std::ops::Bound::Excluded(a), std::ops::Bound::Unbounded)),
+            None => self.leads.range::<&str>(..),
+        };
+        let mut ids = Vec::new();
+        for entry in range.map_err(|x| self.e(x))?.take(limit) {
+            ids.push(entry.map_err(|x| self.e(x))?.0.value().to_string());
+        }
+        state.claimed(&ids);
+        let text = String::from_utf8(encode(&state)).unwrap_or_default();
+        self.meta
+            .insert("rescore", text.as_str())
+            .map_err(|x| error(self.path, x))?;
+        Ok(ids)
+    }
+
+    // Storage and scale (issue 22): restoring a backup.
+
+    fn is_empty(&mut self) -> Result<bool, StorageError> {
+        let leads = self.leads.len().map_err(|x| self.e(x))?;
+        let transitions = self.transitions.len().map_err(|x| self.e(x))?;
+        Ok(leads == 0 && transitions == 0)
+    }
+
+    fn restore(&mut self, item: &Item) -> Result<(), StorageError> {
+        let e = |x| error(self.path, x);
+        match item {
+            Item::Lead { id, record } => {
+                self.leads.insert(id.as_str(), encode(record).as_slice()).map_err(e)?;
+                if let Some(due) = record.due {
+                    self.due.insert((due, id.as_str()), ()).map_err(e)?;
+                }
+            }
+            Item::Event { lead, seq, body } => {
+                self.events.insert((lead.as_str(), *seq), body.as_bytes()).map_err(e)?;
+            }
+            Item::EventId { lead, id, seq } => {
+                self.event_ids.insert((lead.as_str(), id.as_str()), *seq).map_err(e)?;
+            }
+            Item::History { lead, n, entry } => {
+                self.history
+                    .insert((lead.as_str(), *n), encode(entry).as_slice())
+                    .map_err(e)?;
+            }
+            Item::Transition { seq, body } => {
+                self.transitions.insert(*seq, body.as_bytes()).map_err(e)?;
+            }
+            Item::Cursor { url, cursor } => {
+                self.cursors
+                    .insert(url.as_str(), encode(cursor).as_slice())
+                    .map_err(e)?;
+            }
+            Item::Rescore(state) => {
+                let text = String::from_utf8(encode(state)).unwrap_or_default();
+                self.meta.insert("rescore", text.as_str()).map_err(e)?;
+            }
+            Item::Header(_) | Item::End(_) => {}
+        }
+        Ok(())
+    }
+
+    fn renew_instance(&mut self) -> Result<String, StorageError> {
+        let id = new_id();
+        self.meta
+            .insert("instance", id.as_str())
+            .map_err(|x| error(self.path, x))?;
+        Ok(id)
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -544,6 +637,70 @@ impl Snapshot {
             out.push(entry.map_err(|x| self.e(x))?.0.value().1.to_string());
         }
         Ok(out)
+    }
+
+    /// Every table but the leases and the instance id, as backup items (storage and
+    /// scale, issue 22).
+    fn dump(&self, dump: &mut Dump<'_, '_>) -> Result<(), StorageError> {
+        let e = |x: redb::StorageError| error(&self.path, x);
+        let leads = self.txn.open_table(LEADS).map_err(|x| self.e(x))?;
+        for entry in leads.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let record = decode("lead", v.value())?;
+            dump.put(&Item::Lead {
+                id: k.value().to_string(),
+                record,
+            })?;
+        }
+        let events = self.txn.open_table(EVENTS).map_err(|x| self.e(x))?;
+        for entry in events.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let (lead, seq) = k.value();
+            let body = backup::text("event", v.value().to_vec())?;
+            dump.put(&Item::Event {
+                lead: lead.to_string(),
+                seq,
+                body,
+            })?;
+        }
+        let ids = self.txn.open_table(EVENT_IDS).map_err(|x| self.e(x))?;
+        for entry in ids.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let (lead, id) = k.value();
+            let (lead, id, seq) = (lead.to_string(), id.to_string(), v.value());
+            dump.put(&Item::EventId { lead, id, seq })?;
+        }
+        let history = self.txn.open_table(HISTORY).map_err(|x| self.e(x))?;
+        for entry in history.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let (lead, n) = k.value();
+            let entry = decode("history entry", v.value())?;
+            dump.put(&Item::History {
+                lead: lead.to_string(),
+                n,
+                entry,
+            })?;
+        }
+        let transitions = self.txn.open_table(TRANSITIONS).map_err(|x| self.e(x))?;
+        for entry in transitions.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let body = backup::text("transition", v.value().to_vec())?;
+            dump.put(&Item::Transition { seq: k.value(), body })?;
+        }
+        let cursors = self.txn.open_table(CURSORS).map_err(|x| self.e(x))?;
+        for entry in cursors.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let cursor = decode("cursor", v.value())?;
+            dump.put(&Item::Cursor {
+                url: k.value().to_string(),
+                cursor,
+            })?;
+        }
+        let meta = self.txn.open_table(META).map_err(|x| self.e(x))?;
+        if let Some(state) = meta.get("rescore").map_err(e)? {
+            dump.put(&Item::Rescore(decode("re-scoring state", state.value().as_bytes())?))?;
+        }
+        Ok(())
     }
 
     /// A webhook's cursor (the start, for a webhook never seen).

@@ -1,0 +1,314 @@
+//! The portable backup: one JSON object per line, the same whichever backend wrote it and
+//! whichever it is restored into (so a backup of the embedded store restores into
+//! Postgres, and back: a migration).
+//!
+//! ```text
+//! {"header":{"format":1,"backend":"redb","instance":"…","taken_at":"…"}}
+//! {"lead":{"id":"a","record":{…}}}
+//! {"event":{"lead":"a","seq":0,"body":"{\"type\":…}"}}
+//! {"event_id":{"lead":"a","id":"e1","seq":0}}
+//! {"history":{"lead":"a","n":0,"entry":{…}}}
+//! {"transition":{"seq":1,"body":"{…}"}}
+//! {"cursor":{"url":"…","cursor":{…}}}
+//! {"rescore":{"pack":"…","after":null,"done":true}}
+//! {"end":{"leads":1,"events":1,…}}
+//! ```
+//!
+//! A backup is one consistent snapshot (a redb read transaction; a Postgres `REPEATABLE
+//! READ` transaction), taken while the service goes on writing. It ends with the counts
+//! of what it holds: a backup cut short has no `end` line, or other counts, and is
+//! refused by a restore, which stores nothing of it then. Events and transitions keep
+//! the exact text they were stored as. Leases and the instance id are not in it: a
+//! restored database gets a new instance id, so two copies never hand out webhook
+//! `Idempotency-Key`s as if they were one.
+
+use std::io::BufRead;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Rescore, StorageError, StorageErrorKind};
+use crate::model::{Cursor, HistoryEntry, LeadRecord};
+
+/// The version of the format this leadscore writes and reads.
+pub const FORMAT: u32 = 1;
+/// The longest line a restore reads (a lead with its fields is far smaller).
+const MAX_LINE: u64 = 64 << 20;
+
+/// One line of a backup.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Item {
+    /// What the backup is, first.
+    Header(Header),
+    /// A lead's record.
+    Lead { id: String, record: Box<LeadRecord> },
+    /// An event as stored (JSON text).
+    Event { lead: String, seq: u64, body: String },
+    /// An event `id` remembered (also for events dropped past the limit).
+    EventId { lead: String, id: String, seq: u64 },
+    /// A history entry.
+    History {
+        lead: String,
+        n: u64,
+        entry: Box<HistoryEntry>,
+    },
+    /// A transition of the outbox as stored (JSON text).
+    Transition { seq: u64, body: String },
+    /// A webhook's delivery cursor.
+    Cursor { url: String, cursor: Cursor },
+    /// How far re-scoring with the live pack got (so a copy served with the same pack
+    /// does not score every lead again).
+    Rescore(Rescore),
+    /// The counts of everything above, last.
+    End(Counts),
+}
+
+/// The first line.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Header {
+    /// [`FORMAT`].
+    pub format: u32,
+    /// `redb` or `postgres`: where it was taken.
+    pub backend: String,
+    /// The instance id of the database it was taken from (for the record only).
+    pub instance: String,
+    /// When (RFC 3339).
+    pub taken_at: String,
+}
+
+/// How many of each item a backup holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Counts {
+    /// Leads.
+    pub leads: u64,
+    /// Events kept.
+    pub events: u64,
+    /// Event ids remembered.
+    pub event_ids: u64,
+    /// History entries.
+    pub history: u64,
+    /// Transitions.
+    pub transitions: u64,
+    /// Webhook cursors.
+    pub cursors: u64,
+}
+
+impl Counts {
+    fn count(&mut self, item: &Item) {
+        match item {
+            Item::Lead { .. } => self.leads += 1,
+            Item::Event { .. } => self.events += 1,
+            Item::EventId { .. } => self.event_ids += 1,
+            Item::History { .. } => self.history += 1,
+            Item::Transition { .. } => self.transitions += 1,
+            Item::Cursor { .. } => self.cursors += 1,
+            Item::Header(_) | Item::Rescore(_) | Item::End(_) => {}
+        }
+    }
+}
+
+/// Where a backup's lines go: bytes, a line at a time (each ends with `\n`).
+pub type Sink<'a> = dyn FnMut(&[u8]) -> Result<(), StorageError> + 'a;
+
+/// Writes a backup's lines, counting them; [`Dump::finish`] writes the `end` line.
+pub struct Dump<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+    counts: Counts,
+    line: Vec<u8>,
+}
+
+impl<'s, 'a> Dump<'s, 'a> {
+    /// Starts a backup of a `backend` database with id `instance`: writes the header.
+    pub fn start(sink: &'s mut Sink<'a>, backend: &str, instance: &str) -> Result<Self, StorageError> {
+        let mut dump = Dump {
+            sink,
+            counts: Counts::default(),
+            line: Vec::new(),
+        };
+        dump.put(&Item::Header(Header {
+            format: FORMAT,
+            backend: backend.to_string(),
+            instance: instance.to_string(),
+            taken_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        }))?;
+        Ok(dump)
+    }
+
+    /// Writes one item.
+    pub fn put(&mut self, item: &Item) -> Result<(), StorageError> {
+        self.counts.count(item);
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, item).map_err(|e| StorageError::decode("backup line", e))?;
+        self.line.push(b'\n');
+        (self.sink)(&self.line)
+    }
+
+    /// Writes the `end` line; what the backup holds.
+    pub fn finish(mut self) -> Result<Counts, StorageError> {
+        let counts = self.counts.clone();
+        self.put(&Item::End(counts.clone()))?;
+        Ok(counts)
+    }
+}
+
+/// An event or a transition as a backup holds it: the text it was stored as.
+pub fn text(what: &str, bytes: Vec<u8>) -> Result<String, StorageError> {
+    String::from_utf8(bytes).map_err(|e| StorageError::decode(what, e))
+}
+
+/// Reads a backup's items in order: the header is checked first, and
+/// [`Items::finish`] checks the `end` line's counts against what was read, so a restore
+/// that stores what it read can refuse (roll back) a backup cut short.
+pub struct Items<'r> {
+    source: String,
+    input: &'r mut dyn BufRead,
+    counts: Counts,
+    line: Vec<u8>,
+    number: u64,
+    ended: Option<Counts>,
+}
+
+impl<'r> Items<'r> {
+    /// A reader of the backup `input` (`source` names it in errors).
+    pub fn new(source: &str, input: &'r mut dyn BufRead) -> Items<'r> {
+        Items {
+            source: source.to_string(),
+            input,
+            counts: Counts::default(),
+            line: Vec::new(),
+            number: 0,
+            ended: None,
+        }
+    }
+
+    /// The next item to store (never the header or the end), `None` after the last.
+    pub fn next_item(&mut self) -> Result<Option<Item>, StorageError> {
+        loop {
+            self.line.clear();
+            let read = std::io::Read::take(&mut *self.input, MAX_LINE + 1)
+                .read_until(b'\n', &mut self.line)
+                .map_err(|e| StorageError::new(StorageErrorKind::Unavailable, format!("{}: {e}", self.source)))?;
+            if read == 0 {
+                return Ok(None);
+            }
+            self.number += 1;
+            let number = self.number;
+            if self.line.len() as u64 > MAX_LINE {
+                return Err(self.refused(format!("line {number} is longer than {MAX_LINE} bytes")));
+            }
+            if self.ended.is_some() {
+                return Err(self.refused(format!("line {number} follows the `end` line")));
+            }
+            let item: Item = serde_json::from_slice(&self.line)
+                .map_err(|e| self.refused(format!("line {number} is not a backup line: {e}")))?;
+            match (item, number) {
+                (Item::Header(h), 1) if h.format == FORMAT => {}
+                (Item::Header(h), 1) => {
+                    let format = h.format;
+                    return Err(self.refused(format!(
+                        "it is in backup format {format}, this leadscore reads {FORMAT}"
+                    )));
+                }
+                (_, 1) => return Err(self.refused("it does not start with a backup header")),
+                (Item::Header(_), _) => return Err(self.refused(format!("line {number} is a second header"))),
+                (Item::End(end), _) => self.ended = Some(end),
+                (item, _) => {
+                    self.counts.count(&item);
+                    return Ok(Some(item));
+                }
+            }
+        }
+    }
+
+    /// After the last item: what the backup held, if its `end` line agrees.
+    pub fn finish(self) -> Result<Counts, StorageError> {
+        match &self.ended {
+            Some(end) if *end == self.counts => Ok(self.counts),
+            Some(end) => Err(self.refused(format!("it holds {:?} where its end line says {end:?}", self.counts))),
+            None if self.number == 0 => Err(self.refused("it is empty")),
+            None => Err(self.refused("it has no `end` line (it was cut short)")),
+        }
+    }
+
+    /// Why the backup cannot be restored, naming it.
+    fn refused(&self, what: impl std::fmt::Display) -> StorageError {
+        StorageError::new(
+            StorageErrorKind::Config,
+            format!("{} cannot be restored: {what}; nothing was restored", self.source),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backup(items: &[Item]) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut sink = |line: &[u8]| {
+            out.extend_from_slice(line);
+            Ok(())
+        };
+        let mut dump = Dump::start(&mut sink, "redb", "abc").unwrap();
+        for item in items {
+            dump.put(item).unwrap();
+        }
+        dump.finish().unwrap();
+        out
+    }
+
+    fn restore(mut bytes: &[u8]) -> Result<(Counts, usize), StorageError> {
+        let mut items = Items::new("backup.jsonl", &mut bytes);
+        let mut seen = 0;
+        while items.next_item()?.is_some() {
+            seen += 1;
+        }
+        Ok((items.finish()?, seen))
+    }
+
+    #[test]
+    fn a_backup_reads_back_with_its_counts() {
+        let items = [
+            Item::Event {
+                lead: "a".into(),
+                seq: 0,
+                body: r#"{"type":"x"}"#.into(),
+            },
+            Item::Transition {
+                seq: 1,
+                body: "{}".into(),
+            },
+        ];
+        let bytes = backup(&items);
+        let (counts, seen) = restore(&bytes).unwrap();
+        assert_eq!((counts.events, counts.transitions, seen), (1, 1, 2));
+    }
+
+    #[test]
+    fn a_backup_cut_short_or_altered_is_refused() {
+        let items = [Item::Transition {
+            seq: 1,
+            body: "{}".into(),
+        }];
+        let bytes = backup(&items);
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let cut = &text[..text.rfind("{\"end\"").unwrap()];
+        let error = restore(cut.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("no `end` line"), "{error}");
+        let doubled = text.replacen(
+            "{\"transition\"",
+            "{\"transition\":{\"seq\":2,\"body\":\"{}\"}}\n{\"transition\"",
+            1,
+        );
+        let error = restore(doubled.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("where its end line says"), "{error}");
+        let error = restore(b"{\"lead\":1}\n").unwrap_err().to_string();
+        assert!(error.contains("line 1 is not a backup line"), "{error}");
+        let error = restore(b"").unwrap_err().to_string();
+        assert!(error.contains("it is empty"), "{error}");
+        let future = text.replacen("\"format\":1", "\"format\":9", 1);
+        let error = restore(future.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("backup format 9"), "{error}");
+    }
+}
