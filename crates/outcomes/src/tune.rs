@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::calibration;
+use super::decay::{self, LearnedDecay};
 use super::error::OutcomesError;
 use super::leakage::{screen, Leaks};
 use super::metrics::Recommended;
@@ -16,6 +17,7 @@ use super::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan};
 use super::rewrite::{numbers, rewrite, Numbers};
 use super::rows::{Judgement, Lead, Reader, Rows, Rules, Setup, When};
 use super::suggest::{rank, worth_points, Candidates};
+use leadscore::ast::Millis;
 use leadscore::{Loader, Pack};
 
 /// A lead worked on by a pass of [`fit`]; a source only hands it back.
@@ -112,7 +114,7 @@ pub const SUGGESTED_FILE: &str = "suggested.rules";
 ///     by: None,
 ///     id_field: "id".into(),
 /// });
-/// let options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![] };
+/// let options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![], decay: false };
 /// let input = FitInput { pack: &pack, loader: &leadscore::Loader::new(), dir: None, reader: &reader, leads: &leads, out_dir: "fitted" };
 /// let fitted = fit(&input, &options)?;
 /// let points = |rule: &str| fitted.report.rules.iter().find(|r| r.rule == rule).unwrap().new;
@@ -122,13 +124,29 @@ pub const SUGGESTED_FILE: &str = "suggested.rules";
 /// ```
 pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesError> {
     options.check()?;
-    let pack = input.pack;
+    // Learned decay first: the points are then fitted with the half-lives found.
+    let (learned, decay) = match options.decay {
+        true => learn_decay(input, options)?,
+        false => (None, Vec::new()),
+    };
+    let pack = learned.as_ref().unwrap_or(input.pack);
     let rules = Rules::of(pack);
     let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
     let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
     let mut failed = first.failed;
     let mut warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();
     let found = numbers(pack.sources());
+    // The pack as given, on the same leads: what the fitted one is compared with, and the
+    // MQL volume the threshold keeps by default.
+    let given_rows;
+    let given = match &learned {
+        Some(_) => {
+            given_rows = collect(input, input.pack, &Rules::of(input.pack), None, Pass::Again)?.rows;
+            &given_rows
+        }
+        None => &first.rows,
+    };
+    let current = given.rows.iter().filter(|r| r.mql && options.split.is_train(r)).count() as u64;
     let (plan, gap, leakage) = plan(&first.rows, &rules, &found, candidates, options)?;
     let suggested = (options.suggest > 0).then(|| plan.suggested_file());
     let (recommended, threshold_note) = match found.mql.bound {
@@ -149,7 +167,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
             let pass = if bound.alone { Pass::Again } else { Pass::Released };
             let second = collect(input, &refitted, &Rules::of(&refitted), None, pass)?;
             failed |= second.failed;
-            let choice = new_threshold(&second.rows, &options.split, options.goal, bound.above);
+            let choice = new_threshold(&second.rows, &options.split, options.goal, bound.above, current);
             (choice, None)
         }
     };
@@ -174,7 +192,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     };
     let written = numbers(fitted.sources());
     let train = plan.train.iter().filter(|&&t| t).count() as u64;
-    let old = Holdout::of(&first.rows, &options.split, found.threshold.map(|t| t.value));
+    let old = Holdout::of(given, &options.split, found.threshold.map(|t| t.value));
     let new = Holdout::of(&last.rows, &options.split, written.threshold.map(|t| t.value));
     warnings.extend(volume_change(&old, &new));
     let report = FitReport {
@@ -196,6 +214,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
         warnings,
         leakage,
         calibration: calibration.map(|c| c.to_string()),
+        decay,
     };
     Ok(Fitted {
         report,
@@ -226,6 +245,44 @@ fn volume_change(old: &Holdout, new: &Holdout) -> Option<String> {
             super::num((ratio * 10.0).round() / 10.0)
         )
     })
+}
+
+/// Learns the half-life of each dimension with event-driven rules (see [`decay`]), one
+/// dimension after the other, each searched with the half-lives already written for the
+/// ones before it. Returns the pack with the learned `decay` statements (`None`: none
+/// written) and what was found.
+fn learn_decay(input: &FitInput, options: &FitOptions) -> Result<(Option<Pack>, Vec<LearnedDecay>), OutcomesError> {
+    let pack = input.pack;
+    let dims = decay::decayable(pack.sources());
+    let mut written: Vec<(&decay::Decayable, Millis)> = Vec::new();
+    let mut found = Vec::new();
+    for dim in &dims {
+        let evaluate = |half_life: Millis| {
+            let mut set = written.clone();
+            set.push((dim, half_life));
+            let tried = input.build(files(pack, &decay::edits(pack.sources(), &set), None))?;
+            let rules = Rules::of(&tried);
+            let rows = collect(input, &tried, &rules, None, Pass::Again)?.rows;
+            let plan = Plan::fit(&rows, &rules, &numbers(tried.sources()), Vec::new(), options)?;
+            let fired = (0..rows.rows.len())
+                .filter(|&i| plan.train[i] && rows.hits(i).iter().any(|(r, _)| dim.rules.contains(r)))
+                .count() as u64;
+            Ok::<_, OutcomesError>(decay::Tried {
+                log_likelihood: plan.train_log_likelihood(&rows),
+                fired,
+            })
+        };
+        let learned = decay::learn(dim, options.min_fired, evaluate)?;
+        if let Some(days) = learned.written.as_ref().and(learned.half_life_days) {
+            written.push((dim, (days * 86_400_000.0).round() as Millis));
+        }
+        found.push(learned);
+    }
+    if written.is_empty() {
+        return Ok((None, found));
+    }
+    let decayed = input.build(files(pack, &decay::edits(pack.sources(), &written), None))?;
+    Ok((Some(decayed), found))
 }
 
 /// The fields suggestions never test: the outcome, the judging time and the id.
