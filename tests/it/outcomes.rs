@@ -1169,6 +1169,11 @@ fn diff_of_two_packs() {
     assert_eq!((r["leads"].as_u64(), r["failed"].as_u64()), (Some(10), Some(1)));
     assert_eq!((r["mql_a"].as_u64(), r["mql_b"].as_u64()), (Some(4), Some(7)));
     assert_eq!((r["gained"].as_u64(), r["lost"].as_u64()), (Some(3), Some(0)));
+    // 7 MQLs where there were 4: more than 1.5×, a change of workload to agree on.
+    assert_eq!(
+        r["warnings"][0],
+        "B makes 7 MQLs where A makes 4 (1.8×): make sure sales can take the change before switching"
+    );
     let up: Vec<&str> = r["crossed_up"]
         .as_array()
         .unwrap()

@@ -410,6 +410,29 @@ pub fn wilson(x: u64, n: u64) -> Option<(f64, f64)> {
     Some(((centre - spread) / denominator, (centre + spread) / denominator))
 }
 
+/// A change of MQL volume beyond this factor, either way, is worth a warning: sales get
+/// half as many again, or a third fewer.
+pub const VOLUME_WARNING: f64 = 1.5;
+
+/// The factor by which the MQLs changed from `old` to `new`, when it is beyond
+/// [`VOLUME_WARNING`] either way (or some MQLs where there were none: infinite).
+///
+/// ```
+/// use leadscore_outcomes::metrics::volume_jump;
+/// assert_eq!(volume_jump(322, 3664).map(|r| (r * 10.0).round() / 10.0), Some(11.4));
+/// assert_eq!(volume_jump(100, 140), None);
+/// assert_eq!(volume_jump(100, 60), Some(0.6));
+/// ```
+pub fn volume_jump(old: u64, new: u64) -> Option<f64> {
+    let ratio = new as f64 / old as f64;
+    let jumped = if old == 0 {
+        new > 0
+    } else {
+        !(1.0 / VOLUME_WARNING..=VOLUME_WARNING).contains(&ratio)
+    };
+    jumped.then_some(ratio)
+}
+
 /// One bin of the score distribution.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Bin {

@@ -223,20 +223,13 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     })
 }
 
-/// A change of MQL volume beyond this factor, either way, is worth a warning: sales get
-/// half as many again, or a third fewer.
-pub const VOLUME_WARNING: f64 = 1.5;
+pub use super::metrics::VOLUME_WARNING;
 
 /// The warning when the new pack multiplies or divides the held-out MQLs by more than
 /// [`VOLUME_WARNING`].
 fn volume_change(old: &Holdout, new: &Holdout) -> Option<String> {
-    let ratio = new.mql as f64 / old.mql.max(1) as f64;
-    let changed = if old.mql == 0 {
-        new.mql > 0
-    } else {
-        !(1.0 / VOLUME_WARNING..=VOLUME_WARNING).contains(&ratio)
-    };
-    changed.then(|| {
+    super::metrics::volume_jump(old.mql, new.mql).map(|_| {
+        let ratio = new.mql as f64 / old.mql.max(1) as f64;
         format!(
             "the new pack makes {} MQLs where the old one made {} on the held-out leads ({}×): \
              make sure sales can take them, or choose the threshold with --capacity or --min-precision",
