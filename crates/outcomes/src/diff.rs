@@ -244,9 +244,7 @@ fn volume_warning(a: u64, b: u64) -> Vec<String> {
             } else {
                 String::new()
             };
-            format!(
-                "B makes {b} MQLs where A makes {a}{times}: make sure sales can take the change before switching"
-            )
+            format!("B makes {b} MQLs where A makes {a}{times}: make sure sales can take the change before switching")
         })
         .into_iter()
         .collect()

@@ -181,15 +181,20 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     // Calibration: what each fitted score means as a chance, written as `calibrate` (and
     // the pack built once more, so a fitted pack that does not check is never written).
     let calibration = calibration::fit(&last.rows, |r| options.split.is_train(r));
-    let written_files = match calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
+    let (written_files, calibrated) = match calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
         Some(edit) => {
             edits.push(edit);
             let calibrated = files(pack, &edits, suggested.as_deref());
-            input.build(calibrated.clone())?;
-            calibrated
+            let built = input.build(calibrated.clone())?;
+            (calibrated, Some(built))
         }
-        None => written_files,
+        None => (written_files, None),
     };
+    warnings.extend(copied_tests(
+        input.dir,
+        calibrated.as_ref().unwrap_or(&fitted),
+        input.out_dir,
+    ));
     let written = numbers(fitted.sources());
     let train = plan.train.iter().filter(|&&t| t).count() as u64;
     let old = Holdout::of(given, &options.split, found.threshold.map(|t| t.value));
@@ -276,6 +281,35 @@ fn learn_decay(input: &FitInput, options: &FitOptions) -> Result<(Option<Pack>, 
     }
     let decayed = input.build(files(pack, &decay::edits(pack.sources(), &written), None))?;
     Ok((Some(decayed), found))
+}
+
+/// What the fitted pack does to the pack's own tests, which the fitted copy holds as they
+/// are: a warning with how many cases and stored sample snapshots the new numbers break
+/// (their expectations were written for the old ones). Nothing is written.
+fn copied_tests(dir: Option<&Path>, fitted: &Pack, out_dir: &str) -> Option<String> {
+    use leadscore::packtest::{PackTests, SnapshotStatus, SnapshotUpdate};
+    let tests = PackTests::load(dir?);
+    let cases = tests.run_cases(fitted, None);
+    let failed = cases.iter().filter(|c| !c.passed()).count();
+    let (mut stored, mut changed) = (0, 0);
+    for sample in tests.run_samples(fitted, None) {
+        match tests.check_snapshot(&sample, SnapshotUpdate::Compare).map(|c| c.status) {
+            Ok(SnapshotStatus::Matched) => stored += 1,
+            Ok(SnapshotStatus::Changed { .. }) => {
+                stored += 1;
+                changed += 1;
+            }
+            Ok(SnapshotStatus::New) | Err(_) => {}
+        }
+    }
+    (failed + changed > 0).then(|| {
+        format!(
+            "the pack's tests are copied as they are, written for the old numbers: with the new ones \
+             {failed} of {} cases and {changed} of {stored} sample snapshots fail; review them with \
+             `leadscore test --snapshots {out_dir}` and accept what the new points rightly changed (--accept)",
+            cases.len()
+        )
+    })
 }
 
 /// The fields suggestions never test: the outcome, the judging time and the id.
