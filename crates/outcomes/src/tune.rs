@@ -190,16 +190,13 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
         }
         None => (written_files, None),
     };
-    warnings.extend(copied_tests(
-        input.dir,
-        calibrated.as_ref().unwrap_or(&fitted),
-        input.out_dir,
-    ));
+    let tests_note = copied_tests(input.dir, calibrated.as_ref().unwrap_or(&fitted), input.out_dir);
     let written = numbers(fitted.sources());
     let train = plan.train.iter().filter(|&&t| t).count() as u64;
     let old = Holdout::of(given, &options.split, found.threshold.map(|t| t.value));
     let new = Holdout::of(&last.rows, &options.split, written.threshold.map(|t| t.value));
     warnings.extend(volume_change(&old, &new));
+    warnings.extend(tests_note);
     let report = FitReport {
         pack: pack.id().to_string(),
         out_dir: input.out_dir.to_string(),
