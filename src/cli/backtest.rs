@@ -31,6 +31,10 @@ pub struct BacktestArgs {
     /// Recommend the highest-recall threshold with at most N MQLs a week (needs --as-of-field).
     #[arg(long, value_name = "N", requires = "as_of_field")]
     capacity: Option<f64>,
+    /// Recommend the threshold with the highest F1 (by default: the highest recall that
+    /// keeps the current MQL volume).
+    #[arg(long = "max-f1", conflicts_with_all = ["min_precision", "capacity"])]
+    max_f1: bool,
     /// Break MQLs, precision and recall down by this field (the lead source, say).
     #[arg(long, value_name = "FIELD")]
     by: Option<String>,
@@ -96,7 +100,8 @@ fn goal(args: &BacktestArgs) -> Result<GoalSpec, Failure> {
     let goal = match (args.min_precision, args.capacity) {
         (Some(p), _) => GoalSpec::MinPrecision(p),
         (None, Some(n)) => GoalSpec::Capacity(n),
-        (None, None) => GoalSpec::F1,
+        (None, None) if args.max_f1 => GoalSpec::F1,
+        (None, None) => GoalSpec::Current,
     };
     goal.check().map_err(|e| Failure(format!("error: {e}")))?;
     Ok(goal)

@@ -49,12 +49,20 @@ pub struct FitArgs {
     /// field, an event type or `type.property`).
     #[arg(long = "allow-column", value_name = "NAME", requires = "suggest")]
     allow_column: Vec<String>,
+    /// Also learn the half-life of each dimension with event-driven rules, and write it
+    /// as the dimension's `decay` statement (where the data can tell).
+    #[arg(long)]
+    decay: bool,
     /// Choose the new threshold as the lowest with precision at least P.
     #[arg(long = "min-precision", value_name = "P", conflicts_with = "capacity", value_parser = super::precision)]
     min_precision: Option<f64>,
     /// Choose the new threshold as the highest-recall one with at most N MQLs a week.
     #[arg(long, value_name = "N", requires = "as_of_field")]
     capacity: Option<f64>,
+    /// Recommend the threshold with the highest F1 (by default: the highest recall that
+    /// keeps the current MQL volume).
+    #[arg(long = "max-f1", conflicts_with_all = ["min_precision", "capacity"])]
+    max_f1: bool,
     /// Print the report as JSON.
     #[arg(long)]
     json: bool,
@@ -79,7 +87,8 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
     let goal = match (args.min_precision, args.capacity) {
         (Some(p), _) => GoalSpec::MinPrecision(p),
         (None, Some(n)) => GoalSpec::Capacity(n),
-        _ => GoalSpec::F1,
+        (None, None) if args.max_f1 => GoalSpec::F1,
+        (None, None) => GoalSpec::Current,
     };
     let options = FitOptions {
         split,
@@ -88,6 +97,7 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
         goal,
         suggest: args.suggest,
         allow_columns: args.allow_column.clone(),
+        decay: args.decay,
     };
     options.check().map_err(failure)?;
     let out_dir = OutDir::check(&args.pack, &args.out)?;

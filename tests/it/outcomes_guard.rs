@@ -569,3 +569,148 @@ fn a_pack_without_calibrate_gives_no_probability() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(!run.stdout.contains("probability"), "{}", run.stdout);
 }
+
+// ---- learned decay ----
+
+/// SplitMix64: the test's own random stream.
+struct Rng(u64);
+
+impl Rng {
+    fn unit(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+const DAY_MS: i64 = 86_400_000;
+
+/// A pack with an event-driven `intent` rule (no decay) and a plain one.
+const DECAY_PACK: &str = "threshold 10\ndimension intent\nrule \"Pricing\": visited /pricing => +10 intent\nrule \"VP\": title ~ VP => +10\n";
+
+/// Leads judged at one time; three in four visited /pricing once, 0 to 40 days before.
+/// The planted log-odds: −2 + 0.8 for a VP + 3 × 0.5^(age / half-life) for the visit
+/// (`None`: 3 for any visit, whatever its age).
+fn decay_leads(seed: u64, n: usize, half_life_days: Option<f64>) -> String {
+    let judged = chrono::DateTime::parse_from_rfc3339(AS_OF).unwrap().timestamp_millis();
+    let time = |ms: i64| {
+        chrono::DateTime::from_timestamp_millis(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut rng = Rng(seed);
+    let mut out = String::new();
+    for id in 0..n {
+        let vp = rng.unit() < 0.3;
+        let visited = rng.unit() < 0.75;
+        let age_days = rng.unit() * 40.0;
+        let visit = match (visited, half_life_days) {
+            (false, _) => 0.0,
+            (true, Some(h)) => 0.5f64.powf(age_days / h),
+            (true, None) => 1.0,
+        };
+        let odds = -2.0 + 0.8 * f64::from(u8::from(vp)) + 3.0 * visit;
+        let converted = rng.unit() < 1.0 / (1.0 + (-odds).exp());
+        let events = if visited {
+            let at = judged - (age_days * DAY_MS as f64) as i64;
+            format!(r#"{{"type": "page_view", "path": "/pricing", "at": "{}"}}"#, time(at))
+        } else {
+            String::new()
+        };
+        let title = if vp { "VP Sales" } else { "Analyst" };
+        out.push_str(&format!(
+            r#"{{"id": {id}, "title": "{title}", "judged_at": "{}", "converted": {converted}, "events": [{events}]}}"#,
+            time(judged)
+        ));
+        out.push('\n');
+    }
+    out
+}
+
+/// `fit --decay --json` of [`DECAY_PACK`] on leads planted with `half_life_days`, and
+/// the fitted pack's text.
+fn fit_decay(half_life_days: Option<f64>) -> (Value, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = dir.path().join("pack");
+    std::fs::create_dir(&pack).unwrap();
+    std::fs::write(pack.join("main.rules"), DECAY_PACK).unwrap();
+    let leads = dir.path().join("leads.jsonl");
+    std::fs::write(&leads, decay_leads(11, 6000, half_life_days)).unwrap();
+    let out = dir.path().join("fitted");
+    let args = [
+        "fit",
+        "--pack",
+        pack.to_str().unwrap(),
+        "--outcome",
+        "converted",
+        "--as-of-field",
+        "judged_at",
+        "--decay",
+        "--json",
+        "-o",
+        out.to_str().unwrap(),
+        leads.to_str().unwrap(),
+    ];
+    let report = json(&leadscore(&args, ""));
+    let text = std::fs::read_to_string(out.join("main.rules")).unwrap();
+    (report, text)
+}
+
+#[test]
+fn fit_decay_recovers_a_planted_half_life() {
+    let (report, text) = fit_decay(Some(7.0));
+    let learned = &report["decay"][0];
+    assert_eq!(learned["dimension"], "intent", "{report}");
+    let days = learned["half_life_days"].as_f64().unwrap();
+    assert!(
+        (days / 7.0 - 1.0).abs() < 0.25,
+        "planted 7 days, found {days}: {learned}"
+    );
+    let (low, high) = (
+        learned["low_days"].as_f64().unwrap(),
+        learned["high_days"].as_f64().unwrap(),
+    );
+    assert!(
+        low < days && days < high && high < 30.0,
+        "a bounded interval: {learned}"
+    );
+    let written = learned["written"].as_str().unwrap();
+    assert!(written.starts_with("decay intent half-life "), "{written}");
+    assert!(text.contains(written), "written into the fitted pack:\n{text}");
+    // The profile's top is the half-life reported, and it beats no decay by far.
+    let profile = learned["profile"].as_array().unwrap();
+    let top = profile
+        .iter()
+        .max_by(|a, b| a[1].as_f64().unwrap().total_cmp(&b[1].as_f64().unwrap()))
+        .unwrap();
+    assert_eq!(top[0].as_f64().unwrap(), days);
+    assert!(learned["gain"].as_f64().unwrap() > 10.0, "{learned}");
+}
+
+#[test]
+fn fit_decay_writes_none_when_no_decay_is_planted() {
+    let (report, text) = fit_decay(None);
+    let learned = &report["decay"][0];
+    assert_eq!(learned["dimension"], "intent", "{report}");
+    let kept = learned["written"].is_null() && learned["high_days"].is_null();
+    let long = learned["half_life_days"].as_f64().is_some_and(|d| d > 200.0);
+    assert!(
+        kept || long,
+        "no decay planted: none proposed, or a very long one: {learned}"
+    );
+    if kept {
+        let note = learned["note"].as_str().unwrap();
+        assert!(
+            note.contains("cannot tell") || note.contains("no decay predicts"),
+            "{learned}"
+        );
+        assert!(
+            !text.contains("decay intent"),
+            "the statement is left as it was:\n{text}"
+        );
+    }
+    // The gain over no decay is small: within the interval's 1.92.
+    assert!(learned["gain"].as_f64().unwrap() < 1.92, "{learned}");
+}

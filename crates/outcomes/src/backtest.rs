@@ -39,6 +39,10 @@ pub enum GoalSpec {
     MinPrecision(f64),
     /// `--capacity N` MQLs per week.
     Capacity(f64),
+    /// The default: the current MQL volume is the capacity — the highest-recall threshold
+    /// that gives no more MQLs (a week, where judging times are known) than the pack does
+    /// now. A pack that makes no MQLs gets the highest F1 instead.
+    Current,
 }
 
 impl GoalSpec {
@@ -108,11 +112,24 @@ pub struct Report {
     pub thresholds: Vec<ThresholdRow>,
     /// The recommended threshold.
     pub recommended: Recommended,
-    /// Weeks the leads span (judging times), when a capacity was asked for.
+    /// Weeks the leads' judging times span (at least one), when they differ
+    /// (`--as-of-field`): MQLs a week are MQLs over this.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub weeks: Option<f64>,
+    /// The capacity the recommendation kept to, in MQLs a week (or in MQLs, where the
+    /// judging times are not known): `--capacity`, or by default the pack's current volume.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capacity: Option<f64>,
+    /// MQL volume and conversion per week of judging time (per several weeks, for long
+    /// spans), where the judging times differ.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub periods: Vec<Period>,
     /// The score distribution of converted and other leads, in equal-width bins.
     pub distribution: Vec<metrics::Bin>,
+    /// The ROC curve (false positive rate across, true positive rate up); its area is the AUC.
+    pub roc: Vec<metrics::CurvePoint>,
+    /// Cumulative gains: the share of converted leads among the top share of leads by score.
+    pub gains: Vec<metrics::CurvePoint>,
     /// Per rule.
     pub rules: Vec<RuleRow>,
     /// Per `--by` value, most leads first.
@@ -134,6 +151,9 @@ pub struct Report {
 pub struct MqlStats {
     /// MQLs.
     pub count: u64,
+    /// MQLs a week, where judging times are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_week: Option<f64>,
     /// Converted MQLs.
     pub positives: u64,
     /// positives / count.
@@ -189,10 +209,69 @@ pub struct RuleRow {
     pub rate_not_fired: Option<f64>,
     /// rate_fired / base rate.
     pub lift: Option<f64>,
+    /// The 95% interval of the lift: the Wilson interval of rate_fired over the base rate.
+    pub lift_low: Option<f64>,
+    /// The 95% interval's high end.
+    pub lift_high: Option<f64>,
     /// The two-proportion z of rate_fired against rate_not_fired.
     pub z: Option<f64>,
     /// The points' sign disagrees with the data, significantly at 95%.
     pub contradicts: bool,
+}
+
+/// The leads judged in one period (a week, or several for a long span).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Period {
+    /// Its first day (UTC), `2026-03-02`: periods start at the first judging time.
+    pub start: String,
+    /// Its length in days (7, or a multiple of 7 for a long span).
+    pub days: u32,
+    /// Leads judged in it.
+    pub leads: u64,
+    /// Of which MQLs.
+    pub mql: u64,
+    /// Converted MQLs.
+    pub converted_mql: u64,
+    /// Converted leads.
+    pub positives: u64,
+    /// Converted MQLs / MQLs.
+    pub precision: Option<f64>,
+}
+
+/// The most periods a report lists: two years of weeks; a longer span gets longer periods.
+pub const MAX_PERIODS: usize = 104;
+
+fn periods(rows: &Rows) -> Vec<Period> {
+    let Some(first) = rows.rows.iter().map(|r| r.at).min() else {
+        return Vec::new();
+    };
+    let last = rows.rows.iter().map(|r| r.at).max().unwrap_or(first);
+    let week = WEEK_MILLIS as i64;
+    let weeks = ((last - first) / week + 1) as usize;
+    let per = weeks.div_ceil(MAX_PERIODS).max(1);
+    let length = week * per as i64;
+    let mut counts = vec![(0u64, 0u64, 0u64, 0u64); ((last - first) / length + 1) as usize];
+    for r in &rows.rows {
+        let c = &mut counts[((r.at - first) / length) as usize];
+        c.0 += 1;
+        c.1 += u64::from(r.mql);
+        c.2 += u64::from(r.positive);
+        c.3 += u64::from(r.mql && r.positive);
+    }
+    counts
+        .into_iter()
+        .enumerate()
+        .map(|(k, (leads, mql, positives, hit))| Period {
+            start: chrono::DateTime::from_timestamp_millis(first + k as i64 * length)
+                .map_or_else(String::new, |t| t.format("%Y-%m-%d").to_string()),
+            days: 7 * per as u32,
+            leads,
+            mql,
+            converted_mql: hit,
+            positives,
+            precision: metrics::ratio(hit, mql),
+        })
+        .collect()
 }
 
 /// The leads of one `--by` value.
@@ -215,6 +294,16 @@ pub struct ByRow {
     pub recall: Option<f64>,
 }
 
+impl RuleRow {
+    /// The lift's interval as reports show it: `1.21 … 1.60`, or `—`.
+    pub fn lift_interval(&self) -> String {
+        match (self.lift_low, self.lift_high) {
+            (Some(l), Some(h)) => format!("{l:.2} … {h:.2}"),
+            _ => "—".to_string(),
+        }
+    }
+}
+
 impl ByRow {
     /// The value as a report shows it: `(N other values)` for the folded row.
     pub fn label(&self) -> String {
@@ -224,6 +313,9 @@ impl ByRow {
         }
     }
 }
+
+/// Steps of the gains curve: every 5% of the leads.
+const GAINS_STEPS: usize = 20;
 
 /// Bins of the score distribution.
 const HISTOGRAM_BINS: usize = 24;
@@ -248,16 +340,9 @@ impl Report {
             .collect();
         let above = options.mql.bound.is_some_and(|b| b.above);
         let thresholds = metrics::sweep_by(&points, above);
-        let weeks = matches!(options.goal, GoalSpec::Capacity(_)).then(|| weeks(rows));
-        let goal = match options.goal {
-            GoalSpec::F1 => Goal::F1,
-            GoalSpec::MinPrecision(p) => Goal::MinPrecision(p),
-            GoalSpec::Capacity(per_week) => Goal::Capacity {
-                per_week,
-                weeks: weeks.unwrap_or(1.0),
-            },
-        };
-        let recommended = metrics::recommend(&thresholds, goal);
+        let weeks = weeks(rows);
+        let mql = mql_stats(rows, base_rate, weeks);
+        let (recommended, capacity) = recommend(&thresholds, options.goal, mql.count, weeks);
         let current = options.threshold.and_then(|t| current_row(&thresholds, t, above));
         Report {
             pack,
@@ -272,14 +357,18 @@ impl Report {
             current,
             condition: options.mql.text.clone(),
             swept: options.mql.swept().to_string(),
-            mql: mql_stats(rows, base_rate),
+            mql,
             not_mql: not_mql(rows),
             disqualified: reasons(rows, base_rate),
             bands: metrics::bands(&scored, options.bands),
             thresholds,
             recommended,
             weeks,
+            capacity,
             distribution: metrics::histogram(&scored, HISTOGRAM_BINS),
+            periods: weeks.map_or_else(Vec::new, |_| periods(rows)),
+            roc: metrics::roc(&scored),
+            gains: metrics::gains(&scored, GAINS_STEPS),
             rules: rule_rows(rows, rules, base_rate),
             by: options.by.as_ref().map(|_| by_rows(rows)),
             by_field: options.by.clone(),
@@ -300,19 +389,70 @@ fn current_row(rows: &[ThresholdRow], t: f64, above: bool) -> Option<f64> {
     row.map(|r| r.threshold)
 }
 
-/// Weeks between the first and last judging time (at least one).
-fn weeks(rows: &Rows) -> f64 {
-    let min = rows.rows.iter().map(|r| r.at).min().unwrap_or(0);
-    let max = rows.rows.iter().map(|r| r.at).max().unwrap_or(0);
-    ((max - min) as f64 / WEEK_MILLIS).max(1.0)
+/// Weeks between the first and last judging time (at least one); `None` when every lead
+/// is judged at the same time (no `--as-of-field`), so nothing can be said per week.
+pub fn weeks(rows: &Rows) -> Option<f64> {
+    weeks_of(rows.rows.iter().map(|r| r.at))
 }
 
-fn mql_stats(rows: &Rows, base_rate: Option<f64>) -> MqlStats {
+/// [`weeks`] over some judging times.
+pub(crate) fn weeks_of(times: impl Iterator<Item = i64>) -> Option<f64> {
+    let (min, max) = times.fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
+    (max > min).then(|| ((max - min) as f64 / WEEK_MILLIS).max(1.0))
+}
+
+/// The recommended threshold for `goal` over the sweep, and the capacity it kept to.
+/// `current`: the pack's MQLs now; `weeks`: what the judging times span.
+pub fn recommend(
+    sweep: &[ThresholdRow],
+    goal: GoalSpec,
+    current: u64,
+    weeks: Option<f64>,
+) -> (Recommended, Option<f64>) {
+    let span = weeks.unwrap_or(1.0);
+    let capacity = |per_week| Goal::Capacity { per_week, weeks: span };
+    match goal {
+        GoalSpec::F1 => (metrics::recommend(sweep, Goal::F1), None),
+        GoalSpec::Current if current == 0 => {
+            let mut r = metrics::recommend(sweep, Goal::F1);
+            r.reason = format!(
+                "{}; the pack makes no MQLs now, so there is no volume to keep",
+                r.reason
+            );
+            (r, None)
+        }
+        GoalSpec::MinPrecision(p) => (metrics::recommend(sweep, Goal::MinPrecision(p)), None),
+        GoalSpec::Capacity(per_week) => (metrics::recommend(sweep, capacity(per_week)), Some(per_week)),
+        GoalSpec::Current => {
+            let per_week = current as f64 / span;
+            let mut r = metrics::recommend(sweep, capacity(per_week));
+            let row = sweep.iter().find(|t| Some(t.threshold) == r.threshold);
+            let recall = row.and_then(|t| t.recall).map_or_else(|| "—".to_string(), num);
+            r.reason = match weeks {
+                Some(w) => format!(
+                    "the highest recall ({recall}) with at most {} MQLs a week, the current volume over {} weeks \
+                     (choose another with --capacity, --min-precision or --max-f1)",
+                    num((per_week * 10.0).round() / 10.0),
+                    num((w * 10.0).round() / 10.0)
+                ),
+                None => format!(
+                    "the highest recall ({recall}) with at most {current} MQLs, the current volume \
+                     (every lead is judged at the same time, so MQLs cannot be counted by the week; \
+                     choose another with --capacity, --min-precision or --max-f1)"
+                ),
+            };
+            (r, Some(per_week))
+        }
+    }
+}
+
+fn mql_stats(rows: &Rows, base_rate: Option<f64>, weeks: Option<f64>) -> MqlStats {
     let count = rows.rows.iter().filter(|r| r.mql).count() as u64;
     let converted = rows.rows.iter().filter(|r| r.mql && r.positive).count() as u64;
     let precision = metrics::ratio(converted, count);
     MqlStats {
         count,
+        per_week: weeks.map(|w| count as f64 / w),
         positives: converted,
         precision,
         recall: metrics::ratio(converted, rows.positives()),
@@ -377,6 +517,7 @@ fn rule_rows(rows: &Rows, rules: &Rules, base_rate: Option<f64>) -> Vec<RuleRow>
         .zip(counts)
         .map(|(rule, (fired, hit))| {
             let rate_fired = metrics::ratio(hit, fired);
+            let interval = metrics::wilson(hit, fired);
             let rate_not_fired = metrics::ratio(positives - hit, labelled - fired);
             let z = metrics::two_proportion_z(hit, fired, positives - hit, labelled - fired);
             let significant = z.is_some_and(|z| z.abs() > metrics::Z_95);
@@ -394,6 +535,8 @@ fn rule_rows(rows: &Rows, rules: &Rules, base_rate: Option<f64>) -> Vec<RuleRow>
                 rate_fired,
                 rate_not_fired,
                 lift: lift(rate_fired, base_rate),
+                lift_low: lift(interval.map(|i| i.0), base_rate),
+                lift_high: lift(interval.map(|i| i.1), base_rate),
                 z,
                 contradicts,
             }
@@ -488,9 +631,12 @@ impl fmt::Display for Report {
         writeln!(f, "\nMQLs ({line}, not disqualified)")?;
         writeln!(f, "  {:<10} {:>8} {:>10} {:>7}", "", "leads", "converted", "rate")?;
         let m = &self.mql;
+        let per_week = m.per_week.map_or_else(String::new, |w| {
+            format!("  ({} a week over {} weeks)", opt(Some(w), 1), opt(self.weeks, 1))
+        });
         writeln!(
             f,
-            "  {:<10} {:>8} {:>10} {:>7}   (precision)  recall {}  lift {}",
+            "  {:<10} {:>8} {:>10} {:>7}   (precision)  recall {}  lift {}{per_week}",
             "MQL",
             m.count,
             m.positives,
@@ -513,6 +659,7 @@ impl fmt::Display for Report {
             write!(f, "{c}")?;
         }
         self.fmt_thresholds(f)?;
+        self.fmt_periods(f)?;
         self.fmt_rules(f)?;
         self.leakage.fmt_rules(f)?;
         self.fmt_by(f)
@@ -591,10 +738,20 @@ impl Report {
             self.thresholds.len(),
             self.swept
         )?;
+        let weekly = |mql: u64| {
+            self.weeks
+                .map_or_else(String::new, |w| format!(" {:>9.1}", mql as f64 / w))
+        };
         writeln!(
             f,
-            "  {:>10} {:>8} {:>10} {:>7} {:>6} {:>6}",
-            "threshold", "MQLs", "precision", "recall", "F1", "lift"
+            "  {:>10} {:>8}{} {:>10} {:>7} {:>6} {:>6}",
+            "threshold",
+            "MQLs",
+            if self.weeks.is_some() { " MQLs/week" } else { "" },
+            "precision",
+            "recall",
+            "F1",
+            "lift"
         )?;
         for r in shown {
             let mut marks = Vec::new();
@@ -611,9 +768,10 @@ impl Report {
             };
             writeln!(
                 f,
-                "  {:>10} {:>8} {:>10} {:>7} {:>6} {:>6}{marks}",
+                "  {:>10} {:>8}{} {:>10} {:>7} {:>6} {:>6}{marks}",
                 num(r.threshold),
                 r.mql,
+                weekly(r.mql),
                 pct(r.precision),
                 pct(r.recall),
                 opt(r.f1, 3),
@@ -624,6 +782,30 @@ impl Report {
             Some(t) => writeln!(f, "recommended threshold {}: {}", num(t), self.recommended.reason),
             None => writeln!(f, "no recommended threshold: {}", self.recommended.reason),
         }
+    }
+
+    fn fmt_periods(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some(first) = self.periods.first() else {
+            return Ok(());
+        };
+        writeln!(f, "\nby {} (of judging time)", period_name(first.days))?;
+        writeln!(
+            f,
+            "  {:<10} {:>8} {:>7} {:>10} {:>10}",
+            "from", "leads", "MQLs", "converted", "precision"
+        )?;
+        for p in &self.periods {
+            writeln!(
+                f,
+                "  {:<10} {:>8} {:>7} {:>10} {:>10}",
+                p.start,
+                p.leads,
+                p.mql,
+                p.positives,
+                pct(p.precision)
+            )?;
+        }
+        Ok(())
     }
 
     fn fmt_rules(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -640,8 +822,8 @@ impl Report {
             .clamp(4, 40);
         writeln!(
             f,
-            "  {:<width$} {:>7} {:>7} {:>10} {:>11} {:>9} {:>6}",
-            "rule", "points", "fired", "converted", "rate fired", "rate not", "lift"
+            "  {:<width$} {:>7} {:>7} {:>10} {:>11} {:>9} {:>6} {:>13}",
+            "rule", "points", "fired", "converted", "rate fired", "rate not", "lift", "95% interval"
         )?;
         for r in &self.rules {
             let name: String = r.rule.chars().take(width).collect();
@@ -649,14 +831,15 @@ impl Report {
             let flag = if r.contradicts { "  ! contradicts the data" } else { "" };
             writeln!(
                 f,
-                "  {:<width$} {:>7} {:>7} {:>10} {:>11} {:>9} {:>6}{flag}",
+                "  {:<width$} {:>7} {:>7} {:>10} {:>11} {:>9} {:>6} {:>13}{flag}",
                 name,
                 points,
                 r.fired,
                 r.positives,
                 pct(r.rate_fired),
                 pct(r.rate_not_fired),
-                opt(r.lift, 2)
+                opt(r.lift, 2),
+                r.lift_interval()
             )?;
         }
         Ok(())
@@ -692,6 +875,14 @@ impl Report {
             )?;
         }
         Ok(())
+    }
+}
+
+/// `week`, or `4 weeks`.
+pub(crate) fn period_name(days: u32) -> String {
+    match days / 7 {
+        1 => "week".to_string(),
+        n => format!("{n} weeks"),
     }
 }
 

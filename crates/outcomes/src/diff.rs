@@ -152,6 +152,7 @@ impl Diff {
             crossed_up: self.up.clone(),
             crossed_down: self.down.clone(),
             outcomes: with_outcomes.then(|| self.outcomes()),
+            warnings: volume_warning(self.both + self.lost, self.both + self.gained),
         }
     }
 
@@ -233,6 +234,22 @@ fn buckets(sorted: &[f64]) -> Vec<Bucket> {
         .collect()
 }
 
+/// The warning when B's MQLs are more than [`metrics::VOLUME_WARNING`] times A's, or less
+/// than A's divided by it.
+fn volume_warning(a: u64, b: u64) -> Vec<String> {
+    metrics::volume_jump(a, b)
+        .map(|ratio| {
+            let times = if ratio.is_finite() {
+                format!(" ({}×)", num((ratio * 10.0).round() / 10.0))
+            } else {
+                String::new()
+            };
+            format!("B makes {b} MQLs where A makes {a}{times}: make sure sales can take the change before switching")
+        })
+        .into_iter()
+        .collect()
+}
+
 /// The comparison of two packs over the same leads (the `--json` shape).
 #[derive(Clone, Debug, Serialize)]
 pub struct DiffReport {
@@ -269,6 +286,10 @@ pub struct DiffReport {
     /// With `--outcome`: both packs against the outcomes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcomes: Option<Outcomes>,
+    /// What to check before switching: B multiplies or divides the MQLs by more than
+    /// [`super::metrics::VOLUME_WARNING`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A change from one value to another, and how many leads made it.
@@ -420,6 +441,9 @@ impl fmt::Display for DiffReport {
                     pct(side.recall)
                 )?;
             }
+        }
+        for warning in &self.warnings {
+            writeln!(f, "\nwarning: {warning}")?;
         }
         Ok(())
     }

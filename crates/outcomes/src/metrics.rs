@@ -303,6 +303,136 @@ pub fn bands(scored: &[(f64, bool)], n: usize) -> Vec<Band> {
         .collect()
 }
 
+/// A point of a curve whose axes are both shares (0 to 1).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct CurvePoint {
+    /// Across.
+    pub x: f64,
+    /// Up.
+    pub y: f64,
+}
+
+/// The most points a curve keeps (evenly spread, ends included).
+pub const CURVE_POINTS: usize = 200;
+
+/// The ROC curve: for each distinct score taken as the threshold, highest first, the share
+/// of other leads at or above it (`x`, the false positive rate) and of converted ones
+/// (`y`, the true positive rate), from (0, 0) to (1, 1). Its area is [`auc`] (ties are a
+/// diagonal step). Empty when either class is.
+///
+/// ```
+/// use leadscore_outcomes::metrics::roc;
+/// let curve = roc(&[(3.0, true), (2.0, false), (2.0, true), (1.0, false)]);
+/// let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.x, p.y)).collect();
+/// assert_eq!(xy, [(0.0, 0.0), (0.0, 0.5), (0.5, 1.0), (1.0, 1.0)]);
+/// ```
+pub fn roc(scored: &[(f64, bool)]) -> Vec<CurvePoint> {
+    let positives = scored.iter().filter(|s| s.1).count() as f64;
+    let negatives = scored.len() as f64 - positives;
+    if positives == 0.0 || negatives == 0.0 {
+        return Vec::new();
+    }
+    let mut sorted: Vec<(f64, bool)> = scored.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut points = vec![CurvePoint { x: 0.0, y: 0.0 }];
+    let (mut tp, mut fp) = (0.0, 0.0);
+    for (i, &(score, positive)) in sorted.iter().enumerate() {
+        if positive {
+            tp += 1.0;
+        } else {
+            fp += 1.0;
+        }
+        if sorted.get(i + 1).is_none_or(|next| next.0 != score) {
+            points.push(CurvePoint {
+                x: fp / negatives,
+                y: tp / positives,
+            });
+        }
+    }
+    thin(points)
+}
+
+/// Cumulative gains: after the top `x` share of leads by score (`n` even steps from 0 to
+/// 1), the share `y` of all converted leads among them. Leads with equal scores keep their
+/// input order, as in [`bands`]. Empty without converted leads.
+///
+/// ```
+/// use leadscore_outcomes::metrics::gains;
+/// let curve = gains(&[(3.0, true), (2.0, false), (2.0, true), (1.0, false)], 2);
+/// let xy: Vec<(f64, f64)> = curve.iter().map(|p| (p.x, p.y)).collect();
+/// assert_eq!(xy, [(0.0, 0.0), (0.5, 0.5), (1.0, 1.0)]);
+/// ```
+pub fn gains(scored: &[(f64, bool)], n: usize) -> Vec<CurvePoint> {
+    let positives = scored.iter().filter(|s| s.1).count();
+    if positives == 0 {
+        return Vec::new();
+    }
+    let mut sorted: Vec<(f64, bool)> = scored.to_vec();
+    sorted.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut seen = vec![0usize; sorted.len() + 1];
+    for (i, s) in sorted.iter().enumerate() {
+        seen[i + 1] = seen[i] + usize::from(s.1);
+    }
+    let n = n.max(1);
+    (0..=n)
+        .map(|k| CurvePoint {
+            x: k as f64 / n as f64,
+            y: seen[k * sorted.len() / n] as f64 / positives as f64,
+        })
+        .collect()
+}
+
+/// At most [`CURVE_POINTS`] of a curve's points, evenly spread, the first and last kept.
+fn thin(points: Vec<CurvePoint>) -> Vec<CurvePoint> {
+    if points.len() <= CURVE_POINTS {
+        return points;
+    }
+    let last = points.len() - 1;
+    (0..CURVE_POINTS)
+        .map(|k| points[k * last / (CURVE_POINTS - 1)])
+        .collect()
+}
+
+/// The Wilson score interval at 95% of a proportion `x / n`; `None` when `n` is 0.
+///
+/// ```
+/// let (low, high) = leadscore_outcomes::metrics::wilson(30, 100).unwrap();
+/// assert!((low - 0.2189).abs() < 1e-4 && (high - 0.3958).abs() < 1e-4);
+/// ```
+pub fn wilson(x: u64, n: u64) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let (n, p, z) = (n as f64, x as f64 / n as f64, Z_95);
+    let centre = p + z * z / (2.0 * n);
+    let spread = z * (p * (1.0 - p) / n + z * z / (4.0 * n * n)).sqrt();
+    let denominator = 1.0 + z * z / n;
+    Some(((centre - spread) / denominator, (centre + spread) / denominator))
+}
+
+/// A change of MQL volume beyond this factor, either way, is worth a warning: sales get
+/// half as many again, or a third fewer.
+pub const VOLUME_WARNING: f64 = 1.5;
+
+/// The factor by which the MQLs changed from `old` to `new`, when it is beyond
+/// [`VOLUME_WARNING`] either way (or some MQLs where there were none: infinite).
+///
+/// ```
+/// use leadscore_outcomes::metrics::volume_jump;
+/// assert_eq!(volume_jump(322, 3664).map(|r| (r * 10.0).round() / 10.0), Some(11.4));
+/// assert_eq!(volume_jump(100, 140), None);
+/// assert_eq!(volume_jump(100, 60), Some(0.6));
+/// ```
+pub fn volume_jump(old: u64, new: u64) -> Option<f64> {
+    let ratio = new as f64 / old as f64;
+    let jumped = if old == 0 {
+        new > 0
+    } else {
+        !(1.0 / VOLUME_WARNING..=VOLUME_WARNING).contains(&ratio)
+    };
+    jumped.then_some(ratio)
+}
+
 /// One bin of the score distribution.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Bin {

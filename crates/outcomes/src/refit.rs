@@ -6,11 +6,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::backtest::{opt, signed, GoalSpec};
+use super::backtest::{opt, recommend, signed, weeks_of, GoalSpec};
+use super::decay::LearnedDecay;
 use super::error::OutcomesError;
 use super::fit::{scale, Design, FitError, Logistic, Z95};
 use super::leakage::Leaks;
-use super::metrics::{self, Goal, Point};
+use super::metrics::{self, Point};
 use super::rewrite::{points_text, Numbers};
 use super::rows::{Row, Rows, Rules};
 use super::suggest::Ranked;
@@ -65,6 +66,8 @@ pub struct FitOptions {
     /// Columns the leakage guard lets suggestions use although they predict too well
     /// (`--allow-column`).
     pub allow_columns: Vec<String>,
+    /// Also learn each event-driven dimension's half-life (`--decay`).
+    pub decay: bool,
 }
 
 impl FitOptions {
@@ -72,7 +75,7 @@ impl FitOptions {
     ///
     /// ```
     /// use leadscore_outcomes::{backtest::GoalSpec, refit::{FitOptions, Split}};
-    /// let mut options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![] };
+    /// let mut options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![], decay: false };
     /// assert!(options.check().is_ok());
     /// options.lambda = f64::NAN;
     /// assert_eq!(options.check().unwrap_err().to_string(), "--lambda must be a positive, finite number, not NaN");
@@ -311,6 +314,21 @@ impl Plan {
         self.regression.log_odds(&features)
     }
 
+    /// The regression's log-likelihood over the training rows of `rows` (without the
+    /// penalty): what `fit --decay` compares half-lives by.
+    pub fn train_log_likelihood(&self, rows: &Rows) -> f64 {
+        (0..rows.rows.len())
+            .filter(|&i| self.train[i])
+            .map(|i| {
+                let eta = self.log_odds(rows, i);
+                // log σ(η) for a converted lead, log σ(−η) for the others, as
+                // −log(1 + e^−s), written so that a large |s| stays finite.
+                let s = if rows.rows[i].positive { eta } else { -eta };
+                -((-s).max(0.0) + (-s.abs()).exp().ln_1p())
+            })
+            .sum()
+    }
+
     /// AUC of the regression's log-odds on the held-out rows of `rows`.
     pub fn holdout_auc(&self, rows: &Rows) -> Option<f64> {
         let scored: Vec<(f64, bool)> = (0..rows.rows.len())
@@ -370,6 +388,9 @@ pub struct Holdout {
     pub threshold: Option<f64>,
     /// MQLs among them.
     pub mql: u64,
+    /// Those MQLs a week, where judging times are known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mql_per_week: Option<f64>,
     /// Converted MQLs / MQLs.
     pub precision: Option<f64>,
     /// Converted MQLs / converted leads.
@@ -389,6 +410,7 @@ impl Holdout {
             auc: metrics::auc(&scored),
             threshold,
             mql,
+            mql_per_week: weeks_of(test.iter().map(|r| r.at)).map(|w| mql as f64 / w),
             precision: metrics::ratio(hit, mql),
             recall: metrics::ratio(hit, positives),
         }
@@ -396,8 +418,9 @@ impl Holdout {
 }
 
 /// The threshold recommended for the refitted pack, from its training rows.
-/// `above`: the pack's bound is `score > N`.
-pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec, above: bool) -> metrics::Recommended {
+/// `above`: the pack's bound is `score > N`; `current`: the old pack's MQLs among the
+/// training leads (the volume [`GoalSpec::Current`] keeps).
+pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec, above: bool, current: u64) -> metrics::Recommended {
     let train: Vec<&Row> = rows.rows.iter().filter(|r| split.is_train(r)).collect();
     let points: Vec<Point> = train
         .iter()
@@ -407,19 +430,8 @@ pub fn new_threshold(rows: &Rows, split: &Split, goal: GoalSpec, above: bool) ->
             eligible: r.held,
         })
         .collect();
-    let goal = match goal {
-        GoalSpec::F1 => Goal::F1,
-        GoalSpec::MinPrecision(p) => Goal::MinPrecision(p),
-        GoalSpec::Capacity(per_week) => {
-            let min = train.iter().map(|r| r.at).min().unwrap_or(0);
-            let max = train.iter().map(|r| r.at).max().unwrap_or(0);
-            Goal::Capacity {
-                per_week,
-                weeks: ((max - min) as f64 / (7.0 * 86_400_000.0)).max(1.0),
-            }
-        }
-    };
-    metrics::recommend(&metrics::sweep_by(&points, above), goal)
+    let weeks = weeks_of(train.iter().map(|r| r.at));
+    recommend(&metrics::sweep_by(&points, above), goal, current, weeks).0
 }
 
 /// What `fit` did. Serialized for `--json`; `Display` is the table people read.
@@ -467,6 +479,9 @@ pub struct FitReport {
     /// What the reader should know before trusting the fit (most leads unlabelled).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// With `--decay`: the half-life learned for each dimension with event-driven rules.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub decay: Vec<LearnedDecay>,
 }
 
 /// Held-out AUCs that show what the suggestions are worth.
@@ -543,6 +558,12 @@ impl fmt::Display for FitReport {
             }
         }
         self.leakage.fmt_candidates(f)?;
+        if !self.decay.is_empty() {
+            writeln!(f, "\nlearned decay (half-lives that best predict the outcome)")?;
+            for d in &self.decay {
+                write!(f, "{d}")?;
+            }
+        }
         match self.recommended.threshold {
             Some(t) => writeln!(f, "\nnew threshold {}: {}", num(t), self.recommended.reason)?,
             None => writeln!(f, "\nthreshold kept: {}", self.recommended.reason)?,
@@ -560,17 +581,18 @@ impl fmt::Display for FitReport {
         writeln!(f, "\nheld-out leads ({})", self.test)?;
         writeln!(
             f,
-            "  {:<5} {:>9} {:>6} {:>7} {:>10} {:>7}",
-            "pack", "threshold", "AUC", "MQLs", "precision", "recall"
+            "  {:<5} {:>9} {:>6} {:>7} {:>9} {:>10} {:>7}",
+            "pack", "threshold", "AUC", "MQLs", "MQLs/week", "precision", "recall"
         )?;
         for (name, h) in [("old", &self.old), ("new", &self.new)] {
             writeln!(
                 f,
-                "  {:<5} {:>9} {:>6} {:>7} {:>10} {:>7}",
+                "  {:<5} {:>9} {:>6} {:>7} {:>9} {:>10} {:>7}",
                 name,
                 h.threshold.map_or_else(|| "—".to_string(), num),
                 opt(h.auc, 3),
                 h.mql,
+                opt(h.mql_per_week, 1),
                 pct(h.precision),
                 pct(h.recall)
             )?;

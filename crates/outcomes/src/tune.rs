@@ -9,6 +9,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::calibration;
+use super::decay::{self, LearnedDecay};
 use super::error::OutcomesError;
 use super::leakage::{screen, Leaks};
 use super::metrics::Recommended;
@@ -16,6 +17,7 @@ use super::refit::{new_threshold, FitOptions, FitReport, Gap, Holdout, Plan};
 use super::rewrite::{numbers, rewrite, Numbers};
 use super::rows::{Judgement, Lead, Reader, Rows, Rules, Setup, When};
 use super::suggest::{rank, worth_points, Candidates};
+use leadscore::ast::Millis;
 use leadscore::{Loader, Pack};
 
 /// A lead worked on by a pass of [`fit`]; a source only hands it back.
@@ -112,7 +114,7 @@ pub const SUGGESTED_FILE: &str = "suggested.rules";
 ///     by: None,
 ///     id_field: "id".into(),
 /// });
-/// let options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![] };
+/// let options = FitOptions { split: Split::Holdout { fraction: 0.3, seed: 1 }, lambda: 1.0, min_fired: 30, goal: GoalSpec::F1, suggest: 0, allow_columns: vec![], decay: false };
 /// let input = FitInput { pack: &pack, loader: &leadscore::Loader::new(), dir: None, reader: &reader, leads: &leads, out_dir: "fitted" };
 /// let fitted = fit(&input, &options)?;
 /// let points = |rule: &str| fitted.report.rules.iter().find(|r| r.rule == rule).unwrap().new;
@@ -122,13 +124,29 @@ pub const SUGGESTED_FILE: &str = "suggested.rules";
 /// ```
 pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesError> {
     options.check()?;
-    let pack = input.pack;
+    // Learned decay first: the points are then fitted with the half-lives found.
+    let (learned, decay) = match options.decay {
+        true => learn_decay(input, options)?,
+        false => (None, Vec::new()),
+    };
+    let pack = learned.as_ref().unwrap_or(input.pack);
     let rules = Rules::of(pack);
     let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
     let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
     let mut failed = first.failed;
     let mut warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();
     let found = numbers(pack.sources());
+    // The pack as given, on the same leads: what the fitted one is compared with, and the
+    // MQL volume the threshold keeps by default.
+    let given_rows;
+    let given = match &learned {
+        Some(_) => {
+            given_rows = collect(input, input.pack, &Rules::of(input.pack), None, Pass::Again)?.rows;
+            &given_rows
+        }
+        None => &first.rows,
+    };
+    let current = given.rows.iter().filter(|r| r.mql && options.split.is_train(r)).count() as u64;
     let (plan, gap, leakage) = plan(&first.rows, &rules, &found, candidates, options)?;
     let suggested = (options.suggest > 0).then(|| plan.suggested_file());
     let (recommended, threshold_note) = match found.mql.bound {
@@ -149,7 +167,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
             let pass = if bound.alone { Pass::Again } else { Pass::Released };
             let second = collect(input, &refitted, &Rules::of(&refitted), None, pass)?;
             failed |= second.failed;
-            let choice = new_threshold(&second.rows, &options.split, options.goal, bound.above);
+            let choice = new_threshold(&second.rows, &options.split, options.goal, bound.above, current);
             (choice, None)
         }
     };
@@ -163,20 +181,22 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     // Calibration: what each fitted score means as a chance, written as `calibrate` (and
     // the pack built once more, so a fitted pack that does not check is never written).
     let calibration = calibration::fit(&last.rows, |r| options.split.is_train(r));
-    let written_files = match calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
+    let (written_files, calibrated) = match calibration.as_ref().and_then(|c| calibration::edit(pack.sources(), c)) {
         Some(edit) => {
             edits.push(edit);
             let calibrated = files(pack, &edits, suggested.as_deref());
-            input.build(calibrated.clone())?;
-            calibrated
+            let built = input.build(calibrated.clone())?;
+            (calibrated, Some(built))
         }
-        None => written_files,
+        None => (written_files, None),
     };
+    let tests_note = copied_tests(input.dir, calibrated.as_ref().unwrap_or(&fitted), input.out_dir);
     let written = numbers(fitted.sources());
     let train = plan.train.iter().filter(|&&t| t).count() as u64;
-    let old = Holdout::of(&first.rows, &options.split, found.threshold.map(|t| t.value));
+    let old = Holdout::of(given, &options.split, found.threshold.map(|t| t.value));
     let new = Holdout::of(&last.rows, &options.split, written.threshold.map(|t| t.value));
     warnings.extend(volume_change(&old, &new));
+    warnings.extend(tests_note);
     let report = FitReport {
         pack: pack.id().to_string(),
         out_dir: input.out_dir.to_string(),
@@ -196,6 +216,7 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
         warnings,
         leakage,
         calibration: calibration.map(|c| c.to_string()),
+        decay,
     };
     Ok(Fitted {
         report,
@@ -204,26 +225,86 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     })
 }
 
-/// A change of MQL volume beyond this factor, either way, is worth a warning: sales get
-/// half as many again, or a third fewer.
-pub const VOLUME_WARNING: f64 = 1.5;
+pub use super::metrics::VOLUME_WARNING;
 
 /// The warning when the new pack multiplies or divides the held-out MQLs by more than
 /// [`VOLUME_WARNING`].
 fn volume_change(old: &Holdout, new: &Holdout) -> Option<String> {
-    let ratio = new.mql as f64 / old.mql.max(1) as f64;
-    let changed = if old.mql == 0 {
-        new.mql > 0
-    } else {
-        !(1.0 / VOLUME_WARNING..=VOLUME_WARNING).contains(&ratio)
-    };
-    changed.then(|| {
+    super::metrics::volume_jump(old.mql, new.mql).map(|_| {
+        let ratio = new.mql as f64 / old.mql.max(1) as f64;
         format!(
             "the new pack makes {} MQLs where the old one made {} on the held-out leads ({}×): \
              make sure sales can take them, or choose the threshold with --capacity or --min-precision",
             new.mql,
             old.mql,
             super::num((ratio * 10.0).round() / 10.0)
+        )
+    })
+}
+
+/// Learns the half-life of each dimension with event-driven rules (see [`decay`]), one
+/// dimension after the other, each searched with the half-lives already written for the
+/// ones before it. Returns the pack with the learned `decay` statements (`None`: none
+/// written) and what was found.
+fn learn_decay(input: &FitInput, options: &FitOptions) -> Result<(Option<Pack>, Vec<LearnedDecay>), OutcomesError> {
+    let pack = input.pack;
+    let dims = decay::decayable(pack.sources());
+    let mut written: Vec<(&decay::Decayable, Millis)> = Vec::new();
+    let mut found = Vec::new();
+    for dim in &dims {
+        let evaluate = |half_life: Millis| {
+            let mut set = written.clone();
+            set.push((dim, half_life));
+            let tried = input.build(files(pack, &decay::edits(pack.sources(), &set), None))?;
+            let rules = Rules::of(&tried);
+            let rows = collect(input, &tried, &rules, None, Pass::Again)?.rows;
+            let plan = Plan::fit(&rows, &rules, &numbers(tried.sources()), Vec::new(), options)?;
+            let fired = (0..rows.rows.len())
+                .filter(|&i| plan.train[i] && rows.hits(i).iter().any(|(r, _)| dim.rules.contains(r)))
+                .count() as u64;
+            Ok::<_, OutcomesError>(decay::Tried {
+                log_likelihood: plan.train_log_likelihood(&rows),
+                fired,
+            })
+        };
+        let learned = decay::learn(dim, options.min_fired, evaluate)?;
+        if let Some(days) = learned.written.as_ref().and(learned.half_life_days) {
+            written.push((dim, (days * 86_400_000.0).round() as Millis));
+        }
+        found.push(learned);
+    }
+    if written.is_empty() {
+        return Ok((None, found));
+    }
+    let decayed = input.build(files(pack, &decay::edits(pack.sources(), &written), None))?;
+    Ok((Some(decayed), found))
+}
+
+/// What the fitted pack does to the pack's own tests, which the fitted copy holds as they
+/// are: a warning with how many cases and stored sample snapshots the new numbers break
+/// (their expectations were written for the old ones). Nothing is written.
+fn copied_tests(dir: Option<&Path>, fitted: &Pack, out_dir: &str) -> Option<String> {
+    use leadscore::packtest::{PackTests, SnapshotStatus, SnapshotUpdate};
+    let tests = PackTests::load(dir?);
+    let cases = tests.run_cases(fitted, None);
+    let failed = cases.iter().filter(|c| !c.passed()).count();
+    let (mut stored, mut changed) = (0, 0);
+    for sample in tests.run_samples(fitted, None) {
+        match tests.check_snapshot(&sample, SnapshotUpdate::Compare).map(|c| c.status) {
+            Ok(SnapshotStatus::Matched) => stored += 1,
+            Ok(SnapshotStatus::Changed { .. }) => {
+                stored += 1;
+                changed += 1;
+            }
+            Ok(SnapshotStatus::New) | Err(_) => {}
+        }
+    }
+    (failed + changed > 0).then(|| {
+        format!(
+            "the pack's tests are copied as they are, written for the old numbers: with the new ones \
+             {failed} of {} cases and {changed} of {stored} sample snapshots fail; review them with \
+             `leadscore test --snapshots {out_dir}` and accept what the new points rightly changed (--accept)",
+            cases.len()
         )
     })
 }
