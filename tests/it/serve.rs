@@ -16,6 +16,7 @@ mod due;
 mod erasure;
 mod faults;
 mod postgres;
+mod webhooks;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
 

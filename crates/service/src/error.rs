@@ -11,7 +11,7 @@ use super::storage::StorageError;
 pub struct ApiError {
     /// The HTTP status.
     pub status: u16,
-    /// `bad_json`, `bad_request`, `bad_event`, `not_found`, `conflict`, `too_large`,
+    /// `bad_json`, `bad_request`, `bad_event`, `not_found`, `conflict`, `event_id_reused`, `too_large`,
     /// `unauthorized`, `forbidden`, `timeout`, `method_not_allowed`, `uri_too_long`,
     /// `headers_too_large`, `score_error`, `pack_rejected`, `unavailable`.
     pub kind: &'static str,

@@ -60,6 +60,8 @@ pub struct Metrics {
     failures: Family<WebhookLabels, Counter>,
     commit_requests: Histogram,
     commit_seconds: Histogram,
+    // Webhook dead letters (issue 23).
+    dead_letters: Family<WebhookLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -88,6 +90,7 @@ impl Metrics {
             failures: Family::default(),
             commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             commit_seconds: latency_histogram(),
+            dead_letters: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -156,6 +159,11 @@ impl Metrics {
             "commit_duration_seconds",
             "Time to apply and durably commit one group",
             m.commit_seconds.clone(),
+        );
+        r.register(
+            "webhook_dead_letters",
+            "Transitions a webhook gave up on, kept until replayed or discarded, by webhook",
+            m.dead_letters.clone(),
         );
         m
     }
@@ -226,6 +234,14 @@ impl Metrics {
         self.outbox_depth
             .get_or_create(&labels)
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// A webhook's dead letters.
+    pub fn dead_letters(&self, webhook: &str, count: u32) {
+        let labels = WebhookLabels {
+            webhook: webhook.to_string(),
+        };
+        self.dead_letters.get_or_create(&labels).set(i64::from(count));
     }
 
     /// One delivery attempt.
