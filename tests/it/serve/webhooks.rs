@@ -159,12 +159,19 @@ fn start(pack: &Path, store: &[&str], tokens: &Path, hooks: &[&str]) -> Server {
     Server::start_on(pack, store, &extra)
 }
 
+/// Stops `server` (`kill -9`), then starts it again with `start`.
+fn restart(server: &mut Server, start: impl FnOnce() -> Server) {
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    *server = start();
+}
+
 /// The whole story on the storage `store` names; with `two`, a second instance on the
 /// same database shares the work (Postgres).
 async fn dead_letter_case(dir: &Path, store: &[&str], two: bool) {
     let pack = pack_dir(dir, PACK);
     let tokens = dir.join("tokens");
-    std::fs::write(&tokens, "ops ops-token admin\nreader read-token read\n").unwrap();
+    std::fs::write(&tokens, "ops ops-token read,write,admin\nreader read-token read\n").unwrap();
     let addr = free_port();
     let hook = Hook::start(addr).await;
     let url = format!("http://{addr}/hook?token=hook-secret");
@@ -217,7 +224,7 @@ async fn dead_letter_case(dir: &Path, store: &[&str], two: bool) {
     .await;
     assert_eq!(letter["seq"].as_u64(), Some(bad_seq));
     // Dead letters survive a restart.
-    drop(std::mem::replace(&mut a, start(&pack, store, &tokens, &[&url])));
+    restart(&mut a, || start(&pack, store, &tokens, &[&url]));
     assert_eq!(webhook(&http, &a, "/hook").await["dead_letter_count"], 1);
     // Accepted now: the replay delivers it and the dead letter goes.
     hook.refuse("bad", false);
@@ -266,7 +273,7 @@ async fn dead_letter_case(dir: &Path, store: &[&str], two: bool) {
     // A webhook added later starts at the end of the outbox; asked, it replays from a seq.
     let url2 = format!("http://{addr}/hook2");
     drop(b);
-    drop(std::mem::replace(&mut a, start(&pack, store, &tokens, &[&url, &url2])));
+    restart(&mut a, || start(&pack, store, &tokens, &[&url, &url2]));
     qualify(&http, &a, "late").await;
     wait(20, "hook2 to get the new transition", || hook.tries("/hook2", "late").1).await;
     let firsts: Vec<String> = hook.seen("/hook2").into_iter().map(|s| s.lead).collect();
