@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod business;
 mod cluster;
 mod due;
 mod erasure;

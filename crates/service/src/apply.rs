@@ -35,7 +35,9 @@ fn reused_id(t: &mut dyn Txn, lead: &str, events: &[Incoming]) -> Result<Option<
             return Ok(Some(ApiError::status(
                 409,
                 "event_id_reused",
-                format!("lead `{lead}` already has an event `{id}` with another payload; nothing of this write was stored"),
+                format!(
+                    "lead `{lead}` already has an event `{id}` with another payload; nothing of this write was stored"
+                ),
             )));
         }
         seen.entry(id).or_insert(payload);
@@ -456,17 +458,19 @@ fn score_at(pack: &Pack, text: &str, as_of: Millis) -> Result<leadscore::Outcome
 }
 
 /// The lifecycle's verdict on a new result: the route's SLA and the pack's cool-down
-/// come from the pack that scored it.
+/// come from the pack that scored it. A hand-off at `as_of` is due after the route's
+/// SLA, counted in working time when the route says `business` (issue 23).
 fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of: Millis) -> Vec<Change> {
     let program = pack.program();
+    let handed_off = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
     let reading = Reading {
         mql: outcome.mql,
         route: outcome.route.as_deref(),
         sla: outcome
             .route
             .as_deref()
-            .and_then(|r| program.route_sla(r))
-            .map(as_millis),
+            .and_then(|r| program.route_sla_due(r, handed_off))
+            .map(|due| due.timestamp_millis().saturating_sub(as_of)),
     };
     let cool_down = program.requalify_after().map(as_millis);
     lifecycle::advance(&record.standing, reading, record.activity, cool_down, as_of)

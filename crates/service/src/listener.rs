@@ -317,7 +317,12 @@ impl<S> Explained<S> {
 /// whole response head of status 400, 414 or 431 with `content-length: 0` and no body.
 pub fn explain_automatic(head: &[u8]) -> Option<Vec<u8>> {
     let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
-    if end + 4 != head.len() || !head[..end].to_ascii_lowercase().windows(19).any(|w| w == b"\r\ncontent-length: 0") {
+    if end + 4 != head.len()
+        || !head[..end]
+            .to_ascii_lowercase()
+            .windows(19)
+            .any(|w| w == b"\r\ncontent-length: 0")
+    {
         return None;
     }
     let (status, reason, kind, message) = match head.get(..13)? {
@@ -408,7 +413,10 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Explained<S> {
         }
     }
 
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
         use std::task::Poll;
         match self.drain(cx) {
             Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_shutdown(cx),
@@ -437,6 +445,9 @@ mod tests {
         let own = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 80\r\n\r\n";
         assert_eq!(explain_automatic(own), None);
         assert_eq!(explain_automatic(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
-        assert_eq!(explain_automatic(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\nx"), None);
+        assert_eq!(
+            explain_automatic(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\nx"),
+            None
+        );
     }
 }

@@ -25,8 +25,8 @@ use sha2::Sha256;
 use tokio::sync::Notify;
 
 use super::commit::{now_millis, Committer};
-use super::metrics::Metrics;
 use super::error::ApiError;
+use super::metrics::Metrics;
 use super::model::{Cursor, DeadLetter, Millis};
 use super::storage::{Storage, StorageError, Txn};
 
@@ -518,7 +518,11 @@ fn record(
                 cursor.dead = cursor.dead.saturating_add(1);
                 moved_on(&mut cursor, seq);
             } else {
-                let tries = if failure.permanent() { cursor.refused } else { cursor.attempts };
+                let tries = if failure.permanent() {
+                    cursor.refused
+                } else {
+                    cursor.attempts
+                };
                 let delay = i64::try_from(backoff(tries).as_millis()).unwrap_or(i64::MAX);
                 cursor.retry_at = now.saturating_add(delay);
             }
@@ -575,7 +579,9 @@ fn skip(t: &mut dyn Txn, url: &str, last: u64, now: Millis) -> Result<Result<(),
     let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
     let head = cursor.next.max(1);
     if head > last {
-        return Ok(Err(ApiError::conflict("nothing is waiting to be delivered to this webhook")));
+        return Ok(Err(ApiError::conflict(
+            "nothing is waiting to be delivered to this webhook",
+        )));
     }
     let letter = DeadLetter {
         seq: head,

@@ -76,12 +76,18 @@ async fn list(State(app): Shared) -> Result<Json<Value>, ApiError> {
     Ok(Json(json!({"webhooks": out})))
 }
 
-async fn dead_page(State(app): Shared, id: Result<Path<String>, PathRejection>, q: Params) -> Result<Json<Value>, ApiError> {
+async fn dead_page(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
     let url = webhook_path(id, &app)?;
     let params = params(q)?;
     let limit = page(&params, "limit")?;
     let read = app.store.read().await?;
-    let letters = read.dead_letters(&url, number(&params, "after", 0)?, limit, false).await?;
+    let letters = read
+        .dead_letters(&url, number(&params, "after", 0)?, limit, false)
+        .await?;
     Ok(Json(letters_json(&read, &letters, limit).await?))
 }
 
@@ -124,7 +130,9 @@ async fn letters_json(read: &Reader, letters: &[DeadLetter], limit: usize) -> Re
             "replay_requested": letter.replay,
         }));
     }
-    let next = (letters.len() >= limit).then(|| letters.last().map(|l| l.seq)).flatten();
+    let next = (letters.len() >= limit)
+        .then(|| letters.last().map(|l| l.seq))
+        .flatten();
     Ok(json!({"items": items, "next": next}))
 }
 
@@ -159,11 +167,22 @@ async fn replay_from(
     let url = webhook_path(id, &app)?;
     let params = params(q)?;
     if !params.contains_key("from") {
-        return Err(ApiError::bad_request("`from` (the first seq to deliver again) is required"));
+        return Err(ApiError::bad_request(
+            "`from` (the first seq to deliver again) is required",
+        ));
     }
     let from = number(&params, "from", 0)?;
     let last = app.store.read().await?.last_transition().await?;
-    act(&app, &url, Op::ReplayFrom { url: url.clone(), from, last }).await
+    act(
+        &app,
+        &url,
+        Op::ReplayFrom {
+            url: url.clone(),
+            from,
+            last,
+        },
+    )
+    .await
 }
 
 async fn replay(State(app): Shared, p: Result<Path<(String, u64)>, PathRejection>) -> Result<Json<Value>, ApiError> {

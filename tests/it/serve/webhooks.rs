@@ -76,11 +76,21 @@ impl Hook {
 
     fn refuse(&self, lead: &str, on: bool) {
         let mut set = self.refused.lock().unwrap();
-        if on { set.insert(lead.into()) } else { set.remove(lead) };
+        if on {
+            set.insert(lead.into())
+        } else {
+            set.remove(lead)
+        };
     }
 
     fn seen(&self, path: &str) -> Vec<Seen> {
-        self.seen.lock().unwrap().iter().filter(|s| s.path == path).cloned().collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
     }
 
     /// Attempts at `lead`'s transitions on `path`, and whether one was taken.
@@ -184,27 +194,52 @@ async fn dead_letter_case(dir: &Path, store: &[&str], two: bool) {
     // times (by one instance), then dead-lettered.
     qualify(&http, &a, "bad").await;
     qualify(&http, b.as_ref().unwrap_or(&a), "good1").await;
-    wait(40, "good1 to get past the refused transition", || hook.tries("/hook", "good1").1).await;
+    wait(40, "good1 to get past the refused transition", || {
+        hook.tries("/hook", "good1").1
+    })
+    .await;
     assert_eq!(hook.tries("/hook", "bad"), (5, false));
     let w = webhook(&http, &a, "/hook").await;
     assert_eq!(w["url"], format!("http://{addr}/hook"), "no query in the URL shown");
-    assert_eq!((w["pending"].as_u64(), w["dead_letter_count"].as_u64()), (Some(0), Some(1)), "{w}");
+    assert_eq!(
+        (w["pending"].as_u64(), w["dead_letter_count"].as_u64()),
+        (Some(0), Some(1)),
+        "{w}"
+    );
     let letter = &w["dead_letters"]["items"][0];
     let bad_seq = letter["seq"].as_u64().unwrap();
-    assert_eq!((letter["lead"].as_str(), letter["kind"].as_str()), (Some("bad"), Some("mql")));
-    assert_eq!((letter["status"].as_u64(), letter["attempts"].as_u64()), (Some(400), Some(5)));
+    assert_eq!(
+        (letter["lead"].as_str(), letter["kind"].as_str()),
+        (Some("bad"), Some("mql"))
+    );
+    assert_eq!(
+        (letter["status"].as_u64(), letter["attempts"].as_u64()),
+        (Some(400), Some(5))
+    );
     let error = letter["error"].as_str().unwrap();
-    assert!(error.contains("400 Bad Request: no such account: bad??[31mred"), "{error}");
+    assert!(
+        error.contains("400 Bad Request: no such account: bad??[31mred"),
+        "{error}"
+    );
     // Admin only.
-    let (status, _) = call(http.get(a.url("/v1/webhooks")).header("authorization", "Bearer read-token")).await;
+    let (status, _) = call(
+        http.get(a.url("/v1/webhooks"))
+            .header("authorization", "Bearer read-token"),
+    )
+    .await;
     assert_eq!(status, 403);
     // Logged with the status and the answer, never with the URL's secret; and counted.
     let logs = format!("{}{}", a.log(), b.as_ref().map(Server::log).unwrap_or_default());
     assert!(
-        logs.contains(&format!("transition {bad_seq} not delivered (attempt 1): the receiver answered 400")),
+        logs.contains(&format!(
+            "transition {bad_seq} not delivered (attempt 1): the receiver answered 400"
+        )),
         "{logs}"
     );
-    assert!(logs.contains("now a dead letter") && !logs.contains("hook-secret"), "{logs}");
+    assert!(
+        logs.contains("now a dead letter") && !logs.contains("hook-secret"),
+        "{logs}"
+    );
     let (_, metrics) = call(http.get(a.url("/metrics")).admin()).await;
     let metrics = metrics.as_str().unwrap_or("").to_string();
     let gauge = format!("leadscore_webhook_dead_letters{{webhook=\"http://{addr}/hook\"}} 1");
@@ -267,8 +302,14 @@ async fn dead_letter_case(dir: &Path, store: &[&str], two: bool) {
     wait(20, "good3 after the skip", || hook.tries("/hook", "good3").1).await;
     let w = webhook(&http, &a, "/hook").await;
     let skipped = &w["dead_letters"]["items"][0];
-    assert_eq!((skipped["lead"].as_str(), skipped["status"].as_u64()), (Some("slow"), Some(503)));
-    assert!(skipped["error"].as_str().unwrap().starts_with("skipped by an operator"), "{skipped}");
+    assert_eq!(
+        (skipped["lead"].as_str(), skipped["status"].as_u64()),
+        (Some("slow"), Some(503))
+    );
+    assert!(
+        skipped["error"].as_str().unwrap().starts_with("skipped by an operator"),
+        "{skipped}"
+    );
 
     // A webhook added later starts at the end of the outbox; asked, it replays from a seq.
     let url2 = format!("http://{addr}/hook2");
@@ -315,16 +356,27 @@ async fn reused_id_case(dir: &Path, store: &[&str]) {
     let (status, body) = call(http.post(&url).json(&events("/pricing"))).await;
     assert_eq!((status, body["new_events"].as_u64()), (200, Some(1)), "{body}");
     let (status, body) = call(http.post(&url).json(&events("/pricing"))).await;
-    assert_eq!((status, body["duplicate_events"].as_u64()), (200, Some(1)), "a retry: {body}");
+    assert_eq!(
+        (status, body["duplicate_events"].as_u64()),
+        (200, Some(1)),
+        "a retry: {body}"
+    );
     let (status, body) = call(http.post(&url).json(&events("/blog/a"))).await;
-    assert_eq!((status, body["kind"].as_str()), (409, Some("event_id_reused")), "{body}");
+    assert_eq!(
+        (status, body["kind"].as_str()),
+        (409, Some("event_id_reused")),
+        "{body}"
+    );
     assert!(body["error"].as_str().unwrap().contains("`e1`"), "{body}");
     // Two events of one write with one id and two payloads: refused whole.
     let two = json!([{"type": "page_view", "path": "/a", "id": "e2"}, {"type": "page_view", "path": "/b", "id": "e2"}]);
     let (status, _) = call(http.post(&url).json(&two)).await;
     assert_eq!(status, 409);
     let (_, lead) = call(http.get(server.url("/v1/leads/x"))).await;
-    assert_eq!(lead["events"]["kept"], 1, "nothing of a refused write is stored: {lead}");
+    assert_eq!(
+        lead["events"]["kept"], 1,
+        "nothing of a refused write is stored: {lead}"
+    );
     // Erasing a lead forgets its ids.
     let (status, _) = call(http.delete(server.url("/v1/leads/x"))).await;
     assert_eq!(status, 200);

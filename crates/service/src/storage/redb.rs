@@ -619,10 +619,19 @@ impl Snapshot {
 
     /// Up to `limit` of a webhook's dead letters with seq > `after`, in seq order; only
     /// those an operator asked to replay when `replay` is set.
-    pub fn dead_letters(&self, url: &str, after: u64, limit: usize, replay: bool) -> Result<Vec<DeadLetter>, StorageError> {
+    pub fn dead_letters(
+        &self,
+        url: &str,
+        after: u64,
+        limit: usize,
+        replay: bool,
+    ) -> Result<Vec<DeadLetter>, StorageError> {
         let t = self.txn.open_table(DEAD_LETTERS).map_err(|x| self.e(x))?;
         let mut out = Vec::new();
-        for entry in t.range((url, after.saturating_add(1))..=(url, u64::MAX)).map_err(|x| self.e(x))? {
+        for entry in t
+            .range((url, after.saturating_add(1))..=(url, u64::MAX))
+            .map_err(|x| self.e(x))?
+        {
             if out.len() >= limit {
                 break;
             }
