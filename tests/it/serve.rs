@@ -12,11 +12,13 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 mod backup;
+mod business;
 mod cluster;
 mod due;
 mod erasure;
 mod faults;
 mod postgres;
+mod webhooks;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
 

@@ -423,6 +423,14 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
             "headers_too_large",
         ),
         (http.put(server.url("/v1/leads/b")).body("{"), 400, "bad_json"),
+        // More header fields than hyper reads: hyper's own bare 431, explained.
+        (
+            (0..120).fold(http.get(server.url("/v1/pack")), |r, i| {
+                r.header(format!("x-h{i}"), "v")
+            }),
+            431,
+            "headers_too_large",
+        ),
     ];
     for (req, expected, kind) in fallbacks {
         let (status, _, body) = raw(with(req, "legacy-token")).await;

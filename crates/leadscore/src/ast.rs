@@ -3,6 +3,17 @@
 use crate::source::Span;
 pub use crate::value::{CmpOp, Millis, StrOp};
 
+/// `business Mon-Fri 09:00-17:00 "America/New_York"`, as written: checked by the checker.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Business {
+    /// The first and last working day, 0 = Monday (the range may wrap: `Sun-Thu`).
+    pub days: Spanned<(u8, u8)>,
+    /// The working hours, as (hours, minutes) from and until.
+    pub hours: Spanned<((u32, u32), (u32, u32))>,
+    /// The IANA time zone.
+    pub zone: Spanned<String>,
+}
+
 /// A value with the span of the text it came from.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spanned<T> {
@@ -49,11 +60,13 @@ pub enum StatementKind {
     Dimension(Name),
     /// `let senior = CONDITION`.
     Let { name: Name, cond: Cond },
-    /// `route "queue" [when CONDITION] [sla DURATION]`.
+    /// `route "queue" [when CONDITION] [sla DURATION [business DAYS HOURS "ZONE"]]`.
     Route {
         queue: Spanned<String>,
         when: Option<Cond>,
         sla: Option<Spanned<Millis>>,
+        /// The working time the SLA counts (none: wall-clock time).
+        business: Option<Business>,
     },
     /// `requalify after 30d`.
     Requalify(Spanned<Millis>),

@@ -210,12 +210,22 @@ impl Compiler<'_> {
                     .join(" ");
                 self.program.mql = Some((self.cond(cond, Scope::Outcome), text));
             }
-            StatementKind::Route { queue, when, sla } => {
+            StatementKind::Route {
+                queue,
+                when,
+                sla,
+                business,
+            } => {
                 let when = when.as_ref().map(|c| self.cond(c, Scope::Outcome));
                 self.program.routes.push(Route {
                     queue: queue.node.clone(),
                     when,
                     sla: sla.as_ref().map(|s| s.node),
+                    // The checker refused hours that do not make one.
+                    business: business.as_ref().and_then(|b| {
+                        let (from, until) = b.hours.node;
+                        crate::value::hours::BusinessHours::new(b.days.node, from, until, &b.zone.node).ok()
+                    }),
                 });
             }
             StatementKind::Requalify(after) => self.program.requalify_after = Some(after.node),

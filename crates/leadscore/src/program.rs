@@ -154,6 +154,8 @@ pub(crate) struct Route {
     pub when: Option<Expr>,
     /// `sla 2h`: how soon sales must act on its MQLs (`leadscore serve`).
     pub sla: Option<Millis>,
+    /// `business Mon-Fri 09:00-17:00 "Zone"`: the SLA counts only this working time.
+    pub business: Option<crate::value::hours::BusinessHours>,
 }
 
 /// A compiled condition.
@@ -239,9 +241,12 @@ impl fmt::Display for Program {
                 Some(w) => write!(f, "route {:?} when {}", r.queue, self.show(w))?,
                 None => write!(f, "route {:?}", r.queue)?,
             }
-            match r.sla {
-                Some(sla) => writeln!(f, " sla {}", crate::value::time::show_duration(sla))?,
-                None => writeln!(f)?,
+            match (r.sla, &r.business) {
+                (Some(sla), Some(hours)) => {
+                    writeln!(f, " sla {} business {hours}", crate::value::time::show_duration(sla))?
+                }
+                (Some(sla), None) => writeln!(f, " sla {}", crate::value::time::show_duration(sla))?,
+                (None, _) => writeln!(f)?,
             }
         }
         if let Some(after) = self.requalify_after {
@@ -540,6 +545,31 @@ impl Program {
     pub fn route_sla(&self, queue: &str) -> Option<std::time::Duration> {
         let route = self.routes.iter().find(|r| r.queue == queue)?;
         route.sla.map(millis)
+    }
+
+    /// When the SLA of an MQL handed to `queue` at `at` is due: `at` plus the SLA, or,
+    /// for `sla 4h business DAYS HOURS "ZONE"`, after that much working time (see
+    /// [`BusinessHours::add`](crate::value::hours::BusinessHours::add)). `None` when the
+    /// route has no SLA.
+    ///
+    /// ```
+    /// use chrono::{TimeZone, Utc};
+    /// let pack = leadscore::Pack::from_source("demo", "threshold 10\nroute \"ae\" sla 2h")?;
+    /// let at = Utc.with_ymd_and_hms(2026, 3, 14, 23, 0, 0).unwrap();
+    /// assert_eq!(pack.program().route_sla_due("ae", at), Some(Utc.with_ymd_and_hms(2026, 3, 15, 1, 0, 0).unwrap()));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn route_sla_due(
+        &self,
+        queue: &str,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        let route = self.routes.iter().find(|r| r.queue == queue)?;
+        let sla = chrono::Duration::milliseconds(route.sla?);
+        Some(match &route.business {
+            Some(hours) => hours.add(at, sla),
+            None => at + sla,
+        })
     }
 
     /// How long a rejected or recycled lead waits before it may become an MQL again

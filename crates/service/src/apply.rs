@@ -18,6 +18,32 @@ use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, Transition};
 use super::storage::{StorageError, Txn};
 use leadscore::{NextChange, Pack};
 
+/// A 409 naming the first event id that the lead (or an earlier event of this write)
+/// already has with another payload; a reused id with the same payload is a retry.
+fn reused_id(t: &mut dyn Txn, lead: &str, events: &[Incoming]) -> Result<Option<ApiError>, StorageError> {
+    let mut seen: HashMap<&str, &[u8; 32]> = HashMap::new();
+    for event in events {
+        let (Some(id), Some(payload)) = (&event.id, &event.payload) else {
+            continue;
+        };
+        let earlier = match seen.get(id.as_str()) {
+            Some(p) => Some(p.to_vec()),
+            None => t.event_digest(lead, id)?,
+        };
+        if earlier.is_some_and(|e| e != payload) {
+            return Ok(Some(ApiError::status(
+                409,
+                crate::error::ApiErrorKind::EventIdReused,
+                format!(
+                    "lead `{lead}` already has an event `{id}` with another payload; nothing of this write was stored"
+                ),
+            )));
+        }
+        seen.entry(id).or_insert(payload);
+    }
+    Ok(None)
+}
+
 /// What one write did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -130,7 +156,7 @@ impl<'a> Batch<'a> {
                 merge_patch(&mut fields, patch);
                 Ok(self.set_fields(lead, fields))
             }
-            Op::Events(events) => self.append(t, lead, events).map(Ok),
+            Op::Events(events) => self.append(t, lead, events),
             Op::Stage(ask) => self.stage(t, lead, ask),
             Op::Evaluate => {
                 self.working(lead).dirty = true;
@@ -271,7 +297,15 @@ impl<'a> Batch<'a> {
         Ok(Applied::default())
     }
 
-    fn append(&mut self, t: &mut dyn Txn, lead: &str, events: &[Incoming]) -> Result<Applied, StorageError> {
+    fn append(
+        &mut self,
+        t: &mut dyn Txn,
+        lead: &str,
+        events: &[Incoming],
+    ) -> Result<Result<Applied, ApiError>, StorageError> {
+        if let Some(conflict) = reused_id(t, lead, events)? {
+            return Ok(Err(conflict));
+        }
         let mut applied = Applied::default();
         let keep = self.limits.events_per_lead;
         let counted: Vec<&str> = self.pack.program().event_types().collect();
@@ -288,6 +322,9 @@ impl<'a> Batch<'a> {
             }
             let counts = &mut w.record.events;
             t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
+            if let (Some(id), Some(payload)) = (&event.id, &event.payload) {
+                t.put_event_digest(lead, id, payload)?;
+            }
             counts.next += 1;
             applied.new_events += 1;
             w.record.last_activity = Some(w.record.last_activity.map_or(event.received, |a| a.max(event.received)));
@@ -306,7 +343,7 @@ impl<'a> Batch<'a> {
         w.dirty |= applied.new_events > 0;
         self.tally.events += applied.new_events;
         self.tally.duplicates += applied.duplicates;
-        Ok(applied)
+        Ok(Ok(applied))
     }
 
     fn stage(&mut self, t: &mut dyn Txn, lead: &str, ask: &Ask) -> Result<Result<Applied, ApiError>, StorageError> {
@@ -452,17 +489,19 @@ fn result_due(next: NextChange, as_of: Millis, fallback: Millis) -> Option<Milli
 }
 
 /// The lifecycle's verdict on a new result: the route's SLA and the pack's cool-down
-/// come from the pack that scored it.
+/// come from the pack that scored it. A hand-off at `as_of` is due after the route's
+/// SLA, counted in working time when the route says `business` (issue 23).
 fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of: Millis) -> Vec<Change> {
     let program = pack.program();
+    let handed_off = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
     let reading = Reading {
         mql: outcome.mql,
         route: outcome.route.as_deref(),
         sla: outcome
             .route
             .as_deref()
-            .and_then(|r| program.route_sla(r))
-            .map(as_millis),
+            .and_then(|r| program.route_sla_due(r, handed_off))
+            .map(|due| due.timestamp_millis().saturating_sub(as_of)),
     };
     let cool_down = program.requalify_after().map(as_millis);
     lifecycle::advance(&record.standing, reading, record.activity, cool_down, as_of)

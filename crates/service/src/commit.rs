@@ -15,8 +15,8 @@ use super::config::Limits;
 use super::error::ApiError;
 use super::input::Op;
 use super::metrics::Metrics;
-use super::model::Cursor;
 use super::storage::{Storage, StorageError, StorageErrorKind, Txn};
+use super::webhook;
 use leadscore::LivePack;
 
 /// Most requests in one transaction.
@@ -39,9 +39,9 @@ enum Command {
         items: Vec<(String, Op)>,
         reply: oneshot::Sender<Result<Reply, ApiError>>,
     },
-    Cursor {
-        url: String,
-        cursor: Cursor,
+    /// A webhook's delivery result or an operator's action on its stream.
+    Webhook {
+        op: webhook::Op,
         reply: oneshot::Sender<Result<(), ApiError>>,
     },
     /// Erase a lead: its fields, events, ledger and due entry.
@@ -118,11 +118,10 @@ impl Committer {
         answer.await.map_err(|_| stopped())?
     }
 
-    /// Stores a webhook's cursor in the next transaction.
-    pub async fn cursor(&self, url: &str, cursor: Cursor) -> Result<(), ApiError> {
+    /// Applies a webhook action in the next transaction; answers once it is durable.
+    pub async fn webhook(&self, op: webhook::Op) -> Result<(), ApiError> {
         let (reply, answer) = oneshot::channel();
-        let url = url.to_string();
-        self.send(Command::Cursor { url, cursor, reply }).await?;
+        self.send(Command::Webhook { op, reply }).await?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -204,7 +203,7 @@ impl Writer {
                         .iter()
                         .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
                         .collect(),
-                    Command::Cursor { .. }
+                    Command::Webhook { .. }
                     | Command::Probe { .. }
                     | Command::Delete { .. }
                     | Command::Due { .. }
@@ -244,10 +243,10 @@ impl Writer {
                 Command::Writes { reply, .. } => {
                     let _ = reply.send(Ok(Reply { items, leads }));
                 }
-                Command::Cursor { reply, .. } | Command::Probe { reply } => {
+                Command::Probe { reply } => {
                     let _ = reply.send(Ok(()));
                 }
-                Command::Delete { reply, .. } => {
+                Command::Delete { reply, .. } | Command::Webhook { reply, .. } => {
                     let result = items.into_iter().next().unwrap_or_else(|| Ok(Applied::default()));
                     let _ = reply.send(result.map(|_| ()));
                 }
@@ -289,10 +288,7 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
                 }
                 done.push(results);
             }
-            Command::Cursor { url, cursor, .. } => {
-                t.put_cursor(url, cursor)?;
-                done.push(Vec::new());
-            }
+            Command::Webhook { op, .. } => done.push(vec![op.apply(t)?.map(|()| Applied::default())]),
             Command::Probe { .. } => {
                 t.probe(now)?;
                 done.push(Vec::new());
@@ -319,7 +315,7 @@ fn fail_all(commands: Vec<Command>, e: &StorageError) {
             Command::Writes { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
-            Command::Cursor { reply, .. } | Command::Probe { reply } | Command::Delete { reply, .. } => {
+            Command::Webhook { reply, .. } | Command::Probe { reply } | Command::Delete { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
             Command::Due { reply, .. } | Command::Rescore { reply, .. } => {

@@ -32,8 +32,10 @@ pub enum ApiErrorKind {
     BadEvent,
     /// No such lead or route.
     NotFound,
-    /// A stage change the lifecycle does not allow, or a write that contradicts one stored.
+    /// A stage change the lifecycle does not allow.
     Conflict,
+    /// An event id the lead already has, sent with another payload.
+    EventIdReused,
     /// Past a limit: body size, events per request, fields per lead.
     TooLarge,
     /// No token, or an unknown one.

@@ -62,7 +62,7 @@ pub fn parsers() -> usize {
     std::thread::available_parallelism().map_or(2, std::num::NonZero::get)
 }
 
-type Shared = State<Arc<App>>;
+pub(crate) type Shared = State<Arc<App>>;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -108,6 +108,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/pack/reload", post(reload))
         .route("/metrics", get(metrics))
         .route("/v1/backup", get(backup))
+        .merge(super::webhook_api::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
@@ -182,10 +183,12 @@ async fn end_with_newline(response: Response) -> Response {
 }
 
 /// The scope an endpoint needs: reading is `read` (scoring a lead without storing it
-/// too), stage changes `sales`, publishing the pack and erasing a lead `admin`, other
+/// too), stage changes `sales`, publishing the pack, erasing a lead and the webhooks'
+/// state and actions `admin`, other
 /// writes `write` (an event source may add to a lead, not make it disappear).
 pub fn scope_of(method: &Method, route: &str) -> Scope {
     match (method.as_str(), route) {
+        (_, webhooks) if webhooks.starts_with("/v1/webhooks") => Scope::Admin,
         ("POST", "/v1/pack/reload") | ("DELETE", "/v1/leads/{id}") | ("GET" | "HEAD", "/v1/backup") => Scope::Admin,
         ("POST", "/v1/leads/{id}/stage") => Scope::Sales,
         ("POST", "/v1/score") | ("GET" | "HEAD", _) => Scope::Read,
@@ -340,14 +343,14 @@ fn lead_path(p: Result<Path<String>, PathRejection>, app: &App) -> Result<String
     input::lead_id(&id, &app.settings.limits)
 }
 
-type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
+pub(crate) type Params = Result<Query<HashMap<String, String>>, QueryRejection>;
 
-fn params(q: Params) -> Result<HashMap<String, String>, ApiError> {
+pub(crate) fn params(q: Params) -> Result<HashMap<String, String>, ApiError> {
     q.map(|Query(m)| m)
         .map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
 }
 
-fn number(params: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
+pub(crate) fn number(params: &HashMap<String, String>, name: &str, default: u64) -> Result<u64, ApiError> {
     match params.get(name) {
         None => Ok(default),
         Some(text) => text
@@ -356,7 +359,7 @@ fn number(params: &HashMap<String, String>, name: &str, default: u64) -> Result<
     }
 }
 
-fn page(params: &HashMap<String, String>, name: &str) -> Result<usize, ApiError> {
+pub(crate) fn page(params: &HashMap<String, String>, name: &str) -> Result<usize, ApiError> {
     let n = number(params, name, DEFAULT_PAGE as u64)?;
     Ok(usize::try_from(n).unwrap_or(MAX_PAGE).clamp(1, MAX_PAGE))
 }

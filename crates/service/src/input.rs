@@ -25,6 +25,9 @@ pub struct Incoming {
     pub at: Millis,
     /// Its `type`.
     pub kind: String,
+    /// With an `id`: the SHA-256 of the event as sent (its `id` in NFC, without an `at`
+    /// the service filled in), so a reused id with another payload is recognised.
+    pub payload: Option<[u8; 32]>,
 }
 
 /// A write to one lead.
@@ -394,6 +397,7 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
         }
         None => return Err(ApiError::bad_event("the event has no `type`")),
     };
+    let filled_at = matches!(map.get("at"), None | Some(Value::Null));
     let at = match map.get("at") {
         None | Some(Value::Null) => {
             map.insert("at".into(), Value::String(rfc3339(now)));
@@ -435,6 +439,7 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
             )))
         }
     };
+    let payload = id.as_ref().map(|_| payload_digest(&mut map, filled_at));
     let json = serde_json::to_vec(&Value::Object(map)).map_err(|e| ApiError::bad_event(e.to_string()))?;
     Ok(Incoming {
         json,
@@ -442,7 +447,22 @@ pub fn event(value: Value, now: Millis, limits: &Limits) -> Result<Incoming, Api
         received: now,
         at,
         kind: event_type,
+        payload,
     })
+}
+
+/// The SHA-256 of an event as its sender wrote it: keys in order (serde_json's map is
+/// sorted), without the `at` the service filled in (a retry of an event without `at` is
+/// the same event).
+fn payload_digest(map: &mut Map<String, Value>, filled_at: bool) -> [u8; 32] {
+    use sha2::Digest;
+    let at = if filled_at { map.remove("at") } else { None };
+    // Serializing a map of JSON values to a Vec cannot fail.
+    let digest = sha2::Sha256::digest(serde_json::to_vec(&*map).unwrap_or_default());
+    if let Some(at) = at {
+        map.insert("at".into(), at);
+    }
+    digest.into()
 }
 
 /// One line of `/v1/ingest`: `{"lead": ID, "fields": {...}}` (merged, as by PATCH) or

@@ -16,7 +16,8 @@
 //! | `apply.rs` | one batch of writes: apply, score, lifecycle, outbox, in one transaction |
 //! | `commit.rs` | group commit: the writer thread, acknowledging after the commit is durable |
 //! | `schedule.rs` | re-evaluation on an interval, on reload, and when SLAs fall due |
-//! | `webhook.rs` | pushing the outbox: in order, at least once, signed, with stored backoff |
+//! | `webhook.rs` | pushing the outbox: in order, at least once, signed, with stored backoff, dead letters |
+//! | `webhook_api.rs` | the webhooks' state and the operators' actions on them (HTTP, `admin`) |
 //! | `http.rs` | the API: parse, call the core, render |
 //! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
@@ -38,6 +39,7 @@ pub mod pack;
 pub mod schedule;
 pub mod storage;
 pub mod webhook;
+pub mod webhook_api;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -111,6 +113,15 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         .timeout(webhook::TIMEOUT)
         .build()
         .map_err(std::io::Error::other)?;
+    // A webhook never seen starts at the current end of the outbox (issue 23).
+    let end = store.read().await?.last_transition().await?;
+    for url in &settings.webhooks {
+        let op = webhook::Op::Start {
+            url: url.clone(),
+            next: end + 1,
+        };
+        committer.webhook(op).await.map_err(std::io::Error::other)?;
+    }
     for url in &settings.webhooks {
         let sender = webhook::Sender {
             url: url.clone(),

@@ -22,6 +22,13 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
+/// hyper's read buffer: a request head (line and headers) longer than this is answered
+/// 431 by hyper itself (see [`Explained`]); shorter ones past the service's own bound
+/// (`http::MAX_HEADER_BYTES`) get the service's 431.
+pub const READ_BUFFER_BYTES: usize = 128 * 1024;
+/// Most header fields hyper reads in one request (its default): more is a 431 too.
+pub const MAX_HEADER_FIELDS: usize = 100;
+
 /// How long a server waits before accepting again after `accept` failed (out of file
 /// descriptors and the like), as axum's own loop does.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
@@ -212,6 +219,7 @@ pub async fn serve(tcp: TcpListener, router: Router, bounds: Bounds, mut stop: w
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
         .header_read_timeout(bounds.header)
+        .max_buf_size(READ_BUFFER_BYTES)
         .keep_alive(true);
     loop {
         let accepted = tokio::select! {
@@ -237,7 +245,7 @@ pub async fn serve(tcp: TcpListener, router: Router, bounds: Bounds, mut stop: w
             slots: Arc::clone(&slots),
             id,
         };
-        let connection = http.serve_connection(TokioIo::new(stream), service);
+        let connection = http.serve_connection(TokioIo::new(Explained::new(stream)), service);
         let (slots, stop) = (Arc::clone(&slots), stop.clone());
         tokio::spawn(async move {
             run(connection, &slots, id, &close, bounds.idle, stop).await;
@@ -253,7 +261,7 @@ pub async fn serve(tcp: TcpListener, router: Router, bounds: Bounds, mut stop: w
     }
 }
 
-type Connection = hyper::server::conn::http1::Connection<TokioIo<tokio::net::TcpStream>, Tracked>;
+type Connection = hyper::server::conn::http1::Connection<TokioIo<Explained<tokio::net::TcpStream>>, Tracked>;
 
 /// Drives one connection until it ends, is told to close (room for another, or idle too
 /// long), or the service stops (then it finishes the request in progress).
@@ -282,5 +290,164 @@ async fn run(
                 connection.as_mut().graceful_shutdown();
             }
         }
+    }
+}
+
+/// A connection's socket, with the answers hyper writes by itself when it cannot read a
+/// request head (a bare 400, 414 or 431 with an empty body, before any handler runs)
+/// replaced by the service's JSON error naming the bound. hyper closes the connection
+/// after such an answer, so the replacement is the last thing written.
+pub struct Explained<S> {
+    inner: S,
+    /// The replacement still to be written.
+    pending: Vec<u8>,
+}
+
+impl<S> Explained<S> {
+    /// Wraps a socket.
+    pub fn new(inner: S) -> Explained<S> {
+        Explained {
+            inner,
+            pending: Vec::new(),
+        }
+    }
+}
+
+/// The service's answer for a response hyper wrote by itself, if `head` is one: a
+/// whole response head of status 400, 414 or 431 with `content-length: 0` and no body.
+pub fn explain_automatic(head: &[u8]) -> Option<Vec<u8>> {
+    let end = head.windows(4).position(|w| w == b"\r\n\r\n")?;
+    if end + 4 != head.len()
+        || !head[..end]
+            .to_ascii_lowercase()
+            .windows(19)
+            .any(|w| w == b"\r\ncontent-length: 0")
+    {
+        return None;
+    }
+    let (status, reason, kind, message) = match head.get(..13)? {
+        b"HTTP/1.1 431 " | b"HTTP/1.0 431 " => (
+            431,
+            "Request Header Fields Too Large",
+            "headers_too_large",
+            format!("the request head is longer than {READ_BUFFER_BYTES} bytes or has more than {MAX_HEADER_FIELDS} header fields"),
+        ),
+        b"HTTP/1.1 414 " | b"HTTP/1.0 414 " => (
+            414,
+            "URI Too Long",
+            "uri_too_long",
+            "the request target is too long".to_string(),
+        ),
+        b"HTTP/1.1 400 " | b"HTTP/1.0 400 " => (
+            400,
+            "Bad Request",
+            "bad_request",
+            "the request head is not valid HTTP/1.1".to_string(),
+        ),
+        _ => return None,
+    };
+    let body = format!("{}\n", serde_json::json!({"error": message, "kind": kind}));
+    Some(
+        format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .into_bytes(),
+    )
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> Explained<S> {
+    /// Writes what is left of the replacement; ready when nothing is.
+    fn drain(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.inner).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.pending.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Explained<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Explained<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        use std::task::Poll;
+        match self.drain(cx) {
+            Poll::Ready(Ok(())) => {}
+            Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+            Poll::Pending => return Poll::Pending,
+        }
+        if let Some(answer) = explain_automatic(buf) {
+            self.pending = answer;
+            // Taken whole; written by `drain` (now, and on flush or shutdown).
+            let _ = self.drain(cx);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match self.drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_flush(cx),
+            other => other,
+        }
+    }
+
+    fn poll_shutdown(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::task::Poll;
+        match self.drain(cx) {
+            Poll::Ready(Ok(())) => Pin::new(&mut self.inner).poll_shutdown(cx),
+            other => other,
+        }
+    }
+
+    /// Whole writes only, so hyper's automatic answer arrives as one buffer.
+    fn is_write_vectored(&self) -> bool {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_hypers_own_bodyless_error_answers_are_replaced() {
+        let bare = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 0\r\ndate: Mon, 07 Dec 2026 06:00:00 GMT\r\n\r\n";
+        let answer = String::from_utf8(explain_automatic(bare).unwrap_or_default()).unwrap_or_default();
+        assert!(answer.starts_with("HTTP/1.1 431 "), "{answer}");
+        assert!(answer.contains("content-type: application/json"), "{answer}");
+        assert!(answer.ends_with("\"kind\":\"headers_too_large\"}\n"), "{answer}");
+        // The service's own 431 (a body), a 200, and a head with a body are left alone.
+        let own = b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 80\r\n\r\n";
+        assert_eq!(explain_automatic(own), None);
+        assert_eq!(explain_automatic(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n"), None);
+        assert_eq!(
+            explain_automatic(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\nx"),
+            None
+        );
     }
 }

@@ -62,6 +62,8 @@ pub struct Metrics {
     commit_seconds: Histogram,
     /// Storage and scale (issue 22).
     rescored: Counter,
+    // Webhook dead letters (issue 23).
+    dead_letters: Family<WebhookLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -91,6 +93,7 @@ impl Metrics {
             commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             commit_seconds: latency_histogram(),
             rescored: Counter::default(),
+            dead_letters: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -164,6 +167,11 @@ impl Metrics {
             "leads_rescored",
             "Leads this instance scored again for a new pack (at start or after a reload; instances on one database share them)",
             m.rescored.clone(),
+        );
+        r.register(
+            "webhook_dead_letters",
+            "Transitions a webhook gave up on, kept until replayed or discarded, by webhook",
+            m.dead_letters.clone(),
         );
         m
     }
@@ -239,6 +247,14 @@ impl Metrics {
         self.outbox_depth
             .get_or_create(&labels)
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
+    }
+
+    /// A webhook's dead letters.
+    pub fn dead_letters(&self, webhook: &str, count: u32) {
+        let labels = WebhookLabels {
+            webhook: webhook.to_string(),
+        };
+        self.dead_letters.get_or_create(&labels).set(i64::from(count));
     }
 
     /// One delivery attempt.

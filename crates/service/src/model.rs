@@ -174,6 +174,47 @@ pub struct Cursor {
     /// The last failure, for `/v1/pack`-style inspection and logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The receiver's status at the last failure (none: no answer).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<u16>,
+    /// Failed attempts in a row that were permanent refusals (a 4xx other than 408 or
+    /// 429): at [`crate::webhook::PERMANENT_ATTEMPTS`] the transition is dead-lettered.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub refused: u32,
+    /// Bumped by every operator action that moves the cursor (skip, replay from a seq):
+    /// a sender's result for an older epoch is not stored over it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub epoch: u32,
+    /// How many dead letters the webhook has.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub dead: u32,
+    /// How many of them an operator asked to replay and the sender has not yet tried.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub replays: u32,
+}
+
+/// A transition a webhook gave up on: kept (by webhook and seq) until an operator
+/// replays or discards it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeadLetter {
+    /// The transition's seq.
+    pub seq: u64,
+    /// Failed attempts.
+    pub attempts: u32,
+    /// The receiver's status at the last failure (none: no answer).
+    pub status: Option<u16>,
+    /// The last failure: the status and a cut of the receiver's answer, or why there was
+    /// no answer.
+    pub error: String,
+    /// When it was last tried (ms).
+    pub at: Millis,
+    /// An operator asked for it to be delivered again: the sender does so next.
+    #[serde(default)]
+    pub replay: bool,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// A number as results write it: `35`, not `35.0`.

@@ -7,6 +7,15 @@
 //! restart resumes where delivery stopped, waiting out a backoff in progress. With
 //! several instances on one Postgres database, the instance that holds the webhook's
 //! lease delivers; the others wait, and one takes over when the lease runs out.
+//!
+//! A refusal (a 4xx other than 408 and 429) is permanent: after [`PERMANENT_ATTEMPTS`]
+//! refusals in a row (0.5 + 1 + 2 + 4 s apart, all within 8 s) the transition becomes a
+//! dead letter and the stream goes on with the next one. Every failure is logged with the
+//! status and a cut of the answer, naming the webhook by [`webhook_id`] and its URL
+//! without credentials or query. An operator can retry the head now, skip it (it becomes
+//! a dead letter), restart the stream from a seq, replay a dead letter or discard it
+//! ([`Op`]): each is stored, and the instance that holds the lease acts on it. A webhook
+//! never seen before starts at the current end of the outbox.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,9 +25,10 @@ use sha2::Sha256;
 use tokio::sync::Notify;
 
 use super::commit::{now_millis, Committer};
+use super::error::ApiError;
 use super::metrics::Metrics;
-use super::model::Cursor;
-use super::storage::{Storage, StorageError};
+use super::model::{Cursor, DeadLetter, Millis};
+use super::storage::{Storage, StorageError, Txn};
 
 /// How long one delivery may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -31,6 +41,10 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 
 /// The signature header.
 pub const SIGNATURE_HEADER: &str = "x-leadscore-signature";
+/// Refusals in a row (a 4xx other than 408 and 429) after which a transition is a dead letter.
+pub const PERMANENT_ATTEMPTS: u32 = 5;
+/// Most bytes of a receiver's answer kept for the log and `last_error`.
+const ANSWER_CUT: usize = 200;
 
 /// One webhook's sender.
 pub struct Sender {
@@ -72,12 +86,13 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 impl Sender {
     /// Delivers forever (until the task is aborted at shutdown).
     pub async fn run(self) {
+        let label = redacted(&self.url);
         loop {
             // Registered before the outbox is read, so a commit in between still wakes it.
             let woken = self.outbox.notified();
             tokio::pin!(woken);
             woken.as_mut().enable();
-            match self.step().await {
+            match self.step(&label).await {
                 Step::Delivered => continue,
                 Step::Wait(d) => {
                     tokio::select! {
@@ -85,12 +100,14 @@ impl Sender {
                         _ = tokio::time::sleep(d) => {}
                     }
                 }
-                Step::Backoff(d) => tokio::time::sleep(d).await,
+                // A backoff is waited out a second at a time: an operator's "retry now"
+                // (stored by any instance) is seen within a second.
+                Step::Backoff(d) => tokio::time::sleep(d.min(IDLE_POLL)).await,
             }
         }
     }
 
-    async fn step(&self) -> Step {
+    async fn step(&self, label: &str) -> Step {
         match self
             .store
             .hold_lease(&self.url, super::storage::postgres::LEASE_TTL_MS)
@@ -99,60 +116,106 @@ impl Sender {
             Ok(true) => {}
             Ok(false) => return Step::Backoff(IDLE_POLL),
             Err(e) => {
-                eprintln!("webhook {}: cannot take the delivery lease: {e}", self.url);
+                eprintln!("webhook {label}: cannot take the delivery lease: {e}");
                 return Step::Backoff(IDLE_POLL);
             }
         }
-        let (cursor, next, last) = match self.read().await {
+        let state = match self.read().await {
             Ok(state) => state,
             Err(e) => {
-                eprintln!("webhook {}: cannot read the outbox: {e}", self.url);
+                eprintln!("webhook {label}: cannot read the outbox: {e}");
                 return Step::Backoff(IDLE_POLL);
             }
         };
+        let cursor = &state.cursor;
         let delivered = cursor.next.saturating_sub(1);
-        self.metrics.outbox_depth(&self.url, last.saturating_sub(delivered));
+        self.metrics.outbox_depth(label, state.last.saturating_sub(delivered));
+        self.metrics.dead_letters(label, cursor.dead);
+        if let Some((seq, body)) = state.replay {
+            return self.replay(label, seq, body).await;
+        }
         let wait = cursor.retry_at - now_millis();
         if wait > 0 {
             return Step::Backoff(Duration::from_millis(wait.unsigned_abs()));
         }
-        let Some((seq, body)) = next else {
+        let Some((seq, body)) = state.next else {
             return Step::Wait(IDLE_POLL);
         };
         let outcome = self.deliver(seq, body).await;
-        self.metrics.delivery(&self.url, outcome.is_ok());
-        let cursor = match outcome {
-            Ok(()) => Cursor {
-                next: seq + 1,
-                ..Cursor::default()
-            },
-            Err(error) => {
-                let attempts = cursor.attempts.saturating_add(1);
-                let delay = i64::try_from(backoff(attempts).as_millis()).unwrap_or(i64::MAX);
-                Cursor {
-                    next: seq,
-                    attempts,
-                    retry_at: now_millis().saturating_add(delay),
-                    last_error: Some(error),
-                }
-            }
-        };
-        if let Err(e) = self.committer.cursor(&self.url, cursor).await {
-            eprintln!("webhook {}: cannot store the cursor: {e}", self.url);
-            return Step::Backoff(IDLE_POLL);
+        self.metrics.delivery(label, outcome.is_ok());
+        if let Err(failure) = &outcome {
+            let attempt = cursor.attempts.saturating_add(1);
+            eprintln!("webhook {label}: transition {seq} not delivered (attempt {attempt}): {failure}");
         }
-        Step::Delivered
+        let op = Op::Record {
+            url: self.url.clone(),
+            from: cursor.next,
+            epoch: cursor.epoch,
+            seq,
+            outcome,
+            now: now_millis(),
+        };
+        match self.committer.webhook(op).await {
+            Ok(()) => Step::Delivered,
+            Err(e) => {
+                eprintln!("webhook {label}: cannot store the cursor: {e}");
+                Step::Backoff(IDLE_POLL)
+            }
+        }
     }
 
-    /// The cursor, the next transition to deliver, and the newest seq.
-    async fn read(&self) -> Result<(Cursor, Option<(u64, Vec<u8>)>, u64), StorageError> {
+    /// Delivers a dead letter an operator asked to replay, once.
+    async fn replay(&self, label: &str, seq: u64, body: Option<Vec<u8>>) -> Step {
+        let outcome = match body {
+            Some(body) => self.deliver(seq, body).await,
+            None => Err(Failure {
+                status: None,
+                message: "the transition is no longer stored".into(),
+            }),
+        };
+        self.metrics.delivery(label, outcome.is_ok());
+        match &outcome {
+            Ok(()) => eprintln!("webhook {label}: dead letter {seq} replayed and delivered"),
+            Err(failure) => eprintln!("webhook {label}: dead letter {seq} replayed, not delivered: {failure}"),
+        }
+        let op = Op::Replayed {
+            url: self.url.clone(),
+            seq,
+            outcome,
+            now: now_millis(),
+        };
+        match self.committer.webhook(op).await {
+            Ok(()) => Step::Delivered,
+            Err(e) => {
+                eprintln!("webhook {label}: cannot store the dead letter: {e}");
+                Step::Backoff(IDLE_POLL)
+            }
+        }
+    }
+
+    /// The cursor, a dead letter to replay (with its transition), the next transition
+    /// to deliver, and the newest seq.
+    async fn read(&self) -> Result<State, StorageError> {
         let r = self.store.read().await?;
         let cursor = r.cursor(&self.url).await?;
+        let mut replay = None;
+        if cursor.replays > 0 {
+            if let Some(letter) = r.dead_letters(&self.url, 0, 1, true).await?.into_iter().next() {
+                let body = r.transitions(letter.seq, 1).await?.into_iter().next();
+                replay = Some((letter.seq, body.filter(|(s, _)| *s == letter.seq).map(|(_, b)| b)));
+            }
+        }
         let next = r.transitions(cursor.next, 1).await?.into_iter().next();
-        Ok((cursor, next, r.last_transition().await?))
+        let last = r.last_transition().await?;
+        Ok(State {
+            cursor,
+            replay,
+            next,
+            last,
+        })
     }
 
-    async fn deliver(&self, seq: u64, body: Vec<u8>) -> Result<(), String> {
+    async fn deliver(&self, seq: u64, body: Vec<u8>) -> Result<(), Failure> {
         let mut request = self
             .client
             .post(&self.url)
@@ -163,14 +226,379 @@ impl Sender {
         if let Some(secret) = &self.secret {
             request = request.header(SIGNATURE_HEADER, signature(secret, &body));
         }
-        let response = request.body(body).send().await.map_err(|e| e.to_string())?;
+        // The error without the URL: it may carry credentials.
+        let mut response = request.body(body).send().await.map_err(|e| Failure {
+            status: None,
+            message: format!("no answer: {}", e.without_url()),
+        })?;
         let status = response.status();
         if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("the receiver answered {status}"))
+            return Ok(());
+        }
+        let mut answer = Vec::new();
+        while answer.len() < ANSWER_CUT {
+            match response.chunk().await {
+                Ok(Some(chunk)) => answer.extend_from_slice(&chunk),
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Err(Failure {
+            status: Some(status.as_u16()),
+            message: format!("the receiver answered {status}: {}", cut(&answer)),
+        })
+    }
+}
+
+/// What the sender read.
+struct State {
+    cursor: Cursor,
+    replay: Option<(u64, Option<Vec<u8>>)>,
+    next: Option<(u64, Vec<u8>)>,
+    last: u64,
+}
+
+/// A failed delivery: the receiver's status (none: no answer) and what happened.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    /// The receiver's status.
+    pub status: Option<u16>,
+    /// The status and a cut of the answer, or why there was no answer.
+    pub message: String,
+}
+
+impl Failure {
+    /// A refusal that retrying will not change: a 4xx other than 408 and 429.
+    pub fn permanent(&self) -> bool {
+        self.status
+            .is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429)
+    }
+}
+
+/// The first [`ANSWER_CUT`] bytes of an answer as text on one line: control characters
+/// shown as `?`, `…` when cut.
+fn cut(answer: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&answer[..answer.len().min(ANSWER_CUT)]);
+    let mut out: String = text.chars().map(|c| if c.is_control() { '?' } else { c }).collect();
+    if answer.len() > ANSWER_CUT {
+        out.push('…');
+    }
+    if out.trim().is_empty() {
+        out = "(no body)".into();
+    }
+    out
+}
+
+/// A webhook's URL for logs, metrics and the API: scheme, host, port and path, without
+/// credentials, query or fragment (they may hold secrets).
+pub fn redacted(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(u) => {
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!("{}://{}{port}{}", u.scheme(), u.host_str().unwrap_or(""), u.path())
+        }
+        Err(_) => "(a URL that does not parse)".into(),
+    }
+}
+
+/// A webhook's id in the API: the first 12 hex digits of the SHA-256 of its URL (stable
+/// across restarts and instances, and revealing nothing of the URL).
+pub fn webhook_id(url: &str) -> String {
+    use sha2::Digest;
+    let digest = Sha256::digest(url.as_bytes());
+    digest.iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// An action on one webhook's stream, applied by the writer in one transaction.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// A webhook never seen starts at `next` (the current end of the outbox); one with
+    /// a stored cursor keeps it.
+    Start {
+        /// The webhook.
+        url: String,
+        /// The first seq it delivers.
+        next: u64,
+    },
+    /// The sender's result for transition `seq`, read at cursor position `from` and
+    /// `epoch`: stored only if the cursor is still there (an operator may have moved it).
+    Record {
+        /// The webhook.
+        url: String,
+        /// The cursor's `next` as the sender read it.
+        from: u64,
+        /// The cursor's `epoch` as the sender read it.
+        epoch: u32,
+        /// The transition tried.
+        seq: u64,
+        /// How it went.
+        outcome: Result<(), Failure>,
+        /// When (ms).
+        now: Millis,
+    },
+    /// The sender's result for a dead letter it replayed.
+    Replayed {
+        /// The webhook.
+        url: String,
+        /// The dead letter's seq.
+        seq: u64,
+        /// How it went.
+        outcome: Result<(), Failure>,
+        /// When (ms).
+        now: Millis,
+    },
+    /// Operator: try the transition at the head now, without waiting out the backoff.
+    RetryNow {
+        /// The webhook.
+        url: String,
+    },
+    /// Operator: make the transition at the head a dead letter now and go on.
+    Skip {
+        /// The webhook.
+        url: String,
+        /// The newest seq.
+        last: u64,
+        /// When (ms).
+        now: Millis,
+    },
+    /// Operator: deliver again from seq `from` on (1 to the newest + 1).
+    ReplayFrom {
+        /// The webhook.
+        url: String,
+        /// The first seq to deliver.
+        from: u64,
+        /// The newest seq.
+        last: u64,
+    },
+    /// Operator: deliver a dead letter again (once; a failure keeps it dead).
+    Replay {
+        /// The webhook.
+        url: String,
+        /// The dead letter's seq.
+        seq: u64,
+    },
+    /// Operator: drop a dead letter.
+    Discard {
+        /// The webhook.
+        url: String,
+        /// The dead letter's seq.
+        seq: u64,
+    },
+}
+
+impl Op {
+    /// Applies the action in `t`. The outer error is the storage's; the inner one is the
+    /// operator's request that cannot be done (a dead letter that is not there).
+    pub fn apply(&self, t: &mut dyn Txn) -> Result<Result<(), ApiError>, StorageError> {
+        match self {
+            Op::Start { url, next } => {
+                if t.stored_cursor(url)?.is_none() {
+                    let cursor = Cursor {
+                        next: *next,
+                        ..Cursor::default()
+                    };
+                    t.set_cursor(url, &cursor)?;
+                }
+                Ok(Ok(()))
+            }
+            Op::Record {
+                url,
+                from,
+                epoch,
+                seq,
+                outcome,
+                now,
+            } => record(t, url, (*from, *epoch), *seq, outcome, *now).map(Ok),
+            Op::Replayed { url, seq, outcome, now } => replayed(t, url, *seq, outcome, *now).map(Ok),
+            Op::RetryNow { url } => {
+                let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+                cursor.retry_at = 0;
+                t.set_cursor(url, &cursor)?;
+                Ok(Ok(()))
+            }
+            Op::Skip { url, last, now } => skip(t, url, *last, *now),
+            Op::ReplayFrom { url, from, last } => {
+                if *from < 1 || *from > last.saturating_add(1) {
+                    return Ok(Err(ApiError::bad_request(format!(
+                        "`from` must be a seq from 1 to {} (the newest + 1)",
+                        last.saturating_add(1)
+                    ))));
+                }
+                let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+                moved(&mut cursor, *from);
+                t.set_cursor(url, &cursor)?;
+                Ok(Ok(()))
+            }
+            Op::Replay { url, seq } => {
+                let Some(mut letter) = t.dead_letter(url, *seq)? else {
+                    return Ok(Err(no_letter(*seq)));
+                };
+                if !letter.replay {
+                    letter.replay = true;
+                    let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+                    cursor.replays = cursor.replays.saturating_add(1);
+                    t.put_dead_letter(url, &letter)?;
+                    t.set_cursor(url, &cursor)?;
+                }
+                Ok(Ok(()))
+            }
+            Op::Discard { url, seq } => {
+                let Some(letter) = t.dead_letter(url, *seq)? else {
+                    return Ok(Err(no_letter(*seq)));
+                };
+                let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+                cursor.dead = cursor.dead.saturating_sub(1);
+                if letter.replay {
+                    cursor.replays = cursor.replays.saturating_sub(1);
+                }
+                t.delete_dead_letter(url, *seq)?;
+                t.set_cursor(url, &cursor)?;
+                Ok(Ok(()))
+            }
         }
     }
+}
+
+fn no_letter(seq: u64) -> ApiError {
+    ApiError::not_found(format!("this webhook has no dead letter {seq}"))
+}
+
+/// The cursor moved by an operator to `next`: a fresh start there, and a new epoch so a
+/// result the sender is about to store for the old position is not stored over it.
+fn moved(cursor: &mut Cursor, next: u64) {
+    *cursor = Cursor {
+        next,
+        epoch: cursor.epoch.wrapping_add(1),
+        dead: cursor.dead,
+        replays: cursor.replays,
+        ..Cursor::default()
+    };
+}
+
+/// Stores the sender's result for the head, if it still holds the lease and the cursor
+/// is where it read it.
+fn record(
+    t: &mut dyn Txn,
+    url: &str,
+    (from, epoch): (u64, u32),
+    seq: u64,
+    outcome: &Result<(), Failure>,
+    now: Millis,
+) -> Result<(), StorageError> {
+    if !t.lease_held(url)? {
+        return Ok(());
+    }
+    let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+    if cursor.next != from || cursor.epoch != epoch {
+        return Ok(());
+    }
+    match outcome {
+        Ok(()) => moved_on(&mut cursor, seq),
+        Err(failure) => {
+            cursor.next = seq;
+            cursor.attempts = cursor.attempts.saturating_add(1);
+            cursor.last_error = Some(failure.message.clone());
+            cursor.last_status = failure.status;
+            cursor.refused = if failure.permanent() { cursor.refused + 1 } else { 0 };
+            if cursor.refused >= PERMANENT_ATTEMPTS {
+                let letter = DeadLetter {
+                    seq,
+                    attempts: cursor.attempts,
+                    status: failure.status,
+                    error: failure.message.clone(),
+                    at: now,
+                    replay: false,
+                };
+                eprintln!(
+                    "webhook {}: transition {seq} refused {} times: now a dead letter; the stream goes on",
+                    redacted(url),
+                    cursor.refused
+                );
+                t.put_dead_letter(url, &letter)?;
+                cursor.dead = cursor.dead.saturating_add(1);
+                moved_on(&mut cursor, seq);
+            } else {
+                let tries = if failure.permanent() {
+                    cursor.refused
+                } else {
+                    cursor.attempts
+                };
+                let delay = i64::try_from(backoff(tries).as_millis()).unwrap_or(i64::MAX);
+                cursor.retry_at = now.saturating_add(delay);
+            }
+        }
+    }
+    t.put_cursor(url, &cursor)
+}
+
+/// Past `seq`: the next one has had no attempt yet (the last error stays for the API).
+fn moved_on(cursor: &mut Cursor, seq: u64) {
+    cursor.next = seq + 1;
+    cursor.attempts = 0;
+    cursor.refused = 0;
+    cursor.retry_at = 0;
+}
+
+/// Stores how a replay went: delivered, the dead letter goes; failed, it stays (no
+/// longer asked for) with the new error.
+fn replayed(
+    t: &mut dyn Txn,
+    url: &str,
+    seq: u64,
+    outcome: &Result<(), Failure>,
+    now: Millis,
+) -> Result<(), StorageError> {
+    if !t.lease_held(url)? {
+        return Ok(());
+    }
+    let Some(mut letter) = t.dead_letter(url, seq)?.filter(|l| l.replay) else {
+        return Ok(());
+    };
+    let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+    cursor.replays = cursor.replays.saturating_sub(1);
+    match outcome {
+        Ok(()) => {
+            cursor.dead = cursor.dead.saturating_sub(1);
+            t.delete_dead_letter(url, seq)?;
+        }
+        Err(failure) => {
+            letter.replay = false;
+            letter.attempts = letter.attempts.saturating_add(1);
+            letter.status = failure.status;
+            letter.error = failure.message.clone();
+            letter.at = now;
+            t.put_dead_letter(url, &letter)?;
+        }
+    }
+    t.put_cursor(url, &cursor)
+}
+
+/// The operator's skip: the head becomes a dead letter with what is known of its
+/// failures, and the stream goes on.
+fn skip(t: &mut dyn Txn, url: &str, last: u64, now: Millis) -> Result<Result<(), ApiError>, StorageError> {
+    let mut cursor = t.stored_cursor(url)?.unwrap_or_default();
+    let head = cursor.next.max(1);
+    if head > last {
+        return Ok(Err(ApiError::conflict(
+            "nothing is waiting to be delivered to this webhook",
+        )));
+    }
+    let letter = DeadLetter {
+        seq: head,
+        attempts: cursor.attempts,
+        status: cursor.last_status.filter(|_| cursor.attempts > 0),
+        error: match (&cursor.last_error, cursor.attempts) {
+            (Some(e), 1..) => format!("skipped by an operator; last failure: {e}"),
+            _ => "skipped by an operator before it failed".into(),
+        },
+        at: now,
+        replay: false,
+    };
+    t.put_dead_letter(url, &letter)?;
+    cursor.dead = cursor.dead.saturating_add(1);
+    moved(&mut cursor, head + 1);
+    t.set_cursor(url, &cursor)?;
+    Ok(Ok(()))
 }
 
 enum Step {
@@ -188,6 +616,32 @@ mod tests {
         let ms: Vec<u128> = (1..=4).map(|a| backoff(a).as_millis()).collect();
         assert_eq!(ms, [500, 1000, 2000, 4000]);
         assert_eq!(backoff(40), MAX_BACKOFF);
+    }
+
+    #[test]
+    fn only_a_4xx_other_than_408_and_429_is_permanent() {
+        let f = |status| Failure {
+            status,
+            message: String::new(),
+        };
+        assert!(f(Some(400)).permanent() && f(Some(410)).permanent());
+        assert!(!f(Some(408)).permanent() && !f(Some(429)).permanent());
+        assert!(!f(Some(500)).permanent() && !f(None).permanent());
+        // Five refusals, 0.5 + 1 + 2 + 4 s apart: well within two minutes.
+        let waits: Duration = (1..PERMANENT_ATTEMPTS).map(backoff).sum();
+        assert!(waits < Duration::from_secs(120), "{waits:?}");
+    }
+
+    #[test]
+    fn logs_see_no_credentials_or_query_and_answers_are_cut_to_one_line() {
+        assert_eq!(
+            redacted("https://user:pw@hooks.example.com:8443/in/x?token=s3cret#f"),
+            "https://hooks.example.com:8443/in/x"
+        );
+        assert_eq!(cut(b"bad\nrequest\x1b[31m"), "bad?request?[31m");
+        assert_eq!(cut(&[b'a'; 300]).chars().count(), ANSWER_CUT + 1);
+        assert_eq!(cut(b""), "(no body)");
+        assert_eq!(webhook_id("http://a/").len(), 12);
     }
 
     #[test]

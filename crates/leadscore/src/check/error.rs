@@ -104,6 +104,15 @@ pub enum CheckErrorKind {
     ZeroHalfLife,
     #[error("an SLA of zero is breached the moment a lead becomes an MQL")]
     ZeroSla,
+    /// `business Mon-Fri 17:00-09:00`: hours that are not a time of day, or that end
+    /// before they start.
+    #[error(
+        "working hours {0} are not a part of one day: write HH:MM-HH:MM from 00:00 to 24:00, the end after the start"
+    )]
+    BadBusinessHours(String),
+    /// `business ... "Mars/Olympus"`: not an IANA time zone.
+    #[error("unknown time zone {0:?}: write an IANA name such as \"America/New_York\", \"Europe/Paris\" or \"UTC\"")]
+    UnknownTimeZone(String),
     #[error("a cool-down of zero: leave `requalify after` out to requalify on the next activity")]
     ZeroRequalify,
     #[error("the requalification cool-down is set twice (`requalify after`)")]

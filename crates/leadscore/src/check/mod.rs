@@ -116,6 +116,22 @@ impl Checker<'_> {
         self.errors.push(CheckError::new(kind, span));
     }
 
+    /// `business DAYS HH:MM-HH:MM "ZONE"`: hours within one day, a known time zone.
+    fn business(&mut self, b: &Business) {
+        use crate::value::hours::{BusinessHours, HoursProblem};
+        let (from, until) = b.hours.node;
+        match BusinessHours::new(b.days.node, from, until, &b.zone.node) {
+            Ok(_) => {}
+            Err(HoursProblem::Hours) => {
+                let text = self.sources.text(b.hours.span).to_string();
+                self.error(CheckErrorKind::BadBusinessHours(text), b.hours.span);
+            }
+            Err(HoursProblem::Zone) => {
+                self.error(CheckErrorKind::UnknownTimeZone(b.zone.node.clone()), b.zone.span);
+            }
+        }
+    }
+
     /// Whether one more unknown name may be compared with the known ones.
     fn may_suggest(&mut self) -> bool {
         let may = self.suggestions > 0;
@@ -172,6 +188,10 @@ impl Checker<'_> {
                 StatementKind::Route { sla: Some(sla), .. } if sla.node == 0 => {
                     self.error(CheckErrorKind::ZeroSla, sla.span);
                 }
+                StatementKind::Route {
+                    business: Some(business),
+                    ..
+                } => self.business(business),
                 StatementKind::Requalify(after) => {
                     if requalify_seen {
                         self.error(CheckErrorKind::DuplicateRequalify, statement.span);

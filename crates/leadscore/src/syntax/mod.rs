@@ -285,14 +285,23 @@ impl Builder {
             }
             Rule::route => {
                 let queue = self.string(next());
-                let (mut when, mut sla) = (None, None);
+                let (mut when, mut sla, mut business) = (None, None, None);
                 for part in inner {
                     match part.as_rule() {
-                        Rule::sla => sla = part.into_inner().find(not_keyword).map(|d| self.duration(&d)),
+                        Rule::sla => {
+                            let mut parts = part.into_inner().filter(not_keyword);
+                            sla = parts.next().map(|d| self.duration(&d));
+                            business = parts.next().map(|b| self.business(b));
+                        }
                         _ => when = Some(self.condition(part)),
                     }
                 }
-                StatementKind::Route { queue, when, sla }
+                StatementKind::Route {
+                    queue,
+                    when,
+                    sla,
+                    business,
+                }
             }
             Rule::requalify => StatementKind::Requalify(self.duration(&next())),
             Rule::calibrate => {
@@ -605,6 +614,36 @@ impl Builder {
         }
     }
 
+    /// `business Mon-Fri 09:00-17:00 "Zone"`: days and hours as written (the grammar
+    /// fixed their shape; the checker judges the values).
+    fn business(&self, pair: Pair<Rule>) -> Business {
+        let mut parts = pair.into_inner().filter(not_keyword);
+        let mut next = || {
+            parts
+                .next()
+                .unwrap_or_else(|| unreachable!("grammar: `business` is missing a part"))
+        };
+        let (days, hours, zone) = (next(), next(), next());
+        let day = |d: &str| {
+            WEEKDAYS
+                .iter()
+                .position(|w| *w == d)
+                .and_then(|i| u8::try_from(i).ok())
+                .unwrap_or(0)
+        };
+        let (first, last) = days.as_str().split_once('-').unwrap_or((days.as_str(), days.as_str()));
+        let clock = |t: &str| {
+            let (h, m) = t.split_once(':').unwrap_or(("", ""));
+            (h.parse().unwrap_or(99), m.parse().unwrap_or(99))
+        };
+        let (from, until) = hours.as_str().split_once('-').unwrap_or(("", ""));
+        Business {
+            days: self.spanned(&days, (day(first), day(last))),
+            hours: self.spanned(&hours, (clock(from), clock(until))),
+            zone: self.string(zone),
+        }
+    }
+
     fn string(&self, pair: Pair<Rule>) -> Spanned<String> {
         self.spanned(&pair, unescape(inner_str(&pair)))
     }
@@ -644,6 +683,9 @@ fn content_end(pair: &Pair<Rule>) -> usize {
 }
 
 /// Keyword tokens carry no information once parsed.
+/// The days `business` names, Monday first.
+const WEEKDAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
 fn not_keyword(pair: &Pair<Rule>) -> bool {
     error::keyword(pair.as_rule()).is_none()
 }

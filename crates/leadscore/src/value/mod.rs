@@ -7,6 +7,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 pub mod escape;
+pub mod hours;
 pub mod pattern;
 pub mod time;
 

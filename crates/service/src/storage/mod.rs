@@ -23,7 +23,7 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use super::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, Transition};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,6 +156,26 @@ pub trait Txn {
     /// Gives the database a new instance id, and returns it: a restored copy is not the
     /// database it was taken from, so its webhook `Idempotency-Key`s differ.
     fn renew_instance(&mut self) -> Result<String, StorageError>;
+    // Webhook operations and event payloads (issue 23).
+
+    /// A webhook's cursor as stored (`None`: never stored), locked until commit.
+    fn stored_cursor(&mut self, url: &str) -> Result<Option<Cursor>, StorageError>;
+    /// Stores a webhook's cursor whichever instance holds the lease: an operator's action.
+    fn set_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError>;
+    /// Whether this instance holds the webhook's lease (Postgres: the lease row stays
+    /// locked until commit, so it is not taken over meanwhile; redb: always).
+    fn lease_held(&mut self, url: &str) -> Result<bool, StorageError>;
+    /// A webhook's dead letter for the transition `seq`.
+    fn dead_letter(&mut self, url: &str, seq: u64) -> Result<Option<DeadLetter>, StorageError>;
+    /// Stores (or replaces) a dead letter.
+    fn put_dead_letter(&mut self, url: &str, letter: &DeadLetter) -> Result<(), StorageError>;
+    /// Removes a dead letter (none: nothing happens).
+    fn delete_dead_letter(&mut self, url: &str, seq: u64) -> Result<(), StorageError>;
+    /// The digest of the payload an event `id` of the lead was first stored with (`None`:
+    /// no such id, or one stored before digests were kept). Erased with the lead.
+    fn event_digest(&mut self, lead: &str, event_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
+    /// Remembers the digest of the payload the event `id` was stored with.
+    fn put_event_digest(&mut self, lead: &str, event_id: &str, digest: &[u8]) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -292,6 +312,20 @@ impl Reader {
     /// A webhook's cursor (the start, for a webhook never seen).
     pub async fn cursor(&self, url: &str) -> Result<Cursor, StorageError> {
         read!(self, r => r.cursor(url))
+    }
+
+    // Webhook operations (issue 23).
+
+    /// Up to `limit` of a webhook's dead letters with seq > `after`, in seq order; with
+    /// `replay`, only those an operator asked to replay.
+    pub async fn dead_letters(
+        &self,
+        url: &str,
+        after: u64,
+        limit: usize,
+        replay: bool,
+    ) -> Result<Vec<DeadLetter>, StorageError> {
+        read!(self, r => r.dead_letters(url, after, limit, replay))
     }
 }
 

@@ -49,7 +49,7 @@ use tokio_postgres::Row;
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, Transition};
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
 pub const LEASE_TTL_MS: Millis = 30_000;
@@ -76,6 +76,11 @@ const MIGRATIONS: &[(i32, &str)] = &[(
      CREATE TABLE leadscore.leases (name text PRIMARY KEY, holder text NOT NULL, until_ms bigint NOT NULL);
      CREATE TABLE leadscore.meta (name text PRIMARY KEY, value text NOT NULL);
      INSERT INTO leadscore.meta VALUES ('instance', md5(random()::text || clock_timestamp()::text));",
+), (
+    // Webhook dead letters and the digest of each event id's payload (issue 23).
+    2,
+    "ALTER TABLE leadscore.event_ids ADD COLUMN digest bytea;
+     CREATE TABLE leadscore.dead_letters (url text NOT NULL, seq bigint NOT NULL, replay boolean NOT NULL, letter bytea NOT NULL, PRIMARY KEY (url, seq));",
 )];
 
 /// The database's clock in ms, so leases do not depend on the instances' clocks.
@@ -796,6 +801,80 @@ impl Txn for PgTxn<'_> {
         self.execute("DELETE FROM leadscore.leases", &[])?;
         Ok(id)
     }
+
+    // Webhook operations and event payloads (issue 23).
+
+    fn stored_cursor(&mut self, url: &str) -> Result<Option<Cursor>, StorageError> {
+        let rows = self.query(
+            "SELECT cursor FROM leadscore.cursors WHERE url = $1 FOR UPDATE",
+            &[&url],
+        )?;
+        rows.first()
+            .map(|row| decode("cursor", self.get::<&[u8]>(row, 0)?))
+            .transpose()
+    }
+
+    fn set_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.cursors (url, cursor) VALUES ($1, $2)
+             ON CONFLICT (url) DO UPDATE SET cursor = EXCLUDED.cursor",
+            &[&url, &encode(cursor)],
+        )?;
+        Ok(())
+    }
+
+    fn lease_held(&mut self, url: &str) -> Result<bool, StorageError> {
+        let sql = format!(
+            "SELECT 1 FROM leadscore.leases WHERE name = $1 AND holder = $2 AND until_ms > {NOW_MS} FOR UPDATE"
+        );
+        Ok(!self.query(&sql, &[&url, &self.store.holder])?.is_empty())
+    }
+
+    fn dead_letter(&mut self, url: &str, seq: u64) -> Result<Option<DeadLetter>, StorageError> {
+        let rows = self.query(
+            "SELECT letter FROM leadscore.dead_letters WHERE url = $1 AND seq = $2",
+            &[&url, &to_i64(seq)],
+        )?;
+        rows.first()
+            .map(|row| decode("dead letter", self.get::<&[u8]>(row, 0)?))
+            .transpose()
+    }
+
+    fn put_dead_letter(&mut self, url: &str, letter: &DeadLetter) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.dead_letters (url, seq, replay, letter) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (url, seq) DO UPDATE SET replay = EXCLUDED.replay, letter = EXCLUDED.letter",
+            &[&url, &to_i64(letter.seq), &letter.replay, &encode(letter)],
+        )?;
+        Ok(())
+    }
+
+    fn delete_dead_letter(&mut self, url: &str, seq: u64) -> Result<(), StorageError> {
+        self.execute(
+            "DELETE FROM leadscore.dead_letters WHERE url = $1 AND seq = $2",
+            &[&url, &to_i64(seq)],
+        )?;
+        Ok(())
+    }
+
+    fn event_digest(&mut self, lead: &str, event_id: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let rows = self.query(
+            "SELECT digest FROM leadscore.event_ids WHERE lead = $1 AND event_id = $2",
+            &[&lead, &event_id],
+        )?;
+        match rows.first() {
+            Some(row) => self.get::<Option<Vec<u8>>>(row, 0),
+            None => Ok(None),
+        }
+    }
+
+    fn put_event_digest(&mut self, lead: &str, event_id: &str, digest: &[u8]) -> Result<(), StorageError> {
+        self.execute(
+            "UPDATE leadscore.event_ids SET digest = $3 WHERE lead = $1 AND event_id = $2",
+            &[&lead, &event_id, &digest],
+        )?;
+        Ok(())
+    }
 }
 
 /// Reads on a pooled connection; each sees what was committed when it ran.
@@ -938,6 +1017,30 @@ impl PgReader {
             Some(row) => decode("cursor", self.get::<&[u8]>(row, 0)?),
             None => Ok(Cursor::default()),
         }
+    }
+
+    // Webhook operations (issue 23).
+
+    /// Up to `limit` of a webhook's dead letters with seq > `after`, in seq order; with
+    /// `replay`, only those an operator asked to replay.
+    pub async fn dead_letters(
+        &self,
+        url: &str,
+        after: u64,
+        limit: usize,
+        replay: bool,
+    ) -> Result<Vec<DeadLetter>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT letter FROM leadscore.dead_letters WHERE url = $1 AND seq > $2 AND (replay OR NOT $4)
+                 ORDER BY seq LIMIT $3",
+                &[&url, &to_i64(after), &limit, &replay],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| decode("dead letter", self.get::<&[u8]>(r, 0)?))
+            .collect()
     }
 }
 

@@ -18,6 +18,8 @@
 //! | `due` | (due ms, lead id) | leads by the time they may change without new data |
 //! | `cursors` | webhook URL | [`Cursor`] |
 //! | `meta` | name | text (`instance`: this database's id; `schema`: its version; `rescore`: how far re-scoring with the live pack got) |
+//! | `event_digests` | (lead id, event `id`) | SHA-256 of the event as sent: a reused id with another payload is refused |
+//! | `dead_letters` | (webhook URL, seq) | [`DeadLetter`]: transitions a webhook gave up on |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -26,7 +28,7 @@ use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Tabl
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -36,6 +38,9 @@ const TRANSITIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("transitio
 const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("due");
 const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+// Webhook operations and event payloads (issue 23).
+const EVENT_DIGESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("event_digests");
+const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("dead_letters");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -150,6 +155,8 @@ impl RedbStore {
                 due: txn.open_table(DUE).map_err(|x| e(x.into()))?,
                 cursors: txn.open_table(CURSORS).map_err(|x| e(x.into()))?,
                 meta: txn.open_table(META).map_err(|x| e(x.into()))?,
+                event_digests: txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?,
+                dead_letters: txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -257,6 +264,8 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         txn.open_table(EVENT_IDS).map_err(|x| e(x.into()))?;
         txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
         txn.open_table(CURSORS).map_err(|x| e(x.into()))?;
+        txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?;
+        txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?;
         let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
         let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
         let schema = meta
@@ -318,6 +327,8 @@ struct Tables<'t> {
     due: Table<'t, (i64, &'static str), ()>,
     cursors: Table<'t, &'static str, &'static [u8]>,
     meta: Table<'t, &'static str, &'static str>,
+    event_digests: Table<'t, (&'static str, &'static str), &'static [u8]>,
+    dead_letters: Table<'t, (&'static str, u64), &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -376,6 +387,9 @@ impl Txn for Tables<'_> {
         // Every (id, event id) key sorts between (id, "") and (id + "\0", "").
         let next = format!("{id}\0");
         self.event_ids
+            .retain_in((id, "")..(next.as_str(), ""), |_, _| false)
+            .map_err(e)?;
+        self.event_digests
             .retain_in((id, "")..(next.as_str(), ""), |_, _| false)
             .map_err(e)?;
         Ok(())
@@ -539,6 +553,51 @@ impl Txn for Tables<'_> {
             .insert("instance", id.as_str())
             .map_err(|x| error(self.path, x))?;
         Ok(id)
+    }
+
+    // Webhook operations and event payloads (issue 23).
+
+    fn stored_cursor(&mut self, url: &str) -> Result<Option<Cursor>, StorageError> {
+        let found = self.cursors.get(url).map_err(|x| self.e(x))?;
+        found.map(|v| decode("cursor", v.value())).transpose()
+    }
+
+    fn set_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError> {
+        self.put_cursor(url, cursor)
+    }
+
+    /// One instance owns the file.
+    fn lease_held(&mut self, _url: &str) -> Result<bool, StorageError> {
+        Ok(true)
+    }
+
+    fn dead_letter(&mut self, url: &str, seq: u64) -> Result<Option<DeadLetter>, StorageError> {
+        let found = self.dead_letters.get((url, seq)).map_err(|x| self.e(x))?;
+        found.map(|v| decode("dead letter", v.value())).transpose()
+    }
+
+    fn put_dead_letter(&mut self, url: &str, letter: &DeadLetter) -> Result<(), StorageError> {
+        self.dead_letters
+            .insert((url, letter.seq), encode(letter).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
+
+    fn delete_dead_letter(&mut self, url: &str, seq: u64) -> Result<(), StorageError> {
+        self.dead_letters.remove((url, seq)).map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
+
+    fn event_digest(&mut self, lead: &str, event_id: &str) -> Result<Option<Vec<u8>>, StorageError> {
+        let found = self.event_digests.get((lead, event_id)).map_err(|x| self.e(x))?;
+        Ok(found.map(|v| v.value().to_vec()))
+    }
+
+    fn put_event_digest(&mut self, lead: &str, event_id: &str, digest: &[u8]) -> Result<(), StorageError> {
+        self.event_digests
+            .insert((lead, event_id), digest)
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
     }
 }
 
@@ -711,5 +770,33 @@ impl Snapshot {
             .map(|v| decode("cursor", v.value()))
             .transpose()?
             .unwrap_or_default())
+    }
+
+    // Webhook operations (issue 23).
+
+    /// Up to `limit` of a webhook's dead letters with seq > `after`, in seq order; only
+    /// those an operator asked to replay when `replay` is set.
+    pub fn dead_letters(
+        &self,
+        url: &str,
+        after: u64,
+        limit: usize,
+        replay: bool,
+    ) -> Result<Vec<DeadLetter>, StorageError> {
+        let t = self.txn.open_table(DEAD_LETTERS).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        for entry in t
+            .range((url, after.saturating_add(1))..=(url, u64::MAX))
+            .map_err(|x| self.e(x))?
+        {
+            if out.len() >= limit {
+                break;
+            }
+            let letter: DeadLetter = decode("dead letter", entry.map_err(|x| self.e(x))?.1.value())?;
+            if letter.replay || !replay {
+                out.push(letter);
+            }
+        }
+        Ok(out)
     }
 }
