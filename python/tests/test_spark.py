@@ -103,7 +103,7 @@ def test_the_pack_is_compiled_once_per_worker(monkeypatch):
     payload = (pack.name, pack.sources, pack.plugin_sources)
     table = pa.table({"id": list(range(100)), "title": ["VP Marketing"] * 100, "company": [{"size": 80}] * 100})
     for _ in range(3):  # three tasks on one worker
-        out = list(leadscore.spark._score_batches(payload, AS_OF, "id", iter(table.to_batches(max_chunksize=10))))
+        out = list(leadscore.spark._score_batches(payload, (AS_OF, None), "id", iter(table.to_batches(max_chunksize=10))))
         assert sum(b.num_rows for b in out) == 100
     assert built == [1]
     rebuilt = leadscore.spark._PACKS.popitem()[1]
