@@ -2,11 +2,11 @@
 
     cargo build --release && pip install ./python pyspark
     python python/bench/bench.py [--leads 100000] [--spark-leads 100000] [--rounds 3]
-    python python/bench/bench.py --leads 1000000 --events-per-lead 2 --spark-leads 0 --only score_many,score_arrow/
+    python python/bench/bench.py --leads 1000000 --events-per-lead 2 --spark-leads 0 --only score_many,score_chunks,score_arrow/
 
 ``--only`` keeps the contenders whose names start with one of the given prefixes (the
-second command: `score_many` on dicts against `score_arrow` on the same leads, without the
-CLI, which then only generates the leads).
+second command: `score_many` and `score_chunks` on dicts against `score_arrow` on the same
+leads, without the CLI, which then only generates the leads).
 
 Leads are `leadscore gen` leads (seed 1, 20 events each) with `company.size` written as a
 string (an Arrow column has one type); the CLI scores the very same JSON Lines file. Every
@@ -76,14 +76,20 @@ def main():
         subprocess.run([opts.binary, "score", "--pack", PACK, "--as-of", AS_OF, "--threads", str(threads), str(path)],
                        stdout=subprocess.DEVNULL, check=True)
 
+    def chunks(threads):
+        """Streamed: each chunk's results dropped once counted, as a consumer that writes them out."""
+        return sum(len(c) for c in pack.score_chunks(iter(dicts), AS_OF, threads=threads))
+
     contenders = {
         "cli/1-thread": lambda: cli(1),
         "score_arrow/1-thread": lambda: pack.score_arrow(table, AS_OF, threads=1),
         "score_arrow-events-as-text/1-thread": lambda: pack.score_arrow(as_text, AS_OF, threads=1),
         "score_many/1-thread": lambda: pack.score_many(dicts, AS_OF, threads=1),
+        "score_chunks/1-thread": lambda: chunks(1),
         "cli/2-thread": lambda: cli(2),
         "score_arrow/2-thread": lambda: pack.score_arrow(table, AS_OF, threads=2),
         "score_many/2-thread": lambda: pack.score_many(dicts, AS_OF, threads=2),
+        "score_chunks/2-thread": lambda: chunks(2),
     }
     if opts.only:
         prefixes = tuple(opts.only.split(","))
@@ -98,6 +104,9 @@ def main():
         many, arrow = best.get(f"score_many/{threads}-thread"), best.get(f"score_arrow/{threads}-thread")
         if many and arrow:
             print(f"score_many (dicts) / score_arrow (table), {threads} thread(s): {many / arrow:.2f}x the time")
+        streamed = best.get(f"score_chunks/{threads}-thread")
+        if streamed and arrow:
+            print(f"score_chunks (dicts) / score_arrow (table), {threads} thread(s): {streamed / arrow:.2f}x the time")
     if "cli/1-thread" in best:
         one = best["cli/1-thread"]
         print(f"score_arrow / cli, 1 thread: {one / best['score_arrow/1-thread']:.2f}x the throughput")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Any, Iterable, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 import pyarrow
 
@@ -45,11 +45,94 @@ class Pack:
     def score_many(
         self, leads: Iterable[dict[str, Any]], as_of: AsOf, threads: Optional[int] = None, id_field: str = "id"
     ) -> list[dict[str, Any]]: ...
+    def score_chunks(
+        self,
+        leads: Iterable[dict[str, Any]],
+        as_of: AsOf,
+        threads: Optional[int] = None,
+        id_field: str = "id",
+        chunk_size: Optional[int] = None,
+    ) -> ScoreChunks: ...
     def score_arrow(
-        self, data: Any, as_of: AsOf, id_field: str = "id", threads: Optional[int] = None
+        self,
+        data: Any,
+        as_of: Optional[AsOf] = None,
+        id_field: str = "id",
+        threads: Optional[int] = None,
+        as_of_field: Optional[str] = None,
     ) -> pyarrow.Table: ...
     def arrow_refusal(self, data: Any) -> Optional[str]: ...
 
+class ScoreChunks(Iterator[list[dict[str, Any]]]):
+    """``Pack.score_chunks``: lists of result dicts, a chunk of leads at a time, in input order."""
+
+    def __iter__(self) -> ScoreChunks: ...
+    def __next__(self) -> list[dict[str, Any]]: ...
+
+def backtest(
+    pack: Pack,
+    leads: Any,
+    outcome: str,
+    *,
+    as_of: Optional[AsOf] = None,
+    as_of_field: Optional[str] = None,
+    positive: Optional[Sequence[str]] = None,
+    negative: Optional[Sequence[str]] = None,
+    bands: int = 10,
+    min_precision: Optional[float] = None,
+    capacity: Optional[float] = None,
+    by: Optional[str] = None,
+    id_field: str = "id",
+    threads: Optional[int] = None,
+    html: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> dict[str, Any]: ...
+def fit(
+    pack: Pack,
+    leads: Any,
+    outcome: str,
+    *,
+    as_of: Optional[AsOf] = None,
+    as_of_field: Optional[str] = None,
+    positive: Optional[Sequence[str]] = None,
+    negative: Optional[Sequence[str]] = None,
+    holdout: float = 0.3,
+    split_at: Optional[AsOf] = None,
+    seed: int = 1,
+    min_fired: int = 30,
+    penalty: float = 1.0,
+    suggest: int = 0,
+    allow_columns: Sequence[str] = (),
+    min_precision: Optional[float] = None,
+    capacity: Optional[float] = None,
+    id_field: str = "id",
+    threads: Optional[int] = None,
+    out_dir: str = "fitted",
+) -> dict[str, Any]: ...
+def diff(
+    a: Pack,
+    b: Pack,
+    leads: Any,
+    *,
+    outcome: Optional[str] = None,
+    as_of: Optional[AsOf] = None,
+    as_of_field: Optional[str] = None,
+    positive: Optional[Sequence[str]] = None,
+    negative: Optional[Sequence[str]] = None,
+    id_field: str = "id",
+    threads: Optional[int] = None,
+) -> dict[str, Any]: ...
+def drift(
+    pack: Pack,
+    baseline: Any,
+    current: Any,
+    *,
+    as_of: Optional[AsOf] = None,
+    as_of_field: Optional[str] = None,
+    id_field: str = "id",
+    threads: Optional[int] = None,
+    names: tuple[str, str] = ("baseline", "current"),
+    html: Optional[Union[str, "os.PathLike[str]"]] = None,
+) -> dict[str, Any]: ...
 def as_of_text(as_of: AsOf) -> str:
     """``as_of`` checked and written as RFC 3339 in UTC."""
 

@@ -26,12 +26,14 @@ Payload = Tuple[str, List[Tuple[str, str]], List[Tuple[str, str]]]
 _PACKS: Dict[str, Pack] = {}
 
 
-def score(df: Any, pack: Union[Pack, str, "os.PathLike[str]"], as_of: Any, id_field: str = "id",
-          plugins: Any = None) -> Any:
+def score(df: Any, pack: Union[Pack, str, "os.PathLike[str]"], as_of: Any = None, id_field: str = "id",
+          plugins: Any = None, as_of_field: Union[str, None] = None) -> Any:
     """A DataFrame of ``id`` (the ``id_field`` column) and the result columns, one row per input row.
 
     ``pack`` is a ``Pack`` or a pack folder's path, loaded on the driver with ``plugins``
-    (the plugin search path, as ``Pack.load`` takes it).
+    (the plugin search path, as ``Pack.load`` takes it). Rows are scored as of ``as_of``,
+    or each as of its own time in the column ``as_of_field`` (RFC 3339 strings or
+    timestamps), as ``leadscore backtest --as-of-field`` judges each lead.
     """
     from pyspark.sql.types import StructField
 
@@ -41,10 +43,15 @@ def score(df: Any, pack: Union[Pack, str, "os.PathLike[str]"], as_of: Any, id_fi
     if id_field not in df.columns:
         raise ValueError(f"the DataFrame has no column `{id_field}` to identify its rows; pass id_field=")
     # Checked here, on the driver, so that a bad time is one clear error, not one per row.
-    as_of = as_of_text(as_of)
+    if (as_of is None) == (as_of_field is None):
+        raise TypeError("give as_of (one time for every row) or as_of_field (a column of times)"
+                        + ("" if as_of is None else ", not both"))
+    if as_of_field is not None and as_of_field not in df.columns:
+        raise ValueError(f"as_of_field: the DataFrame has no column `{as_of_field}` to score each row as of")
+    when = (as_of_text(as_of), None) if as_of_field is None else (None, as_of_field)
     schema = result_schema(StructField("id", df.schema[id_field].dataType, True))
     payload: Payload = (pack.name, pack.sources, pack.plugin_sources)
-    return df.mapInArrow(functools.partial(_score_batches, payload, as_of, id_field), schema)
+    return df.mapInArrow(functools.partial(_score_batches, payload, when, id_field), schema)
 
 
 def result_schema(id_field: Any) -> Any:
@@ -71,23 +78,27 @@ def result_schema(id_field: Any) -> Any:
     ])
 
 
-def _score_batches(payload: Payload, as_of: str, id_field: str, batches: Iterator[Any]) -> Iterator[Any]:
-    """Runs on an executor: one task's batches, scored with the worker's compiled pack."""
+def _score_batches(payload: Payload, when: Tuple[Union[str, None], Union[str, None]], id_field: str,
+                   batches: Iterator[Any]) -> Iterator[Any]:
+    """Runs on an executor: one task's batches, scored with the worker's compiled pack,
+    as of one time or each row as of its own (``when`` is ``(as_of, as_of_field)``)."""
     import pyarrow as pa
 
     pack = _pack(payload)
+    as_of, as_of_field = when
     for batch in batches:
         try:
-            results = pack.score_arrow(batch, as_of, id_field=id_field, threads=1)
+            results = pack.score_arrow(batch, as_of, id_field=id_field, threads=1, as_of_field=as_of_field)
         except Exception as e:  # the batch as a whole could not be read: every row says why
-            results = _failed(pack, batch, id_field, as_of, f"{type(e).__name__}: {e}", pa)
+            results = _failed(pack, batch, id_field, f"{type(e).__name__}: {e}", pa)
         yield from results.to_batches()
 
 
-def _failed(pack: Pack, batch: Any, id_field: str, as_of: str, message: str, pa: Any) -> Any:
+def _failed(pack: Pack, batch: Any, id_field: str, message: str, pa: Any) -> Any:
     """Results for a batch that could not be read: its ids, and `message` as every row's error."""
     ids = batch.column(id_field)
-    schema = pack.score_arrow(pa.table({id_field: ids.slice(0, 0)}), as_of, id_field=id_field).schema
+    # Only the results' schema is wanted: no row is scored.
+    schema = pack.score_arrow(pa.table({id_field: ids.slice(0, 0)}), "1970-01-01T00:00:00Z", id_field=id_field).schema
     columns = [ids] + [pa.nulls(batch.num_rows, field.type) for field in schema][1:-1]
     columns.append(pa.array([message] * batch.num_rows, pa.string()))
     return pa.Table.from_arrays(columns, schema=schema)

@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use rayon::prelude::*;
 
 use crate::results::{self, Scored};
-use crate::{guard, rows};
+use crate::{guard, rows, times};
 
 /// Rows per chunk: large enough that a chunk's setup (joining batches, the columns'
 /// readers) is nothing beside its rows.
@@ -30,10 +30,19 @@ const CHUNK: usize = 32_768;
 /// seen well within a second.
 const PIECE: usize = 2048;
 
+/// When each row is scored as of.
+pub enum When {
+    /// Every row as of one time.
+    At(DateTime<Utc>),
+    /// Each row as of the time in this column (RFC 3339 text or a timestamp with a
+    /// timezone), as `--as-of-field` judges each lead as of its own time.
+    Field(String),
+}
+
 /// What one `score_arrow` call scores with.
 pub struct Batches<'a> {
     pub pack: &'a leadscore::Pack,
-    pub as_of: DateTime<Utc>,
+    pub when: When,
     pub id_field: &'a str,
     pub pool: &'a rayon::ThreadPool,
 }
@@ -47,6 +56,9 @@ impl Batches<'_> {
     ) -> PyResult<(Vec<RecordBatch>, DataType)> {
         let schema = reader.schema();
         refuse_repeated_names(&schema)?;
+        if let When::Field(field) = &self.when {
+            times::check(&schema, field).map_err(PyValueError::new_err)?;
+        }
         let id_type = match schema.field_with_name(self.id_field) {
             Ok(field) => field.data_type().clone(),
             Err(_) => DataType::Int64,
@@ -105,7 +117,14 @@ impl Batches<'_> {
     ) -> PyResult<RecordBatch> {
         // The columns the pack reads, checked (naive timestamps are an error) on both paths.
         let columns = reading.project(batch).map_err(value_error)?;
-        let scorer = self.pack.scorer(self.as_of);
+        let (as_of, times) = match &self.when {
+            When::At(at) => (*at, None),
+            When::Field(field) => (
+                DateTime::<Utc>::UNIX_EPOCH,
+                Some(times::Times::new(batch, field).map_err(value_error)?),
+            ),
+        };
+        let scorer = self.pack.scorer(as_of);
         let leads = scorer.arrow(batch);
         let rows = batch.num_rows();
         let mut scored: Vec<Scored> = Vec::with_capacity(rows);
@@ -116,9 +135,12 @@ impl Batches<'_> {
                     Ok(leads) => Ok(piece
                         .into_par_iter()
                         .with_min_len(64)
-                        .map(|row| leads.score(row).map_err(|e| e.to_string()))
+                        .map(|row| match &times {
+                            None => leads.score(row).map_err(|e| e.to_string()),
+                            Some(times) => leads.score_at(row, times.at(row)?).map_err(|e| e.to_string()),
+                        })
                         .collect()),
-                    Err(_) => score_as_json(&scorer, &columns, piece),
+                    Err(_) => score_as_json(self.pack, &scorer, times.as_ref(), &columns, piece),
                 })
             });
             scored.extend(part.map_err(value_error)?);
@@ -202,9 +224,12 @@ fn refuse_repeated_names(schema: &SchemaRef) -> PyResult<()> {
     Ok(())
 }
 
-/// The rows of projected columns written as JSON objects and scored as text.
+/// The rows of projected columns written as JSON objects and scored as text, each as of
+/// its own time when `times` is given.
 fn score_as_json(
+    pack: &leadscore::Pack,
     scorer: &leadscore::Scorer<'_>,
+    times: Option<&times::Times>,
     columns: &[rows::Column],
     range: std::ops::Range<usize>,
 ) -> Result<Vec<Scored>, ArrowError> {
@@ -225,7 +250,11 @@ fn score_as_json(
                 let rows = rows.as_mut().map_err(|e| e.clone())?;
                 rows.write(row, text)?;
                 let text = std::str::from_utf8(text).map_err(|e| e.to_string())?;
-                scorer.score_json(text).map_err(|e| e.to_string())
+                match times {
+                    None => scorer.score_json(text),
+                    Some(times) => pack.scorer(times.at(row)?).score_json(text),
+                }
+                .map_err(|e| e.to_string())
             },
         )
         .collect())

@@ -9,15 +9,18 @@ mod batches;
 mod convert;
 mod guard;
 mod many;
+mod outcomes;
 mod pool;
 mod results;
 mod rows;
+mod times;
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use chrono::{DateTime, Utc};
 use pyo3::create_exception;
-use pyo3::exceptions::{PyOSError, PyTypeError};
+use pyo3::exceptions::{PyOSError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString, PyTuple};
 use pyo3_arrow::input::AnyRecordBatch;
@@ -177,16 +180,30 @@ impl Pack {
         threads: Option<&Bound<'py, PyAny>>,
         id_field: &str,
     ) -> PyResult<Bound<'py, PyList>> {
+        guard(|| self.batch(py, as_of, threads, id_field, many::CHUNK)?.score(leads))
+    }
+
+    /// `score_many` a chunk at a time: an iterator of lists of result dicts (`chunk_size`
+    /// leads each, the last shorter), in input order and numbered as `score_many` numbers
+    /// them. Leads are read from `leads` as the chunks are asked for, so memory stays
+    /// bounded by a few chunks whatever the iterable's length (a generator over a file, a
+    /// database cursor).
+    #[pyo3(signature = (leads, as_of, threads = None, id_field = "id", chunk_size = None))]
+    fn score_chunks(
+        &self,
+        py: Python<'_>,
+        leads: &Bound<'_, PyAny>,
+        as_of: &Bound<'_, PyAny>,
+        threads: Option<&Bound<'_, PyAny>>,
+        id_field: &str,
+        chunk_size: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<ScoreChunks> {
         guard(|| {
-            let as_of = convert::as_of(as_of)?;
-            let pool = pool::get(py, pool::threads(threads)?)?;
-            let batch = many::Batch {
-                pack: &self.pack,
-                as_of,
-                id_field,
-                pool: &pool,
-            };
-            batch.score(leads)
+            let chunk = chunk_size_of(chunk_size)?;
+            let batch = self.batch(py, as_of, threads, id_field, chunk)?;
+            Ok(ScoreChunks {
+                stream: Mutex::new(many::Stream::new(batch, leads)?),
+            })
         })
     }
 
@@ -194,23 +211,26 @@ impl Pack {
     /// pyarrow Table or RecordBatch, a Polars DataFrame, ...) without making Python
     /// objects of its rows, and returns a pyarrow Table of results: `id` (a copy of the
     /// `id_field` column, or row numbers from 1), `score`, `mql`, `disqualified`, `route`,
-    /// `tags`, `dimensions`, `fired`, `error`.
-    #[pyo3(signature = (data, as_of, id_field = "id", threads = None))]
+    /// `tags`, `dimensions`, `fired`, `error`. Rows are scored as of `as_of`, or each as
+    /// of its own time in the column `as_of_field` (RFC 3339 text or timestamps with a
+    /// timezone), as `leadscore backtest --as-of-field` judges each lead; give one of them.
+    #[pyo3(signature = (data, as_of = None, id_field = "id", threads = None, as_of_field = None))]
     fn score_arrow<'py>(
         &self,
         py: Python<'py>,
         data: &Bound<'py, PyAny>,
-        as_of: &Bound<'py, PyAny>,
+        as_of: Option<&Bound<'py, PyAny>>,
         id_field: &str,
         threads: Option<&Bound<'py, PyAny>>,
+        as_of_field: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         guard(|| {
-            let as_of = convert::as_of(as_of)?;
+            let when = when(as_of, as_of_field)?;
             let pool = pool::get(py, pool::threads(threads)?)?;
             let reader = arrow_input(data)?.into_reader()?;
             let batches = batches::Batches {
                 pack: &self.pack,
-                as_of,
+                when,
                 id_field,
                 pool: &pool,
             };
@@ -243,6 +263,24 @@ impl Pack {
 }
 
 impl Pack {
+    /// What a `score_many` or `score_chunks` call scores with.
+    fn batch(
+        &self,
+        py: Python<'_>,
+        as_of: &Bound<'_, PyAny>,
+        threads: Option<&Bound<'_, PyAny>>,
+        id_field: &str,
+        chunk: usize,
+    ) -> PyResult<many::Batch> {
+        Ok(many::Batch {
+            pack: self.pack.clone(),
+            as_of: convert::as_of(as_of)?,
+            id_field: id_field.to_string(),
+            pool: pool::get(py, pool::threads(threads)?)?,
+            chunk,
+        })
+    }
+
     fn score_one(
         &self,
         py: Python<'_>,
@@ -259,6 +297,80 @@ impl Pack {
     }
 }
 
+/// The results of `Pack.score_chunks`: iterate over it for lists of result dicts.
+#[pyclass(module = "leadscore", name = "ScoreChunks")]
+struct ScoreChunks {
+    stream: Mutex<many::Stream>,
+}
+
+#[pymethods]
+impl ScoreChunks {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        guard(|| {
+            // Only taken with the GIL held; a lead iterator that asks for the next chunk
+            // of the stream it feeds finds it busy.
+            let mut stream = self
+                .stream
+                .try_lock()
+                .map_err(|_| PyValueError::new_err("score_chunks: the next chunk is already being scored"))?;
+            stream.next(py)
+        })
+    }
+}
+
+/// `chunk_size=`: a whole number from 1 to [`many::MAX_CHUNK`]; [`many::CHUNK`] when not given.
+fn chunk_size_of(given: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+    let Some(given) = given.filter(|g| !g.is_none()) else {
+        return Ok(many::CHUNK);
+    };
+    let range = || format!("chunk_size must be a whole number from 1 to {}", many::MAX_CHUNK);
+    if given.is_instance_of::<pyo3::types::PyBool>() || !given.is_instance_of::<pyo3::types::PyInt>() {
+        return Err(PyTypeError::new_err(format!(
+            "{}, not {}",
+            range(),
+            given.get_type().name()?
+        )));
+    }
+    match given.extract::<i64>() {
+        Ok(n) if n >= 1 && n as u64 <= many::MAX_CHUNK as u64 => Ok(n as usize),
+        _ => Err(PyValueError::new_err(format!("{}, not {given}", range()))),
+    }
+}
+
+/// A loader that builds packs with `pack`'s plugin scripts as it compiled them (no file
+/// read): how the outcomes tools rebuild a pack with new numbers.
+fn loader_of(pack: &leadscore::Pack) -> leadscore::Loader {
+    let scripts: Vec<(String, String)> = pack
+        .plugin_texts()
+        .map(|(path, text)| {
+            let name = file_name(path);
+            let name = name.strip_suffix(".rhai").unwrap_or(&name).to_string();
+            (name, text.to_string())
+        })
+        .collect();
+    leadscore::Loader::new()
+        .plugin_path(Vec::<PathBuf>::new())
+        .plugin_scripts(scripts)
+}
+
+/// `as_of=` or `as_of_field=`: exactly one of them.
+fn when(as_of: Option<&Bound<'_, PyAny>>, as_of_field: Option<String>) -> PyResult<batches::When> {
+    match (as_of.filter(|a| !a.is_none()), as_of_field) {
+        (Some(as_of), None) => Ok(batches::When::At(convert::as_of(as_of)?)),
+        (None, Some(field)) => Ok(batches::When::Field(field)),
+        (Some(_), Some(_)) => Err(PyTypeError::new_err(
+            "give as_of (one time for every row) or as_of_field (a column of times), not both",
+        )),
+        (None, None) => Err(PyTypeError::new_err(
+            "give as_of (one time for every row) or as_of_field (a column of times)",
+        )),
+    }
+}
+
 fn file_name(path: &Path) -> String {
     path.file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -268,6 +380,7 @@ fn file_name(path: &Path) -> String {
 /// Arrow data as pyo3-arrow reads it, or a `TypeError` that says what is accepted (and
 /// what to do with a lazy frame or a Series).
 fn arrow_input(data: &Bound<'_, PyAny>) -> PyResult<AnyRecordBatch> {
+    let data = &exportable(data)?;
     data.extract::<AnyRecordBatch>().map_err(|e| {
         let kind = data.get_type();
         let module = kind.module().map_or_else(|_| String::new(), |m| m.to_string());
@@ -282,6 +395,42 @@ fn arrow_input(data: &Bound<'_, PyAny>) -> PyResult<AnyRecordBatch> {
              DataFrame, anything with __arrow_c_stream__ or __arrow_c_array__), not {module}.{name}{hint} ({e})"
         ))
     })
+}
+
+/// A Polars DataFrame with the columns Arrow's C interface cannot bring into this module
+/// cast first: Polars gives a Null column a buffer that the format does not have, and Arrow
+/// here has no 128-bit integers. A Null column becomes strings (every cell missing, as
+/// before); an Int128 or UInt128 column becomes Decimal(38, 0) (its integers read as
+/// numbers, an id kept exact). Anything else is returned as it is.
+fn exportable<'py>(data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let kind = data.get_type();
+    let polars = kind
+        .module()
+        .is_ok_and(|m| m.to_string().split('.').next() == Some("polars"));
+    if !polars || kind.name()? != "DataFrame" {
+        return Ok(data.clone());
+    }
+    let py = data.py();
+    let pl = py.import("polars")?;
+    let is = |dtype: &Bound<'_, PyAny>, name: &str| -> PyResult<bool> {
+        match pl.getattr(name) {
+            Ok(kind) => dtype.eq(kind),
+            Err(_) => Ok(false),
+        }
+    };
+    let casts = pyo3::types::PyDict::new(py);
+    for item in data.getattr("schema")?.call_method0("items")?.try_iter()? {
+        let (name, dtype): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        if is(&dtype, "Null")? {
+            casts.set_item(name, pl.getattr("String")?)?;
+        } else if is(&dtype, "Int128")? || is(&dtype, "UInt128")? {
+            casts.set_item(name, pl.getattr("Decimal")?.call1((38, 0))?)?;
+        }
+    }
+    if casts.is_empty() {
+        return Ok(data.clone());
+    }
+    data.call_method1("cast", (casts,))
 }
 
 /// The loader for `plugins=`: a list of folders (a single folder as a string is refused
@@ -342,7 +491,12 @@ fn as_of_text(as_of: &Bound<'_, PyAny>) -> PyResult<String> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Pack>()?;
+    m.add_class::<ScoreChunks>()?;
     m.add_function(wrap_pyfunction!(as_of_text, m)?)?;
+    m.add_function(wrap_pyfunction!(outcomes::backtest, m)?)?;
+    m.add_function(wrap_pyfunction!(outcomes::fit, m)?)?;
+    m.add_function(wrap_pyfunction!(outcomes::diff, m)?)?;
+    m.add_function(wrap_pyfunction!(outcomes::drift, m)?)?;
     m.add("PackError", m.py().get_type::<PackError>())?;
     m.add("ScoreError", m.py().get_type::<ScoreError>())?;
     m.add("InternalError", m.py().get_type::<guard::InternalError>())?;

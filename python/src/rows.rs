@@ -61,6 +61,16 @@ impl Reading {
         }
     }
 
+    /// Every column as it is, for tools that look at the whole lead (outcomes: `--by`,
+    /// the outcome field, suggested rules and drift read fields the pack does not).
+    pub fn every() -> Reading {
+        Reading {
+            fields: Need::default(),
+            events: None,
+            whole: true,
+        }
+    }
+
     /// The columns of `batch` the pack reads, cut down to what it reads inside them.
     pub fn project(&self, batch: &RecordBatch) -> Result<Vec<Column>, ArrowError> {
         let schema = batch.schema();

@@ -179,3 +179,66 @@ def test_frames_that_score_frame_cannot_read_say_why():
     multi = pd.DataFrame({("lead", "title"): ["VP"], ("lead", "id"): [1]})
     with pytest.raises(ValueError, match="MultiIndex"):
         leadscore.score_frame(multi, pack, AS_OF)
+
+
+def test_polars_null_and_128_bit_integer_columns():
+    """A Null column (even one the pack does not read) and Int128 once failed in Arrow's C
+    interface: a Null column reads as missing, 128-bit integers as numbers, ids exact."""
+    pack = load("b2b-saas")
+    big = 2**100
+    df = pl.DataFrame({"id": pl.Series([1, big], dtype=pl.Int128), "title": ["VP", "VP"],
+                       "nothing": pl.Series([None, None], dtype=pl.Null),
+                       "revenue": pl.Series([5, -(2**90)], dtype=pl.Int128)})
+    results = pack.score_arrow(df, AS_OF)
+    assert results.column("error").to_pylist() == [None, None]
+    want = pack.score_many([{"id": 1, "title": "VP", "revenue": 5}, {"id": big, "title": "VP", "revenue": -(2**90)}],
+                           AS_OF)
+    assert results.column("score").to_pylist() == [float(r["score"]) for r in want]
+    assert [int(i) for i in results.column("id").to_pylist()] == [1, big]
+    out = leadscore.score_frame(df, pack, AS_OF)
+    assert out["error"].to_list() == [None, None] and out["id"].dtype == pl.Int128
+    only_null = pl.DataFrame({"title": pl.Series([None], dtype=pl.Null)})
+    assert pack.score_arrow(only_null, AS_OF).column("score").to_pylist() == [float(pack.score({}, AS_OF)["score"])]
+
+
+def test_pandas_mixed_object_columns_score_row_by_row():
+    """Arrow cannot hold an object column of numbers and strings (or dicts and numbers);
+    such a frame is read as dicts are, and a value that cannot be read is its row's error."""
+    pack = load("b2b-saas")
+    rows = [{"id": 1, "title": "VP", "company": {"size": 500}},
+            {"id": 2, "title": 7, "company": "Acme"},
+            {"id": 3, "title": "VP", "company": {"size": "2000"}},
+            {"id": 4, "title": object(), "company": None}]
+    df = pd.DataFrame(rows)
+    out = leadscore.score_frame(df, pack, AS_OF)
+    want = pack.score_many(rows, AS_OF)
+    assert out["score"].tolist()[:3] == [float(r["score"]) for r in want[:3]]
+    assert out["error"].isna().tolist() == [True, True, True, False]
+    assert "cannot read a value of type object" in out["error"][3]
+    assert want[3]["error"] == out["error"][3]
+    assert len(out) == 4 and list(out["id"]) == [1, 2, 3, 4]
+    # As of each row's own time, too.
+    df["at"] = ["2026-03-01T00:00:00Z", None, "2026-03-01T00:00:00Z", "2026-03-01T00:00:00Z"]
+    out = leadscore.score_frame(df, pack, as_of_field="at")
+    assert out["score"][0] == float(want[0]["score"])
+    assert out["error"][1] == "the lead has no `at` to judge it as of"
+
+
+def test_a_plugin_pack_on_a_frame_of_more_than_1000_columns(tmp_path):
+    """The hook's lead is wider than `map_size`: the message says which limit and how to
+    raise it, and the pack that raises it scores the frame."""
+    columns = {f"c{i}": [i] for i in range(1200)}
+    table = pa.table({"id": [1], "title": ["VP Sales"], **columns})
+    pack = load("agency")
+    error = pack.score_arrow(table, AS_OF).column("error").to_pylist()[0]
+    assert "the lead has 1202 fields" in error and "limit map_size 2000" in error
+    folder = tmp_path / "wide"
+    folder.mkdir()
+    for name, text in pack.sources:
+        (folder / name.split("/")[-1]).write_text(text)
+    (folder / "limits.rules").write_text("limit map_size 2000\n")
+    wide = leadscore.Pack.load(folder, plugins=["plugins"])
+    results = wide.score_arrow(table, AS_OF)
+    assert results.column("error").to_pylist() == [None]
+    narrow = pack.score_arrow(pa.table({"id": [1], "title": ["VP Sales"]}), AS_OF)
+    assert results.column("score").to_pylist() == narrow.column("score").to_pylist()

@@ -103,7 +103,7 @@ def test_the_pack_is_compiled_once_per_worker(monkeypatch):
     payload = (pack.name, pack.sources, pack.plugin_sources)
     table = pa.table({"id": list(range(100)), "title": ["VP Marketing"] * 100, "company": [{"size": 80}] * 100})
     for _ in range(3):  # three tasks on one worker
-        out = list(leadscore.spark._score_batches(payload, AS_OF, "id", iter(table.to_batches(max_chunksize=10))))
+        out = list(leadscore.spark._score_batches(payload, (AS_OF, None), "id", iter(table.to_batches(max_chunksize=10))))
         assert sum(b.num_rows for b in out) == 100
     assert built == [1]
     rebuilt = leadscore.spark._PACKS.popitem()[1]
@@ -159,3 +159,27 @@ def test_score_with_a_path_takes_plugins(spark, tmp_path):
     assert_rows_equal(got, want)
     with pytest.raises(leadscore.PackError, match="unknown plugin `email`"):
         leadscore.spark.score(spark.createDataFrame(table), "rules/agency", AS_OF, plugins=[str(tmp_path / "none")])
+
+
+def test_spark_scores_each_row_as_of_its_own_time(spark):
+    """`as_of_field=`: strings and Spark timestamps alike, as `score_arrow` scores them."""
+    import datetime
+
+    pricing = json.dumps([{"type": "page_view", "path": "/pricing", "at": "2026-02-27T09:00:00Z"}])
+    table = pa.table({"id": [1, 2, 3], "title": ["VP Sales"] * 3, "events": [pricing] * 3,
+                      "handed_at": ["2026-02-28T00:00:00Z", "2026-02-20T00:00:00Z", None]})
+    want = leadscore.Pack.load("rules/b2b-saas").score_arrow(table, as_of_field="handed_at")
+    df = spark.createDataFrame(table)
+    got = collect(leadscore.spark.score(df, "rules/b2b-saas", as_of_field="handed_at"))
+    assert [(r["score"], r["error"]) for r in got] == list(zip(want.column("score").to_pylist(),
+                                                                 want.column("error").to_pylist()))
+    assert got[0]["score"] != got[1]["score"], "the visit counts for the lead handed over after it"
+    stamps = [datetime.datetime(2026, 2, 28, tzinfo=datetime.timezone.utc),
+              datetime.datetime(2026, 2, 20, tzinfo=datetime.timezone.utc), None]
+    stamped = spark.createDataFrame(table.set_column(3, "handed_at", pa.array(stamps, pa.timestamp("us", tz="UTC"))))
+    again = collect(leadscore.spark.score(stamped, "rules/b2b-saas", as_of_field="handed_at"))
+    assert [r["score"] for r in again] == [r["score"] for r in got]
+    with pytest.raises(ValueError, match="no column `when`"):
+        leadscore.spark.score(df, "rules/b2b-saas", as_of_field="when")
+    with pytest.raises(TypeError, match="not both"):
+        leadscore.spark.score(df, "rules/b2b-saas", AS_OF, as_of_field="handed_at")

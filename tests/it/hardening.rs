@@ -141,6 +141,27 @@ fn map_keys_inserted_by_index_count_toward_map_size() {
 }
 
 #[test]
+fn a_lead_wider_than_map_size_names_the_limit_to_raise() {
+    // A CSV or frame of more than 1,000 columns: the hook's lead did not grow, it came in wide.
+    let wide: String = (0..1200).map(|i| format!(", \"c{i}\": {i}")).collect();
+    let leads = format!("{{\"id\": 1{wide}}}\n");
+    let dir = hook_pack("", "#{seen: true}");
+    let (run, _) = score(dir.path(), &[], &leads, Duration::from_secs(60));
+    let errors = errors(&run.stderr);
+    assert_eq!(errors.len(), 1, "{}", run.stderr);
+    assert_eq!(
+        errors[0]["error"],
+        "plugin `probe`, function `enrich`: the lead has 1201 fields, more than a hook may take (limit \
+         `map_size`, 1000): give the pack `limit map_size 2000` or leave out the fields it does not need"
+    );
+    let raised = hook_pack("limit map_size 2000\n", "#{seen: true}");
+    let (run, _) = score(raised.path(), &[], &leads, Duration::from_secs(60));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let result: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(result["score"], 1, "the hook ran: {result}");
+}
+
+#[test]
 fn costly_operations_stop_at_the_time_budget() {
     let dir = hook_pack(
         "",

@@ -61,6 +61,35 @@ impl ArrowBatch<'_, '_> {
         let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
         scorer.evaluate(&record, Vec::new(), None, eval::evaluate)
     }
+
+    /// Scores row `row` as of its own time `as_of` instead of the scorer's (a column of
+    /// times, as `--as-of-field` judges each lead when it was handed over): events after
+    /// `as_of` do not count and decay runs to `as_of`.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use arrow_array::{ArrayRef, RecordBatch, StringArray};
+    /// # let pack = leadscore::Pack::from_source("demo", "visited /pricing within 7d => +5")?;
+    /// let batch = RecordBatch::try_from_iter([(
+    ///     "events",
+    ///     Arc::new(StringArray::from(vec![r#"[{"type": "page_view", "path": "/pricing", "at": "2026-01-01T00:00:00Z"}]"#])) as ArrayRef,
+    /// )])?;
+    /// let scorer = pack.scorer(leadscore::parse_time("2026-06-01T00:00:00Z").unwrap());
+    /// let leads = scorer.arrow(&batch)?;
+    /// assert_eq!(leads.score(0)?.score, 0.0);
+    /// assert_eq!(leads.score_at(0, leadscore::parse_time("2026-01-03T00:00:00Z").unwrap())?.score, 5.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Panics
+    /// If `row >= len()`, as [`ArrowBatch::score`] does.
+    pub fn score_at(&self, row: usize, as_of: chrono::DateTime<chrono::Utc>) -> Result<Outcome, EvalError> {
+        let rows = self.len();
+        assert!(row < rows, "row {row} is past the end of a batch of {rows} rows");
+        let scorer = Scorer::new(self.scorer.pack, as_of.timestamp_millis());
+        let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
+        scorer.evaluate(&record, Vec::new(), None, eval::evaluate)
+    }
 }
 
 /// A lead as it arrives: JSON text (read directly, only what the pack uses) or parsed.

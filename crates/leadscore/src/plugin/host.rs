@@ -36,6 +36,9 @@ impl Plugins {
                 if !script.reads_events {
                     arg.remove("events");
                 }
+                if arg.len() > self.limits.map_size {
+                    return Err(fail(script, HOOK, too_many_fields(arg.len(), &self.limits)).into());
+                }
                 let result = self.run(script, HOOK, vec![Dynamic::from_map(arg)], || {
                     vec![Dynamic::from_map(merged_map(object, &overlay, script.reads_events))]
                 })?;
@@ -257,6 +260,17 @@ fn position(pos: rhai::Position) -> Option<ScriptPosition> {
         line,
         column: pos.position().unwrap_or(1),
     })
+}
+
+/// A lead wider than a hook may take: the lead did not grow, the pack's limit is too low
+/// for it (a frame of more than `map_size` columns, say).
+fn too_many_fields(fields: usize, limits: &Limits) -> String {
+    format!(
+        "the lead has {fields} fields, more than a hook may take (limit `map_size`, {}): give the pack \
+         `limit map_size {}` or leave out the fields it does not need",
+        limits.map_size,
+        fields.div_ceil(1000).saturating_mul(1000).min(100_000),
+    )
 }
 
 fn too_large(what: &str, limits: &Limits) -> String {
