@@ -4,6 +4,7 @@
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
 mod error;
+pub(crate) mod spacing;
 pub(crate) mod nesting;
 
 use pest::iterators::Pair;
@@ -311,6 +312,19 @@ impl Builder {
                 }
             }
             Rule::rule => StatementKind::Rule(self.rule(inner)),
+            Rule::fields => StatementKind::Fields(
+                inner
+                    .map(|field| {
+                        let span = self.span(&field);
+                        let Operand { kind, .. } = self.operand(field);
+                        let path = match kind {
+                            OperandKind::Field(path) => path,
+                            _ => unreachable!("grammar: `fields` lists field paths"),
+                        };
+                        Spanned { node: path, span }
+                    })
+                    .collect(),
+            ),
             other => unreachable!("grammar: {other:?} is not a statement"),
         };
         Statement { kind, span }
