@@ -111,7 +111,31 @@ pub fn run(args: &FitArgs) -> Result<Exit, Failure> {
     let mut files = fitted.files.clone();
     files.push(("fit-report.txt".to_string(), fitted.report.to_string()));
     out_dir.write(&args.pack, &files)?;
+    copied_tests(&args.out, &loader);
     print_report(&fitted.report, args.json, fitted.failed)
+}
+
+/// Says how many of the test cases copied into OUT_DIR fail with the fitted points: they
+/// were written for the old ones, and are the author's to review (they are not rewritten,
+/// which would make them pass whatever the points).
+fn copied_tests(out: &std::path::Path, loader: &leadscore::Loader) {
+    let tests = leadscore::packtest::PackTests::load(out);
+    if tests.cases().is_empty() {
+        return;
+    }
+    let Ok(fitted) = loader.load(out) else {
+        return; // it checked before it was written; nothing to say if it no longer loads
+    };
+    let reports = tests.run_cases(&fitted, None);
+    let failed = reports.iter().filter(|r| !r.passed()).count();
+    if failed > 0 {
+        errln!(
+            "note: {failed} of {} test cases copied into {} fail with the fitted points (they expect the old ones): review them with `leadscore test {}`",
+            reports.len(),
+            leadscore::show_text(&out.display().to_string()),
+            leadscore::show_text(&out.display().to_string())
+        );
+    }
 }
 
 /// A fit error as the command line shows it.

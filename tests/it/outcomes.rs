@@ -579,6 +579,7 @@ struct Fitted {
     dir: tempfile::TempDir,
     report: Value,
     text: String,
+    stderr: String,
 }
 
 fn fitted() -> &'static Fitted {
@@ -607,7 +608,12 @@ fn fitted() -> &'static Fitted {
         assert_eq!(run.code, 0, "{}", run.stderr);
         let report = json(&run);
         let text = std::fs::read_to_string(out.join("fit-report.txt")).unwrap();
-        Fitted { dir, report, text }
+        Fitted {
+            dir,
+            report,
+            text,
+            stderr: run.stderr,
+        }
     })
 }
 
@@ -654,6 +660,22 @@ fn fit_writes_a_pack_that_checks_and_keeps_every_comment() {
         "the points changed"
     );
     assert!(out.join("tests").is_dir(), "the rest of the pack is copied too");
+}
+
+#[test]
+fn fit_says_how_many_copied_test_cases_fail_with_the_new_points() {
+    let out = fitted_dir();
+    let pack = leadscore::Loader::new().plugin_path(["plugins"]).load(&out).unwrap();
+    let tests = leadscore::packtest::PackTests::load(&out);
+    let reports = tests.run_cases(&pack, None);
+    let failed = reports.iter().filter(|r| !r.passed()).count();
+    assert!(failed > 0, "the b2b-saas cases expect the old points");
+    let note = format!(
+        "note: {failed} of {} test cases copied into {} fail with the fitted points",
+        reports.len(),
+        out.display()
+    );
+    assert!(fitted().stderr.contains(&note), "{note}\n{}", fitted().stderr);
 }
 
 #[test]
