@@ -858,7 +858,10 @@ fn plugins_are_found_from_the_pack_not_the_working_directory() {
 /// or more, while a hover takes milliseconds.
 fn slow_lens_pack(tmp: &Path) -> PathBuf {
     let dir = tmp.join("slow");
-    copy_dir(&repo().join("tests/fixtures/plugins/sandbox/plugins"), &dir.join("plugins"));
+    copy_dir(
+        &repo().join("tests/fixtures/plugins/sandbox/plugins"),
+        &dir.join("plugins"),
+    );
     std::fs::write(
         dir.join("slow.rules"),
         "plugin \"trap\"\nlimit time_ms 250\nlimit operations 100000000\nthreshold 10\nrule \"Checked\": checked == true => +10\n",
@@ -922,8 +925,7 @@ fn a_slow_code_lens_holds_up_no_other_request() {
     );
     let lens = client.wait(|m| m["id"] == json!(lens));
     assert_eq!(
-        lens["result"][0]["command"]["title"],
-        "0 of 4 sample leads are MQLs, 4 could not be scored (as of 2026-03-01)",
+        lens["result"][0]["command"]["title"], "0 of 4 sample leads are MQLs, 4 could not be scored (as of 2026-03-01)",
         "{lens}"
     );
     client.shutdown();
@@ -965,7 +967,9 @@ fn a_lens_scored_for_a_pack_saved_since_is_not_kept() {
     let first = send_request(&mut client, "textDocument/codeLens", params.clone());
     // Saved while the sample leads are scored (whichever version the worker read, it takes
     // a second of plugin time, and the save is handled in the meantime).
-    let saved = std::fs::read_to_string(&rules).unwrap().replace("threshold 10", "threshold 5");
+    let saved = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace("threshold 10", "threshold 5");
     std::fs::write(&rules, &saved).unwrap();
     client.change(&rules, 2, &saved);
     client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri(&rules)}}));
@@ -1005,7 +1009,8 @@ fn a_burst_of_changes_to_a_large_document_ends_in_its_last_version() {
         burst.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
     }
     let id = 1000;
-    let hover = json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": client.at(&main, 9, 10)}).to_string();
+    let hover = json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": client.at(&main, 9, 10)})
+        .to_string();
     burst.extend_from_slice(format!("Content-Length: {}\r\n\r\n{hover}", hover.len()).as_bytes());
     client.raw(&burst);
     let answer = client.wait(|m| m["id"] == json!(id));
@@ -1056,7 +1061,8 @@ fn a_field_no_sample_lead_has_is_a_warning_with_a_quick_fix() {
     });
     let actions = client.result("textDocument/codeAction", params);
     assert_eq!(
-        actions[0]["edit"]["changes"][uri(&main)][0]["newText"], "title",
+        actions[0]["edit"]["changes"][uri(&main)][0]["newText"],
+        "title",
         "{actions}"
     );
     client.change(&main, 2, &text);

@@ -808,16 +808,25 @@ mod fields {
         assert_eq!(run.code, 0, "{}", run.stderr);
         assert!(run.stdout.contains("ok (2 rules, 1 file, 1 warning)"), "{}", run.stdout);
         assert!(
-            run.stderr.contains("warning: no sample lead or test case (of 2) has the field `titel`")
+            run.stderr
+                .contains("warning: no sample lead or test case (of 2) has the field `titel`")
                 && run.stderr.contains("main.rules:2:12")
                 && run.stderr.contains("help: did you mean `title`?"),
             "{}",
             run.stderr
         );
-        assert!(!run.stderr.contains("company.size"), "a test case has it: {}", run.stderr);
+        assert!(
+            !run.stderr.contains("company.size"),
+            "a test case has it: {}",
+            run.stderr
+        );
         let denied = leadscore(dir.path(), &["check", "--deny-warnings", "."], "");
         assert_eq!(denied.code, 2, "{}", denied.stderr);
-        assert!(denied.stderr.contains("1 warning (--deny-warnings)"), "{}", denied.stderr);
+        assert!(
+            denied.stderr.contains("1 warning (--deny-warnings)"),
+            "{}",
+            denied.stderr
+        );
     }
 
     #[test]
@@ -826,7 +835,8 @@ mod fields {
         let run = leadscore(dir.path(), &["check", "."], "");
         assert_eq!(run.code, 2, "{}", run.stderr);
         assert!(
-            run.stderr.contains("the field `titel` is not declared in the pack's `fields`")
+            run.stderr
+                .contains("the field `titel` is not declared in the pack's `fields`")
                 && run.stderr.contains("did you mean `title`?")
                 && run.stderr.contains("1 error found"),
             "company covers company.size: {}",

@@ -11,10 +11,10 @@
 //! A block is a run of statements with no blank line or comment line between them.
 
 use crate::ast::{Ast, Cond, Statement, StatementKind};
-use crate::syntax::spacing::{operator_gaps, with_spaced_operators};
 use crate::pack::Error;
 use crate::pack::{PackError, PackErrors};
 use crate::source::Sources;
+use crate::syntax::spacing::{operator_gaps, with_spaced_operators};
 use crate::syntax::{self, nesting};
 
 /// Lines longer than this (before alignment) do not take part in aligning their block.

@@ -40,7 +40,11 @@ struct Peek<'a> {
 
 impl<'a> Peek<'a> {
     fn ws(&mut self) {
-        while self.b.get(self.i).is_some_and(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n')) {
+        while self
+            .b
+            .get(self.i)
+            .is_some_and(|c| matches!(c, b' ' | b'\t' | b'\r' | b'\n'))
+        {
             self.i += 1;
         }
     }
@@ -186,12 +190,19 @@ mod tests {
             })
         );
         let ranged = json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": "file:///p/a.rules", "version": 4}, "contentChanges": [{"range": range, "rangeLength": 1, "text": "x"}, {"range": null, "text": "y"}]}});
-        assert_eq!(peek(&ranged).map(|c| c.whole), Some(true), "a null range is a whole text");
+        assert_eq!(
+            peek(&ranged).map(|c| c.whole),
+            Some(true),
+            "a null range is a whole text"
+        );
         let only_ranged = json!({"jsonrpc": "2.0", "method": "textDocument/didChange", "params": {"textDocument": {"uri": "u"}, "contentChanges": [{"range": range, "text": "x"}]}});
         assert_eq!(peek(&only_ranged).map(|c| c.whole), Some(false));
         let hover = json!({"jsonrpc": "2.0", "id": 1, "method": "textDocument/hover", "params": {"textDocument": {"uri": "u"}, "position": {"line": 0, "character": 0}}});
         assert_eq!(peek(&hover), None);
-        assert_eq!(change_of(b"{\"method\": \"textDocument/didChange\", \"params\": {"), None);
+        assert_eq!(
+            change_of(b"{\"method\": \"textDocument/didChange\", \"params\": {"),
+            None
+        );
         assert_eq!(change_of(br#"{"method": "textDocument\/didChange", "params": {"textDocument": {"uri": "u"}, "contentChanges": []}}"#), None, "an escape in the method: parsed as usual");
         assert_eq!(change_of(&[b'['; 100_000]), None);
     }

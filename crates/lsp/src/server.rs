@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, Receiver, Sender};
 use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response, ResponseError};
 use lsp_types::notification::{
-    Cancel, DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
-    Notification as _, PublishDiagnostics,
+    Cancel, DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
+    DidSaveTextDocument, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
     CodeActionRequest, CodeLensRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
@@ -470,7 +470,10 @@ impl Server {
             None => Err((ErrorCode::RequestCanceled as i32, "cancelled".to_string())),
             Some(text) => {
                 let text = std::sync::Arc::new(text);
-                if self.workspace.set_lens(&done.folder, done.generation, std::sync::Arc::clone(&text)) {
+                if self
+                    .workspace
+                    .set_lens(&done.folder, done.generation, std::sync::Arc::clone(&text))
+                {
                     to_json(vec![lens::mql_lens(&text)])
                 } else {
                     Err((

@@ -306,7 +306,9 @@ mod tests {
 
     fn change(uri: &str, range: bool, text: &str) -> Raw {
         let edit = match range {
-            true => serde_json::json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": text}),
+            true => {
+                serde_json::json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": text})
+            }
             false => serde_json::json!({"text": text}),
         };
         let body = serde_json::json!({

@@ -4,8 +4,8 @@
 //! next line that starts a statement, so one typo does not hide the errors of the others.
 
 mod error;
-pub(crate) mod spacing;
 pub(crate) mod nesting;
+pub(crate) mod spacing;
 
 use pest::iterators::Pair;
 use pest::Parser as _;

@@ -33,7 +33,11 @@ pub(crate) fn operator_gaps(cond: &Cond, gaps: &mut Vec<std::ops::Range<usize>>)
 
 /// The text of `range` with each operator gap inside it written ` OP ` (blanks on both
 /// sides; `squash` makes runs of them one).
-pub(crate) fn with_spaced_operators(text: &str, range: std::ops::Range<usize>, gaps: &[std::ops::Range<usize>]) -> String {
+pub(crate) fn with_spaced_operators(
+    text: &str,
+    range: std::ops::Range<usize>,
+    gaps: &[std::ops::Range<usize>],
+) -> String {
     let mut inside: Vec<&std::ops::Range<usize>> = gaps
         .iter()
         .filter(|g| g.start >= range.start && g.end <= range.end)
