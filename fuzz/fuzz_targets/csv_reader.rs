@@ -16,22 +16,21 @@ use libfuzzer_sys::fuzz_target;
 mod common;
 use common::{as_of, packs};
 
-mod cli {
-    /// A command that could not run, and the message for the user (as in `src/cli/mod.rs`).
-    pub struct Failure(pub String);
+/// A command that could not run, and the message for the user (as in `src/cli/mod.rs`,
+/// which the reader names as `super::Failure`).
+pub struct Failure(pub String);
 
-    impl<E: std::fmt::Display + 'static> From<E> for Failure {
-        fn from(e: E) -> Self {
-            Failure(format!("error: {e}"))
-        }
+impl<E: std::fmt::Display + 'static> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure(format!("error: {e}"))
     }
-
-    #[path = "../../../src/cli/input.rs"]
-    #[allow(dead_code)]
-    pub mod input;
 }
 
-use cli::input::{Batch, Columns, Format, Item, Leads, ReadOptions};
+#[path = "../../src/cli/input.rs"]
+#[allow(dead_code)]
+mod input;
+
+use input::{Batch, Columns, Format, Item, Leads, ReadOptions};
 
 /// The longest record read: small, so the bound is met often.
 const MAX_RECORD: usize = 512;
