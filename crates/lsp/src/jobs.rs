@@ -69,7 +69,13 @@ impl Worker {
                     if job.cancel.is_cancelled() {
                         continue; // answered already; not started
                     }
-                    let lens = job.samples.mql_summary(&job.folder, &job.loader, &job.cancel);
+                    // A panic while scoring is that lens's text, never the end of the thread
+                    // (the loop would wait for results that cannot come).
+                    let scored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job.samples.mql_summary(&job.folder, &job.loader, &job.cancel)
+                    }));
+                    let lens =
+                        scored.unwrap_or_else(|_| Some("sample leads not scored: an internal error".to_string()));
                     let done = Done {
                         id: job.id,
                         folder: job.folder,
