@@ -13,19 +13,36 @@ pub struct CheckArgs {
     /// Also print the compiled program (slots, shared behaviours, rules).
     #[arg(long)]
     program: bool,
+    /// Fail (exit 2) when there are warnings, not only errors.
+    #[arg(long)]
+    deny_warnings: bool,
     #[command(flatten)]
     pack_args: PackArgs,
 }
 
-/// Loads the pack and reports whether it checks.
+/// Loads the pack and reports whether it checks, and its warnings (on stderr).
 pub fn run(args: &CheckArgs) -> Result<Exit, Failure> {
+    use std::io::IsTerminal;
     let pack = load_pack(&args.pack, &args.pack_args)?;
+    let tests = leadscore::packtest::PackTests::load(&args.pack);
+    let warnings = pack.field_warnings(&tests.leads());
     let program = pack.program();
-    let mut out = super::stdout();
     let (rules, files) = (program.rule_count(), pack.sources().files().len());
+    let n = warnings.warnings().len();
+    if n > 0 {
+        eprint!("{}", warnings.render(std::io::stderr().is_terminal()));
+        if args.deny_warnings {
+            return Err(Failure(format!("error: {n} warning{} (--deny-warnings)", plural(n))));
+        }
+    }
+    let mut out = super::stdout();
+    let warned = match n {
+        0 => String::new(),
+        n => format!(", {n} warning{}", plural(n)),
+    };
     writeln!(
         out,
-        "{}: ok ({rules} rule{}, {files} file{})",
+        "{}: ok ({rules} rule{}, {files} file{}{warned})",
         leadscore::show_text(&pack.id().to_string()),
         plural(rules),
         plural(files)

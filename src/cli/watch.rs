@@ -27,6 +27,10 @@ pub struct WatchArgs {
     /// One JSON object per event instead of text.
     #[arg(long)]
     json: bool,
+    /// List every lead a reload changed (by default the first 10 and a count of the rest;
+    /// `--json` always lists them all).
+    #[arg(long)]
+    list: bool,
     /// Poll the folder instead of using file-system events (for network filesystems);
     /// `--poll=MS` sets the interval (default 500).
     #[arg(long, value_name = "MS", num_args = 0..=1, require_equals = true, default_missing_value = "500",
@@ -62,6 +66,9 @@ struct Change {
     error: Option<String>,
 }
 
+/// How many changed leads a reload lists without `--list`.
+const LISTED: usize = 10;
+
 /// A whole-number score as an integer (`12`, not `12.0`), as `leadscore score` prints it.
 fn whole<S: serde::Serializer>(score: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     match score {
@@ -92,7 +99,8 @@ pub fn run(args: &WatchArgs) -> Result<Exit, Failure> {
         match event {
             ReloadEvent::Reloaded { pack, previous } => {
                 let changes = rescore(&pack, &mut leads, as_of);
-                reloaded(args.json, pack.id(), &previous, &changes, leads.len());
+                let summary = Summary::of(&changes, &leads);
+                reloaded(args, pack.id(), &previous, &changes, &summary);
             }
             ReloadEvent::Unchanged { live } => emit(args.json, json!({"event": "unchanged", "pack": live}), || {
                 format!("unchanged: {live} still live (the files on disk form the live version)")
@@ -146,15 +154,53 @@ fn started(args: &WatchArgs, pack: &Pack, leads: &[Lead]) {
     });
 }
 
-fn reloaded(json: bool, pack: &PackId, previous: &PackId, changes: &[Change], total: usize) {
-    let value = json!({"event": "reloaded", "pack": pack, "previous": previous, "changes": changes});
-    emit(json, value, || {
-        let mut text = format!("reloaded: {pack} live (was {})", previous.version);
-        if total > 0 {
-            text.push_str(&format!(", {} of {total} leads changed", changes.len()));
+/// The totals of a reload over `--leads`.
+struct Summary {
+    leads: usize,
+    gained: usize,
+    lost: usize,
+    /// MQLs with the new pack.
+    mql: usize,
+}
+
+impl Summary {
+    fn of(changes: &[Change], leads: &[Lead]) -> Summary {
+        let count = |what: &str| changes.iter().filter(|c| c.mql == Some(what)).count();
+        Summary {
+            leads: leads.len(),
+            gained: count("gained"),
+            lost: count("lost"),
+            mql: leads.iter().filter(|l| l.last.as_ref().is_ok_and(|o| o.mql)).count(),
         }
-        for c in changes {
+    }
+}
+
+/// `reloaded: b2b@1 live (was 0), 102 of 1000 leads changed; MQLs: 3 gained, 1 lost, 58 now`
+/// and the changes, the first [`LISTED`] unless `--list`.
+fn reloaded(args: &WatchArgs, pack: &PackId, previous: &PackId, changes: &[Change], sum: &Summary) {
+    let value = json!({
+        "event": "reloaded", "pack": pack, "previous": previous, "changes": changes,
+        "mql_gained": sum.gained, "mql_lost": sum.lost, "mql": sum.mql,
+    });
+    emit(args.json, value, || {
+        let mut text = format!("reloaded: {pack} live (was {})", previous.version);
+        if sum.leads > 0 {
+            text.push_str(&format!(
+                ", {} of {} leads changed; MQLs: {} gained, {} lost, {} now",
+                changes.len(),
+                sum.leads,
+                sum.gained,
+                sum.lost,
+                sum.mql
+            ));
+        }
+        let shown = if args.list { changes.len() } else { LISTED };
+        for c in changes.iter().take(shown) {
             text.push_str(&format!("\n  {}", describe(c)));
+        }
+        if changes.len() > shown {
+            let more = changes.len() - shown;
+            text.push_str(&format!("\n  … and {more} more (--list shows every change)"));
         }
         text
     });

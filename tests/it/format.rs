@@ -89,6 +89,24 @@ fn blanks_inside_strings_regexes_and_names_are_kept() {
 }
 
 #[test]
+fn operators_written_against_their_operands_get_single_spaces() {
+    let text = "fields  title,email ,company, country,`Lead Source`\nlet big=company.size>=50\nmql when score>=10 and fit>5\nroute \"ae\" when `Lead Source`==\"web\"\ndimension fit\ntitle~VP and email ends_with \".io\" and country in[\"DE\"]=>+15 fit\ndid video_play where percent>=75=>+5\n";
+    insta::assert_snapshot!(fmt(text), @r###"
+    fields title, email, company, country, `Lead Source`
+    let big = company.size >= 50
+    mql when score >= 10 and fit > 5
+    route "ae" when `Lead Source` == "web"
+    dimension fit
+    title ~ VP and email ends_with ".io" and country in ["DE"] => +15 fit
+    did video_play where percent >= 75                         => +5
+    "###);
+    // The program is the same, and formatting again changes nothing.
+    assert_eq!(fmt(&fmt(text)), fmt(text));
+    let pack = |t: &str| leadscore::Pack::from_source("p", t).unwrap();
+    assert_eq!(listing(&pack(text)), listing(&pack(&fmt(text))));
+}
+
+#[test]
 fn rules_and_lets_align_within_their_block() {
     let text = "let a = x == 1\nlet long_name = y == 2\n\nrule \"one\": a => +1\nrule \"three\": long_name and a => +3 fit, tag \"t\"\ntitle ~ VP => +5\n";
     insta::assert_snapshot!(fmt(text), @r###"

@@ -852,3 +852,220 @@ fn plugins_are_found_from_the_pack_not_the_working_directory() {
     assert_eq!(diagnostics, json!([]), "{diagnostics}");
     client.shutdown();
 }
+
+/// A pack whose plugin loops on every sample lead until its time budget (250 ms of CPU
+/// per lead) runs out: scoring its 4 sample leads for the code lens takes a second of CPU
+/// or more, while a hover takes milliseconds.
+fn slow_lens_pack(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("slow");
+    copy_dir(
+        &repo().join("tests/fixtures/plugins/sandbox/plugins"),
+        &dir.join("plugins"),
+    );
+    std::fs::write(
+        dir.join("slow.rules"),
+        "plugin \"trap\"\nlimit time_ms 250\nlimit operations 100000000\nthreshold 10\nrule \"Checked\": checked == true => +10\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("leads")).unwrap();
+    for i in 0..4 {
+        std::fs::write(
+            dir.join(format!("leads/loop-{i}.json")),
+            format!(r#"{{"id": "l{i}", "trap": "loop"}}"#),
+        )
+        .unwrap();
+    }
+    dir.join("slow.rules")
+}
+
+/// A server started in `tmp` (plugins found from the pack) with `rules` open.
+fn slow_client(tmp: &Path, rules: &Path) -> Client {
+    let mut client = Client::spawn(tmp, tmp, &["lsp", "--debounce", "50"]);
+    let init = client.request(
+        "initialize",
+        json!({"capabilities": {"workspace": {"codeLens": {"refreshSupport": true}}}, "processId": null}),
+    );
+    assert!(init.get("error").is_none(), "{init}");
+    client.notify("initialized", json!({}));
+    client.open(rules, &std::fs::read_to_string(rules).unwrap());
+    assert_eq!(client.diagnostics(rules), json!([]));
+    client
+}
+
+/// Sends a request without waiting for its answer; returns its id.
+fn send_request(client: &mut Client, method: &str, params: Value) -> i64 {
+    client.next_id += 1;
+    let id = client.next_id;
+    client.send(&json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+    id
+}
+
+#[test]
+fn a_slow_code_lens_holds_up_no_other_request() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = slow_lens_pack(tmp.path());
+    let mut client = slow_client(tmp.path(), &rules);
+    let lens = send_request(
+        &mut client,
+        "textDocument/codeLens",
+        json!({"textDocument": {"uri": uri(&rules)}}),
+    );
+    let started = Instant::now();
+    let hover = client.result("textDocument/hover", client.at(&rules, 4, 8));
+    let symbols = client.result(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": uri(&rules)}}),
+    );
+    let answered = started.elapsed();
+    assert!(hover["contents"]["value"].is_string(), "{hover}");
+    assert_eq!(symbols.as_array().map(Vec::len), Some(3), "{symbols}");
+    assert!(
+        !client.seen.iter().any(|m| m["id"] == json!(lens)),
+        "the lens (1 s of plugin time) was answered before requests sent after it ({answered:?})"
+    );
+    let lens = client.wait(|m| m["id"] == json!(lens));
+    assert_eq!(
+        lens["result"][0]["command"]["title"], "0 of 4 sample leads are MQLs, 4 could not be scored (as of 2026-03-01)",
+        "{lens}"
+    );
+    client.shutdown();
+}
+
+#[test]
+fn a_cancelled_code_lens_is_answered_at_once_and_its_result_dropped() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = slow_lens_pack(tmp.path());
+    let mut client = slow_client(tmp.path(), &rules);
+    let params = json!({"textDocument": {"uri": uri(&rules)}});
+    let first = send_request(&mut client, "textDocument/codeLens", params.clone());
+    client.notify("$/cancelRequest", json!({"id": first}));
+    let cancelled = client.wait(|m| m["id"] == json!(first));
+    assert_eq!(cancelled["error"]["code"], -32800, "{cancelled}");
+    // Cancelling what was answered already, or was never asked, changes nothing.
+    client.notify("$/cancelRequest", json!({"id": first}));
+    client.notify("$/cancelRequest", json!({"id": "never"}));
+    // The next lens is scored in full and answered once.
+    let second = client.result("textDocument/codeLens", params);
+    assert!(
+        second[0]["command"]["title"].as_str().unwrap().starts_with("0 of 4"),
+        "{second}"
+    );
+    assert!(
+        !client.seen.iter().any(|m| m["id"] == json!(first)),
+        "a second answer to the cancelled request: {:?}",
+        client.seen
+    );
+    client.shutdown();
+}
+
+#[test]
+fn a_lens_scored_for_a_pack_saved_since_is_not_kept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rules = slow_lens_pack(tmp.path());
+    let mut client = slow_client(tmp.path(), &rules);
+    let params = json!({"textDocument": {"uri": uri(&rules)}});
+    let first = send_request(&mut client, "textDocument/codeLens", params.clone());
+    // Saved while the sample leads are scored (whichever version the worker read, it takes
+    // a second of plugin time, and the save is handled in the meantime).
+    let saved = std::fs::read_to_string(&rules)
+        .unwrap()
+        .replace("threshold 10", "threshold 5");
+    std::fs::write(&rules, &saved).unwrap();
+    client.change(&rules, 2, &saved);
+    client.notify("textDocument/didSave", json!({"textDocument": {"uri": uri(&rules)}}));
+    let stale = client.wait(|m| m["id"] == json!(first));
+    assert_eq!(stale["error"]["code"], -32801, "{stale}");
+    let fresh = client.result("textDocument/codeLens", params);
+    assert_eq!(
+        fresh[0]["command"]["title"], "0 of 4 sample leads are MQLs, 4 could not be scored (as of 2026-03-01)",
+        "{fresh}"
+    );
+    client.shutdown();
+}
+
+#[test]
+fn a_burst_of_changes_to_a_large_document_ends_in_its_last_version() {
+    let (tmp, dir) = pack_copy("b2b-saas");
+    let mut client = Client::start_with(tmp.path(), "0");
+    let init = client.request("initialize", json!({"capabilities": {}, "processId": null}));
+    assert!(init.get("error").is_none(), "{init}");
+    client.notify("initialized", json!({}));
+    let main = dir.join("main.rules");
+    let text = std::fs::read_to_string(&main).unwrap();
+    // 200 KB of comments under the rules: every version is 200 KB of JSON to read.
+    let padding = format!("# {}\n", "padding ".repeat(100)).repeat(250);
+    client.open(&main, &text);
+    assert_eq!(client.diagnostics(&main), json!([]));
+    const EDITS: usize = 120;
+    let mut burst = Vec::new();
+    for version in 0..EDITS {
+        let changed = text.replace("=> +15 fit", &format!("=> +15 fit{version}")) + padding.as_str();
+        let body = json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {"textDocument": {"uri": uri(&main), "version": version + 2}, "contentChanges": [{"text": changed}]},
+        })
+        .to_string();
+        burst.extend_from_slice(format!("Content-Length: {}\r\n\r\n{body}", body.len()).as_bytes());
+    }
+    let id = 1000;
+    let hover = json!({"jsonrpc": "2.0", "id": id, "method": "textDocument/hover", "params": client.at(&main, 9, 10)})
+        .to_string();
+    burst.extend_from_slice(format!("Content-Length: {}\r\n\r\n{hover}", hover.len()).as_bytes());
+    client.raw(&burst);
+    let answer = client.wait(|m| m["id"] == json!(id));
+    assert!(answer["result"]["contents"]["value"].is_string(), "{answer}");
+    // The text the hover saw, and the diagnostics published last, are the last edit's.
+    let last = format!("unknown dimension `fit{}`", EDITS - 1);
+    let published: Vec<Value> = std::iter::from_fn(|| {
+        let i = client
+            .seen
+            .iter()
+            .position(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri(&main))?;
+        Some(client.seen.remove(i))
+    })
+    .collect();
+    let latest = match published.last() {
+        Some(p) if p["params"]["diagnostics"][0]["message"] == last => p.clone(),
+        _ => client.wait(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri(&main)),
+    };
+    assert_eq!(latest["params"]["diagnostics"][0]["message"], last, "{latest}");
+    assert!(
+        published.len() < EDITS / 4,
+        "{} of {EDITS} versions were analysed and published",
+        published.len()
+    );
+    client.shutdown();
+}
+
+#[test]
+fn a_field_no_sample_lead_has_is_a_warning_with_a_quick_fix() {
+    let (tmp, dir) = pack_copy("b2b-saas");
+    let mut client = Client::initialized(tmp.path());
+    let main = dir.join("main.rules");
+    let text = std::fs::read_to_string(&main).unwrap();
+    let typo = text.replacen("title ~ VP and visited", "titel ~ VP and visited", 1);
+    client.open(&main, &typo);
+    let diagnostics = client.diagnostics(&main);
+    assert_eq!(diagnostics.as_array().unwrap().len(), 1, "{diagnostics}");
+    assert_eq!(diagnostics[0]["severity"], 2, "a warning: {diagnostics}");
+    let message = diagnostics[0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("no sample lead or test case (of ") && message.ends_with("has the field `titel`"),
+        "{message}"
+    );
+    let params = json!({
+        "textDocument": {"uri": uri(&main)},
+        "range": diagnostics[0]["range"].clone(),
+        "context": {"diagnostics": diagnostics},
+    });
+    let actions = client.result("textDocument/codeAction", params);
+    assert_eq!(
+        actions[0]["edit"]["changes"][uri(&main)][0]["newText"],
+        "title",
+        "{actions}"
+    );
+    client.change(&main, 2, &text);
+    assert_eq!(client.diagnostics(&main), json!([]));
+    client.shutdown();
+}

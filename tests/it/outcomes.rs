@@ -699,7 +699,11 @@ fn fitted() -> &'static Fitted {
         assert_eq!(run.code, 0, "{}", run.stderr);
         let report = json(&run);
         let text = std::fs::read_to_string(out.join("fit-report.txt")).unwrap();
-        Fitted { dir, report, text }
+        Fitted {
+            dir,
+            report,
+            text,
+        }
     })
 }
 
@@ -746,6 +750,19 @@ fn fit_writes_a_pack_that_checks_and_keeps_every_comment() {
         "the points changed"
     );
     assert!(out.join("tests").is_dir(), "the rest of the pack is copied too");
+}
+
+#[test]
+fn fit_says_how_many_copied_test_cases_fail_with_the_new_points() {
+    let out = fitted_dir();
+    let pack = leadscore::Loader::new().plugin_path(["plugins"]).load(&out).unwrap();
+    let tests = leadscore::packtest::PackTests::load(&out);
+    let reports = tests.run_cases(&pack, None);
+    let failed = reports.iter().filter(|r| !r.passed()).count();
+    assert!(failed > 0, "the b2b-saas cases expect the old points");
+    // The count `leadscore test` would find, in the report's warning.
+    let note = format!("with the new ones {failed} of {} cases", reports.len());
+    assert!(fitted().text.contains(&note), "{note}\n{}", fitted().text);
 }
 
 #[test]

@@ -616,6 +616,64 @@ fn cli_watch_of_a_pack_that_does_not_check_exits_2_with_the_diagnostics() {
 }
 
 #[test]
+fn cli_watch_summarises_a_reload_that_changes_many_leads() {
+    let f = Fixture::new(&[("main.rules", "threshold 10\nrule \"CEO\": title ~ CEO => +10")]);
+    let leads = f.root.path().join("leads.jsonl");
+    let mut text = String::new();
+    for i in 0..30 {
+        let title = if i < 12 { "CEO" } else { "VP" };
+        text += &format!("{}\n", json!({"id": format!("l{i:02}"), "title": title}));
+    }
+    std::fs::write(&leads, text).unwrap();
+    let pack = f.pack();
+    let args = |list: bool| {
+        let mut args = vec![
+            "--pack",
+            pack.to_str().unwrap(),
+            "--leads",
+            leads.to_str().unwrap(),
+            "--as-of",
+            "2026-03-01T00:00:00Z",
+        ];
+        if list {
+            args.push("--list");
+        }
+        args
+    };
+    let line = |w: &WatchProcess| w.lines.recv_timeout(TIMEOUT).expect("no output from leadscore watch");
+    let reload = |w: &WatchProcess| {
+        let mut reload = line(w);
+        while !reload.starts_with("reloaded") {
+            reload = line(w);
+        }
+        reload
+    };
+    let watch = WatchProcess::spawn(&args(false));
+    assert!(line(&watch).ends_with(" live (30 leads, 12 MQL)"));
+    // CEOs lose 6 points (12 MQLs lost), VPs gain 10 (18 gained).
+    f.write(
+        "main.rules",
+        "threshold 10\nrule \"CEO\": title ~ CEO => +4\nrule \"VP\": title ~ VP => +10",
+    );
+    assert!(
+        reload(&watch).ends_with(", 30 of 30 leads changed; MQLs: 18 gained, 12 lost, 18 now"),
+        "the totals"
+    );
+    let listed: Vec<String> = (0..11).map(|_| line(&watch)).collect();
+    assert_eq!(listed[0], "  l00: 10 → 4, MQL lost");
+    assert_eq!(listed[10], "  … and 20 more (--list shows every change)");
+    drop(watch);
+
+    f.write("main.rules", "threshold 10\nrule \"CEO\": title ~ CEO => +10");
+    let watch = WatchProcess::spawn(&args(true));
+    assert!(line(&watch).ends_with(" live (30 leads, 12 MQL)"));
+    f.write("main.rules", "threshold 10\nrule \"CEO\": title ~ CEO => +4");
+    assert!(reload(&watch).ends_with(", 12 of 30 leads changed; MQLs: 0 gained, 12 lost, 0 now"));
+    let listed: Vec<String> = (0..12).map(|_| line(&watch)).collect();
+    assert_eq!(listed[11], "  l11: 10 → 4, MQL lost", "--list lists all 12");
+}
+
+#[test]
 fn cli_watch_text_says_what_changed_and_what_stays_live() {
     let f = Fixture::new(&[("main.rules", "threshold 10\nrule \"CEO\": title ~ CEO => +10")]);
     let leads = f.root.path().join("leads.json");
@@ -645,7 +703,8 @@ fn cli_watch_text_says_what_changed_and_what_stays_live() {
         reload = line(&watch);
     }
     assert!(
-        reload.starts_with("reloaded: pack@") && reload.ends_with(", 1 of 2 leads changed"),
+        reload.starts_with("reloaded: pack@")
+            && reload.ends_with(", 1 of 2 leads changed; MQLs: 0 gained, 1 lost, 0 now"),
         "{reload}"
     );
     assert_eq!(line(&watch), "  ceo: 10 → 4, MQL lost");

@@ -790,6 +790,64 @@ mod typos {
     }
 }
 
+mod fields {
+    use super::*;
+
+    const TYPO: &str = "threshold 10\nrule \"VP\": titel ~ VP => +15\nrule \"Big\": company.size >= 50 => +5\n";
+
+    #[test]
+    fn a_field_no_sample_lead_or_case_has_is_a_warning_not_a_failure() {
+        let dir = pack(TYPO);
+        write(dir.path(), "leads/vp.json", r#"{"id": "vp", "title": "VP Sales"}"#);
+        write(
+            dir.path(),
+            "tests/cases.toml",
+            "[[case]]\nname = \"big\"\nlead = { company = { size = 80 } }\nscore = 5\n",
+        );
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        assert!(run.stdout.contains("ok (2 rules, 1 file, 1 warning)"), "{}", run.stdout);
+        assert!(
+            run.stderr
+                .contains("warning: no sample lead or test case (of 2) has the field `titel`")
+                && run.stderr.contains("main.rules:2:12")
+                && run.stderr.contains("help: did you mean `title`?"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            !run.stderr.contains("company.size"),
+            "a test case has it: {}",
+            run.stderr
+        );
+        let denied = leadscore(dir.path(), &["check", "--deny-warnings", "."], "");
+        assert_eq!(denied.code, 2, "{}", denied.stderr);
+        assert!(
+            denied.stderr.contains("1 warning (--deny-warnings)"),
+            "{}",
+            denied.stderr
+        );
+    }
+
+    #[test]
+    fn a_declared_pack_rejects_an_undeclared_field_with_a_did_you_mean() {
+        let dir = pack(&format!("fields title, company\n{TYPO}"));
+        let run = leadscore(dir.path(), &["check", "."], "");
+        assert_eq!(run.code, 2, "{}", run.stderr);
+        assert!(
+            run.stderr
+                .contains("the field `titel` is not declared in the pack's `fields`")
+                && run.stderr.contains("did you mean `title`?")
+                && run.stderr.contains("1 error found"),
+            "company covers company.size: {}",
+            run.stderr
+        );
+        let fixed = pack(&format!("fields title, company\n{}", TYPO.replace("titel", "title")));
+        let run = leadscore(fixed.path(), &["check", "--deny-warnings", "."], "");
+        assert_eq!(run.code, 0, "{}", run.stderr);
+    }
+}
+
 mod repl_typos {
     use super::*;
 

@@ -85,6 +85,8 @@ pub enum StatementKind {
     Limit { name: Name, value: Spanned<u64> },
     /// A scoring rule.
     Rule(Rule),
+    /// `fields title, company.size`: the lead fields the pack reads, each a dotted path.
+    Fields(Vec<Spanned<Vec<String>>>),
 }
 
 /// `[rule "name":] CONDITION => ACTIONS`.

@@ -9,7 +9,7 @@ use codespan_reporting::diagnostic::{Diagnostic, Label};
 use codespan_reporting::files::{self, Files};
 use codespan_reporting::term::{self, termcolor};
 
-use crate::pack::PackErrors;
+use crate::pack::{PackErrors, PackWarnings};
 use crate::source::Sources;
 use crate::value::escape::{mask_hidden, show_text};
 
@@ -41,6 +41,36 @@ impl PackErrors {
         }
         let n = self.errors().len();
         out.text(&format!("{n} error{} found\n", if n == 1 { "" } else { "s" }));
+        out.finish()
+    }
+}
+
+impl PackWarnings {
+    /// The warnings rendered as text, as errors are; `color` adds terminal colours.
+    pub fn render(&self, color: bool) -> String {
+        let files = PackFiles::new(&self.sources);
+        let mut out = Renderer::new(color);
+        for warning in self.warnings() {
+            let message = warning.to_string();
+            let mut d = Diagnostic::warning()
+                .with_message(show_text(&message))
+                .with_labels(vec![Label::primary(warning.span.file as usize, warning.span.range())]);
+            if let Some(help) = &warning.help {
+                d = d.with_notes(vec![format!("help: {}", show_text(help))]);
+            }
+            if !out.emit(&files, &d) {
+                let loc = self.location(warning);
+                out.text(&format!(
+                    "warning: {}\n  --> {}:{}:{}\n",
+                    show_text(&message),
+                    show_text(&loc.file),
+                    loc.line,
+                    loc.column
+                ));
+            }
+        }
+        let n = self.warnings().len();
+        out.text(&format!("{n} warning{}\n", if n == 1 { "" } else { "s" }));
         out.finish()
     }
 }

@@ -3,15 +3,18 @@
 //! comments kept.
 //!
 //! Formatting only ever changes blanks *between* tokens (never inside a string, regex,
-//! path or backtick name, never adding a blank where there was none), so the words of
-//! every statement are unchanged: an unnamed rule keeps its name, and the formatted file
-//! compiles to the same program. A statement with a comment inside it is kept as written.
+//! path or backtick name), so the words of every statement are unchanged: an unnamed rule
+//! keeps its name (a name reads its condition with the same blanks around operators,
+//! `syntax/spacing.rs`), and the formatted file compiles to the same program. A blank is added
+//! only where the syntax tree says a token ends: around `=>` and around the operator of a
+//! test (`title~VP` becomes `title ~ VP`, `size>=50` becomes `size >= 50`). A statement with a comment inside it is kept as written.
 //! A block is a run of statements with no blank line or comment line between them.
 
-use crate::ast::{Ast, Statement, StatementKind};
+use crate::ast::{Ast, Cond, Statement, StatementKind};
 use crate::pack::Error;
 use crate::pack::{PackError, PackErrors};
 use crate::source::Sources;
+use crate::syntax::spacing::{operator_gaps, with_spaced_operators};
 use crate::syntax::{self, nesting};
 
 /// Lines longer than this (before alignment) do not take part in aligning their block.
@@ -37,6 +40,7 @@ pub fn format(text: &str) -> Result<String, Error> {
 /// ```
 /// let err = leadscore::format_named("main.rules", "title ~ => +1").unwrap_err();
 /// assert!(err.to_string().contains("main.rules:1:9"));
+/// assert_eq!(leadscore::format("title~VP and size>=50=>+15\n")?, "title ~ VP and size >= 50 => +15\n");
 /// assert_eq!(leadscore::format("threshold  5\r\ntitle ~ VP  => +1\r\n")?, "threshold 5\r\ntitle ~ VP => +1\r\n");
 /// # Ok::<(), leadscore::Error>(())
 /// ```
@@ -145,11 +149,16 @@ fn trimmed(text: &str, span: std::ops::Range<usize>) -> std::ops::Range<usize> {
 }
 
 fn shape(text: &str, statement: &Statement, span: std::ops::Range<usize>) -> Shape {
-    let whole = &text[span];
+    let whole = &text[span.clone()];
     if has_comment(whole) {
         let kept: Vec<&str> = whole.lines().map(str::trim_end).collect();
         return Shape::Plain(kept.join("\n"));
     }
+    let mut gaps = Vec::new();
+    for cond in conds_of(statement) {
+        operator_gaps(cond, &mut gaps);
+    }
+    let spaced = |range: std::ops::Range<usize>| squash(&with_spaced_operators(text, range, &gaps));
     match &statement.kind {
         StatementKind::Rule(rule) => {
             let cond = trimmed(text, rule.cond.span.range());
@@ -160,13 +169,13 @@ fn shape(text: &str, statement: &Statement, span: std::ops::Range<usize>) -> Sha
                 .collect();
             Shape::Rule {
                 name: squash(&text[statement.span.start as usize..cond.start]),
-                cond: squash(&text[cond]),
+                cond: spaced(cond),
                 actions: actions.join(", "),
             }
         }
         StatementKind::Let { name, cond } => Shape::Let {
             name: format!("let {}", name.node),
-            cond: squash(&text[trimmed(text, cond.span.range())]),
+            cond: spaced(trimmed(text, cond.span.range())),
         },
         StatementKind::Calibrate { at, percent, double } => Shape::Plain(format!(
             "calibrate at {} = {}, {} points double the odds",
@@ -174,7 +183,21 @@ fn shape(text: &str, statement: &Statement, span: std::ops::Range<usize>) -> Sha
             &text[percent.span.range()],
             &text[double.span.range()]
         )),
-        _ => Shape::Plain(squash(whole)),
+        StatementKind::Fields(paths) => {
+            let paths: Vec<&str> = paths.iter().map(|p| &text[p.span.range()]).collect();
+            Shape::Plain(format!("fields {}", paths.join(", ")))
+        }
+        _ => Shape::Plain(spaced(span)),
+    }
+}
+
+/// The conditions written in a statement.
+fn conds_of(statement: &Statement) -> Vec<&Cond> {
+    match &statement.kind {
+        StatementKind::Rule(rule) => vec![&rule.cond],
+        StatementKind::Let { cond, .. } | StatementKind::Mql(cond) => vec![cond],
+        StatementKind::Route { when: Some(cond), .. } => vec![cond],
+        _ => Vec::new(),
     }
 }
 

@@ -30,7 +30,7 @@ pub use eval::trace::{Observation, Trace};
 pub use eval::{Capped, Enrichment, EvalError, Fired, NextChange, Outcome, PackId, PluginError, ScriptPosition};
 pub use explain::Explanation;
 pub use format::{format, format_named};
-pub use pack::{Error, PackError, PackErrors};
+pub use pack::{Error, PackError, PackErrors, PackWarnings};
 pub use pack::{Loader, Pack, Scorer};
 pub use plugin::{Limits, PLUGIN_STACK_SIZE};
 pub use program::{Calibration, Program, RuleSummary};

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use leadscore::ast::{Action, Ast, Behaviour, Cond, CondKind, Operand, OperandKind, Rule, StatementKind, TestOp, Verb};
-use leadscore::check::{self, CheckErrorKind};
+use leadscore::check::{self, CheckErrorKind, CheckWarningKind};
 use leadscore::pack::{PackError, PackErrors};
 use leadscore::plugin::LoadErrorKind;
 use leadscore::Loader;
@@ -45,6 +45,8 @@ pub struct Problem {
     pub help: Option<String>,
     /// The name the checker would suggest: replacing `at` with it fixes the typo.
     pub fix: Option<String>,
+    /// A check warning (probably a mistake, but the pack loads), not an error.
+    pub warning: bool,
 }
 
 /// What a name in the text is.
@@ -148,7 +150,9 @@ pub struct Analysis {
 }
 
 /// Analyses a pack folder whose rule files are `files` (path and text, in load order).
-pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader) -> Analysis {
+/// `leads` are the pack's sample leads and test cases' leads, for the warnings about
+/// fields none of them has.
+pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader, leads: &[&serde_json::Value]) -> Analysis {
     let pack = dir
         .file_name()
         .map_or_else(|| "pack".to_string(), |n| n.to_string_lossy().into_owned());
@@ -182,9 +186,30 @@ pub fn analyse(dir: &Path, files: Vec<FileText>, loader: &Loader) -> Analysis {
         ..Analysis::default()
     };
     Index::new(&mut analysis, &sources).statements(&front.ast);
-    if let Err(errors) = front.checked {
-        analysis.problems = problems(&mut analysis, &errors);
+    if let Err(errors) = &front.checked {
+        analysis.problems = problems(&mut analysis, errors);
     }
+    let warnings = leadscore::check::unseen_fields(&front.ast, front.plugins.has_hooks(), leads);
+    analysis.problems.extend(warnings.into_iter().filter_map(|w| {
+        let file = usize::try_from(w.span.file).ok().filter(|&i| i < analysis.rule_files)?;
+        Some(Problem {
+            at: Loc {
+                file,
+                start: w.span.start as usize,
+                end: w.span.end as usize,
+            },
+            message: w.to_string(),
+            fix: match &w.kind {
+                // A quick fix only for a name written bare (not one needing backticks).
+                CheckWarningKind::UnseenField {
+                    suggestion: Some(best), ..
+                } if best.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '.') => Some(best.clone()),
+                _ => None,
+            },
+            help: w.help,
+            warning: true,
+        })
+    }));
     analysis
 }
 
@@ -206,6 +231,7 @@ fn problems(analysis: &mut Analysis, errors: &PackErrors) -> Vec<Problem> {
             message: e.to_string(),
             help: e.help().map(str::to_string),
             fix: e.help().and_then(|_| fix(analysis, e)),
+            warning: false,
         });
     }
     out
@@ -346,6 +372,11 @@ impl<'a> Index<'a> {
                 StatementKind::Plugin(name) => self.add(Kind::Plugin, &name.node, name.span, whole, None),
                 StatementKind::Limit { .. } | StatementKind::Requalify(_) | StatementKind::Calibrate { .. } => {}
                 StatementKind::Rule(rule) => self.rule(rule, s.span),
+                StatementKind::Fields(paths) => {
+                    for path in paths {
+                        self.add(Kind::Field { event: None }, &path.node.join("."), path.span, None, None);
+                    }
+                }
             }
         }
     }

@@ -39,7 +39,10 @@ pub fn diagnostic(problem: &Problem, lines: &Lines<'_>, path: &std::path::Path) 
     });
     Diagnostic {
         range,
-        severity: Some(DiagnosticSeverity::ERROR),
+        severity: Some(match problem.warning {
+            true => DiagnosticSeverity::WARNING,
+            false => DiagnosticSeverity::ERROR,
+        }),
         code: problem
             .fix
             .as_ref()

@@ -2,13 +2,17 @@
 //!
 //! Built on rust-analyzer's `lsp-server` (messages) and `lsp-types` (the protocol's
 //! types): synchronous, no async runtime. The checker, the formatter and hover all run in
-//! milliseconds for a pack, so requests are answered one at a time on one thread; the
-//! only waiting is the debounce of diagnostics while the user types.
+//! milliseconds for a pack, so requests are answered one at a time on one thread; scoring
+//! the sample leads for the code lens (plugins may take their whole time budget on each)
+//! runs on a worker thread, cancellable, and a burst of edits is coalesced as it is read,
+//! so only the latest text of a document is parsed and analysed.
 //!
 //! | file | one job |
 //! |---|---|
-//! | `transport.rs` | JSON-RPC framing on stdio, robust to garbage |
-//! | `server.rs` | the loop: initialize, dispatch, debounce, error responses |
+//! | `transport.rs` | JSON-RPC framing on stdio, robust to garbage; bursts of changes coalesced |
+//! | `server.rs` | the loop: initialize, dispatch, debounce, error responses, cancellation |
+//! | `jobs.rs` | slow work (the code lens) on a worker thread, with a cancellation flag |
+//! | `peek.rs` | whether a frame is a `didChange`, of which document, read without decoding its text |
 //! | `workspace.rs` | open documents and the pack folders they belong to |
 //! | `adapter.rs` | the only touchpoint with the crate's internals: build, syntax tree, check errors |
 //! | `samples.rs` | the pack's sample leads: field values, event types, MQL count |
@@ -27,8 +31,10 @@ mod completion;
 mod diagnostics;
 mod formatting;
 mod hover;
+mod jobs;
 mod lens;
 mod navigate;
+mod peek;
 mod position;
 mod samples;
 mod server;
@@ -66,7 +72,7 @@ impl Default for Options {
 /// code 0 then, 1 otherwise. Fails only if the I/O threads cannot start or stdout breaks.
 pub fn run_stdio(options: &Options) -> std::io::Result<bool> {
     let transport = transport::Transport::stdio()?;
-    let mut server = server::Server::new(options, transport.outgoing.clone());
+    let mut server = server::Server::new(options, transport.outgoing.clone())?;
     let shut_down = server.serve(&transport.incoming);
     drop(server);
     transport.finish()?;

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::adapter;
+use super::jobs::Cancel;
 use leadscore::packtest::PackTests;
 use leadscore::Loader;
 
@@ -25,6 +26,11 @@ impl Samples {
         let tests = PackTests::load(dir);
         let leads = tests.samples().iter().map(|s| s.lead.clone()).collect();
         Samples { leads, tests }
+    }
+
+    /// The sample leads and the test cases' leads.
+    pub fn leads(&self) -> Vec<&Value> {
+        self.tests.leads()
     }
 
     /// How many sample leads there are.
@@ -109,23 +115,30 @@ impl Samples {
         names
     }
 
-    /// "2 of 6 sample leads are MQLs", scoring with the pack as saved in `dir`.
-    pub fn mql_summary(&self, dir: &Path, loader: &Loader) -> String {
+    /// "2 of 6 sample leads are MQLs", scoring with the pack as saved in `dir`; `None`
+    /// when `cancel` is set before every lead is scored.
+    pub fn mql_summary(&self, dir: &Path, loader: &Loader, cancel: &Cancel) -> Option<String> {
         let pack = match loader.load(dir) {
             Ok(pack) => pack,
             Err(leadscore::Error::Pack(errors)) => {
                 let n = errors.errors().len();
-                return format!("sample leads not scored: the saved pack has {n} error{}", plural(n));
+                return Some(format!(
+                    "sample leads not scored: the saved pack has {n} error{}",
+                    plural(n)
+                ));
             }
-            Err(e) => return format!("sample leads not scored: {e}"),
+            Err(e) => return Some(format!("sample leads not scored: {e}")),
         };
         let samples = self.tests.samples();
         if samples.is_empty() {
-            return format!("{}: no sample leads in leads/*.json", pack.id().name);
+            return Some(format!("{}: no sample leads in leads/*.json", pack.id().name));
         }
         let as_of = self.tests.samples_as_of();
         let (mut mql, mut failed) = (0, 0);
         for s in samples {
+            if cancel.is_cancelled() {
+                return None;
+            }
             match pack.score(&s.lead, as_of) {
                 Ok(outcome) => mql += usize::from(outcome.mql),
                 Err(_) => failed += 1,
@@ -136,13 +149,13 @@ impl Samples {
             0 => String::new(),
             f => format!(", {f} could not be scored"),
         };
-        format!(
+        Some(format!(
             "{mql} of {n} sample lead{} {} MQL{}{failed} (as of {})",
             plural(n),
             if n == 1 { "is an" } else { "are" },
             if n == 1 { "" } else { "s" },
             as_of.format("%Y-%m-%d")
-        )
+        ))
     }
 }
 

@@ -1,5 +1,9 @@
 //! The server loop: initialize, then requests and notifications one at a time on this
 //! thread, with each pack folder's diagnostics published when its debounce runs out.
+//! Scoring sample leads for the code lens is handed to the worker (`jobs.rs`) and answered
+//! when it comes back, so no request waits behind it; `$/cancelRequest` answers such a
+//! request at once with `RequestCancelled`, and a lens scored for a pack saved again since
+//! is not kept (its request gets `ContentModified`).
 //!
 //! Every request is answered: a failure (bad params, a syntax error that stops
 //! formatting, even a panic in a handler) is an error response, and the loop goes on.
@@ -9,11 +13,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{select, Receiver, Sender};
 use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response, ResponseError};
 use lsp_types::notification::{
-    DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument, DidSaveTextDocument,
-    Notification as _, PublishDiagnostics,
+    Cancel, DidChangeTextDocument, DidChangeWatchedFiles, DidCloseTextDocument, DidOpenTextDocument,
+    DidSaveTextDocument, Notification as _, PublishDiagnostics,
 };
 use lsp_types::request::{
     CodeActionRequest, CodeLensRequest, Completion, DocumentSymbolRequest, Formatting, GotoDefinition, HoverRequest,
@@ -27,6 +31,7 @@ use lsp_types::{
 };
 use serde_json::Value;
 
+use super::jobs::{self, Done, Job, Worker};
 use super::position::{path_of, uri_of, Lines};
 use super::transport::{Incoming, Outgoing};
 use super::workspace::Workspace;
@@ -38,6 +43,16 @@ type Failure = (i32, String);
 /// The request was valid but could not be carried out (LSP 3.17).
 const REQUEST_FAILED: i32 = ErrorCode::RequestFailed as i32;
 
+/// What the loop waits for next.
+enum Event {
+    Incoming(Incoming),
+    Done(Done),
+    /// A folder's diagnostics are due.
+    Due,
+    /// The client's input ended.
+    Closed,
+}
+
 /// The server's state.
 pub struct Server {
     workspace: Workspace,
@@ -48,18 +63,46 @@ pub struct Server {
     lens_refresh: bool,
     out: Sender<Outgoing>,
     next_id: i32,
+    /// Where slow work runs.
+    worker: Worker,
+    /// Requests handed to the worker and not answered yet, with their cancellation flags.
+    pending: HashMap<RequestId, jobs::Cancel>,
 }
 
 impl Server {
-    /// A server that writes to `out`.
-    pub fn new(options: &Options, out: Sender<Outgoing>) -> Server {
-        Server {
+    /// A server that writes to `out`; fails if its worker thread cannot start.
+    pub fn new(options: &Options, out: Sender<Outgoing>) -> std::io::Result<Server> {
+        Ok(Server {
             workspace: Workspace::new(options.loader.clone()),
             debounce: options.debounce,
             uris: HashMap::new(),
             lens_refresh: false,
             out,
             next_id: 0,
+            worker: Worker::start()?,
+            pending: HashMap::new(),
+        })
+    }
+
+    /// The next message, finished job or due diagnostics.
+    fn next_event(&self, inbox: &Receiver<Incoming>) -> Event {
+        let done = &self.worker.done;
+        let wait = self
+            .workspace
+            .next_due()
+            .map(|at| at.saturating_duration_since(Instant::now()));
+        let incoming = |m: Result<Incoming, _>| m.map_or(Event::Closed, Event::Incoming);
+        let finished = |d: Result<Done, _>| d.map_or(Event::Closed, Event::Done);
+        match wait {
+            Some(wait) => select! {
+                recv(inbox) -> m => incoming(m),
+                recv(done) -> d => finished(d),
+                default(wait) => Event::Due,
+            },
+            None => select! {
+                recv(inbox) -> m => incoming(m),
+                recv(done) -> d => finished(d),
+            },
         }
     }
 
@@ -69,19 +112,17 @@ impl Server {
         let mut initialized = false;
         let mut shutting_down = false;
         loop {
-            let incoming = match self.workspace.next_due() {
-                Some(at) => match inbox.recv_timeout(at.saturating_duration_since(Instant::now())) {
-                    Ok(m) => m,
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.publish_due();
-                        continue;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => return shutting_down,
-                },
-                None => match inbox.recv() {
-                    Ok(m) => m,
-                    Err(_) => return shutting_down,
-                },
+            let incoming = match self.next_event(inbox) {
+                Event::Incoming(m) => m,
+                Event::Done(done) => {
+                    self.finished(done);
+                    continue;
+                }
+                Event::Due => {
+                    self.publish_due();
+                    continue;
+                }
+                Event::Closed => return shutting_down,
             };
             match incoming {
                 Incoming::Malformed(why) => self.send(Outgoing::ParseError(why)),
@@ -106,6 +147,13 @@ impl Server {
                     } else if req.method == "shutdown" {
                         shutting_down = true;
                         Ok(Value::Null)
+                    } else if req.method == CodeLensRequest::METHOD {
+                        match guarded(|| self.code_lens(req)) {
+                            // Handed to the worker: answered when it is done.
+                            Ok(None) => continue,
+                            Ok(Some(lens)) => Ok(lens),
+                            Err(failure) => Err(failure),
+                        }
                     } else {
                         guarded(|| self.request(req))
                     };
@@ -172,7 +220,6 @@ impl Server {
             Completion::METHOD => self.completion(parse(params)?),
             Formatting::METHOD => self.formatting(parse(params)?),
             DocumentSymbolRequest::METHOD => self.symbols(parse(params)?),
-            CodeLensRequest::METHOD => self.code_lens(parse(params)?),
             CodeActionRequest::METHOD => self.code_actions(parse(params)?),
             other => Err((ErrorCode::MethodNotFound as i32, format!("unknown method `{other}`"))),
         }
@@ -180,6 +227,19 @@ impl Server {
 
     fn notification(&mut self, n: Notification) -> Result<(), Failure> {
         match n.method.as_str() {
+            Cancel::METHOD => {
+                let p: lsp_types::CancelParams = parse(n.params)?;
+                let id = match p.id {
+                    lsp_types::NumberOrString::Number(n) => RequestId::from(n),
+                    lsp_types::NumberOrString::String(s) => RequestId::from(s),
+                };
+                // A request answered already (all but the worker's) is left alone.
+                if let Some(cancel) = self.pending.remove(&id) {
+                    cancel.cancel();
+                    let why = "cancelled by the client".to_string();
+                    self.respond(id, Err((ErrorCode::RequestCanceled as i32, why)));
+                }
+            }
             DidOpenTextDocument::METHOD => {
                 let p: lsp_types::DidOpenTextDocumentParams = parse(n.params)?;
                 if let Some(path) = path_of(&p.text_document.uri) {
@@ -373,12 +433,57 @@ impl Server {
         }
     }
 
-    fn code_lens(&mut self, p: lsp_types::CodeLensParams) -> Result<Value, Failure> {
+    /// The code lens, at once if its folder's sample leads were scored since the last
+    /// save (`Some`), else handed to the worker (`None`, and the request is pending).
+    fn code_lens(&mut self, req: Request) -> Result<Option<Value>, Failure> {
+        let p: lsp_types::CodeLensParams = parse(req.params)?;
         let Some(path) = path_of(&p.text_document.uri) else {
-            return Ok(Value::Null);
+            return Ok(Some(Value::Null));
         };
-        let text = self.workspace.lens(&Workspace::folder_of(&path));
-        to_json(vec![lens::mql_lens(&text)])
+        let folder = Workspace::folder_of(&path);
+        if let Some(text) = self.workspace.lens(&folder) {
+            return to_json(vec![lens::mql_lens(&text)]).map(Some);
+        }
+        let cancel = jobs::Cancel::default();
+        let job = Job {
+            id: req.id.clone(),
+            generation: self.workspace.generation(&folder),
+            samples: self.workspace.samples(&folder),
+            loader: self.workspace.loader_for(&folder),
+            folder,
+            cancel: cancel.clone(),
+        };
+        if !self.worker.submit(job) {
+            return Err(internal("the worker thread stopped"));
+        }
+        self.pending.insert(req.id, cancel);
+        Ok(None)
+    }
+
+    /// A job came back: its request is answered unless it was cancelled; a lens of a pack
+    /// saved since is not kept, and its request is told the content changed.
+    fn finished(&mut self, done: Done) {
+        if self.pending.remove(&done.id).is_none() {
+            return; // cancelled, and answered then
+        }
+        let result = match done.lens {
+            None => Err((ErrorCode::RequestCanceled as i32, "cancelled".to_string())),
+            Some(text) => {
+                let text = std::sync::Arc::new(text);
+                if self
+                    .workspace
+                    .set_lens(&done.folder, done.generation, std::sync::Arc::clone(&text))
+                {
+                    to_json(vec![lens::mql_lens(&text)])
+                } else {
+                    Err((
+                        ErrorCode::ContentModified as i32,
+                        "the pack was saved while its sample leads were scored; ask again".to_string(),
+                    ))
+                }
+            }
+        };
+        self.respond(done.id, result);
     }
 
     fn code_actions(&mut self, p: lsp_types::CodeActionParams) -> Result<Value, Failure> {
@@ -479,7 +584,7 @@ fn internal(e: impl std::fmt::Display) -> Failure {
 }
 
 /// Runs a handler; a panic in it becomes an internal-error response.
-fn guarded(handler: impl FnOnce() -> Result<Value, Failure>) -> Result<Value, Failure> {
+fn guarded<T>(handler: impl FnOnce() -> Result<T, Failure>) -> Result<T, Failure> {
     catch_unwind(AssertUnwindSafe(handler)).unwrap_or_else(|payload| {
         let why = payload
             .downcast_ref::<&str>()
@@ -496,7 +601,7 @@ mod tests {
 
     #[test]
     fn a_panicking_handler_is_an_error_response() {
-        let result = guarded(|| panic!("boom"));
+        let result: Result<Value, Failure> = guarded(|| panic!("boom"));
         assert_eq!(
             result,
             Err((ErrorCode::InternalError as i32, "internal error: boom".into()))

@@ -5,12 +5,22 @@
 //! not JSON-RPC with a parse error (`-32700`, as JSON-RPC asks), skips lines that are
 //! not headers until the next frame, refuses frames over [`MAX_FRAME`], and goes on.
 //! Messages themselves are lsp-server's.
+//!
+//! Two threads read: one cuts stdin into frames (a copy, nothing more), the other parses
+//! them. Frames that queued up while the parser was busy are coalesced first: a
+//! `didChange` followed, in the same run of `didChange`s, by a whole-text change of the
+//! same document is dropped unparsed, so a burst of keystrokes on a large document costs
+//! one parse, and the server only ever sees (and analyses) the latest version. Whether a
+//! frame is such a change is read by `peek.rs` without decoding its text.
 
+use std::collections::{HashSet, VecDeque};
 use std::io::{self, BufRead, Read, Write};
 use std::thread;
 
 use crossbeam_channel::{Receiver, Sender};
 use lsp_server::Message;
+
+use super::peek;
 
 /// The largest message body read (a whole pack's text is far below this).
 pub const MAX_FRAME: usize = 64 << 20;
@@ -51,9 +61,13 @@ impl Transport {
     pub fn stdio() -> io::Result<Transport> {
         let (in_tx, incoming) = crossbeam_channel::unbounded();
         let (outgoing, out_rx) = crossbeam_channel::unbounded::<Outgoing>();
+        let (raw_tx, raw_rx) = crossbeam_channel::unbounded();
         let reader = thread::Builder::new()
             .name("lsp-reader".into())
-            .spawn(move || read_frames(&mut io::stdin().lock(), &in_tx))?;
+            .spawn(move || read_raw(&mut io::stdin().lock(), &raw_tx))?;
+        thread::Builder::new()
+            .name("lsp-parser".into())
+            .spawn(move || parse_frames(&raw_rx, &in_tx))?;
         let writer = thread::Builder::new().name("lsp-writer".into()).spawn(move || {
             let mut out = io::stdout().lock();
             for message in out_rx {
@@ -80,19 +94,75 @@ impl Transport {
     }
 }
 
-/// Reads frames until the input ends (or the server stops listening).
-pub fn read_frames(input: &mut impl BufRead, to: &Sender<Incoming>) {
+/// A frame as read: its body, or why it was read past.
+type Raw = Result<Vec<u8>, Skip>;
+
+/// Cuts the input into frames until it ends (or the parser stops listening).
+fn read_raw(input: &mut impl BufRead, to: &Sender<Raw>) {
     loop {
-        let incoming = match read_frame(input) {
-            Ok(Some(body)) => message(&body),
+        let raw = match read_frame(input) {
+            Ok(Some(body)) => Ok(body),
             Ok(None) => return,
-            Err(Skip(why)) => Incoming::Malformed(why),
+            Err(skip) => Err(skip),
         };
-        let exit = matches!(&incoming, Incoming::Message(Message::Notification(n)) if n.method == "exit");
-        if to.send(incoming).is_err() || exit {
+        if to.send(raw).is_err() {
             return;
         }
     }
+}
+
+/// Parses frames as they come, each batch that queued up coalesced first, until the
+/// frames end, the server stops listening or the client says `exit`.
+fn parse_frames(from: &Receiver<Raw>, to: &Sender<Incoming>) {
+    while let Ok(first) = from.recv() {
+        let mut batch = vec![first];
+        batch.extend(from.try_iter());
+        for raw in coalesce(batch) {
+            let incoming = match raw {
+                Ok(body) => message(&body),
+                Err(Skip(why)) => Incoming::Malformed(why),
+            };
+            let exit = matches!(&incoming, Incoming::Message(Message::Notification(n)) if n.method == "exit");
+            if to.send(incoming).is_err() || exit {
+                return;
+            }
+        }
+    }
+}
+
+/// Reads frames until the input ends, one by one (no batch to coalesce).
+#[cfg(test)]
+fn read_frames(input: &mut impl BufRead, to: &Sender<Incoming>) {
+    let (raw_tx, raw_rx) = crossbeam_channel::unbounded();
+    read_raw(input, &raw_tx);
+    drop(raw_tx);
+    parse_frames(&raw_rx, to);
+}
+
+/// A batch without the `didChange`s that a later whole-text change of the same document
+/// replaces, with nothing but `didChange`s between them (a request in between must see
+/// the text as it was then). The rest keep their order.
+fn coalesce(batch: Vec<Raw>) -> VecDeque<Raw> {
+    let mut kept = VecDeque::with_capacity(batch.len());
+    if batch.len() < 2 {
+        kept.extend(batch);
+        return kept;
+    }
+    // From the end: the documents a later change in this run of `didChange`s replaces.
+    let mut replaced: HashSet<String> = HashSet::new();
+    for raw in batch.into_iter().rev() {
+        match raw.as_ref().ok().and_then(|body| peek::change_of(body)) {
+            Some(change) if replaced.contains(&change.uri) => continue,
+            Some(change) => {
+                if change.whole {
+                    replaced.insert(change.uri);
+                }
+            }
+            None => replaced.clear(),
+        }
+        kept.push_front(raw);
+    }
+    kept
 }
 
 /// A frame's body as a message. A `method` with an `id` that is not an integer or a
@@ -231,6 +301,60 @@ mod tests {
             got.len(),
             3,
             "the oversized frame swallowed the rest, without allocating it: {got:?}"
+        );
+    }
+
+    fn change(uri: &str, range: bool, text: &str) -> Raw {
+        let edit = match range {
+            true => {
+                serde_json::json!({"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": text})
+            }
+            false => serde_json::json!({"text": text}),
+        };
+        let body = serde_json::json!({
+            "jsonrpc": "2.0",
+            "method": "textDocument/didChange",
+            "params": {"textDocument": {"uri": uri, "version": 1}, "contentChanges": [edit]},
+        });
+        Ok(body.to_string().into_bytes())
+    }
+
+    fn texts(batch: VecDeque<Raw>) -> Vec<String> {
+        batch
+            .into_iter()
+            .map(|raw| {
+                let v: serde_json::Value = serde_json::from_slice(&raw.ok().unwrap()).unwrap();
+                match v["params"]["contentChanges"][0]["text"].as_str() {
+                    Some(text) => format!("{} {text}", v["params"]["textDocument"]["uri"].as_str().unwrap()),
+                    None => v["method"].as_str().unwrap().to_string(),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_run_of_changes_keeps_each_documents_latest_whole_text() {
+        let hover = Ok(br#"{"jsonrpc":"2.0","id":1,"method":"textDocument/hover"}"#.to_vec());
+        let batch = vec![
+            change("a", false, "a1"),
+            change("b", false, "b1"),
+            change("a", false, "a2"),
+            change("a", true, "a3 (an edit on a2)"),
+            hover,
+            change("a", false, "a4"),
+            change("a", false, "a5"),
+            change("b", true, "b2 (an edit on b1)"),
+        ];
+        assert_eq!(
+            texts(coalesce(batch)),
+            [
+                "b b1",
+                "a a2",
+                "a a3 (an edit on a2)",
+                "textDocument/hover",
+                "a a5",
+                "b b2 (an edit on b1)"
+            ]
         );
     }
 

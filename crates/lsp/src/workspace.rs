@@ -27,6 +27,9 @@ struct Folder {
     samples: Option<Arc<Samples>>,
     /// The code lens text, from the pack as saved.
     lens: Option<Arc<String>>,
+    /// How many times a file of the folder was saved: a lens scored for an earlier
+    /// generation is stale.
+    generation: u64,
 }
 
 /// The open documents and their pack folders.
@@ -82,6 +85,7 @@ impl Workspace {
         f.lens = None;
         f.samples = None;
         f.analysis = None;
+        f.generation += 1;
     }
 
     /// Schedules the folder's diagnostics for `at`.
@@ -145,13 +149,15 @@ impl Workspace {
             return a;
         }
         let (files, unreadable) = self.files(folder);
-        let mut analysis = adapter::analyse(folder, files, &self.loader_for(folder));
+        let samples = self.samples(folder);
+        let mut analysis = adapter::analyse(folder, files, &self.loader_for(folder), &samples.leads());
         for (file, message) in unreadable {
             analysis.problems.push(adapter::Problem {
                 at: adapter::Loc { file, start: 0, end: 0 },
                 message,
                 help: None,
                 fix: None,
+                warning: false,
             });
         }
         let analysis = Arc::new(analysis);
@@ -162,7 +168,7 @@ impl Workspace {
     /// The loader for a pack folder: a relative plugin folder (`plugins`, the default) is
     /// looked up from the pack's folder up through the folders above it (the pack's
     /// repository), not in the server's working directory, which is the editor's.
-    fn loader_for(&self, folder: &Path) -> Loader {
+    pub fn loader_for(&self, folder: &Path) -> Loader {
         let dirs: Vec<PathBuf> = self
             .loader
             .plugin_folders()
@@ -190,15 +196,25 @@ impl Workspace {
         Arc::clone(f.samples.get_or_insert_with(|| Arc::new(Samples::load(folder))))
     }
 
-    /// The code lens text of a folder: its sample leads scored with the pack as saved.
-    pub fn lens(&mut self, folder: &Path) -> Arc<String> {
-        if let Some(lens) = self.folders.get(folder).and_then(|f| f.lens.clone()) {
-            return lens;
+    /// The code lens text of a folder, if it was scored since the last save.
+    pub fn lens(&self, folder: &Path) -> Option<Arc<String>> {
+        self.folders.get(folder).and_then(|f| f.lens.clone())
+    }
+
+    /// The folder's save generation (see [`Workspace::saved`]).
+    pub fn generation(&self, folder: &Path) -> u64 {
+        self.folders.get(folder).map_or(0, |f| f.generation)
+    }
+
+    /// Keeps a lens scored for `generation`; `false` (and nothing kept) if the folder was
+    /// saved since, which makes the lens stale.
+    pub fn set_lens(&mut self, folder: &Path, generation: u64, text: Arc<String>) -> bool {
+        let f = self.folders.entry(folder.to_path_buf()).or_default();
+        let current = f.generation == generation;
+        if current {
+            f.lens = Some(text);
         }
-        let loader = self.loader_for(folder);
-        let text = Arc::new(self.samples(folder).mql_summary(folder, &loader));
-        self.folders.entry(folder.to_path_buf()).or_default().lens = Some(Arc::clone(&text));
-        text
+        current
     }
 
     /// Records the files diagnostics were published for; returns those published before

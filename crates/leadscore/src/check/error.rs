@@ -163,6 +163,8 @@ pub enum CheckErrorKind {
         /// The character, as `U+200D`.
         code: String,
     },
+    #[error("the field `{0}` is not declared in the pack's `fields`")]
+    UndeclaredField(String),
     #[error("the {what} `{name}` mixes {first} and {second} letters, which look alike")]
     MixedScripts {
         what: &'static str,

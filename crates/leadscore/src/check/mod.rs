@@ -2,8 +2,10 @@
 //! every mistake it finds, sorted by position; the compiler runs only on a clean pack.
 
 mod error;
+mod fields;
 mod lets;
 mod names;
+mod warning;
 
 use std::collections::HashMap;
 
@@ -13,6 +15,8 @@ use crate::ast::*;
 use crate::source::{Sources, Span};
 
 pub use error::{did_you_mean, CheckError, CheckErrorKind};
+pub use fields::unseen_fields;
+pub use warning::{CheckWarning, CheckWarningKind};
 
 /// Regexes compiled while checking are limited to this many bytes of compiled program.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -90,6 +94,7 @@ pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Res
     }
     c.checked.let_order = lets::order(ast, &c.lets, &mut c.errors);
     c.rule_names(ast);
+    c.declared_fields(ast);
     if c.errors.is_empty() {
         Ok(c.checked)
     } else {
@@ -215,6 +220,31 @@ impl Checker<'_> {
                 }
                 _ => {}
             }
+        }
+    }
+
+    /// With a `fields` declaration, every field a condition reads must be declared (or lie
+    /// inside or around a declared one).
+    fn declared_fields(&mut self, ast: &Ast) {
+        let Some(declared) = fields::declared(ast) else {
+            return;
+        };
+        for d in &declared {
+            self.name("field", &d.node.join("."), d.span, false);
+        }
+        let names: Vec<String> = declared.iter().map(|d| d.node.join(".")).collect();
+        for (path, span) in fields::lead_fields(ast, &self.checked.dims) {
+            if declared.iter().any(|d| fields::covers(&d.node, path)) {
+                continue;
+            }
+            let name = path.join(".");
+            let err = CheckError::new(CheckErrorKind::UndeclaredField(name.clone()), span);
+            let err = match self.may_suggest() {
+                true => err.suggest(&name, names.iter().map(String::as_str)),
+                false => err,
+            };
+            self.errors
+                .push(err.or_help("add it to the pack's `fields` declaration if leads have it"));
         }
     }
 
@@ -588,12 +618,18 @@ fn is_string(operand: &Operand) -> bool {
     matches!(operand.kind, OperandKind::Str(_))
 }
 
-/// The name of a rule: its given name, or its condition's text with blanks collapsed.
+/// The name of a rule: its given name, or its condition's text with blanks collapsed and
+/// one blank around each test's operator (`title~VP` is named `title ~ VP`).
 pub fn rule_name(rule: &Rule, sources: &Sources) -> (String, Span) {
     match &rule.name {
         Some(name) => (name.node.clone(), name.span),
         None => {
-            let text = sources.text(rule.cond.span);
+            // Read with blanks around operators, so `title~VP` and `title ~ VP` (what `fmt`
+            // makes of it) are one name.
+            let mut gaps = Vec::new();
+            crate::syntax::spacing::operator_gaps(&rule.cond, &mut gaps);
+            let file = sources.file(rule.cond.span.file).map_or("", |f| f.text.as_str());
+            let text = crate::syntax::spacing::with_spaced_operators(file, rule.cond.span.range(), &gaps);
             (text.split_whitespace().collect::<Vec<_>>().join(" "), rule.cond.span)
         }
     }

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::check::CheckError;
+use crate::check::{CheckError, CheckWarning};
 use crate::plugin::LoadError;
 use crate::source::{Location, Sources, Span};
 use crate::syntax::ParseError;
@@ -80,6 +80,37 @@ impl PackErrors {
     /// Where an error is, as `file`, line and column.
     pub fn location(&self, error: &PackError) -> Location {
         self.sources.location(error.span())
+    }
+}
+
+/// A pack's check warnings ([`CheckWarning`]), with the sources to show them against:
+/// what is probably a mistake in a pack that loads. See [`crate::Pack::field_warnings`].
+#[derive(Clone, Debug)]
+pub struct PackWarnings {
+    pub(crate) sources: Sources,
+    warnings: Vec<CheckWarning>,
+}
+
+impl PackWarnings {
+    /// Warnings sorted by position.
+    pub fn new(sources: Sources, mut warnings: Vec<CheckWarning>) -> PackWarnings {
+        warnings.sort_by_key(|w| w.span);
+        PackWarnings { sources, warnings }
+    }
+
+    /// The warnings, in source order.
+    pub fn warnings(&self) -> &[CheckWarning] {
+        &self.warnings
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.warnings.is_empty()
+    }
+
+    /// Where a warning is, as `file`, line and column.
+    pub fn location(&self, warning: &CheckWarning) -> Location {
+        self.sources.location(warning.span)
     }
 }
 

@@ -53,7 +53,7 @@ mod loader;
 mod scorer;
 
 pub use build::{front, Front};
-pub use error::{Error, PackError, PackErrors};
+pub use error::{Error, PackError, PackErrors, PackWarnings};
 pub use loader::rule_files;
 pub use loader::Loader;
 pub(crate) use loader::Overridden;
@@ -224,6 +224,25 @@ impl Pack {
     /// ```
     pub fn plugin_texts(&self) -> impl Iterator<Item = (&Path, &str)> {
         self.inner.plugins.texts()
+    }
+
+    /// Warnings for the fields the pack's conditions read that none of `leads` has (the
+    /// pack's sample leads and test cases: [`crate::packtest::PackTests::leads`]), each with
+    /// a did-you-mean from the leads' keys. None for a pack with a `fields` declaration
+    /// (which the checker enforces) or with a plugin hook (which may set fields); see
+    /// [`crate::check::unseen_fields`].
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("p", "rule \"VP\": titel ~ VP => +15")?;
+    /// let lead = serde_json::json!({"title": "VP Sales"});
+    /// let warnings = pack.field_warnings(&[&lead]);
+    /// assert!(warnings.render(false).contains("warning: no sample lead or test case (of 1) has the field `titel`"));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn field_warnings(&self, leads: &[&serde_json::Value]) -> PackWarnings {
+        let (ast, _) = build::parse(&self.inner.sources);
+        let warnings = crate::check::unseen_fields(&ast, self.inner.plugins.has_hooks(), leads);
+        PackWarnings::new(self.inner.sources.clone(), warnings)
     }
 
     /// The sandbox limits the pack's plugins run under (the loader's, overridden by the

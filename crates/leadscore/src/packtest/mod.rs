@@ -222,6 +222,13 @@ impl PackTests {
         &self.samples
     }
 
+    /// Every lead the pack's tests hold: the sample leads, then each case's lead (what
+    /// [`crate::Pack::field_warnings`] goes by).
+    pub fn leads(&self) -> Vec<&serde_json::Value> {
+        let samples = self.samples.iter().map(|s| &s.lead);
+        samples.chain(self.cases.iter().map(|c| &c.lead)).collect()
+    }
+
     /// The time sample leads are scored as of.
     pub fn samples_as_of(&self) -> DateTime<Utc> {
         self.samples_as_of

@@ -83,8 +83,8 @@ impl Plugins {
         ))
     }
 
-    /// Whether some plugin has an `enrich` hook.
-    pub(crate) fn has_hooks(&self) -> bool {
+    /// Whether some plugin has an `enrich` hook (which may set fields leads do not have).
+    pub fn has_hooks(&self) -> bool {
         !self.hooks.is_empty()
     }
 

@@ -251,6 +251,7 @@ fn describe(r: Rule) -> &'static str {
         Rule::or_kw => "`or`",
         Rule::statement | Rule::next_statement | Rule::statement_start | Rule::end_of_file | Rule::EOI => "a statement",
         Rule::rule | Rule::rule_name => "a rule",
+        Rule::fields => "`fields NAME, NAME, ...`",
         Rule::condition | Rule::disjunct | Rule::conjunct | Rule::negation | Rule::test => "a condition",
         Rule::behaviour => "a behaviour",
         Rule::actions | Rule::points | Rule::disqualify | Rule::tag => {
@@ -353,6 +354,7 @@ pub(super) fn keyword(r: Rule) -> Option<&'static str> {
         Rule::kw_the => Some("`the`"),
         Rule::kw_odds => Some("`odds`"),
         Rule::kw_rule => Some("`rule`"),
+        Rule::kw_fields => Some("`fields`"),
         Rule::kw_disqualify => Some("`disqualify`"),
         Rule::kw_tag => Some("`tag`"),
         Rule::kw_not => Some("`not`"),

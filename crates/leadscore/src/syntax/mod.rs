@@ -5,6 +5,7 @@
 
 mod error;
 pub(crate) mod nesting;
+pub(crate) mod spacing;
 
 use pest::iterators::Pair;
 use pest::Parser as _;
@@ -324,6 +325,19 @@ impl Builder {
                 }
             }
             Rule::rule => StatementKind::Rule(self.rule(inner)),
+            Rule::fields => StatementKind::Fields(
+                inner
+                    .map(|field| {
+                        let span = self.span(&field);
+                        let Operand { kind, .. } = self.operand(field);
+                        let path = match kind {
+                            OperandKind::Field(path) => path,
+                            _ => unreachable!("grammar: `fields` lists field paths"),
+                        };
+                        Spanned { node: path, span }
+                    })
+                    .collect(),
+            ),
             other => unreachable!("grammar: {other:?} is not a statement"),
         };
         Statement { kind, span }
