@@ -14,8 +14,10 @@ use serde_json::{json, Value};
 mod cluster;
 mod due;
 mod erasure;
+mod export;
 mod faults;
 mod postgres;
+mod shadow;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
 

@@ -19,11 +19,14 @@
 //! | `http.rs` | the API: parse, call the core, render |
 //! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
+//! | `shadow.rs` | the shadow pack: loaded and reloaded apart, compared with the live one, its report |
+//! | `export.rs` | `GET /v1/export`: every lead with what sales did, streamed as JSON Lines |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
 pub mod commit;
 pub mod config;
+pub mod export;
 pub mod error;
 pub mod http;
 pub mod input;
@@ -33,6 +36,7 @@ pub mod metrics;
 pub mod model;
 pub mod pack;
 pub mod schedule;
+pub mod shadow;
 pub mod storage;
 pub mod webhook;
 
@@ -92,6 +96,13 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let pack_status = Arc::new(PackStatus::default());
     let reloaded = Arc::new(Notify::new());
     let live = Arc::new(pack::watch(&settings, &metrics, &pack_status, &reloaded)?);
+    let shadow = settings.shadow.clone().map(|dir| {
+        Arc::new(shadow::Shadow::start(
+            dir,
+            settings.plugins.clone(),
+            Arc::clone(&reloaded),
+        ))
+    });
     let outbox = Arc::new(Notify::new());
     let (committer, writer) = Committer::start(Writer {
         store: Arc::clone(&store),
@@ -106,6 +117,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
             .build()
             .ok(),
         fallback: i64::try_from(settings.reevaluate_every.as_millis()).unwrap_or(i64::MAX),
+        shadow: shadow.clone(),
     })?;
     let mut tasks = Vec::new();
     let client = reqwest::Client::builder()
@@ -130,7 +142,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         reloaded,
     };
     tasks.push(tokio::spawn(scheduler.run()));
-    tasks.push(tokio::spawn(pack::reload_on_hangup(Arc::clone(&live))));
+    tasks.push(tokio::spawn(pack::reload_on_hangup(Arc::clone(&live), shadow.clone())));
 
     let settings = Arc::new(settings);
     let tcp = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -148,6 +160,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         metrics,
         pack_status,
         parsers: Arc::new(tokio::sync::Semaphore::new(http::parsers())),
+        shadow,
     });
     eprintln!(
         "leadscore serve: listening on http://{address} (pack {}, {location})",

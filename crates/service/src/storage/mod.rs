@@ -22,7 +22,7 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use super::model::{Cursor, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +135,12 @@ pub trait Txn {
     /// Stores a webhook's cursor, if this instance still holds the webhook's lease
     /// ([`Storage::hold_lease`]); otherwise leaves it to the holder.
     fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError>;
+
+    // Shadow packs (issue 27.5).
+
+    /// Adds `delta`'s counts to the stored tally of the shadow version `delta.pack`
+    /// (starting it at zero): see `shadow.rs`.
+    fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -258,6 +264,13 @@ impl Reader {
     /// A webhook's cursor (the start, for a webhook never seen).
     pub async fn cursor(&self, url: &str) -> Result<Cursor, StorageError> {
         read!(self, r => r.cursor(url))
+    }
+
+    // Shadow packs (issue 27.5).
+
+    /// The tally of the shadow version `pack` (empty when nothing was scored with it).
+    pub async fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
+        read!(self, r => r.shadow_tally(pack))
     }
 }
 

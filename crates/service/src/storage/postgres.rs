@@ -42,7 +42,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, Transition};
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
 pub const LEASE_TTL_MS: Millis = 30_000;
@@ -55,8 +55,9 @@ const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72; // "leadscor"
 
 /// The schema, one migration per version, applied in order and recorded; never edited
 /// once released (a change is a new version).
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
     "CREATE TABLE leadscore.leads (id text PRIMARY KEY, record bytea NOT NULL, due bigint);
      CREATE INDEX leads_due ON leadscore.leads (due) WHERE due IS NOT NULL;
      CREATE TABLE leadscore.events (lead text NOT NULL, seq bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (lead, seq));
@@ -69,7 +70,19 @@ const MIGRATIONS: &[(i32, &str)] = &[(
      CREATE TABLE leadscore.leases (name text PRIMARY KEY, holder text NOT NULL, until_ms bigint NOT NULL);
      CREATE TABLE leadscore.meta (name text PRIMARY KEY, value text NOT NULL);
      INSERT INTO leadscore.meta VALUES ('instance', md5(random()::text || clock_timestamp()::text));",
-)];
+    ),
+    // Shadow packs (issue 27.5): the shadow report's counts per shadow version, added to
+    // by increments (no read-modify-write, so instances never lose each other's counts).
+    (
+        2,
+        "CREATE TABLE leadscore.shadow_tallies (pack text PRIMARY KEY, leads bigint NOT NULL, mql_both bigint NOT NULL,
+           mql_live_only bigint NOT NULL, mql_shadow_only bigint NOT NULL, route_changed bigint NOT NULL,
+           score_change double precision NOT NULL);
+         CREATE TABLE leadscore.shadow_rules (pack text NOT NULL, rule text NOT NULL, leads bigint NOT NULL,
+           mql_live_only bigint NOT NULL, mql_shadow_only bigint NOT NULL, route_changed bigint NOT NULL,
+           PRIMARY KEY (pack, rule));",
+    ),
+];
 
 /// The database's clock in ms, so leases do not depend on the instances' clocks.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -506,6 +519,51 @@ impl Txn for PgTxn<'_> {
         )?;
         Ok(())
     }
+
+    // Shadow packs (issue 27.5).
+
+    /// Increments, so two instances' batches add up whatever their order.
+    fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.shadow_tallies AS t VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (pack) DO UPDATE SET leads = t.leads + EXCLUDED.leads, mql_both = t.mql_both + EXCLUDED.mql_both,
+               mql_live_only = t.mql_live_only + EXCLUDED.mql_live_only,
+               mql_shadow_only = t.mql_shadow_only + EXCLUDED.mql_shadow_only,
+               route_changed = t.route_changed + EXCLUDED.route_changed,
+               score_change = t.score_change + EXCLUDED.score_change",
+            &[
+                &delta.pack,
+                &delta.leads,
+                &delta.mql_both,
+                &delta.mql_live_only,
+                &delta.mql_shadow_only,
+                &delta.route_changed,
+                &delta.score_change,
+            ],
+        )?;
+        if delta.rules.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = delta.rules.keys().map(String::as_str).collect();
+        let column = |f: fn(&RuleTally) -> i64| delta.rules.values().map(f).collect::<Vec<i64>>();
+        self.execute(
+            "INSERT INTO leadscore.shadow_rules AS r
+               SELECT $1::text, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+             ON CONFLICT (pack, rule) DO UPDATE SET leads = r.leads + EXCLUDED.leads,
+               mql_live_only = r.mql_live_only + EXCLUDED.mql_live_only,
+               mql_shadow_only = r.mql_shadow_only + EXCLUDED.mql_shadow_only,
+               route_changed = r.route_changed + EXCLUDED.route_changed",
+            &[
+                &delta.pack,
+                &names,
+                &column(|r| r.leads),
+                &column(|r| r.mql_live_only),
+                &column(|r| r.mql_shadow_only),
+                &column(|r| r.route_changed),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 /// Reads on a pooled connection; each sees what was committed when it ran.
@@ -648,5 +706,45 @@ impl PgReader {
             Some(row) => decode("cursor", self.get::<&[u8]>(row, 0)?),
             None => Ok(Cursor::default()),
         }
+    }
+
+    // Shadow packs (issue 27.5).
+
+    /// The tally of the shadow version `pack`.
+    pub async fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
+        let mut tally = ShadowTally::new(pack);
+        let rows = self
+            .query(
+                "SELECT leads, mql_both, mql_live_only, mql_shadow_only, route_changed, score_change
+                 FROM leadscore.shadow_tallies WHERE pack = $1",
+                &[&pack],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(tally);
+        };
+        tally.leads = self.get(row, 0)?;
+        tally.mql_both = self.get(row, 1)?;
+        tally.mql_live_only = self.get(row, 2)?;
+        tally.mql_shadow_only = self.get(row, 3)?;
+        tally.route_changed = self.get(row, 4)?;
+        tally.score_change = self.get(row, 5)?;
+        let rules = self
+            .query(
+                "SELECT rule, leads, mql_live_only, mql_shadow_only, route_changed
+                 FROM leadscore.shadow_rules WHERE pack = $1 AND leads <> 0",
+                &[&pack],
+            )
+            .await?;
+        for r in &rules {
+            let counts = RuleTally {
+                leads: self.get(r, 1)?,
+                mql_live_only: self.get(r, 2)?,
+                mql_shadow_only: self.get(r, 3)?,
+                route_changed: self.get(r, 4)?,
+            };
+            tally.rules.insert(self.get(r, 0)?, counts);
+        }
+        Ok(tally)
     }
 }

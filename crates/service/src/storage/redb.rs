@@ -18,6 +18,7 @@
 //! | `due` | (due ms, lead id) | leads by the time they may change without new data |
 //! | `cursors` | webhook URL | [`Cursor`] |
 //! | `meta` | name | text (`instance`: this database's id; `schema`: its version) |
+//! | `shadow` | shadow pack version | [`ShadowTally`]: the shadow report's counts |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -25,7 +26,7 @@ use std::sync::{Arc, RwLock};
 use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
 
 use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -35,6 +36,8 @@ const TRANSITIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("transitio
 const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("due");
 const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+/// Shadow packs (issue 27.5): the tally per shadow version.
+const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("shadow");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -149,6 +152,7 @@ impl RedbStore {
                 due: txn.open_table(DUE).map_err(|x| e(x.into()))?,
                 cursors: txn.open_table(CURSORS).map_err(|x| e(x.into()))?,
                 meta: txn.open_table(META).map_err(|x| e(x.into()))?,
+                shadow: txn.open_table(SHADOW).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -248,6 +252,7 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         txn.open_table(EVENT_IDS).map_err(|x| e(x.into()))?;
         txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
         txn.open_table(CURSORS).map_err(|x| e(x.into()))?;
+        txn.open_table(SHADOW).map_err(|x| e(x.into()))?;
         let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
         let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
         let schema = meta
@@ -309,6 +314,7 @@ struct Tables<'t> {
     due: Table<'t, (i64, &'static str), ()>,
     cursors: Table<'t, &'static str, &'static [u8]>,
     meta: Table<'t, &'static str, &'static str>,
+    shadow: Table<'t, &'static str, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -447,6 +453,23 @@ impl Txn for Tables<'_> {
             .map_err(|x| error(self.path, x))?;
         Ok(())
     }
+
+    // Shadow packs (issue 27.5).
+
+    /// One writer at a time: read, add, write back.
+    fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError> {
+        let stored = self
+            .shadow
+            .get(delta.pack.as_str())
+            .map_err(|x| error(self.path, x))?
+            .map(|v| decode::<ShadowTally>("shadow tally", v.value()));
+        let mut tally = stored.transpose()?.unwrap_or_else(|| ShadowTally::new(&delta.pack));
+        tally.merge(delta);
+        self.shadow
+            .insert(delta.pack.as_str(), encode(&tally).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -554,5 +577,17 @@ impl Snapshot {
             .map(|v| decode("cursor", v.value()))
             .transpose()?
             .unwrap_or_default())
+    }
+
+    // Shadow packs (issue 27.5).
+
+    /// The tally of the shadow version `pack`.
+    pub fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
+        let t = self.txn.open_table(SHADOW).map_err(|x| self.e(x))?;
+        let found = t.get(pack).map_err(|x| self.e(x))?;
+        Ok(found
+            .map(|v| decode("shadow tally", v.value()))
+            .transpose()?
+            .unwrap_or_else(|| ShadowTally::new(pack)))
     }
 }
