@@ -506,7 +506,10 @@ mod tests {
     #[test]
     fn a_skipped_object_offers_none_of_its_fields() {
         let mut c = Candidates::new([], []).skip_object(Some("sales"));
-        c.add(&serde_json::json!({"sales": {"stage": "won"}, "crm": {"tier": "gold"}}), 0);
+        c.add(
+            &serde_json::json!({"sales": {"stage": "won"}, "crm": {"tier": "gold"}}),
+            0,
+        );
         let fields: Vec<String> = c.candidates.iter().map(Candidate::condition).collect();
         assert!(fields.iter().all(|f| !f.contains("sales")), "{fields:?}");
         assert!(fields.iter().any(|f| f.contains("crm.tier")), "{fields:?}");

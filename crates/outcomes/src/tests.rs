@@ -201,7 +201,11 @@ fn an_export_line_is_judged_as_of_its_handoff_by_a_dotted_boolean() {
     assert_eq!((j.facts.label, j.outcome.score), (Label::Positive, 10.0));
     let early = line(r#"{"stage": "rejected", "mql_at": "2026-03-04T00:00:00.000Z", "accepted": false}"#);
     let j = reader.judge(&pack, None, Lead::Text(&early)).unwrap();
-    assert_eq!((j.facts.label, j.outcome.score), (Label::Negative, 0.0), "the visit came after");
+    assert_eq!(
+        (j.facts.label, j.outcome.score),
+        (Label::Negative, 0.0),
+        "the visit came after"
+    );
     let never = line(r#"{"stage": "lead", "mql_at": null, "accepted": null}"#);
     let j = reader.judge(&pack, None, Lead::Text(&never)).unwrap();
     assert_eq!(j.facts.label, Label::Unlabelled);

@@ -125,8 +125,8 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     let pack = input.pack;
     let rules = Rules::of(pack);
     let setup = input.reader.setup();
-    let mut candidates = (options.suggest > 0)
-        .then(|| Candidates::for_pack(pack, skipped(setup)).skip_object(outcome_object(setup)));
+    let mut candidates =
+        (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(setup)).skip_object(outcome_object(setup)));
     let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
     let mut failed = first.failed;
     let mut warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();

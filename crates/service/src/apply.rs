@@ -234,10 +234,7 @@ impl<'a> Batch<'a> {
         }
         let (pack, shadow) = (self.pack, self.shadow);
         let score = |(_, text, as_of): &(&String, String, Millis)| -> Scored {
-            (
-                score_at(pack, text, *as_of),
-                shadow.map(|s| score_at(s, text, *as_of)),
-            )
+            (score_at(pack, text, *as_of), shadow.map(|s| score_at(s, text, *as_of)))
         };
         let scored: Vec<_> = match (self.pool, prepared.len()) {
             (Some(pool), n) if n > 1 => pool.install(|| prepared.par_iter().map(score).collect()),

@@ -26,8 +26,8 @@
 pub mod apply;
 pub mod commit;
 pub mod config;
-pub mod export;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod input;
 pub mod lifecycle;

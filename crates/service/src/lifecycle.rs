@@ -603,9 +603,15 @@ mod tests {
     fn a_handoff_records_what_sales_did_with_it() {
         use Stage::*;
         let open = handoff_after(&[]).unwrap_or_else(|| unreachable!());
-        assert_eq!((open.mql_at, open.accepted, open.won, open.acted_at), (0, None, None, None));
+        assert_eq!(
+            (open.mql_at, open.accepted, open.won, open.acted_at),
+            (0, None, None, None)
+        );
         let won = handoff_after(&[(Accepted, None), (Won, None)]).unwrap_or_else(|| unreachable!());
-        assert_eq!((won.accepted, won.won, won.acted_at), (Some(true), Some(true), Some(10)));
+        assert_eq!(
+            (won.accepted, won.won, won.acted_at),
+            (Some(true), Some(true), Some(10))
+        );
         let rejected = handoff_after(&[(Rejected, Some("no budget"))]).unwrap_or_else(|| unreachable!());
         assert_eq!(
             (rejected.accepted, rejected.won, rejected.rejection_reason.as_deref()),
@@ -615,9 +621,15 @@ mod tests {
         assert_eq!((recycled.accepted, recycled.won), (Some(false), Some(false)));
         // Accepted later after all: accepted, and open again for a deal.
         let later = handoff_after(&[(Recycled, None), (Accepted, None)]).unwrap_or_else(|| unreachable!());
-        assert_eq!((later.accepted, later.won, later.acted_at), (Some(true), None, Some(10)));
+        assert_eq!(
+            (later.accepted, later.won, later.acted_at),
+            (Some(true), None, Some(10))
+        );
         let lost = handoff_after(&[(Accepted, None), (Lost, Some("price"))]).unwrap_or_else(|| unreachable!());
-        assert_eq!((lost.accepted, lost.won, lost.rejection_reason), (Some(true), Some(false), None));
+        assert_eq!(
+            (lost.accepted, lost.won, lost.rejection_reason),
+            (Some(true), Some(false), None)
+        );
         // A lead sales took without a hand-off has no hand-off record.
         let direct = request_at(&Standing::new(0), Accepted, None, 5).unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(follow(None, &direct, None), None);

@@ -203,7 +203,9 @@ impl Shadow {
                     Ok(event) => Reload::Event(event),
                     Err(e) => Reload::Failed(render(&e)),
                 },
-                None if shadow.load() => Reload::Loaded(shadow.current().map(|p| p.id().to_string()).unwrap_or_default()),
+                None if shadow.load() => {
+                    Reload::Loaded(shadow.current().map(|p| p.id().to_string()).unwrap_or_default())
+                }
                 None => Reload::Failed(shadow.error().unwrap_or_default()),
             }
         };

@@ -34,15 +34,21 @@ async fn the_export_works_on_postgres() {
     export_case(dir.path(), &["--database-url", &url]).await;
 }
 
-/// The leads' stage requests after their hand-off: (lead, [(stage, reason)]).
-const DECISIONS: &[(&str, &[(&str, Option<&str>)])] = &[
+/// Stage requests, in order: (stage, reason).
+type Steps = &'static [(&'static str, Option<&'static str>)];
+
+/// The leads' stage requests after their hand-off.
+const DECISIONS: &[(&str, Steps)] = &[
     ("acc", &[("accepted", None)]),
     ("rej", &[("rejected", Some("no budget"))]),
     ("rec", &[("recycled", None)]),
     ("open", &[]),
     ("won", &[("accepted", None), ("won", None)]),
     ("lost", &[("accepted", None), ("lost", Some("went with a rival"))]),
-    ("late", &[("rejected", Some("too small")), ("recycled", None), ("accepted", None)]),
+    (
+        "late",
+        &[("rejected", Some("too small")), ("recycled", None), ("accepted", None)],
+    ),
 ];
 
 async fn export_case(dir: &Path, store: &[&str]) {
@@ -51,8 +57,16 @@ async fn export_case(dir: &Path, store: &[&str]) {
     let http = client();
     let pricing = json!({"type": "page_view", "path": "/pricing"});
     for (lead, steps) in DECISIONS {
-        call(http.put(server.url(&format!("/v1/leads/{lead}"))).json(&json!({"title": "VP", "source": "web"}))).await;
-        let (_, handed) = call(http.post(server.url(&format!("/v1/leads/{lead}/events"))).json(&pricing)).await;
+        call(
+            http.put(server.url(&format!("/v1/leads/{lead}")))
+                .json(&json!({"title": "VP", "source": "web"})),
+        )
+        .await;
+        let (_, handed) = call(
+            http.post(server.url(&format!("/v1/leads/{lead}/events")))
+                .json(&pricing),
+        )
+        .await;
         assert_eq!(handed["stage"], "mql", "{handed}");
         for (stage, reason) in *steps {
             let (status, answer) = call(
@@ -70,7 +84,10 @@ async fn export_case(dir: &Path, store: &[&str]) {
     call(http.post(server.url("/v1/leads/acc/events")).json(&blog)).await;
 
     let lines = export_lines(&http, &server, "").await;
-    let by_id: BTreeMap<String, Value> = lines.iter().map(|l| (l["id"].as_str().unwrap().to_string(), l.clone())).collect();
+    let by_id: BTreeMap<String, Value> = lines
+        .iter()
+        .map(|l| (l["id"].as_str().unwrap().to_string(), l.clone()))
+        .collect();
     assert_eq!(by_id.len(), DECISIONS.len() + 1, "one line per lead");
     let sales = |id: &str| {
         let s = &by_id[id]["sales"];
@@ -92,11 +109,19 @@ async fn export_case(dir: &Path, store: &[&str]) {
         ("cold", "lead", Value::Null, Value::Null, Value::Null),
     ];
     for (id, stage, accepted, won, reason) in expected {
-        assert_eq!(sales(id), (stage.to_string(), accepted, won, reason), "{id}: {}", by_id[id]);
+        assert_eq!(
+            sales(id),
+            (stage.to_string(), accepted, won, reason),
+            "{id}: {}",
+            by_id[id]
+        );
     }
     // The shape `leadscore score` reads, with every kept event and the times of the hand-off.
     let acc = &by_id["acc"];
-    assert_eq!((acc["title"].as_str(), acc["source"].as_str()), (Some("VP"), Some("web")));
+    assert_eq!(
+        (acc["title"].as_str(), acc["source"].as_str()),
+        (Some("VP"), Some("web"))
+    );
     assert_eq!(acc["events"].as_array().map(Vec::len), Some(2));
     let mql_at = acc["sales"]["mql_at"].as_str().unwrap();
     let acted_at = acc["sales"]["acted_at"].as_str().unwrap();
@@ -117,7 +142,12 @@ async fn export_case(dir: &Path, store: &[&str]) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
-        (&report["labelled"], &report["positives"], &report["unlabelled"], &report["failed"]),
+        (
+            &report["labelled"],
+            &report["positives"],
+            &report["unlabelled"],
+            &report["failed"]
+        ),
         (&json!(6), &json!(4), &json!(2), &json!(0)),
         "{report}"
     );
@@ -130,21 +160,36 @@ async fn export_case(dir: &Path, store: &[&str]) {
     let fitted = Command::new(BIN)
         .args(["fit", "--pack"])
         .arg(&pack)
-        .args(["--outcome", "sales.accepted", "--as-of-field", "sales.mql_at", "--json", "-o"])
+        .args([
+            "--outcome",
+            "sales.accepted",
+            "--as-of-field",
+            "sales.mql_at",
+            "--json",
+            "-o",
+        ])
         .arg(dir.join("fitted"))
         .arg(&file)
         .output()
         .unwrap();
     assert!(fitted.status.success(), "{}", String::from_utf8_lossy(&fitted.stderr));
     let fit: Value = serde_json::from_slice(&fitted.stdout).unwrap();
-    assert_eq!(fit["train"].as_u64().unwrap() + fit["test"].as_u64().unwrap(), 6, "{fit}");
+    assert_eq!(
+        fit["train"].as_u64().unwrap() + fit["test"].as_u64().unwrap(),
+        6,
+        "{fit}"
+    );
 
     // `since`: only the leads a write changed from then on.
     tokio::time::sleep(Duration::from_millis(20)).await;
     let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     tokio::time::sleep(Duration::from_millis(20)).await;
     call(http.post(server.url("/v1/leads/cold/events")).json(&blog)).await;
-    call(http.post(server.url("/v1/leads/open/stage")).json(&json!({"stage": "accepted"}))).await;
+    call(
+        http.post(server.url("/v1/leads/open/stage"))
+            .json(&json!({"stage": "accepted"})),
+    )
+    .await;
     let changed = export_lines(&http, &server, &format!("?since={since}")).await;
     let ids: Vec<&str> = changed.iter().filter_map(|l| l["id"].as_str()).collect();
     assert_eq!(ids, ["cold", "open"]);
@@ -154,7 +199,11 @@ async fn export_case(dir: &Path, store: &[&str]) {
 
 /// The export's lines, checking the content type.
 async fn export_lines(http: &reqwest::Client, server: &Server, query: &str) -> Vec<Value> {
-    let response = http.get(server.url(&format!("/v1/export{query}"))).send().await.unwrap();
+    let response = http
+        .get(server.url(&format!("/v1/export{query}")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(
         response.headers().get("content-type").and_then(|v| v.to_str().ok()),
@@ -170,7 +219,9 @@ fn score_as_of_field(pack: &Path, file: &Path) -> BTreeMap<String, f64> {
     let mut out = BTreeMap::new();
     for line in text.lines() {
         let lead: Value = serde_json::from_str(line).unwrap();
-        let Some(at) = lead["sales"]["mql_at"].as_str() else { continue };
+        let Some(at) = lead["sales"]["mql_at"].as_str() else {
+            continue;
+        };
         let one = file.with_extension("one.jsonl");
         std::fs::write(&one, format!("{line}\n")).unwrap();
         let scored = Command::new(BIN)
@@ -182,7 +233,10 @@ fn score_as_of_field(pack: &Path, file: &Path) -> BTreeMap<String, f64> {
             .unwrap();
         assert!(scored.status.success(), "{}", String::from_utf8_lossy(&scored.stderr));
         let result: Value = serde_json::from_slice(&scored.stdout).unwrap();
-        out.insert(lead["id"].as_str().unwrap().to_string(), result["score"].as_f64().unwrap());
+        out.insert(
+            lead["id"].as_str().unwrap().to_string(),
+            result["score"].as_f64().unwrap(),
+        );
     }
     out
 }

@@ -83,15 +83,31 @@ async fn shadow_case(dir: &Path, store: &[&str]) {
 
     // The lead shows both results; only the live one moved its stage.
     let (_, l3) = call(http.get(server.url("/v1/leads/l3"))).await;
-    assert_eq!((l3["stage"].as_str(), &l3["result"]["mql"]), (Some("lead"), &json!(false)), "{l3}");
+    assert_eq!(
+        (l3["stage"].as_str(), &l3["result"]["mql"]),
+        (Some("lead"), &json!(false)),
+        "{l3}"
+    );
     assert!(l3["shadow"]["pack"].as_str().unwrap().starts_with("candidate@"), "{l3}");
-    assert_eq!((&l3["shadow"]["result"]["mql"], &l3["shadow"]["result"]["score"]), (&json!(true), &json!(35)));
+    assert_eq!(
+        (&l3["shadow"]["result"]["mql"], &l3["shadow"]["result"]["score"]),
+        (&json!(true), &json!(35))
+    );
     let transitions = all_transitions(&http, &server).await;
     let moved: Vec<(&str, &str, &str)> = transitions
         .iter()
-        .map(|t| (t["lead"].as_str().unwrap(), t["kind"].as_str().unwrap(), t["route"].as_str().unwrap_or("")))
+        .map(|t| {
+            (
+                t["lead"].as_str().unwrap(),
+                t["kind"].as_str().unwrap(),
+                t["route"].as_str().unwrap_or(""),
+            )
+        })
         .collect();
-    assert_eq!(moved, [("l1", "mql", "rest"), ("l2", "mql", "rest"), ("l5", "mql", "east")]);
+    assert_eq!(
+        moved,
+        [("l1", "mql", "rest"), ("l2", "mql", "rest"), ("l5", "mql", "east")]
+    );
 
     // Scored again, a lead counts once, by its latest results (not its stage: l1 stays
     // an MQL, but neither pack's result says so now).
@@ -101,7 +117,8 @@ async fn shadow_case(dir: &Path, store: &[&str]) {
     let mut after = expected.clone();
     after["mql_live_only"] = json!(0);
     after["mean_score_change"] = json!(8);
-    after["rules"][1] = json!({"rule": "Senior", "leads": 1, "mql_live_only": 0, "mql_shadow_only": 0, "route_changed": 1});
+    after["rules"][1] =
+        json!({"rule": "Senior", "leads": 1, "mql_live_only": 0, "mql_shadow_only": 0, "route_changed": 1});
     assert_report(&http, &server, &after).await;
 
     // The report is stored: a restart keeps it.
@@ -112,11 +129,19 @@ async fn shadow_case(dir: &Path, store: &[&str]) {
 
     // A shadow pack that does not load is reported and leaves the live pack serving;
     // fixed, a reload loads it.
-    std::fs::write(candidate.join("main.rules"), "threshold 30\nrule \"Broken\": title ~ => +5\n").unwrap();
+    std::fs::write(
+        candidate.join("main.rules"),
+        "threshold 30\nrule \"Broken\": title ~ => +5\n",
+    )
+    .unwrap();
     let server = Server::start_on(&live, store, &shadow_arg);
     assert!(server.log().contains("the shadow pack"), "{}", server.log());
     let (status, missing) = call(http.get(server.url("/v1/shadow"))).await;
-    assert_eq!((status, missing["kind"].as_str()), (503, Some("shadow_not_loaded")), "{missing}");
+    assert_eq!(
+        (status, missing["kind"].as_str()),
+        (503, Some("shadow_not_loaded")),
+        "{missing}"
+    );
     let (status, written) = call(http.put(server.url("/v1/leads/l6")).json(&json!({"title": "VP"}))).await;
     assert_eq!((status, &written["result"]["score"]), (200, &json!(20)), "{written}");
     let (_, l6) = call(http.get(server.url("/v1/leads/l6"))).await;
