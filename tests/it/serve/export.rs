@@ -193,6 +193,41 @@ async fn export_case(dir: &Path, store: &[&str]) {
     let changed = export_lines(&http, &server, &format!("?since={since}")).await;
     let ids: Vec<&str> = changed.iter().filter_map(|l| l["id"].as_str()).collect();
     assert_eq!(ids, ["cold", "open"]);
+    // Past one page (100 leads): every lead once, in id order, the body streamed in
+    // chunks (no length known in advance).
+    let many: String = (0..250)
+        .map(|i| format!("{{\"lead\": \"p{i:03}\", \"fields\": {{\"title\": \"Engineer\"}}}}\n"))
+        .collect();
+    let (status, ingested) = call(http.post(server.url("/v1/ingest")).body(many)).await;
+    assert_eq!((status, &ingested["applied"]), (200, &json!(250)), "{ingested}");
+    let response = http.get(server.url("/v1/export")).send().await.unwrap();
+    assert!(
+        response.headers().get("content-length").is_none(),
+        "{:?}",
+        response.headers()
+    );
+    assert_eq!(
+        response
+            .headers()
+            .get("transfer-encoding")
+            .and_then(|v| v.to_str().ok()),
+        Some("chunked")
+    );
+    let text = response.text().await.unwrap();
+    let ids: Vec<String> = text
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let mut sorted = ids.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!((ids.len(), &ids), (DECISIONS.len() + 1 + 250, &sorted));
+
     let (status, bad) = call(http.get(server.url("/v1/export?since=yesterday"))).await;
     assert_eq!((status, bad["kind"].as_str()), (400, Some("bad_request")), "{bad}");
 }
