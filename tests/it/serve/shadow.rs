@@ -125,6 +125,15 @@ async fn shadow_case(dir: &Path, store: &[&str]) {
     server.terminate(Duration::from_secs(20));
     let server = Server::start_on(&live, store, &shadow_arg);
     assert_report(&http, &server, &after).await;
+    // An erased lead leaves the report.
+    let (status, _) = call(http.delete(server.url("/v1/leads/l3"))).await;
+    assert_eq!(status, 200);
+    let mut erased = after.clone();
+    erased["leads"] = json!(4);
+    erased["mql_shadow_only"] = json!(0);
+    erased["mean_score_change"] = json!(5);
+    erased["rules"][0] = json!({"rule": "Demo", "leads": 1, "mql_live_only": 0, "mql_shadow_only": 0, "route_changed": 1});
+    assert_report(&http, &server, &erased).await;
     drop(server);
 
     // A shadow pack that does not load is reported and leaves the live pack serving;
