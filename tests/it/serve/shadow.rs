@@ -132,7 +132,8 @@ async fn shadow_case(dir: &Path, store: &[&str]) {
     erased["leads"] = json!(4);
     erased["mql_shadow_only"] = json!(0);
     erased["mean_score_change"] = json!(5);
-    erased["rules"][0] = json!({"rule": "Demo", "leads": 1, "mql_live_only": 0, "mql_shadow_only": 0, "route_changed": 1});
+    erased["rules"][0] =
+        json!({"rule": "Demo", "leads": 1, "mql_live_only": 0, "mql_shadow_only": 0, "route_changed": 1});
     assert_report(&http, &server, &erased).await;
     drop(server);
 
