@@ -16,6 +16,10 @@ pub struct ServeArgs {
     /// SIGHUP; an edit that does not check never goes live.
     #[arg(long)]
     pack: PathBuf,
+    /// A candidate pack that scores every write beside the live one, deciding nothing
+    /// (GET /v1/shadow compares them); published like the live pack.
+    #[arg(long, value_name = "PACK")]
+    shadow: Option<PathBuf>,
     /// The data folder (created if missing): the database lives here.
     #[arg(long, value_name = "DIR", required_unless_present = "database_url")]
     data: Option<PathBuf>,
@@ -108,6 +112,7 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         webhook_secret_file: args.webhook_secret_file.clone(),
         reevaluate_every: Duration::from_secs(args.reevaluate_every),
         limits,
+        shadow: args.shadow.clone(),
     };
     let settings = Settings::from_options(options).map_err(|e| Failure(format!("error: {e}")))?;
     match leadscore_service::run(settings) {

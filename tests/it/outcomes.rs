@@ -699,11 +699,7 @@ fn fitted() -> &'static Fitted {
         assert_eq!(run.code, 0, "{}", run.stderr);
         let report = json(&run);
         let text = std::fs::read_to_string(out.join("fit-report.txt")).unwrap();
-        Fitted {
-            dir,
-            report,
-            text,
-        }
+        Fitted { dir, report, text }
     })
 }
 

@@ -16,8 +16,10 @@ mod business;
 mod cluster;
 mod due;
 mod erasure;
+mod export;
 mod faults;
 mod postgres;
+mod shadow;
 mod webhooks;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");

@@ -101,7 +101,7 @@ impl Reader {
 
     /// A lead's facts, from its JSON text.
     pub fn facts_json(&self, text: &str) -> Result<Facts, String> {
-        self.facts(self.picker.pick_json(text)?)
+        self.facts(self.picker.pick_json(text)?, false).map(|(facts, _)| facts)
     }
 
     /// A lead's facts, from a parsed lead.
@@ -109,10 +109,14 @@ impl Reader {
         if !lead.is_object() {
             return Err("a lead must be a JSON object".to_string());
         }
-        self.facts(self.picker.pick_value(lead))
+        self.facts(self.picker.pick_value(lead), false).map(|(facts, _)| facts)
     }
 
-    fn facts(&self, mut values: Vec<Option<Value>>) -> Result<Facts, String> {
+    /// The facts, and whether the lead has a time to be scored as of. With `untimed`, an
+    /// unlabelled lead without its `--as-of-field` (`null` or missing: a lead never handed
+    /// off has no `sales.mql_at`) is no error: it is left out like any unlabelled lead,
+    /// and not scored.
+    fn facts(&self, mut values: Vec<Option<Value>>, untimed: bool) -> Result<(Facts, bool), String> {
         let mut take = |i: usize| values.get_mut(i).and_then(Option::take);
         let (label, outcome) = match &self.setup.outcome {
             Some(_) => {
@@ -123,30 +127,47 @@ impl Reader {
             }
             None => (Label::Unlabelled, None),
         };
-        let at = match &self.setup.when {
-            When::At(t) => *t,
-            When::Field(field) => time_of(field, take(1))?,
+        let (at, timed) = match (&self.setup.when, take(1)) {
+            (When::At(t), _) => (*t, true),
+            (When::Field(_), None) if untimed && self.setup.outcome.is_some() && label == Label::Unlabelled => {
+                (0, false)
+            }
+            (When::Field(field), value) => (time_of(field, value)?, true),
         };
         let by = self.setup.by.as_ref().and(take(2)).map(|v| match v {
             Value::String(s) => s,
             other => other.to_string(),
         });
-        Ok(Facts {
+        let facts = Facts {
             label,
             outcome,
             at,
             by,
             id: take(3),
-        })
+        };
+        Ok((facts, timed))
     }
 
     /// Reads a lead's facts and scores it with `pack` as of its time; with a `holding`
     /// pack (see [`super::tune::holding_pack`]), also whether the other parts of the MQL
-    /// condition hold for it.
+    /// condition hold for it. An unlabelled lead without its `--as-of-field` is not scored
+    /// (its outcome is empty): it counts as unlabelled, as every unlabelled lead does.
     pub fn judge(&self, pack: &Pack, holding: Option<&Pack>, lead: Lead) -> Result<Judgement, String> {
-        let (facts, outcome) = match lead {
-            Lead::Text(text) => self.judge_json(pack, text)?,
-            Lead::Value(value) => self.judge_value(pack, value)?,
+        let (facts, timed) = match lead {
+            Lead::Text(text) => self.facts(self.picker.pick_json(text)?, true)?,
+            Lead::Value(value) if !value.is_object() => return Err("a lead must be a JSON object".to_string()),
+            Lead::Value(value) => self.facts(self.picker.pick_value(value), true)?,
+        };
+        if !timed {
+            return Ok(Judgement {
+                facts,
+                outcome: Outcome::default(),
+                held: None,
+            });
+        }
+        let outcome = match lead {
+            Lead::Text(text) => score_json(pack, text, facts.at)?,
+            Lead::Value(value) => score_value(pack, value, facts.at)?,
         };
         let held = match (holding, lead) {
             (None, _) => None,

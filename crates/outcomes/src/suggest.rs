@@ -138,6 +138,8 @@ fn quote(text: &str) -> String {
 #[derive(Debug, Default)]
 pub struct Candidates {
     skip_fields: HashSet<String>,
+    /// Objects none of whose fields are tested.
+    skip_objects: HashSet<String>,
     skip_types: HashSet<String>,
     candidates: Vec<Candidate>,
     index: HashMap<(String, String, String), u32>,
@@ -164,6 +166,12 @@ impl Candidates {
             skip_types: skip_types.into_iter().map(str::to_string).collect(),
             ..Candidates::default()
         }
+    }
+
+    /// Tests none of the fields of this object (`sales`: not `sales.stage`, `sales.won`).
+    pub fn skip_object(mut self, object: Option<&str>) -> Self {
+        self.skip_objects.extend(object.map(str::to_string));
+        self
     }
 
     /// Records the candidates one labelled lead has, judged at `at` (events after it do not
@@ -194,7 +202,8 @@ impl Candidates {
     }
 
     fn field(&mut self, field: &str, value: &Value, row: u32, seen: &mut HashSet<u32>) {
-        if self.skip_fields.contains(field) {
+        let parent = field.split_once('.').map(|(p, _)| p);
+        if self.skip_fields.contains(field) || parent.is_some_and(|p| self.skip_objects.contains(p)) {
             return;
         }
         let number = match value {
@@ -492,6 +501,18 @@ mod tests {
         let values: Vec<String> = ranked.iter().map(|r| r.candidate.condition()).collect();
         assert_eq!(values.len(), 2, "{values:?}");
         assert!(values[0].contains("\"x\""), "{values:?}");
+    }
+
+    #[test]
+    fn a_skipped_object_offers_none_of_its_fields() {
+        let mut c = Candidates::new([], []).skip_object(Some("sales"));
+        c.add(
+            &serde_json::json!({"sales": {"stage": "won"}, "crm": {"tier": "gold"}}),
+            0,
+        );
+        let fields: Vec<String> = c.candidates.iter().map(Candidate::condition).collect();
+        assert!(fields.iter().all(|f| !f.contains("sales")), "{fields:?}");
+        assert!(fields.iter().any(|f| f.contains("crm.tier")), "{fields:?}");
     }
 
     #[test]

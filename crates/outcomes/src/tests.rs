@@ -181,3 +181,36 @@ fn a_sweep_over_many_scores_is_sampled() {
     assert_eq!(sweep.len(), metrics::SWEEP_ROWS);
     assert_eq!((sweep[0].threshold, sweep[199].threshold), (0.0, 999.0));
 }
+
+/// A service export's line: the outcome a dotted boolean (or `null`), each lead judged as
+/// of its own hand-off time; a lead never handed off has no time and no label.
+#[test]
+fn an_export_line_is_judged_as_of_its_handoff_by_a_dotted_boolean() {
+    let pack = leadscore::Pack::from_source("p", "threshold 10\nrule \"Pricing\": visited /pricing => +10").unwrap();
+    let reader = Reader::new(Setup {
+        outcome: Some("sales.accepted".into()),
+        labels: Labels::default(),
+        when: When::Field("sales.mql_at".into()),
+        by: None,
+        id_field: "id".into(),
+    });
+    let events = r#"[{"type": "page_view", "path": "/pricing", "at": "2026-03-05T00:00:00Z"}]"#;
+    let line = |sales: &str| format!(r#"{{"id": "a", "events": {events}, "sales": {sales}}}"#);
+    let handed = line(r#"{"stage": "accepted", "mql_at": "2026-03-06T00:00:00.000Z", "accepted": true}"#);
+    let j = reader.judge(&pack, None, Lead::Text(&handed)).unwrap();
+    assert_eq!((j.facts.label, j.outcome.score), (Label::Positive, 10.0));
+    let early = line(r#"{"stage": "rejected", "mql_at": "2026-03-04T00:00:00.000Z", "accepted": false}"#);
+    let j = reader.judge(&pack, None, Lead::Text(&early)).unwrap();
+    assert_eq!(
+        (j.facts.label, j.outcome.score),
+        (Label::Negative, 0.0),
+        "the visit came after"
+    );
+    let never = line(r#"{"stage": "lead", "mql_at": null, "accepted": null}"#);
+    let j = reader.judge(&pack, None, Lead::Text(&never)).unwrap();
+    assert_eq!(j.facts.label, Label::Unlabelled);
+    // A labelled lead without its time is still an error, and so is any lead for `facts_json`.
+    let broken = line(r#"{"stage": "accepted", "mql_at": null, "accepted": true}"#);
+    assert!(reader.judge(&pack, None, Lead::Text(&broken)).is_err());
+    assert!(reader.facts_json(&never).is_err());
+}

@@ -131,7 +131,9 @@ pub fn fit(input: &FitInput, options: &FitOptions) -> Result<Fitted, OutcomesErr
     };
     let pack = learned.as_ref().unwrap_or(input.pack);
     let rules = Rules::of(pack);
-    let mut candidates = (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(input.reader.setup())));
+    let setup = input.reader.setup();
+    let mut candidates =
+        (options.suggest > 0).then(|| Candidates::for_pack(pack, skipped(setup)).skip_object(outcome_object(setup)));
     let first = collect(input, pack, &rules, candidates.as_mut(), Pass::First)?;
     let mut failed = first.failed;
     let mut warnings: Vec<String> = first.rows.check_labelled(input.reader.setup())?.into_iter().collect();
@@ -317,6 +319,18 @@ fn skipped(setup: &Setup) -> Vec<&str> {
         skip.push(field);
     }
     skip
+}
+
+/// When the outcome and the judging time are two fields of one object (`sales.accepted`
+/// and `sales.mql_at` in the service's export), that object: its other fields describe
+/// the outcome too (`sales.stage`, `sales.won`) and would leak it into suggestions.
+fn outcome_object(setup: &Setup) -> Option<&str> {
+    let (When::Field(time), Some(outcome)) = (&setup.when, &setup.outcome) else {
+        return None;
+    };
+    let (a, _) = time.split_once('.')?;
+    let (b, _) = outcome.split_once('.')?;
+    (a == b).then_some(a)
 }
 
 /// The points fitted on the pack's rules, with the suggested rules when asked for, and

@@ -14,7 +14,8 @@ use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
 use super::lifecycle::{self, Ask, Change, Reading, Standing};
-use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, Transition};
+use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, ShadowRecord, ShadowTally, Transition};
+use super::shadow;
 use super::storage::{StorageError, Txn};
 use leadscore::{NextChange, Pack};
 
@@ -114,7 +115,17 @@ pub struct Batch<'a> {
     outbox: Vec<Transition>,
     /// Counters for metrics.
     pub tally: Tally,
+    /// The shadow pack (`serve --shadow`): every lead scored is scored with it too.
+    shadow: Option<&'a Pack>,
+    /// What this batch changes in the shadow pack's tally.
+    shadow_delta: ShadowTally,
 }
+
+/// A lead scored: the live pack's result and, with a shadow pack, the shadow's.
+type Scored = (
+    Result<(leadscore::Outcome, Option<Millis>), leadscore::EvalError>,
+    Option<Result<(leadscore::Outcome, Option<Millis>), leadscore::EvalError>>,
+);
 
 impl<'a> Batch<'a> {
     /// A batch scored with `pack` as of `now` (ms); a lead whose result may change at any
@@ -136,7 +147,17 @@ impl<'a> Batch<'a> {
             leads: HashMap::new(),
             outbox: Vec::new(),
             tally: Tally::default(),
+            shadow: None,
+            shadow_delta: ShadowTally::default(),
         }
+    }
+
+    /// Scores every lead with `shadow` as well (`serve --shadow`): its results are stored
+    /// beside the live ones and tallied, and never move a stage.
+    pub fn with_shadow(mut self, shadow: Option<&'a Pack>) -> Batch<'a> {
+        self.shadow_delta = ShadowTally::new(&shadow.map(|p| p.id().to_string()).unwrap_or_default());
+        self.shadow = shadow;
+        self
     }
 
     /// Applies one write. The outer error is the storage's (it fails the whole batch);
@@ -183,6 +204,9 @@ impl<'a> Batch<'a> {
             t.put_lead(id, &w.record, w.indexed_due)?;
             self.tally.new_leads += u64::from(created);
         }
+        if self.shadow.is_some() && !self.shadow_delta.is_empty() {
+            t.add_shadow(&self.shadow_delta)?;
+        }
         t.push_transitions(&mut self.outbox)
     }
 
@@ -194,8 +218,22 @@ impl<'a> Batch<'a> {
             return Ok(Err(ApiError::not_found(format!("no lead `{lead}`"))));
         }
         // Events an earlier write of this batch stored go too.
-        let indexed_due = self.leads.remove(lead).and_then(|w| w.indexed_due);
-        t.delete_lead(lead, indexed_due)?;
+        let Some(w) = self.leads.remove(lead) else {
+            return Ok(Ok(Applied::default()));
+        };
+        t.delete_lead(lead, w.indexed_due)?;
+        // An erased lead leaves the shadow report too: its latest mark is taken out.
+        if let Some(shadow) = w.record.shadow {
+            if let Some(mark) = &shadow.counted {
+                if self.shadow.is_some_and(|p| p.id().to_string() == shadow.pack) {
+                    self.shadow_delta.add(mark, -1);
+                } else {
+                    let mut gone = ShadowTally::new(&shadow.pack);
+                    gone.add(mark, -1);
+                    t.add_shadow(&gone)?;
+                }
+            }
+        }
         Ok(Ok(Applied::default()))
     }
 
@@ -228,9 +266,13 @@ impl<'a> Batch<'a> {
                 prepared.push((id, text, as_of));
             }
         }
-        let pack = self.pack;
-        let fallback = self.fallback;
-        let score = |(_, text, as_of): &(&String, String, Millis)| score_at(pack, text, *as_of, fallback);
+        let (pack, shadow, fallback) = (self.pack, self.shadow, self.fallback);
+        let score = |(_, text, as_of): &(&String, String, Millis)| -> Scored {
+            (
+                score_at(pack, text, *as_of, fallback),
+                shadow.map(|s| score_at(s, text, *as_of, fallback)),
+            )
+        };
         let mut scored = Vec::new();
         match (self.pool, prepared.len()) {
             (Some(pool), n) if n > 1 => pool.map(&prepared, &mut scored, score),
@@ -291,6 +333,7 @@ impl<'a> Batch<'a> {
         let w = self.working(lead);
         if w.record.fields != fields {
             w.record.activity = Some(w.record.activity.map_or(now, |a| a.max(now)));
+            w.record.updated = Some(w.record.updated.map_or(now, |u| u.max(now)));
         }
         w.record.fields = fields;
         w.dirty = true;
@@ -341,6 +384,9 @@ impl<'a> Batch<'a> {
             self.tally.dropped += excess;
         }
         w.dirty |= applied.new_events > 0;
+        if applied.new_events > 0 {
+            w.record.updated = Some(w.record.updated.map_or(self.now, |u| u.max(self.now)));
+        }
         self.tally.events += applied.new_events;
         self.tally.duplicates += applied.duplicates;
         Ok(Ok(applied))
@@ -357,7 +403,7 @@ impl<'a> Batch<'a> {
             Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
-        self.record_changes(lead, vec![change], score)?;
+        self.record_changes_given(lead, vec![change], score, ask.reason.as_deref())?;
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
         let w = self.working(lead);
         w.changed = true;
@@ -374,7 +420,10 @@ impl<'a> Batch<'a> {
     /// the lifecycle, and writes the transitions and a history entry if anything moved.
     fn evaluate(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(), StorageError> {
         let (text, as_of) = self.prepare(t, lead)?;
-        let scored = score_at(self.pack, &text, as_of, self.fallback);
+        let scored = (
+            score_at(self.pack, &text, as_of, self.fallback),
+            self.shadow.map(|s| score_at(s, &text, as_of, self.fallback)),
+        );
         self.settle(t, lead, as_of, scored)
     }
 
@@ -395,9 +444,18 @@ impl<'a> Batch<'a> {
         t: &mut dyn Txn,
         lead: &str,
         as_of: Millis,
-        scored: Result<(leadscore::Outcome, Option<Millis>), leadscore::EvalError>,
+        (scored, shadow): Scored,
     ) -> Result<(), StorageError> {
         let (pack, fallback) = (self.pack, self.fallback);
+        // The shadow's own next change counts too, so its comparison never goes stale.
+        let shadow_due = match &shadow {
+            Some(Ok((_, due))) => *due,
+            _ => None,
+        };
+        if let Some(shadowed) = shadow {
+            let live = scored.as_ref().ok().map(|(outcome, _)| outcome);
+            self.shadow_result(lead, live, shadowed.map(|(outcome, _)| outcome));
+        }
         let w = self.working(lead);
         let before = w.record.result.take();
         let error_before = w.record.error.take();
@@ -406,7 +464,10 @@ impl<'a> Batch<'a> {
             Ok((outcome, result_due)) => {
                 let changes = decide(pack, &outcome, &w.record, as_of);
                 w.record.result = serde_json::to_value(&outcome).ok();
-                w.record.result_due = result_due;
+                w.record.result_due = match (result_due, shadow_due) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
                 changes
             }
             Err(e) => {
@@ -435,10 +496,54 @@ impl<'a> Batch<'a> {
         Ok(())
     }
 
+    /// Stores the shadow pack's result beside the live one and moves the lead's mark in
+    /// the shadow tally: its previous mark (for this shadow version) out, the new one in.
+    fn shadow_result(
+        &mut self,
+        lead: &str,
+        live: Option<&leadscore::Outcome>,
+        shadowed: Result<leadscore::Outcome, leadscore::EvalError>,
+    ) {
+        let Some(pack) = self.shadow.map(|p| p.id().to_string()) else {
+            return;
+        };
+        let counted = match (live, &shadowed) {
+            (Some(live), Ok(shadow)) => Some(shadow::compare(live, shadow)),
+            _ => None,
+        };
+        let record = ShadowRecord {
+            result: shadowed.as_ref().ok().and_then(|o| serde_json::to_value(o).ok()),
+            error: shadowed.err().map(|e| e.to_string()),
+            counted,
+            pack,
+        };
+        let w = self.working(lead);
+        let before = w.record.shadow.replace(record.clone());
+        if let Some(old) = before.filter(|b| b.pack == record.pack).and_then(|b| b.counted) {
+            self.shadow_delta.add(&old, -1);
+        }
+        if let Some(new) = &record.counted {
+            self.shadow_delta.add(new, 1);
+        }
+    }
+
     /// Adds each change to the batch's outbox and moves the lead's standing.
     fn record_changes(&mut self, lead: &str, changes: Vec<Change>, score: Option<f64>) -> Result<(), StorageError> {
+        self.record_changes_given(lead, changes, score, None)
+    }
+
+    /// [`Batch::record_changes`], with the reason sales gave for a change they asked for.
+    fn record_changes_given(
+        &mut self,
+        lead: &str,
+        changes: Vec<Change>,
+        score: Option<f64>,
+        given: Option<&str>,
+    ) -> Result<(), StorageError> {
         let pack = self.pack.id().to_string();
         for change in changes {
+            let sales = lifecycle::follow(self.working(lead).record.sales.take(), &change, given);
+            let stage_changed = matches!(change.kind, lifecycle::Kind::Stage(_));
             let transition = Transition {
                 seq: 0,
                 lead: lead.to_string(),
@@ -458,6 +563,10 @@ impl<'a> Batch<'a> {
             self.tally.transitions.push(change.kind.name());
             let index = self.outbox.len() - 1;
             let w = self.working(lead);
+            w.record.sales = sales;
+            if stage_changed {
+                w.record.updated = Some(w.record.updated.map_or(change.at, |u| u.max(change.at)));
+            }
             w.record.standing = change.standing;
             w.transitions.push(index);
         }

@@ -90,6 +90,8 @@ pub struct Writer {
     pub pool: Option<leadscore::batch::Pool>,
     /// The longest a lead goes without being scored again (`--reevaluate-every`, ms).
     pub fallback: i64,
+    /// The shadow pack (`--shadow`), scoring every lead beside the live one.
+    pub shadow: Option<Arc<super::shadow::Shadow>>,
 }
 
 impl Committer {
@@ -192,8 +194,10 @@ impl Writer {
     fn commit(&self, commands: Vec<Command>, now: i64) -> bool {
         let started = std::time::Instant::now();
         let pack = self.live.current();
+        let shadow = self.shadow.as_ref().and_then(|s| s.current());
         let outcome = self.store.write(|t| {
-            let mut batch = Batch::new(&pack, &self.limits, now, self.fallback, self.pool.as_ref());
+            let mut batch =
+                Batch::new(&pack, &self.limits, now, self.fallback, self.pool.as_ref()).with_shadow(shadow.as_ref());
             let done = apply_all(t, &mut batch, &commands, now)?;
             batch.finish(t)?;
             let views = commands

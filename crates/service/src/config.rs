@@ -80,6 +80,8 @@ pub struct Options {
     pub reevaluate_every: Duration,
     /// Request and lead bounds.
     pub limits: Limits,
+    /// A candidate pack that scores every write beside the live one (`--shadow`).
+    pub shadow: Option<PathBuf>,
 }
 
 /// Checked settings.
@@ -105,6 +107,8 @@ pub struct Settings {
     pub reevaluate_every: Duration,
     /// Request and lead bounds.
     pub limits: Limits,
+    /// The shadow pack folder (`--shadow`).
+    pub shadow: Option<PathBuf>,
 }
 
 /// What a token may do. Each endpoint needs one scope.
@@ -212,6 +216,7 @@ impl Settings {
             webhook_secret,
             reevaluate_every: options.reevaluate_every,
             limits: options.limits,
+            shadow: options.shadow,
         })
     }
 }
@@ -350,6 +355,7 @@ mod tests {
             webhook_secret_file: None,
             reevaluate_every: Duration::from_secs(60),
             limits: Limits::default(),
+            shadow: None,
         }
     }
 

@@ -54,6 +54,8 @@ pub enum ApiErrorKind {
     ScoreError,
     /// A published pack was refused; the live one stays.
     PackRejected,
+    /// The service's shadow pack (`--shadow`) is not loaded.
+    ShadowNotLoaded,
     /// The database failed or the service is stopping; nothing was stored.
     Unavailable,
 }

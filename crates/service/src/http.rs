@@ -21,12 +21,14 @@ use super::apply::{lead_text, Applied, LeadView};
 use super::commit::{now_millis, Committer, Reply};
 use super::config::{digest, Limits, Scope, Settings, Token};
 use super::error::{ApiError, ApiErrorKind};
+use super::export::Export;
 use super::input::{self, rfc3339, Op};
 use super::lifecycle::{Acted, Ask, Stage};
 use super::metrics::Metrics;
 use super::model::LeadRecord;
 use super::pack::{self as live_pack, PackStatus, Removed};
-use super::storage::{Reader, Storage};
+use super::shadow::{self, Shadow};
+use super::storage::{Reader, Storage, StorageError};
 use leadscore::reload::ReloadEvent;
 use leadscore::{LivePack, Outcome, Pack};
 
@@ -55,6 +57,8 @@ pub struct App {
     pub pack_status: Arc<PackStatus>,
     /// Bodies parsed (and leads scored for `/v1/score`) at once, on the blocking pool.
     pub parsers: Arc<tokio::sync::Semaphore>,
+    /// The shadow pack (`--shadow`), when there is one.
+    pub shadow: Option<Arc<Shadow>>,
 }
 
 /// How many bodies are parsed at once: one per core.
@@ -109,6 +113,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/backup", get(backup))
         .merge(super::webhook_api::routes())
+        .route("/v1/export", get(export))
+        .route("/v1/shadow", get(shadow_report))
+        .route("/v1/shadow/reload", post(shadow_reload))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
@@ -189,7 +196,9 @@ async fn end_with_newline(response: Response) -> Response {
 pub fn scope_of(method: &Method, route: &str) -> Scope {
     match (method.as_str(), route) {
         (_, webhooks) if webhooks.starts_with("/v1/webhooks") => Scope::Admin,
-        ("POST", "/v1/pack/reload") | ("DELETE", "/v1/leads/{id}") | ("GET" | "HEAD", "/v1/backup") => Scope::Admin,
+        ("POST", "/v1/pack/reload" | "/v1/shadow/reload")
+        | ("DELETE", "/v1/leads/{id}")
+        | ("GET" | "HEAD", "/v1/backup") => Scope::Admin,
         ("POST", "/v1/leads/{id}/stage") => Scope::Sales,
         ("POST", "/v1/score") | ("GET" | "HEAD", _) => Scope::Read,
         _ => Scope::Write,
@@ -597,6 +606,7 @@ async fn get_lead(
             "sla_due": record.standing.sla_due.map(rfc3339),
             "sla_breached": record.standing.sla_breached,
         },
+        "shadow": shadow_view(&app, &record),
     });
     if params.get("explain").is_some_and(|v| v == "1" || v == "true") {
         out["explanation"] = json!(explain(&app, &read, &lead, &record).await?);
@@ -778,4 +788,108 @@ async fn backup(State(app): Shared) -> Response {
         HeaderValue::from_static("attachment; filename=\"leadscore-backup.jsonl\""),
     );
     response
+}
+
+/// The lead's result under the shadow pack now loaded: `{pack, result, error}`, or
+/// `null` without a shadow pack (or before the lead was scored with this version).
+fn shadow_view(app: &App, record: &LeadRecord) -> Value {
+    let current = app.shadow.as_ref().and_then(|s| s.current());
+    match (current, &record.shadow) {
+        (Some(pack), Some(s)) if s.pack == pack.id().to_string() => json!({
+            "pack": s.pack,
+            "result": s.result,
+            "error": s.error,
+        }),
+        _ => Value::Null,
+    }
+}
+
+/// The shadow report: the live and the shadow pack compared over the leads scored with
+/// this shadow version, from the tally kept on write.
+async fn shadow_report(State(app): Shared) -> Result<Json<Value>, ApiError> {
+    let shadow = app
+        .shadow
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("the service runs without a shadow pack (serve --shadow PACK)"))?;
+    let Some(pack) = shadow.current() else {
+        return Err(ApiError::status(
+            503,
+            ApiErrorKind::ShadowNotLoaded,
+            format!(
+                "the shadow pack {} does not load:\n{}",
+                shadow.dir().display(),
+                shadow.error().unwrap_or_default()
+            ),
+        ));
+    };
+    let tally = app.store.read().await?.shadow_tally(&pack.id().to_string()).await?;
+    let mut report = shadow::report(&tally, shadow.loaded_at());
+    report["last_rejection"] = json!(shadow.error());
+    Ok(Json(report))
+}
+
+/// Loads the shadow pack's folder as it is now: its first load, or a reload.
+async fn shadow_reload(State(app): Shared) -> Response {
+    let Some(shadow) = &app.shadow else {
+        return ApiError::not_found("the service runs without a shadow pack (serve --shadow PACK)").into_response();
+    };
+    match shadow.reload().await {
+        shadow::Reload::Loaded(version) => Json(json!({"outcome": "loaded", "version": version})).into_response(),
+        shadow::Reload::Event(ReloadEvent::Reloaded { pack, previous }) => Json(json!({
+            "outcome": "reloaded",
+            "version": pack.id().to_string(),
+            "previous": previous.to_string(),
+        }))
+        .into_response(),
+        shadow::Reload::Event(ReloadEvent::Unchanged { live }) => {
+            Json(json!({"outcome": "unchanged", "version": live.to_string()})).into_response()
+        }
+        shadow::Reload::Event(ReloadEvent::Rejected(r)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({
+                "error": format!("the shadow pack does not check; {} stays the shadow", r.live),
+                "kind": ApiErrorKind::PackRejected,
+                "errors": r.errors,
+                "rendered": r.rendered,
+            })),
+        )
+            .into_response(),
+        shadow::Reload::Failed(message) => ApiError::status(
+            503,
+            ApiErrorKind::ShadowNotLoaded,
+            format!("the shadow pack was not loaded: {message}"),
+        )
+        .into_response(),
+        shadow::Reload::Event(other) => {
+            ApiError::unavailable(format!("the shadow pack was not reloaded: {other:?}")).into_response()
+        }
+    }
+}
+
+/// Every lead (or those changed at or after `since`) as JSON Lines with what sales did,
+/// streamed a page at a time (see `export.rs`).
+async fn export(State(app): Shared, q: Params) -> Result<Response, ApiError> {
+    let params = params(q)?;
+    let since = match params.get("since") {
+        None => None,
+        Some(t) => Some(
+            input::leadscore_time(t)
+                .ok_or_else(|| ApiError::bad_request(format!("`since` {t:?} is not an RFC 3339 time")))?,
+        ),
+    };
+    // The first page is read before answering, so a storage that cannot be read is an
+    // error status, not a cut-off body.
+    let first = Export::new(Arc::clone(&app.store), since).next_page().await?;
+    let pages = futures_util::stream::try_unfold(first, |page| async move {
+        let Some((bytes, rest)) = page else {
+            return Ok::<_, StorageError>(None);
+        };
+        let next = rest.next_page().await?;
+        Ok(Some((bytes, next)))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::body::Body::from_stream(pages),
+    )
+        .into_response())
 }

@@ -22,6 +22,8 @@
 //! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
 //! | `copy.rs` | `leadscore backup` and `leadscore restore`: a backup file from a service or a store, a restore into a new one |
+//! | `shadow.rs` | the shadow pack: loaded and reloaded apart, compared with the live one, its report |
+//! | `export.rs` | `GET /v1/export`: every lead with what sales did, streamed as JSON Lines |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
@@ -29,6 +31,7 @@ pub mod commit;
 pub mod config;
 pub mod copy;
 pub mod error;
+pub mod export;
 pub mod http;
 pub mod input;
 pub mod lifecycle;
@@ -37,6 +40,7 @@ pub mod metrics;
 pub mod model;
 pub mod pack;
 pub mod schedule;
+pub mod shadow;
 pub mod storage;
 pub mod webhook;
 pub mod webhook_api;
@@ -97,6 +101,13 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     let pack_status = Arc::new(PackStatus::default());
     let reloaded = Arc::new(Notify::new());
     let live = Arc::new(pack::watch(&settings, &metrics, &pack_status, &reloaded)?);
+    let shadow = settings.shadow.clone().map(|dir| {
+        Arc::new(shadow::Shadow::start(
+            dir,
+            settings.plugins.clone(),
+            Arc::clone(&reloaded),
+        ))
+    });
     let outbox = Arc::new(Notify::new());
     let (committer, writer) = Committer::start(Writer {
         store: Arc::clone(&store),
@@ -107,6 +118,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         // One thread per core, with the stack plugins need.
         pool: leadscore::batch::Pool::new(leadscore::batch::cores()).ok(),
         fallback: i64::try_from(settings.reevaluate_every.as_millis()).unwrap_or(i64::MAX),
+        shadow: shadow.clone(),
     })?;
     let mut tasks = Vec::new();
     let client = reqwest::Client::builder()
@@ -140,7 +152,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         reloaded,
     };
     tasks.push(tokio::spawn(scheduler.run()));
-    tasks.push(tokio::spawn(pack::reload_on_hangup(Arc::clone(&live))));
+    tasks.push(tokio::spawn(pack::reload_on_hangup(Arc::clone(&live), shadow.clone())));
 
     let settings = Arc::new(settings);
     let tcp = tokio::net::TcpListener::bind(settings.listen).await?;
@@ -158,6 +170,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         metrics,
         pack_status,
         parsers: Arc::new(tokio::sync::Semaphore::new(http::parsers())),
+        shadow,
     });
     eprintln!(
         "leadscore serve: listening on http://{address} (pack {}, {location})",

@@ -353,6 +353,63 @@ pub fn request(standing: &Standing, ask: &Ask, now: i64) -> Result<Change, Stage
     })
 }
 
+/// What sales did with a lead's latest hand-off, as `GET /v1/export` writes it under
+/// `sales`: the outcome of the hand-off, for `backtest` and `fit`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Handoff {
+    /// When the lead was handed off (ms): its latest `mql` transition.
+    pub mql_at: i64,
+    /// `true` once sales accepted it; `false` when their first action was a rejection or
+    /// a recycle (and they have not accepted it since); `None` while they have not acted.
+    pub accepted: Option<bool>,
+    /// `true` once the deal was won; `false` once it was lost, or the lead went back to
+    /// nurture (rejected, recycled) without a win; `None` while open.
+    pub won: Option<bool>,
+    /// The reason given with the rejection, when sales rejected it.
+    pub rejection_reason: Option<String>,
+    /// When sales first acted on it (ms).
+    pub acted_at: Option<i64>,
+}
+
+/// The hand-off record after `change` (`given`: the reason sales gave with a stage change
+/// they asked for). A hand-off starts a new record; sales' actions update it; a lead
+/// never handed off has none (a lead sales accepted without a hand-off included).
+pub fn follow(before: Option<Handoff>, change: &Change, given: Option<&str>) -> Option<Handoff> {
+    let Kind::Stage(stage) = change.kind else {
+        return before;
+    };
+    if stage == Stage::Mql {
+        return Some(Handoff {
+            mql_at: change.at,
+            accepted: None,
+            won: None,
+            rejection_reason: None,
+            acted_at: None,
+        });
+    }
+    let mut h = before?;
+    if let Some(acted) = &change.acted {
+        h.acted_at.get_or_insert(acted.at);
+    }
+    match stage {
+        Stage::Accepted => {
+            h.accepted = Some(true);
+            h.won = h.won.filter(|&won| won);
+        }
+        Stage::Rejected | Stage::Recycled => {
+            h.accepted.get_or_insert(false);
+            h.won = Some(h.won == Some(true));
+            if stage == Stage::Rejected {
+                h.rejection_reason = given.map(str::to_string);
+            }
+        }
+        Stage::Won => h.won = Some(true),
+        Stage::Lost => h.won = Some(false),
+        Stage::Lead | Stage::Mql => {}
+    }
+    Some(h)
+}
+
 /// A duration in the language's units: `2h`, `30d`, `90m`.
 fn show(ms: i64) -> String {
     leadscore::value::time::show_duration(ms)
@@ -572,6 +629,57 @@ mod tests {
             "no event since"
         );
         assert!(qualify(&recycled, mql(None, None), Some(11), None, 20).is_some());
+    }
+
+    /// The hand-off record after each of `steps` (stage, reason), from a hand-off at 0.
+    fn handoff_after(steps: &[(Stage, Option<&str>)]) -> Option<Handoff> {
+        let mut standing = Standing::new(0);
+        let first = qualify(&standing, mql(None, None), None, None, 0)?;
+        let mut h = follow(None, &first, None);
+        standing = first.standing;
+        for (i, (to, reason)) in steps.iter().enumerate() {
+            let at = 10 * (i as i64 + 1);
+            let change = request_at(&standing, *to, *reason, at).ok()?;
+            h = follow(h, &change, *reason);
+            standing = change.standing;
+        }
+        h
+    }
+
+    #[test]
+    fn a_handoff_records_what_sales_did_with_it() {
+        use Stage::*;
+        let open = handoff_after(&[]).unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (open.mql_at, open.accepted, open.won, open.acted_at),
+            (0, None, None, None)
+        );
+        let won = handoff_after(&[(Accepted, None), (Won, None)]).unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (won.accepted, won.won, won.acted_at),
+            (Some(true), Some(true), Some(10))
+        );
+        let rejected = handoff_after(&[(Rejected, Some("no budget"))]).unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (rejected.accepted, rejected.won, rejected.rejection_reason.as_deref()),
+            (Some(false), Some(false), Some("no budget"))
+        );
+        let recycled = handoff_after(&[(Recycled, None)]).unwrap_or_else(|| unreachable!());
+        assert_eq!((recycled.accepted, recycled.won), (Some(false), Some(false)));
+        // Accepted later after all: accepted, and open again for a deal.
+        let later = handoff_after(&[(Recycled, None), (Accepted, None)]).unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (later.accepted, later.won, later.acted_at),
+            (Some(true), None, Some(10))
+        );
+        let lost = handoff_after(&[(Accepted, None), (Lost, Some("price"))]).unwrap_or_else(|| unreachable!());
+        assert_eq!(
+            (lost.accepted, lost.won, lost.rejection_reason),
+            (Some(true), Some(false), None)
+        );
+        // A lead sales took without a hand-off has no hand-off record.
+        let direct = request_at(&Standing::new(0), Accepted, None, 5).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(follow(None, &direct, None), None);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::lifecycle::{Kind, Stage, Standing};
+use super::lifecycle::{Handoff, Kind, Stage, Standing};
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -44,6 +44,19 @@ pub struct LeadRecord {
     /// this and what the lifecycle waits on (an SLA, the end of a cool-down).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result_due: Option<Millis>,
+    /// What sales did with the lead's latest hand-off (`None`: never handed off), for
+    /// `GET /v1/export`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sales: Option<Handoff>,
+    /// When a write last changed the lead (fields, events, a hand-off, a stage change;
+    /// not a scoring alone), for `GET /v1/export?since=`. (Absent in records written
+    /// before it existed: then `created`.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated: Option<Millis>,
+    /// The shadow pack's result for the lead (`serve --shadow`), and what it added to
+    /// that pack's [`ShadowTally`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<ShadowRecord>,
 }
 
 /// Where a lead's events are in the events table, and how many were dropped.
@@ -80,6 +93,9 @@ impl LeadRecord {
             created: now,
             due: None,
             result_due: None,
+            sales: None,
+            updated: None,
+            shadow: None,
         }
     }
 }
@@ -215,6 +231,140 @@ pub struct DeadLetter {
 
 fn is_zero(n: &u32) -> bool {
     *n == 0
+}
+
+/// A lead's result under the shadow pack (`serve --shadow`): never acted on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShadowRecord {
+    /// The shadow pack version that scored it (`name@version`).
+    pub pack: String,
+    /// Its result (`None` when scoring failed).
+    pub result: Option<Value>,
+    /// Why scoring failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What the lead adds to the tally of `pack` (`None`: not counted, because the live or
+    /// the shadow pack could not score it). Taken back out when the lead is scored again.
+    pub counted: Option<ShadowMark>,
+}
+
+/// One lead's comparison of the live and the shadow result.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShadowMark {
+    /// The live pack makes it an MQL.
+    pub live_mql: bool,
+    /// The shadow pack makes it an MQL.
+    pub shadow_mql: bool,
+    /// Both make it an MQL, on different routes.
+    pub route_changed: bool,
+    /// Shadow score minus live score.
+    pub score_change: f64,
+    /// When the two disagree (MQL or route): the rules whose points differ between them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+}
+
+impl ShadowMark {
+    /// The two packs disagree on the lead: its MQL verdict or its route.
+    pub fn differs(&self) -> bool {
+        self.live_mql != self.shadow_mql || self.route_changed
+    }
+}
+
+/// The shadow report's counts for one shadow pack version, maintained on write: each
+/// lead scored by both packs adds its [`ShadowMark`], and takes its previous one back out
+/// when scored again, so every lead counts once, by its latest results.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShadowTally {
+    /// The shadow pack version (`name@version`).
+    pub pack: String,
+    /// Leads scored by both packs.
+    pub leads: i64,
+    /// MQLs for both.
+    pub mql_both: i64,
+    /// MQLs for the live pack only.
+    pub mql_live_only: i64,
+    /// MQLs for the shadow pack only.
+    pub mql_shadow_only: i64,
+    /// MQLs for both, on different routes.
+    pub route_changed: i64,
+    /// The sum of shadow score minus live score.
+    pub score_change: f64,
+    /// By rule name: the disagreeing leads whose points for the rule differ.
+    pub rules: std::collections::BTreeMap<String, RuleTally>,
+}
+
+/// The disagreeing leads behind which one rule's points differ, by kind of disagreement.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleTally {
+    /// Disagreeing leads.
+    pub leads: i64,
+    /// Of those, MQLs for the live pack only.
+    pub mql_live_only: i64,
+    /// MQLs for the shadow pack only.
+    pub mql_shadow_only: i64,
+    /// MQLs for both on different routes.
+    pub route_changed: i64,
+}
+
+impl ShadowTally {
+    /// An empty tally of `pack`.
+    pub fn new(pack: &str) -> ShadowTally {
+        ShadowTally {
+            pack: pack.to_string(),
+            ..ShadowTally::default()
+        }
+    }
+
+    /// Adds a lead's mark (`sign` 1), or takes it back out (`sign` -1).
+    pub fn add(&mut self, mark: &ShadowMark, sign: i64) {
+        let one = |b: bool| sign * i64::from(b);
+        self.leads += sign;
+        self.mql_both += one(mark.live_mql && mark.shadow_mql);
+        self.mql_live_only += one(mark.live_mql && !mark.shadow_mql);
+        self.mql_shadow_only += one(!mark.live_mql && mark.shadow_mql);
+        self.route_changed += one(mark.route_changed);
+        self.score_change += sign as f64 * mark.score_change;
+        if !mark.differs() {
+            return;
+        }
+        for rule in &mark.rules {
+            let r = self.rules.entry(rule.clone()).or_default();
+            r.leads += sign;
+            r.mql_live_only += one(mark.live_mql && !mark.shadow_mql);
+            r.mql_shadow_only += one(!mark.live_mql && mark.shadow_mql);
+            r.route_changed += one(mark.route_changed);
+        }
+    }
+
+    /// Adds another tally's counts (a batch's delta to the stored tally).
+    pub fn merge(&mut self, other: &ShadowTally) {
+        self.leads += other.leads;
+        self.mql_both += other.mql_both;
+        self.mql_live_only += other.mql_live_only;
+        self.mql_shadow_only += other.mql_shadow_only;
+        self.route_changed += other.route_changed;
+        self.score_change += other.score_change;
+        for (name, r) in &other.rules {
+            let mine = self.rules.entry(name.clone()).or_default();
+            mine.leads += r.leads;
+            mine.mql_live_only += r.mql_live_only;
+            mine.mql_shadow_only += r.mql_shadow_only;
+            mine.route_changed += r.route_changed;
+        }
+        self.rules.retain(|_, r| *r != RuleTally::default());
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        self.leads == 0
+            && self.mql_both == 0
+            && self.mql_live_only == 0
+            && self.mql_shadow_only == 0
+            && self.route_changed == 0
+            && self.score_change == 0.0
+            && self.rules.values().all(|r| *r == RuleTally::default())
+    }
 }
 
 /// A number as results write it: `35`, not `35.0`.

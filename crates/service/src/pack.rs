@@ -197,8 +197,9 @@ pub async fn reload(live: &Arc<LivePack>) -> Result<ReloadEvent, leadscore::Erro
     }
 }
 
-/// Reloads on every `SIGHUP` (the outcome is logged like any reload).
-pub async fn reload_on_hangup(live: Arc<LivePack>) {
+/// Reloads on every `SIGHUP`, and the shadow pack too when there is one (each outcome is
+/// logged like any reload).
+pub async fn reload_on_hangup(live: Arc<LivePack>, shadow: Option<Arc<super::shadow::Shadow>>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -210,10 +211,15 @@ pub async fn reload_on_hangup(live: Arc<LivePack>) {
             if let Err(e) = reload(&live).await {
                 eprintln!("leadscore serve: SIGHUP reload failed: {e}");
             }
+            if let Some(shadow) = &shadow {
+                if let super::shadow::Reload::Failed(e) = shadow.reload().await {
+                    eprintln!("leadscore serve: SIGHUP reload of the shadow pack failed: {e}");
+                }
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = live;
+    let _ = (live, shadow);
 }
 
 #[cfg(test)]

@@ -213,8 +213,15 @@ impl<'r> Items<'r> {
                 (_, 1) => return Err(self.refused("it does not start with a backup header")),
                 (Item::Header(_), _) => return Err(self.refused(format!("line {number} is a second header"))),
                 (Item::End(end), _) => self.ended = Some(end),
-                (item, _) => {
+                (mut item, _) => {
                     self.counts.count(&item);
+                    if let Item::Lead { record, .. } = &mut item {
+                        // The shadow pack's tallies are not in a backup (they are kept
+                        // for the shadow version loaded when it was taken): a restored
+                        // copy starts its shadow comparison afresh, so no lead carries a
+                        // mark the copy's tally never counted.
+                        record.shadow = None;
+                    }
                     return Ok(Some(item));
                 }
             }

@@ -23,7 +23,7 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, Transition};
+use super::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -176,6 +176,12 @@ pub trait Txn {
     fn event_digest(&mut self, lead: &str, event_id: &str) -> Result<Option<Vec<u8>>, StorageError>;
     /// Remembers the digest of the payload the event `id` was stored with.
     fn put_event_digest(&mut self, lead: &str, event_id: &str, digest: &[u8]) -> Result<(), StorageError>;
+
+    // Shadow packs (issue 27.5).
+
+    /// Adds `delta`'s counts to the stored tally of the shadow version `delta.pack`
+    /// (starting it at zero): see `shadow.rs`.
+    fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -326,6 +332,13 @@ impl Reader {
         replay: bool,
     ) -> Result<Vec<DeadLetter>, StorageError> {
         read!(self, r => r.dead_letters(url, after, limit, replay))
+    }
+
+    // Shadow packs (issue 27.5).
+
+    /// The tally of the shadow version `pack` (empty when nothing was scored with it).
+    pub async fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
+        read!(self, r => r.shadow_tally(pack))
     }
 }
 

@@ -49,7 +49,7 @@ use tokio_postgres::Row;
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, Transition};
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
 pub const LEASE_TTL_MS: Millis = 30_000;
@@ -62,8 +62,9 @@ const MIGRATION_LOCK: i64 = 0x6c65_6164_7363_6f72; // "leadscor"
 
 /// The schema, one migration per version, applied in order and recorded; never edited
 /// once released (a change is a new version).
-const MIGRATIONS: &[(i32, &str)] = &[(
-    1,
+const MIGRATIONS: &[(i32, &str)] = &[
+    (
+        1,
     "CREATE TABLE leadscore.leads (id text PRIMARY KEY, record bytea NOT NULL, due bigint);
      CREATE INDEX leads_due ON leadscore.leads (due) WHERE due IS NOT NULL;
      CREATE TABLE leadscore.events (lead text NOT NULL, seq bigint NOT NULL, body bytea NOT NULL, PRIMARY KEY (lead, seq));
@@ -81,6 +82,16 @@ const MIGRATIONS: &[(i32, &str)] = &[(
     2,
     "ALTER TABLE leadscore.event_ids ADD COLUMN digest bytea;
      CREATE TABLE leadscore.dead_letters (url text NOT NULL, seq bigint NOT NULL, replay boolean NOT NULL, letter bytea NOT NULL, PRIMARY KEY (url, seq));",
+), (
+    // Shadow packs (issue 27.5): the shadow report's counts per shadow version, added to
+    // by increments (no read-modify-write, so instances never lose each other's counts).
+    3,
+    "CREATE TABLE leadscore.shadow_tallies (pack text PRIMARY KEY, leads bigint NOT NULL, mql_both bigint NOT NULL,
+       mql_live_only bigint NOT NULL, mql_shadow_only bigint NOT NULL, route_changed bigint NOT NULL,
+       score_change double precision NOT NULL);
+     CREATE TABLE leadscore.shadow_rules (pack text NOT NULL, rule text NOT NULL, leads bigint NOT NULL,
+       mql_live_only bigint NOT NULL, mql_shadow_only bigint NOT NULL, route_changed bigint NOT NULL,
+       PRIMARY KEY (pack, rule));",
 )];
 
 /// The database's clock in ms, so leases do not depend on the instances' clocks.
@@ -875,6 +886,51 @@ impl Txn for PgTxn<'_> {
         )?;
         Ok(())
     }
+
+    // Shadow packs (issue 27.5).
+
+    /// Increments, so two instances' batches add up whatever their order.
+    fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.shadow_tallies AS t VALUES ($1, $2, $3, $4, $5, $6, $7)
+             ON CONFLICT (pack) DO UPDATE SET leads = t.leads + EXCLUDED.leads, mql_both = t.mql_both + EXCLUDED.mql_both,
+               mql_live_only = t.mql_live_only + EXCLUDED.mql_live_only,
+               mql_shadow_only = t.mql_shadow_only + EXCLUDED.mql_shadow_only,
+               route_changed = t.route_changed + EXCLUDED.route_changed,
+               score_change = t.score_change + EXCLUDED.score_change",
+            &[
+                &delta.pack,
+                &delta.leads,
+                &delta.mql_both,
+                &delta.mql_live_only,
+                &delta.mql_shadow_only,
+                &delta.route_changed,
+                &delta.score_change,
+            ],
+        )?;
+        if delta.rules.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<&str> = delta.rules.keys().map(String::as_str).collect();
+        let column = |f: fn(&RuleTally) -> i64| delta.rules.values().map(f).collect::<Vec<i64>>();
+        self.execute(
+            "INSERT INTO leadscore.shadow_rules AS r
+               SELECT $1::text, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+             ON CONFLICT (pack, rule) DO UPDATE SET leads = r.leads + EXCLUDED.leads,
+               mql_live_only = r.mql_live_only + EXCLUDED.mql_live_only,
+               mql_shadow_only = r.mql_shadow_only + EXCLUDED.mql_shadow_only,
+               route_changed = r.route_changed + EXCLUDED.route_changed",
+            &[
+                &delta.pack,
+                &names,
+                &column(|r| r.leads),
+                &column(|r| r.mql_live_only),
+                &column(|r| r.mql_shadow_only),
+                &column(|r| r.route_changed),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 /// Reads on a pooled connection; each sees what was committed when it ran.
@@ -1041,6 +1097,46 @@ impl PgReader {
         rows.iter()
             .map(|r| decode("dead letter", self.get::<&[u8]>(r, 0)?))
             .collect()
+    }
+
+    // Shadow packs (issue 27.5).
+
+    /// The tally of the shadow version `pack`.
+    pub async fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
+        let mut tally = ShadowTally::new(pack);
+        let rows = self
+            .query(
+                "SELECT leads, mql_both, mql_live_only, mql_shadow_only, route_changed, score_change
+                 FROM leadscore.shadow_tallies WHERE pack = $1",
+                &[&pack],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(tally);
+        };
+        tally.leads = self.get(row, 0)?;
+        tally.mql_both = self.get(row, 1)?;
+        tally.mql_live_only = self.get(row, 2)?;
+        tally.mql_shadow_only = self.get(row, 3)?;
+        tally.route_changed = self.get(row, 4)?;
+        tally.score_change = self.get(row, 5)?;
+        let rules = self
+            .query(
+                "SELECT rule, leads, mql_live_only, mql_shadow_only, route_changed
+                 FROM leadscore.shadow_rules WHERE pack = $1 AND leads <> 0",
+                &[&pack],
+            )
+            .await?;
+        for r in &rules {
+            let counts = RuleTally {
+                leads: self.get(r, 1)?,
+                mql_live_only: self.get(r, 2)?,
+                mql_shadow_only: self.get(r, 3)?,
+                route_changed: self.get(r, 4)?,
+            };
+            tally.rules.insert(self.get(r, 0)?, counts);
+        }
+        Ok(tally)
     }
 }
 

@@ -20,6 +20,7 @@
 //! | `meta` | name | text (`instance`: this database's id; `schema`: its version; `rescore`: how far re-scoring with the live pack got) |
 //! | `event_digests` | (lead id, event `id`) | SHA-256 of the event as sent: a reused id with another payload is refused |
 //! | `dead_letters` | (webhook URL, seq) | [`DeadLetter`]: transitions a webhook gave up on |
+//! | `shadow` | shadow pack version | [`ShadowTally`]: the shadow report's counts |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -28,7 +29,7 @@ use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Tabl
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -41,6 +42,8 @@ const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 // Webhook operations and event payloads (issue 23).
 const EVENT_DIGESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("event_digests");
 const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("dead_letters");
+/// Shadow packs (issue 27.5): the tally per shadow version.
+const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("shadow");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -157,6 +160,7 @@ impl RedbStore {
                 meta: txn.open_table(META).map_err(|x| e(x.into()))?,
                 event_digests: txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?,
                 dead_letters: txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?,
+                shadow: txn.open_table(SHADOW).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -266,6 +270,7 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         txn.open_table(CURSORS).map_err(|x| e(x.into()))?;
         txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?;
         txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?;
+        txn.open_table(SHADOW).map_err(|x| e(x.into()))?;
         let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
         let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
         let schema = meta
@@ -329,6 +334,7 @@ struct Tables<'t> {
     meta: Table<'t, &'static str, &'static str>,
     event_digests: Table<'t, (&'static str, &'static str), &'static [u8]>,
     dead_letters: Table<'t, (&'static str, u64), &'static [u8]>,
+    shadow: Table<'t, &'static str, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -599,6 +605,23 @@ impl Txn for Tables<'_> {
             .map_err(|x| error(self.path, x))?;
         Ok(())
     }
+
+    // Shadow packs (issue 27.5).
+
+    /// One writer at a time: read, add, write back.
+    fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError> {
+        let stored = self
+            .shadow
+            .get(delta.pack.as_str())
+            .map_err(|x| error(self.path, x))?
+            .map(|v| decode::<ShadowTally>("shadow tally", v.value()));
+        let mut tally = stored.transpose()?.unwrap_or_else(|| ShadowTally::new(&delta.pack));
+        tally.merge(delta);
+        self.shadow
+            .insert(delta.pack.as_str(), encode(&tally).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -798,5 +821,17 @@ impl Snapshot {
             }
         }
         Ok(out)
+    }
+
+    // Shadow packs (issue 27.5).
+
+    /// The tally of the shadow version `pack`.
+    pub fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
+        let t = self.txn.open_table(SHADOW).map_err(|x| self.e(x))?;
+        let found = t.get(pack).map_err(|x| self.e(x))?;
+        Ok(found
+            .map(|v| decode("shadow tally", v.value()))
+            .transpose()?
+            .unwrap_or_else(|| ShadowTally::new(pack)))
     }
 }
