@@ -28,6 +28,8 @@ mod drift;
 mod explain;
 mod fit;
 mod fmt;
+#[cfg(feature = "serve")]
+mod funnel;
 mod gen;
 mod input;
 mod judge;
@@ -78,6 +80,9 @@ enum Command {
     /// Serve scoring over HTTP: leads and events stored, MQL hand-offs, SLAs, webhooks.
     #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
+    /// The sales funnel of a service: what became of its MQL hand-offs (--url or --data).
+    #[cfg(feature = "serve")]
+    Funnel(funnel::FunnelArgs),
     /// Backtest a pack against known outcomes: AUC, MQL precision/recall/lift, bands, thresholds, rules.
     Backtest(backtest::BacktestArgs),
     /// Fit points to known outcomes: write a copy of the pack with new points and threshold.
@@ -184,6 +189,8 @@ pub fn main() -> ExitCode {
         Command::Fmt(args) => fmt::run(&args),
         #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(&args),
+        #[cfg(feature = "serve")]
+        Command::Funnel(args) => funnel::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Diff(args) => diff::run(&args),

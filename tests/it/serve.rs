@@ -15,6 +15,7 @@ mod cluster;
 mod due;
 mod erasure;
 mod faults;
+mod funnel;
 mod postgres;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");

@@ -19,12 +19,15 @@
 //! | `http.rs` | the API: parse, call the core, render |
 //! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
 //! | `metrics.rs` | Prometheus metrics |
+//! | `report.rs` | the funnel for the command line: from a service's URL or a stopped data folder |
+//! | `funnel.rs` | the funnel: figures over the hand-off index, by route or field, per period |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
 pub mod commit;
 pub mod config;
 pub mod error;
+pub mod funnel;
 pub mod http;
 pub mod input;
 pub mod lifecycle;
@@ -32,6 +35,7 @@ pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod pack;
+pub mod report;
 pub mod schedule;
 pub mod storage;
 pub mod webhook;

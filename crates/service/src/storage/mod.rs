@@ -22,7 +22,7 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use super::model::{Cursor, HandOff, HistoryEntry, LeadRecord, Millis, Transition};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,6 +135,13 @@ pub trait Txn {
     /// Stores a webhook's cursor, if this instance still holds the webhook's lease
     /// ([`Storage::hold_lease`]); otherwise leaves it to the holder.
     fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError>;
+
+    // The funnel (issue 27): the hand-off index.
+
+    /// A lead's hand-off made at `mql_at` (as stored, or as written in this transaction).
+    fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError>;
+    /// Writes a hand-off, and keeps it in the index of open hand-offs while it is open.
+    fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -258,6 +265,20 @@ impl Reader {
     /// A webhook's cursor (the start, for a webhook never seen).
     pub async fn cursor(&self, url: &str) -> Result<Cursor, StorageError> {
         read!(self, r => r.cursor(url))
+    }
+
+    // The funnel (issue 27).
+
+    /// The hand-offs made in `[from, to)`, in `mql_at` order (then lead id).
+    pub async fn handoffs(&self, from: Millis, to: Millis) -> Result<Vec<HandOff>, StorageError> {
+        read!(self, r => r.handoffs(from, to))
+    }
+
+    /// Up to `limit` open hand-offs (no sales action yet) of `route` (`""`: hand-offs
+    /// without a route), the earliest `sla_due` first, those without an SLA last (then by
+    /// `mql_at`, then lead id): the sales queue.
+    pub async fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
+        read!(self, r => r.open_handoffs(route, limit))
     }
 }
 

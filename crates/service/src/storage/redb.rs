@@ -18,6 +18,8 @@
 //! | `due` | (due ms, lead id) | leads by the time they may change without new data |
 //! | `cursors` | webhook URL | [`Cursor`] |
 //! | `meta` | name | text (`instance`: this database's id; `schema`: its version) |
+//! | `handoffs` | (mql ms, lead id) | [`HandOff`]: the funnel's index of hand-offs |
+//! | `open_handoffs` | (route, SLA due ms or `i64::MAX`, mql ms, lead id) | the hand-offs without a sales action yet |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -25,7 +27,7 @@ use std::sync::{Arc, RwLock};
 use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition};
 
 use super::{decode, encode, new_id, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, HistoryEntry, LeadRecord, Millis, Transition};
+use crate::model::{Cursor, HandOff, HistoryEntry, LeadRecord, Millis, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -35,6 +37,8 @@ const TRANSITIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("transitio
 const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("due");
 const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
+const HANDOFFS: TableDefinition<(i64, &str), &[u8]> = TableDefinition::new("handoffs");
+const OPEN_HANDOFFS: TableDefinition<(&str, i64, i64, &str), ()> = TableDefinition::new("open_handoffs");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -42,8 +46,9 @@ const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_
 pub const FILE_NAME: &str = "leadscore.redb";
 /// The size of a readiness probe's record (see [`Txn::probe`]).
 const PROBE_BYTES: usize = 1 << 20;
-/// The schema this version writes: 2 added `due` (and dropped `sla_due`).
-const SCHEMA: &str = "2";
+/// The schema this version writes: 2 added `due` (and dropped `sla_due`), 3 the
+/// hand-offs (`handoffs`, `open_handoffs`).
+const SCHEMA: &str = "3";
 
 /// The embedded store.
 pub struct RedbStore {
@@ -93,6 +98,18 @@ impl RedbStore {
             db: RwLock::new(Some(Arc::new(db))),
             instance,
         })
+    }
+
+    /// Opens the database in `dir`, which must hold one already (the command line reads
+    /// a stopped service's folder; a missing one is an error, not a new database).
+    pub fn open_existing(dir: &Path) -> Result<RedbStore, StorageError> {
+        if !dir.join(FILE_NAME).is_file() {
+            return Err(StorageError::new(
+                StorageErrorKind::Config,
+                format!("{} holds no leadscore database (no {FILE_NAME})", dir.display()),
+            ));
+        }
+        RedbStore::open(dir)
     }
 
     /// This database's id.
@@ -149,6 +166,8 @@ impl RedbStore {
                 due: txn.open_table(DUE).map_err(|x| e(x.into()))?,
                 cursors: txn.open_table(CURSORS).map_err(|x| e(x.into()))?,
                 meta: txn.open_table(META).map_err(|x| e(x.into()))?,
+                handoffs: txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?,
+                open_handoffs: txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -254,8 +273,16 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
             .get("schema")
             .map_err(|x| e(x.into()))?
             .map(|v| v.value().to_string());
-        if schema.as_deref() != Some(SCHEMA) {
+        if matches!(schema.as_deref(), None | Some("1")) {
             index_due(path, &mut leads, &mut due)?;
+        }
+        if schema.as_deref() != Some(SCHEMA) {
+            let transitions = txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
+            let mut handoffs = txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?;
+            let mut open = txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?;
+            if handoffs.is_empty().map_err(|x| e(x.into()))? {
+                index_handoffs(path, &transitions, &mut leads, &mut handoffs, &mut open)?;
+            }
             meta.insert("schema", SCHEMA).map_err(|x| e(x.into()))?;
         }
         let existing = meta
@@ -298,6 +325,64 @@ fn index_due(
     Ok(())
 }
 
+/// Schema 2 → 3: the hand-offs the outbox records (see `funnel::replay`), and each
+/// lead's latest.
+fn index_handoffs(
+    path: &Path,
+    transitions: &Table<'_, u64, &'static [u8]>,
+    leads: &mut Table<'_, &'static str, &'static [u8]>,
+    handoffs: &mut Table<'_, (i64, &'static str), &'static [u8]>,
+    open: &mut Table<'_, (&'static str, i64, i64, &'static str), ()>,
+) -> Result<(), StorageError> {
+    let e = |x: redb::StorageError| error(path, x);
+    let mut all = Vec::new();
+    for entry in transitions.iter().map_err(e)? {
+        let (_, v) = entry.map_err(e)?;
+        all.push(decode::<Transition>("transition", v.value())?);
+    }
+    let (list, latest) = crate::funnel::replay(all);
+    for h in &list {
+        put_handoff(path, handoffs, open, h)?;
+    }
+    for (lead, mql_at) in latest {
+        let found = leads.get(lead.as_str()).map_err(e)?.map(|v| v.value().to_vec());
+        if let Some(bytes) = found {
+            let mut record: LeadRecord = decode("lead", &bytes)?;
+            record.handoff = Some(mql_at);
+            leads.insert(lead.as_str(), encode(&record).as_slice()).map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// The key of a hand-off in `open_handoffs`.
+fn open_key(h: &HandOff) -> (&str, i64, i64, &str) {
+    (
+        h.route.as_deref().unwrap_or(""),
+        h.sla_due.unwrap_or(i64::MAX),
+        h.mql_at,
+        h.lead.as_str(),
+    )
+}
+
+fn put_handoff(
+    path: &Path,
+    handoffs: &mut Table<'_, (i64, &'static str), &'static [u8]>,
+    open: &mut Table<'_, (&'static str, i64, i64, &'static str), ()>,
+    h: &HandOff,
+) -> Result<(), StorageError> {
+    let e = |x: redb::StorageError| error(path, x);
+    handoffs
+        .insert((h.mql_at, h.lead.as_str()), encode(h).as_slice())
+        .map_err(e)?;
+    if h.open() {
+        open.insert(open_key(h), ()).map_err(e)?;
+    } else {
+        open.remove(open_key(h)).map_err(e)?;
+    }
+    Ok(())
+}
+
 /// The tables, open in one write transaction.
 struct Tables<'t> {
     path: &'t Path,
@@ -309,6 +394,8 @@ struct Tables<'t> {
     due: Table<'t, (i64, &'static str), ()>,
     cursors: Table<'t, &'static str, &'static [u8]>,
     meta: Table<'t, &'static str, &'static str>,
+    handoffs: Table<'t, (i64, &'static str), &'static [u8]>,
+    open_handoffs: Table<'t, (&'static str, i64, i64, &'static str), ()>,
 }
 
 impl Tables<'_> {
@@ -447,6 +534,17 @@ impl Txn for Tables<'_> {
             .map_err(|x| error(self.path, x))?;
         Ok(())
     }
+
+    // The funnel (issue 27).
+
+    fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError> {
+        let found = self.handoffs.get((mql_at, lead)).map_err(|x| self.e(x))?;
+        found.map(|v| decode("hand-off", v.value())).transpose()
+    }
+
+    fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError> {
+        put_handoff(self.path, &mut self.handoffs, &mut self.open_handoffs, handoff)
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -554,5 +652,39 @@ impl Snapshot {
             .map(|v| decode("cursor", v.value()))
             .transpose()?
             .unwrap_or_default())
+    }
+
+    // The funnel (issue 27).
+
+    /// The hand-offs made in `[from, to)`, in `mql_at` order.
+    pub fn handoffs(&self, from: Millis, to: Millis) -> Result<Vec<HandOff>, StorageError> {
+        let t = self.txn.open_table(HANDOFFS).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        if from >= to {
+            return Ok(out);
+        }
+        for entry in t.range((from, "")..(to, "")).map_err(|x| self.e(x))? {
+            out.push(decode("hand-off", entry.map_err(|x| self.e(x))?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` open hand-offs of `route`, the earliest `sla_due` first.
+    pub fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
+        let open = self.txn.open_table(OPEN_HANDOFFS).map_err(|x| self.e(x))?;
+        let all = self.txn.open_table(HANDOFFS).map_err(|x| self.e(x))?;
+        let range = open.range((route, i64::MIN, i64::MIN, "")..);
+        let mut out = Vec::new();
+        for entry in range.map_err(|x| self.e(x))? {
+            let key = entry.map_err(|x| self.e(x))?.0;
+            let (of, _, mql_at, lead) = key.value();
+            if of != route || out.len() == limit {
+                break;
+            }
+            if let Some(v) = all.get((mql_at, lead)).map_err(|x| self.e(x))? {
+                out.push(decode("hand-off", v.value())?);
+            }
+        }
+        Ok(out)
     }
 }
