@@ -30,6 +30,8 @@ mod drift;
 mod explain;
 mod fit;
 mod fmt;
+#[cfg(feature = "serve")]
+mod funnel;
 mod gen;
 mod input;
 mod judge;
@@ -86,6 +88,9 @@ enum Command {
     /// Restore a backup into a new data folder or an empty Postgres database (it gets a new instance id).
     #[cfg(feature = "serve")]
     Restore(backup::RestoreArgs),
+    /// The sales funnel of a service: what became of its MQL hand-offs (--url or --data).
+    #[cfg(feature = "serve")]
+    Funnel(funnel::FunnelArgs),
     /// Backtest a pack against known outcomes: AUC, MQL precision/recall/lift, bands, thresholds, rules.
     Backtest(backtest::BacktestArgs),
     /// Fit points to known outcomes: write a copy of the pack with new points and threshold.
@@ -209,6 +214,7 @@ pub fn main() -> ExitCode {
         Command::Backup(args) => backup::backup(&args),
         #[cfg(feature = "serve")]
         Command::Restore(args) => backup::restore(&args),
+        Command::Funnel(args) => funnel::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
         Command::Diff(args) => diff::run(&args),

@@ -18,6 +18,7 @@ mod due;
 mod erasure;
 mod export;
 mod faults;
+mod funnel;
 mod postgres;
 mod shadow;
 mod webhooks;

@@ -13,8 +13,8 @@ use serde_json::{Map, Value};
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
-use super::lifecycle::{self, Ask, Change, Reading, Standing};
-use super::model::{HistoryEntry, LeadRecord, Millis, RuleChange, ShadowRecord, ShadowTally, Transition};
+use super::lifecycle::{self, Ask, Change, Kind, Reading, Stage, Standing};
+use super::model::{HandOff, HistoryEntry, LeadRecord, Millis, RuleChange, ShadowRecord, ShadowTally, Transition};
 use super::shadow;
 use super::storage::{StorageError, Txn};
 use leadscore::{NextChange, Pack};
@@ -403,7 +403,7 @@ impl<'a> Batch<'a> {
             Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
-        self.record_changes_given(lead, vec![change], score, ask.reason.as_deref())?;
+        self.record_changes(t, lead, vec![change], score, ask.reason.as_deref())?;
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
         let w = self.working(lead);
         w.changed = true;
@@ -481,7 +481,7 @@ impl<'a> Batch<'a> {
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
         let moved = !changes.is_empty();
-        self.record_changes(lead, changes, score)?;
+        self.record_changes(t, lead, changes, score, None)?;
         let keep = self.limits.history_per_lead;
         let w = self.working(lead);
         let rules = rule_changes(before.as_ref(), w.record.result.as_ref());
@@ -527,22 +527,21 @@ impl<'a> Batch<'a> {
         }
     }
 
-    /// Adds each change to the batch's outbox and moves the lead's standing.
-    fn record_changes(&mut self, lead: &str, changes: Vec<Change>, score: Option<f64>) -> Result<(), StorageError> {
-        self.record_changes_given(lead, changes, score, None)
-    }
-
-    /// [`Batch::record_changes`], with the reason sales gave for a change they asked for.
-    fn record_changes_given(
+    /// Adds each change to the batch's outbox, to the funnel's hand-offs and to the lead's
+    /// record of what sales did, and moves the lead's standing. `reason` is the one sales
+    /// gave, for a stage change they asked for.
+    fn record_changes(
         &mut self,
+        t: &mut dyn Txn,
         lead: &str,
         changes: Vec<Change>,
         score: Option<f64>,
-        given: Option<&str>,
+        reason: Option<&str>,
     ) -> Result<(), StorageError> {
         let pack = self.pack.id().to_string();
         for change in changes {
-            let sales = lifecycle::follow(self.working(lead).record.sales.take(), &change, given);
+            self.track_handoff(t, lead, &change, reason)?;
+            let sales = lifecycle::follow(self.working(lead).record.sales.take(), &change, reason);
             let stage_changed = matches!(change.kind, lifecycle::Kind::Stage(_));
             let transition = Transition {
                 seq: 0,
@@ -571,6 +570,51 @@ impl<'a> Batch<'a> {
             w.transitions.push(index);
         }
         Ok(())
+    }
+}
+
+impl Batch<'_> {
+    /// The funnel's record of a change: an MQL starts a hand-off (with the rules of the
+    /// result that made it one); a stage change sales asked for is added to the lead's
+    /// latest hand-off. A lead sales accept without a hand-off has none to add to.
+    fn track_handoff(
+        &mut self,
+        t: &mut dyn Txn,
+        lead: &str,
+        change: &Change,
+        reason: Option<&str>,
+    ) -> Result<(), StorageError> {
+        let w = self.working(lead);
+        match (change.kind, &change.acted) {
+            (Kind::Stage(Stage::Mql), _) => {
+                let handoff = HandOff {
+                    lead: lead.to_string(),
+                    mql_at: change.at,
+                    route: change.standing.route.clone(),
+                    sla_due: change.standing.sla_due,
+                    rules: fired(w.record.result.as_ref())
+                        .into_iter()
+                        .map(|(rule, _)| rule)
+                        .collect(),
+                    first_action: None,
+                    reached: Vec::new(),
+                    rejection_reason: None,
+                };
+                w.record.handoff = Some(change.at);
+                t.put_handoff(&handoff)
+            }
+            (Kind::Stage(stage), Some(acted)) => {
+                let Some(mql_at) = w.record.handoff else {
+                    return Ok(());
+                };
+                let Some(mut handoff) = t.handoff(lead, mql_at)? else {
+                    return Ok(());
+                };
+                handoff.act(stage, acted.at, reason);
+                t.put_handoff(&handoff)
+            }
+            _ => Ok(()),
+        }
     }
 }
 

@@ -116,6 +116,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/export", get(export))
         .route("/v1/shadow", get(shadow_report))
         .route("/v1/shadow/reload", post(shadow_reload))
+        .route("/v1/funnel", get(funnel))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
@@ -275,6 +276,7 @@ async fn health() -> Json<Value> {
 /// OpenMetrics when the client asks for it (`Accept: application/openmetrics-text`, as
 /// Prometheus does), the Prometheus text format 0.0.4 otherwise.
 async fn metrics(State(app): Shared, headers: HeaderMap) -> Response {
+    refresh_funnel_metrics(&app).await;
     let open = headers
         .get_all(header::ACCEPT)
         .iter()
@@ -892,4 +894,32 @@ async fn export(State(app): Shared, q: Params) -> Result<Response, ApiError> {
         axum::body::Body::from_stream(pages),
     )
         .into_response())
+}
+/// The funnel over the hand-offs of `[from, to)`: see `funnel.rs` and the manual's
+/// funnel chapter.
+async fn funnel(State(app): Shared, q: Params) -> Result<Json<super::funnel::Report>, ApiError> {
+    let query = super::funnel::Query::from_params(&params(q)?, now_millis())?;
+    let read = app.store.read().await?;
+    Ok(Json(super::funnel::read_report(&read, &query).await?))
+}
+
+/// The funnel's gauges, from the hand-offs of the trailing window by route; when the
+/// store cannot be read they keep their last values (and the error goes to the log).
+async fn refresh_funnel_metrics(app: &App) {
+    let now = now_millis();
+    let query = super::funnel::Query {
+        from: now.saturating_sub(super::metrics::FUNNEL_DAYS * 86_400_000),
+        to: now,
+        now,
+        by: Some(super::funnel::By::Route),
+        every: None,
+    };
+    let report = match app.store.read().await {
+        Ok(read) => super::funnel::read_report(&read, &query).await,
+        Err(e) => Err(e.into()),
+    };
+    match report {
+        Ok(report) => app.metrics.set_funnel(&report),
+        Err(e) => eprintln!("metrics: the funnel could not be read: {}", e.message),
+    }
 }

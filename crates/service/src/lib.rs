@@ -24,6 +24,8 @@
 //! | `copy.rs` | `leadscore backup` and `leadscore restore`: a backup file from a service or a store, a restore into a new one |
 //! | `shadow.rs` | the shadow pack: loaded and reloaded apart, compared with the live one, its report |
 //! | `export.rs` | `GET /v1/export`: every lead with what sales did, streamed as JSON Lines |
+//! | `report.rs` | the funnel for the command line: from a service's URL or a stopped data folder |
+//! | `funnel.rs` | the funnel: figures over the hand-off index, by route or field, per period |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
@@ -32,6 +34,7 @@ pub mod config;
 pub mod copy;
 pub mod error;
 pub mod export;
+pub mod funnel;
 pub mod http;
 pub mod input;
 pub mod lifecycle;
@@ -39,6 +42,7 @@ pub mod listener;
 pub mod metrics;
 pub mod model;
 pub mod pack;
+pub mod report;
 pub mod schedule;
 pub mod shadow;
 pub mod storage;

@@ -2,6 +2,7 @@
 //! by the service, no globals; written as OpenMetrics, or as the older Prometheus text
 //! format (0.0.4) for clients that do not ask for OpenMetrics.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -64,6 +65,7 @@ pub struct Metrics {
     rescored: Counter,
     // Webhook dead letters (issue 23).
     dead_letters: Family<WebhookLabels, Gauge>,
+    funnel: FunnelGauges,
 }
 
 impl Default for Metrics {
@@ -94,6 +96,7 @@ impl Metrics {
             commit_seconds: latency_histogram(),
             rescored: Counter::default(),
             dead_letters: Family::default(),
+            funnel: FunnelGauges::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -173,6 +176,7 @@ impl Metrics {
             "Transitions a webhook gave up on, kept until replayed or discarded, by webhook",
             m.dead_letters.clone(),
         );
+        m.funnel.register(r);
         m
     }
 
@@ -265,6 +269,113 @@ impl Metrics {
         if ok { &self.deliveries } else { &self.failures }
             .get_or_create(&labels)
             .inc();
+    }
+}
+
+// The funnel (issue 27).
+
+/// The funnel's headline figures per route over the trailing [`FUNNEL_DAYS`] days, set
+/// from a report at each scrape (see `http.rs`).
+#[derive(Default)]
+struct FunnelGauges {
+    mqls: Family<RouteLabels, Gauge>,
+    accepted: Family<RouteLabels, Gauge>,
+    rejected: Family<RouteLabels, Gauge>,
+    won: Family<RouteLabels, Gauge>,
+    open: Family<RouteLabels, Gauge>,
+    sla_breached: Family<RouteLabels, Gauge>,
+    acceptance_rate: Rates,
+    conversion_rate: Rates,
+    sla_met_rate: Rates,
+}
+
+/// A rate per route.
+type Rates = Family<RouteLabels, Gauge<f64, AtomicU64>>;
+
+/// The window of the funnel's gauges.
+pub const FUNNEL_DAYS: i64 = 30;
+
+impl FunnelGauges {
+    fn counts(&self) -> [(&'static str, &'static str, &Family<RouteLabels, Gauge>); 6] {
+        [
+            ("funnel_mqls", "Hand-offs in the last 30 days, by route", &self.mqls),
+            (
+                "funnel_accepted",
+                "Of those, accepted by sales at some point",
+                &self.accepted,
+            ),
+            (
+                "funnel_rejected",
+                "Of those, rejected by sales at some point",
+                &self.rejected,
+            ),
+            ("funnel_won", "Of those, won deals", &self.won),
+            ("funnel_open", "Of those, without a sales action yet", &self.open),
+            (
+                "funnel_sla_breached",
+                "Of those, SLA passed before the first sales action",
+                &self.sla_breached,
+            ),
+        ]
+    }
+
+    fn rates(&self) -> [(&'static str, &'static str, &Rates); 3] {
+        [
+            (
+                "funnel_acceptance_rate",
+                "Accepted / acted on, hand-offs of the last 30 days (absent: none acted on)",
+                &self.acceptance_rate,
+            ),
+            (
+                "funnel_conversion_rate",
+                "Won / hand-offs of the last 30 days",
+                &self.conversion_rate,
+            ),
+            (
+                "funnel_sla_met_rate",
+                "Acted on before the SLA / acted on or past due, hand-offs of the last 30 days",
+                &self.sla_met_rate,
+            ),
+        ]
+    }
+
+    fn register(&self, r: &mut Registry) {
+        for (name, help, family) in self.counts() {
+            r.register(name, help, family.clone());
+        }
+        for (name, help, family) in self.rates() {
+            r.register(name, help, family.clone());
+        }
+    }
+}
+
+impl Metrics {
+    /// The funnel's gauges from a report grouped by route (a route's label is `(none)`
+    /// for hand-offs without one); routes no longer in the window disappear.
+    pub fn set_funnel(&self, report: &crate::funnel::Report) {
+        let f = &self.funnel;
+        for (_, _, family) in f.counts() {
+            family.clear();
+        }
+        for (_, _, family) in f.rates() {
+            family.clear();
+        }
+        for group in report.groups.iter().flatten() {
+            let labels = RouteLabels {
+                route: group.key.as_str().unwrap_or("(none)").to_string(),
+            };
+            let g = &group.figures;
+            let counts = [g.mqls, g.accepted, g.rejected, g.won, g.open, g.sla_breached];
+            for ((_, _, family), n) in f.counts().into_iter().zip(counts) {
+                family.get_or_create(&labels).set(i64::try_from(n).unwrap_or(i64::MAX));
+            }
+            let rates = [g.acceptance_rate, g.conversion_rate, g.sla_met_rate];
+            for ((_, _, family), rate) in f.rates().into_iter().zip(rates) {
+                if let Some(rate) = rate {
+                    family.get_or_create(&labels).set(rate);
+                }
+            }
+        }
     }
 }
 

@@ -57,6 +57,10 @@ pub struct LeadRecord {
     /// that pack's [`ShadowTally`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shadow: Option<ShadowRecord>,
+    /// The `mql_at` of the lead's latest hand-off, the key of its [`HandOff`]: where the
+    /// funnel records what sales did next. `None`: never handed off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff: Option<Millis>,
 }
 
 /// Where a lead's events are in the events table, and how many were dropped.
@@ -96,6 +100,7 @@ impl LeadRecord {
             sales: None,
             updated: None,
             shadow: None,
+            handoff: None,
         }
     }
 }
@@ -364,6 +369,60 @@ impl ShadowTally {
             && self.route_changed == 0
             && self.score_change == 0.0
             && self.rules.values().all(|r| *r == RuleTally::default())
+    }
+}
+
+/// One hand-off of a lead to sales and what became of it: the funnel's record, keyed by
+/// (`mql_at`, `lead`) and written in the same transaction as each stage change. Route,
+/// SLA and rules are fixed at the hand-off; the sales actions are added as they come.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HandOff {
+    /// The lead.
+    pub lead: String,
+    /// When it became an MQL (ms).
+    pub mql_at: Millis,
+    /// The route it was handed to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route: Option<String>,
+    /// When sales had to act by (ms), if the route has an SLA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla_due: Option<Millis>,
+    /// The rules that fired in the result that made it an MQL.
+    #[serde(default)]
+    pub rules: Vec<String>,
+    /// The first sales action after the hand-off: its stage and when sales acted (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_action: Option<(Stage, Millis)>,
+    /// Every stage sales moved it to since the hand-off, each once, in the order reached.
+    #[serde(default)]
+    pub reached: Vec<Stage>,
+    /// The reason of its latest rejection (`None`: none given, or never rejected).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejection_reason: Option<String>,
+}
+
+impl HandOff {
+    /// No sales action yet.
+    pub fn open(&self) -> bool {
+        self.first_action.is_none()
+    }
+
+    /// Whether sales moved it to `stage` at some point.
+    pub fn reached(&self, stage: Stage) -> bool {
+        self.reached.contains(&stage)
+    }
+
+    /// Records a sales action: the first one, the stages reached, a rejection's reason.
+    pub fn act(&mut self, stage: Stage, at: Millis, reason: Option<&str>) {
+        if self.first_action.is_none() {
+            self.first_action = Some((stage, at));
+        }
+        if !self.reached.contains(&stage) {
+            self.reached.push(stage);
+        }
+        if stage == Stage::Rejected {
+            self.rejection_reason = reason.map(str::to_string);
+        }
     }
 }
 

@@ -27,7 +27,7 @@ use std::io::BufRead;
 use serde::{Deserialize, Serialize};
 
 use super::{Rescore, StorageError, StorageErrorKind};
-use crate::model::{Cursor, HistoryEntry, LeadRecord};
+use crate::model::{Cursor, HandOff, HistoryEntry, LeadRecord};
 
 /// The version of the format this leadscore writes and reads.
 pub const FORMAT: u32 = 1;
@@ -59,6 +59,9 @@ pub enum Item {
     /// How far re-scoring with the live pack got (so a copy served with the same pack
     /// does not score every lead again).
     Rescore(Rescore),
+    /// A hand-off of the funnel's index, with the rules that made it (the outbox alone
+    /// does not have them).
+    HandOff(Box<HandOff>),
     /// The counts of everything above, last.
     End(Counts),
 }
@@ -92,6 +95,9 @@ pub struct Counts {
     pub transitions: u64,
     /// Webhook cursors.
     pub cursors: u64,
+    /// Hand-offs (absent in backups made before the funnel's index: then none).
+    #[serde(default)]
+    pub handoffs: u64,
 }
 
 impl Counts {
@@ -103,6 +109,7 @@ impl Counts {
             Item::History { .. } => self.history += 1,
             Item::Transition { .. } => self.transitions += 1,
             Item::Cursor { .. } => self.cursors += 1,
+            Item::HandOff(_) => self.handoffs += 1,
             Item::Header(_) | Item::Rescore(_) | Item::End(_) => {}
         }
     }

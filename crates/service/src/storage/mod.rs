@@ -23,7 +23,7 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
+use super::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,6 +182,13 @@ pub trait Txn {
     /// Adds `delta`'s counts to the stored tally of the shadow version `delta.pack`
     /// (starting it at zero): see `shadow.rs`.
     fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError>;
+
+    // The funnel (issue 27): the hand-off index.
+
+    /// A lead's hand-off made at `mql_at` (as stored, or as written in this transaction).
+    fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError>;
+    /// Writes a hand-off, and keeps it in the index of open hand-offs while it is open.
+    fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -339,6 +346,20 @@ impl Reader {
     /// The tally of the shadow version `pack` (empty when nothing was scored with it).
     pub async fn shadow_tally(&self, pack: &str) -> Result<ShadowTally, StorageError> {
         read!(self, r => r.shadow_tally(pack))
+    }
+
+    // The funnel (issue 27).
+
+    /// The hand-offs made in `[from, to)`, in `mql_at` order (then lead id).
+    pub async fn handoffs(&self, from: Millis, to: Millis) -> Result<Vec<HandOff>, StorageError> {
+        read!(self, r => r.handoffs(from, to))
+    }
+
+    /// Up to `limit` open hand-offs (no sales action yet) of `route` (`""`: hand-offs
+    /// without a route), the earliest `sla_due` first, those without an SLA last (then by
+    /// `mql_at`, then lead id): the sales queue.
+    pub async fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
+        read!(self, r => r.open_handoffs(route, limit))
     }
 }
 

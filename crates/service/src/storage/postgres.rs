@@ -49,7 +49,7 @@ use tokio_postgres::Row;
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, Transition};
+use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, Transition};
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
 pub const LEASE_TTL_MS: Millis = 30_000;
@@ -92,7 +92,16 @@ const MIGRATIONS: &[(i32, &str)] = &[
      CREATE TABLE leadscore.shadow_rules (pack text NOT NULL, rule text NOT NULL, leads bigint NOT NULL,
        mql_live_only bigint NOT NULL, mql_shadow_only bigint NOT NULL, route_changed bigint NOT NULL,
        PRIMARY KEY (pack, rule));",
+), (
+    // The funnel (issue 27): one row per hand-off; `route` is '' for none; the partial
+    // index is the sales queue. Existing hand-offs are rebuilt from the outbox after the
+    // statements, in the same transaction (see `backfill_handoffs`).
+    HANDOFF_MIGRATION,
+    "CREATE TABLE leadscore.handoffs (mql_at bigint NOT NULL, lead text NOT NULL, route text NOT NULL, sla_due bigint, open boolean NOT NULL, body bytea NOT NULL, PRIMARY KEY (mql_at, lead));
+     CREATE INDEX handoffs_open ON leadscore.handoffs (route, sla_due, mql_at, lead) WHERE open;",
 )];
+/// The migration that adds the hand-offs.
+const HANDOFF_MIGRATION: i32 = 4;
 
 /// The database's clock in ms, so leases do not depend on the instances' clocks.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -463,6 +472,11 @@ impl PgStore {
             &mut |r| Ok(Item::Rescore(decode("re-scoring state", text(r, 0)?.as_bytes())?)),
             &mut dump,
         )?;
+        each(
+            "SELECT body FROM leadscore.handoffs ORDER BY mql_at, lead COLLATE \"C\"",
+            &mut |r| Ok(Item::HandOff(decode("hand-off", &get(r, 0)?)?)),
+            &mut dump,
+        )?;
         drop(txn);
         dump.finish()
     }
@@ -509,12 +523,91 @@ async fn apply_migrations(location: &str, client: &mut Object) -> Result<(), Sto
     for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > have) {
         let txn = client.transaction().await.map_err(e)?;
         txn.batch_execute(sql).await.map_err(e)?;
+        if *version == HANDOFF_MIGRATION {
+            backfill_handoffs(location, &txn).await?;
+        }
         txn.execute("INSERT INTO leadscore.migrations (version) VALUES ($1)", &[version])
             .await
             .map_err(e)?;
         txn.commit().await.map_err(e)?;
     }
     Ok(())
+}
+
+/// The hand-offs the outbox records (see `funnel::replay`), and each lead's latest.
+async fn backfill_handoffs(location: &str, txn: &deadpool_postgres::Transaction<'_>) -> Result<(), StorageError> {
+    let e = |x: tokio_postgres::Error| pg_error(location, &x);
+    let rows = txn
+        .query("SELECT body FROM leadscore.transitions ORDER BY seq", &[])
+        .await
+        .map_err(e)?;
+    let mut all = Vec::with_capacity(rows.len());
+    for row in &rows {
+        all.push(decode::<Transition>(
+            "transition",
+            row.try_get::<_, &[u8]>(0).map_err(e)?,
+        )?);
+    }
+    let (list, latest) = crate::funnel::replay(all);
+    for h in &list {
+        let row = handoff_row(h);
+        txn.execute(PUT_HANDOFF, &row.params()).await.map_err(e)?;
+    }
+    for (lead, mql_at) in latest {
+        let rows = txn
+            .query("SELECT record FROM leadscore.leads WHERE id = $1", &[&lead])
+            .await
+            .map_err(e)?;
+        if let Some(row) = rows.first() {
+            let mut record: LeadRecord = decode("lead", row.try_get::<_, &[u8]>(0).map_err(e)?)?;
+            record.handoff = Some(mql_at);
+            txn.execute(
+                "UPDATE leadscore.leads SET record = $2 WHERE id = $1",
+                &[&lead, &encode(&record)],
+            )
+            .await
+            .map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+const PUT_HANDOFF: &str =
+    "INSERT INTO leadscore.handoffs (mql_at, lead, route, sla_due, open, body) VALUES ($1, $2, $3, $4, $5, $6)
+     ON CONFLICT (mql_at, lead) DO UPDATE SET open = EXCLUDED.open, body = EXCLUDED.body";
+
+/// The values of [`PUT_HANDOFF`].
+struct HandOffRow {
+    mql_at: i64,
+    lead: String,
+    route: String,
+    sla_due: Option<i64>,
+    open: bool,
+    body: Vec<u8>,
+}
+
+fn handoff_row(h: &HandOff) -> HandOffRow {
+    HandOffRow {
+        mql_at: h.mql_at,
+        lead: h.lead.clone(),
+        route: h.route.clone().unwrap_or_default(),
+        sla_due: h.sla_due,
+        open: h.open(),
+        body: encode(h),
+    }
+}
+
+impl HandOffRow {
+    fn params(&self) -> [&(dyn ToSql + Sync); 6] {
+        [
+            &self.mql_at,
+            &self.lead,
+            &self.route,
+            &self.sla_due,
+            &self.open,
+            &self.body,
+        ]
+    }
 }
 
 fn to_i64(n: u64) -> i64 {
@@ -703,6 +796,25 @@ impl Txn for PgTxn<'_> {
         Ok(())
     }
 
+    // The funnel (issue 27).
+
+    fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError> {
+        let rows = self.query(
+            "SELECT body FROM leadscore.handoffs WHERE mql_at = $1 AND lead = $2",
+            &[&mql_at, &lead],
+        )?;
+        match rows.first() {
+            Some(row) => Ok(Some(decode("hand-off", self.get::<&[u8]>(row, 0)?)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError> {
+        let row = handoff_row(handoff);
+        self.execute(PUT_HANDOFF, &row.params())?;
+        Ok(())
+    }
+
     fn put_cursor(&mut self, url: &str, cursor: &Cursor) -> Result<(), StorageError> {
         self.execute(
             "INSERT INTO leadscore.cursors (url, cursor)
@@ -800,6 +912,7 @@ impl Txn for PgTxn<'_> {
                  ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
                 &[&String::from_utf8(encode(state)).unwrap_or_default()],
             ),
+            Item::HandOff(handoff) => self.put_handoff(handoff).map(|()| 0),
             Item::Header(_) | Item::End(_) => Ok(0),
         }?;
         Ok(())
@@ -1137,6 +1250,36 @@ impl PgReader {
             tally.rules.insert(self.get(r, 0)?, counts);
         }
         Ok(tally)
+    }
+
+    // The funnel (issue 27).
+
+    /// The hand-offs made in `[from, to)`, in `mql_at` order.
+    pub async fn handoffs(&self, from: Millis, to: Millis) -> Result<Vec<HandOff>, StorageError> {
+        let rows = self
+            .query(
+                "SELECT body FROM leadscore.handoffs WHERE mql_at >= $1 AND mql_at < $2 ORDER BY mql_at, lead",
+                &[&from, &to],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| decode("hand-off", self.get::<&[u8]>(r, 0)?))
+            .collect()
+    }
+
+    /// Up to `limit` open hand-offs of `route`, the earliest `sla_due` first.
+    pub async fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT body FROM leadscore.handoffs WHERE open AND route = $1
+                 ORDER BY sla_due NULLS LAST, mql_at, lead LIMIT $2",
+                &[&route, &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| decode("hand-off", self.get::<&[u8]>(r, 0)?))
+            .collect()
     }
 }
 

@@ -21,6 +21,8 @@
 //! | `event_digests` | (lead id, event `id`) | SHA-256 of the event as sent: a reused id with another payload is refused |
 //! | `dead_letters` | (webhook URL, seq) | [`DeadLetter`]: transitions a webhook gave up on |
 //! | `shadow` | shadow pack version | [`ShadowTally`]: the shadow report's counts |
+//! | `handoffs` | (mql ms, lead id) | [`HandOff`]: the funnel's index of hand-offs |
+//! | `open_handoffs` | (route, SLA due ms or `i64::MAX`, mql ms, lead id) | the hand-offs without a sales action yet |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -29,7 +31,7 @@ use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Tabl
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
+use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -44,6 +46,8 @@ const EVENT_DIGESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new
 const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("dead_letters");
 /// Shadow packs (issue 27.5): the tally per shadow version.
 const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("shadow");
+const HANDOFFS: TableDefinition<(i64, &str), &[u8]> = TableDefinition::new("handoffs");
+const OPEN_HANDOFFS: TableDefinition<(&str, i64, i64, &str), ()> = TableDefinition::new("open_handoffs");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -51,8 +55,9 @@ const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_
 pub const FILE_NAME: &str = "leadscore.redb";
 /// The size of a readiness probe's record (see [`Txn::probe`]).
 const PROBE_BYTES: usize = 1 << 20;
-/// The schema this version writes: 2 added `due` (and dropped `sla_due`).
-const SCHEMA: &str = "2";
+/// The schema this version writes: 2 added `due` (and dropped `sla_due`), 3 the
+/// hand-offs (`handoffs`, `open_handoffs`).
+const SCHEMA: &str = "3";
 
 /// The embedded store.
 pub struct RedbStore {
@@ -102,6 +107,18 @@ impl RedbStore {
             db: RwLock::new(Some(Arc::new(db))),
             instance,
         })
+    }
+
+    /// Opens the database in `dir`, which must hold one already (the command line reads
+    /// a stopped service's folder; a missing one is an error, not a new database).
+    pub fn open_existing(dir: &Path) -> Result<RedbStore, StorageError> {
+        if !dir.join(FILE_NAME).is_file() {
+            return Err(StorageError::new(
+                StorageErrorKind::Config,
+                format!("{} holds no leadscore database (no {FILE_NAME})", dir.display()),
+            ));
+        }
+        RedbStore::open(dir)
     }
 
     /// This database's id.
@@ -161,6 +178,8 @@ impl RedbStore {
                 event_digests: txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?,
                 dead_letters: txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?,
                 shadow: txn.open_table(SHADOW).map_err(|x| e(x.into()))?,
+                handoffs: txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?,
+                open_handoffs: txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -277,8 +296,16 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
             .get("schema")
             .map_err(|x| e(x.into()))?
             .map(|v| v.value().to_string());
-        if schema.as_deref() != Some(SCHEMA) {
+        if matches!(schema.as_deref(), None | Some("1")) {
             index_due(path, &mut leads, &mut due)?;
+        }
+        if schema.as_deref() != Some(SCHEMA) {
+            let transitions = txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
+            let mut handoffs = txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?;
+            let mut open = txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?;
+            if handoffs.is_empty().map_err(|x| e(x.into()))? {
+                index_handoffs(path, &transitions, &mut leads, &mut handoffs, &mut open)?;
+            }
             meta.insert("schema", SCHEMA).map_err(|x| e(x.into()))?;
         }
         let existing = meta
@@ -321,6 +348,64 @@ fn index_due(
     Ok(())
 }
 
+/// Schema 2 → 3: the hand-offs the outbox records (see `funnel::replay`), and each
+/// lead's latest.
+fn index_handoffs(
+    path: &Path,
+    transitions: &Table<'_, u64, &'static [u8]>,
+    leads: &mut Table<'_, &'static str, &'static [u8]>,
+    handoffs: &mut Table<'_, (i64, &'static str), &'static [u8]>,
+    open: &mut Table<'_, (&'static str, i64, i64, &'static str), ()>,
+) -> Result<(), StorageError> {
+    let e = |x: redb::StorageError| error(path, x);
+    let mut all = Vec::new();
+    for entry in transitions.iter().map_err(e)? {
+        let (_, v) = entry.map_err(e)?;
+        all.push(decode::<Transition>("transition", v.value())?);
+    }
+    let (list, latest) = crate::funnel::replay(all);
+    for h in &list {
+        put_handoff(path, handoffs, open, h)?;
+    }
+    for (lead, mql_at) in latest {
+        let found = leads.get(lead.as_str()).map_err(e)?.map(|v| v.value().to_vec());
+        if let Some(bytes) = found {
+            let mut record: LeadRecord = decode("lead", &bytes)?;
+            record.handoff = Some(mql_at);
+            leads.insert(lead.as_str(), encode(&record).as_slice()).map_err(e)?;
+        }
+    }
+    Ok(())
+}
+
+/// The key of a hand-off in `open_handoffs`.
+fn open_key(h: &HandOff) -> (&str, i64, i64, &str) {
+    (
+        h.route.as_deref().unwrap_or(""),
+        h.sla_due.unwrap_or(i64::MAX),
+        h.mql_at,
+        h.lead.as_str(),
+    )
+}
+
+fn put_handoff(
+    path: &Path,
+    handoffs: &mut Table<'_, (i64, &'static str), &'static [u8]>,
+    open: &mut Table<'_, (&'static str, i64, i64, &'static str), ()>,
+    h: &HandOff,
+) -> Result<(), StorageError> {
+    let e = |x: redb::StorageError| error(path, x);
+    handoffs
+        .insert((h.mql_at, h.lead.as_str()), encode(h).as_slice())
+        .map_err(e)?;
+    if h.open() {
+        open.insert(open_key(h), ()).map_err(e)?;
+    } else {
+        open.remove(open_key(h)).map_err(e)?;
+    }
+    Ok(())
+}
+
 /// The tables, open in one write transaction.
 struct Tables<'t> {
     path: &'t Path,
@@ -335,6 +420,8 @@ struct Tables<'t> {
     event_digests: Table<'t, (&'static str, &'static str), &'static [u8]>,
     dead_letters: Table<'t, (&'static str, u64), &'static [u8]>,
     shadow: Table<'t, &'static str, &'static [u8]>,
+    handoffs: Table<'t, (i64, &'static str), &'static [u8]>,
+    open_handoffs: Table<'t, (&'static str, i64, i64, &'static str), ()>,
 }
 
 impl Tables<'_> {
@@ -548,6 +635,7 @@ impl Txn for Tables<'_> {
                 let text = String::from_utf8(encode(state)).unwrap_or_default();
                 self.meta.insert("rescore", text.as_str()).map_err(e)?;
             }
+            Item::HandOff(handoff) => self.put_handoff(handoff)?,
             Item::Header(_) | Item::End(_) => {}
         }
         Ok(())
@@ -621,6 +709,17 @@ impl Txn for Tables<'_> {
             .insert(delta.pack.as_str(), encode(&tally).as_slice())
             .map_err(|x| error(self.path, x))?;
         Ok(())
+    }
+
+    // The funnel (issue 27).
+
+    fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError> {
+        let found = self.handoffs.get((mql_at, lead)).map_err(|x| self.e(x))?;
+        found.map(|v| decode("hand-off", v.value())).transpose()
+    }
+
+    fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError> {
+        put_handoff(self.path, &mut self.handoffs, &mut self.open_handoffs, handoff)
     }
 }
 
@@ -782,6 +881,11 @@ impl Snapshot {
         if let Some(state) = meta.get("rescore").map_err(e)? {
             dump.put(&Item::Rescore(decode("re-scoring state", state.value().as_bytes())?))?;
         }
+        let handoffs = self.txn.open_table(HANDOFFS).map_err(|x| self.e(x))?;
+        for entry in handoffs.iter().map_err(e)? {
+            let (_, v) = entry.map_err(e)?;
+            dump.put(&Item::HandOff(decode("hand-off", v.value())?))?;
+        }
         Ok(())
     }
 
@@ -823,6 +927,21 @@ impl Snapshot {
         Ok(out)
     }
 
+    // The funnel (issue 27).
+
+    /// The hand-offs made in `[from, to)`, in `mql_at` order.
+    pub fn handoffs(&self, from: Millis, to: Millis) -> Result<Vec<HandOff>, StorageError> {
+        let t = self.txn.open_table(HANDOFFS).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        if from >= to {
+            return Ok(out);
+        }
+        for entry in t.range((from, "")..(to, "")).map_err(|x| self.e(x))? {
+            out.push(decode("hand-off", entry.map_err(|x| self.e(x))?.1.value())?);
+        }
+        Ok(out)
+    }
+
     // Shadow packs (issue 27.5).
 
     /// The tally of the shadow version `pack`.
@@ -833,5 +952,113 @@ impl Snapshot {
             .map(|v| decode("shadow tally", v.value()))
             .transpose()?
             .unwrap_or_else(|| ShadowTally::new(pack)))
+    }
+
+    /// Up to `limit` open hand-offs of `route`, the earliest `sla_due` first.
+    pub fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
+        let open = self.txn.open_table(OPEN_HANDOFFS).map_err(|x| self.e(x))?;
+        let all = self.txn.open_table(HANDOFFS).map_err(|x| self.e(x))?;
+        let range = open.range((route, i64::MIN, i64::MIN, "")..);
+        let mut out = Vec::new();
+        for entry in range.map_err(|x| self.e(x))? {
+            let key = entry.map_err(|x| self.e(x))?.0;
+            let (of, _, mql_at, lead) = key.value();
+            if of != route || out.len() == limit {
+                break;
+            }
+            if let Some(v) = all.get((mql_at, lead)).map_err(|x| self.e(x))? {
+                out.push(decode("hand-off", v.value())?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::{Kind, Stage};
+
+    fn transition(lead: &str, kind: Kind, at: &str, acted_at: Option<&str>, reason: &str) -> Transition {
+        Transition {
+            seq: 0,
+            lead: lead.into(),
+            kind,
+            from: Stage::Lead,
+            to: Stage::Mql,
+            at: at.into(),
+            score: Some(35.0),
+            route: Some("east".into()),
+            sla_due: Some("2026-03-01T02:00:00.000Z".into()),
+            pack: "p@1".into(),
+            reason: reason.into(),
+            acted_at: acted_at.map(str::to_string),
+            by: None,
+        }
+    }
+
+    #[test]
+    fn a_database_without_hand_offs_gets_them_from_the_outbox_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        // What a schema-2 database holds: leads and the outbox, no hand-offs.
+        store
+            .write(|t| {
+                t.put_lead("a", &LeadRecord::new(0), None)?;
+                t.put_lead("b", &LeadRecord::new(0), None)?;
+                t.push_transitions(&mut [
+                    transition(
+                        "a",
+                        Kind::Stage(Stage::Mql),
+                        "2026-03-01T00:00:00Z",
+                        None,
+                        "the MQL condition holds",
+                    ),
+                    transition(
+                        "b",
+                        Kind::Stage(Stage::Mql),
+                        "2026-03-01T00:01:00Z",
+                        None,
+                        "the MQL condition holds",
+                    ),
+                    transition(
+                        "a",
+                        Kind::Stage(Stage::Rejected),
+                        "2026-03-01T00:10:00Z",
+                        Some("2026-03-01T00:09:00Z"),
+                        "no budget",
+                    ),
+                    transition("b", Kind::SlaBreached, "2026-03-01T02:01:00Z", None, "late"),
+                ])
+            })
+            .unwrap();
+        let db = store.db().unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(HANDOFFS).unwrap();
+        txn.delete_table(OPEN_HANDOFFS).unwrap();
+        txn.open_table(META).unwrap().insert("schema", "2").unwrap();
+        txn.commit().unwrap();
+        drop((db, store));
+
+        let store = RedbStore::open(dir.path()).unwrap();
+        let read = store.read().unwrap();
+        let all = read.handoffs(i64::MIN, i64::MAX).unwrap();
+        let at = |t: &str| crate::input::leadscore_time(t).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].lead.as_str(), all[0].mql_at), ("a", at("2026-03-01T00:00:00Z")));
+        assert_eq!(all[0].first_action, Some((Stage::Rejected, at("2026-03-01T00:09:00Z"))));
+        assert_eq!(all[0].rejection_reason.as_deref(), Some("no budget"));
+        assert!(all[1].open());
+        assert_eq!(
+            read.lead("b").unwrap().unwrap().handoff,
+            Some(at("2026-03-01T00:01:00Z"))
+        );
+        let queue: Vec<String> = read
+            .open_handoffs("east", 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.lead)
+            .collect();
+        assert_eq!(queue, ["b"]);
     }
 }
