@@ -21,11 +21,13 @@
 //! | `metrics.rs` | Prometheus metrics |
 //! | `report.rs` | the funnel for the command line: from a service's URL or a stopped data folder |
 //! | `funnel.rs` | the funnel: figures over the hand-off index, by route or field, per period |
+//! | `console/` | the web console under `/ui/`: sessions, pages, templates and assets in the binary |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
 pub mod commit;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod funnel;
 pub mod http;
@@ -162,7 +164,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let server = listener::serve(tcp, http::router(app), bounds, stop_rx.clone());
+    let server = listener::serve(tcp, http::router(Arc::clone(&app), console::router(app)), bounds, stop_rx.clone());
     let mut deadline = stop_rx;
     tokio::select! {
         () = server => {}

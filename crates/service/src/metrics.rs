@@ -36,6 +36,11 @@ struct WebhookLabels {
     webhook: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -62,6 +67,8 @@ pub struct Metrics {
     commit_requests: Histogram,
     commit_seconds: Histogram,
     funnel: FunnelGauges,
+    // The console's pack page.
+    rules_fired: Family<RuleLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -91,6 +98,7 @@ impl Metrics {
             commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             commit_seconds: latency_histogram(),
             funnel: FunnelGauges::default(),
+            rules_fired: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -161,6 +169,11 @@ impl Metrics {
             m.commit_seconds.clone(),
         );
         m.funnel.register(r);
+        r.register(
+            "rules_fired",
+            "Results computed (writes and re-evaluations) in which the rule fired, by rule name",
+            m.rules_fired.clone(),
+        );
         m
     }
 
@@ -215,6 +228,17 @@ impl Metrics {
                 .get_or_create(&KindLabels { kind: kind.to_string() })
                 .inc();
         }
+        for rule in &t.fired {
+            self.rules_fired
+                .get_or_create(&RuleLabels { rule: rule.to_string() })
+                .inc();
+        }
+    }
+
+    /// How many results computed since the service started the rule named `rule` fired in.
+    pub fn fired(&self, rule: &str) -> u64 {
+        let labels = RuleLabels { rule: rule.to_string() };
+        self.rules_fired.get(&labels).map_or(0, |c| c.get())
     }
 
     /// A pack edit went live (`true`) or was rejected.
