@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
-use crate::serve::{call, client, pack_dir, publish, Server};
+use crate::serve::{call, client, pack_dir, publish, JsonBody, Server};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -160,7 +160,7 @@ async fn put(http: &reqwest::Client, server: &Server, id: &str, fields: Value) {
 async fn visit(http: &reqwest::Client, server: &Server, id: &str, page: &str) {
     let url = server.url(&format!("/v1/leads/{}/events", urlencode(id)));
     let now = chrono::Utc::now().to_rfc3339();
-    let body = json!([{"type": "visit", "page": page, "at": now}]);
+    let body = json!([{"type": "page_view", "path": page, "at": now}]);
     let (status, body) = call(http.post(url).bearer_auth("crm-token").json(&body)).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["stage"], "mql", "{body}");
@@ -367,10 +367,25 @@ fn csrf_of(html: &str) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_need_the_csrf_token_and_the_scope_whatever_the_page_showed() {
     let dir = tempfile::tempdir().unwrap();
-    let pack = pack_dir(dir.path(), PACK);
-    let tokens = dir.path().join("tokens");
+    let data = dir.path().join("data");
+    pages_over_http(dir.path(), &["--data", data.to_str().unwrap()]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_work_on_postgres() {
+    let cluster = crate::serve::cluster::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = cluster.create_db("console");
+    pages_over_http(dir.path(), &["--database-url", &url]).await;
+}
+
+/// The console over plain HTTP on the storage `store` names: logging in, the scopes and
+/// the CSRF token on the server, the queue, a lead's page and the funnel.
+async fn pages_over_http(root: &Path, store: &[&str]) {
+    let pack = pack_dir(root, PACK);
+    let tokens = root.join("tokens");
     std::fs::write(&tokens, TOKENS).unwrap();
-    let server = Server::start(&pack, &dir.path().join("data"), &["--token-file", tokens.to_str().unwrap()]);
+    let server = Server::start_on(&pack, store, &["--token-file", tokens.to_str().unwrap()]);
     let http = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -423,9 +438,25 @@ async fn forms_need_the_csrf_token_and_the_scope_whatever_the_page_showed() {
     assert_eq!(post(&ops, &csrf).send().await.unwrap().status(), 403, "another session's token");
     let (_, lead) = call(http.get(server.url("/v1/leads/acme-1")).bearer_auth("ops-token")).await;
     assert_eq!(lead["stage"], "mql", "nothing was done");
+    let page = |path: &str, cookie: &str| {
+        let request = http.get(server.url(path)).header("cookie", cookie.to_string());
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+    let queue = page("/ui/", &ops).await;
+    assert!(queue.contains("data-lead=\"acme-1\"") && queue.contains("Senior +20, Pricing +15"), "{queue}");
+    assert!(queue.contains("class=\"sla\""), "the SLA is shown");
     assert_eq!(post(&ops, &ops_csrf).send().await.unwrap().status(), 303);
     let (_, lead) = call(http.get(server.url("/v1/leads/acme-1")).bearer_auth("ops-token")).await;
     assert_eq!(lead["stage"], "accepted");
+    assert!(!page("/ui/", &ops).await.contains("data-lead=\"acme-1\""), "it left the queue");
+    let lead = page("/ui/leads/acme-1", &ops).await;
+    assert!(lead.contains("main.rules:2") && lead.contains("Acme"), "{lead}");
+    let funnel = page("/ui/funnel?by=route", &ops).await;
+    assert!(funnel.contains("<dt>Accepted</dt><dd>1</dd>"), "{funnel}");
     // Logged out, the old cookie is worth nothing.
     let out = http
         .post(server.url("/ui/logout"))
@@ -482,7 +513,7 @@ async fn pages_with_100k_leads() {
             body.push_str(&fields.to_string());
             body.push('\n');
             if i % 10 == 0 {
-                let event = json!({"lead": format!("lead-{i:06}"), "event": {"type": "visit", "page": "/pricing", "at": now}});
+                let event = json!({"lead": format!("lead-{i:06}"), "event": {"type": "page_view", "path": "/pricing", "at": now}});
                 body.push_str(&event.to_string());
                 body.push('\n');
             }

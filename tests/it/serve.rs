@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-mod cluster;
+pub(crate) mod cluster;
 mod due;
 mod erasure;
 mod faults;

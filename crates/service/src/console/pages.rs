@@ -444,7 +444,7 @@ struct TryPage {
     error: Option<String>,
 }
 
-const EXAMPLE: &str = "{\n  \"title\": \"VP Marketing\",\n  \"events\": [\n    {\"type\": \"visit\", \"page\": \"/pricing\", \"at\": \"2026-01-01T00:00:00Z\"}\n  ]\n}";
+const EXAMPLE: &str = "{\n  \"title\": \"VP Marketing\",\n  \"events\": [\n    {\"type\": \"page_view\", \"path\": \"/pricing\", \"at\": \"2026-01-01T00:00:00Z\"}\n  ]\n}";
 
 /// The form to try a lead.
 pub async fn try_form(Extension(session): SessionOf) -> Response {
