@@ -63,7 +63,10 @@ impl Driver {
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "chromedriver did not listen on port {port} within 30 s");
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not listen on port {port} within 30 s"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         driver
@@ -116,13 +119,22 @@ async fn full_screenshot(browser: &Client, name: &str, width: u32) {
         .as_u64()
         .unwrap_or(900)
         .clamp(400, 3000);
-    browser.set_window_size(width, u32::try_from(height).unwrap() + 40).await.unwrap();
+    browser
+        .set_window_size(width, u32::try_from(height).unwrap() + 40)
+        .await
+        .unwrap();
     screenshot(browser, name).await;
     browser.set_window_size(width, 900).await.unwrap();
 }
 
 async fn text(browser: &Client, css: &str) -> String {
-    browser.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("no `{css}`: {e}")).text().await.unwrap()
+    browser
+        .find(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no `{css}`: {e}"))
+        .text()
+        .await
+        .unwrap()
 }
 
 async fn count(browser: &Client, css: &str) -> usize {
@@ -137,16 +149,34 @@ async fn until_count(browser: &Client, css: &str, n: usize) {
         if found == n {
             return;
         }
-        assert!(Instant::now() < deadline, "`{css}` matched {found} elements, not {n}, after 15 s");
+        assert!(
+            Instant::now() < deadline,
+            "`{css}` matched {found} elements, not {n}, after 15 s"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 async fn log_in(browser: &Client, server: &Server, token: &str) {
     browser.goto(&server.url("/ui/")).await.unwrap();
-    assert!(browser.current_url().await.unwrap().path().ends_with("/ui/login"), "sent to log in");
-    browser.find(Locator::Css("#token")).await.unwrap().send_keys(token).await.unwrap();
-    browser.find(Locator::Css("main.login button")).await.unwrap().click().await.unwrap();
+    assert!(
+        browser.current_url().await.unwrap().path().ends_with("/ui/login"),
+        "sent to log in"
+    );
+    browser
+        .find(Locator::Css("#token"))
+        .await
+        .unwrap()
+        .send_keys(token)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("main.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until_count(browser, "nav a[aria-current=page]", 1).await;
 }
 
@@ -177,7 +207,13 @@ fn urlencode(id: &str) -> String {
 
 /// A lead that becomes an MQL on `region`'s route.
 async fn mql(http: &reqwest::Client, server: &Server, id: &str, region: &str, company: &str) {
-    put(http, server, id, json!({"title": "VP Sales", "region": region, "company": company})).await;
+    put(
+        http,
+        server,
+        id,
+        json!({"title": "VP Sales", "region": region, "company": company}),
+    )
+    .await;
     visit(http, server, id, "/pricing").await;
 }
 
@@ -190,7 +226,11 @@ async fn sales_work_the_queue_in_a_real_browser() {
     let link = publish(dir.path(), "v1", PACK);
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, TOKENS).unwrap();
-    let server = Server::start(&link, &dir.path().join("data"), &["--token-file", tokens.to_str().unwrap()]);
+    let server = Server::start(
+        &link,
+        &dir.path().join("data"),
+        &["--token-file", tokens.to_str().unwrap()],
+    );
     let http = client();
     mql(&http, &server, "acme-1", "NY", "Acme").await;
     mql(&http, &server, "globex-2", "NJ", "Globex").await;
@@ -211,7 +251,10 @@ async fn sales_work_the_queue_in_a_real_browser() {
         sla.ends_with(" left") && (sla.starts_with("3h 59m") || sla.starts_with("4h")),
         "a live countdown: {sla}"
     );
-    assert_eq!(text(&browser, "tr[data-lead='initech-3'] td:nth-child(5)").await, "no SLA");
+    assert_eq!(
+        text(&browser, "tr[data-lead='initech-3'] td:nth-child(5)").await,
+        "no SLA"
+    );
     let rules = text(&browser, "tr[data-lead='acme-1'] td:nth-child(3)").await;
     assert_eq!(rules, "Senior +20, Pricing +15");
     full_screenshot(&browser, "queue", 1200).await;
@@ -226,7 +269,10 @@ async fn sales_work_the_queue_in_a_real_browser() {
         .unwrap();
     until_count(&browser, "tr[data-lead='acme-1']", 0).await;
     // Reject another with a reason: the reason and who did it are recorded.
-    let reason = browser.find(Locator::Css("tr[data-lead='globex-2'] input[name=reason]")).await.unwrap();
+    let reason = browser
+        .find(Locator::Css("tr[data-lead='globex-2'] input[name=reason]"))
+        .await
+        .unwrap();
     reason.send_keys("No budget <this year>").await.unwrap();
     browser
         .find(Locator::Css("tr[data-lead='globex-2'] button.reject"))
@@ -237,23 +283,58 @@ async fn sales_work_the_queue_in_a_real_browser() {
         .unwrap();
     until_count(&browser, "tr[data-lead='globex-2']", 0).await;
     assert_eq!(count(&browser, "tr.mql").await, 2);
-    let (_, lead) = call(http.get(server.url("/v1/leads/globex-2/history")).bearer_auth("ops-token")).await;
+    let (_, lead) = call(
+        http.get(server.url("/v1/leads/globex-2/history"))
+            .bearer_auth("ops-token"),
+    )
+    .await;
     let last = lead["history"].as_array().unwrap().last().unwrap().clone();
-    assert_eq!((last["stage"].as_str(), last["by"].as_str()), (Some("rejected"), Some("ops")), "{last}");
+    assert_eq!(
+        (last["stage"].as_str(), last["by"].as_str()),
+        (Some("rejected"), Some("ops")),
+        "{last}"
+    );
     let (_, t) = call(http.get(server.url("/v1/transitions")).bearer_auth("ops-token")).await;
-    let rejected = t["transitions"].as_array().unwrap().iter().find(|t| t["to"] == "rejected").unwrap().clone();
+    let rejected = t["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["to"] == "rejected")
+        .unwrap()
+        .clone();
     assert_eq!(rejected["reason"], "No budget <this year>");
 
     // The funnel counts both, with the reason, by route and per day.
     let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    browser.goto(&server.url(&format!("/ui/funnel?from={from}&by=route&every=day"))).await.unwrap();
+    browser
+        .goto(&server.url(&format!("/ui/funnel?from={from}&by=route&every=day")))
+        .await
+        .unwrap();
     let figure = |name: &str| format!("//dl[contains(@class,'figures')]//dt[.='{name}']/following-sibling::dd");
-    for (name, value) in [("MQLs", "4"), ("Accepted", "1"), ("Rejected", "1"), ("Open", "2"), ("Acceptance", "50%")] {
-        let dd = browser.find(Locator::XPath(&figure(name))).await.unwrap().text().await.unwrap();
+    for (name, value) in [
+        ("MQLs", "4"),
+        ("Accepted", "1"),
+        ("Rejected", "1"),
+        ("Open", "2"),
+        ("Acceptance", "50%"),
+    ] {
+        let dd = browser
+            .find(Locator::XPath(&figure(name)))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         assert_eq!(dd, value, "{name}");
     }
-    assert_eq!(text(&browser, "table.reasons tbody td:nth-child(1)").await, "No budget <this year>");
-    assert_eq!(text(&browser, "table.groups tbody tr:nth-child(1) td:nth-child(1)").await, "east");
+    assert_eq!(
+        text(&browser, "table.reasons tbody td:nth-child(1)").await,
+        "No budget <this year>"
+    );
+    assert_eq!(
+        text(&browser, "table.groups tbody tr:nth-child(1) td:nth-child(1)").await,
+        "east"
+    );
     assert_eq!(count(&browser, ".chart svg[role=img]").await, 1);
     full_screenshot(&browser, "funnel", 1200).await;
     browser.goto(&server.url("/ui/")).await.unwrap();
@@ -262,21 +343,30 @@ async fn sales_work_the_queue_in_a_real_browser() {
     browser.execute("window.sameDocument = true", vec![]).await.unwrap();
     mql(&http, &server, "umbrella-5", "NJ", "Umbrella").await;
     until_count(&browser, "tr[data-lead='umbrella-5']", 1).await;
-    let same = browser.execute("return window.sameDocument === true", vec![]).await.unwrap();
+    let same = browser
+        .execute("return window.sameDocument === true", vec![])
+        .await
+        .unwrap();
     assert_eq!(same, Value::Bool(true), "the queue updated in place");
 
     // The hostile field is text on the lead's page, and nothing ran.
     browser.goto(&server.url("/ui/leads/hostile-4")).await.unwrap();
     let company = text(&browser, "table.fields tr:nth-child(1) td").await;
     assert_eq!(company, HOSTILE);
-    let pwned = browser.execute("return window.pwned === undefined", vec![]).await.unwrap();
+    let pwned = browser
+        .execute("return window.pwned === undefined", vec![])
+        .await
+        .unwrap();
     assert_eq!(pwned, Value::Bool(true), "no script from a lead ran");
 
     // A lead's page: its explanation, rules with file:line, the ledger chart, who acted.
     browser.goto(&server.url("/ui/leads/acme-1")).await.unwrap();
     assert_eq!(text(&browser, "dd.stage").await, "accepted");
     let explanation = text(&browser, "pre.explanation").await;
-    assert!(explanation.contains("Senior") && explanation.contains("+20"), "{explanation}");
+    assert!(
+        explanation.contains("Senior") && explanation.contains("+20"),
+        "{explanation}"
+    );
     let location = text(&browser, "table.fired tr:nth-child(1) td:nth-child(4)").await;
     assert!(location.ends_with("main.rules:2"), "{location}");
     assert_eq!(count(&browser, ".chart svg[role=img]").await, 1);
@@ -288,8 +378,16 @@ async fn sales_work_the_queue_in_a_real_browser() {
     browser.goto(&server.url("/ui/try")).await.unwrap();
     let area = browser.find(Locator::Css("#lead")).await.unwrap();
     area.clear().await.unwrap();
-    area.send_keys(r#"{"title": "VP Ops", "region": "NJ", "events": []}"#).await.unwrap();
-    browser.find(Locator::Css("form.try button")).await.unwrap().click().await.unwrap();
+    area.send_keys(r#"{"title": "VP Ops", "region": "NJ", "events": []}"#)
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("form.try button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     until_count(&browser, "section.tried", 1).await;
     assert_eq!(text(&browser, "dd.score").await, "20");
     assert!(text(&browser, "pre.explanation").await.contains("Senior"));
@@ -303,15 +401,32 @@ async fn sales_work_the_queue_in_a_real_browser() {
     browser.goto(&server.url("/ui/pack")).await.unwrap();
     let diagnostics = text(&browser, "pre.diagnostics").await;
     assert!(diagnostics.contains("main.rules:2"), "{diagnostics}");
-    let live = format!("{}@{}", leads["name"].as_str().unwrap(), leads["version"].as_str().unwrap());
-    assert_eq!(text(&browser, "h1 .pack-id").await, live, "the rejected edit did not go live");
+    let live = format!(
+        "{}@{}",
+        leads["name"].as_str().unwrap(),
+        leads["version"].as_str().unwrap()
+    );
+    assert_eq!(
+        text(&browser, "h1 .pack-id").await,
+        live,
+        "the rejected edit did not go live"
+    );
     let fired = text(&browser, "table.rules tbody tr:nth-child(1) td:nth-child(4)").await;
-    assert!(fired.parse::<u64>().unwrap() >= 5, "Senior fired for every MQL: {fired}");
+    assert!(
+        fired.parse::<u64>().unwrap() >= 5,
+        "Senior fired for every MQL: {fired}"
+    );
     full_screenshot(&browser, "pack", 1200).await;
 
     // A read-only token sees the queue but no action.
     browser.goto(&server.url("/ui/")).await.unwrap();
-    browser.find(Locator::Css("form.who button")).await.unwrap().click().await.unwrap();
+    browser
+        .find(Locator::Css("form.who button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     log_in(&browser, &server, "viewer-token").await;
     assert_eq!(count(&browser, "tr.mql").await, 3);
     assert_eq!(count(&browser, "button.accept, button.reject, button.recycle").await, 0);
@@ -342,7 +457,12 @@ async fn session(http: &reqwest::Client, server: &Server, token: &str) -> (Strin
     assert_eq!(response.status(), 303, "logged in");
     let cookie = set_cookie(&response);
     assert_ne!(cookie, "", "a new session on login");
-    let queue = http.get(server.url("/ui/")).header("cookie", &cookie).send().await.unwrap();
+    let queue = http
+        .get(server.url("/ui/"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(queue.status(), 200);
     (cookie, csrf_of(&queue.text().await.unwrap()))
 }
@@ -354,7 +474,10 @@ fn set_cookie(response: &reqwest::Response) -> String {
         .map(|v| v.to_str().unwrap().to_string())
         .unwrap_or_default();
     if !value.is_empty() {
-        assert!(value.contains("HttpOnly") && value.contains("SameSite=Strict"), "{value}");
+        assert!(
+            value.contains("HttpOnly") && value.contains("SameSite=Strict"),
+            "{value}"
+        );
     }
     value.split(';').next().unwrap_or("").to_string()
 }
@@ -398,7 +521,10 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
     assert_eq!(page.headers()["location"], "/ui/login");
     let login = http.get(server.url("/ui/login")).send().await.unwrap();
     let csp = login.headers()["content-security-policy"].to_str().unwrap();
-    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert_eq!(login.headers()["x-frame-options"], "DENY");
     let wrong = http
         .post(server.url("/ui/login"))
@@ -422,7 +548,15 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
             .unwrap();
         (set_cookie(&r), csrf)
     };
-    assert_eq!(http.get(server.url("/ui/")).header("cookie", &crm).send().await.unwrap().status(), 403);
+    assert_eq!(
+        http.get(server.url("/ui/"))
+            .header("cookie", &crm)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
 
     // A read-only session may not act, even by posting the form itself.
     let (viewer, csrf) = session(&http, &server, "viewer-token").await;
@@ -435,7 +569,11 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
     // A sales session needs its own CSRF token.
     let (ops, ops_csrf) = session(&http, &server, "ops-token").await;
     assert_eq!(post(&ops, "").send().await.unwrap().status(), 403);
-    assert_eq!(post(&ops, &csrf).send().await.unwrap().status(), 403, "another session's token");
+    assert_eq!(
+        post(&ops, &csrf).send().await.unwrap().status(),
+        403,
+        "another session's token"
+    );
     let (_, lead) = call(http.get(server.url("/v1/leads/acme-1")).bearer_auth("ops-token")).await;
     assert_eq!(lead["stage"], "mql", "nothing was done");
     let page = |path: &str, cookie: &str| {
@@ -447,12 +585,18 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
         }
     };
     let queue = page("/ui/", &ops).await;
-    assert!(queue.contains("data-lead=\"acme-1\"") && queue.contains("Senior +20, Pricing +15"), "{queue}");
+    assert!(
+        queue.contains("data-lead=\"acme-1\"") && queue.contains("Senior +20, Pricing +15"),
+        "{queue}"
+    );
     assert!(queue.contains("class=\"sla\""), "the SLA is shown");
     assert_eq!(post(&ops, &ops_csrf).send().await.unwrap().status(), 303);
     let (_, lead) = call(http.get(server.url("/v1/leads/acme-1")).bearer_auth("ops-token")).await;
     assert_eq!(lead["stage"], "accepted");
-    assert!(!page("/ui/", &ops).await.contains("data-lead=\"acme-1\""), "it left the queue");
+    assert!(
+        !page("/ui/", &ops).await.contains("data-lead=\"acme-1\""),
+        "it left the queue"
+    );
     let lead = page("/ui/leads/acme-1", &ops).await;
     assert!(lead.contains("main.rules:2") && lead.contains("Acme"), "{lead}");
     let funnel = page("/ui/funnel?by=route", &ops).await;
@@ -466,7 +610,12 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
         .await
         .unwrap();
     assert_eq!(out.status(), 303);
-    let again = http.get(server.url("/ui/")).header("cookie", &ops).send().await.unwrap();
+    let again = http
+        .get(server.url("/ui/"))
+        .header("cookie", &ops)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.status(), 303);
 }
 
@@ -479,7 +628,14 @@ fn median_p90(mut times: Vec<Duration>) -> (f64, f64) {
 
 /// The server's own mean time for `route`, from its latency histogram on `/metrics`.
 async fn server_mean_ms(http: &reqwest::Client, server: &Server, route: &str) -> f64 {
-    let text = http.get(server.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let text = http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let value = |name: &str| -> f64 {
         let prefix = format!("leadscore_http_request_duration_seconds_{name}{{route=\"{route}\"}} ");
         text.lines()
@@ -519,9 +675,16 @@ async fn pages_with_100k_leads() {
             }
         }
         let (status, answer) = call(http.post(server.url("/v1/ingest")).body(body)).await;
-        assert_eq!((status, answer["errors"].as_array().map(Vec::len)), (200, Some(0)), "{answer}");
+        assert_eq!(
+            (status, answer["errors"].as_array().map(Vec::len)),
+            (200, Some(0)),
+            "{answer}"
+        );
     }
-    println!("seeded 100,000 leads (10,000 open MQLs) in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "seeded 100,000 leads (10,000 open MQLs) in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     for (page, route) in [("/ui/", "/ui/"), ("/ui/leads/lead-004200", "/ui/leads/{id}")] {
         let mut times = Vec::new();
         for _ in 0..60 {

@@ -110,7 +110,12 @@ fn write_lines(h: &mut String, label: &str, series: &[Series], x_label: &dyn Fn(
 }
 
 /// Axes with three ticks on x and five on y.
-fn axes(h: &mut String, (x_lo, x_hi): (f64, f64), (y_lo, y_hi): (f64, f64), x_label: &dyn Fn(f64) -> String) -> std::fmt::Result {
+fn axes(
+    h: &mut String,
+    (x_lo, x_hi): (f64, f64),
+    (y_lo, y_hi): (f64, f64),
+    x_label: &dyn Fn(f64) -> String,
+) -> std::fmt::Result {
     let (pw, ph) = (WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM);
     let y0 = TOP + ph;
     write!(h, "<g stroke=\"#57606a\" fill=\"#57606a\">")?;

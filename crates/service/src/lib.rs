@@ -164,7 +164,12 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let server = listener::serve(tcp, http::router(Arc::clone(&app), console::router(app)), bounds, stop_rx.clone());
+    let server = listener::serve(
+        tcp,
+        http::router(Arc::clone(&app), console::router(app)),
+        bounds,
+        stop_rx.clone(),
+    );
     let mut deadline = stop_rx;
     tokio::select! {
         () = server => {}

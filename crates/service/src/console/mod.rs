@@ -55,8 +55,14 @@ pub fn router(app: Arc<App>) -> Router<Arc<App>> {
         .route("/ui/pack/reload", post(pages::reload))
         .route("/ui/login", get(login_form).post(login))
         .route("/ui/logout", post(logout))
-        .route("/ui/assets/console.css", get(|| asset("text/css; charset=utf-8", STYLE)))
-        .route("/ui/assets/console.js", get(|| asset("text/javascript; charset=utf-8", SCRIPT)))
+        .route(
+            "/ui/assets/console.css",
+            get(|| asset("text/css; charset=utf-8", STYLE)),
+        )
+        .route(
+            "/ui/assets/console.js",
+            get(|| asset("text/javascript; charset=utf-8", SCRIPT)),
+        )
         .layer(DefaultBodyLimit::max(limit))
         .layer(middleware::from_fn_with_state(state, sessions))
 }
@@ -70,7 +76,14 @@ struct Console {
 }
 
 async fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "max-age=3600")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "max-age=3600"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// Finds or starts the request's session, sends a visitor who is not logged in (with
@@ -209,7 +222,11 @@ impl IntoResponse for Failure {
 pub fn render(page: &impl Template) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("the page could not be drawn: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the page could not be drawn: {e}"),
+        )
+            .into_response(),
     }
 }
 
@@ -274,8 +291,7 @@ async fn login(
     let Some(token) = find(&app.settings.tokens, form.token.trim()) else {
         return refuse("That token is not known to this service.");
     };
-    let Some(new) = sessions.start(Some(token.name.clone()), token.scopes.clone(), Some(&session.id))
-    else {
+    let Some(new) = sessions.start(Some(token.name.clone()), token.scopes.clone(), Some(&session.id)) else {
         return Failure::unavailable("no session could be made").into_response();
     };
     let mut response = Redirect::to("/ui/").into_response();

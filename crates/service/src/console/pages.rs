@@ -186,8 +186,8 @@ async fn queue_groups(app: &App) -> Result<Vec<RouteGroup>, Failure> {
         for handoff in open {
             let record = read.lead(&handoff.lead).await?;
             let outcome = record.as_ref().and_then(stored_outcome);
-            let breached = record.as_ref().is_some_and(|r| r.standing.sla_breached)
-                || handoff.sla_due.is_some_and(|d| d <= now);
+            let breached =
+                record.as_ref().is_some_and(|r| r.standing.sla_breached) || handoff.sla_due.is_some_and(|d| d <= now);
             rows.push(QueueRow {
                 score: outcome.as_ref().map_or_else(String::new, |o| number(o.score)),
                 rules: top_rules(outcome.as_ref()),
@@ -284,7 +284,11 @@ fn event_row(seq: u64, event: &Value) -> EventRow {
         seq,
         at: get("at"),
         kind: get("type"),
-        detail: if rest.is_empty() { String::new() } else { Value::Object(rest).to_string() },
+        detail: if rest.is_empty() {
+            String::new()
+        } else {
+            Value::Object(rest).to_string()
+        },
     }
 }
 
@@ -302,11 +306,15 @@ fn ledger_chart(entries: &[(u64, HistoryEntry)]) -> String {
         colour: "#0969da",
         points,
     };
-    lines("the lead's score over time (the ledger below has every change)", &[series], |x| {
-        chrono::DateTime::from_timestamp_millis(x as i64)
-            .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
-            .unwrap_or_default()
-    })
+    lines(
+        "the lead's score over time (the ledger below has every change)",
+        &[series],
+        |x| {
+            chrono::DateTime::from_timestamp_millis(x as i64)
+                .map(|t| t.format("%Y-%m-%d %H:%M").to_string())
+                .unwrap_or_default()
+        },
+    )
 }
 
 /// The entries where the stage changed, or sales acted.
@@ -650,7 +658,10 @@ struct FunnelPage {
 }
 
 fn percent(rate: Option<f64>) -> String {
-    rate.map_or_else(|| "–".to_string(), |r| format!("{}%", number((r * 1000.0).round() / 10.0)))
+    rate.map_or_else(
+        || "–".to_string(),
+        |r| format!("{}%", number((r * 1000.0).round() / 10.0)),
+    )
 }
 
 fn minutes(m: Option<f64>) -> String {
@@ -677,11 +688,15 @@ fn series_chart(series: &[funnel::Period]) -> String {
             points: series.iter().map(|p| (x(p), pick(&p.figures) as f64)).collect(),
         })
         .collect();
-    lines("MQLs, accepted and rejected per period (the table below has the numbers)", &all, |x| {
-        chrono::DateTime::from_timestamp_millis(x as i64)
-            .map(|t| t.format("%Y-%m-%d").to_string())
-            .unwrap_or_default()
-    })
+    lines(
+        "MQLs, accepted and rejected per period (the table below has the numbers)",
+        &all,
+        |x| {
+            chrono::DateTime::from_timestamp_millis(x as i64)
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        },
+    )
 }
 
 fn funnel_view(r: &funnel::Report) -> FunnelView {
@@ -698,7 +713,10 @@ fn funnel_view(r: &funnel::Report) -> FunnelView {
         ("Acceptance".to_string(), percent(f.acceptance_rate)),
         ("Conversion".to_string(), percent(f.conversion_rate)),
         ("SLA met".to_string(), percent(f.sla_met_rate)),
-        ("First action, median".to_string(), minutes(f.minutes_to_first_action.median)),
+        (
+            "First action, median".to_string(),
+            minutes(f.minutes_to_first_action.median),
+        ),
         ("First action, p90".to_string(), minutes(f.minutes_to_first_action.p90)),
     ];
     let series = r.series.as_deref().unwrap_or_default();
@@ -707,7 +725,10 @@ fn funnel_view(r: &funnel::Report) -> FunnelView {
         to: r.to.clone(),
         cards,
         chart: series_chart(series),
-        series: series.iter().map(|p| FigureRow::of(p.from.chars().take(10).collect(), &p.figures)).collect(),
+        series: series
+            .iter()
+            .map(|p| FigureRow::of(p.from.chars().take(10).collect(), &p.figures))
+            .collect(),
         groups: r
             .groups
             .as_deref()

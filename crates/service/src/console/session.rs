@@ -156,7 +156,9 @@ mod tests {
         let value = format!("other=1; {COOKIE}={}", anonymous.id);
         headers.insert(header::COOKIE, value.parse().unwrap());
         assert_eq!(sessions.find(&headers).unwrap().id, anonymous.id);
-        let logged_in = sessions.start(Some("ops".into()), vec![Scope::Read], Some(&anonymous.id)).unwrap();
+        let logged_in = sessions
+            .start(Some("ops".into()), vec![Scope::Read], Some(&anonymous.id))
+            .unwrap();
         assert!(sessions.find(&headers).is_none(), "the old id is gone");
         assert_ne!(logged_in.id, anonymous.id);
         assert!(logged_in.csrf_ok(&logged_in.csrf) && !logged_in.csrf_ok(&anonymous.csrf) && !logged_in.csrf_ok(""));
@@ -170,6 +172,9 @@ mod tests {
             sessions.start(None, vec![], None).unwrap();
         }
         assert_eq!(lock(&sessions.map).len(), MAX_SESSIONS);
-        assert!(!lock(&sessions.map).contains_key(&first.id), "the least recently used went first");
+        assert!(
+            !lock(&sessions.map).contains_key(&first.id),
+            "the least recently used went first"
+        );
     }
 }
