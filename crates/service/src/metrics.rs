@@ -279,10 +279,13 @@ struct FunnelGauges {
     won: Family<RouteLabels, Gauge>,
     open: Family<RouteLabels, Gauge>,
     sla_breached: Family<RouteLabels, Gauge>,
-    acceptance_rate: Family<RouteLabels, Gauge<f64, AtomicU64>>,
-    conversion_rate: Family<RouteLabels, Gauge<f64, AtomicU64>>,
-    sla_met_rate: Family<RouteLabels, Gauge<f64, AtomicU64>>,
+    acceptance_rate: Rates,
+    conversion_rate: Rates,
+    sla_met_rate: Rates,
 }
+
+/// A rate per route.
+type Rates = Family<RouteLabels, Gauge<f64, AtomicU64>>;
 
 /// The window of the funnel's gauges.
 pub const FUNNEL_DAYS: i64 = 30;
@@ -311,7 +314,7 @@ impl FunnelGauges {
         ]
     }
 
-    fn rates(&self) -> [(&'static str, &'static str, &Family<RouteLabels, Gauge<f64, AtomicU64>>); 3] {
+    fn rates(&self) -> [(&'static str, &'static str, &Rates); 3] {
         [
             (
                 "funnel_acceptance_rate",

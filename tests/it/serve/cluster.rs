@@ -133,6 +133,13 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
+    /// Runs SQL in database `db` with psql (stops at the first error).
+    pub fn psql(&self, db: &str, sql: &str) {
+        let port = self.port.to_string();
+        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql];
+        self.run("psql", &args);
+    }
+
     /// Creates an empty database.
     pub fn create_db(&self, name: &str) -> String {
         let port = self.port.to_string();

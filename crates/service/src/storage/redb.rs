@@ -688,3 +688,66 @@ impl Snapshot {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::{Kind, Stage};
+
+    fn transition(lead: &str, kind: Kind, at: &str, acted_at: Option<&str>, reason: &str) -> Transition {
+        Transition {
+            seq: 0,
+            lead: lead.into(),
+            kind,
+            from: Stage::Lead,
+            to: Stage::Mql,
+            at: at.into(),
+            score: Some(35.0),
+            route: Some("east".into()),
+            sla_due: Some("2026-03-01T02:00:00.000Z".into()),
+            pack: "p@1".into(),
+            reason: reason.into(),
+            acted_at: acted_at.map(str::to_string),
+            by: None,
+        }
+    }
+
+    #[test]
+    fn a_database_without_hand_offs_gets_them_from_the_outbox_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        // What a schema-2 database holds: leads and the outbox, no hand-offs.
+        store
+            .write(|t| {
+                t.put_lead("a", &LeadRecord::new(0), None)?;
+                t.put_lead("b", &LeadRecord::new(0), None)?;
+                t.push_transitions(&mut [
+                    transition("a", Kind::Stage(Stage::Mql), "2026-03-01T00:00:00Z", None, "the MQL condition holds"),
+                    transition("b", Kind::Stage(Stage::Mql), "2026-03-01T00:01:00Z", None, "the MQL condition holds"),
+                    transition("a", Kind::Stage(Stage::Rejected), "2026-03-01T00:10:00Z", Some("2026-03-01T00:09:00Z"), "no budget"),
+                    transition("b", Kind::SlaBreached, "2026-03-01T02:01:00Z", None, "late"),
+                ])
+            })
+            .unwrap();
+        let db = store.db().unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(HANDOFFS).unwrap();
+        txn.delete_table(OPEN_HANDOFFS).unwrap();
+        txn.open_table(META).unwrap().insert("schema", "2").unwrap();
+        txn.commit().unwrap();
+        drop((db, store));
+
+        let store = RedbStore::open(dir.path()).unwrap();
+        let read = store.read().unwrap();
+        let all = read.handoffs(i64::MIN, i64::MAX).unwrap();
+        let at = |t: &str| crate::input::leadscore_time(t).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!((all[0].lead.as_str(), all[0].mql_at), ("a", at("2026-03-01T00:00:00Z")));
+        assert_eq!(all[0].first_action, Some((Stage::Rejected, at("2026-03-01T00:09:00Z"))));
+        assert_eq!(all[0].rejection_reason.as_deref(), Some("no budget"));
+        assert!(all[1].open());
+        assert_eq!(read.lead("b").unwrap().unwrap().handoff, Some(at("2026-03-01T00:01:00Z")));
+        let queue: Vec<String> = read.open_handoffs("east", 10).unwrap().into_iter().map(|h| h.lead).collect();
+        assert_eq!(queue, ["b"]);
+    }
+}
