@@ -136,7 +136,20 @@ impl Cluster {
     /// Runs SQL in database `db` with psql (stops at the first error).
     pub fn psql(&self, db: &str, sql: &str) {
         let port = self.port.to_string();
-        let args = ["-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql];
+        let args = [
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-U",
+            "postgres",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ];
         self.run("psql", &args);
     }
 

@@ -403,20 +403,43 @@ async fn funnel_case(dir: &Path, store: &[&str]) -> (Value, String) {
     let text = text.as_str().unwrap();
     for g in groups {
         let route = g["key"].as_str().unwrap();
-        for (name, figure) in [("mqls", "mqls"), ("won", "won"), ("open", "open"), ("sla_breached", "sla_breached"), ("acceptance_rate", "acceptance_rate")] {
+        for (name, figure) in [
+            ("mqls", "mqls"),
+            ("won", "won"),
+            ("open", "open"),
+            ("sla_breached", "sla_breached"),
+            ("acceptance_rate", "acceptance_rate"),
+        ] {
             let line = format!("leadscore_funnel_{name}{{route=\"{route}\"}} {}", g[figure]);
             assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
         }
     }
 
     // The command line asks the service the same question.
-    let args = ["--from", &rfc(start), "--to", &rfc(end), "--by", "route", "--every", "day"];
-    let out = Command::new(BIN).args(["funnel", "--url", &server.base, "--json"]).args(args).output().unwrap();
+    let args = [
+        "--from",
+        &rfc(start),
+        "--to",
+        &rfc(end),
+        "--by",
+        "route",
+        "--every",
+        "day",
+    ];
+    let out = Command::new(BIN)
+        .args(["funnel", "--url", &server.base, "--json"])
+        .args(args)
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let mut answered: Value = serde_json::from_slice(&out.stdout).unwrap();
     answered["as_of"] = report["as_of"].clone();
     assert_figures(&answered, &want, "leadscore funnel --json");
-    let out = Command::new(BIN).args(["funnel", "--url", &server.base]).args(args).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["funnel", "--url", &server.base])
+        .args(args)
+        .output()
+        .unwrap();
     let table = String::from_utf8(out.stdout).unwrap();
     for shown in ["route ", "east ", "west ", "no budget ", "Senior ", "Per day"] {
         assert!(table.contains(shown), "{shown:?} in\n{table}");
@@ -425,10 +448,20 @@ async fn funnel_case(dir: &Path, store: &[&str]) -> (Value, String) {
     // A value from a lead is escaped in the table: a field that would retitle the terminal.
     let lead = json!({"title": "VP", "region": "CA", "source": "x\u{1b}]0;pwned\u{7}"});
     call(http.put(server.url("/v1/leads/odd")).json(&lead)).await;
-    call(http.post(server.url("/v1/leads/odd/events")).json(&json!({"type": "page_view", "path": "/demo"}))).await;
-    let out = Command::new(BIN).args(["funnel", "--url", &server.base, "--by", "source"]).output().unwrap();
+    call(
+        http.post(server.url("/v1/leads/odd/events"))
+            .json(&json!({"type": "page_view", "path": "/demo"})),
+    )
+    .await;
+    let out = Command::new(BIN)
+        .args(["funnel", "--url", &server.base, "--by", "source"])
+        .output()
+        .unwrap();
     let table = String::from_utf8(out.stdout).unwrap();
-    assert!(table.contains(r"x\u{1b}]0;pwned\u{7}") && !table.contains('\u{1b}'), "{table}");
+    assert!(
+        table.contains(r"x\u{1b}]0;pwned\u{7}") && !table.contains('\u{1b}'),
+        "{table}"
+    );
 
     let (_, report) = call(http.get(server.url(&format!("/v1/funnel?{range}")))).await;
     assert_eq!(server.terminate(Duration::from_secs(20)).code(), Some(0));
@@ -453,7 +486,12 @@ async fn the_funnel_counts_a_known_history_on_the_embedded_store() {
     let data = dir.path().join("data");
     let (report, range) = funnel_case(dir.path(), &["--data", data.to_str().unwrap()]).await;
     // A stopped service's folder answers the same.
-    let mut args = vec!["funnel".to_string(), "--data".into(), data.display().to_string(), "--json".into()];
+    let mut args = vec![
+        "funnel".to_string(),
+        "--data".into(),
+        data.display().to_string(),
+        "--json".into(),
+    ];
     for pair in range.split('&') {
         let (name, value) = pair.split_once('=').unwrap();
         args.extend([format!("--{name}"), value.to_string()]);
@@ -465,7 +503,11 @@ async fn the_funnel_counts_a_known_history_on_the_embedded_store() {
     assert_eq!(offline, report);
     assert_open_handoffs(leadscore_service::storage::Location::Folder(data)).await;
     // A folder without a database is an error, not a new one.
-    let out = Command::new(BIN).args(["funnel", "--data"]).arg(dir.path().join("none")).output().unwrap();
+    let out = Command::new(BIN)
+        .args(["funnel", "--data"])
+        .arg(dir.path().join("none"))
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("holds no leadscore database"));
 }
@@ -480,7 +522,10 @@ async fn the_funnel_counts_a_known_history_on_postgres() {
 
     // A database from before the index: the hand-offs are rebuilt from the outbox at
     // start (without their rules, which the outbox does not record).
-    cluster.psql("funnel", "DROP TABLE leadscore.handoffs; DELETE FROM leadscore.migrations WHERE version = 2");
+    cluster.psql(
+        "funnel",
+        "DROP TABLE leadscore.handoffs; DELETE FROM leadscore.migrations WHERE version = 2",
+    );
     let pack = pack_dir(dir.path(), FUNNEL_PACK);
     let server = Server::start_on(&pack, &["--database-url", &url], &[]);
     let (_, rebuilt) = call(client().get(server.url(&format!("/v1/funnel?{range}")))).await;
@@ -529,7 +574,9 @@ async fn speed_of_the_funnel_over_100_000_hand_offs() {
     };
     let store = Storage::open(&Location::Folder(index.clone())).await.unwrap();
     for chunk in 0..N / 5_000 {
-        store.write(|t| (chunk * 5_000..(chunk + 1) * 5_000).try_for_each(|i| t.put_handoff(&handoff(i)))).unwrap();
+        store
+            .write(|t| (chunk * 5_000..(chunk + 1) * 5_000).try_for_each(|i| t.put_handoff(&handoff(i))))
+            .unwrap();
     }
     drop(store);
     let store = Storage::open(&Location::Folder(scan.clone())).await.unwrap();

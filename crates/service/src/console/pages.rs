@@ -31,7 +31,7 @@ use leadscore_outcomes::chart::{lines, Series};
 /// Events shown on a lead's page: the newest.
 const EVENTS_SHOWN: u64 = 50;
 /// Open hand-offs shown per route: the most urgent.
-const QUEUE_PER_ROUTE: usize = 200;
+const QUEUE_PER_ROUTE: usize = 100;
 /// Ledger entries drawn on a lead's page: the newest.
 const LEDGER_SHOWN: u64 = 200;
 

@@ -722,9 +722,27 @@ mod tests {
                 t.put_lead("a", &LeadRecord::new(0), None)?;
                 t.put_lead("b", &LeadRecord::new(0), None)?;
                 t.push_transitions(&mut [
-                    transition("a", Kind::Stage(Stage::Mql), "2026-03-01T00:00:00Z", None, "the MQL condition holds"),
-                    transition("b", Kind::Stage(Stage::Mql), "2026-03-01T00:01:00Z", None, "the MQL condition holds"),
-                    transition("a", Kind::Stage(Stage::Rejected), "2026-03-01T00:10:00Z", Some("2026-03-01T00:09:00Z"), "no budget"),
+                    transition(
+                        "a",
+                        Kind::Stage(Stage::Mql),
+                        "2026-03-01T00:00:00Z",
+                        None,
+                        "the MQL condition holds",
+                    ),
+                    transition(
+                        "b",
+                        Kind::Stage(Stage::Mql),
+                        "2026-03-01T00:01:00Z",
+                        None,
+                        "the MQL condition holds",
+                    ),
+                    transition(
+                        "a",
+                        Kind::Stage(Stage::Rejected),
+                        "2026-03-01T00:10:00Z",
+                        Some("2026-03-01T00:09:00Z"),
+                        "no budget",
+                    ),
                     transition("b", Kind::SlaBreached, "2026-03-01T02:01:00Z", None, "late"),
                 ])
             })
@@ -746,8 +764,16 @@ mod tests {
         assert_eq!(all[0].first_action, Some((Stage::Rejected, at("2026-03-01T00:09:00Z"))));
         assert_eq!(all[0].rejection_reason.as_deref(), Some("no budget"));
         assert!(all[1].open());
-        assert_eq!(read.lead("b").unwrap().unwrap().handoff, Some(at("2026-03-01T00:01:00Z")));
-        let queue: Vec<String> = read.open_handoffs("east", 10).unwrap().into_iter().map(|h| h.lead).collect();
+        assert_eq!(
+            read.lead("b").unwrap().unwrap().handoff,
+            Some(at("2026-03-01T00:01:00Z"))
+        );
+        let queue: Vec<String> = read
+            .open_handoffs("east", 10)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.lead)
+            .collect();
         assert_eq!(queue, ["b"]);
     }
 }
