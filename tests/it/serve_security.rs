@@ -395,6 +395,9 @@ async fn scopes_are_enforced_per_endpoint_and_every_answer_is_a_json_line() {
         ("legacy-token", http.post(server.url("/v1/pack/reload")), 200),
         // Erasure is admin: an event source adds to leads, it does not make them disappear.
         ("crm-token", http.delete(server.url("/v1/leads/a")), 403),
+        // The funnel is a read (issue 27).
+        ("crm-token", http.get(server.url("/v1/funnel")), 403),
+        ("sales-token", http.get(server.url("/v1/funnel")), 200),
     ];
     for (i, (token, req, expected)) in cases.into_iter().enumerate() {
         let (status, challenge, body) = raw(with(req, token)).await;

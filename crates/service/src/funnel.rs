@@ -646,3 +646,92 @@ mod tests {
         );
     }
 }
+
+/// The speed figure of BENCHMARKS.md in-process, for a release build of this crate alone:
+/// `cargo test --release -p leadscore-service --lib speed -- --ignored --nocapture`.
+#[cfg(test)]
+mod speed {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::model::LeadRecord;
+    use crate::storage::{Location, Storage};
+
+    const N: i64 = 100_000;
+    const T0: i64 = 1_767_225_600_000;
+
+    fn handoff(i: i64) -> HandOff {
+        let mut h = HandOff {
+            lead: format!("lead-{i:06}"),
+            mql_at: T0 + i * 25_000,
+            route: Some(["east", "west", "sdr"][(i % 3) as usize].into()),
+            sla_due: Some(T0 + i * 25_000 + 7_200_000),
+            rules: vec!["Senior".into(), ["Pricing", "Demo"][(i % 2) as usize].into()],
+            first_action: None,
+            reached: Vec::new(),
+            rejection_reason: None,
+        };
+        match i % 5 {
+            0 | 1 => h.act(Stage::Accepted, h.mql_at + i % 7_200_000, None),
+            2 => h.act(Stage::Rejected, h.mql_at + 600_000, Some("no budget")),
+            3 => h.act(Stage::Recycled, h.mql_at + 9_000_000, None),
+            _ => {}
+        }
+        h
+    }
+
+    #[tokio::test]
+    #[ignore = "a measurement: run it by name (see BENCHMARKS.md)"]
+    async fn speed_of_a_report_over_100_000_hand_offs_against_a_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Storage::open(&Location::Folder(dir.path().to_path_buf()))
+            .await
+            .unwrap();
+        for chunk in 0..N / 5_000 {
+            store
+                .write(|t| {
+                    (chunk * 5_000..(chunk + 1) * 5_000).try_for_each(|i| {
+                        let h = handoff(i);
+                        let mut record = LeadRecord::new(T0);
+                        record.handoff = Some(h.mql_at);
+                        t.put_lead(&h.lead, &record, None)?;
+                        t.put_handoff(&h)
+                    })
+                })
+                .unwrap();
+        }
+        let query = Query {
+            from: T0,
+            to: T0 + N * 25_000,
+            now: T0 + N * 25_000,
+            by: Some(By::Route),
+            every: None,
+        };
+        let (mut report, mut scan) = (Duration::MAX, Duration::MAX);
+        for _ in 0..5 {
+            let started = Instant::now();
+            let read = store.read().await.unwrap();
+            let answer = read_report(&read, &query).await.unwrap();
+            let body = serde_json::to_vec(&answer).unwrap();
+            report = report.min(started.elapsed());
+            assert_eq!((answer.figures.mqls, body.is_empty()), (N as u64, false));
+            let started = Instant::now();
+            let read = store.read().await.unwrap();
+            let (mut after, mut n) = (None, 0);
+            loop {
+                let ids = read.lead_ids(after.as_deref(), 1_000).await.unwrap();
+                let Some(last) = ids.last().cloned() else { break };
+                for id in &ids {
+                    n += i64::from(read.lead(id).await.unwrap().is_some_and(|r| r.handoff.is_some()));
+                }
+                after = Some(last);
+            }
+            scan = scan.min(started.elapsed());
+            assert_eq!(n, N);
+        }
+        println!(
+            "a report by route over {N} hand-offs, read and rendered: {report:?}; a scan of {N} lead records alone: {scan:?}; ratio {:.1}x",
+            scan.as_secs_f64() / report.as_secs_f64()
+        );
+    }
+}

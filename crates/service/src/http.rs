@@ -723,11 +723,10 @@ async fn reload(State(app): Shared) -> Response {
 
 /// The funnel over the hand-offs of `[from, to)`: see `funnel.rs` and the manual's
 /// funnel chapter.
-async fn funnel(State(app): Shared, q: Params) -> Result<Json<Value>, ApiError> {
+async fn funnel(State(app): Shared, q: Params) -> Result<Json<super::funnel::Report>, ApiError> {
     let query = super::funnel::Query::from_params(&params(q)?, now_millis())?;
     let read = app.store.read().await?;
-    let report = super::funnel::read_report(&read, &query).await?;
-    Ok(Json(serde_json::to_value(report).unwrap_or(Value::Null)))
+    Ok(Json(super::funnel::read_report(&read, &query).await?))
 }
 
 /// The funnel's gauges, from the hand-offs of the trailing window by route; when the
