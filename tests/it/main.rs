@@ -11,6 +11,8 @@ mod adversarial;
 mod arrow;
 mod baselines;
 mod cli;
+#[cfg(feature = "serve")]
+mod console;
 mod diagnostics;
 mod differential;
 mod docs;

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 
 mod backup;
 mod business;
-mod cluster;
+pub(crate) mod cluster;
 mod due;
 mod erasure;
 mod export;

@@ -10,6 +10,8 @@
 use std::fmt::Write;
 
 use super::backtest::{opt, signed, Report};
+pub(crate) use super::chart::esc;
+use super::chart::scale;
 use super::{num, pct};
 
 const WIDTH: f64 = 820.0;
@@ -107,15 +109,6 @@ fn write_page(h: &mut String, r: &Report) -> std::fmt::Result {
     by(h, r)?;
     h.push_str("</body></html>\n");
     Ok(())
-}
-
-/// Maps a value in `lo..=hi` onto `0..=len` pixels.
-fn scale(x: f64, lo: f64, hi: f64, len: f64) -> f64 {
-    if hi > lo {
-        (x - lo) / (hi - lo) * len
-    } else {
-        len / 2.0
-    }
 }
 
 /// Opens a chart whose numbers are also in the table with id `table` (its text equivalent).
@@ -946,20 +939,4 @@ fn short(text: &str) -> String {
         Some((at, _)) if text.chars().count() > 30 => format!("{}…", &text[..at]),
         _ => text.to_string(),
     }
-}
-
-/// Escapes text for HTML.
-pub(crate) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -28,6 +28,7 @@
 
 pub mod backtest;
 pub mod calibration;
+pub mod chart;
 pub mod decay;
 pub mod diff;
 pub mod drift;

@@ -84,6 +84,8 @@ pub struct Tally {
     pub score_errors: u64,
     /// Transitions written, by kind.
     pub transitions: Vec<&'static str>,
+    /// The rules that fired in each result computed (a rule once per result).
+    pub fired: Vec<std::sync::Arc<str>>,
 }
 
 struct Working {
@@ -462,6 +464,8 @@ impl<'a> Batch<'a> {
         w.record.as_of = as_of;
         let changes = match scored {
             Ok((outcome, result_due)) => {
+                self.tally.fired.extend(outcome.fired.iter().map(|f| f.rule.clone()));
+                let w = self.working(lead);
                 let changes = decide(pack, &outcome, &w.record, as_of);
                 w.record.result = serde_json::to_value(&outcome).ok();
                 w.record.result_due = match (result_due, shadow_due) {

@@ -95,8 +95,9 @@ pub struct Caller {
     pub name: Option<String>,
 }
 
-/// The API's routes, with authentication and metrics.
-pub fn router(app: Arc<App>) -> Router {
+/// The API's routes, with authentication and metrics; `pages` are served beside them
+/// (with metrics, without bearer tokens: the console, which has its own sessions).
+pub fn router(app: Arc<App>, pages: Router<Arc<App>>) -> Router {
     Router::new()
         .route(
             "/v1/leads/{id}",
@@ -122,6 +123,7 @@ pub fn router(app: Arc<App>) -> Router {
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
         .route("/health", get(health))
         .route("/ready", get(ready))
+        .merge(pages)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), observe))
         .with_state(app)
 }
@@ -235,7 +237,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// The configured token `given` is, compared with every one in constant time (digests
 /// of equal length: neither the token's length nor which token matched shows in the time).
-fn find<'t>(tokens: &'t [Token], given: &str) -> Option<&'t Token> {
+pub(crate) fn find<'t>(tokens: &'t [Token], given: &str) -> Option<&'t Token> {
     use subtle::{ConditionallySelectable, ConstantTimeEq};
     let given = digest(given);
     let mut found = 0u32;
@@ -618,7 +620,7 @@ async fn get_lead(
 
 /// The readable explanation of the stored result; if a newer pack is live, of the lead
 /// scored again with it as of the same time.
-async fn explain(app: &App, read: &Reader, lead: &str, record: &LeadRecord) -> Result<String, ApiError> {
+pub(crate) async fn explain(app: &App, read: &Reader, lead: &str, record: &LeadRecord) -> Result<String, ApiError> {
     let pack = app.live.current();
     let stored: Option<Outcome> = record.result.clone().and_then(|v| serde_json::from_value(v).ok());
     if let Some(outcome) = stored.filter(|o| o.pack == *pack.id()) {

@@ -26,11 +26,13 @@
 //! | `export.rs` | `GET /v1/export`: every lead with what sales did, streamed as JSON Lines |
 //! | `report.rs` | the funnel for the command line: from a service's URL or a stopped data folder |
 //! | `funnel.rs` | the funnel: figures over the hand-off index, by route or field, per period |
+//! | `console/` | the web console under `/ui/`: sessions, pages, templates and assets in the binary |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
 pub mod commit;
 pub mod config;
+pub mod console;
 pub mod copy;
 pub mod error;
 pub mod export;
@@ -185,7 +187,12 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
-    let server = listener::serve(tcp, http::router(app), bounds, stop_rx.clone());
+    let server = listener::serve(
+        tcp,
+        http::router(Arc::clone(&app), console::router(app)),
+        bounds,
+        stop_rx.clone(),
+    );
     let mut deadline = stop_rx;
     tokio::select! {
         () = server => {}

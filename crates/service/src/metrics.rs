@@ -36,6 +36,11 @@ struct WebhookLabels {
     webhook: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
+}
+
 type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -66,6 +71,8 @@ pub struct Metrics {
     // Webhook dead letters (issue 23).
     dead_letters: Family<WebhookLabels, Gauge>,
     funnel: FunnelGauges,
+    // The console's pack page.
+    rules_fired: Family<RuleLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -97,6 +104,7 @@ impl Metrics {
             rescored: Counter::default(),
             dead_letters: Family::default(),
             funnel: FunnelGauges::default(),
+            rules_fired: Family::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -177,6 +185,11 @@ impl Metrics {
             m.dead_letters.clone(),
         );
         m.funnel.register(r);
+        r.register(
+            "rules_fired",
+            "Results computed (writes and re-evaluations) in which the rule fired, by rule name",
+            m.rules_fired.clone(),
+        );
         m
     }
 
@@ -236,6 +249,17 @@ impl Metrics {
                 .get_or_create(&KindLabels { kind: kind.to_string() })
                 .inc();
         }
+        for rule in &t.fired {
+            self.rules_fired
+                .get_or_create(&RuleLabels { rule: rule.to_string() })
+                .inc();
+        }
+    }
+
+    /// How many results computed since the service started the rule named `rule` fired in.
+    pub fn fired(&self, rule: &str) -> u64 {
+        let labels = RuleLabels { rule: rule.to_string() };
+        self.rules_fired.get(&labels).map_or(0, |c| c.get())
     }
 
     /// A pack edit went live (`true`) or was rejected.
