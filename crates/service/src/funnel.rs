@@ -633,7 +633,7 @@ mod tests {
             by: Some(By::Route),
             every: Some(Every::Day),
         };
-        let r = report(&query, &list, Some(&keys)).unwrap_or_else(|e| unreachable!("{e}"));
+        let r = report(&query, &list, Some(&keys)).unwrap();
         let series = r.series.unwrap_or_default();
         assert_eq!(series.iter().map(|p| p.figures.mqls).collect::<Vec<_>>(), [1, 2]);
         let groups = r.groups.unwrap_or_default();

@@ -575,7 +575,7 @@ mod tests {
             "a lead qualifies on its result"
         );
         let handed = qualify(&lead, mql(None, Some(D)), None, None, 5).map(|c| c.standing);
-        let handed = handed.unwrap_or_else(|| unreachable!("qualifies"));
+        let handed = handed.unwrap();
         assert_eq!(waits_until(&handed, true, None, None), Some(5 + D), "the SLA");
         let mut breached = handed.clone();
         breached.sla_breached = true;
@@ -649,36 +649,36 @@ mod tests {
     #[test]
     fn a_handoff_records_what_sales_did_with_it() {
         use Stage::*;
-        let open = handoff_after(&[]).unwrap_or_else(|| unreachable!());
+        let open = handoff_after(&[]).unwrap();
         assert_eq!(
             (open.mql_at, open.accepted, open.won, open.acted_at),
             (0, None, None, None)
         );
-        let won = handoff_after(&[(Accepted, None), (Won, None)]).unwrap_or_else(|| unreachable!());
+        let won = handoff_after(&[(Accepted, None), (Won, None)]).unwrap();
         assert_eq!(
             (won.accepted, won.won, won.acted_at),
             (Some(true), Some(true), Some(10))
         );
-        let rejected = handoff_after(&[(Rejected, Some("no budget"))]).unwrap_or_else(|| unreachable!());
+        let rejected = handoff_after(&[(Rejected, Some("no budget"))]).unwrap();
         assert_eq!(
             (rejected.accepted, rejected.won, rejected.rejection_reason.as_deref()),
             (Some(false), Some(false), Some("no budget"))
         );
-        let recycled = handoff_after(&[(Recycled, None)]).unwrap_or_else(|| unreachable!());
+        let recycled = handoff_after(&[(Recycled, None)]).unwrap();
         assert_eq!((recycled.accepted, recycled.won), (Some(false), Some(false)));
         // Accepted later after all: accepted, and open again for a deal.
-        let later = handoff_after(&[(Recycled, None), (Accepted, None)]).unwrap_or_else(|| unreachable!());
+        let later = handoff_after(&[(Recycled, None), (Accepted, None)]).unwrap();
         assert_eq!(
             (later.accepted, later.won, later.acted_at),
             (Some(true), None, Some(10))
         );
-        let lost = handoff_after(&[(Accepted, None), (Lost, Some("price"))]).unwrap_or_else(|| unreachable!());
+        let lost = handoff_after(&[(Accepted, None), (Lost, Some("price"))]).unwrap();
         assert_eq!(
             (lost.accepted, lost.won, lost.rejection_reason),
             (Some(true), Some(false), None)
         );
         // A lead sales took without a hand-off has no hand-off record.
-        let direct = request_at(&Standing::new(0), Accepted, None, 5).unwrap_or_else(|e| unreachable!("{e}"));
+        let direct = request_at(&Standing::new(0), Accepted, None, 5).unwrap();
         assert_eq!(follow(None, &direct, None), None);
     }
 
