@@ -44,7 +44,7 @@ pub struct Batches<'a> {
     pub pack: &'a leadscore::Pack,
     pub when: When,
     pub id_field: &'a str,
-    pub pool: &'a rayon::ThreadPool,
+    pub pool: &'a leadscore::batch::Pool,
 }
 
 impl Batches<'_> {
@@ -131,7 +131,7 @@ impl Batches<'_> {
         for start in (0..rows).step_by(PIECE) {
             let piece = start..(start + PIECE).min(rows);
             let part = py.detach(|| {
-                self.pool.install(|| match &leads {
+                self.pool.run(|| match &leads {
                     Ok(leads) => Ok(piece
                         .into_par_iter()
                         .with_min_len(64)

@@ -292,7 +292,7 @@ impl Pack {
         let pool = pool::get(py, pool::threads(None)?)?;
         let pack = &self.pack;
         // On the pool: its threads have the deep stacks plugins need.
-        py.detach(|| pool.install(|| pack.score_json(&text, as_of)))
+        py.detach(|| pool.run(|| pack.score_json(&text, as_of)))
             .map_err(|e| ScoreError::new_err(e.to_string()))
     }
 }

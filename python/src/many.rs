@@ -41,7 +41,7 @@ pub struct Batch {
     pub pack: leadscore::Pack,
     pub as_of: DateTime<Utc>,
     pub id_field: String,
-    pub pool: Arc<rayon::ThreadPool>,
+    pub pool: Arc<leadscore::batch::Pool>,
     /// Leads per chunk.
     pub chunk: usize,
 }

@@ -435,7 +435,7 @@ pub fn fit<'py>(
 /// Leads held as text, read once per pass of `fit`.
 struct Source<'a> {
     texts: &'a Texts,
-    pool: &'a rayon::ThreadPool,
+    pool: &'a leadscore::batch::Pool,
 }
 
 impl Leads for Source<'_> {
@@ -475,13 +475,13 @@ impl Failures {
 /// in input order; checks for signals between chunks (called without the GIL).
 fn each<T: Send>(
     texts: &Texts,
-    pool: &rayon::ThreadPool,
+    pool: &leadscore::batch::Pool,
     work: impl Fn(Lead<'_>) -> Result<T, String> + Sync,
     mut sink: impl FnMut(Result<T, String>),
 ) -> PyResult<Failures> {
     let mut failures = Failures::default();
     for (c, chunk) in texts.chunks(CHUNK).enumerate() {
-        let results: Vec<Result<T, String>> = pool.install(|| {
+        let results: Vec<Result<T, String>> = pool.run(|| {
             chunk
                 .par_iter()
                 .with_min_len(64)

@@ -1,8 +1,9 @@
 //! The module's one thread pool, its size checked by the command line's rule, and made
 //! again in a process forked from one that had it.
 //!
-//! Every call scores on this pool (its threads have the deep stacks plugin calls need,
-//! `leadscore::PLUGIN_STACK_SIZE`). A call asking for another size replaces it: the old
+//! Every call scores on this pool, the core's one batch scorer (`leadscore::batch::Pool`:
+//! its threads have the deep stacks plugin calls need, and the rule for how many threads
+//! one may ask for is the core's). A call asking for another size replaces it: the old
 //! pool's threads end when the calls still using it finish, so at most one pool per
 //! running call exists, never one per size ever asked for.
 //!
@@ -19,21 +20,19 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyInt};
 
-/// Worker threads at most, per core, as `leadscore score --threads` allows: each reserves
-/// a 64 MiB stack.
-const THREADS_PER_CORE: usize = 4;
+use leadscore::batch::THREADS_PER_CORE;
 
 struct Shared {
     /// The process that made the pool.
     pid: u32,
     threads: usize,
-    pool: Arc<rayon::ThreadPool>,
+    pool: Arc<leadscore::batch::Pool>,
 }
 
 static POOL: Mutex<Option<Shared>> = Mutex::new(None);
 
 fn cores() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    leadscore::batch::cores()
 }
 
 /// `threads=` checked: `None` is one per core; otherwise a whole number from 1 to
@@ -71,7 +70,7 @@ pub fn threads(given: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
 }
 
 /// The pool with `threads` threads, made (or made again) as needed. Called with the GIL held.
-pub fn get(_py: Python<'_>, threads: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+pub fn get(_py: Python<'_>, threads: usize) -> PyResult<Arc<leadscore::batch::Pool>> {
     let mut slot = POOL.lock().unwrap_or_else(PoisonError::into_inner);
     let pid = std::process::id();
     if slot.as_ref().is_some_and(|shared| shared.pid != pid) {
@@ -81,11 +80,7 @@ pub fn get(_py: Python<'_>, threads: usize) -> PyResult<Arc<rayon::ThreadPool>> 
     if let Some(shared) = slot.as_ref().filter(|shared| shared.threads == threads) {
         return Ok(shared.pool.clone());
     }
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .stack_size(leadscore::PLUGIN_STACK_SIZE)
-        .thread_name(|i| format!("leadscore-{i}"))
-        .build()
+    let pool = leadscore::batch::Pool::new(threads)
         .map_err(|e| PyValueError::new_err(format!("cannot start {threads} scoring threads: {e}")))?;
     let pool = Arc::new(pool);
     *slot = Some(Shared {
