@@ -46,6 +46,9 @@ create_exception!(
 #[pyclass(module = "leadscore", name = "Pack", frozen)]
 struct Pack {
     pack: leadscore::Pack,
+    /// The folder it was loaded from (`Pack.load`): `fit` reads the pack's own tests there,
+    /// as the command does. `None` for a pack built from text or unpickled.
+    dir: Option<PathBuf>,
 }
 
 #[pymethods]
@@ -57,7 +60,7 @@ impl Pack {
         guard(|| {
             let loader = loader(plugins)?;
             let pack = py.detach(|| loader.load(&path)).map_err(|e| pack_error(py, e))?;
-            Ok(Pack { pack })
+            Ok(Pack { pack, dir: Some(path) })
         })
     }
 
@@ -69,7 +72,7 @@ impl Pack {
             let pack = loader(plugins)?
                 .from_source(name, text)
                 .map_err(|e| pack_error(py, e))?;
-            Ok(Pack { pack })
+            Ok(Pack { pack, dir: None })
         })
     }
 
@@ -97,7 +100,7 @@ impl Pack {
             let pack = py
                 .detach(|| loader.from_files(name, files))
                 .map_err(|e| pack_error(py, e))?;
-            Ok(Pack { pack })
+            Ok(Pack { pack, dir: None })
         })
     }
 

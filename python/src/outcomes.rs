@@ -392,6 +392,7 @@ pub fn fit<'py>(
         options.check().map_err(outcomes_error)?;
         let pool = pool::get(py, pool::threads(threads)?)?;
         let texts = texts(leads)?;
+        let dir = pack.dir.clone();
         let pack = &pack.pack;
         let loader = crate::loader_of(pack);
         let reader = Reader::new(setup);
@@ -404,7 +405,7 @@ pub fn fit<'py>(
                 let input = FitInput {
                     pack,
                     loader: &loader,
-                    dir: None,
+                    dir: dir.as_deref(),
                     reader: &reader,
                     leads: &source,
                     out_dir: &out_dir,
@@ -427,7 +428,13 @@ pub fn fit<'py>(
             files.set_item(name, text)?;
         }
         out.set_item("files", files)?;
-        out.set_item("pack", Pack { pack: fitted_pack })?;
+        out.set_item(
+            "pack",
+            Pack {
+                pack: fitted_pack,
+                dir: None,
+            },
+        )?;
         Ok(out)
     })
 }
