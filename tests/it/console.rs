@@ -599,6 +599,12 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
     );
     let lead = page("/ui/leads/acme-1", &ops).await;
     assert!(lead.contains("main.rules:2") && lead.contains("Acme"), "{lead}");
+    assert!(
+        !lead.contains("id=\"shadow\""),
+        "no shadow pack, no shadow result: {lead}"
+    );
+    let pack = page("/ui/pack", &ops).await;
+    assert!(pack.contains("No shadow pack runs"), "{pack}");
     let funnel = page("/ui/funnel?by=route", &ops).await;
     assert!(funnel.contains("<dt>Accepted</dt><dd>1</dd>"), "{funnel}");
     // Logged out, the old cookie is worth nothing.
@@ -617,6 +623,117 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
         .await
         .unwrap();
     assert_eq!(again.status(), 303);
+}
+
+/// The shadow candidate: `Senior` worth less (acme-1 is no longer an MQL), a new `Demo`
+/// rule (gamma-3 becomes one).
+const CANDIDATE: &str = r#"threshold 30
+rule "Senior":  title ~ VP                    => +10
+rule "Pricing": visited /pricing within 7d    => +15
+rule "Demo":    visited /demo within 7d       => +20
+route "east" when region in ["NY", "NJ"] sla 4h
+route "rest"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lead_and_pack_pages_show_the_shadow_pack() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let candidate = dir.path().join("candidate");
+    std::fs::create_dir_all(&candidate).unwrap();
+    std::fs::write(candidate.join("main.rules"), CANDIDATE).unwrap();
+    let data = dir.path().join("data");
+    let shadow_arg = ["--shadow", candidate.to_str().unwrap()];
+    let server = Server::start(&pack, &data, &shadow_arg);
+    let http = client();
+    // 35, an MQL on east / 25, not an MQL: behind `Senior`.
+    mql(&http, &server, "acme-1", "NY", "Acme").await;
+    // 15, not an MQL / 35, an MQL on rest: behind `Demo`.
+    put(&http, &server, "gamma-3", json!({"title": "Engineer", "region": "CA"})).await;
+    let now = chrono::Utc::now().to_rfc3339();
+    let events = json!([
+        {"type": "page_view", "path": "/pricing", "at": now},
+        {"type": "page_view", "path": "/demo", "at": now},
+    ]);
+    let (status, body) = call(http.post(server.url("/v1/leads/gamma-3/events")).json(&events)).await;
+    assert_eq!((status, &body["stage"]), (200, &json!("lead")), "{body}");
+    let page = |path: &str| {
+        let request = http.get(server.url(path));
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.text().await.unwrap()
+        }
+    };
+
+    let acme = page("/ui/leads/acme-1").await;
+    assert!(acme.contains("id=\"shadow\"") && acme.contains(">candidate@"), "{acme}");
+    assert!(
+        acme.contains("<dt>Shadow score</dt><dd class=\"score\">25</dd>")
+            && acme.contains("<dt>Shadow MQL</dt><dd>no</dd>")
+            && acme.contains("<q>Senior</q>")
+            && !acme.contains("<q>Demo</q>"),
+        "{acme}"
+    );
+    assert!(
+        acme.contains("<dd class=\"score\">35</dd>"),
+        "the live score beside it: {acme}"
+    );
+    let gamma = page("/ui/leads/gamma-3").await;
+    assert!(
+        gamma.contains("<dt>Shadow score</dt><dd class=\"score\">35</dd>")
+            && gamma.contains("<dt>Shadow MQL</dt><dd>yes</dd>")
+            && gamma.contains("<dt>Shadow route</dt><dd>rest</dd>")
+            && gamma.contains("<q>Demo</q>"),
+        "{gamma}"
+    );
+
+    let pack_page = page("/ui/pack").await;
+    for (label, value) in [
+        ("Leads scored by both", "2"),
+        ("MQL for both", "0"),
+        ("MQL for the live pack only", "1"),
+        ("MQL for the shadow pack only", "1"),
+        ("MQL for both, route changed", "0"),
+        ("Mean score change (shadow − live)", "5"),
+    ] {
+        let row = format!("<dt>{label}</dt><dd>{value}</dd>");
+        assert!(pack_page.contains(&row), "{row} in {pack_page}");
+    }
+    assert!(pack_page.contains("shadow-pack\">candidate@"), "{pack_page}");
+    let demo =
+        pack_page.find("<tr><td>Demo</td><td class=\"num\">1</td><td class=\"num\">0</td><td class=\"num\">1</td>");
+    let senior =
+        pack_page.find("<tr><td>Senior</td><td class=\"num\">1</td><td class=\"num\">1</td><td class=\"num\">0</td>");
+    assert!(
+        demo.is_some() && senior.is_some(),
+        "the rules behind the differences: {pack_page}"
+    );
+    let (_, report) = call(http.get(server.url("/v1/shadow"))).await;
+    assert_eq!(
+        (&report["leads"], &report["mean_score_change"]),
+        (&json!(2), &json!(5)),
+        "the API agrees: {report}"
+    );
+    drop(server);
+
+    // A shadow pack that does not load: the pack page says so, lead pages show nothing.
+    std::fs::write(
+        candidate.join("main.rules"),
+        "threshold 30\nrule \"Broken\": title ~ => +1\n",
+    )
+    .unwrap();
+    let server = Server::start(&pack, &data, &shadow_arg);
+    let pack_page = page_of(&http, &server, "/ui/pack").await;
+    assert!(pack_page.contains("does not load"), "{pack_page}");
+    let acme = page_of(&http, &server, "/ui/leads/acme-1").await;
+    assert!(!acme.contains("id=\"shadow\""), "{acme}");
+}
+
+async fn page_of(http: &reqwest::Client, server: &Server, path: &str) -> String {
+    let response = http.get(server.url(path)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    response.text().await.unwrap()
 }
 
 /// Median and 90th percentile of `times`, in ms.

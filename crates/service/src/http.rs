@@ -796,7 +796,7 @@ async fn backup(State(app): Shared) -> Response {
 
 /// The lead's result under the shadow pack now loaded: `{pack, result, error}`, or
 /// `null` without a shadow pack (or before the lead was scored with this version).
-fn shadow_view(app: &App, record: &LeadRecord) -> Value {
+pub(crate) fn shadow_view(app: &App, record: &LeadRecord) -> Value {
     let current = app.shadow.as_ref().and_then(|s| s.current());
     match (current, &record.shadow) {
         (Some(pack), Some(s)) if s.pack == pack.id().to_string() => json!({

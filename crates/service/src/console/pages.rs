@@ -19,11 +19,12 @@ use super::{allowed, render, Chrome, Failure, Shared};
 use crate::commit::now_millis;
 use crate::config::Scope;
 use crate::funnel;
-use crate::http::{explain, App};
+use crate::http::{explain, shadow_view, App};
 use crate::input::{self, rfc3339, Op};
 use crate::lifecycle::{Acted, Ask, Stage};
 use crate::model::{HistoryEntry, LeadRecord, Millis};
 use crate::pack as live_pack;
+use crate::shadow;
 use leadscore::reload::ReloadEvent;
 use leadscore::Outcome;
 use leadscore_outcomes::chart::{lines, Series};
@@ -260,6 +261,7 @@ struct LeadPage {
     breached: bool,
     result: Option<ResultView>,
     error: Option<String>,
+    shadow: Option<ShadowLeadView>,
     events: Vec<EventRow>,
     older_events: u64,
     ledger: String,
@@ -335,6 +337,39 @@ fn stage_rows(entries: &[(u64, HistoryEntry)]) -> Vec<StageRow> {
     rows
 }
 
+/// A lead's result under the shadow pack, beside the live one.
+pub struct ShadowLeadView {
+    pack: String,
+    score: Option<String>,
+    mql: bool,
+    route: Option<String>,
+    error: Option<String>,
+    /// The rules behind a different verdict or route (`shadow::compare`).
+    rules: Vec<String>,
+}
+
+/// The shadow result `GET /v1/leads/{id}` shows (`None` without one), compared with the
+/// live result.
+fn shadow_of_lead(app: &App, record: &LeadRecord, live: Option<&Outcome>) -> Option<ShadowLeadView> {
+    let view = shadow_view(app, record);
+    if view.is_null() {
+        return None;
+    }
+    let outcome: Option<Outcome> = serde_json::from_value(view["result"].clone()).ok();
+    let rules = match (live, &outcome) {
+        (Some(live), Some(candidate)) => shadow::compare(live, candidate).rules,
+        _ => Vec::new(),
+    };
+    Some(ShadowLeadView {
+        pack: text_of(&view["pack"]),
+        score: outcome.as_ref().map(|o| number(o.score)),
+        mql: outcome.as_ref().is_some_and(|o| o.mql),
+        route: outcome.and_then(|o| o.route),
+        error: view["error"].as_str().map(str::to_string),
+        rules,
+    })
+}
+
 fn lead_id(id: Result<Path<String>, PathRejection>, app: &App) -> Result<String, Failure> {
     let Path(id) = id.map_err(|e| Failure::new(400, format!("bad lead id in the path: {e}")))?;
     Ok(input::lead_id(&id, &app.settings.limits)?)
@@ -357,7 +392,9 @@ pub async fn lead(
     let history_from = record.next_history.saturating_sub(LEDGER_SHOWN);
     let history = read.history(&id, history_from, LEDGER_SHOWN as usize).await?;
     let explanation = explain(&app, &read, &id, &record).await?;
-    let result = stored_outcome(&record).map(|o| ResultView::of(&o, explanation));
+    let live = stored_outcome(&record);
+    let shadow = shadow_of_lead(&app, &record, live.as_ref());
+    let result = live.map(|o| ResultView::of(&o, explanation));
     let stage = record.standing.stage;
     let c = Chrome::of("lead", &session);
     let page = LeadPage {
@@ -372,6 +409,7 @@ pub async fn lead(
         breached: record.standing.sla_breached,
         result,
         error: record.error.clone(),
+        shadow,
         events: events.iter().rev().map(|(seq, e)| event_row(*seq, e)).collect(),
         older_events: from - record.events.first,
         ledger: ledger_chart(&history),
@@ -534,12 +572,90 @@ struct PackPage {
     rejection: Option<RejectionView>,
     removed: Option<live_pack::Removed>,
     notice: Option<String>,
+    shadow: ShadowPackView,
 }
 
-fn pack_page(app: &App, session: &Session, notice: Option<String>) -> PackPage {
+/// A rule behind the shadow pack's differences.
+pub struct ShadowRuleRow {
+    rule: String,
+    leads: String,
+    mql_live_only: String,
+    mql_shadow_only: String,
+    route_changed: String,
+}
+
+/// The shadow comparison on the pack page.
+pub enum ShadowPackView {
+    /// The service runs without `--shadow`.
+    Off,
+    /// The shadow pack's folder does not load.
+    NotLoaded { dir: String, error: String },
+    /// The report of `GET /v1/shadow`, its values as text.
+    Report {
+        pack: String,
+        loaded_at: String,
+        counts: Vec<(String, String)>,
+        rules: Vec<ShadowRuleRow>,
+    },
+}
+
+/// The shadow comparison: what `GET /v1/shadow` reports, from the same tally and
+/// `shadow::report`.
+async fn shadow_pack_view(app: &App) -> Result<ShadowPackView, Failure> {
+    let Some(running) = &app.shadow else {
+        return Ok(ShadowPackView::Off);
+    };
+    let Some(pack) = running.current() else {
+        return Ok(ShadowPackView::NotLoaded {
+            dir: running.dir().display().to_string(),
+            error: running.error().unwrap_or_default(),
+        });
+    };
+    let tally = app.store.read().await?.shadow_tally(&pack.id().to_string()).await?;
+    let report = shadow::report(&tally, running.loaded_at());
+    let field = |v: &Value, k: &str| match v.get(k) {
+        None | Some(Value::Null) => "none".to_string(),
+        Some(value) => text_of(value),
+    };
+    let counts = [
+        ("Leads scored by both", "leads"),
+        ("MQL for both", "mql_both"),
+        ("MQL for the live pack only", "mql_live_only"),
+        ("MQL for the shadow pack only", "mql_shadow_only"),
+        ("MQL for both, route changed", "route_changed"),
+        ("Mean score change (shadow − live)", "mean_score_change"),
+    ]
+    .into_iter()
+    .map(|(label, key)| (label.to_string(), field(&report, key)))
+    .collect();
+    let rules = report["rules"]
+        .as_array()
+        .map(|rules| {
+            rules
+                .iter()
+                .map(|r| ShadowRuleRow {
+                    rule: field(r, "rule"),
+                    leads: field(r, "leads"),
+                    mql_live_only: field(r, "mql_live_only"),
+                    mql_shadow_only: field(r, "mql_shadow_only"),
+                    route_changed: field(r, "route_changed"),
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(ShadowPackView::Report {
+        pack: field(&report, "pack"),
+        loaded_at: field(&report, "loaded_at"),
+        counts,
+        rules,
+    })
+}
+
+async fn pack_page(app: &App, session: &Session, notice: Option<String>) -> Result<PackPage, Failure> {
+    let shadow = shadow_pack_view(app).await?;
     let pack = app.live.current();
     let program = pack.program();
-    PackPage {
+    Ok(PackPage {
         c: Chrome::of("pack", session),
         name: pack.id().name.to_string(),
         version: pack.id().version.to_string(),
@@ -562,12 +678,14 @@ fn pack_page(app: &App, session: &Session, notice: Option<String>) -> PackPage {
         }),
         removed: app.pack_status.removed(),
         notice,
-    }
+        shadow,
+    })
 }
 
-/// The live pack: its rules and how often each fired, the last rejected edit.
-pub async fn pack(State(app): Shared, Extension(session): SessionOf) -> Response {
-    render(&pack_page(&app, &session, None))
+/// The live pack: its rules and how often each fired, the last rejected edit, the shadow
+/// comparison.
+pub async fn pack(State(app): Shared, Extension(session): SessionOf) -> Result<Response, Failure> {
+    Ok(render(&pack_page(&app, &session, None).await?))
 }
 
 #[derive(Deserialize)]
@@ -592,7 +710,7 @@ pub async fn reload(
         ReloadEvent::Rejected(r) => format!("The published pack does not check; {} stays live.", r.live),
         other => format!("The pack was not reloaded: {other:?}"),
     };
-    Ok(render(&pack_page(&app, &session, Some(notice))))
+    Ok(render(&pack_page(&app, &session, Some(notice)).await?))
 }
 
 // ---------------------------------------------------------------- the funnel
