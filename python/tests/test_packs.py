@@ -99,4 +99,12 @@ def test_the_type_stubs_name_what_the_native_module_has():
         if callable(member) and getattr(member, "__text_signature__", None):
             params = [p for p in inspect.signature(member).parameters if p not in ("self", "$self")]
             assert [a.arg for a in node.args.args if a.arg != "self"] == params, name
+    # The module's functions too, keyword-only parameters included: a keyword the native
+    # function takes and the stub lacks is one a type checker would refuse.
+    for node in stubs.body:
+        member = getattr(_native, node.name) if isinstance(node, ast.FunctionDef) else None
+        if callable(member) and getattr(member, "__text_signature__", None):
+            params = list(inspect.signature(member).parameters)
+            stubbed_params = [a.arg for a in node.args.posonlyargs + node.args.args + node.args.kwonlyargs]
+            assert stubbed_params == params, node.name
     assert (ROOT / "python/leadscore/py.typed").exists(), "the package says it has types (PEP 561)"
