@@ -16,9 +16,17 @@ class PackError(ValueError):
 
     #: Each error as ``(file, line, column, message)``.
     errors: list[tuple[str, int, int, str]]
+    #: Each error as a dict: ``file``, ``line``, ``column``, ``message``, ``layer``
+    #: (``"parse"``, ``"plugin"`` or ``"check"``), ``code`` (the kind, e.g.
+    #: ``"unknown_dimension"``) and ``help`` (a hint, or ``None``).
+    details: list[dict[str, object]]
 
 class ScoreError(ValueError):
     """A lead that cannot be scored (``Pack.score``, ``Pack.explain``)."""
+
+    #: The kind, as the core names it (``"bad_event"``, ``"plugin"``, ``"not_a_bool"``,
+    #: ...), or ``"not_json"`` for a value with no JSON form.
+    code: str
 
 class InternalError(RuntimeError):
     """A bug inside leadscore (a panic caught at the module's edge): the call failed, the process goes on."""

@@ -291,12 +291,12 @@ impl Pack {
         as_of: &Bound<'_, PyAny>,
     ) -> PyResult<leadscore::Outcome> {
         let as_of = convert::as_of(as_of)?;
-        let text = convert::json_text(lead).map_err(ScoreError::new_err)?;
+        let text = convert::json_text(lead).map_err(|e| score_error(py, "not_json", e))?;
         let pool = pool::get(py, pool::threads(None)?)?;
         let pack = &self.pack;
         // On the pool: its threads have the deep stacks plugins need.
         py.detach(|| pool.run(|| pack.score_json(&text, as_of)))
-            .map_err(|e| ScoreError::new_err(e.to_string()))
+            .map_err(|e| score_error(py, e.code(), e.to_string()))
     }
 }
 
@@ -454,29 +454,64 @@ fn loader(plugins: Option<&Bound<'_, PyAny>>) -> PyResult<leadscore::Loader> {
     Ok(leadscore::Loader::new().plugin_path(dirs))
 }
 
+/// A lead that cannot be scored as Python sees it: `ScoreError` with the message, and
+/// `.code`, the kind as the core names it (`bad_event`, `plugin`, ...), or `not_json` for
+/// a Python value that has no JSON form.
+fn score_error(py: Python<'_>, code: &str, message: String) -> PyErr {
+    let err = ScoreError::new_err(message);
+    if let Err(e) = err.value(py).setattr("code", code) {
+        return e;
+    }
+    err
+}
+
+/// One error of a rejected pack as `PackError.details` lists it: a dict, so a program can
+/// match on its `layer` and `code` (the core's `PackError::layer`/`code`) and show the rest.
+#[derive(IntoPyObject)]
+struct ErrorDetail {
+    file: String,
+    line: usize,
+    column: usize,
+    message: String,
+    layer: &'static str,
+    code: &'static str,
+    help: Option<String>,
+}
+
 /// A load failure as Python sees it: `PackError` (with `.errors`) or `OSError`.
 fn pack_error(py: Python<'_>, error: leadscore::Error) -> PyErr {
     match error {
         leadscore::Error::Pack(errors) => {
-            let list: Vec<(String, usize, usize, String)> = errors
-                .errors()
-                .iter()
-                .map(|e| {
-                    let at = errors.location(e);
-                    (at.file, at.line, at.column, e.to_string())
-                })
-                .collect();
+            let mut list = Vec::new();
+            let mut details = Vec::new();
+            for e in errors.errors() {
+                let at = errors.location(e);
+                list.push((at.file.clone(), at.line, at.column, e.to_string()));
+                details.push(ErrorDetail {
+                    file: at.file,
+                    line: at.line,
+                    column: at.column,
+                    message: e.to_string(),
+                    layer: e.layer(),
+                    code: e.code(),
+                    help: e.help().map(str::to_string),
+                });
+            }
             let err = PackError::new_err(errors.render(false));
-            if let Err(e) = err.value(py).setattr("errors", list) {
+            let value = err.value(py);
+            if let Err(e) = value
+                .setattr("errors", list)
+                .and_then(|()| value.setattr("details", details))
+            {
                 return e;
             }
             err
         }
         leadscore::Error::EmptyPack(_) => {
             let err = PackError::new_err(error.to_string());
-            let _ = err
-                .value(py)
-                .setattr("errors", Vec::<(String, usize, usize, String)>::new());
+            let value = err.value(py);
+            let _ = value.setattr("errors", Vec::<(String, usize, usize, String)>::new());
+            let _ = value.setattr("details", Vec::<ErrorDetail>::new());
             err
         }
         other => PyOSError::new_err(other.to_string()),

@@ -48,6 +48,19 @@ def test_from_source_errors_have_locations():
     assert errors[0] == ("bad.rules", 2, 28, "unknown dimension `fitt`")
     assert len(errors) == 2 and errors[1][:2] == ("bad.rules", 3)
     assert "help: did you mean `fit`?" in str(raised.value)
+    first = raised.value.details[0]
+    assert (first["layer"], first["code"], first["help"]) == ("check", "unknown_dimension", "did you mean `fit`?")
+    assert (first["file"], first["line"], first["column"], first["message"]) == errors[0]
+
+
+def test_a_lead_that_cannot_be_scored_says_its_kind():
+    pack = leadscore.Pack.from_source("demo", "visited /pricing => +5")
+    with pytest.raises(leadscore.ScoreError, match="events\\[0\\]") as raised:
+        pack.score({"events": [7]}, as_of="2026-01-01T00:00:00Z")
+    assert raised.value.code == "bad_event"
+    with pytest.raises(leadscore.ScoreError) as raised:
+        pack.score({"x": {1, 2}}, as_of="2026-01-01T00:00:00Z")
+    assert raised.value.code == "not_json"
 
 
 def test_a_pack_error_is_a_value_error():
@@ -63,7 +76,7 @@ def test_a_missing_folder_is_an_os_error(tmp_path):
 def test_an_empty_folder_is_a_pack_error(tmp_path):
     with pytest.raises(leadscore.PackError, match="holds no \\*.rules files") as raised:
         leadscore.Pack.load(tmp_path)
-    assert raised.value.errors == []
+    assert raised.value.errors == [] and raised.value.details == []
 
 
 def test_plugins_come_from_the_search_path():

@@ -1081,3 +1081,63 @@ async fn a_webhook_receiver_down_for_a_while_gets_every_transition_in_order_sign
         assert_eq!(d.signature.as_deref(), Some(expected.as_str()), "bad signature");
     }
 }
+
+/// A lead whose scoring fails keeps its data and gets its error as an object a program can
+/// match on: the kind's code, the message, and where (the plugin, function, script
+/// position and the rule); the ledger entry carries the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_that_cannot_be_scored_has_a_structured_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), "plugin \"grumpy\"\ncheck_domain(domain) => +1\n");
+    let plugins = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/plugins/lib");
+    let data = dir.path().join("data");
+    let server = Server::start(&pack, &data, &["--plugins", plugins.to_str().unwrap()]);
+    let http = client();
+
+    let (status, put) = call(
+        http.put(server.url("/v1/leads/bad"))
+            .json(&json!({"domain": "bad.example"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{put}");
+    let (_, lead) = call(http.get(server.url("/v1/leads/bad"))).await;
+    let error = &lead["error"];
+    assert_eq!(lead["result"], Value::Null, "{lead}");
+    assert_eq!(
+        (
+            &error["code"],
+            &error["plugin"],
+            &error["function"],
+            &error["at"],
+            &error["rule"]
+        ),
+        (
+            &json!("plugin"),
+            &json!("grumpy"),
+            &json!("check_domain"),
+            &json!("4:9"),
+            &json!("main.rules:2")
+        ),
+        "{lead}"
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("threw: domain is on the block list"),
+        "{lead}"
+    );
+    let (_, history) = call(http.get(server.url("/v1/leads/bad/history"))).await;
+    assert_eq!(history["history"][0]["error"], *error, "{history}");
+
+    let (_, fixed) = call(
+        http.put(server.url("/v1/leads/bad"))
+            .json(&json!({"domain": "good.example"})),
+    )
+    .await;
+    assert_eq!(
+        (fixed["result"]["score"].as_f64(), &fixed["error"]),
+        (Some(1.0), &Value::Null),
+        "{fixed}"
+    );
+}

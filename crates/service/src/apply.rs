@@ -14,7 +14,9 @@ use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
 use super::lifecycle::{self, Ask, Change, Kind, Reading, Stage, Standing};
-use super::model::{HandOff, HistoryEntry, LeadRecord, Millis, RuleChange, ShadowRecord, ShadowTally, Transition};
+use super::model::{
+    HandOff, HistoryEntry, LeadRecord, Millis, RuleChange, ScoringError, ShadowRecord, ShadowTally, Transition,
+};
 use super::shadow;
 use super::storage::{StorageError, Txn};
 use leadscore::{NextChange, Pack};
@@ -62,7 +64,7 @@ pub struct LeadView {
     /// The result (`None` when scoring failed or the lead has not been scored).
     pub result: Option<Value>,
     /// Why scoring failed.
-    pub error: Option<String>,
+    pub error: Option<ScoringError>,
     /// The time the result was computed as of (ms).
     pub as_of: Millis,
     /// Seqs of the transitions this batch wrote for the lead.
@@ -475,7 +477,7 @@ impl<'a> Batch<'a> {
                 changes
             }
             Err(e) => {
-                w.record.error = Some(e.to_string());
+                w.record.error = Some(ScoringError::from(&e));
                 // A plugin that failed may answer later: tried again after the fallback.
                 w.record.result_due = Some(as_of.saturating_add(fallback));
                 let breach = lifecycle::sla_check(&w.record.standing, as_of);
@@ -517,7 +519,7 @@ impl<'a> Batch<'a> {
         };
         let record = ShadowRecord {
             result: shadowed.as_ref().ok().and_then(|o| serde_json::to_value(o).ok()),
-            error: shadowed.err().map(|e| e.to_string()),
+            error: shadowed.as_ref().err().map(ScoringError::from),
             counted,
             pack,
         };

@@ -1,6 +1,8 @@
 //! What the service stores, as plain serializable data: a lead's record, a transition, a
 //! history entry, a webhook's delivery cursor. Both backends keep them as JSON.
 
+use leadscore::read::ReadError;
+use leadscore::EvalError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -19,7 +21,7 @@ pub struct LeadRecord {
     /// The latest result, as batch scoring writes it (`null` when scoring failed).
     pub result: Option<Value>,
     /// Why the latest scoring failed (a plugin error, an event the pack cannot read).
-    pub error: Option<String>,
+    pub error: Option<ScoringError>,
     /// The time the result was computed as of (ms).
     pub as_of: Millis,
     /// Event sequence numbers: the oldest kept, the next to assign.
@@ -61,6 +63,123 @@ pub struct LeadRecord {
     /// funnel records what sales did next. `None`: never handed off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handoff: Option<Millis>,
+}
+
+/// Why a lead could not be scored, as stored and served: the core's [`EvalError`] kept
+/// structured until it is shown — its kind as a stable code, where it happened, and its
+/// message.
+///
+/// Records written before the error was structured hold only the message: they read back
+/// with the code `unknown`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredScoringError")]
+pub struct ScoringError {
+    /// The kind: [`EvalError::code`] (`bad_event`, `plugin`, `not_a_bool`, ...).
+    pub code: String,
+    /// What went wrong, in words (the error's display).
+    pub message: String,
+    /// `file:line` of the rule whose condition failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The plugin whose call failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plugin: Option<String>,
+    /// The function that failed (a plugin's, or one used as a condition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<String>,
+    /// `line:column` in the plugin's script where it stopped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// The index in `events` of the event that could not be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<usize>,
+}
+
+impl From<&EvalError> for ScoringError {
+    fn from(error: &EvalError) -> ScoringError {
+        let mut out = ScoringError::message(error.code(), error.to_string());
+        match error {
+            EvalError::Read(ReadError::BadEvent { index, .. }) => out.event = Some(*index),
+            EvalError::Plugin(e) => {
+                out.plugin = Some(e.plugin.clone());
+                out.function = Some(e.function.clone());
+                out.at = e.at.map(|p| p.to_string());
+                out.rule = e.rule.as_deref().map(str::to_string);
+            }
+            EvalError::NotABool { function, rule, .. } => {
+                out.function = Some(function.clone());
+                out.rule = rule.as_deref().map(str::to_string);
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+impl ScoringError {
+    fn message(code: &str, message: String) -> ScoringError {
+        ScoringError {
+            code: code.to_string(),
+            message,
+            rule: None,
+            plugin: None,
+            function: None,
+            at: None,
+            event: None,
+        }
+    }
+}
+
+impl std::fmt::Display for ScoringError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A stored scoring error: structured, or the bare message of an older record.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredScoringError {
+    Message(String),
+    Structured {
+        code: String,
+        message: String,
+        #[serde(default)]
+        rule: Option<String>,
+        #[serde(default)]
+        plugin: Option<String>,
+        #[serde(default)]
+        function: Option<String>,
+        #[serde(default)]
+        at: Option<String>,
+        #[serde(default)]
+        event: Option<usize>,
+    },
+}
+
+impl From<StoredScoringError> for ScoringError {
+    fn from(stored: StoredScoringError) -> ScoringError {
+        match stored {
+            StoredScoringError::Message(message) => ScoringError::message("unknown", message),
+            StoredScoringError::Structured {
+                code,
+                message,
+                rule,
+                plugin,
+                function,
+                at,
+                event,
+            } => ScoringError {
+                code,
+                message,
+                rule,
+                plugin,
+                function,
+                at,
+                event,
+            },
+        }
+    }
 }
 
 /// Where a lead's events are in the events table, and how many were dropped.
@@ -161,7 +280,7 @@ pub struct HistoryEntry {
     pub rules: Vec<RuleChange>,
     /// The scoring error, when there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<ScoringError>,
     /// For a stage change sales asked for: when they acted (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acted_at: Option<String>,
@@ -247,7 +366,7 @@ pub struct ShadowRecord {
     pub result: Option<Value>,
     /// Why scoring failed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+    pub error: Option<ScoringError>,
     /// What the lead adds to the tally of `pack` (`None`: not counted, because the live or
     /// the shadow pack could not score it). Taken back out when the lead is scored again.
     pub counted: Option<ShadowMark>,
@@ -454,6 +573,22 @@ mod kind_name {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[test]
+    fn a_scoring_error_keeps_its_kind_and_place_and_reads_an_older_message() {
+        let pack = leadscore::Pack::from_source("p", "visited /pricing => +5").unwrap();
+        let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+        let error = pack.score_json(r#"{"events": [1, 7]}"#, as_of).unwrap_err();
+        let stored = ScoringError::from(&error);
+        assert_eq!((stored.code.as_str(), stored.event), ("bad_event", Some(0)));
+        assert_eq!(stored.message, error.to_string());
+        let text = serde_json::to_string(&stored).unwrap();
+        assert_eq!(serde_json::from_str::<ScoringError>(&text).unwrap(), stored);
+        let older: ScoringError = serde_json::from_str(r#""a plugin failed""#).unwrap();
+        assert_eq!(
+            (older.code.as_str(), older.message.as_str()),
+            ("unknown", "a plugin failed")
+        );
+    }
 
     #[test]
     fn a_transition_reads_back_as_written() {

@@ -57,7 +57,8 @@ impl CheckError {
 }
 
 /// The kinds of check error.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum CheckErrorKind {
     #[error("unknown dimension `{0}`")]
@@ -172,4 +173,16 @@ pub enum CheckErrorKind {
         first: &'static str,
         second: &'static str,
     },
+}
+
+impl CheckErrorKind {
+    /// The kind's stable name in snake_case (`unknown_dimension`, `duplicate_rule`, ...).
+    ///
+    /// ```
+    /// let kind = leadscore::check::CheckErrorKind::UnknownDimension("fti".into());
+    /// assert_eq!(kind.code(), "unknown_dimension");
+    /// ```
+    pub fn code(&self) -> &'static str {
+        self.into()
+    }
 }

@@ -91,6 +91,24 @@ impl fmt::Display for ScriptPosition {
 }
 
 impl EvalError {
+    /// The error's kind as a stable snake_case name: the reader's (`not_an_object`,
+    /// `json`, `events_not_array`, `bad_event`, ...), `plugin`, or `not_a_bool`.
+    ///
+    /// ```
+    /// # let pack = leadscore::Pack::from_source("p", "visited /pricing => +5")?;
+    /// # let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+    /// let err = pack.score_json(r#"{"events": [7]}"#, as_of).unwrap_err();
+    /// assert_eq!(err.code(), "bad_event");
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            EvalError::Read(e) => e.code(),
+            EvalError::Plugin(_) => "plugin",
+            EvalError::NotABool { .. } => "not_a_bool",
+        }
+    }
+
     /// This error, as met while testing the rule at `location`: a failed plugin call
     /// and a function's answer that is not true or false name the rule.
     pub(crate) fn in_rule(self, location: &Arc<str>) -> EvalError {

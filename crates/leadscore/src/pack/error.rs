@@ -35,6 +35,33 @@ impl PackError {
         }
     }
 
+    /// The layer that rejected the pack: `parse`, `plugin` or `check`.
+    pub fn layer(&self) -> &'static str {
+        match self {
+            PackError::Parse(_) => "parse",
+            PackError::Plugin(_) => "plugin",
+            PackError::Check(_) => "check",
+        }
+    }
+
+    /// The error's kind as a stable snake_case name, unique across the layers
+    /// (`unexpected`, `unknown_plugin`, `unknown_dimension`, ...): what a program that
+    /// stores or sends the error keeps beside its message and location.
+    ///
+    /// ```
+    /// let Err(leadscore::Error::Pack(errors)) = leadscore::Pack::from_source("p", "title ~ VP => +5 fti") else {
+    ///     panic!("the pack should not load");
+    /// };
+    /// assert_eq!((errors.errors()[0].layer(), errors.errors()[0].code()), ("check", "unknown_dimension"));
+    /// ```
+    pub fn code(&self) -> &'static str {
+        match self {
+            PackError::Parse(e) => e.kind.code(),
+            PackError::Plugin(e) => e.kind.code(),
+            PackError::Check(e) => e.kind.code(),
+        }
+    }
+
     /// The hint, if any.
     pub fn help(&self) -> Option<&str> {
         match self {

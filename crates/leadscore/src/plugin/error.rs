@@ -17,7 +17,8 @@ pub struct LoadError {
 }
 
 /// The kinds of plugin-load error.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum LoadErrorKind {
     /// No plugin of that name on the plugin path.
@@ -63,5 +64,12 @@ impl LoadError {
         } else {
             self.help(help)
         }
+    }
+}
+
+impl LoadErrorKind {
+    /// The kind's stable name in snake_case (`unknown_plugin`, `unknown_limit`, ...).
+    pub fn code(&self) -> &'static str {
+        self.into()
     }
 }

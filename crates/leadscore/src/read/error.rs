@@ -16,7 +16,8 @@ use crate::value::TooDeep;
 /// assert_eq!(err.to_string(), "events[0] has no `at` time");
 /// # Ok::<(), leadscore::Error>(())
 /// ```
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum ReadError {
     /// The lead is not a JSON object.
@@ -103,5 +104,12 @@ impl fmt::Display for EventProblem {
 impl From<TooDeep> for ReadError {
     fn from(e: TooDeep) -> Self {
         ReadError::TooDeep(e)
+    }
+}
+
+impl ReadError {
+    /// The kind's stable name in snake_case (`not_an_object`, `bad_event`, ...).
+    pub fn code(&self) -> &'static str {
+        self.into()
     }
 }

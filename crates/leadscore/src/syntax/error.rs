@@ -18,7 +18,8 @@ pub struct ParseError {
 }
 
 /// The kinds of syntax error.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, thiserror::Error, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 #[non_exhaustive]
 pub enum ParseErrorKind {
     /// Something stood where the grammar expected something else.
@@ -375,6 +376,14 @@ pub(super) fn keyword(r: Rule) -> Option<&'static str> {
         Rule::kw_within => Some("`within`"),
         Rule::kw_times => Some("`times`"),
         _ => None,
+    }
+}
+
+impl ParseErrorKind {
+    /// The kind's stable name in snake_case (`unexpected`, `too_deep`, ...): what a
+    /// program that stores or sends the error keeps.
+    pub fn code(&self) -> &'static str {
+        self.into()
     }
 }
 

@@ -365,7 +365,7 @@ fn shadow_of_lead(app: &App, record: &LeadRecord, live: Option<&Outcome>) -> Opt
         score: outcome.as_ref().map(|o| number(o.score)),
         mql: outcome.as_ref().is_some_and(|o| o.mql),
         route: outcome.and_then(|o| o.route),
-        error: view["error"].as_str().map(str::to_string),
+        error: view["error"]["message"].as_str().map(str::to_string),
         rules,
     })
 }
@@ -408,7 +408,7 @@ pub async fn lead(
         sla_due_ms: record.standing.sla_due,
         breached: record.standing.sla_breached,
         result,
-        error: record.error.clone(),
+        error: record.error.as_ref().map(|e| e.message.clone()),
         shadow,
         events: events.iter().rev().map(|(seq, e)| event_row(*seq, e)).collect(),
         older_events: from - record.events.first,
