@@ -20,7 +20,7 @@ const CONDITION_FILE: &str = "<condition>";
 const CONDITION_LET: &str = "__condition";
 
 /// Words that start a statement rather than a condition.
-const STATEMENT_WORDS: [&str; 10] = [
+const STATEMENT_WORDS: [&str; 11] = [
     "threshold",
     "mql",
     "cap",
@@ -31,6 +31,7 @@ const STATEMENT_WORDS: [&str; 10] = [
     "plugin",
     "limit",
     "rule",
+    "target",
 ];
 
 /// An interactive session over a pack.
