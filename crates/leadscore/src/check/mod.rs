@@ -737,3 +737,79 @@ pub fn compile_regex(source: &str) -> Result<Regex, String> {
                 .to_string(),
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoFunctions;
+
+    impl FunctionTable for NoFunctions {
+        fn arity(&self, _: &str) -> Option<usize> {
+            None
+        }
+        fn names(&self) -> Vec<&str> {
+            Vec::new()
+        }
+    }
+
+    /// The kinds of the check errors of `text`, with the text each one's span covers.
+    fn errors(text: &str) -> Vec<(CheckErrorKind, String)> {
+        let mut sources = Sources::default();
+        let file = sources.add("t.rules", text);
+        let mut ast = Ast::default();
+        let mut parse_errors = Vec::new();
+        crate::syntax::parse_file(file, text, &mut ast, &mut parse_errors);
+        assert!(parse_errors.is_empty(), "{parse_errors:?}");
+        match check(&ast, &sources, &NoFunctions) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| (e.kind, text[e.span.range()].to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn targets_are_checked_with_typed_errors_at_their_parts() {
+        assert_eq!(errors("target acceptance >= 70% over 30d\ntarget \"w\": conversion <= 0% over 3650d"), []);
+        assert_eq!(
+            errors("target acceptence >= 70% over 30d"),
+            [(CheckErrorKind::UnknownMeasure("acceptence".into()), "acceptence".into())]
+        );
+        assert_eq!(
+            errors("target sla >= 100.5% over 7d"),
+            [(CheckErrorKind::TargetPercent, "100.5%".into())]
+        );
+        for window in ["0d", "3651d", "99999999999999999999w"] {
+            assert_eq!(
+                errors(&format!("target sla >= 90% over {window}")),
+                [(CheckErrorKind::TargetWindow, window.to_string())]
+            );
+        }
+        assert_eq!(
+            errors("target \"a\": sla >= 90% over 7d\ntarget \"a\": acceptance >= 1% over 1d"),
+            [(CheckErrorKind::DuplicateTarget("a".into()), "\"a\"".into())]
+        );
+        // Unnamed targets are named by their text, blanks aside.
+        assert_eq!(
+            errors("target sla>=90% over 7d\ntarget sla >= 90%  over  7d"),
+            [(CheckErrorKind::DuplicateTarget("sla >= 90% over 7d".into()), "sla".into())]
+        );
+        assert_eq!(
+            errors("target \" \": sla >= 90% over 7d"),
+            [(CheckErrorKind::EmptyName("target"), "\" \"".into())]
+        );
+    }
+
+    #[test]
+    fn an_unknown_measure_suggests_the_nearest() {
+        let text = "target convertion >= 20% over 90d";
+        let mut sources = Sources::default();
+        let file = sources.add("t.rules", text);
+        let mut ast = Ast::default();
+        crate::syntax::parse_file(file, text, &mut ast, &mut Vec::new());
+        let errors = check(&ast, &sources, &NoFunctions).unwrap_err();
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `conversion`?"));
+    }
+}
