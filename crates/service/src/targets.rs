@@ -27,7 +27,7 @@ use leadscore::{LivePack, Target};
 use super::commit::{now_millis, Committer};
 use super::funnel;
 use super::metrics::Metrics;
-use super::model::{Alert, Evaluation, HandOff, Millis, TargetStatus, TargetState};
+use super::model::{Alert, Evaluation, HandOff, Millis, TargetState, TargetStatus};
 use super::storage::{Reader, Storage, StorageError, Txn};
 
 /// The fewest hand-offs in a measure's divisor for a target to be judged (`--target-min-sample`).

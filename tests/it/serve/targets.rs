@@ -40,7 +40,11 @@ impl Book {
 }
 
 async fn hand_off(http: &reqwest::Client, server: &Server, book: &mut Book, id: &str) {
-    call(http.put(server.url(&format!("/v1/leads/{id}"))).json(&json!({"title": "VP"}))).await;
+    call(
+        http.put(server.url(&format!("/v1/leads/{id}")))
+            .json(&json!({"title": "VP"})),
+    )
+    .await;
     let event = json!({"type": "page_view", "path": "/demo"});
     let (_, out) = call(http.post(server.url(&format!("/v1/leads/{id}/events"))).json(&event)).await;
     assert_eq!(out["stage"], "mql", "{id}: {out}");
@@ -169,10 +173,19 @@ async fn targets_case(servers: &[&Server], got: &Mutex<Vec<Delivery>>) {
     let alert = &first[0];
     assert_eq!(
         (&alert["kind"], &alert["name"], &alert["status"], &alert["previous"]),
-        (&json!("target"), &json!("Sales accept"), &json!("missed"), &json!("met")),
+        (
+            &json!("target"),
+            &json!("Sales accept"),
+            &json!("missed"),
+            &json!("met")
+        ),
         "{alert}"
     );
-    assert_eq!((&alert["sample"], &alert["actual"]), (&json!(4), &json!(0.0)), "{alert}");
+    assert_eq!(
+        (&alert["sample"], &alert["actual"]),
+        (&json!(4), &json!(0.0)),
+        "{alert}"
+    );
     for server in servers {
         until(JUDGED, "the missed gauge", || async {
             (gauge(&http, server, "Sales accept", "missed").await == Some(1)).then_some(())
@@ -191,7 +204,12 @@ async fn targets_case(servers: &[&Server], got: &Mutex<Vec<Delivery>>) {
     })
     .await;
     assert_eq!(
-        (&both[1]["status"], &both[1]["previous"], &both[1]["sample"], &both[1]["actual"]),
+        (
+            &both[1]["status"],
+            &both[1]["previous"],
+            &both[1]["sample"],
+            &both[1]["actual"]
+        ),
         (&json!("met"), &json!("missed"), &json!(8), &json!(0.5)),
         "{both:?}"
     );
@@ -220,11 +238,10 @@ async fn targets_case(servers: &[&Server], got: &Mutex<Vec<Delivery>>) {
     // The outbox and its readers are as they were: no alert among the transitions.
     let transitions = all_transitions(&http, s).await;
     assert!(transitions.iter().all(|t| t["kind"] != "target"));
-    assert!(got
-        .lock()
-        .unwrap()
-        .iter()
-        .any(|d| d.body["kind"] == "mql"), "transitions are delivered as before");
+    assert!(
+        got.lock().unwrap().iter().any(|d| d.body["kind"] == "mql"),
+        "transitions are delivered as before"
+    );
     // Paging past the end, and a bad `after`.
     let (_, page) = call(http.get(s.url("/v1/alerts?after=2"))).await;
     assert_eq!(page, json!({"alerts": [], "next": 2}));
@@ -271,7 +288,12 @@ async fn a_target_turns_missed_and_met_with_one_alert_each_on_the_embedded_store
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let statuses: Vec<&Value> = report["targets"].as_array().unwrap().iter().map(|t| &t["status"]).collect();
+    let statuses: Vec<&Value> = report["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["status"])
+        .collect();
     assert_eq!(statuses, [&json!("met"), &json!("met")], "{report}");
     // The alert log and the states survive a restart: nothing is published again.
     let server = Server::start(&pack, &data, &extra);

@@ -772,7 +772,10 @@ mod tests {
 
     #[test]
     fn targets_are_checked_with_typed_errors_at_their_parts() {
-        assert_eq!(errors("target acceptance >= 70% over 30d\ntarget \"w\": conversion <= 0% over 3650d"), []);
+        assert_eq!(
+            errors("target acceptance >= 70% over 30d\ntarget \"w\": conversion <= 0% over 3650d"),
+            []
+        );
         assert_eq!(
             errors("target acceptence >= 70% over 30d"),
             [(CheckErrorKind::UnknownMeasure("acceptence".into()), "acceptence".into())]
@@ -794,7 +797,10 @@ mod tests {
         // Unnamed targets are named by their text, blanks aside.
         assert_eq!(
             errors("target sla>=90% over 7d\ntarget sla >= 90%  over  7d"),
-            [(CheckErrorKind::DuplicateTarget("sla >= 90% over 7d".into()), "sla".into())]
+            [(
+                CheckErrorKind::DuplicateTarget("sla >= 90% over 7d".into()),
+                "sla".into()
+            )]
         );
         assert_eq!(
             errors("target \" \": sla >= 90% over 7d"),
