@@ -29,7 +29,7 @@
 //!   `rescore` (pack, last lead claimed), locked by each claim until commit, so the
 //!   instances take the next chunk of leads in turn.
 //! - **Target alerts once.** Publishing the targets' alerts (issue 27.3) first takes a
-//!   transaction-level advisory lock ([`TARGET_LOCK`]), then reads each target's last
+//!   transaction-level advisory lock (`TARGET_LOCK`), then reads each target's last
 //!   published state: the second instance to judge a change waits for the first to commit
 //!   and finds it published. The alert log's seqs come from a counter row of their own.
 //! - **Migrations once.** At start, under a session advisory lock, each numbered
