@@ -437,7 +437,7 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         type Edit = fn(&mut Options);
-        let cases: [(&str, Edit); 4] = [
+        let cases: [(&str, Edit); 5] = [
             ("--listen \"nowhere\" is not IP:PORT", |o| o.listen = "nowhere".into()),
             ("--webhook \"ftp://x\" must be an http", |o| {
                 o.webhooks = vec!["ftp://x".into()]
@@ -447,6 +447,9 @@ mod tests {
             }),
             ("--reevaluate-every must be at least 1s", |o| {
                 o.reevaluate_every = Duration::from_millis(10)
+            }),
+            ("--target-every must be at least 1s", |o| {
+                o.target_every = Duration::ZERO
             }),
         ];
         for (expected, edit) in cases {

@@ -160,6 +160,10 @@ impl Judge {
     async fn judge(&self) -> Result<(), String> {
         let pack = self.live.current();
         let targets = pack.program().targets();
+        if targets.is_empty() {
+            self.metrics.set_targets(&[]);
+            return Ok(());
+        }
         let now = now_millis();
         let read = self.store.read().await.map_err(|e| e.to_string())?;
         let evaluations = read_evaluations(&read, targets, now, self.min_sample)
