@@ -594,9 +594,9 @@ fn sla_and_after_are_field_names_and_requalify_is_reserved() {
 }
 
 #[test]
-fn over_and_the_measures_are_field_names_and_target_is_reserved() {
-    let rules = "threshold 1\nover > 1 => +1\n`target` == true => +1\nacceptance exists => +1\ntarget sla >= 90% over 7d";
+fn target_over_and_the_measures_are_field_names() {
+    let rules = "threshold 1\nover > 1 => +1\ntarget == true => +1\nacceptance exists => +1\ntarget sla >= 90% over 7d";
     let out = score(rules, json!({"over": 2, "target": true, "acceptance": 1}));
     assert_eq!(out.score, 3.0, "a target changes no score");
-    assert!(leadscore::Pack::from_source("p", "target == true => +1").is_err());
+    assert!(leadscore::Pack::from_source("p", "title ~ target => +1\nlet target = title ~ VP").is_ok());
 }

@@ -20,7 +20,7 @@ const CONDITION_FILE: &str = "<condition>";
 const CONDITION_LET: &str = "__condition";
 
 /// Words that start a statement rather than a condition.
-const STATEMENT_WORDS: [&str; 11] = [
+const STATEMENT_WORDS: [&str; 10] = [
     "threshold",
     "mql",
     "cap",
@@ -31,7 +31,6 @@ const STATEMENT_WORDS: [&str; 11] = [
     "plugin",
     "limit",
     "rule",
-    "target",
 ];
 
 /// An interactive session over a pack.
@@ -448,7 +447,10 @@ fn is_statement(text: &str) -> bool {
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
         .next()
         .unwrap_or("");
-    STATEMENT_WORDS.contains(&first) || text.contains("=>")
+    // `target` is not reserved (a condition may test a field of that name): typed text is
+    // a target statement when it has the `over` every target has.
+    let target = first == "target" && text.split_whitespace().any(|w| w == "over");
+    STATEMENT_WORDS.contains(&first) || text.contains("=>") || target
 }
 
 /// `120` → 120, `"VP"` → "VP", `VP Sales` → "VP Sales".

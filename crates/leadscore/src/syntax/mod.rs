@@ -144,7 +144,7 @@ const OTHER_RESERVED: [&str; 20] = [
 ];
 
 /// Words that start a statement and can continue none (they are reserved).
-const STATEMENT_KEYWORDS: [&str; 13] = [
+const STATEMENT_KEYWORDS: [&str; 12] = [
     "rule",
     "let",
     "threshold",
@@ -157,7 +157,6 @@ const STATEMENT_KEYWORDS: [&str; 13] = [
     "limit",
     "requalify",
     "calibrate",
-    "target",
 ];
 
 /// The text up to the next line that starts in column 0 with a statement keyword: the
