@@ -83,7 +83,7 @@ impl Stream {
     pub fn key(self, url: &str) -> String {
         match self {
             Stream::Transitions => url.to_string(),
-            Stream::Alerts => format!("alerts {url}"),
+            Stream::Alerts => format!("{}{url}", super::storage::ALERT_STREAM),
         }
     }
 

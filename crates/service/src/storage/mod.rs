@@ -393,6 +393,11 @@ impl Reader {
     }
 }
 
+/// Targets (issue 27.3): the start of the name a webhook's alert stream keeps its cursor,
+/// lease and dead letters under (`alerts URL`, never a URL). A backup leaves them out, as
+/// it leaves out the alert log they point into.
+pub const ALERT_STREAM: &str = "alerts ";
+
 /// An id unlikely to repeat: the time and a random hash seed.
 pub(crate) fn new_id() -> String {
     use std::hash::{BuildHasher, Hasher};

@@ -478,7 +478,8 @@ impl PgStore {
             &mut dump,
         )?;
         each(
-            "SELECT url, cursor FROM leadscore.cursors ORDER BY url COLLATE \"C\"",
+            // Not the alert streams' (see `ALERT_STREAM`): the alert log is not backed up.
+            "SELECT url, cursor FROM leadscore.cursors WHERE left(url, 7) <> 'alerts ' ORDER BY url COLLATE \"C\"",
             &mut |r| {
                 let (url, cursor) = (text(r, 0)?, decode("cursor", &get(r, 1)?)?);
                 Ok(Item::Cursor { url, cursor })

@@ -912,6 +912,10 @@ impl Snapshot {
         let cursors = self.txn.open_table(CURSORS).map_err(|x| self.e(x))?;
         for entry in cursors.iter().map_err(e)? {
             let (k, v) = entry.map_err(e)?;
+            // Not the alert streams': the alert log is not backed up.
+            if k.value().starts_with(super::ALERT_STREAM) {
+                continue;
+            }
             let cursor = decode("cursor", v.value())?;
             dump.put(&Item::Cursor {
                 url: k.value().to_string(),
