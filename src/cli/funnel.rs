@@ -33,6 +33,14 @@ pub struct FunnelArgs {
     /// Figures per period too: day, week or month (UTC).
     #[arg(long, value_name = "PERIOD")]
     every: Option<String>,
+    /// With --data: the pack whose targets to judge (a service judges its live pack's).
+    #[arg(long, value_name = "PACK", requires = "data")]
+    pack: Option<PathBuf>,
+    /// With --pack: the fewest hand-offs in a target's divisor for it to be judged.
+    #[arg(long, value_name = "N", default_value_t = leadscore_service::targets::MIN_SAMPLE)]
+    target_min_sample: u64,
+    #[command(flatten)]
+    pack_args: super::PackArgs,
     /// Print the answer as JSON, as GET /v1/funnel gives it.
     #[arg(long)]
     json: bool,
@@ -56,8 +64,14 @@ pub fn run(args: &FunnelArgs) -> Result<Exit, Failure> {
     .into_iter()
     .filter_map(|(name, value)| Some((name.to_string(), value.clone()?)))
     .collect();
-    let report =
-        report::funnel(&source, &params).map_err(|e| Failure(format!("error: {}", show_text(&e.to_string()))))?;
+    let pack = args
+        .pack
+        .as_deref()
+        .map(|dir| super::load_pack(dir, &args.pack_args))
+        .transpose()?;
+    let targets = pack.as_ref().map_or(&[][..], |p| p.program().targets());
+    let report = report::funnel(&source, &params, targets, args.target_min_sample)
+        .map_err(|e| Failure(format!("error: {}", show_text(&e.to_string()))))?;
     if args.json {
         outln!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -116,6 +130,9 @@ pub fn render(report: &Report) -> String {
             ));
         }
     }
+    if !report.targets.is_empty() {
+        out.push_str(&targets(&report.targets));
+    }
     if let (Some(every), Some(series)) = (report.every, &report.series) {
         let rows: Vec<(String, &Figures)> = series
             .iter()
@@ -170,6 +187,26 @@ fn headline(first: &str, rows: &[(String, &Figures)]) -> String {
             percent(f.sla_met_rate),
             minutes(f.minutes_to_first_action.median),
             minutes(f.minutes_to_first_action.p90),
+        ));
+    }
+    out
+}
+
+/// The pack's targets: each one's status, measure against its value, and sample.
+fn targets(targets: &[leadscore_service::model::Evaluation]) -> String {
+    let names: Vec<String> = targets.iter().map(|t| show_text(&t.name).into_owned()).collect();
+    let width = names.iter().map(|n| n.chars().count()).max().unwrap_or(0).max(6);
+    let mut out = format!(
+        "\nTargets (each over its own window ending now)\n  {:<width$}  {:<12}  {:>8}  {:<20}  {:>6}\n",
+        "target", "status", "actual", "goal", "sample"
+    );
+    for (t, name) in targets.iter().zip(names) {
+        let goal = format!("{} {} over {}", t.op, percent(Some(t.value)), show_text(&t.window));
+        out.push_str(&format!(
+            "  {name:<width$}  {:<12}  {:>8}  {goal:<20}  {:>6}\n",
+            t.status.name(),
+            percent(t.actual),
+            t.sample
         ));
     }
     out

@@ -52,6 +52,14 @@ pub struct ServeArgs {
     /// otherwise.
     #[arg(long, value_name = "SECS", default_value_t = 60)]
     reevaluate_every: u64,
+    /// The fewest hand-offs in a target's divisor (those sales acted on for
+    /// `acceptance`, all for `conversion`, those with an SLA acted on or past due for
+    /// `sla`) for the target to be judged met or missed; below it, `insufficient`.
+    #[arg(long, value_name = "N", default_value_t = leadscore_service::targets::MIN_SAMPLE)]
+    target_min_sample: u64,
+    /// Seconds between two judgements of the pack's targets (a change publishes an alert).
+    #[arg(long, value_name = "SECS", default_value_t = leadscore_service::targets::EVERY.as_secs())]
+    target_every: u64,
     /// Largest request body, in bytes.
     #[arg(long, value_name = "N", default_value_t = Limits::default().body_bytes)]
     max_body_bytes: usize,
@@ -113,6 +121,8 @@ pub fn run(args: &ServeArgs) -> Result<Exit, Failure> {
         reevaluate_every: Duration::from_secs(args.reevaluate_every),
         limits,
         shadow: args.shadow.clone(),
+        target_min_sample: args.target_min_sample,
+        target_every: Duration::from_secs(args.target_every),
     };
     let settings = Settings::from_options(options).map_err(|e| Failure(format!("error: {e}")))?;
     match leadscore_service::run(settings) {

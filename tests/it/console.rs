@@ -31,6 +31,13 @@ route "east" when region in ["NY", "NJ"] sla 4h
 route "rest"
 "#;
 
+/// The targets the browser test's pack adds (issue 27.3): with `--target-min-sample 3`
+/// one of each status when the funnel is shown; a name that would be markup.
+const TARGETS: &str = r#"target "Sales accept": acceptance >= 70% over 30d
+target "<b>Won</b>": conversion >= 50% over 90d
+target conversion <= 50% over 90d
+"#;
+
 const TOKENS: &str = "ops ops-token read,sales,admin\nviewer viewer-token read\ncrm crm-token write\n";
 
 /// A chromedriver on a free port of 127.0.0.1, killed when dropped.
@@ -223,13 +230,13 @@ const HOSTILE: &str = "<script>window.pwned=1</script><img src=x onerror=\"windo
 async fn sales_work_the_queue_in_a_real_browser() {
     let driver = Driver::start();
     let dir = tempfile::tempdir().unwrap();
-    let link = publish(dir.path(), "v1", PACK);
+    let link = publish(dir.path(), "v1", &format!("{PACK}{TARGETS}"));
     let tokens = dir.path().join("tokens");
     std::fs::write(&tokens, TOKENS).unwrap();
     let server = Server::start(
         &link,
         &dir.path().join("data"),
-        &["--token-file", tokens.to_str().unwrap()],
+        &["--token-file", tokens.to_str().unwrap(), "--target-min-sample", "3"],
     );
     let http = client();
     mql(&http, &server, "acme-1", "NY", "Acme").await;
@@ -336,6 +343,24 @@ async fn sales_work_the_queue_in_a_real_browser() {
         "east"
     );
     assert_eq!(count(&browser, ".chart svg[role=img]").await, 1);
+    // The pack's targets, each with its status in words (3 hand-offs judge one): 1 of 2
+    // decided accepted is too few; 0 won of 4 misses 50% and meets "at most 50%".
+    let cell = |row: usize, col: usize| format!("table.targets tbody tr:nth-child({row}) td:nth-child({col})");
+    for (row, name, status, actual, sample) in [
+        (1, "Sales accept", "insufficient", "50%", "2"),
+        (2, "<b>Won</b>", "missed", "0%", "4"),
+        (3, "conversion <= 50% over 90d", "met", "0%", "4"),
+    ] {
+        let shown = [
+            text(&browser, &cell(row, 1)).await,
+            text(&browser, &cell(row, 2)).await,
+            text(&browser, &cell(row, 4)).await,
+            text(&browser, &cell(row, 5)).await,
+        ];
+        assert_eq!(shown, [name, status, actual, sample], "target row {row}");
+    }
+    assert_eq!(text(&browser, &cell(2, 3)).await, "conversion >= 50% over 90d");
+    assert_eq!(count(&browser, "table.targets b").await, 0, "a target's name is text");
     full_screenshot(&browser, "funnel", 1200).await;
     browser.goto(&server.url("/ui/")).await.unwrap();
 

@@ -187,3 +187,22 @@ fn fmt_writes_nothing_when_a_file_has_a_syntax_error() {
         "threshold   5\n"
     );
 }
+
+/// A target's layout is canonical, its meaning and its name (the text of an unnamed one)
+/// unchanged by `fmt`.
+#[test]
+fn targets_keep_their_meaning_and_names_through_fmt() {
+    let text = "threshold 10\ntarget   acceptance>=70%   over 30d\ntarget \"Won\" :conversion<= 20.5% over 13w # agreed\ntarget sla >=90% over\n  7d\n";
+    let formatted = fmt(text);
+    assert_eq!(
+        formatted,
+        "threshold 10\ntarget acceptance >= 70% over 30d\ntarget \"Won\": conversion <= 20.5% over 13w # agreed\ntarget sla >= 90% over 7d\n"
+    );
+    assert_eq!(fmt(&formatted), formatted);
+    let before = leadscore::Pack::from_source("t", text).unwrap();
+    let after = leadscore::Pack::from_source("t", &formatted).unwrap();
+    assert_eq!(listing(&before), listing(&after));
+    assert_eq!(before.program().targets(), after.program().targets());
+    let names: Vec<&str> = after.program().targets().iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["acceptance >= 70% over 30d", "Won", "sla >= 90% over 7d"]);
+}

@@ -592,3 +592,11 @@ fn sla_and_after_are_field_names_and_requalify_is_reserved() {
     let out = score(rules, json!({"sla": 2, "requalify": true, "after": 1}));
     assert_eq!(out.score, 3.0);
 }
+
+#[test]
+fn target_over_and_the_measures_are_field_names() {
+    let rules = "threshold 1\nover > 1 => +1\ntarget == true => +1\nacceptance exists => +1\ntarget sla >= 90% over 7d";
+    let out = score(rules, json!({"over": 2, "target": true, "acceptance": 1}));
+    assert_eq!(out.score, 3.0, "a target changes no score");
+    assert!(leadscore::Pack::from_source("p", "title ~ target => +1\nlet target = title ~ VP").is_ok());
+}

@@ -21,6 +21,7 @@ mod faults;
 mod funnel;
 mod postgres;
 mod shadow;
+mod targets;
 mod webhooks;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");

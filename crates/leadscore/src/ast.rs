@@ -79,6 +79,8 @@ pub enum StatementKind {
         /// Points that double the odds.
         double: Spanned<f64>,
     },
+    /// `target ["NAME":] acceptance >= 70% over 30d`.
+    Target(Target),
     /// `plugin "seniority"`.
     Plugin(Spanned<String>),
     /// `limit operations 100000`.
@@ -87,6 +89,68 @@ pub enum StatementKind {
     Rule(Rule),
     /// `fields title, company.size`: the lead fields the pack reads, each a dotted path.
     Fields(Vec<Spanned<Vec<String>>>),
+}
+
+/// `target ["NAME":] MEASURE OP P% over DURATION`, as written: the measure is a name
+/// the checker knows (`acceptance`, `conversion`, `sla`), the operator `>=` or `<=`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// The name given with `"NAME":`.
+    pub name: Option<Spanned<String>>,
+    /// What is measured, as written.
+    pub measure: Name,
+    /// `>=` ([`CmpOp::Ge`]) or `<=` ([`CmpOp::Le`]).
+    pub op: Spanned<CmpOp>,
+    /// The percentage compared with.
+    pub percent: Spanned<f64>,
+    /// The trailing window the measure is taken over.
+    pub window: Spanned<Millis>,
+}
+
+/// What a target measures: one of the funnel's rates over the hand-offs of its window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Measure {
+    /// `acceptance`: accepted ÷ hand-offs sales acted on (the funnel's `acceptance_rate`).
+    Acceptance,
+    /// `conversion`: won ÷ hand-offs (the funnel's `conversion_rate`).
+    Conversion,
+    /// `sla`: acted on in time ÷ hand-offs with an SLA acted on or past due (the
+    /// funnel's `sla_met_rate`).
+    Sla,
+}
+
+impl Measure {
+    /// Every measure, in the order the manual lists them.
+    pub const ALL: [Measure; 3] = [Measure::Acceptance, Measure::Conversion, Measure::Sla];
+
+    /// The word a target writes: `acceptance`, `conversion`, `sla`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Measure::Acceptance => "acceptance",
+            Measure::Conversion => "conversion",
+            Measure::Sla => "sla",
+        }
+    }
+
+    /// The measure a word names.
+    ///
+    /// ```
+    /// use leadscore::ast::Measure;
+    /// assert_eq!(Measure::parse("sla"), Some(Measure::Sla));
+    /// assert_eq!(Measure::parse("acceptence"), None);
+    /// ```
+    pub fn parse(word: &str) -> Option<Measure> {
+        Measure::ALL.into_iter().find(|m| m.word() == word)
+    }
+
+    /// The funnel's figure it is: `acceptance_rate`, `conversion_rate`, `sla_met_rate`.
+    pub fn figure(self) -> &'static str {
+        match self {
+            Measure::Acceptance => "acceptance_rate",
+            Measure::Conversion => "conversion_rate",
+            Measure::Sla => "sla_met_rate",
+        }
+    }
 }
 
 /// `[rule "name":] CONDITION => ACTIONS`.

@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::ast::{self, Action, CondKind, MatchPattern, OperandKind, StatementKind, TestOp};
-use crate::check::{rule_name, Checked};
+use crate::check::{rule_name, target_name, Checked};
 use crate::program::*;
 use crate::source::Sources;
 use crate::value::pattern::{Glob, Words};
@@ -48,6 +48,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             routes: Vec::new(),
             requalify_after: None,
             calibration: None,
+            targets: Vec::new(),
             functions: functions.to_vec(),
         },
     };
@@ -239,6 +240,21 @@ impl Compiler<'_> {
             StatementKind::Rule(rule) => {
                 let compiled = self.rule(rule);
                 self.program.rules.push(compiled);
+            }
+            StatementKind::Target(target) => {
+                // The checker refused targets with an unknown measure.
+                if let Some(measure) = ast::Measure::parse(&target.measure.node) {
+                    self.program.targets.push(Target {
+                        name: target_name(target, self.sources).0,
+                        location: self
+                            .sources
+                            .pack_location(target.name.as_ref().map_or(target.measure.span, |n| n.span)),
+                        measure,
+                        at_least: target.op.node == ast::CmpOp::Ge,
+                        percent: target.percent.node,
+                        window: target.window.node,
+                    });
+                }
             }
             _ => {}
         }

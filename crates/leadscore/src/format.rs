@@ -183,6 +183,20 @@ fn shape(text: &str, statement: &Statement, span: std::ops::Range<usize>) -> Sha
             &text[percent.span.range()],
             &text[double.span.range()]
         )),
+        StatementKind::Target(target) => {
+            let name = target
+                .name
+                .as_ref()
+                .map(|n| format!("{}: ", &text[n.span.range()]))
+                .unwrap_or_default();
+            Shape::Plain(format!(
+                "target {name}{} {} {} over {}",
+                target.measure.node,
+                target.op.node,
+                &text[target.percent.span.range()],
+                &text[target.window.span.range()]
+            ))
+        }
         StatementKind::Fields(paths) => {
             let paths: Vec<&str> = paths.iter().map(|p| &text[p.span.range()]).collect();
             Shape::Plain(format!("fields {}", paths.join(", ")))

@@ -33,7 +33,7 @@ pub use format::{format, format_named};
 pub use pack::{Error, PackError, PackErrors, PackWarnings};
 pub use pack::{Loader, Pack, Scorer};
 pub use plugin::{Limits, PLUGIN_STACK_SIZE};
-pub use program::{Calibration, Program, RuleSummary};
+pub use program::{Calibration, Program, RuleSummary, Target};
 pub use reload::LivePack;
 pub use source::{Location, SourceFile, Sources, Span};
 #[cfg(feature = "arrow")]

@@ -7,7 +7,7 @@ use std::fmt;
 
 use regex::Regex;
 
-use crate::ast::{CmpOp, Millis, StrOp};
+use crate::ast::{CmpOp, Measure, Millis, StrOp};
 use crate::value::pattern::{Glob, Words};
 use crate::value::Value;
 
@@ -56,6 +56,8 @@ pub struct Program {
     pub(crate) requalify_after: Option<Millis>,
     /// `calibrate`: the chance of converting a score means.
     pub(crate) calibration: Option<Calibration>,
+    /// `target` statements, in file order (`leadscore serve` evaluates them).
+    pub(crate) targets: Vec<Target>,
     /// Functions called from conditions, by index: (plugin index, name).
     pub(crate) functions: Vec<String>,
 }
@@ -254,6 +256,9 @@ impl fmt::Display for Program {
         }
         if let Some(c) = &self.calibration {
             writeln!(f, "{c}")?;
+        }
+        for t in &self.targets {
+            writeln!(f, "{t}")?;
         }
         Ok(())
     }
@@ -611,6 +616,87 @@ impl Program {
     /// ```
     pub fn calibration(&self) -> Option<Calibration> {
         self.calibration
+    }
+
+    /// The pack's `target` statements, in file order. Scoring ignores them.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("demo", "target \"Sales accept\": acceptance >= 70% over 30d")?;
+    /// let t = &pack.program().targets()[0];
+    /// assert_eq!((t.name.as_str(), t.measure.figure(), t.percent), ("Sales accept", "acceptance_rate", 70.0));
+    /// assert_eq!(t.window(), std::time::Duration::from_secs(30 * 86_400));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn targets(&self) -> &[Target] {
+        &self.targets
+    }
+}
+
+/// `target "NAME": acceptance >= 70% over 30d`: a figure of the funnel sales and marketing
+/// agreed on. Scoring ignores targets; `leadscore serve` judges them over the hand-offs
+/// of the trailing window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// Its name: the one given, or its text (`acceptance >= 70% over 30d`).
+    pub name: String,
+    /// Where it is written, `file:line`.
+    pub location: String,
+    /// What it measures.
+    pub measure: Measure,
+    /// Whether the measure must be at least (`>=`) or at most (`<=`) the value.
+    pub at_least: bool,
+    /// The percentage, 0 to 100.
+    pub percent: f64,
+    /// The trailing window, in milliseconds.
+    pub window: Millis,
+}
+
+impl Target {
+    /// Whether a measured rate (0 to 1) meets the target.
+    ///
+    /// ```
+    /// let pack = leadscore::Pack::from_source("p", "target sla >= 90% over 7d")?;
+    /// let target = &pack.program().targets()[0];
+    /// assert!(target.met_by(0.9) && !target.met_by(0.8999));
+    /// # Ok::<(), leadscore::Error>(())
+    /// ```
+    pub fn met_by(&self, rate: f64) -> bool {
+        // The rate in percent to 2 decimals (rates are kept to 4), so 0.7 meets 70%.
+        let percent = (rate * 10_000.0).round() / 100.0;
+        if self.at_least {
+            percent >= self.percent
+        } else {
+            percent <= self.percent
+        }
+    }
+
+    /// `>=` or `<=`.
+    pub fn op(&self) -> &'static str {
+        if self.at_least {
+            ">="
+        } else {
+            "<="
+        }
+    }
+
+    /// The window as a `std` duration.
+    pub fn window(&self) -> std::time::Duration {
+        millis(self.window)
+    }
+}
+
+impl fmt::Display for Target {
+    /// The statement: `target "NAME": acceptance >= 70% over 30d`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "target {:?}: {} {} {}% over {}",
+            self.name,
+            self.measure.word(),
+            self.op(),
+            crate::value::show_number(self.percent),
+            crate::value::time::show_duration(self.window)
+        )
     }
 }
 

@@ -447,7 +447,10 @@ fn is_statement(text: &str) -> bool {
         .split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-'))
         .next()
         .unwrap_or("");
-    STATEMENT_WORDS.contains(&first) || text.contains("=>")
+    // `target` is not reserved (a condition may test a field of that name): typed text is
+    // a target statement when it has the `over` every target has.
+    let target = first == "target" && text.split_whitespace().any(|w| w == "over");
+    STATEMENT_WORDS.contains(&first) || text.contains("=>") || target
 }
 
 /// `120` → 120, `"VP"` → "VP", `VP Sales` → "VP Sales".

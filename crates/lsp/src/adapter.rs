@@ -370,7 +370,10 @@ impl<'a> Index<'a> {
                     }
                 }
                 StatementKind::Plugin(name) => self.add(Kind::Plugin, &name.node, name.span, whole, None),
-                StatementKind::Limit { .. } | StatementKind::Requalify(_) | StatementKind::Calibrate { .. } => {}
+                StatementKind::Limit { .. }
+                | StatementKind::Requalify(_)
+                | StatementKind::Calibrate { .. }
+                | StatementKind::Target(_) => {}
                 StatementKind::Rule(rule) => self.rule(rule, s.span),
                 StatementKind::Fields(paths) => {
                     for path in paths {

@@ -11,7 +11,7 @@ use super::adapter::{Analysis, Kind};
 use super::samples::Samples;
 
 /// Words that start a statement, with what they are for.
-const STATEMENTS: [(&str, &str); 12] = [
+const STATEMENTS: [(&str, &str); 13] = [
     ("rule \"", "a named rule: rule \"NAME\": CONDITION => ACTIONS"),
     ("threshold", "threshold N: MQL when score >= N"),
     ("mql when", "the MQL condition"),
@@ -27,6 +27,10 @@ const STATEMENTS: [(&str, &str); 12] = [
     (
         "calibrate at",
         "calibrate at SCORE = P%, N points double the odds: the chance of converting a score means",
+    ),
+    (
+        "target",
+        "target [\"NAME\":] acceptance|conversion|sla >= P% over DURATION: a funnel figure `serve` checks",
     ),
     ("plugin \"", "use a Rhai plugin"),
     ("limit", "limit NAME N: a plugin sandbox limit"),

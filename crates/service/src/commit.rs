@@ -64,6 +64,13 @@ enum Command {
         limit: usize,
         reply: oneshot::Sender<Result<usize, ApiError>>,
     },
+    /// Publish the targets whose status changed since their last alert (issue 27.3).
+    Targets {
+        evaluations: Vec<crate::model::Evaluation>,
+        pack: String,
+        at: i64,
+        reply: oneshot::Sender<Result<usize, ApiError>>,
+    },
 }
 
 /// The handle requests use to reach the writer. Cheap to clone.
@@ -144,6 +151,25 @@ impl Committer {
         answer.await.map_err(|_| stopped())?
     }
 
+    /// Publishes, in the next transaction, an alert for each judged target whose status
+    /// differs from the last one published (see `targets.rs`), judged at `at`; how many.
+    pub async fn targets(
+        &self,
+        evaluations: Vec<crate::model::Evaluation>,
+        pack: String,
+        at: i64,
+    ) -> Result<usize, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Targets {
+            evaluations,
+            pack,
+            at,
+            reply,
+        })
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
+
     /// Whether writes can be stored: true until a transaction fails for want of storage
     /// (a full disk, a lost database), then false until one is stored again. While it
     /// is false, this stores a small probe record to find out.
@@ -211,7 +237,8 @@ impl Writer {
                     | Command::Probe { .. }
                     | Command::Delete { .. }
                     | Command::Due { .. }
-                    | Command::Rescore { .. } => HashMap::new(),
+                    | Command::Rescore { .. }
+                    | Command::Targets { .. } => HashMap::new(),
                 })
                 .collect::<Vec<HashMap<String, LeadView>>>();
             Ok((done, views, std::mem::take(&mut batch.tally)))
@@ -261,6 +288,9 @@ impl Writer {
                     self.metrics.rescored(items.len());
                     let _ = reply.send(Ok(items.len()));
                 }
+                Command::Targets { reply, .. } => {
+                    let _ = reply.send(Ok(items.len()));
+                }
             }
         }
     }
@@ -307,6 +337,12 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
                 let claimed = batch.rescore(t, *limit)?;
                 done.push((0..claimed).map(|_| Ok(Applied::default())).collect());
             }
+            Command::Targets {
+                evaluations, pack, at, ..
+            } => {
+                let published = super::targets::publish(t, evaluations, pack, *at)?;
+                done.push((0..published).map(|_| Ok(Applied::default())).collect());
+            }
         }
     }
     Ok(done)
@@ -322,7 +358,7 @@ fn fail_all(commands: Vec<Command>, e: &StorageError) {
             Command::Webhook { reply, .. } | Command::Probe { reply } | Command::Delete { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
-            Command::Due { reply, .. } | Command::Rescore { reply, .. } => {
+            Command::Due { reply, .. } | Command::Rescore { reply, .. } | Command::Targets { reply, .. } => {
                 let _ = reply.send(Err(error.clone()));
             }
         }

@@ -82,6 +82,10 @@ pub struct Options {
     pub limits: Limits,
     /// A candidate pack that scores every write beside the live one (`--shadow`).
     pub shadow: Option<PathBuf>,
+    /// The fewest hand-offs in a target's divisor for it to be judged (`--target-min-sample`).
+    pub target_min_sample: u64,
+    /// How often the pack's targets are judged (`--target-every`).
+    pub target_every: Duration,
 }
 
 /// Checked settings.
@@ -109,6 +113,10 @@ pub struct Settings {
     pub limits: Limits,
     /// The shadow pack folder (`--shadow`).
     pub shadow: Option<PathBuf>,
+    /// The fewest hand-offs in a target's divisor for it to be judged.
+    pub target_min_sample: u64,
+    /// How often the pack's targets are judged.
+    pub target_every: Duration,
 }
 
 /// What a token may do. Each endpoint needs one scope.
@@ -204,6 +212,9 @@ impl Settings {
         if options.reevaluate_every < Duration::from_secs(1) {
             return Err(ConfigError("--reevaluate-every must be at least 1s".into()));
         }
+        if options.target_every < Duration::from_secs(1) {
+            return Err(ConfigError("--target-every must be at least 1s".into()));
+        }
         check_limits(&options.limits)?;
         Ok(Settings {
             pack: options.pack,
@@ -217,6 +228,8 @@ impl Settings {
             reevaluate_every: options.reevaluate_every,
             limits: options.limits,
             shadow: options.shadow,
+            target_min_sample: options.target_min_sample,
+            target_every: options.target_every,
         })
     }
 }
@@ -356,6 +369,8 @@ mod tests {
             reevaluate_every: Duration::from_secs(60),
             limits: Limits::default(),
             shadow: None,
+            target_min_sample: crate::targets::MIN_SAMPLE,
+            target_every: crate::targets::EVERY,
         }
     }
 
@@ -422,7 +437,7 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         type Edit = fn(&mut Options);
-        let cases: [(&str, Edit); 4] = [
+        let cases: [(&str, Edit); 5] = [
             ("--listen \"nowhere\" is not IP:PORT", |o| o.listen = "nowhere".into()),
             ("--webhook \"ftp://x\" must be an http", |o| {
                 o.webhooks = vec!["ftp://x".into()]
@@ -432,6 +447,9 @@ mod tests {
             }),
             ("--reevaluate-every must be at least 1s", |o| {
                 o.reevaluate_every = Duration::from_millis(10)
+            }),
+            ("--target-every must be at least 1s", |o| {
+                o.target_every = Duration::ZERO
             }),
         ];
         for (expected, edit) in cases {

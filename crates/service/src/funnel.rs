@@ -239,6 +239,10 @@ pub struct Report {
     /// The figures per period, in time order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub series: Option<Vec<Period>>,
+    /// The pack's targets, each over its own trailing window ending at `as_of` (not the
+    /// range); absent when the pack has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<super::model::Evaluation>,
 }
 
 /// The figures over `handoffs`, judging open ones at `now`.
@@ -259,12 +263,10 @@ pub fn figures<'h>(handoffs: impl IntoIterator<Item = &'h HandOff>, now: Millis)
             f.decided += 1;
             minutes.push((at - h.mql_at).max(0) as f64 / 60_000.0);
         }
-        if let Some(due) = h.sla_due {
-            let met = h.first_action.is_some_and(|(_, at)| at < due);
-            let counted = h.first_action.is_some() || now >= due;
+        if let Some(met) = sla_kept(h, now) {
             sla_met += u64::from(met);
-            sla_counted += u64::from(counted);
-            f.sla_breached += u64::from(counted && !met);
+            sla_counted += 1;
+            f.sla_breached += u64::from(!met);
         }
         if h.reached(Stage::Rejected) {
             let reason = h.rejection_reason.as_deref().unwrap_or(NO_REASON);
@@ -300,6 +302,16 @@ pub fn figures<'h>(handoffs: impl IntoIterator<Item = &'h HandOff>, now: Millis)
     f.rules
         .sort_by(|a, b| b.mqls.cmp(&a.mqls).then_with(|| a.rule.cmp(&b.rule)));
     f
+}
+
+/// Whether a hand-off met its SLA, judged at `now`: `Some(true)` acted on before
+/// `sla_due`, `Some(false)` acted on later or still open past it, `None` when it has no
+/// SLA or is open and not yet due (not counted by `sla_met_rate`).
+pub fn sla_kept(h: &HandOff, now: Millis) -> Option<bool> {
+    let due = h.sla_due?;
+    let met = h.first_action.is_some_and(|(_, at)| at < due);
+    let counted = h.first_action.is_some() || now >= due;
+    counted.then_some(met)
 }
 
 /// `part ÷ whole` to 4 decimals; `None` when `whole` is 0.
@@ -382,6 +394,7 @@ pub fn report(query: &Query, handoffs: &[HandOff], keys: Option<&[Value]>) -> Re
         groups,
         every: query.every,
         series,
+        targets: Vec::new(),
     })
 }
 
@@ -525,6 +538,19 @@ pub async fn read_report(reader: &Reader, query: &Query) -> Result<Report, ApiEr
         }
     };
     report(query, &handoffs, keys.as_deref()).map_err(ApiError::bad_request)
+}
+
+/// The report `query` asks for with the judgement of `targets` (see `targets.rs`), each
+/// over its own window ending at the query's `now`.
+pub async fn read_report_with_targets(
+    reader: &Reader,
+    query: &Query,
+    targets: &[leadscore::Target],
+    min_sample: u64,
+) -> Result<Report, ApiError> {
+    let report = read_report(reader, query).await?;
+    let targets = super::targets::read_evaluations(reader, targets, query.now, min_sample).await?;
+    Ok(Report { targets, ..report })
 }
 
 #[cfg(test)]

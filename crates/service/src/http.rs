@@ -118,6 +118,7 @@ pub fn router(app: Arc<App>, pages: Router<Arc<App>>) -> Router {
         .route("/v1/shadow", get(shadow_report))
         .route("/v1/shadow/reload", post(shadow_reload))
         .route("/v1/funnel", get(funnel))
+        .route("/v1/alerts", get(alerts))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(Arc::clone(&app), authenticate))
@@ -902,7 +903,12 @@ async fn export(State(app): Shared, q: Params) -> Result<Response, ApiError> {
 async fn funnel(State(app): Shared, q: Params) -> Result<Json<super::funnel::Report>, ApiError> {
     let query = super::funnel::Query::from_params(&params(q)?, now_millis())?;
     let read = app.store.read().await?;
-    Ok(Json(super::funnel::read_report(&read, &query).await?))
+    let pack = app.live.current();
+    let targets = pack.program().targets();
+    let min_sample = app.settings.target_min_sample;
+    Ok(Json(
+        super::funnel::read_report_with_targets(&read, &query, targets, min_sample).await?,
+    ))
 }
 
 /// The funnel's gauges, from the hand-offs of the trailing window by route; when the
@@ -924,4 +930,21 @@ async fn refresh_funnel_metrics(app: &App) {
         Ok(report) => app.metrics.set_funnel(&report),
         Err(e) => eprintln!("metrics: the funnel could not be read: {}", e.message),
     }
+}
+
+// Targets (issue 27.3).
+
+/// `GET /v1/alerts?after=SEQ&limit=N`: the alert log after `SEQ`, as `/v1/transitions`
+/// pages the outbox (`next` is the seq to ask after next).
+async fn alerts(State(app): Shared, q: Params) -> Result<Json<Value>, ApiError> {
+    let params = params(q)?;
+    let after = number(&params, "after", 0)?;
+    let limit = page(&params, "limit")?;
+    let list = app.store.read().await?.alerts(after.saturating_add(1), limit).await?;
+    let next = list.last().map_or(after, |(seq, _)| *seq);
+    let list: Vec<Value> = list
+        .iter()
+        .filter_map(|(_, bytes)| serde_json::from_slice(bytes).ok())
+        .collect();
+    Ok(Json(json!({"alerts": list, "next": next})))
 }

@@ -26,6 +26,7 @@
 //! | `export.rs` | `GET /v1/export`: every lead with what sales did, streamed as JSON Lines |
 //! | `report.rs` | the funnel for the command line: from a service's URL or a stopped data folder |
 //! | `funnel.rs` | the funnel: figures over the hand-off index, by route or field, per period |
+//! | `targets.rs` | the pack's targets judged over their windows on a schedule; alerts published once |
 //! | `console/` | the web console under `/ui/`: sessions, pages, templates and assets in the binary |
 //! | `error.rs` | `ApiError`: status, kind, message |
 
@@ -50,6 +51,8 @@ pub mod shadow;
 pub mod storage;
 pub mod webhook;
 pub mod webhook_api;
+// Targets in the pack (issue 27.3).
+pub mod targets;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,27 +134,44 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         .timeout(webhook::TIMEOUT)
         .build()
         .map_err(std::io::Error::other)?;
-    // A webhook never seen starts at the current end of the outbox (issue 23).
-    let end = store.read().await?.last_transition().await?;
-    for url in &settings.webhooks {
-        let op = webhook::Op::Start {
-            url: url.clone(),
-            next: end + 1,
-        };
-        committer.webhook(op).await.map_err(std::io::Error::other)?;
+    // A webhook never seen starts at the current end of the outbox (issue 23), and of
+    // the alert log (issue 27.3).
+    for stream in [webhook::Stream::Transitions, webhook::Stream::Alerts] {
+        let end = stream.last(&store.read().await?).await?;
+        for url in &settings.webhooks {
+            let op = webhook::Op::Start {
+                url: stream.key(url),
+                next: end + 1,
+            };
+            committer.webhook(op).await.map_err(std::io::Error::other)?;
+        }
     }
     for url in &settings.webhooks {
-        let sender = webhook::Sender {
-            url: url.clone(),
-            client: client.clone(),
-            secret: settings.webhook_secret.clone(),
+        for stream in [webhook::Stream::Transitions, webhook::Stream::Alerts] {
+            let sender = webhook::Sender {
+                url: url.clone(),
+                client: client.clone(),
+                secret: settings.webhook_secret.clone(),
+                store: Arc::clone(&store),
+                committer: committer.clone(),
+                metrics: Arc::clone(&metrics),
+                outbox: Arc::clone(&outbox),
+                stream,
+            };
+            tasks.push(tokio::spawn(sender.run()));
+        }
+    }
+    tasks.push(tokio::spawn(
+        targets::Judge {
             store: Arc::clone(&store),
+            live: Arc::clone(&live),
             committer: committer.clone(),
             metrics: Arc::clone(&metrics),
-            outbox: Arc::clone(&outbox),
-        };
-        tasks.push(tokio::spawn(sender.run()));
-    }
+            min_sample: settings.target_min_sample,
+            every: settings.target_every,
+        }
+        .run(),
+    ));
     let scheduler = schedule::Scheduler {
         store: Arc::clone(&store),
         committer: committer.clone(),

@@ -73,6 +73,8 @@ pub struct Metrics {
     funnel: FunnelGauges,
     // The console's pack page.
     rules_fired: Family<RuleLabels, Counter>,
+    // Targets (issue 27.3).
+    targets: TargetGauges,
 }
 
 impl Default for Metrics {
@@ -105,6 +107,7 @@ impl Metrics {
             dead_letters: Family::default(),
             funnel: FunnelGauges::default(),
             rules_fired: Family::default(),
+            targets: TargetGauges::default(),
         };
         let r = &mut m.registry;
         r.register(
@@ -185,6 +188,7 @@ impl Metrics {
             m.dead_letters.clone(),
         );
         m.funnel.register(r);
+        m.targets.register(r);
         r.register(
             "rules_fired",
             "Results computed (writes and re-evaluations) in which the rule fired, by rule name",
@@ -398,6 +402,72 @@ impl Metrics {
                 if let Some(rate) = rate {
                     family.get_or_create(&labels).set(rate);
                 }
+            }
+        }
+    }
+}
+
+// Targets (issue 27.3).
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetLabels {
+    target: String,
+    status: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetName {
+    target: String,
+}
+
+/// The longest target name in a label, in characters (longer ones are cut, with `…`).
+const TARGET_LABEL_CHARS: usize = 128;
+
+/// The live pack's targets as the scheduler last judged them: one series per target and
+/// status (1 for the status it has, 0 for the others), and the measure.
+#[derive(Default)]
+struct TargetGauges {
+    status: Family<TargetLabels, Gauge>,
+    actual: Family<TargetName, Gauge<f64, AtomicU64>>,
+}
+
+impl TargetGauges {
+    fn register(&self, r: &mut Registry) {
+        r.register(
+            "target_status",
+            "The pack's targets as last judged: 1 for the status each has (met, missed, insufficient), 0 for the others",
+            self.status.clone(),
+        );
+        r.register(
+            "target_actual",
+            "The measure of each target over its window, 0 to 1 (absent: no hand-off in its divisor)",
+            self.actual.clone(),
+        );
+    }
+}
+
+impl Metrics {
+    /// The targets' gauges from a judgement of the live pack's targets; targets no longer
+    /// in the pack disappear.
+    pub fn set_targets(&self, evaluations: &[crate::model::Evaluation]) {
+        use crate::model::TargetStatus;
+        let t = &self.targets;
+        t.status.clear();
+        t.actual.clear();
+        for e in evaluations {
+            let mut target: String = e.name.chars().take(TARGET_LABEL_CHARS).collect();
+            if e.name.chars().count() > TARGET_LABEL_CHARS {
+                target.push('…');
+            }
+            for status in [TargetStatus::Met, TargetStatus::Missed, TargetStatus::Insufficient] {
+                let labels = TargetLabels {
+                    target: target.clone(),
+                    status: status.name().to_string(),
+                };
+                t.status.get_or_create(&labels).set(i64::from(status == e.status));
+            }
+            if let Some(actual) = e.actual {
+                t.actual.get_or_create(&TargetName { target }).set(actual);
             }
         }
     }

@@ -570,6 +570,82 @@ mod kind_name {
     }
 }
 
+// Targets (issue 27.3): how a target stands, the alert log, each target's last alert.
+
+/// How a target stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetStatus {
+    /// The measure is on the right side of the value.
+    Met,
+    /// It is not.
+    Missed,
+    /// Fewer hand-offs in the divisor than the minimum sample.
+    Insufficient,
+}
+
+impl TargetStatus {
+    /// `met`, `missed`, `insufficient`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TargetStatus::Met => "met",
+            TargetStatus::Missed => "missed",
+            TargetStatus::Insufficient => "insufficient",
+        }
+    }
+}
+
+/// A target judged at one time: an entry of `targets` in `GET /v1/funnel`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    /// The target's name (its text when the pack gives none).
+    pub name: String,
+    /// `acceptance`, `conversion` or `sla`.
+    pub measure: String,
+    /// `>=` or `<=`.
+    pub op: String,
+    /// The value, as a rate from 0 to 1 (`70%` is 0.7), as the funnel's rates are.
+    pub value: f64,
+    /// The trailing window (`30d`).
+    pub window: String,
+    /// The measure over the window's hand-offs (`null`: none in its divisor).
+    pub actual: Option<f64>,
+    /// The hand-offs in the measure's divisor.
+    pub sample: u64,
+    /// Met, missed, or insufficient.
+    pub status: TargetStatus,
+}
+
+/// The last alert published for a target: stored per target name.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TargetState {
+    /// The target's name.
+    pub name: String,
+    /// The status the last alert published (met or missed).
+    pub status: TargetStatus,
+    /// That alert's seq.
+    pub seq: u64,
+}
+
+/// An entry of the alert log (`GET /v1/alerts`) and the body of its webhook delivery:
+/// `kind` is `target`, which no lead transition's `kind` is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    /// Its place in the alert log, from 1.
+    pub seq: u64,
+    /// `target`.
+    pub kind: String,
+    /// When it was published (RFC 3339).
+    pub at: String,
+    /// The pack whose target it is (`name@version`).
+    pub pack: String,
+    /// The status published before (`met` for a target never published).
+    pub previous: TargetStatus,
+    /// The judgement that changed the status.
+    #[serde(flatten)]
+    pub target: Evaluation,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

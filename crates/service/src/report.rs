@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::commit::now_millis;
 use super::error::ApiError;
-use super::funnel::{read_report, Query, Report};
+use super::funnel::{read_report_with_targets, Query, Report};
 use super::storage::{redb::RedbStore, Storage, StorageError};
 
 /// How long the command waits for a service's answer.
@@ -45,8 +45,14 @@ pub enum ReportError {
 }
 
 /// The funnel the query `params` (`from`, `to`, `by`, `every`, as `GET /v1/funnel`
-/// takes them) asks for, from `source`.
-pub fn funnel(source: &Source, params: &[(String, String)]) -> Result<Report, ReportError> {
+/// takes them) asks for, from `source`. A data folder's report judges `targets` (a
+/// pack's, with the fewest hand-offs `min_sample`); a service judges its live pack's.
+pub fn funnel(
+    source: &Source,
+    params: &[(String, String)],
+    targets: &[leadscore::Target],
+    min_sample: u64,
+) -> Result<Report, ReportError> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -57,7 +63,7 @@ pub fn funnel(source: &Source, params: &[(String, String)]) -> Result<Report, Re
             let store = Storage::Redb(RedbStore::open_existing(dir)?);
             runtime.block_on(async {
                 let reader = store.read().await?;
-                Ok(read_report(&reader, &query).await?)
+                Ok(read_report_with_targets(&reader, &query, targets, min_sample).await?)
             })
         }
         Source::Service { url, token } => runtime.block_on(ask(url, token.as_deref(), params)),

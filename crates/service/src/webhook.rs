@@ -28,7 +28,7 @@ use super::commit::{now_millis, Committer};
 use super::error::ApiError;
 use super::metrics::Metrics;
 use super::model::{Cursor, DeadLetter, Millis};
-use super::storage::{Storage, StorageError, Txn};
+use super::storage::{Reader, Storage, StorageError, Txn};
 
 /// How long one delivery may take.
 pub const TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,6 +62,46 @@ pub struct Sender {
     pub metrics: Arc<Metrics>,
     /// Woken when a commit wrote transitions.
     pub outbox: Arc<Notify>,
+    /// What it delivers: the transitions, or the target alerts (issue 27.3).
+    pub stream: Stream,
+}
+
+/// The log a sender delivers. Each webhook has one sender per stream, each with its own
+/// cursor, lease and dead letters (stored under [`Stream::key`]), so an alert never waits
+/// behind a transition that is backing off, nor the other way round.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stream {
+    /// The outbox of lead transitions.
+    Transitions,
+    /// The alert log: targets that became missed or met again (body `"kind": "target"`).
+    Alerts,
+}
+
+impl Stream {
+    /// The name a webhook's cursor, lease and dead letters of this stream are stored
+    /// under: the URL for transitions, `alerts URL` for alerts (never a URL itself).
+    pub fn key(self, url: &str) -> String {
+        match self {
+            Stream::Transitions => url.to_string(),
+            Stream::Alerts => format!("{}{url}", super::storage::ALERT_STREAM),
+        }
+    }
+
+    /// Up to `limit` entries of the stream's log from `from` on.
+    async fn read(self, r: &Reader, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        match self {
+            Stream::Transitions => r.transitions(from, limit).await,
+            Stream::Alerts => r.alerts(from, limit).await,
+        }
+    }
+
+    /// The newest seq of the stream's log.
+    pub async fn last(self, r: &Reader) -> Result<u64, StorageError> {
+        match self {
+            Stream::Transitions => r.last_transition().await,
+            Stream::Alerts => r.last_alert().await,
+        }
+    }
 }
 
 /// The wait before attempt `attempts + 1` after `attempts` failures.
@@ -86,7 +126,10 @@ pub fn signature(secret: &[u8], body: &[u8]) -> String {
 impl Sender {
     /// Delivers forever (until the task is aborted at shutdown).
     pub async fn run(self) {
-        let label = redacted(&self.url);
+        let label = match self.stream {
+            Stream::Transitions => redacted(&self.url),
+            Stream::Alerts => format!("{} (alerts)", redacted(&self.url)),
+        };
         loop {
             // Registered before the outbox is read, so a commit in between still wakes it.
             let woken = self.outbox.notified();
@@ -110,7 +153,7 @@ impl Sender {
     async fn step(&self, label: &str) -> Step {
         match self
             .store
-            .hold_lease(&self.url, super::storage::postgres::LEASE_TTL_MS)
+            .hold_lease(&self.stream.key(&self.url), super::storage::postgres::LEASE_TTL_MS)
             .await
         {
             Ok(true) => {}
@@ -148,7 +191,7 @@ impl Sender {
             eprintln!("webhook {label}: transition {seq} not delivered (attempt {attempt}): {failure}");
         }
         let op = Op::Record {
-            url: self.url.clone(),
+            url: self.stream.key(&self.url),
             from: cursor.next,
             epoch: cursor.epoch,
             seq,
@@ -179,7 +222,7 @@ impl Sender {
             Err(failure) => eprintln!("webhook {label}: dead letter {seq} replayed, not delivered: {failure}"),
         }
         let op = Op::Replayed {
-            url: self.url.clone(),
+            url: self.stream.key(&self.url),
             seq,
             outcome,
             now: now_millis(),
@@ -197,16 +240,17 @@ impl Sender {
     /// to deliver, and the newest seq.
     async fn read(&self) -> Result<State, StorageError> {
         let r = self.store.read().await?;
-        let cursor = r.cursor(&self.url).await?;
+        let key = self.stream.key(&self.url);
+        let cursor = r.cursor(&key).await?;
         let mut replay = None;
         if cursor.replays > 0 {
-            if let Some(letter) = r.dead_letters(&self.url, 0, 1, true).await?.into_iter().next() {
-                let body = r.transitions(letter.seq, 1).await?.into_iter().next();
+            if let Some(letter) = r.dead_letters(&key, 0, 1, true).await?.into_iter().next() {
+                let body = self.stream.read(&r, letter.seq, 1).await?.into_iter().next();
                 replay = Some((letter.seq, body.filter(|(s, _)| *s == letter.seq).map(|(_, b)| b)));
             }
         }
-        let next = r.transitions(cursor.next, 1).await?.into_iter().next();
-        let last = r.last_transition().await?;
+        let next = self.stream.read(&r, cursor.next, 1).await?.into_iter().next();
+        let last = self.stream.last(&r).await?;
         Ok(State {
             cursor,
             replay,
@@ -221,7 +265,7 @@ impl Sender {
             .post(&self.url)
             .timeout(TIMEOUT)
             .header("content-type", "application/json")
-            .header("idempotency-key", format!("{}-{seq}", self.store.instance()))
+            .header("idempotency-key", self.idempotency_key(seq))
             .header("x-leadscore-seq", seq.to_string());
         if let Some(secret) = &self.secret {
             request = request.header(SIGNATURE_HEADER, signature(secret, &body));
@@ -246,6 +290,17 @@ impl Sender {
             status: Some(status.as_u16()),
             message: format!("the receiver answered {status}: {}", cut(&answer)),
         })
+    }
+}
+
+impl Sender {
+    /// The same on every retry of one entry, different for every entry of either stream
+    /// of every database: `INSTANCE-SEQ` for a transition, `INSTANCE-alert-SEQ` for an alert.
+    fn idempotency_key(&self, seq: u64) -> String {
+        match self.stream {
+            Stream::Transitions => format!("{}-{seq}", self.store.instance()),
+            Stream::Alerts => format!("{}-alert-{seq}", self.store.instance()),
+        }
     }
 }
 

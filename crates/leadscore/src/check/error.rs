@@ -124,6 +124,18 @@ pub enum CheckErrorKind {
     CalibrationPercent,
     #[error("the points that double the odds must be more than 0")]
     CalibrationDouble,
+    /// `target acceptence >= 70% over 30d`: not a measure a target can name.
+    #[error("unknown measure `{0}`: a target measures `acceptance`, `conversion` or `sla`")]
+    UnknownMeasure(String),
+    /// `target acceptance >= 170% over 30d`.
+    #[error("a target's percentage is from 0% to 100%")]
+    TargetPercent,
+    /// `target acceptance >= 70% over 0d`, or a window past [`MAX_TARGET_WINDOW_DAYS`](super::MAX_TARGET_WINDOW_DAYS).
+    #[error("a target's window is more than zero and at most {}d", super::MAX_TARGET_WINDOW_DAYS)]
+    TargetWindow,
+    /// Two targets with one name (an unnamed target is named by its text).
+    #[error("two targets are named \"{0}\"")]
+    DuplicateTarget(String),
     #[error("`at least 0 times` is always true")]
     AtLeastZero,
     #[error("a rule gives points once; this one has a second `+N`/`-N`")]

@@ -34,6 +34,9 @@ pub const MAX_POINTS: f64 = 1e12;
 /// The smallest points a rule may give other than 0: results print 4 decimals.
 pub const MIN_POINTS: f64 = 1e-4;
 
+/// The longest window a target may look back over, in days (ten years).
+pub const MAX_TARGET_WINDOW_DAYS: i64 = 3650;
+
 /// What the compiler needs to know about functions that plugins define.
 pub trait FunctionTable {
     /// The number of arguments of function `name`, if some plugin defines it.
@@ -94,6 +97,7 @@ pub fn check(ast: &Ast, sources: &Sources, functions: &dyn FunctionTable) -> Res
     }
     c.checked.let_order = lets::order(ast, &c.lets, &mut c.errors);
     c.rule_names(ast);
+    c.targets(ast);
     c.declared_fields(ast);
     if c.errors.is_empty() {
         Ok(c.checked)
@@ -219,6 +223,48 @@ impl Checker<'_> {
                     }
                 }
                 _ => {}
+            }
+        }
+    }
+
+    /// Every target: a known measure, a percentage from 0 to 100, a window within bounds,
+    /// a name of its own.
+    fn targets(&mut self, ast: &Ast) {
+        let mut seen: HashMap<String, Span> = HashMap::new();
+        for statement in &ast.statements {
+            let StatementKind::Target(target) = &statement.kind else {
+                continue;
+            };
+            let measure = &target.measure;
+            if Measure::parse(&measure.node).is_none() {
+                let words = Measure::ALL.map(Measure::word);
+                let err = CheckError::new(CheckErrorKind::UnknownMeasure(measure.node.clone()), measure.span);
+                self.errors.push(err.suggest(&measure.node, words));
+            }
+            let percent = &target.percent;
+            if !(0.0..=100.0).contains(&percent.node) {
+                self.error(CheckErrorKind::TargetPercent, percent.span);
+            }
+            let window = &target.window;
+            if window.node <= 0 || window.node > MAX_TARGET_WINDOW_DAYS * 86_400_000 {
+                self.error(CheckErrorKind::TargetWindow, window.span);
+            }
+            let (name, span) = target_name(target, self.sources);
+            if let Some(given) = &target.name {
+                self.name("target name", &given.node, given.span, true);
+                if given.node.trim().is_empty() {
+                    let err = CheckError::new(CheckErrorKind::EmptyName("target"), span)
+                        .help("name the target, or leave out `\"\":` to name it by its text");
+                    self.errors.push(err);
+                }
+            }
+            if let Some(first) = seen.insert(name.clone(), span) {
+                let at = self.sources.location(first);
+                let err = CheckError::new(CheckErrorKind::DuplicateTarget(name), span).help(format!(
+                    "the first is at {}:{}; target names identify targets in the funnel and its alerts",
+                    at.file, at.line
+                ));
+                self.errors.push(err);
             }
         }
     }
@@ -635,6 +681,34 @@ pub fn rule_name(rule: &Rule, sources: &Sources) -> (String, Span) {
     }
 }
 
+/// A target's name: the one given, or its statement as `fmt` writes it without the name
+/// (`acceptance >= 70% over 30d`), and where it is written.
+///
+/// ```
+/// let pack = leadscore::Pack::from_source("p", "target acceptance >= 70% over 30d\ntarget \"Won\": conversion>=20% over 90d")?;
+/// let names: Vec<&str> = pack.program().targets().iter().map(|t| t.name.as_str()).collect();
+/// assert_eq!(names, ["acceptance >= 70% over 30d", "Won"]);
+/// # Ok::<(), leadscore::Error>(())
+/// ```
+pub fn target_name(target: &Target, sources: &Sources) -> (String, Span) {
+    match &target.name {
+        Some(name) => (name.node.clone(), name.span),
+        None => (target_text(target, sources), target.measure.span),
+    }
+}
+
+/// `acceptance >= 70% over 30d`: a target's statement without `target` and its name,
+/// its percentage and window as written, one blank between the parts (what `fmt` writes).
+pub fn target_text(target: &Target, sources: &Sources) -> String {
+    format!(
+        "{} {} {} over {}",
+        target.measure.node,
+        target.op.node,
+        sources.text(target.percent.span),
+        sources.text(target.window.span)
+    )
+}
+
 /// The behaviours a rule's points can count: those not under `not`.
 pub fn behaviours_counted(cond: &Cond) -> usize {
     match &cond.kind {
@@ -662,4 +736,86 @@ pub fn compile_regex(source: &str) -> Result<Regex, String> {
                 .trim_start_matches("error: ")
                 .to_string(),
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoFunctions;
+
+    impl FunctionTable for NoFunctions {
+        fn arity(&self, _: &str) -> Option<usize> {
+            None
+        }
+        fn names(&self) -> Vec<&str> {
+            Vec::new()
+        }
+    }
+
+    /// The kinds of the check errors of `text`, with the text each one's span covers.
+    fn errors(text: &str) -> Vec<(CheckErrorKind, String)> {
+        let mut sources = Sources::default();
+        let file = sources.add("t.rules", text);
+        let mut ast = Ast::default();
+        let mut parse_errors = Vec::new();
+        crate::syntax::parse_file(file, text, &mut ast, &mut parse_errors);
+        assert!(parse_errors.is_empty(), "{parse_errors:?}");
+        match check(&ast, &sources, &NoFunctions) {
+            Ok(_) => Vec::new(),
+            Err(errors) => errors
+                .into_iter()
+                .map(|e| (e.kind, text[e.span.range()].to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn targets_are_checked_with_typed_errors_at_their_parts() {
+        assert_eq!(
+            errors("target acceptance >= 70% over 30d\ntarget \"w\": conversion <= 0% over 3650d"),
+            []
+        );
+        assert_eq!(
+            errors("target acceptence >= 70% over 30d"),
+            [(CheckErrorKind::UnknownMeasure("acceptence".into()), "acceptence".into())]
+        );
+        assert_eq!(
+            errors("target sla >= 100.5% over 7d"),
+            [(CheckErrorKind::TargetPercent, "100.5%".into())]
+        );
+        for window in ["0d", "3651d", "99999999999999999999w"] {
+            assert_eq!(
+                errors(&format!("target sla >= 90% over {window}")),
+                [(CheckErrorKind::TargetWindow, window.to_string())]
+            );
+        }
+        assert_eq!(
+            errors("target \"a\": sla >= 90% over 7d\ntarget \"a\": acceptance >= 1% over 1d"),
+            [(CheckErrorKind::DuplicateTarget("a".into()), "\"a\"".into())]
+        );
+        // Unnamed targets are named by their text, blanks aside.
+        assert_eq!(
+            errors("target sla>=90% over 7d\ntarget sla >= 90%  over  7d"),
+            [(
+                CheckErrorKind::DuplicateTarget("sla >= 90% over 7d".into()),
+                "sla".into()
+            )]
+        );
+        assert_eq!(
+            errors("target \" \": sla >= 90% over 7d"),
+            [(CheckErrorKind::EmptyName("target"), "\" \"".into())]
+        );
+    }
+
+    #[test]
+    fn an_unknown_measure_suggests_the_nearest() {
+        let text = "target convertion >= 20% over 90d";
+        let mut sources = Sources::default();
+        let file = sources.add("t.rules", text);
+        let mut ast = Ast::default();
+        crate::syntax::parse_file(file, text, &mut ast, &mut Vec::new());
+        let errors = check(&ast, &sources, &NoFunctions).unwrap_err();
+        assert_eq!(errors[0].help.as_deref(), Some("did you mean `conversion`?"));
+    }
 }

@@ -287,6 +287,7 @@ fn override_key(statement: &Statement, sources: &Sources) -> Option<String> {
         StatementKind::Requalify(_) => "requalify".to_string(),
         StatementKind::Calibrate { .. } => "calibrate".to_string(),
         StatementKind::Rule(rule) => format!("rule {}", check::rule_name(rule, sources).0),
+        StatementKind::Target(target) => format!("target {}", check::target_name(target, sources).0),
         _ => return None,
     })
 }

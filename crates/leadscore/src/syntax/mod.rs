@@ -314,6 +314,7 @@ impl Builder {
                     double: self.spanned(&double, number(&double)),
                 }
             }
+            Rule::target => StatementKind::Target(self.target(inner)),
             Rule::plugin => StatementKind::Plugin(self.string(next())),
             Rule::limit => {
                 let name = self.name(&next());
@@ -369,6 +370,39 @@ impl Builder {
         }
         let cond = cond.unwrap_or_else(|| unreachable!("grammar: a rule has a condition"));
         crate::ast::Rule { name, cond, actions }
+    }
+
+    /// `target ["NAME":] MEASURE OP P% over DURATION`: the parts as written (the checker
+    /// judges the measure, the percentage and the window).
+    #[expect(
+        clippy::unreachable,
+        reason = "pest checked the text against the grammar: a pair missing a part the grammar requires is a bug in this file, which the grammar tests catch"
+    )]
+    fn target<'i>(&self, inner: impl Iterator<Item = Pair<'i, Rule>>) -> Target {
+        let (mut name, mut measure, mut op, mut percent, mut window) = (None, None, None, None, None);
+        for pair in inner {
+            match pair.as_rule() {
+                Rule::target_name => name = pair.into_inner().find(not_keyword).map(|s| self.string(s)),
+                Rule::measure => measure = Some(self.name(&pair)),
+                Rule::target_op => {
+                    let at_least = pair.as_str() == ">=";
+                    op = Some(self.spanned(&pair, if at_least { CmpOp::Ge } else { CmpOp::Le }));
+                }
+                Rule::percent => {
+                    let value = pair.as_str().trim_end_matches('%').parse().unwrap_or(f64::NAN);
+                    percent = Some(self.spanned(&pair, value));
+                }
+                Rule::duration => window = Some(self.duration(&pair)),
+                _ => {}
+            }
+        }
+        Target {
+            name,
+            measure: measure.unwrap_or_else(|| unreachable!("grammar: a target has a measure")),
+            op: op.unwrap_or_else(|| unreachable!("grammar: a target has `>=` or `<=`")),
+            percent: percent.unwrap_or_else(|| unreachable!("grammar: a target has a percentage")),
+            window: window.unwrap_or_else(|| unreachable!("grammar: a target has a window")),
+        }
     }
 
     #[expect(

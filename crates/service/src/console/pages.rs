@@ -761,6 +761,30 @@ pub struct FunnelView {
     groups: Vec<FigureRow>,
     reasons: Vec<(String, u64)>,
     rules: Vec<RuleFigureRow>,
+    targets: Vec<TargetRow>,
+}
+
+/// One of the pack's targets as judged now (issue 27.3).
+pub struct TargetRow {
+    name: String,
+    /// `met`, `missed` or `insufficient`: the text shown, and the class.
+    status: &'static str,
+    /// `acceptance >= 70% over 30d`.
+    goal: String,
+    actual: String,
+    sample: u64,
+}
+
+impl TargetRow {
+    fn of(e: &crate::model::Evaluation) -> TargetRow {
+        TargetRow {
+            name: e.name.clone(),
+            status: e.status.name(),
+            goal: format!("{} {} {} over {}", e.measure, e.op, percent(Some(e.value)), e.window),
+            actual: percent(e.actual),
+            sample: e.sample,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -866,6 +890,7 @@ fn funnel_view(r: &funnel::Report) -> FunnelView {
                 acceptance: percent(r.acceptance_rate),
             })
             .collect(),
+        targets: r.targets.iter().map(TargetRow::of).collect(),
     }
 }
 
@@ -894,7 +919,10 @@ pub async fn funnel_page(
         Err(e) => page.error = Some(e.message),
         Ok(query) => {
             let read = app.store.read().await?;
-            match funnel::read_report(&read, &query).await {
+            let pack = app.live.current();
+            let targets = pack.program().targets();
+            let min_sample = app.settings.target_min_sample;
+            match funnel::read_report_with_targets(&read, &query, targets, min_sample).await {
                 Ok(report) => page.report = Some(funnel_view(&report)),
                 Err(e) if e.status == 400 => page.error = Some(e.message),
                 Err(e) => return Err(e.into()),

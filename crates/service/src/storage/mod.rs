@@ -23,7 +23,9 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
+use super::model::{
+    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, TargetState, Transition,
+};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +191,17 @@ pub trait Txn {
     fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError>;
     /// Writes a hand-off, and keeps it in the index of open hand-offs while it is open.
     fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError>;
+
+    // Targets (issue 27.3): the alert log and each target's last published state.
+
+    /// Every target's last published state, locked until commit (Postgres: one advisory
+    /// lock for all of them, so instances publish one after the other; redb: its writer).
+    fn lock_target_states(&mut self) -> Result<Vec<TargetState>, StorageError>;
+    /// Stores a target's state (by its name).
+    fn put_target_state(&mut self, state: &TargetState) -> Result<(), StorageError>;
+    /// Gives the alert the next seq of the alert log (from 1, in commit order, without
+    /// gaps) and appends it.
+    fn push_alert(&mut self, alert: &mut Alert) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -361,7 +374,29 @@ impl Reader {
     pub async fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
         read!(self, r => r.open_handoffs(route, limit))
     }
+
+    // Targets (issue 27.3).
+
+    /// Up to `limit` alerts with seq ≥ `from`, in seq order, as stored (JSON).
+    pub async fn alerts(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        read!(self, r => r.alerts(from, limit))
+    }
+
+    /// The seq of the newest alert (0 when there is none).
+    pub async fn last_alert(&self) -> Result<u64, StorageError> {
+        read!(self, r => r.last_alert())
+    }
+
+    /// Every target's last published state.
+    pub async fn target_states(&self) -> Result<Vec<TargetState>, StorageError> {
+        read!(self, r => r.target_states())
+    }
 }
+
+/// Targets (issue 27.3): the start of the name a webhook's alert stream keeps its cursor,
+/// lease and dead letters under (`alerts URL`, never a URL). A backup leaves them out, as
+/// it leaves out the alert log they point into.
+pub const ALERT_STREAM: &str = "alerts ";
 
 /// An id unlikely to repeat: the time and a random hash seed.
 pub(crate) fn new_id() -> String {

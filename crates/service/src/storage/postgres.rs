@@ -28,6 +28,10 @@
 //!   with the new pack once, not once per instance: the progress is the `meta` row
 //!   `rescore` (pack, last lead claimed), locked by each claim until commit, so the
 //!   instances take the next chunk of leads in turn.
+//! - **Target alerts once.** Publishing the targets' alerts (issue 27.3) first takes a
+//!   transaction-level advisory lock (`TARGET_LOCK`), then reads each target's last
+//!   published state: the second instance to judge a change waits for the first to commit
+//!   and finds it published. The alert log's seqs come from a counter row of their own.
 //! - **Migrations once.** At start, under a session advisory lock, each numbered
 //!   migration not yet in `leadscore.migrations` runs in its own transaction.
 //!
@@ -49,7 +53,10 @@ use tokio_postgres::Row;
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, Transition};
+use crate::model::{
+    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, TargetState,
+    Transition,
+};
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
 pub const LEASE_TTL_MS: Millis = 30_000;
@@ -99,9 +106,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
     HANDOFF_MIGRATION,
     "CREATE TABLE leadscore.handoffs (mql_at bigint NOT NULL, lead text NOT NULL, route text NOT NULL, sla_due bigint, open boolean NOT NULL, body bytea NOT NULL, PRIMARY KEY (mql_at, lead));
      CREATE INDEX handoffs_open ON leadscore.handoffs (route, sla_due, mql_at, lead) WHERE open;",
+), (
+    // Targets (issue 27.3): each target's last published state, and the alert log with a
+    // counter row of its own (seqs in commit order, as the transitions' are).
+    TARGET_MIGRATION,
+    "CREATE TABLE leadscore.target_states (name text PRIMARY KEY, state bytea NOT NULL);
+     CREATE TABLE leadscore.alerts (seq bigint PRIMARY KEY, body bytea NOT NULL);
+     INSERT INTO leadscore.counters VALUES ('alert', 0);",
 )];
 /// The migration that adds the hand-offs.
 const HANDOFF_MIGRATION: i32 = 4;
+/// The migration that adds the targets' states and the alert log.
+const TARGET_MIGRATION: i32 = 5;
+/// The key of the transaction lock under which instances publish target alerts.
+const TARGET_LOCK: i64 = 0x7461_7267_6574_7321; // "targets!"
 
 /// The database's clock in ms, so leases do not depend on the instances' clocks.
 const NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
@@ -460,7 +478,8 @@ impl PgStore {
             &mut dump,
         )?;
         each(
-            "SELECT url, cursor FROM leadscore.cursors ORDER BY url COLLATE \"C\"",
+            // Not the alert streams' (see `ALERT_STREAM`): the alert log is not backed up.
+            "SELECT url, cursor FROM leadscore.cursors WHERE left(url, 7) <> 'alerts ' ORDER BY url COLLATE \"C\"",
             &mut |r| {
                 let (url, cursor) = (text(r, 0)?, decode("cursor", &get(r, 1)?)?);
                 Ok(Item::Cursor { url, cursor })
@@ -1044,6 +1063,45 @@ impl Txn for PgTxn<'_> {
         )?;
         Ok(())
     }
+
+    // Targets (issue 27.3).
+
+    /// The advisory lock first: the states are read only after the last publisher
+    /// committed, so a change is published once whichever instances judge it.
+    fn lock_target_states(&mut self) -> Result<Vec<TargetState>, StorageError> {
+        self.execute("SELECT pg_advisory_xact_lock($1)", &[&TARGET_LOCK])?;
+        let rows = self.query("SELECT state FROM leadscore.target_states ORDER BY name", &[])?;
+        rows.iter()
+            .map(|r| decode("target state", self.get::<&[u8]>(r, 0)?))
+            .collect()
+    }
+
+    fn put_target_state(&mut self, state: &TargetState) -> Result<(), StorageError> {
+        self.execute(
+            "INSERT INTO leadscore.target_states (name, state) VALUES ($1, $2)
+             ON CONFLICT (name) DO UPDATE SET state = EXCLUDED.state",
+            &[&state.name, &encode(state)],
+        )?;
+        Ok(())
+    }
+
+    /// The counter row `alert`, locked until commit, puts seqs in commit order.
+    fn push_alert(&mut self, alert: &mut Alert) -> Result<(), StorageError> {
+        let rows = self.query(
+            "UPDATE leadscore.counters SET value = value + 1 WHERE name = 'alert' RETURNING value",
+            &[],
+        )?;
+        let seq: i64 = match rows.first() {
+            Some(row) => self.get(row, 0)?,
+            None => return Err(StorageError::decode("alert counter", "the row is missing")),
+        };
+        alert.seq = to_u64(seq);
+        self.execute(
+            "INSERT INTO leadscore.alerts (seq, body) VALUES ($1, $2)",
+            &[&seq, &encode(alert)],
+        )?;
+        Ok(())
+    }
 }
 
 /// Reads on a pooled connection; each sees what was committed when it ran.
@@ -1264,6 +1322,40 @@ impl PgReader {
             .await?;
         rows.iter()
             .map(|r| decode("hand-off", self.get::<&[u8]>(r, 0)?))
+            .collect()
+    }
+
+    // Targets (issue 27.3).
+
+    /// Up to `limit` alerts with seq ≥ `from`, in seq order.
+    pub async fn alerts(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .query(
+                "SELECT seq, body FROM leadscore.alerts WHERE seq >= $1 ORDER BY seq LIMIT $2",
+                &[&to_i64(from), &limit],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| Ok((to_u64(self.get(r, 0)?), self.get::<Vec<u8>>(r, 1)?)))
+            .collect()
+    }
+
+    /// The seq of the newest alert (0 when there is none).
+    pub async fn last_alert(&self) -> Result<u64, StorageError> {
+        let row = self
+            .query_one("SELECT coalesce(max(seq), 0) FROM leadscore.alerts", &[])
+            .await?;
+        Ok(to_u64(self.get(&row, 0)?))
+    }
+
+    /// Every target's last published state.
+    pub async fn target_states(&self) -> Result<Vec<TargetState>, StorageError> {
+        let rows = self
+            .query("SELECT state FROM leadscore.target_states ORDER BY name", &[])
+            .await?;
+        rows.iter()
+            .map(|r| decode("target state", self.get::<&[u8]>(r, 0)?))
             .collect()
     }
 

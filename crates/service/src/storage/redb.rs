@@ -23,6 +23,8 @@
 //! | `shadow` | shadow pack version | [`ShadowTally`]: the shadow report's counts |
 //! | `handoffs` | (mql ms, lead id) | [`HandOff`]: the funnel's index of hand-offs |
 //! | `open_handoffs` | (route, SLA due ms or `i64::MAX`, mql ms, lead id) | the hand-offs without a sales action yet |
+//! | `target_states` | target name | [`TargetState`]: the status its last alert published |
+//! | `alerts` | seq (from 1) | [`Alert`]: the alert log |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -31,7 +33,9 @@ use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Tabl
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
+use crate::model::{
+    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, TargetState, Transition,
+};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -48,6 +52,9 @@ const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("
 const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("shadow");
 const HANDOFFS: TableDefinition<(i64, &str), &[u8]> = TableDefinition::new("handoffs");
 const OPEN_HANDOFFS: TableDefinition<(&str, i64, i64, &str), ()> = TableDefinition::new("open_handoffs");
+/// Targets (issue 27.3): each target's last published state, and the alert log.
+const TARGET_STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("target_states");
+const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -56,8 +63,9 @@ pub const FILE_NAME: &str = "leadscore.redb";
 /// The size of a readiness probe's record (see [`Txn::probe`]).
 const PROBE_BYTES: usize = 1 << 20;
 /// The schema this version writes: 2 added `due` (and dropped `sla_due`), 3 the
-/// hand-offs (`handoffs`, `open_handoffs`).
-const SCHEMA: &str = "3";
+/// hand-offs (`handoffs`, `open_handoffs`), 4 the targets (`target_states`, `alerts`,
+/// empty at first).
+const SCHEMA: &str = "4";
 
 /// The embedded store.
 pub struct RedbStore {
@@ -180,6 +188,8 @@ impl RedbStore {
                 shadow: txn.open_table(SHADOW).map_err(|x| e(x.into()))?,
                 handoffs: txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?,
                 open_handoffs: txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?,
+                target_states: txn.open_table(TARGET_STATES).map_err(|x| e(x.into()))?,
+                alerts: txn.open_table(ALERTS).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -290,6 +300,8 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?;
         txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?;
         txn.open_table(SHADOW).map_err(|x| e(x.into()))?;
+        txn.open_table(TARGET_STATES).map_err(|x| e(x.into()))?;
+        txn.open_table(ALERTS).map_err(|x| e(x.into()))?;
         let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
         let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
         let schema = meta
@@ -422,6 +434,8 @@ struct Tables<'t> {
     shadow: Table<'t, &'static str, &'static [u8]>,
     handoffs: Table<'t, (i64, &'static str), &'static [u8]>,
     open_handoffs: Table<'t, (&'static str, i64, i64, &'static str), ()>,
+    target_states: Table<'t, &'static str, &'static [u8]>,
+    alerts: Table<'t, u64, &'static [u8]>,
 }
 
 impl Tables<'_> {
@@ -721,6 +735,33 @@ impl Txn for Tables<'_> {
     fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError> {
         put_handoff(self.path, &mut self.handoffs, &mut self.open_handoffs, handoff)
     }
+
+    // Targets (issue 27.3).
+
+    /// One writer at a time already (redb's write lock).
+    fn lock_target_states(&mut self) -> Result<Vec<TargetState>, StorageError> {
+        let mut out = Vec::new();
+        for entry in self.target_states.iter().map_err(|x| self.e(x))? {
+            out.push(decode("target state", entry.map_err(|x| self.e(x))?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    fn put_target_state(&mut self, state: &TargetState) -> Result<(), StorageError> {
+        self.target_states
+            .insert(state.name.as_str(), encode(state).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
+
+    fn push_alert(&mut self, alert: &mut Alert) -> Result<(), StorageError> {
+        let last = self.alerts.last().map_err(|x| self.e(x))?.map_or(0, |(k, _)| k.value());
+        alert.seq = last + 1;
+        self.alerts
+            .insert(alert.seq, encode(alert).as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -871,6 +912,10 @@ impl Snapshot {
         let cursors = self.txn.open_table(CURSORS).map_err(|x| self.e(x))?;
         for entry in cursors.iter().map_err(e)? {
             let (k, v) = entry.map_err(e)?;
+            // Not the alert streams': the alert log is not backed up.
+            if k.value().starts_with(super::ALERT_STREAM) {
+                continue;
+            }
             let cursor = decode("cursor", v.value())?;
             dump.put(&Item::Cursor {
                 url: k.value().to_string(),
@@ -952,6 +997,36 @@ impl Snapshot {
             .map(|v| decode("shadow tally", v.value()))
             .transpose()?
             .unwrap_or_else(|| ShadowTally::new(pack)))
+    }
+
+    // Targets (issue 27.3).
+
+    /// Up to `limit` alerts with seq ≥ `from`, in seq order, as stored (JSON).
+    pub fn alerts(&self, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let t = self.txn.open_table(ALERTS).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        for entry in t.range(from..).map_err(|x| self.e(x))?.take(limit) {
+            let (k, v) = entry.map_err(|x| self.e(x))?;
+            out.push((k.value(), v.value().to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The seq of the newest alert (0 when there is none).
+    pub fn last_alert(&self) -> Result<u64, StorageError> {
+        let t = self.txn.open_table(ALERTS).map_err(|x| self.e(x))?;
+        let last = t.last().map_err(|x| self.e(x))?;
+        Ok(last.map_or(0, |(k, _)| k.value()))
+    }
+
+    /// Every target's last published state.
+    pub fn target_states(&self) -> Result<Vec<TargetState>, StorageError> {
+        let t = self.txn.open_table(TARGET_STATES).map_err(|x| self.e(x))?;
+        let mut out = Vec::new();
+        for entry in t.iter().map_err(|x| self.e(x))? {
+            out.push(decode("target state", entry.map_err(|x| self.e(x))?.1.value())?);
+        }
+        Ok(out)
     }
 
     /// Up to `limit` open hand-offs of `route`, the earliest `sla_due` first.
