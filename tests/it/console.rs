@@ -605,6 +605,48 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
     );
     let pack = page("/ui/pack", &ops).await;
     assert!(pack.contains("No shadow pack runs"), "{pack}");
+    // The rule counts come from storage, and agree with this (only) instance's counter.
+    let fired = metric_fired(&http, &server).await;
+    for rule in ["Senior", "Pricing"] {
+        let (day, week) = fired_on_page(&pack, rule);
+        assert_eq!((day, week), (fired[rule], fired[rule]), "{rule}: {pack}");
+    }
+    assert!(fired["Senior"] >= 2, "{fired:?}");
+    assert!(pack.contains("last 24 hours") && pack.contains("last 7 days"), "{pack}");
+
+    // A rejection's reason on the lead's page, as text, with who acted and the hand-off's
+    // own reason.
+    mql(&http, &server, "globex-2", "NJ", "Globex").await;
+    let reject = http
+        .post(server.url("/ui/leads/globex-2/stage"))
+        .header("cookie", ops.clone())
+        .form(&[
+            ("stage", "rejected"),
+            ("csrf", &ops_csrf),
+            ("reason", HOSTILE_REASON),
+            ("back", "lead"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reject.status(), 303);
+    assert_eq!(reject.headers()["location"], "/ui/leads/globex-2");
+    let globex = page("/ui/leads/globex-2", &ops).await;
+    let rows = stage_history(&globex);
+    assert_eq!(
+        rows[0],
+        ["rejected", "ops", &escaped(HOSTILE_REASON)],
+        "the newest first: {globex}"
+    );
+    assert_eq!(
+        rows[1],
+        [
+            "mql",
+            "<span class=\"muted\">the service</span>",
+            "the MQL condition holds"
+        ]
+    );
+    assert!(!globex.contains(HOSTILE_REASON), "never as HTML: {globex}");
     let funnel = page("/ui/funnel?by=route", &ops).await;
     assert!(funnel.contains("<dt>Accepted</dt><dd>1</dd>"), "{funnel}");
     // Logged out, the old cookie is worth nothing.
@@ -728,6 +770,173 @@ async fn the_lead_and_pack_pages_show_the_shadow_pack() {
     assert!(pack_page.contains("does not load"), "{pack_page}");
     let acme = page_of(&http, &server, "/ui/leads/acme-1").await;
     assert!(!acme.contains("id=\"shadow\""), "{acme}");
+}
+
+/// A rejection reason that would run a script if it were not escaped.
+const HOSTILE_REASON: &str = "No budget <script>window.pwned=1</script>";
+
+/// `text` as the templates escape it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// The stage history of a lead's page: each row's stage, who and why, as HTML.
+fn stage_history(html: &str) -> Vec<[String; 3]> {
+    let table = &html[html.find("<table class=\"stages\">").expect("a stage history")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let cell = |row: &str, class: &str| {
+        let open = format!("<td class=\"{class}\">");
+        let start = row.find(&open).unwrap() + open.len();
+        row[start..start + row[start..].find("</td>").unwrap()].to_string()
+    };
+    table
+        .split("<tr>")
+        .filter(|row| row.contains("<td class=\"stage\">"))
+        .map(|row| [cell(row, "stage"), cell(row, "who"), cell(row, "why")])
+        .collect()
+}
+
+/// `rule`'s counts on the pack page: fired in the last 24 hours, and in the last 7 days.
+fn fired_on_page(html: &str, rule: &str) -> (u64, u64) {
+    let row = &html[html
+        .find(&format!("<tr><td>{}</td>", escaped(rule)))
+        .unwrap_or_else(|| panic!("no row for {rule}: {html}"))..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let number = |class: &str| -> u64 {
+        let open = format!("class=\"num {class}\">");
+        let start = row.find(&open).unwrap() + open.len();
+        row[start..start + row[start..].find('<').unwrap()].parse().unwrap()
+    };
+    (number("day"), number("week"))
+}
+
+/// The service's own count of the results each rule fired in since it started
+/// (`leadscore_rules_fired` on `/metrics`).
+async fn metric_fired(http: &reqwest::Client, server: &Server) -> std::collections::HashMap<String, u64> {
+    let metrics = http.get(server.url("/metrics")).bearer_auth("ops-token");
+    let text = metrics.send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("leadscore_rules_fired_total{rule=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(rule, n)| (rule.to_string(), n.trim().parse().unwrap()))
+        .collect()
+}
+
+/// Two instances on one Postgres database: the pack page of either counts the results
+/// both computed (the counts are in storage, one row per hour, rule and process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_counts_add_up_across_instances_on_postgres() {
+    let cluster = crate::serve::cluster::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = cluster.create_db("console_fires");
+    let pack = pack_dir(dir.path(), PACK);
+    let store = ["--database-url", url.as_str()];
+    let a = Server::start_on(&pack, &store, &[]);
+    let b = Server::start_on(&pack, &store, &[]);
+    let http = client();
+    mql(&http, &a, "acme-1", "NY", "Acme").await;
+    mql(&http, &b, "globex-2", "NJ", "Globex").await;
+    mql(&http, &b, "initech-3", "CA", "Initech").await;
+    put(&http, &a, "hooli-4", json!({"title": "Engineer"})).await;
+    let (on_a, on_b) = (metric_fired(&http, &a).await, metric_fired(&http, &b).await);
+    assert!(
+        on_a["Senior"] > 0 && on_b["Senior"] > 0,
+        "both computed results: {on_a:?} {on_b:?}"
+    );
+    for server in [&a, &b] {
+        let html = page_of(&http, server, "/ui/pack").await;
+        for rule in ["Senior", "Pricing"] {
+            let both = on_a.get(rule).unwrap_or(&0) + on_b.get(rule).unwrap_or(&0);
+            assert_eq!(fired_on_page(&html, rule), (both, both), "{rule}: {html}");
+        }
+        let results = format!(
+            "({} results)",
+            on_a.get("Senior").unwrap_or(&0) + on_b.get("Senior").unwrap_or(&0) + 1
+        );
+        assert!(html.contains(&results), "{results} in {html}");
+    }
+}
+
+/// The hourly counts as stored, on each backend: added to per hour, summed over a window,
+/// the hours past the kept days dropped by a later write; on Postgres, two stores on one
+/// database (two processes) add up.
+async fn rule_fires_are_stored_per_hour(stores: Vec<leadscore_service::storage::Storage>) {
+    use leadscore_service::model::{hour_of, RuleFires, HOUR_MS, RULE_FIRES_KEPT};
+    use std::sync::Arc;
+    let stores: Vec<Arc<_>> = stores.into_iter().map(Arc::new).collect();
+    let now = hour_of(chrono::Utc::now().timestamp_millis());
+    let keep = now - RULE_FIRES_KEPT;
+    let write = |store: &Arc<leadscore_service::storage::Storage>,
+                 hour: i64,
+                 rules: &[(&str, u64)],
+                 results: u64,
+                 keep_from: i64| {
+        let store = Arc::clone(store);
+        let fires = RuleFires {
+            results,
+            rules: rules.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+        };
+        tokio::task::spawn_blocking(move || store.write(|t| t.add_rule_fires(hour, &fires, keep_from)))
+    };
+    let (first, last) = (&stores[0], &stores[stores.len() - 1]);
+    write(first, now - 9 * 24 * HOUR_MS, &[("A", 5)], 9, i64::MIN)
+        .await
+        .unwrap()
+        .unwrap();
+    let sum = |from: i64, to: i64| {
+        let store = Arc::clone(first);
+        async move { store.read().await.unwrap().rule_fires(from, to).await.unwrap() }
+    };
+    assert_eq!(
+        sum(now - 10 * 24 * HOUR_MS, now + HOUR_MS).await.results,
+        9,
+        "kept until a write drops it"
+    );
+    write(first, now - 2 * HOUR_MS, &[("A", 1), ("B", 2)], 3, keep)
+        .await
+        .unwrap()
+        .unwrap();
+    write(last, now, &[("A", 2)], 4, keep).await.unwrap().unwrap();
+    write(first, now, &[("A", 1)], 1, keep).await.unwrap().unwrap();
+    let day = sum(now - 23 * HOUR_MS, now + HOUR_MS).await;
+    assert_eq!(
+        (day.results, day.rules.get("A"), day.rules.get("B")),
+        (8, Some(&4), Some(&2))
+    );
+    let hour = sum(now, now + HOUR_MS).await;
+    assert_eq!(
+        (hour.results, hour.rules.get("A"), hour.rules.get("B")),
+        (5, Some(&3), None)
+    );
+    let all = sum(now - 10 * 24 * HOUR_MS, now + HOUR_MS).await;
+    assert_eq!(
+        (all.results, all.rules.get("A")),
+        (8, Some(&4)),
+        "the 9-day-old hour was dropped"
+    );
+    assert_eq!(sum(now + HOUR_MS, now).await, RuleFires::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_fires_are_stored_per_hour_in_the_embedded_store() {
+    use leadscore_service::storage::{Location, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Storage::open(&Location::Folder(dir.path().join("data"))).await.unwrap();
+    rule_fires_are_stored_per_hour(vec![store]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_fires_are_stored_per_hour_and_process_in_postgres() {
+    use leadscore_service::storage::{Location, Storage};
+    let cluster = crate::serve::cluster::Cluster::start();
+    let url = cluster.create_db("fires");
+    let a = Storage::open(&Location::Postgres(url.clone())).await.unwrap();
+    let b = Storage::open(&Location::Postgres(url)).await.unwrap();
+    rule_fires_are_stored_per_hour(vec![a, b]).await;
 }
 
 async fn page_of(http: &reqwest::Client, server: &Server, path: &str) -> String {

@@ -524,7 +524,8 @@ async fn the_funnel_counts_a_known_history_on_postgres() {
     // start (without their rules, which the outbox does not record).
     cluster.psql(
         "funnel",
-        "DROP TABLE leadscore.handoffs; DELETE FROM leadscore.migrations WHERE version = 4",
+        "DROP TABLE leadscore.handoffs, leadscore.rule_fires, leadscore.results_scored;
+         DELETE FROM leadscore.migrations WHERE version >= 4",
     );
     let pack = pack_dir(dir.path(), FUNNEL_PACK);
     let server = Server::start_on(&pack, &["--database-url", &url], &[]);

@@ -23,7 +23,7 @@ pub mod redb;
 
 use std::path::PathBuf;
 
-use super::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
+use super::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleFires, ShadowTally, Transition};
 
 /// What kind of storage failure an error is: what the caller may do about it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,6 +189,13 @@ pub trait Txn {
     fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError>;
     /// Writes a hand-off, and keeps it in the index of open hand-offs while it is open.
     fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError>;
+
+    // The console (issue 28): how often each rule fired recently.
+
+    /// Adds a batch's counts to those of the hour starting at `hour` (ms), and drops the
+    /// counts of hours before `keep_from`. Postgres keeps one row per hour, rule and
+    /// process (a process has one writer), so instances never wait on each other's counts.
+    fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -360,6 +367,14 @@ impl Reader {
     /// `mql_at`, then lead id): the sales queue.
     pub async fn open_handoffs(&self, route: &str, limit: usize) -> Result<Vec<HandOff>, StorageError> {
         read!(self, r => r.open_handoffs(route, limit))
+    }
+
+    // The console (issue 28).
+
+    /// The results computed in the hours starting in `[from, to)` (ms), and how many of
+    /// them each rule fired in, summed over every instance.
+    pub async fn rule_fires(&self, from: Millis, to: Millis) -> Result<RuleFires, StorageError> {
+        read!(self, r => r.rule_fires(from, to))
     }
 }
 

@@ -23,6 +23,8 @@
 //! | `shadow` | shadow pack version | [`ShadowTally`]: the shadow report's counts |
 //! | `handoffs` | (mql ms, lead id) | [`HandOff`]: the funnel's index of hand-offs |
 //! | `open_handoffs` | (route, SLA due ms or `i64::MAX`, mql ms, lead id) | the hand-offs without a sales action yet |
+//! | `rule_fires` | (hour ms, rule name) | results computed in the hour in which the rule fired (the last 8 days) |
+//! | `results_scored` | hour ms | results computed in the hour (the last 8 days) |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -31,7 +33,7 @@ use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Tabl
 
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
-use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, Transition};
+use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleFires, ShadowTally, Transition};
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
@@ -48,6 +50,9 @@ const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("
 const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("shadow");
 const HANDOFFS: TableDefinition<(i64, &str), &[u8]> = TableDefinition::new("handoffs");
 const OPEN_HANDOFFS: TableDefinition<(&str, i64, i64, &str), ()> = TableDefinition::new("open_handoffs");
+// The console (issue 28): how often each rule fired, per hour.
+const RULE_FIRES: TableDefinition<(i64, &str), u64> = TableDefinition::new("rule_fires");
+const RESULTS_SCORED: TableDefinition<i64, u64> = TableDefinition::new("results_scored");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -180,6 +185,8 @@ impl RedbStore {
                 shadow: txn.open_table(SHADOW).map_err(|x| e(x.into()))?,
                 handoffs: txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?,
                 open_handoffs: txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?,
+                rule_fires: txn.open_table(RULE_FIRES).map_err(|x| e(x.into()))?,
+                results_scored: txn.open_table(RESULTS_SCORED).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -290,6 +297,8 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?;
         txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?;
         txn.open_table(SHADOW).map_err(|x| e(x.into()))?;
+        txn.open_table(RULE_FIRES).map_err(|x| e(x.into()))?;
+        txn.open_table(RESULTS_SCORED).map_err(|x| e(x.into()))?;
         let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
         let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
         let schema = meta
@@ -422,6 +431,8 @@ struct Tables<'t> {
     shadow: Table<'t, &'static str, &'static [u8]>,
     handoffs: Table<'t, (i64, &'static str), &'static [u8]>,
     open_handoffs: Table<'t, (&'static str, i64, i64, &'static str), ()>,
+    rule_fires: Table<'t, (i64, &'static str), u64>,
+    results_scored: Table<'t, i64, u64>,
 }
 
 impl Tables<'_> {
@@ -721,6 +732,32 @@ impl Txn for Tables<'_> {
     fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError> {
         put_handoff(self.path, &mut self.handoffs, &mut self.open_handoffs, handoff)
     }
+
+    // The console (issue 28).
+
+    /// One writer at a time: read, add, write back; hours past `keep_from` dropped.
+    fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError> {
+        let e = |x| error(self.path, x);
+        self.rule_fires
+            .retain_in((i64::MIN, "")..(keep_from, ""), |_, _| false)
+            .map_err(e)?;
+        self.results_scored.retain_in(..keep_from, |_, _| false).map_err(e)?;
+        for (rule, n) in &fires.rules {
+            let stored = self
+                .rule_fires
+                .get((hour, rule.as_str()))
+                .map_err(e)?
+                .map(|v| v.value());
+            self.rule_fires
+                .insert((hour, rule.as_str()), stored.unwrap_or(0) + n)
+                .map_err(e)?;
+        }
+        let stored = self.results_scored.get(hour).map_err(e)?.map(|v| v.value());
+        self.results_scored
+            .insert(hour, stored.unwrap_or(0) + fires.results)
+            .map_err(e)?;
+        Ok(())
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -952,6 +989,26 @@ impl Snapshot {
             .map(|v| decode("shadow tally", v.value()))
             .transpose()?
             .unwrap_or_else(|| ShadowTally::new(pack)))
+    }
+
+    // The console (issue 28).
+
+    /// The results computed in the hours starting in `[from, to)`, and per rule.
+    pub fn rule_fires(&self, from: Millis, to: Millis) -> Result<RuleFires, StorageError> {
+        let mut out = RuleFires::default();
+        if from >= to {
+            return Ok(out);
+        }
+        let rules = self.txn.open_table(RULE_FIRES).map_err(|x| self.e(x))?;
+        for entry in rules.range((from, "")..(to, "")).map_err(|x| self.e(x))? {
+            let (k, v) = entry.map_err(|x| self.e(x))?;
+            *out.rules.entry(k.value().1.to_string()).or_default() += v.value();
+        }
+        let results = self.txn.open_table(RESULTS_SCORED).map_err(|x| self.e(x))?;
+        for entry in results.range(from..to).map_err(|x| self.e(x))? {
+            out.results += entry.map_err(|x| self.e(x))?.1.value();
+        }
+        Ok(out)
     }
 
     /// Up to `limit` open hand-offs of `route`, the earliest `sla_due` first.
