@@ -113,17 +113,19 @@ async fn screenshot(browser: &Client, name: &str) {
 
 /// A full-page screenshot: the window grown to the page's height first.
 async fn full_screenshot(browser: &Client, name: &str, width: u32) {
-    let height = browser
-        .execute("return document.documentElement.scrollHeight", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(900)
-        .clamp(400, 3000);
-    browser
-        .set_window_size(width, u32::try_from(height).unwrap() + 40)
-        .await
-        .unwrap();
+    // The window holds the browser's own bars too, and the page may reflow at the new
+    // size: grow it until the page's viewport holds the whole page (at most 3000 px).
+    let measure = "return [document.documentElement.scrollHeight, window.innerHeight, window.outerHeight]";
+    for _ in 0..4 {
+        let sizes = browser.execute(measure, vec![]).await.unwrap();
+        let size = |i: usize| sizes[i].as_u64().unwrap_or(900);
+        let (page, inner, outer) = (size(0).min(3000), size(1), size(2));
+        if inner >= page {
+            break;
+        }
+        let window = u32::try_from(outer + page - inner).unwrap();
+        browser.set_window_size(width, window).await.unwrap();
+    }
     screenshot(browser, name).await;
     browser.set_window_size(width, 900).await.unwrap();
 }
