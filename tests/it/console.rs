@@ -22,12 +22,13 @@ use crate::serve::{call, client, pack_dir, publish, JsonBody, Server};
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
-/// Two routes, one with an SLA; an MQL at 30.
+/// Three routes, two with an SLA (`fast`'s passes while the test runs); an MQL at 30.
 const PACK: &str = r#"threshold 30
 rule "Senior":  title ~ VP                    => +20
 rule "Pricing": visited /pricing within 7d    => +15
 rule "Reader":  visited /blog/* => +1 each max 10
 route "east" when region in ["NY", "NJ"] sla 4h
+route "fast" when region == "TX" sla 3s
 route "rest"
 "#;
 
@@ -119,17 +120,19 @@ async fn screenshot(browser: &Client, name: &str) {
 
 /// A full-page screenshot: the window grown to the page's height first.
 async fn full_screenshot(browser: &Client, name: &str, width: u32) {
-    let height = browser
-        .execute("return document.documentElement.scrollHeight", vec![])
-        .await
-        .unwrap()
-        .as_u64()
-        .unwrap_or(900)
-        .clamp(400, 3000);
-    browser
-        .set_window_size(width, u32::try_from(height).unwrap() + 40)
-        .await
-        .unwrap();
+    // The window holds the browser's own bars too, and the page may reflow at the new
+    // size: grow it until the page's viewport holds the whole page (at most 3000 px).
+    let measure = "return [document.documentElement.scrollHeight, window.innerHeight, window.outerHeight]";
+    for _ in 0..4 {
+        let sizes = browser.execute(measure, vec![]).await.unwrap();
+        let size = |i: usize| sizes[i].as_u64().unwrap_or(900);
+        let (page, inner, outer) = (size(0).min(3000), size(1), size(2));
+        if inner >= page {
+            break;
+        }
+        let window = u32::try_from(outer + page - inner).unwrap();
+        browser.set_window_size(width, window).await.unwrap();
+    }
     screenshot(browser, name).await;
     browser.set_window_size(width, 900).await.unwrap();
 }
@@ -243,6 +246,7 @@ async fn sales_work_the_queue_in_a_real_browser() {
     mql(&http, &server, "globex-2", "NJ", "Globex").await;
     mql(&http, &server, "initech-3", "CA", "Initech").await;
     mql(&http, &server, "hostile-4", "NY", HOSTILE).await;
+    mql(&http, &server, "stark-6", "TX", "Stark").await;
 
     let browser = driver.browser(1200).await;
     browser.goto(&server.url("/ui/")).await.unwrap();
@@ -250,7 +254,7 @@ async fn sales_work_the_queue_in_a_real_browser() {
     log_in(&browser, &server, "ops-token").await;
 
     // The queue: the MQLs by route, the SLA counting down on the route that has one.
-    assert_eq!(count(&browser, "tr.mql").await, 4);
+    assert_eq!(count(&browser, "tr.mql").await, 5);
     let east = text(&browser, "section.route:first-of-type h2").await;
     assert!(east.contains("east") && east.contains("3 open"), "{east}");
     let sla = text(&browser, "tr[data-lead='acme-1'] time.sla").await;
@@ -264,7 +268,17 @@ async fn sales_work_the_queue_in_a_real_browser() {
     );
     let rules = text(&browser, "tr[data-lead='acme-1'] td:nth-child(3)").await;
     assert_eq!(rules, "Senior +20, Pricing +15");
+    // `fast`'s 3 s pass on the open page: the row is marked breached without a reload.
+    until_count(&browser, "tr.breached[data-lead='stark-6']", 1).await;
+    let breached = text(&browser, "tr[data-lead='stark-6'] time.sla").await;
+    assert!(
+        breached.starts_with("breached ") && breached.ends_with(" ago"),
+        "{breached}"
+    );
+    assert_page_is_sound(&browser, "the queue").await;
+    assert_the_check_finds_problems(&browser).await;
     full_screenshot(&browser, "queue", 1200).await;
+    assert_keyboard_order(&browser).await;
 
     // Accept one: it leaves the queue.
     browser
@@ -289,6 +303,15 @@ async fn sales_work_the_queue_in_a_real_browser() {
         .await
         .unwrap();
     until_count(&browser, "tr[data-lead='globex-2']", 0).await;
+    // Recycle a third: back to nurture without a rejection.
+    browser
+        .find(Locator::Css("tr[data-lead='initech-3'] button.recycle"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_count(&browser, "tr[data-lead='initech-3']", 0).await;
     assert_eq!(count(&browser, "tr.mql").await, 2);
     let (_, lead) = call(
         http.get(server.url("/v1/leads/globex-2/history"))
@@ -319,11 +342,12 @@ async fn sales_work_the_queue_in_a_real_browser() {
         .unwrap();
     let figure = |name: &str| format!("//dl[contains(@class,'figures')]//dt[.='{name}']/following-sibling::dd");
     for (name, value) in [
-        ("MQLs", "4"),
+        ("MQLs", "5"),
         ("Accepted", "1"),
         ("Rejected", "1"),
+        ("Recycled", "1"),
         ("Open", "2"),
-        ("Acceptance", "50%"),
+        ("Acceptance", "33.3%"),
     ] {
         let dd = browser
             .find(Locator::XPath(&figure(name)))
@@ -361,18 +385,39 @@ async fn sales_work_the_queue_in_a_real_browser() {
     }
     assert_eq!(text(&browser, &cell(2, 3)).await, "conversion >= 50% over 90d");
     assert_eq!(count(&browser, "table.targets b").await, 0, "a target's name is text");
+    assert_page_is_sound(&browser, "the funnel").await;
     full_screenshot(&browser, "funnel", 1200).await;
     browser.goto(&server.url("/ui/")).await.unwrap();
 
-    // A new hand-off appears without a reload.
+    // A new hand-off appears without a reload, and one another manager accepted goes;
+    // a keyboard user keeps their place meanwhile.
     browser.execute("window.sameDocument = true", vec![]).await.unwrap();
+    browser
+        .execute(
+            "document.querySelector(\"tr[data-lead='hostile-4'] button.recycle\").focus()",
+            vec![],
+        )
+        .await
+        .unwrap();
     mql(&http, &server, "umbrella-5", "NJ", "Umbrella").await;
     until_count(&browser, "tr[data-lead='umbrella-5']", 1).await;
+    let accept = http
+        .post(server.url("/v1/leads/umbrella-5/stage"))
+        .bearer_auth("ops-token")
+        .json(&json!({"stage": "accepted"}));
+    assert_eq!(call(accept).await.0, 200);
+    until_count(&browser, "tr[data-lead='umbrella-5']", 0).await;
     let same = browser
         .execute("return window.sameDocument === true", vec![])
         .await
         .unwrap();
     assert_eq!(same, Value::Bool(true), "the queue updated in place");
+    assert_eq!(focused(&browser).await, "button.recycle@hostile-4", "focus kept");
+    let status = browser
+        .execute("return document.getElementById('queue-status').textContent", vec![])
+        .await
+        .unwrap();
+    assert_eq!(status, "2 open MQLs", "what a screen reader hears");
 
     // The hostile field is text on the lead's page, and nothing ran.
     browser.goto(&server.url("/ui/leads/hostile-4")).await.unwrap();
@@ -397,7 +442,34 @@ async fn sales_work_the_queue_in_a_real_browser() {
     assert_eq!(count(&browser, ".chart svg[role=img]").await, 1);
     let stages = text(&browser, "table.stages tbody tr:nth-child(1)").await;
     assert!(stages.contains("accepted") && stages.contains("ops"), "{stages}");
+    assert_page_is_sound(&browser, "a lead's page").await;
+    // The rejected one: who rejected it and why, the hand-off before it and why.
+    browser.goto(&server.url("/ui/leads/globex-2")).await.unwrap();
+    assert_eq!(
+        text(&browser, "table.stages tbody tr:nth-child(1) td.why").await,
+        "No budget <this year>"
+    );
+    assert_eq!(text(&browser, "table.stages tbody tr:nth-child(1) td.who").await, "ops");
+    assert_eq!(
+        text(&browser, "table.stages tbody tr:nth-child(2) td.why").await,
+        "the MQL condition holds"
+    );
     full_screenshot(&browser, "lead", 1200).await;
+    // The breached one: the service marked the breach, and says why.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        browser.goto(&server.url("/ui/leads/stark-6")).await.unwrap();
+        let why = text(&browser, "table.stages tbody tr:nth-child(1) td.why").await;
+        if why.contains("the SLA of route `fast` (3s after the hand-off) passed") {
+            assert_eq!(
+                text(&browser, "table.stages tbody tr:nth-child(1) td.who").await,
+                "the service"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "no breach on stark-6's history: {why}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 
     // Try a lead: scored and explained, nothing stored.
     browser.goto(&server.url("/ui/try")).await.unwrap();
@@ -416,6 +488,7 @@ async fn sales_work_the_queue_in_a_real_browser() {
     until_count(&browser, "section.tried", 1).await;
     assert_eq!(text(&browser, "dd.score").await, "20");
     assert!(text(&browser, "pre.explanation").await.contains("Senior"));
+    assert_page_is_sound(&browser, "trying a lead").await;
     full_screenshot(&browser, "try", 1200).await;
     let (_, leads) = call(http.get(server.url("/v1/pack")).bearer_auth("ops-token")).await;
 
@@ -436,11 +509,14 @@ async fn sales_work_the_queue_in_a_real_browser() {
         live,
         "the rejected edit did not go live"
     );
-    let fired = text(&browser, "table.rules tbody tr:nth-child(1) td:nth-child(4)").await;
+    let fired = text(&browser, "table.rules tbody tr:nth-child(1) td.day").await;
     assert!(
-        fired.parse::<u64>().unwrap() >= 5,
-        "Senior fired for every MQL: {fired}"
+        fired.parse::<u64>().unwrap() >= 12,
+        "Senior fired for every MQL, twice each: {fired}"
     );
+    assert!(text(&browser, "p.window").await.contains("last 24 hours"));
+    assert_eq!(count(&browser, "form.reload").await, 1, "ops may load the pack");
+    assert_page_is_sound(&browser, "the pack page").await;
     full_screenshot(&browser, "pack", 1200).await;
 
     // A read-only token sees the queue but no action.
@@ -453,18 +529,240 @@ async fn sales_work_the_queue_in_a_real_browser() {
         .await
         .unwrap();
     log_in(&browser, &server, "viewer-token").await;
-    assert_eq!(count(&browser, "tr.mql").await, 3);
+    assert_eq!(count(&browser, "tr.mql").await, 2);
     assert_eq!(count(&browser, "button.accept, button.reject, button.recycle").await, 0);
     assert!(text(&browser, "form.who").await.contains("read only"));
-    browser.goto(&server.url("/ui/leads/umbrella-5")).await.unwrap();
-    assert_eq!(count(&browser, "button.accept, button.reject, button.recycle").await, 0);
+    for page in ["/ui/leads/stark-6", "/ui/leads/umbrella-5", "/ui/pack"] {
+        browser.goto(&server.url(page)).await.unwrap();
+        assert_eq!(
+            count(&browser, "button.accept, button.reject, button.recycle, form.reload").await,
+            0,
+            "{page}"
+        );
+    }
 
-    // On a phone's width the queue is still readable.
+    // On a phone's width every page reads without scrolling sideways.
     let phone = driver.browser(390).await;
     log_in(&phone, &server, "ops-token").await;
     full_screenshot(&phone, "queue-phone", 390).await;
+    for page in [
+        "/ui/",
+        "/ui/leads/globex-2",
+        "/ui/funnel?by=route&every=day",
+        "/ui/pack",
+        "/ui/try",
+    ] {
+        phone.goto(&server.url(page)).await.unwrap();
+        let wide = phone
+            .execute(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth",
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(wide, json!(0), "{page} is wider than the phone");
+    }
     phone.close().await.unwrap();
     browser.close().await.unwrap();
+}
+
+/// What a page must be for every reader, checked in the browser on the page as drawn:
+/// nothing the CSP would block or a lead could inject (no inline script, style or event
+/// handler), every field labelled, every button named, headings in order, one `h1`, and
+/// text with WCAG AA contrast against what is behind it (4.5:1; 3:1 for large text).
+const SOUND: &str = r#"
+const problems = [];
+if (document.querySelectorAll('script:not([src]), style, [style]').length) problems.push('inline script or style');
+for (const el of document.querySelectorAll('*'))
+  for (const a of el.attributes) if (a.name.startsWith('on')) problems.push('handler ' + a.name + ' on ' + el.tagName);
+for (const el of document.querySelectorAll('input:not([type=hidden]), select, textarea'))
+  if (!(el.labels && el.labels.length) && !el.getAttribute('aria-label')) problems.push('no label: ' + el.outerHTML);
+for (const b of document.querySelectorAll('button'))
+  if (!b.textContent.trim()) problems.push('a button without a name');
+const levels = [...document.querySelectorAll('h1, h2, h3, h4')].map(h => +h.tagName[1]);
+if (levels.filter(l => l === 1).length !== 1 || levels[0] !== 1) problems.push('not one h1 first: ' + levels);
+levels.forEach((l, i) => { if (i && l > levels[i - 1] + 1) problems.push('heading skips a level: ' + levels); });
+const rgb = c => { const p = c.match(/[\d.]+/g).map(Number); return { v: p.slice(0, 3), a: p.length > 3 ? p[3] : 1 }; };
+const lum = v => v.map(x => x / 255).map(x => x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4))
+  .reduce((s, x, i) => s + x * [0.2126, 0.7152, 0.0722][i], 0);
+const behind = el => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.a > 0) return c.v; } return [255, 255, 255]; };
+for (const el of document.querySelectorAll('body *')) {
+  if (el.closest('svg') || ![...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+  const st = getComputedStyle(el), box = el.getBoundingClientRect();
+  if (st.visibility === 'hidden' || box.width <= 1 || box.height <= 1 || box.right < 0) continue;
+  const [a, b] = [lum(rgb(st.color).v), lum(behind(el))];
+  const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+  const size = parseFloat(st.fontSize), bold = +st.fontWeight >= 700;
+  if (ratio < (size >= 24 || (size >= 18.66 && bold) ? 3 : 4.5))
+    problems.push('contrast ' + ratio.toFixed(2) + ': ' + el.tagName + ' ' + el.textContent.trim().slice(0, 40));
+}
+return problems;
+"#;
+
+async fn assert_page_is_sound(browser: &Client, what: &str) {
+    let problems = browser.execute(SOUND, vec![]).await.unwrap();
+    assert_eq!(problems, json!([]), "{what}");
+}
+
+/// [`SOUND`] itself: a faint paragraph with an inline style and a field without a label,
+/// added to the page, are each reported; once gone, the page is sound again.
+async fn assert_the_check_finds_problems(browser: &Client) {
+    let add = "const p = document.createElement('p'); p.id = 'probe'; p.textContent = 'faint';
+        p.style.color = '#aaa'; const i = document.createElement('input'); i.id = 'probe-field';
+        document.querySelector('main').append(p, i);";
+    browser.execute(add, vec![]).await.unwrap();
+    let problems = browser.execute(SOUND, vec![]).await.unwrap();
+    let problems: Vec<&str> = problems.as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(problems.len(), 3, "{problems:?}");
+    assert!(problems[0] == "inline script or style" && problems[1].starts_with("no label: <input id=\"probe-field\">"));
+    assert!(problems[2].starts_with("contrast 2.32: P faint"), "{problems:?}");
+    browser
+        .execute(
+            "document.getElementById('probe').remove(); document.getElementById('probe-field').remove()",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_page_is_sound(browser, "the queue, the probes gone").await;
+}
+
+/// The focused element: its tag, first class, and the lead of its queue row.
+async fn focused(browser: &Client) -> String {
+    let script = "const e = document.activeElement; const row = e.closest('tr[data-lead]');
+        return e.tagName.toLowerCase() + (e.classList[0] ? '.' + e.classList[0] : '')
+          + (row ? '@' + row.getAttribute('data-lead') : '')";
+    browser
+        .execute(script, vec![])
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// The queue from the keyboard: Tab goes to the skip link, the navigation, logging out,
+/// then row by row to the lead, Accept, Recycle, the reason and Reject; focus is visible.
+async fn assert_keyboard_order(browser: &Client) {
+    use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+    use fantoccini::key::Key;
+    browser.refresh().await.unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..11 {
+        let tab = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: Key::Tab.into() })
+            .then(KeyAction::Up { value: Key::Tab.into() });
+        browser.perform_actions(tab).await.unwrap();
+        let outline = browser
+            .execute("return getComputedStyle(document.activeElement).outlineStyle", vec![])
+            .await
+            .unwrap();
+        assert_ne!(outline, json!("none"), "focus is visible on {seen:?}");
+        seen.push(focused(browser).await);
+    }
+    assert_eq!(
+        seen,
+        [
+            "a.skip",
+            "a",
+            "a",
+            "a",
+            "a",
+            "button",
+            "a@acme-1",
+            "button.accept@acme-1",
+            "button.recycle@acme-1",
+            "input@acme-1",
+            "button.reject@acme-1",
+        ]
+    );
+}
+
+/// A pack whose rule and route names are markup.
+const HOSTILE_PACK: &str = r#"threshold 30
+rule "<img src=x onerror=window.pwned=1>": title ~ VP => +40
+route "<script>window.pwned=2</script>" sla 4h
+"#;
+
+/// Every place a lead's or the pack's value shows, given markup: a lead id, a field, a
+/// rule name, a route name, a rejection reason, a rejected edit's diagnostics. Each page
+/// shows them as text, and nothing they hold runs or becomes an element.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_values_are_text_on_every_page() {
+    let driver = Driver::start();
+    let dir = tempfile::tempdir().unwrap();
+    let link = publish(dir.path(), "v1", HOSTILE_PACK);
+    let server = Server::start(&link, &dir.path().join("data"), &[]);
+    let http = client();
+    let id = "<b id=pwn onclick=window.pwned=4>x</b>";
+    mql(&http, &server, id, "NY", HOSTILE).await;
+    mql(&http, &server, "second", "NY", "Second").await;
+    let reject = http
+        .post(server.url("/v1/leads/second/stage"))
+        .json(&json!({"stage": "rejected", "reason": HOSTILE_REASON}));
+    assert_eq!(call(reject).await.0, 200);
+    publish(
+        dir.path(),
+        "v2",
+        "threshold 30\nrule \"<img src=x onerror=window.pwned=5>\": title ~ => +5\n",
+    );
+    let (status, body) = call(http.post(server.url("/v1/pack/reload"))).await;
+    assert_eq!(status, 422, "{body}");
+
+    let browser = driver.browser(1200).await;
+    let rule = "<img src=x onerror=window.pwned=1>";
+    let route = "<script>window.pwned=2</script>";
+    let from = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let pages: [(String, &[&str]); 6] = [
+        ("/ui/".into(), &[id, rule, route]),
+        (format!("/ui/leads/{}", urlencode(id)), &[id, HOSTILE, rule, route]),
+        ("/ui/leads/second".into(), &[HOSTILE_REASON, rule]),
+        (
+            format!("/ui/funnel?from={from}&by=route"),
+            &[HOSTILE_REASON, rule, route],
+        ),
+        ("/ui/pack".into(), &[rule, route, "<img src=x onerror=window.pwned=5>"]),
+        ("/ui/try".into(), &[]),
+    ];
+    for (page, shown) in pages {
+        browser.goto(&server.url(&page)).await.unwrap();
+        let body = text(&browser, "body").await;
+        for value in shown {
+            assert!(body.contains(value), "{page} shows {value} as text: {body}");
+        }
+        assert_nothing_injected(&browser, &page).await;
+    }
+    // Trying a lead: its field and the rule that fired, as text.
+    let area = browser.find(Locator::Css("#lead")).await.unwrap();
+    area.clear().await.unwrap();
+    let lead = json!({"title": "VP", "company": HOSTILE}).to_string();
+    area.send_keys(&lead).await.unwrap();
+    browser
+        .find(Locator::Css("form.try button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    until_count(&browser, "section.tried", 1).await;
+    assert!(text(&browser, "table.fired").await.contains(rule));
+    let echoed = browser
+        .find(Locator::Css("#lead"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(echoed.as_deref(), Some(lead.as_str()), "the lead given, as given");
+    assert_nothing_injected(&browser, "/ui/try, scored").await;
+    browser.close().await.unwrap();
+}
+
+/// No script from a value ran, and no element came from one.
+async fn assert_nothing_injected(browser: &Client, page: &str) {
+    let script = "return [window.pwned === undefined,
+        document.querySelectorAll('#pwn, img, script:not([src]), [onclick], [onerror]').length]";
+    let found = browser.execute(script, vec![]).await.unwrap();
+    assert_eq!(found, json!([true, 0]), "{page}");
 }
 
 /// Logs in over plain HTTP: the session cookie and the page's CSRF token.
@@ -630,8 +928,116 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
     );
     let pack = page("/ui/pack", &ops).await;
     assert!(pack.contains("No shadow pack runs"), "{pack}");
+    // The rule counts come from storage, and agree with this (only) instance's counter.
+    let fired = metric_fired(&http, &server).await;
+    for rule in ["Senior", "Pricing"] {
+        let (day, week) = fired_on_page(&pack, rule);
+        assert_eq!((day, week), (fired[rule], fired[rule]), "{rule}: {pack}");
+    }
+    assert!(fired["Senior"] >= 2, "{fired:?}");
+    assert!(pack.contains("last 24 hours") && pack.contains("last 7 days"), "{pack}");
+
+    // A rejection's reason on the lead's page, as text, with who acted and the hand-off's
+    // own reason.
+    mql(&http, &server, "globex-2", "NJ", "Globex").await;
+    let reject = http
+        .post(server.url("/ui/leads/globex-2/stage"))
+        .header("cookie", ops.clone())
+        .form(&[
+            ("stage", "rejected"),
+            ("csrf", &ops_csrf),
+            ("reason", HOSTILE_REASON),
+            ("back", "lead"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reject.status(), 303);
+    assert_eq!(reject.headers()["location"], "/ui/leads/globex-2");
+    let globex = page("/ui/leads/globex-2", &ops).await;
+    let rows = stage_history(&globex);
+    assert_eq!(
+        rows[0],
+        ["rejected", "ops", &escaped(HOSTILE_REASON)],
+        "the newest first: {globex}"
+    );
+    assert_eq!(
+        rows[1],
+        [
+            "mql",
+            "<span class=\"muted\">the service</span>",
+            "the MQL condition holds"
+        ]
+    );
+    assert!(!globex.contains(HOSTILE_REASON), "never as HTML: {globex}");
     let funnel = page("/ui/funnel?by=route", &ops).await;
     assert!(funnel.contains("<dt>Accepted</dt><dd>1</dd>"), "{funnel}");
+
+    // Every answer carries the policy; every form that posts carries the CSRF token.
+    for path in [
+        "/ui/",
+        "/ui/queue/rows",
+        "/ui/leads/acme-1",
+        "/ui/leads/nobody",
+        "/ui/funnel",
+        "/ui/pack",
+        "/ui/try",
+        "/ui/assets/console.js",
+        "/ui/assets/console.css",
+    ] {
+        let response = http
+            .get(server.url(path))
+            .header("cookie", ops.clone())
+            .send()
+            .await
+            .unwrap();
+        let csp = response
+            .headers()
+            .get("content-security-policy")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(csp.as_deref(), Some(leadscore_service::console::CSP), "{path}");
+        let html = response.text().await.unwrap();
+        for form in html
+            .split("<form")
+            .skip(1)
+            .filter(|f| f.starts_with(" method=\"post\""))
+        {
+            let form = &form[..form.find("</form>").unwrap()];
+            assert!(
+                form.contains(&format!("name=\"csrf\" value=\"{ops_csrf}\"")),
+                "{path}: {form}"
+            );
+        }
+    }
+    // Trying a lead, loading the pack and logging out refuse a form without the token;
+    // loading the pack refuses a session without `admin` too.
+    let form = |path: &str, cookie: &str, fields: &[(&str, &str)]| {
+        let request = http
+            .post(server.url(path))
+            .header("cookie", cookie.to_string())
+            .form(fields);
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(form("/ui/try", &ops, &[("lead", "{}")]).await, 403);
+    assert_eq!(
+        form("/ui/try", &ops, &[("lead", "{}"), ("csrf", &csrf)]).await,
+        403,
+        "another session's"
+    );
+    assert_eq!(form("/ui/try", &ops, &[("lead", "{}"), ("csrf", &ops_csrf)]).await, 200);
+    assert_eq!(form("/ui/pack/reload", &ops, &[]).await, 403);
+    assert_eq!(
+        form("/ui/pack/reload", &viewer, &[("csrf", &csrf)]).await,
+        403,
+        "viewer is not admin"
+    );
+    assert_eq!(form("/ui/pack/reload", &ops, &[("csrf", &ops_csrf)]).await, 200);
+    assert_eq!(form("/ui/logout", &ops, &[]).await, 403);
+    assert_eq!(
+        form("/ui/login", &ops, &[("token", "ops-token")]).await,
+        401,
+        "login needs it too"
+    );
     // Logged out, the old cookie is worth nothing.
     let out = http
         .post(server.url("/ui/logout"))
@@ -753,6 +1159,173 @@ async fn the_lead_and_pack_pages_show_the_shadow_pack() {
     assert!(pack_page.contains("does not load"), "{pack_page}");
     let acme = page_of(&http, &server, "/ui/leads/acme-1").await;
     assert!(!acme.contains("id=\"shadow\""), "{acme}");
+}
+
+/// A rejection reason that would run a script if it were not escaped.
+const HOSTILE_REASON: &str = "No budget <script>window.pwned=1</script>";
+
+/// `text` as the templates escape it.
+fn escaped(text: &str) -> String {
+    text.replace('&', "&#38;")
+        .replace('<', "&#60;")
+        .replace('>', "&#62;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+/// The stage history of a lead's page: each row's stage, who and why, as HTML.
+fn stage_history(html: &str) -> Vec<[String; 3]> {
+    let table = &html[html.find("<table class=\"stages\">").expect("a stage history")..];
+    let table = &table[..table.find("</table>").unwrap()];
+    let cell = |row: &str, class: &str| {
+        let open = format!("<td class=\"{class}\">");
+        let start = row.find(&open).unwrap() + open.len();
+        row[start..start + row[start..].find("</td>").unwrap()].to_string()
+    };
+    table
+        .split("<tr>")
+        .filter(|row| row.contains("<td class=\"stage\">"))
+        .map(|row| [cell(row, "stage"), cell(row, "who"), cell(row, "why")])
+        .collect()
+}
+
+/// `rule`'s counts on the pack page: fired in the last 24 hours, and in the last 7 days.
+fn fired_on_page(html: &str, rule: &str) -> (u64, u64) {
+    let row = &html[html
+        .find(&format!("<tr><td>{}</td>", escaped(rule)))
+        .unwrap_or_else(|| panic!("no row for {rule}: {html}"))..];
+    let row = &row[..row.find("</tr>").unwrap()];
+    let number = |class: &str| -> u64 {
+        let open = format!("class=\"num {class}\">");
+        let start = row.find(&open).unwrap() + open.len();
+        row[start..start + row[start..].find('<').unwrap()].parse().unwrap()
+    };
+    (number("day"), number("week"))
+}
+
+/// The service's own count of the results each rule fired in since it started
+/// (`leadscore_rules_fired` on `/metrics`).
+async fn metric_fired(http: &reqwest::Client, server: &Server) -> std::collections::HashMap<String, u64> {
+    let metrics = http.get(server.url("/metrics")).bearer_auth("ops-token");
+    let text = metrics.send().await.unwrap().text().await.unwrap();
+    text.lines()
+        .filter_map(|l| l.strip_prefix("leadscore_rules_fired_total{rule=\""))
+        .filter_map(|l| l.split_once("\"} "))
+        .map(|(rule, n)| (rule.to_string(), n.trim().parse().unwrap()))
+        .collect()
+}
+
+/// Two instances on one Postgres database: the pack page of either counts the results
+/// both computed (the counts are in storage, one row per hour, rule and process).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_counts_add_up_across_instances_on_postgres() {
+    let cluster = crate::serve::cluster::Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let url = cluster.create_db("console_fires");
+    let pack = pack_dir(dir.path(), PACK);
+    let store = ["--database-url", url.as_str()];
+    let a = Server::start_on(&pack, &store, &[]);
+    let b = Server::start_on(&pack, &store, &[]);
+    let http = client();
+    mql(&http, &a, "acme-1", "NY", "Acme").await;
+    mql(&http, &b, "globex-2", "NJ", "Globex").await;
+    mql(&http, &b, "initech-3", "CA", "Initech").await;
+    put(&http, &a, "hooli-4", json!({"title": "Engineer"})).await;
+    let (on_a, on_b) = (metric_fired(&http, &a).await, metric_fired(&http, &b).await);
+    assert!(
+        on_a["Senior"] > 0 && on_b["Senior"] > 0,
+        "both computed results: {on_a:?} {on_b:?}"
+    );
+    for server in [&a, &b] {
+        let html = page_of(&http, server, "/ui/pack").await;
+        for rule in ["Senior", "Pricing"] {
+            let both = on_a.get(rule).unwrap_or(&0) + on_b.get(rule).unwrap_or(&0);
+            assert_eq!(fired_on_page(&html, rule), (both, both), "{rule}: {html}");
+        }
+        let results = format!(
+            "({} results)",
+            on_a.get("Senior").unwrap_or(&0) + on_b.get("Senior").unwrap_or(&0) + 1
+        );
+        assert!(html.contains(&results), "{results} in {html}");
+    }
+}
+
+/// The hourly counts as stored, on each backend: added to per hour, summed over a window,
+/// the hours past the kept days dropped by a later write; on Postgres, two stores on one
+/// database (two processes) add up.
+async fn rule_fires_are_stored_per_hour(stores: Vec<leadscore_service::storage::Storage>) {
+    use leadscore_service::model::{hour_of, RuleFires, HOUR_MS, RULE_FIRES_KEPT};
+    use std::sync::Arc;
+    let stores: Vec<Arc<_>> = stores.into_iter().map(Arc::new).collect();
+    let now = hour_of(chrono::Utc::now().timestamp_millis());
+    let keep = now - RULE_FIRES_KEPT;
+    let write = |store: &Arc<leadscore_service::storage::Storage>,
+                 hour: i64,
+                 rules: &[(&str, u64)],
+                 results: u64,
+                 keep_from: i64| {
+        let store = Arc::clone(store);
+        let fires = RuleFires {
+            results,
+            rules: rules.iter().map(|(r, n)| (r.to_string(), *n)).collect(),
+        };
+        tokio::task::spawn_blocking(move || store.write(|t| t.add_rule_fires(hour, &fires, keep_from)))
+    };
+    let (first, last) = (&stores[0], &stores[stores.len() - 1]);
+    write(first, now - 9 * 24 * HOUR_MS, &[("A", 5)], 9, i64::MIN)
+        .await
+        .unwrap()
+        .unwrap();
+    let sum = |from: i64, to: i64| {
+        let store = Arc::clone(first);
+        async move { store.read().await.unwrap().rule_fires(from, to).await.unwrap() }
+    };
+    assert_eq!(
+        sum(now - 10 * 24 * HOUR_MS, now + HOUR_MS).await.results,
+        9,
+        "kept until a write drops it"
+    );
+    write(first, now - 2 * HOUR_MS, &[("A", 1), ("B", 2)], 3, keep)
+        .await
+        .unwrap()
+        .unwrap();
+    write(last, now, &[("A", 2)], 4, keep).await.unwrap().unwrap();
+    write(first, now, &[("A", 1)], 1, keep).await.unwrap().unwrap();
+    let day = sum(now - 23 * HOUR_MS, now + HOUR_MS).await;
+    assert_eq!(
+        (day.results, day.rules.get("A"), day.rules.get("B")),
+        (8, Some(&4), Some(&2))
+    );
+    let hour = sum(now, now + HOUR_MS).await;
+    assert_eq!(
+        (hour.results, hour.rules.get("A"), hour.rules.get("B")),
+        (5, Some(&3), None)
+    );
+    let all = sum(now - 10 * 24 * HOUR_MS, now + HOUR_MS).await;
+    assert_eq!(
+        (all.results, all.rules.get("A")),
+        (8, Some(&4)),
+        "the 9-day-old hour was dropped"
+    );
+    assert_eq!(sum(now + HOUR_MS, now).await, RuleFires::default());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_fires_are_stored_per_hour_in_the_embedded_store() {
+    use leadscore_service::storage::{Location, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    let store = Storage::open(&Location::Folder(dir.path().join("data"))).await.unwrap();
+    rule_fires_are_stored_per_hour(vec![store]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rule_fires_are_stored_per_hour_and_process_in_postgres() {
+    use leadscore_service::storage::{Location, Storage};
+    let cluster = crate::serve::cluster::Cluster::start();
+    let url = cluster.create_db("fires");
+    let a = Storage::open(&Location::Postgres(url.clone())).await.unwrap();
+    let b = Storage::open(&Location::Postgres(url)).await.unwrap();
+    rule_fires_are_stored_per_hour(vec![a, b]).await;
 }
 
 async fn page_of(http: &reqwest::Client, server: &Server, path: &str) -> String {

@@ -886,10 +886,12 @@ impl Watcher {
             }
             Err(error) => ReloadEvent::Rejected(Rejection::new(current.id().clone(), &error)),
         };
+        // The callback first: whoever asked for the reload then finds what it recorded
+        // (the service's last rejection, shown by the console after `POST .../reload`).
+        (self.on_event)(event.clone());
         for reply in self.waiting.drain(..) {
             let _ = reply.send(event.clone());
         }
-        (self.on_event)(event);
     }
 }
 

@@ -35,6 +35,22 @@
       el.textContent = span(now - Number(el.getAttribute("data-since"))) + " ago";
     });
   }
+  // Where the keyboard is in the queue: the focused control's row and kind, so it can be
+  // focused again in the new table (a screen reader keeps its place).
+  function focusKey(box) {
+    var el = document.activeElement;
+    var row = el && box.contains(el) ? el.closest("tr[data-lead]") : null;
+    if (!row) return null;
+    return { lead: row.getAttribute("data-lead"), tag: el.tagName.toLowerCase(), cls: el.classList[0] || "" };
+  }
+  function refocus(box, key) {
+    if (!key) return;
+    var row = Array.from(box.querySelectorAll("tr[data-lead]")).find(function (r) {
+      return r.getAttribute("data-lead") === key.lead;
+    });
+    var el = row && row.querySelector(key.tag + (key.cls ? "." + CSS.escape(key.cls) : ""));
+    if (el) el.focus();
+  }
   function poll(box) {
     var url = box.getAttribute("data-poll");
     var busy = false;
@@ -51,7 +67,9 @@
           if (html !== null) {
             var doc = new DOMParser().parseFromString(html, "text/html");
             var before = box.querySelectorAll("tr.mql").length;
+            var key = focusKey(box);
             box.replaceChildren.apply(box, Array.from(doc.body.childNodes));
+            refocus(box, key);
             var after = box.querySelectorAll("tr.mql").length;
             var status = document.getElementById("queue-status");
             if (status && after !== before) status.textContent = after + " open MQLs";

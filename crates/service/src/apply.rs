@@ -15,7 +15,8 @@ use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
 use super::lifecycle::{self, Ask, Change, Kind, Reading, Stage, Standing};
 use super::model::{
-    HandOff, HistoryEntry, LeadRecord, Millis, RuleChange, ScoringError, ShadowRecord, ShadowTally, Transition,
+    hour_of, HandOff, HistoryEntry, LeadRecord, Millis, RuleChange, RuleFires, ScoringError, ShadowRecord, ShadowTally,
+    Transition, RULE_FIRES_KEPT,
 };
 use super::shadow;
 use super::storage::{StorageError, Txn};
@@ -123,6 +124,9 @@ pub struct Batch<'a> {
     shadow: Option<&'a Pack>,
     /// What this batch changes in the shadow pack's tally.
     shadow_delta: ShadowTally,
+    /// The console (issue 28): the results this batch computed and the rules that fired
+    /// in them, added to the stored counts of the batch's hour.
+    fires: RuleFires,
 }
 
 /// A lead scored: the live pack's result and, with a shadow pack, the shadow's.
@@ -153,6 +157,7 @@ impl<'a> Batch<'a> {
             tally: Tally::default(),
             shadow: None,
             shadow_delta: ShadowTally::default(),
+            fires: RuleFires::default(),
         }
     }
 
@@ -210,6 +215,10 @@ impl<'a> Batch<'a> {
         }
         if self.shadow.is_some() && !self.shadow_delta.is_empty() {
             t.add_shadow(&self.shadow_delta)?;
+        }
+        if !self.fires.is_empty() {
+            let hour = hour_of(self.now);
+            t.add_rule_fires(hour, &self.fires, hour.saturating_sub(RULE_FIRES_KEPT))?;
         }
         t.push_transitions(&mut self.outbox)
     }
@@ -407,6 +416,7 @@ impl<'a> Batch<'a> {
             Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
+        let why = reasons(std::slice::from_ref(&change));
         self.record_changes(t, lead, vec![change], score, ask.reason.as_deref())?;
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
         let w = self.working(lead);
@@ -414,6 +424,7 @@ impl<'a> Batch<'a> {
         let mut entry = history(&w.record, score, score, Vec::new(), pack);
         entry.acted_at = Some(rfc3339(ask.acted.at));
         entry.by.clone_from(&ask.acted.by);
+        entry.reason = why;
         let n = w.record.next_history;
         w.record.next_history += 1;
         t.push_history(lead, n, &entry, keep)?;
@@ -467,6 +478,7 @@ impl<'a> Batch<'a> {
         let changes = match scored {
             Ok((outcome, result_due)) => {
                 self.tally.fired.extend(outcome.fired.iter().map(|f| f.rule.clone()));
+                self.fires.add(outcome.fired.iter().map(|f| &*f.rule));
                 let w = self.working(lead);
                 let changes = decide(pack, &outcome, &w.record, as_of);
                 w.record.result = serde_json::to_value(&outcome).ok();
@@ -487,6 +499,7 @@ impl<'a> Batch<'a> {
         };
         let score = self.working(lead).record.result.as_ref().and_then(score_of);
         let moved = !changes.is_empty();
+        let why = reasons(&changes);
         self.record_changes(t, lead, changes, score, None)?;
         let keep = self.limits.history_per_lead;
         let w = self.working(lead);
@@ -494,7 +507,8 @@ impl<'a> Batch<'a> {
         let previous = before.as_ref().and_then(score_of);
         let mql_changed = before.as_ref().map(mql_of) != w.record.result.as_ref().map(mql_of);
         if moved || previous != score || mql_changed || !rules.is_empty() || error_before != w.record.error {
-            let entry = history(&w.record, score, previous, rules, pack);
+            let mut entry = history(&w.record, score, previous, rules, pack);
+            entry.reason = why;
             let n = w.record.next_history;
             w.record.next_history += 1;
             t.push_history(lead, n, &entry, keep)?;
@@ -769,7 +783,14 @@ fn history(
         error: record.error.clone(),
         acted_at: None,
         by: None,
+        reason: None,
     }
+}
+
+/// The reasons of a ledger entry's transitions, as the outbox gives them (`None`: none).
+fn reasons(changes: &[Change]) -> Option<String> {
+    let all: Vec<&str> = changes.iter().map(|c| c.reason.as_str()).collect();
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 #[cfg(test)]

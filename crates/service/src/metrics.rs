@@ -260,12 +260,6 @@ impl Metrics {
         }
     }
 
-    /// How many results computed since the service started the rule named `rule` fired in.
-    pub fn fired(&self, rule: &str) -> u64 {
-        let labels = RuleLabels { rule: rule.to_string() };
-        self.rules_fired.get(&labels).map_or(0, |c| c.get())
-    }
-
     /// A pack edit went live (`true`) or was rejected.
     pub fn reload(&self, live: bool) {
         if live { &self.reloads } else { &self.rejections }.inc();

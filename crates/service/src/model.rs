@@ -287,6 +287,12 @@ pub struct HistoryEntry {
     /// For a stage change sales asked for: the name of the token that asked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
+    /// Why the stage changed or the SLA was marked breached: the reasons of the entry's
+    /// transitions as the outbox gives them (a rejection's or a loss's reason as sales
+    /// typed it), joined with `; `. `None` when no transition came with the entry (and in
+    /// entries written before the reason was kept in the ledger).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A rule whose contribution changed.
@@ -542,6 +548,45 @@ impl HandOff {
         if stage == Stage::Rejected {
             self.rejection_reason = reason.map(str::to_string);
         }
+    }
+}
+
+// The console (issue 28): how often each rule fired recently.
+
+/// An hour in ms.
+pub const HOUR_MS: Millis = 3_600_000;
+/// How long the hourly counts of rules fired are kept: a day longer than the console's
+/// longest window (7 days), so an instance whose clock is ahead never drops an hour
+/// another one still shows.
+pub const RULE_FIRES_KEPT: Millis = 8 * 24 * HOUR_MS;
+
+/// The start of the hour `at` falls in (ms, UTC).
+pub fn hour_of(at: Millis) -> Millis {
+    at - at.rem_euclid(HOUR_MS)
+}
+
+/// How many results were computed, and in how many of them each rule fired: in one
+/// batch, or summed over the stored hours of a window.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RuleFires {
+    /// Results computed (writes and re-evaluations; not those whose scoring failed).
+    pub results: u64,
+    /// Results each rule fired in, by rule name (sorted: the order rows are locked in).
+    pub rules: std::collections::BTreeMap<String, u64>,
+}
+
+impl RuleFires {
+    /// Counts one result in which `fired` (each rule once) fired.
+    pub fn add<'a>(&mut self, fired: impl IntoIterator<Item = &'a str>) {
+        self.results += 1;
+        for rule in fired {
+            *self.rules.entry(rule.to_string()).or_default() += 1;
+        }
+    }
+
+    /// Nothing counted.
+    pub fn is_empty(&self) -> bool {
+        self.results == 0 && self.rules.is_empty()
     }
 }
 

@@ -524,7 +524,7 @@ async fn the_funnel_counts_a_known_history_on_postgres() {
     // start (without their rules, which the outbox does not record).
     cluster.psql(
         "funnel",
-        "DROP TABLE leadscore.handoffs, leadscore.target_states, leadscore.alerts;
+        "DROP TABLE leadscore.handoffs, leadscore.target_states, leadscore.alerts, leadscore.rule_fires, leadscore.results_scored;
          DELETE FROM leadscore.counters WHERE name = 'alert';
          DELETE FROM leadscore.migrations WHERE version >= 4",
     );

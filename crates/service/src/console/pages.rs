@@ -22,9 +22,10 @@ use crate::funnel;
 use crate::http::{explain, shadow_view, App};
 use crate::input::{self, rfc3339, Op};
 use crate::lifecycle::{Acted, Ask, Stage};
-use crate::model::{HistoryEntry, LeadRecord, Millis};
+use crate::model::{hour_of, HistoryEntry, LeadRecord, Millis, RuleFires, HOUR_MS};
 use crate::pack as live_pack;
 use crate::shadow;
+use crate::storage::Reader;
 use leadscore::reload::ReloadEvent;
 use leadscore::Outcome;
 use leadscore_outcomes::chart::{lines, Series};
@@ -241,11 +242,15 @@ pub struct EventRow {
     detail: String,
 }
 
-/// A stage change on a lead's history.
+/// A stage change (or an SLA breach) on a lead's history: when, the stage after, who
+/// acted (the token's name, for a change sales asked for) and why.
 pub struct StageRow {
     at: String,
     stage: String,
     by: String,
+    /// The service moved it (a hand-off, a breach), not a request.
+    automatic: bool,
+    reason: String,
 }
 
 #[derive(Template)]
@@ -319,16 +324,23 @@ fn ledger_chart(entries: &[(u64, HistoryEntry)]) -> String {
     )
 }
 
-/// The entries where the stage changed, or sales acted.
+/// The entries where the stage changed, sales acted, or a transition (an SLA breach)
+/// came with its reason; the newest first.
 fn stage_rows(entries: &[(u64, HistoryEntry)]) -> Vec<StageRow> {
     let mut rows = Vec::new();
     let mut last = None;
     for (_, e) in entries {
-        if last != Some(e.stage) || e.by.is_some() || e.acted_at.is_some() {
+        if last != Some(e.stage) || e.by.is_some() || e.acted_at.is_some() || e.reason.is_some() {
             rows.push(StageRow {
                 at: e.acted_at.clone().unwrap_or_else(|| e.at.clone()),
                 stage: e.stage.name().to_string(),
-                by: e.by.clone().unwrap_or_default(),
+                by: match (&e.by, &e.acted_at) {
+                    (Some(name), _) => name.clone(),
+                    (None, Some(_)) => "a request without a token".to_string(),
+                    (None, None) => "the service".to_string(),
+                },
+                automatic: e.acted_at.is_none(),
+                reason: e.reason.clone().unwrap_or_default(),
             });
         }
         last = Some(e.stage);
@@ -545,12 +557,49 @@ pub async fn try_lead(
 
 // ---------------------------------------------------------------- the pack
 
-/// A rule of the live pack, with how often it fired.
+/// A rule of the live pack, with how often it fired in the two windows.
 pub struct RuleRow {
     name: String,
     location: String,
     actions: String,
+    day: Share,
+    week: Share,
+}
+
+/// In how many of a window's results a rule fired, and that as a share of them.
+pub struct Share {
     fired: u64,
+    percent: String,
+}
+
+impl Share {
+    fn of(fired: u64, results: u64) -> Share {
+        let percent = if results == 0 {
+            "–".to_string()
+        } else {
+            format!("{}%", number((fired as f64 * 1000.0 / results as f64).round() / 10.0))
+        };
+        Share { fired, percent }
+    }
+}
+
+/// A window of the rule counts: the hours from `from` (RFC 3339) to now.
+pub struct Window {
+    from: String,
+    results: u64,
+}
+
+/// The results computed in the `hours` whole hours up to `to` (the current hour so far
+/// the last of them) and how often each rule fired in them, from the counts every
+/// instance stores per hour.
+async fn rule_window(read: &Reader, to: Millis, hours: i64) -> Result<(Window, RuleFires), Failure> {
+    let from = to - hours * HOUR_MS;
+    let fires = read.rule_fires(from, to).await?;
+    let window = Window {
+        from: rfc3339(from),
+        results: fires.results,
+    };
+    Ok((window, fires))
 }
 
 /// The last rejected edit.
@@ -569,6 +618,8 @@ struct PackPage {
     loaded_at: String,
     routes: Vec<String>,
     rules: Vec<RuleRow>,
+    day: Window,
+    week: Window,
     rejection: Option<RejectionView>,
     removed: Option<live_pack::Removed>,
     notice: Option<String>,
@@ -653,8 +704,14 @@ async fn shadow_pack_view(app: &App) -> Result<ShadowPackView, Failure> {
 
 async fn pack_page(app: &App, session: &Session, notice: Option<String>) -> Result<PackPage, Failure> {
     let shadow = shadow_pack_view(app).await?;
+    let read = app.store.read().await?;
+    let to = hour_of(now_millis()) + HOUR_MS;
+    let (day, day_fires) = rule_window(&read, to, 24).await?;
+    let (week, week_fires) = rule_window(&read, to, 7 * 24).await?;
+    drop(read);
     let pack = app.live.current();
     let program = pack.program();
+    let share = |fires: &RuleFires, rule: &str| Share::of(fires.rules.get(rule).copied().unwrap_or(0), fires.results);
     Ok(PackPage {
         c: Chrome::of("pack", session),
         name: pack.id().name.to_string(),
@@ -665,12 +722,15 @@ async fn pack_page(app: &App, session: &Session, notice: Option<String>) -> Resu
             .rules()
             .into_iter()
             .map(|r| RuleRow {
-                fired: app.metrics.fired(&r.name),
+                day: share(&day_fires, &r.name),
+                week: share(&week_fires, &r.name),
                 name: r.name,
                 location: r.location,
                 actions: r.actions,
             })
             .collect(),
+        day,
+        week,
         rejection: app.pack_status.rejection().map(|(at, r)| RejectionView {
             at: rfc3339(at),
             count: r.errors.len(),

@@ -24,7 +24,8 @@ pub mod redb;
 use std::path::PathBuf;
 
 use super::model::{
-    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, TargetState, Transition,
+    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleFires, ShadowTally, TargetState,
+    Transition,
 };
 
 /// What kind of storage failure an error is: what the caller may do about it.
@@ -202,6 +203,12 @@ pub trait Txn {
     /// Gives the alert the next seq of the alert log (from 1, in commit order, without
     /// gaps) and appends it.
     fn push_alert(&mut self, alert: &mut Alert) -> Result<(), StorageError>;
+    // The console (issue 28): how often each rule fired recently.
+
+    /// Adds a batch's counts to those of the hour starting at `hour` (ms), and drops the
+    /// counts of hours before `keep_from`. Postgres keeps one row per hour, rule and
+    /// process (a process has one writer), so instances never wait on each other's counts.
+    fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError>;
 }
 
 impl Storage {
@@ -390,6 +397,14 @@ impl Reader {
     /// Every target's last published state.
     pub async fn target_states(&self) -> Result<Vec<TargetState>, StorageError> {
         read!(self, r => r.target_states())
+    }
+
+    // The console (issue 28).
+
+    /// The results computed in the hours starting in `[from, to)` (ms), and how many of
+    /// them each rule fired in, summed over every instance.
+    pub async fn rule_fires(&self, from: Millis, to: Millis) -> Result<RuleFires, StorageError> {
+        read!(self, r => r.rule_fires(from, to))
     }
 }
 

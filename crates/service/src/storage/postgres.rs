@@ -54,8 +54,8 @@ use tokio_postgres::Row;
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
 use crate::model::{
-    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleTally, ShadowTally, TargetState,
-    Transition,
+    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleFires, RuleTally, ShadowTally,
+    TargetState, Transition,
 };
 
 /// How long a webhook lease lasts without renewal: longer than one delivery may take.
@@ -113,6 +113,13 @@ const MIGRATIONS: &[(i32, &str)] = &[
     "CREATE TABLE leadscore.target_states (name text PRIMARY KEY, state bytea NOT NULL);
      CREATE TABLE leadscore.alerts (seq bigint PRIMARY KEY, body bytea NOT NULL);
      INSERT INTO leadscore.counters VALUES ('alert', 0);",
+), (
+    // The console (issue 28): results computed and the rules that fired in them, per hour
+    // and per writing process (`writer`: one writer thread each), so two instances never
+    // update the same row; readers sum over the writers.
+    6,
+    "CREATE TABLE leadscore.rule_fires (hour bigint NOT NULL, writer text NOT NULL, rule text NOT NULL, n bigint NOT NULL, PRIMARY KEY (hour, writer, rule));
+     CREATE TABLE leadscore.results_scored (hour bigint NOT NULL, writer text NOT NULL, n bigint NOT NULL, PRIMARY KEY (hour, writer));",
 )];
 /// The migration that adds the hand-offs.
 const HANDOFF_MIGRATION: i32 = 4;
@@ -1102,6 +1109,34 @@ impl Txn for PgTxn<'_> {
         )?;
         Ok(())
     }
+
+    // The console (issue 28).
+
+    /// One statement: this process's rows of the hour added to, every process's hours
+    /// before `keep_from` dropped (once an hour there are some; the first instance to
+    /// drop them holds them until it commits, and another one waits that long).
+    fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError> {
+        let names: Vec<&str> = fires.rules.keys().map(String::as_str).collect();
+        let counts: Vec<i64> = fires.rules.values().map(|n| to_i64(*n)).collect();
+        self.execute(
+            "WITH old_rules AS (DELETE FROM leadscore.rule_fires WHERE hour < $3),
+                  old_results AS (DELETE FROM leadscore.results_scored WHERE hour < $3),
+                  rules AS (INSERT INTO leadscore.rule_fires AS f
+                              SELECT $1::bigint, $2::text, * FROM unnest($4::text[], $5::bigint[])
+                            ON CONFLICT (hour, writer, rule) DO UPDATE SET n = f.n + EXCLUDED.n)
+             INSERT INTO leadscore.results_scored AS r VALUES ($1, $2, $6)
+             ON CONFLICT (hour, writer) DO UPDATE SET n = r.n + EXCLUDED.n",
+            &[
+                &hour,
+                &self.store.holder,
+                &keep_from,
+                &names,
+                &counts,
+                &to_i64(fires.results),
+            ],
+        )?;
+        Ok(())
+    }
 }
 
 /// Reads on a pooled connection; each sees what was committed when it ran.
@@ -1372,6 +1407,33 @@ impl PgReader {
         rows.iter()
             .map(|r| decode("hand-off", self.get::<&[u8]>(r, 0)?))
             .collect()
+    }
+
+    // The console (issue 28).
+
+    /// The results computed in the hours starting in `[from, to)`, and per rule, summed
+    /// over every process that wrote them.
+    pub async fn rule_fires(&self, from: Millis, to: Millis) -> Result<RuleFires, StorageError> {
+        let mut out = RuleFires::default();
+        let rows = self
+            .query(
+                "SELECT rule, sum(n)::bigint FROM leadscore.rule_fires WHERE hour >= $1 AND hour < $2 GROUP BY rule",
+                &[&from, &to],
+            )
+            .await?;
+        for r in &rows {
+            out.rules.insert(self.get(r, 0)?, to_u64(self.get(r, 1)?));
+        }
+        let rows = self
+            .query(
+                "SELECT coalesce(sum(n), 0)::bigint FROM leadscore.results_scored WHERE hour >= $1 AND hour < $2",
+                &[&from, &to],
+            )
+            .await?;
+        if let Some(r) = rows.first() {
+            out.results = to_u64(self.get(r, 0)?);
+        }
+        Ok(out)
     }
 }
 

@@ -25,6 +25,8 @@
 //! | `open_handoffs` | (route, SLA due ms or `i64::MAX`, mql ms, lead id) | the hand-offs without a sales action yet |
 //! | `target_states` | target name | [`TargetState`]: the status its last alert published |
 //! | `alerts` | seq (from 1) | [`Alert`]: the alert log |
+//! | `rule_fires` | (hour ms, rule name) | results computed in the hour in which the rule fired (the last 8 days) |
+//! | `results_scored` | hour ms | results computed in the hour (the last 8 days) |
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -34,7 +36,8 @@ use redb::{Database, ReadTransaction, ReadableTable, ReadableTableMetadata, Tabl
 use super::backup::{self, Counts, Dump, Item};
 use super::{decode, encode, new_id, Rescore, StorageError, StorageErrorKind, Txn};
 use crate::model::{
-    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, ShadowTally, TargetState, Transition,
+    Alert, Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, Millis, RuleFires, ShadowTally, TargetState,
+    Transition,
 };
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
@@ -55,6 +58,9 @@ const OPEN_HANDOFFS: TableDefinition<(&str, i64, i64, &str), ()> = TableDefiniti
 /// Targets (issue 27.3): each target's last published state, and the alert log.
 const TARGET_STATES: TableDefinition<&str, &[u8]> = TableDefinition::new("target_states");
 const ALERTS: TableDefinition<u64, &[u8]> = TableDefinition::new("alerts");
+// The console (issue 28): how often each rule fired, per hour.
+const RULE_FIRES: TableDefinition<(i64, &str), u64> = TableDefinition::new("rule_fires");
+const RESULTS_SCORED: TableDefinition<i64, u64> = TableDefinition::new("results_scored");
 /// Schema 1's SLA index, folded into `due` by schema 2.
 const OLD_SLA_DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("sla_due");
 
@@ -190,6 +196,8 @@ impl RedbStore {
                 open_handoffs: txn.open_table(OPEN_HANDOFFS).map_err(|x| e(x.into()))?,
                 target_states: txn.open_table(TARGET_STATES).map_err(|x| e(x.into()))?,
                 alerts: txn.open_table(ALERTS).map_err(|x| e(x.into()))?,
+                rule_fires: txn.open_table(RULE_FIRES).map_err(|x| e(x.into()))?,
+                results_scored: txn.open_table(RESULTS_SCORED).map_err(|x| e(x.into()))?,
             };
             f(&mut tables)?
         };
@@ -302,6 +310,8 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         txn.open_table(SHADOW).map_err(|x| e(x.into()))?;
         txn.open_table(TARGET_STATES).map_err(|x| e(x.into()))?;
         txn.open_table(ALERTS).map_err(|x| e(x.into()))?;
+        txn.open_table(RULE_FIRES).map_err(|x| e(x.into()))?;
+        txn.open_table(RESULTS_SCORED).map_err(|x| e(x.into()))?;
         let mut due = txn.open_table(DUE).map_err(|x| e(x.into()))?;
         let mut meta = txn.open_table(META).map_err(|x| e(x.into()))?;
         let schema = meta
@@ -436,6 +446,8 @@ struct Tables<'t> {
     open_handoffs: Table<'t, (&'static str, i64, i64, &'static str), ()>,
     target_states: Table<'t, &'static str, &'static [u8]>,
     alerts: Table<'t, u64, &'static [u8]>,
+    rule_fires: Table<'t, (i64, &'static str), u64>,
+    results_scored: Table<'t, i64, u64>,
 }
 
 impl Tables<'_> {
@@ -762,6 +774,32 @@ impl Txn for Tables<'_> {
             .map_err(|x| error(self.path, x))?;
         Ok(())
     }
+
+    // The console (issue 28).
+
+    /// One writer at a time: read, add, write back; hours past `keep_from` dropped.
+    fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError> {
+        let e = |x| error(self.path, x);
+        self.rule_fires
+            .retain_in((i64::MIN, "")..(keep_from, ""), |_, _| false)
+            .map_err(e)?;
+        self.results_scored.retain_in(..keep_from, |_, _| false).map_err(e)?;
+        for (rule, n) in &fires.rules {
+            let stored = self
+                .rule_fires
+                .get((hour, rule.as_str()))
+                .map_err(e)?
+                .map(|v| v.value());
+            self.rule_fires
+                .insert((hour, rule.as_str()), stored.unwrap_or(0) + n)
+                .map_err(e)?;
+        }
+        let stored = self.results_scored.get(hour).map_err(e)?.map(|v| v.value());
+        self.results_scored
+            .insert(hour, stored.unwrap_or(0) + fires.results)
+            .map_err(e)?;
+        Ok(())
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -1025,6 +1063,26 @@ impl Snapshot {
         let mut out = Vec::new();
         for entry in t.iter().map_err(|x| self.e(x))? {
             out.push(decode("target state", entry.map_err(|x| self.e(x))?.1.value())?);
+        }
+        Ok(out)
+    }
+
+    // The console (issue 28).
+
+    /// The results computed in the hours starting in `[from, to)`, and per rule.
+    pub fn rule_fires(&self, from: Millis, to: Millis) -> Result<RuleFires, StorageError> {
+        let mut out = RuleFires::default();
+        if from >= to {
+            return Ok(out);
+        }
+        let rules = self.txn.open_table(RULE_FIRES).map_err(|x| self.e(x))?;
+        for entry in rules.range((from, "")..(to, "")).map_err(|x| self.e(x))? {
+            let (k, v) = entry.map_err(|x| self.e(x))?;
+            *out.rules.entry(k.value().1.to_string()).or_default() += v.value();
+        }
+        let results = self.txn.open_table(RESULTS_SCORED).map_err(|x| self.e(x))?;
+        for entry in results.range(from..to).map_err(|x| self.e(x))? {
+            out.results += entry.map_err(|x| self.e(x))?.1.value();
         }
         Ok(out)
     }
