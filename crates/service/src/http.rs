@@ -745,8 +745,15 @@ const BACKUP_CHUNK: usize = 256 << 10;
 /// `GET /v1/backup` (`admin`): the whole database in the portable backup format (see
 /// `storage/backup.rs`), from one consistent snapshot taken while writes go on, streamed
 /// as it is read. A failure before the first line is a 503; one later cuts the answer
-/// short, and a restore refuses a backup without its `end` line.
-async fn backup(State(app): Shared) -> Response {
+/// short, and a restore refuses a backup without its `end` line. `HEAD` answers with the
+/// same headers once the storage can be read, without reading a backup.
+async fn backup(State(app): Shared, method: Method) -> Response {
+    if method == Method::HEAD {
+        return match app.store.read().await {
+            Ok(_) => backup_headers(axum::body::Body::empty().into_response()),
+            Err(e) => ApiError::unavailable(format!("no backup: {e}")).into_response(),
+        };
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let store = Arc::clone(&app.store);
     tokio::task::spawn_blocking(move || {
@@ -784,7 +791,11 @@ async fn backup(State(app): Shared) -> Response {
     };
     let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
-    let mut response = axum::body::Body::from_stream(body).into_response();
+    backup_headers(axum::body::Body::from_stream(body).into_response())
+}
+
+/// A backup's content type and file name.
+fn backup_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
     headers.insert(
