@@ -22,6 +22,7 @@ mod funnel;
 mod postgres;
 mod shadow;
 mod webhooks;
+mod write_path;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
 

@@ -39,6 +39,8 @@ enum Command {
     Writes {
         items: Vec<(String, Op)>,
         reply: oneshot::Sender<Result<Reply, ApiError>>,
+        /// Whether the reply lists the leads after the commit (`Reply::leads`).
+        views: bool,
     },
     /// A webhook's delivery result or an operator's action on its stream.
     Webhook {
@@ -109,7 +111,12 @@ impl Committer {
     /// Applies writes (in order) in the next transaction; answers once it is durable.
     pub async fn write(&self, items: Vec<(String, Op)>) -> Result<Reply, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Writes { items, reply }).await?;
+        self.send(Command::Writes {
+            items,
+            reply,
+            views: true,
+        })
+        .await?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -162,6 +169,21 @@ impl Committer {
     async fn send(&self, command: Command) -> Result<(), ApiError> {
         self.tx.send(command).await.map_err(|_| stopped())
     }
+
+    // Storage and scale (issue 22): a cheaper answer for bulk writes.
+
+    /// [`Committer::write`] without the leads in the reply: what each write did only
+    /// (`POST /v1/ingest?answer=counts`), so the writer copies no result out.
+    pub async fn write_counts(&self, items: Vec<(String, Op)>) -> Result<Reply, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Writes {
+            items,
+            reply,
+            views: false,
+        })
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
 }
 
 fn stopped() -> ApiError {
@@ -207,11 +229,12 @@ impl Writer {
             let views = commands
                 .iter()
                 .map(|c| match c {
-                    Command::Writes { items, .. } => items
+                    Command::Writes { items, views: true, .. } => items
                         .iter()
                         .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
                         .collect(),
-                    Command::Webhook { .. }
+                    Command::Writes { views: false, .. }
+                    | Command::Webhook { .. }
                     | Command::Probe { .. }
                     | Command::Delete { .. }
                     | Command::Due { .. }

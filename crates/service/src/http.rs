@@ -475,15 +475,22 @@ async fn post_stage(
     write_one(&app, lead, Op::Stage(Ask { to, reason, acted })).await
 }
 
-async fn ingest(State(app): Shared, Body(body): Body) -> Result<Json<Value>, ApiError> {
+async fn ingest(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<Value>, ApiError> {
+    let counts_only = ingest_answer(params(q)?)?;
     let now = now_millis();
     let (count, items, lines, errors) = off_workers(&app, body, move |b, limits| ingest_lines(b, now, limits)).await?;
-    let reply = if items.is_empty() {
-        Reply::default()
-    } else {
-        app.committer.write(items).await?
+    let reply = match (items.is_empty(), counts_only) {
+        (true, _) => Reply::default(),
+        (false, false) => app.committer.write(items).await?,
+        (false, true) => app.committer.write_counts(items).await?,
     };
-    Ok(Json(ingest_response(count, &lines, reply, errors)))
+    let mut answer = ingest_response(count, &lines, reply, errors);
+    if counts_only {
+        if let Some(fields) = answer.as_object_mut() {
+            fields.remove("leads");
+        }
+    }
+    Ok(Json(answer))
 }
 
 /// The lines of an ingest body, each checked; the request is refused whole past
@@ -734,6 +741,20 @@ async fn reload(State(app): Shared) -> Response {
         )
             .into_response(),
         other => ApiError::unavailable(format!("the pack was not reloaded: {other:?}")).into_response(),
+    }
+}
+
+// Storage and scale (issue 22): a cheaper answer for bulk writes.
+
+/// `POST /v1/ingest?answer=`: `leads` (the default) lists every lead touched after the
+/// commit; `counts` only what was applied and the errors (true).
+fn ingest_answer(params: HashMap<String, String>) -> Result<bool, ApiError> {
+    match params.get("answer").map(String::as_str) {
+        None | Some("leads") => Ok(false),
+        Some("counts") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "`answer` must be \"leads\" or \"counts\"; got {other:?}"
+        ))),
     }
 }
 

@@ -573,11 +573,16 @@ async fn apply_migrations(location: &str, client: &mut Object) -> Result<(), Sto
         )
         .await
         .map_err(e)?;
-    let row = client
-        .query_one("SELECT coalesce(max(version), 0) FROM leadscore.migrations", &[])
+    let rows = client
+        .query("SELECT version FROM leadscore.migrations", &[])
         .await
         .map_err(e)?;
-    let have: i32 = row.try_get(0).map_err(e)?;
+    let applied = rows
+        .iter()
+        .map(|r| r.try_get::<_, i32>(0))
+        .collect::<Result<std::collections::BTreeSet<i32>, _>>()
+        .map_err(e)?;
+    let have = applied.last().copied().unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     if have > known {
         return Err(StorageError::new(
@@ -585,7 +590,7 @@ async fn apply_migrations(location: &str, client: &mut Object) -> Result<(), Sto
             format!("{location}: the database has schema version {have}, newer than this leadscore knows ({known}); run a newer leadscore"),
         ));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > have) {
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         let txn = client.transaction().await.map_err(e)?;
         txn.batch_execute(sql).await.map_err(e)?;
         if *version == HANDOFF_MIGRATION {
