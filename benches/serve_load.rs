@@ -180,13 +180,16 @@ async fn run(bases: &[String]) {
         .build()
         .expect("client");
     println!("serve_load: {LEADS} leads, pack rules/b2b-saas, durable group commits");
-    ingest(&http, bases).await;
+    // The whole answer (every lead touched, with its result), then `?answer=counts`, each
+    // on its own 2,000 leads so both see leads grow the same way.
+    ingest(&http, bases, "lead", "").await;
+    ingest(&http, bases, "bulk", "?answer=counts").await;
     paced(&http, bases).await;
     score(&http, &bases[0]).await;
 }
 
 /// One JSON Lines body: `INGEST_LINES` events, spread over the leads.
-fn ingest_body(client: usize, batch: usize) -> String {
+fn ingest_body(prefix: &str, client: usize, batch: usize) -> String {
     let mut body = String::new();
     for i in 0..INGEST_LINES {
         let n = (client * 7919 + batch * INGEST_LINES + i) % LEADS;
@@ -195,20 +198,22 @@ fn ingest_body(client: usize, batch: usize) -> String {
             1 => "/careers",
             _ => "/blog/post",
         };
-        let line = json!({"lead": format!("lead-{n}"), "event": {"type": "page_view", "path": path}});
+        let line = json!({"lead": format!("{prefix}-{n}"), "event": {"type": "page_view", "path": path}});
         body.push_str(&line.to_string());
         body.push('\n');
     }
     body
 }
 
-async fn ingest(http: &reqwest::Client, bases: &[String]) {
+/// Fields of `PREFIX-0` ... first, then events to them from every client for a while;
+/// `query` is the ingest URL's.
+async fn ingest(http: &reqwest::Client, bases: &[String], prefix: &str, query: &str) {
     let base = &bases[0];
     // Fields first, so every lead is scored on real data.
     let mut body = String::new();
     for n in 0..LEADS {
         let fields = json!({"title": if n % 3 == 0 { "VP Marketing" } else { "Engineer" }, "company": {"size": 100 + n}, "industry": "saas", "region": "NY"});
-        body.push_str(&json!({"lead": format!("lead-{n}"), "fields": fields}).to_string());
+        body.push_str(&json!({"lead": format!("{prefix}-{n}"), "fields": fields}).to_string());
         body.push('\n');
     }
     post(http, &format!("{base}/v1/ingest"), body).await;
@@ -217,12 +222,13 @@ async fn ingest(http: &reqwest::Client, bases: &[String]) {
     let tasks: Vec<_> = (0..INGEST_CLIENTS)
         .map(|c| {
             // Client `c` writes to instance `c % n`.
-            let url = format!("{}/v1/ingest", bases[c % bases.len()]);
+            let url = format!("{}/v1/ingest{query}", bases[c % bases.len()]);
+            let prefix = prefix.to_string();
             let (http, sent) = (http.clone(), Arc::clone(&sent));
             tokio::spawn(async move {
                 let mut batch = 0;
                 while started.elapsed() < INGEST_TIME && sent.load(Ordering::Relaxed) < INGEST_EVENTS as u64 {
-                    post(&http, &url, ingest_body(c, batch)).await;
+                    post(&http, &url, ingest_body(&prefix, c, batch)).await;
                     sent.fetch_add(INGEST_LINES as u64, Ordering::Relaxed);
                     batch += 1;
                 }
@@ -235,7 +241,7 @@ async fn ingest(http: &reqwest::Client, bases: &[String]) {
     let secs = started.elapsed().as_secs_f64();
     let events = sent.load(Ordering::Relaxed);
     println!(
-        "ingest: {events} events in {secs:.2}s = {:.0} events/s ({INGEST_CLIENTS} clients, {INGEST_LINES} lines per request)",
+        "ingest{query}: {events} events in {secs:.2}s = {:.0} events/s ({INGEST_CLIENTS} clients, {INGEST_LINES} lines per request)",
         events as f64 / secs
     );
 }
