@@ -85,7 +85,7 @@ fn main() {
             "postgres" | "postgres2" => {
                 // A throwaway cluster with fsync on: a commit is as durable as redb's.
                 let c: &Cluster = cluster.get_or_insert_with(|| Cluster::start_with(|_| "-c fsync=on".into()));
-                let url = c.create_db(backend);
+                let url = c.create_db(&format!("bench_{backend}"));
                 (
                     if backend == "postgres" { 1 } else { 2 },
                     vec!["--database-url".to_string(), url],
