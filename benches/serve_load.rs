@@ -5,7 +5,15 @@
 //! 2. single-event `POST /v1/leads/{id}/events` at a paced ~1,000 requests/s: p50/p99.
 //! 3. `POST /v1/score`: requests per second (nothing stored).
 //!
-//! `cargo bench --features serve --bench serve_load` (the numbers are in BENCHMARKS.md).
+//! Each on the embedded store (`redb`), on PostgreSQL with one instance (`postgres`) and
+//! with two instances sharing the database (`postgres2`, the clients spread over both):
+//! a throwaway cluster (the tests' `cluster.rs`) with `fsync` on. The machine's fsync
+//! floor (a 4 KB write and `sync_data` in the data folder's file system) is measured
+//! before and after, and the load average printed.
+//!
+//! `cargo bench --all-features --bench serve_load` (the numbers are in BENCHMARKS.md);
+//! `SERVE_LOAD_BACKENDS=redb` runs one backend, `LEADSCORE_BIN=PATH` measures another
+//! build of the binary the same way.
 //! Each phase stops after a fixed count or time, whichever comes first.
 
 #![allow(
@@ -22,6 +30,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+#[allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "the tests' throwaway cluster: a setup step that fails stops the run"
+)]
+#[path = "../tests/it/serve/cluster.rs"]
+mod cluster;
+use cluster::Cluster;
+
 const LEADS: usize = 2_000;
 const INGEST_CLIENTS: usize = 4;
 const INGEST_LINES: usize = 1_000;
@@ -33,6 +51,11 @@ const PACED_TIME: Duration = Duration::from_secs(10);
 const SCORE_CLIENTS: usize = 8;
 const SCORE_TIME: Duration = Duration::from_secs(5);
 
+/// The machine's fsync floor: the time of `File::sync_data` after a 4 KB write, in a file
+/// of the file system the data folders are in (a commit cannot be faster than one).
+const FSYNC_WRITES: usize = 300;
+const FSYNC_TIME: Duration = Duration::from_secs(10);
+
 fn main() {
     // `cargo bench` passes `--bench`; a filter argument other than ours means "not this one".
     if std::env::args()
@@ -41,48 +64,132 @@ fn main() {
     {
         return;
     }
+    // `LEADSCORE_BIN`: another build of the binary (a baseline), measured the same way.
+    let bin = std::env::var("LEADSCORE_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_leadscore").to_string());
+    let backends = std::env::var("SERVE_LOAD_BACKENDS").unwrap_or_else(|_| "redb,postgres,postgres2".into());
     let dir = tempfile::tempdir().expect("temp dir");
-    let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/b2b-saas");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_leadscore"))
-        .args(["serve", "--pack", pack, "--listen", "127.0.0.1:0", "--data"])
-        .arg(dir.path().join("data"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start leadscore serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server exits before listening")
-            .expect("stderr");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap_or_default().to_string();
-        }
-    };
-    std::thread::spawn(move || lines.for_each(drop));
+    println!("serve_load: {bin}");
+    println!("load average before: {}", load_average());
+    fsync_floor(dir.path());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("runtime");
-    runtime.block_on(run(&base));
-    let _ = child.kill();
-    let _ = child.wait();
+    let mut cluster = None;
+    for backend in backends.split(',') {
+        let (instances, storage) = match backend {
+            "redb" => (
+                1,
+                vec!["--data".to_string(), dir.path().join("data").display().to_string()],
+            ),
+            "postgres" | "postgres2" => {
+                // A throwaway cluster with fsync on: a commit is as durable as redb's.
+                let c: &Cluster = cluster.get_or_insert_with(|| Cluster::start_with(|_| "-c fsync=on".into()));
+                let url = c.create_db(&format!("bench_{backend}"));
+                (
+                    if backend == "postgres" { 1 } else { 2 },
+                    vec!["--database-url".to_string(), url],
+                )
+            }
+            other => unreachable!("SERVE_LOAD_BACKENDS: unknown backend {other:?} (redb, postgres, postgres2)"),
+        };
+        let servers: Vec<Server> = (0..instances).map(|_| Server::start(&bin, &storage)).collect();
+        let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
+        println!("\n== {backend}: {instances} instance(s)");
+        runtime.block_on(run(&bases));
+    }
+    drop(cluster);
+    fsync_floor(dir.path());
+    println!("load average after: {}", load_average());
 }
 
-async fn run(base: &str) {
+/// A `leadscore serve` child, killed when dropped.
+struct Server {
+    child: std::process::Child,
+    base: String,
+}
+
+impl Server {
+    fn start(bin: &str, storage: &[String]) -> Server {
+        let pack = concat!(env!("CARGO_MANIFEST_DIR"), "/rules/b2b-saas");
+        let mut child = Command::new(bin)
+            .args(["serve", "--pack", pack, "--listen", "127.0.0.1:0"])
+            .args(storage)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start leadscore serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let mut lines = BufReader::new(stderr).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .expect("the server exits before listening")
+                .expect("stderr");
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                break rest.split_whitespace().next().unwrap_or_default().to_string();
+            }
+        };
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, base }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `/proc/loadavg`'s first three figures.
+fn load_average() -> String {
+    let text = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    text.split_whitespace().take(3).collect::<Vec<_>>().join(" ")
+}
+
+/// Times `sync_data` after each 4 KB appended to a file in `dir`: p50, p99 and max.
+fn fsync_floor(dir: &std::path::Path) {
+    use std::io::Write;
+    let path = dir.join("fsync-floor");
+    let mut file = std::fs::File::create(&path).expect("fsync file");
+    let block = [7u8; 4096];
+    let started = Instant::now();
+    let mut times = Vec::new();
+    while times.len() < FSYNC_WRITES && started.elapsed() < FSYNC_TIME {
+        let t = Instant::now();
+        file.write_all(&block).expect("write");
+        file.sync_data().expect("sync_data");
+        times.push(t.elapsed());
+    }
+    drop(file);
+    let _ = std::fs::remove_file(&path);
+    times.sort();
+    let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)].as_secs_f64() * 1000.0;
+    println!(
+        "fsync floor (4 KB write + sync_data, {} times): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        times.len(),
+        pct(0.50),
+        pct(0.99),
+        pct(1.0)
+    );
+}
+
+async fn run(bases: &[String]) {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
         .expect("client");
     println!("serve_load: {LEADS} leads, pack rules/b2b-saas, durable group commits");
-    ingest(&http, base).await;
-    paced(&http, base).await;
-    score(&http, base).await;
+    // The whole answer (every lead touched, with its result), then `?answer=counts`, each
+    // on its own 2,000 leads so both see leads grow the same way.
+    ingest(&http, bases, "lead", "").await;
+    ingest(&http, bases, "bulk", "?answer=counts").await;
+    paced(&http, bases).await;
+    score(&http, &bases[0]).await;
 }
 
 /// One JSON Lines body: `INGEST_LINES` events, spread over the leads.
-fn ingest_body(client: usize, batch: usize) -> String {
+fn ingest_body(prefix: &str, client: usize, batch: usize) -> String {
     let mut body = String::new();
     for i in 0..INGEST_LINES {
         let n = (client * 7919 + batch * INGEST_LINES + i) % LEADS;
@@ -91,19 +198,22 @@ fn ingest_body(client: usize, batch: usize) -> String {
             1 => "/careers",
             _ => "/blog/post",
         };
-        let line = json!({"lead": format!("lead-{n}"), "event": {"type": "page_view", "path": path}});
+        let line = json!({"lead": format!("{prefix}-{n}"), "event": {"type": "page_view", "path": path}});
         body.push_str(&line.to_string());
         body.push('\n');
     }
     body
 }
 
-async fn ingest(http: &reqwest::Client, base: &str) {
+/// Fields of `PREFIX-0` ... first, then events to them from every client for a while;
+/// `query` is the ingest URL's.
+async fn ingest(http: &reqwest::Client, bases: &[String], prefix: &str, query: &str) {
+    let base = &bases[0];
     // Fields first, so every lead is scored on real data.
     let mut body = String::new();
     for n in 0..LEADS {
         let fields = json!({"title": if n % 3 == 0 { "VP Marketing" } else { "Engineer" }, "company": {"size": 100 + n}, "industry": "saas", "region": "NY"});
-        body.push_str(&json!({"lead": format!("lead-{n}"), "fields": fields}).to_string());
+        body.push_str(&json!({"lead": format!("{prefix}-{n}"), "fields": fields}).to_string());
         body.push('\n');
     }
     post(http, &format!("{base}/v1/ingest"), body).await;
@@ -111,11 +221,14 @@ async fn ingest(http: &reqwest::Client, base: &str) {
     let started = Instant::now();
     let tasks: Vec<_> = (0..INGEST_CLIENTS)
         .map(|c| {
-            let (http, url, sent) = (http.clone(), format!("{base}/v1/ingest"), Arc::clone(&sent));
+            // Client `c` writes to instance `c % n`.
+            let url = format!("{}/v1/ingest{query}", bases[c % bases.len()]);
+            let prefix = prefix.to_string();
+            let (http, sent) = (http.clone(), Arc::clone(&sent));
             tokio::spawn(async move {
                 let mut batch = 0;
                 while started.elapsed() < INGEST_TIME && sent.load(Ordering::Relaxed) < INGEST_EVENTS as u64 {
-                    post(&http, &url, ingest_body(c, batch)).await;
+                    post(&http, &url, ingest_body(&prefix, c, batch)).await;
                     sent.fetch_add(INGEST_LINES as u64, Ordering::Relaxed);
                     batch += 1;
                 }
@@ -128,16 +241,16 @@ async fn ingest(http: &reqwest::Client, base: &str) {
     let secs = started.elapsed().as_secs_f64();
     let events = sent.load(Ordering::Relaxed);
     println!(
-        "ingest: {events} events in {secs:.2}s = {:.0} events/s ({INGEST_CLIENTS} clients, {INGEST_LINES} lines per request)",
+        "ingest{query}: {events} events in {secs:.2}s = {:.0} events/s ({INGEST_CLIENTS} clients, {INGEST_LINES} lines per request)",
         events as f64 / secs
     );
 }
 
-async fn paced(http: &reqwest::Client, base: &str) {
+async fn paced(http: &reqwest::Client, bases: &[String]) {
     let started = Instant::now();
     let tasks: Vec<_> = (0..PACED_TASKS)
         .map(|t| {
-            let (http, base) = (http.clone(), base.to_string());
+            let (http, base) = (http.clone(), bases[t % bases.len()].clone());
             tokio::spawn(async move {
                 // Spread the tasks' ticks over the interval.
                 tokio::time::sleep(PACED_EVERY.mul_f64(t as f64 / PACED_TASKS as f64)).await;

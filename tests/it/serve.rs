@@ -23,6 +23,7 @@ mod postgres;
 mod shadow;
 mod targets;
 mod webhooks;
+mod write_path;
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_leadscore");
 

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+use super::cache::{Cached, LeadCache};
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
@@ -104,6 +105,11 @@ struct Working {
     created: bool,
     /// This batch's transitions of the lead: indexes into [`Batch::outbox`].
     transitions: Vec<usize>,
+    /// Its kept events as stored, once known (from the cache, or read to score it), and
+    /// kept up to date by the batch's appends and drops.
+    events: Option<Vec<Vec<u8>>>,
+    /// The stamp of its stored record (see [`Txn::lead_stamp`]).
+    stamp: Option<i64>,
 }
 
 /// The writes of one transaction.
@@ -127,6 +133,8 @@ pub struct Batch<'a> {
     /// The console (issue 28): the results this batch computed and the rules that fired
     /// in them, added to the stored counts of the batch's hour.
     fires: RuleFires,
+    /// The writer's cache of leads: leads are taken from it (see [`Batch::into_cached`]).
+    cache: Option<&'a mut LeadCache>,
 }
 
 /// A lead scored: the live pack's result and, with a shadow pack, the shadow's.
@@ -158,7 +166,31 @@ impl<'a> Batch<'a> {
             shadow: None,
             shadow_delta: ShadowTally::default(),
             fires: RuleFires::default(),
+            cache: None,
         }
+    }
+
+    /// Takes the leads it loads from `cache` when they are current there (storage and
+    /// scale, issue 22); [`Batch::into_cached`] gives them back after the commit.
+    pub fn with_cache(mut self, cache: &'a mut LeadCache) -> Batch<'a> {
+        self.cache = Some(cache);
+        self
+    }
+
+    /// Every lead of the batch as stored now, for the writer's cache once the batch's
+    /// transaction committed (never before: a rolled-back one stored none of it).
+    pub fn into_cached(self) -> Vec<(String, Cached)> {
+        let stored = self.leads.into_iter().filter(|(_, w)| w.changed || !w.created);
+        stored
+            .filter_map(|(id, w)| {
+                let entry = Cached {
+                    stamp: w.stamp?,
+                    record: w.record,
+                    events: w.events,
+                };
+                Some((id, entry))
+            })
+            .collect()
     }
 
     /// Scores every lead with `shadow` as well (`serve --shadow`): its results are stored
@@ -212,6 +244,9 @@ impl<'a> Batch<'a> {
             let created = w.created;
             t.put_lead(id, &w.record, w.indexed_due)?;
             self.tally.new_leads += u64::from(created);
+        }
+        for (id, w) in &mut self.leads {
+            w.stamp = t.lead_stamp(id)?;
         }
         if self.shadow.is_some() && !self.shadow_delta.is_empty() {
             t.add_shadow(&self.shadow_delta)?;
@@ -318,10 +353,15 @@ impl<'a> Batch<'a> {
         if self.leads.contains_key(lead) {
             return Ok(true);
         }
-        let (record, created) = match t.lead(lead)? {
-            Some(r) => (r, false),
-            None if create => (LeadRecord::new(self.now), true),
-            None => return Ok(false),
+        let stamp = t.lead_stamp(lead)?;
+        let cached = self.cache.as_deref_mut().and_then(|c| c.take(lead, stamp));
+        let (record, events, created) = match cached {
+            Some(c) => (c.record, c.events, false),
+            None => match t.lead(lead)? {
+                Some(r) => (r, None, false),
+                None if create => (LeadRecord::new(self.now), Some(Vec::new()), true),
+                None => return Ok(false),
+            },
         };
         let working = Working {
             indexed_due: record.due,
@@ -330,6 +370,8 @@ impl<'a> Batch<'a> {
             changed: false,
             created,
             transitions: Vec::new(),
+            events,
+            stamp,
         };
         self.leads.insert(lead.to_string(), working);
         Ok(true)
@@ -378,6 +420,9 @@ impl<'a> Batch<'a> {
             }
             let counts = &mut w.record.events;
             t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
+            if let Some(kept) = &mut w.events {
+                kept.push(event.json.clone());
+            }
             if let (Some(id), Some(payload)) = (&event.id, &event.payload) {
                 t.put_event_digest(lead, id, payload)?;
             }
@@ -392,6 +437,9 @@ impl<'a> Batch<'a> {
         if counts.kept() > keep {
             let excess = counts.kept() - keep;
             t.drop_events(lead, counts.first, counts.first + excess)?;
+            if let Some(kept) = &mut w.events {
+                kept.drain(..usize::try_from(excess).unwrap_or(usize::MAX).min(kept.len()));
+            }
             counts.first += excess;
             counts.dropped += excess;
             self.tally.dropped += excess;
@@ -449,7 +497,13 @@ impl<'a> Batch<'a> {
         w.dirty = false;
         w.changed = true;
         let as_of = w.record.as_of.max(now);
-        let text = lead_text(lead, &w.record.fields, &t.events_from(lead, w.record.events.first)?);
+        let kept = usize::try_from(w.record.events.kept()).unwrap_or(usize::MAX);
+        let events = match w.events.take() {
+            Some(events) if events.len() == kept => events,
+            _ => t.events_from(lead, w.record.events.first)?,
+        };
+        let text = lead_text(lead, &w.record.fields, &events);
+        w.events = Some(events);
         Ok((text, as_of))
     }
 

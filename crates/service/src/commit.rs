@@ -11,6 +11,7 @@ use std::thread::JoinHandle;
 use tokio::sync::{mpsc, oneshot, Notify};
 
 use super::apply::{Applied, Batch, LeadView, Tally};
+use super::cache::LeadCache;
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::Op;
@@ -38,6 +39,8 @@ enum Command {
     Writes {
         items: Vec<(String, Op)>,
         reply: oneshot::Sender<Result<Reply, ApiError>>,
+        /// Whether the reply lists the leads after the commit (`Reply::leads`).
+        views: bool,
     },
     /// A webhook's delivery result or an operator's action on its stream.
     Webhook {
@@ -115,7 +118,12 @@ impl Committer {
     /// Applies writes (in order) in the next transaction; answers once it is durable.
     pub async fn write(&self, items: Vec<(String, Op)>) -> Result<Reply, ApiError> {
         let (reply, answer) = oneshot::channel();
-        self.send(Command::Writes { items, reply }).await?;
+        self.send(Command::Writes {
+            items,
+            reply,
+            views: true,
+        })
+        .await?;
         answer.await.map_err(|_| stopped())?
     }
 
@@ -187,6 +195,21 @@ impl Committer {
     async fn send(&self, command: Command) -> Result<(), ApiError> {
         self.tx.send(command).await.map_err(|_| stopped())
     }
+
+    // Storage and scale (issue 22): a cheaper answer for bulk writes.
+
+    /// [`Committer::write`] without the leads in the reply: what each write did only
+    /// (`POST /v1/ingest?answer=counts`), so the writer copies no result out.
+    pub async fn write_counts(&self, items: Vec<(String, Op)>) -> Result<Reply, ApiError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Writes {
+            items,
+            reply,
+            views: false,
+        })
+        .await?;
+        answer.await.map_err(|_| stopped())?
+    }
 }
 
 fn stopped() -> ApiError {
@@ -201,6 +224,8 @@ pub fn now_millis() -> i64 {
 impl Writer {
     fn run(self, mut rx: mpsc::Receiver<Command>, ready: &AtomicBool) {
         let mut last = 0;
+        // Leads as the last commits left them (storage and scale, issue 22).
+        let mut cache = LeadCache::default();
         while let Some(first) = rx.blocking_recv() {
             let mut commands = vec![first];
             while commands.len() < MAX_BATCH {
@@ -211,29 +236,31 @@ impl Writer {
             }
             // Time never runs backwards for a lead, even if the clock does.
             last = now_millis().max(last);
-            ready.store(self.commit(commands, last), Ordering::Relaxed);
+            ready.store(self.commit(commands, last, &mut cache), Ordering::Relaxed);
         }
     }
 
     /// Commits the commands; whether the storage could store them (a write refused for
     /// its own reason does not count against it).
-    fn commit(&self, commands: Vec<Command>, now: i64) -> bool {
+    fn commit(&self, commands: Vec<Command>, now: i64, cache: &mut LeadCache) -> bool {
         let started = std::time::Instant::now();
         let pack = self.live.current();
         let shadow = self.shadow.as_ref().and_then(|s| s.current());
         let outcome = self.store.write(|t| {
-            let mut batch =
-                Batch::new(&pack, &self.limits, now, self.fallback, self.pool.as_ref()).with_shadow(shadow.as_ref());
+            let mut batch = Batch::new(&pack, &self.limits, now, self.fallback, self.pool.as_ref())
+                .with_shadow(shadow.as_ref())
+                .with_cache(&mut *cache);
             let done = apply_all(t, &mut batch, &commands, now)?;
             batch.finish(t)?;
             let views = commands
                 .iter()
                 .map(|c| match c {
-                    Command::Writes { items, .. } => items
+                    Command::Writes { items, views: true, .. } => items
                         .iter()
                         .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
                         .collect(),
-                    Command::Webhook { .. }
+                    Command::Writes { views: false, .. }
+                    | Command::Webhook { .. }
                     | Command::Probe { .. }
                     | Command::Delete { .. }
                     | Command::Due { .. }
@@ -241,11 +268,15 @@ impl Writer {
                     | Command::Targets { .. } => HashMap::new(),
                 })
                 .collect::<Vec<HashMap<String, LeadView>>>();
-            Ok((done, views, std::mem::take(&mut batch.tally)))
+            let tally = std::mem::take(&mut batch.tally);
+            Ok((done, views, tally, batch.into_cached()))
         });
         self.metrics.commit(commands.len(), started.elapsed());
         match outcome {
-            Ok((done, views, tally)) => {
+            Ok((done, views, tally, stored)) => {
+                for (id, entry) in stored {
+                    cache.put(id, entry);
+                }
                 self.answer(commands, done, views, tally);
                 true
             }

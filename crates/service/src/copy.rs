@@ -196,8 +196,12 @@ fn restore_in_one(store: &Storage, from: &Path) -> Result<Restored, StorageError
         }
         let mut input = open_backup(from)?;
         let mut items = Items::new(&from.display().to_string(), &mut input);
-        while let Some(item) = items.next_item()? {
-            t.restore(&item)?;
+        loop {
+            let batch = items.next_batch(STATEMENT_ITEMS, STATEMENT_BYTES)?;
+            if batch.is_empty() {
+                break;
+            }
+            t.restore_many(&batch)?;
         }
         let counts = items.finish()?;
         let instance = t.renew_instance()?;
@@ -212,8 +216,15 @@ fn into_name(store: &Storage) -> &'static str {
     }
 }
 
-/// Items per transaction of a restore into redb (its file is not in place until the end).
-const CHUNK: usize = 10_000;
+/// Most items, and bytes of backup lines, stored with one statement (Postgres; see
+/// [`super::storage::Txn::restore_many`]).
+const STATEMENT_ITEMS: usize = 2_000;
+const STATEMENT_BYTES: usize = 8 << 20;
+
+/// Most items, and bytes of backup lines, per transaction of a restore into redb: few
+/// commits (its file is not in place until the end), each bounded in memory.
+const CHUNK_ITEMS: usize = 200_000;
+const CHUNK_BYTES: usize = 64 << 20;
 
 /// Builds the database in a folder beside the target, a chunk per transaction, then
 /// links its file into the data folder (which must hold none: never over a database).
@@ -241,18 +252,11 @@ fn build(from: &Path, staging: &Path) -> Result<Restored, StorageError> {
     let mut input = open_backup(from)?;
     let mut items = Items::new(&from.display().to_string(), &mut input);
     loop {
-        let more = store.write(|t| {
-            for _ in 0..CHUNK {
-                match items.next_item()? {
-                    Some(item) => t.restore(&item)?,
-                    None => return Ok(false),
-                }
-            }
-            Ok(true)
-        })?;
-        if !more {
+        let batch = items.next_batch(CHUNK_ITEMS, CHUNK_BYTES)?;
+        if batch.is_empty() {
             break;
         }
+        store.write(|t| t.restore_many(&batch))?;
     }
     let counts = items.finish()?;
     let instance = store.write(|t| t.renew_instance())?;

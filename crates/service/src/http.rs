@@ -476,15 +476,22 @@ async fn post_stage(
     write_one(&app, lead, Op::Stage(Ask { to, reason, acted })).await
 }
 
-async fn ingest(State(app): Shared, Body(body): Body) -> Result<Json<Value>, ApiError> {
+async fn ingest(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<Value>, ApiError> {
+    let counts_only = ingest_answer(params(q)?)?;
     let now = now_millis();
     let (count, items, lines, errors) = off_workers(&app, body, move |b, limits| ingest_lines(b, now, limits)).await?;
-    let reply = if items.is_empty() {
-        Reply::default()
-    } else {
-        app.committer.write(items).await?
+    let reply = match (items.is_empty(), counts_only) {
+        (true, _) => Reply::default(),
+        (false, false) => app.committer.write(items).await?,
+        (false, true) => app.committer.write_counts(items).await?,
     };
-    Ok(Json(ingest_response(count, &lines, reply, errors)))
+    let mut answer = ingest_response(count, &lines, reply, errors);
+    if counts_only {
+        if let Some(fields) = answer.as_object_mut() {
+            fields.remove("leads");
+        }
+    }
+    Ok(Json(answer))
 }
 
 /// The lines of an ingest body, each checked; the request is refused whole past
@@ -738,6 +745,20 @@ async fn reload(State(app): Shared) -> Response {
     }
 }
 
+// Storage and scale (issue 22): a cheaper answer for bulk writes.
+
+/// `POST /v1/ingest?answer=`: `leads` (the default) lists every lead touched after the
+/// commit; `counts` only what was applied and the errors (true).
+fn ingest_answer(params: HashMap<String, String>) -> Result<bool, ApiError> {
+    match params.get("answer").map(String::as_str) {
+        None | Some("leads") => Ok(false),
+        Some("counts") => Ok(true),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "`answer` must be \"leads\" or \"counts\"; got {other:?}"
+        ))),
+    }
+}
+
 // Storage and scale (issue 22): online backups.
 
 /// Bytes of a backup sent at once.
@@ -746,8 +767,15 @@ const BACKUP_CHUNK: usize = 256 << 10;
 /// `GET /v1/backup` (`admin`): the whole database in the portable backup format (see
 /// `storage/backup.rs`), from one consistent snapshot taken while writes go on, streamed
 /// as it is read. A failure before the first line is a 503; one later cuts the answer
-/// short, and a restore refuses a backup without its `end` line.
-async fn backup(State(app): Shared) -> Response {
+/// short, and a restore refuses a backup without its `end` line. `HEAD` answers with the
+/// same headers once the storage can be read, without reading a backup.
+async fn backup(State(app): Shared, method: Method) -> Response {
+    if method == Method::HEAD {
+        return match app.store.read().await {
+            Ok(_) => backup_headers(axum::body::Body::empty().into_response()),
+            Err(e) => ApiError::unavailable(format!("no backup: {e}")).into_response(),
+        };
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let store = Arc::clone(&app.store);
     tokio::task::spawn_blocking(move || {
@@ -785,7 +813,11 @@ async fn backup(State(app): Shared) -> Response {
     };
     let rest = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
     let body = futures_util::stream::once(async move { Ok(first) }).chain(rest);
-    let mut response = axum::body::Body::from_stream(body).into_response();
+    backup_headers(axum::body::Body::from_stream(body).into_response())
+}
+
+/// A backup's content type and file name.
+fn backup_headers(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
     headers.insert(

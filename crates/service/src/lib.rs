@@ -31,6 +31,7 @@
 //! | `error.rs` | `ApiError`: status, kind, message |
 
 pub mod apply;
+pub mod cache;
 pub mod commit;
 pub mod config;
 pub mod console;

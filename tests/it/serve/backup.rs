@@ -21,7 +21,7 @@ fn leadscore(args: &[&str]) -> (bool, String) {
 fn items(path: &Path) -> Vec<Value> {
     let text = std::fs::read_to_string(path).unwrap();
     let mut lines = text.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
-    assert_eq!(lines.next().unwrap()["header"]["format"], 1);
+    assert_eq!(lines.next().unwrap()["header"]["format"], 2);
     lines.collect()
 }
 
@@ -261,10 +261,116 @@ async fn a_backup_needs_the_admin_scope() {
     .unwrap();
     assert!(!ok && err.contains("403"), "{err}");
     assert!(!root.join("b.jsonl").exists() && !root.join("b.jsonl.partial").exists());
+    // HEAD: the scope is checked the same way; the answer's headers come without a backup.
+    let head = |token: &str| client().head(server.url("/v1/backup")).bearer_auth(token).send();
+    assert_eq!(head("read-token").await.unwrap().status(), 403);
+    let answer = head("ops-token").await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.headers()["content-type"], "application/x-ndjson");
+    assert!(answer.bytes().await.unwrap().is_empty());
     let (ok, err) = tokio::task::spawn_blocking(move || attempt(Some("ops-token")))
         .await
         .unwrap();
     assert!(ok, "{err}");
     assert!(!err.contains("ops-token"), "the token is never shown: {err}");
     assert_eq!(items(&root.join("b.jsonl")).last().unwrap()["end"]["leads"], 0);
+}
+
+/// A shadow pack for [`a_backup_holds_dead_letters_digests_and_shadow_tallies`]: it
+/// disagrees with [`PACK`] on who is senior.
+const SHADOW: &str = r#"threshold 30
+rule "Senior":  title ~ Director              => +20
+rule "Pricing": visited /pricing within 7d    => +15
+route "rest"
+"#;
+
+/// The lines of a backup of `location` (`--server URL`, `--data DIR`, `--database-url URL`).
+fn backup_of(root: &Path, name: &str, location: &[&str]) -> Vec<Value> {
+    let to = root.join(name).display().to_string();
+    let mut args = vec!["backup"];
+    args.extend(location);
+    args.extend(["--to", &to]);
+    let (ok, err) = leadscore(&args);
+    assert!(ok, "{err}");
+    items(Path::new(&to))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_holds_dead_letters_digests_and_shadow_tallies() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let pack = pack_dir(root, PACK);
+    let shadow = root.join("shadow");
+    std::fs::create_dir_all(&shadow).unwrap();
+    std::fs::write(shadow.join("main.rules"), SHADOW).unwrap();
+    // A webhook nobody answers: its head stays undelivered until an operator skips it.
+    let hook = format!(
+        "http://{}/hook",
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    );
+    let options = ["--shadow", shadow.to_str().unwrap(), "--webhook", &hook];
+    let server = Server::start(&pack, &root.join("data"), &options);
+    let http = client();
+    let (status, body) = call(
+        http.put(server.url("/v1/leads/a"))
+            .json(&json!({"title": "VP", "region": "CA"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let visit = json!({"type": "page_view", "path": "/pricing", "id": "v1"});
+    let (status, body) = call(http.post(server.url("/v1/leads/a/events")).json(&visit)).await;
+    assert_eq!((status, &body["stage"]), (200, &json!("mql")), "{body}");
+    let (_, list) = call(http.get(server.url("/v1/webhooks"))).await;
+    let id = list["webhooks"][0]["id"].as_str().unwrap().to_string();
+    let (status, w) = call(http.post(server.url(&format!("/v1/webhooks/{id}/skip")))).await;
+    assert_eq!((status, w["dead_letter_count"].as_u64()), (200, Some(1)), "{w}");
+
+    let taken = backup_of(root, "taken.jsonl", &["--server", &server.base]);
+    let end = &taken.last().unwrap()["end"];
+    assert_eq!(
+        (&end["dead_letters"], &end["shadow_tallies"]),
+        (&json!(1), &json!(1)),
+        "{end}"
+    );
+    let digest = taken.iter().find_map(|i| i["event_id"]["digest"].as_str()).unwrap();
+    assert_eq!(digest.len(), 64, "a SHA-256 in hex");
+    let tally = taken.iter().find(|i| i.get("shadow").is_some()).unwrap();
+    assert_eq!(tally["shadow"]["mql_live_only"], 1, "{tally}");
+
+    // redb → Postgres → redb: every line the same.
+    let pg = cluster.create_db("whole");
+    let from = root.join("taken.jsonl").display().to_string();
+    let (ok, err) = leadscore(&["restore", "--from", &from, "--database-url", &pg]);
+    assert!(ok, "{err}");
+    assert_eq!(backup_of(root, "pg.jsonl", &["--database-url", &pg])[..], taken[..]);
+    let back = root.join("back");
+    let from = root.join("pg.jsonl").display().to_string();
+    let (ok, err) = leadscore(&["restore", "--from", &from, "--data", back.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        backup_of(root, "back.jsonl", &["--data", back.to_str().unwrap()])[..],
+        taken[..]
+    );
+
+    // The copy acts on them: a reused id with another payload is refused, the shadow
+    // report and the dead letter are there.
+    let copy = Server::start(&pack, &back, &options);
+    let other = json!({"type": "page_view", "path": "/blog/a", "id": "v1"});
+    let (status, body) = call(http.post(copy.url("/v1/leads/a/events")).json(&other)).await;
+    assert_eq!(status, 409, "{body}");
+    let report = |base: String| async move {
+        let (status, mut report) = call(client().get(format!("{base}/v1/shadow"))).await;
+        assert_eq!(status, 200, "{report}");
+        report.as_object_mut().unwrap().remove("loaded_at");
+        report
+    };
+    let (restored, original) = (report(copy.base.clone()).await, report(server.base.clone()).await);
+    assert_eq!(restored, original);
+    assert_eq!(original["mql_live_only"], 1, "{original}");
+    let (_, list) = call(http.get(copy.url("/v1/webhooks"))).await;
+    assert_eq!(list["webhooks"][0]["dead_letter_count"], 1, "{list}");
 }

@@ -3,14 +3,17 @@
 //! Postgres, and back: a migration).
 //!
 //! ```text
-//! {"header":{"format":1,"backend":"redb","instance":"…","taken_at":"…"}}
+//! {"header":{"format":2,"backend":"redb","instance":"…","taken_at":"…"}}
 //! {"lead":{"id":"a","record":{…}}}
 //! {"event":{"lead":"a","seq":0,"body":"{\"type\":…}"}}
-//! {"event_id":{"lead":"a","id":"e1","seq":0}}
+//! {"event_id":{"lead":"a","id":"e1","seq":0,"digest":"9f86…"}}
 //! {"history":{"lead":"a","n":0,"entry":{…}}}
 //! {"transition":{"seq":1,"body":"{…}"}}
 //! {"cursor":{"url":"…","cursor":{…}}}
 //! {"rescore":{"pack":"…","after":null,"done":true}}
+//! {"hand_off":{…}}
+//! {"dead_letter":{"url":"…","letter":{"seq":3,…}}}
+//! {"shadow":{"pack":"…","leads":1,…}}
 //! {"end":{"leads":1,"events":1,…}}
 //! ```
 //!
@@ -21,16 +24,22 @@
 //! the exact text they were stored as. Leases and the instance id are not in it: a
 //! restored database gets a new instance id, so two copies never hand out webhook
 //! `Idempotency-Key`s as if they were one.
+//!
+//! Format 2 (storage and scale, issue 22) holds everything acknowledged: the payload
+//! digest of each event id, webhook dead letters and the shadow pack's tallies too. A
+//! format 1 backup (without them) still restores: its event ids have no digest (a reused
+//! id is then taken as a retry, as for ids stored before digests were kept), and its
+//! leads' shadow marks are dropped, since no tally counts them.
 
 use std::io::BufRead;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Rescore, StorageError, StorageErrorKind};
-use crate::model::{Cursor, HandOff, HistoryEntry, LeadRecord};
+use crate::model::{Cursor, DeadLetter, HandOff, HistoryEntry, LeadRecord, ShadowTally};
 
-/// The version of the format this leadscore writes and reads.
-pub const FORMAT: u32 = 1;
+/// The version of the format this leadscore writes; it reads this one and 1.
+pub const FORMAT: u32 = 2;
 /// The longest line a restore reads (a lead with its fields is far smaller).
 const MAX_LINE: u64 = 64 << 20;
 
@@ -44,8 +53,16 @@ pub enum Item {
     Lead { id: String, record: Box<LeadRecord> },
     /// An event as stored (JSON text).
     Event { lead: String, seq: u64, body: String },
-    /// An event `id` remembered (also for events dropped past the limit).
-    EventId { lead: String, id: String, seq: u64 },
+    /// An event `id` remembered (also for events dropped past the limit), with the
+    /// SHA-256 of the payload it was first stored with, in hex (none: stored before
+    /// digests were kept, or a format 1 backup).
+    EventId {
+        lead: String,
+        id: String,
+        seq: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        digest: Option<String>,
+    },
     /// A history entry.
     History {
         lead: String,
@@ -62,6 +79,10 @@ pub enum Item {
     /// A hand-off of the funnel's index, with the rules that made it (the outbox alone
     /// does not have them).
     HandOff(Box<HandOff>),
+    /// A transition a webhook gave up on (format 2).
+    DeadLetter { url: String, letter: DeadLetter },
+    /// The shadow report's counts for one shadow pack version (format 2).
+    Shadow(Box<ShadowTally>),
     /// The counts of everything above, last.
     End(Counts),
 }
@@ -98,6 +119,12 @@ pub struct Counts {
     /// Hand-offs (absent in backups made before the funnel's index: then none).
     #[serde(default)]
     pub handoffs: u64,
+    /// Webhook dead letters (format 2).
+    #[serde(default)]
+    pub dead_letters: u64,
+    /// Shadow tallies (format 2).
+    #[serde(default)]
+    pub shadow_tallies: u64,
 }
 
 impl Counts {
@@ -110,6 +137,8 @@ impl Counts {
             Item::Transition { .. } => self.transitions += 1,
             Item::Cursor { .. } => self.cursors += 1,
             Item::HandOff(_) => self.handoffs += 1,
+            Item::DeadLetter { .. } => self.dead_letters += 1,
+            Item::Shadow(_) => self.shadow_tallies += 1,
             Item::Header(_) | Item::Rescore(_) | Item::End(_) => {}
         }
     }
@@ -159,6 +188,23 @@ impl<'s, 'a> Dump<'s, 'a> {
     }
 }
 
+/// A payload digest as a backup holds it: lowercase hex.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A digest from its hex form, checked.
+pub fn unhex(text: &str) -> Result<Vec<u8>, StorageError> {
+    let bad = || StorageError::decode("event id digest", format!("{text:?} is not hex"));
+    if text.len() % 2 != 0 || !text.is_ascii() {
+        return Err(bad());
+    }
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|_| bad()))
+        .collect()
+}
+
 /// An event or a transition as a backup holds it: the text it was stored as.
 pub fn text(what: &str, bytes: Vec<u8>) -> Result<String, StorageError> {
     String::from_utf8(bytes).map_err(|e| StorageError::decode(what, e))
@@ -174,6 +220,8 @@ pub struct Items<'r> {
     line: Vec<u8>,
     number: u64,
     ended: Option<Counts>,
+    /// The header's format.
+    format: u32,
 }
 
 impl<'r> Items<'r> {
@@ -186,6 +234,7 @@ impl<'r> Items<'r> {
             line: Vec::new(),
             number: 0,
             ended: None,
+            format: FORMAT,
         }
     }
 
@@ -210,11 +259,11 @@ impl<'r> Items<'r> {
             let item: Item = serde_json::from_slice(&self.line)
                 .map_err(|e| self.refused(format!("line {number} is not a backup line: {e}")))?;
             match (item, number) {
-                (Item::Header(h), 1) if h.format == FORMAT => {}
+                (Item::Header(h), 1) if h.format == FORMAT || h.format == 1 => self.format = h.format,
                 (Item::Header(h), 1) => {
                     let format = h.format;
                     return Err(self.refused(format!(
-                        "it is in backup format {format}, this leadscore reads {FORMAT}"
+                        "it is in backup format {format}, this leadscore reads 1 to {FORMAT}"
                     )));
                 }
                 (_, 1) => return Err(self.refused("it does not start with a backup header")),
@@ -222,17 +271,34 @@ impl<'r> Items<'r> {
                 (Item::End(end), _) => self.ended = Some(end),
                 (mut item, _) => {
                     self.counts.count(&item);
-                    if let Item::Lead { record, .. } = &mut item {
-                        // The shadow pack's tallies are not in a backup (they are kept
-                        // for the shadow version loaded when it was taken): a restored
-                        // copy starts its shadow comparison afresh, so no lead carries a
-                        // mark the copy's tally never counted.
-                        record.shadow = None;
+                    match &mut item {
+                        // A format 1 backup holds no shadow tallies: a restored copy
+                        // starts its shadow comparison afresh, so no lead carries a mark
+                        // the copy's tally never counted.
+                        Item::Lead { record, .. } if self.format == 1 => record.shadow = None,
+                        Item::EventId { digest: Some(d), .. } => {
+                            unhex(d).map_err(|e| self.refused(format!("line {number}: {e}")))?;
+                        }
+                        _ => {}
                     }
                     return Ok(Some(item));
                 }
             }
         }
+    }
+
+    /// Up to `items` next items, fewer once their lines hold `bytes` bytes (storage and
+    /// scale, issue 22: a restore stores them together); none after the last.
+    pub fn next_batch(&mut self, items: usize, bytes: usize) -> Result<Vec<Item>, StorageError> {
+        let (mut batch, mut size) = (Vec::new(), 0);
+        while batch.len() < items && size < bytes {
+            let Some(item) = self.next_item()? else {
+                break;
+            };
+            size += self.line.len();
+            batch.push(item);
+        }
+        Ok(batch)
     }
 
     /// After the last item: what the backup held, if its `end` line agrees.
@@ -300,6 +366,32 @@ mod tests {
     }
 
     #[test]
+    fn a_format_1_backup_still_restores_and_digests_travel_as_hex() {
+        let digest = [0u8, 15, 16, 255];
+        assert_eq!(hex(&digest), "000f10ff");
+        assert_eq!(unhex("000f10ff").unwrap(), digest);
+        assert!(unhex("0g").is_err() && unhex("abc").is_err());
+        let items = [Item::EventId {
+            lead: "a".into(),
+            id: "e1".into(),
+            seq: 0,
+            digest: Some(hex(&digest)),
+        }];
+        let text = String::from_utf8(backup(&items)).unwrap();
+        assert!(text.contains(r#""digest":"000f10ff""#), "{text}");
+        // What format 1 wrote: no digest, no dead letters or tallies in its counts.
+        let old = text
+            .replacen("\"format\":2", "\"format\":1", 1)
+            .replace(r#","digest":"000f10ff""#, "")
+            .replace(r#","dead_letters":0,"shadow_tallies":0"#, "");
+        let (counts, seen) = restore(old.as_bytes()).unwrap();
+        assert_eq!((counts.event_ids, seen), (1, 1));
+        let bad = text.replace("000f10ff", "zz");
+        let error = restore(bad.as_bytes()).unwrap_err().to_string();
+        assert!(error.contains("line 2") && error.contains("not hex"), "{error}");
+    }
+
+    #[test]
     fn a_backup_cut_short_or_altered_is_refused() {
         let items = [Item::Transition {
             seq: 1,
@@ -321,7 +413,7 @@ mod tests {
         assert!(error.contains("line 1 is not a backup line"), "{error}");
         let error = restore(b"").unwrap_err().to_string();
         assert!(error.contains("it is empty"), "{error}");
-        let future = text.replacen("\"format\":1", "\"format\":9", 1);
+        let future = text.replacen("\"format\":2", "\"format\":9", 1);
         let error = restore(future.as_bytes()).unwrap_err().to_string();
         assert!(error.contains("backup format 9"), "{error}");
     }

@@ -209,6 +209,22 @@ pub trait Txn {
     /// counts of hours before `keep_from`. Postgres keeps one row per hour, rule and
     /// process (a process has one writer), so instances never wait on each other's counts.
     fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError>;
+    // Storage and scale (issue 22): restoring in batches.
+
+    /// Stores consecutive items of a backup, as [`Txn::restore`] does one by one (the
+    /// default); Postgres stores each run of one kind with one statement.
+    fn restore_many(&mut self, items: &[backup::Item]) -> Result<(), StorageError> {
+        items.iter().try_for_each(|item| self.restore(item))
+    }
+
+    // Storage and scale (issue 22): the writer's cache of leads (see `cache.rs`).
+
+    /// The stamp of the lead's stored record as this transaction sees it: it changes
+    /// whenever any writer stores or erases the lead, so a copy with the same stamp is
+    /// current. `None` when it is not known (Postgres: a lead this transaction neither
+    /// locked with [`Txn::lock_leads`] nor wrote). redb: always `Some(0)`, as the one
+    /// writer of the file is the cache's owner and puts back every lead it commits.
+    fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError>;
 }
 
 impl Storage {

@@ -120,11 +120,20 @@ const MIGRATIONS: &[(i32, &str)] = &[
     6,
     "CREATE TABLE leadscore.rule_fires (hour bigint NOT NULL, writer text NOT NULL, rule text NOT NULL, n bigint NOT NULL, PRIMARY KEY (hour, writer, rule));
      CREATE TABLE leadscore.results_scored (hour bigint NOT NULL, writer text NOT NULL, n bigint NOT NULL, PRIMARY KEY (hour, writer));",
+), (
+    // Storage and scale (issue 22): a stamp per lead row, new at every write of it (a
+    // sequence never gives a value twice, so a lead erased and created again gets a new
+    // one too), so an instance's cache of a lead knows whether another instance wrote it.
+    STAMP_MIGRATION,
+    "CREATE SEQUENCE leadscore.lead_stamps;
+     ALTER TABLE leadscore.leads ADD COLUMN stamp bigint NOT NULL DEFAULT nextval('leadscore.lead_stamps');",
 )];
 /// The migration that adds the hand-offs.
 const HANDOFF_MIGRATION: i32 = 4;
 /// The migration that adds the targets' states and the alert log.
 const TARGET_MIGRATION: i32 = 5;
+/// The migration that stamps lead rows for the writers' caches.
+const STAMP_MIGRATION: i32 = 7;
 /// The key of the transaction lock under which instances publish target alerts.
 const TARGET_LOCK: i64 = 0x7461_7267_6574_7321; // "targets!"
 
@@ -367,7 +376,11 @@ impl PgStore {
             .runtime
             .block_on(client.transaction())
             .map_err(|e| pg_error(&self.location, &e))?;
-        let mut t = PgTxn { txn, store: self };
+        let mut t = PgTxn {
+            txn,
+            store: self,
+            stamps: std::collections::HashMap::new(),
+        };
         // On an error `t` is dropped, and with it the transaction: rolled back.
         let value = f(&mut t)?;
         self.runtime
@@ -461,10 +474,11 @@ impl PgStore {
             &mut dump,
         )?;
         each(
-            "SELECT lead, event_id, seq FROM leadscore.event_ids ORDER BY lead COLLATE \"C\", event_id COLLATE \"C\"",
+            "SELECT lead, event_id, seq, digest FROM leadscore.event_ids ORDER BY lead COLLATE \"C\", event_id COLLATE \"C\"",
             &mut |r| {
                 let (lead, id, seq) = (text(r, 0)?, text(r, 1)?, int(r, 2)?);
-                Ok(Item::EventId { lead, id, seq })
+                let digest = r.try_get::<_, Option<&[u8]>>(3).map_err(e)?.map(backup::hex);
+                Ok(Item::EventId { lead, id, seq, digest })
             },
             &mut dump,
         )?;
@@ -503,9 +517,62 @@ impl PgStore {
             &mut |r| Ok(Item::HandOff(decode("hand-off", &get(r, 0)?)?)),
             &mut dump,
         )?;
+        each(
+            "SELECT url, letter FROM leadscore.dead_letters ORDER BY url COLLATE \"C\", seq",
+            &mut |r| {
+                let (url, letter) = (text(r, 0)?, decode("dead letter", &get(r, 1)?)?);
+                Ok(Item::DeadLetter { url, letter })
+            },
+            &mut dump,
+        )?;
+        for tally in self.runtime.block_on(shadow_tallies(&txn)).map_err(e)? {
+            dump.put(&Item::Shadow(Box::new(tally)))?;
+        }
         drop(txn);
         dump.finish()
     }
+}
+
+/// Every shadow tally, in the byte order of the packs' names (a backup's order).
+async fn shadow_tallies(txn: &deadpool_postgres::Transaction<'_>) -> Result<Vec<ShadowTally>, tokio_postgres::Error> {
+    let mut tallies = std::collections::BTreeMap::new();
+    let rows = txn
+        .query(
+            "SELECT pack, leads, mql_both, mql_live_only, mql_shadow_only, route_changed, score_change
+             FROM leadscore.shadow_tallies",
+            &[],
+        )
+        .await?;
+    for row in &rows {
+        let pack: String = row.try_get(0)?;
+        let mut tally = ShadowTally::new(&pack);
+        tally.leads = row.try_get(1)?;
+        tally.mql_both = row.try_get(2)?;
+        tally.mql_live_only = row.try_get(3)?;
+        tally.mql_shadow_only = row.try_get(4)?;
+        tally.route_changed = row.try_get(5)?;
+        tally.score_change = row.try_get(6)?;
+        tallies.insert(pack, tally);
+    }
+    let rules = txn
+        .query(
+            "SELECT pack, rule, leads, mql_live_only, mql_shadow_only, route_changed
+             FROM leadscore.shadow_rules WHERE leads <> 0",
+            &[],
+        )
+        .await?;
+    for r in &rules {
+        let counts = RuleTally {
+            leads: r.try_get(2)?,
+            mql_live_only: r.try_get(3)?,
+            mql_shadow_only: r.try_get(4)?,
+            route_changed: r.try_get(5)?,
+        };
+        if let Some(tally) = tallies.get_mut(r.try_get::<_, &str>(0)?) {
+            tally.rules.insert(r.try_get(1)?, counts);
+        }
+    }
+    Ok(tallies.into_values().collect())
 }
 
 /// Applies the migrations the database lacks, under a session advisory lock, so two
@@ -534,11 +601,16 @@ async fn apply_migrations(location: &str, client: &mut Object) -> Result<(), Sto
         )
         .await
         .map_err(e)?;
-    let row = client
-        .query_one("SELECT coalesce(max(version), 0) FROM leadscore.migrations", &[])
+    let rows = client
+        .query("SELECT version FROM leadscore.migrations", &[])
         .await
         .map_err(e)?;
-    let have: i32 = row.try_get(0).map_err(e)?;
+    let applied = rows
+        .iter()
+        .map(|r| r.try_get::<_, i32>(0))
+        .collect::<Result<std::collections::BTreeSet<i32>, _>>()
+        .map_err(e)?;
+    let have = applied.last().copied().unwrap_or(0);
     let known = MIGRATIONS.last().map_or(0, |(v, _)| *v);
     if have > known {
         return Err(StorageError::new(
@@ -546,7 +618,7 @@ async fn apply_migrations(location: &str, client: &mut Object) -> Result<(), Sto
             format!("{location}: the database has schema version {have}, newer than this leadscore knows ({known}); run a newer leadscore"),
         ));
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > have) {
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         let txn = client.transaction().await.map_err(e)?;
         txn.batch_execute(sql).await.map_err(e)?;
         if *version == HANDOFF_MIGRATION {
@@ -648,6 +720,8 @@ fn to_u64(n: i64) -> u64 {
 struct PgTxn<'a> {
     txn: deadpool_postgres::Transaction<'a>,
     store: &'a PgStore,
+    /// The stamps of the leads this transaction locked or wrote (see [`Txn::lead_stamp`]).
+    stamps: std::collections::HashMap<String, i64>,
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
@@ -689,10 +763,14 @@ impl Txn for PgTxn<'_> {
                (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted",
             &[&ids],
         )?;
-        self.query(
-            "SELECT id FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+        let rows = self.query(
+            "SELECT id, stamp FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
             &[&ids],
         )?;
+        for row in &rows {
+            let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
+            self.stamps.insert(id, stamp);
+        }
         Ok(())
     }
 
@@ -714,15 +792,22 @@ impl Txn for PgTxn<'_> {
     }
 
     fn put_lead(&mut self, id: &str, record: &LeadRecord, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
-        self.execute(
+        let rows = self.query(
             "INSERT INTO leadscore.leads (id, record, due) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due",
+             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due,
+               stamp = nextval('leadscore.lead_stamps')
+             RETURNING stamp",
             &[&id, &encode(record), &record.due],
         )?;
+        if let Some(row) = rows.first() {
+            let stamp = self.get(row, 0)?;
+            self.stamps.insert(id.to_string(), stamp);
+        }
         Ok(())
     }
 
     fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
+        self.stamps.remove(id);
         for table in ["leads", "events", "event_ids", "history"] {
             let column = if table == "leads" { "id" } else { "lead" };
             self.execute(&format!("DELETE FROM leadscore.{table} WHERE {column} = $1"), &[&id])?;
@@ -910,9 +995,14 @@ impl Txn for PgTxn<'_> {
                 "INSERT INTO leadscore.events (lead, seq, body) VALUES ($1, $2, $3)",
                 &[lead, &to_i64(*seq), &body.as_bytes()],
             ),
-            Item::EventId { lead, id, seq } => self.execute(
-                "INSERT INTO leadscore.event_ids (lead, event_id, seq) VALUES ($1, $2, $3)",
-                &[lead, id, &to_i64(*seq)],
+            Item::EventId { lead, id, seq, digest } => self.execute(
+                "INSERT INTO leadscore.event_ids (lead, event_id, seq, digest) VALUES ($1, $2, $3, $4)",
+                &[
+                    lead,
+                    id,
+                    &to_i64(*seq),
+                    &digest.as_deref().map(backup::unhex).transpose()?,
+                ],
             ),
             Item::History { lead, n, entry } => self.execute(
                 "INSERT INTO leadscore.history (lead, n, entry) VALUES ($1, $2, $3)",
@@ -939,6 +1029,8 @@ impl Txn for PgTxn<'_> {
                 &[&String::from_utf8(encode(state)).unwrap_or_default()],
             ),
             Item::HandOff(handoff) => self.put_handoff(handoff).map(|()| 0),
+            Item::DeadLetter { url, letter } => self.put_dead_letter(url, letter).map(|()| 0),
+            Item::Shadow(tally) => self.add_shadow(tally).map(|()| 0),
             Item::Header(_) | Item::End(_) => Ok(0),
         }?;
         Ok(())
@@ -1135,6 +1227,140 @@ impl Txn for PgTxn<'_> {
                 &to_i64(fires.results),
             ],
         )?;
+        Ok(())
+    }
+
+    // Storage and scale (issue 22): the writer's cache of leads.
+
+    /// The stamp [`Txn::lock_leads`] read or [`Txn::put_lead`] gave.
+    fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError> {
+        Ok(self.stamps.get(id).copied())
+    }
+
+    // Storage and scale (issue 22): restoring in batches.
+
+    /// Each run of leads, events, event ids, history entries, transitions or hand-offs
+    /// with one `INSERT ... SELECT FROM unnest(...)`; the rest one by one.
+    fn restore_many(&mut self, items: &[Item]) -> Result<(), StorageError> {
+        let mut rest = items;
+        while let Some(first) = rest.first() {
+            let run = rest
+                .iter()
+                .take_while(|i| std::mem::discriminant(*i) == std::mem::discriminant(first))
+                .count();
+            let (these, after) = rest.split_at(run);
+            self.restore_run(these)?;
+            rest = after;
+        }
+        Ok(())
+    }
+}
+
+impl PgTxn<'_> {
+    /// Stores items of one kind (see [`Txn::restore_many`]).
+    fn restore_run(&mut self, items: &[Item]) -> Result<(), StorageError> {
+        match items.first() {
+            Some(Item::Lead { .. }) => {
+                let (mut ids, mut records, mut dues) = (Vec::new(), Vec::new(), Vec::new());
+                for item in items {
+                    if let Item::Lead { id, record } = item {
+                        ids.push(id.as_str());
+                        records.push(encode(record));
+                        dues.push(record.due);
+                    }
+                }
+                self.execute(
+                    "INSERT INTO leadscore.leads (id, record, due)
+                     SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])",
+                    &[&ids, &records, &dues],
+                )?;
+            }
+            Some(Item::Event { .. }) => {
+                let (mut leads, mut seqs, mut bodies) = (Vec::new(), Vec::new(), Vec::new());
+                for item in items {
+                    if let Item::Event { lead, seq, body } = item {
+                        leads.push(lead.as_str());
+                        seqs.push(to_i64(*seq));
+                        bodies.push(body.as_bytes());
+                    }
+                }
+                self.execute(
+                    "INSERT INTO leadscore.events (lead, seq, body)
+                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])",
+                    &[&leads, &seqs, &bodies],
+                )?;
+            }
+            Some(Item::EventId { .. }) => {
+                let (mut leads, mut ids, mut seqs, mut digests) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for item in items {
+                    if let Item::EventId { lead, id, seq, digest } = item {
+                        leads.push(lead.as_str());
+                        ids.push(id.as_str());
+                        seqs.push(to_i64(*seq));
+                        digests.push(digest.as_deref().map(backup::unhex).transpose()?);
+                    }
+                }
+                self.execute(
+                    "INSERT INTO leadscore.event_ids (lead, event_id, seq, digest)
+                     SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])",
+                    &[&leads, &ids, &seqs, &digests],
+                )?;
+            }
+            Some(Item::History { .. }) => {
+                let (mut leads, mut ns, mut entries) = (Vec::new(), Vec::new(), Vec::new());
+                for item in items {
+                    if let Item::History { lead, n, entry } = item {
+                        leads.push(lead.as_str());
+                        ns.push(to_i64(*n));
+                        entries.push(encode(entry));
+                    }
+                }
+                self.execute(
+                    "INSERT INTO leadscore.history (lead, n, entry)
+                     SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])",
+                    &[&leads, &ns, &entries],
+                )?;
+            }
+            Some(Item::Transition { .. }) => {
+                let (mut seqs, mut bodies) = (Vec::new(), Vec::new());
+                for item in items {
+                    if let Item::Transition { seq, body } = item {
+                        seqs.push(to_i64(*seq));
+                        bodies.push(body.as_bytes());
+                    }
+                }
+                self.execute(
+                    "INSERT INTO leadscore.transitions (seq, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+                    &[&seqs, &bodies],
+                )?;
+                let last = seqs.iter().copied().max().unwrap_or(0);
+                self.execute(
+                    "UPDATE leadscore.counters SET value = greatest(value, $1) WHERE name = 'transition'",
+                    &[&last],
+                )?;
+            }
+            Some(Item::HandOff(_)) => {
+                let rows: Vec<HandOffRow> = items
+                    .iter()
+                    .filter_map(|i| match i {
+                        Item::HandOff(h) => Some(handoff_row(h)),
+                        _ => None,
+                    })
+                    .collect();
+                let column = |f: fn(&HandOffRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+                let leads: Vec<&str> = rows.iter().map(|r| r.lead.as_str()).collect();
+                let routes: Vec<&str> = rows.iter().map(|r| r.route.as_str()).collect();
+                let sla: Vec<Option<i64>> = rows.iter().map(|r| r.sla_due).collect();
+                let open: Vec<bool> = rows.iter().map(|r| r.open).collect();
+                let bodies: Vec<&[u8]> = rows.iter().map(|r| r.body.as_slice()).collect();
+                self.execute(
+                    "INSERT INTO leadscore.handoffs (mql_at, lead, route, sla_due, open, body)
+                     SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::bytea[])",
+                    &[&column(|r| r.mql_at), &leads, &routes, &sla, &open, &bodies],
+                )?;
+            }
+            _ => items.iter().try_for_each(|item| self.restore(item))?,
+        }
         Ok(())
     }
 }

@@ -641,8 +641,11 @@ impl Txn for Tables<'_> {
             Item::Event { lead, seq, body } => {
                 self.events.insert((lead.as_str(), *seq), body.as_bytes()).map_err(e)?;
             }
-            Item::EventId { lead, id, seq } => {
+            Item::EventId { lead, id, seq, digest } => {
                 self.event_ids.insert((lead.as_str(), id.as_str()), *seq).map_err(e)?;
+                if let Some(digest) = digest {
+                    self.put_event_digest(lead, id, &backup::unhex(digest)?)?;
+                }
             }
             Item::History { lead, n, entry } => {
                 self.history
@@ -662,6 +665,8 @@ impl Txn for Tables<'_> {
                 self.meta.insert("rescore", text.as_str()).map_err(e)?;
             }
             Item::HandOff(handoff) => self.put_handoff(handoff)?,
+            Item::DeadLetter { url, letter } => self.put_dead_letter(url, letter)?,
+            Item::Shadow(tally) => self.add_shadow(tally)?,
             Item::Header(_) | Item::End(_) => {}
         }
         Ok(())
@@ -800,6 +805,13 @@ impl Txn for Tables<'_> {
             .map_err(e)?;
         Ok(())
     }
+
+    // Storage and scale (issue 22): the writer's cache of leads.
+
+    /// One writer, the cache's owner: what it holds is what the file holds.
+    fn lead_stamp(&mut self, _id: &str) -> Result<Option<i64>, StorageError> {
+        Ok(Some(0))
+    }
 }
 
 /// A consistent read-only snapshot.
@@ -924,11 +936,13 @@ impl Snapshot {
             })?;
         }
         let ids = self.txn.open_table(EVENT_IDS).map_err(|x| self.e(x))?;
+        let digests = self.txn.open_table(EVENT_DIGESTS).map_err(|x| self.e(x))?;
         for entry in ids.iter().map_err(e)? {
             let (k, v) = entry.map_err(e)?;
             let (lead, id) = k.value();
+            let digest = digests.get((lead, id)).map_err(e)?.map(|d| backup::hex(d.value()));
             let (lead, id, seq) = (lead.to_string(), id.to_string(), v.value());
-            dump.put(&Item::EventId { lead, id, seq })?;
+            dump.put(&Item::EventId { lead, id, seq, digest })?;
         }
         let history = self.txn.open_table(HISTORY).map_err(|x| self.e(x))?;
         for entry in history.iter().map_err(e)? {
@@ -968,6 +982,17 @@ impl Snapshot {
         for entry in handoffs.iter().map_err(e)? {
             let (_, v) = entry.map_err(e)?;
             dump.put(&Item::HandOff(decode("hand-off", v.value())?))?;
+        }
+        let letters = self.txn.open_table(DEAD_LETTERS).map_err(|x| self.e(x))?;
+        for entry in letters.iter().map_err(e)? {
+            let (k, v) = entry.map_err(e)?;
+            let (url, letter) = (k.value().0.to_string(), decode("dead letter", v.value())?);
+            dump.put(&Item::DeadLetter { url, letter })?;
+        }
+        let shadow = self.txn.open_table(SHADOW).map_err(|x| self.e(x))?;
+        for entry in shadow.iter().map_err(e)? {
+            let (_, v) = entry.map_err(e)?;
+            dump.put(&Item::Shadow(decode("shadow tally", v.value())?))?;
         }
         Ok(())
     }
