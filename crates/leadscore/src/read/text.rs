@@ -155,7 +155,10 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                 // The id is echoed exactly as given, so it is read as JSON, not as a value.
                 let raw: &'de serde_json::value::RawValue = map.next_value()?;
                 let json = exact_id(raw.get()).map_err(de::Error::custom)?;
-                self.reading.fill.put(entry, Value::from_json(&json).into_owned());
+                // Usually the id is only echoed, not also a field a rule reads.
+                if !entry.slots.is_empty() || !entry.fallback.is_empty() {
+                    self.reading.fill.put(entry, Value::from_json(&json).into_owned());
+                }
                 self.reading.fill.id(json);
             } else {
                 let value: Value<'de> = map.next_value()?;
@@ -539,6 +542,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// a float, losing digits: 2^64+1 and 2^64+2 would be one id) is kept as its digits, a
 /// string.
 fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
+    // The usual id, a string without escapes, is its text: `raw` was checked as JSON.
+    let unescaped = raw.trim().strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+    if let Some(text) = unescaped.filter(|t| !t.contains('\\')) {
+        return Ok(serde_json::Value::String(text.to_string()));
+    }
     let json: serde_json::Value = serde_json::from_str(raw)?;
     let raw = raw.trim();
     let integer = raw.strip_prefix('-').unwrap_or(raw);
