@@ -33,7 +33,12 @@ pub fn score_all(scorer: &leadscore::Scorer, leads: &[serde_json::Value]) {
 /// Runs the real `leadscore score` over `file` with the b2b-saas pack, output discarded.
 pub fn score_with_binary(file: &std::path::Path, threads: usize) -> bool {
     let pack = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/b2b-saas");
-    score_with(std::path::Path::new(env!("CARGO_BIN_EXE_leadscore")), &pack, file, threads)
+    score_with(
+        std::path::Path::new(env!("CARGO_BIN_EXE_leadscore")),
+        &pack,
+        file,
+        threads,
+    )
 }
 
 /// Runs `binary score` (this build's, or another build's for a before/after) over `file`
