@@ -555,3 +555,36 @@ fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
     }
     Ok(json)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::exact_id;
+
+    /// The shortcut for a string id without escapes gives what parsing it gives, and ids
+    /// it does not take (escapes, numbers, blanks around) still parse exactly.
+    #[test]
+    fn an_id_reads_as_serde_json_reads_it() {
+        for raw in [
+            r#""L-000001""#,
+            r#""""#,
+            r#""  spaced  ""#,
+            r#""é ü 日本""#,
+            r#""a\"b""#,
+            r#""back\\slash""#,
+            r#""\u00e9""#,
+            " \"blanks around\" ",
+            "42",
+            "-7",
+            "1.5",
+            "true",
+            "null",
+        ] {
+            let parsed: serde_json::Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(exact_id(raw).unwrap(), parsed, "{raw}");
+        }
+        assert_eq!(
+            exact_id("18446744073709551617").unwrap(),
+            serde_json::Value::String("18446744073709551617".into())
+        );
+    }
+}
