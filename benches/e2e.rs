@@ -1,7 +1,9 @@
 //! End to end: `leadscore score` (the real binary) over a generated 100,000-lead JSON
 //! Lines file, versus the floor of that pipeline — reading the same file in the same
 //! batches and parsing each line into a `serde_json::Value` and nothing else — at one
-//! thread and at every core. Run: `cargo bench --bench e2e`.
+//! thread and at every core; and issue 29's input (50,000 leads of ~1.1 KB with 12
+//! events, `e2e/jsonl-50k`) on one thread, against hand-written Rust over `Value` and a
+//! 30-rule generated pack. Run: `cargo bench --bench e2e`.
 
 #![allow(
     clippy::unreachable,
@@ -34,6 +36,37 @@ fn e2e(c: &mut Criterion) {
             b.iter(|| assert!(common::score_with_binary(&file, threads)))
         });
     }
+    group.finish();
+    e2e_50k(c);
+}
+
+/// Issue 29's input on one core: `leadscore score` with b2b-saas and with 30 generated
+/// rules, against the hand-written b2b-saas pack over `serde_json::Value` and parsing alone.
+fn e2e_50k(c: &mut Criterion) {
+    let file = common::leads_file_50k();
+    let binary = std::path::Path::new(env!("CARGO_BIN_EXE_leadscore"));
+    let b2b = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/b2b-saas");
+    let pack30 = common::pack_30();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let pool = pool.unwrap_or_else(|e| unreachable!("a thread pool: {e}"));
+    let hand = common::handwritten::Handwritten::new();
+    let mut group = c.benchmark_group("e2e/jsonl-50k");
+    group
+        .sampling_mode(SamplingMode::Flat)
+        .sample_size(10)
+        .throughput(Throughput::Elements(50_000));
+    group.bench_function("serde_json-parse/1-thread", |b| {
+        b.iter(|| assert_eq!(common::parse_only(&file, &pool), 50_000))
+    });
+    group.bench_function("handwritten-b2b-saas/1-thread", |b| {
+        b.iter(|| assert_eq!(common::handwritten_e2e(&file, &pool, &hand), 50_000))
+    });
+    group.bench_function("leadscore-score-b2b-saas/1-thread", |b| {
+        b.iter(|| assert!(common::score_with(binary, &b2b, &file, 1)))
+    });
+    group.bench_function("leadscore-score-pack-30/1-thread", |b| {
+        b.iter(|| assert!(common::score_with(binary, &pack30, &file, 1)))
+    });
     group.finish();
 }
 

@@ -3,7 +3,10 @@
 //! round (the round least disturbed by other processes). Criterion's groups
 //! (`benches/eval.rs`, `benches/e2e.rs`) run one contender after another, so a load
 //! change between them shows up as a ratio change; this is the cross-check.
-//! Run: `cargo bench --bench ratios`.
+//! Run: `cargo bench --bench ratios` (everything), or `cargo bench --bench ratios -- e2e-50k`
+//! for issue 29's end-to-end contenders only. With `LEADSCORE_BASE=path/to/leadscore` (a
+//! binary built from another commit), that binary runs as a contender too, interleaved
+//! with this build's: a before/after in one run.
 
 #![allow(
     clippy::unreachable,
@@ -96,8 +99,66 @@ fn e2e() {
     ratio("parse throughput, all cores / 1 thread", best[0], best[2]);
 }
 
+/// Issue 29's end-to-end figures on one core: 50,000 leads of ~1.1 KB (12 events each)
+/// scored by `leadscore score --threads 1` with the b2b-saas pack and with a 30-rule
+/// generated pack, against hand-written Rust over `serde_json::Value` (parse, then the
+/// hand-written b2b-saas pack), parsing alone, and skipping alone (the parser's limit).
+fn e2e_50k(rounds: usize) {
+    let file = common::leads_file_50k();
+    let bytes = std::fs::metadata(&file).map_or(0, |m| m.len());
+    let leads = 50_000;
+    println!("-- {leads} leads, 12 events each, {:.1} MB", bytes as f64 / 1e6);
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build();
+    let pool = pool.unwrap_or_else(|e| unreachable!("a thread pool: {e}"));
+    let hand = Handwritten::new();
+    let this = std::path::PathBuf::from(env!("CARGO_BIN_EXE_leadscore"));
+    let base = std::env::var_os("LEADSCORE_BASE").map(std::path::PathBuf::from);
+    let (b2b, pack30) = (
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/b2b-saas"),
+        common::pack_30(),
+    );
+    let score = |binary: &std::path::Path, pack: &std::path::Path| {
+        let (binary, pack, file) = (binary.to_path_buf(), pack.to_path_buf(), file.clone());
+        move || assert!(common::score_with(&binary, &pack, &file, 1))
+    };
+    let (mut s_b2b, mut s_30) = (score(&this, &b2b), score(&this, &pack30));
+    let base_binary = base.clone().unwrap_or_else(|| this.clone());
+    let (mut base_b2b, mut base_30) = (score(&base_binary, &b2b), score(&base_binary, &pack30));
+    let mut hand_e2e = || assert_eq!(common::handwritten_e2e(&file, &pool, &hand), leads as usize);
+    let mut parse = || assert_eq!(common::parse_only(&file, &pool), leads as usize);
+    let mut skip = || assert_eq!(common::skip_only(&file, &pool), leads as usize);
+    let mut contenders: Vec<(&str, u64, &mut dyn FnMut())> = vec![
+        ("serde_json skip (IgnoredAny)", leads, &mut skip),
+        ("serde_json parse into Value", leads, &mut parse),
+        ("hand-written: parse + b2b-saas", leads, &mut hand_e2e),
+        ("leadscore score b2b-saas", leads, &mut s_b2b),
+        ("leadscore score pack-30", leads, &mut s_30),
+    ];
+    if base.is_some() {
+        contenders.push(("LEADSCORE_BASE score b2b-saas", leads, &mut base_b2b));
+        contenders.push(("LEADSCORE_BASE score pack-30", leads, &mut base_30));
+    }
+    let best = fastest(rounds, &mut contenders);
+    let mbs = |d: std::time::Duration| bytes as f64 / (d.as_secs_f64() * leads as f64) / 1e6;
+    for ((name, _, _), time) in contenders.iter().zip(&best) {
+        println!("{name:<40} {:>10.0} MB/s", mbs(*time));
+    }
+    ratio("score b2b-saas / hand-written (<= 0.3)", best[3], best[2]);
+    ratio("score pack-30 / parse into Value (<= 0.3)", best[4], best[1]);
+    ratio("score b2b-saas / parse into Value", best[3], best[1]);
+    ratio("score b2b-saas / skip", best[3], best[0]);
+    if base.is_some() {
+        ratio("b2b-saas: this build / LEADSCORE_BASE", best[3], best[5]);
+        ratio("pack-30: this build / LEADSCORE_BASE", best[4], best[6]);
+    }
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "e2e-50k") {
+        return e2e_50k(9);
+    }
     eval(1000, 15);
     eval(100, 40);
     e2e();
+    e2e_50k(7);
 }

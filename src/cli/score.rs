@@ -26,7 +26,8 @@ pub struct ScoreArgs {
 /// Scores every lead of the input.
 pub fn run(args: &ScoreArgs) -> Result<Exit, Failure> {
     let mut sink = match args.output {
-        OutputFormat::Jsonl => Sink::Jsonl(BufWriter::new(super::stdout())),
+        // 64 KiB: a batch's lines go out in a few writes, not one per 8 KiB.
+        OutputFormat::Jsonl => Sink::Jsonl(BufWriter::with_capacity(64 << 10, super::stdout())),
         OutputFormat::Csv => Sink::Csv(Box::new(csv::Writer::from_writer(super::stdout()))),
     };
     let mut stats = args.summary.then(Stats::default);

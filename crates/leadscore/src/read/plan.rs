@@ -16,6 +16,26 @@ pub struct ReadPlan {
     pub(super) root: Node,
     /// Slots of dotted paths, which fall back to a root key with the dots in it.
     dotted_slots: Vec<u32>,
+    /// Whether an event's `type` and `at` are also properties the program reads.
+    pub(super) event_keys: EventKeys,
+}
+
+/// The property slots of an event's `type` and `at` keys, when the program reads them as
+/// properties too (`where type = ...`): found once with the plan, not at every event key.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct EventKeys {
+    pub(super) ty: Option<u32>,
+    pub(super) at: Option<u32>,
+}
+
+impl EventKeys {
+    pub(super) fn of(program: &Program) -> EventKeys {
+        let slot = |key: &str| program.event_props.iter().position(|p| p == key).map(|p| p as u32);
+        EventKeys {
+            ty: slot("type"),
+            at: slot("at"),
+        }
+    }
 }
 
 #[derive(Debug, Default)]
@@ -99,6 +119,7 @@ impl ReadPlan {
         ReadPlan {
             root,
             dotted_slots: dotted,
+            event_keys: EventKeys::of(program),
         }
     }
 

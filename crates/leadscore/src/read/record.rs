@@ -54,6 +54,13 @@ pub struct ReadEvents<'a> {
 }
 
 impl<'a> ReadEvents<'a> {
+    /// Makes room for `n` more events and as many properties, before an `events` array is
+    /// read.
+    pub fn reserve(&mut self, n: usize) {
+        self.events.reserve(n);
+        self.props.reserve(n);
+    }
+
     /// Where the properties of the next event will start.
     pub fn next_base(&self) -> usize {
         self.props.len()

@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 
 use super::event::{self, Checked};
-use super::plan::{Fill, Node, ReadPlan};
+use super::plan::{EventKeys, Fill, Node, ReadPlan};
 use super::{EventProblem, Events, ReadError, ReadEvents, Record};
 use crate::program::Program;
 use crate::value::time::Millis;
@@ -37,6 +37,7 @@ fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) ->
     let seed = LeadSeed {
         node: &plan.root,
         program,
+        keys: plan.event_keys,
         reading: &mut reading,
         as_of,
         root: true,
@@ -62,6 +63,7 @@ pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -
     let mut de = serde_json::Deserializer::from_str(text);
     let seed = EventsSeed {
         program,
+        keys: EventKeys::of(program),
         events: &mut events,
         error: &mut error,
         as_of,
@@ -89,6 +91,7 @@ struct Reading<'t> {
 struct LeadSeed<'p, 'r, 't> {
     node: &'p Node,
     program: &'p Program,
+    keys: EventKeys,
     reading: &'r mut Reading<'t>,
     as_of: Millis,
     root: bool,
@@ -119,6 +122,7 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                 self.reading.events_error = None;
                 map.next_value_seed(EventsSeed {
                     program: self.program,
+                    keys: self.keys,
                     events: &mut self.reading.events,
                     error: &mut self.reading.events_error,
                     as_of: self.as_of,
@@ -131,6 +135,7 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                     let seed = LeadSeed {
                         node: child,
                         program: self.program,
+                        keys: self.keys,
                         reading: self.reading,
                         as_of: self.as_of,
                         root: false,
@@ -150,7 +155,10 @@ impl<'de> Visitor<'de> for LeadSeed<'_, '_, 'de> {
                 // The id is echoed exactly as given, so it is read as JSON, not as a value.
                 let raw: &'de serde_json::value::RawValue = map.next_value()?;
                 let json = exact_id(raw.get()).map_err(de::Error::custom)?;
-                self.reading.fill.put(entry, Value::from_json(&json).into_owned());
+                // Usually the id is only echoed, not also a field a rule reads.
+                if !entry.slots.is_empty() || !entry.fallback.is_empty() {
+                    self.reading.fill.put(entry, Value::from_json(&json).into_owned());
+                }
                 self.reading.fill.id(json);
             } else {
                 let value: Value<'de> = map.next_value()?;
@@ -199,6 +207,7 @@ impl<'t> LeadSeed<'_, '_, 't> {
 /// Reads the `events` array.
 struct EventsSeed<'p, 'r, 't> {
     program: &'p Program,
+    keys: EventKeys,
     events: &'r mut ReadEvents<'t>,
     /// The first malformed event, or `events` not being an array.
     error: &'r mut Option<ReadError>,
@@ -220,11 +229,15 @@ impl<'de> Visitor<'de> for EventsSeed<'_, '_, 'de> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // A lead has a dozen or a few dozen events: room for them up front, instead of
+        // growing each list from empty through four or five copies.
+        self.events.reserve(EVENTS_RESERVED);
         let mut index = 0;
         loop {
             let mut problem = None;
             let seed = EventSeed {
                 program: self.program,
+                keys: self.keys,
                 events: self.events,
                 as_of: self.as_of,
                 problem: &mut problem,
@@ -278,9 +291,13 @@ impl EventsSeed<'_, '_, '_> {
     }
 }
 
+/// Events (and event properties) room is made for when a lead's `events` array starts.
+const EVENTS_RESERVED: usize = 32;
+
 /// Reads one event, keeping it only if its type is used and it is not after `as_of`.
 struct EventSeed<'p, 'r, 't> {
     program: &'p Program,
+    keys: EventKeys,
     events: &'r mut ReadEvents<'t>,
     as_of: Millis,
     /// What is wrong with the event, when reading it stops for that.
@@ -305,25 +322,29 @@ impl<'de> Visitor<'de> for EventSeed<'_, '_, 'de> {
         let props = &self.program.event_props;
         let base = self.events.next_base();
         let (mut ty, mut at): (Option<Value<'de>>, Option<Value<'de>>) = (None, None);
+        let prop = |key: &str| props.iter().position(|p| p == key).map(|p| p as u32);
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let prop = props.iter().position(|p| *p == key.0).map(|p| p as u32);
-            let slot = match &*key.0 {
-                "type" => &mut ty,
-                "at" => &mut at,
-                _ => match prop {
-                    Some(p) => {
-                        let value = map.next_value()?;
-                        self.events.set_prop(base, p, value);
-                        continue;
+            // `type` and `at`, two of an event's usual three keys, are not searched for
+            // among the properties: whether the program reads them as properties too is
+            // known from the plan.
+            let (slot, also) = match &*key.0 {
+                "type" => (&mut ty, self.keys.ty),
+                "at" => (&mut at, self.keys.at),
+                other => {
+                    match prop(other) {
+                        Some(p) => {
+                            let value = map.next_value()?;
+                            self.events.set_prop(base, p, value);
+                        }
+                        None => {
+                            map.next_value::<Skip>()?;
+                        }
                     }
-                    None => {
-                        map.next_value::<Skip>()?;
-                        continue;
-                    }
-                },
+                    continue;
+                }
             };
             let value: Value<'de> = map.next_value()?;
-            if let Some(p) = prop {
+            if let Some(p) = also {
                 self.events.set_prop(base, p, value.clone());
             }
             *slot = Some(value);
@@ -521,6 +542,11 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// a float, losing digits: 2^64+1 and 2^64+2 would be one id) is kept as its digits, a
 /// string.
 fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
+    // The usual id, a string without escapes, is its text: `raw` was checked as JSON.
+    let unescaped = raw.trim().strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+    if let Some(text) = unescaped.filter(|t| !t.contains('\\')) {
+        return Ok(serde_json::Value::String(text.to_string()));
+    }
     let json: serde_json::Value = serde_json::from_str(raw)?;
     let raw = raw.trim();
     let integer = raw.strip_prefix('-').unwrap_or(raw);
@@ -528,4 +554,37 @@ fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
         return Ok(serde_json::Value::String(raw.to_string()));
     }
     Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_id;
+
+    /// The shortcut for a string id without escapes gives what parsing it gives, and ids
+    /// it does not take (escapes, numbers, blanks around) still parse exactly.
+    #[test]
+    fn an_id_reads_as_serde_json_reads_it() {
+        for raw in [
+            r#""L-000001""#,
+            r#""""#,
+            r#""  spaced  ""#,
+            r#""é ü 日本""#,
+            r#""a\"b""#,
+            r#""back\\slash""#,
+            r#""\u00e9""#,
+            " \"blanks around\" ",
+            "42",
+            "-7",
+            "1.5",
+            "true",
+            "null",
+        ] {
+            let parsed: serde_json::Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(exact_id(raw).unwrap(), parsed, "{raw}");
+        }
+        assert_eq!(
+            exact_id("18446744073709551617").unwrap(),
+            serde_json::Value::String("18446744073709551617".into())
+        );
+    }
 }
