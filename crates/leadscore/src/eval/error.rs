@@ -93,8 +93,8 @@ impl fmt::Display for ScriptPosition {
 impl EvalError {
     /// This error, as met while testing the rule at `location`: a failed plugin call
     /// and a function's answer that is not true or false name the rule.
-    pub(crate) fn in_rule(self: Box<Self>, location: &Arc<str>) -> EvalError {
-        match *self {
+    pub(crate) fn in_rule(self, location: &Arc<str>) -> EvalError {
+        match self {
             EvalError::Plugin(mut e) if e.rule.is_none() => {
                 e.rule = Some(Arc::clone(location));
                 EvalError::Plugin(e)

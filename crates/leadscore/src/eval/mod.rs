@@ -95,7 +95,7 @@ pub(crate) struct Scratch {
 }
 
 thread_local! {
-    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new(Scratch {
+    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new(Scratch {
         hits: Vec::new(),
         later: Vec::new(),
         tallies: Vec::new(),
@@ -103,7 +103,7 @@ thread_local! {
         raw: Vec::new(),
         dims: Vec::new(),
         props: Vec::new(),
-    });
+    }) };
 }
 
 /// `run` with this thread's scratch (a fresh, empty one if scoring is nested, e.g. a
@@ -174,7 +174,7 @@ impl<'a> Evaluator<'_, 'a> {
         for (index, rule) in program.rules.iter().enumerate() {
             if !self
                 .test(&rule.expr, &Scope::Lead)
-                .map_err(|e| e.in_rule(&rule.location))?
+                .map_err(|e| (*e).in_rule(&rule.location))?
             {
                 continue;
             }
