@@ -9,7 +9,7 @@ use crate::check::{rule_name, target_name, Checked};
 use crate::program::*;
 use crate::source::Sources;
 use crate::value::pattern::{Glob, Words};
-use crate::value::Value;
+use crate::value::{Literal, Value};
 
 /// Compiles a pack the checker accepted. `functions` lists the callable functions by name.
 pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &[String]) -> Program {
@@ -29,7 +29,8 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             event_props: Vec::new(),
             matchers: Vec::new(),
             plans: Vec::new(),
-            behaviours_by_matcher: Vec::new(),
+            counted: Vec::new(),
+            counted_from: Vec::new(),
             keeps_event_times: false,
             props_by_type: Vec::new(),
             behaviours: Vec::new(),
@@ -108,10 +109,9 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         props.sort_unstable();
         props.dedup();
     }
-    c.program.behaviours_by_matcher = vec![Vec::new(); c.program.matchers.len()];
-    for (i, b) in c.program.behaviours.iter().enumerate() {
-        c.program.behaviours_by_matcher[b.matcher as usize].push(i as u32);
-    }
+    let (counted, counted_from) = counted(&c.program);
+    c.program.counted = counted;
+    c.program.counted_from = counted_from;
     let dims = &c.program.dims;
     c.program.keeps_event_times = c
         .program
@@ -121,6 +121,27 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         .any(|p| p.each && p.dim.is_some_and(|d| dims[d as usize].half_life.is_some()));
     mark_used_lets(&mut c.program);
     c.program
+}
+
+/// The behaviours counting each matcher's events, matcher by matcher (in behaviour order
+/// within one), and where each matcher's start.
+fn counted(program: &Program) -> (Vec<Counted>, Vec<u32>) {
+    let mut counted: Vec<(u32, Counted)> = (program.behaviours.iter().enumerate())
+        .map(|(i, b)| {
+            let c = Counted {
+                behaviour: i as u32,
+                within: b.within,
+            };
+            (b.matcher, c)
+        })
+        .collect();
+    // Stable: a matcher's behaviours stay in behaviour order.
+    counted.sort_by_key(|&(m, _)| m);
+    let mut from = Vec::with_capacity(program.matchers.len() + 1);
+    for m in 0..=program.matchers.len() as u32 {
+        from.push(counted.partition_point(|&(n, _)| n < m) as u32);
+    }
+    (counted.into_iter().map(|(_, c)| c).collect(), from)
 }
 
 /// Marks the `let`s that rules, the MQL condition and routes depend on. `let`s are in
@@ -199,7 +220,11 @@ impl Compiler<'_> {
     fn statement(&mut self, statement: &ast::Statement) {
         match &statement.kind {
             StatementKind::Threshold(n) => {
-                let expr = Expr::Compare(Operand::Score, ast::CmpOp::Ge, Operand::Lit(Value::Num(n.node)));
+                let expr = Expr::Compare(
+                    Operand::Score,
+                    ast::CmpOp::Ge,
+                    Operand::Lit(Literal::new(Value::Num(n.node))),
+                );
                 self.program.mql = Some((expr, format!("score >= {}", n.node)));
             }
             StatementKind::Mql(cond) => {
@@ -329,7 +354,7 @@ impl Compiler<'_> {
             TestOp::Compare(op, b) => Expr::Compare(a, *op, self.operand(b, scope)),
             TestOp::In(list) => {
                 let items = match &list.kind {
-                    OperandKind::List(items) => items.iter().filter_map(literal).collect(),
+                    OperandKind::List(items) => items.iter().filter_map(literal).map(Literal::new).collect(),
                     _ => Box::default(),
                 };
                 Expr::In(a, items)
@@ -358,7 +383,7 @@ impl Compiler<'_> {
                     .unwrap_or(usize::MAX) as u32;
                 Operand::Call(func, args.iter().map(|a| self.operand(a, scope)).collect())
             }
-            _ => Operand::Lit(literal(operand).unwrap_or(Value::Null)),
+            _ => Operand::Lit(Literal::new(literal(operand).unwrap_or(Value::Null))),
         }
     }
 

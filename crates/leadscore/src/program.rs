@@ -9,7 +9,7 @@ use regex::Regex;
 
 use crate::ast::{CmpOp, Measure, Millis, StrOp};
 use crate::value::pattern::{Glob, Words};
-use crate::value::Value;
+use crate::value::Literal;
 
 /// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
 ///
@@ -37,8 +37,12 @@ pub struct Program {
     pub(crate) props_by_type: Vec<Vec<u32>>,
     /// Distinct behaviour tests: a matcher, a count and a window.
     pub(crate) behaviours: Vec<BehaviourTest>,
-    /// For each matcher, the behaviours that count its events.
-    pub(crate) behaviours_by_matcher: Vec<Vec<u32>>,
+    /// The behaviours that count each matcher's events, with their windows, matcher by
+    /// matcher in one array: those of matcher `m` are
+    /// `counted[counted_from[m]..counted_from[m + 1]]`, read in order as an event is counted.
+    pub(crate) counted: Vec<Counted>,
+    /// Where each matcher's behaviours start in `counted` (one more entry than matchers).
+    pub(crate) counted_from: Vec<u32>,
     /// Whether some `each` rule decays, and so needs every matching event's time (other
     /// packs only need per-behaviour counts and latest times).
     pub(crate) keeps_event_times: bool,
@@ -108,6 +112,26 @@ pub(crate) struct BehaviourTest {
     pub within: Option<Millis>,
 }
 
+/// A behaviour that counts a matcher's events, and its window (copied from its
+/// [`BehaviourTest`], so that counting an event reads one array).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Counted {
+    pub behaviour: u32,
+    pub within: Option<Millis>,
+}
+
+impl Program {
+    /// The behaviours that count the events matcher `m` accepts.
+    #[inline]
+    pub(crate) fn counted_by(&self, m: u32) -> &[Counted] {
+        let m = m as usize;
+        match (self.counted_from.get(m), self.counted_from.get(m + 1)) {
+            (Some(&from), Some(&to)) => self.counted.get(from as usize..to as usize).unwrap_or(&[]),
+            _ => &[],
+        }
+    }
+}
+
 /// A named condition.
 #[derive(Debug)]
 pub(crate) struct Let {
@@ -167,7 +191,7 @@ pub(crate) enum Expr {
     And(Box<[Expr]>),
     Not(Box<Expr>),
     Compare(Operand, CmpOp, Operand),
-    In(Operand, Box<[Value<'static>]>),
+    In(Operand, Box<[Literal]>),
     Words(Operand, Words),
     Regex(Operand, Regex),
     Str(StrOp, Operand, Operand),
@@ -182,7 +206,7 @@ pub(crate) enum Expr {
 pub(crate) enum Operand {
     Field(u32),
     Prop(u32),
-    Lit(Value<'static>),
+    Lit(Literal),
     Score,
     Dim(u32),
     Call(u32, Box<[Operand]>),

@@ -479,7 +479,7 @@ impl Drift<'_, '_, '_> {
                 Moves::No => {}
                 Moves::Opaque => soonest.unpredictable = true,
                 moving => {
-                    for n in list.iter().filter_map(Value::as_num) {
+                    for n in list.iter().filter_map(|item| item.value().as_num()) {
                         self.cross(Side::Moving(moving), Side::Fixed(n), soonest);
                     }
                 }

@@ -9,6 +9,8 @@ pub mod trace;
 
 use std::borrow::Cow;
 
+use serde_json::Value as Json;
+
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use crate::read::{read_event, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
@@ -17,6 +19,11 @@ pub use due::NextChange;
 pub use error::{EvalError, PluginError, ScriptPosition};
 pub use host::Host;
 pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
+
+/// An error met testing a condition, boxed: the condition walk returns a
+/// `Result<bool, _>` from every node, and boxed it fits in two registers instead of
+/// being written to memory and read back.
+type Failed = Box<EvalError>;
 
 /// Matching events of one matcher, newest time tracked for decay.
 #[derive(Clone, Copy, Debug, Default)]
@@ -45,8 +52,12 @@ pub fn evaluate(
     host: &dyn Host,
     context: Context,
 ) -> Result<Outcome, EvalError> {
-    let mut ev = Evaluator::new(program, record, host, as_of, false);
-    Ok(ev.outcome(context)?.0)
+    with_scratch(|scratch| {
+        let mut ev = Evaluator::new(program, record, host, as_of, false, scratch);
+        let (outcome, totals) = ev.outcome(context)?;
+        ev.give_back(scratch, totals);
+        Ok(outcome)
+    })
 }
 
 /// [`evaluate`], and when the result can next change with no new data ([`NextChange`]):
@@ -58,10 +69,61 @@ pub fn evaluate_with_next_change(
     host: &dyn Host,
     context: Context,
 ) -> Result<(Outcome, NextChange), EvalError> {
-    let mut ev = Evaluator::new(program, record, host, as_of, true);
-    let (outcome, totals) = ev.outcome(context)?;
-    let next = due::next_change(&ev, &outcome, &totals);
-    Ok((outcome, next))
+    with_scratch(|scratch| {
+        let mut ev = Evaluator::new(program, record, host, as_of, true, scratch);
+        let (outcome, totals) = ev.outcome(context)?;
+        let next = due::next_change(&ev, &outcome, &totals);
+        ev.give_back(scratch, totals);
+        Ok((outcome, next))
+    })
+}
+
+/// The evaluator's working buffers, kept by each thread from one lead to the next: the
+/// hand-written equivalent of a pack counts into locals, and with these reused neither
+/// allocates per lead more than its result (a lead that fails takes its buffers with it).
+#[derive(Default)]
+pub(crate) struct Scratch {
+    hits: Vec<(u32, Millis)>,
+    later: Vec<(u32, Millis)>,
+    tallies: Vec<Tally>,
+    lets: Vec<bool>,
+    raw: Vec<f64>,
+    dims: Vec<f64>,
+    /// Emptied between leads: the properties of one event of a lead in memory (see
+    /// [`recycle`] for how the references' lifetime is changed without a copy).
+    props: Vec<(u32, &'static Json)>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = const { std::cell::Cell::new(Scratch {
+        hits: Vec::new(),
+        later: Vec::new(),
+        tallies: Vec::new(),
+        lets: Vec::new(),
+        raw: Vec::new(),
+        dims: Vec::new(),
+        props: Vec::new(),
+    }) };
+}
+
+/// `run` with this thread's scratch (a fresh, empty one if scoring is nested, e.g. a
+/// lead scored from inside another's evaluation: correct, only not reused).
+fn with_scratch<R>(run: impl FnOnce(&mut Scratch) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.take();
+        let result = run(&mut scratch);
+        cell.set(scratch);
+        result
+    })
+}
+
+/// An empty vector of `U` in the allocation of `v` (cleared first), when `T` and `U`
+/// have the same size and alignment: std collects a `vec::IntoIter` into a vector in
+/// place. This is how the buffer of event-property references of one lead, which borrow
+/// that lead, is kept for the next without `unsafe`.
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The unrounded numbers behind a result, which the MQL condition and routes compare.
@@ -94,7 +156,7 @@ impl<'a> Evaluator<'_, 'a> {
         let (program, record) = (self.program, self.record);
         self.match_events()?;
         for l in &program.lets {
-            let value = l.used && self.test(&l.expr, &Scope::Lead)?;
+            let value = l.used && self.test(&l.expr, &Scope::Lead).map_err(|e| *e)?;
             self.lets.push(value);
         }
         let mut outcome = Outcome {
@@ -104,13 +166,15 @@ impl<'a> Evaluator<'_, 'a> {
             pack: context.pack,
             ..Outcome::default()
         };
-        let mut raw = vec![0.0; program.dims.len()];
+        let mut raw = std::mem::take(&mut self.raw);
+        raw.clear();
+        raw.resize(program.dims.len(), 0.0);
         let mut decaying = Vec::new();
         let mut loose = 0.0;
         for (index, rule) in program.rules.iter().enumerate() {
             if !self
                 .test(&rule.expr, &Scope::Lead)
-                .map_err(|e| e.in_rule(&rule.location))?
+                .map_err(|e| (*e).in_rule(&rule.location))?
             {
                 continue;
             }
@@ -140,7 +204,8 @@ impl<'a> Evaluator<'_, 'a> {
                 decay: fired.decay.map(round),
             });
         }
-        let mut dims = Vec::with_capacity(raw.len());
+        let mut dims = std::mem::take(&mut self.dims);
+        dims.clear();
         for (dim, &total) in program.dims.iter().zip(&raw) {
             let capped = dim.cap.map_or(total, |cap| total.min(cap));
             if capped < total {
@@ -158,14 +223,14 @@ impl<'a> Evaluator<'_, 'a> {
         outcome.probability = program.calibration.map(|c| round(c.probability(score)));
         let scope = Scope::Outcome { score, dims: &dims };
         let mql = match &program.mql {
-            Some((expr, _)) => self.test(expr, &scope)?,
+            Some((expr, _)) => self.test(expr, &scope).map_err(|e| *e)?,
             None => false,
         };
         outcome.mql = mql && outcome.disqualified.is_none();
         if outcome.mql {
             for route in &program.routes {
                 let taken = match &route.when {
-                    Some(expr) => self.test(expr, &scope)?,
+                    Some(expr) => self.test(expr, &scope).map_err(|e| *e)?,
                     None => true,
                 };
                 if taken {
@@ -226,6 +291,11 @@ struct Evaluator<'p, 'a> {
     /// Per behaviour: matching events in its window.
     tallies: Vec<Tally>,
     lets: Vec<bool>,
+    /// The buffer the properties of each event of a lead in memory are read into.
+    props: Vec<(u32, &'a Json)>,
+    /// Each dimension's total before and after its cap (buffers for [`Totals`]).
+    raw: Vec<f64>,
+    dims: Vec<f64>,
 }
 
 impl<'p, 'a> Evaluator<'p, 'a> {
@@ -237,14 +307,22 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         host: &'p dyn Host,
         as_of: Millis,
         watch: bool,
+        scratch: &mut Scratch,
     ) -> Self {
         let keep_times = program.keeps_event_times || watch;
-        let hits = match &record.events {
-            Events::Json(events) if keep_times => Vec::with_capacity(events.len()),
-            _ => Vec::new(),
-        };
-        let tallies = vec![Tally::default(); program.behaviours.len()];
-        let lets = Vec::with_capacity(program.lets.len());
+        let mut hits = std::mem::take(&mut scratch.hits);
+        hits.clear();
+        if let (Events::Json(events), true) = (&record.events, keep_times) {
+            hits.reserve(events.len());
+        }
+        let mut tallies = std::mem::take(&mut scratch.tallies);
+        tallies.clear();
+        tallies.resize(program.behaviours.len(), Tally::default());
+        let mut lets = std::mem::take(&mut scratch.lets);
+        lets.clear();
+        lets.reserve(program.lets.len());
+        let mut later = std::mem::take(&mut scratch.later);
+        later.clear();
         Evaluator {
             program,
             record,
@@ -252,10 +330,24 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             as_of,
             hits,
             keep_times,
-            later: Vec::new(),
+            later,
             tallies,
             lets,
+            props: recycle(std::mem::take(&mut scratch.props)),
+            raw: std::mem::take(&mut scratch.raw),
+            dims: std::mem::take(&mut scratch.dims),
         }
+    }
+
+    /// Puts the buffers back into `scratch` for the next lead, with those of `totals`.
+    fn give_back(self, scratch: &mut Scratch, totals: Totals) {
+        scratch.hits = self.hits;
+        scratch.later = self.later;
+        scratch.tallies = self.tallies;
+        scratch.lets = self.lets;
+        scratch.props = recycle(self.props);
+        scratch.raw = totals.raw;
+        scratch.dims = totals.dims;
     }
 
     /// Runs every matcher over the events of its type, once per lead, counting each
@@ -270,7 +362,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             // A lead in memory: each event is read as it is matched (see `Events::Json`).
             Events::Json(events) => {
-                let mut props = Vec::new();
+                let mut props = std::mem::take(&mut self.props);
                 for (index, event) in events.iter().enumerate() {
                     match read_event(program, index, event, self.as_of, &mut props)? {
                         Checked::Kept(ty, at) => self.match_event(ty, at, EventProps::Json(&props))?,
@@ -278,6 +370,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         Checked::Unused => {}
                     }
                 }
+                self.props = props;
             }
         }
         if self.keep_times {
@@ -322,7 +415,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// Whether an event passes the matcher's `where` filter (if it has one).
     fn filter_accepts(&self, matcher: &Matcher, props: EventProps<'_, 'a>) -> Result<bool, EvalError> {
         match &matcher.filter {
-            Some(filter) => self.test(filter, &Scope::Event(props)),
+            Some(filter) => self.test(filter, &Scope::Event(props)).map_err(|e| *e),
             None => Ok(true),
         }
     }
@@ -330,12 +423,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
     /// Counts an event matcher `m` accepted.
     fn count(&mut self, m: u32, at: Millis) {
         let (program, as_of) = (self.program, self.as_of);
-        for &b in &program.behaviours_by_matcher[m as usize] {
-            if program.behaviours[b as usize]
-                .within
-                .is_none_or(|w| at >= as_of.saturating_sub(w))
-            {
-                let tally = &mut self.tallies[b as usize];
+        for counted in program.counted_by(m) {
+            if counted.within.is_none_or(|w| at >= as_of.saturating_sub(w)) {
+                let tally = &mut self.tallies[counted.behaviour as usize];
                 tally.count += 1;
                 tally.latest = tally.latest.max(Some(at));
             }
@@ -430,7 +520,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    fn test(&self, expr: &Expr, scope: &Scope<'_, 'a>) -> Result<bool, EvalError> {
+    fn test(&self, expr: &Expr, scope: &Scope<'_, 'a>) -> Result<bool, Failed> {
         Ok(match expr {
             Expr::Or(parts) => {
                 for p in parts.iter() {
@@ -451,12 +541,12 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Expr::Not(inner) => !self.test(inner, scope)?,
             Expr::Behaviour(b) => self.behaviour_true(*b),
             Expr::Let(l) => self.lets.get(*l as usize).copied().unwrap_or(false),
+            // A literal on the right (most tests): compared as the pack compiled it.
+            Expr::Compare(a, op, Operand::Lit(b)) => self.with_value(a, scope, |a| b.compare(a, *op))?,
             Expr::Compare(a, op, b) => {
                 self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::compare(a, *op, b)))??
             }
-            Expr::In(a, list) => {
-                self.with_value(a, scope, |a| list.iter().any(|item| value::compare(a, CmpOp::Eq, item)))?
-            }
+            Expr::In(a, list) => self.with_value(a, scope, |a| list.iter().any(|item| item.compare(a, CmpOp::Eq)))?,
             Expr::Words(a, words) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| words.matches(&t)))?,
             Expr::Regex(a, re) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| re.is_match(&t)))?,
             Expr::Str(op, a, b) => {
@@ -470,11 +560,11 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         Operand::Call(f, _) => self.program.functions.get(*f as usize).cloned().unwrap_or_default(),
                         _ => String::new(),
                     };
-                    return Err(EvalError::NotABool {
+                    return Err(Box::new(EvalError::NotABool {
                         function,
                         value: other.to_string(),
                         rule: None,
-                    });
+                    }));
                 }
             },
         })
@@ -489,15 +579,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         operand: &Operand,
         scope: &Scope<'_, 'a>,
         f: impl FnOnce(&Value<'a>) -> R,
-    ) -> Result<R, EvalError> {
+    ) -> Result<R, Failed> {
         Ok(match operand {
             Operand::Field(slot) => f(&self.record.fields[*slot as usize]),
-            Operand::Lit(value) => f(value),
+            Operand::Lit(literal) => f(literal.value()),
             _ => f(&*self.value(operand, scope)?),
         })
     }
 
-    fn value<'s>(&'s self, operand: &'s Operand, scope: &Scope<'s, 'a>) -> Result<Cow<'s, Value<'a>>, EvalError>
+    fn value<'s>(&'s self, operand: &'s Operand, scope: &Scope<'s, 'a>) -> Result<Cow<'s, Value<'a>>, Failed>
     where
         'p: 's,
     {
@@ -505,7 +595,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         Ok(match (operand, scope) {
             (Operand::Field(slot), _) => Cow::Borrowed(&self.record.fields[*slot as usize]),
             (Operand::Prop(slot), Scope::Event(props)) => props.value(*slot),
-            (Operand::Lit(v), _) => Cow::Borrowed(v),
+            (Operand::Lit(literal), _) => Cow::Borrowed(literal.value()),
             (Operand::Score, Scope::Outcome { score, .. }) => Cow::Owned(Value::Num(*score)),
             (Operand::Dim(d), Scope::Outcome { dims, .. }) => Cow::Owned(Value::Num(dims[*d as usize])),
             (Operand::Call(func, args), _) => {
@@ -517,5 +607,22 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             _ => Cow::Borrowed(&NULL),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recycle;
+
+    /// The event-property buffer keeps its allocation from lead to lead: std collects a
+    /// `vec::IntoIter` in place when the element layouts match.
+    #[test]
+    fn recycled_buffers_keep_their_allocation() {
+        let json = serde_json::json!("x");
+        let mut props: Vec<(u32, &serde_json::Value)> = Vec::with_capacity(8);
+        props.push((1, &json));
+        let kept: Vec<(u32, &'static serde_json::Value)> = recycle(props);
+        assert!(kept.is_empty());
+        assert!(kept.capacity() >= 8, "capacity {}", kept.capacity());
     }
 }

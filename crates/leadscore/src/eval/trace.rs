@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use super::{EvalError, Evaluator, Host, Scope};
+use super::{EvalError, Evaluator, Host, Scope, Scratch};
 use crate::program::{Expr, Operand, Program};
 use crate::read::Record;
 use crate::value::time::{show_duration, Millis};
@@ -101,10 +101,10 @@ pub(crate) fn trace_let(
     host: &dyn Host,
     index: usize,
 ) -> Result<Trace, EvalError> {
-    let mut ev = Evaluator::new(program, record, host, as_of, false);
+    let mut ev = Evaluator::new(program, record, host, as_of, false, &mut Scratch::default());
     ev.match_events()?;
     for l in program.lets.iter().take(index + 1) {
-        let value = ev.test(&l.expr, &Scope::Lead)?;
+        let value = ev.test(&l.expr, &Scope::Lead).map_err(|e| *e)?;
         ev.lets.push(value);
     }
     let value = ev.lets.get(index).copied().unwrap_or(false);

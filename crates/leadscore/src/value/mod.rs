@@ -246,18 +246,99 @@ pub fn compare(a: &Value, op: CmpOp, b: &Value) -> bool {
             _ => false,
         };
     }
-    match order(a, b) {
-        Some(ord) => match op {
-            CmpOp::Eq => ord == Ordering::Equal,
-            CmpOp::Ne => ord != Ordering::Equal,
-            CmpOp::Lt => ord == Ordering::Less,
-            CmpOp::Le => ord != Ordering::Greater,
-            CmpOp::Gt => ord == Ordering::Greater,
-            CmpOp::Ge => ord != Ordering::Less,
-        },
-        // Values of different kinds are unequal and unordered.
-        None => op == CmpOp::Ne,
+    op.holds(order(a, b))
+}
+
+impl CmpOp {
+    /// Whether two values that order as `ord` (`None`: not comparable) pass this test.
+    #[inline]
+    fn holds(self, ord: Option<Ordering>) -> bool {
+        match ord {
+            Some(ord) => match self {
+                CmpOp::Eq => ord == Ordering::Equal,
+                CmpOp::Ne => ord != Ordering::Equal,
+                CmpOp::Lt => ord == Ordering::Less,
+                CmpOp::Le => ord != Ordering::Greater,
+                CmpOp::Gt => ord == Ordering::Greater,
+                CmpOp::Ge => ord != Ordering::Less,
+            },
+            // Values of different kinds are unequal and unordered.
+            None => self == CmpOp::Ne,
+        }
     }
+}
+
+/// A literal of a pack (`"saas"`, `50`), with what comparing a lead's value against it
+/// needs worked out when the pack is compiled: whether a string literal reads as a
+/// number, and its lower-cased text. The common tests (a string field equal to a word,
+/// `in` a short list of words, a number against a number) are then one compare, with
+/// the same answer as [`compare`] gives; the rest go through [`compare`].
+///
+/// ```
+/// use leadscore::value::{compare, CmpOp, Literal, Value};
+/// let saas = Literal::new(Value::Str("SaaS".into()));
+/// assert!(saas.compare(&Value::Str("saas".into()), CmpOp::Eq));
+/// assert!(!saas.compare(&Value::Str("saas2".into()), CmpOp::Eq));
+/// assert!(!saas.compare(&Value::Null, CmpOp::Ne), "a missing value makes every test false");
+/// let fifty = Literal::new(Value::Str("50".into()));
+/// let size = Value::Num(120.0);
+/// assert_eq!(fifty.compare(&size, CmpOp::Gt), compare(&size, CmpOp::Gt, fifty.value()));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct Literal {
+    value: Value<'static>,
+    /// For an ASCII string that does not read as a number: its text lower-cased. A lead's
+    /// ASCII string then orders against it byte by byte, lower-cased (what [`compare`]
+    /// does once it finds that both are not numbers).
+    folded: Option<Box<[u8]>>,
+}
+
+impl Literal {
+    /// A literal of this value.
+    pub fn new(value: Value<'static>) -> Literal {
+        let folded = match &value {
+            Value::Str(s) if s.is_ascii() && value.as_num().is_none() => {
+                Some(s.bytes().map(|b| b.to_ascii_lowercase()).collect())
+            }
+            _ => None,
+        };
+        Literal { value, folded }
+    }
+
+    /// The value.
+    pub fn value(&self) -> &Value<'static> {
+        &self.value
+    }
+
+    /// `a OP literal`: the same as [`compare`]`(a, op, self.value())`.
+    #[inline]
+    pub fn compare(&self, a: &Value, op: CmpOp) -> bool {
+        match (a, &self.folded, &self.value) {
+            (Value::Str(s), Some(folded), _) if s.is_ascii() => op.holds(Some(cmp_folded(s.as_bytes(), folded))),
+            (Value::Num(x), _, Value::Num(y)) => op.holds(x.partial_cmp(y)),
+            _ => compare(a, op, &self.value),
+        }
+    }
+}
+
+impl fmt::Display for Literal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f)
+    }
+}
+
+/// How ASCII `text` lower-cased orders against `folded` (lower-case already): the order
+/// [`cmp_ignore_case`] gives for ASCII text.
+#[inline]
+fn cmp_folded(text: &[u8], folded: &[u8]) -> Ordering {
+    // Equal lengths first: most tests are equality, decided here without a walk.
+    if text.len() == folded.len() {
+        return match text.eq_ignore_ascii_case(folded) {
+            true => Ordering::Equal,
+            false => text.iter().map(u8::to_ascii_lowercase).cmp(folded.iter().copied()),
+        };
+    }
+    text.iter().map(u8::to_ascii_lowercase).cmp(folded.iter().copied())
 }
 
 /// How two present values order, if they are comparable.
@@ -308,5 +389,57 @@ pub fn fold(s: &str) -> Cow<'_, str> {
         Cow::Owned(s.to_lowercase())
     } else {
         Cow::Borrowed(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A compiled literal answers every test as [`compare`] does, on values of every kind.
+    #[test]
+    fn literals_compare_as_values_do() {
+        let text = |s: &'static str| Value::Str(Cow::Borrowed(s));
+        let scalars = [
+            Value::Null,
+            Value::Bool(true),
+            Value::Bool(false),
+            Value::Num(0.0),
+            Value::Num(50.0),
+            Value::Num(-1.5),
+            text(""),
+            text("saas"),
+            text("SaaS"),
+            text("saas "),
+            text("saasx"),
+            text("sa"),
+            text("Software"),
+            text("50"),
+            text(" 50 "),
+            text("5e1"),
+            text("true"),
+            text("FALSE"),
+            text("ä"),
+            text("Ä"),
+            text("\u{212a}"),
+            text("k"),
+            Value::Object,
+        ];
+        let mut values = scalars.to_vec();
+        values.push(Value::List(vec![text("x"), text("SAAS"), Value::Num(50.0)]));
+        values.push(Value::List(Vec::new()));
+        let ops = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
+        for literal in scalars.iter().filter(|v| !matches!(v, Value::Object)) {
+            let literal = Literal::new(literal.clone().into_owned());
+            for value in &values {
+                for op in ops {
+                    assert_eq!(
+                        literal.compare(value, op),
+                        compare(value, op, literal.value()),
+                        "{value} {op} {literal}"
+                    );
+                }
+            }
+        }
     }
 }
