@@ -214,6 +214,7 @@ pub fn main() -> ExitCode {
         Command::Backup(args) => backup::backup(&args),
         #[cfg(feature = "serve")]
         Command::Restore(args) => backup::restore(&args),
+        #[cfg(feature = "serve")]
         Command::Funnel(args) => funnel::run(&args),
         Command::Backtest(args) => backtest::run(&args),
         Command::Fit(args) => fit::run(&args),
