@@ -21,6 +21,7 @@ pub struct LeadRecord {
     /// The latest result, as batch scoring writes it (`null` when scoring failed).
     pub result: Option<Value>,
     /// Why the latest scoring failed (a plugin error, an event the pack cannot read).
+    #[serde(default, deserialize_with = "stored_scoring_error")]
     pub error: Option<ScoringError>,
     /// The time the result was computed as of (ms).
     pub as_of: Millis,
@@ -70,9 +71,8 @@ pub struct LeadRecord {
 /// message.
 ///
 /// Records written before the error was structured hold only the message: they read back
-/// with the code `unknown`.
+/// with the code `unknown` (see `stored_scoring_error`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(from = "StoredScoringError")]
 pub struct ScoringError {
     /// The kind: [`EvalError::code`] (`bad_event`, `plugin`, `not_a_bool`, ...).
     pub code: String,
@@ -136,50 +136,19 @@ impl std::fmt::Display for ScoringError {
     }
 }
 
-/// A stored scoring error: structured, or the bare message of an older record.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum StoredScoringError {
-    Message(String),
-    Structured {
-        code: String,
-        message: String,
-        #[serde(default)]
-        rule: Option<String>,
-        #[serde(default)]
-        plugin: Option<String>,
-        #[serde(default)]
-        function: Option<String>,
-        #[serde(default)]
-        at: Option<String>,
-        #[serde(default)]
-        event: Option<usize>,
-    },
-}
-
-impl From<StoredScoringError> for ScoringError {
-    fn from(stored: StoredScoringError) -> ScoringError {
-        match stored {
-            StoredScoringError::Message(message) => ScoringError::message("unknown", message),
-            StoredScoringError::Structured {
-                code,
-                message,
-                rule,
-                plugin,
-                function,
-                at,
-                event,
-            } => ScoringError {
-                code,
-                message,
-                rule,
-                plugin,
-                function,
-                at,
-                event,
-            },
-        }
+/// Reads a stored scoring error: structured, or the bare message of an older record (as
+/// the code `unknown`).
+fn stored_scoring_error<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ScoringError>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Message(String),
+        Structured(ScoringError),
     }
+    Ok(Option::<Stored>::deserialize(d)?.map(|stored| match stored {
+        Stored::Message(message) => ScoringError::message("unknown", message),
+        Stored::Structured(error) => error,
+    }))
 }
 
 /// Where a lead's events are in the events table, and how many were dropped.
@@ -279,7 +248,11 @@ pub struct HistoryEntry {
     /// The rules whose points changed: fired, stopped firing, or gave other points.
     pub rules: Vec<RuleChange>,
     /// The scoring error, when there is one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "stored_scoring_error"
+    )]
     pub error: Option<ScoringError>,
     /// For a stage change sales asked for: when they acted (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -371,7 +344,11 @@ pub struct ShadowRecord {
     /// Its result (`None` when scoring failed).
     pub result: Option<Value>,
     /// Why scoring failed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "stored_scoring_error"
+    )]
     pub error: Option<ScoringError>,
     /// What the lead adds to the tally of `pack` (`None`: not counted, because the live or
     /// the shadow pack could not score it). Taken back out when the lead is scored again.
@@ -702,9 +679,12 @@ mod tests {
         let stored = ScoringError::from(&error);
         assert_eq!((stored.code.as_str(), stored.event), ("bad_event", Some(0)));
         assert_eq!(stored.message, error.to_string());
-        let text = serde_json::to_string(&stored).unwrap();
-        assert_eq!(serde_json::from_str::<ScoringError>(&text).unwrap(), stored);
-        let older: ScoringError = serde_json::from_str(r#""a plugin failed""#).unwrap();
+        let mut record = LeadRecord::new(0);
+        record.error = Some(stored.clone());
+        let text = serde_json::to_string(&record).unwrap();
+        assert_eq!(serde_json::from_str::<LeadRecord>(&text).unwrap().error, Some(stored));
+        let older = text.replace(&serde_json::to_string(&record.error).unwrap(), r#""a plugin failed""#);
+        let older = serde_json::from_str::<LeadRecord>(&older).unwrap().error.unwrap();
         assert_eq!(
             (older.code.as_str(), older.message.as_str()),
             ("unknown", "a plugin failed")
