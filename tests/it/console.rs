@@ -147,6 +147,11 @@ async fn text(browser: &Client, css: &str) -> String {
         .unwrap()
 }
 
+/// Clicks the element `css` finds.
+async fn click(browser: &Client, css: &str) {
+    browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
 async fn count(browser: &Client, css: &str) -> usize {
     browser.find_all(Locator::Css(css)).await.unwrap().len()
 }
@@ -180,13 +185,7 @@ async fn log_in(browser: &Client, server: &Server, token: &str) {
         .send_keys(token)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("main.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(browser, "main.login button").await;
     until_count(browser, "nav a[aria-current=page]", 1).await;
 }
 
@@ -281,13 +280,7 @@ async fn sales_work_the_queue_in_a_real_browser() {
     assert_keyboard_order(&browser).await;
 
     // Accept one: it leaves the queue.
-    browser
-        .find(Locator::Css("tr[data-lead='acme-1'] button.accept"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "tr[data-lead='acme-1'] button.accept").await;
     until_count(&browser, "tr[data-lead='acme-1']", 0).await;
     // Reject another with a reason: the reason and who did it are recorded.
     let reason = browser
@@ -295,22 +288,10 @@ async fn sales_work_the_queue_in_a_real_browser() {
         .await
         .unwrap();
     reason.send_keys("No budget <this year>").await.unwrap();
-    browser
-        .find(Locator::Css("tr[data-lead='globex-2'] button.reject"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "tr[data-lead='globex-2'] button.reject").await;
     until_count(&browser, "tr[data-lead='globex-2']", 0).await;
     // Recycle a third: back to nurture without a rejection.
-    browser
-        .find(Locator::Css("tr[data-lead='initech-3'] button.recycle"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "tr[data-lead='initech-3'] button.recycle").await;
     until_count(&browser, "tr[data-lead='initech-3']", 0).await;
     assert_eq!(count(&browser, "tr.mql").await, 2);
     let (_, lead) = call(
@@ -478,13 +459,7 @@ async fn sales_work_the_queue_in_a_real_browser() {
     area.send_keys(r#"{"title": "VP Ops", "region": "NJ", "events": []}"#)
         .await
         .unwrap();
-    browser
-        .find(Locator::Css("form.try button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form.try button").await;
     until_count(&browser, "section.tried", 1).await;
     assert_eq!(text(&browser, "dd.score").await, "20");
     assert!(text(&browser, "pre.explanation").await.contains("Senior"));
@@ -521,13 +496,7 @@ async fn sales_work_the_queue_in_a_real_browser() {
 
     // A read-only token sees the queue but no action.
     browser.goto(&server.url("/ui/")).await.unwrap();
-    browser
-        .find(Locator::Css("form.who button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form.who button").await;
     log_in(&browser, &server, "viewer-token").await;
     assert_eq!(count(&browser, "tr.mql").await, 2);
     assert_eq!(count(&browser, "button.accept, button.reject, button.recycle").await, 0);
@@ -736,13 +705,7 @@ async fn hostile_values_are_text_on_every_page() {
     area.clear().await.unwrap();
     let lead = json!({"title": "VP", "company": HOSTILE}).to_string();
     area.send_keys(&lead).await.unwrap();
-    browser
-        .find(Locator::Css("form.try button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&browser, "form.try button").await;
     until_count(&browser, "section.tried", 1).await;
     assert!(text(&browser, "table.fired").await.contains(rule));
     let echoed = browser
