@@ -88,7 +88,7 @@ impl Stream {
     }
 
     /// Up to `limit` entries of the stream's log from `from` on.
-    async fn read(self, r: &Reader, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+    pub(crate) async fn read(self, r: &Reader, from: u64, limit: usize) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
         match self {
             Stream::Transitions => r.transitions(from, limit).await,
             Stream::Alerts => r.alerts(from, limit).await,

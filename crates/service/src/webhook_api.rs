@@ -12,7 +12,12 @@
 //! | `POST /v1/webhooks/{id}/replay?from=SEQ` | deliver again from `SEQ` on |
 //! | `POST /v1/webhooks/{id}/dead/{seq}/replay` | deliver a dead letter again (once) |
 //! | `DELETE /v1/webhooks/{id}/dead/{seq}` | discard a dead letter |
+//!
+//! Each webhook delivers two streams with a cursor and dead letters each: the lead
+//! transitions and the target alerts. `?stream=alerts` on any route above (except the
+//! list, which shows both) acts on the alerts; without it, on the transitions.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::extract::rejection::PathRejection;
@@ -27,7 +32,7 @@ use super::http::{number, page, params, App, Params, Shared};
 use super::input::rfc3339;
 use super::model::DeadLetter;
 use super::storage::Reader;
-use super::webhook::{redacted, webhook_id, Op};
+use super::webhook::{redacted, webhook_id, Op, Stream};
 
 /// Dead letters shown with each webhook in `GET /v1/webhooks`.
 const LISTED: usize = 100;
@@ -68,12 +73,31 @@ async fn list(State(app): Shared) -> Result<Json<Value>, ApiError> {
     let read = app.store.read().await?;
     let mut out = Vec::new();
     for url in &app.settings.webhooks {
-        let mut one = status(&read, url).await?;
-        let letters = read.dead_letters(url, 0, LISTED, false).await?;
-        one["dead_letters"] = letters_json(&read, &letters, LISTED).await?;
+        let mut one = listed(&read, url, Stream::Transitions).await?;
+        one["alerts"] = listed(&read, url, Stream::Alerts).await?;
         out.push(one);
     }
     Ok(Json(json!({"webhooks": out})))
+}
+
+/// One stream of a webhook as `GET /v1/webhooks` lists it: its state and first dead letters.
+async fn listed(read: &Reader, url: &str, stream: Stream) -> Result<Value, ApiError> {
+    let mut one = status(read, url, stream).await?;
+    let letters = read.dead_letters(&stream.key(url), 0, LISTED, false).await?;
+    one["dead_letters"] = letters_json(read, &letters, LISTED, stream).await?;
+    Ok(one)
+}
+
+/// The stream a request names: `?stream=alerts`, or the transitions.
+fn stream_of(params: &HashMap<String, String>) -> Result<Stream, ApiError> {
+    match params.get("stream").map(String::as_str) {
+        None | Some("transitions") => Ok(Stream::Transitions),
+        Some("alerts") => Ok(Stream::Alerts),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "unknown stream `{}`: `transitions` (the default) or `alerts`",
+            other.escape_debug()
+        ))),
+    }
 }
 
 async fn dead_page(
@@ -83,18 +107,19 @@ async fn dead_page(
 ) -> Result<Json<Value>, ApiError> {
     let url = webhook_path(id, &app)?;
     let params = params(q)?;
+    let stream = stream_of(&params)?;
     let limit = page(&params, "limit")?;
     let read = app.store.read().await?;
     let letters = read
-        .dead_letters(&url, number(&params, "after", 0)?, limit, false)
+        .dead_letters(&stream.key(&url), number(&params, "after", 0)?, limit, false)
         .await?;
-    Ok(Json(letters_json(&read, &letters, limit).await?))
+    Ok(Json(letters_json(&read, &letters, limit, stream).await?))
 }
 
-/// A webhook's position in the outbox, backlog, retry state and dead-letter count.
-async fn status(read: &Reader, url: &str) -> Result<Value, ApiError> {
-    let cursor = read.cursor(url).await?;
-    let last = read.last_transition().await?;
+/// A webhook's position in one stream's log, backlog, retry state and dead-letter count.
+async fn status(read: &Reader, url: &str, stream: Stream) -> Result<Value, ApiError> {
+    let cursor = read.cursor(&stream.key(url)).await?;
+    let last = stream.last(read).await?;
     let delivered = cursor.next.saturating_sub(1);
     Ok(json!({
         "id": webhook_id(url),
@@ -110,18 +135,23 @@ async fn status(read: &Reader, url: &str) -> Result<Value, ApiError> {
     }))
 }
 
-/// Dead letters with the lead and kind of their transitions; `next` when there may be more.
-async fn letters_json(read: &Reader, letters: &[DeadLetter], limit: usize) -> Result<Value, ApiError> {
+/// Dead letters with the lead (or the target, for an alert) and kind of what they held;
+/// `next` when there may be more.
+async fn letters_json(read: &Reader, letters: &[DeadLetter], limit: usize, stream: Stream) -> Result<Value, ApiError> {
     let mut items = Vec::with_capacity(letters.len());
     for letter in letters {
-        let transition = read.transitions(letter.seq, 1).await?.into_iter().next();
-        let body: Value = transition
+        let entry = stream.read(read, letter.seq, 1).await?.into_iter().next();
+        let body: Value = entry
             .filter(|(seq, _)| *seq == letter.seq)
             .and_then(|(_, b)| serde_json::from_slice(&b).ok())
             .unwrap_or(Value::Null);
+        let (about, name) = match stream {
+            Stream::Transitions => ("lead", body["lead"].clone()),
+            Stream::Alerts => ("target", body["name"].clone()),
+        };
         items.push(json!({
             "seq": letter.seq,
-            "lead": body["lead"],
+            about: name,
             "kind": body["kind"],
             "attempts": letter.attempts,
             "status": letter.status,
@@ -137,26 +167,33 @@ async fn letters_json(read: &Reader, letters: &[DeadLetter], limit: usize) -> Re
 }
 
 /// Stores the action, then answers with the webhook's state after it.
-async fn act(app: &App, url: &str, op: Op) -> Result<Json<Value>, ApiError> {
+async fn act(app: &App, url: &str, stream: Stream, op: Op) -> Result<Json<Value>, ApiError> {
     app.committer.webhook(op).await?;
     let read = app.store.read().await?;
-    Ok(Json(status(&read, url).await?))
+    Ok(Json(status(&read, url, stream).await?))
 }
 
-async fn retry(State(app): Shared, id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, ApiError> {
+async fn retry(
+    State(app): Shared,
+    id: Result<Path<String>, PathRejection>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
     let url = webhook_path(id, &app)?;
-    act(&app, &url, Op::RetryNow { url: url.clone() }).await
+    let stream = stream_of(&params(q)?)?;
+    let op = Op::RetryNow { url: stream.key(&url) };
+    act(&app, &url, stream, op).await
 }
 
-async fn skip(State(app): Shared, id: Result<Path<String>, PathRejection>) -> Result<Json<Value>, ApiError> {
+async fn skip(State(app): Shared, id: Result<Path<String>, PathRejection>, q: Params) -> Result<Json<Value>, ApiError> {
     let url = webhook_path(id, &app)?;
-    let last = app.store.read().await?.last_transition().await?;
+    let stream = stream_of(&params(q)?)?;
+    let last = stream.last(&app.store.read().await?).await?;
     let op = Op::Skip {
-        url: url.clone(),
+        url: stream.key(&url),
         last,
         now: now_millis(),
     };
-    act(&app, &url, op).await
+    act(&app, &url, stream, op).await
 }
 
 async fn replay_from(
@@ -166,31 +203,46 @@ async fn replay_from(
 ) -> Result<Json<Value>, ApiError> {
     let url = webhook_path(id, &app)?;
     let params = params(q)?;
+    let stream = stream_of(&params)?;
     if !params.contains_key("from") {
         return Err(ApiError::bad_request(
             "`from` (the first seq to deliver again) is required",
         ));
     }
     let from = number(&params, "from", 0)?;
-    let last = app.store.read().await?.last_transition().await?;
-    act(
-        &app,
-        &url,
-        Op::ReplayFrom {
-            url: url.clone(),
-            from,
-            last,
-        },
-    )
-    .await
+    let last = stream.last(&app.store.read().await?).await?;
+    let op = Op::ReplayFrom {
+        url: stream.key(&url),
+        from,
+        last,
+    };
+    act(&app, &url, stream, op).await
 }
 
-async fn replay(State(app): Shared, p: Result<Path<(String, u64)>, PathRejection>) -> Result<Json<Value>, ApiError> {
+async fn replay(
+    State(app): Shared,
+    p: Result<Path<(String, u64)>, PathRejection>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
     let (url, seq) = letter_path(p, &app)?;
-    act(&app, &url, Op::Replay { url: url.clone(), seq }).await
+    let stream = stream_of(&params(q)?)?;
+    let op = Op::Replay {
+        url: stream.key(&url),
+        seq,
+    };
+    act(&app, &url, stream, op).await
 }
 
-async fn discard(State(app): Shared, p: Result<Path<(String, u64)>, PathRejection>) -> Result<Json<Value>, ApiError> {
+async fn discard(
+    State(app): Shared,
+    p: Result<Path<(String, u64)>, PathRejection>,
+    q: Params,
+) -> Result<Json<Value>, ApiError> {
     let (url, seq) = letter_path(p, &app)?;
-    act(&app, &url, Op::Discard { url: url.clone(), seq }).await
+    let stream = stream_of(&params(q)?)?;
+    let op = Op::Discard {
+        url: stream.key(&url),
+        seq,
+    };
+    act(&app, &url, stream, op).await
 }

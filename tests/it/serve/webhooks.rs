@@ -45,7 +45,8 @@ impl Hook {
             let (r, u, s) = (Arc::clone(&r), Arc::clone(&u), Arc::clone(&s));
             async move {
                 let t: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let lead = t["lead"].as_str().unwrap_or("").to_string();
+                // A transition's lead, or a target alert's target.
+                let lead = t["lead"].as_str().or(t["name"].as_str()).unwrap_or("").to_string();
                 let (status, text) = if r.lock().unwrap().contains(&lead) {
                     (400, format!("no such account: {lead}\n\u{1b}[31mred"))
                 } else if u.lock().unwrap().contains(&lead) {
@@ -352,6 +353,106 @@ async fn a_refused_transition_is_dead_lettered_once_by_two_instances_on_postgres
     let dir = tempfile::tempdir().unwrap();
     let url = cluster.create_db("dead");
     dead_letter_case(dir.path(), &["--database-url", &url], true).await;
+}
+
+/// The target alerts are a stream of their own with its own dead letters: `?stream=alerts`
+/// shows and acts on them (skip, page, replay), and the transitions stream is untouched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_target_alert_is_a_dead_letter_of_the_alert_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(
+        dir.path(),
+        &format!("{PACK}target \"Sales accept\": acceptance >= 50% over 30d\n"),
+    );
+    let tokens = dir.path().join("tokens");
+    std::fs::write(&tokens, "ops ops-token read,write,sales,admin\n").unwrap();
+    let addr = free_port();
+    let hook = Hook::start(addr).await;
+    hook.refuse("Sales accept", true);
+    let url = format!("http://{addr}/hook");
+    let data = dir.path().join("data");
+    let mut extra = vec!["--token-file", tokens.to_str().unwrap(), "--webhook", &url];
+    extra.extend(["--target-every", "1", "--target-min-sample", "1"]);
+    let server = Server::start_on(&pack, &["--data", data.to_str().unwrap()], &extra);
+    let http = client();
+    // One hand-off, rejected: acceptance 0% of 1, missed; the alert is refused.
+    qualify(&http, &server, "ann").await;
+    let (status, body) = call(
+        http.post(server.url("/v1/leads/ann/stage"))
+            .admin()
+            .json(&json!({"stage": "rejected"})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    wait(30, "the alert to be refused once", || {
+        hook.tries("/hook", "Sales accept").0 >= 1
+    })
+    .await;
+    let id = webhook(&http, &server, "/hook").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, w) = post(&http, &server, &format!("/v1/webhooks/{id}/skip?stream=alerts")).await;
+    assert_eq!((status, w["dead_letter_count"].as_u64()), (200, Some(1)), "{w}");
+
+    // Listed under the webhook's `alerts`, with the target's name; transitions untouched.
+    let w = webhook(&http, &server, "/hook").await;
+    let letter = &w["alerts"]["dead_letters"]["items"][0];
+    assert_eq!(
+        (&letter["seq"], &letter["target"], &letter["kind"]),
+        (&json!(1), &json!("Sales accept"), &json!("target")),
+        "{w}"
+    );
+    assert_eq!(
+        (&w["alerts"]["position"], &w["alerts"]["newest"]),
+        (&json!(1), &json!(1)),
+        "{w}"
+    );
+    assert_eq!((&w["dead_letter_count"], &w["pending"]), (&json!(0), &json!(0)), "{w}");
+    let (status, page) = call(
+        http.get(server.url(&format!("/v1/webhooks/{id}/dead?stream=alerts")))
+            .admin(),
+    )
+    .await;
+    assert_eq!(
+        (status, &page["items"][0]["target"]),
+        (200, &json!("Sales accept")),
+        "{page}"
+    );
+    let (status, page) = call(http.get(server.url(&format!("/v1/webhooks/{id}/dead"))).admin()).await;
+    assert_eq!((status, &page["items"]), (200, &json!([])), "{page}");
+    let (status, body) = call(
+        http.get(server.url(&format!("/v1/webhooks/{id}/dead?stream=outbox")))
+            .admin(),
+    )
+    .await;
+    assert_eq!((status, body["kind"].as_str()), (400, Some("bad_request")), "{body}");
+    // A dead letter of the other stream is not there.
+    let (status, _) = post(&http, &server, &format!("/v1/webhooks/{id}/dead/1/replay")).await;
+    assert_eq!(status, 404);
+
+    // Replayed once the receiver takes it: delivered, and gone from the dead letters.
+    hook.refuse("Sales accept", false);
+    let (status, _) = post(
+        &http,
+        &server,
+        &format!("/v1/webhooks/{id}/dead/1/replay?stream=alerts"),
+    )
+    .await;
+    assert_eq!(status, 200);
+    wait(30, "the replayed alert to be taken", || {
+        hook.tries("/hook", "Sales accept").1
+    })
+    .await;
+    let w = until(Duration::from_secs(20), "the alert's dead letter gone", || {
+        let (http, server) = (&http, &server);
+        async move {
+            let w = webhook(http, server, "/hook").await;
+            (w["alerts"]["dead_letter_count"].as_u64() == Some(0)).then_some(w)
+        }
+    })
+    .await;
+    assert_eq!(w["alerts"]["dead_letters"]["items"], json!([]), "{w}");
 }
 
 /// The same event id with the same payload is a retry; with another, a 409 naming it.
