@@ -932,6 +932,15 @@ async fn pages_over_http(root: &Path, store: &[&str]) {
             "the MQL condition holds"
         ]
     );
+    assert_eq!(
+        rows.last().unwrap(),
+        &[
+            "lead".to_string(),
+            "<span class=\"muted\">the service</span>".to_string(),
+            "first scored".to_string()
+        ],
+        "the oldest row says what began the ledger: {globex}"
+    );
     assert!(!globex.contains(HOSTILE_REASON), "never as HTML: {globex}");
     let funnel = page("/ui/funnel?by=route", &ops).await;
     assert!(funnel.contains("<dt>Accepted</dt><dd>1</dd>"), "{funnel}");

@@ -325,11 +325,12 @@ fn ledger_chart(entries: &[(u64, HistoryEntry)]) -> String {
 }
 
 /// The entries where the stage changed, sales acted, or a transition (an SLA breach)
-/// came with its reason; the newest first.
+/// came with its reason; the newest first. The lead's first entry (number 0, when the
+/// ledger still keeps it) says so, since no transition gives it a reason.
 fn stage_rows(entries: &[(u64, HistoryEntry)]) -> Vec<StageRow> {
     let mut rows = Vec::new();
     let mut last = None;
-    for (_, e) in entries {
+    for (n, e) in entries {
         if last != Some(e.stage) || e.by.is_some() || e.acted_at.is_some() || e.reason.is_some() {
             rows.push(StageRow {
                 at: e.acted_at.clone().unwrap_or_else(|| e.at.clone()),
@@ -340,7 +341,11 @@ fn stage_rows(entries: &[(u64, HistoryEntry)]) -> Vec<StageRow> {
                     (None, None) => "the service".to_string(),
                 },
                 automatic: e.acted_at.is_none(),
-                reason: e.reason.clone().unwrap_or_default(),
+                reason: match (&e.reason, n) {
+                    (Some(reason), _) => reason.clone(),
+                    (None, 0) => "first scored".to_string(),
+                    (None, _) => String::new(),
+                },
             });
         }
         last = Some(e.stage);
