@@ -133,14 +133,26 @@ fn axes(
             LEFT + pw
         )?;
     }
-    for (k, anchor) in [(0, "start"), (1, "middle"), (2, "end")] {
-        let v = x_lo + (x_hi - x_lo) * f64::from(k) / 2.0;
+    // A label that another tick shows too is left out (a range within one day, labelled
+    // by day, would show one date three times): the middle one first, then the last.
+    let ticks = [(0, "start"), (1, "middle"), (2, "end")]
+        .map(|(k, anchor)| (x_lo + (x_hi - x_lo) * f64::from(k) / 2.0, anchor));
+    let labels = ticks.map(|(v, _)| x_label(v));
+    for (i, ((v, anchor), label)) in ticks.iter().zip(&labels).enumerate() {
+        let repeated = match i {
+            1 => labels[1] == labels[0] || labels[1] == labels[2],
+            2 => labels[2] == labels[0],
+            _ => false,
+        };
+        if repeated {
+            continue;
+        }
         write!(
             h,
             "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{anchor}\" stroke=\"none\">{}</text>",
-            LEFT + scale(v, x_lo, x_hi, pw),
+            LEFT + scale(*v, x_lo, x_hi, pw),
             y0 + 16.0,
-            esc(&x_label(v))
+            esc(label)
         )?;
     }
     h.push_str("</g>");
@@ -171,4 +183,38 @@ pub fn esc(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn series(points: Vec<(f64, f64)>) -> Series {
+        Series {
+            name: "s".into(),
+            colour: "#000",
+            points,
+        }
+    }
+
+    #[test]
+    fn an_x_label_that_repeats_is_shown_once() {
+        let day = |x: f64| if x < 10.0 { "day 1" } else { "day 2" }.to_string();
+        let one_day = lines("l", &[series(vec![(0.0, 1.0), (4.0, 2.0)])], day);
+        assert_eq!(one_day.matches(">day 1</text>").count(), 1, "{one_day}");
+        // Start and end differ; the middle repeats the end: two labels.
+        let two_days = lines("l", &[series(vec![(0.0, 1.0), (12.0, 2.0)])], day);
+        assert_eq!(
+            (
+                two_days.matches(">day 1</text>").count(),
+                two_days.matches(">day 2</text>").count()
+            ),
+            (1, 1),
+            "{two_days}"
+        );
+        let all = lines("l", &[series(vec![(0.0, 1.0), (12.0, 2.0)])], |x| format!("x{x}"));
+        for x in ["x0", "x6", "x12"] {
+            assert!(all.contains(&format!(">{x}</text>")), "{x} in {all}");
+        }
+    }
 }
