@@ -272,12 +272,10 @@ impl<'t> Scan<'t> {
         let mut i = start;
         let mut escaped = false;
         loop {
-            let rest = self.bytes.get(i..)?;
-            let n = memchr::memchr2(b'"', b'\\', rest)?;
-            if rest[..n].iter().any(|&b| b < 0x20) {
+            i = special(self.bytes, i)?;
+            if self.bytes[i] < 0x20 {
                 return None;
             }
-            i += n;
             if self.bytes[i] == b'"' {
                 self.pos = i + 1;
                 return Some((self.text.get(start..i)?, escaped));
@@ -442,6 +440,32 @@ impl<'t> Scan<'t> {
     }
 }
 
+/// Where the first `"`, `\` or control character at or after `i` is: eight bytes at a
+/// time (a lead's strings are mostly ten to forty bytes, too short for `memchr`'s setup
+/// to pay, and a string needs all three found).
+fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        let word = u64::from_le_bytes(*chunk);
+        // A byte's high bit is set where it is below 0x20, or equal to `"` or `\`
+        // (`x ^ c` is zero there); the lowest such byte is exact, borrows only carry
+        // upwards into later bytes.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+        let found =
+            (word.wrapping_sub(ONES * 0x20) & !word | zero(word ^ (ONES * 0x22)) | zero(word ^ (ONES * 0x5c))) & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|n| i + n)
+}
+
 /// A string's text with its short escapes (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`,
 /// `\t`: the only ones [`Scan::string`] lets through) replaced.
 fn unescape(text: &str) -> String {
@@ -574,6 +598,30 @@ did page_view where type == page_view and path exists => +1
         assert!(!agree(&pack, &deep));
         let deep = format!("{{\"tags\": {}1{}}}", "[".repeat(100), "]".repeat(100));
         assert!(!agree(&pack, &deep));
+    }
+
+    #[test]
+    fn special_finds_the_first_quote_backslash_or_control_character() {
+        let naive = |bytes: &[u8], i: usize| {
+            bytes[i..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map(|n| i + n)
+        };
+        for len in 0..20 {
+            for at in 0..len {
+                for b in (0u8..=255).step_by(1) {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x1f;
+                    }
+                    for start in 0..=len.min(3) {
+                        assert_eq!(special(&bytes, start), naive(&bytes, start), "{bytes:?} from {start}");
+                    }
+                }
+            }
+        }
     }
 
     /// Every one-byte change of a lead (a byte replaced by one that matters to JSON, or
