@@ -35,11 +35,8 @@ pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of:
         depth: 0,
     };
     let mut lead = Lead {
-        program,
-        keys: plan.event_keys,
-        as_of,
         fill: plan.fill(program),
-        events: ReadEvents::default(),
+        events: EventReader::new(program, plan.event_keys, as_of),
     };
     scan.blank();
     if scan.peek()? != b'{' {
@@ -51,16 +48,38 @@ pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of:
         return None;
     }
     let mut record = lead.fill.finish();
-    record.events = Events::Read(lead.events);
+    record.events = Events::Read(lead.events.events);
     Some(record)
+}
+
+/// Reads an `events` array given as JSON text of its own (an Arrow string column), as
+/// [`read`] reads a lead's `events` key, or `None` where the serde reader must.
+#[cfg(feature = "arrow")]
+pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Option<ReadEvents<'t>> {
+    let mut scan = Scan {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    let mut reader = EventReader::new(program, EventKeys::of(program), as_of);
+    scan.blank();
+    reader.array(&mut scan)?;
+    scan.blank();
+    (scan.pos == scan.bytes.len()).then_some(reader.events)
 }
 
 /// The lead being read: where its values go.
 struct Lead<'p, 't> {
+    fill: Fill<'t>,
+    events: EventReader<'p, 't>,
+}
+
+/// The events being read, and what deciding which to keep takes.
+struct EventReader<'p, 't> {
     program: &'p Program,
     keys: EventKeys,
     as_of: Millis,
-    fill: Fill<'t>,
     events: ReadEvents<'t>,
 }
 
@@ -76,7 +95,7 @@ impl<'t> Lead<'_, 't> {
             let key = scan.key()?;
             match node.get(key) {
                 None => scan.skip()?,
-                Some(entry) if entry.events && root => self.events(scan)?,
+                Some(entry) if entry.events && root => self.events.array(scan)?,
                 Some(entry) => match &entry.child {
                     // A key read both as a value and as a parent: rare, the serde reader's.
                     Some(_) if entry.wants_value() => return None,
@@ -108,10 +127,21 @@ impl<'t> Lead<'_, 't> {
             }
         }
     }
+}
+
+impl<'p, 't> EventReader<'p, 't> {
+    fn new(program: &'p Program, keys: EventKeys, as_of: Millis) -> Self {
+        EventReader {
+            program,
+            keys,
+            as_of,
+            events: ReadEvents::default(),
+        }
+    }
 
     /// The root `events` key's value: an array of event objects, or `null` (no events);
     /// anything else is an error the serde reader reports.
-    fn events(&mut self, scan: &mut Scan<'t>) -> Option<()> {
+    fn array(&mut self, scan: &mut Scan<'t>) -> Option<()> {
         self.events.clear();
         if scan.peek()? == b'n' {
             return scan.literal(b"null");
@@ -598,6 +628,44 @@ did page_view where type == page_view and path exists => +1
         assert!(!agree(&pack, &deep));
         let deep = format!("{{\"tags\": {}1{}}}", "[".repeat(100), "]".repeat(100));
         assert!(!agree(&pack, &deep));
+    }
+
+    /// An `events` array as text of its own (an Arrow column): the scanner reads it as
+    /// the serde reader does, or leaves it to it, for every one-byte change too.
+    #[cfg(feature = "arrow")]
+    #[test]
+    fn events_text_reads_as_serde_reads_it() {
+        use super::super::text::read_events_serde;
+        let pack = pack();
+        let program = pack.program();
+        let as_of = parse_time("2026-03-01T00:00:00Z").unwrap();
+        let events = &LEAD[LEAD.find("[{\"type").unwrap()..LEAD.rfind("}],").unwrap() + 2];
+        let agree = |text: &str| match (
+            read_events(program, text, as_of),
+            read_events_serde(program, text, as_of),
+        ) {
+            (Some(fast), Ok(slow)) => {
+                assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+                true
+            }
+            (Some(fast), Err(e)) => panic!("the scanner read what serde refuses ({e}): {text}\n{fast:?}"),
+            (None, _) => false,
+        };
+        for text in [events, "null", "[]", " [ ] "] {
+            assert!(agree(text), "{text}");
+        }
+        for text in ["", "{}", "1", "[1]", "[] []"] {
+            assert!(!agree(text), "{text}");
+        }
+        for i in 0..events.len() {
+            for b in [b'"', b'{', b'}', b']', b',', b' ', b'0', b'x'] {
+                let mut changed = events.as_bytes().to_vec();
+                changed[i] = b;
+                if let Ok(text) = std::str::from_utf8(&changed) {
+                    agree(text);
+                }
+            }
+        }
     }
 
     #[test]

@@ -73,6 +73,20 @@ pub(super) fn read_serde<'t>(
 /// batch), as the text reader reads the `events` key of a lead: `null` is no events.
 #[cfg(feature = "arrow")]
 pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Result<ReadEvents<'t>, ReadError> {
+    // The scanner reads the usual array; anything else is read here, as for a lead.
+    if let Some(events) = super::scan::read_events(program, text, as_of) {
+        return Ok(events);
+    }
+    read_events_serde(program, text, as_of)
+}
+
+/// The serde reader of an `events` array's text: every one the scanner leaves to it.
+#[cfg(feature = "arrow")]
+pub(super) fn read_events_serde<'t>(
+    program: &Program,
+    text: &'t str,
+    as_of: Millis,
+) -> Result<ReadEvents<'t>, ReadError> {
     let mut events = ReadEvents::default();
     let mut error = None;
     let mut de = serde_json::Deserializer::from_str(text);
