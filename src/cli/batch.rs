@@ -362,19 +362,18 @@ fn render(job: &Job, outcome: leadscore::Outcome, text: &mut Vec<u8>) -> Result<
     let explanation = job.explain.then(|| job.pack.explain(&outcome).to_string());
     let row = match job.output {
         Some(OutputFormat::Jsonl) => {
-            // Without an explanation the line is the outcome itself: serialized as a
-            // struct, not through `Line`'s flattened map (the same text, less work).
-            let written = match explanation {
-                None => serde_json::to_writer(&mut *text, &outcome),
+            // Without an explanation the line is the outcome itself, written field by
+            // field (the text serde gives it, less work).
+            match explanation {
+                None => outcome.write_json(text),
                 Some(explanation) => {
                     let line = Line {
                         outcome: &outcome,
                         explanation,
                     };
-                    serde_json::to_writer(&mut *text, &line)
+                    serde_json::to_writer(&mut *text, &line).map_err(|e| e.to_string())?;
                 }
-            };
-            written.map_err(|e| e.to_string())?;
+            }
             text.push(b'\n');
             None
         }

@@ -4,6 +4,7 @@
 mod due;
 mod error;
 mod host;
+mod json;
 mod outcome;
 pub mod trace;
 

@@ -4,6 +4,7 @@
 //! `plan.rs` holds the [`ReadPlan`] (built with the pack, kept with its program), the one
 //! place a value is stored into a record, and the `Value` walk; `text.rs` the one-pass
 //! text reader (serde seeds); `event.rs` the one event check every reader makes;
+//! `scan.rs` its fast path, a scanner that reads the usual lead and leaves the rest to it;
 //! `path.rs` the dotted-path rule and the overlay of the fields hooks set; `record.rs` the
 //! record the evaluator reads; `error.rs` the typed shape errors; `arrow.rs` (feature
 //! `arrow`) the reader of Arrow record batches, by the same plan and checks.
@@ -15,6 +16,7 @@ mod event;
 mod path;
 mod plan;
 mod record;
+mod scan;
 mod text;
 
 #[cfg(feature = "arrow")]

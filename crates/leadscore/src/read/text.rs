@@ -27,6 +27,21 @@ impl ReadPlan {
 }
 
 fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) -> Result<Record<'t>, ReadError> {
+    // The scanner reads the usual lead; anything else (an error above all) is read here,
+    // so every message is serde_json's and this reader's.
+    if let Some(record) = super::scan::read(plan, program, text, as_of) {
+        return Ok(record);
+    }
+    read_serde(plan, program, text, as_of)
+}
+
+/// The serde reader: every lead the scanner (`scan.rs`) leaves to it.
+pub(super) fn read_serde<'t>(
+    plan: &ReadPlan,
+    program: &Program,
+    text: &'t str,
+    as_of: Millis,
+) -> Result<Record<'t>, ReadError> {
     let mut reading = Reading {
         fill: plan.fill(program),
         events: ReadEvents::default(),
@@ -58,6 +73,20 @@ fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) ->
 /// batch), as the text reader reads the `events` key of a lead: `null` is no events.
 #[cfg(feature = "arrow")]
 pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Result<ReadEvents<'t>, ReadError> {
+    // The scanner reads the usual array; anything else is read here, as for a lead.
+    if let Some(events) = super::scan::read_events(program, text, as_of) {
+        return Ok(events);
+    }
+    read_events_serde(program, text, as_of)
+}
+
+/// The serde reader of an `events` array's text: every one the scanner leaves to it.
+#[cfg(feature = "arrow")]
+pub(super) fn read_events_serde<'t>(
+    program: &Program,
+    text: &'t str,
+    as_of: Millis,
+) -> Result<ReadEvents<'t>, ReadError> {
     let mut events = ReadEvents::default();
     let mut error = None;
     let mut de = serde_json::Deserializer::from_str(text);
@@ -292,7 +321,7 @@ impl EventsSeed<'_, '_, '_> {
 }
 
 /// Events (and event properties) room is made for when a lead's `events` array starts.
-const EVENTS_RESERVED: usize = 32;
+pub(super) const EVENTS_RESERVED: usize = 32;
 
 /// Reads one event, keeping it only if its type is used and it is not after `as_of`.
 struct EventSeed<'p, 'r, 't> {
@@ -541,7 +570,7 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// An id read as JSON, exactly: an integer too large for 64 bits (which JSON readers make
 /// a float, losing digits: 2^64+1 and 2^64+2 would be one id) is kept as its digits, a
 /// string.
-fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
+pub(super) fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
     // The usual id, a string without escapes, is its text: `raw` was checked as JSON.
     let unescaped = raw.trim().strip_prefix('"').and_then(|r| r.strip_suffix('"'));
     if let Some(text) = unescaped.filter(|t| !t.contains('\\')) {

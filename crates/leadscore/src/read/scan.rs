@@ -1,0 +1,717 @@
+//! The text reader's fast path: a lead's bytes walked once by a scanner that follows the
+//! read plan, skips unread values without building anything, and fills the record by the
+//! same rules as the serde reader (`text.rs`): the same `Fill`, event check and `exact_id`.
+//!
+//! It validates what JSON requires of every value, read or skipped (the grammar, no
+//! control characters in strings, escapes, numbers in `f64`'s range, nothing after the
+//! lead), and gives up on anything it does not read itself: an error of any kind, a
+//! `\u` escape, nesting deeper than [`DEPTH`], a key with an escape, an event that is
+//! not an object or fails its check, a key read both as a value and as a parent. Giving
+//! up is `None`: the caller reads the line again with the serde reader, so every error
+//! message and every unusual input is exactly that reader's. A lead the scanner reads
+//! whole gives the record the serde reader gives (`tests` below and the differential
+//! tests hold the two to it).
+
+use std::borrow::Cow;
+
+use super::event::{self, Checked};
+use super::plan::{EventKeys, Fill, Node, ReadPlan};
+use super::text::{exact_id, EVENTS_RESERVED};
+use super::{Events, ReadEvents, Record};
+use crate::program::Program;
+use crate::value::time::Millis;
+use crate::value::Value;
+
+/// Nesting (objects and arrays, the lead itself counted) the scanner reads itself; deeper
+/// input goes to the serde reader, whose limit (128) and message then apply.
+const DEPTH: u32 = 64;
+
+/// Reads `text` by `plan`, or `None` where the serde reader must (see the module docs).
+pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) -> Option<Record<'t>> {
+    let mut scan = Scan {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    let mut lead = Lead {
+        fill: plan.fill(program),
+        events: EventReader::new(program, plan.event_keys, as_of),
+    };
+    scan.blank();
+    if scan.peek()? != b'{' {
+        return None;
+    }
+    lead.object(&mut scan, &plan.root, true)?;
+    scan.blank();
+    if scan.pos != scan.bytes.len() {
+        return None;
+    }
+    let mut record = lead.fill.finish();
+    record.events = Events::Read(lead.events.events);
+    Some(record)
+}
+
+/// Reads an `events` array given as JSON text of its own (an Arrow string column), as
+/// [`read`] reads a lead's `events` key, or `None` where the serde reader must.
+#[cfg(feature = "arrow")]
+pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Option<ReadEvents<'t>> {
+    let mut scan = Scan {
+        text,
+        bytes: text.as_bytes(),
+        pos: 0,
+        depth: 0,
+    };
+    let mut reader = EventReader::new(program, EventKeys::of(program), as_of);
+    scan.blank();
+    reader.array(&mut scan)?;
+    scan.blank();
+    (scan.pos == scan.bytes.len()).then_some(reader.events)
+}
+
+/// The lead being read: where its values go.
+struct Lead<'p, 't> {
+    fill: Fill<'t>,
+    events: EventReader<'p, 't>,
+}
+
+/// The events being read, and what deciding which to keep takes.
+struct EventReader<'p, 't> {
+    program: &'p Program,
+    keys: EventKeys,
+    as_of: Millis,
+    events: ReadEvents<'t>,
+}
+
+impl<'t> Lead<'_, 't> {
+    /// An object (the scanner is at its `{`), its keys looked up in `node`: what
+    /// `LeadSeed::visit_map` does, key by key.
+    fn object(&mut self, scan: &mut Scan<'t>, node: &Node, root: bool) -> Option<()> {
+        scan.open()?;
+        if scan.close(b'}')? {
+            return Some(());
+        }
+        loop {
+            let key = scan.key()?;
+            match node.get(key) {
+                None => scan.skip()?,
+                Some(entry) if entry.events && root => self.events.array(scan)?,
+                Some(entry) => match &entry.child {
+                    // A key read both as a value and as a parent: rare, the serde reader's.
+                    Some(_) if entry.wants_value() => return None,
+                    Some(child) => {
+                        // A key seen again replaces everything read under it.
+                        self.fill.clear_under(child);
+                        match scan.peek()? {
+                            b'{' => self.object(scan, child, false)?,
+                            _ => scan.skip()?,
+                        }
+                    }
+                    None if entry.id => {
+                        let start = scan.pos;
+                        scan.skip()?;
+                        let json = exact_id(&scan.text[start..scan.pos]).ok()?;
+                        if !entry.slots.is_empty() || !entry.fallback.is_empty() {
+                            self.fill.put(entry, Value::from_json(&json).into_owned());
+                        }
+                        self.fill.id(json);
+                    }
+                    None => {
+                        let value = scan.value()?;
+                        self.fill.put(entry, value);
+                    }
+                },
+            }
+            if scan.next_or_close(b'}')? {
+                return Some(());
+            }
+        }
+    }
+}
+
+impl<'p, 't> EventReader<'p, 't> {
+    fn new(program: &'p Program, keys: EventKeys, as_of: Millis) -> Self {
+        EventReader {
+            program,
+            keys,
+            as_of,
+            events: ReadEvents::default(),
+        }
+    }
+
+    /// The root `events` key's value: an array of event objects, or `null` (no events);
+    /// anything else is an error the serde reader reports.
+    fn array(&mut self, scan: &mut Scan<'t>) -> Option<()> {
+        self.events.clear();
+        if scan.peek()? == b'n' {
+            return scan.literal(b"null");
+        }
+        if scan.peek()? != b'[' {
+            return None;
+        }
+        scan.open()?;
+        self.events.reserve(EVENTS_RESERVED);
+        if scan.close(b']')? {
+            return Some(());
+        }
+        loop {
+            self.event(scan)?;
+            if scan.next_or_close(b']')? {
+                return Some(());
+            }
+        }
+    }
+
+    /// One event: what `EventSeed::visit_map` does.
+    fn event(&mut self, scan: &mut Scan<'t>) -> Option<()> {
+        if scan.peek()? != b'{' {
+            return None;
+        }
+        scan.open()?;
+        let base = self.events.next_base();
+        let (mut ty, mut at): (Option<Value<'t>>, Option<Value<'t>>) = (None, None);
+        let props = &self.program.event_props;
+        if !scan.close(b'}')? {
+            loop {
+                let key = scan.key()?;
+                let (slot, also) = match key {
+                    "type" => (&mut ty, self.keys.ty),
+                    "at" => (&mut at, self.keys.at),
+                    other => {
+                        match props.iter().position(|p| p == other) {
+                            Some(p) => {
+                                let value = scan.value()?;
+                                self.events.set_prop(base, p as u32, value);
+                            }
+                            None => scan.skip()?,
+                        }
+                        if scan.next_or_close(b'}')? {
+                            break;
+                        }
+                        continue;
+                    }
+                };
+                let value = scan.value()?;
+                if let Some(p) = also {
+                    self.events.set_prop(base, p, value.clone());
+                }
+                *slot = Some(value);
+                if scan.next_or_close(b'}')? {
+                    break;
+                }
+            }
+        }
+        fn text<'v>(v: &'v Option<Value>) -> Option<&'v str> {
+            match v {
+                Some(Value::Str(s)) => Some(s),
+                _ => None,
+            }
+        }
+        match event::check(self.program, text(&ty), text(&at), self.as_of).ok()? {
+            Checked::Kept(ty, at) => self.events.push(ty, at, base),
+            Checked::Later(ty, at) => {
+                self.events.note_later(ty, at);
+                self.events.discard(base);
+            }
+            Checked::Unused => self.events.discard(base),
+        }
+        Some(())
+    }
+}
+
+/// A position in a lead's text, and how deep in it.
+struct Scan<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    pos: usize,
+    depth: u32,
+}
+
+impl<'t> Scan<'t> {
+    /// JSON's four blank characters.
+    fn blank(&mut self) {
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
+            self.pos += 1;
+        }
+    }
+
+    /// The next byte (not consumed).
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.pos).copied()
+    }
+
+    /// Past the `{` or `[` the scanner is at, one level deeper.
+    fn open(&mut self) -> Option<()> {
+        self.depth += 1;
+        self.pos += 1;
+        (self.depth <= DEPTH).then_some(())
+    }
+
+    /// After an opening bracket: whether `close` ends the object or array at once.
+    fn close(&mut self, close: u8) -> Option<bool> {
+        self.blank();
+        if self.peek()? == close {
+            self.pos += 1;
+            self.depth -= 1;
+            return Some(true);
+        }
+        Some(false)
+    }
+
+    /// After a member or element: `,` (more follow: `false`) or `close` (the end: `true`).
+    fn next_or_close(&mut self, close: u8) -> Option<bool> {
+        self.blank();
+        let b = self.peek()?;
+        self.pos += 1;
+        if b == b',' {
+            self.blank();
+            Some(false)
+        } else if b == close {
+            self.depth -= 1;
+            Some(true)
+        } else {
+            None
+        }
+    }
+
+    /// A key and its `:`, the scanner then at the value. A key with an escape is left to
+    /// the serde reader.
+    fn key(&mut self) -> Option<&'t str> {
+        self.blank();
+        if self.peek()? != b'"' {
+            return None;
+        }
+        let (key, escaped) = self.string()?;
+        if escaped {
+            return None;
+        }
+        self.blank();
+        if self.peek()? != b':' {
+            return None;
+        }
+        self.pos += 1;
+        self.blank();
+        Some(key)
+    }
+
+    /// The string the scanner is at (its `"`): its raw text between the quotes, and
+    /// whether it has (valid, short) escapes. Control characters and `\u` escapes end
+    /// the fast path.
+    fn string(&mut self) -> Option<(&'t str, bool)> {
+        let start = self.pos + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            i = special(self.bytes, i)?;
+            if self.bytes[i] < 0x20 {
+                return None;
+            }
+            if self.bytes[i] == b'"' {
+                self.pos = i + 1;
+                return Some((self.text.get(start..i)?, escaped));
+            }
+            match self.bytes.get(i + 1)? {
+                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                _ => return None,
+            }
+            escaped = true;
+            i += 2;
+        }
+    }
+
+    /// A value the plan reads: what `ValueVisitor` makes of it.
+    fn value(&mut self) -> Option<Value<'t>> {
+        Some(match self.peek()? {
+            b'"' => {
+                let (text, escaped) = self.string()?;
+                match escaped {
+                    false => Value::Str(Cow::Borrowed(text)),
+                    true => Value::Str(Cow::Owned(unescape(text))),
+                }
+            }
+            b'{' => {
+                self.skip()?;
+                Value::Object
+            }
+            b'[' => self.list()?,
+            b't' => {
+                self.literal(b"true")?;
+                Value::Bool(true)
+            }
+            b'f' => {
+                self.literal(b"false")?;
+                Value::Bool(false)
+            }
+            b'n' => {
+                self.literal(b"null")?;
+                Value::Null
+            }
+            _ => Value::Num(self.number()?),
+        })
+    }
+
+    /// An array read as a list of values.
+    fn list(&mut self) -> Option<Value<'t>> {
+        self.open()?;
+        let mut items = Vec::new();
+        if !self.close(b']')? {
+            loop {
+                items.push(self.value()?);
+                if self.next_or_close(b']')? {
+                    break;
+                }
+            }
+        }
+        Some(Value::List(items))
+    }
+
+    /// Skips a value the plan does not read, checking it is JSON.
+    fn skip(&mut self) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(|_| ()),
+            b'{' => {
+                self.open()?;
+                if self.close(b'}')? {
+                    return Some(());
+                }
+                loop {
+                    self.key()?;
+                    self.skip()?;
+                    if self.next_or_close(b'}')? {
+                        return Some(());
+                    }
+                }
+            }
+            b'[' => {
+                self.open()?;
+                if self.close(b']')? {
+                    return Some(());
+                }
+                loop {
+                    self.skip()?;
+                    if self.next_or_close(b']')? {
+                        return Some(());
+                    }
+                }
+            }
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            _ => self.number_checked(),
+        }
+    }
+
+    /// `true`, `false` or `null`, exactly.
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.pos + word.len();
+        if self.bytes.get(self.pos..end)? != word {
+            return None;
+        }
+        self.pos = end;
+        Some(())
+    }
+
+    /// A number by JSON's grammar (`-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`),
+    /// as the `f64` serde_json makes of it (correctly rounded, with `float_roundtrip`, as
+    /// Rust's own parse is); one out of `f64`'s range is serde_json's error.
+    fn number(&mut self) -> Option<f64> {
+        let text = self.number_text()?;
+        let n: f64 = text.parse().ok()?;
+        n.is_finite().then_some(n)
+    }
+
+    /// A number skipped: checked as [`Scan::number`] checks it, but parsed only when it
+    /// could be out of range (an exponent, or more digits than `f64` reaches).
+    fn number_checked(&mut self) -> Option<()> {
+        let text = self.number_text()?;
+        if text.len() > 300 || text.bytes().any(|b| b == b'e' || b == b'E') {
+            let n: f64 = text.parse().ok()?;
+            return n.is_finite().then_some(());
+        }
+        Some(())
+    }
+
+    /// The text of the number the scanner is at, by JSON's grammar.
+    fn number_text(&mut self) -> Option<&'t str> {
+        let start = self.pos;
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek()? {
+            b'0' => self.pos += 1,
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.pos += 1;
+            self.some_digits()?;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            self.some_digits()?;
+        }
+        self.text.get(start..self.pos)
+    }
+
+    fn digits(&mut self) {
+        while let Some(b'0'..=b'9') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    /// One digit or more.
+    fn some_digits(&mut self) -> Option<()> {
+        let start = self.pos;
+        self.digits();
+        (self.pos > start).then_some(())
+    }
+}
+
+/// Where the first `"`, `\` or control character at or after `i` is: eight bytes at a
+/// time (a lead's strings are mostly ten to forty bytes, too short for `memchr`'s setup
+/// to pay, and a string needs all three found).
+fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        let word = u64::from_le_bytes(*chunk);
+        // A byte's high bit is set where it is below 0x20, or equal to `"` or `\`
+        // (`x ^ c` is zero there); the lowest such byte is exact, borrows only carry
+        // upwards into later bytes.
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x;
+        let found =
+            (word.wrapping_sub(ONES * 0x20) & !word | zero(word ^ (ONES * 0x22)) | zero(word ^ (ONES * 0x5c))) & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes
+        .get(i..)?
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .map(|n| i + n)
+}
+
+/// A string's text with its short escapes (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`, `\r`,
+/// `\t`: the only ones [`Scan::string`] lets through) replaced.
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        out.push(match chars.next() {
+            Some('b') => '\u{8}',
+            Some('f') => '\u{c}',
+            Some('n') => '\n',
+            Some('r') => '\r',
+            Some('t') => '\t',
+            Some(other) => other,
+            None => break,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::read_serde;
+    use super::*;
+    use crate::value::time::parse_time;
+
+    const RULES: &str = r#"
+title ~ VP and visited /pricing => +20
+company.size >= 50 and industry in ["saas", "software"] => +10
+"company.name" == acme => +1
+tags contains hot => +3
+did video_play where (video ~ demo and percent >= 50) within 30d => +30
+submitted "demo-request" => +40
+did page_view where type == page_view and path exists => +1
+"#;
+
+    const LEAD: &str = r#" {"id": "L-1", "title": "VP \"Sales\"\tx", "company": {"size": 120, "name": "n", "x": [1, 2.5e3, {"a": null}]},
+ "company.name": "acme", "industry": "SaaS", "tags": ["hot", 1, true, null, [2], {"k": "v"}], "skip": {"a": [true, false, -0.0, 1E-5, "\/\\"]},
+ "events": [{"type": "page_view", "path": "/pricing", "at": "2026-02-20T10:00:00Z"},
+  {"type": "video_play", "video": "demo-1", "percent": 75, "at": "2026-02-25T00:00:00Z"},
+  {"type": "unused", "at": "nonsense"}, {"at": "2026-03-05T00:00:00Z", "type": "form_submit", "form": "demo-request"}],
+ "n": 18446744073709551617, "m": -12345678901234567890123} "#;
+
+    fn pack() -> crate::Pack {
+        crate::Pack::from_source("scan", RULES).unwrap()
+    }
+
+    /// Where the scanner reads a text, it gives the serde reader's record; where the serde
+    /// reader fails, the scanner gave up (so the serde reader's error is the one shown).
+    fn agree(pack: &crate::Pack, text: &str) -> bool {
+        let program = pack.program();
+        let as_of = parse_time("2026-03-01T00:00:00Z").unwrap();
+        for id in ["id", "title", "company.size", "company"] {
+            let plan = ReadPlan::new(program, id);
+            let serde = read_serde(&plan, program, text, as_of);
+            match (read(&plan, program, text, as_of), serde) {
+                (Some(fast), Ok(slow)) => assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}"),
+                (Some(fast), Err(e)) => panic!("the scanner read what serde refuses ({e}): {text}\n{fast:?}"),
+                (None, _) if id == "id" => return false,
+                (None, _) => {}
+            }
+        }
+        true
+    }
+
+    #[test]
+    fn the_scanner_reads_the_usual_lead_as_serde_does() {
+        let pack = pack();
+        assert!(agree(&pack, LEAD));
+        for text in [
+            "{}",
+            r#"{"events": null}"#,
+            r#"{"events": []}"#,
+            r#"{"events": [], "events": [{"type": "page_view", "path": "/pricing", "at": "2026-02-20T10:00:00Z"}]}"#,
+            r#"{"title": "a", "title": "VP"}"#,
+            r#"{"company": {"size": 1}, "company": 7}"#,
+            r#"{"company": {"size": 1}, "company": {"name": "x"}}"#,
+            r#"{"id": 12, "id": {"a": [1]}}"#,
+            r#"{"id": "a\"b", "tags": []}"#,
+            r#"{"industry": 1.5e300, "x": 1e-400}"#,
+            "\t{\"title\":\"VP\"}\r\n",
+        ] {
+            assert!(agree(&pack, text), "the scanner gave up on {text}");
+        }
+    }
+
+    #[test]
+    fn the_scanner_gives_up_where_serde_fails_or_differs() {
+        let pack = pack();
+        for text in [
+            "",
+            "[]",
+            "1",
+            "null",
+            "{",
+            "{}x",
+            "{} {}",
+            r#"{"a" 1}"#,
+            r#"{"a": 1,}"#,
+            r#"{"a": [1,]}"#,
+            r#"{"a": 01}"#,
+            r#"{"a": 1.}"#,
+            r#"{"a": -}"#,
+            r#"{"a": .5}"#,
+            r#"{"a": 1e}"#,
+            r#"{"a": 1e400}"#,
+            r#"{"title": 1e400}"#,
+            r#"{"a": tru}"#,
+            r#"{"a": "\x"}"#,
+            r#"{"a": "\ud800"}"#,
+            r#"{"title": "\u0041"}"#,
+            "{\"a\": \"\u{1}\"}",
+            r#"{"a\n": 1}"#,
+            r#"{"events": 1}"#,
+            r#"{"events": [1]}"#,
+            r#"{"events": [{"type": "page_view"}]}"#,
+            r#"{"events": [{"type": 1, "at": "2026-01-01T00:00:00Z"}]}"#,
+            r#"{"events": [{"type": "page_view", "at": "yesterday"}]}"#,
+            r#"{"a": NaN}"#,
+            r#"{"a": +1}"#,
+            r#"{"a": 'x'}"#,
+            "{\"a\": 1}\u{a0}",
+        ] {
+            assert!(!agree(&pack, text), "the scanner read {text:?}");
+        }
+        let deep = format!("{{\"a\": {}1{}}}", "[".repeat(200), "]".repeat(200));
+        assert!(!agree(&pack, &deep));
+        let deep = format!("{{\"tags\": {}1{}}}", "[".repeat(100), "]".repeat(100));
+        assert!(!agree(&pack, &deep));
+    }
+
+    /// An `events` array as text of its own (an Arrow column): the scanner reads it as
+    /// the serde reader does, or leaves it to it, for every one-byte change too.
+    #[cfg(feature = "arrow")]
+    #[test]
+    fn events_text_reads_as_serde_reads_it() {
+        use super::super::text::read_events_serde;
+        let pack = pack();
+        let program = pack.program();
+        let as_of = parse_time("2026-03-01T00:00:00Z").unwrap();
+        let events = &LEAD[LEAD.find("[{\"type").unwrap()..LEAD.rfind("}],").unwrap() + 2];
+        let agree = |text: &str| match (
+            read_events(program, text, as_of),
+            read_events_serde(program, text, as_of),
+        ) {
+            (Some(fast), Ok(slow)) => {
+                assert_eq!(format!("{fast:?}"), format!("{slow:?}"), "{text}");
+                true
+            }
+            (Some(fast), Err(e)) => panic!("the scanner read what serde refuses ({e}): {text}\n{fast:?}"),
+            (None, _) => false,
+        };
+        for text in [events, "null", "[]", " [ ] "] {
+            assert!(agree(text), "{text}");
+        }
+        for text in ["", "{}", "1", "[1]", "[] []"] {
+            assert!(!agree(text), "{text}");
+        }
+        for i in 0..events.len() {
+            for b in [b'"', b'{', b'}', b']', b',', b' ', b'0', b'x'] {
+                let mut changed = events.as_bytes().to_vec();
+                changed[i] = b;
+                if let Ok(text) = std::str::from_utf8(&changed) {
+                    agree(text);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn special_finds_the_first_quote_backslash_or_control_character() {
+        let naive = |bytes: &[u8], i: usize| {
+            bytes[i..]
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                .map(|n| i + n)
+        };
+        for len in 0..20 {
+            for at in 0..len {
+                for b in (0u8..=255).step_by(1) {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x1f;
+                    }
+                    for start in 0..=len.min(3) {
+                        assert_eq!(special(&bytes, start), naive(&bytes, start), "{bytes:?} from {start}");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Every one-byte change of a lead (a byte replaced by one that matters to JSON, or
+    /// removed): the scanner gives the serde reader's record or gives up.
+    #[test]
+    fn every_one_byte_change_reads_as_serde_reads_it_or_is_left_to_it() {
+        let pack = pack();
+        let lead = LEAD.as_bytes();
+        let bytes = b"\"\\{}[],: 0-+.eE\n\x01xtu/";
+        for i in 0..lead.len() {
+            let mut removed = lead.to_vec();
+            removed.remove(i);
+            if let Ok(text) = std::str::from_utf8(&removed) {
+                agree(&pack, text);
+            }
+            for &b in bytes {
+                let mut changed = lead.to_vec();
+                changed[i] = b;
+                if let Ok(text) = std::str::from_utf8(&changed) {
+                    agree(&pack, text);
+                }
+            }
+        }
+    }
+}
