@@ -560,7 +560,11 @@ impl RuleFires {
     pub fn add<'a>(&mut self, fired: impl IntoIterator<Item = &'a str>) {
         self.results += 1;
         for rule in fired {
-            *self.rules.entry(rule.to_string()).or_default() += 1;
+            // A rule already counted costs no new name.
+            match self.rules.get_mut(rule) {
+                Some(n) => *n += 1,
+                None => _ = self.rules.insert(rule.to_string(), 1),
+            }
         }
     }
 
