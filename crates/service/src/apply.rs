@@ -407,7 +407,7 @@ impl<'a> Batch<'a> {
         }
         let mut applied = Applied::default();
         let keep = self.limits.events_per_lead;
-        let counted: Vec<&str> = self.pack.program().event_types().collect();
+        let program = self.pack.program();
         let w = self
             .leads
             .get_mut(lead)
@@ -434,7 +434,7 @@ impl<'a> Batch<'a> {
             counts.next += 1;
             applied.new_events += 1;
             w.record.last_activity = Some(w.record.last_activity.map_or(event.received, |a| a.max(event.received)));
-            if counted.iter().any(|c| c.eq_ignore_ascii_case(&event.kind)) {
+            if program.event_types().any(|c| c.eq_ignore_ascii_case(&event.kind)) {
                 w.record.activity = Some(w.record.activity.map_or(event.at, |a| a.max(event.at)));
             }
         }
