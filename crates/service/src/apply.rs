@@ -835,7 +835,8 @@ fn fired(result: Option<&StoredResult>) -> &[(std::sync::Arc<str>, f64)] {
 /// The rules that started or stopped firing, or gave other points.
 fn rule_changes(before: Option<&StoredResult>, after: Option<&StoredResult>) -> Vec<RuleChange> {
     let (before, after) = (fired(before), fired(after));
-    let find = |list: &[(std::sync::Arc<str>, f64)], name: &str| list.iter().find(|(n, _)| &**n == name).map(|(_, p)| *p);
+    let find =
+        |list: &[(std::sync::Arc<str>, f64)], name: &str| list.iter().find(|(n, _)| &**n == name).map(|(_, p)| *p);
     let mut out: Vec<RuleChange> = Vec::new();
     for (name, points) in after {
         let was = find(before, name);
@@ -947,7 +948,9 @@ mod tests {
             StoredResult::from_text(raw).unwrap()
         };
         let before = result(r#"{"fired": [{"rule": "a", "points": 5}, {"rule": "b", "points": 2}]}"#);
-        let after = result(r#"{"fired": [{"rule": "a", "points": 5}, {"rule": "c", "points": 1}, {"rule": "b", "points": 3}]}"#);
+        let after = result(
+            r#"{"fired": [{"rule": "a", "points": 5}, {"rule": "c", "points": 1}, {"rule": "b", "points": 3}]}"#,
+        );
         let changes = rule_changes(Some(&before), Some(&after));
         let names: Vec<_> = changes.iter().map(|c| (c.rule.as_str(), c.before, c.after)).collect();
         assert_eq!(names, [("c", None, Some(1.0)), ("b", Some(2.0), Some(3.0))]);

@@ -1039,7 +1039,11 @@ mod tests {
 
     #[test]
     fn the_answers_are_written_as_their_values_were() {
-        let pack = Pack::from_source("p", "threshold 5\ntitle ~ VP => +10\nvisited /pricing => +5\nroute \"sales\" when title ~ VP").unwrap();
+        let pack = Pack::from_source(
+            "p",
+            "threshold 5\ntitle ~ VP => +10\nvisited /pricing => +5\nroute \"sales\" when title ~ VP",
+        )
+        .unwrap();
         let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
         let outcome = pack.score(&json!({"id": "a", "title": "VP"}), as_of).unwrap();
         let mut standing = Standing::new(0);

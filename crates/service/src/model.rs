@@ -964,10 +964,15 @@ mod tests {
             probability: Some(0.125),
             mql: true,
             disqualified: Some("students".into()),
-            dimensions: [("fit".into(), 20.0), ("engagement".into(), 17.25)].into_iter().collect(),
+            dimensions: [("fit".into(), 20.0), ("engagement".into(), 17.25)]
+                .into_iter()
+                .collect(),
             route: Some("enterprise".into()),
             tags: vec!["b".into(), "a".into()],
-            fired: vec![fired("title ~ VP", 20.0, None, None), fired("visits", 0.5, Some(3), Some(0.25))],
+            fired: vec![
+                fired("title ~ VP", 20.0, None, None),
+                fired("visits", 0.5, Some(3), Some(0.25)),
+            ],
             capped: vec![leadscore::Capped {
                 dimension: "fit".into(),
                 total: 25.5,
@@ -986,7 +991,8 @@ mod tests {
 
     #[test]
     fn a_result_is_written_as_its_json_value_would_be() {
-        let pack = leadscore::Pack::from_source("p", "threshold 5\ntitle ~ VP => +10\nroute \"sales\" when title ~ VP").unwrap();
+        let pack = leadscore::Pack::from_source("p", "threshold 5\ntitle ~ VP => +10\nroute \"sales\" when title ~ VP")
+            .unwrap();
         let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
         let scored = pack.score(&serde_json::json!({"id": 7, "title": "VP"}), as_of).unwrap();
         let mut sparse = every_field();
@@ -999,7 +1005,10 @@ mod tests {
             assert_eq!(stored.score(), value["score"].as_f64());
             assert_eq!(stored.mql(), value["mql"].as_bool().unwrap());
             let read = StoredResult::from_text(stored.text.clone()).unwrap();
-            assert_eq!((read.score(), read.mql(), read.fired()), (stored.score(), stored.mql(), stored.fired()));
+            assert_eq!(
+                (read.score(), read.mql(), read.fired()),
+                (stored.score(), stored.mql(), stored.fired())
+            );
             // (A score that is not a number is written `null`, which no outcome reads.)
             let back = stored.outcome().filter(|_| outcome.score.is_finite());
             assert_eq!(back.is_some(), outcome.score.is_finite());
@@ -1016,11 +1025,16 @@ mod tests {
         record.fields.insert("title".into(), Value::from("VP"));
         let unscored = serde_json::to_string(&record).unwrap();
         let result = serde_json::to_value(every_field()).unwrap().to_string();
-        let older = unscored.replace(r#""result":null"#, &format!(r#""result":{result}"#)).into_bytes();
+        let older = unscored
+            .replace(r#""result":null"#, &format!(r#""result":{result}"#))
+            .into_bytes();
         assert_ne!(older, unscored.as_bytes());
         let read: LeadRecord = serde_json::from_slice(&older).unwrap();
         let result = read.result.as_ref().unwrap();
-        assert_eq!((result.score(), result.mql(), result.fired().len()), (Some(37.25), true, 2));
+        assert_eq!(
+            (result.score(), result.mql(), result.fired().len()),
+            (Some(37.25), true, 2)
+        );
         assert_eq!(serde_json::to_vec(&read).unwrap(), older, "stored again byte for byte");
         assert_eq!(result, &StoredResult::new(&every_field()).unwrap());
         assert_eq!(result.to_value(), serde_json::to_value(every_field()).unwrap());
