@@ -105,9 +105,9 @@ struct Working {
     created: bool,
     /// This batch's transitions of the lead: indexes into [`Batch::outbox`].
     transitions: Vec<usize>,
-    /// Its kept events, parsed, once known (from the cache, or read to score it), and
+    /// Its kept events as stored, once known (from the cache, or read to score it), and
     /// kept up to date by the batch's appends and drops.
-    events: Option<Vec<Value>>,
+    events: Option<Vec<Vec<u8>>>,
     /// The stamp of its stored record (see [`Txn::lead_stamp`]).
     stamp: Option<i64>,
 }
@@ -310,15 +310,15 @@ impl<'a> Batch<'a> {
         let mut prepared = Vec::new();
         for id in ids {
             if self.working(id).dirty {
-                let (input, as_of) = self.prepare(t, id)?;
-                prepared.push((id, input, as_of));
+                let (text, as_of) = self.prepare(t, id)?;
+                prepared.push((id, text, as_of));
             }
         }
         let (pack, shadow, fallback) = (self.pack, self.shadow, self.fallback);
-        let score = |(_, input, as_of): &(&String, Input, Millis)| -> Scored {
+        let score = |(_, text, as_of): &(&String, String, Millis)| -> Scored {
             (
-                score_at(pack, input, *as_of, fallback),
-                shadow.map(|s| score_at(s, input, *as_of, fallback)),
+                score_at(pack, text, *as_of, fallback),
+                shadow.map(|s| score_at(s, text, *as_of, fallback)),
             )
         };
         let mut scored = Vec::new();
@@ -326,9 +326,8 @@ impl<'a> Batch<'a> {
             (Some(pool), n) if n > 1 => pool.map(&prepared, &mut scored, score),
             _ => scored.extend(prepared.iter().map(score)),
         }
-        for ((id, input, as_of), scored) in prepared.into_iter().zip(scored) {
-            self.working(id).put_back(input);
-            self.settle(t, id, as_of, scored)?;
+        for ((id, _, as_of), scored) in prepared.iter().zip(scored) {
+            self.settle(t, id, *as_of, scored)?;
         }
         Ok(())
     }
@@ -422,11 +421,7 @@ impl<'a> Batch<'a> {
             let counts = &mut w.record.events;
             t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
             if let Some(kept) = &mut w.events {
-                match serde_json::from_slice(&event.json) {
-                    Ok(value) => kept.push(value),
-                    // Never for an event the input checked: read from the storage instead.
-                    Err(_) => w.events = None,
-                }
+                kept.push(event.json.clone());
             }
             if let (Some(id), Some(payload)) = (&event.id, &event.payload) {
                 t.put_event_digest(lead, id, payload)?;
@@ -487,19 +482,16 @@ impl<'a> Batch<'a> {
     /// Scores the lead as of the batch's time (never earlier than its last result), runs
     /// the lifecycle, and writes the transitions and a history entry if anything moved.
     fn evaluate(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(), StorageError> {
-        let (input, as_of) = self.prepare(t, lead)?;
+        let (text, as_of) = self.prepare(t, lead)?;
         let scored = (
-            score_at(self.pack, &input, as_of, self.fallback),
-            self.shadow.map(|s| score_at(s, &input, as_of, self.fallback)),
+            score_at(self.pack, &text, as_of, self.fallback),
+            self.shadow.map(|s| score_at(s, &text, as_of, self.fallback)),
         );
-        self.working(lead).put_back(input);
         self.settle(t, lead, as_of, scored)
     }
 
-    /// The lead as batch scoring would read it, and the time to score it as of: built
-    /// from its kept state (its fields and parsed events, lent until
-    /// [`Working::put_back`]), its events read from the storage only when not kept.
-    fn prepare(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(Input, Millis), StorageError> {
+    /// The lead as batch scoring would read it, and the time to score it as of.
+    fn prepare(&mut self, t: &mut dyn Txn, lead: &str) -> Result<(String, Millis), StorageError> {
         let now = self.now;
         let w = self.working(lead);
         w.dirty = false;
@@ -508,17 +500,11 @@ impl<'a> Batch<'a> {
         let kept = usize::try_from(w.record.events.kept()).unwrap_or(usize::MAX);
         let events = match w.events.take() {
             Some(events) if events.len() == kept => events,
-            _ => {
-                let stored = t.events_from(lead, w.record.events.first)?;
-                match stored.iter().map(|e| serde_json::from_slice(e)).collect() {
-                    Ok(events) => events,
-                    // A stored event that is not JSON: scored as text, so the lead's
-                    // result says what is wrong with it, as batch scoring would.
-                    Err(_) => return Ok((Input::Text(lead_text(lead, &w.record.fields, &stored)), as_of)),
-                }
-            }
+            _ => t.events_from(lead, w.record.events.first)?,
         };
-        Ok((Input::lend(lead, &mut w.record.fields, events), as_of))
+        let text = lead_text(lead, &w.record.fields, &events);
+        w.events = Some(events);
+        Ok((text, as_of))
     }
 
     /// Stores a new result, with the transitions and the ledger entry it calls for.
@@ -711,51 +697,13 @@ impl Batch<'_> {
 /// (see [`NextChange::due`]).
 fn score_at(
     pack: &Pack,
-    input: &Input,
+    text: &str,
     as_of: Millis,
     fallback: Millis,
 ) -> Result<(leadscore::Outcome, Option<Millis>), leadscore::EvalError> {
     let when = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
-    let (outcome, next) = match input {
-        Input::Lead(lead) => pack.score_with_next_change(lead, when)?,
-        Input::Text(text) => pack.score_json_with_next_change(text, when)?,
-    };
+    let (outcome, next) = pack.score_json_with_next_change(text, when)?;
     Ok((outcome, result_due(next, as_of, fallback)))
-}
-
-/// A lead to score, as batch scoring reads it: `{"id": ID, "events": [...], ...fields}`.
-/// The core reads a parsed lead as it reads its text (its tests hold the two to it), so
-/// a write scores the lead from its kept state: only its new events are parsed.
-enum Input {
-    /// Parsed: the lead's own fields and events, lent by its [`Working`].
-    Lead(Value),
-    /// As text: a lead whose stored events are not all JSON.
-    Text(String),
-}
-
-impl Input {
-    /// The lead made of its fields (taken from `fields` until given back by
-    /// [`Working::put_back`]) and its events. Its fields are never `id` or `events`.
-    fn lend(id: &str, fields: &mut Map<String, Value>, events: Vec<Value>) -> Input {
-        let mut lead = std::mem::take(fields);
-        lead.insert("id".into(), Value::String(id.to_string()));
-        lead.insert("events".into(), Value::Array(events));
-        Input::Lead(Value::Object(lead))
-    }
-}
-
-impl Working {
-    /// Takes back the fields and events lent to a lead to score ([`Input::lend`]).
-    fn put_back(&mut self, input: Input) {
-        let Input::Lead(Value::Object(mut lead)) = input else {
-            return;
-        };
-        if let Some(Value::Array(events)) = lead.remove("events") {
-            self.events = Some(events);
-        }
-        lead.remove("id");
-        self.record.fields = lead;
-    }
 }
 
 /// When a result with this next change is due (ms), never at or before `as_of` (so a

@@ -1,6 +1,6 @@
 //! The writer's cache of leads (storage and scale, issue 22): each lead's record and its
-//! kept events (parsed) as the last commit left them, so the next write to the lead
-//! neither reads nor parses them again: it is scored from them and its new events.
+//! kept events as the last commit left them, so the next write to the lead neither reads
+//! nor decodes them again from the storage.
 //!
 //! An entry is current only if its lead's stored record still has the entry's stamp
 //! (see [`crate::storage::Txn::lead_stamp`]): Postgres gives every write of a lead row a
@@ -14,8 +14,6 @@
 //! goes (a lead missing from the cache is read from the storage, as without it).
 
 use std::collections::HashMap;
-
-use serde_json::Value;
 
 use super::model::LeadRecord;
 
@@ -33,31 +31,15 @@ pub struct Cached {
     pub stamp: i64,
     /// The record.
     pub record: LeadRecord,
-    /// The kept events (seq `record.events.first` on), parsed, when they were read.
-    pub events: Option<Vec<Value>>,
+    /// The kept events (seq `record.events.first` on) as stored, when they were read.
+    pub events: Option<Vec<Vec<u8>>>,
 }
 
 impl Cached {
     /// An estimate of the memory it takes.
     fn bytes(&self) -> usize {
-        let events: usize = self.events.iter().flatten().map(value_bytes).sum();
+        let events: usize = self.events.iter().flatten().map(|e| e.len() + 24).sum();
         RECORD_BYTES + events
-    }
-}
-
-/// An estimate of the memory a parsed JSON value takes: its own slot, what its strings
-/// hold, and for an object one B-tree leaf per 11 entries (each 11 keys and values).
-fn value_bytes(value: &Value) -> usize {
-    const SLOT: usize = std::mem::size_of::<Value>();
-    const LEAF: usize = 11 * (SLOT + std::mem::size_of::<String>()) + 16;
-    SLOT + match value {
-        Value::String(s) => s.capacity(),
-        Value::Array(items) => items.iter().map(value_bytes).sum(),
-        Value::Object(map) => {
-            let leaves = map.len().div_ceil(11) * LEAF;
-            leaves + map.iter().map(|(k, v)| k.capacity() + value_bytes(v)).sum::<usize>()
-        }
-        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
     }
 }
 
@@ -137,7 +119,7 @@ mod tests {
         Cached {
             stamp,
             record: LeadRecord::new(0),
-            events: Some(vec![Value::String("x".repeat(1000)); events]),
+            events: Some(vec![vec![b'x'; 1000]; events]),
         }
     }
 
