@@ -17,7 +17,7 @@ use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
 use super::lifecycle::{self, Ask, Change, Kind, Reading, Stage, Standing};
 use super::model::{
     hour_of, HandOff, HistoryEntry, LeadRecord, Millis, RuleChange, RuleFires, ScoringError, ShadowRecord, ShadowTally,
-    Transition, RULE_FIRES_KEPT,
+    StoredResult, Transition, RULE_FIRES_KEPT,
 };
 use super::shadow;
 use super::storage::{StorageError, Txn};
@@ -64,7 +64,7 @@ pub struct LeadView {
     /// The stage and what goes with it.
     pub standing: Standing,
     /// The result (`None` when scoring failed or the lead has not been scored).
-    pub result: Option<Value>,
+    pub result: Option<StoredResult>,
     /// Why scoring failed.
     pub error: Option<ScoringError>,
     /// The time the result was computed as of (ms).
@@ -406,7 +406,7 @@ impl<'a> Batch<'a> {
         }
         let mut applied = Applied::default();
         let keep = self.limits.events_per_lead;
-        let counted: Vec<&str> = self.pack.program().event_types().collect();
+        let program = self.pack.program();
         let w = self
             .leads
             .get_mut(lead)
@@ -429,7 +429,7 @@ impl<'a> Batch<'a> {
             counts.next += 1;
             applied.new_events += 1;
             w.record.last_activity = Some(w.record.last_activity.map_or(event.received, |a| a.max(event.received)));
-            if counted.iter().any(|c| c.eq_ignore_ascii_case(&event.kind)) {
+            if program.event_types().any(|c| c.eq_ignore_ascii_case(&event.kind)) {
                 w.record.activity = Some(w.record.activity.map_or(event.at, |a| a.max(event.at)));
             }
         }
@@ -463,7 +463,7 @@ impl<'a> Batch<'a> {
             Ok(change) => change,
             Err(e) => return Ok(Err(ApiError::conflict(e.to_string()))),
         };
-        let score = self.working(lead).record.result.as_ref().and_then(score_of);
+        let score = self.working(lead).record.result.as_ref().and_then(StoredResult::score);
         let why = reasons(std::slice::from_ref(&change));
         self.record_changes(t, lead, vec![change], score, ask.reason.as_deref())?;
         let (pack, keep) = (self.pack, self.limits.history_per_lead);
@@ -535,7 +535,7 @@ impl<'a> Batch<'a> {
                 self.fires.add(outcome.fired.iter().map(|f| &*f.rule));
                 let w = self.working(lead);
                 let changes = decide(pack, &outcome, &w.record, as_of);
-                w.record.result = serde_json::to_value(&outcome).ok();
+                w.record.result = StoredResult::new(&outcome).ok();
                 w.record.result_due = match (result_due, shadow_due) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
@@ -551,15 +551,15 @@ impl<'a> Batch<'a> {
                 breach.into_iter().collect()
             }
         };
-        let score = self.working(lead).record.result.as_ref().and_then(score_of);
+        let score = self.working(lead).record.result.as_ref().and_then(StoredResult::score);
         let moved = !changes.is_empty();
         let why = reasons(&changes);
         self.record_changes(t, lead, changes, score, None)?;
         let keep = self.limits.history_per_lead;
         let w = self.working(lead);
         let rules = rule_changes(before.as_ref(), w.record.result.as_ref());
-        let previous = before.as_ref().and_then(score_of);
-        let mql_changed = before.as_ref().map(mql_of) != w.record.result.as_ref().map(mql_of);
+        let previous = before.as_ref().and_then(StoredResult::score);
+        let mql_changed = before.as_ref().map(StoredResult::mql) != w.record.result.as_ref().map(StoredResult::mql);
         if moved || previous != score || mql_changed || !rules.is_empty() || error_before != w.record.error {
             let mut entry = history(&w.record, score, previous, rules, pack);
             entry.reason = why;
@@ -667,8 +667,8 @@ impl Batch<'_> {
                     route: change.standing.route.clone(),
                     sla_due: change.standing.sla_due,
                     rules: fired(w.record.result.as_ref())
-                        .into_iter()
-                        .map(|(rule, _)| rule)
+                        .iter()
+                        .map(|(rule, _)| rule.to_string())
                         .collect(),
                     first_action: None,
                     reached: Vec::new(),
@@ -739,7 +739,7 @@ fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of:
 /// SLA, the end of a cool-down), whichever comes first; `None` when only new data can
 /// change anything.
 fn next_due(record: &LeadRecord, cool_down: Option<Millis>) -> Option<Millis> {
-    let mql = record.result.as_ref().is_some_and(mql_of);
+    let mql = record.result.as_ref().is_some_and(StoredResult::mql);
     let waits = lifecycle::waits_until(&record.standing, mql, record.activity, cool_down);
     match (record.result_due, waits) {
         (Some(a), Some(b)) => Some(a.min(b)),
@@ -775,42 +775,31 @@ pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[Vec<u8>]) -> S
     text
 }
 
-fn score_of(result: &Value) -> Option<f64> {
-    result.get("score").and_then(Value::as_f64)
-}
-
-fn mql_of(result: &Value) -> bool {
-    result.get("mql").and_then(Value::as_bool).unwrap_or(false)
-}
-
 /// Points by rule name in a result's `fired` list.
-fn fired(result: Option<&Value>) -> Vec<(String, f64)> {
-    let list = result.and_then(|r| r.get("fired")).and_then(Value::as_array);
-    list.into_iter()
-        .flatten()
-        .filter_map(|f| Some((f.get("rule")?.as_str()?.to_string(), f.get("points")?.as_f64()?)))
-        .collect()
+fn fired(result: Option<&StoredResult>) -> &[(std::sync::Arc<str>, f64)] {
+    result.map_or(&[], StoredResult::fired)
 }
 
 /// The rules that started or stopped firing, or gave other points.
-fn rule_changes(before: Option<&Value>, after: Option<&Value>) -> Vec<RuleChange> {
+fn rule_changes(before: Option<&StoredResult>, after: Option<&StoredResult>) -> Vec<RuleChange> {
     let (before, after) = (fired(before), fired(after));
-    let find = |list: &[(String, f64)], name: &str| list.iter().find(|(n, _)| n == name).map(|(_, p)| *p);
+    let find =
+        |list: &[(std::sync::Arc<str>, f64)], name: &str| list.iter().find(|(n, _)| &**n == name).map(|(_, p)| *p);
     let mut out: Vec<RuleChange> = Vec::new();
-    for (name, points) in &after {
-        let was = find(&before, name);
+    for (name, points) in after {
+        let was = find(before, name);
         if was != Some(*points) {
             out.push(RuleChange {
-                rule: name.clone(),
+                rule: name.to_string(),
                 before: was,
                 after: Some(*points),
             });
         }
     }
-    for (name, points) in &before {
-        if find(&after, name).is_none() {
+    for (name, points) in before {
+        if find(after, name).is_none() {
             out.push(RuleChange {
-                rule: name.clone(),
+                rule: name.to_string(),
                 before: Some(*points),
                 after: None,
             });
@@ -830,7 +819,7 @@ fn history(
         at: rfc3339(record.as_of),
         score,
         previous,
-        mql: record.result.as_ref().is_some_and(mql_of),
+        mql: record.result.as_ref().is_some_and(StoredResult::mql),
         stage: record.standing.stage,
         pack: pack.id().to_string(),
         rules,
@@ -902,8 +891,14 @@ mod tests {
 
     #[test]
     fn rule_changes_name_what_moved() {
-        let before = serde_json::json!({"fired": [{"rule": "a", "points": 5}, {"rule": "b", "points": 2}]});
-        let after = serde_json::json!({"fired": [{"rule": "a", "points": 5}, {"rule": "c", "points": 1}, {"rule": "b", "points": 3}]});
+        let result = |text: &str| {
+            let raw = serde_json::value::RawValue::from_string(text.to_string()).unwrap();
+            StoredResult::from_text(raw).unwrap()
+        };
+        let before = result(r#"{"fired": [{"rule": "a", "points": 5}, {"rule": "b", "points": 2}]}"#);
+        let after = result(
+            r#"{"fired": [{"rule": "a", "points": 5}, {"rule": "c", "points": 1}, {"rule": "b", "points": 3}]}"#,
+        );
         let changes = rule_changes(Some(&before), Some(&after));
         let names: Vec<_> = changes.iter().map(|c| (c.rule.as_str(), c.before, c.after)).collect();
         assert_eq!(names, [("c", None, Some(1.0)), ("b", Some(2.0), Some(3.0))]);

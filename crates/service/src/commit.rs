@@ -255,10 +255,16 @@ impl Writer {
             let views = commands
                 .iter()
                 .map(|c| match c {
-                    Command::Writes { items, views: true, .. } => items
-                        .iter()
-                        .filter_map(|(lead, _)| Some((lead.clone(), batch.view(lead)?)))
-                        .collect(),
+                    Command::Writes { items, views: true, .. } => {
+                        // A lead once, however many of the items write to it.
+                        let mut views = HashMap::new();
+                        for (lead, _) in items {
+                            if !views.contains_key(lead) {
+                                views.extend(batch.view(lead).map(|v| (lead.clone(), v)));
+                            }
+                        }
+                        views
+                    }
                     Command::Writes { views: false, .. }
                     | Command::Webhook { .. }
                     | Command::Probe { .. }

@@ -390,22 +390,10 @@ async fn write_one(app: &App, lead: String, op: Op) -> Result<Json<Value>, ApiEr
 }
 
 fn write_response(lead: &str, view: &LeadView, applied: &Applied) -> Value {
-    let mut out = lead_summary(lead, view);
+    let mut out = serde_json::to_value(LeadSummary(lead, view)).unwrap_or_default();
     out["new_events"] = json!(applied.new_events);
     out["duplicate_events"] = json!(applied.duplicates);
     out
-}
-
-fn lead_summary(lead: &str, view: &LeadView) -> Value {
-    json!({
-        "lead": lead,
-        "stage": view.standing.stage,
-        "result": view.result,
-        "error": view.error,
-        "as_of": rfc3339(view.as_of),
-        "sla_due": view.standing.sla_due.map(rfc3339),
-        "transitions": view.transitions,
-    })
 }
 
 async fn put_lead(
@@ -476,7 +464,7 @@ async fn post_stage(
     write_one(&app, lead, Op::Stage(Ask { to, reason, acted })).await
 }
 
-async fn ingest(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<Value>, ApiError> {
+async fn ingest(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<IngestAnswer>, ApiError> {
     let counts_only = ingest_answer(params(q)?)?;
     let now = now_millis();
     let (count, items, lines, errors) = off_workers(&app, body, move |b, limits| ingest_lines(b, now, limits)).await?;
@@ -487,9 +475,7 @@ async fn ingest(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<
     };
     let mut answer = ingest_response(count, &lines, reply, errors);
     if counts_only {
-        if let Some(fields) = answer.as_object_mut() {
-            fields.remove("leads");
-        }
+        answer.leads = None;
     }
     Ok(Json(answer))
 }
@@ -526,7 +512,7 @@ fn ingest_lines(bytes: &[u8], now: i64, limits: &Limits) -> Result<Lines, ApiErr
     Ok((count, items, lines, errors))
 }
 
-fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<Value>) -> Value {
+fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<Value>) -> IngestAnswer {
     let (mut new_events, mut duplicates, mut applied) = (0, 0, 0);
     for (line, outcome) in lines.iter().zip(&reply.items) {
         match outcome {
@@ -539,16 +525,16 @@ fn ingest_response(count: usize, lines: &[usize], reply: Reply, mut errors: Vec<
         }
     }
     errors.sort_by_key(|e| e["line"].as_u64());
-    let mut leads: Vec<(&String, &LeadView)> = reply.leads.iter().collect();
-    leads.sort_by(|a, b| a.0.cmp(b.0));
-    json!({
-        "lines": count,
-        "applied": applied,
-        "new_events": new_events,
-        "duplicate_events": duplicates,
-        "errors": errors,
-        "leads": leads.into_iter().map(|(id, view)| lead_summary(id, view)).collect::<Vec<_>>(),
-    })
+    let mut leads: Vec<(String, LeadView)> = reply.leads.into_iter().collect();
+    leads.sort_by(|a, b| a.0.cmp(&b.0));
+    IngestAnswer {
+        lines: count,
+        applied,
+        new_events,
+        duplicates,
+        errors,
+        leads: Some(leads),
+    }
 }
 
 async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<Value>, ApiError> {
@@ -630,7 +616,7 @@ async fn get_lead(
 /// scored again with it as of the same time.
 pub(crate) async fn explain(app: &App, read: &Reader, lead: &str, record: &LeadRecord) -> Result<String, ApiError> {
     let pack = app.live.current();
-    let stored: Option<Outcome> = record.result.clone().and_then(|v| serde_json::from_value(v).ok());
+    let stored: Option<Outcome> = record.result.as_ref().and_then(crate::model::StoredResult::outcome);
     if let Some(outcome) = stored.filter(|o| o.pack == *pack.id()) {
         return Ok(pack.explain(&outcome).to_string());
     }
@@ -979,4 +965,140 @@ async fn alerts(State(app): Shared, q: Params) -> Result<Json<Value>, ApiError> 
         .filter_map(|(_, bytes)| serde_json::from_slice(bytes).ok())
         .collect();
     Ok(Json(json!({"alerts": list, "next": next})))
+}
+
+// Storage and scale (issue 22): answers written from the writer's views, each lead's
+// result copied from its stored text instead of built into a tree and written again.
+
+/// `POST /v1/ingest`'s answer: `{applied, duplicate_events, errors, leads, lines,
+/// new_events}` (`leads` left out for `?answer=counts`).
+struct IngestAnswer {
+    lines: usize,
+    applied: u64,
+    new_events: u64,
+    duplicates: u64,
+    errors: Vec<Value>,
+    /// Every lead touched, by id.
+    leads: Option<Vec<(String, LeadView)>>,
+}
+
+/// A lead after a write: `{as_of, error, lead, result, sla_due, stage, transitions}`.
+struct LeadSummary<'a>(&'a str, &'a LeadView);
+
+// Both are written with their keys in order, as the `serde_json::Value` objects they
+// replace were (`the_answers_are_written_as_their_values_were` holds them to it).
+impl serde::Serialize for IngestAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("applied", &self.applied)?;
+        m.serialize_entry("duplicate_events", &self.duplicates)?;
+        m.serialize_entry("errors", &self.errors)?;
+        if let Some(leads) = &self.leads {
+            let summaries = leads.iter().map(|(id, view)| LeadSummary(id, view));
+            m.serialize_entry("leads", &Seq(std::cell::Cell::new(Some(summaries))))?;
+        }
+        m.serialize_entry("lines", &self.lines)?;
+        m.serialize_entry("new_events", &self.new_events)?;
+        m.end()
+    }
+}
+
+impl serde::Serialize for LeadSummary<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let LeadSummary(lead, view) = *self;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("as_of", &rfc3339(view.as_of))?;
+        // A scoring error is rare: written through a value, for its keys' order.
+        let error = view.error.as_ref().map(serde_json::to_value).transpose();
+        m.serialize_entry("error", &error.map_err(serde::ser::Error::custom)?)?;
+        m.serialize_entry("lead", lead)?;
+        m.serialize_entry("result", &view.result.as_ref().map(crate::model::StoredResult::text))?;
+        m.serialize_entry("sla_due", &view.standing.sla_due.map(rfc3339))?;
+        m.serialize_entry("stage", &view.standing.stage)?;
+        m.serialize_entry("transitions", &view.transitions)?;
+        m.end()
+    }
+}
+
+/// A sequence written from an iterator, once.
+struct Seq<I>(std::cell::Cell<Option<I>>);
+
+impl<I: Iterator<Item = T>, T: serde::Serialize> serde::Serialize for Seq<I> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.take().into_iter().flatten())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::Standing;
+    use crate::model::{ScoringError, StoredResult};
+
+    #[test]
+    fn the_answers_are_written_as_their_values_were() {
+        let pack = Pack::from_source(
+            "p",
+            "threshold 5\ntitle ~ VP => +10\nvisited /pricing => +5\nroute \"sales\" when title ~ VP",
+        )
+        .unwrap();
+        let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+        let outcome = pack.score(&json!({"id": "a", "title": "VP"}), as_of).unwrap();
+        let mut standing = Standing::new(0);
+        standing.sla_due = Some(86_400_000);
+        let scored = LeadView {
+            standing: standing.clone(),
+            result: Some(StoredResult::new(&outcome).unwrap()),
+            error: None,
+            as_of: 1_000,
+            transitions: vec![3, 4],
+        };
+        let mut error = ScoringError::from(&pack.score_json(r#"{"events": [1]}"#, as_of).unwrap_err());
+        error.rule = Some("a.rules:1".into());
+        let failed = LeadView {
+            standing,
+            result: None,
+            error: Some(error),
+            as_of: 2_000,
+            transitions: Vec::new(),
+        };
+        let views = [("a".to_string(), scored), ("b\"".to_string(), failed)];
+        // What the answer was: a value built with `json!`, the result as a value.
+        let before = |(lead, view): &(String, LeadView)| {
+            json!({
+                "lead": lead,
+                "stage": view.standing.stage,
+                "result": serde_json::to_value(&outcome).ok().filter(|_| view.result.is_some()),
+                "error": view.error,
+                "as_of": rfc3339(view.as_of),
+                "sla_due": view.standing.sla_due.map(rfc3339),
+                "transitions": view.transitions,
+            })
+        };
+        let errors = vec![json!({"line": 2, "error": "bad", "kind": "bad_request"})];
+        let expected = json!({
+            "lines": 3,
+            "applied": 2,
+            "new_events": 5,
+            "duplicate_events": 1,
+            "errors": errors,
+            "leads": views.iter().map(before).collect::<Vec<_>>(),
+        });
+        let mut answer = IngestAnswer {
+            lines: 3,
+            applied: 2,
+            new_events: 5,
+            duplicates: 1,
+            errors,
+            leads: Some(views.to_vec()),
+        };
+        let text = serde_json::to_string(&answer).unwrap();
+        assert_eq!(text, expected.to_string());
+        answer.leads = None;
+        let mut counts = expected;
+        counts.as_object_mut().unwrap().remove("leads");
+        assert_eq!(serde_json::to_string(&answer).unwrap(), counts.to_string());
+    }
 }

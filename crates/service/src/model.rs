@@ -1,10 +1,13 @@
 //! What the service stores, as plain serializable data: a lead's record, a transition, a
-//! history entry, a webhook's delivery cursor. Both backends keep them as JSON.
+//! history entry, a webhook's delivery cursor. Both backends keep them as JSON; a lead's
+//! result is kept as the JSON text it is served as ([`StoredResult`]).
 
 use leadscore::read::ReadError;
 use leadscore::EvalError;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::sync::Arc;
 
 use super::lifecycle::{Handoff, Kind, Stage, Standing};
 
@@ -19,7 +22,7 @@ pub struct LeadRecord {
     /// Stage, since when, route and SLA.
     pub standing: Standing,
     /// The latest result, as batch scoring writes it (`null` when scoring failed).
-    pub result: Option<Value>,
+    pub result: Option<StoredResult>,
     /// Why the latest scoring failed (a plugin error, an event the pack cannot read).
     #[serde(default, deserialize_with = "stored_scoring_error")]
     pub error: Option<ScoringError>,
@@ -557,7 +560,11 @@ impl RuleFires {
     pub fn add<'a>(&mut self, fired: impl IntoIterator<Item = &'a str>) {
         self.results += 1;
         for rule in fired {
-            *self.rules.entry(rule.to_string()).or_default() += 1;
+            // A rule already counted costs no new name.
+            match self.rules.get_mut(rule) {
+                Some(n) => *n += 1,
+                None => _ = self.rules.insert(rule.to_string(), 1),
+            }
         }
     }
 
@@ -668,6 +675,225 @@ pub struct Alert {
     pub target: Evaluation,
 }
 
+// Storage and scale (issue 22): a lead's result kept as the text it is stored and served as.
+
+/// A lead's latest result as stored and served: the JSON text of the core's
+/// [`Outcome`](leadscore::Outcome) exactly as a `serde_json::Value` of it writes it (every
+/// object's keys in order, numbers as batch scoring writes them), written straight from
+/// the outcome without building a tree, and copied verbatim into records and answers. What
+/// the writer reads of a result (its score, MQL reading and points by rule) is kept typed
+/// beside it. A stored record's result reads back as the text it was stored as.
+///
+/// ```
+/// use leadscore_service::model::StoredResult;
+/// let pack = leadscore::Pack::from_source("p", "title ~ VP => +10")?;
+/// let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+/// let outcome = pack.score(&serde_json::json!({"title": "VP"}), as_of)?;
+/// let result = StoredResult::new(&outcome)?;
+/// assert_eq!(result.score(), Some(10.0));
+/// assert!(result.text().get().starts_with(r#"{"dimensions":{},"disqualified":null,"fired":[{"dimension":null"#));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct StoredResult {
+    text: Box<RawValue>,
+    score: Option<f64>,
+    mql: bool,
+    fired: Vec<(Arc<str>, f64)>,
+}
+
+impl StoredResult {
+    /// The result of `outcome`.
+    pub fn new(outcome: &leadscore::Outcome) -> Result<StoredResult, serde_json::Error> {
+        let whole = |x: f64| leadscore::num_to_json(x).as_f64();
+        Ok(StoredResult {
+            text: serde_json::value::to_raw_value(&sorted::Outcome(outcome))?,
+            score: whole(outcome.score),
+            mql: outcome.mql,
+            fired: outcome
+                .fired
+                .iter()
+                .filter_map(|f| Some((f.rule.clone(), whole(f.points)?)))
+                .collect(),
+        })
+    }
+
+    /// A result from its stored JSON text (a lead record's `result`).
+    pub fn from_text(text: Box<RawValue>) -> Result<StoredResult, serde_json::Error> {
+        #[derive(Deserialize)]
+        struct Summary {
+            #[serde(default)]
+            score: Option<f64>,
+            #[serde(default)]
+            mql: Option<bool>,
+            #[serde(default)]
+            fired: Vec<FiredSummary>,
+        }
+        #[derive(Deserialize)]
+        struct FiredSummary {
+            rule: Option<String>,
+            points: Option<f64>,
+        }
+        let summary: Summary = serde_json::from_str(text.get())?;
+        Ok(StoredResult {
+            score: summary.score,
+            mql: summary.mql.unwrap_or(false),
+            fired: summary
+                .fired
+                .into_iter()
+                .filter_map(|f| Some((Arc::from(f.rule?), f.points?)))
+                .collect(),
+            text,
+        })
+    }
+
+    /// The JSON text.
+    pub fn text(&self) -> &RawValue {
+        &self.text
+    }
+
+    /// The score (`None` when it is not a finite number).
+    pub fn score(&self) -> Option<f64> {
+        self.score
+    }
+
+    /// The MQL reading.
+    pub fn mql(&self) -> bool {
+        self.mql
+    }
+
+    /// The rules that fired with their points, in the result's order.
+    pub fn fired(&self) -> &[(Arc<str>, f64)] {
+        &self.fired
+    }
+
+    /// The result as the core's outcome again (for an explanation); `None` if the text
+    /// is not one.
+    pub fn outcome(&self) -> Option<leadscore::Outcome> {
+        serde_json::from_str(self.text.get()).ok()
+    }
+
+    /// The result as a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.text.get()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for StoredResult {
+    fn eq(&self, other: &StoredResult) -> bool {
+        self.text.get() == other.text.get()
+    }
+}
+
+impl Serialize for StoredResult {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.text.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for StoredResult {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<StoredResult, D::Error> {
+        StoredResult::from_text(Box::<RawValue>::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// The core's result written as a `serde_json::Value` of it is written: each object's
+/// keys in order (the order of `Value`'s map), the fields the core skips skipped.
+/// `a_result_is_written_as_its_json_value_would_be` holds it to that.
+mod sorted {
+    use serde::ser::{Serialize, SerializeMap, Serializer};
+
+    use leadscore::num_to_json;
+
+    /// An outcome.
+    pub struct Outcome<'a>(pub &'a leadscore::Outcome);
+
+    struct Fired<'a>(&'a leadscore::Fired);
+    struct Capped<'a>(&'a leadscore::Capped);
+    struct Enrichment<'a>(&'a leadscore::Enrichment);
+    struct Dimensions<'a>(&'a std::collections::BTreeMap<std::sync::Arc<str>, f64>);
+    struct List<'a, T, W>(&'a [T], fn(&'a T) -> W);
+
+    impl<'a, T, W: Serialize> Serialize for List<'a, T, W> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.iter().map(self.1))
+        }
+    }
+
+    impl Serialize for Outcome<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let o = self.0;
+            let mut m = s.serialize_map(None)?;
+            if !o.capped.is_empty() {
+                m.serialize_entry("capped", &List(&o.capped, Capped))?;
+            }
+            m.serialize_entry("dimensions", &Dimensions(&o.dimensions))?;
+            m.serialize_entry("disqualified", &o.disqualified)?;
+            if !o.enriched.is_empty() {
+                m.serialize_entry("enriched", &List(&o.enriched, Enrichment))?;
+            }
+            m.serialize_entry("fired", &List(&o.fired, Fired))?;
+            if let Some(id) = &o.id {
+                m.serialize_entry("id", id)?;
+            }
+            m.serialize_entry("mql", &o.mql)?;
+            m.serialize_entry("pack", &o.pack)?;
+            if let Some(p) = o.probability {
+                m.serialize_entry("probability", &num_to_json(p))?;
+            }
+            m.serialize_entry("route", &o.route)?;
+            m.serialize_entry("score", &num_to_json(o.score))?;
+            m.serialize_entry("tags", &o.tags)?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Fired<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let f = self.0;
+            let mut m = s.serialize_map(None)?;
+            if let Some(count) = f.count {
+                m.serialize_entry("count", &count)?;
+            }
+            if let Some(decay) = f.decay {
+                m.serialize_entry("decay", &num_to_json(decay))?;
+            }
+            m.serialize_entry("dimension", &f.dimension)?;
+            m.serialize_entry("location", &f.location)?;
+            m.serialize_entry("points", &num_to_json(f.points))?;
+            m.serialize_entry("rule", &f.rule)?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Capped<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let c = self.0;
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("cap", &num_to_json(c.cap))?;
+            m.serialize_entry("dimension", &c.dimension)?;
+            m.serialize_entry("total", &num_to_json(c.total))?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Enrichment<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            let e = self.0;
+            let mut m = s.serialize_map(None)?;
+            m.serialize_entry("fields", &e.fields)?;
+            m.serialize_entry("plugin", &e.plugin)?;
+            m.end()
+        }
+    }
+
+    impl Serialize for Dimensions<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_map(self.0.iter().map(|(k, v)| (k, num_to_json(*v))))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -716,5 +942,104 @@ mod tests {
             );
             assert_eq!(serde_json::from_str::<Transition>(&text).ok(), Some(t));
         }
+    }
+
+    /// An outcome with every field the core writes set (numbers whole and not).
+    fn every_field() -> leadscore::Outcome {
+        let fired = |rule: &str, points: f64, count, decay| leadscore::Fired {
+            rule: rule.into(),
+            points,
+            dimension: (points > 1.0).then(|| "fit".into()),
+            location: "a.rules:3".into(),
+            index: 2,
+            count,
+            decay,
+        };
+        let mut enriched = std::collections::BTreeMap::new();
+        enriched.insert("zeta".to_string(), serde_json::json!({"b": 1, "a": [1.5, null]}));
+        enriched.insert("alpha".to_string(), Value::from("x\"y"));
+        leadscore::Outcome {
+            id: Some(serde_json::json!({"z": 1, "a": 2})),
+            score: 37.25,
+            probability: Some(0.125),
+            mql: true,
+            disqualified: Some("students".into()),
+            dimensions: [("fit".into(), 20.0), ("engagement".into(), 17.25)]
+                .into_iter()
+                .collect(),
+            route: Some("enterprise".into()),
+            tags: vec!["b".into(), "a".into()],
+            fired: vec![
+                fired("title ~ VP", 20.0, None, None),
+                fired("visits", 0.5, Some(3), Some(0.25)),
+            ],
+            capped: vec![leadscore::Capped {
+                dimension: "fit".into(),
+                total: 25.5,
+                cap: 20.0,
+            }],
+            enriched: vec![leadscore::Enrichment {
+                plugin: "clearbit".into(),
+                fields: enriched,
+            }],
+            pack: leadscore::PackId {
+                name: "p".into(),
+                version: "0123abcd".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn a_result_is_written_as_its_json_value_would_be() {
+        let pack = leadscore::Pack::from_source("p", "threshold 5\ntitle ~ VP => +10\nroute \"sales\" when title ~ VP")
+            .unwrap();
+        let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
+        let scored = pack.score(&serde_json::json!({"id": 7, "title": "VP"}), as_of).unwrap();
+        let mut sparse = every_field();
+        (sparse.id, sparse.probability, sparse.disqualified, sparse.route) = (None, None, None, None);
+        (sparse.capped, sparse.enriched, sparse.score) = (Vec::new(), Vec::new(), f64::NAN);
+        for outcome in [every_field(), sparse, scored, leadscore::Outcome::default()] {
+            let value = serde_json::to_value(&outcome).unwrap();
+            let stored = StoredResult::new(&outcome).unwrap();
+            assert_eq!(stored.text().get(), value.to_string());
+            assert_eq!(stored.score(), value["score"].as_f64());
+            assert_eq!(stored.mql(), value["mql"].as_bool().unwrap());
+            let read = StoredResult::from_text(stored.text.clone()).unwrap();
+            assert_eq!(
+                (read.score(), read.mql(), read.fired()),
+                (stored.score(), stored.mql(), stored.fired())
+            );
+            // (A score that is not a number is written `null`, which no outcome reads.)
+            let back = stored.outcome().filter(|_| outcome.score.is_finite());
+            assert_eq!(back.is_some(), outcome.score.is_finite());
+        }
+        let stored = StoredResult::new(&every_field()).unwrap();
+        let fired: Vec<(&str, f64)> = stored.fired().iter().map(|(r, p)| (&**r, *p)).collect();
+        assert_eq!(fired, [("title ~ VP", 20.0), ("visits", 0.5)]);
+    }
+
+    #[test]
+    fn a_record_stored_with_its_result_as_a_json_value_reads_back_and_is_stored_the_same() {
+        // What a record was before its result was kept as text: the result a JSON value.
+        let mut record = LeadRecord::new(5);
+        record.fields.insert("title".into(), Value::from("VP"));
+        let unscored = serde_json::to_string(&record).unwrap();
+        let result = serde_json::to_value(every_field()).unwrap().to_string();
+        let older = unscored
+            .replace(r#""result":null"#, &format!(r#""result":{result}"#))
+            .into_bytes();
+        assert_ne!(older, unscored.as_bytes());
+        let read: LeadRecord = serde_json::from_slice(&older).unwrap();
+        let result = read.result.as_ref().unwrap();
+        assert_eq!(
+            (result.score(), result.mql(), result.fired().len()),
+            (Some(37.25), true, 2)
+        );
+        assert_eq!(serde_json::to_vec(&read).unwrap(), older, "stored again byte for byte");
+        assert_eq!(result, &StoredResult::new(&every_field()).unwrap());
+        assert_eq!(result.to_value(), serde_json::to_value(every_field()).unwrap());
+        // And one that could not be scored.
+        let none: LeadRecord = serde_json::from_slice(&serde_json::to_vec(&record).unwrap()).unwrap();
+        assert!(none.result.is_none());
     }
 }

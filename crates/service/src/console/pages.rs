@@ -103,7 +103,7 @@ fn signed(v: f64) -> String {
 }
 
 fn stored_outcome(record: &LeadRecord) -> Option<Outcome> {
-    record.result.clone().and_then(|v| serde_json::from_value(v).ok())
+    record.result.as_ref().and_then(crate::model::StoredResult::outcome)
 }
 
 /// A JSON value as one line of text (strings without their quotes).
