@@ -372,24 +372,19 @@ impl PgStore {
         client: &mut Object,
         f: &mut impl FnMut(&mut dyn Txn) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let txn = self
-            .runtime
-            .block_on(client.transaction())
-            .map_err(|e| pg_error(&self.location, &e))?;
         let mut t = PgTxn {
-            txn,
+            client,
+            open: std::cell::Cell::new(false),
             store: self,
             stamps: std::collections::HashMap::new(),
             pending: Pending::default(),
             known_ids: std::collections::HashMap::new(),
             expected_ids: Vec::new(),
+            spare_stamps: Vec::new(),
         };
         // On an error `t` is dropped, and with it the transaction: rolled back.
         let value = f(&mut t)?;
-        t.flush()?;
-        self.runtime
-            .block_on(t.txn.commit())
-            .map_err(|e| pg_error(&self.location, &e))?;
+        t.commit()?;
         Ok(value)
     }
 
@@ -730,7 +725,12 @@ fn to_u64(n: i64) -> u64 {
 /// is pending where they touch it (a lead written, an event id stored, a hand-off), so a
 /// commit of many leads takes a handful of round trips instead of several per lead.
 struct PgTxn<'a> {
-    txn: deadpool_postgres::Transaction<'a>,
+    /// The writer's connection. `BEGIN` goes with the transaction's first statements and
+    /// `COMMIT` with its last ones, in their pipelines; dropped before its commit, the
+    /// transaction is rolled back ([`Drop`]).
+    client: &'a Object,
+    /// Whether `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` yet.
+    open: std::cell::Cell<bool>,
     store: &'a PgStore,
     /// The stamps of the leads this transaction locked or wrote (see [`Txn::lead_stamp`]).
     stamps: std::collections::HashMap<String, i64>,
@@ -740,6 +740,20 @@ struct PgTxn<'a> {
     known_ids: std::collections::HashMap<(String, String), Known>,
     /// The event ids [`Txn::expect_event_ids`] announced, read with the locks.
     expected_ids: Vec<(String, String)>,
+    /// Stamps taken from the sequence with the locks, one per lead locked, for the lead
+    /// rows this transaction writes: [`Txn::lead_stamp`] knows a written lead's new stamp
+    /// without waiting for its row to be sent.
+    spare_stamps: Vec<i64>,
+}
+
+impl Drop for PgTxn<'_> {
+    /// Rolls back a transaction not committed (an error, or a conflict to run again).
+    fn drop(&mut self) {
+        if self.open.get() {
+            // A connection that fails here is broken: the server rolls back as it closes.
+            let _ = self.store.runtime.block_on(self.client.batch_execute("ROLLBACK"));
+        }
+    }
 }
 
 /// What a transaction knows of an event id (see [`PgTxn::known_ids`]).
@@ -768,8 +782,8 @@ struct Pending {
     history: Vec<(String, i64, Vec<u8>)>,
     /// (lead, n): history entries dropped past the limit.
     history_dropped: Vec<(String, i64)>,
-    /// Lead rows by id: (record, due).
-    leads: std::collections::BTreeMap<String, (Vec<u8>, Option<Millis>)>,
+    /// Lead rows by id: (record, due, stamp: `None` takes the sequence's next).
+    leads: std::collections::BTreeMap<String, (Vec<u8>, Option<Millis>, Option<i64>)>,
     /// Hand-offs by (mql_at, lead).
     handoffs: std::collections::BTreeMap<(Millis, String), HandOff>,
     /// (hour, counts, keep_from)
@@ -889,15 +903,26 @@ impl Pending {
         }
         let mut stamps = None;
         if !self.leads.is_empty() {
-            let (ids, records, dues) = unzip3(self.leads.into_iter().map(|(id, (r, d))| (id, r, d)));
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (id, (record, due, stamp)) in self.leads {
+                columns.0.push(id);
+                columns.1.push(record);
+                columns.2.push(due);
+                columns.3.push(stamp);
+            }
             stamps = Some(out.len());
             out.push(Statement::new(
-                "INSERT INTO leadscore.leads (id, record, due)
-                 SELECT * FROM unnest($1::text[], $2::bytea[], $3::bigint[])
-                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due,
-                   stamp = nextval('leadscore.lead_stamps')
+                "INSERT INTO leadscore.leads (id, record, due, stamp)
+                 SELECT id, record, due, coalesce(stamp, nextval('leadscore.lead_stamps'))
+                 FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[]) AS u (id, record, due, stamp)
+                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due, stamp = EXCLUDED.stamp
                  RETURNING id, stamp",
-                vec![Box::new(ids), Box::new(records), Box::new(dues)],
+                vec![
+                    Box::new(columns.0),
+                    Box::new(columns.1),
+                    Box::new(columns.2),
+                    Box::new(columns.3),
+                ],
             ));
         }
         if !self.handoffs.is_empty() {
@@ -1058,6 +1083,17 @@ async fn in_order<'f, T, E>(
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
 
+/// A statement as [`PgTxn::send`] takes it: its text and its parameters.
+type Borrowed<'s> = (&'s str, Vec<&'s (dyn ToSql + Sync)>);
+
+/// The statements as [`PgTxn::send`] takes them.
+fn borrowed(statements: &[Statement]) -> Vec<Borrowed<'_>> {
+    statements
+        .iter()
+        .map(|s| (s.sql, s.params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect()))
+        .collect()
+}
+
 impl PgTxn<'_> {
     fn run<T>(&self, fut: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StorageError> {
         self.store
@@ -1067,40 +1103,59 @@ impl PgTxn<'_> {
     }
 
     fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StorageError> {
-        self.run(async {
-            let statement = self.txn.prepare_cached(sql).await?;
-            self.txn.query(&statement, params).await
-        })
+        let mut rows = self.send(&[(sql, params.to_vec())], None)?;
+        Ok(rows.pop().unwrap_or_default())
     }
 
+    /// [`PgTxn::query`] for a statement run for its effect: how many rows it returned.
     fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, StorageError> {
-        self.run(async {
-            let statement = self.txn.prepare_cached(sql).await?;
-            self.txn.execute(&statement, params).await
-        })
+        let rows = self.query(sql, params)?;
+        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
     }
 
     /// Runs the statements as one pipeline (see [`in_order`]): the rows of each.
     fn pipeline(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, StorageError> {
-        self.run(async {
-            let mut prepared = Vec::with_capacity(statements.len());
-            for s in statements {
-                prepared.push(self.txn.prepare_cached(s.sql).await?);
+        self.send(&borrowed(statements), None)
+    }
+
+    /// Sends the statements as one pipeline, after `BEGIN` if the transaction has not
+    /// begun and before `end` (`COMMIT`) if given: the rows of each of `statements`.
+    fn send(&self, statements: &[Borrowed<'_>], end: Option<&str>) -> Result<Vec<Vec<Row>>, StorageError> {
+        let begin = !self.open.get();
+        let all: Vec<(&str, &[&(dyn ToSql + Sync)])> = begin
+            .then_some(("BEGIN", &[] as &Params<'_>))
+            .into_iter()
+            .chain(statements.iter().map(|(sql, params)| (*sql, params.as_slice())))
+            .chain(end.map(|sql| (sql, &[] as &Params<'_>)))
+            .collect();
+        self.open.set(end.is_none());
+        let mut rows = self.run(async {
+            let mut prepared = Vec::with_capacity(all.len());
+            for (sql, _) in &all {
+                prepared.push(self.client.prepare_cached(sql).await?);
             }
-            let params: Vec<Vec<&(dyn ToSql + Sync)>> = statements
-                .iter()
-                .map(|s| s.params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect())
-                .collect();
             let futures = prepared
                 .iter()
-                .zip(&params)
-                .map(|(statement, params)| {
-                    Box::pin(self.txn.query(statement, params))
+                .zip(&all)
+                .map(|(statement, (_, params))| {
+                    Box::pin(self.client.query(statement, params))
                         as std::pin::Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>>>>
                 })
                 .collect();
             in_order(futures).await
-        })
+        })?;
+        if begin {
+            rows.remove(0);
+        }
+        rows.truncate(statements.len());
+        Ok(rows)
+    }
+
+    /// Sends every pending write and `COMMIT`, in one pipeline.
+    fn commit(&mut self) -> Result<(), StorageError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (statements, _) = pending.statements(&self.store.holder);
+        self.send(&borrowed(&statements), Some("COMMIT")).map(drop)
     }
 
     /// Sends every pending write, and `then` after them in the same pipeline: its rows.
@@ -1155,8 +1210,9 @@ impl PgTxn<'_> {
 }
 
 impl Txn for PgTxn<'_> {
-    /// One pipeline: the advisory locks, the rows' locks and stamps, and the event ids
-    /// [`Txn::expect_event_ids`] announced.
+    /// One pipeline: the advisory locks, the rows' locks and stamps, the event ids
+    /// [`Txn::expect_event_ids`] announced, and a new stamp per lead for the rows
+    /// [`Txn::put_lead`] will write.
     fn lock_leads(&mut self, ids: &[&str]) -> Result<(), StorageError> {
         if ids.is_empty() {
             return Ok(());
@@ -1173,6 +1229,10 @@ impl Txn for PgTxn<'_> {
                 vec![Box::new(owned)],
             ),
         ];
+        statements.push(Statement::new(
+            "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
+            vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
+        ));
         let expected = std::mem::take(&mut self.expected_ids);
         if !expected.is_empty() {
             let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
@@ -1191,6 +1251,9 @@ impl Txn for PgTxn<'_> {
             self.known_ids.entry(key).or_insert(Known::Absent);
         }
         for row in rows.get(2).into_iter().flatten() {
+            self.spare_stamps.push(self.get(row, 0)?);
+        }
+        for row in rows.get(3).into_iter().flatten() {
             let key = (self.get(row, 0)?, self.get(row, 1)?);
             let digest = self.get::<Option<Vec<u8>>>(row, 2)?;
             self.known_ids.insert(key, Known::Stored(digest));
@@ -1208,7 +1271,7 @@ impl Txn for PgTxn<'_> {
     }
 
     fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
-        if let Some((record, _)) = self.pending.leads.get(id) {
+        if let Some((record, ..)) = self.pending.leads.get(id) {
             return Ok(Some(decode("lead", record)?));
         }
         let rows = self.query("SELECT record FROM leadscore.leads WHERE id = $1", &[&id])?;
@@ -1218,9 +1281,15 @@ impl Txn for PgTxn<'_> {
         }
     }
 
-    /// Pending until the next flush, which gives its stamp.
+    /// Pending until the next flush, with one of the stamps taken with the locks (none
+    /// left: the flush takes one, and [`Txn::lead_stamp`] waits for it).
     fn put_lead(&mut self, id: &str, record: &LeadRecord, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
-        self.pending.leads.insert(id.to_string(), (encode(record), record.due));
+        let stamp = self.spare_stamps.pop();
+        match stamp {
+            Some(stamp) => self.stamps.insert(id.to_string(), stamp),
+            None => self.stamps.remove(id),
+        };
+        self.pending.leads.insert(id.to_string(), (encode(record), record.due, stamp));
         Ok(())
     }
 
@@ -1596,10 +1665,10 @@ impl Txn for PgTxn<'_> {
 
     // Storage and scale (issue 22): the writer's cache of leads.
 
-    /// The stamp [`Txn::lock_leads`] read or [`Txn::put_lead`] gave (a lead row still
-    /// pending is sent first, with everything else pending).
+    /// The stamp [`Txn::lock_leads`] read or [`Txn::put_lead`] gave (a lead row pending
+    /// without a stamp is sent first, with everything else pending).
     fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError> {
-        if self.pending.leads.contains_key(id) {
+        if self.pending.leads.contains_key(id) && !self.stamps.contains_key(id) {
             self.flush()?;
         }
         Ok(self.stamps.get(id).copied())
