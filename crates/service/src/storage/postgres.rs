@@ -148,7 +148,17 @@ pub struct PgStore {
     /// This process's id, for leases.
     holder: String,
     location: String,
+    /// Storage and scale (issue 22): each lead's stamp as this process's last committed
+    /// transaction saw or wrote it, as the writer's cache of leads holds it; a lead
+    /// locked with another stamp was written by another instance since, and its record
+    /// and events are read with the locks (see [`Txn::lock_leads`]). Emptied past
+    /// [`SEEN_MAX`] leads (a lead missing here is read with the locks, as on the first
+    /// write after a start).
+    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
+
+/// The most leads [`PgStore::seen`] keeps stamps of (about 60 bytes each).
+const SEEN_MAX: usize = 1 << 20;
 
 /// The URL's server and database, without user or password, for logs and errors.
 pub fn redacted(url: &str) -> String {
@@ -336,6 +346,7 @@ impl PgStore {
             instance,
             holder: new_id(),
             location,
+            seen: std::sync::Mutex::default(),
         })
     }
 
@@ -381,10 +392,16 @@ impl PgStore {
             known_ids: std::collections::HashMap::new(),
             expected_ids: Vec::new(),
             spare_stamps: Vec::new(),
+            fetched: std::collections::HashMap::new(),
         };
         // On an error `t` is dropped, and with it the transaction: rolled back.
         let value = f(&mut t)?;
         t.commit()?;
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() + t.stamps.len() > SEEN_MAX {
+            seen.clear();
+        }
+        seen.extend(t.stamps.drain());
         Ok(value)
     }
 
@@ -744,6 +761,20 @@ struct PgTxn<'a> {
     /// rows this transaction writes: [`Txn::lead_stamp`] knows a written lead's new stamp
     /// without waiting for its row to be sent.
     spare_stamps: Vec<i64>,
+    /// The leads locked that another writer changed since this process saw them (see
+    /// [`PgStore::seen`]): record and events as stored, read with the locks, and kept up
+    /// to date by this transaction's writes of events, so [`Txn::lead`] and
+    /// [`Txn::events_from`] need no round trip of their own.
+    fetched: std::collections::HashMap<String, Fetched>,
+}
+
+/// A lead as [`Txn::lock_leads`] read it (see [`PgTxn::fetched`]).
+#[derive(Default)]
+struct Fetched {
+    /// The record, until [`Txn::lead`] takes it.
+    record: Option<Vec<u8>>,
+    /// Its events by seq, with this transaction's appends and drops.
+    events: std::collections::BTreeMap<i64, Vec<u8>>,
 }
 
 impl Drop for PgTxn<'_> {
@@ -1233,6 +1264,23 @@ impl Txn for PgTxn<'_> {
             "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
             vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
         ));
+        let seen: Vec<Option<i64>> = {
+            let seen = self.store.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            ids.iter().map(|id| seen.get(*id).copied()).collect()
+        };
+        let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+        statements.push(Statement::new(
+            "SELECT l.id, l.record FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+             JOIN leadscore.leads AS l ON l.id = u.id WHERE l.stamp IS DISTINCT FROM u.stamp",
+            vec![Box::new(owned.clone()), Box::new(seen.clone())],
+        ));
+        statements.push(Statement::new(
+            "SELECT e.lead, e.seq, e.body FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+             JOIN leadscore.leads AS l ON l.id = u.id
+             JOIN leadscore.events AS e ON e.lead = l.id
+             WHERE l.stamp IS DISTINCT FROM u.stamp",
+            vec![Box::new(owned), Box::new(seen)],
+        ));
         let expected = std::mem::take(&mut self.expected_ids);
         if !expected.is_empty() {
             let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
@@ -1254,6 +1302,14 @@ impl Txn for PgTxn<'_> {
             self.spare_stamps.push(self.get(row, 0)?);
         }
         for row in rows.get(3).into_iter().flatten() {
+            let (id, record): (String, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?);
+            self.fetched.entry(id).or_default().record = Some(record);
+        }
+        for row in rows.get(4).into_iter().flatten() {
+            let (lead, seq, body): (String, i64, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
+            self.fetched.entry(lead).or_default().events.insert(seq, body);
+        }
+        for row in rows.get(5).into_iter().flatten() {
             let key = (self.get(row, 0)?, self.get(row, 1)?);
             let digest = self.get::<Option<Vec<u8>>>(row, 2)?;
             self.known_ids.insert(key, Known::Stored(digest));
@@ -1273,6 +1329,9 @@ impl Txn for PgTxn<'_> {
     fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
         if let Some((record, ..)) = self.pending.leads.get(id) {
             return Ok(Some(decode("lead", record)?));
+        }
+        if let Some(record) = self.fetched.get_mut(id).and_then(|f| f.record.take()) {
+            return Ok(Some(decode("lead", &record)?));
         }
         let rows = self.query("SELECT record FROM leadscore.leads WHERE id = $1", &[&id])?;
         match rows.first() {
@@ -1297,6 +1356,7 @@ impl Txn for PgTxn<'_> {
     /// of the transaction starts a new lead under the id.
     fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
         self.stamps.remove(id);
+        self.fetched.remove(id);
         self.pending.erase(id);
         self.known_ids.retain(|(lead, _), _| lead != id);
         let statements: Vec<Statement> = [
@@ -1317,6 +1377,9 @@ impl Txn for PgTxn<'_> {
 
     fn put_event(&mut self, lead: &str, seq: u64, event: &[u8], event_id: Option<&str>) -> Result<(), StorageError> {
         let seq = to_i64(seq);
+        if let Some(fetched) = self.fetched.get_mut(lead) {
+            fetched.events.insert(seq, event.to_vec());
+        }
         self.pending.events.push((lead.to_string(), seq, event.to_vec()));
         if let Some(event_id) = event_id {
             let key = (lead.to_string(), event_id.to_string());
@@ -1327,11 +1390,17 @@ impl Txn for PgTxn<'_> {
     }
 
     fn drop_events(&mut self, lead: &str, from: u64, to: u64) -> Result<(), StorageError> {
+        if let Some(fetched) = self.fetched.get_mut(lead) {
+            fetched.events.retain(|seq, _| *seq < to_i64(from) || *seq >= to_i64(to));
+        }
         self.pending.dropped.push((lead.to_string(), to_i64(from), to_i64(to)));
         Ok(())
     }
 
     fn events_from(&mut self, lead: &str, from: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        if let Some(fetched) = self.fetched.get(lead) {
+            return Ok(fetched.events.range(to_i64(from)..).map(|(_, e)| e.clone()).collect());
+        }
         if self.pending.touches_events(lead) {
             self.flush()?;
         }
