@@ -1205,7 +1205,11 @@ impl PgTxn<'_> {
                 self.stamps.insert(id, stamp);
             }
         }
-        Ok(if extra { rows.pop().unwrap_or_default() } else { Vec::new() })
+        Ok(if extra {
+            rows.pop().unwrap_or_default()
+        } else {
+            Vec::new()
+        })
     }
 
     /// Sends every pending write (see [`PgTxn`]).
@@ -1265,7 +1269,11 @@ impl Txn for PgTxn<'_> {
             vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
         ));
         let seen: Vec<Option<i64>> = {
-            let seen = self.store.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let seen = self
+                .store
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             ids.iter().map(|id| seen.get(*id).copied()).collect()
         };
         let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
@@ -1348,7 +1356,9 @@ impl Txn for PgTxn<'_> {
             Some(stamp) => self.stamps.insert(id.to_string(), stamp),
             None => self.stamps.remove(id),
         };
-        self.pending.leads.insert(id.to_string(), (encode(record), record.due, stamp));
+        self.pending
+            .leads
+            .insert(id.to_string(), (encode(record), record.due, stamp));
         Ok(())
     }
 
@@ -1391,7 +1401,9 @@ impl Txn for PgTxn<'_> {
 
     fn drop_events(&mut self, lead: &str, from: u64, to: u64) -> Result<(), StorageError> {
         if let Some(fetched) = self.fetched.get_mut(lead) {
-            fetched.events.retain(|seq, _| *seq < to_i64(from) || *seq >= to_i64(to));
+            fetched
+                .events
+                .retain(|seq, _| *seq < to_i64(from) || *seq >= to_i64(to));
         }
         self.pending.dropped.push((lead.to_string(), to_i64(from), to_i64(to)));
         Ok(())
@@ -1747,7 +1759,9 @@ impl Txn for PgTxn<'_> {
 
     /// Kept for [`Txn::lock_leads`], which reads them in its pipeline.
     fn expect_event_ids(&mut self, ids: &[(&str, &str)]) {
-        let unknown = ids.iter().filter(|(lead, id)| !self.known_ids.contains_key(&(lead.to_string(), id.to_string())));
+        let unknown = ids
+            .iter()
+            .filter(|(lead, id)| !self.known_ids.contains_key(&(lead.to_string(), id.to_string())));
         self.expected_ids = unknown.map(|(lead, id)| (lead.to_string(), id.to_string())).collect();
     }
 
