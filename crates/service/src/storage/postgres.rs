@@ -813,8 +813,8 @@ struct Pending {
     history: Vec<(String, i64, Vec<u8>)>,
     /// (lead, n): history entries dropped past the limit.
     history_dropped: Vec<(String, i64)>,
-    /// Lead rows by id: (record, due, stamp: `None` takes the sequence's next).
-    leads: std::collections::BTreeMap<String, (Vec<u8>, Option<Millis>, Option<i64>)>,
+    /// Lead rows by id.
+    leads: std::collections::BTreeMap<String, LeadRow>,
     /// Hand-offs by (mql_at, lead).
     handoffs: std::collections::BTreeMap<(Millis, String), HandOff>,
     /// (hour, counts, keep_from)
@@ -822,6 +822,14 @@ struct Pending {
     shadow: Vec<ShadowTally>,
     /// (seq, body), seqs given by [`Txn::push_transitions`].
     transitions: Vec<(i64, Vec<u8>)>,
+}
+
+/// A lead row waiting in [`Pending`].
+struct LeadRow {
+    record: Vec<u8>,
+    due: Option<Millis>,
+    /// `None`: the sequence's next, given when it is sent.
+    stamp: Option<i64>,
 }
 
 /// A statement with its parameters, owned, for a pipeline.
@@ -935,11 +943,11 @@ impl Pending {
         let mut stamps = None;
         if !self.leads.is_empty() {
             let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-            for (id, (record, due, stamp)) in self.leads {
+            for (id, row) in self.leads {
                 columns.0.push(id);
-                columns.1.push(record);
-                columns.2.push(due);
-                columns.3.push(stamp);
+                columns.1.push(row.record);
+                columns.2.push(row.due);
+                columns.3.push(row.stamp);
             }
             stamps = Some(out.len());
             out.push(Statement::new(
@@ -1083,9 +1091,7 @@ fn shadow_statements(delta: &ShadowTally) -> Vec<Statement> {
 /// any answer is awaited (tokio-postgres pipelines them on the connection). Every output,
 /// or the first error in order (after an error the server refuses the rest of the
 /// transaction, so later ones only say that).
-async fn in_order<'f, T, E>(
-    futures: Vec<std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + 'f>>>,
-) -> Result<Vec<T>, E> {
+async fn in_order<T, E>(futures: Vec<Answer<'_, T, E>>) -> Result<Vec<T>, E> {
     use std::task::Poll;
     let mut futures: Vec<_> = futures.into_iter().map(Some).collect();
     let mut outputs: Vec<Option<Result<T, E>>> = futures.iter().map(|_| None).collect();
@@ -1113,6 +1119,9 @@ async fn in_order<'f, T, E>(
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// A statement's answer to come, for [`in_order`].
+type Answer<'f, T, E> = std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + 'f>>;
 
 /// A statement as [`PgTxn::send`] takes it: its text and its parameters.
 type Borrowed<'s> = (&'s str, Vec<&'s (dyn ToSql + Sync)>);
@@ -1169,8 +1178,7 @@ impl PgTxn<'_> {
                 .iter()
                 .zip(&all)
                 .map(|(statement, (_, params))| {
-                    Box::pin(self.client.query(statement, params))
-                        as std::pin::Pin<Box<dyn Future<Output = Result<Vec<Row>, tokio_postgres::Error>>>>
+                    Box::pin(self.client.query(statement, params)) as Answer<'_, Vec<Row>, tokio_postgres::Error>
                 })
                 .collect();
             in_order(futures).await
@@ -1335,8 +1343,8 @@ impl Txn for PgTxn<'_> {
     }
 
     fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
-        if let Some((record, ..)) = self.pending.leads.get(id) {
-            return Ok(Some(decode("lead", record)?));
+        if let Some(row) = self.pending.leads.get(id) {
+            return Ok(Some(decode("lead", &row.record)?));
         }
         if let Some(record) = self.fetched.get_mut(id).and_then(|f| f.record.take()) {
             return Ok(Some(decode("lead", &record)?));
@@ -1356,9 +1364,12 @@ impl Txn for PgTxn<'_> {
             Some(stamp) => self.stamps.insert(id.to_string(), stamp),
             None => self.stamps.remove(id),
         };
-        self.pending
-            .leads
-            .insert(id.to_string(), (encode(record), record.due, stamp));
+        let row = LeadRow {
+            record: encode(record),
+            due: record.due,
+            stamp,
+        };
+        self.pending.leads.insert(id.to_string(), row);
         Ok(())
     }
 
