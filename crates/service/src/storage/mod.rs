@@ -222,7 +222,8 @@ pub trait Txn {
     /// The stamp of the lead's stored record as this transaction sees it: it changes
     /// whenever any writer stores or erases the lead, so a copy with the same stamp is
     /// current. `None` when it is not known (Postgres: a lead this transaction neither
-    /// locked with [`Txn::lock_leads`] nor wrote). redb: always `Some(0)`, as the one
+    /// locked with [`Txn::lock_leads`], claimed ([`Txn::due_leads`],
+    /// [`Txn::rescore_claim`]) nor wrote). redb: always `Some(0)`, as the one
     /// writer of the file is the cache's owner and puts back every lead it commits.
     fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError>;
 

@@ -1232,6 +1232,81 @@ impl PgTxn<'_> {
         row.try_get(i).map_err(|e| pg_error(&self.store.location, &e))
     }
 
+    /// The statements that read, for the leads `ids` just locked, a new stamp each (for
+    /// [`Txn::put_lead`]), and the record and events of those another writer changed
+    /// since this process saw them (see [`PgStore::seen`]); [`PgTxn::take_readings`]
+    /// keeps their rows.
+    fn readings(&self, ids: &[&str]) -> [Statement; 3] {
+        let seen: Vec<Option<i64>> = {
+            let seen = self
+                .store
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            ids.iter().map(|id| seen.get(*id).copied()).collect()
+        };
+        let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+        [
+            Statement::new(
+                "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
+                vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
+            ),
+            Statement::new(
+                "SELECT l.id, l.record FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+                 JOIN leadscore.leads AS l ON l.id = u.id WHERE l.stamp IS DISTINCT FROM u.stamp",
+                vec![Box::new(owned.clone()), Box::new(seen.clone())],
+            ),
+            Statement::new(
+                "SELECT e.lead, e.seq, e.body FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+                 JOIN leadscore.leads AS l ON l.id = u.id
+                 JOIN leadscore.events AS e ON e.lead = l.id
+                 WHERE l.stamp IS DISTINCT FROM u.stamp",
+                vec![Box::new(owned), Box::new(seen)],
+            ),
+        ]
+    }
+
+    /// Keeps the rows of [`PgTxn::readings`]' statements; a lead read before in this
+    /// transaction (locked, then claimed as due) keeps its first copy, which this
+    /// transaction's writes kept current.
+    fn take_readings(&mut self, rows: &[Vec<Row>]) -> Result<(), StorageError> {
+        let mut each = rows.iter();
+        for row in each.next().into_iter().flatten() {
+            self.spare_stamps.push(self.get(row, 0)?);
+        }
+        let before: std::collections::HashSet<String> = self.fetched.keys().cloned().collect();
+        for row in each.next().into_iter().flatten() {
+            let (id, record): (String, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?);
+            if !before.contains(&id) {
+                self.fetched.entry(id).or_default().record = Some(record);
+            }
+        }
+        for row in each.next().into_iter().flatten() {
+            let (lead, seq, body): (String, i64, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
+            if !before.contains(&lead) {
+                self.fetched.entry(lead).or_default().events.insert(seq, body);
+            }
+        }
+        Ok(())
+    }
+
+    /// The ids of leads a claim locked (rows of `id, stamp`), their stamps kept and their
+    /// [`PgTxn::readings`] read, in one pipeline.
+    fn claimed(&mut self, rows: &[Row]) -> Result<Vec<String>, StorageError> {
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, stamp): (String, i64) = (self.get(row, 0)?, self.get(row, 1)?);
+            self.stamps.entry(id.clone()).or_insert(stamp);
+            ids.push(id);
+        }
+        if !ids.is_empty() {
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let read = self.pipeline(&self.readings(&refs))?;
+            self.take_readings(&read)?;
+        }
+        Ok(ids)
+    }
+
     /// What is known of the event id, from the pending writes, the ids read with the
     /// locks, or the database.
     fn known_id(&mut self, lead: &str, event_id: &str) -> Result<Known, StorageError> {
@@ -1272,31 +1347,7 @@ impl Txn for PgTxn<'_> {
                 vec![Box::new(owned)],
             ),
         ];
-        statements.push(Statement::new(
-            "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
-            vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
-        ));
-        let seen: Vec<Option<i64>> = {
-            let seen = self
-                .store
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            ids.iter().map(|id| seen.get(*id).copied()).collect()
-        };
-        let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
-        statements.push(Statement::new(
-            "SELECT l.id, l.record FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
-             JOIN leadscore.leads AS l ON l.id = u.id WHERE l.stamp IS DISTINCT FROM u.stamp",
-            vec![Box::new(owned.clone()), Box::new(seen.clone())],
-        ));
-        statements.push(Statement::new(
-            "SELECT e.lead, e.seq, e.body FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
-             JOIN leadscore.leads AS l ON l.id = u.id
-             JOIN leadscore.events AS e ON e.lead = l.id
-             WHERE l.stamp IS DISTINCT FROM u.stamp",
-            vec![Box::new(owned), Box::new(seen)],
-        ));
+        statements.extend(self.readings(ids));
         let expected = std::mem::take(&mut self.expected_ids);
         if !expected.is_empty() {
             let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
@@ -1314,17 +1365,7 @@ impl Txn for PgTxn<'_> {
         for key in expected {
             self.known_ids.entry(key).or_insert(Known::Absent);
         }
-        for row in rows.get(2).into_iter().flatten() {
-            self.spare_stamps.push(self.get(row, 0)?);
-        }
-        for row in rows.get(3).into_iter().flatten() {
-            let (id, record): (String, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?);
-            self.fetched.entry(id).or_default().record = Some(record);
-        }
-        for row in rows.get(4).into_iter().flatten() {
-            let (lead, seq, body): (String, i64, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
-            self.fetched.entry(lead).or_default().events.insert(seq, body);
-        }
+        self.take_readings(rows.get(2..5).unwrap_or_default())?;
         for row in rows.get(5).into_iter().flatten() {
             let key = (self.get(row, 0)?, self.get(row, 1)?);
             let digest = self.get::<Option<Vec<u8>>>(row, 2)?;
@@ -1333,13 +1374,15 @@ impl Txn for PgTxn<'_> {
         Ok(())
     }
 
+    /// The claimed leads' stamps, and what [`PgTxn::readings`] reads, in one more round
+    /// trip: a claim of many leads costs two, not two per lead.
     fn due_leads(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.query(
-            "SELECT id FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
+            "SELECT id, stamp FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&now, &limit],
         )?;
-        rows.iter().map(|r| self.get(r, 0)).collect()
+        self.claimed(&rows)
     }
 
     fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
@@ -1532,10 +1575,10 @@ impl Txn for PgTxn<'_> {
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.query(
-            "SELECT id FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
+            "SELECT id, stamp FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
             &[&state.after, &limit],
         )?;
-        let ids: Vec<String> = rows.iter().map(|r| self.get(r, 0)).collect::<Result<_, _>>()?;
+        let ids = self.claimed(&rows)?;
         state.claimed(&ids);
         self.execute(
             "UPDATE leadscore.meta SET value = $1 WHERE name = 'rescore'",
