@@ -35,6 +35,10 @@
 //! - **Migrations once.** At start, under a session advisory lock, each numbered
 //!   migration not yet in `leadscore.migrations` runs in its own transaction.
 //!
+//! - **Few round trips per commit.** A transaction's writes are held until a read could
+//!   see them or it commits, then sent as one multi-row statement per table, every
+//!   statement of a step in one pipeline, `BEGIN` and `COMMIT` included (see [`PgTxn`]).
+//!
 //! The transaction that finds itself in a deadlock or a serialization failure anyway is
 //! rolled back and run again ([`RETRIES`] times).
 
