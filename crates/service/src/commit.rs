@@ -348,6 +348,7 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
         .collect();
     named.sort_unstable();
     named.dedup();
+    t.expect_event_ids(&event_ids(commands));
     t.lock_leads(&named)?;
     let mut done = Vec::with_capacity(commands.len());
     for command in commands {
@@ -383,6 +384,22 @@ fn apply_all(t: &mut dyn Txn, batch: &mut Batch<'_>, commands: &[Command], now: 
         }
     }
     Ok(done)
+}
+
+/// Storage and scale (issue 22): the (lead, event id) pairs the commands' events carry,
+/// which the batch will look up (see [`Txn::expect_event_ids`]).
+fn event_ids(commands: &[Command]) -> Vec<(&str, &str)> {
+    let mut ids = Vec::new();
+    for command in commands {
+        if let Command::Writes { items, .. } = command {
+            for (lead, op) in items {
+                if let Op::Events(events) = op {
+                    ids.extend(events.iter().filter_map(|e| Some((lead.as_str(), e.id.as_deref()?))));
+                }
+            }
+        }
+    }
+    ids
 }
 
 fn fail_all(commands: Vec<Command>, e: &StorageError) {

@@ -222,9 +222,18 @@ pub trait Txn {
     /// The stamp of the lead's stored record as this transaction sees it: it changes
     /// whenever any writer stores or erases the lead, so a copy with the same stamp is
     /// current. `None` when it is not known (Postgres: a lead this transaction neither
-    /// locked with [`Txn::lock_leads`] nor wrote). redb: always `Some(0)`, as the one
+    /// locked with [`Txn::lock_leads`], claimed ([`Txn::due_leads`],
+    /// [`Txn::rescore_claim`]) nor wrote). redb: always `Some(0)`, as the one
     /// writer of the file is the cache's owner and puts back every lead it commits.
     fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError>;
+
+    // Storage and scale (issue 22): Postgres commits in a few round trips.
+
+    /// The event ids (lead, id) this transaction's writes will look up with
+    /// [`Txn::has_event_id`] and [`Txn::event_digest`], told before [`Txn::lock_leads`]
+    /// (no I/O of its own). Postgres reads them all with the locks, in the same round
+    /// trip; redb reads its own file and ignores them (the default).
+    fn expect_event_ids(&mut self, _ids: &[(&str, &str)]) {}
 }
 
 impl Storage {

@@ -35,6 +35,10 @@
 //! - **Migrations once.** At start, under a session advisory lock, each numbered
 //!   migration not yet in `leadscore.migrations` runs in its own transaction.
 //!
+//! - **Few round trips per commit.** A transaction's writes are held until a read could
+//!   see them or it commits, then sent as one multi-row statement per table, every
+//!   statement of a step in one pipeline, `BEGIN` and `COMMIT` included (see [`PgTxn`]).
+//!
 //! The transaction that finds itself in a deadlock or a serialization failure anyway is
 //! rolled back and run again ([`RETRIES`] times).
 
@@ -148,7 +152,17 @@ pub struct PgStore {
     /// This process's id, for leases.
     holder: String,
     location: String,
+    /// Storage and scale (issue 22): each lead's stamp as this process's last committed
+    /// transaction saw or wrote it, as the writer's cache of leads holds it; a lead
+    /// locked with another stamp was written by another instance since, and its record
+    /// and events are read with the locks (see [`Txn::lock_leads`]). Emptied past
+    /// [`SEEN_MAX`] leads (a lead missing here is read with the locks, as on the first
+    /// write after a start).
+    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
 }
+
+/// The most leads [`PgStore::seen`] keeps stamps of (about 60 bytes each).
+const SEEN_MAX: usize = 1 << 20;
 
 /// The URL's server and database, without user or password, for logs and errors.
 pub fn redacted(url: &str) -> String {
@@ -336,6 +350,7 @@ impl PgStore {
             instance,
             holder: new_id(),
             location,
+            seen: std::sync::Mutex::default(),
         })
     }
 
@@ -372,20 +387,25 @@ impl PgStore {
         client: &mut Object,
         f: &mut impl FnMut(&mut dyn Txn) -> Result<T, StorageError>,
     ) -> Result<T, StorageError> {
-        let txn = self
-            .runtime
-            .block_on(client.transaction())
-            .map_err(|e| pg_error(&self.location, &e))?;
         let mut t = PgTxn {
-            txn,
+            client,
+            open: std::cell::Cell::new(false),
             store: self,
             stamps: std::collections::HashMap::new(),
+            pending: Pending::default(),
+            known_ids: std::collections::HashMap::new(),
+            expected_ids: Vec::new(),
+            spare_stamps: Vec::new(),
+            fetched: std::collections::HashMap::new(),
         };
         // On an error `t` is dropped, and with it the transaction: rolled back.
         let value = f(&mut t)?;
-        self.runtime
-            .block_on(t.txn.commit())
-            .map_err(|e| pg_error(&self.location, &e))?;
+        t.commit()?;
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if seen.len() + t.stamps.len() > SEEN_MAX {
+            seen.clear();
+        }
+        seen.extend(t.stamps.drain());
         Ok(value)
     }
 
@@ -717,14 +737,406 @@ fn to_u64(n: i64) -> u64 {
 }
 
 /// One write transaction, driven from the writer thread.
+///
+/// Its blind writes (events, event ids and their digests, dropped events, history, lead
+/// rows, hand-offs, rule counts, shadow tallies, transitions) wait in [`Pending`] and go
+/// to the server together, a statement per table with every row (`unnest`), sent as one
+/// pipeline ([`PgTxn::flush`]): before a read that could see them, when the transitions'
+/// seqs are taken, and before `COMMIT`. The reads the logic needs are answered from what
+/// is pending where they touch it (a lead written, an event id stored, a hand-off), so a
+/// commit of many leads takes a handful of round trips instead of several per lead.
 struct PgTxn<'a> {
-    txn: deadpool_postgres::Transaction<'a>,
+    /// The writer's connection. `BEGIN` goes with the transaction's first statements and
+    /// `COMMIT` with its last ones, in their pipelines; dropped before its commit, the
+    /// transaction is rolled back ([`Drop`]).
+    client: &'a Object,
+    /// Whether `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` yet.
+    open: std::cell::Cell<bool>,
     store: &'a PgStore,
     /// The stamps of the leads this transaction locked or wrote (see [`Txn::lead_stamp`]).
     stamps: std::collections::HashMap<String, i64>,
+    /// Writes not sent yet.
+    pending: Pending,
+    /// Event ids this transaction knows about: (lead, id) → whether stored, and the digest.
+    known_ids: std::collections::HashMap<(String, String), Known>,
+    /// The event ids [`Txn::expect_event_ids`] announced, read with the locks.
+    expected_ids: Vec<(String, String)>,
+    /// Stamps taken from the sequence with the locks, one per lead locked, for the lead
+    /// rows this transaction writes: [`Txn::lead_stamp`] knows a written lead's new stamp
+    /// without waiting for its row to be sent.
+    spare_stamps: Vec<i64>,
+    /// The leads locked that another writer changed since this process saw them (see
+    /// [`PgStore::seen`]): record and events as stored, read with the locks, and kept up
+    /// to date by this transaction's writes of events, so [`Txn::lead`] and
+    /// [`Txn::events_from`] need no round trip of their own.
+    fetched: std::collections::HashMap<String, Fetched>,
+}
+
+/// A lead as [`Txn::lock_leads`] read it (see [`PgTxn::fetched`]).
+#[derive(Default)]
+struct Fetched {
+    /// The record, until [`Txn::lead`] takes it.
+    record: Option<Vec<u8>>,
+    /// Its events by seq, with this transaction's appends and drops.
+    events: std::collections::BTreeMap<i64, Vec<u8>>,
+}
+
+impl Drop for PgTxn<'_> {
+    /// Rolls back a transaction not committed (an error, or a conflict to run again).
+    fn drop(&mut self) {
+        if self.open.get() {
+            // A connection that fails here is broken: the server rolls back as it closes.
+            let _ = self.store.runtime.block_on(self.client.batch_execute("ROLLBACK"));
+        }
+    }
+}
+
+/// What a transaction knows of an event id (see [`PgTxn::known_ids`]).
+#[derive(Clone, Debug)]
+enum Known {
+    /// Not stored.
+    Absent,
+    /// Stored (or pending), with the digest of its payload if one was kept.
+    Stored(Option<Vec<u8>>),
+}
+
+/// The blind writes of a transaction not sent yet (see [`PgTxn`]), in the order they are
+/// sent: inserts before the deletes that may drop what they inserted (seqs and history
+/// numbers only grow, so the result is that of running them one by one).
+#[derive(Default)]
+struct Pending {
+    /// (lead, seq, body)
+    events: Vec<(String, i64, Vec<u8>)>,
+    /// (lead, event id, seq, digest)
+    event_ids: Vec<(String, String, i64, Option<Vec<u8>>)>,
+    /// New digests of event ids stored before this transaction.
+    digests: std::collections::BTreeMap<(String, String), Vec<u8>>,
+    /// (lead, from, to): events dropped past the limit.
+    dropped: Vec<(String, i64, i64)>,
+    /// (lead, n, entry)
+    history: Vec<(String, i64, Vec<u8>)>,
+    /// (lead, n): history entries dropped past the limit.
+    history_dropped: Vec<(String, i64)>,
+    /// Lead rows by id.
+    leads: std::collections::BTreeMap<String, LeadRow>,
+    /// Hand-offs by (mql_at, lead).
+    handoffs: std::collections::BTreeMap<(Millis, String), HandOff>,
+    /// (hour, counts, keep_from)
+    rule_fires: Vec<(Millis, RuleFires, Millis)>,
+    shadow: Vec<ShadowTally>,
+    /// (seq, body), seqs given by [`Txn::push_transitions`].
+    transitions: Vec<(i64, Vec<u8>)>,
+}
+
+/// A lead row waiting in [`Pending`].
+struct LeadRow {
+    record: Vec<u8>,
+    due: Option<Millis>,
+    /// `None`: the sequence's next, given when it is sent.
+    stamp: Option<i64>,
+}
+
+/// A statement with its parameters, owned, for a pipeline.
+struct Statement {
+    sql: &'static str,
+    params: Vec<Box<dyn ToSql + Sync>>,
+}
+
+impl Statement {
+    fn new(sql: &'static str, params: Vec<Box<dyn ToSql + Sync>>) -> Statement {
+        Statement { sql, params }
+    }
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+            && self.event_ids.is_empty()
+            && self.digests.is_empty()
+            && self.dropped.is_empty()
+            && self.history.is_empty()
+            && self.history_dropped.is_empty()
+            && self.leads.is_empty()
+            && self.handoffs.is_empty()
+            && self.rule_fires.is_empty()
+            && self.shadow.is_empty()
+            && self.transitions.is_empty()
+    }
+
+    /// Whether a write of `lead`'s events waits here.
+    fn touches_events(&self, lead: &str) -> bool {
+        self.events.iter().any(|(l, ..)| l == lead) || self.dropped.iter().any(|(l, ..)| l == lead)
+    }
+
+    /// Forgets the writes of `lead` that its erasure removes anyway.
+    fn erase(&mut self, lead: &str) {
+        self.events.retain(|(l, ..)| l != lead);
+        self.event_ids.retain(|(l, ..)| l != lead);
+        self.digests.retain(|(l, _), _| l != lead);
+        self.dropped.retain(|(l, ..)| l != lead);
+        self.history.retain(|(l, ..)| l != lead);
+        self.history_dropped.retain(|(l, _)| l != lead);
+        self.leads.remove(lead);
+    }
+
+    /// The statements that store it all, in order; the one for the lead rows returns
+    /// `(id, stamp)` (its index is the second value).
+    fn statements(self, holder: &str) -> (Vec<Statement>, Option<usize>) {
+        let mut out = Vec::new();
+        if !self.events.is_empty() {
+            let (leads, seqs, bodies) = unzip3(self.events);
+            out.push(Statement::new(
+                "INSERT INTO leadscore.events (lead, seq, body)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])",
+                vec![Box::new(leads), Box::new(seqs), Box::new(bodies)],
+            ));
+        }
+        if !self.event_ids.is_empty() {
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (lead, id, seq, digest) in self.event_ids {
+                columns.0.push(lead);
+                columns.1.push(id);
+                columns.2.push(seq);
+                columns.3.push(digest);
+            }
+            out.push(Statement::new(
+                "INSERT INTO leadscore.event_ids (lead, event_id, seq, digest)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[])",
+                vec![
+                    Box::new(columns.0),
+                    Box::new(columns.1),
+                    Box::new(columns.2),
+                    Box::new(columns.3),
+                ],
+            ));
+        }
+        if !self.digests.is_empty() {
+            let (leads, ids, digests) = unzip3(self.digests.into_iter().map(|((l, i), d)| (l, i, d)));
+            out.push(Statement::new(
+                "UPDATE leadscore.event_ids AS e SET digest = u.digest
+                 FROM unnest($1::text[], $2::text[], $3::bytea[]) AS u (lead, event_id, digest)
+                 WHERE e.lead = u.lead AND e.event_id = u.event_id",
+                vec![Box::new(leads), Box::new(ids), Box::new(digests)],
+            ));
+        }
+        if !self.dropped.is_empty() {
+            let (leads, from, to) = unzip3(self.dropped);
+            out.push(Statement::new(
+                "DELETE FROM leadscore.events AS e
+                 USING unnest($1::text[], $2::bigint[], $3::bigint[]) AS d (lead, from_seq, to_seq)
+                 WHERE e.lead = d.lead AND e.seq >= d.from_seq AND e.seq < d.to_seq",
+                vec![Box::new(leads), Box::new(from), Box::new(to)],
+            ));
+        }
+        if !self.history.is_empty() {
+            let (leads, ns, entries) = unzip3(self.history);
+            out.push(Statement::new(
+                "INSERT INTO leadscore.history (lead, n, entry)
+                 SELECT * FROM unnest($1::text[], $2::bigint[], $3::bytea[])",
+                vec![Box::new(leads), Box::new(ns), Box::new(entries)],
+            ));
+        }
+        if !self.history_dropped.is_empty() {
+            let (leads, ns): (Vec<String>, Vec<i64>) = self.history_dropped.into_iter().unzip();
+            out.push(Statement::new(
+                "DELETE FROM leadscore.history AS h USING unnest($1::text[], $2::bigint[]) AS d (lead, n)
+                 WHERE h.lead = d.lead AND h.n = d.n",
+                vec![Box::new(leads), Box::new(ns)],
+            ));
+        }
+        let mut stamps = None;
+        if !self.leads.is_empty() {
+            let mut columns = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for (id, row) in self.leads {
+                columns.0.push(id);
+                columns.1.push(row.record);
+                columns.2.push(row.due);
+                columns.3.push(row.stamp);
+            }
+            stamps = Some(out.len());
+            out.push(Statement::new(
+                "INSERT INTO leadscore.leads (id, record, due, stamp)
+                 SELECT id, record, due, coalesce(stamp, nextval('leadscore.lead_stamps'))
+                 FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[]) AS u (id, record, due, stamp)
+                 ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due, stamp = EXCLUDED.stamp
+                 RETURNING id, stamp",
+                vec![
+                    Box::new(columns.0),
+                    Box::new(columns.1),
+                    Box::new(columns.2),
+                    Box::new(columns.3),
+                ],
+            ));
+        }
+        if !self.handoffs.is_empty() {
+            out.push(handoffs_statement(self.handoffs.values()));
+        }
+        for (hour, fires, keep_from) in self.rule_fires {
+            out.push(rule_fires_statement(hour, &fires, keep_from, holder));
+        }
+        for tally in &self.shadow {
+            out.extend(shadow_statements(tally));
+        }
+        if !self.transitions.is_empty() {
+            let (seqs, bodies): (Vec<i64>, Vec<Vec<u8>>) = self.transitions.into_iter().unzip();
+            out.push(Statement::new(
+                "INSERT INTO leadscore.transitions (seq, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
+                vec![Box::new(seqs), Box::new(bodies)],
+            ));
+        }
+        (out, stamps)
+    }
+}
+
+fn unzip3<A, B, C>(rows: impl IntoIterator<Item = (A, B, C)>) -> (Vec<A>, Vec<B>, Vec<C>) {
+    let (mut a, mut b, mut c) = (Vec::new(), Vec::new(), Vec::new());
+    for (x, y, z) in rows {
+        a.push(x);
+        b.push(y);
+        c.push(z);
+    }
+    (a, b, c)
+}
+
+/// Every hand-off given, upserted with one statement (as [`PUT_HANDOFF`] does one).
+fn handoffs_statement<'h>(handoffs: impl Iterator<Item = &'h HandOff>) -> Statement {
+    let rows: Vec<HandOffRow> = handoffs.map(handoff_row).collect();
+    let column = |f: fn(&HandOffRow) -> i64| rows.iter().map(f).collect::<Vec<_>>();
+    let mql_at = column(|r| r.mql_at);
+    let leads: Vec<String> = rows.iter().map(|r| r.lead.clone()).collect();
+    let routes: Vec<String> = rows.iter().map(|r| r.route.clone()).collect();
+    let sla: Vec<Option<i64>> = rows.iter().map(|r| r.sla_due).collect();
+    let open: Vec<bool> = rows.iter().map(|r| r.open).collect();
+    let bodies: Vec<Vec<u8>> = rows.into_iter().map(|r| r.body).collect();
+    Statement::new(
+        "INSERT INTO leadscore.handoffs (mql_at, lead, route, sla_due, open, body)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::boolean[], $6::bytea[])
+         ON CONFLICT (mql_at, lead) DO UPDATE SET open = EXCLUDED.open, body = EXCLUDED.body",
+        vec![
+            Box::new(mql_at),
+            Box::new(leads),
+            Box::new(routes),
+            Box::new(sla),
+            Box::new(open),
+            Box::new(bodies),
+        ],
+    )
+}
+
+/// See [`Txn::add_rule_fires`].
+fn rule_fires_statement(hour: Millis, fires: &RuleFires, keep_from: Millis, holder: &str) -> Statement {
+    let names: Vec<String> = fires.rules.keys().cloned().collect();
+    let counts: Vec<i64> = fires.rules.values().map(|n| to_i64(*n)).collect();
+    Statement::new(
+        "WITH old_rules AS (DELETE FROM leadscore.rule_fires WHERE hour < $3),
+              old_results AS (DELETE FROM leadscore.results_scored WHERE hour < $3),
+              rules AS (INSERT INTO leadscore.rule_fires AS f
+                          SELECT $1::bigint, $2::text, * FROM unnest($4::text[], $5::bigint[])
+                        ON CONFLICT (hour, writer, rule) DO UPDATE SET n = f.n + EXCLUDED.n)
+         INSERT INTO leadscore.results_scored AS r VALUES ($1, $2, $6)
+         ON CONFLICT (hour, writer) DO UPDATE SET n = r.n + EXCLUDED.n",
+        vec![
+            Box::new(hour),
+            Box::new(holder.to_string()),
+            Box::new(keep_from),
+            Box::new(names),
+            Box::new(counts),
+            Box::new(to_i64(fires.results)),
+        ],
+    )
+}
+
+/// See [`Txn::add_shadow`]: increments, so two instances' batches add up whatever their
+/// order.
+fn shadow_statements(delta: &ShadowTally) -> Vec<Statement> {
+    let mut out = vec![Statement::new(
+        "INSERT INTO leadscore.shadow_tallies AS t VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (pack) DO UPDATE SET leads = t.leads + EXCLUDED.leads, mql_both = t.mql_both + EXCLUDED.mql_both,
+           mql_live_only = t.mql_live_only + EXCLUDED.mql_live_only,
+           mql_shadow_only = t.mql_shadow_only + EXCLUDED.mql_shadow_only,
+           route_changed = t.route_changed + EXCLUDED.route_changed,
+           score_change = t.score_change + EXCLUDED.score_change",
+        vec![
+            Box::new(delta.pack.clone()),
+            Box::new(delta.leads),
+            Box::new(delta.mql_both),
+            Box::new(delta.mql_live_only),
+            Box::new(delta.mql_shadow_only),
+            Box::new(delta.route_changed),
+            Box::new(delta.score_change),
+        ],
+    )];
+    if delta.rules.is_empty() {
+        return out;
+    }
+    let names: Vec<String> = delta.rules.keys().cloned().collect();
+    let column = |f: fn(&RuleTally) -> i64| delta.rules.values().map(f).collect::<Vec<i64>>();
+    out.push(Statement::new(
+        "INSERT INTO leadscore.shadow_rules AS r
+           SELECT $1::text, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
+         ON CONFLICT (pack, rule) DO UPDATE SET leads = r.leads + EXCLUDED.leads,
+           mql_live_only = r.mql_live_only + EXCLUDED.mql_live_only,
+           mql_shadow_only = r.mql_shadow_only + EXCLUDED.mql_shadow_only,
+           route_changed = r.route_changed + EXCLUDED.route_changed",
+        vec![
+            Box::new(delta.pack.clone()),
+            Box::new(names),
+            Box::new(column(|r| r.leads)),
+            Box::new(column(|r| r.mql_live_only)),
+            Box::new(column(|r| r.mql_shadow_only)),
+            Box::new(column(|r| r.route_changed)),
+        ],
+    ));
+    out
+}
+
+/// Polls every future in turn, in their order, until all are done: a query sends its
+/// request when first polled, so the requests reach the server in this order, all before
+/// any answer is awaited (tokio-postgres pipelines them on the connection). Every output,
+/// or the first error in order (after an error the server refuses the rest of the
+/// transaction, so later ones only say that).
+async fn in_order<T, E>(futures: Vec<Answer<'_, T, E>>) -> Result<Vec<T>, E> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.into_iter().map(Some).collect();
+    let mut outputs: Vec<Option<Result<T, E>>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (slot, output) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(future) = slot {
+                match future.as_mut().poll(cx) {
+                    Poll::Ready(done) => {
+                        *output = Some(done);
+                        *slot = None;
+                    }
+                    Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
+
+/// A statement's answer to come, for [`in_order`].
+type Answer<'f, T, E> = std::pin::Pin<Box<dyn Future<Output = Result<T, E>> + 'f>>;
+
+/// A statement as [`PgTxn::send`] takes it: its text and its parameters.
+type Borrowed<'s> = (&'s str, Vec<&'s (dyn ToSql + Sync)>);
+
+/// The statements as [`PgTxn::send`] takes them.
+fn borrowed(statements: &[Statement]) -> Vec<Borrowed<'_>> {
+    statements
+        .iter()
+        .map(|s| (s.sql, s.params.iter().map(|p| &**p as &(dyn ToSql + Sync)).collect()))
+        .collect()
+}
 
 impl PgTxn<'_> {
     fn run<T>(&self, fut: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StorageError> {
@@ -735,55 +1147,255 @@ impl PgTxn<'_> {
     }
 
     fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StorageError> {
-        self.run(async {
-            let statement = self.txn.prepare_cached(sql).await?;
-            self.txn.query(&statement, params).await
+        let mut rows = self.send(&[(sql, params.to_vec())], None)?;
+        Ok(rows.pop().unwrap_or_default())
+    }
+
+    /// [`PgTxn::query`] for a statement run for its effect: how many rows it returned.
+    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, StorageError> {
+        let rows = self.query(sql, params)?;
+        Ok(u64::try_from(rows.len()).unwrap_or(u64::MAX))
+    }
+
+    /// Runs the statements as one pipeline (see [`in_order`]): the rows of each.
+    fn pipeline(&self, statements: &[Statement]) -> Result<Vec<Vec<Row>>, StorageError> {
+        self.send(&borrowed(statements), None)
+    }
+
+    /// Sends the statements as one pipeline, after `BEGIN` if the transaction has not
+    /// begun and before `end` (`COMMIT`) if given: the rows of each of `statements`.
+    fn send(&self, statements: &[Borrowed<'_>], end: Option<&str>) -> Result<Vec<Vec<Row>>, StorageError> {
+        let begin = !self.open.get();
+        let all: Vec<(&str, &[&(dyn ToSql + Sync)])> = begin
+            .then_some(("BEGIN", &[] as &Params<'_>))
+            .into_iter()
+            .chain(statements.iter().map(|(sql, params)| (*sql, params.as_slice())))
+            .chain(end.map(|sql| (sql, &[] as &Params<'_>)))
+            .collect();
+        self.open.set(end.is_none());
+        let mut rows = self.run(async {
+            let mut prepared = Vec::with_capacity(all.len());
+            for (sql, _) in &all {
+                prepared.push(self.client.prepare_cached(sql).await?);
+            }
+            let futures = prepared
+                .iter()
+                .zip(&all)
+                .map(|(statement, (_, params))| {
+                    Box::pin(self.client.query(statement, params)) as Answer<'_, Vec<Row>, tokio_postgres::Error>
+                })
+                .collect();
+            in_order(futures).await
+        })?;
+        if begin {
+            rows.remove(0);
+        }
+        rows.truncate(statements.len());
+        Ok(rows)
+    }
+
+    /// Sends every pending write and `COMMIT`, in one pipeline.
+    fn commit(&mut self) -> Result<(), StorageError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (statements, _) = pending.statements(&self.store.holder);
+        self.send(&borrowed(&statements), Some("COMMIT")).map(drop)
+    }
+
+    /// Sends every pending write, and `then` after them in the same pipeline: its rows.
+    fn flush_then(&mut self, then: Option<Statement>) -> Result<Vec<Row>, StorageError> {
+        let pending = std::mem::take(&mut self.pending);
+        let (mut statements, stamps) = pending.statements(&self.store.holder);
+        let extra = then.is_some();
+        statements.extend(then);
+        if statements.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut rows = self.pipeline(&statements)?;
+        if let Some(stamped) = stamps.and_then(|i| rows.get(i)) {
+            for row in stamped {
+                let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
+                self.stamps.insert(id, stamp);
+            }
+        }
+        Ok(if extra {
+            rows.pop().unwrap_or_default()
+        } else {
+            Vec::new()
         })
     }
 
-    fn execute(&self, sql: &str, params: &Params<'_>) -> Result<u64, StorageError> {
-        self.run(async {
-            let statement = self.txn.prepare_cached(sql).await?;
-            self.txn.execute(&statement, params).await
-        })
+    /// Sends every pending write (see [`PgTxn`]).
+    fn flush(&mut self) -> Result<(), StorageError> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        self.flush_then(None).map(drop)
     }
 
     fn get<'r, T: tokio_postgres::types::FromSql<'r>>(&self, row: &'r Row, i: usize) -> Result<T, StorageError> {
         row.try_get(i).map_err(|e| pg_error(&self.store.location, &e))
     }
-}
 
-impl Txn for PgTxn<'_> {
-    fn lock_leads(&mut self, ids: &[&str]) -> Result<(), StorageError> {
-        if ids.is_empty() {
-            return Ok(());
+    /// The statements that read, for the leads `ids` just locked, a new stamp each (for
+    /// [`Txn::put_lead`]), and the record and events of those another writer changed
+    /// since this process saw them (see [`PgStore::seen`]); [`PgTxn::take_readings`]
+    /// keeps their rows.
+    fn readings(&self, ids: &[&str]) -> [Statement; 3] {
+        let seen: Vec<Option<i64>> = {
+            let seen = self
+                .store
+                .seen
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            ids.iter().map(|id| seen.get(*id).copied()).collect()
+        };
+        let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+        [
+            Statement::new(
+                "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
+                vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
+            ),
+            Statement::new(
+                "SELECT l.id, l.record FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+                 JOIN leadscore.leads AS l ON l.id = u.id WHERE l.stamp IS DISTINCT FROM u.stamp",
+                vec![Box::new(owned.clone()), Box::new(seen.clone())],
+            ),
+            Statement::new(
+                "SELECT e.lead, e.seq, e.body FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+                 JOIN leadscore.leads AS l ON l.id = u.id
+                 JOIN leadscore.events AS e ON e.lead = l.id
+                 WHERE l.stamp IS DISTINCT FROM u.stamp",
+                vec![Box::new(owned), Box::new(seen)],
+            ),
+        ]
+    }
+
+    /// Keeps the rows of [`PgTxn::readings`]' statements; a lead read before in this
+    /// transaction (locked, then claimed as due) keeps its first copy, which this
+    /// transaction's writes kept current.
+    fn take_readings(&mut self, rows: &[Vec<Row>]) -> Result<(), StorageError> {
+        let mut each = rows.iter();
+        for row in each.next().into_iter().flatten() {
+            self.spare_stamps.push(self.get(row, 0)?);
         }
-        self.query(
-            "SELECT count(pg_advisory_xact_lock(k)) FROM
-               (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted",
-            &[&ids],
-        )?;
-        let rows = self.query(
-            "SELECT id, stamp FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-            &[&ids],
-        )?;
-        for row in &rows {
-            let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
-            self.stamps.insert(id, stamp);
+        let before: std::collections::HashSet<String> = self.fetched.keys().cloned().collect();
+        for row in each.next().into_iter().flatten() {
+            let (id, record): (String, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?);
+            if !before.contains(&id) {
+                self.fetched.entry(id).or_default().record = Some(record);
+            }
+        }
+        for row in each.next().into_iter().flatten() {
+            let (lead, seq, body): (String, i64, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
+            if !before.contains(&lead) {
+                self.fetched.entry(lead).or_default().events.insert(seq, body);
+            }
         }
         Ok(())
     }
 
+    /// The ids of leads a claim locked (rows of `id, stamp`), their stamps kept and their
+    /// [`PgTxn::readings`] read, in one pipeline.
+    fn claimed(&mut self, rows: &[Row]) -> Result<Vec<String>, StorageError> {
+        let mut ids = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, stamp): (String, i64) = (self.get(row, 0)?, self.get(row, 1)?);
+            self.stamps.entry(id.clone()).or_insert(stamp);
+            ids.push(id);
+        }
+        if !ids.is_empty() {
+            let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+            let read = self.pipeline(&self.readings(&refs))?;
+            self.take_readings(&read)?;
+        }
+        Ok(ids)
+    }
+
+    /// What is known of the event id, from the pending writes, the ids read with the
+    /// locks, or the database.
+    fn known_id(&mut self, lead: &str, event_id: &str) -> Result<Known, StorageError> {
+        let key = (lead.to_string(), event_id.to_string());
+        if let Some(known) = self.known_ids.get(&key) {
+            return Ok(known.clone());
+        }
+        let rows = self.query(
+            "SELECT digest FROM leadscore.event_ids WHERE lead = $1 AND event_id = $2",
+            &[&lead, &event_id],
+        )?;
+        let known = match rows.first() {
+            Some(row) => Known::Stored(self.get::<Option<Vec<u8>>>(row, 0)?),
+            None => Known::Absent,
+        };
+        self.known_ids.insert(key, known.clone());
+        Ok(known)
+    }
+}
+
+impl Txn for PgTxn<'_> {
+    /// One pipeline: the advisory locks, the rows' locks and stamps, the event ids
+    /// [`Txn::expect_event_ids`] announced, and a new stamp per lead for the rows
+    /// [`Txn::put_lead`] will write.
+    fn lock_leads(&mut self, ids: &[&str]) -> Result<(), StorageError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+        let mut statements = vec![
+            Statement::new(
+                "SELECT count(pg_advisory_xact_lock(k)) FROM
+                   (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted",
+                vec![Box::new(owned.clone())],
+            ),
+            Statement::new(
+                "SELECT id, stamp FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
+                vec![Box::new(owned)],
+            ),
+        ];
+        statements.extend(self.readings(ids));
+        let expected = std::mem::take(&mut self.expected_ids);
+        if !expected.is_empty() {
+            let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
+            statements.push(Statement::new(
+                "SELECT lead, event_id, digest FROM leadscore.event_ids
+                 WHERE (lead, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+                vec![Box::new(leads), Box::new(event_ids)],
+            ));
+        }
+        let rows = self.pipeline(&statements)?;
+        for row in rows.get(1).into_iter().flatten() {
+            let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
+            self.stamps.insert(id, stamp);
+        }
+        for key in expected {
+            self.known_ids.entry(key).or_insert(Known::Absent);
+        }
+        self.take_readings(rows.get(2..5).unwrap_or_default())?;
+        for row in rows.get(5).into_iter().flatten() {
+            let key = (self.get(row, 0)?, self.get(row, 1)?);
+            let digest = self.get::<Option<Vec<u8>>>(row, 2)?;
+            self.known_ids.insert(key, Known::Stored(digest));
+        }
+        Ok(())
+    }
+
+    /// The claimed leads' stamps, and what [`PgTxn::readings`] reads, in one more round
+    /// trip: a claim of many leads costs two, not two per lead.
     fn due_leads(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.query(
-            "SELECT id FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
+            "SELECT id, stamp FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&now, &limit],
         )?;
-        rows.iter().map(|r| self.get(r, 0)).collect()
+        self.claimed(&rows)
     }
 
     fn lead(&mut self, id: &str) -> Result<Option<LeadRecord>, StorageError> {
+        if let Some(row) = self.pending.leads.get(id) {
+            return Ok(Some(decode("lead", &row.record)?));
+        }
+        if let Some(record) = self.fetched.get_mut(id).and_then(|f| f.record.take()) {
+            return Ok(Some(decode("lead", &record)?));
+        }
         let rows = self.query("SELECT record FROM leadscore.leads WHERE id = $1", &[&id])?;
         match rows.first() {
             Some(row) => Ok(Some(decode("lead", self.get::<&[u8]>(row, 0)?)?)),
@@ -791,62 +1403,77 @@ impl Txn for PgTxn<'_> {
         }
     }
 
+    /// Pending until the next flush, with one of the stamps taken with the locks (none
+    /// left: the flush takes one, and [`Txn::lead_stamp`] waits for it).
     fn put_lead(&mut self, id: &str, record: &LeadRecord, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
-        let rows = self.query(
-            "INSERT INTO leadscore.leads (id, record, due) VALUES ($1, $2, $3)
-             ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due,
-               stamp = nextval('leadscore.lead_stamps')
-             RETURNING stamp",
-            &[&id, &encode(record), &record.due],
-        )?;
-        if let Some(row) = rows.first() {
-            let stamp = self.get(row, 0)?;
-            self.stamps.insert(id.to_string(), stamp);
-        }
+        let stamp = self.spare_stamps.pop();
+        match stamp {
+            Some(stamp) => self.stamps.insert(id.to_string(), stamp),
+            None => self.stamps.remove(id),
+        };
+        let row = LeadRow {
+            record: encode(record),
+            due: record.due,
+            stamp,
+        };
+        self.pending.leads.insert(id.to_string(), row);
         Ok(())
     }
 
+    /// At once (one pipeline), after forgetting the lead's pending writes: a later write
+    /// of the transaction starts a new lead under the id.
     fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
         self.stamps.remove(id);
-        for table in ["leads", "events", "event_ids", "history"] {
-            let column = if table == "leads" { "id" } else { "lead" };
-            self.execute(&format!("DELETE FROM leadscore.{table} WHERE {column} = $1"), &[&id])?;
-        }
-        Ok(())
+        self.fetched.remove(id);
+        self.pending.erase(id);
+        self.known_ids.retain(|(lead, _), _| lead != id);
+        let statements: Vec<Statement> = [
+            "DELETE FROM leadscore.leads WHERE id = $1",
+            "DELETE FROM leadscore.events WHERE lead = $1",
+            "DELETE FROM leadscore.event_ids WHERE lead = $1",
+            "DELETE FROM leadscore.history WHERE lead = $1",
+        ]
+        .into_iter()
+        .map(|sql| Statement::new(sql, vec![Box::new(id.to_string())]))
+        .collect();
+        self.pipeline(&statements).map(drop)
     }
 
     fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError> {
-        let rows = self.query(
-            "SELECT 1 FROM leadscore.event_ids WHERE lead = $1 AND event_id = $2",
-            &[&lead, &event_id],
-        )?;
-        Ok(!rows.is_empty())
+        Ok(matches!(self.known_id(lead, event_id)?, Known::Stored(_)))
     }
 
     fn put_event(&mut self, lead: &str, seq: u64, event: &[u8], event_id: Option<&str>) -> Result<(), StorageError> {
         let seq = to_i64(seq);
-        self.execute(
-            "INSERT INTO leadscore.events (lead, seq, body) VALUES ($1, $2, $3)",
-            &[&lead, &seq, &event],
-        )?;
+        if let Some(fetched) = self.fetched.get_mut(lead) {
+            fetched.events.insert(seq, event.to_vec());
+        }
+        self.pending.events.push((lead.to_string(), seq, event.to_vec()));
         if let Some(event_id) = event_id {
-            self.execute(
-                "INSERT INTO leadscore.event_ids (lead, event_id, seq) VALUES ($1, $2, $3)",
-                &[&lead, &event_id, &seq],
-            )?;
+            let key = (lead.to_string(), event_id.to_string());
+            self.known_ids.insert(key.clone(), Known::Stored(None));
+            self.pending.event_ids.push((key.0, key.1, seq, None));
         }
         Ok(())
     }
 
     fn drop_events(&mut self, lead: &str, from: u64, to: u64) -> Result<(), StorageError> {
-        self.execute(
-            "DELETE FROM leadscore.events WHERE lead = $1 AND seq >= $2 AND seq < $3",
-            &[&lead, &to_i64(from), &to_i64(to)],
-        )?;
+        if let Some(fetched) = self.fetched.get_mut(lead) {
+            fetched
+                .events
+                .retain(|seq, _| *seq < to_i64(from) || *seq >= to_i64(to));
+        }
+        self.pending.dropped.push((lead.to_string(), to_i64(from), to_i64(to)));
         Ok(())
     }
 
     fn events_from(&mut self, lead: &str, from: u64) -> Result<Vec<Vec<u8>>, StorageError> {
+        if let Some(fetched) = self.fetched.get(lead) {
+            return Ok(fetched.events.range(to_i64(from)..).map(|(_, e)| e.clone()).collect());
+        }
+        if self.pending.touches_events(lead) {
+            self.flush()?;
+        }
         let rows = self.query(
             "SELECT body FROM leadscore.events WHERE lead = $1 AND seq >= $2 ORDER BY seq",
             &[&lead, &to_i64(from)],
@@ -855,46 +1482,35 @@ impl Txn for PgTxn<'_> {
     }
 
     fn push_history(&mut self, lead: &str, n: u64, entry: &HistoryEntry, keep: u64) -> Result<(), StorageError> {
-        self.execute(
-            "INSERT INTO leadscore.history (lead, n, entry) VALUES ($1, $2, $3)",
-            &[&lead, &to_i64(n), &encode(entry)],
-        )?;
+        self.pending.history.push((lead.to_string(), to_i64(n), encode(entry)));
         if let Some(old) = n.checked_sub(keep) {
-            self.execute(
-                "DELETE FROM leadscore.history WHERE lead = $1 AND n = $2",
-                &[&lead, &to_i64(old)],
-            )?;
+            self.pending.history_dropped.push((lead.to_string(), to_i64(old)));
         }
         Ok(())
     }
 
     /// The counter row's lock, held from here to the commit, puts seqs in commit order
-    /// (see the module's documentation).
+    /// (see the module's documentation). The counter is taken after every pending write,
+    /// in the same pipeline, so it is held for as little as can be: the transitions
+    /// themselves go with the last flush, just before `COMMIT`.
     fn push_transitions(&mut self, transitions: &mut [Transition]) -> Result<(), StorageError> {
         if transitions.is_empty() {
             return Ok(());
         }
         let n = i64::try_from(transitions.len()).unwrap_or(i64::MAX);
-        let rows = self.query(
+        let rows = self.flush_then(Some(Statement::new(
             "UPDATE leadscore.counters SET value = value + $1 WHERE name = 'transition' RETURNING value",
-            &[&n],
-        )?;
+            vec![Box::new(n)],
+        )))?;
         let last: i64 = match rows.first() {
             Some(row) => self.get(row, 0)?,
             None => return Err(StorageError::decode("transition counter", "the row is missing")),
         };
-        let mut seqs = Vec::with_capacity(transitions.len());
-        let mut bodies = Vec::with_capacity(transitions.len());
         for (i, t) in transitions.iter_mut().enumerate() {
             let seq = last - n + 1 + i64::try_from(i).unwrap_or(0);
             t.seq = to_u64(seq);
-            seqs.push(seq);
-            bodies.push(encode(t));
+            self.pending.transitions.push((seq, encode(t)));
         }
-        self.execute(
-            "INSERT INTO leadscore.transitions (seq, body) SELECT * FROM unnest($1::bigint[], $2::bytea[])",
-            &[&seqs, &bodies],
-        )?;
         Ok(())
     }
 
@@ -910,6 +1526,9 @@ impl Txn for PgTxn<'_> {
     // The funnel (issue 27).
 
     fn handoff(&mut self, lead: &str, mql_at: Millis) -> Result<Option<HandOff>, StorageError> {
+        if let Some(pending) = self.pending.handoffs.get(&(mql_at, lead.to_string())) {
+            return Ok(Some(pending.clone()));
+        }
         let rows = self.query(
             "SELECT body FROM leadscore.handoffs WHERE mql_at = $1 AND lead = $2",
             &[&mql_at, &lead],
@@ -921,8 +1540,8 @@ impl Txn for PgTxn<'_> {
     }
 
     fn put_handoff(&mut self, handoff: &HandOff) -> Result<(), StorageError> {
-        let row = handoff_row(handoff);
-        self.execute(PUT_HANDOFF, &row.params())?;
+        let key = (handoff.mql_at, handoff.lead.clone());
+        self.pending.handoffs.insert(key, handoff.clone());
         Ok(())
     }
 
@@ -960,10 +1579,10 @@ impl Txn for PgTxn<'_> {
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.query(
-            "SELECT id FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
+            "SELECT id, stamp FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
             &[&state.after, &limit],
         )?;
-        let ids: Vec<String> = rows.iter().map(|r| self.get(r, 0)).collect::<Result<_, _>>()?;
+        let ids = self.claimed(&rows)?;
         state.claimed(&ids);
         self.execute(
             "UPDATE leadscore.meta SET value = $1 WHERE name = 'rescore'",
@@ -1100,66 +1719,37 @@ impl Txn for PgTxn<'_> {
     }
 
     fn event_digest(&mut self, lead: &str, event_id: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let rows = self.query(
-            "SELECT digest FROM leadscore.event_ids WHERE lead = $1 AND event_id = $2",
-            &[&lead, &event_id],
-        )?;
-        match rows.first() {
-            Some(row) => self.get::<Option<Vec<u8>>>(row, 0),
-            None => Ok(None),
-        }
+        Ok(match self.known_id(lead, event_id)? {
+            Known::Stored(digest) => digest,
+            Known::Absent => None,
+        })
     }
 
     fn put_event_digest(&mut self, lead: &str, event_id: &str, digest: &[u8]) -> Result<(), StorageError> {
-        self.execute(
-            "UPDATE leadscore.event_ids SET digest = $3 WHERE lead = $1 AND event_id = $2",
-            &[&lead, &event_id, &digest],
-        )?;
+        let key = (lead.to_string(), event_id.to_string());
+        let pending = self
+            .pending
+            .event_ids
+            .iter_mut()
+            .rev()
+            .find(|(l, id, ..)| *l == key.0 && *id == key.1);
+        if let Some(row) = pending {
+            row.3 = Some(digest.to_vec());
+        } else if matches!(self.known_id(lead, event_id)?, Known::Absent) {
+            // Like the `UPDATE` it stands for, it changes nothing for an id not stored.
+            return Ok(());
+        } else {
+            self.pending.digests.insert(key.clone(), digest.to_vec());
+        }
+        self.known_ids.insert(key, Known::Stored(Some(digest.to_vec())));
         Ok(())
     }
 
     // Shadow packs (issue 27.5).
 
-    /// Increments, so two instances' batches add up whatever their order.
+    /// Increments, so two instances' batches add up whatever their order; pending.
     fn add_shadow(&mut self, delta: &ShadowTally) -> Result<(), StorageError> {
-        self.execute(
-            "INSERT INTO leadscore.shadow_tallies AS t VALUES ($1, $2, $3, $4, $5, $6, $7)
-             ON CONFLICT (pack) DO UPDATE SET leads = t.leads + EXCLUDED.leads, mql_both = t.mql_both + EXCLUDED.mql_both,
-               mql_live_only = t.mql_live_only + EXCLUDED.mql_live_only,
-               mql_shadow_only = t.mql_shadow_only + EXCLUDED.mql_shadow_only,
-               route_changed = t.route_changed + EXCLUDED.route_changed,
-               score_change = t.score_change + EXCLUDED.score_change",
-            &[
-                &delta.pack,
-                &delta.leads,
-                &delta.mql_both,
-                &delta.mql_live_only,
-                &delta.mql_shadow_only,
-                &delta.route_changed,
-                &delta.score_change,
-            ],
-        )?;
-        if delta.rules.is_empty() {
-            return Ok(());
-        }
-        let names: Vec<&str> = delta.rules.keys().map(String::as_str).collect();
-        let column = |f: fn(&RuleTally) -> i64| delta.rules.values().map(f).collect::<Vec<i64>>();
-        self.execute(
-            "INSERT INTO leadscore.shadow_rules AS r
-               SELECT $1::text, * FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[])
-             ON CONFLICT (pack, rule) DO UPDATE SET leads = r.leads + EXCLUDED.leads,
-               mql_live_only = r.mql_live_only + EXCLUDED.mql_live_only,
-               mql_shadow_only = r.mql_shadow_only + EXCLUDED.mql_shadow_only,
-               route_changed = r.route_changed + EXCLUDED.route_changed",
-            &[
-                &delta.pack,
-                &names,
-                &column(|r| r.leads),
-                &column(|r| r.mql_live_only),
-                &column(|r| r.mql_shadow_only),
-                &column(|r| r.route_changed),
-            ],
-        )?;
+        self.pending.shadow.push(delta.clone());
         Ok(())
     }
 
@@ -1204,37 +1794,33 @@ impl Txn for PgTxn<'_> {
 
     // The console (issue 28).
 
-    /// One statement: this process's rows of the hour added to, every process's hours
-    /// before `keep_from` dropped (once an hour there are some; the first instance to
-    /// drop them holds them until it commits, and another one waits that long).
+    /// One statement, pending: this process's rows of the hour added to, every process's
+    /// hours before `keep_from` dropped (once an hour there are some; the first instance
+    /// to drop them holds them until it commits, and another one waits that long).
     fn add_rule_fires(&mut self, hour: Millis, fires: &RuleFires, keep_from: Millis) -> Result<(), StorageError> {
-        let names: Vec<&str> = fires.rules.keys().map(String::as_str).collect();
-        let counts: Vec<i64> = fires.rules.values().map(|n| to_i64(*n)).collect();
-        self.execute(
-            "WITH old_rules AS (DELETE FROM leadscore.rule_fires WHERE hour < $3),
-                  old_results AS (DELETE FROM leadscore.results_scored WHERE hour < $3),
-                  rules AS (INSERT INTO leadscore.rule_fires AS f
-                              SELECT $1::bigint, $2::text, * FROM unnest($4::text[], $5::bigint[])
-                            ON CONFLICT (hour, writer, rule) DO UPDATE SET n = f.n + EXCLUDED.n)
-             INSERT INTO leadscore.results_scored AS r VALUES ($1, $2, $6)
-             ON CONFLICT (hour, writer) DO UPDATE SET n = r.n + EXCLUDED.n",
-            &[
-                &hour,
-                &self.store.holder,
-                &keep_from,
-                &names,
-                &counts,
-                &to_i64(fires.results),
-            ],
-        )?;
+        self.pending.rule_fires.push((hour, fires.clone(), keep_from));
         Ok(())
     }
 
     // Storage and scale (issue 22): the writer's cache of leads.
 
-    /// The stamp [`Txn::lock_leads`] read or [`Txn::put_lead`] gave.
+    /// The stamp [`Txn::lock_leads`] read or [`Txn::put_lead`] gave (a lead row pending
+    /// without a stamp is sent first, with everything else pending).
     fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError> {
+        if self.pending.leads.contains_key(id) && !self.stamps.contains_key(id) {
+            self.flush()?;
+        }
         Ok(self.stamps.get(id).copied())
+    }
+
+    // Storage and scale (issue 22): Postgres commits in a few round trips.
+
+    /// Kept for [`Txn::lock_leads`], which reads them in its pipeline.
+    fn expect_event_ids(&mut self, ids: &[(&str, &str)]) {
+        let unknown = ids
+            .iter()
+            .filter(|(lead, id)| !self.known_ids.contains_key(&(lead.to_string(), id.to_string())));
+        self.expected_ids = unknown.map(|(lead, id)| (lead.to_string(), id.to_string())).collect();
     }
 
     // Storage and scale (issue 22): restoring in batches.
