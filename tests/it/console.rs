@@ -1315,14 +1315,7 @@ fn median_p90(mut times: Vec<Duration>) -> (f64, f64) {
 
 /// The server's own mean time for `route`, from its latency histogram on `/metrics`.
 async fn server_mean_ms(http: &reqwest::Client, server: &Server, route: &str) -> f64 {
-    let text = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::serve::text(http, server.url("/metrics")).await;
     let value = |name: &str| -> f64 {
         let prefix = format!("leadscore_http_request_duration_seconds_{name}{{route=\"{route}\"}} ");
         text.lines()

@@ -164,6 +164,11 @@ pub(crate) fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// The body of a GET as text (`/metrics`, `/v1/export`: not one JSON value).
+pub(crate) async fn text(http: &reqwest::Client, url: String) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
 /// A request's status and JSON body.
 pub(crate) async fn call(req: reqwest::RequestBuilder) -> (u16, Value) {
     let response = req.send().await.unwrap();
@@ -592,14 +597,7 @@ async fn api_case(dir: &Path, store: &[&str]) {
     assert!(pack_info["last_rejection"].is_null());
     let (status, health) = call(http.get(server.url("/health"))).await;
     assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(&http, server.url("/metrics")).await;
     for line in [
         "leadscore_leads 2",
         "leadscore_events_total 2",
@@ -1053,14 +1051,7 @@ async fn a_webhook_receiver_down_for_a_while_gets_every_transition_in_order_sign
     }
     // The receiver is down: deliveries fail and back off.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let metrics = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text(&http, server.url("/metrics")).await;
     assert!(
         metrics.contains("leadscore_webhook_failures_total{webhook="),
         "{metrics}"

@@ -19,14 +19,7 @@ async fn as_of(http: &reqwest::Client, server: &Server, id: &str) -> String {
 
 /// How many group commits the server has made (from `/metrics`).
 async fn commits(http: &reqwest::Client, server: &Server) -> u64 {
-    let text = http
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text(http, server.url("/metrics")).await;
     let line = text
         .lines()
         .find(|l| l.starts_with("leadscore_commit_duration_seconds_count"))

@@ -212,14 +212,7 @@ fn timeless(value: &Value) -> Value {
 /// Everything a client can read back: every lead as exported, each one's history, every
 /// transition, the hand-offs.
 async fn read_back(http: &reqwest::Client, server: &Server) -> Value {
-    let export = http
-        .get(server.url("/v1/export"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let export = text(http, server.url("/v1/export")).await;
     let leads: Vec<Value> = export.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let mut histories = serde_json::Map::new();
     for lead in &leads {
