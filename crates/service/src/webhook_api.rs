@@ -224,13 +224,7 @@ async fn replay(
     p: Result<Path<(String, u64)>, PathRejection>,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let (url, seq) = letter_path(p, &app)?;
-    let stream = stream_of(&params(q)?)?;
-    let op = Op::Replay {
-        url: stream.key(&url),
-        seq,
-    };
-    act(&app, &url, stream, op).await
+    on_letter(&app, p, q, |url, seq| Op::Replay { url, seq }).await
 }
 
 async fn discard(
@@ -238,11 +232,18 @@ async fn discard(
     p: Result<Path<(String, u64)>, PathRejection>,
     q: Params,
 ) -> Result<Json<Value>, ApiError> {
-    let (url, seq) = letter_path(p, &app)?;
+    on_letter(&app, p, q, |url, seq| Op::Discard { url, seq }).await
+}
+
+/// An action on one dead letter of the stream the request names: `op` of the stream's
+/// key and the letter's seq.
+async fn on_letter(
+    app: &App,
+    p: Result<Path<(String, u64)>, PathRejection>,
+    q: Params,
+    op: fn(String, u64) -> Op,
+) -> Result<Json<Value>, ApiError> {
+    let (url, seq) = letter_path(p, app)?;
     let stream = stream_of(&params(q)?)?;
-    let op = Op::Discard {
-        url: stream.key(&url),
-        seq,
-    };
-    act(&app, &url, stream, op).await
+    act(app, &url, stream, op(stream.key(&url), seq)).await
 }

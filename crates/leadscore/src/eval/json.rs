@@ -37,39 +37,26 @@ impl Outcome {
         optional(out, self.disqualified.as_deref());
         out.extend_from_slice(b",\"dimensions\":{");
         for (i, (name, total)) in self.dimensions.iter().enumerate() {
-            comma(out, i);
+            if i > 0 {
+                out.push(b',');
+            }
             string(out, name);
             out.push(b':');
             number(out, *total);
         }
         out.extend_from_slice(b"},\"route\":");
         optional(out, self.route.as_deref());
-        out.extend_from_slice(b",\"tags\":[");
-        for (i, tag) in self.tags.iter().enumerate() {
-            comma(out, i);
-            string(out, tag);
-        }
-        out.extend_from_slice(b"],\"fired\":[");
-        for (i, fired) in self.fired.iter().enumerate() {
-            comma(out, i);
-            fired.write_json(out);
-        }
-        out.push(b']');
+        out.extend_from_slice(b",\"tags\":");
+        list(out, &self.tags, |tag, out| string(out, tag));
+        out.extend_from_slice(b",\"fired\":");
+        list(out, &self.fired, Fired::write_json);
         if !self.capped.is_empty() {
-            out.extend_from_slice(b",\"capped\":[");
-            for (i, capped) in self.capped.iter().enumerate() {
-                comma(out, i);
-                capped.write_json(out);
-            }
-            out.push(b']');
+            out.extend_from_slice(b",\"capped\":");
+            list(out, &self.capped, Capped::write_json);
         }
         if !self.enriched.is_empty() {
-            out.extend_from_slice(b",\"enriched\":[");
-            for (i, enrichment) in self.enriched.iter().enumerate() {
-                comma(out, i);
-                enrichment.write_json(out);
-            }
-            out.push(b']');
+            out.extend_from_slice(b",\"enriched\":");
+            list(out, &self.enriched, Enrichment::write_json);
         }
         out.extend_from_slice(b",\"pack\":{\"name\":");
         string(out, &self.pack.name);
@@ -123,10 +110,16 @@ impl Enrichment {
     }
 }
 
-fn comma(out: &mut Vec<u8>, i: usize) {
-    if i > 0 {
-        out.push(b',');
+/// A JSON array of `items`, each written by `write`.
+fn list<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(item, out);
     }
+    out.push(b']');
 }
 
 /// A number as the outcome serializes it (`crate::value::num_to_json`: whole numbers
