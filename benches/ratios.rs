@@ -3,8 +3,9 @@
 //! round (the round least disturbed by other processes). Criterion's groups
 //! (`benches/eval.rs`, `benches/e2e.rs`) run one contender after another, so a load
 //! change between them shows up as a ratio change; this is the cross-check.
-//! Run: `cargo bench --bench ratios` (everything), or `cargo bench --bench ratios -- e2e-50k`
-//! for issue 29's end-to-end contenders only. With `LEADSCORE_BASE=path/to/leadscore` (a
+//! Run: `cargo bench --bench ratios` (everything), `cargo bench --bench ratios -- e2e-50k`
+//! for issue 29's end-to-end contenders only, or `cargo bench --bench ratios -- eval` for
+//! the evaluation contenders only (1,000 leads, then 100 cached). With `LEADSCORE_BASE=path/to/leadscore` (a
 //! binary built from another commit), that binary runs as a contender too, interleaved
 //! with this build's: a before/after in one run.
 
@@ -156,6 +157,10 @@ fn e2e_50k(rounds: usize) {
 fn main() {
     if std::env::args().any(|a| a == "e2e-50k") {
         return e2e_50k(9);
+    }
+    if std::env::args().any(|a| a == "eval") {
+        eval(1000, 15);
+        return eval(100, 40);
     }
     eval(1000, 15);
     eval(100, 40);
