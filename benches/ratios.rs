@@ -5,7 +5,8 @@
 //! change between them shows up as a ratio change; this is the cross-check.
 //! Run: `cargo bench --bench ratios` (everything), `cargo bench --bench ratios -- e2e-50k`
 //! for issue 29's end-to-end contenders only, or `cargo bench --bench ratios -- eval` for
-//! the evaluation contenders only (1,000 leads, then 100 cached). With `LEADSCORE_BASE=path/to/leadscore` (a
+//! the evaluation contenders only (1,000 leads, then 100 cached); `-- eval compiled` (or
+//! `handwritten`, `rhai`) runs one of them alone, for a profiler's count of its work. With `LEADSCORE_BASE=path/to/leadscore` (a
 //! binary built from another commit), that binary runs as a contender too, interleaved
 //! with this build's: a before/after in one run.
 
@@ -48,26 +49,31 @@ fn ratio(name: &str, slow: Duration, fast: Duration) {
 /// The three contenders over `n` generated leads. With 1,000 leads (16 MB of parsed
 /// JSON) every round reads its leads from memory; with 100 they stay in cache between
 /// rounds, as a lead a service has just parsed is when it scores it.
-fn eval(n: usize, rounds: usize) {
+/// `only` names one contender to run alone (the others are skipped, and so the ratios).
+fn eval(n: usize, rounds: usize, only: Option<&str>) {
     println!("-- {n} leads");
     let leads = common::leads(n, 1);
     let pack = common::b2b_saas();
     let scorer = pack.scorer(common::as_of());
     let hand = Handwritten::new();
     let rhai = RhaiBaseline::new().unwrap_or_else(|e| unreachable!("the script compiles: {e}"));
-    let best = fastest(
-        rounds,
-        &mut [
-            ("eval/compiled", n as u64, &mut || common::score_all(&scorer, &leads)),
-            ("eval/handwritten", n as u64, &mut || {
-                leads.iter().for_each(|l| drop(black_box(hand.score(l, common::AS_OF))))
-            }),
-            // The same leads as the others (a subset would be cached when the rest is not).
-            ("eval/rhai", n as u64, &mut || {
-                leads.iter().for_each(|l| drop(black_box(rhai.score(l, common::AS_OF))))
-            }),
-        ],
+    let (mut compiled, mut handwritten, mut script) = (
+        || common::score_all(&scorer, &leads),
+        || leads.iter().for_each(|l| drop(black_box(hand.score(l, common::AS_OF)))),
+        // The same leads as the others (a subset would be cached when the rest is not).
+        || leads.iter().for_each(|l| drop(black_box(rhai.score(l, common::AS_OF)))),
     );
+    let mut contenders: [(&str, u64, &mut dyn FnMut()); 3] = [
+        ("eval/compiled", n as u64, &mut compiled),
+        ("eval/handwritten", n as u64, &mut handwritten),
+        ("eval/rhai", n as u64, &mut script),
+    ];
+    if let Some(only) = only {
+        let mut alone: Vec<_> = contenders.into_iter().filter(|(name, _, _)| name.ends_with(only)).collect();
+        fastest(rounds, &mut alone);
+        return;
+    }
+    let best = fastest(rounds, &mut contenders);
     ratio("compiled / handwritten (target <= 1.5)", best[0], best[1]);
     ratio("rhai / compiled (target >= 30)", best[2], best[0]);
 }
@@ -158,12 +164,14 @@ fn main() {
     if std::env::args().any(|a| a == "e2e-50k") {
         return e2e_50k(9);
     }
-    if std::env::args().any(|a| a == "eval") {
-        eval(1000, 15);
-        return eval(100, 40);
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "eval") {
+        let only = args.get(at + 1).map(String::as_str).filter(|a| !a.starts_with('-'));
+        eval(1000, 15, only);
+        return eval(100, 40, only);
     }
-    eval(1000, 15);
-    eval(100, 40);
+    eval(1000, 15, None);
+    eval(100, 40, None);
     e2e();
     e2e_50k(7);
 }
