@@ -69,7 +69,10 @@ fn eval(n: usize, rounds: usize, only: Option<&str>) {
         ("eval/rhai", n as u64, &mut script),
     ];
     if let Some(only) = only {
-        let mut alone: Vec<_> = contenders.into_iter().filter(|(name, _, _)| name.ends_with(only)).collect();
+        let mut alone: Vec<_> = contenders
+            .into_iter()
+            .filter(|(name, _, _)| name.ends_with(only))
+            .collect();
         fastest(rounds, &mut alone);
         return;
     }

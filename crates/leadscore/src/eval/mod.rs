@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use serde_json::Value as Json;
 
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
-use crate::read::{read_event, Checked, EventProps, Events, Record};
+use crate::read::{read_event, recycle, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
 use crate::value::{self as value, CmpOp, Millis, Value};
 pub use due::NextChange;
@@ -34,15 +34,16 @@ struct Tally {
 }
 
 /// What a result says besides the rules' verdict: the pack that made it, what its hooks
-/// set, and the id to give a lead that has none (the CLI gives its line number).
+/// set, and the lead's id (moved out of its record, or for a lead without one the id the
+/// caller gives it: the CLI gives its line number).
 #[derive(Clone, Debug, Default)]
 pub struct Context {
     /// The pack scoring the lead.
     pub pack: PackId,
     /// What the enrichment hooks set, in order.
     pub enriched: Vec<Enrichment>,
-    /// The id of a lead without one.
-    pub fallback_id: Option<serde_json::Value>,
+    /// The lead's id.
+    pub id: Option<serde_json::Value>,
 }
 
 /// Scores a record into its whole result. `as_of` is the time the score is for.
@@ -90,6 +91,7 @@ pub(crate) struct Scratch {
     lets: Vec<bool>,
     raw: Vec<f64>,
     dims: Vec<f64>,
+    fired: Vec<(usize, Given)>,
     /// Emptied between leads: the properties of one event of a lead in memory (see
     /// [`recycle`] for how the references' lifetime is changed without a copy).
     props: Vec<(u32, &'static Json)>,
@@ -103,6 +105,7 @@ thread_local! {
         lets: Vec::new(),
         raw: Vec::new(),
         dims: Vec::new(),
+        fired: Vec::new(),
         props: Vec::new(),
     }) };
 }
@@ -116,15 +119,6 @@ fn with_scratch<R>(run: impl FnOnce(&mut Scratch) -> R) -> R {
         cell.set(scratch);
         result
     })
-}
-
-/// An empty vector of `U` in the allocation of `v` (cleared first), when `T` and `U`
-/// have the same size and alignment: std collects a `vec::IntoIter` into a vector in
-/// place. This is how the buffer of event-property references of one lead, which borrow
-/// that lead, is kept for the next without `unsafe`.
-fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
-    v.clear();
-    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// The unrounded numbers behind a result, which the MQL condition and routes compare.
@@ -154,15 +148,14 @@ struct Decaying {
 impl<'a> Evaluator<'_, 'a> {
     /// The whole result, and the numbers behind it.
     fn outcome(&mut self, context: Context) -> Result<(Outcome, Totals), EvalError> {
-        let (program, record) = (self.program, self.record);
+        let program = self.program;
         self.match_events()?;
         for l in &program.lets {
             let value = l.used && self.test(&l.expr, &Scope::Lead).map_err(|e| *e)?;
             self.lets.push(value);
         }
         let mut outcome = Outcome {
-            id: record.id.clone().or(context.fallback_id),
-            fired: Vec::with_capacity(program.rules.len().min(4)),
+            id: context.id,
             enriched: context.enriched,
             pack: context.pack,
             ..Outcome::default()
@@ -172,6 +165,10 @@ impl<'a> Evaluator<'_, 'a> {
         raw.resize(program.dims.len(), 0.0);
         let mut decaying = Vec::new();
         let mut loose = 0.0;
+        // The rules that fire are noted first and put in the result after, so that its
+        // list is allocated once, at its size.
+        let mut fired = std::mem::take(&mut self.fired);
+        fired.clear();
         for (index, rule) in program.rules.iter().enumerate() {
             if !self
                 .test(&rule.expr, &Scope::Lead)
@@ -179,32 +176,18 @@ impl<'a> Evaluator<'_, 'a> {
             {
                 continue;
             }
-            let fired = self.fire(rule);
-            match fired.dim {
-                Some(d) => raw[d as usize] += fired.points,
-                None => loose += fired.points,
+            let given = self.fire(rule);
+            match given.dim {
+                Some(d) => raw[d as usize] += given.points,
+                None => loose += given.points,
             }
-            if let (Some(decayed), true) = (fired.decaying, self.keep_times) {
+            if let (Some(decayed), true) = (given.decaying, self.keep_times) {
                 decaying.push(decayed);
             }
-            if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
-                outcome.disqualified = Some(reason.clone());
-            }
-            for tag in &rule.tags {
-                if !outcome.tags.contains(tag) {
-                    outcome.tags.push(tag.clone());
-                }
-            }
-            outcome.fired.push(Fired {
-                rule: rule.name.clone(),
-                points: round(fired.points),
-                dimension: fired.dim.map(|d| program.dims[d as usize].name.clone()),
-                location: rule.location.clone(),
-                index,
-                count: fired.count,
-                decay: fired.decay.map(round),
-            });
+            fired.push((index, given));
         }
+        self.note_fired(&mut outcome, &fired);
+        self.fired = fired;
         let mut dims = std::mem::take(&mut self.dims);
         dims.clear();
         for (dim, &total) in program.dims.iter().zip(&raw) {
@@ -247,6 +230,35 @@ impl<'a> Evaluator<'_, 'a> {
             decaying,
         };
         Ok((outcome, totals))
+    }
+}
+
+impl Evaluator<'_, '_> {
+    /// The rules that fired (`(index, points)` in file order) in the result, with the
+    /// first disqualifying reason and the tags in firing order.
+    fn note_fired(&self, outcome: &mut Outcome, fired: &[(usize, Given)]) {
+        let program = self.program;
+        outcome.fired = Vec::with_capacity(fired.len());
+        for &(index, ref given) in fired {
+            let rule = &program.rules[index];
+            if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
+                outcome.disqualified = Some(reason.clone());
+            }
+            for tag in &rule.tags {
+                if !outcome.tags.contains(tag) {
+                    outcome.tags.push(tag.clone());
+                }
+            }
+            outcome.fired.push(Fired {
+                rule: rule.name.clone(),
+                points: round(given.points),
+                dimension: given.dim.map(|d| program.dims[d as usize].name.clone()),
+                location: rule.location.clone(),
+                index,
+                count: given.count,
+                decay: given.decay.map(round),
+            });
+        }
     }
 }
 
@@ -297,6 +309,9 @@ struct Evaluator<'p, 'a> {
     /// Each dimension's total before and after its cap (buffers for [`Totals`]).
     raw: Vec<f64>,
     dims: Vec<f64>,
+    /// The rules that fired, by index, with their points (a buffer for
+    /// [`Evaluator::note_fired`]).
+    fired: Vec<(usize, Given)>,
 }
 
 impl<'p, 'a> Evaluator<'p, 'a> {
@@ -337,6 +352,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             props: recycle(std::mem::take(&mut scratch.props)),
             raw: std::mem::take(&mut scratch.raw),
             dims: std::mem::take(&mut scratch.dims),
+            fired: std::mem::take(&mut scratch.fired),
         }
     }
 
@@ -349,6 +365,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         scratch.props = recycle(self.props);
         scratch.raw = totals.raw;
         scratch.dims = totals.dims;
+        scratch.fired = self.fired;
     }
 
     /// Runs every matcher over the events of its type, once per lead, counting each
@@ -608,22 +625,5 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             }
             _ => Cow::Borrowed(&NULL),
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::recycle;
-
-    /// The event-property buffer keeps its allocation from lead to lead: std collects a
-    /// `vec::IntoIter` in place when the element layouts match.
-    #[test]
-    fn recycled_buffers_keep_their_allocation() {
-        let json = serde_json::json!("x");
-        let mut props: Vec<(u32, &serde_json::Value)> = Vec::with_capacity(8);
-        props.push((1, &json));
-        let kept: Vec<(u32, &'static serde_json::Value)> = recycle(props);
-        assert!(kept.is_empty());
-        assert!(kept.capacity() >= 8, "capacity {}", kept.capacity());
     }
 }

@@ -58,8 +58,8 @@ impl ArrowBatch<'_, '_> {
         let rows = self.len();
         assert!(row < rows, "row {row} is past the end of a batch of {rows} rows");
         let scorer = self.scorer;
-        let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
-        scorer.evaluate(&record, Vec::new(), None, eval::evaluate)
+        let mut record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
+        scorer.evaluate(&mut record, Vec::new(), None, eval::evaluate)
     }
 
     /// Scores row `row` as of its own time `as_of` instead of the scorer's (a column of
@@ -87,8 +87,8 @@ impl ArrowBatch<'_, '_> {
         let rows = self.len();
         assert!(row < rows, "row {row} is past the end of a batch of {rows} rows");
         let scorer = Scorer::new(self.scorer.pack, as_of.timestamp_millis());
-        let record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
-        scorer.evaluate(&record, Vec::new(), None, eval::evaluate)
+        let mut record = self.leads.read(&scorer.pack.inner.program, row, scorer.as_of)?;
+        scorer.evaluate(&mut record, Vec::new(), None, eval::evaluate)
     }
 }
 
@@ -213,9 +213,10 @@ impl<'p> Scorer<'p> {
     }
 
     /// A record evaluated by `evaluate` into the whole result.
+    /// The record's id moves into the result (it is not copied again).
     fn evaluate<R>(
         &self,
-        record: &Record,
+        record: &mut Record,
         enriched: Vec<Enrichment>,
         fallback_id: Option<Json>,
         evaluate: impl FnOnce(&Program, &Record, i64, &dyn Host, Context) -> Result<R, EvalError>,
@@ -224,7 +225,7 @@ impl<'p> Scorer<'p> {
         let context = Context {
             pack: inner.id.clone(),
             enriched,
-            fallback_id,
+            id: record.id.take().or(fallback_id),
         };
         let evaluate = || evaluate(&inner.program, record, self.as_of, &inner.plugins, context);
         // Plugin functions read `as_of()`; a pack without plugins skips setting it.
@@ -272,13 +273,13 @@ impl<'p> Scorer<'p> {
     fn with_record<R>(
         &self,
         lead: Lead<'_>,
-        then: impl FnOnce(&Record, Vec<Enrichment>) -> Result<R, EvalError>,
+        then: impl FnOnce(&mut Record, Vec<Enrichment>) -> Result<R, EvalError>,
     ) -> Result<R, EvalError> {
         let inner = &self.pack.inner;
         let (program, plan) = (&inner.program, self.plan());
         let parsed: Json;
         let value = match lead {
-            _ if !inner.plugins.has_hooks() => return then(&self.read(lead)?, Vec::new()),
+            _ if !inner.plugins.has_hooks() => return then(&mut self.read(lead)?, Vec::new()),
             Lead::Value(value) => value,
             Lead::Text(text) => {
                 // Hooks that do not read events get the lead parsed without them; the rules
@@ -290,7 +291,7 @@ impl<'p> Scorer<'p> {
                         let changed = Json::Object(changed);
                         let mut record = plan.read(program, text, self.as_of)?;
                         read::overlay(program, &mut record, &light, &changed, self.id_name());
-                        return then(&record, enriched);
+                        return then(&mut record, enriched);
                     }
                 }
                 parsed = serde_json::from_str(text)
@@ -308,13 +309,13 @@ impl<'p> Scorer<'p> {
             // the hook's.
             let hook = crate::plugin::events_hook(&enriched);
             let blame = |e| crate::plugin::events_error(e, hook.as_deref());
-            let record = plan.read_value(program, &merged).map_err(|e| blame(e.into()))?;
-            return then(&record, enriched).map_err(blame);
+            let mut record = plan.read_value(program, &merged).map_err(|e| blame(e.into()))?;
+            return then(&mut record, enriched).map_err(blame);
         }
         let changed = Json::Object(changed);
         let mut record = plan.read_value(program, value)?;
         read::overlay(program, &mut record, value, &changed, self.id_name());
-        then(&record, enriched)
+        then(&mut record, enriched)
     }
 
     /// A lead read as it is (no hooks).

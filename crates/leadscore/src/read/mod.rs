@@ -28,4 +28,5 @@ pub use event::{read_event, Checked};
 pub use path::overlay;
 pub use path::{dotted_key, lookup, nested_or_dotted};
 pub use plan::ReadPlan;
+pub(crate) use record::recycle;
 pub use record::{EventProps, Events, ReadEvents, Record};

@@ -160,11 +160,8 @@ impl ReadPlan {
             program.fields.len()
         };
         Fill {
-            record: Record {
-                fields: vec![Value::Null; program.fields.len()],
-                ..Record::default()
-            },
-            found: vec![false; dotted],
+            record: Record::with_fields(program.fields.len()),
+            found: super::record::found_buffer(dotted),
             fallback: Vec::new(),
         }
     }
@@ -242,6 +239,7 @@ impl<'a> Fill<'a> {
             let nested = found.then(|| std::mem::replace(field, Value::Null));
             *field = nested_or_dotted(nested, || Some(value)).unwrap_or(Value::Null);
         }
+        super::record::give_back_found(self.found);
         self.record
     }
 }

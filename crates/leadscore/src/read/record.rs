@@ -4,6 +4,7 @@
 //! counted ([`super::read_event`]).
 
 use std::borrow::Cow;
+use std::cell::Cell;
 use std::ops::Range;
 
 use serde_json::Value as Json;
@@ -21,6 +22,77 @@ pub struct Record<'a> {
     /// The lead's id field, when present, exactly as the lead gave it (a 64-bit integer
     /// stays one: it never passes through `f64`).
     pub id: Option<serde_json::Value>,
+}
+
+impl<'a> Record<'a> {
+    /// A record of `n` null fields and no events, in the field buffer of a record this
+    /// thread dropped when there is one (see [`Drop`] below).
+    pub(super) fn with_fields(n: usize) -> Record<'a> {
+        let mut fields: Vec<Value<'a>> = recycle(SPARE_FIELDS.with(Cell::take));
+        fields.resize(n, Value::Null);
+        Record {
+            fields,
+            events: Events::default(),
+            id: None,
+        }
+    }
+}
+
+/// A dropped record leaves its field buffer to the next record its thread reads: a
+/// record's fields are as many as its program's, so once a thread has read a lead it
+/// reads the next without allocating them (scoring a lead otherwise allocates only what
+/// its result keeps).
+impl Drop for Record<'_> {
+    fn drop(&mut self) {
+        let fields = recycle(std::mem::take(&mut self.fields));
+        // A thread being torn down has no spare to keep it in: the buffer is freed.
+        let _ = SPARE_FIELDS.try_with(|spare| {
+            let kept = spare.take();
+            spare.set(if kept.capacity() > fields.capacity() {
+                kept
+            } else {
+                fields
+            });
+        });
+        if let Events::Read(events) = &mut self.events {
+            events.give_back();
+        }
+    }
+}
+
+thread_local! {
+    /// The field buffer of the last record this thread dropped, empty.
+    static SPARE_FIELDS: Cell<Vec<Value<'static>>> = const { Cell::new(Vec::new()) };
+    /// The buffer of the last [`super::plan::Fill`] this thread finished, empty.
+    static SPARE_FOUND: Cell<Vec<bool>> = const { Cell::new(Vec::new()) };
+    /// The event buffers of the last record read from text this thread dropped, empty.
+    static SPARE_EVENTS: Cell<ReadEvents<'static>> = const { Cell::new(ReadEvents {
+        events: Vec::new(),
+        later: Vec::new(),
+        props: Vec::new(),
+    }) };
+}
+
+/// `n` falses, in the buffer a finished fill gave back ([`give_back_found`]) when there is one.
+pub(super) fn found_buffer(n: usize) -> Vec<bool> {
+    let mut found = SPARE_FOUND.with(Cell::take);
+    found.clear();
+    found.resize(n, false);
+    found
+}
+
+/// Keeps a finished fill's `found` buffer for the next one on this thread.
+pub(super) fn give_back_found(found: Vec<bool>) {
+    let _ = SPARE_FOUND.try_with(|spare| spare.set(found));
+}
+
+/// An empty vector of `U` in the allocation of `v` (cleared first), when `T` and `U`
+/// have the same size and alignment: std collects a `vec::IntoIter` into a vector in
+/// place. This is how a buffer of values or references that borrow one lead is kept for
+/// the next without `unsafe`.
+pub(crate) fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().filter_map(|_| None).collect()
 }
 
 /// A lead's events, as its reader had them.
@@ -55,10 +127,27 @@ pub struct ReadEvents<'a> {
 
 impl<'a> ReadEvents<'a> {
     /// Makes room for `n` more events and as many properties, before an `events` array is
-    /// read.
+    /// read: in the buffers of the last record read from text that this thread dropped,
+    /// when these have none yet.
     pub fn reserve(&mut self, n: usize) {
+        if self.events.capacity() == 0 && self.props.capacity() == 0 && self.later.capacity() == 0 {
+            let spare = SPARE_EVENTS.with(Cell::take);
+            self.events = spare.events;
+            self.later = spare.later;
+            self.props = recycle(spare.props);
+        }
         self.events.reserve(n);
         self.props.reserve(n);
+    }
+
+    /// Leaves this record's buffers, emptied, to the next one its thread reads.
+    fn give_back(&mut self) {
+        let mut events = std::mem::take(&mut self.events);
+        let mut later = std::mem::take(&mut self.later);
+        events.clear();
+        later.clear();
+        let props = recycle(std::mem::take(&mut self.props));
+        let _ = SPARE_EVENTS.try_with(|spare| spare.set(ReadEvents { events, later, props }));
     }
 
     /// Where the properties of the next event will start.
@@ -148,5 +237,37 @@ impl<'s, 'a> EventProps<'s, 'a> {
             },
             EventProps::Values(props) => props.iter().find(|(s, _)| *s == slot)?.1.as_text(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::recycle;
+
+    /// A recycled buffer keeps its allocation: std collects a `vec::IntoIter` in place
+    /// when the element layouts match.
+    #[test]
+    fn recycled_buffers_keep_their_allocation() {
+        let json = serde_json::json!("x");
+        let mut props: Vec<(u32, &serde_json::Value)> = Vec::with_capacity(8);
+        props.push((1, &json));
+        let kept: Vec<(u32, &'static serde_json::Value)> = recycle(props);
+        assert!(kept.is_empty());
+        assert!(kept.capacity() >= 8, "capacity {}", kept.capacity());
+    }
+
+    /// A record read after one was dropped on the same thread reuses its field buffer,
+    /// and starts with every field null whatever the last one held.
+    #[test]
+    fn a_record_reuses_the_fields_of_the_last_one_dropped() {
+        let text = String::from("held");
+        let mut first = super::Record::with_fields(5);
+        first.fields[2] = crate::value::Value::Str(std::borrow::Cow::Borrowed(&text));
+        let buffer = first.fields.as_ptr() as usize;
+        drop(first);
+        let second = super::Record::with_fields(3);
+        assert_eq!(second.fields.as_ptr() as usize, buffer);
+        assert!(second.fields.iter().all(|v| matches!(v, crate::value::Value::Null)));
+        assert_eq!(second.fields.len(), 3);
     }
 }
