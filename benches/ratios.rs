@@ -77,7 +77,7 @@ fn eval(n: usize, rounds: usize, only: Option<&str>) {
         return;
     }
     let best = fastest(rounds, &mut contenders);
-    ratio("compiled / handwritten (target <= 1.5)", best[0], best[1]);
+    ratio("compiled / handwritten (target <= 1.0)", best[0], best[1]);
     ratio("rhai / compiled (target >= 30)", best[2], best[0]);
 }
 
