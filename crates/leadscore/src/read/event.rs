@@ -38,7 +38,7 @@ pub(super) fn check_timed(
     at: impl FnOnce() -> Result<Millis, EventProblem>,
 ) -> Result<Checked, EventProblem> {
     let ty = ty.ok_or(EventProblem::NoType)?;
-    let Some(ty) = program.event_type(ty) else {
+    let Some(ty) = event_type(program, ty) else {
         return Ok(Checked::Unused);
     };
     let at_ms = at()?;
@@ -46,6 +46,17 @@ pub(super) fn check_timed(
         true => Checked::Kept(ty, at_ms),
         false => Checked::Later(ty, at_ms),
     })
+}
+
+/// The program's number for event type `name`, as `Program::event_type` finds it. The
+/// program keeps its types lower-cased, as exports usually write them: an ASCII name
+/// equal to one is that type (no other equals it ignoring case), found without folding
+/// each byte of each type compared.
+fn event_type(program: &Program, name: &str) -> Option<u32> {
+    match program.event_types.iter().position(|t| t == name) {
+        Some(i) if name.is_ascii() => Some(i as u32),
+        _ => program.event_type(name),
+    }
 }
 
 /// Reads `events[index]` of a lead in memory: its type and time, and into `props` the

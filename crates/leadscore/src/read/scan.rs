@@ -28,12 +28,7 @@ const DEPTH: u32 = 64;
 
 /// Reads `text` by `plan`, or `None` where the serde reader must (see the module docs).
 pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) -> Option<Record<'t>> {
-    let mut scan = Scan {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-    };
+    let mut scan = Scan::new(text);
     let mut lead = Lead {
         fill: plan.fill(program),
         events: EventReader::new(program, plan.event_keys, as_of),
@@ -56,12 +51,7 @@ pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of:
 /// [`read`] reads a lead's `events` key, or `None` where the serde reader must.
 #[cfg(feature = "arrow")]
 pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Option<ReadEvents<'t>> {
-    let mut scan = Scan {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-    };
+    let mut scan = Scan::new(text);
     let mut reader = EventReader::new(program, EventKeys::of(program), as_of);
     scan.blank();
     reader.array(&mut scan)?;
@@ -93,7 +83,7 @@ impl<'t> Lead<'_, 't> {
         }
         loop {
             let key = scan.key()?;
-            match node.get(key) {
+            match node.get_raw(key) {
                 None => scan.skip()?,
                 Some(entry) if entry.events && root => self.events.array(scan)?,
                 Some(entry) => match &entry.child {
@@ -169,45 +159,26 @@ impl<'p, 't> EventReader<'p, 't> {
         }
         scan.open()?;
         let base = self.events.next_base();
-        let (mut ty, mut at): (Option<Value<'t>>, Option<Value<'t>>) = (None, None);
-        let props = &self.program.event_props;
+        let (mut ty, mut at) = (None, None);
         if !scan.close(b'}')? {
             loop {
-                let key = scan.key()?;
-                let (slot, also) = match key {
-                    "type" => (&mut ty, self.keys.ty),
-                    "at" => (&mut at, self.keys.at),
-                    other => {
-                        match props.iter().position(|p| p == other) {
-                            Some(p) => {
-                                let value = scan.value()?;
-                                self.events.set_prop(base, p as u32, value);
-                            }
-                            None => scan.skip()?,
+                match scan.key()? {
+                    b"type" => ty = Some(self.text(scan, self.keys.ty, base)?),
+                    b"at" => at = Some(self.text(scan, self.keys.at, base)?),
+                    key => match self.program.event_props.iter().position(|p| p.as_bytes() == key) {
+                        Some(p) => {
+                            let value = scan.value()?;
+                            self.events.set_prop(base, p as u32, value);
                         }
-                        if scan.next_or_close(b'}')? {
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                let value = scan.value()?;
-                if let Some(p) = also {
-                    self.events.set_prop(base, p, value.clone());
+                        None => scan.skip()?,
+                    },
                 }
-                *slot = Some(value);
                 if scan.next_or_close(b'}')? {
                     break;
                 }
             }
         }
-        fn text<'v>(v: &'v Option<Value>) -> Option<&'v str> {
-            match v {
-                Some(Value::Str(s)) => Some(s),
-                _ => None,
-            }
-        }
-        match event::check(self.program, text(&ty), text(&at), self.as_of).ok()? {
+        match event::check(self.program, ty.as_deref(), at.as_deref(), self.as_of).ok()? {
             Checked::Kept(ty, at) => self.events.push(ty, at, base),
             Checked::Later(ty, at) => {
                 self.events.note_later(ty, at);
@@ -217,6 +188,20 @@ impl<'p, 't> EventReader<'p, 't> {
         }
         Some(())
     }
+
+    /// An event's `type` or `at`: a string, or the event is the serde reader's (which
+    /// reports it, unless a later key of the same name replaces it). Also property `also`
+    /// of the event whose properties start at `base`, when the program reads it as one.
+    fn text(&mut self, scan: &mut Scan<'t>, also: Option<u32>, base: usize) -> Option<Cow<'t, str>> {
+        if scan.peek()? != b'"' {
+            return None;
+        }
+        let text = scan.text()?;
+        if let Some(p) = also {
+            self.events.set_prop(base, p, Value::Str(text.clone()));
+        }
+        Some(text)
+    }
 }
 
 /// A position in a lead's text, and how deep in it.
@@ -225,9 +210,22 @@ struct Scan<'t> {
     bytes: &'t [u8],
     pos: usize,
     depth: u32,
+    /// Whether the text has no `\` and no control character (the usual lead): every
+    /// string then ends at its next `"`, found without looking at each byte.
+    plain: bool,
 }
 
 impl<'t> Scan<'t> {
+    fn new(text: &'t str) -> Self {
+        Scan {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            plain: plain(text.as_bytes()),
+        }
+    }
+
     /// JSON's four blank characters.
     fn blank(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
@@ -274,17 +272,19 @@ impl<'t> Scan<'t> {
         }
     }
 
-    /// A key and its `:`, the scanner then at the value. A key with an escape is left to
-    /// the serde reader.
-    fn key(&mut self) -> Option<&'t str> {
+    /// A key (its bytes: the plan's keys are compared as bytes) and its `:`, the scanner
+    /// then at the value. A key with an escape is left to the serde reader.
+    #[inline]
+    fn key(&mut self) -> Option<&'t [u8]> {
         self.blank();
         if self.peek()? != b'"' {
             return None;
         }
-        let (key, escaped) = self.string()?;
+        let (start, end, escaped) = self.string()?;
         if escaped {
             return None;
         }
+        let key = self.bytes.get(start..end)?;
         self.blank();
         if self.peek()? != b':' {
             return None;
@@ -294,11 +294,24 @@ impl<'t> Scan<'t> {
         Some(key)
     }
 
-    /// The string the scanner is at (its `"`): its raw text between the quotes, and
-    /// whether it has (valid, short) escapes. Control characters and `\u` escapes end
-    /// the fast path.
-    fn string(&mut self) -> Option<(&'t str, bool)> {
+    /// The string the scanner is at (its `"`): where its raw text between the quotes starts
+    /// and ends, and whether it has (valid, short) escapes. Control characters and `\u`
+    /// escapes end the fast path.
+    #[inline]
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
         let start = self.pos + 1;
+        if self.plain {
+            let end = quote(self.bytes, start)?;
+            self.pos = end + 1;
+            return Some((start, end, false));
+        }
+        self.escaped_string(start)
+    }
+
+    /// [`Scan::string`] in a text that may have escapes and control characters.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Option<(usize, usize, bool)> {
         let mut i = start;
         let mut escaped = false;
         loop {
@@ -308,7 +321,7 @@ impl<'t> Scan<'t> {
             }
             if self.bytes[i] == b'"' {
                 self.pos = i + 1;
-                return Some((self.text.get(start..i)?, escaped));
+                return Some((start, i, escaped));
             }
             match self.bytes.get(i + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
@@ -322,13 +335,7 @@ impl<'t> Scan<'t> {
     /// A value the plan reads: what `ValueVisitor` makes of it.
     fn value(&mut self) -> Option<Value<'t>> {
         Some(match self.peek()? {
-            b'"' => {
-                let (text, escaped) = self.string()?;
-                match escaped {
-                    false => Value::Str(Cow::Borrowed(text)),
-                    true => Value::Str(Cow::Owned(unescape(text))),
-                }
-            }
+            b'"' => Value::Str(self.text()?),
             b'{' => {
                 self.skip()?;
                 Value::Object
@@ -347,6 +354,17 @@ impl<'t> Scan<'t> {
                 Value::Null
             }
             _ => Value::Num(self.number()?),
+        })
+    }
+
+    /// The string the scanner is at, borrowed unless it has escapes.
+    #[inline]
+    fn text(&mut self) -> Option<Cow<'t, str>> {
+        let (start, end, escaped) = self.string()?;
+        let text = self.text.get(start..end)?;
+        Some(match escaped {
+            false => Cow::Borrowed(text),
+            true => Cow::Owned(unescape(text)),
         })
     }
 
@@ -468,6 +486,34 @@ impl<'t> Scan<'t> {
         self.digits();
         (self.pos > start).then_some(())
     }
+}
+
+/// Whether `bytes` has no `\` and no control character, so that no string in it has an
+/// escape or a character JSON refuses.
+fn plain(bytes: &[u8]) -> bool {
+    // Each chunk folded whole, without stopping at the first byte found: the loop then
+    // runs a vector at a time.
+    bytes
+        .chunks(64)
+        .all(|chunk| chunk.iter().fold(0, |found, &b| found | u8::from(b < 0x20) | u8::from(b == b'\\')) == 0)
+}
+
+/// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
+/// (in a [`plain`] text, the end of the string `i` is in).
+#[inline]
+fn quote(bytes: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        // Zero where a byte is `"`; the lowest byte found is exact (as in `special`).
+        let word = u64::from_le_bytes(*chunk) ^ (ONES * 0x22);
+        let found = word.wrapping_sub(ONES) & !word & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes.get(i..)?.iter().position(|&b| b == b'"').map(|n| i + n)
 }
 
 /// Where the first `"`, `\` or control character at or after `i` is: eight bytes at a
