@@ -165,13 +165,7 @@ impl<'p, 't> EventReader<'p, 't> {
                 match scan.key()? {
                     b"type" => ty = Some(self.text(scan, self.keys.ty, base)?),
                     b"at" => at = Some(self.text(scan, self.keys.at, base)?),
-                    key => match self.program.event_props.iter().position(|p| p.as_bytes() == key) {
-                        Some(p) => {
-                            let value = scan.value()?;
-                            self.events.set_prop(base, p as u32, value);
-                        }
-                        None => scan.skip()?,
-                    },
+                    key => self.prop(scan, key, base)?,
                 }
                 if scan.next_or_close(b'}')? {
                     break;
@@ -189,9 +183,24 @@ impl<'p, 't> EventReader<'p, 't> {
         Some(())
     }
 
+    /// The value of an event's key other than `type` and `at`: a property the program
+    /// reads, or skipped.
+    #[inline(never)]
+    fn prop(&mut self, scan: &mut Scan<'t>, key: &[u8], base: usize) -> Option<()> {
+        match self.program.event_props.iter().position(|p| p.as_bytes() == key) {
+            Some(p) => {
+                let value = scan.value()?;
+                self.events.set_prop(base, p as u32, value);
+            }
+            None => scan.skip()?,
+        }
+        Some(())
+    }
+
     /// An event's `type` or `at`: a string, or the event is the serde reader's (which
     /// reports it, unless a later key of the same name replaces it). Also property `also`
     /// of the event whose properties start at `base`, when the program reads it as one.
+    #[inline(always)]
     fn text(&mut self, scan: &mut Scan<'t>, also: Option<u32>, base: usize) -> Option<Cow<'t, str>> {
         if scan.peek()? != b'"' {
             return None;
@@ -227,6 +236,7 @@ impl<'t> Scan<'t> {
     }
 
     /// JSON's four blank characters.
+    #[inline(always)]
     fn blank(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -234,11 +244,13 @@ impl<'t> Scan<'t> {
     }
 
     /// The next byte (not consumed).
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
     /// Past the `{` or `[` the scanner is at, one level deeper.
+    #[inline(always)]
     fn open(&mut self) -> Option<()> {
         self.depth += 1;
         self.pos += 1;
@@ -246,6 +258,7 @@ impl<'t> Scan<'t> {
     }
 
     /// After an opening bracket: whether `close` ends the object or array at once.
+    #[inline(always)]
     fn close(&mut self, close: u8) -> Option<bool> {
         self.blank();
         if self.peek()? == close {
@@ -257,6 +270,7 @@ impl<'t> Scan<'t> {
     }
 
     /// After a member or element: `,` (more follow: `false`) or `close` (the end: `true`).
+    #[inline(always)]
     fn next_or_close(&mut self, close: u8) -> Option<bool> {
         self.blank();
         let b = self.peek()?;
@@ -274,7 +288,7 @@ impl<'t> Scan<'t> {
 
     /// A key (its bytes: the plan's keys are compared as bytes) and its `:`, the scanner
     /// then at the value. A key with an escape is left to the serde reader.
-    #[inline]
+    #[inline(always)]
     fn key(&mut self) -> Option<&'t [u8]> {
         self.blank();
         if self.peek()? != b'"' {
@@ -297,7 +311,7 @@ impl<'t> Scan<'t> {
     /// The string the scanner is at (its `"`): where its raw text between the quotes starts
     /// and ends, and whether it has (valid, short) escapes. Control characters and `\u`
     /// escapes end the fast path.
-    #[inline]
+    #[inline(always)]
     fn string(&mut self) -> Option<(usize, usize, bool)> {
         let start = self.pos + 1;
         if self.plain {
@@ -358,7 +372,7 @@ impl<'t> Scan<'t> {
     }
 
     /// The string the scanner is at, borrowed unless it has escapes.
-    #[inline]
+    #[inline(always)]
     fn text(&mut self) -> Option<Cow<'t, str>> {
         let (start, end, escaped) = self.string()?;
         let text = self.text.get(start..end)?;
@@ -500,7 +514,7 @@ fn plain(bytes: &[u8]) -> bool {
 
 /// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
 /// (in a [`plain`] text, the end of the string `i` is in).
-#[inline]
+#[inline(always)]
 fn quote(bytes: &[u8], mut i: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
