@@ -602,6 +602,19 @@ did page_view where type == page_view and path exists => +1
   {"type": "unused", "at": "nonsense"}, {"at": "2026-03-05T00:00:00Z", "type": "form_submit", "form": "demo-request"}],
  "n": 18446744073709551617, "m": -12345678901234567890123} "#;
 
+    /// [`LEAD`] without escapes or control characters: a [`plain`] text, whose strings end
+    /// at their next quote.
+    const PLAIN_LEAD: &str = concat!(
+        r#"{"id":"L-2","title":"VP Sales é","company":{"size":120,"name":"n","x":[1,2.5e3,{"a":null}]},"#,
+        r#""company.name":"acme","industry":"SaaS","tags":["hot",1,true,null,[2],{"k":"v"}],"#,
+        r#""skip":{"a":[true,false,-0.0,1E-5,"/"]}, "events":[{"type":"page_view","path":"/pricing","#,
+        r#""at":"2026-02-20T10:00:00Z"},{"type":"PAGE_VIEW","path":"/x","at":"2026-02-21T10:00:00Z"},"#,
+        r#"{"type":"video_play","video":"demo-1","percent":75,"at":"2026-02-25T00:00:00Z"},"#,
+        r#"{"type":"vidéo","at":"x"},{"type":"unused","at":"nonsense"},"#,
+        r#"{"at":"2026-03-05T00:00:00Z","type":"form_submit","form":"demo-request"}],"#,
+        r#""n":18446744073709551617,"m":-12345678901234567890123}"#
+    );
+
     fn pack() -> crate::Pack {
         crate::Pack::from_source("scan", RULES).unwrap()
     }
@@ -628,6 +641,8 @@ did page_view where type == page_view and path exists => +1
     fn the_scanner_reads_the_usual_lead_as_serde_does() {
         let pack = pack();
         assert!(agree(&pack, LEAD));
+        assert!(plain(PLAIN_LEAD.as_bytes()) && !plain(LEAD.as_bytes()));
+        assert!(agree(&pack, PLAIN_LEAD));
         for text in [
             "{}",
             r#"{"events": null}"#,
@@ -638,6 +653,7 @@ did page_view where type == page_view and path exists => +1
             r#"{"company": {"size": 1}, "company": {"name": "x"}}"#,
             r#"{"id": 12, "id": {"a": [1]}}"#,
             r#"{"id": "a\"b", "tags": []}"#,
+            r#"{"events": [{"type": "Page_View", "path": "/pricing", "at": "2026-02-20T10:00:00Z"}]}"#,
             r#"{"industry": 1.5e300, "x": 1e-400}"#,
             "\t{\"title\":\"VP\"}\r\n",
         ] {
@@ -752,24 +768,49 @@ did page_view where type == page_view and path exists => +1
         }
     }
 
+    #[test]
+    fn quote_finds_the_first_quote() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in [b'"', b'\\', 0, 0x21, 0x23, 0xa2, b'a'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    for start in 0..=len.min(3) {
+                        let naive = bytes[start..].iter().position(|&b| b == b'"').map(|n| start + n);
+                        assert_eq!(quote(&bytes, start), naive, "{bytes:?} from {start}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Every one-byte change of a lead (a byte replaced by one that matters to JSON, or
-    /// removed): the scanner gives the serde reader's record or gives up.
+    /// removed): the scanner gives the serde reader's record or gives up; for the plain
+    /// lead too, most of whose changes stay plain.
     #[test]
     fn every_one_byte_change_reads_as_serde_reads_it_or_is_left_to_it() {
         let pack = pack();
-        let lead = LEAD.as_bytes();
+        for lead in [LEAD, PLAIN_LEAD] {
+            every_one_byte_change(&pack, lead.as_bytes());
+        }
+    }
+
+    fn every_one_byte_change(pack: &crate::Pack, lead: &[u8]) {
         let bytes = b"\"\\{}[],: 0-+.eE\n\x01xtu/";
         for i in 0..lead.len() {
             let mut removed = lead.to_vec();
             removed.remove(i);
             if let Ok(text) = std::str::from_utf8(&removed) {
-                agree(&pack, text);
+                agree(pack, text);
             }
             for &b in bytes {
                 let mut changed = lead.to_vec();
                 changed[i] = b;
                 if let Ok(text) = std::str::from_utf8(&changed) {
-                    agree(&pack, text);
+                    agree(pack, text);
                 }
             }
         }
