@@ -511,9 +511,12 @@ impl<'t> Scan<'t> {
 fn plain(bytes: &[u8]) -> bool {
     // Each chunk folded whole, without stopping at the first byte found: the loop then
     // runs a vector at a time.
-    bytes
-        .chunks(64)
-        .all(|chunk| chunk.iter().fold(0, |found, &b| found | u8::from(b < 0x20) | u8::from(b == b'\\')) == 0)
+    bytes.chunks(64).all(|chunk| {
+        chunk
+            .iter()
+            .fold(0, |found, &b| found | u8::from(b < 0x20) | u8::from(b == b'\\'))
+            == 0
+    })
 }
 
 /// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
