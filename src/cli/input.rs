@@ -577,13 +577,15 @@ impl Read for LastByte {
 }
 
 /// The input without a UTF-8 byte-order mark at its start (Windows tools write one).
-fn skip_bom(input: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, Failure> {
-    let mut input = BufReader::with_capacity(CHUNK, input);
-    let start = input.fill_buf()?;
-    if start.starts_with(b"\xEF\xBB\xBF") {
-        input.consume(3);
+/// Not buffered: JSON Lines are read in large chunks straight into a batch's text (a
+/// buffer here copied every byte once more), and the JSON reader buffers its own.
+fn skip_bom(mut input: Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>, Failure> {
+    let mut start = Vec::with_capacity(3);
+    input.by_ref().take(3).read_to_end(&mut start)?;
+    if start == b"\xEF\xBB\xBF" {
+        start.clear();
     }
-    Ok(Box::new(input))
+    Ok(Box::new(std::io::Cursor::new(start).chain(input)))
 }
 
 /// A CSV row as a lead: header → cell for the columns kept; empty cells are missing

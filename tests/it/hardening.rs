@@ -426,6 +426,27 @@ fn a_byte_order_mark_is_accepted_in_rules_json_lines_and_json() {
 }
 
 #[test]
+fn a_byte_order_mark_on_standard_input_and_an_input_shorter_than_one_are_read() {
+    let dir = pack("title ~ VP => +10\n", None);
+    std::fs::write(dir.path().join("short.jsonl"), "{}").unwrap();
+    let run = leadscore_in(
+        dir.path(),
+        &["score", "--pack", ".", "--as-of", AS_OF, "short.jsonl"],
+        "",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 1, "{}", run.stdout);
+    let run = leadscore_in(
+        dir.path(),
+        &["score", "--pack", ".", "--as-of", AS_OF],
+        "\u{feff}{\"id\": 3, \"title\": \"VP\"}\n{\"id\": 4}\n",
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout.lines().count(), 2, "{}", run.stdout);
+    assert_eq!(run.stdout.matches("\"score\":10").count(), 1, "{}", run.stdout);
+}
+
+#[test]
 fn a_json_array_followed_by_garbage_is_an_error() {
     let run = score_files(
         &[("leads.json", b"[{\"id\": 1, \"title\": \"VP\"}] trailing")],

@@ -71,7 +71,12 @@ impl Node {
     }
 
     pub(super) fn get(&self, key: &str) -> Option<&Entry> {
-        self.keys.iter().find(|(k, _)| k == key).map(|(_, e)| e)
+        self.get_raw(key.as_bytes())
+    }
+
+    /// [`Node::get`] for a key the scanner has as bytes.
+    pub(super) fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
+        self.keys.iter().find(|(k, _)| k.as_bytes() == key).map(|(_, e)| e)
     }
 
     /// Every slot filled at or under this node.

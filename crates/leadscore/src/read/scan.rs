@@ -6,11 +6,15 @@
 //! control characters in strings, escapes, numbers in `f64`'s range, nothing after the
 //! lead), and gives up on anything it does not read itself: an error of any kind, a
 //! `\u` escape, nesting deeper than [`DEPTH`], a key with an escape, an event that is
-//! not an object or fails its check, a key read both as a value and as a parent. Giving
-//! up is `None`: the caller reads the line again with the serde reader, so every error
-//! message and every unusual input is exactly that reader's. A lead the scanner reads
-//! whole gives the record the serde reader gives (`tests` below and the differential
-//! tests hold the two to it).
+//! not an object, fails its check or has a `type` or `at` that is not a string, a key
+//! read both as a value and as a parent. Giving up is `None`: the caller reads the line
+//! again with the serde reader, so every error message and every unusual input is exactly
+//! that reader's. A lead the scanner reads whole gives the record the serde reader gives
+//! (`tests` below and the differential tests hold the two to it).
+//!
+//! Most leads have no `\` and no control character at all (checked once, a vector at a
+//! time): in such a [`plain`] text every string ends at its next `"`, so strings and keys
+//! are found by a search for that one byte, eight at a time.
 
 use std::borrow::Cow;
 
@@ -28,12 +32,7 @@ const DEPTH: u32 = 64;
 
 /// Reads `text` by `plan`, or `None` where the serde reader must (see the module docs).
 pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of: Millis) -> Option<Record<'t>> {
-    let mut scan = Scan {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-    };
+    let mut scan = Scan::new(text);
     let mut lead = Lead {
         fill: plan.fill(program),
         events: EventReader::new(program, plan.event_keys, as_of),
@@ -56,12 +55,7 @@ pub(super) fn read<'t>(plan: &ReadPlan, program: &Program, text: &'t str, as_of:
 /// [`read`] reads a lead's `events` key, or `None` where the serde reader must.
 #[cfg(feature = "arrow")]
 pub(super) fn read_events<'t>(program: &Program, text: &'t str, as_of: Millis) -> Option<ReadEvents<'t>> {
-    let mut scan = Scan {
-        text,
-        bytes: text.as_bytes(),
-        pos: 0,
-        depth: 0,
-    };
+    let mut scan = Scan::new(text);
     let mut reader = EventReader::new(program, EventKeys::of(program), as_of);
     scan.blank();
     reader.array(&mut scan)?;
@@ -93,7 +87,7 @@ impl<'t> Lead<'_, 't> {
         }
         loop {
             let key = scan.key()?;
-            match node.get(key) {
+            match node.get_raw(key) {
                 None => scan.skip()?,
                 Some(entry) if entry.events && root => self.events.array(scan)?,
                 Some(entry) => match &entry.child {
@@ -169,45 +163,20 @@ impl<'p, 't> EventReader<'p, 't> {
         }
         scan.open()?;
         let base = self.events.next_base();
-        let (mut ty, mut at): (Option<Value<'t>>, Option<Value<'t>>) = (None, None);
-        let props = &self.program.event_props;
+        let (mut ty, mut at) = (None, None);
         if !scan.close(b'}')? {
             loop {
-                let key = scan.key()?;
-                let (slot, also) = match key {
-                    "type" => (&mut ty, self.keys.ty),
-                    "at" => (&mut at, self.keys.at),
-                    other => {
-                        match props.iter().position(|p| p == other) {
-                            Some(p) => {
-                                let value = scan.value()?;
-                                self.events.set_prop(base, p as u32, value);
-                            }
-                            None => scan.skip()?,
-                        }
-                        if scan.next_or_close(b'}')? {
-                            break;
-                        }
-                        continue;
-                    }
-                };
-                let value = scan.value()?;
-                if let Some(p) = also {
-                    self.events.set_prop(base, p, value.clone());
+                match scan.key()? {
+                    b"type" => ty = Some(self.text(scan, self.keys.ty, base)?),
+                    b"at" => at = Some(self.text(scan, self.keys.at, base)?),
+                    key => self.prop(scan, key, base)?,
                 }
-                *slot = Some(value);
                 if scan.next_or_close(b'}')? {
                     break;
                 }
             }
         }
-        fn text<'v>(v: &'v Option<Value>) -> Option<&'v str> {
-            match v {
-                Some(Value::Str(s)) => Some(s),
-                _ => None,
-            }
-        }
-        match event::check(self.program, text(&ty), text(&at), self.as_of).ok()? {
+        match event::check(self.program, ty.as_deref(), at.as_deref(), self.as_of).ok()? {
             Checked::Kept(ty, at) => self.events.push(ty, at, base),
             Checked::Later(ty, at) => {
                 self.events.note_later(ty, at);
@@ -217,6 +186,35 @@ impl<'p, 't> EventReader<'p, 't> {
         }
         Some(())
     }
+
+    /// The value of an event's key other than `type` and `at`: a property the program
+    /// reads, or skipped.
+    #[inline(never)]
+    fn prop(&mut self, scan: &mut Scan<'t>, key: &[u8], base: usize) -> Option<()> {
+        match self.program.event_props.iter().position(|p| p.as_bytes() == key) {
+            Some(p) => {
+                let value = scan.value()?;
+                self.events.set_prop(base, p as u32, value);
+            }
+            None => scan.skip()?,
+        }
+        Some(())
+    }
+
+    /// An event's `type` or `at`: a string, or the event is the serde reader's (which
+    /// reports it, unless a later key of the same name replaces it). Also property `also`
+    /// of the event whose properties start at `base`, when the program reads it as one.
+    #[inline(always)]
+    fn text(&mut self, scan: &mut Scan<'t>, also: Option<u32>, base: usize) -> Option<Cow<'t, str>> {
+        if scan.peek()? != b'"' {
+            return None;
+        }
+        let text = scan.text()?;
+        if let Some(p) = also {
+            self.events.set_prop(base, p, Value::Str(text.clone()));
+        }
+        Some(text)
+    }
 }
 
 /// A position in a lead's text, and how deep in it.
@@ -225,10 +223,24 @@ struct Scan<'t> {
     bytes: &'t [u8],
     pos: usize,
     depth: u32,
+    /// Whether the text has no `\` and no control character (the usual lead): every
+    /// string then ends at its next `"`, found without looking at each byte.
+    plain: bool,
 }
 
 impl<'t> Scan<'t> {
+    fn new(text: &'t str) -> Self {
+        Scan {
+            text,
+            bytes: text.as_bytes(),
+            pos: 0,
+            depth: 0,
+            plain: plain(text.as_bytes()),
+        }
+    }
+
     /// JSON's four blank characters.
+    #[inline(always)]
     fn blank(&mut self) {
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -236,11 +248,13 @@ impl<'t> Scan<'t> {
     }
 
     /// The next byte (not consumed).
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.pos).copied()
     }
 
     /// Past the `{` or `[` the scanner is at, one level deeper.
+    #[inline(always)]
     fn open(&mut self) -> Option<()> {
         self.depth += 1;
         self.pos += 1;
@@ -248,6 +262,7 @@ impl<'t> Scan<'t> {
     }
 
     /// After an opening bracket: whether `close` ends the object or array at once.
+    #[inline(always)]
     fn close(&mut self, close: u8) -> Option<bool> {
         self.blank();
         if self.peek()? == close {
@@ -259,6 +274,7 @@ impl<'t> Scan<'t> {
     }
 
     /// After a member or element: `,` (more follow: `false`) or `close` (the end: `true`).
+    #[inline(always)]
     fn next_or_close(&mut self, close: u8) -> Option<bool> {
         self.blank();
         let b = self.peek()?;
@@ -274,17 +290,19 @@ impl<'t> Scan<'t> {
         }
     }
 
-    /// A key and its `:`, the scanner then at the value. A key with an escape is left to
-    /// the serde reader.
-    fn key(&mut self) -> Option<&'t str> {
+    /// A key (its bytes: the plan's keys are compared as bytes) and its `:`, the scanner
+    /// then at the value. A key with an escape is left to the serde reader.
+    #[inline(always)]
+    fn key(&mut self) -> Option<&'t [u8]> {
         self.blank();
         if self.peek()? != b'"' {
             return None;
         }
-        let (key, escaped) = self.string()?;
+        let (start, end, escaped) = self.string()?;
         if escaped {
             return None;
         }
+        let key = self.bytes.get(start..end)?;
         self.blank();
         if self.peek()? != b':' {
             return None;
@@ -294,11 +312,24 @@ impl<'t> Scan<'t> {
         Some(key)
     }
 
-    /// The string the scanner is at (its `"`): its raw text between the quotes, and
-    /// whether it has (valid, short) escapes. Control characters and `\u` escapes end
-    /// the fast path.
-    fn string(&mut self) -> Option<(&'t str, bool)> {
+    /// The string the scanner is at (its `"`): where its raw text between the quotes starts
+    /// and ends, and whether it has (valid, short) escapes. Control characters and `\u`
+    /// escapes end the fast path.
+    #[inline(always)]
+    fn string(&mut self) -> Option<(usize, usize, bool)> {
         let start = self.pos + 1;
+        if self.plain {
+            let end = quote(self.bytes, start)?;
+            self.pos = end + 1;
+            return Some((start, end, false));
+        }
+        self.escaped_string(start)
+    }
+
+    /// [`Scan::string`] in a text that may have escapes and control characters.
+    #[cold]
+    #[inline(never)]
+    fn escaped_string(&mut self, start: usize) -> Option<(usize, usize, bool)> {
         let mut i = start;
         let mut escaped = false;
         loop {
@@ -308,7 +339,7 @@ impl<'t> Scan<'t> {
             }
             if self.bytes[i] == b'"' {
                 self.pos = i + 1;
-                return Some((self.text.get(start..i)?, escaped));
+                return Some((start, i, escaped));
             }
             match self.bytes.get(i + 1)? {
                 b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
@@ -322,13 +353,7 @@ impl<'t> Scan<'t> {
     /// A value the plan reads: what `ValueVisitor` makes of it.
     fn value(&mut self) -> Option<Value<'t>> {
         Some(match self.peek()? {
-            b'"' => {
-                let (text, escaped) = self.string()?;
-                match escaped {
-                    false => Value::Str(Cow::Borrowed(text)),
-                    true => Value::Str(Cow::Owned(unescape(text))),
-                }
-            }
+            b'"' => Value::Str(self.text()?),
             b'{' => {
                 self.skip()?;
                 Value::Object
@@ -347,6 +372,17 @@ impl<'t> Scan<'t> {
                 Value::Null
             }
             _ => Value::Num(self.number()?),
+        })
+    }
+
+    /// The string the scanner is at, borrowed unless it has escapes.
+    #[inline(always)]
+    fn text(&mut self) -> Option<Cow<'t, str>> {
+        let (start, end, escaped) = self.string()?;
+        let text = self.text.get(start..end)?;
+        Some(match escaped {
+            false => Cow::Borrowed(text),
+            true => Cow::Owned(unescape(text)),
         })
     }
 
@@ -470,6 +506,37 @@ impl<'t> Scan<'t> {
     }
 }
 
+/// Whether `bytes` has no `\` and no control character, so that no string in it has an
+/// escape or a character JSON refuses.
+fn plain(bytes: &[u8]) -> bool {
+    // Each chunk folded whole, without stopping at the first byte found: the loop then
+    // runs a vector at a time.
+    bytes.chunks(64).all(|chunk| {
+        chunk
+            .iter()
+            .fold(0, |found, &b| found | u8::from(b < 0x20) | u8::from(b == b'\\'))
+            == 0
+    })
+}
+
+/// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
+/// (in a [`plain`] text, the end of the string `i` is in).
+#[inline(always)]
+fn quote(bytes: &[u8], mut i: usize) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
+        // Zero where a byte is `"`; the lowest byte found is exact (as in `special`).
+        let word = u64::from_le_bytes(*chunk) ^ (ONES * 0x22);
+        let found = word.wrapping_sub(ONES) & !word & HIGH;
+        if found != 0 {
+            return Some(i + (found.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    bytes.get(i..)?.iter().position(|&b| b == b'"').map(|n| i + n)
+}
+
 /// Where the first `"`, `\` or control character at or after `i` is: eight bytes at a
 /// time (a lead's strings are mostly ten to forty bytes, too short for `memchr`'s setup
 /// to pay, and a string needs all three found).
@@ -542,6 +609,19 @@ did page_view where type == page_view and path exists => +1
   {"type": "unused", "at": "nonsense"}, {"at": "2026-03-05T00:00:00Z", "type": "form_submit", "form": "demo-request"}],
  "n": 18446744073709551617, "m": -12345678901234567890123} "#;
 
+    /// [`LEAD`] without escapes or control characters: a [`plain`] text, whose strings end
+    /// at their next quote.
+    const PLAIN_LEAD: &str = concat!(
+        r#"{"id":"L-2","title":"VP Sales é","company":{"size":120,"name":"n","x":[1,2.5e3,{"a":null}]},"#,
+        r#""company.name":"acme","industry":"SaaS","tags":["hot",1,true,null,[2],{"k":"v"}],"#,
+        r#""skip":{"a":[true,false,-0.0,1E-5,"/"]}, "events":[{"type":"page_view","path":"/pricing","#,
+        r#""at":"2026-02-20T10:00:00Z"},{"type":"PAGE_VIEW","path":"/x","at":"2026-02-21T10:00:00Z"},"#,
+        r#"{"type":"video_play","video":"demo-1","percent":75,"at":"2026-02-25T00:00:00Z"},"#,
+        r#"{"type":"vidéo","at":"x"},{"type":"unused","at":"nonsense"},"#,
+        r#"{"at":"2026-03-05T00:00:00Z","type":"form_submit","form":"demo-request"}],"#,
+        r#""n":18446744073709551617,"m":-12345678901234567890123}"#
+    );
+
     fn pack() -> crate::Pack {
         crate::Pack::from_source("scan", RULES).unwrap()
     }
@@ -568,6 +648,8 @@ did page_view where type == page_view and path exists => +1
     fn the_scanner_reads_the_usual_lead_as_serde_does() {
         let pack = pack();
         assert!(agree(&pack, LEAD));
+        assert!(plain(PLAIN_LEAD.as_bytes()) && !plain(LEAD.as_bytes()));
+        assert!(agree(&pack, PLAIN_LEAD));
         for text in [
             "{}",
             r#"{"events": null}"#,
@@ -578,6 +660,7 @@ did page_view where type == page_view and path exists => +1
             r#"{"company": {"size": 1}, "company": {"name": "x"}}"#,
             r#"{"id": 12, "id": {"a": [1]}}"#,
             r#"{"id": "a\"b", "tags": []}"#,
+            r#"{"events": [{"type": "Page_View", "path": "/pricing", "at": "2026-02-20T10:00:00Z"}]}"#,
             r#"{"industry": 1.5e300, "x": 1e-400}"#,
             "\t{\"title\":\"VP\"}\r\n",
         ] {
@@ -692,24 +775,49 @@ did page_view where type == page_view and path exists => +1
         }
     }
 
+    #[test]
+    fn quote_finds_the_first_quote() {
+        for len in 0..20 {
+            for at in 0..len {
+                for b in [b'"', b'\\', 0, 0x21, 0x23, 0xa2, b'a'] {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = b;
+                    if at + 1 < len {
+                        bytes[at + 1] = b'"';
+                    }
+                    for start in 0..=len.min(3) {
+                        let naive = bytes[start..].iter().position(|&b| b == b'"').map(|n| start + n);
+                        assert_eq!(quote(&bytes, start), naive, "{bytes:?} from {start}");
+                    }
+                }
+            }
+        }
+    }
+
     /// Every one-byte change of a lead (a byte replaced by one that matters to JSON, or
-    /// removed): the scanner gives the serde reader's record or gives up.
+    /// removed): the scanner gives the serde reader's record or gives up; for the plain
+    /// lead too, most of whose changes stay plain.
     #[test]
     fn every_one_byte_change_reads_as_serde_reads_it_or_is_left_to_it() {
         let pack = pack();
-        let lead = LEAD.as_bytes();
+        for lead in [LEAD, PLAIN_LEAD] {
+            every_one_byte_change(&pack, lead.as_bytes());
+        }
+    }
+
+    fn every_one_byte_change(pack: &crate::Pack, lead: &[u8]) {
         let bytes = b"\"\\{}[],: 0-+.eE\n\x01xtu/";
         for i in 0..lead.len() {
             let mut removed = lead.to_vec();
             removed.remove(i);
             if let Ok(text) = std::str::from_utf8(&removed) {
-                agree(&pack, text);
+                agree(pack, text);
             }
             for &b in bytes {
                 let mut changed = lead.to_vec();
                 changed[i] = b;
                 if let Ok(text) = std::str::from_utf8(&changed) {
-                    agree(&pack, text);
+                    agree(pack, text);
                 }
             }
         }
