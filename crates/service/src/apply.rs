@@ -509,7 +509,7 @@ impl<'a> Batch<'a> {
             _ => t
                 .events_from(lead, w.record.events.first)?
                 .into_iter()
-                .map(text)
+                .map(event_text)
                 .collect(),
         };
         let text = lead_text(lead, &w.record.fields, &events);
@@ -764,7 +764,7 @@ fn as_millis(d: std::time::Duration) -> Millis {
 /// A stored event as text (what it was written as: an event is stored as the JSON text
 /// it was received as), with any byte that is not UTF-8 replaced, as batch scoring
 /// would read it. Checked once, when read, so scoring the lead again copies it only.
-fn text(event: Vec<u8>) -> String {
+fn event_text(event: Vec<u8>) -> String {
     String::from_utf8(event).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
 }
 
@@ -868,9 +868,9 @@ mod tests {
             r#"{"id":"a\"b","events":[{"type":"x","at":"2026-01-01T00:00:00Z"}],"title":"VP"}"#
         );
         assert!(serde_json::from_str::<Value>(&text).is_ok());
-        assert_eq!(lead_text::<&str>("x", &Map::new(), &[]), r#"{"id":"x","events":[]}"#);
+        assert_eq!(lead_text("x", &Map::new(), &[] as &[&str]), r#"{"id":"x","events":[]}"#);
         assert_eq!(
-            text(b"{\"a\":\"\xff\"}".to_vec()),
+            event_text(b"{\"a\":\"\xff\"}".to_vec()),
             "{\"a\":\"\u{fffd}\"}",
             "as batch scoring reads it"
         );

@@ -135,7 +135,7 @@ mod tests {
             rejection_reason: Some("no budget".into()),
             acted_at: Some(2_000),
         });
-        let events = vec![br#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_vec()];
+        let events = vec![r#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_string()];
         let text = line("a", &record, &events);
         let value: Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(value["id"], json!("a"));
