@@ -49,12 +49,6 @@ fn reused_id(t: &mut dyn Txn, lead: &str, events: &[Incoming]) -> Result<Option<
     Ok(None)
 }
 
-/// The fewest leads a batch scores on the pool's threads; fewer are scored on the writer's
-/// own. Handing work to the pool wakes its threads and the writer waits to be woken back:
-/// on a busy machine each wake-up waits for a core, which costs a small batch (a few
-/// single-event writes arriving together) more time than scoring its leads here.
-const POOL_FROM: usize = 8;
-
 /// What one write did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
@@ -329,7 +323,7 @@ impl<'a> Batch<'a> {
         };
         let mut scored = Vec::new();
         match (self.pool, prepared.len()) {
-            (Some(pool), n) if n >= POOL_FROM => pool.map(&prepared, &mut scored, score),
+            (Some(pool), n) if n > 1 => pool.map(&prepared, &mut scored, score),
             _ => scored.extend(prepared.iter().map(score)),
         }
         for ((id, _, as_of), scored) in prepared.iter().zip(scored) {
