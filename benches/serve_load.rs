@@ -247,6 +247,7 @@ async fn ingest(http: &reqwest::Client, bases: &[String], prefix: &str, query: &
 }
 
 async fn paced(http: &reqwest::Client, bases: &[String]) {
+    let before = histograms(http, bases).await;
     let started = Instant::now();
     let tasks: Vec<_> = (0..PACED_TASKS)
         .map(|t| {
@@ -285,6 +286,122 @@ async fn paced(http: &reqwest::Client, bases: &[String]) {
         pct(0.99),
         pct(1.0)
     );
+    server_view(&before, &histograms(http, bases).await);
+}
+
+/// The server's own view of the paced phase, from the histograms of its `/metrics`
+/// (the difference over the phase, every instance together): the route's latency from
+/// the request's receipt to its answer, without the client's share of the round trip,
+/// and the group commits'. Quantiles interpolated within the buckets (0.1 ms doubling),
+/// as Prometheus' `histogram_quantile` does.
+fn server_view(before: &Histograms, after: &Histograms) {
+    let delta = |name: &str| -> Histogram {
+        let (a, b) = (after.get(name).cloned().unwrap_or_default(), before.get(name));
+        let b = b.cloned().unwrap_or_default();
+        Histogram {
+            buckets: (a.buckets.iter())
+                .map(|&(le, n)| (le, n - b.buckets.iter().find(|x| x.0 == le).map_or(0.0, |x| x.1)))
+                .collect(),
+            sum: a.sum - b.sum,
+            count: a.count - b.count,
+        }
+    };
+    let route = delta(r#"leadscore_http_request_duration_seconds{route="/v1/leads/{id}/events"}"#);
+    let commits = delta("leadscore_commit_duration_seconds");
+    let groups = delta("leadscore_commit_requests");
+    println!(
+        "  server side (its /metrics): the route p50 {:.2} ms, p99 {:.2} ms; {:.0} group commits, p50 {:.2} ms, p99 {:.2} ms, {:.2} requests each",
+        route.quantile(0.50) * 1000.0,
+        route.quantile(0.99) * 1000.0,
+        commits.count,
+        commits.quantile(0.50) * 1000.0,
+        commits.quantile(0.99) * 1000.0,
+        groups.sum / groups.count.max(1.0),
+    );
+}
+
+/// A histogram of `/metrics`: cumulative counts by upper bound, sum and count.
+#[derive(Clone, Debug, Default)]
+struct Histogram {
+    buckets: Vec<(f64, f64)>,
+    sum: f64,
+    count: f64,
+}
+
+impl Histogram {
+    /// The `q` quantile, linear within its bucket.
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = q * self.count;
+        let mut below = (0.0, 0.0);
+        for &(le, n) in &self.buckets {
+            if n >= rank {
+                if le.is_infinite() {
+                    return below.0;
+                }
+                let share = if n > below.1 {
+                    (rank - below.1) / (n - below.1)
+                } else {
+                    0.0
+                };
+                return below.0 + (le - below.0) * share;
+            }
+            below = (le, n);
+        }
+        below.0
+    }
+}
+
+/// Every histogram of the instances' `/metrics`, summed, by name and labels (without `le`).
+type Histograms = std::collections::HashMap<String, Histogram>;
+
+async fn histograms(http: &reqwest::Client, bases: &[String]) -> Histograms {
+    let mut all = Histograms::new();
+    for base in bases {
+        let text = http
+            .get(format!("{base}/metrics"))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics text");
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let Some((series, value)) = line.rsplit_once(' ') else {
+                continue;
+            };
+            let value: f64 = value.parse().unwrap_or(0.0);
+            let (name, labels) = series.split_once('{').unwrap_or((series, "}"));
+            let mut le = None;
+            let labels: Vec<&str> = labels
+                .trim_end_matches('}')
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .filter(|l| match l.strip_prefix("le=") {
+                    Some(v) => {
+                        le = Some(v.trim_matches('"').parse().unwrap_or(f64::INFINITY));
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            let key = |base: &str| match labels.is_empty() {
+                true => base.to_string(),
+                false => format!("{base}{{{}}}", labels.join(",")),
+            };
+            if let (Some(base), Some(le)) = (name.strip_suffix("_bucket"), le) {
+                let h = all.entry(key(base)).or_default();
+                match h.buckets.iter_mut().find(|b| b.0 == le) {
+                    Some(b) => b.1 += value,
+                    None => h.buckets.push((le, value)),
+                }
+            } else if let Some(base) = name.strip_suffix("_sum") {
+                all.entry(key(base)).or_default().sum += value;
+            } else if let Some(base) = name.strip_suffix("_count") {
+                all.entry(key(base)).or_default().count += value;
+            }
+        }
+    }
+    all
 }
 
 async fn score(http: &reqwest::Client, base: &str) {
