@@ -106,8 +106,8 @@ struct Working {
     /// This batch's transitions of the lead: indexes into [`Batch::outbox`].
     transitions: Vec<usize>,
     /// Its kept events as stored, once known (from the cache, or read to score it), and
-    /// kept up to date by the batch's appends and drops.
-    events: Option<Vec<Vec<u8>>>,
+    /// kept up to date by the batch's appends and drops: text, checked once when read.
+    events: Option<Vec<String>>,
     /// The stamp of its stored record (see [`Txn::lead_stamp`]).
     stamp: Option<i64>,
 }
@@ -421,7 +421,7 @@ impl<'a> Batch<'a> {
             let counts = &mut w.record.events;
             t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
             if let Some(kept) = &mut w.events {
-                kept.push(event.json.clone());
+                kept.push(String::from_utf8_lossy(&event.json).into_owned());
             }
             if let (Some(id), Some(payload)) = (&event.id, &event.payload) {
                 t.put_event_digest(lead, id, payload)?;
@@ -500,7 +500,11 @@ impl<'a> Batch<'a> {
         let kept = usize::try_from(w.record.events.kept()).unwrap_or(usize::MAX);
         let events = match w.events.take() {
             Some(events) if events.len() == kept => events,
-            _ => t.events_from(lead, w.record.events.first)?,
+            _ => t
+                .events_from(lead, w.record.events.first)?
+                .into_iter()
+                .map(event_text)
+                .collect(),
         };
         let text = lead_text(lead, &w.record.fields, &events);
         w.events = Some(events);
@@ -751,12 +755,19 @@ fn as_millis(d: std::time::Duration) -> Millis {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A stored event as text (what it was written as: an event is stored as the JSON text
+/// it was received as), with any byte that is not UTF-8 replaced, as batch scoring
+/// would read it. Checked once, when read, so scoring the lead again copies it only.
+fn event_text(event: Vec<u8>) -> String {
+    String::from_utf8(event).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// The lead as batch scoring reads it: `{"id": ID, "events": [...], ...fields}`.
-pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[Vec<u8>]) -> String {
+pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[impl AsRef<str>]) -> String {
     let fields_text = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
     let id_text = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
-    let mut text =
-        String::with_capacity(fields_text.len() + id_text.len() + events.iter().map(Vec::len).sum::<usize>() + 32);
+    let events_len = events.iter().map(|e| e.as_ref().len() + 1).sum::<usize>();
+    let mut text = String::with_capacity(fields_text.len() + id_text.len() + events_len + 32);
     text.push_str("{\"id\":");
     text.push_str(&id_text);
     text.push_str(",\"events\":[");
@@ -764,7 +775,7 @@ pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[Vec<u8>]) -> S
         if i > 0 {
             text.push(',');
         }
-        text.push_str(&String::from_utf8_lossy(e));
+        text.push_str(e.as_ref());
     }
     text.push(']');
     let rest = &fields_text[1..];
@@ -844,14 +855,19 @@ mod tests {
     fn the_lead_text_is_what_batch_scoring_reads() {
         let mut fields = Map::new();
         fields.insert("title".into(), Value::String("VP".into()));
-        let events = vec![br#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_vec()];
+        let events = vec![r#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#];
         let text = lead_text("a\"b", &fields, &events);
         assert_eq!(
             text,
             r#"{"id":"a\"b","events":[{"type":"x","at":"2026-01-01T00:00:00Z"}],"title":"VP"}"#
         );
         assert!(serde_json::from_str::<Value>(&text).is_ok());
-        assert_eq!(lead_text("x", &Map::new(), &[]), r#"{"id":"x","events":[]}"#);
+        assert_eq!(lead_text("x", &Map::new(), &[] as &[&str]), r#"{"id":"x","events":[]}"#);
+        assert_eq!(
+            event_text(b"{\"a\":\"\xff\"}".to_vec()),
+            "{\"a\":\"\u{fffd}\"}",
+            "as batch scoring reads it"
+        );
     }
 
     #[test]

@@ -32,7 +32,7 @@ pub struct Cached {
     /// The record.
     pub record: LeadRecord,
     /// The kept events (seq `record.events.first` on) as stored, when they were read.
-    pub events: Option<Vec<Vec<u8>>>,
+    pub events: Option<Vec<String>>,
 }
 
 impl Cached {
@@ -119,7 +119,7 @@ mod tests {
         Cached {
             stamp,
             record: LeadRecord::new(0),
-            events: Some(vec![vec![b'x'; 1000]; events]),
+            events: Some(vec!["x".repeat(1000); events]),
         }
     }
 

@@ -70,21 +70,21 @@ impl Export {
 }
 
 /// Every event the lead keeps, as stored.
-async fn events(read: &Reader, id: &str, record: &LeadRecord) -> Result<Vec<Vec<u8>>, StorageError> {
+async fn events(read: &Reader, id: &str, record: &LeadRecord) -> Result<Vec<String>, StorageError> {
     let mut out = Vec::new();
     let mut from = record.events.first;
     while from < record.events.next {
         let page = read.events(id, from, EVENT_PAGE).await?;
         let Some((last, _)) = page.last() else { break };
         from = last + 1;
-        out.extend(page.iter().map(|(_, e)| serde_json::to_vec(e).unwrap_or_default()));
+        out.extend(page.iter().map(|(_, e)| serde_json::to_string(e).unwrap_or_default()));
     }
     Ok(out)
 }
 
 /// One lead's line: as batch scoring reads it, with `sales` last (a field of the lead's
 /// own named `sales` is left out: the export's `sales` replaces it).
-pub fn line(id: &str, record: &LeadRecord, events: &[Vec<u8>]) -> String {
+pub fn line(id: &str, record: &LeadRecord, events: &[String]) -> String {
     let mut fields = record.fields.clone();
     fields.remove("sales");
     let mut text = lead_text(id, &fields, events);
@@ -135,7 +135,7 @@ mod tests {
             rejection_reason: Some("no budget".into()),
             acted_at: Some(2_000),
         });
-        let events = vec![br#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_vec()];
+        let events = vec![r#"{"type":"x","at":"2026-01-01T00:00:00Z"}"#.to_string()];
         let text = line("a", &record, &events);
         let value: Value = serde_json::from_str(&text).unwrap_or_default();
         assert_eq!(value["id"], json!("a"));
