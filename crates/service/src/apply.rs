@@ -421,7 +421,7 @@ impl<'a> Batch<'a> {
             let counts = &mut w.record.events;
             t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
             if let Some(kept) = &mut w.events {
-                kept.push(String::from_utf8_lossy(&event.json).into_owned());
+                kept.push(event_text(event.json.clone()));
             }
             if let (Some(id), Some(payload)) = (&event.id, &event.payload) {
                 t.put_event_digest(lead, id, payload)?;
