@@ -52,7 +52,7 @@ fn plugin(c: &mut Criterion) {
     let fired = leads
         .iter()
         .filter_map(|l| scorer.score(l).ok())
-        .filter(|o| o.fired.iter().any(|f| &*f.rule == "VP or above"))
+        .filter(|o| o.fired().any(|f| f.rule() == "VP or above"))
         .count();
     assert!(fired > 0, "the seniority hook never fired its rule");
 

@@ -71,11 +71,8 @@ fn ok(r: &Scored) -> Option<&Outcome> {
 pub fn batch(ids: ArrayRef, results: &[Scored]) -> Result<RecordBatch, ArrowError> {
     let score: Float64Array = results.iter().map(|r| ok(r).map(|o| o.score)).collect();
     let mql: BooleanArray = results.iter().map(|r| ok(r).map(|o| o.mql)).collect();
-    let disqualified: StringArray = results
-        .iter()
-        .map(|r| ok(r).and_then(|o| o.disqualified.as_deref()))
-        .collect();
-    let route: StringArray = results.iter().map(|r| ok(r).and_then(|o| o.route.as_deref())).collect();
+    let disqualified: StringArray = results.iter().map(|r| ok(r).and_then(|o| o.disqualified())).collect();
+    let route: StringArray = results.iter().map(|r| ok(r).and_then(|o| o.route())).collect();
     let error: StringArray = results.iter().map(|r| r.as_ref().err().map(String::as_str)).collect();
     let columns: Vec<ArrayRef> = vec![
         ids.clone(),
@@ -96,7 +93,7 @@ fn tags(results: &[Scored]) -> ListArray {
     for result in results {
         match result {
             Ok(outcome) => {
-                for tag in &outcome.tags {
+                for tag in outcome.tags() {
                     tags.values().append_value(tag);
                 }
                 tags.append(true);
@@ -112,9 +109,9 @@ fn dimensions(results: &[Scored]) -> Result<arrow_array::MapArray, ArrowError> {
     for result in results {
         match result {
             Ok(outcome) => {
-                for (name, value) in &outcome.dimensions {
+                for (name, value) in outcome.dimensions() {
                     map.keys().append_value(name);
-                    map.values().append_value(*value);
+                    map.values().append_value(value);
                 }
                 map.append(true)?;
             }
@@ -128,11 +125,11 @@ fn fired(results: &[Scored]) -> Result<ListArray, ArrowError> {
     let mut offsets = vec![0i32];
     let (mut rule, mut points, mut dimension, mut location) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for result in results {
-        for fired in result.iter().flat_map(|o| &o.fired) {
-            rule.push(Some(&*fired.rule));
-            points.push(Some(fired.points));
-            dimension.push(fired.dimension.as_deref());
-            location.push(Some(&*fired.location));
+        for fired in result.iter().flat_map(|o| o.fired()) {
+            rule.push(Some(fired.rule()));
+            points.push(Some(fired.points()));
+            dimension.push(fired.dimension());
+            location.push(Some(fired.location()));
         }
         let end = i32::try_from(rule.len()).map_err(|_| ArrowError::ComputeError("too many fired rules".into()))?;
         offsets.push(end);
@@ -159,25 +156,25 @@ pub fn dict<'py>(py: Python<'py>, outcome: &Outcome, number: usize) -> PyResult<
     }
     dict.set_item("score", whole(py, outcome.score)?)?;
     dict.set_item("mql", outcome.mql)?;
-    dict.set_item("disqualified", outcome.disqualified.as_deref())?;
+    dict.set_item("disqualified", outcome.disqualified())?;
     let dimensions = PyDict::new(py);
-    for (name, value) in &outcome.dimensions {
-        dimensions.set_item(&**name, whole(py, *value)?)?;
+    for (name, value) in outcome.dimensions() {
+        dimensions.set_item(name, whole(py, value)?)?;
     }
     dict.set_item("dimensions", dimensions)?;
-    dict.set_item("route", outcome.route.as_deref())?;
-    dict.set_item("tags", PyList::new(py, &outcome.tags)?)?;
+    dict.set_item("route", outcome.route())?;
+    dict.set_item("tags", PyList::new(py, outcome.tags())?)?;
     let fired = PyList::empty(py);
-    for rule in &outcome.fired {
+    for rule in outcome.fired() {
         let item = PyDict::new(py);
-        item.set_item("rule", &*rule.rule)?;
-        item.set_item("points", whole(py, rule.points)?)?;
-        item.set_item("dimension", rule.dimension.as_deref())?;
-        item.set_item("location", &*rule.location)?;
-        if let Some(count) = rule.count {
+        item.set_item("rule", rule.rule())?;
+        item.set_item("points", whole(py, rule.points())?)?;
+        item.set_item("dimension", rule.dimension())?;
+        item.set_item("location", rule.location())?;
+        if let Some(count) = rule.count() {
             item.set_item("count", count)?;
         }
-        if let Some(decay) = rule.decay {
+        if let Some(decay) = rule.decay() {
             item.set_item("decay", whole(py, decay)?)?;
         }
         fired.append(item)?;
@@ -191,8 +188,8 @@ pub fn dict<'py>(py: Python<'py>, outcome: &Outcome, number: usize) -> PyResult<
         dict.set_item("enriched", json(py, &outcome.enriched)?)?;
     }
     let pack = PyDict::new(py);
-    pack.set_item("name", &*outcome.pack.name)?;
-    pack.set_item("version", &*outcome.pack.version)?;
+    pack.set_item("name", &*outcome.pack().name)?;
+    pack.set_item("version", &*outcome.pack().version)?;
     dict.set_item("pack", pack)?;
     Ok(dict)
 }

@@ -409,16 +409,15 @@ fn csv_row(job: &Job, o: &leadscore::Outcome, explanation: Option<String>) -> Ve
         id,
         leadscore::show_number(o.score),
         o.mql.to_string(),
-        o.disqualified.clone().unwrap_or_default(),
-        o.route.clone().unwrap_or_default(),
+        o.disqualified().unwrap_or_default().to_string(),
+        o.route().unwrap_or_default().to_string(),
     ];
-    row.extend(job.dims.iter().map(|d| {
-        o.dimensions
-            .get(d.as_str())
-            .map(|v| leadscore::show_number(*v))
-            .unwrap_or_default()
-    }));
-    row.push(o.fired.iter().map(|f| &*f.rule).collect::<Vec<_>>().join(";"));
+    row.extend(
+        job.dims
+            .iter()
+            .map(|d| o.dimension(d).map(leadscore::show_number).unwrap_or_default()),
+    );
+    row.push(o.fired().map(|f| f.rule()).collect::<Vec<_>>().join(";"));
     if let Some(text) = explanation {
         row.push(text);
     }

@@ -391,16 +391,16 @@ fn typos(trace: &leadscore::Trace, lead: &serde_json::Value) -> String {
 /// `score 55 — not an MQL · fit 25, intent 30 · route sdr-queue`.
 fn verdict(o: &leadscore::Outcome) -> String {
     let mut text = format!("score {} — ", num(o.score));
-    text += &match (&o.disqualified, o.mql) {
+    text += &match (o.disqualified(), o.mql) {
         (Some(reason), _) => format!("disqualified ({reason})"),
         (None, true) => "MQL".to_string(),
         (None, false) => "not an MQL".to_string(),
     };
-    if !o.dimensions.is_empty() {
-        let dims: Vec<String> = o.dimensions.iter().map(|(d, v)| format!("{d} {}", num(*v))).collect();
+    if o.dimensions().len() > 0 {
+        let dims: Vec<String> = o.dimensions().map(|(d, v)| format!("{d} {}", num(v))).collect();
         text += &format!(" · {}", dims.join(", "));
     }
-    if let Some(route) = &o.route {
+    if let Some(route) = o.route() {
         text += &format!(" · route {route}");
     }
     text

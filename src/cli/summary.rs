@@ -31,15 +31,15 @@ impl Stats {
     pub fn add(&mut self, o: &leadscore::Outcome) {
         self.scored += 1;
         self.mqls += u64::from(o.mql);
-        if let Some(reason) = &o.disqualified {
-            *self.disqualified.entry(reason.clone()).or_default() += 1;
+        if let Some(reason) = o.disqualified() {
+            *self.disqualified.entry(reason.to_string()).or_default() += 1;
         }
         self.buckets[bucket(o.score)] += 1;
-        for f in &o.fired {
-            *self.rules.entry(f.rule.to_string()).or_default() += 1;
+        for f in o.fired() {
+            *self.rules.entry(f.rule().to_string()).or_default() += 1;
         }
-        if let Some(route) = &o.route {
-            *self.routes.entry(route.clone()).or_default() += 1;
+        if let Some(route) = o.route() {
+            *self.routes.entry(route.to_string()).or_default() += 1;
         }
     }
 

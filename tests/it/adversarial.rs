@@ -310,8 +310,8 @@ fn duplicate_keys_last_one_wins_on_both_paths() {
     let pack = b2b();
     let text = r#"{"title": "Student", "title": "VP Sales", "events": [{"type": "page_view", "path": "/careers", "at": "2026-02-01T00:00:00Z"}], "events": [{"type": "page_view", "path": "/pricing", "at": "2026-02-01T00:00:00Z"}]}"#;
     let outcome = both(&pack, text).unwrap();
-    assert_eq!(outcome.disqualified, None);
-    let fired: Vec<&str> = outcome.fired.iter().map(|f| &*f.rule).collect();
+    assert_eq!(outcome.disqualified(), None);
+    let fired: Vec<&str> = outcome.fired().map(|f| f.rule()).collect();
     assert!(
         fired.contains(&"Senior title") && fired.contains(&"Pricing page"),
         "{fired:?}"
@@ -364,7 +364,7 @@ fn events_far_in_the_future_are_ignored() {
         {"type": "page_view", "path": "/pricing", "at": "2026-03-01T00:00:01Z"},
         {"type": "form_submit", "form": "demo-request", "at": "0001-01-01T00:00:00Z"}]}"#;
     let outcome = both(&pack, text).unwrap();
-    let fired: Vec<&str> = outcome.fired.iter().map(|f| &*f.rule).collect();
+    let fired: Vec<&str> = outcome.fired().map(|f| f.rule()).collect();
     assert_eq!(fired, ["Senior title", "Demo request"]);
 }
 
@@ -599,12 +599,16 @@ fn fuzz_duplicate_parent_key_last_one_wins() {
 fn fuzz_duplicate_events_key_last_one_wins() {
     let text = std::fs::read_to_string("tests/it/fuzz_found/score_lead-duplicate-events-key.json").unwrap();
     let b2b = b2b();
-    assert_eq!(both(&b2b, &text).unwrap().disqualified.as_deref(), Some("student"));
+    assert_eq!(both(&b2b, &text).unwrap().disqualified(), Some("student"));
     let good = r#"[{"type": "page_view", "path": "/pricing", "at": "2026-02-01T00:00:00Z"}]"#;
     let bad = r#"[{"type": "page_view", "path": "/x", "at": "soon"}, {"type": 5}]"#;
     for first in ["\"US\"", "{}", "5", bad] {
         let text = format!(r#"{{"events": {first}, "events": {good}}}"#);
-        assert_eq!(both(&b2b, &text).unwrap().tags, ["pricing"], "{text}");
+        assert_eq!(
+            both(&b2b, &text).unwrap().tags().collect::<Vec<_>>(),
+            ["pricing"],
+            "{text}"
+        );
         let text = format!(r#"{{"events": {good}, "events": {first}}}"#);
         assert!(both(&b2b, &text).is_err(), "{text}");
     }
@@ -621,7 +625,7 @@ fn rule_locations_come_from_the_line_index() {
     let text = "rule \"a\": title ~ VP => +1\n\n# c\nrule \"b\":\n  title ~ VP => +1\r\nrule \"c\": title ~ VP => +1";
     let pack = Pack::from_source("adv", text).unwrap();
     let outcome = pack.score(&json!({"title": "VP"}), as_of()).unwrap();
-    let at: Vec<&str> = outcome.fired.iter().map(|f| &*f.location).collect();
+    let at: Vec<&str> = outcome.fired().map(|f| f.location()).collect();
     assert_eq!(at, ["adv.rules:1", "adv.rules:4", "adv.rules:6"]);
 }
 

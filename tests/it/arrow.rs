@@ -249,7 +249,7 @@ fn every_type_the_reader_reads_scores_as_its_json() {
         Some(json!(9_007_199_254_740_993_u64)),
         "a 64-bit id stays exact"
     );
-    let fired: Vec<&str> = first.fired.iter().map(|f| f.rule.as_ref()).collect();
+    let fired: Vec<&str> = first.fired().map(|f| f.rule()).collect();
     assert_eq!(
         fired,
         [
@@ -257,13 +257,7 @@ fn every_type_the_reader_reads_scores_as_its_json() {
             "Company"
         ]
     );
-    let second: Vec<String> = leads
-        .score(1)
-        .unwrap()
-        .fired
-        .iter()
-        .map(|f| f.rule.to_string())
-        .collect();
+    let second: Vec<String> = leads.score(1).unwrap().fired().map(|f| f.rule().to_string()).collect();
     assert_eq!(
         second,
         ["Tenth", "Missing ratio", "Company"],

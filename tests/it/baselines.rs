@@ -13,16 +13,16 @@ use common::rhai_baseline::RhaiBaseline;
 use leadscore::Outcome;
 
 fn summary(o: &Outcome) -> Summary {
-    let dim = |name: &str| o.dimensions.get(name).copied().unwrap_or(0.0);
+    let dim = |name: &str| o.dimension(name).unwrap_or(0.0);
     Summary {
         score: o.score,
         mql: o.mql,
-        disqualified: o.disqualified.clone(),
-        route: o.route.clone(),
-        tags: o.tags.clone(),
+        disqualified: o.disqualified().map(str::to_string),
+        route: o.route().map(str::to_string),
+        tags: o.tags().map(str::to_string).collect(),
         fit: dim("fit"),
         intent: dim("intent"),
-        fired: o.fired.iter().map(|f| (f.rule.to_string(), f.points)).collect(),
+        fired: o.fired().map(|f| (f.rule().to_string(), f.points())).collect(),
     }
 }
 

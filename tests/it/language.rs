@@ -41,7 +41,7 @@ fn visit(path: &str, days_ago: f64) -> Value {
 }
 
 fn fired(o: &Outcome) -> Vec<&str> {
-    o.fired.iter().map(|f| &*f.rule).collect()
+    o.fired().map(|f| f.rule()).collect()
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn each_counts_matching_events_and_max_caps_the_rule() {
     let lead = json!({"events": [visit("/blog/a", 1.0), visit("/blog/b", 2.0), visit("/blog/c", 3.0)]});
     let o = score("dimension intent\nvisited /blog/* => +2 intent each", lead.clone());
     assert_eq!(o.score, 6.0);
-    assert_eq!(o.fired[0].count, Some(3));
+    assert_eq!(o.fired().next().unwrap().count(), Some(3));
     let o = score("dimension intent\nvisited /blog/* => +2 intent each max 5", lead);
     assert_eq!(o.score, 5.0);
 }
@@ -109,8 +109,8 @@ fn dimensions_are_capped_and_loose_points_are_added() {
     let rules = "cap fit at 10\ndimension intent\n\
                  title ~ a => +8 fit\ntitle ~ b => +8 fit\ntitle ~ c => +3 intent\ntitle ~ d => +1";
     let o = score(rules, json!({"title": "a b c d"}));
-    assert_eq!(o.dimensions["fit"], 10.0);
-    assert_eq!(o.dimensions["intent"], 3.0);
+    assert_eq!(o.dimension("fit").unwrap(), 10.0);
+    assert_eq!(o.dimension("intent").unwrap(), 3.0);
     assert_eq!(o.score, 14.0);
     assert_eq!(o.capped.len(), 1);
     assert_eq!(o.capped[0].total, 16.0);
@@ -124,7 +124,7 @@ fn disqualify_keeps_the_score_blocks_mql_and_reports_the_first_reason() {
     let o = score(rules, json!({"title": "a b c"}));
     assert_eq!(o.score, 10.0);
     assert!(!o.mql);
-    assert_eq!(o.disqualified.as_deref(), Some("student"));
+    assert_eq!(o.disqualified(), Some("student"));
 }
 
 #[test]
@@ -133,7 +133,7 @@ fn tags_and_several_actions() {
         "title ~ a => +1, tag \"x\", tag \"y\"\ntitle ~ a or title ~ b => tag \"x\"",
         json!({"title": "a"}),
     );
-    assert_eq!(o.tags, ["x", "y"]);
+    assert_eq!(o.tags().collect::<Vec<_>>(), ["x", "y"]);
     assert_eq!(o.score, 1.0);
 }
 
@@ -387,9 +387,13 @@ fn decay_halves_event_points_every_half_life() {
     let rules = "dimension intent\ndecay intent half-life 7d\nsubmitted demo => +40 intent\ntitle ~ x => +10 intent";
     let lead = json!({"title": "x", "events": [event("form_submit", 7.0, json!({"form": "demo"}))]});
     let o = score(rules, lead);
-    assert_eq!(o.fired[0].points, 20.0);
-    assert_eq!(o.fired[0].decay, Some(0.5));
-    assert_eq!(o.fired[1].points, 10.0, "rules without behaviours do not decay");
+    assert_eq!(o.fired().next().unwrap().points(), 20.0);
+    assert_eq!(o.fired().next().unwrap().decay(), Some(0.5));
+    assert_eq!(
+        o.fired().nth(1).unwrap().points(),
+        10.0,
+        "rules without behaviours do not decay"
+    );
     assert_eq!(o.score, 30.0);
 }
 
@@ -418,15 +422,12 @@ fn lets_are_reusable_and_may_be_defined_after_use() {
 fn routes_apply_to_mqls_and_the_first_match_wins() {
     let rules = "threshold 1\ntitle ~ a => +1\nroute \"east\" when region in [\"NY\"]\nroute \"big\" when score >= 1\nroute \"rest\"";
     assert_eq!(
-        score(rules, json!({"title": "a", "region": "NY"})).route.as_deref(),
+        score(rules, json!({"title": "a", "region": "NY"})).route(),
         Some("east")
     );
+    assert_eq!(score(rules, json!({"title": "a", "region": "CA"})).route(), Some("big"));
     assert_eq!(
-        score(rules, json!({"title": "a", "region": "CA"})).route.as_deref(),
-        Some("big")
-    );
-    assert_eq!(
-        score(rules, json!({"title": "b", "region": "NY"})).route,
+        score(rules, json!({"title": "b", "region": "NY"})).route(),
         None,
         "not an MQL: no route"
     );
@@ -448,8 +449,8 @@ fn the_lead_id_comes_from_the_id_field_or_a_chosen_one() {
 fn every_result_names_the_pack_that_produced_it() {
     let a = pack("title ~ a => +1").score(&json!({}), as_of()).unwrap();
     let b = pack("title ~ a => +2").score(&json!({}), as_of()).unwrap();
-    assert_eq!(&*a.pack.name, "test");
-    assert_ne!(a.pack.version, b.pack.version);
+    assert_eq!(&*a.pack().name, "test");
+    assert_ne!(a.pack().version, b.pack().version);
 }
 
 #[test]
@@ -564,10 +565,7 @@ fn sla_and_requalify_are_read_by_the_service_and_ignored_by_scoring() {
     let without = "threshold 1\ntitle ~ a => +1\nroute \"east\" when region in [\"NY\"]\nroute \"rest\"";
     let lead = json!({"title": "a", "region": "NY"});
     let (a, b) = (score(with, lead.clone()), score(without, lead));
-    assert_eq!(
-        (a.score, a.mql, a.route.as_deref()),
-        (b.score, b.mql, b.route.as_deref())
-    );
+    assert_eq!((a.score, a.mql, a.route()), (b.score, b.mql, b.route()));
     let program = pack(with);
     assert_eq!(
         program.program().route_sla("east"),

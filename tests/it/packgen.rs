@@ -774,9 +774,9 @@ pub fn observed(o: &leadscore::Outcome) -> Expected {
     Expected {
         score: o.score,
         mql: o.mql,
-        disqualified: o.disqualified.clone(),
-        route: o.route.clone(),
-        tags: o.tags.clone(),
-        fired: o.fired.iter().map(|f| (f.rule.to_string(), f.points)).collect(),
+        disqualified: o.disqualified().map(str::to_string),
+        route: o.route().map(str::to_string),
+        tags: o.tags().map(str::to_string).collect(),
+        fired: o.fired().map(|f| (f.rule().to_string(), f.points())).collect(),
     }
 }

@@ -49,7 +49,7 @@ fn enrichment_fields_are_read_by_rules_like_input_fields() {
         )
         .unwrap();
     assert_eq!(outcome.score, 15.0);
-    assert_eq!(&*outcome.fired[0].rule, "VP");
+    assert_eq!(outcome.fired().next().unwrap().rule(), "VP");
     assert_eq!(outcome.enriched.len(), 1);
     assert_eq!(outcome.enriched[0].plugin, "seniority");
     assert_eq!(outcome.enriched[0].fields["seniority"], json!("vp"));
@@ -127,12 +127,13 @@ fn a_custom_function_decides_a_condition() {
     let pack = pack("plugin \"email\"\nrule \"Competitor\": is_competitor(email) => disqualify \"competitor\"\n");
     let t = as_of("2026-03-01T00:00:00Z");
     let rival = pack.score(&json!({"email": "Sam@Sales.LeadRival.com"}), t).unwrap();
-    assert_eq!(rival.disqualified.as_deref(), Some("competitor"));
+    assert_eq!(rival.disqualified(), Some("competitor"));
     let customer = pack.score(&json!({"email": "sam@acme.com"}), t).unwrap();
-    assert_eq!(customer.disqualified, None);
+    assert_eq!(customer.disqualified(), None);
     let missing = pack.score(&json!({}), t).unwrap();
     assert_eq!(
-        missing.disqualified, None,
+        missing.disqualified(),
+        None,
         "a missing field is passed as () and is no competitor"
     );
     assert!(customer.enriched.is_empty(), "functions are not hooks");
@@ -404,9 +405,9 @@ fn a_pack_s_own_plugins_folder_comes_before_the_search_path() {
     let pack = Pack::load("tests/fixtures/plugins/local").unwrap();
     let t = as_of("2026-03-01T00:00:00Z");
     let local = pack.score(&json!({"email": "jo@example.com"}), t).unwrap();
-    assert_eq!(local.disqualified.as_deref(), Some("competitor"));
+    assert_eq!(local.disqualified(), Some("competitor"));
     let shared = pack.score(&json!({"email": "jo@leadrival.com"}), t).unwrap();
-    assert_eq!(shared.disqualified, None, "the shared email.rhai is not used");
+    assert_eq!(shared.disqualified(), None, "the shared email.rhai is not used");
     assert_eq!(
         pack.plugin_files().collect::<Vec<_>>(),
         [std::path::Path::new("tests/fixtures/plugins/local/plugins/email.rhai")]

@@ -144,7 +144,7 @@ fn in_place_edit_goes_live_and_old_snapshots_keep_their_version() {
     assert_eq!(score(&live.current()), 7.0);
     // A lead scored with the snapshot taken before the edit is scored by the old version.
     assert_eq!(score(&before), 5.0);
-    assert_eq!(before.score(&ceo(), as_of()).unwrap().pack, old);
+    assert_eq!(before.score(&ceo(), as_of()).unwrap().pack(), &old);
 }
 
 #[test]
@@ -454,7 +454,7 @@ fn concurrent_scoring_during_hundreds_of_reloads_only_sees_valid_versions() {
                     while !done.load(Ordering::Relaxed) {
                         let pack = live.current();
                         let outcome = pack.score(&lead, as_of()).expect("a score call failed");
-                        seen.insert((outcome.pack.version.to_string(), outcome.score.to_bits()));
+                        seen.insert((outcome.pack().version.to_string(), outcome.score.to_bits()));
                         scored.fetch_add(1, Ordering::Relaxed);
                     }
                     seen

@@ -20,7 +20,7 @@ pub struct Explanation<'a> {
 impl fmt::Display for Explanation<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let o = self.outcome;
-        let verdict = match (&o.disqualified, o.mql) {
+        let verdict = match (o.disqualified(), o.mql) {
             (Some(reason), _) => format!("disqualified ({reason})"),
             (None, true) => "MQL".to_string(),
             (None, false) => "not an MQL".to_string(),
@@ -34,23 +34,21 @@ impl fmt::Display for Explanation<'_> {
             writeln!(f, "  enriched by {}: {}", e.plugin, fields.join(", "))?;
         }
         let rule_width = o
-            .fired
-            .iter()
-            .map(|r| r.rule.chars().count())
+            .fired()
+            .map(|r| r.rule().chars().count())
             .max()
             .unwrap_or(0)
             .clamp(4, 48);
         let dim_width = o
-            .fired
-            .iter()
-            .filter_map(|r| r.dimension.as_ref())
+            .fired()
+            .filter_map(|r| r.dimension())
             .map(|d| d.len())
             .max()
             .unwrap_or(0)
             .max(9);
-        let points: Vec<String> = o.fired.iter().map(points_text).collect();
+        let points: Vec<String> = o.fired().map(|r| points_text(&r)).collect();
         let points_width = points.iter().map(|p| p.chars().count()).max().unwrap_or(0).max(7);
-        if o.fired.is_empty() {
+        if o.fired().len() == 0 {
             writeln!(f, "  no rule fired")?;
         } else {
             writeln!(
@@ -59,29 +57,28 @@ impl fmt::Display for Explanation<'_> {
                 "rule", "points", "dimension"
             )?;
         }
-        for (r, points) in o.fired.iter().zip(&points) {
-            let dim = r.dimension.as_deref().unwrap_or("-");
+        for (r, points) in o.fired().zip(&points) {
+            let dim = r.dimension().unwrap_or("-");
             write!(
                 f,
                 "  {:<rule_width$}  {points:>points_width$}  {dim:<dim_width$}  {}",
-                truncate(&r.rule, rule_width),
-                r.location
+                truncate(r.rule(), rule_width),
+                r.location()
             )?;
-            if let Some(d) = r.decay {
+            if let Some(d) = r.decay() {
                 write!(f, "  (decayed ×{d})")?;
             }
-            if let Some(marks) = self.program.marks(r.index, &r.location) {
+            if let Some(marks) = self.program.marks(r.index(), r.location()) {
                 write!(f, "  {marks}")?;
             }
             writeln!(f)?;
         }
-        if !o.dimensions.is_empty() {
+        if o.dimensions().len() > 0 {
             let dims: Vec<String> = o
-                .dimensions
-                .iter()
-                .map(|(name, v)| match o.capped.iter().find(|c| *c.dimension == **name) {
-                    Some(c) => format!("{name} {} (capped from {})", num(*v), num(c.total)),
-                    None => format!("{name} {}", num(*v)),
+                .dimensions()
+                .map(|(name, v)| match o.capped.iter().find(|c| c.dimension == name) {
+                    Some(c) => format!("{name} {} (capped from {})", num(v), num(c.total)),
+                    None => format!("{name} {}", num(v)),
                 })
                 .collect();
             writeln!(f, "  dimensions: {}", dims.join(", "))?;
@@ -90,10 +87,10 @@ impl fmt::Display for Explanation<'_> {
             Some(rule) => writeln!(f, "  mql when: {rule}")?,
             None => writeln!(f, "  mql when: (the pack sets no threshold)")?,
         }
-        if !o.tags.is_empty() {
-            writeln!(f, "  tags: {}", o.tags.join(", "))?;
+        if o.tags().len() > 0 {
+            writeln!(f, "  tags: {}", o.tags().collect::<Vec<_>>().join(", "))?;
         }
-        if let Some(route) = &o.route {
+        if let Some(route) = o.route() {
             writeln!(f, "  route: {route}")?;
         }
         Ok(())
@@ -103,12 +100,12 @@ impl fmt::Display for Explanation<'_> {
 /// `+15`, `-30`, `+10 (7×)` for `each` rules, and nothing for a rule that only tags or
 /// disqualifies (it gives no points; "+0" would suggest it gave some).
 fn points_text(r: &Fired) -> String {
-    if r.points == 0.0 && r.dimension.is_none() && r.count.is_none() {
+    if r.points() == 0.0 && r.dimension().is_none() && r.count().is_none() {
         return String::new();
     }
-    match r.count {
-        Some(n) => format!("{} ({n}×)", signed(r.points)),
-        None => signed(r.points),
+    match r.count() {
+        Some(n) => format!("{} ({n}×)", signed(r.points())),
+        None => signed(r.points()),
     }
 }
 

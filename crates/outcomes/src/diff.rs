@@ -69,13 +69,14 @@ impl Diff {
             (true, true) => self.both += 1,
             (false, false) => {}
         }
-        if a.route != b.route {
-            *self.routes.entry((a.route.clone(), b.route.clone())).or_default() += 1;
+        let owned = |text: Option<&str>| text.map(str::to_string);
+        if a.route() != b.route() {
+            *self.routes.entry((owned(a.route()), owned(b.route()))).or_default() += 1;
         }
-        if a.disqualified != b.disqualified {
+        if a.disqualified() != b.disqualified() {
             *self
                 .disqualified
-                .entry((a.disqualified.clone(), b.disqualified.clone()))
+                .entry((owned(a.disqualified()), owned(b.disqualified())))
                 .or_default() += 1;
         }
         self.deltas.push(b.score - a.score);
@@ -181,9 +182,9 @@ impl Diff {
 
 /// The rules whose firing differs between two outcomes of one lead.
 fn rule_changes(a: &Outcome, b: &Outcome) -> Vec<String> {
-    let key = |f: &leadscore::Fired| (f.rule.to_string(), f.points);
-    let in_a: BTreeMap<String, f64> = a.fired.iter().map(key).collect();
-    let in_b: BTreeMap<String, f64> = b.fired.iter().map(key).collect();
+    let key = |f: leadscore::Fired| (f.rule().to_string(), f.points());
+    let in_a: BTreeMap<String, f64> = a.fired().map(key).collect();
+    let in_b: BTreeMap<String, f64> = b.fired().map(key).collect();
     let mut out = Vec::new();
     for (rule, pa) in &in_a {
         match in_b.get(rule) {

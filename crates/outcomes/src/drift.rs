@@ -206,7 +206,7 @@ impl Side {
         self.scores.push(outcome.score);
         self.mql += u64::from(outcome.mql);
         self.fired.resize(rules.rules.len(), 0);
-        let mut seen: Vec<u32> = outcome.fired.iter().filter_map(|f| rules.index_of(f)).collect();
+        let mut seen: Vec<u32> = outcome.fired().filter_map(|f| rules.index_of(&f)).collect();
         seen.sort_unstable();
         seen.dedup();
         for i in seen {

@@ -297,9 +297,9 @@ impl Rules {
     /// The index of a fired rule: its own, when it names this rule (an outcome read back
     /// from JSON has index 0 and is matched by location and name).
     pub fn index_of(&self, fired: &leadscore::Fired) -> Option<u32> {
-        let same = |r: &RuleInfo| r.location == fired.location && r.name == fired.rule;
-        match self.rules.get(fired.index) {
-            Some(r) if same(r) => Some(fired.index as u32),
+        let same = |r: &RuleInfo| *r.location == *fired.location() && *r.name == *fired.rule();
+        match self.rules.get(fired.index()) {
+            Some(r) if same(r) => Some(fired.index() as u32),
             _ => self.rules.iter().position(same).map(|i| i as u32),
         }
     }
@@ -309,8 +309,8 @@ impl Rules {
     /// so the points a lead got are the rule's points times its feature.
     pub fn feature(&self, index: u32, fired: &leadscore::Fired) -> f64 {
         match self.rules.get(index as usize).and_then(|r| r.points) {
-            Some(p) if p != 0.0 => fired.points / p,
-            _ => fired.count.map_or(1.0, |c| c as f64),
+            Some(p) if p != 0.0 => fired.points() / p,
+            _ => fired.count().map_or(1.0, |c| c as f64),
         }
     }
 }
@@ -399,7 +399,7 @@ impl Rows {
                 return;
             }
         };
-        let disqualified = match &outcome.disqualified {
+        let disqualified = match outcome.disqualified() {
             Some(reason) => intern(&mut self.reasons, &mut self.reason_index, reason),
             None => NONE,
         };
@@ -408,9 +408,9 @@ impl Rows {
             None => NONE,
         };
         self.starts.push(self.hits.len() as u32);
-        for fired in &outcome.fired {
-            if let Some(i) = rules.index_of(fired) {
-                self.hits.push((i, rules.feature(i, fired) as f32));
+        for fired in outcome.fired() {
+            if let Some(i) = rules.index_of(&fired) {
+                self.hits.push((i, rules.feature(i, &fired) as f32));
             }
         }
         self.rows.push(Row {
@@ -419,7 +419,7 @@ impl Rows {
             mql: outcome.mql,
             disqualified,
             by,
-            held: held.unwrap_or(true) && outcome.disqualified.is_none(),
+            held: held.unwrap_or(true) && outcome.disqualified().is_none(),
             at: facts.at,
             ordinal,
         });

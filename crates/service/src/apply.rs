@@ -535,8 +535,10 @@ impl<'a> Batch<'a> {
         w.record.as_of = as_of;
         let changes = match scored {
             Ok((outcome, result_due)) => {
-                self.tally.fired.extend(outcome.fired.iter().map(|f| f.rule.clone()));
-                self.fires.add(outcome.fired.iter().map(|f| &*f.rule));
+                self.tally
+                    .fired
+                    .extend(outcome.fired().map(|f| std::sync::Arc::from(f.rule())));
+                self.fires.add(outcome.fired().map(|f| f.rule()));
                 let w = self.working(lead);
                 let changes = decide(pack, &outcome, &w.record, as_of);
                 w.record.result = StoredResult::new(&outcome).ok();
@@ -727,10 +729,9 @@ fn decide(pack: &Pack, outcome: &leadscore::Outcome, record: &LeadRecord, as_of:
     let handed_off = chrono::DateTime::from_timestamp_millis(as_of).unwrap_or_default();
     let reading = Reading {
         mql: outcome.mql,
-        route: outcome.route.as_deref(),
+        route: outcome.route(),
         sla: outcome
-            .route
-            .as_deref()
+            .route()
             .and_then(|r| program.route_sla_due(r, handed_off))
             .map(|due| due.timestamp_millis().saturating_sub(as_of)),
     };

@@ -635,7 +635,7 @@ async fn get_lead(
 pub(crate) async fn explain(app: &App, read: &Reader, lead: &str, record: &LeadRecord) -> Result<String, ApiError> {
     let pack = app.live.current();
     let stored: Option<Outcome> = record.result.as_ref().and_then(crate::model::StoredResult::outcome);
-    if let Some(outcome) = stored.filter(|o| o.pack == *pack.id()) {
+    if let Some(outcome) = stored.filter(|o| o.pack() == pack.id()) {
         return Ok(pack.explain(&outcome).to_string());
     }
     let events = read.events(lead, record.events.first, usize::MAX).await?;

@@ -711,9 +711,8 @@ impl StoredResult {
             score: whole(outcome.score),
             mql: outcome.mql,
             fired: outcome
-                .fired
-                .iter()
-                .filter_map(|f| Some((f.rule.clone(), whole(f.points)?)))
+                .fired()
+                .filter_map(|f| Some((Arc::from(f.rule()), whole(f.points())?)))
                 .collect(),
         })
     }
@@ -808,15 +807,29 @@ mod sorted {
     /// An outcome.
     pub struct Outcome<'a>(pub &'a leadscore::Outcome);
 
-    struct Fired<'a>(&'a leadscore::Fired);
+    struct Fired<'a>(leadscore::Fired<'a>);
     struct Capped<'a>(&'a leadscore::Capped);
     struct Enrichment<'a>(&'a leadscore::Enrichment);
-    struct Dimensions<'a>(&'a std::collections::BTreeMap<std::sync::Arc<str>, f64>);
+    struct Dimensions<'a>(&'a leadscore::Outcome);
+    struct FiredList<'a>(&'a leadscore::Outcome);
+    struct Tags<'a>(&'a leadscore::Outcome);
     struct List<'a, T, W>(&'a [T], fn(&'a T) -> W);
 
     impl<'a, T, W: Serialize> Serialize for List<'a, T, W> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
             s.collect_seq(self.0.iter().map(self.1))
+        }
+    }
+
+    impl Serialize for FiredList<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.fired().map(Fired))
+        }
+    }
+
+    impl Serialize for Tags<'_> {
+        fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(self.0.tags())
         }
     }
 
@@ -827,41 +840,41 @@ mod sorted {
             if !o.capped.is_empty() {
                 m.serialize_entry("capped", &List(&o.capped, Capped))?;
             }
-            m.serialize_entry("dimensions", &Dimensions(&o.dimensions))?;
-            m.serialize_entry("disqualified", &o.disqualified)?;
+            m.serialize_entry("dimensions", &Dimensions(o))?;
+            m.serialize_entry("disqualified", &o.disqualified())?;
             if !o.enriched.is_empty() {
                 m.serialize_entry("enriched", &List(&o.enriched, Enrichment))?;
             }
-            m.serialize_entry("fired", &List(&o.fired, Fired))?;
+            m.serialize_entry("fired", &FiredList(o))?;
             if let Some(id) = &o.id {
                 m.serialize_entry("id", id)?;
             }
             m.serialize_entry("mql", &o.mql)?;
-            m.serialize_entry("pack", &o.pack)?;
+            m.serialize_entry("pack", o.pack())?;
             if let Some(p) = o.probability {
                 m.serialize_entry("probability", &num_to_json(p))?;
             }
-            m.serialize_entry("route", &o.route)?;
+            m.serialize_entry("route", &o.route())?;
             m.serialize_entry("score", &num_to_json(o.score))?;
-            m.serialize_entry("tags", &o.tags)?;
+            m.serialize_entry("tags", &Tags(o))?;
             m.end()
         }
     }
 
     impl Serialize for Fired<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            let f = self.0;
+            let f = &self.0;
             let mut m = s.serialize_map(None)?;
-            if let Some(count) = f.count {
+            if let Some(count) = f.count() {
                 m.serialize_entry("count", &count)?;
             }
-            if let Some(decay) = f.decay {
+            if let Some(decay) = f.decay() {
                 m.serialize_entry("decay", &num_to_json(decay))?;
             }
-            m.serialize_entry("dimension", &f.dimension)?;
-            m.serialize_entry("location", &f.location)?;
-            m.serialize_entry("points", &num_to_json(f.points))?;
-            m.serialize_entry("rule", &f.rule)?;
+            m.serialize_entry("dimension", &f.dimension())?;
+            m.serialize_entry("location", f.location())?;
+            m.serialize_entry("points", &num_to_json(f.points()))?;
+            m.serialize_entry("rule", f.rule())?;
             m.end()
         }
     }
@@ -889,7 +902,7 @@ mod sorted {
 
     impl Serialize for Dimensions<'_> {
         fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-            s.collect_map(self.0.iter().map(|(k, v)| (k, num_to_json(*v))))
+            s.collect_map(self.0.dimensions().map(|(k, v)| (k, num_to_json(v))))
         }
     }
 }
@@ -944,49 +957,31 @@ mod tests {
         }
     }
 
-    /// An outcome with every field the core writes set (numbers whole and not).
-    fn every_field() -> leadscore::Outcome {
-        let fired = |rule: &str, points: f64, count, decay| leadscore::Fired {
-            rule: rule.into(),
-            points,
-            dimension: (points > 1.0).then(|| "fit".into()),
-            location: "a.rules:3".into(),
-            index: 2,
-            count,
-            decay,
+    /// An outcome with every field the core writes set (numbers whole and not), as JSON.
+    fn every_field_json() -> Value {
+        let fired = |rule: &str, points: f64, count: Option<u64>, decay: Option<f64>| {
+            serde_json::json!({"rule": rule, "points": points, "dimension": (points > 1.0).then_some("fit"),
+                "location": "a.rules:3", "count": count, "decay": decay})
         };
-        let mut enriched = std::collections::BTreeMap::new();
-        enriched.insert("zeta".to_string(), serde_json::json!({"b": 1, "a": [1.5, null]}));
-        enriched.insert("alpha".to_string(), Value::from("x\"y"));
-        leadscore::Outcome {
-            id: Some(serde_json::json!({"z": 1, "a": 2})),
-            score: 37.25,
-            probability: Some(0.125),
-            mql: true,
-            disqualified: Some("students".into()),
-            dimensions: [("fit".into(), 20.0), ("engagement".into(), 17.25)]
-                .into_iter()
-                .collect(),
-            route: Some("enterprise".into()),
-            tags: vec!["b".into(), "a".into()],
-            fired: vec![
-                fired("title ~ VP", 20.0, None, None),
-                fired("visits", 0.5, Some(3), Some(0.25)),
-            ],
-            capped: vec![leadscore::Capped {
-                dimension: "fit".into(),
-                total: 25.5,
-                cap: 20.0,
-            }],
-            enriched: vec![leadscore::Enrichment {
-                plugin: "clearbit".into(),
-                fields: enriched,
-            }],
-            pack: leadscore::PackId {
-                name: "p".into(),
-                version: "0123abcd".into(),
-            },
-        }
+        serde_json::json!({
+            "id": {"z": 1, "a": 2},
+            "score": 37.25,
+            "probability": 0.125,
+            "mql": true,
+            "disqualified": "students",
+            "dimensions": {"fit": 20.0, "engagement": 17.25},
+            "route": "enterprise",
+            "tags": ["b", "a"],
+            "fired": [fired("title ~ VP", 20.0, None, None), fired("visits", 0.5, Some(3), Some(0.25))],
+            "capped": [{"dimension": "fit", "total": 25.5, "cap": 20.0}],
+            "enriched": [{"plugin": "clearbit", "fields": {"zeta": {"b": 1, "a": [1.5, null]}, "alpha": "x\"y"}}],
+            "pack": {"name": "p", "version": "0123abcd"},
+        })
+    }
+
+    /// [`every_field_json`] read as the core's outcome.
+    fn every_field() -> leadscore::Outcome {
+        serde_json::from_value(every_field_json()).unwrap()
     }
 
     #[test]
@@ -995,9 +990,13 @@ mod tests {
             .unwrap();
         let as_of = leadscore::parse_time("2026-01-01T00:00:00Z").unwrap();
         let scored = pack.score(&serde_json::json!({"id": 7, "title": "VP"}), as_of).unwrap();
-        let mut sparse = every_field();
-        (sparse.id, sparse.probability, sparse.disqualified, sparse.route) = (None, None, None, None);
-        (sparse.capped, sparse.enriched, sparse.score) = (Vec::new(), Vec::new(), f64::NAN);
+        let mut sparse = every_field_json();
+        for key in ["id", "probability", "capped", "enriched"] {
+            sparse.as_object_mut().unwrap().remove(key);
+        }
+        (sparse["disqualified"], sparse["route"]) = (Value::Null, Value::Null);
+        let mut sparse: leadscore::Outcome = serde_json::from_value(sparse).unwrap();
+        sparse.score = f64::NAN;
         for outcome in [every_field(), sparse, scored, leadscore::Outcome::default()] {
             let value = serde_json::to_value(&outcome).unwrap();
             let stored = StoredResult::new(&outcome).unwrap();

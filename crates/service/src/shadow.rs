@@ -37,7 +37,7 @@ use leadscore::{LivePack, Outcome, Pack};
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 pub fn compare(live: &Outcome, shadow: &Outcome) -> ShadowMark {
-    let route_changed = live.mql && shadow.mql && live.route != shadow.route;
+    let route_changed = live.mql && shadow.mql && live.route() != shadow.route();
     let mut mark = ShadowMark {
         live_mql: live.mql,
         shadow_mql: shadow.mql,
@@ -54,10 +54,10 @@ pub fn compare(live: &Outcome, shadow: &Outcome) -> ShadowMark {
 /// The rules (by name) that fired in one result and not the other, or gave other points;
 /// in the live result's order, then the shadow's.
 fn differing_rules(live: &Outcome, shadow: &Outcome) -> Vec<String> {
-    let points = |o: &Outcome, name: &str| o.fired.iter().find(|f| &*f.rule == name).map(|f| f.points);
+    let points = |o: &Outcome, name: &str| o.fired().find(|f| f.rule() == name).map(|f| f.points());
     let mut out: Vec<String> = Vec::new();
-    for fired in live.fired.iter().chain(&shadow.fired) {
-        let name = &*fired.rule;
+    for fired in live.fired().chain(shadow.fired()) {
+        let name = fired.rule();
         if points(live, name) != points(shadow, name) && !out.iter().any(|n| n == name) {
             out.push(name.to_string());
         }

@@ -3,8 +3,6 @@
 //! serializer for every field and string. The batch command writes a result per lead, and
 //! serializing was a tenth of scoring one.
 
-use std::sync::Arc;
-
 use super::{Capped, Enrichment, Fired, Outcome};
 
 impl Outcome {
@@ -34,53 +32,53 @@ impl Outcome {
         }
         out.extend_from_slice(if self.mql { b",\"mql\":true" } else { b",\"mql\":false" });
         out.extend_from_slice(b",\"disqualified\":");
-        optional(out, self.disqualified.as_deref());
+        optional(out, self.disqualified());
         out.extend_from_slice(b",\"dimensions\":{");
-        for (i, (name, total)) in self.dimensions.iter().enumerate() {
+        for (i, (name, total)) in self.dimensions().enumerate() {
             if i > 0 {
                 out.push(b',');
             }
             string(out, name);
             out.push(b':');
-            number(out, *total);
+            number(out, total);
         }
         out.extend_from_slice(b"},\"route\":");
-        optional(out, self.route.as_deref());
+        optional(out, self.route());
         out.extend_from_slice(b",\"tags\":");
-        list(out, &self.tags, |tag, out| string(out, tag));
+        list(out, self.tags(), |tag, out| string(out, tag));
         out.extend_from_slice(b",\"fired\":");
-        list(out, &self.fired, Fired::write_json);
+        list(out, self.fired(), |fired, out| fired.write_json(out));
         if !self.capped.is_empty() {
             out.extend_from_slice(b",\"capped\":");
-            list(out, &self.capped, Capped::write_json);
+            list(out, &self.capped, |capped, out| capped.write_json(out));
         }
         if !self.enriched.is_empty() {
             out.extend_from_slice(b",\"enriched\":");
-            list(out, &self.enriched, Enrichment::write_json);
+            list(out, &self.enriched, |enrichment, out| enrichment.write_json(out));
         }
         out.extend_from_slice(b",\"pack\":{\"name\":");
-        string(out, &self.pack.name);
+        string(out, &self.pack().name);
         out.extend_from_slice(b",\"version\":");
-        string(out, &self.pack.version);
+        string(out, &self.pack().version);
         out.extend_from_slice(b"}}");
     }
 }
 
-impl Fired {
+impl Fired<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"rule\":");
-        string(out, &self.rule);
+        string(out, self.rule());
         out.extend_from_slice(b",\"points\":");
-        number(out, self.points);
+        number(out, self.points());
         out.extend_from_slice(b",\"dimension\":");
-        optional(out, self.dimension.as_ref().map(Arc::as_ref));
+        optional(out, self.dimension());
         out.extend_from_slice(b",\"location\":");
-        string(out, &self.location);
-        if let Some(count) = self.count {
+        string(out, self.location());
+        if let Some(count) = self.count() {
             out.extend_from_slice(b",\"count\":");
             json(out, &count);
         }
-        if let Some(decay) = self.decay {
+        if let Some(decay) = self.decay() {
             out.extend_from_slice(b",\"decay\":");
             number(out, decay);
         }
@@ -111,9 +109,9 @@ impl Enrichment {
 }
 
 /// A JSON array of `items`, each written by `write`.
-fn list<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&T, &mut Vec<u8>)) {
+fn list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, write: impl Fn(T, &mut Vec<u8>)) {
     out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.into_iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -183,10 +181,7 @@ fn string(out: &mut Vec<u8>, text: &str) {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
-    use crate::eval::PackId;
 
     #[test]
     fn strings_are_escaped_as_serde_json_escapes_them() {
@@ -209,56 +204,40 @@ mod tests {
 
     #[test]
     fn an_outcome_with_every_part_is_written_as_serde_writes_it() {
-        let name = |s: &str| Arc::<str>::from(s);
-        let fired = |points: f64, count, decay| Fired {
-            rule: name("Rule \"one\"\n"),
-            points,
-            dimension: Some(name("fit")),
-            location: name("main.rules:3"),
-            index: 4,
-            count,
-            decay,
+        let fired = |points: f64, count: Option<u64>, decay: Option<f64>| {
+            serde_json::json!({"rule": "Rule \"one\"\n", "points": points, "dimension": "fit",
+                "location": "main.rules:3", "count": count, "decay": decay})
         };
-        let full = Outcome {
-            id: Some(serde_json::json!({"a": [1, "x"]})),
-            score: 12.5,
-            probability: Some(0.123_456_789),
-            mql: true,
-            disqualified: Some("student\u{1}".into()),
-            dimensions: BTreeMap::from([(name("fit"), 40.0), (name("intent"), -0.5), (name("z"), 1e300)]),
-            route: Some("east".into()),
-            tags: vec!["pricing".into(), "a\\b".into()],
-            fired: vec![
-                fired(20.0, None, None),
-                fired(2.5, Some(3), Some(0.5)),
-                fired(-0.0, Some(0), None),
-            ],
-            capped: vec![Capped {
-                dimension: "fit".into(),
-                total: 55.0,
-                cap: 40.0,
-            }],
-            enriched: vec![Enrichment {
-                plugin: "crm".into(),
-                fields: BTreeMap::from([("tier".to_string(), serde_json::json!("gold"))]),
-            }],
-            pack: PackId {
-                name: name("b2b"),
-                version: name("0123abcd"),
-            },
-        };
-        let empty = Outcome {
-            score: f64::NAN,
-            dimensions: BTreeMap::from([(name("inf"), f64::INFINITY)]),
-            ..Outcome::default()
-        };
+        let full = serde_json::json!({
+            "id": {"a": [1, "x"]},
+            "score": 12.5,
+            "probability": 0.123_456_789,
+            "mql": true,
+            "disqualified": "student\u{1}",
+            "dimensions": {"fit": 40.0, "intent": -0.5, "z": 1e300},
+            "route": "east",
+            "tags": ["pricing", "a\\b"],
+            "fired": [fired(20.0, None, None), fired(2.5, Some(3), Some(0.5)), fired(-0.0, Some(0), None)],
+            "capped": [{"dimension": "fit", "total": 55.0, "cap": 40.0}],
+            "enriched": [{"plugin": "crm", "fields": {"tier": "gold"}}],
+            "pack": {"name": "b2b", "version": "0123abcd"},
+        });
+        let full: Outcome = serde_json::from_value(full).unwrap();
+        let mut empty: Outcome = serde_json::from_value(serde_json::json!({"score": 0, "mql": false,
+            "disqualified": null, "dimensions": {"inf": 0}, "route": null, "tags": [], "fired": [],
+            "pack": {"name": "", "version": ""}}))
+        .unwrap();
+        empty.score = f64::NAN;
+        empty.dimensions[0] = f64::INFINITY;
         for outcome in [full, empty, Outcome::default()] {
             let mut out = Vec::new();
             outcome.write_json(&mut out);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                serde_json::to_string(&outcome).unwrap()
-            );
+            let text = String::from_utf8(out).unwrap();
+            assert_eq!(text, serde_json::to_string(&outcome).unwrap());
+            if outcome.score.is_finite() {
+                let back: Outcome = serde_json::from_str(&text).unwrap();
+                assert_eq!(back, outcome);
+            }
         }
     }
 }

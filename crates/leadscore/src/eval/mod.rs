@@ -19,6 +19,8 @@ use crate::value::{self as value, CmpOp, Millis, Value};
 pub use due::NextChange;
 pub use error::{EvalError, PluginError, ScriptPosition};
 pub use host::Host;
+use outcome::Firing;
+pub(crate) use outcome::Names;
 pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 
 /// An error met testing a condition, boxed: the condition walk returns a
@@ -38,8 +40,8 @@ struct Tally {
 /// caller gives it: the CLI gives its line number).
 #[derive(Clone, Debug, Default)]
 pub struct Context {
-    /// The pack scoring the lead.
-    pub pack: PackId,
+    /// The names of the pack scoring the lead (its id among them).
+    pub names: std::sync::Arc<Names>,
     /// What the enrichment hooks set, in order.
     pub enriched: Vec<Enrichment>,
     /// The lead's id.
@@ -157,7 +159,7 @@ impl<'a> Evaluator<'_, 'a> {
         let mut outcome = Outcome {
             id: context.id,
             enriched: context.enriched,
-            pack: context.pack,
+            names: context.names,
             ..Outcome::default()
         };
         let mut raw = std::mem::take(&mut self.raw);
@@ -190,7 +192,8 @@ impl<'a> Evaluator<'_, 'a> {
         self.fired = fired;
         let mut dims = std::mem::take(&mut self.dims);
         dims.clear();
-        for (dim, &total) in program.dims.iter().zip(&raw) {
+        outcome.dimensions = vec![0.0; program.dims.len()];
+        for ((dim, &total), &at) in program.dims.iter().zip(&raw).zip(&outcome.names.dim_at) {
             let capped = dim.cap.map_or(total, |cap| total.min(cap));
             if capped < total {
                 outcome.capped.push(Capped {
@@ -199,7 +202,7 @@ impl<'a> Evaluator<'_, 'a> {
                     cap: capped,
                 });
             }
-            outcome.dimensions.insert(dim.name.clone(), round(capped));
+            outcome.dimensions[at as usize] = round(capped);
             dims.push(capped);
         }
         let score = dims.iter().sum::<f64>() + loose;
@@ -212,13 +215,13 @@ impl<'a> Evaluator<'_, 'a> {
         };
         outcome.mql = mql && outcome.disqualified.is_none();
         if outcome.mql {
-            for route in &program.routes {
+            for (route, &queue) in program.routes.iter().zip(&outcome.names.queues) {
                 let taken = match &route.when {
                     Some(expr) => self.test(expr, &scope).map_err(|e| *e)?,
                     None => true,
                 };
                 if taken {
-                    outcome.route = Some(route.queue.clone());
+                    outcome.route = Some(queue);
                     break;
                 }
             }
@@ -237,24 +240,21 @@ impl Evaluator<'_, '_> {
     /// The rules that fired (`(index, points)` in file order) in the result, with the
     /// first disqualifying reason and the tags in firing order.
     fn note_fired(&self, outcome: &mut Outcome, fired: &[(usize, Given)]) {
-        let program = self.program;
         outcome.fired = Vec::with_capacity(fired.len());
         for &(index, ref given) in fired {
-            let rule = &program.rules[index];
-            if let (Some(reason), None) = (&rule.disqualify, &outcome.disqualified) {
-                outcome.disqualified = Some(reason.clone());
+            let names = outcome.names.rule(index);
+            if outcome.disqualified.is_none() {
+                outcome.disqualified = names.reason;
             }
-            for tag in &rule.tags {
-                if !outcome.tags.contains(tag) {
-                    outcome.tags.push(tag.clone());
+            for &tag in &names.tags {
+                if !outcome.tags.contains(&tag) {
+                    outcome.tags.push(tag);
                 }
             }
-            outcome.fired.push(Fired {
-                rule: rule.name.clone(),
-                points: round(given.points),
-                dimension: given.dim.map(|d| program.dims[d as usize].name.clone()),
-                location: rule.location.clone(),
+            outcome.fired.push(Firing {
+                names: index as u32,
                 index,
+                points: round(given.points),
                 count: given.count,
                 decay: given.decay.map(round),
             });

@@ -1,16 +1,20 @@
 //! The result of scoring one lead, built whole by [`super::evaluate`].
+//!
+//! A result refers to its names (the pack's id, dimensions, rule names and locations,
+//! tags, reasons, queues) through one shared table, [`Names`], built once with the pack:
+//! a lead's result takes one reference to it instead of a copy or a counted reference
+//! per name (an atomic count is dearer than the rest of a small result), and answers
+//! with `&str`s borrowed from it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use crate::program::Program;
+
 /// Which pack produced a result: its name and a short hash of its sources.
-///
-/// The names in an [`Outcome`] (this id, rule names, locations, dimensions) are shared
-/// `Arc<str>`s: every result carries them, and sharing them instead of copying them is
-/// what keeps scoring a lead free of per-rule string copies. They serialize as strings.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PackId {
     /// The pack's name (its folder's name).
@@ -25,6 +29,93 @@ impl fmt::Display for PackId {
     }
 }
 
+/// The names results refer to, shared by every result of a pack (or owned by one result
+/// read back from JSON). Indices into it are `u32`s.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    pack: PackId,
+    /// Dimension names, sorted: the order a result lists its dimensions in.
+    dims: Vec<Box<str>>,
+    /// Per rule (a program's, by index; a read-back result's, by position in `fired`).
+    rules: Vec<RuleNames>,
+    /// Tags, disqualifying reasons and route queues, each text once.
+    texts: Vec<Box<str>>,
+    /// A program's dimension index → its position in `dims`.
+    pub(super) dim_at: Vec<u32>,
+    /// A program's route index → its queue in `texts`.
+    pub(super) queues: Vec<u32>,
+}
+
+/// A rule's names, and for a program's rule, its tags and reason in [`Names::texts`].
+#[derive(Debug, Default)]
+pub(crate) struct RuleNames {
+    name: Box<str>,
+    location: Box<str>,
+    dimension: Option<Box<str>>,
+    pub(super) tags: Vec<u32>,
+    pub(super) reason: Option<u32>,
+}
+
+impl Names {
+    /// The names of `program`'s results, made by the pack `pack`.
+    pub(crate) fn new(program: &Program, pack: PackId) -> Names {
+        let mut texts = Texts::default();
+        let mut dims: Vec<(usize, &str)> = program.dims.iter().map(|d| &*d.name).enumerate().collect();
+        dims.sort_by(|a, b| a.1.cmp(b.1));
+        let mut dim_at = vec![0; dims.len()];
+        for (at, &(d, _)) in dims.iter().enumerate() {
+            dim_at[d] = at as u32;
+        }
+        let rules = program
+            .rules
+            .iter()
+            .map(|rule| RuleNames {
+                name: rule.name.as_ref().into(),
+                location: rule.location.as_ref().into(),
+                dimension: rule
+                    .points
+                    .first()
+                    .and_then(|p| p.dim)
+                    .map(|d| program.dims[d as usize].name.as_ref().into()),
+                tags: rule.tags.iter().map(|t| texts.id(t)).collect(),
+                reason: rule.disqualify.as_deref().map(|r| texts.id(r)),
+            })
+            .collect();
+        let queues = program.routes.iter().map(|r| texts.id(&r.queue)).collect();
+        Names {
+            pack,
+            dims: dims.into_iter().map(|(_, name)| name.into()).collect(),
+            rules,
+            texts: texts.list,
+            dim_at,
+            queues,
+        }
+    }
+
+    pub(super) fn rule(&self, index: usize) -> &RuleNames {
+        &self.rules[index]
+    }
+}
+
+/// Texts each given an id once.
+#[derive(Default)]
+struct Texts {
+    list: Vec<Box<str>>,
+    ids: HashMap<Box<str>, u32>,
+}
+
+impl Texts {
+    fn id(&mut self, text: &str) -> u32 {
+        if let Some(&id) = self.ids.get(text) {
+            return id;
+        }
+        let id = self.list.len() as u32;
+        self.list.push(text.into());
+        self.ids.insert(text.into(), id);
+        id
+    }
+}
+
 /// The result of scoring one lead.
 ///
 /// ```
@@ -32,66 +123,191 @@ impl fmt::Display for PackId {
 /// let lead = serde_json::json!({"id": 1, "title": "VP Sales"});
 /// let outcome = pack.score(&lead, leadscore::parse_time("2026-01-01T00:00:00Z").unwrap())?;
 /// assert!(outcome.mql);
-/// assert_eq!(&*outcome.fired[0].rule, "title ~ VP");
-/// assert_eq!(outcome.dimensions.get("fit"), None);
+/// assert_eq!(outcome.fired().next().map(|f| f.rule()), Some("title ~ VP"));
+/// assert_eq!(outcome.dimension("fit"), None);
 /// # Ok::<(), leadscore::Error>(())
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default)]
 pub struct Outcome {
     /// The lead's id field, when it has one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<serde_json::Value>,
     /// Capped dimensions plus points given without a dimension.
-    #[serde(serialize_with = "whole")]
     pub score: f64,
     /// The chance (0 to 1) that the lead converts, for a pack with a `calibrate` statement.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "whole_opt")]
     pub probability: Option<f64>,
     /// The MQL condition holds and the lead is not disqualified.
     pub mql: bool,
-    /// The reason of the first disqualifying rule, in file order.
-    pub disqualified: Option<String>,
-    /// Each dimension's total after its cap.
-    #[serde(serialize_with = "whole_map")]
-    pub dimensions: BTreeMap<Arc<str>, f64>,
-    /// The queue of the first matching route (MQLs only).
-    pub route: Option<String>,
-    /// Tags of the rules that fired, in firing order.
-    pub tags: Vec<String>,
-    /// The rules that fired, in file order.
-    pub fired: Vec<Fired>,
     /// Dimensions whose total went over their cap.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub capped: Vec<Capped>,
     /// Fields added by plugin enrichment hooks.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub enriched: Vec<Enrichment>,
-    /// The pack that produced this result.
-    pub pack: PackId,
+    pub(super) names: Arc<Names>,
+    /// The first disqualifying reason, in `names.texts`.
+    pub(super) disqualified: Option<u32>,
+    /// Each dimension's total after its cap, in the order of `names.dims`.
+    pub(super) dimensions: Vec<f64>,
+    /// The route's queue, in `names.texts`.
+    pub(super) route: Option<u32>,
+    /// The tags, in `names.texts`, in firing order.
+    pub(super) tags: Vec<u32>,
+    pub(super) fired: Vec<Firing>,
 }
 
-/// A rule that fired.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Fired {
+/// A fired rule as a result keeps it: its numbers, its names by index.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Firing {
+    /// Its entry in the result's [`Names::rules`].
+    pub(super) names: u32,
+    pub(super) index: usize,
+    pub(super) points: f64,
+    pub(super) count: Option<u64>,
+    pub(super) decay: Option<f64>,
+}
+
+impl Outcome {
+    /// The pack that produced this result.
+    pub fn pack(&self) -> &PackId {
+        &self.names.pack
+    }
+
+    /// The reason of the first disqualifying rule, in file order.
+    pub fn disqualified(&self) -> Option<&str> {
+        self.disqualified.map(|t| self.text(t))
+    }
+
+    /// Each dimension and its total after its cap, by name.
+    pub fn dimensions(&self) -> impl ExactSizeIterator<Item = (&str, f64)> + Clone + '_ {
+        self.names
+            .dims
+            .iter()
+            .map(|d| &**d)
+            .zip(self.dimensions.iter().copied())
+    }
+
+    /// One dimension's total after its cap.
+    pub fn dimension(&self, name: &str) -> Option<f64> {
+        let at = self.names.dims.binary_search_by(|d| (**d).cmp(name)).ok()?;
+        self.dimensions.get(at).copied()
+    }
+
+    /// The queue of the first matching route (MQLs only).
+    pub fn route(&self) -> Option<&str> {
+        self.route.map(|t| self.text(t))
+    }
+
+    /// Tags of the rules that fired, in firing order.
+    pub fn tags(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
+        self.tags.iter().map(|&t| self.text(t))
+    }
+
+    /// The rules that fired, in file order.
+    pub fn fired(&self) -> impl ExactSizeIterator<Item = Fired<'_>> + DoubleEndedIterator + Clone + '_ {
+        self.fired.iter().map(|firing| Fired {
+            names: &self.names.rules[firing.names as usize],
+            firing,
+        })
+    }
+
+    fn text(&self, id: u32) -> &str {
+        &self.names.texts[id as usize]
+    }
+}
+
+/// A rule that fired, as a result lists it.
+#[derive(Clone, Copy)]
+pub struct Fired<'a> {
+    names: &'a RuleNames,
+    firing: &'a Firing,
+}
+
+impl<'a> Fired<'a> {
     /// Its name, or its condition's text.
-    pub rule: Arc<str>,
+    pub fn rule(&self) -> &'a str {
+        &self.names.name
+    }
+
     /// Points given (after `each`, `max` and decay).
-    #[serde(serialize_with = "whole")]
-    pub points: f64,
+    pub fn points(&self) -> f64 {
+        self.firing.points
+    }
+
     /// The dimension the points went into.
-    pub dimension: Option<Arc<str>>,
+    pub fn dimension(&self) -> Option<&'a str> {
+        self.names.dimension.as_deref()
+    }
+
     /// `file:line` of the rule.
-    pub location: Arc<str>,
+    pub fn location(&self) -> &'a str {
+        &self.names.location
+    }
+
     /// The rule's index in the program's rules (see [`crate::Program::rules`]). Not
     /// serialized: an outcome read back from JSON has index 0 and is matched by location.
-    #[serde(skip)]
-    pub index: usize,
+    pub fn index(&self) -> usize {
+        self.firing.index
+    }
+
     /// For `each` rules: the number of events counted.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub count: Option<u64>,
+    pub fn count(&self) -> Option<u64> {
+        self.firing.count
+    }
+
     /// For decayed rules: the factor applied.
-    #[serde(default, skip_serializing_if = "Option::is_none", serialize_with = "whole_opt")]
-    pub decay: Option<f64>,
+    pub fn decay(&self) -> Option<f64> {
+        self.firing.decay
+    }
+}
+
+impl PartialEq for Fired<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.rule(), self.location(), self.dimension()) == (other.rule(), other.location(), other.dimension())
+            && (self.points(), self.index(), self.count(), self.decay())
+                == (other.points(), other.index(), other.count(), other.decay())
+    }
+}
+
+impl fmt::Debug for Fired<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Fired")
+            .field("rule", &self.rule())
+            .field("points", &self.points())
+            .field("dimension", &self.dimension())
+            .field("location", &self.location())
+            .field("index", &self.index())
+            .field("count", &self.count())
+            .field("decay", &self.decay())
+            .finish()
+    }
+}
+
+impl PartialEq for Outcome {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.id, self.score, self.probability, self.mql) == (&other.id, other.score, other.probability, other.mql)
+            && (self.disqualified(), self.route()) == (other.disqualified(), other.route())
+            && self.dimensions().eq(other.dimensions())
+            && self.tags().eq(other.tags())
+            && self.fired().eq(other.fired())
+            && (&self.capped, &self.enriched, self.pack()) == (&other.capped, &other.enriched, other.pack())
+    }
+}
+
+impl fmt::Debug for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Outcome")
+            .field("id", &self.id)
+            .field("score", &self.score)
+            .field("probability", &self.probability)
+            .field("mql", &self.mql)
+            .field("disqualified", &self.disqualified())
+            .field("dimensions", &self.dimensions().collect::<Vec<_>>())
+            .field("route", &self.route())
+            .field("tags", &self.tags().collect::<Vec<_>>())
+            .field("fired", &self.fired().collect::<Vec<_>>())
+            .field("capped", &self.capped)
+            .field("enriched", &self.enriched)
+            .field("pack", self.pack())
+            .finish()
+    }
 }
 
 /// A dimension whose total was cut to its cap.
@@ -116,6 +332,202 @@ pub struct Enrichment {
     pub fields: BTreeMap<String, serde_json::Value>,
 }
 
+/// An outcome as JSON has it, borrowed to serialize: the one description of its fields'
+/// names, order and omissions (`write_json` writes the same bytes by hand).
+#[derive(Serialize)]
+#[serde(rename = "Outcome")]
+struct Shape<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a serde_json::Value>,
+    #[serde(serialize_with = "whole")]
+    score: f64,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "whole_opt")]
+    probability: Option<f64>,
+    mql: bool,
+    disqualified: Option<&'a str>,
+    dimensions: Dimensions<'a>,
+    route: Option<&'a str>,
+    tags: Tags<'a>,
+    fired: FiredList<'a>,
+    #[serde(skip_serializing_if = "empty")]
+    capped: &'a [Capped],
+    #[serde(skip_serializing_if = "empty")]
+    enriched: &'a [Enrichment],
+    pack: &'a PackId,
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        Shape {
+            id: self.id.as_ref(),
+            score: self.score,
+            probability: self.probability,
+            mql: self.mql,
+            disqualified: self.disqualified(),
+            dimensions: Dimensions(self),
+            route: self.route(),
+            tags: Tags(self),
+            fired: FiredList(self),
+            capped: &self.capped,
+            enriched: &self.enriched,
+            pack: self.pack(),
+        }
+        .serialize(s)
+    }
+}
+
+fn empty<T>(list: &&[T]) -> bool {
+    list.is_empty()
+}
+
+/// The parts of an outcome serialized from their accessors.
+struct Dimensions<'a>(&'a Outcome);
+struct Tags<'a>(&'a Outcome);
+struct FiredList<'a>(&'a Outcome);
+
+impl Serialize for Dimensions<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.dimensions().map(|(d, v)| (d, crate::value::num_to_json(v))))
+    }
+}
+
+impl Serialize for Tags<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.tags())
+    }
+}
+
+impl Serialize for FiredList<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.fired())
+    }
+}
+
+/// A fired rule as JSON has it, borrowed to serialize.
+#[derive(Serialize)]
+#[serde(rename = "Fired")]
+struct FiredShape<'a> {
+    rule: &'a str,
+    #[serde(serialize_with = "whole")]
+    points: f64,
+    dimension: Option<&'a str>,
+    location: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "whole_opt")]
+    decay: Option<f64>,
+}
+
+impl Serialize for Fired<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        FiredShape {
+            rule: self.rule(),
+            points: self.points(),
+            dimension: self.dimension(),
+            location: self.location(),
+            count: self.count(),
+            decay: self.decay(),
+        }
+        .serialize(s)
+    }
+}
+
+/// An outcome as JSON has it, owned, to read one back.
+#[derive(Deserialize)]
+struct Read {
+    #[serde(default)]
+    id: Option<serde_json::Value>,
+    score: f64,
+    #[serde(default)]
+    probability: Option<f64>,
+    mql: bool,
+    disqualified: Option<String>,
+    dimensions: BTreeMap<String, f64>,
+    route: Option<String>,
+    tags: Vec<String>,
+    fired: Vec<ReadFired>,
+    #[serde(default)]
+    capped: Vec<Capped>,
+    #[serde(default)]
+    enriched: Vec<Enrichment>,
+    pack: PackId,
+}
+
+#[derive(Deserialize)]
+struct ReadFired {
+    rule: String,
+    points: f64,
+    dimension: Option<String>,
+    location: String,
+    #[serde(default)]
+    count: Option<u64>,
+    #[serde(default)]
+    decay: Option<f64>,
+}
+
+impl<'de> Deserialize<'de> for Outcome {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Read::deserialize(d).map(Outcome::from)
+    }
+}
+
+impl From<Read> for Outcome {
+    /// A result read back gets a table of names of its own.
+    fn from(read: Read) -> Outcome {
+        let mut texts = Texts::default();
+        let tags = read.tags.iter().map(|t| texts.id(t)).collect();
+        let disqualified = read.disqualified.as_deref().map(|r| texts.id(r));
+        let route = read.route.as_deref().map(|q| texts.id(q));
+        let (dims, dimensions) = read
+            .dimensions
+            .into_iter()
+            .map(|(d, v)| (d.into_boxed_str(), v))
+            .unzip();
+        let (rules, fired) = read
+            .fired
+            .into_iter()
+            .enumerate()
+            .map(|(i, f)| {
+                let names = RuleNames {
+                    name: f.rule.into(),
+                    location: f.location.into(),
+                    dimension: f.dimension.map(String::into_boxed_str),
+                    ..RuleNames::default()
+                };
+                let firing = Firing {
+                    names: i as u32,
+                    index: 0,
+                    points: f.points,
+                    count: f.count,
+                    decay: f.decay,
+                };
+                (names, firing)
+            })
+            .unzip();
+        let names = Names {
+            pack: read.pack,
+            dims,
+            rules,
+            texts: texts.list,
+            ..Names::default()
+        };
+        Outcome {
+            id: read.id,
+            score: read.score,
+            probability: read.probability,
+            mql: read.mql,
+            capped: read.capped,
+            enriched: read.enriched,
+            names: Arc::new(names),
+            disqualified,
+            dimensions,
+            route,
+            tags,
+            fired,
+        }
+    }
+}
+
 /// Serializes whole numbers without `.0` (`20`, not `20.0`).
 fn whole<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
     crate::value::num_to_json(*x).serialize(s)
@@ -123,13 +535,4 @@ fn whole<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
 
 fn whole_opt<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     x.map(crate::value::num_to_json).serialize(s)
-}
-
-fn whole_map<S: serde::Serializer>(m: &BTreeMap<Arc<str>, f64>, s: S) -> Result<S::Ok, S::Error> {
-    use serde::ser::SerializeMap;
-    let mut map = s.serialize_map(Some(m.len()))?;
-    for (k, v) in m {
-        map.serialize_entry(k, &crate::value::num_to_json(*v))?;
-    }
-    map.end()
 }

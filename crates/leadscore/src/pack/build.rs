@@ -10,7 +10,7 @@ use super::{PackError, PackErrors};
 use crate::ast::Ast;
 use crate::check;
 use crate::compile::compile;
-use crate::eval::PackId;
+use crate::eval::{Names, PackId};
 use crate::plugin::Plugins;
 use crate::read::ReadPlan;
 use crate::source::Sources;
@@ -89,10 +89,12 @@ pub(super) fn build(
         version: version(&sources, &plugins).into(),
     };
     let plan = ReadPlan::new(&program, "id");
+    let names = Arc::new(Names::new(&program, id.clone()));
     let inner = Inner {
         program,
         sources,
         id,
+        names,
         plugins,
         plan,
     };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::eval::{EvalError, NextChange, Outcome, PackId};
+use crate::eval::{EvalError, Names, NextChange, Outcome, PackId};
 use crate::explain::Explanation;
 use crate::plugin::Plugins;
 use crate::program::Program;
@@ -42,6 +42,8 @@ struct Inner {
     program: Program,
     sources: Sources,
     id: PackId,
+    /// The names its results refer to (shared by them all).
+    names: Arc<Names>,
     plugins: Plugins,
     /// How to read JSON text with the default id field, `id`.
     plan: ReadPlan,

@@ -223,7 +223,7 @@ impl<'p> Scorer<'p> {
     ) -> Result<R, EvalError> {
         let inner = &self.pack.inner;
         let context = Context {
-            pack: inner.id.clone(),
+            names: inner.names.clone(),
             enriched,
             id: record.id.take().or(fallback_id),
         };

@@ -271,21 +271,17 @@ impl Expect {
             }
         }
         if let Some(reason) = &self.disqualified {
-            if !same_text(reason.as_deref(), outcome.disqualified.as_deref()) {
+            if !same_text(reason.as_deref(), outcome.disqualified()) {
                 out.push(mismatch(
                     "disqualified",
                     show_opt(reason.as_deref()),
-                    show_opt(outcome.disqualified.as_deref()),
+                    show_opt(outcome.disqualified()),
                 ));
             }
         }
         if let Some(route) = &self.route {
-            if !same_text(route.as_deref(), outcome.route.as_deref()) {
-                out.push(mismatch(
-                    "route",
-                    show_opt(route.as_deref()),
-                    show_opt(outcome.route.as_deref()),
-                ));
+            if !same_text(route.as_deref(), outcome.route()) {
+                out.push(mismatch("route", show_opt(route.as_deref()), show_opt(outcome.route())));
             }
         }
         self.check_tags(outcome, &mut out);
@@ -297,7 +293,7 @@ impl Expect {
     fn check_tags(&self, outcome: &Outcome, out: &mut Vec<Mismatch>) {
         let Some(tags) = &self.tags else { return };
         let mut expected = tags.clone();
-        let mut actual = outcome.tags.clone();
+        let mut actual: Vec<String> = outcome.tags().map(str::to_string).collect();
         expected.sort();
         actual.sort();
         if expected != actual {
@@ -308,13 +304,13 @@ impl Expect {
     fn check_dimensions(&self, outcome: &Outcome, out: &mut Vec<Mismatch>) {
         for (dim, expected) in &self.dimensions {
             let what = format!("dimensions.{dim}");
-            match outcome.dimensions.get(dim.as_str()) {
+            match outcome.dimension(dim) {
                 Some(actual) if (expected - actual).abs() > SCORE_TOLERANCE => {
-                    out.push(mismatch(&what, num(*expected), num(*actual)));
+                    out.push(mismatch(&what, num(*expected), num(actual)));
                 }
                 Some(_) => {}
                 None => {
-                    let names: Vec<&str> = outcome.dimensions.keys().map(|k| &**k).collect();
+                    let names: Vec<&str> = outcome.dimensions().map(|(name, _)| name).collect();
                     out.push(unknown(&what, "dimension", dim, &names));
                 }
             }
@@ -327,18 +323,18 @@ impl Expect {
         for rule in &self.fired {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("fired", "rule", rule, &names));
-            } else if !outcome.fired.iter().any(|f| *f.rule == **rule) {
+            } else if !outcome.fired().any(|f| f.rule() == rule) {
                 out.push(mismatch("fired", format!("`{rule}` did not fire"), String::new()));
             }
         }
         for rule in &self.not_fired {
             if !names.contains(&rule.as_str()) {
                 out.push(unknown("not_fired", "rule", rule, &names));
-            } else if let Some(f) = outcome.fired.iter().find(|f| *f.rule == **rule) {
-                let points = if f.points >= 0.0 {
-                    format!("+{}", num(f.points))
+            } else if let Some(f) = outcome.fired().find(|f| f.rule() == rule) {
+                let points = if f.points() >= 0.0 {
+                    format!("+{}", num(f.points()))
                 } else {
-                    num(f.points)
+                    num(f.points())
                 };
                 out.push(mismatch(
                     "not_fired",

@@ -62,11 +62,11 @@ impl Coverage {
             })
             .collect();
         let mut count = |outcome: &Outcome, case: bool| {
-            for fired in &outcome.fired {
+            for fired in outcome.fired() {
                 // The fired rule's index finds it; the check keeps an outcome of another
                 // program (or one read back from JSON) from counting for the wrong rule.
-                let rule = rules.get_mut(fired.index);
-                if let Some(rule) = rule.filter(|r| *r.location == *fired.location && *r.name == *fired.rule) {
+                let rule = rules.get_mut(fired.index());
+                if let Some(rule) = rule.filter(|r| r.location == fired.location() && r.name == fired.rule()) {
                     if case {
                         rule.cases += 1;
                     } else {

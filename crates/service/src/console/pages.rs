@@ -63,21 +63,16 @@ impl ResultView {
         ResultView {
             score: number(outcome.score),
             mql: outcome.mql,
-            route: outcome.route.clone(),
-            disqualified: outcome.disqualified.clone(),
-            dimensions: outcome
-                .dimensions
-                .iter()
-                .map(|(d, v)| (d.to_string(), number(*v)))
-                .collect(),
+            route: outcome.route().map(str::to_string),
+            disqualified: outcome.disqualified().map(str::to_string),
+            dimensions: outcome.dimensions().map(|(d, v)| (d.to_string(), number(v))).collect(),
             fired: outcome
-                .fired
-                .iter()
+                .fired()
                 .map(|f| FiredRow {
-                    rule: f.rule.to_string(),
-                    points: signed(f.points),
-                    dimension: f.dimension.as_deref().unwrap_or("").to_string(),
-                    location: f.location.to_string(),
+                    rule: f.rule().to_string(),
+                    points: signed(f.points()),
+                    dimension: f.dimension().unwrap_or("").to_string(),
+                    location: f.location().to_string(),
                 })
                 .collect(),
             explanation,
@@ -157,12 +152,12 @@ fn top_rules(outcome: Option<&Outcome>) -> String {
     let Some(outcome) = outcome else {
         return String::new();
     };
-    let mut fired: Vec<_> = outcome.fired.iter().filter(|f| f.points > 0.0).collect();
-    fired.sort_by(|a, b| b.points.total_cmp(&a.points));
+    let mut fired: Vec<_> = outcome.fired().filter(|f| f.points() > 0.0).collect();
+    fired.sort_by(|a, b| b.points().total_cmp(&a.points()));
     fired
         .iter()
         .take(3)
-        .map(|f| format!("{} {}", f.rule, signed(f.points)))
+        .map(|f| format!("{} {}", f.rule(), signed(f.points())))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -381,7 +376,7 @@ fn shadow_of_lead(app: &App, record: &LeadRecord, live: Option<&Outcome>) -> Opt
         pack: text_of(&view["pack"]),
         score: outcome.as_ref().map(|o| number(o.score)),
         mql: outcome.as_ref().is_some_and(|o| o.mql),
-        route: outcome.and_then(|o| o.route),
+        route: outcome.as_ref().and_then(|o| o.route()).map(str::to_string),
         error: view["error"]["message"].as_str().map(str::to_string),
         rules,
     })
