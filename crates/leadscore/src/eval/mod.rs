@@ -156,11 +156,21 @@ impl<'a> Evaluator<'_, 'a> {
             let value = l.used && self.test(&l.expr, &Scope::Lead).map_err(|e| *e)?;
             self.lets.push(value);
         }
+        // Every field named: `..Outcome::default()` would allocate a table of names only
+        // to drop it.
         let mut outcome = Outcome {
             id: context.id,
+            score: 0.0,
+            probability: None,
+            mql: false,
+            capped: Vec::new(),
             enriched: context.enriched,
             names: context.names,
-            ..Outcome::default()
+            disqualified: None,
+            dimensions: Vec::new(),
+            route: None,
+            tags: Vec::new(),
+            fired: Vec::new(),
         };
         let mut raw = std::mem::take(&mut self.raw);
         raw.clear();
