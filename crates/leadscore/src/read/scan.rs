@@ -539,8 +539,9 @@ fn quote(bytes: &[u8], mut i: usize) -> Option<usize> {
 
 /// Where the first `"`, `\` or control character at or after `i` is: eight bytes at a
 /// time (a lead's strings are mostly ten to forty bytes, too short for `memchr`'s setup
-/// to pay, and a string needs all three found).
-fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
+/// to pay, and a string needs all three found). These are the bytes a JSON string must
+/// escape: the result writer (`eval/json.rs`) finds them with this too.
+pub(crate) fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
