@@ -191,9 +191,13 @@ impl<'p, 't> EventReader<'p, 't> {
     /// reads, or skipped.
     #[inline(never)]
     fn prop(&mut self, scan: &mut Scan<'t>, key: &[u8], base: usize) -> Option<()> {
-        match self.program.event_props.iter().position(|p| p.as_bytes() == key) {
+        match self.program.event_props.iter().position(|p| same_key(p.as_bytes(), key)) {
             Some(p) => {
-                let value = scan.value()?;
+                // Most properties are strings: read here, not through the general value.
+                let value = match scan.peek()? {
+                    b'"' => Value::Str(scan.text()?),
+                    _ => scan.value()?,
+                };
                 self.events.set_prop(base, p as u32, value);
             }
             None => scan.skip()?,
@@ -242,6 +246,11 @@ impl<'t> Scan<'t> {
     /// JSON's four blank characters.
     #[inline(always)]
     fn blank(&mut self) {
+        // Leads are mostly written without blanks: the usual next byte is no blank, told
+        // by one comparison.
+        if self.bytes.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
         }
@@ -517,6 +526,13 @@ fn plain(bytes: &[u8]) -> bool {
             .fold(0, |found, &b| found | u8::from(b < 0x20) | u8::from(b == b'\\'))
             == 0
     })
+}
+
+/// Whether two keys are the same bytes: the length and first byte compared first, so
+/// most keys that differ are told apart without a call to compare them whole.
+#[inline(always)]
+pub(super) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a == b
 }
 
 /// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
