@@ -52,24 +52,31 @@ fn fast_rfc3339(b: &[u8]) -> Option<Millis> {
     let byte = |word: u64, i: u32| ((word >> (8 * i)) & 0xFF) as i64;
     let (year, month, day) = (byte(date, 0) * 100 + byte(date, 2), byte(date, 5), pair(d1, d2)?);
     let (hour, minute, second) = (byte(time, 0), byte(time, 3), byte(time, 6));
+    let leap = is_leap(year);
     if !(1..=12).contains(&month)
         || day < 1
-        || day > days_in_month(year, month)
+        || day > days_in_month(leap, month)
         || hour > 23
         || minute > 59
         || second > 59
     {
         return None;
     }
-    let (millis, zone) = fraction(rest)?;
-    let offset = offset(zone)?;
-    let days = days_from_civil(year, month, day);
+    // Most times end at once in `Z`.
+    let (millis, offset) = match rest {
+        [b'Z'] => (0, 0),
+        _ => {
+            let (millis, zone) = fraction(rest)?;
+            (millis, offset(zone)?)
+        }
+    };
+    let days = days_from_civil(year, leap, month, day);
     Some(((days * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + millis - offset)
 }
 
 /// An optional fraction of a second (`.` and one to nine digits) as milliseconds (the
 /// first three digits, padded with zeros; finer digits truncate), and what follows it.
-#[inline]
+#[inline(always)]
 fn fraction(rest: &[u8]) -> Option<(i64, &[u8])> {
     let Some((b'.', digits)) = rest.split_first() else {
         return Some((0, rest));
@@ -85,7 +92,7 @@ fn fraction(rest: &[u8]) -> Option<(i64, &[u8])> {
 }
 
 /// The zone, `Z` or `±HH:MM` (hours to 23, minutes to 59), as milliseconds east of UTC.
-#[inline]
+#[inline(always)]
 fn offset(zone: &[u8]) -> Option<i64> {
     let (sign, h1, h2, m1, m2) = match *zone {
         [b'Z'] => return Some(0),
@@ -125,24 +132,34 @@ fn pair(tens: u8, ones: u8) -> Option<i64> {
     (t < 10 && o < 10).then(|| i64::from(t * 10 + o))
 }
 
-fn days_in_month(year: i64, month: i64) -> i64 {
+fn is_leap(year: i64) -> bool {
+    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+}
+
+fn days_in_month(leap: bool, month: i64) -> i64 {
     match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+        2 if leap => 29,
         2 => 28,
         4 | 6 | 9 | 11 => 30,
         _ => 31,
     }
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-#[inline]
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// Days since 1970-01-01 of a date of the proleptic Gregorian calendar in years 0 to
+/// 9999 (what four digits write), `leap` telling whether its year is a leap year: the
+/// days of the years before it (leap days counted in years shifted by 400, which add 97
+/// leap days and keep the numbers positive), then of the months before it, then its day.
+#[inline(always)]
+fn days_from_civil(year: i64, leap: bool, month: i64, day: i64) -> i64 {
+    /// Days before each month of a common year.
+    const BEFORE: [i64; 12] = [0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334];
+    /// The days from 0001-01-01 to 1970-01-01, and the 97 leap days that the shift by
+    /// 400 years adds to `leap_days`.
+    const EPOCH: i64 = 365 * 1969 + (1969 / 4 - 1969 / 100 + 1969 / 400) + 97;
+    let shifted = (year + 399) as u64;
+    let leap_days = (shifted / 4 - shifted / 100 + shifted / 400) as i64;
+    let before = BEFORE.get((month - 1) as usize).copied().unwrap_or(0);
+    365 * (year - 1) + leap_days + before + i64::from(leap && month > 2) + day - 1 - EPOCH
 }
 
 /// The units of a duration as rule files and the REPL write them, largest first.
@@ -179,6 +196,8 @@ pub fn show_duration(ms: Millis) -> String {
 
 #[cfg(test)]
 mod tests {
+    use chrono::Datelike;
+
     use super::*;
 
     #[test]
@@ -275,6 +294,20 @@ mod tests {
         fast.is_some()
     }
 
+    /// Every day of four-digit years counts the days chrono counts from 1970-01-01.
+    #[test]
+    fn every_day_of_four_digit_years_is_chronos_day() {
+        let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
+        let mut day = chrono::NaiveDate::from_ymd_opt(0, 1, 1).unwrap();
+        let mut expected = day.signed_duration_since(epoch).num_days();
+        while day.year() <= 9999 {
+            let (year, month) = (i64::from(day.year()), i64::from(day.month()));
+            assert_eq!(days_from_civil(year, is_leap(year), month, i64::from(day.day())), expected, "{day}");
+            day = day.succ_opt().unwrap();
+            expected += 1;
+        }
+    }
+
     /// Every offset `±HH:MM` with two digits each, on times near the ends of days, months
     /// and years: the fast path reads those chrono reads (hours to 23, minutes to 59)
     /// and gives chrono's moment, and leaves the rest to it.
@@ -306,7 +339,7 @@ mod tests {
         };
         for i in 0..20_000 {
             let (year, month) = (next() % 10_000, next() % 12 + 1);
-            let day = next() % days_in_month(year as i64, month as i64) as u64 + 1;
+            let day = next() % days_in_month(is_leap(year as i64), month as i64) as u64 + 1;
             let (hour, minute, second) = (next() % 24, next() % 60, next() % 60);
             let digits = (i % 11) as usize;
             let fraction = match digits {
