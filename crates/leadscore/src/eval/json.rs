@@ -176,7 +176,14 @@ fn escape(out: &mut Vec<u8>, b: u8) {
         b'\r' => b"\\r",
         _ => {
             const HEX: &[u8; 16] = b"0123456789abcdef";
-            let hex = [b'\\', b'u', b'0', b'0', HEX[usize::from(b >> 4)], HEX[usize::from(b & 0xf)]];
+            let hex = [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ];
             out.extend_from_slice(&hex);
             return;
         }
@@ -235,9 +242,29 @@ mod tests {
     #[test]
     fn numbers_are_written_as_serde_writes_them() {
         for n in [
-            0.0, -0.0, 1.0, -1.0, 0.1, 2.5, -7.25, 1e-300, 5e-324, 1e15, 8_999_999_999_999_999.0, 9e15, -9e15,
-            9.5e15, 2f64.powi(53), 2f64.powi(53) + 2.0, 1e300, f64::MAX, f64::MIN, f64::NAN, f64::INFINITY,
-            f64::NEG_INFINITY, 1.0 / 3.0,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            2.5,
+            -7.25,
+            1e-300,
+            5e-324,
+            1e15,
+            8_999_999_999_999_999.0,
+            9e15,
+            -9e15,
+            9.5e15,
+            2f64.powi(53),
+            2f64.powi(53) + 2.0,
+            1e300,
+            f64::MAX,
+            f64::MIN,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0 / 3.0,
         ] {
             let mut out = Vec::new();
             number(&mut out, n);

@@ -198,7 +198,12 @@ impl<'p, 't> EventReader<'p, 't> {
     /// reads, or skipped.
     #[inline(never)]
     fn prop(&mut self, scan: &mut Scan<'t>, key: &[u8], base: usize) -> Option<()> {
-        match self.program.event_props.iter().position(|p| same_key(p.as_bytes(), key)) {
+        match self
+            .program
+            .event_props
+            .iter()
+            .position(|p| same_key(p.as_bytes(), key))
+        {
             Some(p) => {
                 // Most properties are strings: read here, not through the general value.
                 let value = match scan.peek()? {
