@@ -352,7 +352,7 @@ mod tests {
             let (year, month) = (next() % 10_000, next() % 12 + 1);
             let day = next() % days_in_month(is_leap(year as i64), month as i64) as u64 + 1;
             let (hour, minute, second) = (next() % 24, next() % 60, next() % 60);
-            let digits = (i % 11) as usize;
+            let digits = i % 11;
             let fraction = match digits {
                 0 => String::new(),
                 n => format!(".{:09}", next() % 1_000_000_000)[..=n.min(9)].to_string(),
