@@ -447,14 +447,14 @@ impl Program {
     /// The index of an event type the program reads.
     /// Case is ignored: the program's types are lower-cased, a lead's may be any case.
     /// Events almost always spell their type as packs do, so an exact match (a length
-    /// check and a byte compare per type) is tried first: comparing letter by letter
+    /// and first-byte check, and a byte compare of a type that passes it) is tried first: comparing letter by letter
     /// ignoring case was half the cost of checking an event. The types are distinct and
     /// lower-cased, so at most one matches either way and the first pass finds the same.
     pub(crate) fn event_type(&self, name: &str) -> Option<u32> {
         let found = self
             .event_types
             .iter()
-            .position(|t| t == name)
+            .position(|t| t.len() == name.len() && t.as_bytes().first() == name.as_bytes().first() && t == name)
             .or_else(|| match name.is_ascii() {
                 true => self.event_types.iter().position(|t| t.eq_ignore_ascii_case(name)),
                 false => {

@@ -121,9 +121,13 @@ fn list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, write: impl Fn
 }
 
 /// A number as the outcome serializes it (`crate::value::num_to_json`: whole numbers
-/// without `.0`).
+/// without `.0`, others as serde_json writes an `f64`, and `null` for one that is not
+/// finite), written without building the `serde_json::Value`.
 fn number(out: &mut Vec<u8>, n: f64) {
-    json(out, &crate::value::num_to_json(n));
+    match crate::value::whole(n) {
+        Some(whole) => json(out, &whole),
+        None => json(out, &n),
+    }
 }
 
 /// Any other value, by serde_json (ids, enriched fields, counts: the less common parts).
@@ -141,42 +145,48 @@ fn optional(out: &mut Vec<u8>, text: Option<&str>) {
 }
 
 /// A JSON string as serde_json writes it: `"` and `\` escaped, control characters as
-/// `\b`, `\t`, `\n`, `\f`, `\r` or `\u00xx`, everything else as it is.
+/// `\b`, `\t`, `\n`, `\f`, `\r` or `\u00xx`, everything else as it is. Most strings
+/// (rule names, locations, ids) have nothing to escape: the bytes that need it are found
+/// eight at a time, and the runs between them copied whole.
 fn string(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
     let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let escape: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\x08' => b"\\b",
-            b'\t' => b"\\t",
-            b'\n' => b"\\n",
-            b'\x0c' => b"\\f",
-            b'\r' => b"\\r",
-            0..=0x1f => {
-                out.extend_from_slice(&bytes[start..i]);
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(&[
-                    b'\\',
-                    b'u',
-                    b'0',
-                    b'0',
-                    HEX[usize::from(b >> 4)],
-                    HEX[usize::from(b & 0xf)],
-                ]);
-                start = i + 1;
-                continue;
-            }
-            _ => continue,
-        };
+    while let Some(i) = crate::read::special(bytes, start) {
         out.extend_from_slice(&bytes[start..i]);
-        out.extend_from_slice(escape);
+        escape(out, bytes[i]);
         start = i + 1;
     }
     out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
+}
+
+/// A `"`, `\` or control character, escaped.
+fn escape(out: &mut Vec<u8>, b: u8) {
+    let short: &[u8] = match b {
+        b'"' => b"\\\"",
+        b'\\' => b"\\\\",
+        b'\x08' => b"\\b",
+        b'\t' => b"\\t",
+        b'\n' => b"\\n",
+        b'\x0c' => b"\\f",
+        b'\r' => b"\\r",
+        _ => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let hex = [
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(b >> 4)],
+                HEX[usize::from(b & 0xf)],
+            ];
+            out.extend_from_slice(&hex);
+            return;
+        }
+    };
+    out.extend_from_slice(short);
 }
 
 #[cfg(test)]
@@ -199,6 +209,61 @@ mod tests {
             let mut out = Vec::new();
             string(&mut out, text);
             assert_eq!(out, serde_json::to_vec(text).unwrap(), "{text:?}");
+        }
+    }
+
+    /// Escapes at every place in strings longer than the eight bytes searched at a time.
+    #[test]
+    fn escapes_anywhere_in_a_string_are_written_as_serde_writes_them() {
+        for len in 0..20 {
+            for at in 0..len {
+                for c in ['"', '\\', '\n', '\u{1f}', '\u{7f}', 'é', '\u{2028}'] {
+                    let mut text: Vec<char> = "abcdefghijklmnopqrstuvwxyz".chars().take(len).collect();
+                    text[at] = c;
+                    if at + 2 < len {
+                        text[at + 2] = '\t';
+                    }
+                    let text: String = text.into_iter().collect();
+                    let mut out = Vec::new();
+                    string(&mut out, &text);
+                    assert_eq!(out, serde_json::to_vec(&text).unwrap(), "{text:?}");
+                }
+            }
+        }
+    }
+
+    /// Numbers as `num_to_json` makes them and serde_json writes them, at the edges of
+    /// whole numbers written as integers.
+    #[test]
+    fn numbers_are_written_as_serde_writes_them() {
+        for n in [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            2.5,
+            -7.25,
+            1e-300,
+            5e-324,
+            1e15,
+            8_999_999_999_999_999.0,
+            9e15,
+            -9e15,
+            9.5e15,
+            2f64.powi(53),
+            2f64.powi(53) + 2.0,
+            1e300,
+            f64::MAX,
+            f64::MIN,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            1.0 / 3.0,
+        ] {
+            let mut out = Vec::new();
+            number(&mut out, n);
+            assert_eq!(out, serde_json::to_vec(&crate::value::num_to_json(n)).unwrap(), "{n:?}");
         }
     }
 

@@ -30,3 +30,4 @@ pub use path::{dotted_key, lookup, nested_or_dotted};
 pub use plan::ReadPlan;
 pub(crate) use record::recycle;
 pub use record::{EventProps, Events, ReadEvents, Record};
+pub(crate) use scan::special;

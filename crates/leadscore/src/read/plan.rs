@@ -76,7 +76,10 @@ impl Node {
 
     /// [`Node::get`] for a key the scanner has as bytes.
     pub(super) fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
-        self.keys.iter().find(|(k, _)| k.as_bytes() == key).map(|(_, e)| e)
+        self.keys
+            .iter()
+            .find(|(k, _)| super::scan::same_key(k.as_bytes(), key))
+            .map(|(_, e)| e)
     }
 
     /// Every slot filled at or under this node.
@@ -190,11 +193,21 @@ impl<'a> Fill<'a> {
         for &slot in &entry.fallback {
             self.fallback.push((slot, value.clone()));
         }
-        for &slot in &entry.slots {
-            self.record.fields[slot as usize] = value.clone();
-            if let Some(found) = self.found.get_mut(slot as usize) {
-                *found = true;
-            }
+        // The value itself goes to the last slot (a key usually fills one): a copy for
+        // each of the others.
+        let Some((&last, others)) = entry.slots.split_last() else {
+            return;
+        };
+        for &slot in others {
+            self.set(slot, value.clone());
+        }
+        self.set(last, value);
+    }
+
+    fn set(&mut self, slot: u32, value: Value<'a>) {
+        self.record.fields[slot as usize] = value;
+        if let Some(found) = self.found.get_mut(slot as usize) {
+            *found = true;
         }
     }
 

@@ -164,17 +164,24 @@ impl<'p, 't> EventReader<'p, 't> {
         scan.open()?;
         let base = self.events.next_base();
         let (mut ty, mut at) = (None, None);
-        if !scan.close(b'}')? {
-            loop {
-                match scan.key()? {
-                    b"type" => ty = Some(self.text(scan, self.keys.ty, base)?),
-                    b"at" => at = Some(self.text(scan, self.keys.at, base)?),
-                    key => self.prop(scan, key, base)?,
-                }
-                if scan.next_or_close(b'}')? {
-                    break;
-                }
+        let mut more = !scan.close(b'}')?;
+        if more {
+            // The usual event starts `"type":"…","at":"…"`: read in two byte compares and
+            // two quote searches, then on as any event (a later key of either name
+            // replacing it, as below).
+            if let Some((t, a)) = scan.type_and_at() {
+                ty = Some(self.noted(Cow::Borrowed(t), self.keys.ty, base));
+                at = Some(self.noted(Cow::Borrowed(a), self.keys.at, base));
+                more = !scan.next_or_close(b'}')?;
             }
+        }
+        while more {
+            match scan.key()? {
+                b"type" => ty = Some(self.text(scan, self.keys.ty, base)?),
+                b"at" => at = Some(self.text(scan, self.keys.at, base)?),
+                key => self.prop(scan, key, base)?,
+            }
+            more = !scan.next_or_close(b'}')?;
         }
         match event::check(self.program, ty.as_deref(), at.as_deref(), self.as_of).ok()? {
             Checked::Kept(ty, at) => self.events.push(ty, at, base),
@@ -191,9 +198,18 @@ impl<'p, 't> EventReader<'p, 't> {
     /// reads, or skipped.
     #[inline(never)]
     fn prop(&mut self, scan: &mut Scan<'t>, key: &[u8], base: usize) -> Option<()> {
-        match self.program.event_props.iter().position(|p| p.as_bytes() == key) {
+        match self
+            .program
+            .event_props
+            .iter()
+            .position(|p| same_key(p.as_bytes(), key))
+        {
             Some(p) => {
-                let value = scan.value()?;
+                // Most properties are strings: read here, not through the general value.
+                let value = match scan.peek()? {
+                    b'"' => Value::Str(scan.text()?),
+                    _ => scan.value()?,
+                };
                 self.events.set_prop(base, p as u32, value);
             }
             None => scan.skip()?,
@@ -210,10 +226,17 @@ impl<'p, 't> EventReader<'p, 't> {
             return None;
         }
         let text = scan.text()?;
+        Some(self.noted(text, also, base))
+    }
+
+    /// An event's `type` or `at` read, kept as property `also` too when the program reads
+    /// it as one.
+    #[inline(always)]
+    fn noted(&mut self, text: Cow<'t, str>, also: Option<u32>, base: usize) -> Cow<'t, str> {
         if let Some(p) = also {
             self.events.set_prop(base, p, Value::Str(text.clone()));
         }
-        Some(text)
+        text
     }
 }
 
@@ -242,6 +265,11 @@ impl<'t> Scan<'t> {
     /// JSON's four blank characters.
     #[inline(always)]
     fn blank(&mut self) {
+        // Leads are mostly written without blanks: the usual next byte is no blank, told
+        // by one comparison.
+        if self.bytes.get(self.pos).is_some_and(|&b| b > b' ') {
+            return;
+        }
         while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.bytes.get(self.pos) {
             self.pos += 1;
         }
@@ -348,6 +376,26 @@ impl<'t> Scan<'t> {
             escaped = true;
             i += 2;
         }
+    }
+
+    /// In a [`plain`] text, at an event's first key: `"type":"…","at":"…"` exactly (no
+    /// blanks), read as [`Scan::key`] and [`Scan::text`] read it, the scanner then after
+    /// the time; anything else leaves the scanner where it was.
+    #[inline(always)]
+    fn type_and_at(&mut self) -> Option<(&'t str, &'t str)> {
+        const TYPE: &[u8; 8] = b"\"type\":\"";
+        const AT: &[u8; 8] = b"\",\"at\":\"";
+        if !self.plain || self.bytes.get(self.pos..)?.first_chunk::<8>()? != TYPE {
+            return None;
+        }
+        let ty_end = quote(self.bytes, self.pos + 8)?;
+        if self.bytes.get(ty_end..)?.first_chunk::<8>()? != AT {
+            return None;
+        }
+        let at_end = quote(self.bytes, ty_end + 8)?;
+        let (ty, at) = (self.text.get(self.pos + 8..ty_end)?, self.text.get(ty_end + 8..at_end)?);
+        self.pos = at_end + 1;
+        Some((ty, at))
     }
 
     /// A value the plan reads: what `ValueVisitor` makes of it.
@@ -519,6 +567,13 @@ fn plain(bytes: &[u8]) -> bool {
     })
 }
 
+/// Whether two keys are the same bytes: the length and first byte compared first, so
+/// most keys that differ are told apart without a call to compare them whole.
+#[inline(always)]
+pub(super) fn same_key(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.first() == b.first() && a == b
+}
+
 /// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
 /// (in a [`plain`] text, the end of the string `i` is in).
 #[inline(always)]
@@ -539,8 +594,9 @@ fn quote(bytes: &[u8], mut i: usize) -> Option<usize> {
 
 /// Where the first `"`, `\` or control character at or after `i` is: eight bytes at a
 /// time (a lead's strings are mostly ten to forty bytes, too short for `memchr`'s setup
-/// to pay, and a string needs all three found).
-fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
+/// to pay, and a string needs all three found). These are the bytes a JSON string must
+/// escape: the result writer (`eval/json.rs`) finds them with this too.
+pub(crate) fn special(bytes: &[u8], mut i: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     while let Some(chunk) = bytes.get(i..).and_then(|rest| rest.first_chunk::<8>()) {
@@ -622,6 +678,15 @@ did page_view where type == page_view and path exists => +1
         r#""n":18446744073709551617,"m":-12345678901234567890123}"#
     );
 
+    /// A plain lead whose events start `"type":"…","at":"…"`, as generated and exported
+    /// leads' do (read by [`Scan::type_and_at`]), with a later key of the same name too.
+    const USUAL_LEAD: &str = concat!(
+        r#"{"id":"L-3","title":"VP","events":[{"type":"page_view","at":"2026-02-20T10:00:00Z","path":"/pricing"},"#,
+        r#"{"type":"video_play","at":"2026-02-25T00:00:00+01:00","video":"demo-1","percent":75},"#,
+        r#"{"type":"form_submit","at":"2026-02-26T00:00:00.5Z","form":"demo-request","type":"page_view"},"#,
+        r#"{"type":"unused","at":"x"},{"type":"","at":""},{"type":"PAGE_VIEW","at":"2026-02-27T00:00:00Z","at":"2026-03-05T00:00:00Z"}]}"#
+    );
+
     fn pack() -> crate::Pack {
         crate::Pack::from_source("scan", RULES).unwrap()
     }
@@ -650,6 +715,7 @@ did page_view where type == page_view and path exists => +1
         assert!(agree(&pack, LEAD));
         assert!(plain(PLAIN_LEAD.as_bytes()) && !plain(LEAD.as_bytes()));
         assert!(agree(&pack, PLAIN_LEAD));
+        assert!(plain(USUAL_LEAD.as_bytes()) && agree(&pack, USUAL_LEAD));
         for text in [
             "{}",
             r#"{"events": null}"#,
@@ -800,7 +866,7 @@ did page_view where type == page_view and path exists => +1
     #[test]
     fn every_one_byte_change_reads_as_serde_reads_it_or_is_left_to_it() {
         let pack = pack();
-        for lead in [LEAD, PLAIN_LEAD] {
+        for lead in [LEAD, PLAIN_LEAD, USUAL_LEAD] {
             every_one_byte_change(&pack, lead.as_bytes());
         }
     }

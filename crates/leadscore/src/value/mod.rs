@@ -204,11 +204,16 @@ pub fn show_number(x: f64) -> String {
 
 /// A number as JSON: whole numbers without a fraction.
 pub fn num_to_json(n: f64) -> serde_json::Value {
-    if n.fract() == 0.0 && n.abs() < 9e15 {
-        serde_json::Value::from(n as i64)
-    } else {
-        serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number)
+    match whole(n) {
+        Some(whole) => serde_json::Value::from(whole),
+        None => serde_json::Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number),
     }
+}
+
+/// A number JSON shows as a whole number (no `.0`): whole, and small enough that every
+/// integer near it is exact in an `f64` (below 9e15).
+pub(crate) fn whole(n: f64) -> Option<i64> {
+    (n.fract() == 0.0 && n.abs() < 9e15).then_some(n as i64)
 }
 
 impl fmt::Display for Value<'_> {
