@@ -500,7 +500,11 @@ impl<'a> Batch<'a> {
         let kept = usize::try_from(w.record.events.kept()).unwrap_or(usize::MAX);
         let events = match w.events.take() {
             Some(events) if events.len() == kept => events,
-            _ => KeptEvents::from_texts(t.events_from(lead, w.record.events.first)?.iter().map(|e| event_text(e))),
+            _ => KeptEvents::from_texts(
+                t.events_from(lead, w.record.events.first)?
+                    .iter()
+                    .map(|e| event_text(e)),
+            ),
         };
         let text = lead_text_of_items(lead, &w.record.fields, events.as_items());
         w.events = Some(events);

@@ -372,7 +372,8 @@ fn fold_event_keys(
             seq: Some(seq.value()),
             digest: digest.as_ref().and_then(|d| <[u8; 32]>::try_from(d.value()).ok()),
         };
-        keys.insert((lead, id), key.bytes().as_slice()).map_err(|x| e(x.into()))?;
+        keys.insert((lead, id), key.bytes().as_slice())
+            .map_err(|x| e(x.into()))?;
     }
     // A digest without its id (never written by itself, but kept if there is one).
     for entry in digests.iter().map_err(|x| e(x.into()))? {
@@ -384,7 +385,8 @@ fn fold_event_keys(
                     seq: None,
                     digest: Some(digest),
                 };
-                keys.insert((lead, id), key.bytes().as_slice()).map_err(|x| e(x.into()))?;
+                keys.insert((lead, id), key.bytes().as_slice())
+                    .map_err(|x| e(x.into()))?;
             }
         }
     }
