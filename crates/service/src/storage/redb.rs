@@ -319,6 +319,7 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
             .get("schema")
             .map_err(|x| e(x.into()))?
             .map(|v| v.value().to_string());
+        refuse_newer(path, schema.as_deref())?;
         if matches!(schema.as_deref(), None | Some("1")) {
             index_due(path, &mut leads, &mut due)?;
         }
@@ -352,6 +353,27 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
     txn.delete_table(OLD_EVENT_DIGESTS).map_err(|x| e(x.into()))?;
     txn.commit().map_err(|x| e(x.into()))?;
     Ok(instance)
+}
+
+/// Refuses a database a later version wrote (its schema above [`SCHEMA`]): this one
+/// would not know its tables, and would write without what they hold.
+fn refuse_newer(path: &Path, schema: Option<&str>) -> Result<(), StorageError> {
+    let newer = match (schema.map(str::parse::<u64>), SCHEMA.parse::<u64>()) {
+        (Some(Ok(found)), Ok(known)) => found > known,
+        (Some(Err(_)), _) => true,
+        _ => false,
+    };
+    if !newer {
+        return Ok(());
+    }
+    Err(StorageError::new(
+        StorageErrorKind::Config,
+        format!(
+            "database {} has schema {}, newer than this version's ({SCHEMA}); refusing to start on it (run the version that wrote it, or restore a backup it took)",
+            path.display(),
+            schema.unwrap_or_default()
+        ),
+    ))
 }
 
 /// Schema 4 → 5: each event id's seq (`event_ids`) and digest (`event_digests`) into one
@@ -1386,6 +1408,27 @@ mod tests {
         store.write(|t| t.delete_lead("c", None)).unwrap();
         let gone = store.write(|t| t.has_event_id("c", "x")).unwrap();
         assert!(!gone, "erased with its lead");
+    }
+
+    #[test]
+    fn a_database_of_a_later_schema_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let db = store.db().unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META).unwrap().insert("schema", "99").unwrap();
+        txn.commit().unwrap();
+        drop((db, store));
+        let Err(e) = RedbStore::open(dir.path()) else {
+            panic!("a database of schema 99 was opened");
+        };
+        assert_eq!(e.kind, StorageErrorKind::Config);
+        assert!(
+            e.message
+                .contains("leadscore.redb has schema 99, newer than this version's (5)"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
