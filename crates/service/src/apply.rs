@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-use super::cache::{Cached, LeadCache};
+use super::cache::{Cached, KeptEvents, LeadCache, LeadMap};
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::{check_field_count, merge_patch, rfc3339, Incoming, Op};
@@ -107,7 +107,7 @@ struct Working {
     transitions: Vec<usize>,
     /// Its kept events as stored, once known (from the cache, or read to score it), and
     /// kept up to date by the batch's appends and drops: text, checked once when read.
-    events: Option<Vec<String>>,
+    events: Option<KeptEvents>,
     /// The stamp of its stored record (see [`Txn::lead_stamp`]).
     stamp: Option<i64>,
 }
@@ -121,7 +121,7 @@ pub struct Batch<'a> {
     /// The bound on what the core cannot predict (`--reevaluate-every`): a result that
     /// may change at any time, or a failed scoring, is due again this long after it.
     fallback: Millis,
-    leads: HashMap<String, Working>,
+    leads: LeadMap<Working>,
     /// The transitions of the batch, in order; their seqs are given at [`Batch::finish`].
     outbox: Vec<Transition>,
     /// Counters for metrics.
@@ -160,7 +160,7 @@ impl<'a> Batch<'a> {
             limits,
             now,
             fallback,
-            leads: HashMap::new(),
+            leads: LeadMap::default(),
             outbox: Vec::new(),
             tally: Tally::default(),
             shadow: None,
@@ -359,7 +359,7 @@ impl<'a> Batch<'a> {
             Some(c) => (c.record, c.events, false),
             None => match t.lead(lead)? {
                 Some(r) => (r, None, false),
-                None if create => (LeadRecord::new(self.now), Some(Vec::new()), true),
+                None if create => (LeadRecord::new(self.now), Some(KeptEvents::default()), true),
                 None => return Ok(false),
             },
         };
@@ -421,7 +421,7 @@ impl<'a> Batch<'a> {
             let counts = &mut w.record.events;
             t.put_event(lead, counts.next, &event.json, event.id.as_deref())?;
             if let Some(kept) = &mut w.events {
-                kept.push(event_text(event.json.clone()));
+                kept.push(&event_text(&event.json));
             }
             if let (Some(id), Some(payload)) = (&event.id, &event.payload) {
                 t.put_event_digest(lead, id, payload)?;
@@ -438,7 +438,7 @@ impl<'a> Batch<'a> {
             let excess = counts.kept() - keep;
             t.drop_events(lead, counts.first, counts.first + excess)?;
             if let Some(kept) = &mut w.events {
-                kept.drain(..usize::try_from(excess).unwrap_or(usize::MAX).min(kept.len()));
+                kept.drop_oldest(usize::try_from(excess).unwrap_or(usize::MAX));
             }
             counts.first += excess;
             counts.dropped += excess;
@@ -500,13 +500,13 @@ impl<'a> Batch<'a> {
         let kept = usize::try_from(w.record.events.kept()).unwrap_or(usize::MAX);
         let events = match w.events.take() {
             Some(events) if events.len() == kept => events,
-            _ => t
-                .events_from(lead, w.record.events.first)?
-                .into_iter()
-                .map(event_text)
-                .collect(),
+            _ => KeptEvents::from_texts(
+                t.events_from(lead, w.record.events.first)?
+                    .iter()
+                    .map(|e| event_text(e)),
+            ),
         };
-        let text = lead_text(lead, &w.record.fields, &events);
+        let text = lead_text_of_items(lead, &w.record.fields, events.as_items());
         w.events = Some(events);
         Ok((text, as_of))
     }
@@ -759,25 +759,25 @@ fn as_millis(d: std::time::Duration) -> Millis {
 /// A stored event as text (what it was written as: an event is stored as the JSON text
 /// it was received as), with any byte that is not UTF-8 replaced, as batch scoring
 /// would read it. Checked once, when read, so scoring the lead again copies it only.
-fn event_text(event: Vec<u8>) -> String {
-    String::from_utf8(event).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+fn event_text(event: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(event)
 }
 
 /// The lead as batch scoring reads it: `{"id": ID, "events": [...], ...fields}`.
 pub fn lead_text(id: &str, fields: &Map<String, Value>, events: &[impl AsRef<str>]) -> String {
+    let items: Vec<&str> = events.iter().map(AsRef::as_ref).collect();
+    lead_text_of_items(id, fields, &items.join(","))
+}
+
+/// [`lead_text`] of events given as the items of their array (`e1,e2,...`).
+fn lead_text_of_items(id: &str, fields: &Map<String, Value>, items: &str) -> String {
     let fields_text = serde_json::to_string(fields).unwrap_or_else(|_| "{}".into());
     let id_text = serde_json::to_string(id).unwrap_or_else(|_| "null".into());
-    let events_len = events.iter().map(|e| e.as_ref().len() + 1).sum::<usize>();
-    let mut text = String::with_capacity(fields_text.len() + id_text.len() + events_len + 32);
+    let mut text = String::with_capacity(fields_text.len() + id_text.len() + items.len() + 32);
     text.push_str("{\"id\":");
     text.push_str(&id_text);
     text.push_str(",\"events\":[");
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            text.push(',');
-        }
-        text.push_str(e.as_ref());
-    }
+    text.push_str(items);
     text.push(']');
     let rest = &fields_text[1..];
     if rest != "}" {
@@ -865,7 +865,7 @@ mod tests {
         assert!(serde_json::from_str::<Value>(&text).is_ok());
         assert_eq!(lead_text("x", &Map::new(), &[] as &[&str]), r#"{"id":"x","events":[]}"#);
         assert_eq!(
-            event_text(b"{\"a\":\"\xff\"}".to_vec()),
+            event_text(b"{\"a\":\"\xff\"}"),
             "{\"a\":\"\u{fffd}\"}",
             "as batch scoring reads it"
         );

@@ -13,9 +13,13 @@
 //! Bounded by an estimate of its bytes: past [`MAX_BYTES`], a random half of the entries
 //! goes (a lead missing from the cache is read from the storage, as without it).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
 use super::model::LeadRecord;
+
+/// A map of leads by id: aHash, keyed at random per map (ids come from clients), faster
+/// than the standard SipHash for the short ids the writer looks up several times a write.
+pub type LeadMap<V> = HashMap<String, V, ahash::RandomState>;
 
 /// The most bytes the entries may take, by [`Cached::bytes`].
 pub const MAX_BYTES: usize = 256 << 20;
@@ -32,21 +36,86 @@ pub struct Cached {
     /// The record.
     pub record: LeadRecord,
     /// The kept events (seq `record.events.first` on) as stored, when they were read.
-    pub events: Option<Vec<String>>,
+    pub events: Option<KeptEvents>,
 }
 
 impl Cached {
     /// An estimate of the memory it takes.
     fn bytes(&self) -> usize {
-        let events: usize = self.events.iter().flatten().map(|e| e.len() + 24).sum();
-        RECORD_BYTES + events
+        RECORD_BYTES + self.events.as_ref().map_or(0, KeptEvents::bytes)
+    }
+}
+
+/// A lead's kept events, oldest first, as the text of a JSON array's items: each event's
+/// text (checked UTF-8) and a comma between two. Held in one piece, so the lead's text
+/// for scoring is one copy of it (the events of a lead are most of its text), not one
+/// copy per event from wherever each was allocated.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct KeptEvents {
+    /// `e1,e2,...,en`.
+    text: String,
+    /// Each event's length in `text`, oldest first.
+    lens: VecDeque<usize>,
+}
+
+impl KeptEvents {
+    /// The events in order, each the text it was stored as.
+    pub fn from_texts<T: AsRef<str>>(events: impl IntoIterator<Item = T>) -> KeptEvents {
+        let events: Vec<T> = events.into_iter().collect();
+        let mut kept = KeptEvents {
+            text: String::with_capacity(events.iter().map(|e| e.as_ref().len() + 1).sum()),
+            lens: VecDeque::with_capacity(events.len()),
+        };
+        for event in &events {
+            kept.push(event.as_ref());
+        }
+        kept
+    }
+
+    /// Adds the newest event.
+    pub fn push(&mut self, event: &str) {
+        if !self.lens.is_empty() {
+            self.text.push(',');
+        }
+        self.text.push_str(event);
+        self.lens.push_back(event.len());
+    }
+
+    /// Drops the `n` oldest events (all of them if there are fewer).
+    pub fn drop_oldest(&mut self, n: usize) {
+        if n >= self.lens.len() {
+            *self = KeptEvents::default();
+            return;
+        }
+        let bytes: usize = self.lens.drain(..n).map(|len| len + 1).sum();
+        self.text.drain(..bytes);
+    }
+
+    /// How many events it holds.
+    pub fn len(&self) -> usize {
+        self.lens.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.lens.is_empty()
+    }
+
+    /// The events as a JSON array's items: `e1,e2,...` (empty for none).
+    pub fn as_items(&self) -> &str {
+        &self.text
+    }
+
+    /// An estimate of the memory it takes.
+    fn bytes(&self) -> usize {
+        self.text.capacity() + self.lens.capacity() * std::mem::size_of::<usize>()
     }
 }
 
 /// The cache: lead id → [`Cached`].
 #[derive(Debug)]
 pub struct LeadCache {
-    entries: HashMap<String, Cached>,
+    entries: LeadMap<Cached>,
     bytes: usize,
     max_bytes: usize,
 }
@@ -61,7 +130,7 @@ impl LeadCache {
     /// An empty cache of at most about `max_bytes`.
     pub fn new(max_bytes: usize) -> LeadCache {
         LeadCache {
-            entries: HashMap::new(),
+            entries: LeadMap::default(),
             bytes: 0,
             max_bytes,
         }
@@ -119,8 +188,24 @@ mod tests {
         Cached {
             stamp,
             record: LeadRecord::new(0),
-            events: Some(vec!["x".repeat(1000); events]),
+            events: Some(KeptEvents::from_texts(vec!["x".repeat(1000); events])),
         }
+    }
+
+    #[test]
+    fn kept_events_are_the_items_of_an_array_oldest_first() {
+        let mut kept = KeptEvents::from_texts(["{\"a\":1}".to_string(), "{\"b\":2}".to_string()]);
+        kept.push("{\"c\":\"é\"}");
+        assert_eq!(kept.as_items(), r#"{"a":1},{"b":2},{"c":"é"}"#);
+        assert_eq!(kept.len(), 3);
+        kept.drop_oldest(1);
+        assert_eq!(kept.as_items(), r#"{"b":2},{"c":"é"}"#);
+        kept.drop_oldest(5);
+        assert!(kept.is_empty());
+        assert_eq!(kept.as_items(), "");
+        kept.push("{}");
+        assert_eq!(kept.as_items(), "{}");
+        assert_eq!(KeptEvents::from_texts(Vec::<String>::new()).as_items(), "");
     }
 
     #[test]

@@ -397,28 +397,21 @@ pub(crate) fn page(params: &HashMap<String, String>, name: &str) -> Result<usize
 }
 
 /// One write to one lead, answered with the lead after the commit.
-async fn write_one(app: &App, lead: String, op: Op) -> Result<Json<Value>, ApiError> {
+async fn write_one(app: &App, lead: String, op: Op) -> Result<Json<WriteAnswer>, ApiError> {
     let mut reply = app.committer.write(vec![(lead.clone(), op)]).await?;
     let applied = reply.items.pop().unwrap_or_else(|| Ok(Applied::default()))?;
     let view = reply
         .leads
-        .get(&lead)
+        .remove(&lead)
         .ok_or_else(|| ApiError::unavailable("the write was not answered"))?;
-    Ok(Json(write_response(&lead, view, &applied)))
-}
-
-fn write_response(lead: &str, view: &LeadView, applied: &Applied) -> Value {
-    let mut out = serde_json::to_value(LeadSummary(lead, view)).unwrap_or_default();
-    out["new_events"] = json!(applied.new_events);
-    out["duplicate_events"] = json!(applied.duplicates);
-    out
+    Ok(Json(WriteAnswer { lead, view, applied }))
 }
 
 async fn put_lead(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let lead = lead_path(id, &app)?;
     let fields = parse_body(&app, body, |b, limits| input::fields(input::json(b, limits)?, limits)).await?;
     write_one(&app, lead, Op::Put(fields)).await
@@ -428,7 +421,7 @@ async fn patch_lead(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let lead = lead_path(id, &app)?;
     let patch = parse_body(&app, body, |b, limits| input::fields(input::json(b, limits)?, limits)).await?;
     write_one(&app, lead, Op::Patch(patch)).await
@@ -445,7 +438,7 @@ async fn post_events(
     State(app): Shared,
     id: Result<Path<String>, PathRejection>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let lead = lead_path(id, &app)?;
     let now = now_millis();
     let events = parse_body(&app, body, move |b, limits| input::events_body(b, now, limits)).await?;
@@ -457,7 +450,7 @@ async fn post_stage(
     caller: Option<axum::Extension<Caller>>,
     id: Result<Path<String>, PathRejection>,
     Body(body): Body,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<WriteAnswer>, ApiError> {
     let acted = Acted {
         at: now_millis(),
         by: caller.and_then(|axum::Extension(c)| c.name),
@@ -1003,6 +996,14 @@ struct IngestAnswer {
 /// A lead after a write: `{as_of, error, lead, result, sla_due, stage, transitions}`.
 struct LeadSummary<'a>(&'a str, &'a LeadView);
 
+/// The answer to one write to one lead: the lead after it (as [`LeadSummary`]) with
+/// `new_events` and `duplicate_events`, the stored result written as its text.
+pub(crate) struct WriteAnswer {
+    lead: String,
+    view: LeadView,
+    applied: Applied,
+}
+
 // Both are written with their keys in order, as the `serde_json::Value` objects they
 // replace were (`the_answers_are_written_as_their_values_were` holds them to it).
 impl serde::Serialize for IngestAnswer {
@@ -1025,19 +1026,46 @@ impl serde::Serialize for IngestAnswer {
 impl serde::Serialize for LeadSummary<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let LeadSummary(lead, view) = *self;
         let mut m = s.serialize_map(None)?;
-        m.serialize_entry("as_of", &rfc3339(view.as_of))?;
-        // A scoring error is rare: written through a value, for its keys' order.
-        let error = view.error.as_ref().map(serde_json::to_value).transpose();
-        m.serialize_entry("error", &error.map_err(serde::ser::Error::custom)?)?;
-        m.serialize_entry("lead", lead)?;
-        m.serialize_entry("result", &view.result.as_ref().map(crate::model::StoredResult::text))?;
-        m.serialize_entry("sla_due", &view.standing.sla_due.map(rfc3339))?;
-        m.serialize_entry("stage", &view.standing.stage)?;
-        m.serialize_entry("transitions", &view.transitions)?;
+        lead_entries(&mut m, self.0, self.1, None)?;
         m.end()
     }
+}
+
+impl serde::Serialize for WriteAnswer {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(None)?;
+        lead_entries(&mut m, &self.lead, &self.view, Some(&self.applied))?;
+        m.end()
+    }
+}
+
+/// A lead's entries in an answer, in the order of their keys (as a `serde_json::Value`
+/// writes them); with what a write did (`new_events`, `duplicate_events`) for the
+/// answer to one write.
+fn lead_entries<M: serde::ser::SerializeMap>(
+    m: &mut M,
+    lead: &str,
+    view: &LeadView,
+    applied: Option<&Applied>,
+) -> Result<(), M::Error> {
+    m.serialize_entry("as_of", &rfc3339(view.as_of))?;
+    if let Some(applied) = applied {
+        m.serialize_entry("duplicate_events", &applied.duplicates)?;
+    }
+    // A scoring error is rare: written through a value, for its keys' order.
+    let error = view.error.as_ref().map(serde_json::to_value).transpose();
+    m.serialize_entry("error", &error.map_err(serde::ser::Error::custom)?)?;
+    m.serialize_entry("lead", lead)?;
+    if let Some(applied) = applied {
+        m.serialize_entry("new_events", &applied.new_events)?;
+    }
+    m.serialize_entry("result", &view.result.as_ref().map(crate::model::StoredResult::text))?;
+    m.serialize_entry("sla_due", &view.standing.sla_due.map(rfc3339))?;
+    m.serialize_entry("stage", &view.standing.stage)?;
+    m.serialize_entry("transitions", &view.transitions)?;
+    Ok(())
 }
 
 /// A sequence written from an iterator, once.
@@ -1118,5 +1146,21 @@ mod tests {
         let mut counts = expected;
         counts.as_object_mut().unwrap().remove("leads");
         assert_eq!(serde_json::to_string(&answer).unwrap(), counts.to_string());
+        // The answer to one write: the lead with what the write did, as the value it was.
+        let applied = Applied {
+            new_events: 2,
+            duplicates: 1,
+        };
+        for (lead, view) in &views {
+            let mut was = serde_json::to_value(LeadSummary(lead, view)).unwrap();
+            was["new_events"] = json!(applied.new_events);
+            was["duplicate_events"] = json!(applied.duplicates);
+            let one = WriteAnswer {
+                lead: lead.clone(),
+                view: view.clone(),
+                applied: applied.clone(),
+            };
+            assert_eq!(serde_json::to_string(&one).unwrap(), was.to_string());
+        }
     }
 }

@@ -12,13 +12,12 @@
 //! |---|---|---|
 //! | `leads` | lead id | [`LeadRecord`] |
 //! | `events` | (lead id, event seq) | the event as received (JSON) |
-//! | `event_ids` | (lead id, event `id`) | the event's seq: retries are recognised |
+//! | `event_keys` | (lead id, event `id`) | the event's seq (8 bytes, little-endian): retries are recognised; then the SHA-256 of the event as sent (32 bytes): a reused id with another payload is refused |
 //! | `history` | (lead id, entry number) | [`HistoryEntry`] |
 //! | `transitions` | seq (from 1) | [`Transition`]: the outbox |
 //! | `due` | (due ms, lead id) | leads by the time they may change without new data |
 //! | `cursors` | webhook URL | [`Cursor`] |
 //! | `meta` | name | text (`instance`: this database's id; `schema`: its version; `rescore`: how far re-scoring with the live pack got) |
-//! | `event_digests` | (lead id, event `id`) | SHA-256 of the event as sent: a reused id with another payload is refused |
 //! | `dead_letters` | (webhook URL, seq) | [`DeadLetter`]: transitions a webhook gave up on |
 //! | `shadow` | shadow pack version | [`ShadowTally`]: the shadow report's counts |
 //! | `handoffs` | (mql ms, lead id) | [`HandOff`]: the funnel's index of hand-offs |
@@ -42,14 +41,18 @@ use crate::model::{
 
 const LEADS: TableDefinition<&str, &[u8]> = TableDefinition::new("leads");
 const EVENTS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("events");
-const EVENT_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("event_ids");
+/// Schema 4's event ids and digests, folded into `event_keys` by schema 5.
+const OLD_EVENT_IDS: TableDefinition<(&str, &str), u64> = TableDefinition::new("event_ids");
 const HISTORY: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("history");
 const TRANSITIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("transitions");
 const DUE: TableDefinition<(i64, &str), ()> = TableDefinition::new("due");
 const CURSORS: TableDefinition<&str, &[u8]> = TableDefinition::new("cursors");
 const META: TableDefinition<&str, &str> = TableDefinition::new("meta");
 // Webhook operations and event payloads (issue 23).
-const EVENT_DIGESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("event_digests");
+const OLD_EVENT_DIGESTS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("event_digests");
+/// Storage and scale (issue 22): an event id's seq and digest in one row, so a write of an
+/// event with an id changes one table's pages, not two (see [`EventKey`]).
+const EVENT_KEYS: TableDefinition<(&str, &str), &[u8]> = TableDefinition::new("event_keys");
 const DEAD_LETTERS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("dead_letters");
 /// Shadow packs (issue 27.5): the tally per shadow version.
 const SHADOW: TableDefinition<&str, &[u8]> = TableDefinition::new("shadow");
@@ -70,8 +73,8 @@ pub const FILE_NAME: &str = "leadscore.redb";
 const PROBE_BYTES: usize = 1 << 20;
 /// The schema this version writes: 2 added `due` (and dropped `sla_due`), 3 the
 /// hand-offs (`handoffs`, `open_handoffs`), 4 the targets (`target_states`, `alerts`,
-/// empty at first).
-const SCHEMA: &str = "4";
+/// empty at first), 5 `event_keys` (folding `event_ids` and `event_digests`).
+const SCHEMA: &str = "5";
 
 /// The embedded store.
 pub struct RedbStore {
@@ -183,13 +186,12 @@ impl RedbStore {
                 path: &self.path,
                 leads: txn.open_table(LEADS).map_err(|x| e(x.into()))?,
                 events: txn.open_table(EVENTS).map_err(|x| e(x.into()))?,
-                event_ids: txn.open_table(EVENT_IDS).map_err(|x| e(x.into()))?,
+                event_keys: txn.open_table(EVENT_KEYS).map_err(|x| e(x.into()))?,
                 history: txn.open_table(HISTORY).map_err(|x| e(x.into()))?,
                 transitions: txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?,
                 due: txn.open_table(DUE).map_err(|x| e(x.into()))?,
                 cursors: txn.open_table(CURSORS).map_err(|x| e(x.into()))?,
                 meta: txn.open_table(META).map_err(|x| e(x.into()))?,
-                event_digests: txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?,
                 dead_letters: txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?,
                 shadow: txn.open_table(SHADOW).map_err(|x| e(x.into()))?,
                 handoffs: txn.open_table(HANDOFFS).map_err(|x| e(x.into()))?,
@@ -302,10 +304,9 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         for table in [EVENTS, HISTORY] {
             txn.open_table(table).map_err(|x| e(x.into()))?;
         }
-        txn.open_table(EVENT_IDS).map_err(|x| e(x.into()))?;
+        let mut keys = txn.open_table(EVENT_KEYS).map_err(|x| e(x.into()))?;
         txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
         txn.open_table(CURSORS).map_err(|x| e(x.into()))?;
-        txn.open_table(EVENT_DIGESTS).map_err(|x| e(x.into()))?;
         txn.open_table(DEAD_LETTERS).map_err(|x| e(x.into()))?;
         txn.open_table(SHADOW).map_err(|x| e(x.into()))?;
         txn.open_table(TARGET_STATES).map_err(|x| e(x.into()))?;
@@ -318,8 +319,12 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
             .get("schema")
             .map_err(|x| e(x.into()))?
             .map(|v| v.value().to_string());
+        refuse_newer(path, schema.as_deref())?;
         if matches!(schema.as_deref(), None | Some("1")) {
             index_due(path, &mut leads, &mut due)?;
+        }
+        if matches!(schema.as_deref(), None | Some("1" | "2" | "3" | "4")) {
+            fold_event_keys(path, &txn, &mut keys)?;
         }
         if schema.as_deref() != Some(SCHEMA) {
             let transitions = txn.open_table(TRANSITIONS).map_err(|x| e(x.into()))?;
@@ -344,8 +349,112 @@ fn prepare(path: &Path, db: &Database) -> Result<String, StorageError> {
         }
     };
     txn.delete_table(OLD_SLA_DUE).map_err(|x| e(x.into()))?;
+    txn.delete_table(OLD_EVENT_IDS).map_err(|x| e(x.into()))?;
+    txn.delete_table(OLD_EVENT_DIGESTS).map_err(|x| e(x.into()))?;
     txn.commit().map_err(|x| e(x.into()))?;
     Ok(instance)
+}
+
+/// Refuses a database a later version wrote (its schema above [`SCHEMA`]): this one
+/// would not know its tables, and would write without what they hold.
+fn refuse_newer(path: &Path, schema: Option<&str>) -> Result<(), StorageError> {
+    let newer = match (schema.map(str::parse::<u64>), SCHEMA.parse::<u64>()) {
+        (Some(Ok(found)), Ok(known)) => found > known,
+        (Some(Err(_)), _) => true,
+        _ => false,
+    };
+    if !newer {
+        return Ok(());
+    }
+    Err(StorageError::new(
+        StorageErrorKind::Config,
+        format!(
+            "database {} has schema {}, newer than this version's ({SCHEMA}); refusing to start on it (run the version that wrote it, or restore a backup it took)",
+            path.display(),
+            schema.unwrap_or_default()
+        ),
+    ))
+}
+
+/// Schema 4 → 5: each event id's seq (`event_ids`) and digest (`event_digests`) into one
+/// row of `event_keys`; the old tables are dropped by [`prepare`] after.
+fn fold_event_keys(
+    path: &Path,
+    txn: &redb::WriteTransaction,
+    keys: &mut Table<'_, (&'static str, &'static str), &'static [u8]>,
+) -> Result<(), StorageError> {
+    let e = |x: redb::Error| error(path, x);
+    let ids = txn.open_table(OLD_EVENT_IDS).map_err(|x| e(x.into()))?;
+    let digests = txn.open_table(OLD_EVENT_DIGESTS).map_err(|x| e(x.into()))?;
+    for entry in ids.iter().map_err(|x| e(x.into()))? {
+        let (k, seq) = entry.map_err(|x| e(x.into()))?;
+        let (lead, id) = k.value();
+        let digest = digests.get((lead, id)).map_err(|x| e(x.into()))?;
+        let key = EventKey {
+            seq: Some(seq.value()),
+            digest: digest.as_ref().and_then(|d| <[u8; 32]>::try_from(d.value()).ok()),
+        };
+        keys.insert((lead, id), key.bytes().as_slice())
+            .map_err(|x| e(x.into()))?;
+    }
+    // A digest without its id (never written by itself, but kept if there is one).
+    for entry in digests.iter().map_err(|x| e(x.into()))? {
+        let (k, digest) = entry.map_err(|x| e(x.into()))?;
+        let (lead, id) = k.value();
+        if ids.get((lead, id)).map_err(|x| e(x.into()))?.is_none() {
+            if let Ok(digest) = <[u8; 32]>::try_from(digest.value()) {
+                let key = EventKey {
+                    seq: None,
+                    digest: Some(digest),
+                };
+                keys.insert((lead, id), key.bytes().as_slice())
+                    .map_err(|x| e(x.into()))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A row of `event_keys`: the seq of the event stored under the id (`None`: only a
+/// digest was stored), and the digest of what was sent with it (`None`: stored before
+/// digests were, or restored without one). Written as the seq's 8 bytes (little-endian),
+/// then the digest's 32; a row of 32 bytes is a digest alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct EventKey {
+    seq: Option<u64>,
+    digest: Option<[u8; 32]>,
+}
+
+impl EventKey {
+    fn read(bytes: &[u8]) -> EventKey {
+        let seq = |b: &[u8]| <[u8; 8]>::try_from(b).ok().map(u64::from_le_bytes);
+        let digest = |b: &[u8]| <[u8; 32]>::try_from(b).ok();
+        match bytes.len() {
+            8 => EventKey {
+                seq: seq(bytes),
+                digest: None,
+            },
+            32 => EventKey {
+                seq: None,
+                digest: digest(bytes),
+            },
+            _ => EventKey {
+                seq: bytes.get(..8).and_then(seq),
+                digest: bytes.get(8..).and_then(digest),
+            },
+        }
+    }
+
+    fn bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(40);
+        if let Some(seq) = self.seq {
+            out.extend_from_slice(&seq.to_le_bytes());
+        }
+        if let Some(digest) = &self.digest {
+            out.extend_from_slice(digest);
+        }
+        out
+    }
 }
 
 /// Schema 1 → 2: every lead is due now, so the scheduler scores it once and sets its
@@ -433,13 +542,12 @@ struct Tables<'t> {
     path: &'t Path,
     leads: Table<'t, &'static str, &'static [u8]>,
     events: Table<'t, (&'static str, u64), &'static [u8]>,
-    event_ids: Table<'t, (&'static str, &'static str), u64>,
+    event_keys: Table<'t, (&'static str, &'static str), &'static [u8]>,
     history: Table<'t, (&'static str, u64), &'static [u8]>,
     transitions: Table<'t, u64, &'static [u8]>,
     due: Table<'t, (i64, &'static str), ()>,
     cursors: Table<'t, &'static str, &'static [u8]>,
     meta: Table<'t, &'static str, &'static str>,
-    event_digests: Table<'t, (&'static str, &'static str), &'static [u8]>,
     dead_letters: Table<'t, (&'static str, u64), &'static [u8]>,
     shadow: Table<'t, &'static str, &'static [u8]>,
     handoffs: Table<'t, (i64, &'static str), &'static [u8]>,
@@ -453,6 +561,19 @@ struct Tables<'t> {
 impl Tables<'_> {
     fn e(&self, x: redb::StorageError) -> StorageError {
         error(self.path, x)
+    }
+
+    /// The `event_keys` row of a lead's event id (an empty one when there is none).
+    fn event_key(&self, lead: &str, event_id: &str) -> Result<EventKey, StorageError> {
+        let found = self.event_keys.get((lead, event_id)).map_err(|x| self.e(x))?;
+        Ok(found.map(|v| EventKey::read(v.value())).unwrap_or_default())
+    }
+
+    fn put_event_key(&mut self, lead: &str, event_id: &str, key: EventKey) -> Result<(), StorageError> {
+        self.event_keys
+            .insert((lead, event_id), key.bytes().as_slice())
+            .map_err(|x| error(self.path, x))?;
+        Ok(())
     }
 }
 
@@ -505,17 +626,14 @@ impl Txn for Tables<'_> {
             .map_err(e)?;
         // Every (id, event id) key sorts between (id, "") and (id + "\0", "").
         let next = format!("{id}\0");
-        self.event_ids
-            .retain_in((id, "")..(next.as_str(), ""), |_, _| false)
-            .map_err(e)?;
-        self.event_digests
+        self.event_keys
             .retain_in((id, "")..(next.as_str(), ""), |_, _| false)
             .map_err(e)?;
         Ok(())
     }
 
     fn has_event_id(&mut self, lead: &str, event_id: &str) -> Result<bool, StorageError> {
-        Ok(self.event_ids.get((lead, event_id)).map_err(|x| self.e(x))?.is_some())
+        Ok(self.event_key(lead, event_id)?.seq.is_some())
     }
 
     fn put_event(&mut self, lead: &str, seq: u64, event: &[u8], event_id: Option<&str>) -> Result<(), StorageError> {
@@ -523,9 +641,11 @@ impl Txn for Tables<'_> {
             .insert((lead, seq), event)
             .map_err(|x| error(self.path, x))?;
         if let Some(event_id) = event_id {
-            self.event_ids
-                .insert((lead, event_id), seq)
-                .map_err(|x| error(self.path, x))?;
+            let key = EventKey {
+                seq: Some(seq),
+                ..self.event_key(lead, event_id)?
+            };
+            self.put_event_key(lead, event_id, key)?;
         }
         Ok(())
     }
@@ -642,7 +762,11 @@ impl Txn for Tables<'_> {
                 self.events.insert((lead.as_str(), *seq), body.as_bytes()).map_err(e)?;
             }
             Item::EventId { lead, id, seq, digest } => {
-                self.event_ids.insert((lead.as_str(), id.as_str()), *seq).map_err(e)?;
+                let key = EventKey {
+                    seq: Some(*seq),
+                    ..self.event_key(lead, id)?
+                };
+                self.put_event_key(lead, id, key)?;
                 if let Some(digest) = digest {
                     self.put_event_digest(lead, id, &backup::unhex(digest)?)?;
                 }
@@ -714,15 +838,17 @@ impl Txn for Tables<'_> {
     }
 
     fn event_digest(&mut self, lead: &str, event_id: &str) -> Result<Option<Vec<u8>>, StorageError> {
-        let found = self.event_digests.get((lead, event_id)).map_err(|x| self.e(x))?;
-        Ok(found.map(|v| v.value().to_vec()))
+        Ok(self.event_key(lead, event_id)?.digest.map(|d| d.to_vec()))
     }
 
     fn put_event_digest(&mut self, lead: &str, event_id: &str, digest: &[u8]) -> Result<(), StorageError> {
-        self.event_digests
-            .insert((lead, event_id), digest)
-            .map_err(|x| error(self.path, x))?;
-        Ok(())
+        let digest = <[u8; 32]>::try_from(digest)
+            .map_err(|_| StorageError::decode("event digest", format!("{} bytes, not 32", digest.len())))?;
+        let key = EventKey {
+            digest: Some(digest),
+            ..self.event_key(lead, event_id)?
+        };
+        self.put_event_key(lead, event_id, key)
     }
 
     // Shadow packs (issue 27.5).
@@ -935,13 +1061,15 @@ impl Snapshot {
                 body,
             })?;
         }
-        let ids = self.txn.open_table(EVENT_IDS).map_err(|x| self.e(x))?;
-        let digests = self.txn.open_table(EVENT_DIGESTS).map_err(|x| self.e(x))?;
-        for entry in ids.iter().map_err(e)? {
+        let keys = self.txn.open_table(EVENT_KEYS).map_err(|x| self.e(x))?;
+        for entry in keys.iter().map_err(e)? {
             let (k, v) = entry.map_err(e)?;
             let (lead, id) = k.value();
-            let digest = digests.get((lead, id)).map_err(e)?.map(|d| backup::hex(d.value()));
-            let (lead, id, seq) = (lead.to_string(), id.to_string(), v.value());
+            let key = EventKey::read(v.value());
+            // As before the tables were one: a digest without its id is not backed up.
+            let Some(seq) = key.seq else { continue };
+            let digest = key.digest.map(|d| backup::hex(&d));
+            let (lead, id) = (lead.to_string(), id.to_string());
             dump.put(&Item::EventId { lead, id, seq, digest })?;
         }
         let history = self.txn.open_table(HISTORY).map_err(|x| self.e(x))?;
@@ -1218,5 +1346,108 @@ mod tests {
             .map(|h| h.lead)
             .collect();
         assert_eq!(queue, ["b"]);
+    }
+
+    #[test]
+    fn a_schema_4_database_gets_its_event_ids_and_digests_in_one_table_at_open() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let db = store.db().unwrap();
+        // What a schema-4 database holds: ids and digests in two tables.
+        let txn = db.begin_write().unwrap();
+        txn.delete_table(EVENT_KEYS).unwrap();
+        {
+            let mut ids = txn.open_table(OLD_EVENT_IDS).unwrap();
+            ids.insert(("a", "e1"), 0).unwrap();
+            ids.insert(("a", "e2"), 1).unwrap();
+            ids.insert(("b", "e1"), 7).unwrap();
+            let mut digests = txn.open_table(OLD_EVENT_DIGESTS).unwrap();
+            digests.insert(("a", "e1"), [1u8; 32].as_slice()).unwrap();
+            digests.insert(("b", "e1"), [2u8; 32].as_slice()).unwrap();
+            txn.open_table(META).unwrap().insert("schema", "4").unwrap();
+        }
+        txn.commit().unwrap();
+        drop((db, store));
+
+        let store = RedbStore::open(dir.path()).unwrap();
+        let found = store
+            .write(|t| {
+                let mut out = Vec::new();
+                for (lead, id) in [("a", "e1"), ("a", "e2"), ("b", "e1"), ("b", "e2")] {
+                    out.push((t.has_event_id(lead, id)?, t.event_digest(lead, id)?));
+                }
+                // A new event with an id and a digest, and the lead erased.
+                t.put_event("c", 0, b"{}", Some("x"))?;
+                t.put_event_digest("c", "x", &[3u8; 32])?;
+                Ok(out)
+            })
+            .unwrap();
+        assert_eq!(
+            found,
+            [
+                (true, Some(vec![1u8; 32])),
+                (true, None),
+                (true, Some(vec![2u8; 32])),
+                (false, None)
+            ]
+        );
+        let db = store.db().unwrap();
+        let read = db.begin_read().unwrap();
+        assert!(read.open_table(OLD_EVENT_IDS).is_err(), "the old tables are gone");
+        assert!(read.open_table(OLD_EVENT_DIGESTS).is_err());
+        let keys = read.open_table(EVENT_KEYS).unwrap();
+        let c = EventKey::read(keys.get(("c", "x")).unwrap().unwrap().value());
+        assert_eq!(
+            c,
+            EventKey {
+                seq: Some(0),
+                digest: Some([3u8; 32])
+            }
+        );
+        drop((keys, read, db));
+        store.write(|t| t.delete_lead("c", None)).unwrap();
+        let gone = store.write(|t| t.has_event_id("c", "x")).unwrap();
+        assert!(!gone, "erased with its lead");
+    }
+
+    #[test]
+    fn a_database_of_a_later_schema_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(dir.path()).unwrap();
+        let db = store.db().unwrap();
+        let txn = db.begin_write().unwrap();
+        txn.open_table(META).unwrap().insert("schema", "99").unwrap();
+        txn.commit().unwrap();
+        drop((db, store));
+        let Err(e) = RedbStore::open(dir.path()) else {
+            panic!("a database of schema 99 was opened");
+        };
+        assert_eq!(e.kind, StorageErrorKind::Config);
+        assert!(
+            e.message
+                .contains("leadscore.redb has schema 99, newer than this version's (5)"),
+            "{}",
+            e.message
+        );
+    }
+
+    #[test]
+    fn an_event_key_reads_back_as_written() {
+        for key in [
+            EventKey {
+                seq: Some(5),
+                digest: None,
+            },
+            EventKey {
+                seq: None,
+                digest: Some([9u8; 32]),
+            },
+            EventKey {
+                seq: Some(u64::MAX),
+                digest: Some([0u8; 32]),
+            },
+        ] {
+            assert_eq!(EventKey::read(&key.bytes()), key);
+        }
     }
 }
