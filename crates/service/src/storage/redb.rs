@@ -1265,6 +1265,17 @@ mod tests {
     use super::*;
     use crate::lifecycle::{Kind, Stage};
 
+    /// Rewrites `store`'s file as a version of schema `schema` would have left it (`change`
+    /// then undoes what later schemas added), and closes it, to be opened again.
+    fn as_schema(store: RedbStore, schema: &str, change: impl FnOnce(&redb::WriteTransaction)) {
+        let db = store.db().unwrap();
+        let txn = db.begin_write().unwrap();
+        change(&txn);
+        txn.open_table(META).unwrap().insert("schema", schema).unwrap();
+        txn.commit().unwrap();
+        drop((db, store));
+    }
+
     fn transition(lead: &str, kind: Kind, at: &str, acted_at: Option<&str>, reason: &str) -> Transition {
         Transition {
             seq: 0,
@@ -1318,13 +1329,10 @@ mod tests {
                 ])
             })
             .unwrap();
-        let db = store.db().unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.delete_table(HANDOFFS).unwrap();
-        txn.delete_table(OPEN_HANDOFFS).unwrap();
-        txn.open_table(META).unwrap().insert("schema", "2").unwrap();
-        txn.commit().unwrap();
-        drop((db, store));
+        as_schema(store, "2", |txn| {
+            txn.delete_table(HANDOFFS).unwrap();
+            txn.delete_table(OPEN_HANDOFFS).unwrap();
+        });
 
         let store = RedbStore::open(dir.path()).unwrap();
         let read = store.read().unwrap();
@@ -1352,11 +1360,9 @@ mod tests {
     fn a_schema_4_database_gets_its_event_ids_and_digests_in_one_table_at_open() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path()).unwrap();
-        let db = store.db().unwrap();
         // What a schema-4 database holds: ids and digests in two tables.
-        let txn = db.begin_write().unwrap();
-        txn.delete_table(EVENT_KEYS).unwrap();
-        {
+        as_schema(store, "4", |txn| {
+            txn.delete_table(EVENT_KEYS).unwrap();
             let mut ids = txn.open_table(OLD_EVENT_IDS).unwrap();
             ids.insert(("a", "e1"), 0).unwrap();
             ids.insert(("a", "e2"), 1).unwrap();
@@ -1364,10 +1370,7 @@ mod tests {
             let mut digests = txn.open_table(OLD_EVENT_DIGESTS).unwrap();
             digests.insert(("a", "e1"), [1u8; 32].as_slice()).unwrap();
             digests.insert(("b", "e1"), [2u8; 32].as_slice()).unwrap();
-            txn.open_table(META).unwrap().insert("schema", "4").unwrap();
-        }
-        txn.commit().unwrap();
-        drop((db, store));
+        });
 
         let store = RedbStore::open(dir.path()).unwrap();
         let found = store
@@ -1414,11 +1417,7 @@ mod tests {
     fn a_database_of_a_later_schema_is_refused_by_name() {
         let dir = tempfile::tempdir().unwrap();
         let store = RedbStore::open(dir.path()).unwrap();
-        let db = store.db().unwrap();
-        let txn = db.begin_write().unwrap();
-        txn.open_table(META).unwrap().insert("schema", "99").unwrap();
-        txn.commit().unwrap();
-        drop((db, store));
+        as_schema(store, "99", |_| {});
         let Err(e) = RedbStore::open(dir.path()) else {
             panic!("a database of schema 99 was opened");
         };
