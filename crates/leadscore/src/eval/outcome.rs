@@ -92,6 +92,11 @@ impl Names {
         }
     }
 
+    /// The pack whose results these are.
+    pub(crate) fn pack(&self) -> &PackId {
+        &self.pack
+    }
+
     pub(super) fn rule(&self, index: usize) -> &RuleNames {
         &self.rules[index]
     }

@@ -89,11 +89,10 @@ pub(super) fn build(
         version: version(&sources, &plugins).into(),
     };
     let plan = ReadPlan::new(&program, "id");
-    let names = Arc::new(Names::new(&program, id.clone()));
+    let names = Arc::new(Names::new(&program, id));
     let inner = Inner {
         program,
         sources,
-        id,
         names,
         plugins,
         plan,

@@ -41,8 +41,7 @@ pub struct Pack {
 struct Inner {
     program: Program,
     sources: Sources,
-    id: PackId,
-    /// The names its results refer to (shared by them all).
+    /// The names its results refer to (shared by them all), its id among them.
     names: Arc<Names>,
     plugins: Plugins,
     /// How to read JSON text with the default id field, `id`.
@@ -65,9 +64,7 @@ pub use scorer::Scorer;
 
 impl std::fmt::Debug for Pack {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pack")
-            .field("id", &self.inner.id)
-            .finish_non_exhaustive()
+        f.debug_struct("Pack").field("id", self.id()).finish_non_exhaustive()
     }
 }
 
@@ -186,7 +183,7 @@ impl Pack {
 
     /// The pack's name and version.
     pub fn id(&self) -> &PackId {
-        &self.inner.id
+        self.inner.names.pack()
     }
 
     /// The compiled program (printable).
