@@ -72,7 +72,8 @@ impl Worker {
                     // A panic while scoring is that lens's text, never the end of the thread
                     // (the loop would wait for results that cannot come).
                     let scored = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        job.samples.mql_summary(&job.folder, &job.loader, &job.cancel)
+                        job.samples
+                            .mql_summary(&job.folder, &job.loader, || job.cancel.is_cancelled())
                     }));
                     let lens =
                         scored.unwrap_or_else(|_| Some("sample leads not scored: an internal error".to_string()));

@@ -7,7 +7,6 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::adapter;
-use super::jobs::Cancel;
 use leadscore::packtest::PackTests;
 use leadscore::Loader;
 
@@ -116,8 +115,8 @@ impl Samples {
     }
 
     /// "2 of 6 sample leads are MQLs", scoring with the pack as saved in `dir`; `None`
-    /// when `cancel` is set before every lead is scored.
-    pub fn mql_summary(&self, dir: &Path, loader: &Loader, cancel: &Cancel) -> Option<String> {
+    /// when `cancelled` says so before every lead is scored (it is asked between leads).
+    pub fn mql_summary(&self, dir: &Path, loader: &Loader, cancelled: impl Fn() -> bool) -> Option<String> {
         let pack = match loader.load(dir) {
             Ok(pack) => pack,
             Err(leadscore::Error::Pack(errors)) => {
@@ -136,7 +135,7 @@ impl Samples {
         let as_of = self.tests.samples_as_of();
         let (mut mql, mut failed) = (0, 0);
         for s in samples {
-            if cancel.is_cancelled() {
+            if cancelled() {
                 return None;
             }
             match pack.score(&s.lead, as_of) {
