@@ -22,7 +22,7 @@ pub enum OutcomesError {
     #[error(
         "no lead has a converted or not-converted `{field}`: of {read} leads read, {missing} have no `{field}`{}; \
          converted is one of {}, not converted one of {} (name others with --positive and --negative)",
-        super::rows::values_seen(values, ", the others have "),
+        values_seen(values, ", the others have "),
         list(positive),
         list(negative)
     )]
@@ -58,4 +58,13 @@ fn list(values: &[String]) -> String {
     } else {
         values.join(", ")
     }
+}
+
+/// `, values: "2", "-1"`, or nothing.
+pub(crate) fn values_seen(values: &[String], lead: &str) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+    format!("{lead}{}", quoted.join(", "))
 }

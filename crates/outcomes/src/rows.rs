@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::error::OutcomesError;
+use super::error::{values_seen, OutcomesError};
 use super::label::{Label, Labels};
 use super::pick::Picker;
 use leadscore::{Outcome, Pack};
@@ -468,15 +468,6 @@ impl Rows {
     pub fn positives(&self) -> u64 {
         self.rows.iter().filter(|r| r.positive).count() as u64
     }
-}
-
-/// `, values: "2", "-1"`, or nothing.
-pub(crate) fn values_seen(values: &[String], lead: &str) -> String {
-    if values.is_empty() {
-        return String::new();
-    }
-    let quoted: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
-    format!("{lead}{}", quoted.join(", "))
 }
 
 fn intern(values: &mut Vec<String>, index: &mut HashMap<String, u32>, value: &str) -> u32 {
