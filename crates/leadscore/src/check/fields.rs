@@ -101,7 +101,9 @@ pub fn unseen_fields(ast: &Ast, hooks: bool, leads: &[&Value]) -> Vec<CheckWarni
     keys.dedup();
     let mut warnings: Vec<CheckWarning> = Vec::new();
     for (path, span) in lead_fields(ast, &dims) {
-        let seen = leads.iter().any(|lead| crate::read::lookup(lead, path).is_some());
+        let seen = leads
+            .iter()
+            .any(|lead| crate::value::path::lookup(lead, path).is_some());
         // `id` is the lead's id, which a sample may leave to its file name.
         if seen || path == ["id"] {
             continue;

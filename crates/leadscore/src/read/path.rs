@@ -1,38 +1,12 @@
-//! The dotted-path rule (`company.size`: the nested objects first, then a root key with
-//! the dots in it, as CSV headers write it): [`dotted_key`] and [`nested_or_dotted`], the
-//! one statement of it that the read plan (`plan.rs`, `Entry::fallback` and
-//! `Fill::finish`), the overlay of the fields enrichment hooks changed, and the outcome
-//! tools' picker (`leadscore-outcomes`) all follow.
+//! The fields enrichment hooks changed, put into a record read from the original lead, by
+//! the dotted-path rule ([`crate::value::path`]).
 
 use serde_json::Value as Json;
 
 use super::Record;
 use crate::program::Program;
+use crate::value::path::{dotted, lookup, nested_or_dotted};
 use crate::value::Value;
-
-/// The root key a path of more than one segment falls back to: its segments joined with
-/// dots (`"company.size"`, as CSV headers write it).
-pub fn dotted_key(path: &[String]) -> Option<String> {
-    (path.len() > 1).then(|| path.join("."))
-}
-
-/// The dotted-path rule: the value at the nested path when the lead has it (even as
-/// `null`), else the value of its [`dotted_key`] (`dotted`, asked only then).
-#[inline]
-pub fn nested_or_dotted<T>(nested: Option<T>, dotted: impl FnOnce() -> Option<T>) -> Option<T> {
-    nested.or_else(dotted)
-}
-
-/// The value at a dotted path of a lead in memory, by the dotted-path rule.
-pub fn lookup<'a>(lead: &'a Json, path: &[String]) -> Option<&'a Json> {
-    let nested = path.iter().try_fold(lead, |v, seg| v.get(seg.as_str()));
-    nested_or_dotted(nested, || dotted(lead, path))
-}
-
-/// The value of a path's [`dotted_key`] in a lead in memory.
-fn dotted<'a>(lead: &'a Json, path: &[String]) -> Option<&'a Json> {
-    dotted_key(path).and_then(|key| lead.get(key))
-}
 
 /// Puts the fields hooks changed (`overlay`, top-level keys with their new values) into a
 /// record read from the original lead: rules then see them exactly like input fields.

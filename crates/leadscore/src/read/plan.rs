@@ -5,9 +5,9 @@
 
 use serde_json::Value as Json;
 
-use super::path::{dotted_key, nested_or_dotted};
 use super::{Events, ReadError, Record};
 use crate::program::Program;
+use crate::value::path::{dotted_key, nested_or_dotted};
 use crate::value::Value;
 
 /// Which keys of a lead to read, and where to put them.
@@ -48,7 +48,7 @@ pub(super) struct Entry {
     /// Field slots this key's value fills.
     pub(super) slots: Vec<u32>,
     /// Slots of dotted paths this root key (`"company.size"`) fills when the nested
-    /// path (`company` → `size`) is not in the lead: the dotted-path rule of `path.rs`.
+    /// path (`company` → `size`) is not in the lead: the dotted-path rule of `value/path.rs`.
     pub(super) fallback: Vec<u32>,
     /// Whether the value is the lead's id.
     pub(super) id: bool,
