@@ -16,6 +16,7 @@ use super::config::Limits;
 use super::error::ApiError;
 use super::input::Op;
 use super::metrics::Metrics;
+use super::model::now_millis;
 use super::storage::{Storage, StorageError, StorageErrorKind, Txn};
 use super::webhook;
 use leadscore::LivePack;
@@ -214,11 +215,6 @@ impl Committer {
 
 fn stopped() -> ApiError {
     ApiError::unavailable("the service is shutting down; nothing was stored")
-}
-
-/// The time now in ms.
-pub fn now_millis() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl Writer {

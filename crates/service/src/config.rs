@@ -6,6 +6,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// How long an explicit reload of the live or the shadow pack may take before its caller
+/// stops waiting.
+pub const RELOAD_WAIT: Duration = Duration::from_secs(60);
+
 /// Bounds on what one request or one lead may hold. Every one has a default.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
@@ -369,8 +373,8 @@ mod tests {
             reevaluate_every: Duration::from_secs(60),
             limits: Limits::default(),
             shadow: None,
-            target_min_sample: crate::targets::MIN_SAMPLE,
-            target_every: crate::targets::EVERY,
+            target_min_sample: 20,
+            target_every: Duration::from_secs(60),
         }
     }
 

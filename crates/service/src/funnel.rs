@@ -27,8 +27,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::lifecycle::{Kind, Stage};
-use super::model::{HandOff, Millis, Transition};
+use super::lifecycle::Stage;
+use super::model::{HandOff, Millis};
 use super::storage::Reader;
 
 /// What `rejection_reasons` counts a rejection without a reason under.
@@ -428,49 +428,6 @@ pub fn key_of(by: &By, handoff: &HandOff, fields: Option<&serde_json::Map<String
     }
 }
 
-/// The hand-offs the outbox records, for a database written before the funnel's index
-/// existed: each `mql` transition starts one, each sales stage change after it (one with
-/// `acted_at`) is added to the lead's latest. Their `rules` are unknown (empty). Also
-/// gives each lead's latest hand-off key.
-pub fn replay(transitions: impl IntoIterator<Item = Transition>) -> (Vec<HandOff>, HashMap<String, Millis>) {
-    let mut all: Vec<HandOff> = Vec::new();
-    let mut latest: HashMap<String, usize> = HashMap::new();
-    for t in transitions {
-        let Some(at) = super::input::leadscore_time(&t.at) else {
-            continue;
-        };
-        match (t.kind, &t.acted_at) {
-            (Kind::Stage(Stage::Mql), _) => {
-                latest.insert(t.lead.clone(), all.len());
-                all.push(HandOff {
-                    lead: t.lead,
-                    mql_at: at,
-                    route: t.route,
-                    sla_due: t.sla_due.as_deref().and_then(super::input::leadscore_time),
-                    rules: Vec::new(),
-                    first_action: None,
-                    reached: Vec::new(),
-                    rejection_reason: None,
-                });
-            }
-            (Kind::Stage(stage), Some(acted)) => {
-                let acted = super::input::leadscore_time(acted).unwrap_or(at);
-                let default = format!("set to `{stage}` by request");
-                let reason = (t.reason != default).then_some(t.reason.as_str());
-                if let Some(h) = latest.get(&t.lead).and_then(|&i| all.get_mut(i)) {
-                    h.act(stage, acted, reason);
-                }
-            }
-            _ => {}
-        }
-    }
-    let keys = latest
-        .into_iter()
-        .filter_map(|(lead, i)| Some((lead, all.get(i)?.mql_at)))
-        .collect();
-    (all, keys)
-}
-
 /// The range when none is given: the 30 days before `to`.
 pub const DEFAULT_DAYS: i64 = 30;
 
@@ -482,7 +439,7 @@ impl Query {
             params
                 .get(name)
                 .map(|t| {
-                    super::input::leadscore_time(t)
+                    super::model::leadscore_time(t)
                         .ok_or_else(|| ApiError::bad_request(format!("`{name}` {t:?} is not an RFC 3339 time")))
                 })
                 .transpose()
@@ -538,19 +495,6 @@ pub async fn read_report(reader: &Reader, query: &Query) -> Result<Report, ApiEr
         }
     };
     report(query, &handoffs, keys.as_deref()).map_err(ApiError::bad_request)
-}
-
-/// The report `query` asks for with the judgement of `targets` (see `targets.rs`), each
-/// over its own window ending at the query's `now`.
-pub async fn read_report_with_targets(
-    reader: &Reader,
-    query: &Query,
-    targets: &[leadscore::Target],
-    min_sample: u64,
-) -> Result<Report, ApiError> {
-    let report = read_report(reader, query).await?;
-    let targets = super::targets::read_evaluations(reader, targets, query.now, min_sample).await?;
-    Ok(Report { targets, ..report })
 }
 
 #[cfg(test)]
@@ -620,7 +564,7 @@ mod tests {
 
     #[test]
     fn periods_are_calendar_periods_in_utc_cut_to_the_range() {
-        let t = |s: &str| super::super::input::leadscore_time(s).unwrap_or_default();
+        let t = |s: &str| super::super::model::leadscore_time(s).unwrap_or_default();
         let weeks = periods(t("2026-03-04T12:00:00Z"), t("2026-03-17T00:00:00Z"), Every::Week).unwrap_or_default();
         let shown: Vec<_> = weeks
             .iter()

@@ -18,13 +18,14 @@ use futures_util::StreamExt;
 use serde_json::{json, Value};
 
 use super::apply::{lead_text, Applied, LeadView};
-use super::commit::{now_millis, Committer, Reply};
+use super::commit::{Committer, Reply};
 use super::config::{digest, Limits, Scope, Settings, Token};
 use super::error::{ApiError, ApiErrorKind};
 use super::export::Export;
 use super::input::{self, rfc3339, Op};
 use super::lifecycle::{Acted, Ask, Stage};
 use super::metrics::Metrics;
+use super::model::now_millis;
 use super::model::LeadRecord;
 use super::pack::{self as live_pack, PackStatus, Removed};
 use super::shadow::{self, Shadow};
@@ -95,9 +96,10 @@ pub struct Caller {
     pub name: Option<String>,
 }
 
-/// The API's routes, with authentication and metrics; `pages` are served beside them
-/// (with metrics, without bearer tokens: the console, which has its own sessions).
-pub fn router(app: Arc<App>, pages: Router<Arc<App>>) -> Router {
+/// The API's routes, with authentication and metrics, and `more` routes of the API built
+/// above this module (the webhook operations) under the same; `pages` are served beside
+/// them (with metrics, without bearer tokens: the console, which has its own sessions).
+pub fn router(app: Arc<App>, more: Router<Arc<App>>, pages: Router<Arc<App>>) -> Router {
     Router::new()
         .route(
             "/v1/leads/{id}",
@@ -113,7 +115,7 @@ pub fn router(app: Arc<App>, pages: Router<Arc<App>>) -> Router {
         .route("/v1/pack/reload", post(reload))
         .route("/metrics", get(metrics))
         .route("/v1/backup", get(backup))
-        .merge(super::webhook_api::routes())
+        .merge(more)
         .route("/v1/export", get(export))
         .route("/v1/shadow", get(shadow_report))
         .route("/v1/shadow/reload", post(shadow_reload))
@@ -552,7 +554,7 @@ async fn score(State(app): Shared, q: Params, Body(body): Body) -> Result<Json<V
     let params = params(q)?;
     let as_of = match params.get("as_of") {
         None => now_millis(),
-        Some(t) => input::leadscore_time(t)
+        Some(t) => crate::model::leadscore_time(t)
             .ok_or_else(|| ApiError::bad_request(format!("`as_of` {t:?} is not an RFC 3339 time")))?,
     };
     let pack = Pack::clone(&app.live.current());
@@ -907,7 +909,7 @@ async fn export(State(app): Shared, q: Params) -> Result<Response, ApiError> {
     let since = match params.get("since") {
         None => None,
         Some(t) => Some(
-            input::leadscore_time(t)
+            crate::model::leadscore_time(t)
                 .ok_or_else(|| ApiError::bad_request(format!("`since` {t:?} is not an RFC 3339 time")))?,
         ),
     };
@@ -936,7 +938,7 @@ async fn funnel(State(app): Shared, q: Params) -> Result<Json<super::funnel::Rep
     let targets = pack.program().targets();
     let min_sample = app.settings.target_min_sample;
     Ok(Json(
-        super::funnel::read_report_with_targets(&read, &query, targets, min_sample).await?,
+        super::targets::read_report_with_targets(&read, &query, targets, min_sample).await?,
     ))
 }
 

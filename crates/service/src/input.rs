@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::config::Limits;
 use super::error::ApiError;
-use super::model::Millis;
+use super::model::{leadscore_time, Millis};
 
 /// An event checked and ready to store.
 #[derive(Clone, Debug, PartialEq)]
@@ -528,11 +528,6 @@ pub fn rfc3339(ms: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-/// An RFC 3339 time in ms, parsed exactly as scoring parses it.
-pub fn leadscore_time(text: &str) -> Option<Millis> {
-    leadscore::parse_time(text).map(|t| t.timestamp_millis())
 }
 
 fn kind(value: &Value) -> &'static str {

@@ -2,33 +2,7 @@
 //! and an SLA, state in an embedded database (redb) in the data folder, or in PostgreSQL
 //! shared by several instances.
 //!
-//! | file | one job |
-//! |---|---|
-//! | `config.rs` | options as given → checked settings; limits and their defaults |
-//! | `lifecycle.rs` | stages, hand-off, SLA breach, cool-down, who acted: pure functions |
-//! | `pack.rs` | the live pack: published versions only, explicit reloads, what a reload removed |
-//! | `model.rs` | what is stored: lead records, transitions, history, cursors |
-//! | `storage/mod.rs` | the storage interface: `Storage`, its write transaction `Txn`, `StorageError` |
-//! | `storage/redb.rs` | the embedded backend: one redb file, reopened after an I/O error |
-//! | `storage/backup.rs` | the portable backup format: one consistent snapshot, JSON Lines, checked by its counts |
-//! | `storage/postgres.rs` | the Postgres backend: migrations, per-lead locks, seqs in commit order, leases |
-//! | `input.rs` | checking ids, fields, events and ingest lines before anything is stored |
-//! | `apply.rs` | one batch of writes: apply, score, lifecycle, outbox, in one transaction |
-//! | `commit.rs` | group commit: the writer thread, acknowledging after the commit is durable |
-//! | `schedule.rs` | re-evaluation on an interval, on reload, and when SLAs fall due |
-//! | `webhook.rs` | pushing the outbox: in order, at least once, signed, with stored backoff, dead letters |
-//! | `webhook_api.rs` | the webhooks' state and the operators' actions on them (HTTP, `admin`) |
-//! | `http.rs` | the API: parse, call the core, render |
-//! | `listener.rs` | serving connections: bounded, idle ones closed first, timeouts |
-//! | `metrics.rs` | Prometheus metrics |
-//! | `copy.rs` | `leadscore backup` and `leadscore restore`: a backup file from a service or a store, a restore into a new one |
-//! | `shadow.rs` | the shadow pack: loaded and reloaded apart, compared with the live one, its report |
-//! | `export.rs` | `GET /v1/export`: every lead with what sales did, streamed as JSON Lines |
-//! | `report.rs` | the funnel for the command line: from a service's URL or a stopped data folder |
-//! | `funnel.rs` | the funnel: figures over the hand-off index, by route or field, per period |
-//! | `targets.rs` | the pack's targets judged over their windows on a schedule; alerts published once |
-//! | `console/` | the web console under `/ui/`: sessions, pages, templates and assets in the binary |
-//! | `error.rs` | `ApiError`: status, kind, message |
+//! The files, bottom up, each with its one job: the crate's `README.md`.
 
 pub mod apply;
 pub mod cache;
@@ -36,11 +10,13 @@ pub mod commit;
 pub mod config;
 pub mod console;
 pub mod copy;
+pub mod deliver;
 pub mod error;
 pub mod export;
 pub mod funnel;
 pub mod http;
 pub mod input;
+pub mod judge;
 pub mod lifecycle;
 pub mod listener;
 pub mod metrics;
@@ -149,7 +125,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     }
     for url in &settings.webhooks {
         for stream in [webhook::Stream::Transitions, webhook::Stream::Alerts] {
-            let sender = webhook::Sender {
+            let sender = deliver::Sender {
                 url: url.clone(),
                 client: client.clone(),
                 secret: settings.webhook_secret.clone(),
@@ -163,7 +139,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
         }
     }
     tasks.push(tokio::spawn(
-        targets::Judge {
+        judge::Judge {
             store: Arc::clone(&store),
             live: Arc::clone(&live),
             committer: committer.clone(),
@@ -210,7 +186,7 @@ async fn serve(settings: Settings) -> Result<(), ServeError> {
     });
     let server = listener::serve(
         tcp,
-        http::router(Arc::clone(&app), console::router(app)),
+        http::router(Arc::clone(&app), webhook_api::routes(), console::router(app)),
         bounds,
         stop_rx.clone(),
     );

@@ -7,6 +7,7 @@ use leadscore::EvalError;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::lifecycle::{Handoff, Kind, Stage, Standing};
@@ -300,7 +301,7 @@ pub struct Cursor {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status: Option<u16>,
     /// Failed attempts in a row that were permanent refusals (a 4xx other than 408 or
-    /// 429): at [`crate::webhook::PERMANENT_ATTEMPTS`] the transition is dead-lettered.
+    /// 429): at the webhook's limit of refusals (`webhook::PERMANENT_ATTEMPTS`) the transition is dead-lettered.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub refused: u32,
     /// Bumped by every operator action that moves the cursor (skip, replay from a seq):
@@ -543,6 +544,59 @@ pub const RULE_FIRES_KEPT: Millis = 8 * 24 * HOUR_MS;
 /// The start of the hour `at` falls in (ms, UTC).
 pub fn hour_of(at: Millis) -> Millis {
     at - at.rem_euclid(HOUR_MS)
+}
+
+/// The time now in ms.
+pub fn now_millis() -> Millis {
+    chrono::Utc::now().timestamp_millis()
+}
+
+/// An RFC 3339 time in ms, parsed exactly as scoring parses it.
+pub fn leadscore_time(text: &str) -> Option<Millis> {
+    leadscore::parse_time(text).map(|t| t.timestamp_millis())
+}
+
+/// The hand-offs the outbox records, for a database written before the funnel's index
+/// existed: each `mql` transition starts one, each sales stage change after it (one with
+/// `acted_at`) is added to the lead's latest. Their `rules` are unknown (empty). Also
+/// gives each lead's latest hand-off key.
+pub fn replay(transitions: impl IntoIterator<Item = Transition>) -> (Vec<HandOff>, HashMap<String, Millis>) {
+    let mut all: Vec<HandOff> = Vec::new();
+    let mut latest: HashMap<String, usize> = HashMap::new();
+    for t in transitions {
+        let Some(at) = leadscore_time(&t.at) else {
+            continue;
+        };
+        match (t.kind, &t.acted_at) {
+            (Kind::Stage(Stage::Mql), _) => {
+                latest.insert(t.lead.clone(), all.len());
+                all.push(HandOff {
+                    lead: t.lead,
+                    mql_at: at,
+                    route: t.route,
+                    sla_due: t.sla_due.as_deref().and_then(leadscore_time),
+                    rules: Vec::new(),
+                    first_action: None,
+                    reached: Vec::new(),
+                    rejection_reason: None,
+                });
+            }
+            (Kind::Stage(stage), Some(acted)) => {
+                let acted = leadscore_time(acted).unwrap_or(at);
+                let default = format!("set to `{stage}` by request");
+                let reason = (t.reason != default).then_some(t.reason.as_str());
+                if let Some(h) = latest.get(&t.lead).and_then(|&i| all.get_mut(i)) {
+                    h.act(stage, acted, reason);
+                }
+            }
+            _ => {}
+        }
+    }
+    let keys = latest
+        .into_iter()
+        .filter_map(|(lead, i)| Some((lead, all.get(i)?.mql_at)))
+        .collect();
+    (all, keys)
 }
 
 /// How many results were computed, and in how many of them each rule fired: in one

@@ -4,19 +4,15 @@
 //! remembered for `GET /v1/pack`, with the rules and routes a new version dropped.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde::Serialize;
 use tokio::sync::Notify;
 
-use super::commit::now_millis;
-use super::config::Settings;
+use super::config::{Settings, RELOAD_WAIT};
 use super::metrics::Metrics;
+use super::model::now_millis;
 use leadscore::reload::{Rejection, ReloadEvent, WatchOptions};
 use leadscore::{LivePack, Pack};
-
-/// How long an explicit reload may take before its caller stops waiting.
-pub const RELOAD_WAIT: Duration = Duration::from_secs(60);
 
 /// What a new version no longer has that the one before it had.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]

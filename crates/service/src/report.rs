@@ -6,10 +6,11 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::commit::now_millis;
 use super::error::ApiError;
-use super::funnel::{read_report_with_targets, Query, Report};
+use super::funnel::{Query, Report};
+use super::model::now_millis;
 use super::storage::{redb::RedbStore, Storage, StorageError};
+use super::targets::read_report_with_targets;
 
 /// How long the command waits for a service's answer.
 pub const TIMEOUT: Duration = Duration::from_secs(60);

@@ -69,7 +69,7 @@ impl Scheduler {
     /// The leads due by now, a chunk per transaction, until none is left. The index is
     /// read first, so an idle service writes nothing.
     async fn due(&self) {
-        let now = super::commit::now_millis();
+        let now = super::model::now_millis();
         let due = match self.store.read().await {
             Ok(r) => r.due_leads(now, 1).await,
             Err(e) => Err(e),

@@ -17,8 +17,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 
-use super::commit::now_millis;
 use super::input::rfc3339;
+use super::model::now_millis;
 use super::model::{ShadowMark, ShadowTally};
 use leadscore::reload::{ReloadEvent, WatchOptions};
 use leadscore::{LivePack, Outcome, Pack};
@@ -199,7 +199,7 @@ impl Shadow {
         let run = move || {
             let live = shadow.live.read().unwrap_or_else(|e| e.into_inner()).clone();
             match live {
-                Some(live) => match live.reload(super::pack::RELOAD_WAIT) {
+                Some(live) => match live.reload(super::config::RELOAD_WAIT) {
                     Ok(event) => Reload::Event(event),
                     Err(e) => Reload::Failed(render(&e)),
                 },

@@ -4,7 +4,7 @@
 //! acted on for `acceptance`, hand-offs for `conversion`, hand-offs with an SLA acted on
 //! or past due for `sla`) a target is `insufficient`, neither met nor missed.
 //!
-//! The scheduler judges the live pack's targets every `--target-every`, sets the
+//! The scheduler (`judge.rs`) judges the live pack's targets every `--target-every`, sets the
 //! `leadscore_target_status` gauges, and when a target has become missed (or met again)
 //! since the last alert, has the writer publish it: in one transaction, under a lock that
 //! serialises every instance's publication (Postgres: a transaction-level advisory lock;
@@ -18,17 +18,15 @@
 //! webhook streams' seqs) reads lead transitions only, and stays as it was.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use leadscore::ast::Measure;
-use leadscore::{LivePack, Target};
+use leadscore::Target;
 
-use super::commit::{now_millis, Committer};
+use super::error::ApiError;
 use super::funnel;
-use super::metrics::Metrics;
 use super::model::{Alert, Evaluation, HandOff, Millis, TargetState, TargetStatus};
-use super::storage::{Reader, Storage, StorageError, Txn};
+use super::storage::{Reader, StorageError, Txn};
 
 /// The fewest hand-offs in a measure's divisor for a target to be judged (`--target-min-sample`).
 pub const MIN_SAMPLE: u64 = 20;
@@ -129,69 +127,17 @@ pub fn publish(t: &mut dyn Txn, evaluations: &[Evaluation], pack: &str, now: Mil
     Ok(published)
 }
 
-/// The targets' scheduler: judges the live pack's targets every `every`.
-pub struct Judge {
-    /// The database (hand-offs, the states published).
-    pub store: Arc<Storage>,
-    /// The live pack, whose targets are judged.
-    pub live: Arc<LivePack>,
-    /// Where alerts are published.
-    pub committer: Committer,
-    /// The gauges.
-    pub metrics: Arc<Metrics>,
-    /// The fewest hand-offs in a divisor.
-    pub min_sample: u64,
-    /// How often.
-    pub every: Duration,
-}
-
-impl Judge {
-    /// Runs until the task is aborted at shutdown.
-    pub async fn run(self) {
-        loop {
-            if let Err(e) = self.judge().await {
-                eprintln!("targets: {e}");
-            }
-            tokio::time::sleep(self.every).await;
-        }
-    }
-
-    /// Judges the targets once; publishes what changed.
-    async fn judge(&self) -> Result<(), String> {
-        let pack = self.live.current();
-        let targets = pack.program().targets();
-        if targets.is_empty() {
-            self.metrics.set_targets(&[]);
-            return Ok(());
-        }
-        let now = now_millis();
-        let read = self.store.read().await.map_err(|e| e.to_string())?;
-        let evaluations = read_evaluations(&read, targets, now, self.min_sample)
-            .await
-            .map_err(|e| format!("the hand-offs cannot be read: {e}"))?;
-        self.metrics.set_targets(&evaluations);
-        let stored: HashMap<String, TargetStatus> = read
-            .target_states()
-            .await
-            .map_err(|e| format!("the published states cannot be read: {e}"))?
-            .into_iter()
-            .map(|s| (s.name, s.status))
-            .collect();
-        drop(read);
-        // The writer is asked only when something may have changed: an idle service
-        // whose targets stand as published writes nothing.
-        if evaluations
-            .iter()
-            .all(|e| change(stored.get(&e.name).copied(), e.status).is_none())
-        {
-            return Ok(());
-        }
-        self.committer
-            .targets(evaluations, pack.id().to_string(), now)
-            .await
-            .map(|_| ())
-            .map_err(|e| format!("alerts not published: {}", e.message))
-    }
+/// The report `query` asks for with the judgement of `targets`, each
+/// over its own window ending at the query's `now`.
+pub async fn read_report_with_targets(
+    reader: &Reader,
+    query: &funnel::Query,
+    targets: &[leadscore::Target],
+    min_sample: u64,
+) -> Result<funnel::Report, ApiError> {
+    let report = funnel::read_report(reader, query).await?;
+    let targets = read_evaluations(reader, targets, query.now, min_sample).await?;
+    Ok(funnel::Report { targets, ..report })
 }
 
 #[cfg(test)]

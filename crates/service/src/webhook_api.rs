@@ -26,10 +26,10 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::commit::now_millis;
 use super::error::ApiError;
 use super::http::{number, page, params, App, Params, Shared};
 use super::input::rfc3339;
+use super::model::now_millis;
 use super::model::DeadLetter;
 use super::storage::Reader;
 use super::webhook::{redacted, webhook_id, Op, Stream};

@@ -16,12 +16,12 @@ use serde_json::{Map, Value};
 
 use super::session::Session;
 use super::{allowed, render, Chrome, Failure, Shared};
-use crate::commit::now_millis;
 use crate::config::Scope;
 use crate::funnel;
 use crate::http::{explain, shadow_view, App};
 use crate::input::{self, rfc3339, Op};
 use crate::lifecycle::{Acted, Ask, Stage};
+use crate::model::now_millis;
 use crate::model::{hour_of, HistoryEntry, LeadRecord, Millis, RuleFires, HOUR_MS};
 use crate::pack as live_pack;
 use crate::shadow;
@@ -298,7 +298,7 @@ fn event_row(seq: u64, event: &Value) -> EventRow {
 fn ledger_chart(entries: &[(u64, HistoryEntry)]) -> String {
     let points: Vec<(f64, f64)> = entries
         .iter()
-        .filter_map(|(_, e)| Some((input::leadscore_time(&e.at)? as f64, e.score?)))
+        .filter_map(|(_, e)| Some((crate::model::leadscore_time(&e.at)? as f64, e.score?)))
         .collect();
     if points.is_empty() {
         return String::new();
@@ -875,7 +875,7 @@ fn series_chart(series: &[funnel::Period]) -> String {
     if series.len() < 2 {
         return String::new();
     }
-    let x = |p: &funnel::Period| input::leadscore_time(&p.from).unwrap_or_default() as f64;
+    let x = |p: &funnel::Period| crate::model::leadscore_time(&p.from).unwrap_or_default() as f64;
     type Pick = fn(&funnel::Figures) -> u64;
     let lines_of: [(&str, &'static str, Pick); 3] = [
         ("MQLs", "#0969da", |f| f.mqls),
@@ -982,7 +982,7 @@ pub async fn funnel_page(
             let pack = app.live.current();
             let targets = pack.program().targets();
             let min_sample = app.settings.target_min_sample;
-            match funnel::read_report_with_targets(&read, &query, targets, min_sample).await {
+            match crate::targets::read_report_with_targets(&read, &query, targets, min_sample).await {
                 Ok(report) => page.report = Some(funnel_view(&report)),
                 Err(e) if e.status == 400 => page.error = Some(e.message),
                 Err(e) => return Err(e.into()),

@@ -666,7 +666,7 @@ async fn backfill_handoffs(location: &str, txn: &deadpool_postgres::Transaction<
             row.try_get::<_, &[u8]>(0).map_err(e)?,
         )?);
     }
-    let (list, latest) = crate::funnel::replay(all);
+    let (list, latest) = crate::model::replay(all);
     for h in &list {
         let row = handoff_row(h);
         txn.execute(PUT_HANDOFF, &row.params()).await.map_err(e)?;

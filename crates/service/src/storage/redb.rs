@@ -494,7 +494,7 @@ fn index_handoffs(
         let (_, v) = entry.map_err(e)?;
         all.push(decode::<Transition>("transition", v.value())?);
     }
-    let (list, latest) = crate::funnel::replay(all);
+    let (list, latest) = crate::model::replay(all);
     for h in &list {
         put_handoff(path, handoffs, open, h)?;
     }
@@ -1337,7 +1337,7 @@ mod tests {
         let store = RedbStore::open(dir.path()).unwrap();
         let read = store.read().unwrap();
         let all = read.handoffs(i64::MIN, i64::MAX).unwrap();
-        let at = |t: &str| crate::input::leadscore_time(t).unwrap();
+        let at = |t: &str| crate::model::leadscore_time(t).unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!((all[0].lead.as_str(), all[0].mql_at), ("a", at("2026-03-01T00:00:00Z")));
         assert_eq!(all[0].first_action, Some((Stage::Rejected, at("2026-03-01T00:09:00Z"))));
