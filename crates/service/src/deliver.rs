@@ -114,13 +114,7 @@ impl Sender {
             outcome,
             now: now_millis(),
         };
-        match self.committer.webhook(op).await {
-            Ok(()) => Step::Delivered,
-            Err(e) => {
-                eprintln!("webhook {label}: cannot store the cursor: {e}");
-                Step::Backoff(IDLE_POLL)
-            }
-        }
+        self.store(label, op, "the cursor").await
     }
 
     /// Delivers a dead letter an operator asked to replay, once.
@@ -143,10 +137,16 @@ impl Sender {
             outcome,
             now: now_millis(),
         };
+        self.store(label, op, "the dead letter").await
+    }
+
+    /// Stores a delivery's result through the writer; on failure (`what` it was) the
+    /// sender backs off and reads its state again.
+    async fn store(&self, label: &str, op: Op, what: &str) -> Step {
         match self.committer.webhook(op).await {
             Ok(()) => Step::Delivered,
             Err(e) => {
-                eprintln!("webhook {label}: cannot store the dead letter: {e}");
+                eprintln!("webhook {label}: cannot store {what}: {e}");
                 Step::Backoff(IDLE_POLL)
             }
         }
