@@ -21,7 +21,7 @@ use super::model::LeadRecord;
 /// than the standard SipHash for the short ids the writer looks up several times a write.
 pub type LeadMap<V> = HashMap<String, V, ahash::RandomState>;
 
-/// The most bytes the entries may take, by [`Cached::bytes`].
+/// The most bytes the entries may take, by `Cached::bytes`.
 pub const MAX_BYTES: usize = 256 << 20;
 
 /// Bytes counted for a record besides its events: the decoded fields, result and

@@ -1,6 +1,6 @@
 //! The webhook operations of the HTTP API (`admin` scope): each webhook's position,
 //! backlog, last error and dead letters, and the actions on its stream. An action is
-//! stored by the writer ([`webhook::Op`]); the instance that holds the webhook's lease
+//! stored by the writer ([`crate::webhook::Op`]); the instance that holds the webhook's lease
 //! carries it out, so with several instances exactly one delivers.
 //!
 //! | route | what |
