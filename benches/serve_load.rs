@@ -183,6 +183,14 @@ fn statement_times(url: &str) {
     for line in rows.lines() {
         println!("    {line}");
     }
+    let sizes = psql(
+        url,
+        "SELECT count(*), round(avg(length(record))), round(avg(pg_column_size(record))) FROM leadscore.leads",
+    );
+    println!(
+        "  postgres, lead rows (count | record bytes | stored bytes): {}",
+        sizes.trim()
+    );
 }
 
 /// Runs `sql` with `psql` on `url`: its rows, `|` between columns.
