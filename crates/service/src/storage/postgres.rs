@@ -791,6 +791,17 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The stored ones of the event ids `$1` (leads) and `$2` (ids), with their digests: an
+/// index lookup each, whatever the planner thinks of the table (a join would be planned
+/// once per connection, as a scan of the whole table while it was small, and kept).
+macro_rules! find_event_ids {
+    () => {
+        "SELECT x.lead, x.event_id, e.digest FROM unnest($1::text[], $2::text[]) AS x (lead, event_id),
+           LATERAL (SELECT digest FROM leadscore.event_ids AS e WHERE e.lead = x.lead AND e.event_id = x.event_id LIMIT 1) AS e"
+    };
+}
+const FIND_EVENT_IDS: &str = find_event_ids!();
+
 /// One write transaction, driven from the writer thread.
 ///
 /// Its blind writes (events, event ids and their digests, dropped events, history, lead
@@ -1421,8 +1432,7 @@ impl PgTxn<'_> {
                 vec![Box::new(owned), Box::new(seen)],
             ),
             Statement::new(
-                "SELECT 1 / (NOT EXISTS (SELECT 1 FROM unnest($1::text[], $2::text[]) AS x (lead, event_id)
-                   JOIN leadscore.event_ids AS e ON e.lead = x.lead AND e.event_id = x.event_id))::int",
+                concat!("SELECT 1 / (SELECT count(*) = 0 FROM (", find_event_ids!(), ") AS stored)::int"),
                 vec![Box::new(leads), Box::new(event_ids)],
             ),
         ];
@@ -1493,11 +1503,7 @@ impl Txn for PgTxn<'_> {
         let expected = std::mem::take(&mut self.expected_ids);
         if !expected.is_empty() {
             let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
-            statements.push(Statement::new(
-                "SELECT lead, event_id, digest FROM leadscore.event_ids
-                 WHERE (lead, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
-                vec![Box::new(leads), Box::new(event_ids)],
-            ));
+            statements.push(Statement::new(FIND_EVENT_IDS, vec![Box::new(leads), Box::new(event_ids)]));
         }
         let rows = self.pipeline(&statements)?;
         for row in rows.get(1).into_iter().flatten() {
