@@ -148,8 +148,18 @@ fn postgres_log(path: &std::path::Path, from: usize, paced: &(String, String)) -
             .iter()
             .any(|w| line.contains(w));
         if let Some(rest) = line.split("duration: ").nth(1) {
-            let ms: f64 = rest.split_whitespace().next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
-            let statement = rest.split(": ").nth(1).unwrap_or("").split_whitespace().next().unwrap_or("");
+            let ms: f64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            let statement = rest
+                .split(": ")
+                .nth(1)
+                .unwrap_or("")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
             let entry = slow.entry((inside, statement.to_string())).or_default();
             entry.0 += 1;
             entry.1 = entry.1.max(ms);
@@ -196,7 +206,12 @@ fn statement_times(url: &str) {
 /// Runs `sql` with `psql` on `url`: its rows, `|` between columns.
 fn psql(url: &str, sql: &str) -> String {
     let newest = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|d| d.filter_map(Result::ok).map(|e| e.path().join("bin/psql")).filter(|p| p.is_file()).max())
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path().join("bin/psql"))
+                .filter(|p| p.is_file())
+                .max()
+        })
         .ok()
         .flatten();
     let program = newest.unwrap_or_else(|| "psql".into());

@@ -1432,7 +1432,11 @@ impl PgTxn<'_> {
                 vec![Box::new(owned), Box::new(seen)],
             ),
             Statement::new(
-                concat!("SELECT 1 / (SELECT count(*) = 0 FROM (", find_event_ids!(), ") AS stored)::int"),
+                concat!(
+                    "SELECT 1 / (SELECT count(*) = 0 FROM (",
+                    find_event_ids!(),
+                    ") AS stored)::int"
+                ),
                 vec![Box::new(leads), Box::new(event_ids)],
             ),
         ];
@@ -1503,7 +1507,10 @@ impl Txn for PgTxn<'_> {
         let expected = std::mem::take(&mut self.expected_ids);
         if !expected.is_empty() {
             let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
-            statements.push(Statement::new(FIND_EVENT_IDS, vec![Box::new(leads), Box::new(event_ids)]));
+            statements.push(Statement::new(
+                FIND_EVENT_IDS,
+                vec![Box::new(leads), Box::new(event_ids)],
+            ));
         }
         let rows = self.pipeline(&statements)?;
         for row in rows.get(1).into_iter().flatten() {
