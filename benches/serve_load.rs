@@ -76,6 +76,9 @@ fn main() {
         .build()
         .expect("runtime");
     let mut cluster = None;
+    // The cluster's server log, and how much of it the earlier backends' runs printed.
+    let mut pg_log: Option<std::path::PathBuf> = None;
+    let mut pg_log_read = 0;
     for backend in backends.split(',') {
         let (instances, storage) = match backend {
             "redb" => (
@@ -84,7 +87,12 @@ fn main() {
             ),
             "postgres" | "postgres2" => {
                 // A throwaway cluster with fsync on: a commit is as durable as redb's.
-                let c: &Cluster = cluster.get_or_insert_with(|| Cluster::start_with(|_| "-c fsync=on".into()));
+                let c: &Cluster = cluster.get_or_insert_with(|| {
+                    Cluster::start_with(|folder| {
+                        pg_log = Some(folder.join("server.log"));
+                        PG_OPTIONS.into()
+                    })
+                });
                 let url = c.create_db(&format!("bench_{backend}"));
                 (
                     if backend == "postgres" { 1 } else { 2 },
@@ -96,11 +104,128 @@ fn main() {
         let servers: Vec<Server> = (0..instances).map(|_| Server::start(&bin, &storage)).collect();
         let bases: Vec<String> = servers.iter().map(|s| s.base.clone()).collect();
         println!("\n== {backend}: {instances} instance(s)");
-        runtime.block_on(run(&bases));
+        let url = storage.iter().find(|s| s.starts_with("postgres://")).cloned();
+        let paced = runtime.block_on(run(&bases, url.as_deref()));
+        if let Some(log) = &pg_log {
+            pg_log_read = postgres_log(log, pg_log_read, &paced);
+        }
     }
     drop(cluster);
     fsync_floor(dir.path());
     println!("load average after: {}", load_average());
+}
+
+/// The throwaway cluster's settings: `fsync` on (a commit is as durable as redb's), and
+/// in its log the statements slower than 10 ms (a `COMMIT`'s time is its WAL flush),
+/// checkpoints, and autovacuum's runs, printed after each backend's run.
+/// `pg_stat_statements` gives each statement's server time in the single-event phase.
+const PG_OPTIONS: &str = "-c fsync=on -c log_min_duration_statement=10 -c log_checkpoints=on \
+     -c log_autovacuum_min_duration=0 -c shared_preload_libraries=pg_stat_statements \
+     -c pg_stat_statements.track_utility=on";
+
+/// The most lines of the Postgres log printed after a run.
+const PG_LOG_LINES: usize = 20;
+
+/// Prints what the Postgres log gained since `from` (bytes): checkpoints and
+/// autovacuum's runs, the statements over 10 ms of the single-event phase (`paced`, its
+/// first and last time of day), and the count of slow statements by their first word,
+/// in that phase and outside it; where it got to.
+fn postgres_log(path: &std::path::Path, from: usize, paced: &(String, String)) -> usize {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let new = text.get(from..).unwrap_or_default();
+    // (in the phase, first word) -> (count, slowest ms)
+    let mut slow: std::collections::BTreeMap<(bool, String), (usize, f64)> = std::collections::BTreeMap::new();
+    let mut shown = 0;
+    println!(
+        "  postgres log: checkpoints, autovacuum, statements over 10 ms in {}-{}:",
+        paced.0, paced.1
+    );
+    for line in new.lines() {
+        // "2026-12-07 21:15:54.505 UTC [pid] LOG: ..."
+        let time = line.split_whitespace().nth(1).unwrap_or("");
+        let inside = *paced.0 <= *time && *time <= *paced.1;
+        let background = ["checkpoint", "automatic vacuum", "automatic analyze"]
+            .iter()
+            .any(|w| line.contains(w));
+        if let Some(rest) = line.split("duration: ").nth(1) {
+            let ms: f64 = rest
+                .split_whitespace()
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            let statement = rest
+                .split(": ")
+                .nth(1)
+                .unwrap_or("")
+                .split_whitespace()
+                .next()
+                .unwrap_or("");
+            let entry = slow.entry((inside, statement.to_string())).or_default();
+            entry.0 += 1;
+            entry.1 = entry.1.max(ms);
+        } else if !background {
+            continue;
+        }
+        if background || (inside && shown < PG_LOG_LINES) {
+            let cut: String = line.chars().take(160).collect();
+            println!("    {cut}");
+            shown += 1;
+        }
+    }
+    for ((inside, statement), (n, max)) in &slow {
+        let phase = if *inside { "single-event phase" } else { "other phases" };
+        println!("  slow statements, {phase}: {n} x {statement}, the slowest {max:.1} ms");
+    }
+    text.len()
+}
+
+/// The statements of the single-event phase that took most of the server's time
+/// (`pg_stat_statements`, reset when the phase began): calls, total and mean time.
+fn statement_times(url: &str) {
+    let rows = psql(
+        url,
+        "SELECT calls, round(total_exec_time::numeric, 1), round(mean_exec_time::numeric, 3), \
+         round(max_exec_time::numeric, 1), left(regexp_replace(query, '\\s+', ' ', 'g'), 90) \
+         FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \
+         ORDER BY total_exec_time DESC LIMIT 14",
+    );
+    println!("  postgres, the single-event phase's statements (calls | total ms | mean ms | max ms | text):");
+    for line in rows.lines() {
+        println!("    {line}");
+    }
+    let sizes = psql(
+        url,
+        "SELECT count(*), round(avg(length(record))), round(avg(pg_column_size(record))) FROM leadscore.leads",
+    );
+    println!(
+        "  postgres, lead rows (count | record bytes | stored bytes): {}",
+        sizes.trim()
+    );
+}
+
+/// Runs `sql` with `psql` on `url`: its rows, `|` between columns.
+fn psql(url: &str, sql: &str) -> String {
+    let newest = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .map(|e| e.path().join("bin/psql"))
+                .filter(|p| p.is_file())
+                .max()
+        })
+        .ok()
+        .flatten();
+    let program = newest.unwrap_or_else(|| "psql".into());
+    let out = Command::new(program)
+        .args(["-At", "-F", " | ", "-v", "ON_ERROR_STOP=1", "-d", url, "-c", sql])
+        .output()
+        .expect("run psql");
+    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The time of day (UTC, to the ms), to set the phases beside the Postgres log's lines.
+fn clock() -> String {
+    chrono::Utc::now().format("%H:%M:%S%.3f").to_string()
 }
 
 /// A `leadscore serve` child, killed when dropped.
@@ -174,7 +299,8 @@ fn fsync_floor(dir: &std::path::Path) {
     );
 }
 
-async fn run(bases: &[String]) {
+/// The phases, one after the other; the single-event phase's first and last time of day.
+async fn run(bases: &[String], pg: Option<&str>) -> (String, String) {
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -184,8 +310,16 @@ async fn run(bases: &[String]) {
     // on its own 2,000 leads so both see leads grow the same way.
     ingest(&http, bases, "lead", "").await;
     ingest(&http, bases, "bulk", "?answer=counts").await;
-    paced(&http, bases).await;
+    if let Some(url) = pg {
+        psql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+        psql(url, "SELECT pg_stat_statements_reset()");
+    }
+    let paced = paced(&http, bases).await;
+    if let Some(url) = pg {
+        statement_times(url);
+    }
     score(&http, &bases[0]).await;
+    paced
 }
 
 /// One JSON Lines body: `INGEST_LINES` events, spread over the leads.
@@ -218,6 +352,7 @@ async fn ingest(http: &reqwest::Client, bases: &[String], prefix: &str, query: &
     }
     post(http, &format!("{base}/v1/ingest"), body).await;
     let sent = Arc::new(AtomicU64::new(0));
+    println!("ingest{query}: from {}", clock());
     let started = Instant::now();
     let tasks: Vec<_> = (0..INGEST_CLIENTS)
         .map(|c| {
@@ -246,8 +381,11 @@ async fn ingest(http: &reqwest::Client, bases: &[String], prefix: &str, query: &
     );
 }
 
-async fn paced(http: &reqwest::Client, bases: &[String]) {
+/// The single-event phase; its first and last time of day.
+async fn paced(http: &reqwest::Client, bases: &[String]) -> (String, String) {
     let before = histograms(http, bases).await;
+    let from = clock();
+    println!("single-event POST: from {from}");
     let started = Instant::now();
     let tasks: Vec<_> = (0..PACED_TASKS)
         .map(|t| {
@@ -278,8 +416,9 @@ async fn paced(http: &reqwest::Client, bases: &[String]) {
     let secs = started.elapsed().as_secs_f64();
     all.sort();
     let pct = |p: f64| all[((all.len() as f64 * p) as usize).min(all.len() - 1)].as_secs_f64() * 1000.0;
+    let to = clock();
     println!(
-        "single-event POST: {} requests in {secs:.2}s = {:.0} req/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "single-event POST: to {to}, {} requests in {secs:.2}s = {:.0} req/s; p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         all.len(),
         all.len() as f64 / secs,
         pct(0.50),
@@ -287,6 +426,7 @@ async fn paced(http: &reqwest::Client, bases: &[String]) {
         pct(1.0)
     );
     server_view(&before, &histograms(http, bases).await);
+    (from, to)
 }
 
 /// The server's own view of the paced phase, from the histograms of its `/metrics`
@@ -296,18 +436,23 @@ async fn paced(http: &reqwest::Client, bases: &[String]) {
 /// as Prometheus' `histogram_quantile` does.
 fn server_view(before: &Histograms, after: &Histograms) {
     let delta = |name: &str| -> Histogram {
-        let (a, b) = (after.get(name).cloned().unwrap_or_default(), before.get(name));
-        let b = b.cloned().unwrap_or_default();
-        Histogram {
-            buckets: (a.buckets.iter())
-                .map(|&(le, n)| (le, n - b.buckets.iter().find(|x| x.0 == le).map_or(0.0, |x| x.1)))
-                .collect(),
-            sum: a.sum - b.sum,
-            count: a.count - b.count,
-        }
+        let b = before.get(name).cloned().unwrap_or_default();
+        after.get(name).cloned().unwrap_or_default().minus(&b)
     };
     let route = delta(r#"leadscore_http_request_duration_seconds{route="/v1/leads/{id}/events"}"#);
-    let commits = delta("leadscore_commit_duration_seconds");
+    // The commits by what they held (`held`), and all of them together.
+    let commit = "leadscore_commit_duration_seconds";
+    // (A build before the label has one series, `all`.)
+    let mut held: Vec<(&str, Histogram)> = (after.keys())
+        .filter_map(|k| match k.strip_prefix(commit)? {
+            "" => Some(("all", k)),
+            labels => Some((labels.strip_prefix("{held=")?.strip_suffix('}')?.trim_matches('"'), k)),
+        })
+        .map(|(label, key)| (label, delta(key)))
+        .filter(|(_, h)| h.count > 0.0)
+        .collect();
+    held.sort_by(|a, b| a.0.cmp(b.0));
+    let commits = held.iter().fold(Histogram::default(), |all, (_, h)| all.plus(h));
     let groups = delta("leadscore_commit_requests");
     println!(
         "  server side (its /metrics): the route p50 {:.2} ms, p99 {:.2} ms; {:.0} group commits, p50 {:.2} ms, p99 {:.2} ms, {:.2} requests each",
@@ -318,6 +463,17 @@ fn server_view(before: &Histograms, after: &Histograms) {
         commits.quantile(0.99) * 1000.0,
         groups.sum / groups.count.max(1.0),
     );
+    for (label, h) in &held {
+        println!(
+            "    commits that held {label}: {:.0}, p50 {:.2} ms, p99 {:.2} ms, {:.1} ms in all; over 6.4 ms: {:.0}, over 25.6 ms: {:.0}",
+            h.count,
+            h.quantile(0.50) * 1000.0,
+            h.quantile(0.99) * 1000.0,
+            h.sum * 1000.0,
+            h.count - h.at_most(0.0064),
+            h.count - h.at_most(0.0256),
+        );
+    }
 }
 
 /// A histogram of `/metrics`: cumulative counts by upper bound, sum and count.
@@ -329,6 +485,38 @@ struct Histogram {
 }
 
 impl Histogram {
+    /// This one less `earlier` (the same series read before), bucket by bucket.
+    fn minus(&self, earlier: &Histogram) -> Histogram {
+        let before = |le: f64| earlier.buckets.iter().find(|x| x.0 == le).map_or(0.0, |x| x.1);
+        Histogram {
+            buckets: self.buckets.iter().map(|&(le, n)| (le, n - before(le))).collect(),
+            sum: self.sum - earlier.sum,
+            count: self.count - earlier.count,
+        }
+    }
+
+    /// This one and `other` (of the same buckets) together.
+    fn plus(&self, other: &Histogram) -> Histogram {
+        let mut all = self.clone();
+        for &(le, n) in &other.buckets {
+            match all.buckets.iter_mut().find(|b| b.0 == le) {
+                Some(b) => b.1 += n,
+                None => all.buckets.push((le, n)),
+            }
+        }
+        all.sum += other.sum;
+        all.count += other.count;
+        all
+    }
+
+    /// How many observations were at most `le` (a bucket's bound).
+    fn at_most(&self, le: f64) -> f64 {
+        self.buckets
+            .iter()
+            .find(|b| (b.0 - le).abs() < 1e-12)
+            .map_or(0.0, |b| b.1)
+    }
+
     /// The `q` quantile, linear within its bucket.
     fn quantile(&self, q: f64) -> f64 {
         let rank = q * self.count;

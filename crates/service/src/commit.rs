@@ -15,7 +15,7 @@ use super::cache::LeadCache;
 use super::config::Limits;
 use super::error::ApiError;
 use super::input::Op;
-use super::metrics::Metrics;
+use super::metrics::{Held, Metrics};
 use super::model::now_millis;
 use super::storage::{Storage, StorageError, StorageErrorKind, Txn};
 use super::webhook;
@@ -75,6 +75,21 @@ enum Command {
         at: i64,
         reply: oneshot::Sender<Result<usize, ApiError>>,
     },
+}
+
+impl Command {
+    /// What kind of work it is, for the commit's metrics.
+    fn held(&self) -> Held {
+        match self {
+            Command::Writes { .. } => Held::Writes,
+            Command::Probe { .. } => Held::Probe,
+            Command::Webhook { .. } => Held::Webhook,
+            Command::Delete { .. } => Held::Erase,
+            Command::Targets { .. } => Held::Targets,
+            Command::Due { .. } => Held::Due,
+            Command::Rescore { .. } => Held::Rescore,
+        }
+    }
 }
 
 /// The handle requests use to reach the writer. Cheap to clone.
@@ -273,7 +288,8 @@ impl Writer {
             let tally = std::mem::take(&mut batch.tally);
             Ok((done, views, tally, batch.into_cached()))
         });
-        self.metrics.commit(commands.len(), started.elapsed());
+        let held = commands.iter().map(Command::held).max().unwrap_or(Held::Writes);
+        self.metrics.commit(commands.len(), held, started.elapsed());
         match outcome {
             Ok((done, views, tally, stored)) => {
                 for (id, entry) in stored {

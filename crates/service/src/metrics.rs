@@ -36,6 +36,12 @@ struct WebhookLabels {
     webhook: String,
 }
 
+/// What a group commit held (see [`Held`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HeldLabels {
+    held: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RuleLabels {
     rule: String,
@@ -46,6 +52,42 @@ type Histograms<L> = Family<L, Histogram, fn() -> Histogram>;
 fn latency_histogram() -> Histogram {
     // 0.1 ms to ~3.3 s.
     Histogram::new(exponential_buckets(0.000_1, 2.0, 16))
+}
+
+/// What a group commit held, for the `held` label of its time: the costliest kind of
+/// work among its commands (a group of writes that also claimed due leads is `Due`), so
+/// that a slow commit can be told from the work that made it slow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Held {
+    /// Writes of leads only (events, fields, sales actions).
+    Writes,
+    /// A readiness probe's record (while writes could not be stored).
+    Probe,
+    /// A webhook's delivery result or an operator's action on a stream.
+    Webhook,
+    /// A lead's erasure.
+    Erase,
+    /// The targets' alerts.
+    Targets,
+    /// A claim of leads due by now, scored again.
+    Due,
+    /// A chunk of the re-scoring of every lead with a new pack.
+    Rescore,
+}
+
+impl Held {
+    /// The label's value.
+    pub fn name(self) -> &'static str {
+        match self {
+            Held::Writes => "writes",
+            Held::Probe => "probe",
+            Held::Webhook => "webhook",
+            Held::Erase => "erase",
+            Held::Targets => "targets",
+            Held::Due => "due",
+            Held::Rescore => "rescore",
+        }
+    }
 }
 
 /// The service's metrics.
@@ -65,7 +107,7 @@ pub struct Metrics {
     deliveries: Family<WebhookLabels, Counter>,
     failures: Family<WebhookLabels, Counter>,
     commit_requests: Histogram,
-    commit_seconds: Histogram,
+    commit_seconds: Histograms<HeldLabels>,
     /// Storage and scale (issue 22).
     rescored: Counter,
     // Webhook dead letters (issue 23).
@@ -102,7 +144,7 @@ impl Metrics {
             deliveries: Family::default(),
             failures: Family::default(),
             commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
-            commit_seconds: latency_histogram(),
+            commit_seconds: Family::new_with_constructor(latency_histogram),
             rescored: Counter::default(),
             dead_letters: Family::default(),
             funnel: FunnelGauges::default(),
@@ -174,7 +216,7 @@ impl Metrics {
         );
         r.register(
             "commit_duration_seconds",
-            "Time to apply and durably commit one group",
+            "Time to apply and durably commit one group, by the costliest kind of work it held (writes, erase, webhook, probe, targets, due, rescore)",
             m.commit_seconds.clone(),
         );
         r.register(
@@ -230,10 +272,11 @@ impl Metrics {
         self.leads.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// One group commit.
-    pub fn commit(&self, requests: usize, took: Duration) {
+    /// One group commit, which held `held`.
+    pub fn commit(&self, requests: usize, held: Held, took: Duration) {
         self.commit_requests.observe(requests as f64);
-        self.commit_seconds.observe(took.as_secs_f64());
+        let labels = HeldLabels { held: held.name() };
+        self.commit_seconds.get_or_create(&labels).observe(took.as_secs_f64());
     }
 
     /// Leads scored again for a new pack (storage and scale, issue 22).

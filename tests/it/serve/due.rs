@@ -17,14 +17,20 @@ async fn as_of(http: &reqwest::Client, server: &Server, id: &str) -> String {
     lead["as_of"].as_str().unwrap().to_string()
 }
 
-/// How many group commits the server has made (from `/metrics`).
+/// How many group commits the server has made (from `/metrics`: the counts of every
+/// kind of group, `held`, added up).
 async fn commits(http: &reqwest::Client, server: &Server) -> u64 {
     let text = text(http, server.url("/metrics")).await;
-    let line = text
+    let counts: Vec<u64> = text
         .lines()
-        .find(|l| l.starts_with("leadscore_commit_duration_seconds_count"))
-        .unwrap_or_else(|| panic!("no commit count in:\n{text}"));
-    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+        .filter(|l| l.starts_with("leadscore_commit_duration_seconds_count"))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(
+        text.contains("# TYPE leadscore_commit_duration_seconds histogram"),
+        "no commit histogram in:\n{text}"
+    );
+    counts.iter().sum()
 }
 
 fn millis(rfc3339: &str) -> i64 {

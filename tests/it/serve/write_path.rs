@@ -43,6 +43,41 @@ async fn an_instance_never_scores_from_a_lead_another_instance_wrote_since() {
     assert_eq!(lead["events"]["kept"], 2, "{lead}");
 }
 
+/// Postgres, one round trip per commit (issue 22): an instance that wrote a lead last
+/// sends the locks with the writes and a guard; the guard finds a repeated event id (a
+/// client's retry) and a lead another instance wrote since, and the transaction is run
+/// again the ordinary way, as if nothing had been guessed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_that_locks_with_its_writes_is_run_again_when_its_guess_was_wrong() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let pack = pack_dir(dir.path(), PACK);
+    let url = cluster.create_db("guess");
+    let a = Server::start_on(&pack, &["--database-url", &url], &[]);
+    let b = Server::start_on(&pack, &["--database-url", &url], &[]);
+    let http = client();
+    let post = |server: &Server, id: &str| {
+        let event = json!({"type": "page_view", "path": "/blog/a", "id": id});
+        http.post(server.url("/v1/leads/d/events")).json(&event)
+    };
+    for (i, id) in ["e1", "e2", "e3"].into_iter().enumerate() {
+        let (status, body) = call(post(&a, id)).await;
+        assert_eq!((status, &body["result"]["score"]), (200, &json!(i + 1)), "{body}");
+    }
+    // A repeat of a stored id, on the instance that wrote it: stored once.
+    let (status, body) = call(post(&a, "e2")).await;
+    assert_eq!((status, &body["duplicate_events"]), (200, &json!(1)), "{body}");
+    let (status, body) = call(post(&a, "e4")).await;
+    assert_eq!((status, &body["result"]["score"]), (200, &json!(4)), "{body}");
+    // The other instance writes it; the first one's guess is then wrong once.
+    let (status, body) = call(post(&b, "e5")).await;
+    assert_eq!((status, &body["result"]["score"]), (200, &json!(5)), "{body}");
+    let (status, body) = call(post(&a, "e6")).await;
+    assert_eq!((status, &body["result"]["score"]), (200, &json!(6)), "{body}");
+    let (_, lead) = call(http.get(b.url("/v1/leads/d"))).await;
+    assert_eq!(lead["events"]["kept"], 6, "{lead}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_erased_lead_written_again_starts_afresh_and_ingest_can_answer_with_counts() {
     let dir = tempfile::tempdir().unwrap();

@@ -38,6 +38,11 @@
 //! - **Few round trips per commit.** A transaction's writes are held until a read could
 //!   see them or it commits, then sent as one multi-row statement per table, every
 //!   statement of a step in one pipeline, `BEGIN` and `COMMIT` included (see [`PgTxn`]).
+//!   When this instance wrote every lead of a transaction last (their stamps are the
+//!   ones it saw), the locks go in the same pipeline as the writes and `COMMIT`, after a
+//!   guard that fails the transaction if a stamp differs or an event id it expects new
+//!   is stored: a commit of such writes is one round trip, and a transaction whose guard
+//!   failed is run again the ordinary way (see [`Txn::lock_leads`]).
 //!
 //! The transaction that finds itself in a deadlock or a serialization failure anyway is
 //! rolled back and run again ([`RETRIES`] times).
@@ -159,10 +164,22 @@ pub struct PgStore {
     /// [`SEEN_MAX`] leads (a lead missing here is read with the locks, as on the first
     /// write after a start).
     seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// Stamps taken from the sequence ahead of the writes that give them, so that a
+    /// transaction that locks its leads in the pipeline of its writes has them (a
+    /// sequence never gives a value twice: they are new whoever uses them first).
+    stamps: std::sync::Mutex<Vec<i64>>,
+    /// How many more transactions lock their leads first, in a round trip of their own,
+    /// after one whose guard found a lead another instance wrote (so that instances
+    /// writing the same leads in turn do not run most transactions twice).
+    wary: std::sync::atomic::AtomicU32,
 }
 
 /// The most leads [`PgStore::seen`] keeps stamps of (about 60 bytes each).
 const SEEN_MAX: usize = 1 << 20;
+/// Stamps taken from the sequence at once for [`PgStore::stamps`].
+const STAMPS_AT_ONCE: i64 = 1_024;
+/// Transactions run the ordinary way after a guard failed (see [`PgStore::wary`]).
+const WARY_FOR: u32 = 32;
 
 /// The URL's server and database, without user or password, for logs and errors.
 pub fn redacted(url: &str) -> String {
@@ -351,6 +368,8 @@ impl PgStore {
             holder: new_id(),
             location,
             seen: std::sync::Mutex::default(),
+            stamps: std::sync::Mutex::default(),
+            wary: std::sync::atomic::AtomicU32::new(0),
         })
     }
 
@@ -375,21 +394,26 @@ impl PgStore {
             .map_err(|e| self.unavailable(e))?;
         let mut attempt = 0;
         loop {
-            match self.attempt(&mut client, &mut f) {
+            match self.attempt(&mut client, &mut f, attempt == 0) {
                 Err(e) if e.kind == StorageErrorKind::Conflict && attempt < RETRIES => attempt += 1,
                 out => return out,
             }
         }
     }
 
+    /// One run of `f`; `guess`: whether its leads may be locked in the pipeline of its
+    /// writes (see [`Txn::lock_leads`]), not on a run after a conflict.
     fn attempt<T>(
         &self,
         client: &mut Object,
         f: &mut impl FnMut(&mut dyn Txn) -> Result<T, StorageError>,
+        guess: bool,
     ) -> Result<T, StorageError> {
         let mut t = PgTxn {
             client,
             open: std::cell::Cell::new(false),
+            guess,
+            head: std::cell::RefCell::default(),
             store: self,
             stamps: std::collections::HashMap::new(),
             pending: Pending::default(),
@@ -397,6 +421,7 @@ impl PgStore {
             expected_ids: Vec::new(),
             spare_stamps: Vec::new(),
             fetched: std::collections::HashMap::new(),
+            absent: std::collections::HashSet::new(),
         };
         // On an error `t` is dropped, and with it the transaction: rolled back.
         let value = f(&mut t)?;
@@ -407,6 +432,36 @@ impl PgStore {
         }
         seen.extend(t.stamps.drain());
         Ok(value)
+    }
+
+    /// `n` stamps for lead rows (see [`PgStore::stamps`]), more taken from the sequence
+    /// on `client`, outside any transaction, when fewer are left.
+    fn take_stamps(&self, client: &Object, n: usize) -> Result<Vec<i64>, StorageError> {
+        let mut stamps = self.stamps.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if stamps.len() < n {
+            let more = STAMPS_AT_ONCE.max(i64::try_from(n).unwrap_or(i64::MAX));
+            let rows = self
+                .runtime
+                .block_on(client.query(
+                    "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
+                    &[&more],
+                ))
+                .map_err(|e| pg_error(&self.location, &e))?;
+            for row in &rows {
+                stamps.push(row.try_get(0).map_err(|e| pg_error(&self.location, &e))?);
+            }
+        }
+        let from = stamps.len().saturating_sub(n);
+        Ok(stamps.split_off(from))
+    }
+
+    /// Whether a transaction may lock its leads in the pipeline of its writes: not for
+    /// [`WARY_FOR`] transactions after a guard failed.
+    fn may_guess(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        self.wary
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_err()
     }
 
     /// A pooled connection to read with.
@@ -736,6 +791,17 @@ fn to_u64(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
+/// The stored ones of the event ids `$1` (leads) and `$2` (ids), with their digests: an
+/// index lookup each, whatever the planner thinks of the table (a join would be planned
+/// once per connection, as a scan of the whole table while it was small, and kept).
+macro_rules! find_event_ids {
+    () => {
+        "SELECT x.lead, x.event_id, e.digest FROM unnest($1::text[], $2::text[]) AS x (lead, event_id),
+           LATERAL (SELECT digest FROM leadscore.event_ids AS e WHERE e.lead = x.lead AND e.event_id = x.event_id LIMIT 1) AS e"
+    };
+}
+const FIND_EVENT_IDS: &str = find_event_ids!();
+
 /// One write transaction, driven from the writer thread.
 ///
 /// Its blind writes (events, event ids and their digests, dropped events, history, lead
@@ -752,6 +818,11 @@ struct PgTxn<'a> {
     client: &'a Object,
     /// Whether `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` yet.
     open: std::cell::Cell<bool>,
+    /// Whether [`Txn::lock_leads`] may leave its locks for the next pipeline (see it).
+    guess: bool,
+    /// The locks and the guard [`Txn::lock_leads`] left to go after `BEGIN`, in the
+    /// transaction's first pipeline, whatever it is.
+    head: std::cell::RefCell<Vec<Statement>>,
     store: &'a PgStore,
     /// The stamps of the leads this transaction locked or wrote (see [`Txn::lead_stamp`]).
     stamps: std::collections::HashMap<String, i64>,
@@ -770,6 +841,9 @@ struct PgTxn<'a> {
     /// to date by this transaction's writes of events, so [`Txn::lead`] and
     /// [`Txn::events_from`] need no round trip of their own.
     fetched: std::collections::HashMap<String, Fetched>,
+    /// The leads locked that have no row (the locks keep it so until the commit), or
+    /// erased by this transaction: [`Txn::lead`] needs no round trip to say so.
+    absent: std::collections::HashSet<String>,
 }
 
 /// A lead as [`Txn::lock_leads`] read it (see [`PgTxn::fetched`]).
@@ -1139,13 +1213,6 @@ fn borrowed(statements: &[Statement]) -> Vec<Borrowed<'_>> {
 }
 
 impl PgTxn<'_> {
-    fn run<T>(&self, fut: impl Future<Output = Result<T, tokio_postgres::Error>>) -> Result<T, StorageError> {
-        self.store
-            .runtime
-            .block_on(fut)
-            .map_err(|e| pg_error(&self.store.location, &e))
-    }
-
     fn query(&self, sql: &str, params: &Params<'_>) -> Result<Vec<Row>, StorageError> {
         let mut rows = self.send(&[(sql, params.to_vec())], None)?;
         Ok(rows.pop().unwrap_or_default())
@@ -1164,34 +1231,63 @@ impl PgTxn<'_> {
 
     /// Sends the statements as one pipeline, after `BEGIN` if the transaction has not
     /// begun and before `end` (`COMMIT`) if given: the rows of each of `statements`.
+    /// The locks and the guard [`Txn::lock_leads`] left go after `BEGIN`; a guard that
+    /// fails is a conflict, and the transaction is run again the ordinary way.
     fn send(&self, statements: &[Borrowed<'_>], end: Option<&str>) -> Result<Vec<Vec<Row>>, StorageError> {
         let begin = !self.open.get();
+        let head = if begin {
+            std::mem::take(&mut *self.head.borrow_mut())
+        } else {
+            Vec::new()
+        };
+        let head = borrowed(&head);
         let all: Vec<(&str, &[&(dyn ToSql + Sync)])> = begin
             .then_some(("BEGIN", &[] as &Params<'_>))
             .into_iter()
+            .chain(head.iter().map(|(sql, params)| (*sql, params.as_slice())))
             .chain(statements.iter().map(|(sql, params)| (*sql, params.as_slice())))
             .chain(end.map(|sql| (sql, &[] as &Params<'_>)))
             .collect();
         self.open.set(end.is_none());
-        let mut rows = self.run(async {
+        let sent = self.store.runtime.block_on(async {
             let mut prepared = Vec::with_capacity(all.len());
             for (sql, _) in &all {
-                prepared.push(self.client.prepare_cached(sql).await?);
+                prepared.push(self.client.prepare_cached(sql).await.map_err(|e| (usize::MAX, e))?);
             }
             let futures = prepared
                 .iter()
                 .zip(&all)
-                .map(|(statement, (_, params))| {
-                    Box::pin(self.client.query(statement, params)) as Answer<'_, Vec<Row>, tokio_postgres::Error>
+                .enumerate()
+                .map(|(i, (statement, (_, params)))| {
+                    let answer = self.client.query(statement, params);
+                    Box::pin(async move { answer.await.map_err(|e| (i, e)) }) as Answer<'_, Vec<Row>, _>
                 })
                 .collect();
             in_order(futures).await
-        })?;
-        if begin {
-            rows.remove(0);
-        }
+        });
+        let mut rows = sent.map_err(|(i, e)| self.failed(i, &e, !head.is_empty()))?;
+        rows.drain(..usize::from(begin) + head.len());
         rows.truncate(statements.len());
         Ok(rows)
+    }
+
+    /// The error of statement `i` of a pipeline that began the transaction with the
+    /// locks [`Txn::lock_leads`] left (`head`): a failed guard is a conflict, and the
+    /// transaction is run again the ordinary way (for [`WARY_FOR`] transactions more
+    /// when a lead's stamp differed, not for an event id stored: that is a client's
+    /// repeat).
+    fn failed(&self, i: usize, e: &tokio_postgres::Error, head: bool) -> StorageError {
+        let guard = head && e.code() == Some(&SqlState::DIVISION_BY_ZERO);
+        let what = match i {
+            // `BEGIN`, the advisory locks, the rows' locks, then the guards.
+            3 if guard => "a lead changed since this instance wrote it",
+            4 if guard => "an event id the transaction took for new is stored",
+            _ => return pg_error(&self.store.location, e),
+        };
+        if i == 3 {
+            self.store.wary.store(WARY_FOR, std::sync::atomic::Ordering::Relaxed);
+        }
+        StorageError::new(StorageErrorKind::Conflict, format!("{}: {what}", self.store.location))
     }
 
     /// Sends every pending write and `COMMIT`, in one pipeline.
@@ -1311,6 +1407,42 @@ impl PgTxn<'_> {
         Ok(ids)
     }
 
+    /// The locks of [`Txn::lock_leads`], and the guard, left for the next pipeline; the
+    /// leads' stamps taken to be `seen`, the announced event ids not stored, and a stamp
+    /// per lead for the rows [`Txn::put_lead`] will write taken from those put aside.
+    fn lock_with_writes(&mut self, ids: &[&str], seen: Vec<i64>) -> Result<(), StorageError> {
+        self.spare_stamps = self.store.take_stamps(self.client, ids.len())?;
+        let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+        for (id, stamp) in owned.iter().zip(&seen) {
+            self.stamps.insert(id.clone(), *stamp);
+        }
+        let expected = std::mem::take(&mut self.expected_ids);
+        let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
+        for key in expected {
+            self.known_ids.entry(key).or_insert(Known::Absent);
+        }
+        *self.head.borrow_mut() = vec![
+            Statement::new(LOCK_ADVISORY, vec![Box::new(owned.clone())]),
+            Statement::new(LOCK_ROWS, vec![Box::new(owned.clone())]),
+            // The guards: 1 / 0, a division by zero, is the failure `send` knows as theirs.
+            Statement::new(
+                "SELECT 1 / ((SELECT count(DISTINCT l.id) FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+                               JOIN leadscore.leads AS l ON l.id = u.id AND l.stamp = u.stamp)
+                             = (SELECT count(DISTINCT id) FROM unnest($1::text[]) AS id))::int",
+                vec![Box::new(owned), Box::new(seen)],
+            ),
+            Statement::new(
+                concat!(
+                    "SELECT 1 / (SELECT count(*) = 0 FROM (",
+                    find_event_ids!(),
+                    ") AS stored)::int"
+                ),
+                vec![Box::new(leads), Box::new(event_ids)],
+            ),
+        ];
+        Ok(())
+    }
+
     /// What is known of the event id, from the pending writes, the ids read with the
     /// locks, or the database.
     fn known_id(&mut self, lead: &str, event_id: &str) -> Result<Known, StorageError> {
@@ -1331,33 +1463,52 @@ impl PgTxn<'_> {
     }
 }
 
+/// The leads' advisory locks (see the module's documentation), in key order.
+const LOCK_ADVISORY: &str = "SELECT count(pg_advisory_xact_lock(k)) FROM
+   (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted";
+
+/// The rows of the leads that exist, locked, with their stamps.
+const LOCK_ROWS: &str = "SELECT id, stamp FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
+
 impl Txn for PgTxn<'_> {
     /// One pipeline: the advisory locks, the rows' locks and stamps, the event ids
     /// [`Txn::expect_event_ids`] announced, and a new stamp per lead for the rows
     /// [`Txn::put_lead`] will write.
+    ///
+    /// Or none, when this process wrote each of the leads last as far as it knows (it
+    /// has their stamps, [`PgStore::seen`]): then the locks go with the transaction's
+    /// next pipeline, its writes and `COMMIT` if it reads nothing more, followed by a
+    /// guard that fails it (before any write) unless every lead's stamp is the one this
+    /// process saw and none of the announced event ids is stored. The guard reads after
+    /// the locks, as the ordinary reads do, so what it checks holds until the commit.
     fn lock_leads(&mut self, ids: &[&str]) -> Result<(), StorageError> {
         if ids.is_empty() {
             return Ok(());
         }
+        if self.guess && !self.open.get() && self.store.may_guess() {
+            let seen: Option<Vec<i64>> = {
+                let seen = self
+                    .store
+                    .seen
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                ids.iter().map(|id| seen.get(*id).copied()).collect()
+            };
+            if let Some(seen) = seen {
+                return self.lock_with_writes(ids, seen);
+            }
+        }
         let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
         let mut statements = vec![
-            Statement::new(
-                "SELECT count(pg_advisory_xact_lock(k)) FROM
-                   (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted",
-                vec![Box::new(owned.clone())],
-            ),
-            Statement::new(
-                "SELECT id, stamp FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE",
-                vec![Box::new(owned)],
-            ),
+            Statement::new(LOCK_ADVISORY, vec![Box::new(owned.clone())]),
+            Statement::new(LOCK_ROWS, vec![Box::new(owned)]),
         ];
         statements.extend(self.readings(ids));
         let expected = std::mem::take(&mut self.expected_ids);
         if !expected.is_empty() {
             let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
             statements.push(Statement::new(
-                "SELECT lead, event_id, digest FROM leadscore.event_ids
-                 WHERE (lead, event_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+                FIND_EVENT_IDS,
                 vec![Box::new(leads), Box::new(event_ids)],
             ));
         }
@@ -1366,6 +1517,8 @@ impl Txn for PgTxn<'_> {
             let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
             self.stamps.insert(id, stamp);
         }
+        let missing = ids.iter().filter(|id| !self.stamps.contains_key(**id));
+        self.absent.extend(missing.map(|id| (*id).to_string()));
         for key in expected {
             self.known_ids.entry(key).or_insert(Known::Absent);
         }
@@ -1396,6 +1549,9 @@ impl Txn for PgTxn<'_> {
         if let Some(record) = self.fetched.get_mut(id).and_then(|f| f.record.take()) {
             return Ok(Some(decode("lead", &record)?));
         }
+        if self.absent.contains(id) {
+            return Ok(None);
+        }
         let rows = self.query("SELECT record FROM leadscore.leads WHERE id = $1", &[&id])?;
         match rows.first() {
             Some(row) => Ok(Some(decode("lead", self.get::<&[u8]>(row, 0)?)?)),
@@ -1411,6 +1567,7 @@ impl Txn for PgTxn<'_> {
             Some(stamp) => self.stamps.insert(id.to_string(), stamp),
             None => self.stamps.remove(id),
         };
+        self.absent.remove(id);
         let row = LeadRow {
             record: encode(record),
             due: record.due,
@@ -1425,6 +1582,7 @@ impl Txn for PgTxn<'_> {
     fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
         self.stamps.remove(id);
         self.fetched.remove(id);
+        self.absent.insert(id.to_string());
         self.pending.erase(id);
         self.known_ids.retain(|(lead, _), _| lead != id);
         let statements: Vec<Statement> = [
