@@ -8,6 +8,7 @@ use crate::ast::{self, Action, CondKind, MatchPattern, OperandKind, StatementKin
 use crate::check::{rule_name, target_name, Checked};
 use crate::program::*;
 use crate::source::Sources;
+use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
 use crate::value::{Literal, Value};
 
@@ -26,7 +27,9 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         program: Program {
             fields: Vec::new(),
             event_types: Vec::new(),
+            type_index: KeyIndex::default(),
             event_props: Vec::new(),
+            prop_index: KeyIndex::default(),
             matchers: Vec::new(),
             plans: Vec::new(),
             counted: Vec::new(),
@@ -97,6 +100,8 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         }
     }
     c.program.plans = plans;
+    c.program.type_index = KeyIndex::ignoring_ascii_case(c.program.event_types.iter().map(String::as_str));
+    c.program.prop_index = KeyIndex::exact(c.program.event_props.iter().map(String::as_str));
     c.program.props_by_type = vec![Vec::new(); c.program.event_types.len()];
     for m in &c.program.matchers {
         let props = &mut c.program.props_by_type[m.event_type as usize];

@@ -427,8 +427,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         test.glob.matches_prepared(prepared)
                     }
                 };
-                if hit && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], props)?) {
-                    self.count(test.matcher, at);
+                // Without a filter the hit is counted as a number (0 or 1), not branched
+                // on: whether a path matches is data, and the branch was mispredicted.
+                match test.filtered {
+                    false => self.count_if(hit, test.matcher, at),
+                    true => {
+                        if hit && self.filter_accepts(&program.matchers[test.matcher as usize], props)? {
+                            self.count(test.matcher, at);
+                        }
+                    }
                 }
             }
         }
@@ -450,15 +457,22 @@ impl<'p, 'a> Evaluator<'p, 'a> {
 
     /// Counts an event matcher `m` accepted.
     fn count(&mut self, m: u32, at: Millis) {
+        self.count_if(true, m, at);
+    }
+
+    /// Counts an event matcher `m` accepted if `hit`: with arithmetic rather than
+    /// branches, since whether it is a hit and whether it falls in each window are data.
+    #[inline]
+    fn count_if(&mut self, hit: bool, m: u32, at: Millis) {
         let (program, as_of) = (self.program, self.as_of);
         for counted in program.counted_by(m) {
-            if counted.within.is_none_or(|w| at >= as_of.saturating_sub(w)) {
-                let tally = &mut self.tallies[counted.behaviour as usize];
-                tally.count += 1;
-                tally.latest = tally.latest.max(Some(at));
+            let inside = hit & counted.within.is_none_or(|w| at >= as_of.saturating_sub(w));
+            if let Some(tally) = self.tallies.get_mut(counted.behaviour as usize) {
+                tally.count += u64::from(inside);
+                tally.latest = tally.latest.max(inside.then_some(at));
             }
         }
-        if self.keep_times {
+        if self.keep_times && hit {
             self.hits.push((m, at));
         }
     }

@@ -8,6 +8,7 @@ use std::fmt;
 
 pub mod escape;
 pub mod hours;
+pub(crate) mod keys;
 pub mod pattern;
 pub mod time;
 

@@ -89,13 +89,8 @@ impl Glob {
         let Some(head) = text.get(..literal.len()) else {
             return Some(false);
         };
-        for (&t, &l) in head.iter().zip(literal.iter()) {
-            if t >= 0x80 || l >= 0x80 {
-                return None;
-            }
-            if t.to_ascii_lowercase() != l {
-                return Some(false);
-            }
+        if !same_lower(head, literal)? {
+            return Some(false);
         }
         // The literal matched the start: how much of the text does preparing keep?
         let kept = if self.is_path {
@@ -187,6 +182,52 @@ impl Glob {
         }
         rest.len() >= last.len() && rest[rest.len() - last.len()..].eq_ignore_ascii_case(last.as_bytes())
     }
+}
+
+/// Whether `text` lower-cased is `lower` (lower-case, of the same length), both ASCII:
+/// compared eight bytes at a time, every word lower-cased at once, so that where the two
+/// first differ (which is data) decides no branch. `None` when either is not ASCII (the
+/// caller prepares the text instead).
+#[inline]
+fn same_lower(text: &[u8], lower: &[u8]) -> Option<bool> {
+    let (mut differ, mut high) = (0u64, 0u64);
+    let mut compare = |t: u64, l: u64| {
+        high |= t | l;
+        differ |= lower_word(t) ^ l;
+    };
+    match (text.last_chunk::<8>(), lower.last_chunk::<8>()) {
+        // Every whole chunk, then the last eight bytes (overlapping the chunk before).
+        (Some(t_last), Some(l_last)) => {
+            for (t, l) in text.chunks_exact(8).zip(lower.chunks_exact(8)) {
+                compare(word(t), word(l));
+            }
+            compare(u64::from_le_bytes(*t_last), u64::from_le_bytes(*l_last));
+        }
+        // Up to seven bytes, each in a byte of its own word.
+        _ => {
+            let pack = |bytes: &[u8]| bytes.iter().fold(0u64, |w, &b| w << 8 | u64::from(b));
+            compare(pack(text), pack(lower));
+        }
+    }
+    (high & 0x8080_8080_8080_8080 == 0).then_some(differ == 0)
+}
+
+/// Eight bytes as a word (`chunk` is eight bytes long).
+#[inline]
+fn word(chunk: &[u8]) -> u64 {
+    chunk.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
+}
+
+/// Each ASCII upper-case letter of a word of ASCII bytes lower-cased: a byte's high bit
+/// is set by adding `0x80 - b'A'` when it is at least `A`, and by adding `0x80 - b'Z' - 1`
+/// when it is past `Z` (no byte carries into the next: each is under `0x80`).
+#[inline]
+fn lower_word(w: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let from_a = w.wrapping_add(ONES * (0x80 - u64::from(b'A')));
+    let past_z = w.wrapping_add(ONES * (0x80 - u64::from(b'Z') - 1));
+    let upper = from_a & !past_z & (ONES * 0x80);
+    w | upper >> 2
 }
 
 /// Whether ASCII `text` lower-cased is `lower` (of the same length).
@@ -356,6 +397,30 @@ mod tests {
         }
         assert_eq!(Glob::new("/pricing", true).matches_raw("/blog/x"), Some(false));
         assert_eq!(Glob::new("/pricing", true).matches_raw("/PRÏCING"), None);
+    }
+
+    /// Comparing a word at a time agrees with comparing byte by byte, at every length
+    /// and wherever the texts differ, and leaves non-ASCII texts to the caller.
+    #[test]
+    fn words_compare_as_bytes_do() {
+        let lower = b"/pricing-and-plans/for-teams@[`{";
+        for len in 0..=lower.len() {
+            let lower = &lower[..len];
+            let upper = lower.to_ascii_uppercase();
+            assert_eq!(same_lower(lower, lower), Some(true));
+            assert_eq!(same_lower(&upper, lower), Some(true), "{upper:?}");
+            for at in 0..len {
+                for b in [b'_', b'@', b'[', b'`', b'{', b'A', b'Z', b'a', b'z', 0, 0x7f] {
+                    let mut other = upper.clone();
+                    other[at] = b;
+                    let want = other.iter().zip(lower).all(|(t, l)| t.to_ascii_lowercase() == *l);
+                    assert_eq!(same_lower(&other, lower), Some(want), "{other:?} at {at}");
+                }
+                let mut other = lower.to_vec();
+                other[at] = 0xc3;
+                assert_eq!(same_lower(&other, lower), None);
+            }
+        }
     }
 
     /// The shortcuts for literal and prefix globs agree with walking the pieces.
