@@ -10,7 +10,7 @@ use crate::program::*;
 use crate::source::Sources;
 use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
-use crate::value::{Literal, Value};
+use crate::value::{Literal, Literals, Value};
 
 /// Compiles a pack the checker accepted. `functions` lists the callable functions by name.
 pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &[String]) -> Program {
@@ -362,7 +362,7 @@ impl Compiler<'_> {
                     OperandKind::List(items) => items.iter().filter_map(literal).map(Literal::new).collect(),
                     _ => Box::default(),
                 };
-                Expr::In(a, items)
+                Expr::In(a, Literals::new(items))
             }
             TestOp::Match(pattern) => match &pattern.node {
                 MatchPattern::Words(words) => Expr::Words(a, Words::new(words)),

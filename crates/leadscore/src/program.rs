@@ -10,7 +10,7 @@ use regex::Regex;
 use crate::ast::{CmpOp, Measure, Millis, StrOp};
 use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
-use crate::value::Literal;
+use crate::value::{Literal, Literals};
 
 /// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
 ///
@@ -196,7 +196,7 @@ pub(crate) enum Expr {
     And(Box<[Expr]>),
     Not(Box<Expr>),
     Compare(Operand, CmpOp, Operand),
-    In(Operand, Box<[Literal]>),
+    In(Operand, Literals),
     Words(Operand, Words),
     Regex(Operand, Regex),
     Str(StrOp, Operand, Operand),

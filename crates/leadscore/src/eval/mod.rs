@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use crate::read::{read_event, recycle, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
-use crate::value::{self as value, CmpOp, Millis, Value};
+use crate::value::{self as value, Millis, Value};
 pub use due::NextChange;
 pub use error::{EvalError, PluginError, ScriptPosition};
 pub use host::Host;
@@ -588,9 +588,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Expr::Compare(a, op, b) => {
                 self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::compare(a, *op, b)))??
             }
-            Expr::In(a, list) => self.with_value(a, scope, |a| list.iter().any(|item| item.compare(a, CmpOp::Eq)))?,
+            Expr::In(a, list) => self.with_value(a, scope, |a| list.contains(a))?,
             Expr::Words(a, words) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| words.matches(&t)))?,
             Expr::Regex(a, re) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| re.is_match(&t)))?,
+            Expr::Str(op, a, Operand::Lit(b)) => self.with_value(a, scope, |a| b.str_test(*op, a))?,
             Expr::Str(op, a, b) => {
                 self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::str_test(*op, a, b)))??
             }
