@@ -29,10 +29,28 @@ pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 type Failed = Box<EvalError>;
 
 /// Matching events of one matcher, newest time tracked for decay.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Tally {
     count: u64,
-    latest: Option<Millis>,
+    /// The newest time counted; meaningless while `count` is 0 (see [`Tally::latest`]),
+    /// so that counting an event is a `max`, not a branch on whether one was counted.
+    latest: Millis,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            count: 0,
+            latest: Millis::MIN,
+        }
+    }
+}
+
+impl Tally {
+    /// The newest time counted, if an event was.
+    fn latest(&self) -> Option<Millis> {
+        (self.count > 0).then_some(self.latest)
+    }
 }
 
 /// What a result says besides the rules' verdict: the pack that made it, what its hooks
@@ -427,15 +445,8 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                         test.glob.matches_prepared(prepared)
                     }
                 };
-                // Without a filter the hit is counted as a number (0 or 1), not branched
-                // on: whether a path matches is data, and the branch was mispredicted.
-                match test.filtered {
-                    false => self.count_if(hit, test.matcher, at),
-                    true => {
-                        if hit && self.filter_accepts(&program.matchers[test.matcher as usize], props)? {
-                            self.count(test.matcher, at);
-                        }
-                    }
+                if hit && (!test.filtered || self.filter_accepts(&program.matchers[test.matcher as usize], props)?) {
+                    self.count(test.matcher, at);
                 }
             }
         }
@@ -455,24 +466,18 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    /// Counts an event matcher `m` accepted.
+    /// Counts an event matcher `m` accepted into the behaviours whose window it is in:
+    /// with arithmetic rather than a branch, since whether it is in each window is data.
     fn count(&mut self, m: u32, at: Millis) {
-        self.count_if(true, m, at);
-    }
-
-    /// Counts an event matcher `m` accepted if `hit`: with arithmetic rather than
-    /// branches, since whether it is a hit and whether it falls in each window are data.
-    #[inline]
-    fn count_if(&mut self, hit: bool, m: u32, at: Millis) {
         let (program, as_of) = (self.program, self.as_of);
         for counted in program.counted_by(m) {
-            let inside = hit & counted.within.is_none_or(|w| at >= as_of.saturating_sub(w));
+            let inside = counted.within.is_none_or(|w| at >= as_of.saturating_sub(w));
             if let Some(tally) = self.tallies.get_mut(counted.behaviour as usize) {
                 tally.count += u64::from(inside);
-                tally.latest = tally.latest.max(inside.then_some(at));
+                tally.latest = tally.latest.max(if inside { at } else { Millis::MIN });
             }
         }
-        if self.keep_times && hit {
+        if self.keep_times {
             self.hits.push((m, at));
         }
     }
@@ -530,7 +535,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     .behaviours
                     .iter()
                     .filter(|&&b| self.behaviour_true(b))
-                    .filter_map(|&b| self.tallies[b as usize].latest)
+                    .filter_map(|&b| self.tallies[b as usize].latest())
                     .max();
                 match (half_life, latest) {
                     (Some(hl), Some(at)) => {

@@ -24,7 +24,7 @@ const CASE: u64 = 0x2020_2020_2020_2020;
 impl Key {
     /// The first and last 8 bytes (4 for 4 to 7 bytes; the first, middle and last byte
     /// for 1 to 3), which together are every byte of a text of up to 16.
-    #[inline]
+    #[inline(always)]
     fn of(text: &[u8]) -> Key {
         let word = |b: &[u8; 8]| u64::from_le_bytes(*b);
         let half = |b: &[u8; 4]| u64::from(u32::from_le_bytes(*b));
@@ -45,6 +45,13 @@ impl Key {
         Key { lo, hi, len: text.len() }
     }
 
+    /// Whether two keys are the same: one compare of the three fields' differences, not
+    /// a branch each (a text that is not among the names differs at any of them).
+    #[inline(always)]
+    fn same(self, other: Key) -> bool {
+        ((self.lo ^ other.lo) | (self.hi ^ other.hi) | (self.len ^ other.len) as u64) == 0
+    }
+
     /// Whether the key holds all of its text.
     #[inline]
     fn whole(self) -> bool {
@@ -52,7 +59,7 @@ impl Key {
     }
 
     /// The slot of this key in a table of `1 << (64 - shift)` slots, case folded or not.
-    #[inline]
+    #[inline(always)]
     fn slot(self, multiplier: u64, shift: u32, folded: bool) -> usize {
         let fold = if folded { CASE } else { 0 };
         let mixed = (self.lo | fold) ^ (self.hi | fold).rotate_left(29) ^ self.len as u64;
@@ -141,20 +148,20 @@ impl KeyIndex {
     }
 
     /// The one name `key` can be (before comparing), by its slot.
-    #[inline]
+    #[inline(always)]
     fn candidate(&self, key: Key) -> Option<usize> {
         let slot = self.slots.get(key.slot(self.multiplier, self.shift, self.folded))?;
         (*slot != EMPTY).then_some(*slot as usize)
     }
 
     /// Whether name `i` is `text`, whose key is `key`.
-    #[inline]
+    #[inline(always)]
     fn is(&self, i: usize, key: Key, text: &[u8]) -> bool {
-        self.keys.get(i) == Some(&key) && (key.whole() || self.names.get(i).is_some_and(|n| **n == *text))
+        self.keys.get(i).is_some_and(|k| k.same(key)) && (key.whole() || self.names.get(i).is_some_and(|n| **n == *text))
     }
 
     /// The index of the name that is `text`.
-    #[inline]
+    #[inline(always)]
     pub fn find(&self, text: &[u8]) -> Option<usize> {
         if self.slots.is_empty() {
             return self.names.iter().position(|n| **n == *text);
@@ -166,7 +173,7 @@ impl KeyIndex {
 
     /// The index of the name that is `text` ignoring ASCII case (exactly the same bytes
     /// tried first). Only for an index built [ignoring case](KeyIndex::ignoring_ascii_case).
-    #[inline]
+    #[inline(always)]
     pub fn find_ignore_ascii_case(&self, text: &[u8]) -> Option<usize> {
         if self.slots.is_empty() || !self.folded {
             let exact = self.names.iter().position(|n| **n == *text);

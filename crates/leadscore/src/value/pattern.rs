@@ -195,19 +195,27 @@ fn same_lower(text: &[u8], lower: &[u8]) -> Option<bool> {
         high |= t | l;
         differ |= lower_word(t) ^ l;
     };
-    match (text.last_chunk::<8>(), lower.last_chunk::<8>()) {
-        // Every whole chunk, then the last eight bytes (overlapping the chunk before).
-        (Some(t_last), Some(l_last)) => {
-            for (t, l) in text.chunks_exact(8).zip(lower.chunks_exact(8)) {
+    let half = |b: &[u8; 4]| u64::from(u32::from_le_bytes(*b));
+    match (text.first_chunk::<8>(), text.last_chunk::<8>(), lower.first_chunk::<8>(), lower.last_chunk::<8>()) {
+        // The first and the last eight bytes (overlapping up to 16), and any between.
+        (Some(t_first), Some(t_last), Some(l_first), Some(l_last)) => {
+            compare(u64::from_le_bytes(*t_first), u64::from_le_bytes(*l_first));
+            compare(u64::from_le_bytes(*t_last), u64::from_le_bytes(*l_last));
+            for (t, l) in text.chunks_exact(8).zip(lower.chunks_exact(8)).skip(1) {
                 compare(word(t), word(l));
             }
-            compare(u64::from_le_bytes(*t_last), u64::from_le_bytes(*l_last));
         }
-        // Up to seven bytes, each in a byte of its own word.
-        _ => {
-            let pack = |bytes: &[u8]| bytes.iter().fold(0u64, |w, &b| w << 8 | u64::from(b));
-            compare(pack(text), pack(lower));
-        }
+        // Four to seven bytes: the first and the last four.
+        _ => match (text.first_chunk::<4>(), text.last_chunk::<4>(), lower.first_chunk::<4>(), lower.last_chunk::<4>()) {
+            (Some(t_first), Some(t_last), Some(l_first), Some(l_last)) => {
+                compare(half(t_first) | half(t_last) << 32, half(l_first) | half(l_last) << 32);
+            }
+            // Up to three bytes, each in a byte of its own word.
+            _ => {
+                let pack = |bytes: &[u8]| bytes.iter().fold(0u64, |w, &b| w << 8 | u64::from(b));
+                compare(pack(text), pack(lower));
+            }
+        },
     }
     (high & HIGH_BITS == 0).then_some(differ == 0)
 }
