@@ -6,7 +6,8 @@
 //! mispredicted about once a lookup (half of checking an event). Here a text's first and
 //! last eight bytes (which hold all of it up to 16 bytes) are hashed with a multiplier
 //! chosen when the set is built so that no two names share a slot: the slot holds the
-//! one name the text can be, compared in two words.
+//! one name the text can be, compared in two words. (A set no multiplier separates, in
+//! practice one of hundreds of names, is searched in turn.)
 
 /// A text's length and up to 16 of its bytes in two words, read with overlapping loads:
 /// two texts of at most 16 bytes are equal exactly when their keys are.
@@ -118,10 +119,11 @@ impl KeyIndex {
             shift: 0,
             folded,
         };
-        // Four slots a name or more, so that a multiplier that separates them is
-        // usually the first or second tried.
+        // Four slots a name, doubled up to three times while no multiplier separates
+        // them (one usually does at the first or second try).
         let mut bits = (index.keys.len().max(1) * 4).next_power_of_two().trailing_zeros();
-        while bits <= 12 && index.slots.is_empty() {
+        let most = bits + 3;
+        while bits <= most && index.slots.is_empty() {
             let shift = 64 - bits;
             for multiplier in MULTIPLIERS {
                 if let Some(slots) = index.separate(multiplier, shift, 1 << bits) {
@@ -244,6 +246,20 @@ mod tests {
                 assert_eq!(folded.find_ignore_ascii_case(text.as_bytes()), wanted, "{text:?} in {set:?}");
             }
         }
+    }
+
+    /// A set too large for any multiplier to separate (two thousand names) is searched
+    /// in turn, with the same answers; a few dozen are separated.
+    #[test]
+    fn large_sets_are_searched() {
+        let dozens: Vec<String> = (0..40).map(|i| format!("property_{i}")).collect();
+        assert!(!KeyIndex::exact(dozens.iter().map(String::as_str)).slots.is_empty());
+        let names: Vec<String> = (0..2000).map(|i| format!("property_{i}")).collect();
+        let index = KeyIndex::exact(names.iter().map(String::as_str));
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(index.find(name.as_bytes()), Some(i));
+        }
+        assert_eq!(index.find(b"property_2000"), None);
     }
 
     /// Names a multiplier cannot separate (none can: they are the same ignoring case)
