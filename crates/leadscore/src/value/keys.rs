@@ -43,7 +43,11 @@ impl Key {
                 },
             },
         };
-        Key { lo, hi, len: text.len() }
+        Key {
+            lo,
+            hi,
+            len: text.len(),
+        }
     }
 
     /// Whether two keys are the same: one compare of the three fields' differences, not
@@ -159,7 +163,8 @@ impl KeyIndex {
     /// Whether name `i` is `text`, whose key is `key`.
     #[inline(always)]
     fn is(&self, i: usize, key: Key, text: &[u8]) -> bool {
-        self.keys.get(i).is_some_and(|k| k.same(key)) && (key.whole() || self.names.get(i).is_some_and(|n| **n == *text))
+        self.keys.get(i).is_some_and(|k| k.same(key))
+            && (key.whole() || self.names.get(i).is_some_and(|n| **n == *text))
     }
 
     /// The index of the name that is `text`.
@@ -226,8 +231,24 @@ mod tests {
         let sets: [&[&str]; 5] = [
             &[],
             &["page_view"],
-            &["page_view", "form_submit", "download", "email_open", "webinar", "video_play"],
-            &["a", "ab", "abc", "abcd", "at", "type", "a_name_longer_than_sixteen", "ünïted_event"],
+            &[
+                "page_view",
+                "form_submit",
+                "download",
+                "email_open",
+                "webinar",
+                "video_play",
+            ],
+            &[
+                "a",
+                "ab",
+                "abc",
+                "abcd",
+                "at",
+                "type",
+                "a_name_longer_than_sixteen",
+                "ünïted_event",
+            ],
             &["type", "Type", "TYPE", "at", "AT"],
         ];
         for set in sets {
@@ -243,7 +264,11 @@ mod tests {
             for text in TEXTS.iter().chain(*set) {
                 let wanted = (set.iter().position(|n| n == text))
                     .or_else(|| set.iter().position(|n| n.eq_ignore_ascii_case(text)));
-                assert_eq!(folded.find_ignore_ascii_case(text.as_bytes()), wanted, "{text:?} in {set:?}");
+                assert_eq!(
+                    folded.find_ignore_ascii_case(text.as_bytes()),
+                    wanted,
+                    "{text:?} in {set:?}"
+                );
             }
         }
     }

@@ -196,7 +196,12 @@ fn same_lower(text: &[u8], lower: &[u8]) -> Option<bool> {
         differ |= lower_word(t) ^ l;
     };
     let half = |b: &[u8; 4]| u64::from(u32::from_le_bytes(*b));
-    match (text.first_chunk::<8>(), text.last_chunk::<8>(), lower.first_chunk::<8>(), lower.last_chunk::<8>()) {
+    match (
+        text.first_chunk::<8>(),
+        text.last_chunk::<8>(),
+        lower.first_chunk::<8>(),
+        lower.last_chunk::<8>(),
+    ) {
         // The first and the last eight bytes (overlapping up to 16), and any between.
         (Some(t_first), Some(t_last), Some(l_first), Some(l_last)) => {
             compare(u64::from_le_bytes(*t_first), u64::from_le_bytes(*l_first));
@@ -206,7 +211,12 @@ fn same_lower(text: &[u8], lower: &[u8]) -> Option<bool> {
             }
         }
         // Four to seven bytes: the first and the last four.
-        _ => match (text.first_chunk::<4>(), text.last_chunk::<4>(), lower.first_chunk::<4>(), lower.last_chunk::<4>()) {
+        _ => match (
+            text.first_chunk::<4>(),
+            text.last_chunk::<4>(),
+            lower.first_chunk::<4>(),
+            lower.last_chunk::<4>(),
+        ) {
             (Some(t_first), Some(t_last), Some(l_first), Some(l_last)) => {
                 compare(half(t_first) | half(t_last) << 32, half(l_first) | half(l_last) << 32);
             }
@@ -242,7 +252,7 @@ const ONES: u64 = 0x0101_0101_0101_0101;
 /// The high bit of each byte of a word of ASCII bytes that is `b`.
 #[inline]
 fn eq_bytes(w: u64, b: u8) -> u64 {
-    let z = w ^ ONES * u64::from(b);
+    let z = w ^ (ONES * u64::from(b));
     !((z & !HIGH_BITS).wrapping_add(!HIGH_BITS) | z) & HIGH_BITS
 }
 
@@ -389,7 +399,10 @@ impl Words {
             & !word.checked_shr(n).unwrap_or(0);
         while starts != 0 {
             let i = starts.trailing_zeros() as usize;
-            if hay.get(i..i + needle.len()).is_some_and(|w| w.eq_ignore_ascii_case(needle)) {
+            if hay
+                .get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+            {
                 return Some(true);
             }
             starts &= starts - 1;
@@ -552,7 +565,8 @@ mod tests {
                 let brute = (0..text.len()).any(|i| {
                     let hay = text.as_bytes();
                     let n = words.len();
-                    hay.get(i..i + n).is_some_and(|h| h.eq_ignore_ascii_case(words.as_bytes()))
+                    hay.get(i..i + n)
+                        .is_some_and(|h| h.eq_ignore_ascii_case(words.as_bytes()))
                         && (i == 0 || !is_word_byte(hay[i - 1]))
                         && hay.get(i + n).is_none_or(|&b| !is_word_byte(b))
                 });
