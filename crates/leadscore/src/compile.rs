@@ -30,6 +30,8 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             type_index: KeyIndex::default(),
             event_props: Vec::new(),
             prop_index: KeyIndex::default(),
+            type_prop: None,
+            at_prop: None,
             matchers: Vec::new(),
             plans: Vec::new(),
             counted: Vec::new(),
@@ -102,6 +104,8 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     c.program.plans = plans;
     c.program.type_index = KeyIndex::ignoring_ascii_case(c.program.event_types.iter().map(String::as_str));
     c.program.prop_index = KeyIndex::exact(c.program.event_props.iter().map(String::as_str));
+    c.program.type_prop = c.program.prop_index.find(b"type");
+    c.program.at_prop = c.program.prop_index.find(b"at");
     c.program.props_by_type = vec![Vec::new(); c.program.event_types.len()];
     for m in &c.program.matchers {
         let props = &mut c.program.props_by_type[m.event_type as usize];

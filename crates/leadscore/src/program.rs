@@ -34,6 +34,11 @@ pub struct Program {
     pub(crate) event_props: Vec<String>,
     /// The same properties, found by an event's key in one probe.
     pub(crate) prop_index: KeyIndex,
+    /// The slots of `type` and `at` among them, when a filter reads them as properties
+    /// (every event has both keys: found once here, not probed at every event).
+    pub(crate) type_prop: Option<usize>,
+    /// The slot of `at` among them, likewise.
+    pub(crate) at_prop: Option<usize>,
     /// Distinct event matchers: an event type, a property glob, a filter.
     pub(crate) matchers: Vec<Matcher>,
     /// For each event type, how its events are matched.

@@ -69,12 +69,18 @@ pub fn read_event<'a>(
     let (mut ty, mut at) = (None, None);
     props.clear();
     for (key, value) in event {
-        match key.as_str() {
-            "type" => ty = Some(value),
-            "at" => at = Some(value),
-            _ => {}
-        }
-        if let Some(slot) = program.prop_index.find(key.as_bytes()) {
+        let slot = match key.as_str() {
+            "type" => {
+                ty = Some(value);
+                program.type_prop
+            }
+            "at" => {
+                at = Some(value);
+                program.at_prop
+            }
+            key => program.prop_index.find(key.as_bytes()),
+        };
+        if let Some(slot) = slot {
             props.push((slot as u32, value));
         }
     }

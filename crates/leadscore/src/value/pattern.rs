@@ -361,18 +361,18 @@ impl Words {
     }
 
     /// [`Words::matches`] for a text of up to 64 bytes (most names and titles), `None` if
-    /// it is not ASCII (or longer): each of its bytes is a bit in three masks, made eight bytes at a
-    /// time (where the first letter of the words is, where the last is, which bytes are
-    /// word characters), and the places the words can start are those masks combined.
-    /// Only such a place (rare) is compared in full; which letter of the text first
-    /// differs, or where a candidate is, decides no branch.
+    /// it is not ASCII (or longer): each of its bytes is a bit in two masks, made eight
+    /// bytes at a time (where the first letter of the words is, where the last is), and
+    /// the places the words can start are where both are, the words' length apart. Only
+    /// such a place (rare) is compared in full, with its boundaries; which letter of the
+    /// text first differs, or where a candidate is, decides no branch.
     fn matches_short(&self, hay: &[u8]) -> Option<bool> {
         let needle = self.lower.as_bytes();
         let (&first, &last) = (needle.first()?, needle.last()?);
         if hay.len() > 64 {
             return None;
         }
-        let (mut at_first, mut at_last, mut word, mut high) = (0u64, 0u64, 0u64, 0u64);
+        let (mut at_first, mut at_last, mut high) = (0u64, 0u64, 0u64);
         for (k, chunk) in hay.chunks(8).enumerate() {
             let w = match chunk.first_chunk::<8>() {
                 Some(whole) => u64::from_le_bytes(*whole),
@@ -383,8 +383,6 @@ impl Words {
             let shift = 8 * k as u32;
             at_first |= bits(eq_bytes(w, first)) << shift;
             at_last |= bits(eq_bytes(w, last)) << shift;
-            let wordy = in_range(w, b'0', b'9') | in_range(w, b'a', b'z') | eq_bytes(w, b'_');
-            word |= bits(wordy) << shift;
         }
         if high & HIGH_BITS != 0 {
             return None;
@@ -393,15 +391,14 @@ impl Words {
         // find them.
         let valid = u64::MAX.checked_shr(64 - hay.len() as u32).unwrap_or(0);
         let n = needle.len() as u32;
-        let mut starts = (at_first & valid)
-            & (at_last & valid).checked_shr(n - 1).unwrap_or(0)
-            & !(word << 1)
-            & !word.checked_shr(n).unwrap_or(0);
+        let mut starts = (at_first & valid) & (at_last & valid).checked_shr(n - 1).unwrap_or(0);
         while starts != 0 {
             let i = starts.trailing_zeros() as usize;
             if hay
                 .get(i..i + needle.len())
                 .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+                && (i == 0 || !is_word_byte(hay[i - 1]))
+                && hay.get(i + needle.len()).is_none_or(|&b| !is_word_byte(b))
             {
                 return Some(true);
             }
