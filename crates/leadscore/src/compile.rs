@@ -8,8 +8,9 @@ use crate::ast::{self, Action, CondKind, MatchPattern, OperandKind, StatementKin
 use crate::check::{rule_name, target_name, Checked};
 use crate::program::*;
 use crate::source::Sources;
+use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
-use crate::value::{Literal, Value};
+use crate::value::{Literal, Literals, Value};
 
 /// Compiles a pack the checker accepted. `functions` lists the callable functions by name.
 pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &[String]) -> Program {
@@ -26,7 +27,11 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         program: Program {
             fields: Vec::new(),
             event_types: Vec::new(),
+            type_index: KeyIndex::default(),
             event_props: Vec::new(),
+            prop_index: KeyIndex::default(),
+            type_prop: None,
+            at_prop: None,
             matchers: Vec::new(),
             plans: Vec::new(),
             counted: Vec::new(),
@@ -97,6 +102,10 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         }
     }
     c.program.plans = plans;
+    c.program.type_index = KeyIndex::ignoring_ascii_case(c.program.event_types.iter().map(String::as_str));
+    c.program.prop_index = KeyIndex::exact(c.program.event_props.iter().map(String::as_str));
+    c.program.type_prop = c.program.prop_index.find(b"type");
+    c.program.at_prop = c.program.prop_index.find(b"at");
     c.program.props_by_type = vec![Vec::new(); c.program.event_types.len()];
     for m in &c.program.matchers {
         let props = &mut c.program.props_by_type[m.event_type as usize];
@@ -357,7 +366,7 @@ impl Compiler<'_> {
                     OperandKind::List(items) => items.iter().filter_map(literal).map(Literal::new).collect(),
                     _ => Box::default(),
                 };
-                Expr::In(a, items)
+                Expr::In(a, Literals::new(items))
             }
             TestOp::Match(pattern) => match &pattern.node {
                 MatchPattern::Words(words) => Expr::Words(a, Words::new(words)),

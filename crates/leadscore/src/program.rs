@@ -8,8 +8,9 @@ use std::fmt;
 use regex::Regex;
 
 use crate::ast::{CmpOp, Measure, Millis, StrOp};
+use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
-use crate::value::Literal;
+use crate::value::{Literal, Literals};
 
 /// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
 ///
@@ -27,8 +28,17 @@ pub struct Program {
     pub(crate) fields: Vec<Vec<String>>,
     /// Event types the pack reads, by index.
     pub(crate) event_types: Vec<String>,
+    /// The same types, found by a lead's spelling in one probe ([`Program::event_type`]).
+    pub(crate) type_index: KeyIndex,
     /// Event properties the pack reads, by slot.
     pub(crate) event_props: Vec<String>,
+    /// The same properties, found by an event's key in one probe.
+    pub(crate) prop_index: KeyIndex,
+    /// The slots of `type` and `at` among them, when a filter reads them as properties
+    /// (every event has both keys: found once here, not probed at every event).
+    pub(crate) type_prop: Option<usize>,
+    /// The slot of `at` among them, likewise.
+    pub(crate) at_prop: Option<usize>,
     /// Distinct event matchers: an event type, a property glob, a filter.
     pub(crate) matchers: Vec<Matcher>,
     /// For each event type, how its events are matched.
@@ -191,7 +201,7 @@ pub(crate) enum Expr {
     And(Box<[Expr]>),
     Not(Box<Expr>),
     Compare(Operand, CmpOp, Operand),
-    In(Operand, Box<[Literal]>),
+    In(Operand, Literals),
     Words(Operand, Words),
     Regex(Operand, Regex),
     Str(StrOp, Operand, Operand),
@@ -446,22 +456,16 @@ impl Operand {
 impl Program {
     /// The index of an event type the program reads.
     /// Case is ignored: the program's types are lower-cased, a lead's may be any case.
-    /// Events almost always spell their type as packs do, so an exact match (a length
-    /// and first-byte check, and a byte compare of a type that passes it) is tried first: comparing letter by letter
-    /// ignoring case was half the cost of checking an event. The types are distinct and
-    /// lower-cased, so at most one matches either way and the first pass finds the same.
+    /// A lead's type is found in one probe of [`Program::type_index`] (ASCII case
+    /// ignored, the exact spelling tried first), not compared with each type in turn:
+    /// which type an event has is data, and a search that stops at it mispredicted a
+    /// branch most events. The types are distinct and lower-cased, so at most one matches
+    /// either way; a type with other capitals than ASCII's is lower-cased and found again.
     pub(crate) fn event_type(&self, name: &str) -> Option<u32> {
-        let found = self
-            .event_types
-            .iter()
-            .position(|t| t.len() == name.len() && t.as_bytes().first() == name.as_bytes().first() && t == name)
-            .or_else(|| match name.is_ascii() {
-                true => self.event_types.iter().position(|t| t.eq_ignore_ascii_case(name)),
-                false => {
-                    let lower = name.to_lowercase();
-                    self.event_types.iter().position(|t| *t == lower)
-                }
-            });
+        let found = self.type_index.find_ignore_ascii_case(name.as_bytes()).or_else(|| {
+            let lower = (!name.is_ascii()).then(|| name.to_lowercase())?;
+            self.type_index.find(lower.as_bytes())
+        });
         found.map(|i| i as u32)
     }
 }

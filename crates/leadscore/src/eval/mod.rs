@@ -15,7 +15,7 @@ use serde_json::Value as Json;
 use crate::program::{Expr, Matcher, Operand, Program, Rule};
 use crate::read::{read_event, recycle, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
-use crate::value::{self as value, CmpOp, Millis, Value};
+use crate::value::{self as value, Millis, Value};
 pub use due::NextChange;
 pub use error::{EvalError, PluginError, ScriptPosition};
 pub use host::Host;
@@ -29,10 +29,28 @@ pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 type Failed = Box<EvalError>;
 
 /// Matching events of one matcher, newest time tracked for decay.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 struct Tally {
     count: u64,
-    latest: Option<Millis>,
+    /// The newest time counted; meaningless while `count` is 0 (see [`Tally::latest`]),
+    /// so that counting an event is a `max`, not a branch on whether one was counted.
+    latest: Millis,
+}
+
+impl Default for Tally {
+    fn default() -> Tally {
+        Tally {
+            count: 0,
+            latest: Millis::MIN,
+        }
+    }
+}
+
+impl Tally {
+    /// The newest time counted, if an event was.
+    fn latest(&self) -> Option<Millis> {
+        (self.count > 0).then_some(self.latest)
+    }
 }
 
 /// What a result says besides the rules' verdict: the pack that made it, what its hooks
@@ -448,14 +466,15 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         }
     }
 
-    /// Counts an event matcher `m` accepted.
+    /// Counts an event matcher `m` accepted into the behaviours whose window it is in:
+    /// with arithmetic rather than a branch, since whether it is in each window is data.
     fn count(&mut self, m: u32, at: Millis) {
         let (program, as_of) = (self.program, self.as_of);
         for counted in program.counted_by(m) {
-            if counted.within.is_none_or(|w| at >= as_of.saturating_sub(w)) {
-                let tally = &mut self.tallies[counted.behaviour as usize];
-                tally.count += 1;
-                tally.latest = tally.latest.max(Some(at));
+            let inside = counted.within.is_none_or(|w| at >= as_of.saturating_sub(w));
+            if let Some(tally) = self.tallies.get_mut(counted.behaviour as usize) {
+                tally.count += u64::from(inside);
+                tally.latest = tally.latest.max(if inside { at } else { Millis::MIN });
             }
         }
         if self.keep_times {
@@ -516,7 +535,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
                     .behaviours
                     .iter()
                     .filter(|&&b| self.behaviour_true(b))
-                    .filter_map(|&b| self.tallies[b as usize].latest)
+                    .filter_map(|&b| self.tallies[b as usize].latest())
                     .max();
                 match (half_life, latest) {
                     (Some(hl), Some(at)) => {
@@ -574,9 +593,10 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             Expr::Compare(a, op, b) => {
                 self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::compare(a, *op, b)))??
             }
-            Expr::In(a, list) => self.with_value(a, scope, |a| list.iter().any(|item| item.compare(a, CmpOp::Eq)))?,
+            Expr::In(a, list) => self.with_value(a, scope, |a| list.contains(a))?,
             Expr::Words(a, words) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| words.matches(&t)))?,
             Expr::Regex(a, re) => self.with_value(a, scope, |a| a.as_text().is_some_and(|t| re.is_match(&t)))?,
+            Expr::Str(op, a, Operand::Lit(b)) => self.with_value(a, scope, |a| b.str_test(*op, a))?,
             Expr::Str(op, a, b) => {
                 self.with_value(a, scope, |a| self.with_value(b, scope, |b| value::str_test(*op, a, b)))??
             }

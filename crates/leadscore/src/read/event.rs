@@ -63,13 +63,25 @@ pub fn read_event<'a>(
         return Err(bad(EventProblem::NotAnObject));
     };
     // One pass over the keys instead of a map search per key: events are most of a
-    // lead, and a search compares its key against several of the event's keys.
+    // lead, and a search compares its key against several of the event's keys. Each
+    // key the program reads as a property is found in one probe and kept for now; which
+    // of them this type's matchers read is known once the type is.
     let (mut ty, mut at) = (None, None);
+    props.clear();
     for (key, value) in event {
-        match key.as_str() {
-            "type" => ty = Some(value),
-            "at" => at = Some(value),
-            _ => {}
+        let slot = match key.as_str() {
+            "type" => {
+                ty = Some(value);
+                program.type_prop
+            }
+            "at" => {
+                at = Some(value);
+                program.at_prop
+            }
+            key => program.prop_index.find(key.as_bytes()),
+        };
+        if let Some(slot) = slot {
+            props.push((slot as u32, value));
         }
     }
     let ty = ty.and_then(Json::as_str);
@@ -78,14 +90,11 @@ pub fn read_event<'a>(
         return Ok(checked);
     };
     // Only the properties this type's matchers read: the others are never looked at.
-    props.clear();
     let wanted = program.props_by_type.get(ty as usize).map_or(&[][..], Vec::as_slice);
-    for &slot in wanted {
-        if let Some(value) = event.get(program.event_props[slot as usize].as_str()) {
-            if value.is_array() {
-                Value::from_json_checked(value)?;
-            }
-            props.push((slot, value));
+    props.retain(|(slot, _)| wanted.contains(slot));
+    for (_, value) in props.iter() {
+        if value.is_array() {
+            Value::from_json_checked(value)?;
         }
     }
     Ok(checked)

@@ -8,6 +8,7 @@ use serde_json::Value as Json;
 use super::{Events, ReadError, Record};
 use crate::program::Program;
 use crate::value::path::{dotted_key, nested_or_dotted};
+use crate::value::keys::KeyIndex;
 use crate::value::Value;
 
 /// Which keys of a lead to read, and where to put them.
@@ -41,6 +42,9 @@ impl EventKeys {
 #[derive(Debug, Default)]
 pub(super) struct Node {
     pub(super) keys: Vec<(String, Entry)>,
+    /// The keys, found by a lead's key in one probe ([`Node::get_raw`]); made by
+    /// [`Node::index_keys`] once the plan is built.
+    index: KeyIndex,
 }
 
 #[derive(Debug, Default)]
@@ -74,12 +78,23 @@ impl Node {
         self.get_raw(key.as_bytes())
     }
 
-    /// [`Node::get`] for a key the scanner has as bytes.
+    /// [`Node::get`] for a key the scanner has as bytes: one probe of the index, not a
+    /// compare with each key in turn (which key a lead's key is, or that it is none, is
+    /// data: a search stopping at it mispredicted a branch most keys).
+    #[inline]
     pub(super) fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
-        self.keys
-            .iter()
-            .find(|(k, _)| super::scan::same_key(k.as_bytes(), key))
-            .map(|(_, e)| e)
+        let i = self.index.find(key)?;
+        self.keys.get(i).map(|(_, e)| e)
+    }
+
+    /// Indexes the keys of this node and of those under it, once they are all in.
+    fn index_keys(&mut self) {
+        self.index = KeyIndex::exact(self.keys.iter().map(|(k, _)| k.as_str()));
+        for (_, entry) in &mut self.keys {
+            if let Some(child) = &mut entry.child {
+                child.index_keys();
+            }
+        }
     }
 
     /// Every slot filled at or under this node.
@@ -124,6 +139,7 @@ impl ReadPlan {
         if !program.event_types.is_empty() {
             root.entry("events").events = true;
         }
+        root.index_keys();
         ReadPlan {
             root,
             dotted_slots: dotted,

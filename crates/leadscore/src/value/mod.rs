@@ -9,6 +9,7 @@ use std::fmt;
 pub mod escape;
 pub mod hours;
 pub mod path;
+pub(crate) mod keys;
 pub mod pattern;
 pub mod time;
 
@@ -325,6 +326,87 @@ impl Literal {
             _ => compare(a, op, &self.value),
         }
     }
+
+    /// `a OP literal` for `contains`, `starts_with` and `ends_with`: the same as
+    /// [`str_test`]`(op, a, self.value())`, without lower-casing a copy of an ASCII text.
+    ///
+    /// ```
+    /// use leadscore::value::{Literal, StrOp, Value};
+    /// let edu = Literal::new(Value::Str(".EDU".into()));
+    /// assert!(edu.str_test(StrOp::EndsWith, &Value::Str("kim@uni.edu".into())));
+    /// assert!(!edu.str_test(StrOp::StartsWith, &Value::Str("kim@uni.edu".into())));
+    /// ```
+    #[inline]
+    pub fn str_test(&self, op: StrOp, a: &Value) -> bool {
+        let (Value::Str(text), Some(folded)) = (a, &self.folded) else {
+            return str_test(op, a, &self.value);
+        };
+        if !text.is_ascii() {
+            return str_test(op, a, &self.value);
+        }
+        let (text, n) = (text.as_bytes(), folded.len());
+        match op {
+            StrOp::StartsWith => text.get(..n).is_some_and(|head| head.eq_ignore_ascii_case(folded)),
+            StrOp::EndsWith => (text.len().checked_sub(n))
+                .and_then(|start| text.get(start..))
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(folded)),
+            StrOp::Contains => n == 0 || text.windows(n).any(|w| w.eq_ignore_ascii_case(folded)),
+        }
+    }
+}
+
+/// The list of an `in` test (`industry in ["saas", "software"]`): a value is in it when
+/// it equals one of the items ([`Literal::compare`] with `==`). When every item is a word
+/// (an ASCII string that does not read as a number), an ASCII string is looked up in one
+/// probe of an index of them instead of compared with each in turn.
+///
+/// ```
+/// use leadscore::value::{Literal, Literals, Value};
+/// let list = Literals::new(["saas", "SOFTWARE"].map(|w| Literal::new(Value::Str(w.into()))).into());
+/// assert!(list.contains(&Value::Str("Software".into())));
+/// assert!(!list.contains(&Value::Str("soft".into())));
+/// assert!(!list.contains(&Value::Null));
+/// assert_eq!(list.len(), 2);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Literals {
+    items: Box<[Literal]>,
+    /// The items' lower-cased texts, when every item is a word.
+    words: Option<keys::KeyIndex>,
+}
+
+impl Literals {
+    /// The list of these items.
+    pub fn new(items: Box<[Literal]>) -> Literals {
+        let folded: Option<Vec<&str>> = items
+            .iter()
+            .map(|item| item.folded.as_deref().and_then(|f| std::str::from_utf8(f).ok()))
+            .collect();
+        let words = folded.filter(|f| !f.is_empty()).map(|mut folded| {
+            // Equal words are one entry (the index's names are distinct).
+            folded.sort_unstable();
+            folded.dedup();
+            keys::KeyIndex::ignoring_ascii_case(folded)
+        });
+        Literals { items, words }
+    }
+
+    /// Whether `a` equals an item: the same as `items.iter().any(|i| i.compare(a, CmpOp::Eq))`.
+    #[inline]
+    pub fn contains(&self, a: &Value) -> bool {
+        match (a, &self.words) {
+            (Value::Str(s), Some(words)) if s.is_ascii() => words.find_ignore_ascii_case(s.as_bytes()).is_some(),
+            _ => self.items.iter().any(|item| item.compare(a, CmpOp::Eq)),
+        }
+    }
+}
+
+impl std::ops::Deref for Literals {
+    type Target = [Literal];
+
+    fn deref(&self) -> &[Literal] {
+        &self.items
+    }
 }
 
 impl fmt::Display for Literal {
@@ -445,6 +527,35 @@ mod tests {
                         "{value} {op} {literal}"
                     );
                 }
+            }
+        }
+        for literal in scalars.iter().filter(|v| !matches!(v, Value::Object)) {
+            let literal = Literal::new(literal.clone().into_owned());
+            for value in &values {
+                for op in [StrOp::Contains, StrOp::StartsWith, StrOp::EndsWith] {
+                    assert_eq!(
+                        literal.str_test(op, value),
+                        str_test(op, value, literal.value()),
+                        "{value} {op:?} {literal}"
+                    );
+                }
+            }
+        }
+        // `in` lists: of words only (looked up), with repeated and mixed items (compared).
+        let lists: [&[Value<'static>]; 6] = [
+            &[text("saas"), text("Software"), text("k")],
+            &[text("saas"), text("SAAS")],
+            &[text("saas"), text("50")],
+            &[text("saas"), Value::Num(50.0)],
+            &[text("ä"), text("saas")],
+            &[],
+        ];
+        for (list, indexed) in lists.into_iter().zip([true, true, false, false, false, false]) {
+            let literals = Literals::new(list.iter().map(|v| Literal::new(v.clone())).collect());
+            assert_eq!(literals.words.is_some(), indexed, "{list:?}");
+            for value in &values {
+                let any = literals.iter().any(|l| compare(value, CmpOp::Eq, l.value()));
+                assert_eq!(literals.contains(value), any, "{value} in {list:?}");
             }
         }
     }

@@ -89,13 +89,8 @@ impl Glob {
         let Some(head) = text.get(..literal.len()) else {
             return Some(false);
         };
-        for (&t, &l) in head.iter().zip(literal.iter()) {
-            if t >= 0x80 || l >= 0x80 {
-                return None;
-            }
-            if t.to_ascii_lowercase() != l {
-                return Some(false);
-            }
+        if !same_lower(head, literal)? {
+            return Some(false);
         }
         // The literal matched the start: how much of the text does preparing keep?
         let kept = if self.is_path {
@@ -189,6 +184,93 @@ impl Glob {
     }
 }
 
+/// Whether `text` lower-cased is `lower` (lower-case, of the same length), both ASCII:
+/// compared eight bytes at a time, every word lower-cased at once, so that where the two
+/// first differ (which is data) decides no branch. `None` when either is not ASCII (the
+/// caller prepares the text instead).
+#[inline]
+fn same_lower(text: &[u8], lower: &[u8]) -> Option<bool> {
+    let (mut differ, mut high) = (0u64, 0u64);
+    let mut compare = |t: u64, l: u64| {
+        high |= t | l;
+        differ |= lower_word(t) ^ l;
+    };
+    let half = |b: &[u8; 4]| u64::from(u32::from_le_bytes(*b));
+    match (
+        text.first_chunk::<8>(),
+        text.last_chunk::<8>(),
+        lower.first_chunk::<8>(),
+        lower.last_chunk::<8>(),
+    ) {
+        // The first and the last eight bytes (overlapping up to 16), and any between.
+        (Some(t_first), Some(t_last), Some(l_first), Some(l_last)) => {
+            compare(u64::from_le_bytes(*t_first), u64::from_le_bytes(*l_first));
+            compare(u64::from_le_bytes(*t_last), u64::from_le_bytes(*l_last));
+            for (t, l) in text.chunks_exact(8).zip(lower.chunks_exact(8)).skip(1) {
+                compare(word(t), word(l));
+            }
+        }
+        // Four to seven bytes: the first and the last four.
+        _ => match (
+            text.first_chunk::<4>(),
+            text.last_chunk::<4>(),
+            lower.first_chunk::<4>(),
+            lower.last_chunk::<4>(),
+        ) {
+            (Some(t_first), Some(t_last), Some(l_first), Some(l_last)) => {
+                compare(half(t_first) | half(t_last) << 32, half(l_first) | half(l_last) << 32);
+            }
+            // Up to three bytes, each in a byte of its own word.
+            _ => {
+                let pack = |bytes: &[u8]| bytes.iter().fold(0u64, |w, &b| w << 8 | u64::from(b));
+                compare(pack(text), pack(lower));
+            }
+        },
+    }
+    (high & HIGH_BITS == 0).then_some(differ == 0)
+}
+
+/// Eight bytes as a word (`chunk` is eight bytes long).
+#[inline]
+fn word(chunk: &[u8]) -> u64 {
+    chunk.first_chunk::<8>().map_or(0, |c| u64::from_le_bytes(*c))
+}
+
+/// Each ASCII upper-case letter of a word of ASCII bytes lower-cased: a byte's high bit
+/// is set by adding `0x80 - b'A'` when it is at least `A`, and by adding `0x80 - b'Z' - 1`
+/// when it is past `Z` (no byte carries into the next: each is under `0x80`).
+#[inline]
+fn lower_word(w: u64) -> u64 {
+    w | in_range(w, b'A', b'Z') >> 2
+}
+
+/// Each byte's high bit.
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+/// Each byte's low bit.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte of a word of ASCII bytes that is `b`.
+#[inline]
+fn eq_bytes(w: u64, b: u8) -> u64 {
+    let z = w ^ (ONES * u64::from(b));
+    !((z & !HIGH_BITS).wrapping_add(!HIGH_BITS) | z) & HIGH_BITS
+}
+
+/// The high bit of each byte of a word of ASCII bytes that is from `lo` to `hi`
+/// (both ASCII, `lo` not zero).
+#[inline]
+fn in_range(w: u64, lo: u8, hi: u8) -> u64 {
+    let from_lo = w.wrapping_add(ONES * (0x80 - u64::from(lo)));
+    let past_hi = w.wrapping_add(ONES * (0x80 - u64::from(hi) - 1));
+    from_lo & !past_hi & HIGH_BITS
+}
+
+/// The high bits of a word's bytes as eight bits, byte `i`'s as bit `i`.
+#[inline]
+fn bits(high: u64) -> u64 {
+    (high >> 7).wrapping_mul(0x0102_0408_1020_4080) >> 56
+}
+
 /// Whether ASCII `text` lower-cased is `lower` (of the same length).
 fn eq_lower(text: &[u8], lower: &[u8]) -> bool {
     text.iter().zip(lower).all(|(t, l)| t.to_ascii_lowercase() == *l)
@@ -233,14 +315,18 @@ pub fn normalize_path(path: &str) -> &str {
 pub struct Words {
     source: String,
     lower: String,
+    /// Whether `lower` is ASCII (texts are then searched byte by byte).
+    ascii: bool,
 }
 
 impl Words {
     /// Compiles a word or phrase.
     pub fn new(words: &str) -> Words {
+        let lower = words.to_lowercase();
         Words {
             source: words.to_string(),
-            lower: words.to_lowercase(),
+            ascii: lower.is_ascii(),
+            lower,
         }
     }
 
@@ -250,10 +336,16 @@ impl Words {
         if needle.is_empty() {
             return false;
         }
-        if !text.is_ascii() || !self.lower.is_ascii() {
+        if !self.ascii {
             return self.matches_unicode(text);
         }
         let hay = text.as_bytes();
+        if hay.len() <= 64 {
+            return self.matches_short(hay).unwrap_or_else(|| self.matches_unicode(text));
+        }
+        if !text.is_ascii() {
+            return self.matches_unicode(text);
+        }
         if hay.len() < needle.len() {
             return false;
         }
@@ -266,6 +358,53 @@ impl Words {
                 && (i == 0 || !is_word_byte(hay[i - 1]))
                 && hay.get(i + needle.len()).is_none_or(|&b| !is_word_byte(b))
         })
+    }
+
+    /// [`Words::matches`] for a text of up to 64 bytes (most names and titles), `None` if
+    /// it is not ASCII (or longer): each of its bytes is a bit in two masks, made eight
+    /// bytes at a time (where the first letter of the words is, where the last is), and
+    /// the places the words can start are where both are, the words' length apart. Only
+    /// such a place (rare) is compared in full, with its boundaries; which letter of the
+    /// text first differs, or where a candidate is, decides no branch.
+    fn matches_short(&self, hay: &[u8]) -> Option<bool> {
+        let needle = self.lower.as_bytes();
+        let (&first, &last) = (needle.first()?, needle.last()?);
+        if hay.len() > 64 {
+            return None;
+        }
+        let (mut at_first, mut at_last, mut high) = (0u64, 0u64, 0u64);
+        for (k, chunk) in hay.chunks(8).enumerate() {
+            let w = match chunk.first_chunk::<8>() {
+                Some(whole) => u64::from_le_bytes(*whole),
+                None => chunk.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b)),
+            };
+            high |= w;
+            let w = lower_word(w);
+            let shift = 8 * k as u32;
+            at_first |= bits(eq_bytes(w, first)) << shift;
+            at_last |= bits(eq_bytes(w, last)) << shift;
+        }
+        if high & HIGH_BITS != 0 {
+            return None;
+        }
+        // Bits past the end are zero bytes of the last word: a zero in the words would
+        // find them.
+        let valid = u64::MAX.checked_shr(64 - hay.len() as u32).unwrap_or(0);
+        let n = needle.len() as u32;
+        let mut starts = (at_first & valid) & (at_last & valid).checked_shr(n - 1).unwrap_or(0);
+        while starts != 0 {
+            let i = starts.trailing_zeros() as usize;
+            if hay
+                .get(i..i + needle.len())
+                .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+                && (i == 0 || !is_word_byte(hay[i - 1]))
+                && hay.get(i + needle.len()).is_none_or(|&b| !is_word_byte(b))
+            {
+                return Some(true);
+            }
+            starts &= starts - 1;
+        }
+        Some(false)
     }
 
     fn matches_unicode(&self, text: &str) -> bool {
@@ -356,6 +495,83 @@ mod tests {
         }
         assert_eq!(Glob::new("/pricing", true).matches_raw("/blog/x"), Some(false));
         assert_eq!(Glob::new("/pricing", true).matches_raw("/PRÏCING"), None);
+    }
+
+    /// Comparing a word at a time agrees with comparing byte by byte, at every length
+    /// and wherever the texts differ, and leaves non-ASCII texts to the caller.
+    #[test]
+    fn words_compare_as_bytes_do() {
+        let lower = b"/pricing-and-plans/for-teams@[`{";
+        for len in 0..=lower.len() {
+            let lower = &lower[..len];
+            let upper = lower.to_ascii_uppercase();
+            assert_eq!(same_lower(lower, lower), Some(true));
+            assert_eq!(same_lower(&upper, lower), Some(true), "{upper:?}");
+            for at in 0..len {
+                for b in [b'_', b'@', b'[', b'`', b'{', b'A', b'Z', b'a', b'z', 0, 0x7f] {
+                    let mut other = upper.clone();
+                    other[at] = b;
+                    let want = other.iter().zip(lower).all(|(t, l)| t.to_ascii_lowercase() == *l);
+                    assert_eq!(same_lower(&other, lower), Some(want), "{other:?} at {at}");
+                }
+                let mut other = lower.to_vec();
+                other[at] = 0xc3;
+                assert_eq!(same_lower(&other, lower), None);
+            }
+        }
+    }
+
+    /// Word matches on short texts (masks) agree with the long texts' search, with
+    /// boundaries at either end, candidates that fail, and upper case.
+    #[test]
+    fn short_texts_match_as_long_ones_do() {
+        let words = ["vp", "VP", "vice president", "student", "c", "_", "a_b", "x9", "sales"];
+        let texts = [
+            "",
+            "vp",
+            "VP Sales",
+            "SVP Sales",
+            "vps",
+            "Sales, vp",
+            "Sales vp_",
+            "the Vice President of sales",
+            "vice-president",
+            "Graduate Student",
+            "students",
+            "c",
+            "a c b",
+            "a_c_b",
+            "_",
+            "a _ b",
+            "a_b",
+            "xa_b",
+            "x9",
+            "x99 x9",
+            "Sales Sales sales",
+            "0123456789012345678901234567890123456789012345678901234567890 vp",
+            "0123456789012345678901234567890123456789012345678901234567890 vpx",
+            "9 vp 01234567890123456789012345678901234567890123456789012345678",
+        ];
+        for words in words {
+            let w = Words::new(words);
+            for text in texts {
+                let padded = format!("{text}{}", " ".repeat(70));
+                assert!(padded.len() > 64);
+                let short = (text.len() <= 64).then(|| w.matches(&padded));
+                assert_eq!(w.matches_short(text.as_bytes()), short, "{words:?} in {text:?}");
+                let brute = (0..text.len()).any(|i| {
+                    let hay = text.as_bytes();
+                    let n = words.len();
+                    hay.get(i..i + n)
+                        .is_some_and(|h| h.eq_ignore_ascii_case(words.as_bytes()))
+                        && (i == 0 || !is_word_byte(hay[i - 1]))
+                        && hay.get(i + n).is_none_or(|&b| !is_word_byte(b))
+                });
+                assert_eq!(w.matches(text), brute, "{words:?} in {text:?}");
+            }
+        }
+        assert_eq!(Words::new("vp").matches_short("VP Ünïted".as_bytes()), None);
+        assert!(Words::new("ünïted").matches("VP Ünïted"));
     }
 
     /// The shortcuts for literal and prefix globs agree with walking the pieces.
