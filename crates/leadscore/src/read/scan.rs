@@ -567,11 +567,21 @@ fn plain(bytes: &[u8]) -> bool {
     })
 }
 
-/// Whether two keys are the same bytes: the length and first byte compared first, so
-/// most keys that differ are told apart without a call to compare them whole.
+/// Whether two keys are the same bytes: the lengths compared first, then a key of up to
+/// sixteen bytes (almost every key) as its first and last four or eight, overlapping,
+/// without a call to compare them whole (which a key that matched, or shares a length
+/// with one, paid: ~20 instructions a call, ~30 calls a usual lead).
 #[inline(always)]
 pub(super) fn same_key(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.first() == b.first() && a == b
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        4..=7 => a.first_chunk::<4>() == b.first_chunk::<4>() && a.last_chunk::<4>() == b.last_chunk::<4>(),
+        8..=16 => a.first_chunk::<8>() == b.first_chunk::<8>() && a.last_chunk::<8>() == b.last_chunk::<8>(),
+        _ => a == b,
+    }
 }
 
 /// Where the first `"` at or after `i` is: eight bytes at a time, as [`special`] looks
@@ -837,6 +847,24 @@ did page_view where type == page_view and path exists => +1
                         assert_eq!(special(&bytes, start), naive(&bytes, start), "{bytes:?} from {start}");
                     }
                 }
+            }
+        }
+    }
+
+    /// Keys compared in parts are equal exactly when their bytes are: every length up to
+    /// 20, a byte changed at every place.
+    #[test]
+    fn same_key_is_byte_equality() {
+        for len in 0..20usize {
+            let key: Vec<u8> = (b'a'..).take(len).collect();
+            assert!(same_key(&key, &key.clone()));
+            if len > 0 {
+                assert!(!same_key(&key, &key[..len - 1]));
+            }
+            for at in 0..len {
+                let mut other = key.clone();
+                other[at] ^= 0x20;
+                assert!(!same_key(&key, &other), "{key:?} {other:?}");
             }
         }
     }
