@@ -85,8 +85,8 @@ impl<'t> Lead<'_, 't> {
         if scan.close(b'}')? {
             return Some(());
         }
+        let mut key = scan.key()?;
         loop {
-            let key = scan.key()?;
             match node.get_raw(key) {
                 None => scan.skip()?,
                 Some(entry) if entry.events && root => self.events.array(scan)?,
@@ -116,8 +116,9 @@ impl<'t> Lead<'_, 't> {
                     }
                 },
             }
-            if scan.next_or_close(b'}')? {
-                return Some(());
+            match scan.next_key(b'}')? {
+                Some(next) => key = next,
+                None => return Some(()),
             }
         }
     }
@@ -164,24 +165,27 @@ impl<'p, 't> EventReader<'p, 't> {
         scan.open()?;
         let base = self.events.next_base();
         let (mut ty, mut at) = (None, None);
-        let mut more = !scan.close(b'}')?;
-        if more {
-            // The usual event starts `"type":"…","at":"…"`: read in two byte compares and
-            // two quote searches, then on as any event (a later key of either name
-            // replacing it, as below).
-            if let Some((t, a)) = scan.type_and_at() {
-                ty = Some(self.noted(Cow::Borrowed(t), self.keys.ty, base));
-                at = Some(self.noted(Cow::Borrowed(a), self.keys.at, base));
-                more = !scan.next_or_close(b'}')?;
-            }
-        }
-        while more {
-            match scan.key()? {
+        let mut key = match scan.close(b'}')? {
+            true => None,
+            false => match scan.type_and_at() {
+                // The usual event starts `"type":"…","at":"…"`: read in two byte compares
+                // and two quote searches, then on as any event (a later key of either name
+                // replacing it, as below).
+                Some((t, a)) => {
+                    ty = Some(self.noted(Cow::Borrowed(t), self.keys.ty, base));
+                    at = Some(self.noted(Cow::Borrowed(a), self.keys.at, base));
+                    scan.next_key(b'}')?
+                }
+                None => Some(scan.key()?),
+            },
+        };
+        while let Some(name) = key {
+            match name {
                 b"type" => ty = Some(self.text(scan, self.keys.ty, base)?),
                 b"at" => at = Some(self.text(scan, self.keys.at, base)?),
-                key => self.prop(scan, key, base)?,
+                name => self.prop(scan, name, base)?,
             }
-            more = !scan.next_or_close(b'}')?;
+            key = scan.next_key(b'}')?;
         }
         match event::check(self.program, ty.as_deref(), at.as_deref(), self.as_of).ok()? {
             Checked::Kept(ty, at) => self.events.push(ty, at, base),
@@ -338,6 +342,28 @@ impl<'t> Scan<'t> {
         self.pos += 1;
         self.blank();
         Some(key)
+    }
+
+    /// After an object's member: the next key (as [`Scan::key`] reads it), or `None` at
+    /// `close`, the object's end. In a [`plain`] text the usual `,"key":` is read at
+    /// once, without looking for blanks between its bytes; anything else, as
+    /// [`Scan::next_or_close`] and [`Scan::key`] read it.
+    #[inline(always)]
+    fn next_key(&mut self, close: u8) -> Option<Option<&'t [u8]>> {
+        if self.plain && self.bytes.get(self.pos..)?.first_chunk::<2>() == Some(b",\"") {
+            let start = self.pos + 2;
+            let end = quote(self.bytes, start)?;
+            if self.bytes.get(end + 1) == Some(&b':') {
+                let key = self.bytes.get(start..end)?;
+                self.pos = end + 2;
+                self.blank();
+                return Some(Some(key));
+            }
+        }
+        if self.next_or_close(close)? {
+            return Some(None);
+        }
+        Some(Some(self.key()?))
     }
 
     /// The string the scanner is at (its `"`): where its raw text between the quotes starts
