@@ -162,7 +162,7 @@ impl Written {
         out.extend_from_slice(self.get(tail));
         if let Some(count) = firing.count {
             out.extend_from_slice(b",\"count\":");
-            out.extend_from_slice(itoa::Buffer::new().format(count).as_bytes());
+            json(out, &count);
         }
         if let Some(decay) = firing.decay {
             out.extend_from_slice(b",\"decay\":");
@@ -207,12 +207,11 @@ fn list<T>(out: &mut Vec<u8>, items: impl IntoIterator<Item = T>, write: impl Fn
 }
 
 /// A number as the outcome serializes it (`crate::value::num_to_json`: whole numbers
-/// without `.0`, by `itoa` as serde_json writes them; others as serde_json writes an
-/// `f64`, and `null` for one that is not finite), written without building the
-/// `serde_json::Value` or going through serde's serializer.
+/// without `.0`, others as serde_json writes an `f64`, and `null` for one that is not
+/// finite), written without building the `serde_json::Value`.
 fn number(out: &mut Vec<u8>, n: f64) {
     match crate::value::whole(n) {
-        Some(whole) => out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes()),
+        Some(whole) => json(out, &whole),
         None => json(out, &n),
     }
 }
