@@ -603,7 +603,9 @@ pub(super) fn same_key(a: &[u8], b: &[u8]) -> bool {
         return false;
     }
     match a.len() {
-        0..=3 => a.iter().zip(b).all(|(x, y)| x == y),
+        0 => true,
+        // The first, middle and last bytes are every byte of a key this short.
+        n @ 1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
         4..=7 => a.first_chunk::<4>() == b.first_chunk::<4>() && a.last_chunk::<4>() == b.last_chunk::<4>(),
         8..=16 => a.first_chunk::<8>() == b.first_chunk::<8>() && a.last_chunk::<8>() == b.last_chunk::<8>(),
         _ => a == b,
