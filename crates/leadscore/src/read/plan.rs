@@ -74,14 +74,16 @@ impl Node {
         self.get_raw(key.as_bytes())
     }
 
-    /// [`Node::get`] for a key the scanner has as bytes (inlined into its object walk: out
-    /// of line, the call cost more than the search).
+    /// [`Node::get`] for a key the scanner has as bytes (inlined into its object walk, a
+    /// plain loop: out of line, or through `find`, the calls cost more than the search).
     #[inline(always)]
     pub(super) fn get_raw(&self, key: &[u8]) -> Option<&Entry> {
-        self.keys
-            .iter()
-            .find(|(k, _)| super::scan::same_key(k.as_bytes(), key))
-            .map(|(_, e)| e)
+        for (k, entry) in &self.keys {
+            if super::scan::same_key(k.as_bytes(), key) {
+                return Some(entry);
+            }
+        }
+        None
     }
 
     /// Every slot filled at or under this node.

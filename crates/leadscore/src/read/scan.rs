@@ -202,12 +202,7 @@ impl<'p, 't> EventReader<'p, 't> {
     /// reads, or skipped.
     #[inline(never)]
     fn prop(&mut self, scan: &mut Scan<'t>, key: &[u8], base: usize) -> Option<()> {
-        match self
-            .program
-            .event_props
-            .iter()
-            .position(|p| same_key(p.as_bytes(), key))
-        {
+        match prop_slot(&self.program.event_props, key) {
             Some(p) => {
                 // Most properties are strings: read here, not through the general value.
                 let value = match scan.peek()? {
@@ -591,6 +586,18 @@ fn plain(bytes: &[u8]) -> bool {
             .fold(0, |found, &b| found | u8::from(b < 0x20) | u8::from(b == b'\\'))
             == 0
     })
+}
+
+/// The slot of the event property named `key`, if the program reads it (a plain loop,
+/// inlined: through `position` the search was a call).
+#[inline(always)]
+fn prop_slot(props: &[String], key: &[u8]) -> Option<usize> {
+    for (slot, prop) in props.iter().enumerate() {
+        if same_key(prop.as_bytes(), key) {
+            return Some(slot);
+        }
+    }
+    None
 }
 
 /// Whether two keys are the same bytes: the lengths compared first, then a key of up to
