@@ -2,8 +2,15 @@
 //! bytes its `Serialize` gives (`serde_json::to_writer`), without going through serde's
 //! serializer for every field and string. The batch command writes a result per lead, and
 //! serializing was a tenth of scoring one.
+//!
+//! The pack's own names (rule names and locations, dimensions, tags, reasons, queues, the
+//! pack's id) are escaped once, when the pack's table of names is built ([`Written`]), and
+//! a result line copies them as bytes.
 
-use super::{Capped, Enrichment, Fired, Outcome};
+use std::ops::Range;
+
+use super::outcome::{Firing, PackId};
+use super::{Capped, Enrichment, Outcome};
 
 impl Outcome {
     /// Appends the outcome's JSON (what `serde_json::to_writer` writes for it) to `out`.
@@ -18,6 +25,7 @@ impl Outcome {
     /// # Ok::<(), leadscore::Error>(())
     /// ```
     pub fn write_json(&self, out: &mut Vec<u8>) {
+        let names = &self.names.json;
         out.push(b'{');
         if let Some(id) = &self.id {
             out.extend_from_slice(b"\"id\":");
@@ -32,22 +40,21 @@ impl Outcome {
         }
         out.extend_from_slice(if self.mql { b",\"mql\":true" } else { b",\"mql\":false" });
         out.extend_from_slice(b",\"disqualified\":");
-        optional(out, self.disqualified());
+        names.optional(out, self.disqualified);
         out.extend_from_slice(b",\"dimensions\":{");
-        for (i, (name, total)) in self.dimensions().enumerate() {
+        for (i, (dim, &total)) in names.dims.iter().zip(&self.dimensions).enumerate() {
             if i > 0 {
                 out.push(b',');
             }
-            string(out, name);
-            out.push(b':');
+            out.extend_from_slice(names.get(dim));
             number(out, total);
         }
         out.extend_from_slice(b"},\"route\":");
-        optional(out, self.route());
+        names.optional(out, self.route);
         out.extend_from_slice(b",\"tags\":");
-        list(out, self.tags(), |tag, out| string(out, tag));
+        list(out, &self.tags, |&tag, out| out.extend_from_slice(names.text(tag)));
         out.extend_from_slice(b",\"fired\":");
-        list(out, self.fired(), |fired, out| fired.write_json(out));
+        list(out, &self.fired, |firing, out| names.fired(out, firing));
         if !self.capped.is_empty() {
             out.extend_from_slice(b",\"capped\":");
             list(out, &self.capped, |capped, out| capped.write_json(out));
@@ -56,29 +63,108 @@ impl Outcome {
             out.extend_from_slice(b",\"enriched\":");
             list(out, &self.enriched, |enrichment, out| enrichment.write_json(out));
         }
-        out.extend_from_slice(b",\"pack\":{\"name\":");
-        string(out, &self.pack().name);
-        out.extend_from_slice(b",\"version\":");
-        string(out, &self.pack().version);
-        out.extend_from_slice(b"}}");
+        out.extend_from_slice(names.pack());
     }
 }
 
-impl Fired<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"rule\":");
-        string(out, self.rule());
-        out.extend_from_slice(b",\"points\":");
-        number(out, self.points());
-        out.extend_from_slice(b",\"dimension\":");
-        optional(out, self.dimension());
-        out.extend_from_slice(b",\"location\":");
-        string(out, self.location());
-        if let Some(count) = self.count() {
+/// A table of names (`outcome.rs`'s `Names`) as a result line writes them, escaped once
+/// into one buffer: each dimension as a key (`"fit":`), each text as a string, each rule's
+/// fired entry around its points (`{"rule":…,"points":` and `,"dimension":…,"location":…`),
+/// and the line's end (`,"pack":{…}}`).
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    bytes: Vec<u8>,
+    dims: Vec<Range<u32>>,
+    texts: Vec<Range<u32>>,
+    /// Per rule: its entry's bytes before the points, and after them.
+    rules: Vec<(Range<u32>, Range<u32>)>,
+    pack: Range<u32>,
+}
+
+impl Written {
+    /// The JSON of a table's names: its pack, dimensions (sorted), rules (name, dimension
+    /// and location each) and texts.
+    pub(super) fn new<'n>(
+        pack: &PackId,
+        dims: &[Box<str>],
+        rules: impl Iterator<Item = (&'n str, Option<&'n str>, &'n str)>,
+        texts: &[Box<str>],
+    ) -> Written {
+        let mut written = Written::default();
+        written.dims = dims
+            .iter()
+            .map(|dim| {
+                written.add(|out| {
+                    string(out, dim);
+                    out.push(b':');
+                })
+            })
+            .collect();
+        written.texts = texts.iter().map(|text| written.add(|out| string(out, text))).collect();
+        written.rules = rules
+            .map(|(name, dimension, location)| {
+                let head = written.add(|out| {
+                    out.extend_from_slice(b"{\"rule\":");
+                    string(out, name);
+                    out.extend_from_slice(b",\"points\":");
+                });
+                let tail = written.add(|out| {
+                    out.extend_from_slice(b",\"dimension\":");
+                    optional(out, dimension);
+                    out.extend_from_slice(b",\"location\":");
+                    string(out, location);
+                });
+                (head, tail)
+            })
+            .collect();
+        written.pack = written.add(|out| {
+            out.extend_from_slice(b",\"pack\":{\"name\":");
+            string(out, &pack.name);
+            out.extend_from_slice(b",\"version\":");
+            string(out, &pack.version);
+            out.extend_from_slice(b"}}");
+        });
+        written
+    }
+
+    /// Appends what `write` writes, and says where it is.
+    fn add(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Range<u32> {
+        let start = self.bytes.len() as u32;
+        write(&mut self.bytes);
+        start..self.bytes.len() as u32
+    }
+
+    fn get(&self, range: &Range<u32>) -> &[u8] {
+        &self.bytes[range.start as usize..range.end as usize]
+    }
+
+    fn text(&self, id: u32) -> &[u8] {
+        self.get(&self.texts[id as usize])
+    }
+
+    fn pack(&self) -> &[u8] {
+        self.get(&self.pack)
+    }
+
+    /// A text by its id, or `null`.
+    fn optional(&self, out: &mut Vec<u8>, text: Option<u32>) {
+        match text {
+            Some(id) => out.extend_from_slice(self.text(id)),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+
+    /// A fired rule's entry (what `Fired`'s `Serialize` gives).
+    fn fired(&self, out: &mut Vec<u8>, firing: &Firing) {
+        let (head, tail) = &self.rules[firing.names as usize];
+        out.extend_from_slice(self.get(head));
+        number(out, firing.points);
+        out.extend_from_slice(self.get(tail));
+        if let Some(count) = firing.count {
             out.extend_from_slice(b",\"count\":");
             json(out, &count);
         }
-        if let Some(decay) = self.decay() {
+        if let Some(decay) = firing.decay {
             out.extend_from_slice(b",\"decay\":");
             number(out, decay);
         }
@@ -264,6 +350,37 @@ mod tests {
             let mut out = Vec::new();
             number(&mut out, n);
             assert_eq!(out, serde_json::to_vec(&crate::value::num_to_json(n)).unwrap(), "{n:?}");
+        }
+    }
+
+    /// A pack's own names, escaped once when its table of names is built, give the bytes
+    /// serde gives: names with quotes, backslashes, tabs and non-ASCII letters, a rule
+    /// without a dimension, several tags, a route and a disqualifying reason.
+    #[test]
+    fn a_packs_names_escaped_once_are_written_as_serde_writes_them() {
+        let source = concat!(
+            "threshold 5\ncap fit at 10\ncap intent at 10\n",
+            "rule \"VP \\\"big\\\" \\\\ é\": title ~ VP => +20 fit, tag \"a\\tb\", tag \"ü\"\n",
+            "rule \"Student\": title ~ student => disqualify \"stu\\\"dent\"\n",
+            "title ~ \"x\" => +1.5 intent, tag \"a\\tb\"\n",
+            "title exists => +2\n",
+            "route \"q\\\\1\" when title ~ VP\nroute \"sdr\"\n",
+        );
+        let pack = crate::Pack::from_source("p\"k", source).unwrap();
+        let as_of = crate::parse_time("2026-01-01T00:00:00Z").unwrap();
+        for lead in [
+            r#"{"id":"L\u0001","title":"VP student x"}"#,
+            r#"{"id":7,"title":"x"}"#,
+            r#"{"title":"VP"}"#,
+            "{}",
+        ] {
+            let outcome = pack.score_json(lead, as_of).unwrap();
+            let mut line = Vec::new();
+            outcome.write_json(&mut line);
+            assert_eq!(
+                String::from_utf8(line).unwrap(),
+                serde_json::to_string(&outcome).unwrap()
+            );
         }
     }
 

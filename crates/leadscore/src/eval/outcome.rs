@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::json::Written;
 use crate::program::Program;
 
 /// Which pack produced a result: its name and a short hash of its sources.
@@ -31,7 +32,7 @@ impl fmt::Display for PackId {
 
 /// The names results refer to, shared by every result of a pack (or owned by one result
 /// read back from JSON). Indices into it are `u32`s.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Names {
     pack: PackId,
     /// Dimension names, sorted: the order a result lists its dimensions in.
@@ -44,6 +45,8 @@ pub(crate) struct Names {
     pub(super) dim_at: Vec<u32>,
     /// A program's route index → its queue in `texts`.
     pub(super) queues: Vec<u32>,
+    /// The same names as a result line writes them, escaped once (`json.rs`).
+    pub(super) json: Written,
 }
 
 /// A rule's names, and for a program's rule, its tags and reason in [`Names::texts`].
@@ -89,7 +92,19 @@ impl Names {
             texts: texts.list,
             dim_at,
             queues,
+            json: Written::default(),
         }
+        .written()
+    }
+
+    /// These names with their JSON written ([`Names::json`]): every constructor's last step.
+    fn written(mut self) -> Names {
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| (&*r.name, r.dimension.as_deref(), &*r.location));
+        self.json = Written::new(&self.pack, &self.dims, rules, &self.texts);
+        self
     }
 
     /// The pack whose results these are.
@@ -99,6 +114,22 @@ impl Names {
 
     pub(super) fn rule(&self, index: usize) -> &RuleNames {
         &self.rules[index]
+    }
+}
+
+impl Default for Names {
+    /// No names, of an unnamed pack (a default [`Outcome`]'s).
+    fn default() -> Names {
+        Names {
+            pack: PackId::default(),
+            dims: Vec::new(),
+            rules: Vec::new(),
+            texts: Vec::new(),
+            dim_at: Vec::new(),
+            queues: Vec::new(),
+            json: Written::default(),
+        }
+        .written()
     }
 }
 
@@ -514,8 +545,11 @@ impl From<Read> for Outcome {
             dims,
             rules,
             texts: texts.list,
-            ..Names::default()
-        };
+            dim_at: Vec::new(),
+            queues: Vec::new(),
+            json: Written::default(),
+        }
+        .written();
         Outcome {
             id: read.id,
             score: read.score,

@@ -158,6 +158,11 @@ impl<'a> ReadEvents<'a> {
     /// Sets property `slot` of the event being read, whose properties start at `base`
     /// (the last value wins, as for a lead's duplicate keys).
     pub fn set_prop(&mut self, base: usize, slot: u32, value: Value<'a>) {
+        // The usual event has one property the program reads: nothing to search.
+        if base >= self.props.len() {
+            self.props.push((slot, value));
+            return;
+        }
         match self.props[base..].iter_mut().find(|(s, _)| *s == slot) {
             Some(entry) => entry.1 = value,
             None => self.props.push((slot, value)),
