@@ -5,6 +5,7 @@ mod due;
 mod error;
 mod host;
 mod json;
+mod json_bytes;
 mod outcome;
 pub mod trace;
 

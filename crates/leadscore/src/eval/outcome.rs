@@ -8,11 +8,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::ops::Range;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::json::Written;
+use super::json_bytes::{json, number, optional, string};
 use crate::program::Program;
 
 /// Which pack produced a result: its name and a short hash of its sources.
@@ -574,4 +575,109 @@ fn whole<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
 
 fn whole_opt<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
     x.map(crate::value::num_to_json).serialize(s)
+}
+
+/// A table of names (`outcome.rs`'s `Names`) as a result line writes them, escaped once
+/// into one buffer: each dimension as a key (`"fit":`), each text as a string, each rule's
+/// fired entry around its points (`{"rule":…,"points":` and `,"dimension":…,"location":…`),
+/// and the line's end (`,"pack":{…}}`).
+#[derive(Debug, Default)]
+pub(crate) struct Written {
+    bytes: Vec<u8>,
+    pub(super) dims: Vec<Range<u32>>,
+    texts: Vec<Range<u32>>,
+    /// Per rule: its entry's bytes before the points, and after them.
+    rules: Vec<(Range<u32>, Range<u32>)>,
+    pack: Range<u32>,
+}
+
+impl Written {
+    /// The JSON of a table's names: its pack, dimensions (sorted), rules (name, dimension
+    /// and location each) and texts.
+    pub(super) fn new<'n>(
+        pack: &PackId,
+        dims: &[Box<str>],
+        rules: impl Iterator<Item = (&'n str, Option<&'n str>, &'n str)>,
+        texts: &[Box<str>],
+    ) -> Written {
+        let mut written = Written::default();
+        written.dims = dims
+            .iter()
+            .map(|dim| {
+                written.add(|out| {
+                    string(out, dim);
+                    out.push(b':');
+                })
+            })
+            .collect();
+        written.texts = texts.iter().map(|text| written.add(|out| string(out, text))).collect();
+        written.rules = rules
+            .map(|(name, dimension, location)| {
+                let head = written.add(|out| {
+                    out.extend_from_slice(b"{\"rule\":");
+                    string(out, name);
+                    out.extend_from_slice(b",\"points\":");
+                });
+                let tail = written.add(|out| {
+                    out.extend_from_slice(b",\"dimension\":");
+                    optional(out, dimension);
+                    out.extend_from_slice(b",\"location\":");
+                    string(out, location);
+                });
+                (head, tail)
+            })
+            .collect();
+        written.pack = written.add(|out| {
+            out.extend_from_slice(b",\"pack\":{\"name\":");
+            string(out, &pack.name);
+            out.extend_from_slice(b",\"version\":");
+            string(out, &pack.version);
+            out.extend_from_slice(b"}}");
+        });
+        written
+    }
+
+    /// Appends what `write` writes, and says where it is.
+    fn add(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Range<u32> {
+        let start = self.bytes.len() as u32;
+        write(&mut self.bytes);
+        start..self.bytes.len() as u32
+    }
+
+    pub(super) fn get(&self, range: &Range<u32>) -> &[u8] {
+        &self.bytes[range.start as usize..range.end as usize]
+    }
+
+    pub(super) fn text(&self, id: u32) -> &[u8] {
+        self.get(&self.texts[id as usize])
+    }
+
+    pub(super) fn pack(&self) -> &[u8] {
+        self.get(&self.pack)
+    }
+
+    /// A text by its id, or `null`.
+    pub(super) fn optional(&self, out: &mut Vec<u8>, text: Option<u32>) {
+        match text {
+            Some(id) => out.extend_from_slice(self.text(id)),
+            None => out.extend_from_slice(b"null"),
+        }
+    }
+
+    /// A fired rule's entry (what `Fired`'s `Serialize` gives).
+    pub(super) fn fired(&self, out: &mut Vec<u8>, firing: &Firing) {
+        let (head, tail) = &self.rules[firing.names as usize];
+        out.extend_from_slice(self.get(head));
+        number(out, firing.points);
+        out.extend_from_slice(self.get(tail));
+        if let Some(count) = firing.count {
+            out.extend_from_slice(b",\"count\":");
+            json(out, &count);
+        }
+        if let Some(decay) = firing.decay {
+            out.extend_from_slice(b",\"decay\":");
+            number(out, decay);
+        }
+        out.push(b'}');
+    }
 }

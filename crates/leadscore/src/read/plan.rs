@@ -7,8 +7,8 @@ use serde_json::Value as Json;
 
 use super::{Events, ReadError, Record};
 use crate::program::Program;
-use crate::value::path::{dotted_key, nested_or_dotted};
 use crate::value::keys::KeyIndex;
+use crate::value::path::{dotted_key, nested_or_dotted};
 use crate::value::Value;
 
 /// Which keys of a lead to read, and where to put them.
@@ -276,5 +276,60 @@ impl<'a> Fill<'a> {
         }
         super::record::give_back_found(self.found);
         self.record
+    }
+}
+
+/// Events (and event properties) room is made for when a lead's `events` array starts
+/// (both text readers).
+pub(super) const EVENTS_RESERVED: usize = 32;
+
+/// An id read as JSON, exactly (both text readers): an integer too large for 64 bits (which JSON readers make
+/// a float, losing digits: 2^64+1 and 2^64+2 would be one id) is kept as its digits, a
+/// string.
+pub(super) fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
+    // The usual id, a string without escapes, is its text: `raw` was checked as JSON.
+    let unescaped = raw.trim().strip_prefix('"').and_then(|r| r.strip_suffix('"'));
+    if let Some(text) = unescaped.filter(|t| !t.contains('\\')) {
+        return Ok(serde_json::Value::String(text.to_string()));
+    }
+    let json: serde_json::Value = serde_json::from_str(raw)?;
+    let raw = raw.trim();
+    let integer = raw.strip_prefix('-').unwrap_or(raw);
+    if json.is_f64() && !integer.is_empty() && integer.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(serde_json::Value::String(raw.to_string()));
+    }
+    Ok(json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exact_id;
+
+    /// The shortcut for a string id without escapes gives what parsing it gives, and ids
+    /// it does not take (escapes, numbers, blanks around) still parse exactly.
+    #[test]
+    fn an_id_reads_as_serde_json_reads_it() {
+        for raw in [
+            r#""L-000001""#,
+            r#""""#,
+            r#""  spaced  ""#,
+            r#""é ü 日本""#,
+            r#""a\"b""#,
+            r#""back\\slash""#,
+            r#""\u00e9""#,
+            " \"blanks around\" ",
+            "42",
+            "-7",
+            "1.5",
+            "true",
+            "null",
+        ] {
+            let parsed: serde_json::Value = serde_json::from_str(raw).unwrap();
+            assert_eq!(exact_id(raw).unwrap(), parsed, "{raw}");
+        }
+        assert_eq!(
+            exact_id("18446744073709551617").unwrap(),
+            serde_json::Value::String("18446744073709551617".into())
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! The text reader's fast path: a lead's bytes walked once by a scanner that follows the
 //! read plan, skips unread values without building anything, and fills the record by the
-//! same rules as the serde reader (`text.rs`): the same `Fill`, event check and `exact_id`.
+//! same rules as the serde reader (`text.rs`): the same `Fill`, event check and `exact_id`
+//! (`plan.rs`).
 //!
 //! It validates what JSON requires of every value, read or skipped (the grammar, no
 //! control characters in strings, escapes, numbers in `f64`'s range, nothing after the
@@ -19,8 +20,7 @@
 use std::borrow::Cow;
 
 use super::event::{self, Checked};
-use super::plan::{EventKeys, Fill, Node, ReadPlan};
-use super::text::{exact_id, EVENTS_RESERVED};
+use super::plan::{exact_id, EventKeys, Fill, Node, ReadPlan, EVENTS_RESERVED};
 use super::{Events, ReadEvents, Record};
 use crate::program::Program;
 use crate::value::time::Millis;

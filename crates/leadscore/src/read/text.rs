@@ -13,7 +13,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 use serde::Deserialize;
 
 use super::event::{self, Checked};
-use super::plan::{EventKeys, Fill, Node, ReadPlan};
+use super::plan::{exact_id, EventKeys, Fill, Node, ReadPlan, EVENTS_RESERVED};
 use super::{EventProblem, Events, ReadError, ReadEvents, Record};
 use crate::program::Program;
 use crate::value::time::Millis;
@@ -320,9 +320,6 @@ impl EventsSeed<'_, '_, '_> {
     }
 }
 
-/// Events (and event properties) room is made for when a lead's `events` array starts.
-pub(super) const EVENTS_RESERVED: usize = 32;
-
 /// Reads one event, keeping it only if its type is used and it is not after `as_of`.
 struct EventSeed<'p, 'r, 't> {
     program: &'p Program,
@@ -564,56 +561,5 @@ impl<'de> Visitor<'de> for ValueVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value<'de>, A::Error> {
         while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(Value::Object)
-    }
-}
-
-/// An id read as JSON, exactly: an integer too large for 64 bits (which JSON readers make
-/// a float, losing digits: 2^64+1 and 2^64+2 would be one id) is kept as its digits, a
-/// string.
-pub(super) fn exact_id(raw: &str) -> Result<serde_json::Value, serde_json::Error> {
-    // The usual id, a string without escapes, is its text: `raw` was checked as JSON.
-    let unescaped = raw.trim().strip_prefix('"').and_then(|r| r.strip_suffix('"'));
-    if let Some(text) = unescaped.filter(|t| !t.contains('\\')) {
-        return Ok(serde_json::Value::String(text.to_string()));
-    }
-    let json: serde_json::Value = serde_json::from_str(raw)?;
-    let raw = raw.trim();
-    let integer = raw.strip_prefix('-').unwrap_or(raw);
-    if json.is_f64() && !integer.is_empty() && integer.bytes().all(|b| b.is_ascii_digit()) {
-        return Ok(serde_json::Value::String(raw.to_string()));
-    }
-    Ok(json)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::exact_id;
-
-    /// The shortcut for a string id without escapes gives what parsing it gives, and ids
-    /// it does not take (escapes, numbers, blanks around) still parse exactly.
-    #[test]
-    fn an_id_reads_as_serde_json_reads_it() {
-        for raw in [
-            r#""L-000001""#,
-            r#""""#,
-            r#""  spaced  ""#,
-            r#""é ü 日本""#,
-            r#""a\"b""#,
-            r#""back\\slash""#,
-            r#""\u00e9""#,
-            " \"blanks around\" ",
-            "42",
-            "-7",
-            "1.5",
-            "true",
-            "null",
-        ] {
-            let parsed: serde_json::Value = serde_json::from_str(raw).unwrap();
-            assert_eq!(exact_id(raw).unwrap(), parsed, "{raw}");
-        }
-        assert_eq!(
-            exact_id("18446744073709551617").unwrap(),
-            serde_json::Value::String("18446744073709551617".into())
-        );
     }
 }

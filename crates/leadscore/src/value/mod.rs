@@ -8,8 +8,8 @@ use std::fmt;
 
 pub mod escape;
 pub mod hours;
-pub mod path;
 pub(crate) mod keys;
+pub mod path;
 pub mod pattern;
 pub mod time;
 
