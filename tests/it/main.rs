@@ -21,6 +21,7 @@ mod format;
 mod gen;
 mod hardening;
 mod language;
+mod layout;
 mod listing;
 #[cfg(feature = "lsp")]
 mod lsp;
