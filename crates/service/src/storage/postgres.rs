@@ -455,6 +455,13 @@ impl PgStore {
         Ok(stamps.split_off(from))
     }
 
+    /// The stamps this process saw the leads `ids` with (see [`PgStore::seen`]), `None`
+    /// for a lead it has not seen.
+    fn seen_stamps(&self, ids: &[&str]) -> Vec<Option<i64>> {
+        let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        ids.iter().map(|id| seen.get(*id).copied()).collect()
+    }
+
     /// Whether a transaction may lock its leads in the pipeline of its writes: not for
     /// [`WARY_FOR`] transactions after a guard failed.
     fn may_guess(&self) -> bool {
@@ -1337,14 +1344,7 @@ impl PgTxn<'_> {
     /// since this process saw them (see [`PgStore::seen`]); [`PgTxn::take_readings`]
     /// keeps their rows.
     fn readings(&self, ids: &[&str]) -> [Statement; 3] {
-        let seen: Vec<Option<i64>> = {
-            let seen = self
-                .store
-                .seen
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            ids.iter().map(|id| seen.get(*id).copied()).collect()
-        };
+        let seen = self.store.seen_stamps(ids);
         let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
         [
             Statement::new(
@@ -1486,14 +1486,7 @@ impl Txn for PgTxn<'_> {
             return Ok(());
         }
         if self.guess && !self.open.get() && self.store.may_guess() {
-            let seen: Option<Vec<i64>> = {
-                let seen = self
-                    .store
-                    .seen
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-                ids.iter().map(|id| seen.get(*id).copied()).collect()
-            };
+            let seen: Option<Vec<i64>> = self.store.seen_stamps(ids).into_iter().collect();
             if let Some(seen) = seen {
                 return self.lock_with_writes(ids, seen);
             }
