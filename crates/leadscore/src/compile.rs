@@ -69,6 +69,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             c.program.lets.push(Let {
                 name: name.node.clone(),
                 expr,
+                flat: Flat::default(),
                 used: false,
             });
         }
@@ -129,7 +130,88 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         .filter_map(|r| r.points.first())
         .any(|p| p.each && p.dim.is_some_and(|d| dims[d as usize].half_life.is_some()));
     mark_used_lets(&mut c.program);
+    let behaviours = &c.program.behaviours;
+    for l in &mut c.program.lets {
+        l.flat = flatten(&l.expr, behaviours);
+    }
+    for r in &mut c.program.rules {
+        r.flat = flatten(&r.expr, behaviours);
+    }
     c.program
+}
+
+/// A condition's [`Flat`] form: each test of the tree once, in the order the tree's walk
+/// meets them, with where each leads on true and on false (`and` goes on to its next part
+/// or fails, `or` succeeds or goes on, `not` swaps the two).
+fn flatten(expr: &Expr, behaviours: &[BehaviourTest]) -> Flat {
+    let mut steps = Vec::new();
+    let start = emit(expr, Flat::YES, Flat::NO, behaviours, &mut steps);
+    // Emitted last test first (a test's targets exist before it): reversed, step 0 is the
+    // first test and every jump goes forward.
+    let count = steps.len() as u32;
+    let at = |t: u32| if t >= Flat::NO { t } else { count - 1 - t };
+    steps.reverse();
+    for step in &mut steps {
+        step.yes = at(step.yes);
+        step.no = at(step.no);
+    }
+    Flat {
+        start: at(start),
+        steps: steps.into(),
+    }
+}
+
+/// Emits the steps of `expr`, going to `yes` when it holds and `no` when not; returns
+/// where its walk starts (a step's index in emission order, or `yes` / `no` for an empty
+/// `and` / `or`).
+fn emit(expr: &Expr, yes: u32, no: u32, behaviours: &[BehaviourTest], steps: &mut Vec<Step>) -> u32 {
+    match expr {
+        Expr::And(parts) => (parts.iter().rev()).fold(yes, |next, p| emit(p, next, no, behaviours, steps)),
+        Expr::Or(parts) => (parts.iter().rev()).fold(no, |next, p| emit(p, yes, next, behaviours, steps)),
+        Expr::Not(inner) => emit(inner, no, yes, behaviours, steps),
+        leaf => {
+            steps.push(Step {
+                test: test(leaf, behaviours),
+                yes,
+                no,
+            });
+            steps.len() as u32 - 1
+        }
+    }
+}
+
+/// A leaf of a condition as a typed [`Test`] where it is a common one.
+fn test(leaf: &Expr, behaviours: &[BehaviourTest]) -> Test {
+    match leaf {
+        Expr::Behaviour(b) => match behaviours.get(*b as usize) {
+            Some(test) => Test::Behaviour {
+                behaviour: *b,
+                at_least: test.at_least,
+            },
+            None => Test::Other(leaf.clone()),
+        },
+        Expr::Let(l) => Test::Let(*l),
+        Expr::Compare(Operand::Field(field), op, Operand::Lit(literal)) => Test::Compare {
+            field: *field,
+            op: *op,
+            literal: literal.clone(),
+        },
+        Expr::In(Operand::Field(field), list) => Test::In {
+            field: *field,
+            list: list.clone(),
+        },
+        Expr::Words(Operand::Field(field), words) => Test::Words {
+            field: *field,
+            words: words.clone(),
+        },
+        Expr::Str(op, Operand::Field(field), Operand::Lit(literal)) => Test::Str {
+            op: *op,
+            field: *field,
+            literal: literal.clone(),
+        },
+        Expr::Exists(Operand::Field(field)) => Test::Exists(*field),
+        _ => Test::Other(leaf.clone()),
+    }
 }
 
 /// The behaviours counting each matcher's events, matcher by matcher (in behaviour order
@@ -306,6 +388,7 @@ impl Compiler<'_> {
                 .pack_location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
                 .into(),
             expr,
+            flat: Flat::default(),
             points: Vec::new(),
             disqualify: None,
             tags: Vec::new(),
@@ -487,5 +570,40 @@ fn literal(operand: &ast::Operand) -> Option<Value<'static>> {
         OperandKind::Num(n) => Some(Value::Num(*n)),
         OperandKind::Bool(b) => Some(Value::Bool(*b)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The flat form of a condition, printed: each test once, in the tree's order, `and`
+    /// going on or failing, `or` succeeding or going on, `not` swapping the two; a field
+    /// test typed, a regex left as the tree's test.
+    #[test]
+    fn conditions_flatten_into_steps() {
+        let source = "let senior = title ~ VP or not (title ~ /intern/)\n\
+                      senior and (industry in [\"saas\", \"fintech\"] or company.size >= 50) and visited /pricing => +1\n\
+                      email ends_with \".edu\" or not email exists => +1";
+        let pack = crate::Pack::from_source("p", source).unwrap();
+        let program = pack.program();
+        let shown = |flat| program.show_flat(flat).to_string();
+        assert_eq!(shown(&program.lets[0].flat), "0: f0 ~ \"VP\" ? yes : 1\n1: f0 ~ /intern/ ? no : yes\n");
+        assert_eq!(
+            shown(&program.rules[0].flat),
+            "0: l0 ? 1 : no\n\
+             1: f1 in [\"saas\", \"fintech\"] ? 3 : 2\n\
+             2: f2 >= 50 ? 3 : no\n\
+             3: b0 ? yes : no\n"
+        );
+        assert_eq!(shown(&program.rules[1].flat), "0: f3 ends_with \".edu\" ? yes : 1\n1: f3 exists ? no : yes\n");
+    }
+
+    /// A condition decided without a test (a regex that cannot compile is an empty `or`)
+    /// starts at its answer.
+    #[test]
+    fn an_empty_condition_starts_at_its_answer() {
+        let flat = super::flatten(&crate::program::Expr::Or(Box::default()), &[]);
+        assert_eq!((flat.start, flat.steps.len()), (crate::program::Flat::NO, 0));
+        let flat = super::flatten(&crate::program::Expr::And(Box::default()), &[]);
+        assert_eq!((flat.start, flat.steps.len()), (crate::program::Flat::YES, 0));
     }
 }

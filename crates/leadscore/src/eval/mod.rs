@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use serde_json::Value as Json;
 
-use crate::program::{Expr, Matcher, Operand, Program, Rule};
+use crate::program::{Expr, Flat, Matcher, Operand, Program, Rule, Test};
 use crate::read::{read_event, recycle, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
 use crate::value::{self as value, Millis, Value};
@@ -172,7 +172,7 @@ impl<'a> Evaluator<'_, 'a> {
         let program = self.program;
         self.match_events()?;
         for l in &program.lets {
-            let value = l.used && self.test(&l.expr, &Scope::Lead).map_err(|e| *e)?;
+            let value = l.used && self.holds(&l.flat, &Scope::Lead).map_err(|e| *e)?;
             self.lets.push(value);
         }
         // Every field named: `..Outcome::default()` would allocate a table of names only
@@ -202,7 +202,7 @@ impl<'a> Evaluator<'_, 'a> {
         fired.clear();
         for (index, rule) in program.rules.iter().enumerate() {
             if !self
-                .test(&rule.expr, &Scope::Lead)
+                .holds(&rule.flat, &Scope::Lead)
                 .map_err(|e| (*e).in_rule(&rule.location))?
             {
                 continue;
@@ -566,6 +566,28 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             decay: factor,
             decaying,
         }
+    }
+
+    /// Whether a [`Flat`] condition holds: its steps in turn, each test deciding the next;
+    /// the same answer (and the same error, from the same test) as [`Evaluator::test`] of
+    /// the tree it comes from.
+    fn holds(&self, flat: &Flat, scope: &Scope<'_, 'a>) -> Result<bool, Failed> {
+        let fields = &self.record.fields;
+        let mut at = flat.start;
+        while let Some(step) = flat.steps.get(at as usize) {
+            let holds = match &step.test {
+                Test::Behaviour { behaviour, at_least } => self.tallies[*behaviour as usize].count >= *at_least,
+                Test::Let(l) => self.lets.get(*l as usize).copied().unwrap_or(false),
+                Test::Compare { field, op, literal } => literal.compare(&fields[*field as usize], *op),
+                Test::In { field, list } => list.contains(&fields[*field as usize]),
+                Test::Words { field, words } => fields[*field as usize].as_text().is_some_and(|t| words.matches(&t)),
+                Test::Str { op, field, literal } => literal.str_test(*op, &fields[*field as usize]),
+                Test::Exists(field) => fields[*field as usize].exists(),
+                Test::Other(expr) => self.test(expr, scope)?,
+            };
+            at = if holds { step.yes } else { step.no };
+        }
+        Ok(at == Flat::YES)
     }
 
     fn test(&self, expr: &Expr, scope: &Scope<'_, 'a>) -> Result<bool, Failed> {
