@@ -41,6 +41,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             behaviours: Vec::new(),
             lets: Vec::new(),
             rules: Vec::new(),
+            word_sets: Vec::new(),
             dims: checked
                 .dims
                 .iter()
@@ -137,7 +138,57 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
     for r in &mut c.program.rules {
         r.flat = flatten(&r.expr, behaviours);
     }
+    c.program.word_sets = word_sets(&mut c.program);
     c.program
+}
+
+/// The word tests of the `let`s' and rules' conditions grouped by field, for the fields
+/// tested more than once (each test given its set and bit); equal words share a bit.
+fn word_sets(program: &mut Program) -> Vec<WordSet> {
+    fn flats(program: &mut Program) -> impl Iterator<Item = &mut Flat> {
+        let lets = program.lets.iter_mut().map(|l| &mut l.flat);
+        lets.chain(program.rules.iter_mut().map(|r| &mut r.flat))
+    }
+    let mut tests: HashMap<u32, usize> = HashMap::new();
+    for flat in flats(program) {
+        for step in flat.steps.iter() {
+            if let Test::Words { field, .. } = &step.test {
+                *tests.entry(*field).or_default() += 1;
+            }
+        }
+    }
+    let mut sets: Vec<WordSet> = Vec::new();
+    for flat in flats(program) {
+        for step in flat.steps.iter_mut() {
+            let Test::Words { field, words, set } = &mut step.test else {
+                continue;
+            };
+            if tests.get(field).is_none_or(|&n| n < 2) {
+                continue;
+            }
+            let s = match sets.iter().position(|s| s.field == *field) {
+                Some(s) => s,
+                None => {
+                    sets.push(WordSet {
+                        field: *field,
+                        words: Vec::new(),
+                    });
+                    sets.len() - 1
+                }
+            };
+            let known = &mut sets[s].words;
+            let bit = match known.iter().position(|w| w == words) {
+                Some(bit) => bit,
+                None if known.len() < 63 => {
+                    known.push(words.clone());
+                    known.len() - 1
+                }
+                None => continue,
+            };
+            *set = Some((s as u32, bit as u32));
+        }
+    }
+    sets
 }
 
 /// A condition's [`Flat`] form: each test of the tree once, in the order the tree's walk
@@ -203,6 +254,7 @@ fn test(leaf: &Expr, behaviours: &[BehaviourTest]) -> Test {
         Expr::Words(Operand::Field(field), words) => Test::Words {
             field: *field,
             words: words.clone(),
+            set: None,
         },
         Expr::Str(op, Operand::Field(field), Operand::Lit(literal)) => Test::Str {
             op: *op,
@@ -586,7 +638,14 @@ mod tests {
         let pack = crate::Pack::from_source("p", source).unwrap();
         let program = pack.program();
         let shown = |flat| program.show_flat(flat).to_string();
-        assert_eq!(shown(&program.lets[0].flat), "0: f0 ~ \"VP\" ? yes : 1\n1: f0 ~ /intern/ ? no : yes\n");
+        assert_eq!(
+            shown(&program.lets[0].flat),
+            "0: f0 ~ \"VP\" ? yes : 1\n1: f0 ~ /intern/ ? no : yes\n"
+        );
+        assert!(
+            program.word_sets.is_empty(),
+            "one word test on a field is made where it is"
+        );
         assert_eq!(
             shown(&program.rules[0].flat),
             "0: l0 ? 1 : no\n\
@@ -594,7 +653,35 @@ mod tests {
              2: f2 >= 50 ? 3 : no\n\
              3: b0 ? yes : no\n"
         );
-        assert_eq!(shown(&program.rules[1].flat), "0: f3 ends_with \".edu\" ? yes : 1\n1: f3 exists ? no : yes\n");
+        assert_eq!(
+            shown(&program.rules[1].flat),
+            "0: f3 ends_with \".edu\" ? yes : 1\n1: f3 exists ? no : yes\n"
+        );
+    }
+
+    /// The word tests on one field share a set, equal words a bit; a field tested once
+    /// has none.
+    #[test]
+    fn word_tests_on_a_field_share_a_set() {
+        let source = "let senior = title ~ VP or title ~ \"vice president\"\n\
+                      title ~ VP and senior => +1\n\
+                      title ~ student or email ~ edu => disqualify \"student\"";
+        let pack = crate::Pack::from_source("p", source).unwrap();
+        let program = pack.program();
+        let shown = |flat| program.show_flat(flat).to_string();
+        assert_eq!(
+            shown(&program.lets[0].flat),
+            "0: f0 ~ \"VP\" (w0.0) ? yes : 1\n1: f0 ~ \"vice president\" (w0.1) ? yes : no\n"
+        );
+        assert_eq!(
+            shown(&program.rules[0].flat),
+            "0: f0 ~ \"VP\" (w0.0) ? 1 : no\n1: l0 ? yes : no\n"
+        );
+        assert_eq!(
+            shown(&program.rules[1].flat),
+            "0: f0 ~ \"student\" (w0.2) ? yes : 1\n1: f1 ~ \"edu\" ? yes : no\n"
+        );
+        assert_eq!(program.word_sets.len(), 1);
     }
 
     /// A condition decided without a test (a regex that cannot compile is an empty `or`)

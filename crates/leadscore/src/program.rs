@@ -12,7 +12,8 @@ use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
 use crate::value::{Literal, Literals};
 
-/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
+/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules
+/// (with `{:#}`, each condition's steps as the evaluator runs them under it):
 ///
 /// ```
 /// let pack = leadscore::Pack::from_source("p", "visited /pricing at least 3 times => +5\nvisited /pricing => tag \"p\"")?;
@@ -20,6 +21,7 @@ use crate::value::{Literal, Literals};
 /// assert!(listing.contains("matcher m0 = page_view path ~ \"/pricing\""));
 /// assert!(listing.contains("behaviour b0 = count(m0) >= 3"));
 /// assert!(listing.contains("behaviour b1 = count(m0) >= 1"));
+/// assert!(format!("{:#}", pack.program()).contains("\n    0: b0 ? yes : no\n"));
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Debug)]
@@ -60,6 +62,8 @@ pub struct Program {
     pub(crate) lets: Vec<Let>,
     /// Rules in file order.
     pub(crate) rules: Vec<Rule>,
+    /// The word tests of the `let`s' and rules' [`Flat`] conditions, field by field.
+    pub(crate) word_sets: Vec<WordSet>,
     /// Dimensions.
     pub(crate) dims: Vec<Dimension>,
     /// The MQL condition and its text.
@@ -264,6 +268,16 @@ impl Flat {
     pub const NO: u32 = u32::MAX - 1;
 }
 
+/// The word tests (`title ~ VP`) the conditions make on one lead field, when it has more
+/// than one: made together once per lead, the field's text lower-cased once for all of
+/// them ([`Words::matches_each`]), when the first is needed.
+#[derive(Clone, Debug)]
+pub(crate) struct WordSet {
+    pub field: u32,
+    /// At most 63 (a bit each, and one for "made").
+    pub words: Vec<Words>,
+}
+
 /// One test of a [`Flat`] condition and where it leads.
 #[derive(Clone, Debug)]
 pub(crate) struct Step {
@@ -285,8 +299,13 @@ pub(crate) enum Test {
     Compare { field: u32, op: CmpOp, literal: Literal },
     /// A lead field `in` a list.
     In { field: u32, list: Literals },
-    /// A lead field `~` words.
-    Words { field: u32, words: Words },
+    /// A lead field `~` words; with `set`, the words are bit `.1` of the field's
+    /// [`WordSet`] `.0` (made once per lead for all of them, when one is first needed).
+    Words {
+        field: u32,
+        words: Words,
+        set: Option<(u32, u32)>,
+    },
     /// A lead field `contains`, `starts_with` or `ends_with` a literal.
     Str { op: StrOp, field: u32, literal: Literal },
     /// A lead field `exists`.
@@ -322,6 +341,7 @@ impl fmt::Display for Program {
         for (i, l) in self.lets.iter().enumerate() {
             let unused = if l.used { "" } else { " (unused)" };
             writeln!(f, "let l{i} {}{unused} = {}", l.name, self.show(&l.expr))?;
+            self.steps(f, &l.flat)?;
         }
         for d in &self.dims {
             write!(f, "dimension {}", d.name)?;
@@ -342,6 +362,7 @@ impl fmt::Display for Program {
                 self.show(&r.expr),
                 self.actions(r)
             )?;
+            self.steps(f, &r.flat)?;
         }
         if let Some((expr, _)) = &self.mql {
             writeln!(f, "mql when {}", self.show(expr))?;
@@ -373,6 +394,18 @@ impl fmt::Display for Program {
 }
 
 impl Program {
+    /// With `{:#}`, a condition's [`Flat`] steps under its line, indented (the listing
+    /// without `#` is the tree's alone).
+    fn steps(&self, f: &mut fmt::Formatter<'_>, flat: &Flat) -> fmt::Result {
+        if !f.alternate() {
+            return Ok(());
+        }
+        for line in self.show_flat(flat).to_string().lines() {
+            writeln!(f, "    {line}")?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
         Show { program: self, expr }
     }
@@ -470,7 +503,12 @@ impl fmt::Display for ShowFlat<'_> {
                     let items: Vec<String> = list.iter().map(ToString::to_string).collect();
                     write!(f, "f{field} in [{}]", items.join(", "))?
                 }
-                Test::Words { field, words } => write!(f, "f{field} ~ {words}")?,
+                Test::Words { field, words, set } => {
+                    write!(f, "f{field} ~ {words}")?;
+                    if let Some((set, bit)) = set {
+                        write!(f, " (w{set}.{bit})")?;
+                    }
+                }
                 Test::Str { op, field, literal } => write!(f, "f{field} {} {literal}", str_op(*op))?,
                 Test::Exists(field) => write!(f, "f{field} exists")?,
                 Test::Other(expr) => write!(f, "{}", self.program.show(expr))?,
