@@ -177,10 +177,10 @@ fn word_sets(program: &mut Program) -> Vec<WordSet> {
                 }
             };
             let known = &mut sets[s].words;
-            let bit = match known.iter().position(|w| w == words) {
+            let bit = match known.iter().position(|w| *w == **words) {
                 Some(bit) => bit,
                 None if known.len() < 63 => {
-                    known.push(words.clone());
+                    known.push((**words).clone());
                     known.len() - 1
                 }
                 None => continue,
@@ -239,7 +239,7 @@ fn test(leaf: &Expr, behaviours: &[BehaviourTest]) -> Test {
                 behaviour: *b,
                 at_least: test.at_least,
             },
-            None => Test::Other(leaf.clone()),
+            None => Test::Other(Box::new(leaf.clone())),
         },
         Expr::Let(l) => Test::Let(*l),
         Expr::Compare(Operand::Field(field), op, Operand::Lit(literal)) => Test::Compare {
@@ -249,11 +249,11 @@ fn test(leaf: &Expr, behaviours: &[BehaviourTest]) -> Test {
         },
         Expr::In(Operand::Field(field), list) => Test::In {
             field: *field,
-            list: list.clone(),
+            list: Box::new(list.clone()),
         },
         Expr::Words(Operand::Field(field), words) => Test::Words {
             field: *field,
-            words: words.clone(),
+            words: Box::new(words.clone()),
             set: None,
         },
         Expr::Str(op, Operand::Field(field), Operand::Lit(literal)) => Test::Str {
@@ -262,7 +262,7 @@ fn test(leaf: &Expr, behaviours: &[BehaviourTest]) -> Test {
             literal: literal.clone(),
         },
         Expr::Exists(Operand::Field(field)) => Test::Exists(*field),
-        _ => Test::Other(leaf.clone()),
+        _ => Test::Other(Box::new(leaf.clone())),
     }
 }
 
@@ -682,6 +682,12 @@ mod tests {
             "0: f0 ~ \"student\" (w0.2) ? yes : 1\n1: f1 ~ \"edu\" ? yes : no\n"
         );
         assert_eq!(program.word_sets.len(), 1);
+    }
+
+    /// A step stays within a cache line (the large tests are boxed).
+    #[test]
+    fn a_step_is_small() {
+        assert!(std::mem::size_of::<crate::program::Step>() <= 64);
     }
 
     /// A condition decided without a test (a regex that cannot compile is an empty `or`)

@@ -289,6 +289,7 @@ pub(crate) struct Step {
 }
 
 /// A test of a [`Flat`] condition, with the same answer as the [`Expr`] it comes from.
+/// The larger payloads are boxed so that a step is small (a step a cache line at most).
 #[derive(Clone, Debug)]
 pub(crate) enum Test {
     /// `b >= at_least` events counted (`Expr::Behaviour`, its count copied in).
@@ -298,12 +299,12 @@ pub(crate) enum Test {
     /// A lead field against a literal.
     Compare { field: u32, op: CmpOp, literal: Literal },
     /// A lead field `in` a list.
-    In { field: u32, list: Literals },
+    In { field: u32, list: Box<Literals> },
     /// A lead field `~` words; with `set`, the words are bit `.1` of the field's
     /// [`WordSet`] `.0` (made once per lead for all of them, when one is first needed).
     Words {
         field: u32,
-        words: Words,
+        words: Box<Words>,
         set: Option<(u32, u32)>,
     },
     /// A lead field `contains`, `starts_with` or `ends_with` a literal.
@@ -312,7 +313,7 @@ pub(crate) enum Test {
     Exists(u32),
     /// Any other test, run as the condition walk runs it (regexes, calls, event
     /// properties, the score).
-    Other(Expr),
+    Other(Box<Expr>),
 }
 
 impl fmt::Display for Program {
