@@ -41,6 +41,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             behaviours: Vec::new(),
             lets: Vec::new(),
             rules: Vec::new(),
+            word_sets: Vec::new(),
             dims: checked
                 .dims
                 .iter()
@@ -69,6 +70,7 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
             c.program.lets.push(Let {
                 name: name.node.clone(),
                 expr,
+                flat: Flat::default(),
                 used: false,
             });
         }
@@ -129,7 +131,139 @@ pub fn compile(ast: &ast::Ast, sources: &Sources, checked: Checked, functions: &
         .filter_map(|r| r.points.first())
         .any(|p| p.each && p.dim.is_some_and(|d| dims[d as usize].half_life.is_some()));
     mark_used_lets(&mut c.program);
+    let behaviours = &c.program.behaviours;
+    for l in &mut c.program.lets {
+        l.flat = flatten(&l.expr, behaviours);
+    }
+    for r in &mut c.program.rules {
+        r.flat = flatten(&r.expr, behaviours);
+    }
+    c.program.word_sets = word_sets(&mut c.program);
     c.program
+}
+
+/// The word tests of the `let`s' and rules' conditions grouped by field, for the fields
+/// tested more than once (each test given its set and bit); equal words share a bit.
+fn word_sets(program: &mut Program) -> Vec<WordSet> {
+    fn flats(program: &mut Program) -> impl Iterator<Item = &mut Flat> {
+        let lets = program.lets.iter_mut().map(|l| &mut l.flat);
+        lets.chain(program.rules.iter_mut().map(|r| &mut r.flat))
+    }
+    let mut tests: HashMap<u32, usize> = HashMap::new();
+    for flat in flats(program) {
+        for step in flat.steps.iter() {
+            if let Test::Words { field, .. } = &step.test {
+                *tests.entry(*field).or_default() += 1;
+            }
+        }
+    }
+    let mut sets: Vec<WordSet> = Vec::new();
+    for flat in flats(program) {
+        for step in flat.steps.iter_mut() {
+            let Test::Words { field, words, set } = &mut step.test else {
+                continue;
+            };
+            if tests.get(field).is_none_or(|&n| n < 2) {
+                continue;
+            }
+            let s = match sets.iter().position(|s| s.field == *field) {
+                Some(s) => s,
+                None => {
+                    sets.push(WordSet {
+                        field: *field,
+                        words: Vec::new(),
+                    });
+                    sets.len() - 1
+                }
+            };
+            let known = &mut sets[s].words;
+            let bit = match known.iter().position(|w| *w == **words) {
+                Some(bit) => bit,
+                None if known.len() < 63 => {
+                    known.push((**words).clone());
+                    known.len() - 1
+                }
+                None => continue,
+            };
+            *set = Some((s as u32, bit as u32));
+        }
+    }
+    sets
+}
+
+/// A condition's [`Flat`] form: each test of the tree once, in the order the tree's walk
+/// meets them, with where each leads on true and on false (`and` goes on to its next part
+/// or fails, `or` succeeds or goes on, `not` swaps the two).
+fn flatten(expr: &Expr, behaviours: &[BehaviourTest]) -> Flat {
+    let mut steps = Vec::new();
+    let start = emit(expr, Flat::YES, Flat::NO, behaviours, &mut steps);
+    // Emitted last test first (a test's targets exist before it): reversed, step 0 is the
+    // first test and every jump goes forward.
+    let count = steps.len() as u32;
+    let at = |t: u32| if t >= Flat::NO { t } else { count - 1 - t };
+    steps.reverse();
+    for step in &mut steps {
+        step.yes = at(step.yes);
+        step.no = at(step.no);
+    }
+    Flat {
+        start: at(start),
+        steps: steps.into(),
+    }
+}
+
+/// Emits the steps of `expr`, going to `yes` when it holds and `no` when not; returns
+/// where its walk starts (a step's index in emission order, or `yes` / `no` for an empty
+/// `and` / `or`).
+fn emit(expr: &Expr, yes: u32, no: u32, behaviours: &[BehaviourTest], steps: &mut Vec<Step>) -> u32 {
+    match expr {
+        Expr::And(parts) => (parts.iter().rev()).fold(yes, |next, p| emit(p, next, no, behaviours, steps)),
+        Expr::Or(parts) => (parts.iter().rev()).fold(no, |next, p| emit(p, yes, next, behaviours, steps)),
+        Expr::Not(inner) => emit(inner, no, yes, behaviours, steps),
+        leaf => {
+            steps.push(Step {
+                test: test(leaf, behaviours),
+                yes,
+                no,
+            });
+            steps.len() as u32 - 1
+        }
+    }
+}
+
+/// A leaf of a condition as a typed [`Test`] where it is a common one.
+fn test(leaf: &Expr, behaviours: &[BehaviourTest]) -> Test {
+    match leaf {
+        Expr::Behaviour(b) => match behaviours.get(*b as usize) {
+            Some(test) => Test::Behaviour {
+                behaviour: *b,
+                at_least: test.at_least,
+            },
+            None => Test::Other(Box::new(leaf.clone())),
+        },
+        Expr::Let(l) => Test::Let(*l),
+        Expr::Compare(Operand::Field(field), op, Operand::Lit(literal)) => Test::Compare {
+            field: *field,
+            op: *op,
+            literal: literal.clone(),
+        },
+        Expr::In(Operand::Field(field), list) => Test::In {
+            field: *field,
+            list: Box::new(list.clone()),
+        },
+        Expr::Words(Operand::Field(field), words) => Test::Words {
+            field: *field,
+            words: Box::new(words.clone()),
+            set: None,
+        },
+        Expr::Str(op, Operand::Field(field), Operand::Lit(literal)) => Test::Str {
+            op: *op,
+            field: *field,
+            literal: literal.clone(),
+        },
+        Expr::Exists(Operand::Field(field)) => Test::Exists(*field),
+        _ => Test::Other(Box::new(leaf.clone())),
+    }
 }
 
 /// The behaviours counting each matcher's events, matcher by matcher (in behaviour order
@@ -306,6 +440,7 @@ impl Compiler<'_> {
                 .pack_location(rule.cond.span.to(rule.name.as_ref().map_or(rule.cond.span, |n| n.span)))
                 .into(),
             expr,
+            flat: Flat::default(),
             points: Vec::new(),
             disqualify: None,
             tags: Vec::new(),
@@ -487,5 +622,81 @@ fn literal(operand: &ast::Operand) -> Option<Value<'static>> {
         OperandKind::Num(n) => Some(Value::Num(*n)),
         OperandKind::Bool(b) => Some(Value::Bool(*b)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The flat form of a condition, printed: each test once, in the tree's order, `and`
+    /// going on or failing, `or` succeeding or going on, `not` swapping the two; a field
+    /// test typed, a regex left as the tree's test.
+    #[test]
+    fn conditions_flatten_into_steps() {
+        let source = "let senior = title ~ VP or not (title ~ /intern/)\n\
+                      senior and (industry in [\"saas\", \"fintech\"] or company.size >= 50) and visited /pricing => +1\n\
+                      email ends_with \".edu\" or not email exists => +1";
+        let pack = crate::Pack::from_source("p", source).unwrap();
+        let program = pack.program();
+        let shown = |flat| program.show_flat(flat).to_string();
+        assert_eq!(
+            shown(&program.lets[0].flat),
+            "0: f0 ~ \"VP\" ? yes : 1\n1: f0 ~ /intern/ ? no : yes\n"
+        );
+        assert!(
+            program.word_sets.is_empty(),
+            "one word test on a field is made where it is"
+        );
+        assert_eq!(
+            shown(&program.rules[0].flat),
+            "0: l0 ? 1 : no\n\
+             1: f1 in [\"saas\", \"fintech\"] ? 3 : 2\n\
+             2: f2 >= 50 ? 3 : no\n\
+             3: b0 ? yes : no\n"
+        );
+        assert_eq!(
+            shown(&program.rules[1].flat),
+            "0: f3 ends_with \".edu\" ? yes : 1\n1: f3 exists ? no : yes\n"
+        );
+    }
+
+    /// The word tests on one field share a set, equal words a bit; a field tested once
+    /// has none.
+    #[test]
+    fn word_tests_on_a_field_share_a_set() {
+        let source = "let senior = title ~ VP or title ~ \"vice president\"\n\
+                      title ~ VP and senior => +1\n\
+                      title ~ student or email ~ edu => disqualify \"student\"";
+        let pack = crate::Pack::from_source("p", source).unwrap();
+        let program = pack.program();
+        let shown = |flat| program.show_flat(flat).to_string();
+        assert_eq!(
+            shown(&program.lets[0].flat),
+            "0: f0 ~ \"VP\" (w0.0) ? yes : 1\n1: f0 ~ \"vice president\" (w0.1) ? yes : no\n"
+        );
+        assert_eq!(
+            shown(&program.rules[0].flat),
+            "0: f0 ~ \"VP\" (w0.0) ? 1 : no\n1: l0 ? yes : no\n"
+        );
+        assert_eq!(
+            shown(&program.rules[1].flat),
+            "0: f0 ~ \"student\" (w0.2) ? yes : 1\n1: f1 ~ \"edu\" ? yes : no\n"
+        );
+        assert_eq!(program.word_sets.len(), 1);
+    }
+
+    /// A step stays within a cache line (the large tests are boxed).
+    #[test]
+    fn a_step_is_small() {
+        assert!(std::mem::size_of::<crate::program::Step>() <= 64);
+    }
+
+    /// A condition decided without a test (a regex that cannot compile is an empty `or`)
+    /// starts at its answer.
+    #[test]
+    fn an_empty_condition_starts_at_its_answer() {
+        let flat = super::flatten(&crate::program::Expr::Or(Box::default()), &[]);
+        assert_eq!((flat.start, flat.steps.len()), (crate::program::Flat::NO, 0));
+        let flat = super::flatten(&crate::program::Expr::And(Box::default()), &[]);
+        assert_eq!((flat.start, flat.steps.len()), (crate::program::Flat::YES, 0));
     }
 }

@@ -12,7 +12,8 @@ use crate::value::keys::KeyIndex;
 use crate::value::pattern::{Glob, Words};
 use crate::value::{Literal, Literals};
 
-/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules:
+/// A compiled pack. Its `Display` lists fields, matchers, behaviours, `let`s and rules
+/// (with `{:#}`, each condition's steps as the evaluator runs them under it):
 ///
 /// ```
 /// let pack = leadscore::Pack::from_source("p", "visited /pricing at least 3 times => +5\nvisited /pricing => tag \"p\"")?;
@@ -20,6 +21,7 @@ use crate::value::{Literal, Literals};
 /// assert!(listing.contains("matcher m0 = page_view path ~ \"/pricing\""));
 /// assert!(listing.contains("behaviour b0 = count(m0) >= 3"));
 /// assert!(listing.contains("behaviour b1 = count(m0) >= 1"));
+/// assert!(format!("{:#}", pack.program()).contains("\n    0: b0 ? yes : no\n"));
 /// # Ok::<(), leadscore::Error>(())
 /// ```
 #[derive(Debug)]
@@ -60,6 +62,8 @@ pub struct Program {
     pub(crate) lets: Vec<Let>,
     /// Rules in file order.
     pub(crate) rules: Vec<Rule>,
+    /// The word tests of the `let`s' and rules' [`Flat`] conditions, field by field.
+    pub(crate) word_sets: Vec<WordSet>,
     /// Dimensions.
     pub(crate) dims: Vec<Dimension>,
     /// The MQL condition and its text.
@@ -147,6 +151,8 @@ impl Program {
 pub(crate) struct Let {
     pub name: String,
     pub expr: Expr,
+    /// `expr` as the evaluator runs it (derived from it by `compile`).
+    pub flat: Flat,
     /// Whether a rule, the MQL condition or a route depends on it; unused `let`s are
     /// not evaluated.
     pub used: bool,
@@ -159,6 +165,8 @@ pub(crate) struct Rule {
     /// `file:line` of the rule.
     pub location: std::sync::Arc<str>,
     pub expr: Expr,
+    /// `expr` as the evaluator runs it (derived from it by `compile`).
+    pub flat: Flat,
     pub points: Vec<Points>,
     pub disqualify: Option<String>,
     pub tags: Vec<String>,
@@ -195,7 +203,7 @@ pub(crate) struct Route {
 }
 
 /// A compiled condition.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Expr {
     Or(Box<[Expr]>),
     And(Box<[Expr]>),
@@ -212,7 +220,7 @@ pub(crate) enum Expr {
 }
 
 /// A compiled value.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) enum Operand {
     Field(u32),
     Prop(u32),
@@ -220,6 +228,92 @@ pub(crate) enum Operand {
     Score,
     Dim(u32),
     Call(u32, Box<[Operand]>),
+}
+
+/// A condition as the evaluator runs it: its tests in a row, each naming the step to go
+/// to when it holds and when it does not (`and`, `or` and `not` are only where the steps
+/// lead). Derived from the condition's [`Expr`] by `compile`, which stays the one source
+/// of truth (the listing, explanations, traces and the next-change search read it); the
+/// common tests on a lead field (a compare with a literal, `in` a list, a word match, a
+/// string test, `exists`) and a behaviour's count are typed here, so testing one is a
+/// branch on its kind and a compare, with no walk over boxes. Printed one step a line:
+///
+/// ```text
+/// 0: f0 ~ "VP" ? 1 : no
+/// 1: b0 ? yes : no
+/// ```
+#[derive(Clone, Debug)]
+pub(crate) struct Flat {
+    /// Where the walk starts: a step, or [`Flat::YES`] / [`Flat::NO`] for a condition
+    /// decided without a test (an empty `and` or `or`).
+    pub start: u32,
+    /// The steps; every jump goes forward.
+    pub steps: Box<[Step]>,
+}
+
+impl Default for Flat {
+    /// A condition that holds without a test.
+    fn default() -> Flat {
+        Flat {
+            start: Flat::YES,
+            steps: Box::default(),
+        }
+    }
+}
+
+impl Flat {
+    /// The condition holds.
+    pub const YES: u32 = u32::MAX;
+    /// The condition does not hold.
+    pub const NO: u32 = u32::MAX - 1;
+}
+
+/// The word tests (`title ~ VP`) the conditions make on one lead field, when it has more
+/// than one: made together once per lead, the field's text lower-cased once for all of
+/// them ([`Words::matches_each`]), when the first is needed.
+#[derive(Clone, Debug)]
+pub(crate) struct WordSet {
+    pub field: u32,
+    /// At most 63 (a bit each, and one for "made").
+    pub words: Vec<Words>,
+}
+
+/// One test of a [`Flat`] condition and where it leads.
+#[derive(Clone, Debug)]
+pub(crate) struct Step {
+    pub test: Test,
+    /// The next step when the test holds (or [`Flat::YES`] / [`Flat::NO`]).
+    pub yes: u32,
+    /// The next step when it does not.
+    pub no: u32,
+}
+
+/// A test of a [`Flat`] condition, with the same answer as the [`Expr`] it comes from.
+/// The larger payloads are boxed so that a step is small (a step a cache line at most).
+#[derive(Clone, Debug)]
+pub(crate) enum Test {
+    /// `b >= at_least` events counted (`Expr::Behaviour`, its count copied in).
+    Behaviour { behaviour: u32, at_least: u64 },
+    /// A `let`'s value.
+    Let(u32),
+    /// A lead field against a literal.
+    Compare { field: u32, op: CmpOp, literal: Literal },
+    /// A lead field `in` a list.
+    In { field: u32, list: Box<Literals> },
+    /// A lead field `~` words; with `set`, the words are bit `.1` of the field's
+    /// [`WordSet`] `.0` (made once per lead for all of them, when one is first needed).
+    Words {
+        field: u32,
+        words: Box<Words>,
+        set: Option<(u32, u32)>,
+    },
+    /// A lead field `contains`, `starts_with` or `ends_with` a literal.
+    Str { op: StrOp, field: u32, literal: Literal },
+    /// A lead field `exists`.
+    Exists(u32),
+    /// Any other test, run as the condition walk runs it (regexes, calls, event
+    /// properties, the score).
+    Other(Box<Expr>),
 }
 
 impl fmt::Display for Program {
@@ -248,6 +342,7 @@ impl fmt::Display for Program {
         for (i, l) in self.lets.iter().enumerate() {
             let unused = if l.used { "" } else { " (unused)" };
             writeln!(f, "let l{i} {}{unused} = {}", l.name, self.show(&l.expr))?;
+            self.steps(f, &l.flat)?;
         }
         for d in &self.dims {
             write!(f, "dimension {}", d.name)?;
@@ -268,6 +363,7 @@ impl fmt::Display for Program {
                 self.show(&r.expr),
                 self.actions(r)
             )?;
+            self.steps(f, &r.flat)?;
         }
         if let Some((expr, _)) = &self.mql {
             writeln!(f, "mql when {}", self.show(expr))?;
@@ -299,6 +395,18 @@ impl fmt::Display for Program {
 }
 
 impl Program {
+    /// With `{:#}`, a condition's [`Flat`] steps under its line, indented (the listing
+    /// without `#` is the tree's alone).
+    fn steps(&self, f: &mut fmt::Formatter<'_>, flat: &Flat) -> fmt::Result {
+        if !f.alternate() {
+            return Ok(());
+        }
+        for line in self.show_flat(flat).to_string().lines() {
+            writeln!(f, "    {line}")?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn show<'a>(&'a self, expr: &'a Expr) -> Show<'a> {
         Show { program: self, expr }
     }
@@ -362,6 +470,65 @@ impl Program {
     }
 }
 
+impl Program {
+    /// A [`Flat`] condition, one step a line (`0: f0 ~ "VP" ? 1 : no`).
+    pub(crate) fn show_flat<'a>(&'a self, flat: &'a Flat) -> ShowFlat<'a> {
+        ShowFlat { program: self, flat }
+    }
+}
+
+/// Displays a [`Flat`] condition: `start N` when it does not start at step 0, then one
+/// line a step.
+pub(crate) struct ShowFlat<'a> {
+    program: &'a Program,
+    flat: &'a Flat,
+}
+
+impl fmt::Display for ShowFlat<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let target = |t: u32| match t {
+            Flat::YES => "yes".to_string(),
+            Flat::NO => "no".to_string(),
+            n => n.to_string(),
+        };
+        if self.flat.start != 0 {
+            writeln!(f, "start {}", target(self.flat.start))?;
+        }
+        for (i, step) in self.flat.steps.iter().enumerate() {
+            write!(f, "{i}: ")?;
+            match &step.test {
+                Test::Behaviour { behaviour, .. } => write!(f, "b{behaviour}")?,
+                Test::Let(l) => write!(f, "l{l}")?,
+                Test::Compare { field, op, literal } => write!(f, "f{field} {op} {literal}")?,
+                Test::In { field, list } => {
+                    let items: Vec<String> = list.iter().map(ToString::to_string).collect();
+                    write!(f, "f{field} in [{}]", items.join(", "))?
+                }
+                Test::Words { field, words, set } => {
+                    write!(f, "f{field} ~ {words}")?;
+                    if let Some((set, bit)) = set {
+                        write!(f, " (w{set}.{bit})")?;
+                    }
+                }
+                Test::Str { op, field, literal } => write!(f, "f{field} {} {literal}", str_op(*op))?,
+                Test::Exists(field) => write!(f, "f{field} exists")?,
+                Test::Other(expr) => write!(f, "{}", self.program.show(expr))?,
+            }
+            writeln!(f, " ? {} : {}", target(step.yes), target(step.no))?;
+        }
+        Ok(())
+    }
+}
+
+/// The word of a string test.
+fn str_op(op: StrOp) -> &'static str {
+    match op {
+        StrOp::Contains => "contains",
+        StrOp::StartsWith => "starts_with",
+        StrOp::EndsWith => "ends_with",
+    }
+}
+
 /// Displays a condition in prefix form: `and(f0 ~ "vp", b1)`.
 pub(crate) struct Show<'a> {
     program: &'a Program,
@@ -405,12 +572,7 @@ impl fmt::Display for Show<'_> {
             }
             Expr::Str(op, a, b) => {
                 p.operand(f, a)?;
-                let name = match op {
-                    StrOp::Contains => "contains",
-                    StrOp::StartsWith => "starts_with",
-                    StrOp::EndsWith => "ends_with",
-                };
-                write!(f, " {name} ")?;
+                write!(f, " {} ", str_op(*op))?;
                 p.operand(f, b)
             }
             Expr::Exists(a) => {

@@ -13,9 +13,10 @@ use std::borrow::Cow;
 
 use serde_json::Value as Json;
 
-use crate::program::{Expr, Matcher, Operand, Program, Rule};
+use crate::program::{Expr, Flat, Matcher, Operand, Program, Rule, Test};
 use crate::read::{read_event, recycle, Checked, EventProps, Events, Record};
 use crate::value::pattern::Prepared;
+use crate::value::pattern::Words;
 use crate::value::{self as value, Millis, Value};
 pub use due::NextChange;
 pub use error::{EvalError, PluginError, ScriptPosition};
@@ -28,6 +29,10 @@ pub use outcome::{Capped, Enrichment, Fired, Outcome, PackId};
 /// `Result<bool, _>` from every node, and boxed it fits in two registers instead of
 /// being written to memory and read back.
 type Failed = Box<EvalError>;
+
+/// The bit of a lead's [`WordSet`](crate::program::WordSet) answers saying they are made (the words take the
+/// others).
+const WORDS_MADE: u64 = 1 << 63;
 
 /// Matching events of one matcher, newest time tracked for decay.
 #[derive(Clone, Copy, Debug)]
@@ -113,6 +118,7 @@ pub(crate) struct Scratch {
     raw: Vec<f64>,
     dims: Vec<f64>,
     fired: Vec<(usize, Given)>,
+    words_found: Vec<std::cell::Cell<u64>>,
     /// Emptied between leads: the properties of one event of a lead in memory (see
     /// [`recycle`] for how the references' lifetime is changed without a copy).
     props: Vec<(u32, &'static Json)>,
@@ -127,6 +133,7 @@ thread_local! {
         raw: Vec::new(),
         dims: Vec::new(),
         fired: Vec::new(),
+        words_found: Vec::new(),
         props: Vec::new(),
     }) };
 }
@@ -172,7 +179,7 @@ impl<'a> Evaluator<'_, 'a> {
         let program = self.program;
         self.match_events()?;
         for l in &program.lets {
-            let value = l.used && self.test(&l.expr, &Scope::Lead).map_err(|e| *e)?;
+            let value = l.used && self.holds(&l.flat, &Scope::Lead).map_err(|e| *e)?;
             self.lets.push(value);
         }
         // Every field named: `..Outcome::default()` would allocate a table of names only
@@ -202,7 +209,7 @@ impl<'a> Evaluator<'_, 'a> {
         fired.clear();
         for (index, rule) in program.rules.iter().enumerate() {
             if !self
-                .test(&rule.expr, &Scope::Lead)
+                .holds(&rule.flat, &Scope::Lead)
                 .map_err(|e| (*e).in_rule(&rule.location))?
             {
                 continue;
@@ -341,6 +348,9 @@ struct Evaluator<'p, 'a> {
     /// The rules that fired, by index, with their points (a buffer for
     /// [`Evaluator::note_fired`]).
     fired: Vec<(usize, Given)>,
+    /// Per [`WordSet`](crate::program::WordSet) of the program: which of its words its field matches, with
+    /// [`WORDS_MADE`] once made for this lead.
+    words_found: Vec<std::cell::Cell<u64>>,
 }
 
 impl<'p, 'a> Evaluator<'p, 'a> {
@@ -368,6 +378,9 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         lets.reserve(program.lets.len());
         let mut later = std::mem::take(&mut scratch.later);
         later.clear();
+        let mut words_found = std::mem::take(&mut scratch.words_found);
+        words_found.clear();
+        words_found.resize(program.word_sets.len(), std::cell::Cell::new(0));
         Evaluator {
             program,
             record,
@@ -382,6 +395,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             raw: std::mem::take(&mut scratch.raw),
             dims: std::mem::take(&mut scratch.dims),
             fired: std::mem::take(&mut scratch.fired),
+            words_found,
         }
     }
 
@@ -395,6 +409,7 @@ impl<'p, 'a> Evaluator<'p, 'a> {
         scratch.raw = totals.raw;
         scratch.dims = totals.dims;
         scratch.fired = self.fired;
+        scratch.words_found = self.words_found;
     }
 
     /// Runs every matcher over the events of its type, once per lead, counting each
@@ -566,6 +581,57 @@ impl<'p, 'a> Evaluator<'p, 'a> {
             decay: factor,
             decaying,
         }
+    }
+
+    /// Whether a [`Flat`] condition holds: its steps in turn, each test deciding the next;
+    /// the same answer (and the same error, from the same test) as [`Evaluator::test`] of
+    /// the tree it comes from.
+    fn holds(&self, flat: &Flat, scope: &Scope<'_, 'a>) -> Result<bool, Failed> {
+        let fields = &self.record.fields;
+        let mut at = flat.start;
+        while let Some(step) = flat.steps.get(at as usize) {
+            let holds = match &step.test {
+                Test::Behaviour { behaviour, at_least } => self.tallies[*behaviour as usize].count >= *at_least,
+                Test::Let(l) => self.lets.get(*l as usize).copied().unwrap_or(false),
+                Test::Compare { field, op, literal } => literal.compare(&fields[*field as usize], *op),
+                Test::In { field, list } => list.contains(&fields[*field as usize]),
+                Test::Words {
+                    set: Some((set, bit)), ..
+                } => self.words_found(*set) >> bit & 1 == 1,
+                Test::Words { field, words, .. } => {
+                    fields[*field as usize].as_text().is_some_and(|t| words.matches(&t))
+                }
+                Test::Str { op, field, literal } => literal.str_test(*op, &fields[*field as usize]),
+                Test::Exists(field) => fields[*field as usize].exists(),
+                Test::Other(expr) => self.test(expr, scope)?,
+            };
+            at = if holds { step.yes } else { step.no };
+        }
+        Ok(at == Flat::YES)
+    }
+
+    /// Which words of word set `set` its field matches, as bits (see [`crate::program::WordSet`]), made
+    /// the first time a test asks for the lead.
+    #[inline]
+    fn words_found(&self, set: u32) -> u64 {
+        let Some(cell) = self.words_found.get(set as usize) else {
+            return 0;
+        };
+        match cell.get() {
+            found if found & WORDS_MADE != 0 => found,
+            _ => self.make_words_found(set, cell),
+        }
+    }
+
+    #[inline(never)]
+    fn make_words_found(&self, set: u32, cell: &std::cell::Cell<u64>) -> u64 {
+        let found = match self.program.word_sets.get(set as usize) {
+            Some(set) => (self.record.fields[set.field as usize].as_text())
+                .map_or(0, |text| Words::matches_each(&set.words, &text)),
+            None => 0,
+        };
+        cell.set(found | WORDS_MADE);
+        found | WORDS_MADE
     }
 
     fn test(&self, expr: &Expr, scope: &Scope<'_, 'a>) -> Result<bool, Failed> {

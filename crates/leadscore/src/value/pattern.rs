@@ -311,7 +311,7 @@ pub fn normalize_path(path: &str) -> &str {
 
 /// A word or phrase matched case-insensitively on word boundaries:
 /// `VP` matches "VP Sales" and "vp, marketing" but not "SVP".
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Words {
     source: String,
     lower: String,
@@ -361,31 +361,50 @@ impl Words {
     }
 
     /// [`Words::matches`] for a text of up to 64 bytes (most names and titles), `None` if
-    /// it is not ASCII (or longer): each of its bytes is a bit in two masks, made eight
-    /// bytes at a time (where the first letter of the words is, where the last is), and
-    /// the places the words can start are where both are, the words' length apart. Only
-    /// such a place (rare) is compared in full, with its boundaries; which letter of the
-    /// text first differs, or where a candidate is, decides no branch.
+    /// it is not ASCII (or longer): see [`Words::matches_short_text`].
     fn matches_short(&self, hay: &[u8]) -> Option<bool> {
-        let needle = self.lower.as_bytes();
-        let (&first, &last) = (needle.first()?, needle.last()?);
-        if hay.len() > 64 {
-            return None;
-        }
-        let (mut at_first, mut at_last, mut high) = (0u64, 0u64, 0u64);
-        for (k, chunk) in hay.chunks(8).enumerate() {
-            let w = match chunk.first_chunk::<8>() {
-                Some(whole) => u64::from_le_bytes(*whole),
-                None => chunk.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b)),
+        Some(self.matches_short_text(&ShortText::new(hay)?))
+    }
+
+    /// Which of `set` (at most 64) match `text`, bit `i` for `set[i]`: each the answer of
+    /// [`Words::matches`], with a short ASCII text lower-cased once for all of them (the
+    /// word tests a pack makes on one field of a lead).
+    ///
+    /// ```
+    /// use leadscore::value::pattern::Words;
+    /// let set = ["vp", "vice president", "student"].map(Words::new);
+    /// assert_eq!(Words::matches_each(&set, "VP, Sales"), 0b001);
+    /// assert_eq!(Words::matches_each(&set, "Vice President / student"), 0b110);
+    /// ```
+    pub fn matches_each(set: &[Words], text: &str) -> u64 {
+        let short = ShortText::new(text.as_bytes());
+        let mut found = 0;
+        for (i, words) in set.iter().enumerate().take(64) {
+            let hit = match &short {
+                Some(short) if words.ascii && !words.lower.is_empty() => words.matches_short_text(short),
+                _ => words.matches(text),
             };
-            high |= w;
-            let w = lower_word(w);
+            found |= u64::from(hit) << i;
+        }
+        found
+    }
+
+    /// Whether an ASCII text of up to 64 bytes, lower-cased, contains the (ASCII) words:
+    /// each of its bytes is a bit in two masks (where the first letter of the words is,
+    /// where the last is), and the places the words can start are where both are, the
+    /// words' length apart. Only such a place (rare) is compared in full, with its
+    /// boundaries; which letter of the text first differs, or where a candidate is,
+    /// decides no branch.
+    fn matches_short_text(&self, text: &ShortText<'_>) -> bool {
+        let (needle, hay) = (self.lower.as_bytes(), text.hay);
+        let (Some(&first), Some(&last)) = (needle.first(), needle.last()) else {
+            return false;
+        };
+        let (mut at_first, mut at_last) = (0u64, 0u64);
+        for (k, &w) in text.lowered.iter().take(hay.len().div_ceil(8)).enumerate() {
             let shift = 8 * k as u32;
             at_first |= bits(eq_bytes(w, first)) << shift;
             at_last |= bits(eq_bytes(w, last)) << shift;
-        }
-        if high & HIGH_BITS != 0 {
-            return None;
         }
         // Bits past the end are zero bytes of the last word: a zero in the words would
         // find them.
@@ -400,11 +419,11 @@ impl Words {
                 && (i == 0 || !is_word_byte(hay[i - 1]))
                 && hay.get(i + needle.len()).is_none_or(|&b| !is_word_byte(b))
             {
-                return Some(true);
+                return true;
             }
             starts &= starts - 1;
         }
-        Some(false)
+        false
     }
 
     fn matches_unicode(&self, text: &str) -> bool {
@@ -413,6 +432,32 @@ impl Words {
         lower
             .match_indices(self.lower.as_str())
             .any(|(i, m)| !is_word(lower[..i].chars().next_back()) && !is_word(lower[i + m.len()..].chars().next()))
+    }
+}
+
+/// A text of up to 64 ASCII bytes lower-cased eight bytes at a time: what word matches
+/// on it read, made once for every word tested on it.
+struct ShortText<'t> {
+    hay: &'t [u8],
+    lowered: [u64; 8],
+}
+
+impl<'t> ShortText<'t> {
+    /// `None` for a text longer than 64 bytes or not ASCII.
+    fn new(hay: &'t [u8]) -> Option<ShortText<'t>> {
+        if hay.len() > 64 {
+            return None;
+        }
+        let (mut lowered, mut high) = ([0u64; 8], 0u64);
+        for (slot, chunk) in lowered.iter_mut().zip(hay.chunks(8)) {
+            let w = match chunk.first_chunk::<8>() {
+                Some(whole) => u64::from_le_bytes(*whole),
+                None => chunk.iter().rev().fold(0, |w, &b| w << 8 | u64::from(b)),
+            };
+            high |= w;
+            *slot = lower_word(w);
+        }
+        (high & HIGH_BITS == 0).then_some(ShortText { hay, lowered })
     }
 }
 
@@ -572,6 +617,39 @@ mod tests {
         }
         assert_eq!(Words::new("vp").matches_short("VP Ünïted".as_bytes()), None);
         assert!(Words::new("ünïted").matches("VP Ünïted"));
+    }
+
+    /// Several words made at once on a text answer as each made alone, on short and
+    /// long, ASCII and other texts, with words that are not ASCII or empty among them.
+    #[test]
+    fn word_sets_match_as_each_word_does() {
+        let set = [
+            "vp",
+            "VP",
+            "vice president",
+            "student",
+            "",
+            "ünïted",
+            "a_b",
+            "x9",
+            "sales",
+        ]
+        .map(Words::new);
+        let texts = [
+            "",
+            "VP Sales",
+            "SVP Sales",
+            "the Vice President of sales",
+            "Graduate Student",
+            "VP Ünïted",
+            "a_b x9",
+            "0123456789012345678901234567890123456789012345678901234567890 vp",
+            "0123456789012345678901234567890123456789012345678901234567890 vpx sales",
+        ];
+        for text in texts {
+            let each = (set.iter().enumerate()).fold(0, |found, (i, w)| found | u64::from(w.matches(text)) << i);
+            assert_eq!(Words::matches_each(&set, text), each, "{text:?}");
+        }
     }
 
     /// The shortcuts for literal and prefix globs agree with walking the pieces.
