@@ -1439,11 +1439,15 @@ impl PgTxn<'_> {
                 ],
             ),
             Statement::new(
-                "SELECT e.lead, e.seq, e.body
+                // The events by index, lead by lead (`OFFSET 0` keeps the subquery a
+                // subquery): a join would be planned once per connection, as a scan of
+                // the whole table while it was small, and kept (see `FIND_EVENT_IDS`).
+                "SELECT u.id, e.seq, e.body
                  FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u (id, stamp, born, next)
-                 JOIN leadscore.leads AS l ON l.id = u.id
-                 JOIN leadscore.events AS e ON e.lead = l.id AND e.seq >= CASE WHEN l.born = u.born THEN u.next ELSE 0 END
-                 WHERE l.stamp IS DISTINCT FROM u.stamp",
+                 JOIN leadscore.leads AS l ON l.id = u.id AND l.stamp IS DISTINCT FROM u.stamp,
+                 LATERAL (SELECT e.seq, e.body FROM leadscore.events AS e
+                          WHERE e.lead = u.id AND e.seq >= CASE WHEN l.born = u.born THEN u.next ELSE 0 END
+                          OFFSET 0) AS e",
                 vec![Box::new(owned), Box::new(stamps), Box::new(borns), Box::new(nexts)],
             ),
         ]
