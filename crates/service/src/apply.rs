@@ -90,6 +90,21 @@ pub struct Tally {
     pub transitions: Vec<&'static str>,
     /// The rules that fired in each result computed (a rule once per result).
     pub fired: Vec<std::sync::Arc<str>>,
+    /// Stored leads loaded, by how the writer's cache served them.
+    pub loads: Loads,
+}
+
+/// Stored leads a batch loaded, by how the writer's cache served them (storage and
+/// scale, issue 22).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Loads {
+    /// Current in the cache: nothing read.
+    pub cached: u64,
+    /// Stale in the cache, another instance having written the lead since: its record
+    /// read, and of its events only those added since.
+    pub caught_up: u64,
+    /// Not in the cache (or not known to be the same lead): record and events read whole.
+    pub read: u64,
 }
 
 struct Working {
@@ -354,11 +369,24 @@ impl<'a> Batch<'a> {
             return Ok(true);
         }
         let stamp = t.lead_stamp(lead)?;
-        let cached = self.cache.as_deref_mut().and_then(|c| c.take(lead, stamp));
+        let cached = self.cache.as_deref_mut().and_then(|c| c.take(lead));
         let (record, events, created) = match cached {
-            Some(c) => (c.record, c.events, false),
-            None => match t.lead(lead)? {
-                Some(r) => (r, None, false),
+            Some(c) if Some(c.stamp) == stamp => {
+                self.tally.loads.cached += 1;
+                (c.record, c.events, false)
+            }
+            stale => match t.lead(lead)? {
+                Some(r) => {
+                    let events = match stale {
+                        Some(copy) => catch_up(t, lead, copy, &r)?,
+                        None => None,
+                    };
+                    match events {
+                        Some(_) => self.tally.loads.caught_up += 1,
+                        None => self.tally.loads.read += 1,
+                    }
+                    (r, events, false)
+                }
                 None if create => (LeadRecord::new(self.now), Some(KeptEvents::default()), true),
                 None => return Ok(false),
             },
@@ -696,6 +724,27 @@ impl Batch<'_> {
             _ => Ok(()),
         }
     }
+}
+
+/// The kept events of the lead stored as `now`, from a stale copy of it (another writer
+/// stored it since): the copy's events less those dropped since, then those added since,
+/// read alone (see [`Txn::events_since`]); `None` when that cannot be done (the lead is
+/// not known to be the one copied, or the copy had no events), and they are read whole.
+fn catch_up(t: &mut dyn Txn, lead: &str, copy: Cached, now: &LeadRecord) -> Result<Option<KeptEvents>, StorageError> {
+    let (Some(mut kept), was, is) = (copy.events, &copy.record.events, &now.events) else {
+        return Ok(None);
+    };
+    if is.first < was.first || is.next < was.next {
+        return Ok(None);
+    }
+    let Some(added) = t.events_since(lead, copy.stamp, was.next)? else {
+        return Ok(None);
+    };
+    kept.drop_oldest(usize::try_from(is.first - was.first).unwrap_or(usize::MAX));
+    for event in &added {
+        kept.push(&event_text(event));
+    }
+    Ok((kept.len() as u64 == is.kept()).then_some(kept))
 }
 
 /// Scores a lead as of `as_of`, with the time its result is due to be scored again: the

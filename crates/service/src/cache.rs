@@ -4,8 +4,10 @@
 //!
 //! An entry is current only if its lead's stored record still has the entry's stamp
 //! (see [`crate::storage::Txn::lead_stamp`]): Postgres gives every write of a lead row a
-//! new stamp, so a lead another instance wrote since is read again; redb has one writer,
-//! the cache's owner, whose every commit puts back what it wrote. An entry is taken out
+//! new stamp, so for a lead another instance wrote since the record is read again, and
+//! the entry's events are brought up to date with those the other instance added (see
+//! [`crate::storage::Txn::events_since`]); redb has one writer, the cache's owner, whose
+//! every commit puts back what it wrote. An entry is taken out
 //! for the transaction that uses it and put back only after that transaction committed,
 //! so a transaction rolled back (or run again after a conflict) never leaves behind what
 //! it did not store.
@@ -136,12 +138,12 @@ impl LeadCache {
         }
     }
 
-    /// Takes the lead's entry out, if it is a copy of the stored record with `stamp`
-    /// (`None`: the stamp is not known, so no entry can be trusted). A stale entry goes too.
-    pub fn take(&mut self, id: &str, stamp: Option<i64>) -> Option<Cached> {
+    /// Takes the lead's entry out: current if its stamp is the stored record's; if not,
+    /// what it holds may still be brought up to date (see `apply.rs`'s `catch_up`).
+    pub fn take(&mut self, id: &str) -> Option<Cached> {
         let entry = self.entries.remove(id)?;
         self.bytes = self.bytes.saturating_sub(entry.bytes());
-        (Some(entry.stamp) == stamp).then_some(entry)
+        Some(entry)
     }
 
     /// Puts a lead's entry in (after the commit that stored it), making room if needed.
@@ -209,17 +211,14 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_is_used_only_with_its_stamp_and_only_once() {
+    fn an_entry_is_taken_out_until_put_back() {
         let mut cache = LeadCache::default();
         cache.put("a".into(), entry(7, 1));
-        assert!(cache.take("a", Some(8)).is_none(), "another instance wrote it since");
-        assert!(cache.take("a", Some(7)).is_none(), "the stale entry went");
-        cache.put("a".into(), entry(7, 1));
-        assert!(cache.take("a", None).is_none(), "an unknown stamp trusts nothing");
-        cache.put("a".into(), entry(7, 1));
-        assert_eq!(cache.take("a", Some(7)).map(|c| c.stamp), Some(7));
-        assert!(cache.take("a", Some(7)).is_none(), "taken out until put back");
+        assert_eq!(cache.take("a").map(|c| c.stamp), Some(7));
+        assert!(cache.take("a").is_none(), "taken out until put back");
         assert!(cache.is_empty());
+        cache.put("a".into(), entry(8, 1));
+        assert_eq!(cache.take("a").map(|c| c.stamp), Some(8), "the last put");
     }
 
     #[test]
@@ -231,9 +230,6 @@ mod tests {
         }
         assert!(cache.len() >= 50 && cache.len() <= 100, "{}", cache.len());
         cache.put("big".into(), entry(0, 10_000));
-        assert!(
-            cache.take("big", Some(0)).is_none(),
-            "an entry past a quarter is not kept"
-        );
+        assert!(cache.take("big").is_none(), "an entry past a quarter is not kept");
     }
 }

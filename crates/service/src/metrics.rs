@@ -42,6 +42,12 @@ struct HeldLabels {
     held: &'static str,
 }
 
+/// How the writer's cache served a stored lead (see [`crate::apply::Loads`]).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CacheLabels {
+    cache: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RuleLabels {
     rule: String,
@@ -110,6 +116,7 @@ pub struct Metrics {
     commit_seconds: Histograms<HeldLabels>,
     /// Storage and scale (issue 22).
     rescored: Counter,
+    lead_loads: Family<CacheLabels, Counter>,
     // Webhook dead letters (issue 23).
     dead_letters: Family<WebhookLabels, Gauge>,
     funnel: FunnelGauges,
@@ -146,6 +153,7 @@ impl Metrics {
             commit_requests: Histogram::new(exponential_buckets(1.0, 2.0, 11)),
             commit_seconds: Family::new_with_constructor(latency_histogram),
             rescored: Counter::default(),
+            lead_loads: Family::default(),
             dead_letters: Family::default(),
             funnel: FunnelGauges::default(),
             rules_fired: Family::default(),
@@ -225,6 +233,11 @@ impl Metrics {
             m.rescored.clone(),
         );
         r.register(
+            "lead_loads",
+            "Stored leads the writer loaded, by how its cache served them: cached (nothing read), caught_up (another instance wrote the lead since: its record and the events it added read), read (record and events read whole)",
+            m.lead_loads.clone(),
+        );
+        r.register(
             "webhook_dead_letters",
             "Transitions a webhook gave up on, kept until replayed or discarded, by webhook",
             m.dead_letters.clone(),
@@ -291,6 +304,16 @@ impl Metrics {
         self.duplicates.inc_by(t.duplicates);
         self.dropped.inc_by(t.dropped);
         self.score_errors.inc_by(t.score_errors);
+        let loads = [
+            ("cached", t.loads.cached),
+            ("caught_up", t.loads.caught_up),
+            ("read", t.loads.read),
+        ];
+        for (cache, n) in loads {
+            if n > 0 {
+                self.lead_loads.get_or_create(&CacheLabels { cache }).inc_by(n);
+            }
+        }
         for kind in &t.transitions {
             self.transitions
                 .get_or_create(&KindLabels { kind: kind.to_string() })

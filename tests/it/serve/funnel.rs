@@ -526,7 +526,7 @@ async fn the_funnel_counts_a_known_history_on_postgres() {
         "funnel",
         "DROP TABLE leadscore.handoffs, leadscore.target_states, leadscore.alerts, leadscore.rule_fires, leadscore.results_scored;
          DELETE FROM leadscore.counters WHERE name = 'alert';
-         ALTER TABLE leadscore.leads DROP COLUMN stamp;
+         ALTER TABLE leadscore.leads DROP COLUMN stamp, DROP COLUMN born;
          DROP SEQUENCE leadscore.lead_stamps;
          DELETE FROM leadscore.migrations WHERE version >= 4",
     );

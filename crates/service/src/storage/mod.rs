@@ -226,6 +226,16 @@ pub trait Txn {
     /// [`Txn::rescore_claim`]) nor wrote). redb: always `Some(0)`, as the one
     /// writer of the file is the cache's owner and puts back every lead it commits.
     fn lead_stamp(&mut self, id: &str) -> Result<Option<i64>, StorageError>;
+    /// The lead's events from seq `from` on, when a copy of it with `stamp` (no longer
+    /// its stamp: another writer stored it since) is known to be a copy of this same
+    /// lead, not of one erased since and created again under its id, so that the copy's
+    /// events before `from` are still the stored ones (minus those dropped since);
+    /// `None` when that is not known, and the lead's events are read whole. Postgres
+    /// knows it for a lead this process wrote last before another instance did, and
+    /// read those events with the locks; redb never needs it (the default: `None`).
+    fn events_since(&mut self, _lead: &str, _stamp: i64, _from: u64) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
+        Ok(None)
+    }
 
     // Storage and scale (issue 22): Postgres commits in a few round trips.
 

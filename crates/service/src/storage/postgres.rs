@@ -43,6 +43,15 @@
 //!   guard that fails the transaction if a stamp differs or an event id it expects new
 //!   is stored: a commit of such writes is one round trip, and a transaction whose guard
 //!   failed is run again the ordinary way (see [`Txn::lock_leads`]).
+//! - **Few bytes read when another instance wrote a lead.** The ordinary way reads, in
+//!   the pipeline of the locks (after them, so what it reads holds until the commit), the
+//!   record of each lead whose stamp is not the one this process saw, and its events:
+//!   only those from the seq this process's own last write of it left next, when the
+//!   lead is still the one it wrote (the stamp the row was created with, `born`, is the
+//!   same: a lead erased and created again numbers its events from 0 again, and is read
+//!   whole). The writer's cache brings its copy up to date with them
+//!   ([`Txn::events_since`]). Nothing else changes: the same locks in the same order
+//!   come before anything is read or written.
 //!
 //! The transaction that finds itself in a deadlock or a serialization failure anyway is
 //! rolled back and run again ([`RETRIES`] times).
@@ -136,6 +145,15 @@ const MIGRATIONS: &[(i32, &str)] = &[
     STAMP_MIGRATION,
     "CREATE SEQUENCE leadscore.lead_stamps;
      ALTER TABLE leadscore.leads ADD COLUMN stamp bigint NOT NULL DEFAULT nextval('leadscore.lead_stamps');",
+), (
+    // Storage and scale (issue 22): the stamp a lead row was created with, kept by its
+    // later writes, so an instance whose cached copy of a lead is stale can tell the lead
+    // another instance wrote since from one erased and created again under the id (its
+    // events numbered from 0 again): only for the first are the events it added enough.
+    // The rows of older schemas share 0, a lead created from now on never has it.
+    BORN_MIGRATION,
+    "ALTER TABLE leadscore.leads ADD COLUMN born bigint NOT NULL DEFAULT 0;
+     ALTER TABLE leadscore.leads ALTER COLUMN born SET DEFAULT nextval('leadscore.lead_stamps');",
 )];
 /// The migration that adds the hand-offs.
 const HANDOFF_MIGRATION: i32 = 4;
@@ -143,6 +161,8 @@ const HANDOFF_MIGRATION: i32 = 4;
 const TARGET_MIGRATION: i32 = 5;
 /// The migration that stamps lead rows for the writers' caches.
 const STAMP_MIGRATION: i32 = 7;
+/// The migration that keeps each lead row's creation stamp.
+const BORN_MIGRATION: i32 = 8;
 /// The key of the transaction lock under which instances publish target alerts.
 const TARGET_LOCK: i64 = 0x7461_7267_6574_7321; // "targets!"
 
@@ -160,10 +180,11 @@ pub struct PgStore {
     /// Storage and scale (issue 22): each lead's stamp as this process's last committed
     /// transaction saw or wrote it, as the writer's cache of leads holds it; a lead
     /// locked with another stamp was written by another instance since, and its record
-    /// and events are read with the locks (see [`Txn::lock_leads`]). Emptied past
-    /// [`SEEN_MAX`] leads (a lead missing here is read with the locks, as on the first
-    /// write after a start).
-    seen: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+    /// and events are read with the locks (see [`Txn::lock_leads`]): only the events
+    /// added since, when the lead is the one this process wrote (see [`Seen`]). Emptied
+    /// past [`SEEN_MAX`] leads (a lead missing here is read with the locks, as on the
+    /// first write after a start); a lead this process erased leaves it.
+    seen: std::sync::Mutex<std::collections::HashMap<String, Seen>>,
     /// Stamps taken from the sequence ahead of the writes that give them, so that a
     /// transaction that locks its leads in the pipeline of its writes has them (a
     /// sequence never gives a value twice: they are new whoever uses them first).
@@ -174,7 +195,19 @@ pub struct PgStore {
     wary: std::sync::atomic::AtomicU32,
 }
 
-/// The most leads [`PgStore::seen`] keeps stamps of (about 60 bytes each).
+/// A lead's row as this process's last committed transaction of it left it (see
+/// [`PgStore::seen`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Seen {
+    /// Its stamp.
+    stamp: i64,
+    /// The stamp it was created with (`born`, the same until the lead is erased), and
+    /// the seq its next event gets, when this process wrote the row: a later write of
+    /// another instance to the same lead added the events from that seq on.
+    wrote: Option<(i64, i64)>,
+}
+
+/// The most leads [`PgStore::seen`] keeps stamps of (about 80 bytes each).
 const SEEN_MAX: usize = 1 << 20;
 /// Stamps taken from the sequence at once for [`PgStore::stamps`].
 const STAMPS_AT_ONCE: i64 = 1_024;
@@ -422,16 +455,33 @@ impl PgStore {
             spare_stamps: Vec::new(),
             fetched: std::collections::HashMap::new(),
             absent: std::collections::HashSet::new(),
+            borns: std::collections::HashMap::new(),
+            nexts: std::collections::HashMap::new(),
         };
         // On an error `t` is dropped, and with it the transaction: rolled back.
         let value = f(&mut t)?;
         t.commit()?;
+        self.saw(&mut t);
+        Ok(value)
+    }
+
+    /// Keeps what the committed transaction `t` saw and wrote of its leads in
+    /// [`PgStore::seen`]: a lead whose stamp it did not change keeps its entry.
+    fn saw(&self, t: &mut PgTxn<'_>) {
         let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if seen.len() + t.stamps.len() > SEEN_MAX {
             seen.clear();
         }
-        seen.extend(t.stamps.drain());
-        Ok(value)
+        for (id, stamp) in t.stamps.drain() {
+            if seen.get(&id).is_some_and(|s| s.stamp == stamp) {
+                continue;
+            }
+            let wrote = t.borns.get(&id).copied().zip(t.nexts.get(&id).copied());
+            seen.insert(id, Seen { stamp, wrote });
+        }
+        for id in &t.absent {
+            seen.remove(id);
+        }
     }
 
     /// `n` stamps for lead rows (see [`PgStore::stamps`]), more taken from the sequence
@@ -455,9 +505,9 @@ impl PgStore {
         Ok(stamps.split_off(from))
     }
 
-    /// The stamps this process saw the leads `ids` with (see [`PgStore::seen`]), `None`
-    /// for a lead it has not seen.
-    fn seen_stamps(&self, ids: &[&str]) -> Vec<Option<i64>> {
+    /// What this process saw of the leads `ids` (see [`PgStore::seen`]), `None` for a
+    /// lead it has not seen.
+    fn seen(&self, ids: &[&str]) -> Vec<Option<Seen>> {
         let seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         ids.iter().map(|id| seen.get(*id).copied()).collect()
     }
@@ -825,7 +875,9 @@ struct PgTxn<'a> {
     client: &'a Object,
     /// Whether `BEGIN` was sent and neither `COMMIT` nor `ROLLBACK` yet.
     open: std::cell::Cell<bool>,
-    /// Whether [`Txn::lock_leads`] may leave its locks for the next pipeline (see it).
+    /// Whether this is the transaction's first run: only then may [`Txn::lock_leads`]
+    /// leave its locks for the next pipeline (see it), and only then does the writer's
+    /// cache hold the copies of its leads that [`PgStore::seen`] describes.
     guess: bool,
     /// The locks and the guard [`Txn::lock_leads`] left to go after `BEGIN`, in the
     /// transaction's first pipeline, whatever it is.
@@ -851,6 +903,10 @@ struct PgTxn<'a> {
     /// The leads locked that have no row (the locks keep it so until the commit), or
     /// erased by this transaction: [`Txn::lead`] needs no round trip to say so.
     absent: std::collections::HashSet<String>,
+    /// The creation stamps (`born`) of the leads locked, claimed or created.
+    borns: std::collections::HashMap<String, i64>,
+    /// The seq of the next event of each lead row written (see [`Seen::wrote`]).
+    nexts: std::collections::HashMap<String, i64>,
 }
 
 /// A lead as [`Txn::lock_leads`] read it (see [`PgTxn::fetched`]).
@@ -858,8 +914,14 @@ struct PgTxn<'a> {
 struct Fetched {
     /// The record, until [`Txn::lead`] takes it.
     record: Option<Vec<u8>>,
-    /// Its events by seq, with this transaction's appends and drops.
+    /// Its events by seq, with this transaction's appends and drops: those from seq
+    /// `from` on.
     events: std::collections::BTreeMap<i64, Vec<u8>>,
+    /// The first seq read: 0, or, for the lead this process wrote last with the stamp
+    /// `since`, the seq of the first event written after it (see [`Seen::wrote`]).
+    from: i64,
+    /// The stamp of this process's copy the events from `from` on bring up to date.
+    since: Option<i64>,
 }
 
 impl Drop for PgTxn<'_> {
@@ -961,7 +1023,7 @@ impl Pending {
     }
 
     /// The statements that store it all, in order; the one for the lead rows returns
-    /// `(id, stamp)` (its index is the second value).
+    /// `(id, stamp, born)` (its index is the second value).
     fn statements(self, holder: &str) -> (Vec<Statement>, Option<usize>) {
         let mut out = Vec::new();
         if !self.events.is_empty() {
@@ -1036,11 +1098,13 @@ impl Pending {
             }
             stamps = Some(out.len());
             out.push(Statement::new(
-                "INSERT INTO leadscore.leads (id, record, due, stamp)
-                 SELECT id, record, due, coalesce(stamp, nextval('leadscore.lead_stamps'))
-                 FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[]) AS u (id, record, due, stamp)
+                "INSERT INTO leadscore.leads (id, record, due, stamp, born)
+                 SELECT id, record, due, stamp, stamp FROM
+                   (SELECT id, record, due, coalesce(stamp, nextval('leadscore.lead_stamps')) AS stamp
+                    FROM unnest($1::text[], $2::bytea[], $3::bigint[], $4::bigint[]) AS u (id, record, due, stamp)
+                    OFFSET 0) AS u
                  ON CONFLICT (id) DO UPDATE SET record = EXCLUDED.record, due = EXCLUDED.due, stamp = EXCLUDED.stamp
-                 RETURNING id, stamp",
+                 RETURNING id, stamp, born",
                 vec![
                     Box::new(columns.0),
                     Box::new(columns.1),
@@ -1316,8 +1380,9 @@ impl PgTxn<'_> {
         let mut rows = self.pipeline(&statements)?;
         if let Some(stamped) = stamps.and_then(|i| rows.get(i)) {
             for row in stamped {
-                let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
-                self.stamps.insert(id, stamp);
+                let (id, stamp, born): (String, i64, i64) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
+                self.stamps.insert(id.clone(), stamp);
+                self.borns.insert(id, born);
             }
         }
         Ok(if extra {
@@ -1341,27 +1406,49 @@ impl PgTxn<'_> {
 
     /// The statements that read, for the leads `ids` just locked, a new stamp each (for
     /// [`Txn::put_lead`]), and the record and events of those another writer changed
-    /// since this process saw them (see [`PgStore::seen`]); [`PgTxn::take_readings`]
+    /// since this process saw them (see [`PgStore::seen`]): of a lead this process
+    /// wrote, if it is still the same lead (its `born` stamp), only the events from the
+    /// seq its write left next on, the ones the other writers added. [`PgTxn::take_readings`]
     /// keeps their rows.
     fn readings(&self, ids: &[&str]) -> [Statement; 3] {
-        let seen = self.store.seen_stamps(ids);
+        // A transaction run again (after a conflict) lost the copies of its leads its
+        // first run took from the writer's cache: all of them are read whole.
+        let seen = match self.guess {
+            true => self.store.seen(ids),
+            false => vec![None; ids.len()],
+        };
         let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
+        let stamps: Vec<Option<i64>> = seen.iter().map(|s| s.map(|s| s.stamp)).collect();
+        let wrote = seen.iter().map(|s| s.and_then(|s| s.wrote));
+        let (borns, nexts): (Vec<Option<i64>>, Vec<Option<i64>>) =
+            wrote.map(|w| (w.map(|w| w.0), w.map(|w| w.1))).unzip();
         [
             Statement::new(
                 "SELECT nextval('leadscore.lead_stamps') FROM generate_series(1, $1::bigint)",
                 vec![Box::new(i64::try_from(ids.len()).unwrap_or(i64::MAX))],
             ),
             Statement::new(
-                "SELECT l.id, l.record FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
+                "SELECT l.id, l.record, CASE WHEN l.born = u.born THEN u.stamp END, CASE WHEN l.born = u.born THEN u.next ELSE 0 END
+                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u (id, stamp, born, next)
                  JOIN leadscore.leads AS l ON l.id = u.id WHERE l.stamp IS DISTINCT FROM u.stamp",
-                vec![Box::new(owned.clone()), Box::new(seen.clone())],
+                vec![
+                    Box::new(owned.clone()),
+                    Box::new(stamps.clone()),
+                    Box::new(borns.clone()),
+                    Box::new(nexts.clone()),
+                ],
             ),
             Statement::new(
-                "SELECT e.lead, e.seq, e.body FROM unnest($1::text[], $2::bigint[]) AS u (id, stamp)
-                 JOIN leadscore.leads AS l ON l.id = u.id
-                 JOIN leadscore.events AS e ON e.lead = l.id
-                 WHERE l.stamp IS DISTINCT FROM u.stamp",
-                vec![Box::new(owned), Box::new(seen)],
+                // The events by index, lead by lead (`OFFSET 0` keeps the subquery a
+                // subquery): a join would be planned once per connection, as a scan of
+                // the whole table while it was small, and kept (see `FIND_EVENT_IDS`).
+                "SELECT u.id, e.seq, e.body
+                 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[]) AS u (id, stamp, born, next)
+                 JOIN leadscore.leads AS l ON l.id = u.id AND l.stamp IS DISTINCT FROM u.stamp,
+                 LATERAL (SELECT e.seq, e.body FROM leadscore.events AS e
+                          WHERE e.lead = u.id AND e.seq >= CASE WHEN l.born = u.born THEN u.next ELSE 0 END
+                          OFFSET 0) AS e",
+                vec![Box::new(owned), Box::new(stamps), Box::new(borns), Box::new(nexts)],
             ),
         ]
     }
@@ -1377,8 +1464,12 @@ impl PgTxn<'_> {
         let before: std::collections::HashSet<String> = self.fetched.keys().cloned().collect();
         for row in each.next().into_iter().flatten() {
             let (id, record): (String, Vec<u8>) = (self.get(row, 0)?, self.get(row, 1)?);
+            let (since, from): (Option<i64>, i64) = (self.get(row, 2)?, self.get(row, 3)?);
             if !before.contains(&id) {
-                self.fetched.entry(id).or_default().record = Some(record);
+                let fetched = self.fetched.entry(id).or_default();
+                fetched.record = Some(record);
+                fetched.from = from;
+                fetched.since = since;
             }
         }
         for row in each.next().into_iter().flatten() {
@@ -1390,13 +1481,14 @@ impl PgTxn<'_> {
         Ok(())
     }
 
-    /// The ids of leads a claim locked (rows of `id, stamp`), their stamps kept and their
-    /// [`PgTxn::readings`] read, in one pipeline.
+    /// The ids of leads a claim locked (rows of `id, stamp, born`), their stamps kept
+    /// and their [`PgTxn::readings`] read, in one pipeline.
     fn claimed(&mut self, rows: &[Row]) -> Result<Vec<String>, StorageError> {
         let mut ids = Vec::with_capacity(rows.len());
         for row in rows {
-            let (id, stamp): (String, i64) = (self.get(row, 0)?, self.get(row, 1)?);
+            let (id, stamp, born): (String, i64, i64) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
             self.stamps.entry(id.clone()).or_insert(stamp);
+            self.borns.entry(id.clone()).or_insert(born);
             ids.push(id);
         }
         if !ids.is_empty() {
@@ -1410,12 +1502,16 @@ impl PgTxn<'_> {
     /// The locks of [`Txn::lock_leads`], and the guard, left for the next pipeline; the
     /// leads' stamps taken to be `seen`, the announced event ids not stored, and a stamp
     /// per lead for the rows [`Txn::put_lead`] will write taken from those put aside.
-    fn lock_with_writes(&mut self, ids: &[&str], seen: Vec<i64>) -> Result<(), StorageError> {
+    fn lock_with_writes(&mut self, ids: &[&str], seen: Vec<Seen>) -> Result<(), StorageError> {
         self.spare_stamps = self.store.take_stamps(self.client, ids.len())?;
         let owned: Vec<String> = ids.iter().map(|id| (*id).to_string()).collect();
-        for (id, stamp) in owned.iter().zip(&seen) {
-            self.stamps.insert(id.clone(), *stamp);
+        for (id, seen) in owned.iter().zip(&seen) {
+            self.stamps.insert(id.clone(), seen.stamp);
+            if let Some((born, _)) = seen.wrote {
+                self.borns.insert(id.clone(), born);
+            }
         }
+        let seen: Vec<i64> = seen.iter().map(|s| s.stamp).collect();
         let expected = std::mem::take(&mut self.expected_ids);
         let (leads, event_ids): (Vec<String>, Vec<String>) = expected.iter().cloned().unzip();
         for key in expected {
@@ -1467,8 +1563,8 @@ impl PgTxn<'_> {
 const LOCK_ADVISORY: &str = "SELECT count(pg_advisory_xact_lock(k)) FROM
    (SELECT DISTINCT hashtextextended(id, 0) AS k FROM unnest($1::text[]) AS id ORDER BY k) AS sorted";
 
-/// The rows of the leads that exist, locked, with their stamps.
-const LOCK_ROWS: &str = "SELECT id, stamp FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
+/// The rows of the leads that exist, locked, with their stamps and creation stamps.
+const LOCK_ROWS: &str = "SELECT id, stamp, born FROM leadscore.leads WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE";
 
 impl Txn for PgTxn<'_> {
     /// One pipeline: the advisory locks, the rows' locks and stamps, the event ids
@@ -1486,7 +1582,7 @@ impl Txn for PgTxn<'_> {
             return Ok(());
         }
         if self.guess && !self.open.get() && self.store.may_guess() {
-            let seen: Option<Vec<i64>> = self.store.seen_stamps(ids).into_iter().collect();
+            let seen: Option<Vec<Seen>> = self.store.seen(ids).into_iter().collect();
             if let Some(seen) = seen {
                 return self.lock_with_writes(ids, seen);
             }
@@ -1507,8 +1603,9 @@ impl Txn for PgTxn<'_> {
         }
         let rows = self.pipeline(&statements)?;
         for row in rows.get(1).into_iter().flatten() {
-            let (id, stamp) = (self.get(row, 0)?, self.get(row, 1)?);
-            self.stamps.insert(id, stamp);
+            let (id, stamp, born): (String, i64, i64) = (self.get(row, 0)?, self.get(row, 1)?, self.get(row, 2)?);
+            self.stamps.insert(id.clone(), stamp);
+            self.borns.insert(id, born);
         }
         let missing = ids.iter().filter(|id| !self.stamps.contains_key(**id));
         self.absent.extend(missing.map(|id| (*id).to_string()));
@@ -1529,7 +1626,7 @@ impl Txn for PgTxn<'_> {
     fn due_leads(&mut self, now: Millis, limit: usize) -> Result<Vec<String>, StorageError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.query(
-            "SELECT id, stamp FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
+            "SELECT id, stamp, born FROM leadscore.leads WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED",
             &[&now, &limit],
         )?;
         self.claimed(&rows)
@@ -1560,7 +1657,15 @@ impl Txn for PgTxn<'_> {
             Some(stamp) => self.stamps.insert(id.to_string(), stamp),
             None => self.stamps.remove(id),
         };
-        self.absent.remove(id);
+        // A lead created now is born with the stamp its row is inserted with (without
+        // one yet: the insert's answer gives it).
+        if self.absent.remove(id) {
+            match stamp {
+                Some(stamp) => self.borns.insert(id.to_string(), stamp),
+                None => self.borns.remove(id),
+            };
+        }
+        self.nexts.insert(id.to_string(), to_i64(record.events.next));
         let row = LeadRow {
             record: encode(record),
             due: record.due,
@@ -1574,6 +1679,8 @@ impl Txn for PgTxn<'_> {
     /// of the transaction starts a new lead under the id.
     fn delete_lead(&mut self, id: &str, _indexed_due: Option<Millis>) -> Result<(), StorageError> {
         self.stamps.remove(id);
+        self.borns.remove(id);
+        self.nexts.remove(id);
         self.fetched.remove(id);
         self.absent.insert(id.to_string());
         self.pending.erase(id);
@@ -1618,8 +1725,10 @@ impl Txn for PgTxn<'_> {
         Ok(())
     }
 
+    /// From what [`Txn::lock_leads`] read if it read that far back (for a lead this
+    /// process wrote last before another instance did, only the events added since).
     fn events_from(&mut self, lead: &str, from: u64) -> Result<Vec<Vec<u8>>, StorageError> {
-        if let Some(fetched) = self.fetched.get(lead) {
+        if let Some(fetched) = self.fetched.get(lead).filter(|f| to_i64(from) >= f.from) {
             return Ok(fetched.events.range(to_i64(from)..).map(|(_, e)| e.clone()).collect());
         }
         if self.pending.touches_events(lead) {
@@ -1730,7 +1839,7 @@ impl Txn for PgTxn<'_> {
         }
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = self.query(
-            "SELECT id, stamp FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
+            "SELECT id, stamp, born FROM leadscore.leads WHERE $1::text IS NULL OR id > $1 ORDER BY id LIMIT $2 FOR UPDATE",
             &[&state.after, &limit],
         )?;
         let ids = self.claimed(&rows)?;
@@ -1962,6 +2071,15 @@ impl Txn for PgTxn<'_> {
             self.flush()?;
         }
         Ok(self.stamps.get(id).copied())
+    }
+
+    /// What [`Txn::lock_leads`] read of a lead this process wrote with `stamp` and
+    /// another instance wrote since: the events from `from` on.
+    fn events_since(&mut self, lead: &str, stamp: i64, from: u64) -> Result<Option<Vec<Vec<u8>>>, StorageError> {
+        if self.fetched.get(lead).and_then(|f| f.since) != Some(stamp) {
+            return Ok(None);
+        }
+        self.events_from(lead, from).map(Some)
     }
 
     // Storage and scale (issue 22): Postgres commits in a few round trips.
