@@ -37,7 +37,7 @@
 //!
 //! - **Few round trips per commit.** A transaction's writes are held until a read could
 //!   see them or it commits, then sent as one multi-row statement per table, every
-//!   statement of a step in one pipeline, `BEGIN` and `COMMIT` included (see [`PgTxn`]).
+//!   statement of a step in one pipeline, `BEGIN` and `COMMIT` included (see `PgTxn`).
 //!   When this instance wrote every lead of a transaction last (their stamps are the
 //!   ones it saw), the locks go in the same pipeline as the writes and `COMMIT`, after a
 //!   guard that fails the transaction if a stamp differs or an event id it expects new
@@ -54,7 +54,7 @@
 //!   come before anything is read or written.
 //!
 //! The transaction that finds itself in a deadlock or a serialization failure anyway is
-//! rolled back and run again ([`RETRIES`] times).
+//! rolled back and run again (`RETRIES` times: 8).
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
