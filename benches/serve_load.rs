@@ -13,7 +13,8 @@
 //!
 //! `cargo bench --all-features --bench serve_load` (the numbers are in BENCHMARKS.md);
 //! `SERVE_LOAD_BACKENDS=redb` runs one backend, `LEADSCORE_BIN=PATH` measures another
-//! build of the binary the same way.
+//! build of the binary the same way, and `SERVE_LOAD_PG_OPTIONS='-c max_wal_size=8GB'`
+//! adds server options to the throwaway cluster's (a tuned server against the defaults).
 //! Each phase stops after a fixed count or time, whichever comes first.
 
 #![allow(
@@ -90,7 +91,9 @@ fn main() {
                 let c: &Cluster = cluster.get_or_insert_with(|| {
                     Cluster::start_with(|folder| {
                         pg_log = Some(folder.join("server.log"));
-                        PG_OPTIONS.into()
+                        let more = std::env::var("SERVE_LOAD_PG_OPTIONS").unwrap_or_default();
+                        println!("postgres options: {PG_OPTIONS} {more}");
+                        format!("{PG_OPTIONS} {more}")
                     })
                 });
                 let url = c.create_db(&format!("bench_{backend}"));
